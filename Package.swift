@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+/// Every folder under fixtures/ is one sample workload in C, built as an
+/// executable named `fixture-<folder>` so tests find it beside crtool.
+let fixtureNames: [String] = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fixtures")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+    return names.filter { name in
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: root.appendingPathComponent(name).path, isDirectory: &isDir) && isDir.boolValue
+            && FileManager.default.fileExists(atPath: root.appendingPathComponent(name).appendingPathComponent("main.c").path)
+    }.sorted()
+}()
+
+let fixtureTargets: [Target] = fixtureNames.map { name in
+    .executableTarget(
+        name: "fixture-\(name)",
+        path: "fixtures/\(name)",
+        cSettings: [.unsafeFlags(["-O2", "-mavx2"])],
+        linkerSettings: [.linkedLibrary("pthread")]
+    )
+}
+
+let package = Package(
+    name: "crtool",
+    products: [
+        .executable(name: "crtool", targets: ["crtool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CSupport", path: "Sources/CSupport"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "Codecs", dependencies: ["CZlib", "CZstd"], path: "Sources/Codecs"),
+        .target(name: "Ptrace", dependencies: ["CSupport", "CSeccomp"], path: "Sources/Ptrace"),
+        .target(name: "Checkpoint", dependencies: ["Ptrace", "Codecs"], path: "Sources/Checkpoint"),
+        .executableTarget(
+            name: "crtool",
+            dependencies: ["Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/crtool"
+        ),
+        .executableTarget(name: "crtool-restore-stub", path: "Sources/crtool-restore-stub"),
+        .testTarget(name: "PtraceTests", dependencies: ["Ptrace"], path: "Tests/PtraceTests"),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Codecs"], path: "Tests/CheckpointTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Ptrace"], path: "Tests/EndToEndTests"),
+    ] + fixtureTargets,
+    swiftLanguageModes: [.v5]
+)

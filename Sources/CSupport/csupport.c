@@ -1,0 +1,63 @@
+#define _GNU_SOURCE
+#include "csupport.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+long cr_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data)
+{
+    return syscall(SYS_ptrace, request, pid, (void *)addr, (void *)data);
+}
+
+long cr_syscall6(long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+                 uint64_t a4, uint64_t a5, uint64_t a6)
+{
+    return syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
+                     char *const envp[], int gate_fd)
+{
+    pid_t tids[1] = { want_pid };
+    cr_clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.exit_signal = SIGCHLD;
+    if (want_pid > 0) {
+        args.set_tid = (uint64_t)(uintptr_t)tids;
+        args.set_tid_size = 1;
+    }
+    long r = syscall(SYS_clone3, &args, sizeof(args));
+    if (r != 0)
+        return (pid_t)r;
+
+    /* Child: raw system calls only, the parent may be multi-threaded. */
+    char byte;
+    long n;
+    do {
+        n = syscall(SYS_read, gate_fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        syscall(SYS_exit_group, 126);
+    uint64_t empty = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    syscall(SYS_execve, path, argv, envp);
+    syscall(SYS_exit_group, 127);
+    return -1;
+}
+
+ssize_t cr_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                            const struct iovec *remote, unsigned long nremote)
+{
+    return syscall(SYS_process_vm_readv, pid, local, nlocal, remote, nremote, 0);
+}
+
+ssize_t cr_process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                             const struct iovec *remote, unsigned long nremote)
+{
+    return syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0);
+}

@@ -1,0 +1,80 @@
+/*
+ * C shims for what Swift cannot call directly: variadic ptrace and
+ * syscall, clone3 with set_tid (the child must run no Swift code), and the
+ * kernel's struct layouts. No logic lives here.
+ */
+#ifndef CRTOOL_CSUPPORT_H
+#define CRTOOL_CSUPPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include <sys/uio.h>
+#include <signal.h>
+
+/* ptrace(2) without varargs; returns -1 and sets errno on failure. For
+ * PEEK requests the caller clears errno first. */
+long cr_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data);
+
+/* syscall(2) without varargs. Returns the raw result or -1/errno. */
+long cr_syscall6(long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+                 uint64_t a4, uint64_t a5, uint64_t a6);
+
+/*
+ * Start `path` as a new process whose PID is `want_pid` (0: any PID).
+ * The child blocks reading one byte from `gate_fd` before it execs, so the
+ * caller can seize it and see the exec stop. Only raw system calls run in
+ * the child. Returns the pid or -1/errno.
+ */
+pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
+                     char *const envp[], int gate_fd);
+
+ssize_t cr_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                            const struct iovec *remote, unsigned long nremote);
+ssize_t cr_process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                             const struct iovec *remote, unsigned long nremote);
+
+/* The x86-64 general registers as PTRACE_GETREGSET(NT_PRSTATUS) has them. */
+typedef struct user_regs_struct cr_user_regs;
+
+/* struct ptrace_rseq_configuration (linux/ptrace.h conflicts with glibc's). */
+typedef struct {
+    uint64_t rseq_abi_pointer;
+    uint32_t rseq_abi_size;
+    uint32_t signature;
+    uint32_t flags;
+    uint32_t pad;
+} cr_rseq_configuration;
+
+/* The kernel's struct sigaction for rt_sigaction on x86-64. */
+typedef struct {
+    uint64_t handler;
+    uint64_t flags;
+    uint64_t restorer;
+    uint64_t mask;
+} cr_kernel_sigaction;
+
+/* struct ptrace_peeksiginfo_args */
+typedef struct {
+    uint64_t off;
+    uint32_t flags;
+    int32_t nr;
+} cr_peeksiginfo_args;
+
+/* struct prctl_mm_map */
+typedef struct {
+    uint64_t start_code, end_code, start_data, end_data;
+    uint64_t start_brk, brk, start_stack;
+    uint64_t arg_start, arg_end, env_start, env_end;
+    uint64_t auxv;
+    uint32_t auxv_size;
+    uint32_t exe_fd;
+} cr_prctl_mm_map;
+
+/* struct clone_args (the fields up to set_tid_size). */
+typedef struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+    uint64_t stack, stack_size, tls, set_tid, set_tid_size;
+} cr_clone_args;
+
+#endif

@@ -1,0 +1,1 @@
+// Codecs: page compression and checksums for image files.
