@@ -1,0 +1,56 @@
+/// Compresses `input`.
+///
+/// Returns nil when the result would not be smaller than the input: storing
+/// such a chunk raw costs less to read back and bounds a stored chunk by its
+/// raw size.
+public func compress(_ input: [UInt8], codec: Codec) throws -> [UInt8]? {
+    try input.withUnsafeBytes { try compress(bytes: $0, codec: codec) }
+}
+
+/// Compresses part of a larger buffer without copying it out first.
+public func compress(_ input: ArraySlice<UInt8>, codec: Codec) throws -> [UInt8]? {
+    try input.withUnsafeBytes { try compress(bytes: $0, codec: codec) }
+}
+
+/// Reverses `compress`.
+///
+/// The output is exactly `rawSize` bytes or an error is thrown, so a damaged
+/// chunk can never yield a page of the wrong length. Memory use is bounded by
+/// `rawSize`, which the caller must have checked against its own limits.
+public func decompress(_ input: [UInt8], codec: CodecKind, rawSize: Int) throws -> [UInt8] {
+    try input.withUnsafeBytes { try decompress(bytes: $0, codec: codec, rawSize: rawSize) }
+}
+
+/// Decompresses part of a larger buffer without copying it out first.
+public func decompress(_ input: ArraySlice<UInt8>, codec: CodecKind, rawSize: Int) throws -> [UInt8] {
+    try input.withUnsafeBytes { try decompress(bytes: $0, codec: codec, rawSize: rawSize) }
+}
+
+private func compress(bytes: UnsafeRawBufferPointer, codec: Codec) throws -> [UInt8]? {
+    guard !bytes.isEmpty else { return nil }
+    switch codec.kind {
+    case .none: return nil
+    case .zlib: return try Zlib.compress(bytes, level: codec.level)
+    case .zstd: return try Zstd.compress(bytes, level: codec.level)
+    }
+}
+
+private func decompress(bytes: UnsafeRawBufferPointer, codec: CodecKind, rawSize: Int) throws -> [UInt8] {
+    guard rawSize >= 0 else {
+        throw CodecError.decompressionFailed(codec, reason: "negative output size \(rawSize)")
+    }
+    if codec == .none {
+        guard bytes.count == rawSize else {
+            throw CodecError.outputSizeMismatch(.none, expected: rawSize, actual: bytes.count)
+        }
+        return [UInt8](bytes)
+    }
+    guard rawSize > 0 else {
+        throw CodecError.decompressionFailed(codec, reason: "\(bytes.count) bytes of data for an empty output")
+    }
+    switch codec {
+    case .none: preconditionFailure("handled above")
+    case .zlib: return try Zlib.decompress(bytes, rawSize: rawSize)
+    case .zstd: return try Zstd.decompress(bytes, rawSize: rawSize)
+    }
+}

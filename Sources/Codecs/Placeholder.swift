@@ -1,1 +1,0 @@
-// Codecs: page compression and checksums for image files.
