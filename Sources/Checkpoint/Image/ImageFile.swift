@@ -1,0 +1,106 @@
+import Glibc
+
+/// A file descriptor with positioned reads and writes that report failures
+/// with the path and errno.
+///
+/// Positioned I/O (pread/pwrite) lets several threads use one descriptor at
+/// once without sharing a file offset.
+final class ImageFile: @unchecked Sendable {
+    let path: String
+    private(set) var descriptor: Int32
+
+    private init(path: String, descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// Creates (or truncates) a file readable by its owner only: images hold
+    /// process memory, secrets included. The mode is set explicitly because
+    /// an existing file keeps its old mode through O_CREAT.
+    static func create(_ path: String) throws -> ImageFile {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw ImageIOError(path: path, operation: "create", errno: errno) }
+        let file = ImageFile(path: path, descriptor: fd)
+        guard fchmod(fd, 0o600) == 0 else { throw ImageIOError(path: path, operation: "chmod", errno: errno) }
+        return file
+    }
+
+    /// Opens for reading without following a symbolic link: an image must not
+    /// be able to point the tool at files outside it.
+    static func openForReading(_ path: String) throws -> ImageFile {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw ImageIOError(path: path, operation: "open", errno: errno) }
+        return ImageFile(path: path, descriptor: fd)
+    }
+
+    /// The size, after checking that this is a regular file.
+    func regularFileSize() throws -> UInt64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw ImageIOError(path: path, operation: "stat", errno: errno)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw ImageIOError(path: path, operation: "open (not a regular file)", errno: EINVAL)
+        }
+        return UInt64(info.st_size)
+    }
+
+    func write(_ bytes: [UInt8], at offset: UInt64) throws {
+        var pending = bytes
+        var position = offset
+        while !pending.isEmpty {
+            let written = pwrite(descriptor, pending, pending.count, off_t(position))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ImageIOError(path: path, operation: "write", errno: errno)
+            }
+            if written == 0 {
+                throw ImageIOError(path: path, operation: "write", errno: EIO)
+            }
+            // Short writes are rare (a nearly full disk); copying the rest
+            // then costs nothing that matters.
+            pending = Array(pending[written...])
+            position += UInt64(written)
+        }
+    }
+
+    /// Reads up to `count` bytes; fewer only at the end of the file.
+    func read(count: Int, at offset: UInt64) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got: Int
+            if filled == 0 {
+                got = pread(descriptor, &buffer, count, off_t(offset))
+            } else {
+                var rest = [UInt8](repeating: 0, count: count - filled)
+                got = pread(descriptor, &rest, rest.count, off_t(offset + UInt64(filled)))
+                if got > 0 { buffer.replaceSubrange(filled..<filled + got, with: rest[0..<got]) }
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw ImageIOError(path: path, operation: "read", errno: errno)
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        if filled < count { buffer.removeLast(count - filled) }
+        return buffer
+    }
+
+    func sync() throws {
+        guard fsync(descriptor) == 0 else { throw ImageIOError(path: path, operation: "fsync", errno: errno) }
+    }
+
+    /// Closing can report a failed delayed write (NFS, quotas), so it throws.
+    func close() throws {
+        guard descriptor >= 0 else { return }
+        let fd = descriptor
+        descriptor = -1
+        guard Glibc.close(fd) == 0 else { throw ImageIOError(path: path, operation: "close", errno: errno) }
+    }
+}

@@ -1,0 +1,23 @@
+import Glibc
+
+/// A system call on an image file failed.
+///
+/// Kept apart from `ImageError`: the image is not wrong, the machine refused
+/// (a full disk, a read-only mount, missing permission), and a dump that
+/// stops half way must say which path and errno so the user can act.
+public struct ImageIOError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var path: String
+    /// The failed operation: "open", "write", "read", "mkdir", …
+    public var operation: String
+    public var errno: Int32
+
+    public init(path: String, operation: String, errno: Int32) {
+        self.path = path
+        self.operation = operation
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}

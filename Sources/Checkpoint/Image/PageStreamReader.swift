@@ -1,0 +1,114 @@
+import Codecs
+import Foundation
+
+/// Reads a page file written by `PageStreamWriter`.
+///
+/// Opening walks every chunk header and validates it, so that afterwards
+/// sizes and addresses can be trusted; data CRCs are checked when a chunk
+/// is read. Reads are positioned (pread), so restore may decompress chunks
+/// on several threads at once.
+public final class PageStreamReader: @unchecked Sendable {
+    public let path: String
+    /// The file name used in errors.
+    public let name: String
+    private let file: ImageFile
+    private let locations: [PageChunkLocation]
+    /// Totals from the headers; `crc32` is the whole-file CRC the headers
+    /// claim, which `verifyChunkChecksums` confirms against the data.
+    public let summary: PageStreamSummary
+
+    public convenience init(path: String) throws {
+        try self.init(path: path, name: (path as NSString).lastPathComponent)
+    }
+
+    init(path: String, name: String) throws {
+        self.path = path
+        self.name = name
+        file = try ImageFile.openForReading(path)
+        let size = try file.regularFileSize()
+        (locations, summary) = try Self.scan(file, size: size, name: name)
+    }
+
+    public func chunkLocations() -> [PageChunkLocation] {
+        locations
+    }
+
+    /// Reads, verifies and decompresses one chunk.
+    public func readChunk(_ location: PageChunkLocation) throws -> PageChunk {
+        let stored = try readStored(location)
+        let header = location.header
+        do {
+            let data = try decompress(stored, codec: header.codec, rawSize: Int(header.rawSize))
+            return PageChunk(pid: header.pid, ranges: header.ranges, data: data)
+        } catch let error as CodecError {
+            throw ImageError(file: name, chunk: location.index, field: "data", reason: error.description)
+        }
+    }
+
+    /// The chunk exactly as stored, after checking its data CRC: lets a
+    /// migration send chunks over a socket without recompressing them.
+    public func readEncodedChunk(_ location: PageChunkLocation) throws -> EncodedPageChunk {
+        let stored = try readStored(location)
+        return EncodedPageChunk(header: location.header, stored: stored)
+    }
+
+    /// Checks the data CRC of every chunk without decompressing anything.
+    public func verifyChunkChecksums() throws {
+        for location in locations {
+            _ = try readStored(location)
+        }
+    }
+
+    private func readStored(_ location: PageChunkLocation) throws -> [UInt8] {
+        let header = location.header
+        let stored = try file.read(count: Int(header.storedSize), at: location.dataOffset)
+        guard stored.count == Int(header.storedSize) else {
+            throw ImageError(
+                file: name, chunk: location.index, field: "storedSize",
+                reason: "file ends after \(stored.count) of \(header.storedSize) bytes (changed since it was opened?)")
+        }
+        let crc = CRC32.checksum(stored)
+        guard crc == header.dataCRC32 else {
+            throw ImageError(
+                file: name, chunk: location.index, field: "dataCRC32",
+                reason: "stored \(hex32(header.dataCRC32)), computed \(hex32(crc))")
+        }
+        return stored
+    }
+
+    private static func scan(_ file: ImageFile, size: UInt64, name: String) throws -> ([PageChunkLocation], PageStreamSummary) {
+        var locations: [PageChunkLocation] = []
+        var summary = PageStreamSummary()
+        var offset: UInt64 = 0
+        while offset < size {
+            let index = locations.count
+            let remaining = size - offset
+            guard remaining >= UInt64(PageChunkHeader.fixedSize) else {
+                throw ImageError(
+                    file: name, chunk: index, field: "header",
+                    reason: "truncated: \(remaining) bytes left at offset \(offset), a header needs \(PageChunkHeader.fixedSize)")
+            }
+            var bytes = try file.read(count: PageChunkHeader.fixedSize, at: offset)
+            let tableSize = try PageChunkHeader.rangeTableSize(fixedPart: bytes, file: name, chunk: index)
+            let headerSize = PageChunkHeader.fixedSize + tableSize
+            guard remaining >= UInt64(headerSize) else {
+                throw ImageError(
+                    file: name, chunk: index, field: "rangeCount",
+                    reason: "range table of \(tableSize) bytes runs past the end of the file (\(remaining) bytes left)")
+            }
+            bytes += try file.read(count: tableSize, at: offset + UInt64(PageChunkHeader.fixedSize))
+            let header = try PageChunkHeader.decode(bytes, file: name, chunk: index)
+            guard header.storedSize <= remaining - UInt64(headerSize) else {
+                throw ImageError(
+                    file: name, chunk: index, field: "storedSize",
+                    reason: "\(header.storedSize) bytes run past the end of the file (\(remaining - UInt64(headerSize)) bytes left)")
+            }
+            let location = PageChunkLocation(index: index, offset: offset, header: header)
+            let chunkCRC = CRC32.combine(CRC32.checksum(bytes), header.dataCRC32, lengthB: Int(header.storedSize))
+            summary.add(header, encodedSize: Int(location.encodedSize), crc32: chunkCRC)
+            locations.append(location)
+            offset += location.encodedSize
+        }
+        return (locations, summary)
+    }
+}
