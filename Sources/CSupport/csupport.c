@@ -53,11 +53,11 @@ pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
 ssize_t cr_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
                             const struct iovec *remote, unsigned long nremote)
 {
-    return syscall(SYS_process_vm_readv, pid, local, nlocal, remote, nremote, 0);
+    return syscall(SYS_process_vm_readv, pid, local, nlocal, remote, nremote, 0UL);
 }
 
 ssize_t cr_process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
                              const struct iovec *remote, unsigned long nremote)
 {
-    return syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0);
+    return syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0UL);
 }

@@ -1,0 +1,28 @@
+import Glibc
+import Ptrace
+
+/// Refuses processes crtool must not or cannot dump, before touching them.
+enum DumpTarget {
+    static func validate(pid: Int32) throws -> ProcStat {
+        guard pid > 0 else { throw CheckpointError("invalid PID \(pid)") }
+        let stat: ProcStat
+        do {
+            stat = try ProcStat.read(pid: pid)
+        } catch let e as SystemError where e.errno == ENOENT {
+            throw CheckpointError("no process with PID \(pid)")
+        }
+        if stat.isKernelThread {
+            throw CheckpointError("PID \(pid) (\(stat.command)) is a kernel thread; only user processes can be dumped")
+        }
+        if pid == getpid() {
+            throw CheckpointError("PID \(pid) is crtool itself; it cannot dump itself")
+        }
+        if pid == getppid() {
+            throw CheckpointError("PID \(pid) (\(stat.command)) is crtool's parent; a process cannot be dumped by its own child")
+        }
+        if stat.state == "Z" || stat.state == "X" {
+            throw CheckpointError("PID \(pid) (\(stat.command)) is a zombie; there is nothing left to dump")
+        }
+        return stat
+    }
+}

@@ -1,0 +1,92 @@
+import Glibc
+import Ptrace
+
+/// Every thread of one process held in a ptrace stop. Threads created
+/// while the freeze is under way are caught: the task list is read again
+/// until no new thread shows up, and clone events attach newcomers.
+final class FrozenProcess {
+    let pid: Int32
+    private(set) var threads: [Tracee] = []
+    /// The process was in a job-control stop (SIGSTOP) when frozen.
+    private(set) var wasStopped = false
+
+    init(pid: Int32) {
+        self.pid = pid
+    }
+
+    var leader: Tracee { threads.first { $0.tid == pid }! }
+
+    func freeze() throws {
+        var known: [Int32: Tracee] = [:]
+        do {
+            while true {
+                let tids = try ProcDirectory.threads(pid: pid)
+                let fresh = tids.filter { known[$0] == nil }
+                if fresh.isEmpty { break }
+                for tid in fresh {
+                    do {
+                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceSysGood])
+                        known[tid] = t
+                        try t.interrupt()
+                    } catch let e as SystemError where e.errno == ESRCH {
+                        continue // the thread exited meanwhile
+                    }
+                }
+            }
+            for (tid, t) in known.sorted(by: { $0.key < $1.key }) {
+                if try waitForStop(t) {
+                    threads.append(t)
+                } else {
+                    known[tid] = nil
+                }
+            }
+        } catch {
+            threads = Array(known.values)
+            release(kill: false)
+            throw error
+        }
+        threads.sort { ($0.tid == pid ? 0 : 1, $0.tid) < ($1.tid == pid ? 0 : 1, $1.tid) }
+        guard threads.contains(where: { $0.tid == pid }) else {
+            release(kill: false)
+            throw CheckpointError("process \(pid) exited while it was being frozen")
+        }
+    }
+
+    /// Waits for the interrupt stop. A signal that arrives first is let
+    /// through (delivered as the process would have had it) and the wait
+    /// goes on: the interrupt is still pending. Returns false if the
+    /// thread is gone.
+    private func waitForStop(_ t: Tracee) throws -> Bool {
+        while true {
+            let stop = try t.waitStop()
+            switch stop {
+            case .eventStop(let sig):
+                if sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU { wasStopped = true }
+                return true
+            case .signalDelivery(let sig):
+                try t.resume(signal: sig)
+            case .event:
+                try t.resume()
+            case .syscall:
+                try t.resume()
+            case .exited, .killed:
+                return false
+            }
+        }
+    }
+
+    /// Lets the process go: running on as it was, or killed.
+    func release(kill killIt: Bool) {
+        if killIt {
+            _ = Glibc.kill(pid, SIGKILL)
+            // Non-leader threads first: the leader's exit is reported only
+            // after every other thread has been reaped.
+            for t in threads.sorted(by: { ($0.tid == pid ? 1 : 0) < ($1.tid == pid ? 1 : 0) }) {
+                while let stop = try? t.waitStop(), !stop.isGone {}
+            }
+        } else {
+            for t in threads { try? t.detach() }
+        }
+        threads = []
+    }
+}

@@ -1,0 +1,153 @@
+import Dispatch
+import Foundation
+import Ptrace
+
+/// Copies a frozen process's memory into the page file: only pages that
+/// exist (pagemap), only the ones that are the process's own (anonymous,
+/// or copied-on-write from a file), never the all-zero ones, in runs of up
+/// to 2 MiB read, compressed and checksummed on every core at once.
+final class MemoryDumper {
+    struct WorkItem {
+        var vma: Int
+        var address: UInt64
+        var pages: Int
+        /// Anonymous memory reads back as zeros where nothing is stored;
+        /// a copied-on-write file page does not, so its zeros must be kept.
+        var skipZeroPages: Bool
+    }
+
+    struct Result {
+        var pagesStored: [UInt64]
+        var bytesRead: UInt64 = 0
+        var zeroPages: UInt64 = 0
+        var summary: PageStreamSummary?
+    }
+
+    static let maxPagesPerItem = 512
+
+    let pid: Int32
+    let memory: RemoteMemory
+
+    init(pid: Int32, memory: RemoteMemory) {
+        self.pid = pid
+        self.memory = memory
+    }
+
+    /// Decides which pages of which VMAs are saved.
+    func plan(vmas: [VMAImage], details: [UInt64: SmapsDetail]) throws -> [WorkItem] {
+        let pagemap = try Pagemap(pid: pid)
+        var items: [WorkItem] = []
+        for (index, vma) in vmas.enumerated() {
+            let anonymous: Bool
+            switch vma.kind {
+            case .anonymous, .sharedAnonymous: anonymous = true
+            case .privateFile: anonymous = false
+            default: continue
+            }
+            if let d = details[vma.start], d.residentKiB == 0, d.swapKiB == 0 { continue }
+            let total = Int(vma.size / 4096)
+            var runStart: Int?
+            func closeRun(_ end: Int) {
+                guard let s = runStart else { return }
+                var p = s
+                while p < end {
+                    let n = min(MemoryDumper.maxPagesPerItem, end - p)
+                    items.append(WorkItem(vma: index, address: vma.start + UInt64(p) * 4096, pages: n, skipZeroPages: anonymous))
+                    p += n
+                }
+                runStart = nil
+            }
+            var base = 0
+            while base < total {
+                let window = min(65536, total - base)
+                let entries = try pagemap.entries(at: vma.start + UInt64(base) * 4096, count: window)
+                for (i, e) in entries.enumerated() {
+                    let present = e & Pagemap.present != 0
+                    let swapped = e & Pagemap.swapped != 0
+                    let wanted: Bool
+                    if anonymous {
+                        wanted = present || swapped
+                    } else {
+                        wanted = swapped || (present && e & Pagemap.fileOrSharedAnon == 0)
+                    }
+                    if wanted {
+                        if runStart == nil { runStart = base + i }
+                    } else {
+                        closeRun(base + i)
+                    }
+                }
+                base += window
+            }
+            closeRun(total)
+        }
+        return items
+    }
+
+    /// Reads, filters and writes every item on `workers` threads.
+    func run(items: [WorkItem], vmaCount: Int, writer: PageStreamWriter, workers: Int, progress: Progress) throws -> Result {
+        let lock = Lock()
+        var next = 0
+        var failure: Error?
+        var result = Result(pagesStored: [UInt64](repeating: 0, count: vmaCount))
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
+            while true {
+                let index: Int? = lock.withLock {
+                    guard failure == nil, next < items.count else { return nil }
+                    defer { next += 1 }
+                    return next
+                }
+                guard let i = index else { return }
+                let item = items[i]
+                do {
+                    let bytes = item.pages * 4096
+                    try memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
+                    let chunk = makeChunk(item: item, buffer: buffer)
+                    if !chunk.ranges.isEmpty { try writer.append(chunk) }
+                    let stored = chunk.pageCount
+                    lock.withLock {
+                        result.pagesStored[item.vma] += stored
+                        result.bytesRead += UInt64(bytes)
+                        result.zeroPages += UInt64(item.pages) - stored
+                    }
+                    progress.add(UInt64(bytes))
+                } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                    return
+                }
+            }
+        }
+        if let f = failure { throw f }
+        return result
+    }
+
+    private func makeChunk(item: WorkItem, buffer: [UInt8]) -> PageChunk {
+        let bytes = item.pages * 4096
+        guard item.skipZeroPages else {
+            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))], data: Array(buffer[0..<bytes]))
+        }
+        var ranges: [PageRange] = []
+        var runStart: Int?
+        var zeroCount = 0
+        var zero = [Bool](repeating: false, count: item.pages)
+        for p in 0..<item.pages where PageContent.isZero(buffer, page: p) {
+            zero[p] = true
+            zeroCount += 1
+        }
+        if zeroCount == 0 {
+            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))], data: Array(buffer[0..<bytes]))
+        }
+        var data: [UInt8] = []
+        data.reserveCapacity((item.pages - zeroCount) * 4096)
+        for p in 0...item.pages {
+            let keep = p < item.pages && !zero[p]
+            if keep, runStart == nil { runStart = p }
+            if !keep, let s = runStart {
+                ranges.append(PageRange(address: item.address + UInt64(s) * 4096, pageCount: UInt32(p - s)))
+                data.append(contentsOf: buffer[(s * 4096)..<(p * 4096)])
+                runStart = nil
+            }
+        }
+        return PageChunk(pid: pid, ranges: ranges, data: data)
+    }
+}

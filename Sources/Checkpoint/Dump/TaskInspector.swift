@@ -1,0 +1,108 @@
+import Foundation
+import Ptrace
+
+/// Reads the state that only the task itself can report (signal
+/// handlers, interval timers, brk, robust list, alternate stack, the
+/// clear-tid address) by injecting system calls into its stopped threads,
+/// with a scratch page it is lent for the answers and that is taken back
+/// before it runs again.
+final class TaskInspector {
+    let frozen: FrozenProcess
+    let site: UInt64
+    let memory: RemoteMemory
+    private(set) var scratch: UInt64 = 0
+    let scratchSize = 16384
+    private var leaderInjection: RemoteSyscall?
+
+    init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory) throws {
+        self.frozen = frozen
+        self.memory = memory
+        site = try SyscallSite.inVDSO(pid: frozen.pid, maps: maps)
+    }
+
+    private func injection(for t: Tracee) throws -> RemoteSyscall {
+        let inj = try RemoteSyscall(tracee: t, site: site, memory: memory)
+        inj.scratch = scratch
+        inj.scratchSize = scratchSize
+        return inj
+    }
+
+    /// Lends the process a scratch mapping; must be paired with close().
+    func open() throws {
+        let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
+        leaderInjection = inj
+        scratch = try inj.checked("scratch page", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
+        inj.scratch = scratch
+        inj.scratchSize = scratchSize
+    }
+
+    /// Takes the scratch mapping back and gives the leader its registers.
+    func close() throws {
+        guard let inj = leaderInjection else { return }
+        leaderInjection = nil
+        if scratch != 0 {
+            try inj.checked("scratch page", Syscall.munmap, scratch, UInt64(scratchSize))
+            scratch = 0
+        }
+        try inj.finish()
+    }
+
+    func thread(_ t: Tracee) throws -> ThreadImage {
+        let isLeader = t.tid == frozen.pid
+        let inj = isLeader ? leaderInjection! : try injection(for: t)
+        let regs = inj.originalRegisters
+        _ = try inj.checked("robust list", Syscall.getRobustList, 0, scratch, scratch + 8)
+        _ = try inj.checked("PR_GET_TID_ADDRESS", Syscall.prctl, 40, scratch + 16)
+        _ = try inj.checked("alternate stack", Syscall.sigaltstack, 0, scratch + 32)
+        let answers = try inj.fetch(at: 0, count: 56)
+        if !isLeader { try inj.finish() }
+        let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
+        return ThreadImage(
+            tid: t.tid,
+            name: name.trimmingCharacters(in: .newlines),
+            registers: regs,
+            extendedState: Data(try t.extendedState()),
+            signalMask: inj.originalSignalMask,
+            pendingSignals: try t.pendingSignals(shared: false).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
+            rseq: try t.rseqConfiguration(),
+            robustListHead: answers.le(UInt64.self, at: 0),
+            robustListLength: answers.le(UInt64.self, at: 8),
+            clearChildTid: answers.le(UInt64.self, at: 16),
+            alternateStack: AlternateStack(base: answers.le(UInt64.self, at: 32), flags: answers.le(Int32.self, at: 40),
+                                           size: answers.le(UInt64.self, at: 48)),
+            stoppedIn: regs.interruptedSyscall.map { SyscallNames.name($0) })
+    }
+
+    /// Handlers of every signal that has one (SIG_DFL with no flags is left out).
+    func signalActions() throws -> [SignalActionImage] {
+        let inj = leaderInjection!
+        var result: [SignalActionImage] = []
+        for sig in Int32(1)...64 where sig != SIGKILL && sig != SIGSTOP {
+            _ = try inj.checked("reading the handler of \(SignalNames.name(sig))", Syscall.rtSigaction, UInt64(sig), 0, scratch, 8)
+            let a = try inj.fetch(at: 0, count: 32)
+            let action = SignalActionImage(signal: sig, handler: a.le(UInt64.self, at: 0), flags: a.le(UInt64.self, at: 8),
+                                           restorer: a.le(UInt64.self, at: 16), mask: a.le(UInt64.self, at: 24))
+            if action.handler != 0 || action.flags != 0 || action.mask != 0 { result.append(action) }
+        }
+        return result
+    }
+
+    func intervalTimers() throws -> [IntervalTimerImage] {
+        let inj = leaderInjection!
+        var result: [IntervalTimerImage] = []
+        for which in Int32(0)...2 {
+            _ = try inj.checked("getitimer", Syscall.getitimer, UInt64(which), scratch)
+            let v = try inj.fetch(at: 0, count: 32)
+            let interval = v.le(UInt64.self, at: 0) * 1_000_000 + v.le(UInt64.self, at: 8)
+            let value = v.le(UInt64.self, at: 16) * 1_000_000 + v.le(UInt64.self, at: 24)
+            if interval != 0 || value != 0 {
+                result.append(IntervalTimerImage(which: which, intervalMicroseconds: interval, valueMicroseconds: value))
+            }
+        }
+        return result
+    }
+
+    func currentBrk() throws -> UInt64 {
+        try leaderInjection!.checked("brk(0)", Syscall.brk, 0)
+    }
+}

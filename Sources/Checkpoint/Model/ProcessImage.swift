@@ -1,0 +1,140 @@
+import Foundation
+import Ptrace
+
+/// Everything crtool saves about one process except its page data:
+/// process-PID.json in the image. Field names are the ones a person
+/// reading the file should see.
+public struct ProcessImage: Codable, Equatable, Sendable {
+    public var pid: Int32
+    public var ppid: Int32
+    public var pgid: Int32
+    public var sid: Int32
+    public var command: String
+    public var executable: String
+    public var cwd: String
+    public var root: String
+    public var umask: UInt32
+    public var personality: UInt32
+    public var credentials: Credentials
+    public var limits: [ResourceLimit]
+    public var memoryLayout: MemoryLayoutImage
+    public var vmas: [VMAImage]
+    public var threads: [ThreadImage]
+    public var signalActions: [SignalActionImage]
+    public var sharedPendingSignals: [PendingSignal]
+    public var intervalTimers: [IntervalTimerImage]
+    public var files: [FileDescriptorImage]
+    /// Page file of this process in the image directory.
+    public var pagesFile: String
+}
+
+public struct Credentials: Codable, Equatable, Sendable {
+    /// real, effective, saved, filesystem
+    public var uids: [UInt32]
+    public var gids: [UInt32]
+    public var groups: [UInt32]
+    public var capInheritable: UInt64
+    public var capPermitted: UInt64
+    public var capEffective: UInt64
+    public var capBounding: UInt64
+    public var capAmbient: UInt64
+    public var noNewPrivs: Bool
+}
+
+/// The mm fields PR_SET_MM_MAP restores: where code, data, heap, stack,
+/// arguments and environment sit, and the auxiliary vector.
+public struct MemoryLayoutImage: Codable, Equatable, Sendable {
+    public var startCode: UInt64
+    public var endCode: UInt64
+    public var startData: UInt64
+    public var endData: UInt64
+    public var startBrk: UInt64
+    public var brk: UInt64
+    public var startStack: UInt64
+    public var argStart: UInt64
+    public var argEnd: UInt64
+    public var envStart: UInt64
+    public var envEnd: UInt64
+    public var auxv: [UInt64]
+}
+
+public enum VMAKind: String, Codable, Sendable {
+    /// Private anonymous memory (heap, stacks, malloc arenas): every page saved.
+    case anonymous
+    /// MAP_SHARED|MAP_ANONYMOUS: every page saved, mapped shared again.
+    case sharedAnonymous
+    /// MAP_PRIVATE of a file: mapped from the file again, copied-on-write pages saved.
+    case privateFile
+    /// MAP_SHARED of a file: mapped from the file again, no pages saved.
+    case sharedFile
+    /// [vdso], [vvar], [vvar_vclock]: the new kernel's own are moved here.
+    case vdso, vvar, vvarVclock
+    /// [vsyscall]: fixed by the kernel, nothing to do.
+    case vsyscall
+}
+
+public struct VMAImage: Codable, Equatable, Sendable {
+    public var start: UInt64
+    public var end: UInt64
+    /// "rwxp" as in /proc/PID/maps.
+    public var protection: String
+    public var kind: VMAKind
+    public var offset: UInt64
+    public var path: String?
+    /// VmFlags from smaps ("gd" grows down, "dc" don't copy, …).
+    public var flags: [String]
+    /// Pages of this VMA stored in the page file (zero pages are not).
+    public var pagesStored: UInt64
+
+    public var size: UInt64 { end - start }
+    public var readable: Bool { protection.hasPrefix("r") }
+    public var writable: Bool { protection.dropFirst().first == "w" }
+    public var executable: Bool { protection.dropFirst(2).first == "x" }
+    /// PROT_* bits.
+    public var prot: UInt64 { (readable ? 1 : 0) | (writable ? 2 : 0) | (executable ? 4 : 0) }
+}
+
+public struct ThreadImage: Codable, Equatable, Sendable {
+    public var tid: Int32
+    public var name: String
+    public var registers: Registers
+    /// XSAVE area (FPU, SSE, AVX state) as PTRACE_GETREGSET gave it.
+    public var extendedState: Data
+    public var signalMask: UInt64
+    public var pendingSignals: [PendingSignal]
+    public var rseq: RseqConfiguration?
+    public var robustListHead: UInt64
+    public var robustListLength: UInt64
+    public var clearChildTid: UInt64
+    public var alternateStack: AlternateStack
+    /// The system call the thread was inside, by name, for people reading the image.
+    public var stoppedIn: String?
+}
+
+public struct AlternateStack: Codable, Equatable, Sendable {
+    public var base: UInt64
+    public var flags: Int32
+    public var size: UInt64
+    public static let disabled = AlternateStack(base: 0, flags: 2, size: 0) // SS_DISABLE
+}
+
+public struct PendingSignal: Codable, Equatable, Sendable {
+    public var signal: Int32
+    /// The siginfo_t as queued, so it is delivered again unchanged.
+    public var info: Data
+}
+
+public struct SignalActionImage: Codable, Equatable, Sendable {
+    public var signal: Int32
+    public var handler: UInt64
+    public var flags: UInt64
+    public var restorer: UInt64
+    public var mask: UInt64
+}
+
+public struct IntervalTimerImage: Codable, Equatable, Sendable {
+    /// ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
+    public var which: Int32
+    public var intervalMicroseconds: UInt64
+    public var valueMicroseconds: UInt64
+}

@@ -1,0 +1,220 @@
+import Dispatch
+import Foundation
+import Ptrace
+
+/// Turns the restore stub's address space into the image's, from outside,
+/// by system calls injected into the stub: lend it a scratch page with a
+/// `syscall` instruction, unmap everything of the stub's, move the vDSO to
+/// where the image had it, map every VMA, write the pages, set final
+/// protections and the mm fields.
+final class AddressSpaceBuilder {
+    static let scratchSize = 65536
+    let process: ProcessImage
+    let inj: RemoteSyscall
+    let memory: RemoteMemory
+    let pid: Int32
+    var warnings: [String] = []
+
+    /// Takes the stub at its exec stop and gives it the scratch page.
+    init(process: ProcessImage, leader: Tracee, memory: RemoteMemory) throws {
+        self.process = process
+        self.memory = memory
+        pid = leader.pid
+        let stubMaps = try Maps.read(pid: pid)
+        let site = try SyscallSite.inVDSO(pid: pid, maps: stubMaps)
+        inj = try RemoteSyscall(tracee: leader, site: site, memory: memory)
+        var holes = AddressHoles(process.vmas.map { ($0.start, $0.end) } + stubMaps.map { ($0.start, $0.end) })
+        guard let scratch = holes.find(size: UInt64(Self.scratchSize)) else {
+            throw CheckpointError("no free address range for the restore scratch area in pid \(pid)")
+        }
+        holes.reserve(scratch, scratch + UInt64(Self.scratchSize))
+        try inj.checked("scratch area", Syscall.mmap, scratch, UInt64(Self.scratchSize), 7, 0x22 | 0x100000, UInt64.max, 0) // MAP_FIXED_NOREPLACE
+        try memory.write([0x0f, 0x05, 0xcc, 0xcc], at: scratch)
+        inj.site = scratch
+        inj.scratch = scratch + 4096
+        inj.scratchSize = Self.scratchSize - 4096
+        try dropStubMappings(stubMaps, keep: scratch)
+        try moveVDSO(stubMaps: stubMaps, holes: holes)
+    }
+
+    var scratchBase: UInt64 { inj.site }
+
+    private func dropStubMappings(_ maps: [MapEntry], keep scratch: UInt64) throws {
+        for m in maps {
+            if m.start == scratch { continue }
+            if ["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"].contains(m.path ?? "") { continue }
+            try inj.checked("unmapping the stub's \(m.path ?? "anonymous") at 0x\(String(m.start, radix: 16))", Syscall.munmap, m.start, m.size)
+        }
+    }
+
+    /// The vDSO and its data pages must sit where the image had them:
+    /// the restored code holds pointers into them (glibc caches vDSO
+    /// entry points). Overlapping moves go through a temporary address.
+    private func moveVDSO(stubMaps: [MapEntry], holes: AddressHoles) throws {
+        let names: [(VMAKind, String)] = [(.vvar, "[vvar]"), (.vvarVclock, "[vvar_vclock]"), (.vdso, "[vdso]")]
+        var moves: [(from: UInt64, to: UInt64, size: UInt64, name: String)] = []
+        for (kind, name) in names {
+            let current = stubMaps.first { $0.path == name }
+            let wanted = process.vmas.first { $0.kind == kind }
+            switch (current, wanted) {
+            case let (c?, w?):
+                guard c.size == w.size else {
+                    throw CheckpointError("the image's \(name) is \(w.size) bytes but this kernel's is \(c.size); the image comes from a different kernel build")
+                }
+                moves.append((c.start, w.start, c.size, name))
+            case let (c?, nil):
+                try inj.checked("unmapping \(name)", Syscall.munmap, c.start, c.size)
+            case (nil, _?):
+                throw CheckpointError("the image has a \(name) mapping but this kernel gives processes none")
+            case (nil, nil):
+                break
+            }
+        }
+        let overlaps = moves.contains { m in moves.contains { o in m.to < o.from + o.size && o.from < m.to + m.size && m.to != o.from } }
+        if overlaps {
+            let base = moves.map(\.from).min() ?? 0
+            let span = (moves.map { $0.from + $0.size }.max() ?? 0) - base
+            guard let temp = holes.find(size: span) else { throw CheckpointError("no free address range to move the vDSO through") }
+            for i in moves.indices {
+                let to = temp + (moves[i].from - base)
+                try mremap(moves[i].from, to, moves[i].size, moves[i].name)
+                moves[i].from = to
+            }
+        }
+        for m in moves where m.from != m.to {
+            try mremap(m.from, m.to, m.size, m.name)
+        }
+    }
+
+    private func mremap(_ from: UInt64, _ to: UInt64, _ size: UInt64, _ name: String) throws {
+        try inj.checked("moving \(name) to 0x\(String(to, radix: 16))", Syscall.mremap, from, size, size, 3, to) // MAYMOVE|FIXED
+    }
+
+    private func protectionForWriting(_ vma: VMAImage) -> UInt64 {
+        vma.pagesStored > 0 ? vma.prot | 3 : vma.prot
+    }
+
+    /// Maps every VMA of the image at its address.
+    func mapAll() throws {
+        var openFiles: [String: UInt64] = [:]
+        defer {
+            for fd in openFiles.values { _ = try? inj.call(Syscall.close, fd) }
+        }
+        for vma in process.vmas.sorted(by: { $0.start < $1.start }) {
+            var flags: UInt64 = 0x10 // MAP_FIXED
+            var fd = UInt64.max
+            switch vma.kind {
+            case .vdso, .vvar, .vvarVclock, .vsyscall:
+                continue
+            case .anonymous:
+                flags |= 0x02 | 0x20
+            case .sharedAnonymous:
+                flags |= 0x01 | 0x20
+            case .privateFile, .sharedFile:
+                flags |= vma.kind == .sharedFile ? 0x01 : 0x02
+                guard let path = vma.path else { throw CheckpointError("VMA at 0x\(String(vma.start, radix: 16)) is file-backed but has no path") }
+                let key = "\(vma.kind == .sharedFile && vma.writable ? "rw" : "r"):\(path)"
+                if let open = openFiles[key] {
+                    fd = open
+                } else {
+                    let mode: UInt64 = vma.kind == .sharedFile && vma.writable ? 2 : 0
+                    let r = try inj.call(Syscall.openat, UInt64(bitPattern: -100), try inj.stage(string: path), mode | 0o2000000, 0)
+                    if r < 0 {
+                        throw CheckpointError("cannot open \(path), mapped at 0x\(String(vma.start, radix: 16)) in pid \(pid): \(SystemError("open", errno: Int32(-r)).errnoName)")
+                    }
+                    fd = UInt64(r)
+                    openFiles[key] = fd
+                }
+            }
+            if vma.flags.contains("gd") { flags |= 0x100 } // MAP_GROWSDOWN
+            if vma.flags.contains("nr") { flags |= 0x4000 } // MAP_NORESERVE
+            try inj.checked("mapping \(vma.path ?? "anonymous memory") at 0x\(String(vma.start, radix: 16))",
+                            Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags, fd, vma.offset)
+        }
+    }
+
+    /// Writes every stored page, decompressing chunks on all cores.
+    func writePages(reader: PageStreamReader, workers: Int, progress: Progress) throws -> UInt64 {
+        let locations = reader.chunkLocations()
+        let writable = process.vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
+        let lock = Lock()
+        var next = 0
+        var failure: Error?
+        var written: UInt64 = 0
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            while true {
+                let index: Int? = lock.withLock {
+                    guard failure == nil, next < locations.count else { return nil }
+                    defer { next += 1 }
+                    return next
+                }
+                guard let i = index else { return }
+                do {
+                    let chunk = try reader.readChunk(locations[i])
+                    guard chunk.pid == process.pid else {
+                        throw ImageError(file: process.pagesFile, field: "chunk \(i) pid", reason: "chunk belongs to pid \(chunk.pid), not \(process.pid)")
+                    }
+                    var offset = 0
+                    for range in chunk.ranges {
+                        let end = range.address + UInt64(range.pageCount) * 4096
+                        guard writable.contains(where: { $0.start <= range.address && end <= $0.end }) else {
+                            throw ImageError(file: process.pagesFile, field: "chunk \(i) ranges",
+                                             reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
+                        }
+                        try memory.write(chunk.data, range: offset..<(offset + range.byteCount), at: range.address)
+                        offset += range.byteCount
+                    }
+                    lock.withLock { written += UInt64(chunk.data.count) }
+                    progress.add(UInt64(chunk.data.count))
+                } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                    return
+                }
+            }
+        }
+        if let f = failure { throw f }
+        return written
+    }
+
+    /// Final protections and the madvise flags smaps showed.
+    func finishMappings() throws {
+        for vma in process.vmas where ![.vdso, .vvar, .vvarVclock, .vsyscall].contains(vma.kind) {
+            if protectionForWriting(vma) != vma.prot {
+                try inj.checked("mprotect at 0x\(String(vma.start, radix: 16))", Syscall.mprotect, vma.start, vma.size, vma.prot)
+            }
+            let advice: [(String, UInt64)] = [("dd", 16), ("dc", 10), ("wf", 18), ("hg", 14), ("nh", 15)]
+            for (flag, code) in advice where vma.flags.contains(flag) {
+                if try inj.call(Syscall.madvise, vma.start, vma.size, code) < 0 {
+                    warnings.append("madvise(\(flag)) at 0x\(String(vma.start, radix: 16)) was refused")
+                }
+            }
+        }
+    }
+
+    /// brk, code/data/stack/args/env bounds, auxv and /proc/PID/exe.
+    func setMemoryLayout() throws {
+        let layout = process.memoryLayout
+        let exePath = try inj.stage(string: process.executable, at: 8192)
+        let exeFD = try inj.call(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)
+        if exeFD < 0 {
+            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(SystemError("open", errno: Int32(-exeFD)).errnoName)")
+        }
+        defer { _ = try? inj.call(Syscall.close, UInt64(exeFD)) }
+        let auxvBytes = [UInt8].le(contentsOf: layout.auxv)
+        let auxvAddress = try inj.stage(auxvBytes, at: 4096)
+        var map = [UInt8].le(layout.startCode, layout.endCode, layout.startData, layout.endData,
+                             layout.startBrk, layout.brk, layout.startStack,
+                             layout.argStart, layout.argEnd, layout.envStart, layout.envEnd, auxvAddress)
+        map += [UInt8].le(UInt32(auxvBytes.count), UInt32(exeFD))
+        let mapAddress = try inj.stage(map, at: 0)
+        try inj.checked("PR_SET_MM_MAP", Syscall.prctl, 35, 14, mapAddress, UInt64(map.count), 0)
+    }
+}
+
+extension Array where Element == UInt8 {
+    static func le(contentsOf values: [UInt64]) -> [UInt8] {
+        var out: [UInt8] = []
+        for v in values { out += [UInt8].le(v) }
+        return out
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Ptrace
+
+/// Process-wide state put back by injection into the restored leader:
+/// signal handlers, umask, personality, limits, timers, working
+/// directory, root and open files.
+enum ProcessStateRestorer {
+    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+        for a in process.signalActions {
+            let addr = try inj.stage([UInt8].le(a.handler, a.flags, a.restorer, a.mask))
+            try inj.checked("handler of \(SignalNames.name(a.signal))", Syscall.rtSigaction, UInt64(a.signal), addr, 0, 8)
+        }
+        _ = try inj.call(Syscall.umask, UInt64(process.umask))
+        _ = try inj.call(Syscall.personality, UInt64(process.personality))
+        for limit in process.limits {
+            let addr = try inj.stage([UInt8].le(limit.soft, limit.hard))
+            let r = try inj.call(Syscall.prlimit64, 0, UInt64(limit.resource), addr, 0)
+            if r < 0 {
+                warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(SystemError("prlimit", errno: Int32(-r)).errnoName)")
+            }
+        }
+        if process.root != "/" {
+            try inj.checked("chroot to \(process.root)", Syscall.chroot, try inj.stage(string: process.root))
+        }
+        let cwd = try inj.call(Syscall.chdir, try inj.stage(string: process.cwd))
+        if cwd < 0 {
+            throw CheckpointError("cannot restore the working directory \(process.cwd) of pid \(process.pid): \(SystemError("chdir", errno: Int32(-cwd)).errnoName)")
+        }
+        try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
+        try OpenFiles.restore(process.files, with: inj)
+        for t in process.intervalTimers {
+            let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
+                                   t.valueMicroseconds / 1_000_000, t.valueMicroseconds % 1_000_000)
+            try inj.checked("setitimer(\(t.which))", Syscall.setitimer, UInt64(t.which), try inj.stage(value), 0)
+        }
+    }
+
+    /// Signals pending at dump time, queued again. Queued from the leader:
+    /// the kernel only accepts a sender-chosen siginfo from the target
+    /// process itself, and compares against the calling thread's id.
+    static func requeueSignals(_ process: ProcessImage, with inj: RemoteSyscall) throws {
+        for s in process.sharedPendingSignals {
+            let info = try inj.stage([UInt8](s.info))
+            try inj.checked("requeueing \(SignalNames.name(s.signal))", Syscall.rtSigqueueinfo, UInt64(process.pid), UInt64(s.signal), info)
+        }
+        for t in process.threads {
+            for s in t.pendingSignals {
+                let info = try inj.stage([UInt8](s.info))
+                try inj.checked("requeueing \(SignalNames.name(s.signal)) for thread \(t.tid)", Syscall.rtTgsigqueueinfo,
+                                UInt64(process.pid), UInt64(t.tid), UInt64(s.signal), info)
+            }
+        }
+    }
+}
+
+/// Per-thread state: creation with its own TID, and what each thread
+/// holds alone (clear-tid address, robust list, alternate stack, name,
+/// rseq, credentials, registers, mask).
+enum ThreadStateRestorer {
+    /// Creates every non-leader thread by an injected clone3 with set_tid.
+    static func createThreads(_ process: ProcessImage, with inj: RemoteSyscall) throws -> [Int32: Tracee] {
+        var tracees: [Int32: Tracee] = [:]
+        let flags: UInt64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
+        for t in process.threads where t.tid != process.pid {
+            let tidArray = try inj.stage([UInt8].le(UInt32(bitPattern: t.tid), UInt32(0)), at: 512)
+            let args = [UInt8].le(flags, 0, 0, 0, 0, 0, 0, 0, tidArray, 1)
+            let addr = try inj.stage(args, at: 0)
+            let r = try inj.call(Syscall.clone3, addr, UInt64(args.count))
+            if r < 0 {
+                throw CheckpointError("cannot create thread \(t.tid) of pid \(process.pid): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -17 ? " (the TID is in use)" : "")")
+            }
+            let created = inj.takeNewTasks()
+            guard Int64(t.tid) == r, created.contains(t.tid) else {
+                throw CheckpointError("thread \(t.tid) of pid \(process.pid) was created as \(r)")
+            }
+            let tracee = Tracee.adopt(tid: t.tid, pid: process.pid)
+            let stop = try tracee.waitStop()
+            guard case .eventStop = stop else {
+                throw CheckpointError("new thread \(t.tid) \(stop) instead of waiting for its state")
+            }
+            tracees[t.tid] = tracee
+        }
+        return tracees
+    }
+
+    static func restorePerThread(_ t: ThreadImage, credentials: Credentials, with inj: RemoteSyscall) throws {
+        _ = try inj.call(Syscall.setTidAddress, t.clearChildTid)
+        if t.robustListHead != 0 {
+            try inj.checked("set_robust_list", Syscall.setRobustList, t.robustListHead, t.robustListLength)
+        }
+        if t.alternateStack.flags & 2 == 0 { // not SS_DISABLE
+            let ss = [UInt8].le(t.alternateStack.base) + [UInt8].le(t.alternateStack.flags & ~1, 0) + [UInt8].le(t.alternateStack.size)
+            try inj.checked("sigaltstack", Syscall.sigaltstack, try inj.stage(ss), 0)
+        }
+        try inj.checked("PR_SET_NAME", Syscall.prctl, 15, try inj.stage(string: String(t.name.prefix(15))))
+        if let rseq = t.rseq {
+            try inj.checked("rseq registration at 0x\(String(rseq.address, radix: 16))", Syscall.rseq, rseq.address, UInt64(rseq.length), 0, UInt64(rseq.signature))
+        }
+        try restoreCredentials(credentials, with: inj)
+    }
+
+    /// Credentials are per thread in the kernel (glibc only makes them
+    /// look process-wide), so every thread sets its own, last.
+    static func restoreCredentials(_ c: Credentials, with inj: RemoteSyscall) throws {
+        guard c.uids.count == 4, c.gids.count == 4 else { return }
+        if c.uids == [0, 0, 0, 0] && c.gids == [0, 0, 0, 0] && c.groups.isEmpty { return }
+        var groups: [UInt8] = []
+        for g in c.groups { groups += [UInt8].le(g) }
+        try inj.checked("setgroups", Syscall.setgroups, UInt64(c.groups.count), groups.isEmpty ? 0 : try inj.stage(groups))
+        try inj.checked("setresgid", Syscall.setresgid, UInt64(c.gids[0]), UInt64(c.gids[1]), UInt64(c.gids[2]))
+        try inj.checked("setresuid", Syscall.setresuid, UInt64(c.uids[0]), UInt64(c.uids[1]), UInt64(c.uids[2]))
+    }
+
+    static func setFinalState(_ t: ThreadImage, on tracee: Tracee) throws {
+        try tracee.setRegisters(SyscallRestart.resumable(t.registers))
+        if !t.extendedState.isEmpty { try tracee.setExtendedState([UInt8](t.extendedState)) }
+        try tracee.setSignalMask(t.signalMask)
+    }
+}

@@ -1,0 +1,133 @@
+import CSupport
+import Glibc
+
+/// Run-time probes of the kernel interfaces crtool relies on. The kernel
+/// headers on a build machine may be older than the running kernel, so
+/// each feature is tried, not assumed.
+public struct KernelFeature: Sendable {
+    public var name: String
+    /// Whether crtool cannot work without it.
+    public var required: Bool
+    public var available: Bool
+    public var detail: String
+}
+
+public enum KernelFeatures {
+    public static func probeAll() -> [KernelFeature] {
+        [
+            probe("ptrace seize/interrupt and register access", required: true) { probeSeize() },
+            probe("clone3 with set_tid (restore with the same PIDs)", required: true) {
+                let r = cr_syscall6(Int(Syscall.clone3), 0, 0, 0, 0, 0, 0)
+                return r == -1 && errno == ENOSYS ? (false, "clone3 is missing") : (true, "")
+            },
+            probe("process_vm_readv/writev", required: true) {
+                var value: UInt64 = 0x1234_5678
+                let ok = (try? RemoteMemory(pid: getpid()).read(at: UInt64(UInt(bitPattern: withUnsafePointer(to: &value) { UnsafeRawPointer($0) })), count: 8)) != nil
+                return (ok, ok ? "" : "reading our own memory failed")
+            },
+            probe("/proc/PID/pagemap", required: true) {
+                let ok = (try? Pagemap(pid: getpid()).entries(at: 0x400000, count: 1)) != nil
+                return (ok, "")
+            },
+            probe("PR_SET_MM_MAP (restore mm layout and exe link)", required: true) {
+                var size: UInt32 = 0
+                let r = prctlCall(35, 15, UInt64(UInt(bitPattern: withUnsafeMutablePointer(to: &size) { UnsafeMutableRawPointer($0) })))
+                return (r == 0 && size > 0, r == 0 ? "struct size \(size)" : String(cString: strerror(errno)))
+            },
+            probe("PTRACE_GET_RSEQ_CONFIGURATION and rseq", required: true) {
+                let r = cr_syscall6(Int(Syscall.rseq), 0, 0, 0, 0, 0, 0)
+                return r == -1 && errno == ENOSYS ? (false, "rseq is missing") : (true, "")
+            },
+            probe("pidfd_open / pidfd_getfd", required: false) {
+                let fd = cr_syscall6(Int(Syscall.pidfdOpen), UInt64(getpid()), 0, 0, 0, 0, 0)
+                if fd < 0 { return (false, String(cString: strerror(errno))) }
+                close(Int32(fd))
+                return (true, "")
+            },
+            probe("kcmp (shared file detection)", required: false) {
+                let r = cr_syscall6(Int(Syscall.kcmp), UInt64(getpid()), UInt64(getpid()), 0, 0, 1, 0)
+                return (r >= 0, r >= 0 ? "" : String(cString: strerror(errno)))
+            },
+            probe("userfaultfd (lazy pages)", required: false) {
+                let fd = cr_syscall6(323, 0x80000 | 1, 0, 0, 0, 0, 0) // O_CLOEXEC | UFFD_USER_MODE_ONLY
+                if fd < 0 { return (false, String(cString: strerror(errno))) }
+                close(Int32(fd))
+                return (true, "")
+            },
+            probe("PAGEMAP_SCAN ioctl (dirty tracking without soft-dirty)", required: false) {
+                let fd = open("/proc/self/pagemap", O_RDONLY)
+                defer { close(fd) }
+                // _IOWR('f', 16, struct pm_scan_arg) with a NULL argument: EFAULT if the ioctl exists.
+                let r = cr_syscall6(16, UInt64(fd), 0xC060_6610, 0, 0, 0, 0)
+                let e = errno
+                return r == -1 && e == EFAULT ? (true, "") : (false, "not supported (\(String(cString: strerror(e))))")
+            },
+            probe("soft-dirty page tracking", required: false) {
+                let ok = probeSoftDirty()
+                return (ok, ok ? "" : "absent; PAGEMAP_SCAN write-protection is used instead")
+            },
+            probe("CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN", required: true) {
+                let eff = capabilityMask()
+                let ok = eff & (1 << 40) != 0 || eff & (1 << 21) != 0
+                return (ok, ok ? "" : "run crtool as root")
+            },
+            probe("CAP_SYS_RESOURCE (raise hard limits on restore)", required: false) {
+                let ok = capabilityMask() & (1 << 24) != 0
+                return (ok, ok ? "" : "absent; limits above crtool's own are kept at crtool's")
+            },
+        ]
+    }
+
+    static func probe(_ name: String, required: Bool, _ body: () -> (Bool, String)) -> KernelFeature {
+        let (ok, detail) = body()
+        return KernelFeature(name: name, required: required, available: ok, detail: detail)
+    }
+
+    static func prctlCall(_ option: UInt64, _ a2: UInt64, _ a3: UInt64) -> Int {
+        cr_syscall6(Int(Syscall.prctl), option, a2, a3, 0, 0, 0)
+    }
+
+    static func capabilityMask() -> UInt64 {
+        (try? ProcStatus.read(pid: getpid()).capEffective) ?? 0
+    }
+
+    /// Clears soft-dirty bits, writes a page, and looks for bit 55 in its
+    /// pagemap entry: the clear_refs file accepts "4" even on kernels built
+    /// without soft-dirty, so only the bit itself tells.
+    static func probeSoftDirty() -> Bool {
+        guard let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else { return false }
+        defer { munmap(page, 4096) }
+        page.storeBytes(of: 1, as: UInt8.self)
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        _ = write(fd, "4", 1)
+        close(fd)
+        page.storeBytes(of: 2, as: UInt8.self)
+        guard let entry = try? Pagemap(pid: getpid()).entries(at: UInt64(UInt(bitPattern: page)), count: 1).first else { return false }
+        return entry & (1 << 55) != 0
+    }
+
+    /// Seizes a short-lived child, interrupts it, reads its registers.
+    static func probeSeize() -> (Bool, String) {
+        let child = fork()
+        if child == 0 {
+            while true { pause() }
+        }
+        if child < 0 { return (false, "fork failed") }
+        defer {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+        }
+        do {
+            let t = try Tracee.seize(tid: child, pid: child, options: [])
+            try t.interrupt()
+            _ = try t.waitStop()
+            _ = try t.registers()
+            _ = try t.extendedState()
+            return (true, "")
+        } catch {
+            return (false, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Glibc
+
+/// /proc/PID/pagemap: one 64-bit entry per virtual page, telling whether
+/// the page is present or swapped and whether it is file/shared memory.
+/// The dump reads it to copy only pages that exist.
+public final class Pagemap {
+    public let pid: Int32
+    private let fd: Int32
+
+    public static let present: UInt64 = 1 << 63
+    public static let swapped: UInt64 = 1 << 62
+    public static let fileOrSharedAnon: UInt64 = 1 << 61
+    public static let exclusive: UInt64 = 1 << 56
+
+    public init(pid: Int32) throws {
+        self.pid = pid
+        fd = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open /proc/\(pid)/pagemap", pid: pid) }
+    }
+
+    deinit { close(fd) }
+
+    /// The entries for `count` pages starting at `address`.
+    public func entries(at address: UInt64, count: Int) throws -> [UInt64] {
+        var out = [UInt64](repeating: 0, count: count)
+        let bytes = count * 8
+        var done = 0
+        try out.withUnsafeMutableBytes { b in
+            while done < bytes {
+                let n = pread(fd, b.baseAddress! + done, bytes - done, off_t((address / 4096) * 8) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError("read /proc/\(pid)/pagemap at 0x\(String(address, radix: 16))", pid: pid)
+                }
+                if n == 0 { break }
+                done += n
+            }
+        }
+        return out
+    }
+}

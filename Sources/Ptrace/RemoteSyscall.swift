@@ -1,0 +1,142 @@
+import Glibc
+
+/// Runs system calls inside a stopped thread: point its instruction
+/// pointer at a `syscall` instruction, load the arguments, single-step,
+/// read rax. All signals stay blocked while the thread is borrowed, or one
+/// arriving mid-injection would be swallowed; the thread's own registers
+/// and mask come back on finish().
+/// CRTOOL_DEBUG_INJECT=1 traces every injected system call on stderr.
+let debugInjection = getenv("CRTOOL_DEBUG_INJECT") != nil
+
+public final class RemoteSyscall {
+    public let tracee: Tracee
+    /// Address of a `syscall` instruction (0f 05) in the tracee.
+    public var site: UInt64
+    /// A read-write area in the tracee for arguments passed by pointer.
+    public var scratch: UInt64 = 0
+    public var scratchSize: Int = 0
+    public let memory: RemoteMemory
+    private let saved: Registers
+    private let savedMask: UInt64
+    /// Threads and processes the kernel attached to us during a call
+    /// (injected clone3), reported with their first stop still pending.
+    public private(set) var newTasks: [Int32] = []
+
+    public init(tracee: Tracee, site: UInt64, memory: RemoteMemory? = nil) throws {
+        self.tracee = tracee
+        self.site = site
+        self.memory = memory ?? RemoteMemory(pid: tracee.pid)
+        saved = try tracee.registers()
+        savedMask = try tracee.signalMask()
+        try tracee.setSignalMask(~UInt64(0))
+    }
+
+    /// The registers the thread had before it was borrowed.
+    public var originalRegisters: Registers { saved }
+    public var originalSignalMask: UInt64 { savedMask }
+
+    /// Runs one system call and returns its raw result (negative errno on failure).
+    public func call(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
+                     _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> Int64 {
+        var regs = saved
+        regs.rax = UInt64(bitPattern: nr)
+        regs.origRax = UInt64.max
+        regs.rdi = a1; regs.rsi = a2; regs.rdx = a3
+        regs.r10 = a4; regs.r8 = a5; regs.r9 = a6
+        regs.rip = site
+        try tracee.setRegisters(regs)
+        try tracee.singleStep()
+        while true {
+            let stop = try tracee.waitStop()
+            switch stop {
+            case .signalDelivery(let sig) where sig == SIGTRAP:
+                let after = try tracee.registers()
+                if after.rip == site {
+                    // A thread stopped inside a system call (an exec stop)
+                    // reports the step on that call's exit, before our
+                    // instruction ran: step again.
+                    try tracee.singleStep()
+                    continue
+                }
+                if debugInjection {
+                    fputs("inject \(SyscallNames.name(nr))(0x\(String(a1, radix: 16)), 0x\(String(a2, radix: 16)), 0x\(String(a3, radix: 16))) in \(tracee.tid) = \(after.result) rip=0x\(String(after.rip, radix: 16))\n", stderr)
+                }
+                return after.result
+            case .event(let event, _) where event == .clone || event == .fork || event == .vfork:
+                newTasks.append(Int32(truncatingIfNeeded: try tracee.eventMessage()))
+                try tracee.singleStep()
+            case .eventStop:
+                try tracee.singleStep()
+            default:
+                throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) while running an injected \(SyscallNames.name(nr))")
+            }
+        }
+    }
+
+    /// Like call(), but a negative result becomes a SystemError naming the syscall.
+    @discardableResult
+    public func checked(_ what: @autoclosure () -> String, _ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
+                        _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> UInt64 {
+        let r = try call(nr, a1, a2, a3, a4, a5, a6)
+        if r < 0 && r > -4096 {
+            throw SystemError("injected \(SyscallNames.name(nr)) (\(what())) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))
+        }
+        return UInt64(bitPattern: r)
+    }
+
+    /// Takes the tasks attached during calls so far.
+    public func takeNewTasks() -> [Int32] {
+        defer { newTasks = [] }
+        return newTasks
+    }
+
+    /// Copies `bytes` into the scratch area at `offset` and returns their remote address.
+    @discardableResult
+    public func stage(_ bytes: [UInt8], at offset: Int = 0) throws -> UInt64 {
+        guard scratch != 0, offset + bytes.count <= scratchSize else {
+            throw TraceError(pid: tracee.pid, "injection scratch area too small for \(bytes.count) bytes")
+        }
+        try memory.write(bytes, at: scratch + UInt64(offset))
+        return scratch + UInt64(offset)
+    }
+
+    /// Stages a NUL-terminated string.
+    public func stage(string: String, at offset: Int = 0) throws -> UInt64 {
+        try stage(Array(string.utf8) + [0], at: offset)
+    }
+
+    public func fetch(at offset: Int, count: Int) throws -> [UInt8] {
+        try memory.read(at: scratch + UInt64(offset), count: count)
+    }
+
+    /// Gives the thread its own registers and signal mask back.
+    public func finish() throws {
+        try tracee.setRegisters(saved)
+        try tracee.setSignalMask(savedMask)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Little-endian bytes of integers, for building syscall argument structs.
+    public static func le<T: FixedWidthInteger>(_ values: T...) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(values.count * MemoryLayout<T>.size)
+        for v in values {
+            var x = v.littleEndian
+            for _ in 0..<MemoryLayout<T>.size {
+                out.append(UInt8(truncatingIfNeeded: x))
+                x = x >> 8
+            }
+        }
+        return out
+    }
+
+    /// Reads a little-endian integer at `offset`.
+    public func le<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        var v: T = 0
+        for i in (0..<MemoryLayout<T>.size).reversed() {
+            v = (v << 8) | T(self[offset + i])
+        }
+        return v
+    }
+}

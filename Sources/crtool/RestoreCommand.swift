@@ -1,0 +1,64 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Glibc
+import Ptrace
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a process from an image directory, with the same PID and TIDs.",
+        discussion: """
+        The image is verified (every checksum, every field) before any process is created; a restore that \
+        fails part way leaves nothing behind. Without -d crtool waits for the restored process and exits \
+        with its status; with -d it leaves the process running and exits.
+        """
+    )
+
+    @Option(name: [.customShort("D"), .customLong("images-dir")], help: "Image directory to restore from.")
+    var directory: String
+
+    @Flag(name: [.customShort("d"), .customLong("restore-detached")], help: "Leave the restored process running and exit.")
+    var detach = false
+
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: terminals are reopened by path.")
+    var shellJob = false
+
+    @Flag(name: [.short, .long], help: "Print warnings and timings.")
+    var verbose = false
+
+    @Flag(name: [.short, .long], help: "No progress and no summary.")
+    var quiet = false
+
+    func run() throws {
+        var options = RestoreOptions(directory: directory)
+        options.quiet = quiet
+        let report: RestoreReport
+        do {
+            report = try TracerThread.run { try Restorer.restore(options) }
+        } catch {
+            throw fail("restore", error)
+        }
+        if verbose {
+            for w in report.warnings { printError("warning: \(w)") }
+        }
+        if !quiet {
+            let line = "restored pid \(report.pid) from \(directory): \(report.threads) thread\(report.threads == 1 ? "" : "s"), "
+                + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
+            if detach { print(line) } else { printError(line) }
+        }
+        if detach { return }
+        var status: Int32 = 0
+        while waitpid(report.pid, &status, 0) == -1 {
+            if errno != EINTR { throw fail("restore", SystemError("waitpid", pid: report.pid)) }
+        }
+        let stop = Stop(status: status)
+        switch stop {
+        case .exited(let code): throw ExitCode(code)
+        case .killed(let sig):
+            if !quiet { printError("restored process \(report.pid) was killed by \(SignalNames.name(sig))") }
+            throw ExitCode(128 + sig)
+        default: throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Describe what an image holds, after verifying every checksum."
+    )
+
+    @Argument(help: "Image directory.")
+    var directory: String
+
+    @Flag(name: .long, help: "List every VMA.")
+    var vmas = false
+
+    func run() throws {
+        do {
+            let image = try ImageDirectory.open(at: directory)
+            let m = image.manifest
+            print("image \(directory)")
+            print("  written by \(m.tool) on \(m.kernelRelease) \(m.architecture) at \(m.createdAt), format \(m.formatVersion)")
+            print("  codec \(m.codec); \(m.files.count + 1) files, checksums verified")
+            for entry in m.processes {
+                let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
+                let reader = try image.pageReader(name: p.pagesFile)
+                let s = reader.summary
+                print("process \(p.pid) (\(p.command)) ppid \(p.ppid) pgid \(p.pgid) sid \(p.sid)")
+                print("  executable \(p.executable), cwd \(p.cwd)")
+                print("  \(p.threads.count) thread\(p.threads.count == 1 ? "" : "s"):")
+                for t in p.threads {
+                    print("    \(t.tid) \(t.name)\(t.stoppedIn.map { ", stopped in \($0)" } ?? "")\(t.pendingSignals.isEmpty ? "" : ", \(t.pendingSignals.count) pending signal(s)")")
+                }
+                print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
+                let ratio = s.rawBytes > 0 ? Double(s.storedBytes) / Double(s.rawBytes) * 100 : 0
+                print("  pages: \(s.pages) in \(s.chunks) chunks, \(ByteCount.format(s.rawBytes)) before compression, "
+                      + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), file \(p.pagesFile)")
+                if vmas {
+                    for v in p.vmas {
+                        let range = "\(String(v.start, radix: 16))-\(String(v.end, radix: 16))"
+                        print("    \(range) \(v.protection) \(v.kind.rawValue) pages=\(v.pagesStored) \(v.path ?? "")")
+                    }
+                }
+                for f in p.files {
+                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)")
+                }
+            }
+        } catch {
+            throw fail("show", error)
+        }
+    }
+}
