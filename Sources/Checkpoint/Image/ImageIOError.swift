@@ -10,14 +10,18 @@ public struct ImageIOError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The failed operation: "open", "write", "read", "mkdir", …
     public var operation: String
     public var errno: Int32
+    /// What the user can do about it, when the errno alone does not say.
+    public var hint: String?
 
-    public init(path: String, operation: String, errno: Int32) {
+    public init(path: String, operation: String, errno: Int32, hint: String? = nil) {
         self.path = path
         self.operation = operation
         self.errno = errno
+        self.hint = hint
     }
 
     public var description: String {
-        "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        let text = "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        return hint.map { "\(text); \($0)" } ?? text
     }
 }

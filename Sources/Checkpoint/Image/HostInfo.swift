@@ -1,0 +1,29 @@
+import Foundation
+
+/// Facts about the running host that a manifest records, so a restore can
+/// tell the user when an image comes from a different kernel or machine.
+public enum HostInfo {
+    /// As `uname -r` prints it, or "unknown" when /proc is not mounted.
+    public static var kernelRelease: String {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8) else {
+            return "unknown"
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// As `uname -m` prints it.
+    public static var architecture: String {
+        #if arch(x86_64)
+        return "x86_64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    /// The current time in ISO 8601, UTC.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        ISO8601DateFormatter().string(from: date)
+    }
+}

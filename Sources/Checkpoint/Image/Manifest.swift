@@ -1,0 +1,51 @@
+import Codecs
+import Foundation
+
+/// The table of contents of an image: what was dumped, on which kernel, and
+/// the size and CRC of every other file, so that nothing in the image is
+/// used before it has been checked against this list.
+public struct Manifest: Codable, Equatable, Sendable {
+    /// Raised whenever a change would make older tools misread an image;
+    /// images from a newer format are refused rather than half understood.
+    public static let currentFormatVersion = 1
+    public static let toolName = "crtool 0.1.0"
+
+    public var formatVersion: Int
+    public var tool: String
+    public var kernelRelease: String
+    public var architecture: String
+    /// ISO 8601, UTC.
+    public var createdAt: String
+    public var codec: Codec
+    /// The process tree, parents before children.
+    public var processes: [ProcessEntry]
+    /// Every other file of the image by file name. Filled in by
+    /// `ImageDirectory.commit`.
+    public var files: [String: FileChecksum]
+    /// The parent image directory of an incremental dump.
+    public var parent: String?
+
+    /// Defaults describe the running host and the current moment, so a dump
+    /// only supplies what it knows: the tree and the codec.
+    public init(
+        formatVersion: Int = Manifest.currentFormatVersion,
+        tool: String = Manifest.toolName,
+        kernelRelease: String = HostInfo.kernelRelease,
+        architecture: String = HostInfo.architecture,
+        createdAt: String = HostInfo.timestamp(),
+        codec: Codec = .default,
+        processes: [ProcessEntry] = [],
+        files: [String: FileChecksum] = [:],
+        parent: String? = nil
+    ) {
+        self.formatVersion = formatVersion
+        self.tool = tool
+        self.kernelRelease = kernelRelease
+        self.architecture = architecture
+        self.createdAt = createdAt
+        self.codec = codec
+        self.processes = processes
+        self.files = files
+        self.parent = parent
+    }
+}
