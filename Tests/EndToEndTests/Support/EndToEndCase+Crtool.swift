@@ -1,0 +1,51 @@
+import Glibc
+import XCTest
+
+/// Running crtool the way a user would, with its exit status and output.
+extension EndToEndCase {
+    func crtool(_ arguments: [String], timeout: Double = 60) throws -> CommandResult {
+        try BuildProducts.requireExecutable(BuildProducts.crtool)
+        let prefix = scratch.newPath("crtool-\(arguments.first ?? "")")
+        return try runCommand(BuildProducts.crtool, arguments, outputPrefix: prefix, timeout: timeout)
+    }
+
+    /// Dumps the fixture into a fresh image directory and returns it. Unless
+    /// --leave-running is among the options, the dump kills the process; it
+    /// is reaped here so its PID is free for the restore.
+    func checkpoint(_ fixture: Fixture, options: [String] = [], timeout: Double = 60) throws -> String {
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir] + options, timeout: timeout)
+        guard result.succeeded else {
+            throw HarnessError("dump of \(fixture.name) failed: \(result)\n\(fixture.log.tail())")
+        }
+        if !options.contains("--leave-running") {
+            guard try waitForExit(fixture.pid, timeout: 10) != nil else {
+                throw HarnessError("\(fixture.name) (pid \(fixture.pid)) still runs 10 s after a dump without --leave-running")
+            }
+            try waitUntilFree(fixture.pid)
+        }
+        return dir
+    }
+
+    /// Restores an image detached. When crtool exits, the restored process
+    /// is re-parented to this (subreaper) process and must be running.
+    func restore(_ dir: String, as fixture: Fixture, timeout: Double = 60) throws {
+        try waitUntilFree(fixture.pid)
+        let result = try crtool(["restore", "-D", dir, "-d"], timeout: timeout)
+        guard result.succeeded else {
+            throw HarnessError("restore of \(fixture.name) failed: \(result)\n\(fixture.log.tail())\(fixture.stderrTail())")
+        }
+        guard ProcessTable.isAlive(fixture.pid) else {
+            throw HarnessError("crtool restore succeeded but pid \(fixture.pid) is not running: \(result)\n\(fixture.log.tail())\(fixture.stderrTail())")
+        }
+    }
+
+    /// Dump, then restore: the fixture's log continues from `mark` on.
+    @discardableResult
+    func roundTrip(_ fixture: Fixture, options: [String] = [], timeout: Double = 60) throws -> (image: String, mark: Int) {
+        let image = try checkpoint(fixture, options: options, timeout: timeout)
+        let mark = fixture.lineCount
+        try restore(image, as: fixture, timeout: timeout)
+        return (image, mark)
+    }
+}

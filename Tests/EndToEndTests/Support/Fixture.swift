@@ -1,0 +1,58 @@
+import Glibc
+
+/// A running sample workload and its log. The same value keeps describing
+/// the process after a restore, because the restore keeps its PID and its
+/// stdout file.
+struct Fixture {
+    let name: String
+    let pid: pid_t
+    let log: LogFile
+    let stderrPath: String
+
+    /// Lines so far: the mark to wait from for what happens next.
+    var lineCount: Int { log.lines().count }
+
+    /// Waits for a matching line at `from` or later; fails fast if the
+    /// fixture reports FAIL or dies, with its stdout and stderr in the error.
+    @discardableResult
+    func waitFor(
+        _ what: String, from start: Int = 0, timeout: Double = 15,
+        where matches: (String) -> Bool
+    ) throws -> (index: Int, line: String) {
+        do {
+            return try log.waitForLine(what, from: start, timeout: timeout, process: pid, where: matches)
+        } catch let error as HarnessError {
+            throw HarnessError("\(name) (pid \(pid)): \(error.description)\(stderrTail())")
+        }
+    }
+
+    @discardableResult
+    func waitFor(line exact: String, from start: Int = 0, timeout: Double = 15) throws -> Int {
+        try waitFor("\"\(exact)\"", from: start, timeout: timeout) { $0 == exact }.index
+    }
+
+    /// Waits for a line "<prefix> <n> …" with n >= value; returns n.
+    @discardableResult
+    func waitFor(_ prefix: String, atLeast value: Int, from start: Int = 0, timeout: Double = 15) throws -> Int {
+        let found = try waitFor("\"\(prefix) <n>\" with n >= \(value)", from: start, timeout: timeout) {
+            (LogLines.number(in: $0, after: prefix) ?? Int.min) >= value
+        }
+        return LogLines.number(in: found.line, after: prefix)!
+    }
+
+    /// The numbers of all lines "<prefix> <n> …" so far, in order.
+    func numbers(_ prefix: String, from start: Int = 0) -> [Int] {
+        LogLines.numbers(in: Array(log.lines().dropFirst(start)), after: prefix)
+    }
+
+    func signal(_ signal: Int32) throws {
+        guard Glibc.kill(pid, signal) == 0 else {
+            throw HarnessError("kill(\(pid), \(signal)): \(errnoText())")
+        }
+    }
+
+    func stderrTail() -> String {
+        let text = readTextFile(stderrPath) ?? ""
+        return text.isEmpty ? "" : "\n--- \(name) stderr:\n" + text.suffix(2000)
+    }
+}

@@ -1,0 +1,37 @@
+import Glibc
+
+/// C functions the Glibc Swift module leaves out: the pseudo-terminal and
+/// posix_spawn extensions sit behind feature macros, and prctl is variadic.
+/// Each is resolved once, by name, from the C library already loaded.
+enum LibC {
+    private static func symbol<T>(_ name: String, as type: T.Type) -> T {
+        guard let address = dlsym(nil, name) else {
+            fatalError("the C library has no \(name)")
+        }
+        return unsafeBitCast(address, to: type)
+    }
+
+    /// Called through a fixed five-argument prototype: on x86-64 a variadic
+    /// callee with only integer arguments receives them the same way.
+    static let prctl = symbol(
+        "prctl", as: (@convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32).self)
+
+    static let posixOpenpt = symbol("posix_openpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let grantpt = symbol("grantpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let unlockpt = symbol("unlockpt", as: (@convention(c) (Int32) -> Int32).self)
+    static let ptsnameR = symbol(
+        "ptsname_r", as: (@convention(c) (Int32, UnsafeMutablePointer<CChar>, Int) -> Int32).self)
+
+    /// Without it a spawned child inherits every descriptor the test process
+    /// happens to hold, and crtool would have to checkpoint those too.
+    static let spawnAddCloseFrom = symbol(
+        "posix_spawn_file_actions_addclosefrom_np",
+        as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+
+    static let PR_SET_CHILD_SUBREAPER: Int32 = 36
+}
+
+/// The text of an errno value, for messages.
+func errnoText(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}
