@@ -87,6 +87,32 @@ final class ImageDirectoryTests: XCTestCase {
         }
     }
 
+    /// A file size limit stands in for a full disk: the write fails with
+    /// EFBIG the way it would with ENOSPC, even for root.
+    func testWriteFailureCarriesPathAndErrno() throws {
+        let path = root + "/image"
+        let image = try ImageDirectory.create(at: path)
+        let writer = try image.pageWriter(name: "pages.img", codec: Codec(kind: .none))
+        let previousHandler = signal(SIGXFSZ, SIG_IGN)
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
+        var small = limit
+        small.rlim_cur = 64 << 10
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small)
+        defer {
+            setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
+            signal(SIGXFSZ, previousHandler)
+        }
+        XCTAssertThrowsError(try writer.append(PageStreamTests.makeChunk(index: 0, pages: 32, kind: 0))) { error in
+            XCTAssertEqual((error as? ImageIOError)?.errno, EFBIG, "\(error)")
+            XCTAssertTrue("\(error)".contains(path + "/pages.img"), "\(error)")
+        }
+        XCTAssertThrowsError(try writer.append(PageStreamTests.makeChunk(index: 1, pages: 1, kind: 1)))
+        XCTAssertThrowsError(try writer.finish())
+        XCTAssertThrowsError(try image.commit(Manifest()))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/manifest.json"))
+    }
+
     func testCreateUnderAFileFails() throws {
         let file = root + "/plain"
         try Data([1]).write(to: URL(fileURLWithPath: file))
@@ -203,6 +229,17 @@ final class ImageDirectoryTests: XCTestCase {
         image.discard()
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         XCTAssertThrowsError(try writer.append(PageStreamTests.makeChunk(index: 2, pages: 2, kind: 1)))
+    }
+
+    func testDiscardAfterCommitLeavesNoImage() throws {
+        let path = root + "/image"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try write([1], "notes.txt", in: path)
+        let image = try ImageDirectory.create(at: path)
+        try image.writeJSON([1], to: "a.json")
+        try image.commit(Manifest())
+        image.discard()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path), ["notes.txt"])
     }
 
     func testCommitFinishesOpenWriters() throws {

@@ -14,6 +14,9 @@ public final class ImageDirectory: @unchecked Sendable {
     private var currentManifest: Manifest
     /// Files this instance wrote, with their checksums.
     private var written: [String: FileChecksum] = [:]
+    /// Files this instance created, complete or not: what `discard` removes.
+    private var created: Set<String> = []
+    private var committed = false
     private var writers: [String: PageStreamWriter] = [:]
     private let createdDirectory: Bool
 
@@ -76,6 +79,7 @@ public final class ImageDirectory: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes = [UInt8](try encoder.encode(value))
+        noteCreated(name)
         let file = try ImageFile.create(filePath(name))
         try file.write(bytes, at: 0)
         try file.close()
@@ -109,6 +113,7 @@ public final class ImageDirectory: @unchecked Sendable {
         if let previous, !previous.isFinished {
             throw ImageIOError(path: filePath(name), operation: "create page file (a writer for it is still open)", errno: EBUSY)
         }
+        noteCreated(name)
         let writer = try PageStreamWriter(path: filePath(name), codec: codec) { [weak self] summary in
             self?.record(name, FileChecksum(size: summary.fileSize, crc32: summary.crc32))
         }
@@ -151,26 +156,38 @@ public final class ImageDirectory: @unchecked Sendable {
         try FileSystem.syncDirectory(path)
         lock.lock()
         currentManifest = complete
+        committed = true
         lock.unlock()
     }
 
     /// Cleans up after a failed dump: stops open page writers and removes
-    /// every file this instance wrote, then the directory if it created it
-    /// and nothing else is left in it. Errors are ignored: this runs while
+    /// every file this instance wrote (its manifest first, so what remains
+    /// never passes for an image), then the directory if it created it and
+    /// nothing else is left in it. Errors are ignored: this runs while
     /// another error is already being reported.
     public func discard() {
         lock.lock()
         let open = Array(writers.values)
-        let names = Set(written.keys).union(writers.keys)
+        let names = created
+        let removeManifest = committed
+        created = []
         written = [:]
         writers = [:]
+        committed = false
         lock.unlock()
+        if removeManifest { try? FileSystem.remove(filePath(ManifestFile.name)) }
         for writer in open { writer.abandon() }
         for name in names { try? FileSystem.remove(filePath(name)) }
         try? FileSystem.remove(filePath(Self.temporaryManifestName))
         if createdDirectory, (try? FileSystem.list(path))?.isEmpty == true {
             rmdir(path)
         }
+    }
+
+    private func noteCreated(_ name: String) {
+        lock.lock()
+        created.insert(name)
+        lock.unlock()
     }
 
     private func record(_ name: String, _ checksum: FileChecksum) {

@@ -35,31 +35,12 @@ public final class PageStreamReader: @unchecked Sendable {
 
     /// Reads, verifies and decompresses one chunk.
     public func readChunk(_ location: PageChunkLocation) throws -> PageChunk {
-        let stored = try readStored(location)
-        let header = location.header
-        do {
-            let data = try decompress(stored, codec: header.codec, rawSize: Int(header.rawSize))
-            return PageChunk(pid: header.pid, ranges: header.ranges, data: data)
-        } catch let error as CodecError {
-            throw ImageError(file: name, chunk: location.index, field: "data", reason: error.description)
-        }
+        try readEncodedChunk(location).decompressed(file: name, chunk: location.index)
     }
 
     /// The chunk exactly as stored, after checking its data CRC: lets a
     /// migration send chunks over a socket without recompressing them.
     public func readEncodedChunk(_ location: PageChunkLocation) throws -> EncodedPageChunk {
-        let stored = try readStored(location)
-        return EncodedPageChunk(header: location.header, stored: stored)
-    }
-
-    /// Checks the data CRC of every chunk without decompressing anything.
-    public func verifyChunkChecksums() throws {
-        for location in locations {
-            _ = try readStored(location)
-        }
-    }
-
-    private func readStored(_ location: PageChunkLocation) throws -> [UInt8] {
         let header = location.header
         let stored = try file.read(count: Int(header.storedSize), at: location.dataOffset)
         guard stored.count == Int(header.storedSize) else {
@@ -67,13 +48,16 @@ public final class PageStreamReader: @unchecked Sendable {
                 file: name, chunk: location.index, field: "storedSize",
                 reason: "file ends after \(stored.count) of \(header.storedSize) bytes (changed since it was opened?)")
         }
-        let crc = CRC32.checksum(stored)
-        guard crc == header.dataCRC32 else {
-            throw ImageError(
-                file: name, chunk: location.index, field: "dataCRC32",
-                reason: "stored \(hex32(header.dataCRC32)), computed \(hex32(crc))")
+        let chunk = EncodedPageChunk(header: header, stored: stored)
+        try chunk.verify(file: name, chunk: location.index)
+        return chunk
+    }
+
+    /// Checks the data CRC of every chunk without decompressing anything.
+    public func verifyChunkChecksums() throws {
+        for location in locations {
+            _ = try readEncodedChunk(location)
         }
-        return stored
     }
 
     private static func scan(_ file: ImageFile, size: UInt64, name: String) throws -> ([PageChunkLocation], PageStreamSummary) {

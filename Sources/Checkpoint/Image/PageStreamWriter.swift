@@ -75,7 +75,10 @@ public final class PageStreamWriter: @unchecked Sendable {
         defer { condition.unlock() }
         while writesInFlight > 0 { condition.wait() }
         if let result { return result }
-        if let failure { throw failure }
+        if let failure {
+            try? file.close()
+            throw failure
+        }
         do {
             try file.close()
         } catch {
