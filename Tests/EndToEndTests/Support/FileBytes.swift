@@ -39,3 +39,7 @@ func fileSize(_ path: String) -> Int? {
     guard stat(path, &st) == 0 else { return nil }
     return Int(st.st_size)
 }
+
+func fileExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}

@@ -40,9 +40,11 @@ struct Fixture {
         return LogLines.number(in: found.line, after: prefix)!
     }
 
-    /// The numbers of all lines "<prefix> <n> …" so far, in order.
-    func numbers(_ prefix: String, from start: Int = 0) -> [Int] {
-        LogLines.numbers(in: Array(log.lines().dropFirst(start)), after: prefix)
+    /// The numbers of the lines "<prefix> <n> …" in [start, end), in order.
+    func numbers(_ prefix: String, from start: Int = 0, before end: Int? = nil) -> [Int] {
+        let all = log.lines()
+        let upper = min(end ?? all.count, all.count)
+        return LogLines.numbers(in: Array(all[min(start, upper)..<upper]), after: prefix)
     }
 
     func signal(_ signal: Int32) throws {

@@ -1,0 +1,64 @@
+import Glibc
+import XCTest
+
+/// A process with a large heap: its memory, down to the page written just
+/// before the dump, and its counter must come back exactly.
+final class CounterTests: EndToEndCase {
+    func testHeapAndCounterSurviveTwoRoundTrips() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "256"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 5)
+
+        for round in 1...2 {
+            let (_, mark) = try roundTrip(counter, timeout: 120)
+            let lastBefore = try XCTUnwrap(counter.numbers("tick", before: mark).last)
+            let next = try counter.waitFor("a tick after restore \(round)", from: mark) { $0.hasPrefix("tick ") }
+            XCTAssertEqual(next.line, "tick \(lastBefore + 1)", "round \(round): the counter did not carry on")
+
+            try counter.signal(SIGUSR1)
+            let verify = try counter.waitFor("a heap check after restore \(round)", from: mark) { $0.hasPrefix("verify ") }
+            XCTAssertEqual(verify.line, "verify \(checksum) ok", "round \(round)")
+            try counter.waitFor("tick", atLeast: lastBefore + 5, from: mark)
+        }
+        assertSequence(counter, "tick", startingAt: 1)
+        assertNoFailures(counter)
+    }
+
+    func testLeaveRunningKeepsTheProcessAndTheImageRestores() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "64", "--zero-half"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 3)
+
+        let lowest = try XCTUnwrap(counter.numbers("tick").last)
+        let image = try checkpoint(counter, options: ["--leave-running"])
+        let highest = try XCTUnwrap(counter.numbers("tick").last)
+
+        // The original carries on as if nothing happened.
+        assertRunningFree(counter)
+        try counter.waitFor("tick", atLeast: highest + 3)
+        let mark = counter.lineCount
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        assertSequence(counter, "tick", startingAt: 1)
+
+        // The image holds the counter as it was during the dump.
+        try killAndReap(counter.pid)
+        let restoreMark = counter.lineCount
+        try restore(image, as: counter)
+        let next = try counter.waitFor("a tick after restore", from: restoreMark) { $0.hasPrefix("tick ") }
+        let value = try XCTUnwrap(LogLines.number(in: next.line, after: "tick"))
+        XCTAssertTrue((lowest + 1)...(highest + 1) ~= value,
+                      "first tick after restore is \(value), expected \(lowest + 1)...\(highest + 1)")
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: restoreMark)
+        assertNoFailures(counter)
+    }
+}
+
+extension EndToEndCase {
+    /// The checksum the counter fixture computed before it said "ready".
+    func heapChecksum(_ counter: Fixture) throws -> String {
+        let line = try XCTUnwrap(counter.log.lines().first { $0.hasPrefix("heap ") }, "no heap line")
+        return try XCTUnwrap(line.split(separator: " ").last.map(String.init))
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+import XCTest
+
+/// Dumps that cannot or must not happen fail with a message, leave no
+/// image behind, and leave the process (if any) exactly as it was.
+final class DumpRefusalTests: EndToEndCase {
+    func testPidThatDoesNotExist() throws {
+        let pid = ProcessTable.unusedPid()
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(pid)", "-D", dir])
+        assertRefused(result, mentioning: "\(pid)", image: dir)
+    }
+
+    func testKernelThread() throws {
+        guard let pid = ProcessTable.kernelThread() else {
+            throw XCTSkip("no kernel thread visible in this PID namespace")
+        }
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(pid)", "-D", dir])
+        assertRefused(result, mentioning: "\(pid)", image: dir)
+        XCTAssertEqual(ProcessTable.tracer(of: pid), 0)
+    }
+
+    /// The test process is crtool's parent: seizing it would deadlock the
+    /// two (and dumping it would kill the test).
+    func testOwnParent() throws {
+        let me = getpid()
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(me)", "-D", dir, "--leave-running"])
+        assertRefused(result, mentioning: "\(me)", image: dir)
+        XCTAssertEqual(ProcessTable.tracer(of: me), 0)
+    }
+
+    /// The image path's parent is a regular file, which fails for root too.
+    func testUnwritableImageDirectoryLeavesTheProcessRunning() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "16"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 3)
+        let blocker = scratch.newPath("blocker")
+        try writeWholeFile(blocker, Array("not a directory\n".utf8))
+        let dir = blocker + "/image"
+
+        let result = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("blocker"), "the message should name the path: \(result)")
+
+        assertRunningFree(counter)
+        let last = try XCTUnwrap(counter.numbers("tick").last)
+        try counter.waitFor("tick", atLeast: last + 5)
+        let mark = counter.lineCount
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        assertSequence(counter, "tick", startingAt: 1)
+        assertNoFailures(counter)
+    }
+
+    private func assertRefused(
+        _ result: CommandResult, mentioning text: String, image dir: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertFalse(result.succeeded, "\(result)", file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(text), "the message should mention \(text): \(result)",
+                      file: file, line: line)
+        XCTAssertFalse(fileExists(dir + "/manifest.json"),
+                       "a refused dump left a manifest", file: file, line: line)
+    }
+}

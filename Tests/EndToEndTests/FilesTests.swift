@@ -1,0 +1,57 @@
+import Glibc
+import XCTest
+
+/// Two open files keep their positions and flags: after the restore the
+/// records in both go on with no gap, overlap or repeat.
+final class FilesTests: EndToEndCase {
+    private let record = 16
+    private let header = 4096
+
+    func testRecordsStayContiguousAcrossRestore() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let files = try startFixture("files", [dataDir])
+        try files.waitFor("wrote", atLeast: 20)
+
+        let (_, mark) = try roundTrip(files)
+        let last = try XCTUnwrap(files.numbers("wrote", before: mark).last)
+        let next = try files.waitFor("a record after restore", from: mark) { $0.hasPrefix("wrote ") }
+        XCTAssertEqual(next.line, "wrote \(last + 1)")
+        let reached = try files.waitFor("wrote", atLeast: last + 30, from: mark)
+        try killAndReap(files.pid)
+        assertSequence(files, "wrote", startingAt: 0)
+        assertNoFailures(files)
+
+        let appended = try records(in: dataDir + "/append.log", after: 0)
+        let positioned = try records(in: dataDir + "/offset.dat", after: header)
+        XCTAssertGreaterThan(appended, reached, "append.log")
+        XCTAssertGreaterThan(positioned, reached, "offset.dat")
+        // Killed between its two writes, the fixture leaves one file a record ahead.
+        XCTAssertLessThanOrEqual(abs(appended - positioned), 1)
+        XCTAssertEqual(readWholeFile(dataDir + "/offset.dat").map { Array($0.prefix(header)) }, expectedHeader())
+    }
+
+    /// Checks that the file holds records 0, 1, 2, … back to back from
+    /// `start` and returns how many.
+    private func records(in path: String, after start: Int) throws -> Int {
+        let bytes = try XCTUnwrap(readWholeFile(path), path)
+        let body = bytes.dropFirst(start)
+        XCTAssertEqual(body.count % record, 0, "\(path) ends with a partial record")
+        let count = body.count / record
+        for n in 0..<count {
+            let offset = start + n * record
+            let got = String(decoding: bytes[offset..<offset + record], as: UTF8.self)
+            let want = String(repeating: "0", count: 15 - String(n).count) + String(n) + "\n"
+            if got != want {
+                XCTFail("\(path): record \(n) at offset \(offset) is \(got.debugDescription)")
+                break
+            }
+        }
+        return count
+    }
+
+    private func expectedHeader() -> [UInt8] {
+        var bytes = (0..<header).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+        bytes[header - 1] = UInt8(ascii: "\n")
+        return bytes
+    }
+}
