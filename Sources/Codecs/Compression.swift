@@ -48,9 +48,27 @@ private func decompress(bytes: UnsafeRawBufferPointer, codec: CodecKind, rawSize
     guard rawSize > 0 else {
         throw CodecError.decompressionFailed(codec, reason: "\(bytes.count) bytes of data for an empty output")
     }
+    // No valid stream expands further than its format allows, so a larger
+    // promised size is refused before any memory is set aside for it.
+    let (limit, overflow) = bytes.count.multipliedReportingOverflow(by: maximumExpansion(codec))
+    guard overflow || rawSize <= limit else {
+        throw CodecError.decompressionFailed(
+            codec, reason: "\(bytes.count) bytes cannot expand to \(rawSize) bytes in this format")
+    }
     switch codec {
     case .none: preconditionFailure("handled above")
     case .zlib: return try Zlib.decompress(bytes, rawSize: rawSize)
     case .zstd: return try Zstd.decompress(bytes, rawSize: rawSize)
+    }
+}
+
+/// The most one input byte can expand to. deflate encodes at best 258 bytes
+/// in one bit (about 1032:1); zstd at best a 128 KiB block as a 3-byte
+/// header plus one repeated byte (32768:1).
+private func maximumExpansion(_ codec: CodecKind) -> Int {
+    switch codec {
+    case .none: return 1
+    case .zlib: return 1032
+    case .zstd: return 32768
     }
 }

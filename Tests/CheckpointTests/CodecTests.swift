@@ -59,6 +59,16 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    func testAbsurdOutputSizeIsRefusedBeforeAllocating() throws {
+        let zeros = TestData.zeros(16 << 20)
+        for kind in [CodecKind.zlib, .zstd] {
+            let compressed = try XCTUnwrap(try compress(zeros, codec: Codec(kind: kind, level: kind == .zstd ? 19 : 9)))
+            XCTAssertEqual(try decompress(compressed, codec: kind, rawSize: zeros.count).count, zeros.count, "\(kind)")
+            XCTAssertThrowsError(try decompress(compressed, codec: kind, rawSize: Int.max), "\(kind)")
+            XCTAssertThrowsError(try decompress([1, 2, 3], codec: kind, rawSize: 1 << 40), "\(kind)")
+        }
+    }
+
     func testWrongCodecThrows() throws {
         let input = TestData.text(50000, seed: 7)
         let zstd = try XCTUnwrap(try compress(input, codec: Codec(kind: .zstd)))
