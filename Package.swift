@@ -5,7 +5,7 @@ import Foundation
 /// Every folder under fixtures/ is one sample workload in C, built as an
 /// executable named `fixture-<folder>` so tests find it beside crtool.
 let fixtureNames: [String] = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fixtures")
+    let root = URL(fileURLWithPath: Context.packageDirectory).appendingPathComponent("fixtures")
     let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
     return names.filter { name in
         var isDir: ObjCBool = false
