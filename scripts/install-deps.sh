@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the C libraries crtool links against (zlib, zstd, libseccomp)
+# and python3 for the real-program tests, when they are missing.
+set -euo pipefail
+need=()
+for pkg in zlib1g-dev libzstd-dev libseccomp-dev python3; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
