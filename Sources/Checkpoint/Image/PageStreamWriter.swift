@@ -4,8 +4,10 @@ import Foundation
 /// Appends page chunks to a page file from any number of threads.
 ///
 /// `append` compresses on the calling thread, so N dumping threads compress
-/// in parallel; only reserving a place in the file takes the lock, and the
-/// write itself goes to that place with pwrite, outside the lock. Chunks
+/// in parallel; reserving a place in the file takes one lock, and the
+/// write itself takes another: the kernel serializes buffered writes to
+/// one file on its inode lock anyway, and threads waiting there spin and
+/// steal the CPU the other workers need for reading and compressing. Chunks
 /// land in the order their places were reserved. After the first failed
 /// write the writer refuses further work and `finish` reports the failure,
 /// so a dump cannot end with a silent hole in its pages.
@@ -15,6 +17,7 @@ public final class PageStreamWriter: @unchecked Sendable {
     private let file: ImageFile
     private let name: String
     private let condition = NSCondition()
+    private let writeLock = NSLock()
     private var summary = PageStreamSummary()
     private var writesInFlight = 0
     private var failure: Error?
@@ -53,12 +56,14 @@ public final class PageStreamWriter: @unchecked Sendable {
         condition.unlock()
 
         var writeError: Error?
+        writeLock.lock()
         do {
             try file.write(chunk.headerBytes, at: offset)
             try file.write(chunk.stored, at: offset + UInt64(chunk.headerBytes.count))
         } catch {
             writeError = error
         }
+        writeLock.unlock()
 
         condition.lock()
         writesInFlight -= 1
