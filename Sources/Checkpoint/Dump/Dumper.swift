@@ -94,7 +94,9 @@ public enum Dumper {
                     auxv: try Auxv.read(pid: pid)),
                 vmas: vmas, threads: threads, signalActions: actions, sharedPendingSignals: sharedPending,
                 intervalTimers: timers, files: files, pagesFile: pagesName)
-            try image.writeJSON(process, to: "process-\(pid).json")
+            var processes = [process]
+            try OpenFiles.assignOpenFiles(&processes)
+            try image.writeJSON(processes[0], to: "process-\(pid).json")
 
             try ins.close()
             inspector = nil

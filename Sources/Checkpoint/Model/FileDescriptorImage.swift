@@ -1,15 +1,45 @@
-/// One open file descriptor of a process.
+/// One open file descriptor of a process. What all kinds share is here;
+/// what a kind alone needs sits in its own optional field, so the JSON
+/// shows only what applies.
 public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case regular, directory, characterDevice, terminal
+        case pipe, fifo
+        case eventfd, signalfd, timerfd, epoll, inotify
+        case unixSocket, inetSocket
     }
     public var fd: Int32
     public var kind: Kind
+    /// The /proc/PID/fd link target: a path, or "pipe:[123]" and the like.
     public var path: String
-    /// open(2) flags including O_APPEND; O_CLOEXEC is kept in closeOnExec.
+    /// open(2) flags (O_APPEND, O_NONBLOCK, access mode); O_CLOEXEC is in closeOnExec.
     public var flags: Int32
     public var closeOnExec: Bool
     public var position: Int64
     /// For devices: the device number the path had at dump time.
     public var device: UInt64?
+    /// Descriptors anywhere in the image with the same value share one
+    /// open file description (dup, fork, SCM_RIGHTS): offset and flags.
+    public var openFile: Int = 0
+    /// Identity of the underlying object (pipe, socket): its inode.
+    public var inode: UInt64 = 0
+
+    public var pipe: PipeState?
+    public var eventfd: EventFDState?
+    public var signalfd: SignalFDState?
+    public var timerfd: TimerFDState?
+    public var epoll: EpollState?
+    public var inotify: InotifyState?
+    public var unixSocket: UnixSocketState?
+    public var inetSocket: InetSocketState?
+
+    public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {
+        self.fd = fd
+        self.kind = kind
+        self.path = path
+        self.flags = flags
+        self.closeOnExec = closeOnExec
+        self.position = position
+        self.device = device
+    }
 }

@@ -1,11 +1,12 @@
 import Glibc
 import Ptrace
 
-/// Regular files, directories, character devices and terminals held open
-/// by a process: saved as path, flags and offset; restored by opening the
-/// same path inside the restored process at the same descriptor number.
+/// Every descriptor of a process, handed to the kind that recognizes it.
+/// Anything no kind recognizes stops the dump with the pid, the fd and
+/// what it is named.
 enum OpenFiles {
     static func collect(pid: Int32) throws -> [FileDescriptorImage] {
+        let context = try FileDumpContext(pid: pid)
         var result: [FileDescriptorImage] = []
         for fd in try ProcDirectory.fileDescriptors(pid: pid) {
             let link = "/proc/\(pid)/fd/\(fd)"
@@ -13,42 +14,126 @@ enum OpenFiles {
             let info = try FdInfo.read(pid: pid, fd: fd)
             var st = stat()
             guard stat(link, &st) == 0 else { throw SystemError("stat \(link)", pid: pid) }
-            let type = st.st_mode & S_IFMT
-            let kind: FileDescriptorImage.Kind
-            switch type {
-            case S_IFREG:
-                kind = .regular
-            case S_IFDIR:
-                kind = .directory
-            case S_IFCHR:
-                kind = isTerminal(device: st.st_rdev) ? .terminal : .characterDevice
-                if target == "/dev/ptmx" || target.hasPrefix("/dev/pts/ptmx") {
-                    throw unsupported(pid: pid, fd: fd, what: "a pseudo-terminal master (\(target))")
-                }
-            default:
-                throw unsupported(pid: pid, fd: fd, what: describe(target: target))
+            let probe = FileProbe(pid: pid, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
+                                  inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), info: info)
+            guard let handler = FileKinds.all.first(where: { $0.recognizes(probe) }) else {
+                throw FileKinds.unsupported(probe, what: FileKinds.describe(target: target))
             }
-            if !target.hasPrefix("/") {
-                throw unsupported(pid: pid, fd: fd, what: describe(target: target))
-            }
-            if target.hasSuffix(" (deleted)") {
-                throw unsupported(pid: pid, fd: fd, what: "a file deleted while open (\(target))")
-            }
-            result.append(FileDescriptorImage(
-                fd: fd, kind: kind, path: target,
-                flags: info.flags & ~Int32(O_CLOEXEC),
-                closeOnExec: info.flags & Int32(O_CLOEXEC) != 0,
-                position: info.position,
-                device: type == S_IFCHR ? UInt64(st.st_rdev) : nil))
+            var image = FileDescriptorImage(fd: fd, kind: handler.kind, path: target,
+                                            flags: info.flags & ~Int32(O_CLOEXEC),
+                                            closeOnExec: info.flags & Int32(O_CLOEXEC) != 0,
+                                            position: info.position)
+            image.inode = probe.inode
+            try handler.collect(&image, probe: probe, context: context)
+            result.append(image)
         }
         return result
     }
 
-    static func isTerminal(device: UInt) -> Bool {
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
-        return (136...143).contains(major) || major == 4 || major == 5
+    /// Gives descriptors that share one open file description the same
+    /// `openFile` number, across every process of the image (kcmp).
+    static func assignOpenFiles(_ processes: inout [ProcessImage]) throws {
+        var next = 1
+        var seen: [(pid: Int32, fd: Int32, inode: UInt64, id: Int)] = []
+        for p in processes.indices {
+            for f in processes[p].files.indices {
+                let file = processes[p].files[f]
+                let pid = processes[p].pid
+                var id: Int?
+                for s in seen where s.inode == file.inode {
+                    if try KernelCompare.sameFile(pid, file.fd, s.pid, s.fd) {
+                        id = s.id
+                        break
+                    }
+                }
+                if id == nil {
+                    id = next
+                    next += 1
+                }
+                processes[p].files[f].openFile = id!
+                seen.append((pid, file.fd, file.inode, id!))
+            }
+        }
     }
 
+    /// Makes every descriptor of a process again, at its number. Open file
+    /// descriptions already made for another descriptor (in this process
+    /// or an earlier one) are copied, not made twice.
+    static func restore(_ files: [FileDescriptorImage], context: FileRestoreContext) throws {
+        let made = context.registry
+        let inj = context.inj
+        let phases = Set(files.compactMap { FileKinds.handler(for: $0.kind)?.phase }).sorted()
+        for phase in phases {
+            for f in files.sorted(by: { $0.fd < $1.fd }) {
+                guard let handler = FileKinds.handler(for: f.kind) else {
+                    throw CheckpointError("fd \(f.fd) of pid \(context.pid) is of kind \(f.kind.rawValue), which this crtool cannot restore")
+                }
+                guard handler.phase == phase else { continue }
+                let remote: Int64
+                if let holder = made.holder(of: f.openFile) {
+                    let local = try holder.pidfd.duplicate(holder.fd)
+                    defer { close(local) }
+                    remote = try context.install(local)
+                } else {
+                    switch try handler.open(f, context: context) {
+                    case .local(let local):
+                        defer { close(local) }
+                        remote = try context.install(local)
+                    case .remote(let r):
+                        remote = r
+                    }
+                }
+                if remote != Int64(f.fd) {
+                    try inj.checked("dup3 to fd \(f.fd)", Syscall.dup3, UInt64(remote), UInt64(f.fd), f.closeOnExec ? UInt64(O_CLOEXEC) : 0)
+                    try inj.checked("close", Syscall.close, UInt64(remote))
+                } else if f.closeOnExec {
+                    try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), UInt64(FD_CLOEXEC))
+                }
+                if made.holder(of: f.openFile) == nil {
+                    try made.record(f.openFile, pid: context.pid, fd: f.fd)
+                }
+            }
+        }
+    }
+}
+
+/// Which process and descriptor already hold each re-made open file
+/// description, so the next holder gets a copy of the same one.
+final class OpenFileRegistry {
+    struct Holder {
+        var pidfd: PidFD
+        var fd: Int32
+    }
+    private var holders: [Int: Holder] = [:]
+    private var pidfds: [Int32: PidFD] = [:]
+    /// Kind-specific state shared for the whole restore (see FileRestoreContext.shared).
+    var shared: [String: Any] = [:]
+    /// Descriptors in crtool to close when the restore is over.
+    private var localDescriptors: [Int32] = []
+
+    /// Keeps `fd` (a descriptor in crtool) open until finish().
+    func keep(_ fd: Int32) { localDescriptors.append(fd) }
+
+    func finish() {
+        for fd in localDescriptors { close(fd) }
+        localDescriptors = []
+        shared = [:]
+    }
+
+    deinit { finish() }
+
+    func holder(of openFile: Int) -> Holder? {
+        openFile == 0 ? nil : holders[openFile]
+    }
+
+    func record(_ openFile: Int, pid: Int32, fd: Int32) throws {
+        guard openFile != 0 else { return }
+        if pidfds[pid] == nil { pidfds[pid] = try PidFD(pid: pid) }
+        holders[openFile] = Holder(pidfd: pidfds[pid]!, fd: fd)
+    }
+}
+
+extension FileKinds {
     static func describe(target: String) -> String {
         if target.hasPrefix("pipe:") { return "a pipe (\(target))" }
         if target.hasPrefix("socket:") { return "a socket (\(target))" }
@@ -56,31 +141,7 @@ enum OpenFiles {
         return "an unsupported file (\(target))"
     }
 
-    static func unsupported(pid: Int32, fd: Int32, what: String) -> CheckpointError {
-        CheckpointError("pid \(pid) fd \(fd) is \(what); crtool cannot checkpoint this kind of file yet (see docs/SUPPORT.md)")
-    }
-
-    /// Opens every descriptor at its number. The caller has closed all
-    /// descriptors the restore stub inherited.
-    static func restore(_ files: [FileDescriptorImage], with inj: RemoteSyscall) throws {
-        let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)
-        for f in files.sorted(by: { $0.fd < $1.fd }) {
-            var flags = f.flags & ~drop
-            if f.closeOnExec { flags |= Int32(O_CLOEXEC) }
-            if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
-            if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
-            let path = try inj.stage(string: f.path)
-            let opened = try inj.call(Syscall.openat, UInt64(bitPattern: -100), path, UInt64(UInt32(bitPattern: flags)), 0)
-            if opened < 0 {
-                throw CheckpointError("cannot reopen \(f.path) as fd \(f.fd) of pid \(inj.tracee.pid): \(SystemError("open", errno: Int32(-opened)).description.replacingOccurrences(of: "open failed: ", with: ""))")
-            }
-            if opened != Int64(f.fd) {
-                try inj.checked("dup3 to fd \(f.fd)", Syscall.dup3, UInt64(opened), UInt64(f.fd), f.closeOnExec ? UInt64(O_CLOEXEC) : 0)
-                try inj.checked("close", Syscall.close, UInt64(opened))
-            }
-            if f.kind == .regular || f.kind == .directory, f.position != 0 {
-                try inj.checked("lseek of fd \(f.fd) to \(f.position)", Syscall.lseek, UInt64(f.fd), UInt64(bitPattern: f.position), 0)
-            }
-        }
+    static func unsupported(_ p: FileProbe, what: String) -> CheckpointError {
+        CheckpointError("pid \(p.pid) fd \(p.fd) is \(what); crtool cannot checkpoint this kind of file yet (see docs/SUPPORT.md)")
     }
 }

@@ -5,7 +5,7 @@ import Ptrace
 /// signal handlers, umask, personality, limits, timers, working
 /// directory, root and open files.
 enum ProcessStateRestorer {
-    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry, warnings: inout [String]) throws {
         for a in process.signalActions {
             let addr = try inj.stage([UInt8].le(a.handler, a.flags, a.restorer, a.mask))
             try inj.checked("handler of \(SignalNames.name(a.signal))", Syscall.rtSigaction, UInt64(a.signal), addr, 0, 8)
@@ -27,7 +27,9 @@ enum ProcessStateRestorer {
             throw CheckpointError("cannot restore the working directory \(process.cwd) of pid \(process.pid): \(SystemError("chdir", errno: Int32(-cwd)).errnoName)")
         }
         try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
-        try OpenFiles.restore(process.files, with: inj)
+        let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
+        try OpenFiles.restore(process.files, context: files)
+        try files.finish()
         for t in process.intervalTimers {
             let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
                                    t.valueMicroseconds / 1_000_000, t.valueMicroseconds % 1_000_000)

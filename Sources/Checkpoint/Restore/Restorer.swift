@@ -77,7 +77,7 @@ public enum Restorer {
             try builder.setMemoryLayout()
             var warnings = builder.warnings
             let inj = builder.inj
-            try ProcessStateRestorer.restore(process, with: inj, warnings: &warnings)
+            try ProcessStateRestorer.restore(process, with: inj, openFiles: OpenFileRegistry(), warnings: &warnings)
 
             var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
             byTid[process.pid] = leader

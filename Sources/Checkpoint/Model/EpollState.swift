@@ -1,0 +1,3 @@
+/// The saved state of one epoll descriptor (filled in by its kind in Resources/).
+public struct EpollState: Codable, Equatable, Sendable {
+}

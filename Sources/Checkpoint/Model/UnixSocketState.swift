@@ -1,0 +1,3 @@
+/// The saved state of one unixSocket descriptor (filled in by its kind in Resources/).
+public struct UnixSocketState: Codable, Equatable, Sendable {
+}

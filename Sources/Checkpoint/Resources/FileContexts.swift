@@ -1,0 +1,77 @@
+import Glibc
+import Ptrace
+
+/// Dump-side help for file kinds: copies of the target's descriptors in
+/// crtool (pidfd_getfd), taken once and closed at the end.
+final class FileDumpContext {
+    let pid: Int32
+    private let pidfd: PidFD
+    private var copies: [Int32: Int32] = [:]
+
+    init(pid: Int32) throws {
+        self.pid = pid
+        pidfd = try PidFD(pid: pid)
+    }
+
+    deinit { for fd in copies.values { close(fd) } }
+
+    /// crtool's own descriptor for the target's `fd` (do not close it).
+    func local(_ fd: Int32) throws -> Int32 {
+        if let c = copies[fd] { return c }
+        let c = try pidfd.duplicate(fd)
+        copies[fd] = c
+        return c
+    }
+}
+
+/// Restore-side help for file kinds: injection into the target, and a way
+/// to plant a descriptor made in crtool into the target's table (the
+/// target takes it with pidfd_getfd from crtool).
+final class FileRestoreContext {
+    let pid: Int32
+    let inj: RemoteSyscall
+    /// State kinds share across descriptors and processes for the whole
+    /// restore (a pipe's other end), kept by the registry.
+    var shared: [String: Any] {
+        get { registry.shared }
+        set { registry.shared = newValue }
+    }
+    let registry: OpenFileRegistry
+    /// Every image descriptor of this process, by number (epoll needs them).
+    let files: [Int32: FileDescriptorImage]
+    private var crtoolPidFD: Int64?
+    /// Where the target keeps its pidfd of crtool: above every image fd.
+    private let parking: Int32
+
+    init(pid: Int32, inj: RemoteSyscall, files: [FileDescriptorImage], registry: OpenFileRegistry) {
+        self.pid = pid
+        self.registry = registry
+        self.inj = inj
+        self.files = Dictionary(files.map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
+        parking = (files.map(\.fd).max() ?? 2) + 1
+    }
+
+    /// Installs crtool's descriptor `local` into the target; returns the
+    /// target's new descriptor number.
+    func install(_ local: Int32) throws -> Int64 {
+        if crtoolPidFD == nil {
+            let r = try inj.checked("pidfd_open of crtool", Syscall.pidfdOpen, UInt64(getpid()), 0)
+            try inj.checked("parking the pidfd of crtool", Syscall.dup3, r, UInt64(parking), UInt64(O_CLOEXEC))
+            try inj.checked("close", Syscall.close, r)
+            crtoolPidFD = Int64(parking)
+        }
+        let r = try inj.call(Syscall.pidfdGetfd, UInt64(crtoolPidFD!), UInt64(local), 0)
+        if r < 0 {
+            throw SystemError("installing a descriptor in pid \(pid) with pidfd_getfd", pid: pid, errno: Int32(-r))
+        }
+        return r
+    }
+
+    /// Closes the target's pidfd of crtool.
+    func finish() throws {
+        if let fd = crtoolPidFD {
+            try inj.checked("close", Syscall.close, UInt64(fd))
+            crtoolPidFD = nil
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Glibc
+import Ptrace
+
+/// One kind of open file: how to recognize it, what to save, how to make
+/// it again. Each kind lives in its own file under Resources/ with both
+/// halves side by side, and is listed once in `FileKinds.all`.
+protocol FileKind {
+    static var kind: FileDescriptorImage.Kind { get }
+    /// Kinds that refer to other descriptors (epoll) restore after them.
+    static var phase: Int { get }
+    static func recognizes(_ probe: FileProbe) -> Bool
+    /// Fills in the kind's own field of `image` (and may refine common fields).
+    static func collect(_ image: inout FileDescriptorImage, probe: FileProbe, context: FileDumpContext) throws
+    /// Makes the open file description again. Called once per open file
+    /// description of the image; other holders get copies of it.
+    static func open(_ image: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile
+}
+
+extension FileKind {
+    static var phase: Int { 0 }
+}
+
+/// Where a re-made open file description lives right after it is made.
+enum OpenedFile {
+    /// A descriptor in crtool's own table, to be installed in the target.
+    case local(Int32)
+    /// Already a descriptor in the target (opened by injection).
+    case remote(Int64)
+}
+
+/// What a dump knows about one descriptor before its kind looks at it.
+struct FileProbe {
+    var pid: Int32
+    var fd: Int32
+    /// readlink of /proc/PID/fd/FD
+    var link: String
+    var mode: UInt32
+    var device: UInt64
+    var inode: UInt64
+    var rdev: UInt64
+    var info: FdInfo
+
+    var fileType: UInt32 { mode & UInt32(S_IFMT) }
+}
+
+/// The registry of kinds, in the order they are tried.
+enum FileKinds {
+    static let all: [FileKind.Type] = [
+        PathFiles.self,
+    ]
+
+    static func handler(for kind: FileDescriptorImage.Kind) -> FileKind.Type? {
+        all.first { $0.kind == kind } ?? (PathFiles.handles(kind) ? PathFiles.self : nil)
+    }
+}

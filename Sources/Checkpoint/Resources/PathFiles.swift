@@ -1,0 +1,56 @@
+import Glibc
+import Ptrace
+
+/// Files reached by a path: regular files, directories, character devices
+/// and terminals. Saved as path, flags and offset; reopened by path inside
+/// the restored process, so it opens them with its own credentials.
+enum PathFiles: FileKind {
+    static let kind = FileDescriptorImage.Kind.regular
+
+    static func handles(_ kind: FileDescriptorImage.Kind) -> Bool {
+        [.regular, .directory, .characterDevice, .terminal].contains(kind)
+    }
+
+    static func recognizes(_ p: FileProbe) -> Bool {
+        guard p.link.hasPrefix("/") else { return false }
+        return [UInt32(S_IFREG), UInt32(S_IFDIR), UInt32(S_IFCHR)].contains(p.fileType)
+    }
+
+    static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        switch p.fileType {
+        case UInt32(S_IFDIR): image.kind = .directory
+        case UInt32(S_IFCHR):
+            image.kind = isTerminal(device: p.rdev) ? .terminal : .characterDevice
+            image.device = p.rdev
+            if p.link == "/dev/ptmx" || p.link.hasPrefix("/dev/pts/ptmx") {
+                throw FileKinds.unsupported(p, what: "a pseudo-terminal master (\(p.link))")
+            }
+        default: image.kind = .regular
+        }
+        if p.link.hasSuffix(" (deleted)") {
+            throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link))")
+        }
+    }
+
+    static func isTerminal(device: UInt64) -> Bool {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        return (136...143).contains(major) || major == 4 || major == 5
+    }
+
+    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+        let inj = context.inj
+        let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)
+        var flags = f.flags & ~drop
+        if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
+        if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
+        let path = try inj.stage(string: f.path)
+        let opened = try inj.call(Syscall.openat, UInt64(bitPattern: -100), path, UInt64(UInt32(bitPattern: flags)), 0)
+        if opened < 0 {
+            throw CheckpointError("cannot reopen \(f.path) as fd \(f.fd) of pid \(context.pid): \(SystemError("open", errno: Int32(-opened)).errnoName)")
+        }
+        if f.kind == .regular || f.kind == .directory, f.position != 0 {
+            try inj.checked("lseek of \(f.path) to \(f.position)", Syscall.lseek, UInt64(opened), UInt64(bitPattern: f.position), 0)
+        }
+        return .remote(opened)
+    }
+}

@@ -1,0 +1,37 @@
+import CSupport
+import Glibc
+
+/// A pidfd on another process, for taking copies of its file descriptors
+/// (pidfd_getfd) so crtool can inspect the very same open file
+/// description: tee a pipe, read socket options, compare with kcmp.
+public final class PidFD {
+    public let pid: Int32
+    public let fd: Int32
+
+    public init(pid: Int32) throws {
+        self.pid = pid
+        let r = cr_syscall6(Int(Syscall.pidfdOpen), UInt64(pid), 0, 0, 0, 0, 0)
+        if r < 0 { throw SystemError("pidfd_open", pid: pid) }
+        fd = Int32(r)
+    }
+
+    deinit { close(fd) }
+
+    /// A descriptor in crtool for the process's descriptor `target`
+    /// (close-on-exec); the caller closes it.
+    public func duplicate(_ target: Int32) throws -> Int32 {
+        let r = cr_syscall6(Int(Syscall.pidfdGetfd), UInt64(fd), UInt64(target), 0, 0, 0, 0)
+        if r < 0 { throw SystemError("pidfd_getfd of fd \(target)", pid: pid) }
+        return Int32(r)
+    }
+}
+
+/// kcmp(2): whether two descriptors, in the same or different processes,
+/// are the same open file description.
+public enum KernelCompare {
+    public static func sameFile(_ pid1: Int32, _ fd1: Int32, _ pid2: Int32, _ fd2: Int32) throws -> Bool {
+        let r = cr_syscall6(Int(Syscall.kcmp), UInt64(pid1), UInt64(pid2), 0, UInt64(fd1), UInt64(fd2), 0) // KCMP_FILE
+        if r < 0 { throw SystemError("kcmp of fd \(fd1) and pid \(pid2) fd \(fd2)", pid: pid1) }
+        return r == 0
+    }
+}
