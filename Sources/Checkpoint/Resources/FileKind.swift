@@ -47,6 +47,11 @@ struct FileProbe {
 enum FileKinds {
     static let all: [FileKind.Type] = [
         PathFiles.self,
+        Pipes.self,
+        FIFOs.self,
+        EventFDs.self,
+        SignalFDs.self,
+        TimerFDs.self,
     ]
 
     static func handler(for kind: FileDescriptorImage.Kind) -> FileKind.Type? {
