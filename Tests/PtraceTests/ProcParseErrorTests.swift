@@ -1,0 +1,98 @@
+import Glibc
+import Ptrace
+import XCTest
+
+/// Text that is not what the kernel writes must fail with a ProcParseError
+/// that names the file, never yield half-filled records.
+final class ProcParseErrorTests: XCTestCase {
+    func expectParseError<T>(_ file: String, _ reasonPart: String, _ body: () throws -> T,
+                             line: UInt = #line) {
+        do {
+            let value = try body()
+            XCTFail("parsed \(value) from malformed \(file)", line: line)
+        } catch let error as ProcParseError {
+            XCTAssertEqual(error.file, file, line: line)
+            XCTAssertTrue(error.reason.contains(reasonPart), "reason \"\(error.reason)\" lacks \"\(reasonPart)\"", line: line)
+            XCTAssertTrue(error.description.contains(file), error.description, line: line)
+            XCTAssertTrue(error.description.contains(error.reason), error.description, line: line)
+        } catch {
+            XCTFail("\(file): expected ProcParseError, got \(type(of: error)): \(error)", line: line)
+        }
+    }
+
+    func testMaps() {
+        let file = "/proc/4242/maps"
+        let good = "1000-2000 r--p 00000000 08:01 12 /bin/x\n"
+        expectParseError(file, "address range") { try Maps.parse("hello world\n", file: file) }
+        expectParseError(file, "address range") { try Maps.parse(good + "10002000 r--p 00000000 08:01 12\n", file: file) }
+        expectParseError(file, "address range") { try Maps.parse("zz00-2000 r--p 00000000 08:01 12\n", file: file) }
+        expectParseError(file, "address range") { try Maps.parse("2000-1000 r--p 00000000 08:01 12\n", file: file) }
+        expectParseError(file, "permissions") { try Maps.parse("1000-2000 r-p 00000000 08:01 12\n", file: file) }
+        expectParseError(file, "permissions") { try Maps.parse("1000-2000\n", file: file) }
+        expectParseError(file, "offset") { try Maps.parse("1000-2000 r--p 0000zz00 08:01 12\n", file: file) }
+        expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01 -12 /x\n", file: file) }
+        expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01\n", file: file) }
+    }
+
+    func testMapsErrorQuotesTheBadLine() {
+        do {
+            _ = try Maps.parse("1000-2000 r--p 00000000 08:01 12 /ok\n1000-2000 rw 0 0 0\n", file: "m")
+            XCTFail("parsed")
+        } catch let error as ProcParseError {
+            XCTAssertEqual(error.line, "1000-2000 rw 0 0 0")
+        } catch {
+            XCTFail("\(error)")
+        }
+    }
+
+    func testStat() {
+        let file = "/proc/4242/stat"
+        let good = ProcFileSampleTests.statLine(pid: "4242", command: "sleep")
+        expectParseError(file, "parentheses") { try ProcStat.parse("4242 sleep S 1 2 3", file: file) }
+        expectParseError(file, "parentheses") { try ProcStat.parse("", file: file) }
+        expectParseError(file, "pid") { try ProcStat.parse("x" + good, file: file) }
+        expectParseError(file, "state") { try ProcStat.parse("4242 (sleep)", file: file) }
+        expectParseError(file, "missing field") { try ProcStat.parse("4242 (sleep) S 1 2 3 0 -1 4194304", file: file) }
+        expectParseError(file, "missing field 51") {
+            try ProcStat.parse(String(good.split(separator: " ").dropLast(2).joined(separator: " ")), file: file)
+        }
+        expectParseError(file, "field 4") { try ProcStat.parse(good.replacingOccurrences(of: ") S 29309 ", with: ") S ppid "), file: file) }
+    }
+
+    func testStatus() {
+        let file = "/proc/4242/task/4243/status"
+        let good = ProcFileSampleTests.status
+        expectParseError(file, "Tgid") { try ProcStatus.parse(good.replacingOccurrences(of: "Tgid:\t5120\n", with: ""), file: file) }
+        expectParseError(file, "Uid") { try ProcStatus.parse(good.replacingOccurrences(of: "Uid:", with: "Uids:"), file: file) }
+        expectParseError(file, "Pid") { try ProcStatus.parse(good.replacingOccurrences(of: "Pid:\t5123", with: "Pid:\tfive"), file: file) }
+        expectParseError(file, "Gid") { try ProcStatus.parse(good.replacingOccurrences(of: "Gid:\t2000\t", with: "Gid:\t2000\tx\t"), file: file) }
+        expectParseError(file, "missing") { try ProcStatus.parse("", file: file) }
+    }
+
+    func testLimits() {
+        let file = "/proc/4242/limits"
+        expectParseError(file, "bad limit") { try Limits.parse("Max open files            lots                 4096                 files\n", file: file) }
+        expectParseError(file, "bad limit") { try Limits.parse("Max open files            1024                 -1                   files\n", file: file) }
+        expectParseError(file, "soft/hard") { try Limits.parse("Max open files            1024\n", file: file) }
+    }
+
+    func testFdInfo() {
+        let file = "/proc/4242/fdinfo/3"
+        expectParseError(file, "pos") { try FdInfo.parse("flags:\t02\nmnt_id:\t1\n", file: file) }
+        expectParseError(file, "pos") { try FdInfo.parse("pos:\tfar\nflags:\t02\n", file: file) }
+        expectParseError(file, "flags") { try FdInfo.parse("pos:\t0\nmnt_id:\t1\n", file: file) }
+        expectParseError(file, "flags") { try FdInfo.parse("pos:\t0\nflags:\t0109\n", file: file) }
+        expectParseError(file, "pos") { try FdInfo.parse("", file: file) }
+    }
+
+    func testReadingAMissingProcessIsASystemErrorNotAParseError() {
+        for read in [{ _ = try Maps.read(pid: -5) }, { _ = try ProcStat.read(pid: -5) }, { _ = try ProcStatus.read(pid: -5) },
+                     { _ = try Limits.read(pid: -5) }, { _ = try FdInfo.read(pid: getpid(), fd: -1) }] as [() throws -> Void] {
+            XCTAssertThrowsError(try read()) { error in
+                guard let e = error as? SystemError else { return XCTFail("\(error)") }
+                XCTAssertEqual(e.errno, ENOENT)
+                XCTAssertTrue(e.description.contains("/proc/"), e.description)
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+final class TracerThreadTests: XCTestCase {
+    func testRunsOnAnotherThreadAndReturnsTheResult() throws {
+        let caller = currentTID()
+        let tid = try TracerThread.run { currentTID() }
+        XCTAssertNotEqual(tid, caller)
+        let second = try TracerThread.run { currentTID() }
+        XCTAssertNotEqual(second, caller)
+    }
+
+    func testRethrowsTheBodysError() {
+        XCTAssertThrowsError(try TracerThread.run { () throws -> Int in throw TraceError(pid: 5, "boom") }) { error in
+            XCTAssertEqual((error as? TraceError)?.message, "boom")
+            XCTAssertEqual((error as? TraceError)?.description, "pid 5: boom")
+        }
+    }
+}
+
+final class KernelFeaturesTests: XCTestCase {
+    func testEveryRequiredFeatureIsAvailableHere() {
+        // These tests run as root on a current kernel, like crtool itself.
+        let features = KernelFeatures.probeAll()
+        XCTAssertGreaterThanOrEqual(features.count, 10)
+        XCTAssertEqual(Set(features.map(\.name)).count, features.count, "names are unique")
+        for f in features where f.required {
+            XCTAssertTrue(f.available, "\(f.name): \(f.detail)")
+        }
+        XCTAssertTrue(features.contains { $0.name.contains("ptrace") && $0.required })
+    }
+}
