@@ -1,3 +1,37 @@
-/// The saved state of one inetSocket descriptor (filled in by its kind in Resources/).
+/// One TCP or UDP socket that holds no connection state crtool would have
+/// to carry over: a listener, a bound or unbound socket, a UDP socket
+/// (connected or not). Established TCP connections are refused at dump.
 public struct InetSocketState: Codable, Equatable, Sendable {
+    public enum Family: String, Codable, Sendable { case ipv4, ipv6 }
+    public enum TransportProtocol: String, Codable, Sendable { case tcp, udp }
+
+    public var family: Family
+    public var transport: TransportProtocol
+    /// The bound address; nil when the socket was never bound.
+    public var local: InetEndpoint?
+    /// The address a UDP socket is connected to.
+    public var remote: InetEndpoint?
+    public var listening: Bool = false
+    /// listen(2)'s backlog as the kernel keeps it (already capped by somaxconn).
+    public var backlog: UInt32?
+    public var options: [SocketOptionValue] = []
+
+    public init(family: Family, transport: TransportProtocol) {
+        self.family = family
+        self.transport = transport
+    }
+}
+
+/// An IP address in text form and a port.
+public struct InetEndpoint: Codable, Equatable, Sendable {
+    public var host: String
+    public var port: UInt16
+    /// The interface of a link-local IPv6 address.
+    public var scopeID: UInt32?
+
+    public init(host: String, port: UInt16, scopeID: UInt32? = nil) {
+        self.host = host
+        self.port = port
+        self.scopeID = scopeID
+    }
 }

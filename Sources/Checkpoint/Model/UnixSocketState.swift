@@ -1,3 +1,47 @@
-/// The saved state of one unixSocket descriptor (filled in by its kind in Resources/).
+import Foundation
+
+/// One unix socket descriptor. A connected socket whose peer is in the
+/// image carries the peer's state as well, so that whichever of the two
+/// the restore reaches first (maybe in another process) makes both ends
+/// and fills both queues, exactly once.
 public struct UnixSocketState: Codable, Equatable, Sendable {
+    /// The socket this descriptor refers to.
+    public var socket: UnixSocketEnd
+    /// The socket it is connected to, when that one is in the image.
+    public var peer: UnixSocketEnd?
+
+    public init(socket: UnixSocketEnd, peer: UnixSocketEnd? = nil) {
+        self.socket = socket
+        self.peer = peer
+    }
+}
+
+/// One unix socket object, as the restore must make it again.
+public struct UnixSocketEnd: Codable, Equatable, Sendable {
+    public enum SocketType: String, Codable, Sendable {
+        case stream, datagram, seqpacket
+    }
+
+    /// The socket's inode at dump time: its identity across descriptors and processes.
+    public var inode: UInt64
+    public var type: SocketType
+    public var listening: Bool = false
+    public var backlog: UInt32?
+    /// The name it is bound to, if any.
+    public var name: UnixSocketName?
+    /// The inode of the connected peer; 0 when the peer was closed already.
+    public var peerInode: UInt64?
+    /// RCV_SHUTDOWN (1) and SEND_SHUTDOWN (2) as the kernel shows them.
+    public var shutdown: UInt8 = 0
+    /// Bytes (stream) or messages (datagram, seqpacket) waiting in the
+    /// socket's receive queue, in order.
+    public var queue: [Data] = []
+    public var options: [SocketOptionValue] = []
+    /// SO_PEEK_OFF (-1: off).
+    public var peekOffset: Int32 = -1
+
+    public init(inode: UInt64, type: SocketType) {
+        self.inode = inode
+        self.type = type
+    }
 }

@@ -52,6 +52,10 @@ enum FileKinds {
         EventFDs.self,
         SignalFDs.self,
         TimerFDs.self,
+        EpollFiles.self,
+        InotifyFiles.self,
+        UnixSockets.self,
+        InetSockets.self,
     ]
 
     static func handler(for kind: FileDescriptorImage.Kind) -> FileKind.Type? {

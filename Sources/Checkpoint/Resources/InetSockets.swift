@@ -1,0 +1,126 @@
+import Glibc
+import Ptrace
+
+/// TCP and UDP sockets over IPv4 and IPv6 that hold no connection: TCP
+/// listeners (address, port, backlog, options), bound or fresh TCP
+/// sockets, and UDP sockets, bound and maybe connected. They are made
+/// again in crtool and planted in the process.
+///
+/// Established TCP connections carry sequence numbers and queues only the
+/// kernel's repair mode can set, which comes with migration: refused, as
+/// is a listener with connections waiting to be accepted (they are
+/// established connections the program has not seen yet). Datagrams
+/// waiting in a UDP socket's queue are not kept: a network may drop them
+/// as well.
+enum InetSockets: FileKind {
+    static let kind = FileDescriptorImage.Kind.inetSocket
+
+    private static let protocols = ["TCP", "TCPv6", "UDP", "UDPv6"]
+
+    static func recognizes(_ p: FileProbe) -> Bool {
+        guard p.fileType == UInt32(S_IFSOCK), let name = SocketProtocol.name(of: "/proc/\(p.pid)/fd/\(p.fd)") else { return false }
+        return protocols.contains(name)
+    }
+
+    static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        let fd = try context.local(p.fd)
+        let domain = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_DOMAIN)
+        let proto = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)
+        let tcp = proto == Int32(IPPROTO_TCP)
+        var state = InetSocketState(family: domain == AF_INET6 ? .ipv6 : .ipv4, transport: tcp ? .tcp : .udp)
+        let what = "\(tcp ? "TCP" : "UDP")\(domain == AF_INET6 ? "v6" : "") socket (socket:[\(p.inode)])"
+        let local = try Sockets.localAddress(fd)
+        let remote = try Sockets.peerAddress(fd)
+        if local.port != 0 { state.local = endpoint(local) }
+        if tcp {
+            let info = try TCPInfo.read(fd)
+            switch info.state {
+            case TCPInfo.listen:
+                if info.acceptQueue > 0 {
+                    throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; established TCP connections come with migration")
+                }
+                state.listening = true
+                state.backlog = info.backlog
+            case TCPInfo.close:
+                break
+            default:
+                let peer = remote.map { " with \($0)" } ?? ""
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); established TCP connections come with migration")
+            }
+        } else if let remote = remote {
+            state.remote = endpoint(remote)
+        }
+        state.options = SocketOptionSet.read(SocketOptionSet.inet(tcp: tcp, ipv6: domain == AF_INET6), from: fd)
+        image.inetSocket = state
+    }
+
+    private static func endpoint(_ a: SocketAddress) -> InetEndpoint {
+        var scope: UInt32?
+        if case .inet6(_, _, _, let id) = a, id != 0 { scope = id }
+        return InetEndpoint(host: a.host ?? "", port: a.port, scopeID: scope)
+    }
+
+    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+        guard let state = f.inetSocket else {
+            throw CheckpointError("fd \(f.fd) of pid \(context.pid) is an inet socket without its state in the image")
+        }
+        let what = "fd \(f.fd) of pid \(context.pid)"
+        let family = state.family == .ipv6 ? AF_INET6 : AF_INET
+        let tcp = state.transport == .tcp
+        let fd = try Sockets.create(family: family, type: Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue),
+                                    protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
+        do {
+            try SocketOptionSet.apply(state.options, to: fd)
+            if let local = state.local {
+                try bind(fd, to: try address(local), state: state, what: what)
+            }
+            if let remote = state.remote {
+                let e = Sockets.connect(fd, try address(remote))
+                if e != 0 { throw SystemError("connecting the UDP socket \(what) to \(remote.host):\(remote.port)", errno: e) }
+            }
+            if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 { throw SystemError("setting the file flags of \(what)") }
+            return .local(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Binds, and listens for a listener. Connections the dumped listener
+    /// accepted may linger in TIME_WAIT on its port; a listener that did
+    /// not ask for SO_REUSEADDR is let through them for the bind and the
+    /// listen only, and the option cleared again after.
+    private static func bind(_ fd: Int32, to address: SocketAddress, state: InetSocketState, what: String) throws {
+        var bound = false
+        func bindAndListen() throws {
+            if !bound {
+                try Sockets.bind(fd, address)
+                bound = true
+            }
+            if state.listening {
+                try Sockets.listen(fd, backlog: Int32(clamping: state.backlog ?? 128))
+            }
+        }
+        let inUse = CheckpointError("cannot restore \(what): \(address) is in use by another socket")
+        do {
+            try bindAndListen()
+        } catch let e as SystemError where e.errno == EADDRINUSE {
+            guard state.listening, (try? Sockets.intOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR)) == 0 else { throw inUse }
+            try Sockets.setIntOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, 1)
+            do {
+                try bindAndListen()
+            } catch let again as SystemError where again.errno == EADDRINUSE {
+                throw inUse
+            }
+            try Sockets.setIntOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, 0)
+        }
+    }
+
+    private static func address(_ e: InetEndpoint) throws -> SocketAddress {
+        do {
+            return try SocketAddress.inet(host: e.host, port: e.port, scopeID: e.scopeID ?? 0)
+        } catch {
+            throw CheckpointError("the image holds an address crtool cannot read: \"\(e.host)\"")
+        }
+    }
+}

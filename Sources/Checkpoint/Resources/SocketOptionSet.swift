@@ -1,0 +1,64 @@
+import Glibc
+import Ptrace
+
+/// The integer socket options crtool saves and gives back. A restored
+/// socket is fresh, so only values that differ from a fresh socket's are
+/// set: setting a buffer size, for one, turns off the kernel's own sizing.
+enum SocketOptionSet {
+    struct Option {
+        var name: String
+        var level: Int32
+        var option: Int32
+    }
+
+    static let reuseAddress = Option(name: "SO_REUSEADDR", level: SOL_SOCKET, option: SO_REUSEADDR)
+    static let sendBuffer = Option(name: "SO_SNDBUF", level: SOL_SOCKET, option: SO_SNDBUF)
+    static let receiveBuffer = Option(name: "SO_RCVBUF", level: SOL_SOCKET, option: SO_RCVBUF)
+
+    static let unix: [Option] = [
+        Option(name: "SO_PASSCRED", level: SOL_SOCKET, option: SO_PASSCRED),
+        Option(name: "SO_PASSSEC", level: SOL_SOCKET, option: 34),
+        sendBuffer, receiveBuffer,
+    ]
+
+    static func inet(tcp: Bool, ipv6: Bool) -> [Option] {
+        var list = [
+            reuseAddress,
+            Option(name: "SO_REUSEPORT", level: SOL_SOCKET, option: SO_REUSEPORT),
+            Option(name: "SO_KEEPALIVE", level: SOL_SOCKET, option: SO_KEEPALIVE),
+            Option(name: "SO_BROADCAST", level: SOL_SOCKET, option: SO_BROADCAST),
+            sendBuffer, receiveBuffer,
+        ]
+        if tcp { list.append(Option(name: "TCP_NODELAY", level: Int32(IPPROTO_TCP), option: 1)) }
+        if ipv6 { list.append(Option(name: "IPV6_V6ONLY", level: Int32(IPPROTO_IPV6), option: 26)) }
+        return list
+    }
+
+    /// The values of `options` on `fd`; options the kernel does not know are left out.
+    static func read(_ options: [Option], from fd: Int32) -> [SocketOptionValue] {
+        options.compactMap { o in
+            (try? Sockets.intOption(fd, level: o.level, name: o.option)).map {
+                SocketOptionValue(name: o.name, level: o.level, option: o.option, value: $0)
+            }
+        }
+    }
+
+    /// Sets every value in `values` that `fd` does not have already.
+    static func apply(_ values: [SocketOptionValue], to fd: Int32) throws {
+        for v in values {
+            if let current = try? Sockets.intOption(fd, level: v.level, name: v.option), current == v.value { continue }
+            if v.level == SOL_SOCKET && (v.option == SO_SNDBUF || v.option == SO_RCVBUF) {
+                try setBuffer(fd, option: v.option, bytes: v.value)
+            } else {
+                try Sockets.setIntOption(fd, level: v.level, name: v.option, v.value)
+            }
+        }
+    }
+
+    /// Buffer sizes read back doubled (the kernel's bookkeeping share), so
+    /// half is set; the FORCE variants let root pass the sysctl maximum.
+    static func setBuffer(_ fd: Int32, option: Int32, bytes: Int32) throws {
+        let force = option == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE
+        try Sockets.setIntOption(fd, level: SOL_SOCKET, name: force, max(bytes / 2, 1))
+    }
+}

@@ -1,0 +1,109 @@
+import Glibc
+import Ptrace
+
+/// Unix sockets: socketpairs and connected pairs whose two ends are both
+/// in the image, listeners and bound sockets (file system paths and
+/// abstract names), with the data waiting in their queues.
+///
+/// A connected socket saves its peer's state too, so the first of the two
+/// ends the restore reaches (in whichever process) makes the pair, fills
+/// both queues and sets both shutdown states; the other end finds its
+/// socket made already (FileRestoreContext.shared, by inode).
+///
+/// Refused at dump: a peer outside the image, a connection a listener has
+/// not accepted yet, descriptors in flight (SCM_RIGHTS), and a datagram
+/// socket connected one way to another.
+enum UnixSockets: FileKind {
+    static let kind = FileDescriptorImage.Kind.unixSocket
+
+    static func recognizes(_ p: FileProbe) -> Bool {
+        guard p.fileType == UInt32(S_IFSOCK) else { return false }
+        return SocketProtocol.name(of: "/proc/\(p.pid)/fd/\(p.fd)")?.hasPrefix("UNIX") ?? false
+    }
+
+    static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        let diag = try UnixSocketDiag.query(inode: p.inode)
+        let kind = UnixSocketInspector.socketType(diag.type).map { "unix \($0.rawValue) socket" } ?? "unix socket"
+        func refuse(_ what: String) -> CheckpointError {
+            CheckpointError("pid \(p.pid) fd \(p.fd) is a \(kind) (socket:[\(p.inode)]) \(what)")
+        }
+        if let n = inFlight(p.info.fields), n > 0 {
+            throw refuse("with \(n) file descriptors queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
+        }
+        if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
+            throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
+        }
+        let local = try context.local(p.fd)
+        do {
+            let connected = diag.peer != nil
+            let resolve = !connected || diag.type == Int32(SOCK_DGRAM.rawValue)
+            var state = UnixSocketState(socket: try end(local, diag, inode: p.inode, pid: p.pid, resolveName: resolve, connected: connected))
+            if let peer = diag.peer, peer != 0 {
+                state.peer = try peerEnd(UInt64(peer), of: p, context: context, refuse: refuse)
+            } else if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
+                // The peer has no inode yet: it is the embryo a listener
+                // holds until accept(2).
+                let listener = (try? Sockets.peerAddress(local))?.map { "\($0)" } ?? "a listening socket"
+                throw refuse("connected to \(listener), which has not accepted the connection yet")
+            }
+            image.unixSocket = state
+        } catch let r as UnixSocketInspector.Refusal {
+            throw refuse(r.what)
+        }
+    }
+
+    /// Reads a socket; a dgram socket whose file is gone keeps its pair
+    /// connection but not its name (it is restored unnamed).
+    private static func end(_ fd: Int32, _ diag: UnixSocketDiag, inode: UInt64, pid: Int32, resolveName: Bool, connected: Bool) throws -> UnixSocketEnd {
+        do {
+            return try UnixSocketInspector.end(fd: fd, diag: diag, inode: inode, pid: pid, resolveName: resolveName)
+        } catch is UnixSocketInspector.Refusal where connected {
+            return try UnixSocketInspector.end(fd: fd, diag: diag, inode: inode, pid: pid, resolveName: false)
+        }
+    }
+
+    /// The peer of a connected socket, which must be in the image and
+    /// connected back.
+    private static func peerEnd(_ peer: UInt64, of p: FileProbe, context: FileDumpContext,
+                                refuse: (String) -> CheckpointError) throws -> UnixSocketEnd {
+        guard let holder = SocketHolders.inImage(inode: peer) else {
+            throw refuse("connected to \(SocketHolders.describe(inode: peer)), which is outside the image; crtool cannot restore one end of a connection alone")
+        }
+        let peerDiag = try UnixSocketDiag.query(inode: peer)
+        guard peerDiag.peer.map({ UInt64($0) }) == p.inode else {
+            throw refuse("connected one way to \(peerDiag.name) (socket:[\(peer)], pid \(holder.pid) fd \(holder.fd)); crtool restores only sockets connected to each other")
+        }
+        let fields = (try? FdInfo.read(pid: holder.pid, fd: holder.fd).fields) ?? [:]
+        if let n = inFlight(fields), n > 0 {
+            throw refuse("connected to socket:[\(peer)] (pid \(holder.pid) fd \(holder.fd)), which has \(n) file descriptors queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
+        }
+        let copy: Int32
+        var owned = false
+        if holder.pid == p.pid {
+            copy = try context.local(holder.fd)
+        } else {
+            copy = try PidFD(pid: holder.pid).duplicate(holder.fd)
+            owned = true
+        }
+        defer { if owned { close(copy) } }
+        return try end(copy, peerDiag, inode: peer, pid: holder.pid,
+                       resolveName: peerDiag.type == Int32(SOCK_DGRAM.rawValue), connected: true)
+    }
+
+    /// Descriptors waiting in the receive queue, from fdinfo's "scm_fds".
+    private static func inFlight(_ fields: [String: String]) -> Int? {
+        fields["scm_fds"].flatMap { Int($0) }
+    }
+
+    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+        guard let state = f.unixSocket else {
+            throw CheckpointError("fd \(f.fd) of pid \(context.pid) is a unix socket without its state in the image")
+        }
+        let fd = try UnixSocketMaker(context: context).descriptor(for: state, what: "fd \(f.fd) of pid \(context.pid)")
+        if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 {
+            close(fd)
+            throw SystemError("setting the file flags of fd \(f.fd)", pid: context.pid)
+        }
+        return .local(fd)
+    }
+}

@@ -1,0 +1,38 @@
+import CSupport
+import Glibc
+
+/// Turning a file handle (name_to_handle_at encoding, as inotify's fdinfo
+/// shows it) back into a path crtool can open: open_by_handle_at on a
+/// mount of the handle's file system, then the kernel's own name for the
+/// opened file. Needs CAP_DAC_READ_SEARCH.
+public enum FileHandles {
+    /// O_PATH, hidden by glibc's headers without _GNU_SOURCE.
+    static let oPath: Int32 = 0o10_000_000
+
+    /// The path of the file behind `handle` on the device `major:minor`,
+    /// checked to be inode `inode`. The mount is looked up in the mount
+    /// table of `pid`, so the file system need not be mounted in crtool's.
+    public static func path(major: UInt32, minor: UInt32, inode: UInt64, handleType: Int32, handle: [UInt8], pid: Int32) throws -> String {
+        let mounts = try MountTable.read(pid: pid).filter { $0.major == major && $0.minor == minor }
+        // A mount of the file system's own root reaches every file; a bind
+        // mount of a subtree may not.
+        guard let mount = mounts.first(where: { $0.root == "/" }) ?? mounts.first else {
+            throw SystemError("finding a mount of device \(major):\(minor) in /proc/\(pid)/mountinfo", pid: pid, errno: ENOENT)
+        }
+        let mountPath = "/proc/\(pid)/root" + (mount.mountPoint == "/" ? "" : mount.mountPoint)
+        let mountFD = open(mountPath, oPath | O_CLOEXEC)
+        if mountFD < 0 { throw SystemError("open \(mountPath)", pid: pid) }
+        defer { close(mountFD) }
+        var request = [UInt8].le(UInt32(handle.count)) + [UInt8].le(handleType) + handle
+        let fd = request.withUnsafeMutableBytes { raw in
+            cr_syscall6(304, UInt64(UInt32(bitPattern: mountFD)), UInt64(UInt(bitPattern: raw.baseAddress)), UInt64(oPath | O_CLOEXEC), 0, 0, 0) // open_by_handle_at
+        }
+        if fd < 0 { throw SystemError("open_by_handle_at for inode \(inode) on device \(major):\(minor)", pid: pid) }
+        defer { close(Int32(fd)) }
+        var st = stat()
+        guard fstat(Int32(fd), &st) == 0, UInt64(st.st_ino) == inode else {
+            throw SystemError("the file handle of inode \(inode) opened another file", pid: pid, errno: ESTALE)
+        }
+        return try ProcFile.link("/proc/self/fd/\(fd)")
+    }
+}
