@@ -1,0 +1,52 @@
+import Glibc
+import XCTest
+
+/// A pipe and a FIFO that are full when checkpointed: the records the
+/// fixture reads after the restore continue with no gap and no repeat (the
+/// fixture checks every one), so the buffered bytes came back exactly once
+/// and in order; capacity and flags are checked by the fixture as well.
+final class PipeTests: EndToEndCase {
+    func testBufferedBytesOfAPipeArriveOnceAfterRestore() throws {
+        let pipe = try startFixture("pipe")
+        try assertCarriesOnAfterRoundTrip(pipe)
+    }
+
+    func testBufferedBytesOfAFIFOArriveOnceAfterRestore() throws {
+        let pipe = try startFixture("pipe", ["--fifo", scratch.newPath("fifo")])
+        try assertCarriesOnAfterRoundTrip(pipe)
+    }
+
+    /// tee, not read: the process that keeps running loses nothing, and the
+    /// image restores the pipe as it was at the dump.
+    func testLeaveRunningLeavesThePipeContentInPlace() throws {
+        let pipe = try startFixture("pipe")
+        try pipe.waitFor("got", atLeast: 2560)
+        let image = try checkpoint(pipe, options: ["--leave-running"])
+        let mark = pipe.lineCount
+        let last = try XCTUnwrap(pipe.numbers("got").last)
+        try pipe.waitFor("got", atLeast: last + 6400, from: mark)
+        assertRunningFree(pipe)
+        assertNoFailures(pipe)
+        XCTAssertGreaterThan(try savedPipeBytes(in: image, pid: pipe.pid), 64 * 1024)
+
+        try killAndReap(pipe.pid)
+        let restoredMark = pipe.lineCount
+        try restore(image, as: pipe)
+        let first = try pipe.waitFor("got", atLeast: 0, from: restoredMark)
+        try pipe.waitFor("got", atLeast: first + 6400, from: restoredMark)
+        assertNoFailures(pipe)
+    }
+
+    private func assertCarriesOnAfterRoundTrip(_ pipe: Fixture, file: StaticString = #filePath, line: UInt = #line) throws {
+        try pipe.waitFor("got", atLeast: 2560)
+        let (image, mark) = try roundTrip(pipe)
+        // 128 KiB of capacity, kept full by the writer.
+        XCTAssertGreaterThan(try savedPipeBytes(in: image, pid: pipe.pid), 64 * 1024, file: file, line: line)
+        let before = try XCTUnwrap(pipe.numbers("got", before: mark).last, file: file, line: line)
+        try pipe.waitFor("got", atLeast: before + 6400, from: mark)
+        let counts = pipe.numbers("got")
+        XCTAssertEqual(counts, counts.sorted(), "the records read must only grow\n\(pipe.log.tail())", file: file, line: line)
+        XCTAssertTrue(ProcessTable.isAlive(pipe.pid), file: file, line: line)
+        assertNoFailures(pipe, file: file, line: line)
+    }
+}
