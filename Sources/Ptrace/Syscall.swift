@@ -44,4 +44,10 @@ public enum Syscall {
     public static let pidfdGetfd: Int64 = 438
     public static let kcmp: Int64 = 312
     public static let restartSyscall: Int64 = 219
+    public static let exitGroup: Int64 = 231
+    public static let kill: Int64 = 62
+    public static let setsid: Int64 = 112
+    public static let setpgid: Int64 = 109
+    public static let getpgid: Int64 = 121
+    public static let rtSigtimedwait: Int64 = 128
 }

@@ -13,8 +13,10 @@ struct DumpCommand: ParsableCommand {
         skipped), memory layout, credentials, limits and open files, then kills the process (or, with \
         --leave-running, lets it carry on). A dump that fails leaves the process running as it was.
 
-        Supported now: one process and all its threads; regular files, directories, terminals and character \
-        devices as open files. Pipes, sockets and other kernel objects stop the dump with a message naming the fd.
+        The whole tree under the PID is dumped: children, grandchildren, zombies, sessions and process groups, \
+        memory shared among them (saved once), and open files shared among them. docs/SUPPORT.md lists every \
+        kind of file and memory crtool handles; anything else stops the dump with a message naming the pid, the \
+        fd and what it is, and the tree is left running as it was.
         """
     )
 
@@ -59,7 +61,7 @@ struct DumpCommand: ParsableCommand {
         if quiet { return }
         if verbose {
             for s in report.stoppedIn {
-                print("thread \(s.tid) was stopped in \(s.syscall)")
+                print("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)")
             }
         }
         print(DumpSummary.line(report, directory: directory))
@@ -71,7 +73,8 @@ enum DumpSummary {
         let ms = String(format: "%.1f ms", r.frozenSeconds * 1000)
         let total = String(format: "%.2f s", r.totalSeconds)
         let rate = r.totalSeconds > 0 ? ByteCount.format(UInt64(Double(r.bytesRead) / r.totalSeconds)) + "/s" : "-"
-        return "dumped pid \(r.pid) to \(directory): \(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
+        let tree = r.processes > 1 || r.zombies > 0 ? "\(r.processes) processes\(r.zombies > 0 ? " and \(r.zombies) zombies" : ""), " : ""
+        return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, frozen \(ms), total \(total) (\(rate)); "
             + (r.leftRunning ? "process left running" : "process killed")

@@ -21,7 +21,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: [.customShort("d"), .customLong("restore-detached")], help: "Leave the restored process running and exit.")
     var detach = false
 
-    @Flag(name: .long, help: "Accepted for CRIU compatibility: terminals are reopened by path.")
+    @Flag(name: .long, help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
     @Flag(name: [.short, .long], help: "Print warnings and timings.")
@@ -33,6 +33,7 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
+        options.shellJob = shellJob
         let report: RestoreReport
         do {
             report = try TracerThread.run { try Restorer.restore(options) }
@@ -43,7 +44,8 @@ struct RestoreCommand: ParsableCommand {
             for w in report.warnings { printError("warning: \(w)") }
         }
         if !quiet {
-            let line = "restored pid \(report.pid) from \(directory): \(report.threads) thread\(report.threads == 1 ? "" : "s"), "
+            let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
+            let line = "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
                 + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
             if detach { print(line) } else { printError(line) }
         }

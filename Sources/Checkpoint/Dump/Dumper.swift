@@ -19,6 +19,8 @@ public struct DumpOptions: Sendable {
 /// What a dump did, for the one-line summary and --verbose.
 public struct DumpReport: Sendable {
     public var pid: Int32
+    public var processes: Int
+    public var zombies: Int
     public var threads: Int
     public var vmas: Int
     public var bytesRead: UInt64
@@ -29,119 +31,84 @@ public struct DumpReport: Sendable {
     public var totalSeconds: Double
     public var codec: Codec
     /// Threads that were inside a system call, with its name.
-    public var stoppedIn: [(tid: Int32, syscall: String)]
+    public var stoppedIn: [(pid: Int32, tid: Int32, syscall: String)]
     public var leftRunning: Bool
 }
 
-/// Checkpoints one process: freeze every thread, read its state and
-/// memory into the image, then kill it or let it run on. Any failure
-/// before the image is complete lets the process go exactly as it was.
+/// Checkpoints the process tree under one PID: freeze every thread of
+/// every process, read their state and memory into the image, then kill
+/// the tree or let it run on. Any failure before the image is complete
+/// lets every process go exactly as it was and removes the partial image.
 /// Runs on the tracer thread (see TracerThread).
 public enum Dumper {
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
         let started = Date()
-        let stat = try DumpTarget.validate(pid: options.pid)
+        _ = try DumpTarget.validate(pid: options.pid)
         let image = try ImageDirectory.create(at: options.directory)
-        let frozen = FrozenProcess(pid: options.pid)
-        try frozen.freeze()
-        let frozenAt = Date()
-        var inspector: TaskInspector?
+        let tree = FrozenTree(root: options.pid)
         do {
-            let pid = options.pid
-            let memory = RemoteMemory(pid: pid)
-            let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
-            var vmas = maps.map(VMAClassifier.image(of:))
-            let files = try OpenFiles.collect(pid: pid)
-
-            let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
-            inspector = ins
-            try ins.open()
-            let threads = try frozen.threads.map { try ins.thread($0) }
-            let actions = try ins.signalActions()
-            let timers = try ins.intervalTimers()
-            let brk = try ins.currentBrk()
-            let sharedPending = try frozen.leader.pendingSignals(shared: true).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) }
-            let status = try ProcStatus.read(pid: pid)
-
-            let pagesName = "pages-\(pid).img"
-            let writer = try image.pageWriter(name: pagesName, codec: options.codec)
-            let dumper = MemoryDumper(pid: pid, memory: memory)
-            let items = try dumper.plan(vmas: vmas, details: details)
-            let planned = items.reduce(UInt64(0)) { $0 + UInt64($1.pages) * 4096 }
-            let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
-            let mem = try dumper.run(items: items, vmaCount: vmas.count, writer: writer, workers: options.workers, progress: progress)
-            progress.finish()
-            let pageSummary = try writer.finish()
-            for i in vmas.indices { vmas[i].pagesStored = mem.pagesStored[i] }
-
-            let process = ProcessImage(
-                pid: pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
-                command: stat.command,
-                executable: try ProcFile.link("/proc/\(pid)/exe", pid: pid),
-                cwd: try ProcFile.link("/proc/\(pid)/cwd", pid: pid),
-                root: try ProcFile.link("/proc/\(pid)/root", pid: pid),
-                umask: status.umask ?? 0o022,
-                personality: UInt32(try ProcFile.text("/proc/\(pid)/personality", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) ?? 0,
-                credentials: Credentials(uids: status.uids, gids: status.gids, groups: status.groups,
-                                         capInheritable: status.capInheritable, capPermitted: status.capPermitted,
-                                         capEffective: status.capEffective, capBounding: status.capBounding,
-                                         capAmbient: status.capAmbient, noNewPrivs: status.noNewPrivs),
-                limits: try Limits.read(pid: pid),
-                memoryLayout: MemoryLayoutImage(
-                    startCode: stat.startCode, endCode: stat.endCode, startData: stat.startData, endData: stat.endData,
-                    startBrk: stat.startBrk, brk: brk, startStack: stat.startStack,
-                    argStart: stat.argStart, argEnd: stat.argEnd, envStart: stat.envStart, envEnd: stat.envEnd,
-                    auxv: try Auxv.read(pid: pid)),
-                vmas: vmas, threads: threads, signalActions: actions, sharedPendingSignals: sharedPending,
-                intervalTimers: timers, files: files, pagesFile: pagesName)
-            var processes = [process]
-            try OpenFiles.assignOpenFiles(&processes)
-            try image.writeJSON(processes[0], to: "process-\(pid).json")
-
-            try ins.close()
-            inspector = nil
-            try image.commit(Manifest(
-                codec: options.codec,
-                processes: [ProcessEntry(pid: pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
-                                         tids: threads.map(\.tid), command: stat.command)]))
-
-            frozen.release(kill: !options.leaveRunning)
-            let released = Date()
-            return DumpReport(
-                pid: pid, threads: threads.count, vmas: vmas.count,
-                bytesRead: mem.bytesRead, bytesWritten: pageSummary.fileSize,
-                pagesStored: pageSummary.pages, zeroPages: mem.zeroPages,
-                frozenSeconds: released.timeIntervalSince(frozenAt),
-                totalSeconds: released.timeIntervalSince(started),
-                codec: options.codec,
-                stoppedIn: threads.compactMap { t in t.stoppedIn.map { (t.tid, $0) } },
-                leftRunning: options.leaveRunning)
+            try tree.freeze()
         } catch {
-            try? inspector?.close()
-            frozen.release(kill: false)
             image.discard()
             throw error
         }
-    }
-}
-
-enum VMAClassifier {
-    static func image(of m: MapEntry) -> VMAImage {
-        let kind: VMAKind
-        switch m.path {
-        case "[vdso]": kind = .vdso
-        case "[vvar]": kind = .vvar
-        case "[vvar_vclock]": kind = .vvarVclock
-        case "[vsyscall]": kind = .vsyscall
-        default:
-            let anonymousName = m.path == nil || m.isSpecial || m.path!.hasPrefix("/dev/zero") || m.inode == 0
-            if m.shared {
-                kind = anonymousName ? .sharedAnonymous : .sharedFile
-            } else {
-                kind = anonymousName ? .anonymous : .privateFile
+        let frozenAt = Date()
+        var collected: [CollectedProcess] = []
+        do {
+            for p in tree.processes {
+                collected.append(try ProcessCollector.collect(p))
             }
+            var processes = collected.map(\.image)
+            try OpenFiles.assignOpenFiles(&processes)
+
+            let jobs = try collected.map { c in
+                let dumper = MemoryDumper(pid: c.image.pid, memory: c.memory)
+                return MemoryDumper.Job(dumper: dumper, items: try dumper.plan(vmas: c.image.vmas, details: c.details),
+                                        vmaCount: c.image.vmas.count,
+                                        writer: try image.pageWriter(name: c.image.pagesFile, codec: options.codec))
+            }
+            let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+            let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
+            let results = try MemoryDumper.run(jobs, workers: options.workers, progress: progress)
+            let shared = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec, progress: progress)
+            progress.finish()
+            var written: UInt64 = 0
+            var pages: UInt64 = 0
+            for (i, job) in jobs.enumerated() {
+                let summary = try job.writer.finish()
+                written += summary.fileSize
+                pages += summary.pages
+                for v in processes[i].vmas.indices { processes[i].vmas[v].pagesStored = results[i].pagesStored[v] }
+            }
+            for p in processes { try image.writeJSON(p, to: "process-\(p.pid).json") }
+            if !shared.isEmpty { try image.writeJSON(shared, to: SharedMemoryImage.listFile) }
+            if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
+
+            for c in collected { try c.inspector.close() }
+            collected = []
+            try image.commit(Manifest(
+                codec: options.codec,
+                processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
+                                                        tids: $0.threads.map(\.tid), command: $0.command) }))
+
+            tree.release(kill: !options.leaveRunning)
+            let released = Date()
+            return DumpReport(
+                pid: options.pid, processes: processes.count, zombies: tree.zombies.count,
+                threads: processes.reduce(0) { $0 + $1.threads.count },
+                vmas: processes.reduce(0) { $0 + $1.vmas.count },
+                bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written,
+                pagesStored: pages, zeroPages: results.reduce(0) { $0 + $1.zeroPages },
+                frozenSeconds: released.timeIntervalSince(frozenAt),
+                totalSeconds: released.timeIntervalSince(started),
+                codec: options.codec,
+                stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
+                leftRunning: options.leaveRunning)
+        } catch {
+            for c in collected { try? c.inspector.close() }
+            tree.release(kill: false)
+            image.discard()
+            throw error
         }
-        return VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: kind, offset: m.offset,
-                        path: m.path, flags: m.flags, pagesStored: 0)
     }
 }

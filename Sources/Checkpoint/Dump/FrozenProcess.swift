@@ -9,25 +9,35 @@ final class FrozenProcess {
     private(set) var threads: [Tracee] = []
     /// The process was in a job-control stop (SIGSTOP) when frozen.
     private(set) var wasStopped = false
+    private let tasks: AttachedTasks
 
-    init(pid: Int32) {
+    init(pid: Int32, tasks: AttachedTasks = AttachedTasks()) {
         self.pid = pid
+        self.tasks = tasks
     }
 
     var leader: Tracee { threads.first { $0.tid == pid }! }
 
     func freeze() throws {
         var known: [Int32: Tracee] = [:]
+        var interrupted: Set<Int32> = []
         do {
             while true {
                 let tids = try ProcDirectory.threads(pid: pid)
                 let fresh = tids.filter { known[$0] == nil }
                 if fresh.isEmpty { break }
                 for tid in fresh {
+                    if tasks.take(tid) {
+                        // Attached by the kernel at a clone or fork we saw: its
+                        // first stop is already on its way.
+                        known[tid] = Tracee.adopt(tid: tid, pid: pid)
+                        continue
+                    }
                     do {
-                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceSysGood])
+                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood])
                         known[tid] = t
                         try t.interrupt()
+                        interrupted.insert(tid)
                     } catch let e as SystemError where e.errno == ESRCH {
                         continue // the thread exited meanwhile
                     }
@@ -54,7 +64,8 @@ final class FrozenProcess {
 
     /// Waits for the interrupt stop. A signal that arrives first is let
     /// through (delivered as the process would have had it) and the wait
-    /// goes on: the interrupt is still pending. Returns false if the
+    /// goes on: the interrupt is still pending. A fork or clone reported
+    /// meanwhile hands its new task to the tree. Returns false if the
     /// thread is gone.
     private func waitForStop(_ t: Tracee) throws -> Bool {
         while true {
@@ -65,7 +76,10 @@ final class FrozenProcess {
                 return true
             case .signalDelivery(let sig):
                 try t.resume(signal: sig)
-            case .event:
+            case .event(let e, _):
+                if e == .fork || e == .vfork || e == .clone {
+                    tasks.add(Int32(truncatingIfNeeded: try t.eventMessage()))
+                }
                 try t.resume()
             case .syscall:
                 try t.resume()
@@ -89,4 +103,13 @@ final class FrozenProcess {
         }
         threads = []
     }
+}
+
+/// Tasks the kernel attached to crtool by itself (children forked and
+/// threads cloned while the tree was being frozen), waiting to be adopted.
+final class AttachedTasks {
+    private var pending: Set<Int32> = []
+    func add(_ tid: Int32) { pending.insert(tid) }
+    func take(_ tid: Int32) -> Bool { pending.remove(tid) != nil }
+    var isEmpty: Bool { pending.isEmpty }
 }

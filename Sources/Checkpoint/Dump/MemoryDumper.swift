@@ -37,7 +37,7 @@ final class MemoryDumper {
     func plan(vmas: [VMAImage], details: [UInt64: SmapsDetail]) throws -> [WorkItem] {
         let pagemap = try Pagemap(pid: pid)
         var items: [WorkItem] = []
-        for (index, vma) in vmas.enumerated() {
+        for (index, vma) in vmas.enumerated() where !(vma.kind == .sharedAnonymous && vma.sharedMemory != nil) {
             let anonymous: Bool
             switch vma.kind {
             case .anonymous, .sharedAnonymous: anonymous = true
@@ -83,32 +83,45 @@ final class MemoryDumper {
         return items
     }
 
-    /// Reads, filters and writes every item on `workers` threads.
-    func run(items: [WorkItem], vmaCount: Int, writer: PageStreamWriter, workers: Int, progress: Progress) throws -> Result {
+    /// One process's share of a memory dump.
+    struct Job {
+        var dumper: MemoryDumper
+        var items: [WorkItem]
+        var vmaCount: Int
+        var writer: PageStreamWriter
+    }
+
+    /// Reads, filters and writes the items of every job on `workers`
+    /// threads at once: a tree's processes are read in parallel, not one
+    /// after another.
+    static func run(_ jobs: [Job], workers: Int, progress: Progress) throws -> [Result] {
         let lock = Lock()
+        let work = jobs.indices.flatMap { j in jobs[j].items.indices.map { (j, $0) } }
         var next = 0
         var failure: Error?
-        var result = Result(pagesStored: [UInt64](repeating: 0, count: vmaCount))
+        var results = jobs.map { Result(pagesStored: [UInt64](repeating: 0, count: $0.vmaCount)) }
         DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
             var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
             while true {
                 let index: Int? = lock.withLock {
-                    guard failure == nil, next < items.count else { return nil }
+                    guard failure == nil, next < work.count else { return nil }
                     defer { next += 1 }
                     return next
                 }
                 guard let i = index else { return }
-                let item = items[i]
+                let (j, k) = work[i]
+                let job = jobs[j]
+                let item = job.items[k]
                 do {
                     let bytes = item.pages * 4096
-                    try memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
-                    let chunk = makeChunk(item: item, buffer: buffer)
-                    if !chunk.ranges.isEmpty { try writer.append(chunk) }
+                    try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
+                    let chunk = job.dumper.makeChunk(item: item, buffer: buffer)
+                    if !chunk.ranges.isEmpty { try job.writer.append(chunk) }
                     let stored = chunk.pageCount
                     lock.withLock {
-                        result.pagesStored[item.vma] += stored
-                        result.bytesRead += UInt64(bytes)
-                        result.zeroPages += UInt64(item.pages) - stored
+                        results[j].pagesStored[item.vma] += stored
+                        results[j].bytesRead += UInt64(bytes)
+                        results[j].zeroPages += UInt64(item.pages) - stored
                     }
                     progress.add(UInt64(bytes))
                 } catch {
@@ -118,32 +131,42 @@ final class MemoryDumper {
             }
         }
         if let f = failure { throw f }
-        return result
+        return results
     }
 
-    private func makeChunk(item: WorkItem, buffer: [UInt8]) -> PageChunk {
-        let bytes = item.pages * 4096
+    func makeChunk(item: WorkItem, buffer: [UInt8]) -> PageChunk {
         guard item.skipZeroPages else {
-            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))], data: Array(buffer[0..<bytes]))
+            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))],
+                             data: Array(buffer[0..<(item.pages * 4096)]))
         }
-        var ranges: [PageRange] = []
-        var runStart: Int?
+        return ZeroPages.dropped(pid: pid, base: item.address, pages: item.pages, buffer: buffer)
+    }
+}
+
+/// Zero pages are never stored: anonymous memory and fresh memfds read
+/// back as zeros where nothing was written.
+enum ZeroPages {
+    /// A chunk of the non-zero pages among the first `pages` of `buffer`,
+    /// which starts at `base`.
+    static func dropped(pid: Int32, base: UInt64, pages: Int, buffer: [UInt8]) -> PageChunk {
+        var zero = [Bool](repeating: false, count: pages)
         var zeroCount = 0
-        var zero = [Bool](repeating: false, count: item.pages)
-        for p in 0..<item.pages where PageContent.isZero(buffer, page: p) {
+        for p in 0..<pages where PageContent.isZero(buffer, page: p) {
             zero[p] = true
             zeroCount += 1
         }
         if zeroCount == 0 {
-            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))], data: Array(buffer[0..<bytes]))
+            return PageChunk(pid: pid, ranges: [PageRange(address: base, pageCount: UInt32(pages))], data: Array(buffer[0..<(pages * 4096)]))
         }
+        var ranges: [PageRange] = []
         var data: [UInt8] = []
-        data.reserveCapacity((item.pages - zeroCount) * 4096)
-        for p in 0...item.pages {
-            let keep = p < item.pages && !zero[p]
+        data.reserveCapacity((pages - zeroCount) * 4096)
+        var runStart: Int?
+        for p in 0...pages {
+            let keep = p < pages && !zero[p]
             if keep, runStart == nil { runStart = p }
             if !keep, let s = runStart {
-                ranges.append(PageRange(address: item.address + UInt64(s) * 4096, pageCount: UInt32(p - s)))
+                ranges.append(PageRange(address: base + UInt64(s) * 4096, pageCount: UInt32(p - s)))
                 data.append(contentsOf: buffer[(s * 4096)..<(p * 4096)])
                 runStart = nil
             }

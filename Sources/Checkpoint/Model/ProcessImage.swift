@@ -85,6 +85,9 @@ public struct VMAImage: Codable, Equatable, Sendable {
     public var flags: [String]
     /// Pages of this VMA stored in the page file (zero pages are not).
     public var pagesStored: UInt64
+    /// The shared-memory object (shared anonymous memory, memfd) this VMA
+    /// maps, by inode: its content is saved once for every process.
+    public var sharedMemory: UInt64? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }

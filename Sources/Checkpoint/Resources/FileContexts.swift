@@ -40,7 +40,7 @@ final class FileRestoreContext {
     /// Every image descriptor of this process, by number (epoll needs them).
     let files: [Int32: FileDescriptorImage]
     private var crtoolPidFD: Int64?
-    /// Where the target keeps its pidfd of crtool: above every image fd.
+    /// Where the target keeps its pidfd of crtool: at or above this, above every image fd.
     private let parking: Int32
 
     init(pid: Int32, inj: RemoteSyscall, files: [FileDescriptorImage], registry: OpenFileRegistry) {
@@ -56,9 +56,11 @@ final class FileRestoreContext {
     func install(_ local: Int32) throws -> Int64 {
         if crtoolPidFD == nil {
             let r = try inj.checked("pidfd_open of crtool", Syscall.pidfdOpen, UInt64(getpid()), 0)
-            try inj.checked("parking the pidfd of crtool", Syscall.dup3, r, UInt64(parking), UInt64(O_CLOEXEC))
+            // F_DUPFD_CLOEXEC takes the lowest free number at or above the
+            // image's descriptors, never one in use.
+            let parked = try inj.checked("parking the pidfd of crtool", Syscall.fcntl, r, 1030, UInt64(parking))
             try inj.checked("close", Syscall.close, r)
-            crtoolPidFD = Int64(parking)
+            crtoolPidFD = Int64(parked)
         }
         let r = try inj.call(Syscall.pidfdGetfd, UInt64(crtoolPidFD!), UInt64(local), 0)
         if r < 0 {

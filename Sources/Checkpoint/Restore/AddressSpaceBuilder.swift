@@ -94,11 +94,15 @@ final class AddressSpaceBuilder {
         vma.pagesStored > 0 ? vma.prot | 3 : vma.prot
     }
 
-    /// Maps every VMA of the image at its address.
-    func mapAll() throws {
+    /// Maps every VMA of the image at its address. Shared-memory objects
+    /// come from the memfds crtool filled (`sharedMemory`, by object id),
+    /// planted into the process for the mmap.
+    func mapAll(sharedMemory: [UInt64: Int32], registry: OpenFileRegistry) throws {
         var openFiles: [String: UInt64] = [:]
+        let planting = FileRestoreContext(pid: pid, inj: inj, files: process.files, registry: registry)
         defer {
             for fd in openFiles.values { _ = try? inj.call(Syscall.close, fd) }
+            try? planting.finish()
         }
         for vma in process.vmas.sorted(by: { $0.start < $1.start }) {
             var flags: UInt64 = 0x10 // MAP_FIXED
@@ -108,6 +112,19 @@ final class AddressSpaceBuilder {
                 continue
             case .anonymous:
                 flags |= 0x02 | 0x20
+            case _ where vma.sharedMemory != nil:
+                flags |= vma.kind == .sharedAnonymous ? 0x01 : 0x02
+                let id = vma.sharedMemory!
+                guard let local = sharedMemory[id] else {
+                    throw ImageError(file: "process-\(process.pid).json", field: "vmas.sharedMemory",
+                                     reason: "VMA at 0x\(String(vma.start, radix: 16)) maps shared-memory object \(id), which the image does not hold")
+                }
+                if let open = openFiles["shm:\(id)"] {
+                    fd = open
+                } else {
+                    fd = UInt64(try planting.install(local))
+                    openFiles["shm:\(id)"] = fd
+                }
             case .sharedAnonymous:
                 flags |= 0x01 | 0x20
             case .privateFile, .sharedFile:

@@ -37,6 +37,15 @@ enum ProcessStateRestorer {
         }
     }
 
+    /// SIGCHLD raised by the restore itself (a zombie made to exit) is not
+    /// the process's: take it off the queue before the recorded signals go
+    /// back on.
+    static func discardRestoreSignals(with inj: RemoteSyscall) throws {
+        let mask = try inj.stage([UInt8].le(UInt64(1) << UInt64(SIGCHLD - 1)), at: 1024)
+        let zero = try inj.stage([UInt8].le(UInt64(0), UInt64(0)), at: 1040)
+        while try inj.call(Syscall.rtSigtimedwait, mask, 0, zero, 8) == Int64(SIGCHLD) {}
+    }
+
     /// Signals pending at dump time, queued again. Queued from the leader:
     /// the kernel only accepts a sender-chosen siginfo from the target
     /// process itself, and compares against the calling thread's id.
@@ -62,25 +71,8 @@ enum ThreadStateRestorer {
     /// Creates every non-leader thread by an injected clone3 with set_tid.
     static func createThreads(_ process: ProcessImage, with inj: RemoteSyscall) throws -> [Int32: Tracee] {
         var tracees: [Int32: Tracee] = [:]
-        let flags: UInt64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
         for t in process.threads where t.tid != process.pid {
-            let tidArray = try inj.stage([UInt8].le(UInt32(bitPattern: t.tid), UInt32(0)), at: 512)
-            let args = [UInt8].le(flags, 0, 0, 0, 0, 0, 0, 0, tidArray, 1)
-            let addr = try inj.stage(args, at: 0)
-            let r = try inj.call(Syscall.clone3, addr, UInt64(args.count))
-            if r < 0 {
-                throw CheckpointError("cannot create thread \(t.tid) of pid \(process.pid): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -17 ? " (the TID is in use)" : "")")
-            }
-            let created = inj.takeNewTasks()
-            guard Int64(t.tid) == r, created.contains(t.tid) else {
-                throw CheckpointError("thread \(t.tid) of pid \(process.pid) was created as \(r)")
-            }
-            let tracee = Tracee.adopt(tid: t.tid, pid: process.pid)
-            let stop = try tracee.waitStop()
-            guard case .eventStop = stop else {
-                throw CheckpointError("new thread \(t.tid) \(stop) instead of waiting for its state")
-            }
-            tracees[t.tid] = tracee
+            tracees[t.tid] = try TaskSpawner.spawn(.thread, id: t.tid, in: process.pid, with: inj)
         }
         return tracees
     }

@@ -6,10 +6,13 @@ public struct RestoreOptions: Sendable {
     public var directory: String
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
-    /// The stub executable the new process starts from.
+    /// The stub executable the new processes start from.
     public var stubPath: String = RestoreOptions.defaultStubPath()
     /// How long to wait for a PID still held by a dying process.
     public var pidWaitSeconds = 3.0
+    /// Restore into crtool's own session and process group when the
+    /// image's session leader is not part of the image (a shell job).
+    public var shellJob = false
 
     public init(directory: String) {
         self.directory = directory
@@ -24,7 +27,10 @@ public struct RestoreOptions: Sendable {
 }
 
 public struct RestoreReport: Sendable {
+    /// The root of the restored tree.
     public var pid: Int32
+    public var processes: Int
+    public var zombies: Int
     public var threads: Int
     public var vmas: Int
     public var bytesWritten: UInt64
@@ -32,137 +38,150 @@ public struct RestoreReport: Sendable {
     public var warnings: [String]
 }
 
-/// Brings an image back as a running process with the same PID and TIDs.
-/// Everything is checked before the first process is created, and a
-/// restore that fails part way kills what it made: no half-restored
-/// process is ever left running. Runs on the tracer thread.
+/// Brings an image back as a running process tree with the same PIDs,
+/// TIDs, sessions and process groups. Everything is checked before the
+/// first process is created, and a restore that fails part way kills
+/// what it made: no half-restored process is ever left running. Runs on
+/// the tracer thread.
 public enum Restorer {
     public static func restore(_ options: RestoreOptions) throws -> RestoreReport {
         let started = Date()
         let image = try ImageDirectory.open(at: options.directory)
-        let manifest = image.manifest
-        guard manifest.processes.count == 1, let entry = manifest.processes.first else {
-            throw CheckpointError("the image holds \(manifest.processes.count) processes; this crtool restores exactly one")
+        let plan = try RestorePlan.load(image)
+        for id in plan.allIDs {
+            try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
-        let process = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
-        try ImageConsistency.check(process, entry: entry, manifest: manifest)
-        let reader = try image.pageReader(name: process.pagesFile)
-        for id in [process.pid] + process.threads.map(\.tid) where id != process.pid {
-            try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "thread \(id) of pid \(process.pid)")
-        }
-        try PidAvailability.waitUntilFree(process.pid, seconds: options.pidWaitSeconds, role: "pid")
         guard access(options.stubPath, X_OK) == 0 else {
             throw CheckpointError("the restore stub \(options.stubPath) is missing or not executable (build it with swift build, or set CRTOOL_STUB)")
         }
 
-        let gate = try GatedProcess.spawn(pid: process.pid, executable: options.stubPath, arguments: [])
-        var tracees: [Tracee] = []
+        let registry = OpenFileRegistry()
+        defer { registry.finish() }
+        let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
+        let tree = RestoredTree()
+        var warnings: [String] = []
         do {
-            let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .exitKill])
-            tracees.append(leader)
-            try gate.open()
-            let stop = try leader.waitStop()
-            guard case .event(.exec, _) = stop else {
-                throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
-            }
-            try leader.stepOutOfSyscall()
-            let memory = RemoteMemory(pid: gate.pid)
-            let builder = try AddressSpaceBuilder(process: process, leader: leader, memory: memory)
-            try builder.mapAll()
-            let total = process.vmas.reduce(UInt64(0)) { $0 + $1.pagesStored * 4096 }
+            try createTree(plan, tree: tree, options: options, warnings: &warnings)
+            var written: UInt64 = 0
+            let total = plan.processes.reduce(UInt64(0)) { $0 + $1.vmas.reduce(0) { $0 + $1.pagesStored * 4096 } }
             let progress = Progress(label: "restore", total: total, quiet: options.quiet)
-            let written = try builder.writePages(reader: reader, workers: options.workers, progress: progress)
+            for process in plan.processes {
+                let builder = tree.builders[process.pid]!
+                try builder.mapAll(sharedMemory: sharedMemory, registry: registry)
+                written += try builder.writePages(reader: try image.pageReader(name: process.pagesFile), workers: options.workers, progress: progress)
+                try builder.finishMappings()
+                try builder.setMemoryLayout()
+                warnings += builder.warnings
+                try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry, warnings: &warnings)
+            }
             progress.finish()
-            try builder.finishMappings()
-            try builder.setMemoryLayout()
-            var warnings = builder.warnings
-            let inj = builder.inj
-            try ProcessStateRestorer.restore(process, with: inj, openFiles: OpenFileRegistry(), warnings: &warnings)
-
-            var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
-            byTid[process.pid] = leader
-            tracees = [leader] + byTid.values.filter { $0.tid != process.pid }
-            for t in process.threads where t.tid != process.pid {
-                let ti = try RemoteSyscall(tracee: byTid[t.tid]!, site: inj.site, memory: memory)
-                ti.scratch = inj.scratch
-                ti.scratchSize = inj.scratchSize
-                try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti)
+            for process in plan.processes {
+                let inj = tree.builders[process.pid]!.inj
+                var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
+                byTid[process.pid] = tree.leaders[process.pid]!
+                tree.threads[process.pid] = byTid
             }
-            try ProcessStateRestorer.requeueSignals(process, with: inj)
-            if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
-                try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
+            try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
+            for process in plan.processes {
+                let inj = tree.builders[process.pid]!.inj
+                for t in process.threads where t.tid != process.pid {
+                    let ti = try RemoteSyscall(tracee: tree.threads[process.pid]![t.tid]!, site: inj.site, memory: inj.memory)
+                    ti.scratch = inj.scratch
+                    ti.scratchSize = inj.scratchSize
+                    try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti)
+                }
+                try ProcessStateRestorer.discardRestoreSignals(with: inj)
+                try ProcessStateRestorer.requeueSignals(process, with: inj)
+                if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
+                    try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
+                }
             }
-            // The scratch page goes last, from its own syscall instruction:
+            // Scratch areas go last, each from its own syscall instruction:
             // the single-step trap comes on return, before the next fetch.
-            try inj.checked("removing the scratch area", Syscall.munmap, builder.scratchBase, UInt64(AddressSpaceBuilder.scratchSize))
-
-            for t in process.threads {
-                try ThreadStateRestorer.setFinalState(t, on: byTid[t.tid]!)
+            for process in plan.processes {
+                let builder = tree.builders[process.pid]!
+                try builder.inj.checked("removing the scratch area", Syscall.munmap, builder.scratchBase, UInt64(AddressSpaceBuilder.scratchSize))
+                for t in process.threads {
+                    try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
+                }
             }
-            for t in tracees { try t.detach() }
-            return RestoreReport(pid: process.pid, threads: process.threads.count, vmas: process.vmas.count,
+            for process in plan.processes {
+                for t in tree.threads[process.pid]!.values { try t.detach() }
+            }
+            tree.released = true
+            return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
+                                 threads: plan.processes.reduce(0) { $0 + $1.threads.count },
+                                 vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
                                  bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings)
         } catch {
-            _ = kill(gate.pid, SIGKILL)
-            for t in tracees.sorted(by: { ($0.tid == gate.pid ? 1 : 0) < ($1.tid == gate.pid ? 1 : 0) }) {
-                while let stop = try? t.waitStop(), !stop.isGone {}
-            }
-            gate.abandon()
+            tree.killAll()
             throw error
         }
     }
-}
 
-/// Waiting for a PID to become free: the original may still be exiting,
-/// or waiting for its parent to reap it.
-enum PidAvailability {
-    static func waitUntilFree(_ id: Int32, seconds: Double, role: String) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while ProcFile.exists("/proc/\(id)") || kill(id, 0) == 0 {
-            if Date() > deadline {
-                let holder = (try? ProcStat.read(pid: id)).map { " by \($0.command) (state \($0.state))" } ?? ""
-                let asThread = (try? ProcStat.read(pid: id)) == nil ? " as a thread of another process" : ""
-                throw CheckpointError("PID \(id) is in use\(holder)\(asThread); cannot restore \(role) \(id) while it exists")
-            }
-            usleep(10_000)
+    /// Creates every process as a stub stripped to its scratch area and
+    /// vDSO, parents before children, each forked from its own parent;
+    /// session leaders call setsid before they have children; zombies are
+    /// created and made to exit.
+    static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, warnings: inout [String]) throws {
+        let root = plan.root
+        let gate = try GatedProcess.spawn(pid: root.pid, executable: options.stubPath, arguments: [])
+        tree.gate = gate
+        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .exitKill])
+        tree.add(leader)
+        try gate.open()
+        let stop = try leader.waitStop()
+        guard case .event(.exec, _) = stop else {
+            throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
         }
+        try leader.stepOutOfSyscall()
+        try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
+        for process in plan.processes where process.pid != root.pid {
+            let parent = tree.builders[process.ppid]!.inj
+            let child = try TaskSpawner.spawn(.process, id: process.pid, in: process.ppid, with: parent)
+            tree.add(child)
+            try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
+        }
+        for zombie in plan.zombies {
+            let parent = tree.builders[zombie.ppid]!.inj
+            let child = try TaskSpawner.spawn(.process, id: zombie.pid, in: zombie.ppid, with: parent)
+            let inj = try RemoteSyscall(tracee: child, site: parent.site, memory: RemoteMemory(pid: zombie.pid))
+            inj.scratch = parent.scratch
+            inj.scratchSize = parent.scratchSize
+            if zombie.sid == zombie.pid {
+                try inj.checked("setsid", Syscall.setsid)
+            }
+            try inj.checked("PR_SET_NAME", Syscall.prctl, 15, try inj.stage(string: String(zombie.command.prefix(15))))
+            try TaskSpawner.exit(child, status: zombie.exitStatus, site: parent.site)
+        }
+    }
+
+    private static func adopt(_ process: ProcessImage, leader: Tracee, tree: RestoredTree, plan: RestorePlan, warnings: inout [String]) throws {
+        let builder = try AddressSpaceBuilder(process: process, leader: leader, memory: RemoteMemory(pid: process.pid))
+        tree.builders[process.pid] = builder
+        tree.leaders[process.pid] = leader
+        try SessionRestorer.enterSession(process, plan: plan, inj: builder.inj, warnings: &warnings)
     }
 }
 
-/// Checks that the process metadata agrees with the manifest and with
-/// itself, so a hostile image fails with a message instead of a crash.
-enum ImageConsistency {
-    static func check(_ p: ProcessImage, entry: ProcessEntry, manifest: Manifest) throws {
-        let file = "process-\(entry.pid).json"
-        func fail(_ field: String, _ reason: String) -> ImageError { ImageError(file: file, field: field, reason: reason) }
-        guard p.pid == entry.pid else { throw fail("pid", "is \(p.pid) but manifest.json says \(entry.pid)") }
-        guard p.pid > 1 else { throw fail("pid", "\(p.pid) cannot be restored") }
-        guard p.threads.contains(where: { $0.tid == p.pid }) else { throw fail("threads", "no thread has the process's own id \(p.pid)") }
-        guard Set(p.threads.map(\.tid)).count == p.threads.count, p.threads.allSatisfy({ $0.tid > 0 }) else {
-            throw fail("threads", "thread ids are not unique positive numbers")
+/// Every task a restore has made, so a failure can take them all back.
+final class RestoredTree {
+    var gate: GatedProcess?
+    var builders: [Int32: AddressSpaceBuilder] = [:]
+    var leaders: [Int32: Tracee] = [:]
+    var threads: [Int32: [Int32: Tracee]] = [:]
+    private var tracees: [Tracee] = []
+    var released = false
+
+    func add(_ t: Tracee) { tracees.append(t) }
+
+    func killAll() {
+        guard !released else { return }
+        let all = tracees + threads.values.flatMap { $0.values }.filter { t in !tracees.contains { $0 === t } }
+        for t in all { _ = kill(t.tid, SIGKILL) }
+        for t in all.sorted(by: { ($0.tid == $0.pid ? 1 : 0) < ($1.tid == $1.pid ? 1 : 0) }) {
+            while let stop = try? t.waitStop(), !stop.isGone {}
         }
-        guard manifest.files[p.pagesFile] != nil, !p.pagesFile.contains("/") else {
-            throw fail("pagesFile", "\(p.pagesFile) is not a file of this image")
-        }
-        var lastEnd: UInt64 = 0
-        for (i, v) in p.vmas.enumerated() {
-            guard v.start % 4096 == 0, v.end % 4096 == 0, v.start < v.end, v.start >= lastEnd else {
-                throw fail("vmas[\(i)]", "range 0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16)) is not page aligned, empty, or overlaps the previous one")
-            }
-            guard v.protection.count == 4 else { throw fail("vmas[\(i)].protection", "\"\(v.protection)\" is not like \"rw-p\"") }
-            guard v.pagesStored <= v.size / 4096 else { throw fail("vmas[\(i)].pagesStored", "more pages than the VMA holds") }
-            lastEnd = v.end
-        }
-        for (i, f) in p.files.enumerated() where f.fd < 0 || f.path.isEmpty {
-            throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
-        }
-        for (i, t) in p.threads.enumerated() {
-            for (j, s) in t.pendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
-                throw fail("threads[\(i)].pendingSignals[\(j)]", "not a valid siginfo")
-            }
-        }
-        for (j, s) in p.sharedPendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
-            throw fail("sharedPendingSignals[\(j)]", "not a valid siginfo")
-        }
+        gate?.abandon()
     }
 }

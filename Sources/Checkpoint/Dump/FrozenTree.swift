@@ -1,0 +1,63 @@
+import Glibc
+import Ptrace
+
+/// A whole process tree held stopped: the root, its children and their
+/// children, found through /proc/PID/task/TID/children and frozen parents
+/// first. The children lists are read again until nothing new appears, and
+/// a process that forks while the tree is being seized has its child
+/// attached by the kernel (PTRACE_O_TRACEFORK), so none escapes.
+final class FrozenTree {
+    let root: Int32
+    private(set) var processes: [FrozenProcess] = []
+    private(set) var zombies: [ZombieImage] = []
+    private let tasks = AttachedTasks()
+
+    init(root: Int32) {
+        self.root = root
+    }
+
+    func freeze() throws {
+        var queue: [Int32] = [root]
+        var seen: Set<Int32> = [root]
+        do {
+            var pass = 0
+            while true {
+                while !queue.isEmpty {
+                    let pid = queue.removeFirst()
+                    let stat = try? ProcStat.read(pid: pid)
+                    if let s = stat, s.state == "Z" {
+                        zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
+                                                   exitStatus: try ZombieImage.exitStatus(pid: pid)))
+                        continue
+                    }
+                    let process = FrozenProcess(pid: pid, tasks: tasks)
+                    try process.freeze()
+                    processes.append(process)
+                }
+                // Children are read only once their parent is stopped, so the
+                // list cannot grow behind our back except through fork events.
+                var fresh: [Int32] = []
+                for p in processes {
+                    for child in try ProcDirectory.children(pid: p.pid) where !seen.contains(child) {
+                        seen.insert(child)
+                        fresh.append(child)
+                    }
+                }
+                if fresh.isEmpty { break }
+                queue = fresh
+                pass += 1
+                if pass > 10_000 { throw CheckpointError("the process tree under \(root) keeps growing; cannot freeze it") }
+            }
+        } catch {
+            release(kill: false)
+            throw error
+        }
+    }
+
+    func release(kill: Bool) {
+        // Children first when killing, so no parent sees a child die first
+        // and acts on it; the order does not matter when detaching.
+        for p in processes.reversed() { p.release(kill: kill) }
+        processes = []
+    }
+}

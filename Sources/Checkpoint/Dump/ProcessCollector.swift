@@ -1,0 +1,90 @@
+import Foundation
+import Ptrace
+
+/// Reads everything about one frozen process except its page data.
+/// The inspector it opens (a scratch page lent to the process) stays open
+/// until the caller closes it, after the memory is read.
+struct CollectedProcess {
+    var image: ProcessImage
+    var details: [UInt64: SmapsDetail]
+    var inspector: TaskInspector
+    var memory: RemoteMemory
+}
+
+enum ProcessCollector {
+    static func collect(_ frozen: FrozenProcess) throws -> CollectedProcess {
+        let pid = frozen.pid
+        let stat = try ProcStat.read(pid: pid)
+        let memory = RemoteMemory(pid: pid)
+        let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
+        let vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
+        let files = try OpenFiles.collect(pid: pid)
+
+        let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
+        try ins.open()
+        do {
+            let threads = try frozen.threads.map { try ins.thread($0) }
+            let status = try ProcStatus.read(pid: pid)
+            let image = ProcessImage(
+                pid: pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
+                command: stat.command,
+                executable: try ProcFile.link("/proc/\(pid)/exe", pid: pid),
+                cwd: try ProcFile.link("/proc/\(pid)/cwd", pid: pid),
+                root: try ProcFile.link("/proc/\(pid)/root", pid: pid),
+                umask: status.umask ?? 0o022,
+                personality: UInt32(try ProcFile.text("/proc/\(pid)/personality", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) ?? 0,
+                credentials: Credentials(uids: status.uids, gids: status.gids, groups: status.groups,
+                                         capInheritable: status.capInheritable, capPermitted: status.capPermitted,
+                                         capEffective: status.capEffective, capBounding: status.capBounding,
+                                         capAmbient: status.capAmbient, noNewPrivs: status.noNewPrivs),
+                limits: try Limits.read(pid: pid),
+                memoryLayout: MemoryLayoutImage(
+                    startCode: stat.startCode, endCode: stat.endCode, startData: stat.startData, endData: stat.endData,
+                    startBrk: stat.startBrk, brk: try ins.currentBrk(), startStack: stat.startStack,
+                    argStart: stat.argStart, argEnd: stat.argEnd, envStart: stat.envStart, envEnd: stat.envEnd,
+                    auxv: try Auxv.read(pid: pid)),
+                vmas: vmas, threads: threads,
+                signalActions: try ins.signalActions(),
+                sharedPendingSignals: try frozen.leader.pendingSignals(shared: true).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
+                intervalTimers: try ins.intervalTimers(),
+                files: files, pagesFile: "pages-\(pid).img")
+            return CollectedProcess(image: image, details: details, inspector: ins, memory: memory)
+        } catch {
+            try? ins.close()
+            throw error
+        }
+    }
+}
+
+enum VMAClassifier {
+    static func image(of m: MapEntry, pid: Int32) throws -> VMAImage {
+        let kind: VMAKind
+        var sharedMemory: UInt64?
+        let path = m.path ?? ""
+        switch path {
+        case "[vdso]": kind = .vdso
+        case "[vvar]": kind = .vvar
+        case "[vvar_vclock]": kind = .vvarVclock
+        case "[vsyscall]": kind = .vsyscall
+        default:
+            if path.hasPrefix("/SYSV") {
+                throw CheckpointError("pid \(pid) maps System V shared memory (\(path)) at 0x\(String(m.start, radix: 16)); crtool cannot checkpoint it yet")
+            }
+            let memfd = path.hasPrefix("/memfd:")
+            let anonymousShared = m.shared && (m.path == nil || path.hasPrefix("/dev/zero") || m.inode == 0)
+            if anonymousShared || (memfd && m.shared) {
+                kind = .sharedAnonymous
+                sharedMemory = m.inode
+            } else if memfd {
+                kind = .privateFile
+                sharedMemory = m.inode
+            } else if m.shared {
+                kind = .sharedFile
+            } else {
+                kind = (m.path == nil || m.isSpecial || m.inode == 0) ? .anonymous : .privateFile
+            }
+        }
+        return VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: kind, offset: m.offset,
+                        path: m.path, flags: m.flags, pagesStored: 0, sharedMemory: sharedMemory)
+    }
+}

@@ -1,0 +1,24 @@
+/// A shared-memory object mapped by processes of the image (MAP_SHARED
+/// anonymous memory inherited across fork, a memfd): saved once, in its own
+/// page file addressed by offset, and mapped again by every process that
+/// had it. Listed in shared-memory.json.
+public struct SharedMemoryImage: Codable, Equatable, Sendable {
+    /// The object's inode at dump time; VMAImage.sharedMemory refers to it.
+    public var id: UInt64
+    public var size: UInt64
+    /// The name /proc/PID/maps showed ("/dev/zero (deleted)", "/memfd:name (deleted)").
+    public var name: String
+    public var pagesFile: String
+
+    public static let listFile = "shared-memory.json"
+
+    /// The memfd name that makes /proc/PID/maps show what it showed before.
+    public var memfdName: String {
+        if name.hasPrefix("/memfd:") {
+            var n = name.dropFirst("/memfd:".count)
+            if n.hasSuffix(" (deleted)") { n = n.dropLast(" (deleted)".count) }
+            return String(n)
+        }
+        return "crtool-shared-anonymous"
+    }
+}

@@ -1,0 +1,24 @@
+import Ptrace
+
+/// A process of the tree that had exited but was not yet reaped by its
+/// parent: it is made again and made to exit the same way, so the parent
+/// still finds it to wait for.
+public struct ZombieImage: Codable, Equatable, Sendable {
+    public var pid: Int32
+    public var ppid: Int32
+    public var pgid: Int32
+    public var sid: Int32
+    public var command: String
+    /// The wait status the parent will read (exit code << 8, or the signal).
+    public var exitStatus: Int32
+
+    public static let listFile = "zombies.json"
+
+    /// Field 52 of /proc/PID/stat holds the wait status of an exited task.
+    static func exitStatus(pid: Int32) throws -> Int32 {
+        let text = try ProcFile.text("/proc/\(pid)/stat", pid: pid)
+        guard let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count >= 50 ? Int32(fields[49].trimmingCharacters(in: .newlines)) ?? 0 : 0
+    }
+}

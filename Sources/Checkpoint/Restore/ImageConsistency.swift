@@ -1,0 +1,40 @@
+import Foundation
+import Ptrace
+
+/// Checks that the process metadata agrees with the manifest and with
+/// itself, so a hostile image fails with a message instead of a crash.
+enum ImageConsistency {
+    static func check(_ p: ProcessImage, entry: ProcessEntry, manifest: Manifest) throws {
+        let file = "process-\(entry.pid).json"
+        func fail(_ field: String, _ reason: String) -> ImageError { ImageError(file: file, field: field, reason: reason) }
+        guard p.pid == entry.pid else { throw fail("pid", "is \(p.pid) but manifest.json says \(entry.pid)") }
+        guard p.pid > 1 else { throw fail("pid", "\(p.pid) cannot be restored") }
+        guard p.threads.contains(where: { $0.tid == p.pid }) else { throw fail("threads", "no thread has the process's own id \(p.pid)") }
+        guard Set(p.threads.map(\.tid)).count == p.threads.count, p.threads.allSatisfy({ $0.tid > 0 }) else {
+            throw fail("threads", "thread ids are not unique positive numbers")
+        }
+        guard manifest.files[p.pagesFile] != nil, !p.pagesFile.contains("/") else {
+            throw fail("pagesFile", "\(p.pagesFile) is not a file of this image")
+        }
+        var lastEnd: UInt64 = 0
+        for (i, v) in p.vmas.enumerated() {
+            guard v.start % 4096 == 0, v.end % 4096 == 0, v.start < v.end, v.start >= lastEnd else {
+                throw fail("vmas[\(i)]", "range 0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16)) is not page aligned, empty, or overlaps the previous one")
+            }
+            guard v.protection.count == 4 else { throw fail("vmas[\(i)].protection", "\"\(v.protection)\" is not like \"rw-p\"") }
+            guard v.pagesStored <= v.size / 4096 else { throw fail("vmas[\(i)].pagesStored", "more pages than the VMA holds") }
+            lastEnd = v.end
+        }
+        for (i, f) in p.files.enumerated() where f.fd < 0 || f.path.isEmpty {
+            throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
+        }
+        for (i, t) in p.threads.enumerated() {
+            for (j, s) in t.pendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
+                throw fail("threads[\(i)].pendingSignals[\(j)]", "not a valid siginfo")
+            }
+        }
+        for (j, s) in p.sharedPendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
+            throw fail("sharedPendingSignals[\(j)]", "not a valid siginfo")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Ptrace
+
+/// The image read and checked as a tree before anything is created:
+/// every process's parent is in the image (the root's is outside), the
+/// order puts parents before children.
+struct RestorePlan {
+    var processes: [ProcessImage]
+    var zombies: [ZombieImage]
+    var sharedMemory: [SharedMemoryImage]
+
+    var root: ProcessImage { processes[0] }
+
+    var allIDs: [Int32] {
+        processes.flatMap { p in [p.pid] + p.threads.map(\.tid).filter { $0 != p.pid } } + zombies.map(\.pid)
+    }
+
+    static func load(_ image: ImageDirectory) throws -> RestorePlan {
+        let manifest = image.manifest
+        guard !manifest.processes.isEmpty else {
+            throw ImageError(file: "manifest.json", field: "processes", reason: "the image holds no process")
+        }
+        var loaded: [ProcessImage] = []
+        for entry in manifest.processes {
+            let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
+            try ImageConsistency.check(p, entry: entry, manifest: manifest)
+            loaded.append(p)
+        }
+        let zombies = manifest.files[ZombieImage.listFile] == nil ? [] : try image.readJSON([ZombieImage].self, from: ZombieImage.listFile)
+        let shared = manifest.files[SharedMemoryImage.listFile] == nil ? [] : try image.readJSON([SharedMemoryImage].self, from: SharedMemoryImage.listFile)
+        for (i, s) in shared.enumerated() where manifest.files[s.pagesFile] == nil || s.pagesFile.contains("/") {
+            throw ImageError(file: SharedMemoryImage.listFile, field: "[\(i)].pagesFile", reason: "\(s.pagesFile) is not a file of this image")
+        }
+
+        let pids = Set(loaded.map(\.pid))
+        guard pids.count == loaded.count else {
+            throw ImageError(file: "manifest.json", field: "processes", reason: "a pid appears twice")
+        }
+        let roots = loaded.filter { !pids.contains($0.ppid) }
+        guard roots.count == 1 else {
+            throw ImageError(file: "manifest.json", field: "processes",
+                             reason: "\(roots.count) processes have their parent outside the image (\(roots.map { "\($0.pid)" }.joined(separator: ", "))); a tree has one root")
+        }
+        // Parents before children.
+        var ordered = [roots[0]]
+        var placed: Set<Int32> = [roots[0].pid]
+        var remaining = loaded.filter { $0.pid != roots[0].pid }
+        while !remaining.isEmpty {
+            let ready = remaining.filter { placed.contains($0.ppid) }
+            guard !ready.isEmpty else {
+                throw ImageError(file: "manifest.json", field: "processes", reason: "parent links form a cycle")
+            }
+            for p in ready.sorted(by: { $0.pid < $1.pid }) {
+                ordered.append(p)
+                placed.insert(p.pid)
+            }
+            remaining.removeAll { placed.contains($0.pid) }
+        }
+        for (i, z) in zombies.enumerated() where !pids.contains(z.ppid) || pids.contains(z.pid) {
+            throw ImageError(file: ZombieImage.listFile, field: "[\(i)]", reason: "zombie \(z.pid) has no parent \(z.ppid) in the image, or shares a pid")
+        }
+        let allIDs = ordered.flatMap { [$0.pid] + $0.threads.map(\.tid) } + zombies.map(\.pid)
+        guard Set(allIDs).count == Set(ordered.map(\.pid)).count + ordered.reduce(0) { $0 + $1.threads.count - 1 } + zombies.count else {
+            throw ImageError(file: "manifest.json", field: "processes", reason: "a thread id is used twice in the image")
+        }
+        return RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
+    }
+}

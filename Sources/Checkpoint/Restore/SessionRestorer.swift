@@ -1,0 +1,32 @@
+import Glibc
+import Ptrace
+
+/// Sessions and process groups. A session can only be entered by
+/// creating it (setsid) or by being forked inside it, so leaders call
+/// setsid as soon as they exist, before their children are forked; groups
+/// are joined once every process exists, leaders first.
+enum SessionRestorer {
+    static func enterSession(_ p: ProcessImage, plan: RestorePlan, inj: RemoteSyscall, warnings: inout [String]) throws {
+        if p.sid == p.pid {
+            try inj.checked("setsid", Syscall.setsid)
+            return
+        }
+        guard p.pid == plan.root.pid else { return } // children inherit their parent's session
+        if p.sid != getsid(0) && !plan.processes.contains(where: { $0.pid == p.sid }) {
+            warnings.append("session \(p.sid) of pid \(p.pid) has its leader outside the image; the process joins crtool's session \(getsid(0))")
+        }
+    }
+
+    static func restoreGroups(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {
+        let leadersFirst = plan.processes.sorted { ($0.pgid == $0.pid ? 0 : 1) < ($1.pgid == $1.pid ? 0 : 1) }
+        for p in leadersFirst {
+            let inj = tree.builders[p.pid]!.inj
+            let current = try inj.call(Syscall.getpgid, 0)
+            if current == Int64(p.pgid) { continue }
+            let r = try inj.call(Syscall.setpgid, 0, UInt64(p.pgid))
+            if r < 0 {
+                warnings.append("pid \(p.pid) could not join process group \(p.pgid) (\(SystemError("setpgid", errno: Int32(-r)).errnoName)); it stays in group \(current)")
+            }
+        }
+    }
+}

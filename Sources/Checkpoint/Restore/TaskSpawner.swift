@@ -1,0 +1,76 @@
+import Glibc
+import Ptrace
+
+/// Creating tasks with the ids they had, by a clone3 with set_tid
+/// injected into the task that is to be their parent (or the process
+/// they join). The kernel attaches the new task to crtool (TRACEFORK,
+/// TRACECLONE), and it stops before running any user code.
+enum TaskSpawner {
+    enum Kind {
+        case thread
+        case process
+    }
+
+    static func spawn(_ kind: Kind, id: Int32, in owner: Int32, with inj: RemoteSyscall) throws -> Tracee {
+        let flags: UInt64
+        let exitSignal: UInt64
+        switch kind {
+        case .thread:
+            flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
+            exitSignal = 0
+        case .process:
+            flags = 0
+            exitSignal = UInt64(SIGCHLD)
+        }
+        let tidArray = try inj.stage([UInt8].le(UInt32(bitPattern: id), UInt32(0)), at: 512)
+        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, 1)
+        let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
+        let what = kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
+        if r < 0 {
+            throw CheckpointError("cannot create \(what): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -17 ? " (the id is in use)" : "")")
+        }
+        let created = inj.takeNewTasks()
+        guard Int64(id) == r, created.contains(id) else {
+            throw CheckpointError("\(what) was created as \(r)")
+        }
+        let tracee = Tracee.adopt(tid: id, pid: kind == .thread ? owner : id)
+        let stop = try tracee.waitStop()
+        guard case .eventStop = stop else {
+            throw CheckpointError("new \(what) \(stop) instead of waiting for its state")
+        }
+        return tracee
+    }
+
+    /// Makes a freshly created process exit with a zombie's wait status:
+    /// exit_group for an exit code, its own default-action signal for a
+    /// death by signal. crtool, as tracer, collects the exit first; the
+    /// zombie then waits for its real parent.
+    static func exit(_ tracee: Tracee, status: Int32, site: UInt64) throws {
+        var regs = try tracee.registers()
+        regs.rip = site
+        regs.origRax = UInt64.max
+        let signal = status & 0x7f
+        if signal == 0 {
+            regs.rax = UInt64(Syscall.exitGroup)
+            regs.rdi = UInt64((status >> 8) & 0xff)
+        } else {
+            regs.rax = UInt64(Syscall.kill)
+            regs.rdi = UInt64(tracee.pid)
+            regs.rsi = UInt64(signal)
+        }
+        try tracee.setRegisters(regs)
+        try tracee.setSignalMask(0)
+        try tracee.resume()
+        while true {
+            let stop = try tracee.waitStop()
+            switch stop {
+            case .exited, .killed:
+                return
+            case .signalDelivery(let sig):
+                try tracee.resume(signal: sig)
+            default:
+                try tracee.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import CSupport
+import Glibc
+
+/// Plain file I/O on crtool's own descriptors with typed results, for the
+/// layers above that must not handle raw pointers: reading a shared-memory
+/// object through /proc/PID/map_files, filling a memfd on restore.
+public enum LocalFile {
+    public static func open(_ path: String, flags: Int32, pid: Int32? = nil) throws -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open \(path)", pid: pid) }
+        return fd
+    }
+
+    public static func size(_ fd: Int32) throws -> UInt64 {
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw SystemError("fstat") }
+        return UInt64(st.st_size)
+    }
+
+    /// The byte ranges that hold data (SEEK_DATA/SEEK_HOLE), so holes of a
+    /// sparse shared-memory object are never read.
+    public static func dataSegments(_ fd: Int32, size: UInt64) -> [Range<UInt64>] {
+        var result: [Range<UInt64>] = []
+        var offset: off_t = 0
+        while UInt64(offset) < size {
+            let data = lseek(fd, offset, 3) // SEEK_DATA
+            if data < 0 { break }
+            var hole = lseek(fd, data, 4) // SEEK_HOLE
+            if hole < 0 || UInt64(hole) > size { hole = off_t(size) }
+            if hole <= data { break }
+            result.append(UInt64(data)..<UInt64(hole))
+            offset = hole
+        }
+        return result
+    }
+
+    /// Reads exactly `count` bytes at `offset` into `buffer[0...]`.
+    public static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int, at offset: UInt64) throws {
+        var done = 0
+        try buffer.withUnsafeMutableBytes { b in
+            while done < count {
+                let n = pread(fd, b.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { throw SystemError("pread at \(offset + UInt64(done))", errno: n == 0 ? EIO : errno) }
+                done += n
+            }
+        }
+    }
+
+    public static func write(_ fd: Int32, _ bytes: [UInt8], range: Range<Int>, at offset: UInt64) throws {
+        var done = 0
+        try bytes.withUnsafeBytes { b in
+            while done < range.count {
+                let n = pwrite(fd, b.baseAddress! + range.lowerBound + done, range.count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { throw SystemError("pwrite at \(offset + UInt64(done))", errno: n == 0 ? EIO : errno) }
+                done += n
+            }
+        }
+    }
+
+    /// An anonymous memory file (memfd) of `size` bytes.
+    public static func memfd(name: String, size: UInt64) throws -> Int32 {
+        let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), 1, 0, 0, 0, 0) } // MFD_CLOEXEC
+        if fd < 0 { throw SystemError("memfd_create \(name)") }
+        if ftruncate(Int32(fd), off_t(size)) != 0 {
+            let e = errno
+            close(Int32(fd))
+            throw SystemError("ftruncate of memfd \(name) to \(size)", errno: e)
+        }
+        return Int32(fd)
+    }
+}

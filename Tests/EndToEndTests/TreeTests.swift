@@ -1,0 +1,62 @@
+import Glibc
+import XCTest
+
+/// A whole process tree comes back: the same PIDs, parents, sessions and
+/// process groups, its zombie still waiting, memory shared among its
+/// processes still shared, and one file offset still shared by two.
+final class TreeTests: EndToEndCase {
+    func testTreeComesBackWithSessionsGroupsZombieAndSharing() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let tree = try startFixture("tree", [dataDir])
+        try tree.waitFor(line: "ready")
+        try tree.waitFor("tick", atLeast: 2)
+        let before = ProcessIdentity.tree(tree.pid)
+        XCTAssertEqual(before.count, 8, "root, leader, grandchild, grouper, writer, two consumers, zombie: \(before)")
+        XCTAssertEqual(before.filter { $0.state == "Z" }.count, 1, "\(before)")
+        XCTAssertTrue(before.contains { $0.sid == $0.pid && $0.pid != tree.pid }, "a session leader below the root: \(before)")
+
+        let image = try checkpoint(tree)
+        for p in before where p.pid != tree.pid {
+            _ = try? waitForExit(p.pid, timeout: 5)
+            try waitUntilFree(p.pid)
+        }
+        let mark = tree.lineCount
+        let lastTick = try XCTUnwrap(tree.numbers("tick").last)
+        try restore(image, as: tree)
+
+        let after = ProcessIdentity.tree(tree.pid)
+        XCTAssertEqual(after, before, "the tree after restore")
+        try tree.waitFor("tick", atLeast: lastTick + 3, from: mark)
+        for consumer in 0..<2 {
+            try tree.waitFor("consumer \(consumer) after restore", from: mark) { $0.hasPrefix("consumer \(consumer) at ") }
+        }
+        for role in ["leader", "grandchild", "grouper"] {
+            try tree.waitFor("\(role) after restore", from: mark) { $0.hasPrefix("\(role) ") }
+        }
+        let next = try XCTUnwrap(tree.numbers("tick", from: mark).first)
+        XCTAssertEqual(next, lastTick + 1, "the parent's ticks go on from where they were")
+        // Stop them all first, so none sees another die and reports it;
+        // the orphans pass to this process, which reaps them.
+        for p in after { Glibc.kill(p.pid, SIGSTOP) }
+        for p in after { Glibc.kill(p.pid, SIGKILL) }
+        for p in after { try? killAndReap(p.pid) }
+        assertNoFailures(tree)
+        try assertTurnsFile(dataDir + "/turns.dat")
+    }
+
+    /// Parent and writer wrote through one shared offset, taking turns: the
+    /// file must hold P0, W1, P2, … back to back, the restore in the middle.
+    private func assertTurnsFile(_ path: String) throws {
+        let bytes = try XCTUnwrap(readWholeFile(path), path)
+        let count = bytes.count / 16
+        XCTAssertGreaterThan(count, 20)
+        for n in 0..<count {
+            let got = String(decoding: bytes[(n * 16)..<(n * 16 + 16)], as: UTF8.self)
+            let digits = String(n)
+            let want = (n % 2 == 0 ? "P" : "W") + String(repeating: "0", count: 14 - digits.count) + digits + "\n"
+            if got != want {
+                return XCTFail("\(path): record \(n) is \(got.debugDescription), expected \(want.debugDescription)")
+            }
+        }
+    }
+}
