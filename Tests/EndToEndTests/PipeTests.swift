@@ -16,6 +16,16 @@ final class PipeTests: EndToEndCase {
         try assertCarriesOnAfterRoundTrip(pipe)
     }
 
+    /// The writer is a child process: the two ends are in two processes of
+    /// the image, made once and joined again on restore.
+    func testBufferedBytesOfAPipeBetweenTwoProcessesArriveOnceAfterRestore() throws {
+        let pipe = try startFixture("pipe", ["--fork"])
+        let children = ProcessIdentity.tree(pipe.pid).map(\.pid).filter { $0 != pipe.pid }
+        XCTAssertEqual(children.count, 1, "the writer child")
+        try assertCarriesOnAfterRoundTrip(pipe, alsoFree: children)
+        XCTAssertEqual(ProcessIdentity.tree(pipe.pid).map(\.pid).filter { $0 != pipe.pid }, children)
+    }
+
     /// tee, not read: the process that keeps running loses nothing, and the
     /// image restores the pipe as it was at the dump.
     func testLeaveRunningLeavesThePipeContentInPlace() throws {
@@ -37,9 +47,19 @@ final class PipeTests: EndToEndCase {
         assertNoFailures(pipe)
     }
 
-    private func assertCarriesOnAfterRoundTrip(_ pipe: Fixture, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `alsoFree`: other processes of the tree, orphaned by the dump, whose
+    /// PIDs must be free before the restore.
+    private func assertCarriesOnAfterRoundTrip(
+        _ pipe: Fixture, alsoFree others: [pid_t] = [], file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         try pipe.waitFor("got", atLeast: 2560)
-        let (image, mark) = try roundTrip(pipe)
+        let image = try checkpoint(pipe)
+        for pid in others {
+            _ = try? waitForExit(pid, timeout: 5)
+            try waitUntilFree(pid)
+        }
+        let mark = pipe.lineCount
+        try restore(image, as: pipe)
         // 128 KiB of capacity, kept full by the writer.
         XCTAssertGreaterThan(try savedPipeBytes(in: image, pid: pipe.pid), 64 * 1024, file: file, line: line)
         let before = try XCTUnwrap(pipe.numbers("got", before: mark).last, file: file, line: line)
