@@ -45,6 +45,10 @@ public enum Syscall {
     public static let kcmp: Int64 = 312
     public static let restartSyscall: Int64 = 219
     public static let exitGroup: Int64 = 231
+    public static let seccomp: Int64 = 317
+    public static let capset: Int64 = 126
+    public static let setfsuid: Int64 = 122
+    public static let setfsgid: Int64 = 123
     public static let kill: Int64 = 62
     public static let setsid: Int64 = 112
     public static let setpgid: Int64 = 109

@@ -34,7 +34,7 @@ final class FrozenProcess {
                         continue
                     }
                     do {
-                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood])
+                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood, .suspendSeccomp])
                         known[tid] = t
                         try t.interrupt()
                         interrupted.insert(tid)

@@ -14,6 +14,7 @@ struct CollectedProcess {
 enum ProcessCollector {
     static func collect(_ frozen: FrozenProcess) throws -> CollectedProcess {
         let pid = frozen.pid
+        try NamespaceCheck.requireSame(pid: pid)
         let stat = try ProcStat.read(pid: pid)
         let memory = RemoteMemory(pid: pid)
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)

@@ -57,7 +57,8 @@ final class TaskInspector {
         let answers = try inj.fetch(at: 0, count: 56)
         if !isLeader { try inj.finish() }
         let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
-        return ThreadImage(
+        let status = try ProcStatus.read(pid: frozen.pid, tid: t.tid)
+        var image = ThreadImage(
             tid: t.tid,
             name: name.trimmingCharacters(in: .newlines),
             registers: regs,
@@ -71,6 +72,9 @@ final class TaskInspector {
             alternateStack: AlternateStack(base: answers.le(UInt64.self, at: 32), flags: answers.le(Int32.self, at: 40),
                                            size: answers.le(UInt64.self, at: 48)),
             stoppedIn: regs.interruptedSyscall.map { SyscallNames.name($0) })
+        image.noNewPrivs = status.noNewPrivs
+        image.seccompFilters = try SeccompFilters.read(t, mode: status.seccompMode)
+        return image
     }
 
     /// Handlers of every signal that has one (SIG_DFL with no flags is left out).

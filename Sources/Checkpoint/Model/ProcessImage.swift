@@ -112,6 +112,11 @@ public struct ThreadImage: Codable, Equatable, Sendable {
     public var alternateStack: AlternateStack
     /// The system call the thread was inside, by name, for people reading the image.
     public var stoppedIn: String?
+    /// PR_SET_NO_NEW_PRIVS, per thread in the kernel.
+    public var noNewPrivs: Bool = false
+    /// Classic BPF seccomp filters (struct sock_filter arrays), oldest
+    /// first, in the order they must be installed again.
+    public var seccompFilters: [Data] = []
 }
 
 public struct AlternateStack: Codable, Equatable, Sendable {

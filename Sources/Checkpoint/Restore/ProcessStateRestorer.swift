@@ -90,19 +90,47 @@ enum ThreadStateRestorer {
         if let rseq = t.rseq {
             try inj.checked("rseq registration at 0x\(String(rseq.address, radix: 16))", Syscall.rseq, rseq.address, UInt64(rseq.length), 0, UInt64(rseq.signature))
         }
+        if t.noNewPrivs {
+            try inj.checked("PR_SET_NO_NEW_PRIVS", Syscall.prctl, 38, 1, 0, 0, 0)
+        }
+        // Filters go in while the thread still has the privileges to install
+        // them; they do not bind crtool's injected calls (SUSPEND_SECCOMP).
+        try SeccompFilters.install(t.seccompFilters, with: inj)
         try restoreCredentials(credentials, with: inj)
     }
 
     /// Credentials are per thread in the kernel (glibc only makes them
-    /// look process-wide), so every thread sets its own, last.
+    /// look process-wide), so every thread sets its own, last. Capabilities
+    /// survive the change of uid only with PR_SET_KEEPCAPS, and the bounding
+    /// set can only shrink while the thread still has CAP_SETPCAP, so the
+    /// order is: bounding set, keep-caps, ids, capset, ambient set.
     static func restoreCredentials(_ c: Credentials, with inj: RemoteSyscall) throws {
         guard c.uids.count == 4, c.gids.count == 4 else { return }
-        if c.uids == [0, 0, 0, 0] && c.gids == [0, 0, 0, 0] && c.groups.isEmpty { return }
+        let own = try ProcStatus.read(pid: getpid())
+        let sameIds = c.uids == own.uids && c.gids == own.gids && c.groups == own.groups
+        let sameCaps = c.capEffective == own.capEffective && c.capPermitted == own.capPermitted
+            && c.capInheritable == own.capInheritable && c.capBounding == own.capBounding && c.capAmbient == own.capAmbient
+        if sameIds && sameCaps { return }
+        for cap in 0..<64 where own.capBounding & (1 << UInt64(cap)) != 0 && c.capBounding & (1 << UInt64(cap)) == 0 {
+            try inj.checked("dropping capability \(cap) from the bounding set", Syscall.prctl, 24, UInt64(cap))
+        }
+        try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 1)
         var groups: [UInt8] = []
         for g in c.groups { groups += [UInt8].le(g) }
-        try inj.checked("setgroups", Syscall.setgroups, UInt64(c.groups.count), groups.isEmpty ? 0 : try inj.stage(groups))
+        try inj.checked("setgroups", Syscall.setgroups, UInt64(c.groups.count), groups.isEmpty ? 0 : try inj.stage(groups, at: 2048))
         try inj.checked("setresgid", Syscall.setresgid, UInt64(c.gids[0]), UInt64(c.gids[1]), UInt64(c.gids[2]))
         try inj.checked("setresuid", Syscall.setresuid, UInt64(c.uids[0]), UInt64(c.uids[1]), UInt64(c.uids[2]))
+        _ = try inj.call(Syscall.setfsgid, UInt64(c.gids[3]))
+        _ = try inj.call(Syscall.setfsuid, UInt64(c.uids[3]))
+        let header = try inj.stage([UInt8].le(UInt32(0x2008_0522), UInt32(0)), at: 0)
+        let data = try inj.stage([UInt8].le(
+            UInt32(truncatingIfNeeded: c.capEffective), UInt32(truncatingIfNeeded: c.capPermitted), UInt32(truncatingIfNeeded: c.capInheritable),
+            UInt32(truncatingIfNeeded: c.capEffective >> 32), UInt32(truncatingIfNeeded: c.capPermitted >> 32), UInt32(truncatingIfNeeded: c.capInheritable >> 32)), at: 64)
+        try inj.checked("capset", Syscall.capset, header, data)
+        for cap in 0..<64 where c.capAmbient & (1 << UInt64(cap)) != 0 {
+            try inj.checked("raising ambient capability \(cap)", Syscall.prctl, 47, 2, UInt64(cap))
+        }
+        try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 0)
     }
 
     static func setFinalState(_ t: ThreadImage, on tracee: Tracee) throws {

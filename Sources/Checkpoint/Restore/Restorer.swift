@@ -127,7 +127,7 @@ public enum Restorer {
         let root = plan.root
         let gate = try GatedProcess.spawn(pid: root.pid, executable: options.stubPath, arguments: [])
         tree.gate = gate
-        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .exitKill])
+        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .exitKill, .suspendSeccomp])
         tree.add(leader)
         try gate.open()
         let stop = try leader.waitStop()
