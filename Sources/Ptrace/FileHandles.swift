@@ -20,7 +20,8 @@ public enum FileHandles {
             throw SystemError("finding a mount of device \(major):\(minor) in /proc/\(pid)/mountinfo", pid: pid, errno: ENOENT)
         }
         let mountPath = "/proc/\(pid)/root" + (mount.mountPoint == "/" ? "" : mount.mountPoint)
-        let mountFD = open(mountPath, oPath | O_CLOEXEC)
+        // Not O_PATH: open_by_handle_at does not take O_PATH descriptors.
+        let mountFD = open(mountPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if mountFD < 0 { throw SystemError("open \(mountPath)", pid: pid) }
         defer { close(mountFD) }
         var request = [UInt8].le(UInt32(handle.count)) + [UInt8].le(handleType) + handle

@@ -13,8 +13,9 @@ enum SocketHolders {
 
     /// A descriptor of socket `inode` in a process of the image, if any.
     static func inImage(inode: UInt64) -> Holder? {
-        let me = getpid()
-        for pid in allProcesses() where tracer(of: pid) == me {
+        // TracerPid names the tracing thread: crtool's tracer thread.
+        let mine = Set((try? ProcDirectory.threads(pid: getpid())) ?? [])
+        for pid in allProcesses() where tracer(of: pid).map(mine.contains) ?? false {
             if let fd = descriptor(of: inode, in: pid) { return Holder(pid: pid, fd: fd) }
         }
         return nil
