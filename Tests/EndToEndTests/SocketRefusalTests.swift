@@ -1,0 +1,46 @@
+import Glibc
+import Ptrace
+import XCTest
+
+/// Connections crtool cannot carry are refused at dump with the pid, the
+/// fd and the peer named; no image is left and the process serves on.
+final class SocketRefusalTests: EndToEndCase {
+    func testEstablishedTCPConnectionIsRefused() throws {
+        let fixture = try startFixture("inetecho")
+        let ports = try EchoPorts(fixture)
+        let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: ports.tcp))
+        XCTAssertEqual(try client.ask("hold\n"), "echo hold\n")
+
+        let result = try assertRefused(fixture, mentioning: ["established TCP connections come with migration", "127.0.0.1:\(ports.tcp)"])
+        XCTAssertTrue(result.contains("ESTABLISHED"), result)
+        XCTAssertEqual(try client.ask("still here\n"), "echo still here\n")
+        assertNoFailures(fixture)
+    }
+
+    func testUnixConnectionToAProcessOutsideTheImageIsRefused() throws {
+        let dir = try scratch.newDirectory("sockets")
+        let fixture = try startFixture("unixlisten", [dir])
+        let client = try SocketClient(connectingTo: .unixPath(dir + "/stream.sock"))
+        XCTAssertEqual(try client.ask("hold\n"), "echo hold\n")
+
+        try assertRefused(fixture, mentioning: ["outside the image", "pid \(getpid())", "fd \(client.fd)"])
+        XCTAssertEqual(try client.ask("still here\n"), "echo still here\n")
+        assertNoFailures(fixture)
+    }
+
+    /// Dumps, expects a refusal naming the fixture's pid and an fd plus
+    /// `texts`, and returns the message.
+    @discardableResult
+    private func assertRefused(_ fixture: Fixture, mentioning texts: [String],
+                               file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir])
+        XCTAssertFalse(result.succeeded, "\(result)", file: file, line: line)
+        for text in ["pid \(fixture.pid) fd "] + texts {
+            XCTAssertTrue(result.stderr.contains(text), "the message should say \"\(text)\": \(result)", file: file, line: line)
+        }
+        XCTAssertFalse(fileExists(dir + "/manifest.json"), "a refused dump left a manifest", file: file, line: line)
+        assertRunningFree(fixture, file: file, line: line)
+        return result.stderr
+    }
+}
