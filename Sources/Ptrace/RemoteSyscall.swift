@@ -54,7 +54,9 @@ public final class RemoteSyscall {
                 if after.rip == site {
                     // A thread stopped inside a system call (an exec stop)
                     // reports the step on that call's exit, before our
-                    // instruction ran: step again.
+                    // instruction ran, and that call's return value has
+                    // overwritten rax: load the registers again and step.
+                    try tracee.setRegisters(regs)
                     try tracee.singleStep()
                     continue
                 }

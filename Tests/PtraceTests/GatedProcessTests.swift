@@ -133,4 +133,25 @@ final class GatedProcessTests: XCTestCase {
         children.forget(g.pid)
         XCTAssertFalse(ProcFile.exists("/proc/\(g.pid)"))
     }
+
+    /// An injection straight at an exec stop, without stepping out of the
+    /// execve first, must still run the requested call, not the one the
+    /// execve's return value would name.
+    func testInjectionAtAnExecStopWithoutSteppingOut() throws {
+        let children = makeChildren()
+        let gated = try GatedProcess.spawn(pid: 0, executable: "/bin/sleep", arguments: ["30"])
+        children.adopt(gated.pid)
+        let (stop, results) = try TracerThread.run { () -> (Stop, [Int64]) in
+            let t = try Tracee.seize(tid: gated.pid, pid: gated.pid, options: [.traceExec])
+            try gated.open()
+            let stop = try t.waitStop()
+            let remote = try RemoteSyscall(tracee: t, site: try SyscallSite.inVDSO(pid: gated.pid, maps: try Maps.read(pid: gated.pid)))
+            let r = [try remote.call(Syscall.getpid, 9999), try remote.call(Syscall.getpid)]
+            try remote.finish()
+            try t.detach()
+            return (stop, r)
+        }
+        XCTAssertEqual(stop, .event(.exec, signal: SIGTRAP))
+        XCTAssertEqual(results, [Int64(gated.pid), Int64(gated.pid)])
+    }
 }

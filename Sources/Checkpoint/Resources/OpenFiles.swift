@@ -86,8 +86,9 @@ enum OpenFiles {
                 if remote != Int64(f.fd) {
                     try inj.checked("dup3 to fd \(f.fd)", Syscall.dup3, UInt64(remote), UInt64(f.fd), f.closeOnExec ? UInt64(O_CLOEXEC) : 0)
                     try inj.checked("close", Syscall.close, UInt64(remote))
-                } else if f.closeOnExec {
-                    try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), UInt64(FD_CLOEXEC))
+                } else {
+                    // pidfd_getfd always sets close-on-exec; make it what the image says.
+                    try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), f.closeOnExec ? UInt64(FD_CLOEXEC) : 0)
                 }
                 if made.holder(of: f.openFile) == nil {
                     try made.record(f.openFile, pid: context.pid, fd: f.fd)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One line of /proc/PID/maps: a VMA.
 public struct MapEntry: Equatable, Sendable {
     public var start: UInt64
@@ -62,7 +64,8 @@ public enum Maps {
         guard let off = UInt64(offset, radix: 16) else { throw fail("bad offset") }
         guard let ino = UInt64(inode) else { throw fail("bad inode") }
         while rest.first == " " { rest = rest.dropFirst() }
-        let path = rest.isEmpty ? nil : String(rest)
+        // The kernel writes a newline in a file name as "\012".
+        let path = rest.isEmpty ? nil : String(rest).replacingOccurrences(of: "\\012", with: "\n")
         return MapEntry(start: start, end: end, read: p[0] == "r", write: p[1] == "w", execute: p[2] == "x",
                         shared: p[3] == "s", offset: off, device: String(device), inode: ino, path: path)
     }
