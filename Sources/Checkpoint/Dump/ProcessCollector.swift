@@ -49,7 +49,9 @@ enum ProcessCollector {
                 sharedPendingSignals: try frozen.leader.pendingSignals(shared: true).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
                 intervalTimers: try ins.intervalTimers(),
                 files: files, pagesFile: "pages-\(pid).img")
-            return CollectedProcess(image: image, details: details, inspector: ins, memory: memory)
+            var complete = image
+            complete.posixTimers = try ins.posixTimers()
+            return CollectedProcess(image: complete, details: details, inspector: ins, memory: memory)
         } catch {
             try? ins.close()
             throw error

@@ -106,6 +106,10 @@ final class TaskInspector {
         return result
     }
 
+    func posixTimers() throws -> [PosixTimerImage] {
+        try PosixTimers.collect(pid: frozen.pid, with: leaderInjection!)
+    }
+
     func currentBrk() throws -> UInt64 {
         try leaderInjection!.checked("brk(0)", Syscall.brk, 0)
     }

@@ -23,6 +23,7 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     public var signalActions: [SignalActionImage]
     public var sharedPendingSignals: [PendingSignal]
     public var intervalTimers: [IntervalTimerImage]
+    public var posixTimers: [PosixTimerImage] = []
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String

@@ -30,6 +30,7 @@ enum ProcessStateRestorer {
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
         try OpenFiles.restore(process.files, context: files)
         try files.finish()
+        try PosixTimers.restore(process.posixTimers, with: inj)
         for t in process.intervalTimers {
             let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
                                    t.valueMicroseconds / 1_000_000, t.valueMicroseconds % 1_000_000)
