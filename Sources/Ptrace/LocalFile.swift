@@ -5,8 +5,8 @@ import Glibc
 /// layers above that must not handle raw pointers: reading a shared-memory
 /// object through /proc/PID/map_files, filling a memfd on restore.
 public enum LocalFile {
-    public static func open(_ path: String, flags: Int32, pid: Int32? = nil) throws -> Int32 {
-        let fd = Glibc.open(path, flags | O_CLOEXEC)
+    public static func open(_ path: String, flags: Int32, pid: Int32? = nil, mode: UInt32 = 0o600) throws -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode_t(mode))
         if fd < 0 { throw SystemError("open \(path)", pid: pid) }
         return fd
     }

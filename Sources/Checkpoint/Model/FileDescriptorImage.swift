@@ -3,7 +3,7 @@
 /// shows only what applies.
 public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case regular, directory, characterDevice, terminal
+        case regular, directory, characterDevice, terminal, deletedFile
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify
         case unixSocket, inetSocket
@@ -25,6 +25,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var inode: UInt64 = 0
 
     public var pipe: PipeState?
+    public var deletedFile: DeletedFileState?
     public var eventfd: EventFDState?
     public var signalfd: SignalFDState?
     public var timerfd: TimerFDState?

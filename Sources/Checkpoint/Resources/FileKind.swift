@@ -46,6 +46,7 @@ struct FileProbe {
 /// The registry of kinds, in the order they are tried.
 enum FileKinds {
     static let all: [FileKind.Type] = [
+        DeletedFiles.self,
         PathFiles.self,
         Pipes.self,
         FIFOs.self,

@@ -28,7 +28,7 @@ enum PathFiles: FileKind {
         default: image.kind = .regular
         }
         if p.link.hasSuffix(" (deleted)") {
-            throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link))")
+            throw FileKinds.unsupported(p, what: "a deleted \(image.kind == .directory ? "directory" : "device node") (\(p.link))")
         }
     }
 

@@ -1,0 +1,50 @@
+import Foundation
+import Glibc
+import Ptrace
+
+/// Regular files deleted while open. Their content is saved with the image
+/// (up to a limit: a huge deleted file is more likely a mistake than state
+/// worth carrying); on restore the file is made again under its old name
+/// (or beside it when that name is taken again), filled, opened with the
+/// recorded flags and offset, and deleted again, so the process holds an
+/// unlinked file with the same bytes.
+enum DeletedFiles: FileKind {
+    static let kind = FileDescriptorImage.Kind.deletedFile
+    static let limit: UInt64 = 64 << 20
+    static let suffix = " (deleted)"
+
+    static func recognizes(_ p: FileProbe) -> Bool {
+        p.fileType == UInt32(S_IFREG) && p.link.hasPrefix("/") && p.link.hasSuffix(suffix)
+    }
+
+    static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        let fd = try context.local(p.fd)
+        let size = try LocalFile.size(fd)
+        guard size <= limit else {
+            throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link)) of \(size) bytes, more than the \(limit >> 20) MiB crtool saves")
+        }
+        var content = [UInt8](repeating: 0, count: Int(size))
+        if size > 0 { try LocalFile.read(fd, into: &content, count: Int(size), at: 0) }
+        image.path = String(p.link.dropLast(suffix.count))
+        image.deletedFile = DeletedFileState(mode: p.mode & 0o7777, content: Data(content))
+    }
+
+    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+        guard let state = f.deletedFile else {
+            throw ImageError(file: "process-\(context.pid).json", field: "files[fd \(f.fd)].deletedFile", reason: "missing")
+        }
+        var path = f.path
+        if ProcFile.exists(path) { path += ".crtool-\(context.pid)-\(f.fd)" }
+        let made = try LocalFile.open(path, flags: O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW, pid: context.pid, mode: state.mode)
+        defer {
+            close(made)
+            unlink(path)
+        }
+        let bytes = [UInt8](state.content)
+        if !bytes.isEmpty { try LocalFile.write(made, bytes, range: 0..<bytes.count, at: 0) }
+        let flags = f.flags & ~Int32(O_CREAT | O_EXCL | O_TRUNC)
+        let reopened = try LocalFile.open("/proc/self/fd/\(made)", flags: flags, pid: context.pid)
+        if f.position != 0 { _ = lseek(reopened, off_t(f.position), SEEK_SET) }
+        return .local(reopened)
+    }
+}
