@@ -30,6 +30,9 @@ public enum SocketQueue {
     /// (MSG_TRUNC) without moving the offset. When the socket can no longer
     /// receive (`endsAtEmpty`), a seqpacket socket reports an empty
     /// message at the end of its queue for ever; that one is the end.
+    /// The kernel marks an empty message as seen when it is peeked at, and
+    /// a peek with an offset passes over marked ones: an empty message
+    /// something peeked at before (an earlier dump) is not returned.
     public static func peekMessages(_ fd: Int32, endsAtEmpty: Bool, limit: Int = 1 << 20) throws -> [[UInt8]] {
         try withPeekOffset(fd) {
             var out: [[UInt8]] = []

@@ -1,3 +1,4 @@
+import Glibc
 import XCTest
 
 /// Socketpairs of every type, holding messages queued in both directions
@@ -23,6 +24,31 @@ final class SocketPairTests: EndToEndCase {
         let last = try XCTUnwrap(fixture.numbers("round", before: mark).last)
         try fixture.waitFor("round", atLeast: last + 20, from: mark)
         assertSequence(fixture, "round", startingAt: 0)
+        assertNoFailures(fixture)
+    }
+
+    /// Each pair has one end in the parent and the other in its child: the
+    /// restore makes the pair once and gives each process its end.
+    func testPairsBetweenParentAndChild() throws {
+        let fixture = try startFixture("socketpairs", ["--fork"])
+        let childLine = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("child ") && !$0.contains("round") })
+        let child = try XCTUnwrap(pid_t(childLine.dropFirst("child ".count)))
+        try fixture.waitFor("child round", atLeast: 10)
+        try fixture.waitFor("round", atLeast: 10)
+
+        let image = try checkpoint(fixture)
+        _ = try? waitForExit(child, timeout: 5)
+        try waitUntilFree(child)
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
+
+        let last = try XCTUnwrap(fixture.numbers("round", before: mark).last)
+        let childLast = try XCTUnwrap(fixture.numbers("child round", before: mark).last)
+        try fixture.waitFor("round", atLeast: last + 20, from: mark)
+        try fixture.waitFor("child round", atLeast: childLast + 20, from: mark)
+        assertSequence(fixture, "round", startingAt: 0)
+        assertSequence(fixture, "child round", startingAt: 0)
         assertNoFailures(fixture)
     }
 }

@@ -28,6 +28,19 @@ final class SocketRefusalTests: EndToEndCase {
         assertNoFailures(fixture)
     }
 
+    func testDescriptorInFlightIsRefused() throws {
+        let fixture = try startFixture("socketpairs", ["--fd-in-flight"])
+        let line = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("in flight on fd ") })
+        let fd = try XCTUnwrap(Int(line.dropFirst("in flight on fd ".count)))
+        try fixture.waitFor("round", atLeast: 3)
+
+        try assertRefused(fixture, mentioning: ["fd \(fd)", "SCM_RIGHTS"])
+        let last = try XCTUnwrap(fixture.numbers("round").last)
+        try fixture.waitFor("round", atLeast: last + 5)
+        assertSequence(fixture, "round", startingAt: 0)
+        assertNoFailures(fixture)
+    }
+
     /// Dumps, expects a refusal naming the fixture's pid and an fd plus
     /// `texts`, and returns the message.
     @discardableResult

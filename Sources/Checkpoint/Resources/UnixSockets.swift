@@ -28,7 +28,7 @@ enum UnixSockets: FileKind {
             CheckpointError("pid \(p.pid) fd \(p.fd) is a \(kind) (socket:[\(p.inode)]) \(what)")
         }
         if let n = inFlight(p.info.fields), n > 0 {
-            throw refuse("with \(n) file descriptors queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
+            throw refuse("with \(descriptors(n)) queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
         }
         if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
             throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
@@ -75,7 +75,7 @@ enum UnixSockets: FileKind {
         }
         let fields = (try? FdInfo.read(pid: holder.pid, fd: holder.fd).fields) ?? [:]
         if let n = inFlight(fields), n > 0 {
-            throw refuse("connected to socket:[\(peer)] (pid \(holder.pid) fd \(holder.fd)), which has \(n) file descriptors queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
+            throw refuse("connected to socket:[\(peer)] (pid \(holder.pid) fd \(holder.fd)), which has \(descriptors(n)) queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
         }
         let copy: Int32
         var owned = false
@@ -88,6 +88,10 @@ enum UnixSockets: FileKind {
         defer { if owned { close(copy) } }
         return try end(copy, peerDiag, inode: peer, pid: holder.pid,
                        resolveName: peerDiag.type == Int32(SOCK_DGRAM.rawValue), connected: true)
+    }
+
+    private static func descriptors(_ n: Int) -> String {
+        n == 1 ? "1 file descriptor" : "\(n) file descriptors"
     }
 
     /// Descriptors waiting in the receive queue, from fdinfo's "scm_fds".

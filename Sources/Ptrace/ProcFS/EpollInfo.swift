@@ -9,6 +9,14 @@ public struct EpollWatch: Equatable, Sendable {
     /// Inode and device of the watched file, to check that `fd` still is it.
     public var inode: UInt64
     public var device: UInt64
+
+    public init(fd: Int32, events: UInt32, data: UInt64, inode: UInt64, device: UInt64) {
+        self.fd = fd
+        self.events = events
+        self.data = data
+        self.inode = inode
+        self.device = device
+    }
 }
 
 public enum EpollInfo {

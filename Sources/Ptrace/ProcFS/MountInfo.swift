@@ -5,6 +5,13 @@ public struct MountEntry: Equatable, Sendable {
     /// The directory of the file system that is the mount's root.
     public var root: String
     public var mountPoint: String
+
+    public init(major: UInt32, minor: UInt32, root: String, mountPoint: String) {
+        self.major = major
+        self.minor = minor
+        self.root = root
+        self.mountPoint = mountPoint
+    }
 }
 
 public enum MountTable {
