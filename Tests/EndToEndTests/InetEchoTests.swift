@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Ptrace
 import XCTest
@@ -14,9 +15,40 @@ final class InetEchoTests: EndToEndCase {
         let (_, mark) = try roundTrip(fixture)
         try talk(ports, tag: "after")
         try fixture.waitFor(line: "datagram after udp", from: mark)
-        let last = try XCTUnwrap(fixture.numbers("tick").last)
+        let last = fixture.numbers("tick").last ?? 0
         try fixture.waitFor("tick", atLeast: last + 3, from: mark)
         assertNoFailures(fixture)
+    }
+
+    /// The ::1 listener did not ask for SO_REUSEADDR, and a connection it
+    /// closed first lingers in TIME_WAIT on its port: the restore must
+    /// still get the port, and leave the option off as it was.
+    func testListenerRebindsOverItsOwnTimeWait() throws {
+        let fixture = try startFixture("inetecho")
+        let ports = try EchoPorts(fixture)
+        do {
+            let client = try SocketClient(connectingTo: .inet(host: "::1", port: ports.tcp6))
+            XCTAssertEqual(try client.ask("bye\n"), "echo bye\n")
+            XCTAssertEqual(try client.receive(), "", "the server closes first")
+        }
+        XCTAssertTrue(poll(timeout: 5) { timeWaitCount(port: ports.tcp6) > 0 }, "a TIME_WAIT connection on port \(ports.tcp6)")
+
+        let (_, mark) = try roundTrip(fixture)
+        XCTAssertGreaterThan(timeWaitCount(port: ports.tcp6), 0, "still in TIME_WAIT when the listener came back")
+        try talk(ports, tag: "after")
+        let last = fixture.numbers("tick").last ?? 0
+        try fixture.waitFor("tick", atLeast: last + 3, from: mark)
+        assertNoFailures(fixture)
+    }
+
+    /// Connections in TIME_WAIT (state 06) on local `port`, from /proc/net/tcp6.
+    private func timeWaitCount(port: UInt16) -> Int {
+        let hexPort = String(format: "%04X", port)
+        let lines = (readTextFile("/proc/net/tcp6") ?? "").split(separator: "\n").dropFirst()
+        return lines.filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1].hasSuffix(":" + hexPort) && fields[3] == "06"
+        }.count
     }
 
     private func talk(_ ports: EchoPorts, tag: String) throws {

@@ -24,7 +24,7 @@ final class InotifyTests: EndToEndCase {
         XCTAssertEqual(chmod(dir + "/c", 0o600), 0)
         try fixture.waitFor(line: "event 3 c attrib", from: mark)
 
-        let last = try XCTUnwrap(fixture.numbers("tick").last)
+        let last = fixture.numbers("tick").last ?? 0
         try fixture.waitFor("tick", atLeast: last + 3, from: mark)
         assertSequence(fixture, "tick", startingAt: 1)
         assertNoFailures(fixture)

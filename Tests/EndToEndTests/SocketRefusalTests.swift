@@ -41,6 +41,21 @@ final class SocketRefusalTests: EndToEndCase {
         assertNoFailures(fixture)
     }
 
+    /// The fixture reads its stdin, a unix socket this test process holds
+    /// too: restoring it would cut this process off.
+    func testSocketAlsoHeldOutsideTheImageIsRefused() throws {
+        let (inside, writer) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
+        addTeardownBlock { close(inside); close(writer) }
+        let reader = try startFixture("reader", stdin: .descriptor(inside))
+        _ = Sockets.send(writer, Array("before the dump\n".utf8), flags: 0)
+        try reader.waitFor(line: "got before the dump")
+
+        try assertRefused(reader, mentioning: ["pid \(reader.pid) fd 0", "also held by pid \(getpid())", "fd \(inside)", "outside the image"])
+        _ = Sockets.send(writer, Array("after the dump\n".utf8), flags: 0)
+        try reader.waitFor(line: "got after the dump")
+        assertNoFailures(reader)
+    }
+
     /// Dumps, expects a refusal naming the fixture's pid and an fd plus
     /// `texts`, and returns the message.
     @discardableResult

@@ -9,51 +9,41 @@ enum SocketHolders {
     struct Holder {
         var pid: Int32
         var fd: Int32
+        /// Whether the process is one of the image's.
+        var inImage: Bool
     }
 
-    /// A descriptor of socket `inode` in a process of the image, if any.
-    static func inImage(inode: UInt64) -> Holder? {
+    /// Every descriptor of the sockets `inodes` in any process crtool can
+    /// see, from one pass over /proc (a few milliseconds with a few hundred
+    /// processes, paid while the image is frozen).
+    static func holders(of inodes: [UInt64]) -> [UInt64: [Holder]] {
+        var wanted: [String: UInt64] = [:]
+        for inode in inodes { wanted["socket:[\(inode)]"] = inode }
         // TracerPid names the tracing thread: crtool's tracer thread.
         let mine = Set((try? ProcDirectory.threads(pid: getpid())) ?? [])
-        for pid in allProcesses() where tracer(of: pid).map(mine.contains) ?? false {
-            if let fd = descriptor(of: inode, in: pid) { return Holder(pid: pid, fd: fd) }
+        var found: [UInt64: [Holder]] = [:]
+        for pid in (try? ProcDirectory.numbers("/proc")) ?? [] where pid != getpid() {
+            var traced: Bool?
+            for fd in (try? ProcDirectory.fileDescriptors(pid: pid)) ?? [] {
+                guard let link = try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid), let inode = wanted[link] else { continue }
+                if traced == nil { traced = tracer(of: pid).map(mine.contains) ?? false }
+                found[inode, default: []].append(Holder(pid: pid, fd: fd, inImage: traced!))
+            }
         }
-        return nil
+        return found
     }
 
-    /// Any process that holds socket `inode`, to name it in a refusal.
-    static func anywhere(inode: UInt64) -> Holder? {
-        for pid in allProcesses() {
-            if let fd = descriptor(of: inode, in: pid) { return Holder(pid: pid, fd: fd) }
-        }
-        return nil
-    }
-
-    /// "socket:[123] held by pid 45 (nginx) fd 6" or why it has no holder.
-    static func describe(inode: UInt64) -> String {
-        guard let h = anywhere(inode: inode) else {
-            return "socket:[\(inode)], which no process crtool can see holds"
-        }
+    /// "pid 45 (nginx) fd 6", or why no process is named.
+    static func describe(_ holder: Holder?) -> String {
+        guard let h = holder else { return "no process crtool can see" }
         let command = (try? ProcStat.read(pid: h.pid).command).map { " (\($0))" } ?? ""
-        return "socket:[\(inode)] held by pid \(h.pid)\(command) fd \(h.fd)"
-    }
-
-    private static func allProcesses() -> [Int32] {
-        (try? ProcDirectory.numbers("/proc")) ?? []
+        return "pid \(h.pid)\(command) fd \(h.fd)"
     }
 
     private static func tracer(of pid: Int32) -> Int32? {
         guard let text = try? ProcFile.text("/proc/\(pid)/status", pid: pid) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("TracerPid:") {
             return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { Int32($0) }
-        }
-        return nil
-    }
-
-    private static func descriptor(of inode: UInt64, in pid: Int32) -> Int32? {
-        let link = "socket:[\(inode)]"
-        for fd in (try? ProcDirectory.fileDescriptors(pid: pid)) ?? [] {
-            if (try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid)) == link { return fd }
         }
         return nil
     }

@@ -33,13 +33,17 @@ enum UnixSockets: FileKind {
         if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
             throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
         }
+        let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []))
+        if let outside = holders[p.inode]?.first(where: { !$0.inImage }) {
+            throw refuse("also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
+        }
         let local = try context.local(p.fd)
         do {
             let connected = diag.peer != nil
             let resolve = !connected || diag.type == Int32(SOCK_DGRAM.rawValue)
             var state = UnixSocketState(socket: try end(local, diag, inode: p.inode, pid: p.pid, resolveName: resolve, connected: connected))
             if let peer = diag.peer, peer != 0 {
-                state.peer = try peerEnd(UInt64(peer), of: p, context: context, refuse: refuse)
+                state.peer = try peerEnd(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, context: context, refuse: refuse)
             } else if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
                 // The peer has no inode yet: it is the embryo a listener
                 // holds until accept(2).
@@ -64,10 +68,11 @@ enum UnixSockets: FileKind {
 
     /// The peer of a connected socket, which must be in the image and
     /// connected back.
-    private static func peerEnd(_ peer: UInt64, of p: FileProbe, context: FileDumpContext,
+    private static func peerEnd(_ peer: UInt64, holders: [SocketHolders.Holder], of p: FileProbe, context: FileDumpContext,
                                 refuse: (String) -> CheckpointError) throws -> UnixSocketEnd {
-        guard let holder = SocketHolders.inImage(inode: peer) else {
-            throw refuse("connected to \(SocketHolders.describe(inode: peer)), which is outside the image; crtool cannot restore one end of a connection alone")
+        guard let holder = holders.first(where: \.inImage), !holders.contains(where: { !$0.inImage }) else {
+            let outside = holders.first { !$0.inImage }
+            throw refuse("connected to socket:[\(peer)] held by \(SocketHolders.describe(outside)), which is outside the image; crtool cannot restore one end of a connection alone")
         }
         let peerDiag = try UnixSocketDiag.query(inode: peer)
         guard peerDiag.peer.map({ UInt64($0) }) == p.inode else {
