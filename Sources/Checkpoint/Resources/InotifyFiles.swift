@@ -37,6 +37,9 @@ enum InotifyFiles: FileKind {
             } catch {
                 throw FileKinds.unsupported(p, what: "an inotify instance whose watch \(w.wd) (inode \(w.inode) on device \(w.deviceMajor):\(w.deviceMinor)) has no path crtool can find (\(error))")
             }
+            if path.hasSuffix(" (deleted)") {
+                throw FileKinds.unsupported(p, what: "an inotify instance whose watch \(w.wd) is on \(path), a file deleted since")
+            }
             let mask = w.mask & ~(Inotify.maskAdd | Inotify.maskCreate)
             watches.append(InotifyState.Watch(wd: w.wd, path: path, mask: mask, inode: w.inode))
         }
