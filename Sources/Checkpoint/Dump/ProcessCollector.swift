@@ -51,6 +51,8 @@ enum ProcessCollector {
                 files: files, pagesFile: "pages-\(pid).img")
             var complete = image
             complete.posixTimers = try ins.posixTimers()
+            complete.controllingTerminal = stat.terminal
+            complete.foregroundGroup = stat.terminalForegroundGroup
             return CollectedProcess(image: complete, details: details, inspector: ins, memory: memory)
         } catch {
             try? ins.close()
@@ -63,6 +65,7 @@ enum VMAClassifier {
     static func image(of m: MapEntry, pid: Int32) throws -> VMAImage {
         let kind: VMAKind
         var sharedMemory: UInt64?
+        var sysvShm: Int32?
         let path = m.path ?? ""
         switch path {
         case "[vdso]": kind = .vdso
@@ -70,24 +73,41 @@ enum VMAClassifier {
         case "[vvar_vclock]": kind = .vvarVclock
         case "[vsyscall]": kind = .vsyscall
         default:
-            if path.hasPrefix("/SYSV") {
-                throw CheckpointError("pid \(pid) maps System V shared memory (\(path)) at 0x\(String(m.start, radix: 16)); crtool cannot checkpoint it yet")
-            }
-            let memfd = path.hasPrefix("/memfd:")
+            // memfds and files deleted while mapped have no path to map them
+            // from again: their content is saved once, as a shared-memory
+            // object, and mapped from a memfd.
+            let memfd = path.hasPrefix("/memfd:") || (m.isDeleted && path.hasPrefix("/") && m.inode != 0 && !path.hasPrefix("/SYSV"))
             let anonymousShared = m.shared && (m.path == nil || path.hasPrefix("/dev/zero") || m.inode == 0)
-            if anonymousShared || (memfd && m.shared) {
+            if path.hasPrefix("/SYSV") && m.shared {
+                // The inode of a System V segment is its shmid.
+                guard !m.flags.contains("ht"), let id = Int32(exactly: m.inode) else {
+                    throw CheckpointError("pid \(pid) maps System V shared memory (\(path)) at 0x\(String(m.start, radix: 16)) backed by huge pages; crtool cannot checkpoint that yet")
+                }
                 kind = .sharedAnonymous
-                sharedMemory = m.inode
+                sysvShm = id
+            } else if anonymousShared || (memfd && m.shared) {
+                kind = .sharedAnonymous
+                sharedMemory = objectID(m)
             } else if memfd {
                 kind = .privateFile
-                sharedMemory = m.inode
+                sharedMemory = objectID(m)
             } else if m.shared {
                 kind = .sharedFile
             } else {
                 kind = (m.path == nil || m.isSpecial || m.inode == 0) ? .anonymous : .privateFile
             }
         }
-        return VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: kind, offset: m.offset,
-                        path: m.path, flags: m.flags, pagesStored: 0, sharedMemory: sharedMemory)
+        var image = VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: kind, offset: m.offset,
+                             path: m.path, flags: m.flags, pagesStored: 0, sharedMemory: sharedMemory)
+        image.sysvShm = sysvShm
+        return image
+    }
+
+    /// One number per object: the device (major:minor in maps) in the top
+    /// bits and the inode below, since inode numbers repeat across devices.
+    static func objectID(_ m: MapEntry) -> UInt64 {
+        let parts = m.device.split(separator: ":").map { UInt64($0, radix: 16) ?? 0 }
+        let device = parts.count == 2 ? (parts[0] << 8 | parts[1]) & 0xffff : 0
+        return device << 48 | (m.inode & 0xffff_ffff_ffff)
     }
 }

@@ -3,7 +3,7 @@
 /// shows only what applies.
 public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case regular, directory, characterDevice, terminal, deletedFile
+        case regular, directory, characterDevice, terminal, deletedFile, ptyMaster
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify
         case unixSocket, inetSocket
@@ -26,6 +26,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?
+    public var pty: PtyState?
     public var eventfd: EventFDState?
     public var signalfd: SignalFDState?
     public var timerfd: TimerFDState?

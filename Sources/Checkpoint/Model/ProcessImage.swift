@@ -24,6 +24,11 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     public var sharedPendingSignals: [PendingSignal]
     public var intervalTimers: [IntervalTimerImage]
     public var posixTimers: [PosixTimerImage] = []
+    /// Device number of the controlling terminal (0: none) and the
+    /// terminal's foreground process group, for session leaders to take
+    /// their terminal back.
+    public var controllingTerminal: UInt64 = 0
+    public var foregroundGroup: Int32 = 0
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String
@@ -89,6 +94,10 @@ public struct VMAImage: Codable, Equatable, Sendable {
     /// The shared-memory object (shared anonymous memory, memfd) this VMA
     /// maps, by inode: its content is saved once for every process.
     public var sharedMemory: UInt64? = nil
+    /// The System V shared memory segment (shmid) this VMA attaches: its
+    /// content is saved once with the segment (sysv-ipc.json), and the
+    /// restore attaches it again here with shmat.
+    public var sysvShm: Int32? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }

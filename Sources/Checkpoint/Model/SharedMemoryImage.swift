@@ -14,11 +14,11 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
 
     /// The memfd name that makes /proc/PID/maps show what it showed before.
     public var memfdName: String {
-        if name.hasPrefix("/memfd:") {
-            var n = name.dropFirst("/memfd:".count)
-            if n.hasSuffix(" (deleted)") { n = n.dropLast(" (deleted)".count) }
-            return String(n)
-        }
-        return "crtool-shared-anonymous"
+        var n = Substring(name)
+        if n.hasSuffix(" (deleted)") { n = n.dropLast(" (deleted)".count) }
+        if n.hasPrefix("/memfd:") { return String(n.dropFirst("/memfd:".count)) }
+        if n.hasPrefix("/dev/zero") || n.isEmpty { return "crtool-shared-anonymous" }
+        // A file deleted while mapped: its base name.
+        return String(n.split(separator: "/").last ?? "crtool-deleted-file")
     }
 }

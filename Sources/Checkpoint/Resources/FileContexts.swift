@@ -37,6 +37,9 @@ final class FileRestoreContext {
         set { registry.shared = newValue }
     }
     let registry: OpenFileRegistry
+    /// With --shell-job: the device of the terminal the tree was started
+    /// on; descriptors of it get crtool's own terminal (/dev/tty) instead.
+    var shellTerminal: UInt64?
     /// Every image descriptor of this process, by number (epoll needs them).
     let files: [Int32: FileDescriptorImage]
     private var crtoolPidFD: Int64?

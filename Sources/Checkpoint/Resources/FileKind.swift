@@ -47,6 +47,7 @@ struct FileProbe {
 enum FileKinds {
     static let all: [FileKind.Type] = [
         DeletedFiles.self,
+        PtyMasters.self,
         PathFiles.self,
         Pipes.self,
         FIFOs.self,

@@ -22,9 +22,6 @@ enum PathFiles: FileKind {
         case UInt32(S_IFCHR):
             image.kind = isTerminal(device: p.rdev) ? .terminal : .characterDevice
             image.device = p.rdev
-            if p.link == "/dev/ptmx" || p.link.hasPrefix("/dev/pts/ptmx") {
-                throw FileKinds.unsupported(p, what: "a pseudo-terminal master (\(p.link))")
-            }
         default: image.kind = .regular
         }
         if p.link.hasSuffix(" (deleted)") {
@@ -43,7 +40,8 @@ enum PathFiles: FileKind {
         var flags = f.flags & ~drop
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
-        let path = try inj.stage(string: f.path)
+        let shellJob = f.kind == .terminal && f.device != nil && f.device == context.shellTerminal
+        let path = try inj.stage(string: shellJob ? "/dev/tty" : f.path)
         let opened = try inj.call(Syscall.openat, UInt64(bitPattern: -100), path, UInt64(UInt32(bitPattern: flags)), 0)
         if opened < 0 {
             throw CheckpointError("cannot reopen \(f.path) as fd \(f.fd) of pid \(context.pid): \(SystemError("open", errno: Int32(-opened)).errnoName)")

@@ -5,7 +5,8 @@ import Ptrace
 /// signal handlers, umask, personality, limits, timers, working
 /// directory, root and open files.
 enum ProcessStateRestorer {
-    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry, warnings: inout [String]) throws {
+    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry,
+                        shellTerminal: UInt64? = nil, warnings: inout [String]) throws {
         for a in process.signalActions {
             let addr = try inj.stage([UInt8].le(a.handler, a.flags, a.restorer, a.mask))
             try inj.checked("handler of \(SignalNames.name(a.signal))", Syscall.rtSigaction, UInt64(a.signal), addr, 0, 8)
@@ -28,6 +29,7 @@ enum ProcessStateRestorer {
         }
         try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
+        files.shellTerminal = shellTerminal
         try OpenFiles.restore(process.files, context: files)
         try files.finish()
         try PosixTimers.restore(process.posixTimers, with: inj)

@@ -58,6 +58,8 @@ public enum Restorer {
         let registry = OpenFileRegistry()
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
+        try PtyMasters.prepare(plan.processes, registry: registry)
+        let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let tree = RestoredTree()
         var warnings: [String] = []
         do {
@@ -72,7 +74,8 @@ public enum Restorer {
                 try builder.finishMappings()
                 try builder.setMemoryLayout()
                 warnings += builder.warnings
-                try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry, warnings: &warnings)
+                try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry,
+                                                 shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
             }
             progress.finish()
             for process in plan.processes {
@@ -82,6 +85,7 @@ public enum Restorer {
                 tree.threads[process.pid] = byTid
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
+            try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 for t in process.threads where t.tid != process.pid {

@@ -7,6 +7,10 @@ public struct ProcStat: Equatable, Sendable {
     public var ppid: Int32
     public var pgid: Int32
     public var sid: Int32
+    /// The controlling terminal's device number (0: none) and its
+    /// foreground process group.
+    public var terminal: UInt64
+    public var terminalForegroundGroup: Int32
     public var flags: UInt64
     public var threads: Int
     public var startCode: UInt64
@@ -50,6 +54,7 @@ public struct ProcStat: Equatable, Sendable {
         return ProcStat(
             pid: pid, command: command, state: state,
             ppid: Int32(truncatingIfNeeded: try f(4)), pgid: Int32(truncatingIfNeeded: try f(5)), sid: Int32(truncatingIfNeeded: try f(6)),
+            terminal: try f(7), terminalForegroundGroup: Int32(truncatingIfNeeded: try f(8)),
             flags: try f(9), threads: Int(try f(20)),
             startCode: try f(26), endCode: try f(27), startStack: try f(28),
             startData: try f(45), endData: try f(46), startBrk: try f(47),

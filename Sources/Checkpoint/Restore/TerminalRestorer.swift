@@ -1,0 +1,38 @@
+import Glibc
+import Ptrace
+
+/// Controlling terminals. A session leader takes its terminal back with
+/// TIOCSCTTY on a descriptor of it, then gives the foreground to the
+/// group that had it. A tree started from a shell (--shell-job) whose
+/// session leader is the shell gets crtool's terminal instead of the one it
+/// was dumped on.
+enum TerminalRestorer {
+    static let TIOCSCTTY: UInt64 = 0x540E
+    static let TIOCSPGRP: UInt64 = 0x5410
+
+    /// The device whose descriptors become crtool's terminal, with --shell-job.
+    static func shellTerminal(_ plan: RestorePlan, shellJob: Bool) -> UInt64? {
+        let root = plan.root
+        guard shellJob, root.controllingTerminal != 0,
+              !plan.processes.contains(where: { $0.pid == root.sid }) else { return nil }
+        return root.controllingTerminal
+    }
+
+    static func restoreControllingTerminals(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {
+        for p in plan.processes where p.sid == p.pid && p.controllingTerminal != 0 {
+            guard let fd = p.files.first(where: { $0.kind == .terminal && $0.device == p.controllingTerminal }) else {
+                warnings.append("session leader \(p.pid) had a controlling terminal but holds no descriptor of it; it comes back without one")
+                continue
+            }
+            let inj = tree.builders[p.pid]!.inj
+            try inj.checked("TIOCSCTTY on fd \(fd.fd)", Syscall.ioctl, UInt64(fd.fd), TIOCSCTTY, 0)
+            if p.foregroundGroup > 0 {
+                let group = try inj.stage([UInt8].le(p.foregroundGroup), at: 0)
+                let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, group)
+                if r < 0 {
+                    warnings.append("the foreground group \(p.foregroundGroup) of \(fd.path) could not be set (\(SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName))")
+                }
+            }
+        }
+    }
+}

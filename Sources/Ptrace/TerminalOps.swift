@@ -1,0 +1,69 @@
+import Glibc
+
+/// Terminal ioctls on crtool's own descriptors, with typed results.
+public enum TerminalOps {
+    static let TCGETS: UInt = 0x5401
+    static let TCSETS: UInt = 0x5402
+    static let TIOCGWINSZ: UInt = 0x5413
+    static let TIOCSWINSZ: UInt = 0x5414
+    static let TIOCGPTN: UInt = 0x8004_5430
+    static let TIOCSPTLCK: UInt = 0x4004_5431
+
+    /// struct termios as the kernel keeps it (60 bytes with c_line and c_cc).
+    public static func attributes(_ fd: Int32) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 60)
+        let r = buffer.withUnsafeMutableBytes { ioctl(fd, TCGETS, $0.baseAddress!) }
+        if r != 0 { throw SystemError("TCGETS") }
+        return buffer
+    }
+
+    public static func setAttributes(_ fd: Int32, _ termios: [UInt8]) throws {
+        var copy = termios
+        let r = copy.withUnsafeMutableBytes { ioctl(fd, TCSETS, $0.baseAddress!) }
+        if r != 0 { throw SystemError("TCSETS") }
+    }
+
+    public static func windowSize(_ fd: Int32) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 8)
+        let r = buffer.withUnsafeMutableBytes { ioctl(fd, TIOCGWINSZ, $0.baseAddress!) }
+        if r != 0 { throw SystemError("TIOCGWINSZ") }
+        return buffer
+    }
+
+    public static func setWindowSize(_ fd: Int32, _ size: [UInt8]) throws {
+        var copy = size
+        let r = copy.withUnsafeMutableBytes { ioctl(fd, TIOCSWINSZ, $0.baseAddress!) }
+        if r != 0 { throw SystemError("TIOCSWINSZ") }
+    }
+
+    /// The number of the pseudo-terminal a master descriptor drives.
+    public static func ptyIndex(_ fd: Int32) throws -> Int32 {
+        var index: Int32 = -1
+        if ioctl(fd, TIOCGPTN, &index) != 0 { throw SystemError("TIOCGPTN") }
+        return index
+    }
+
+    /// Opens /dev/ptmx until the kernel hands out pty `index` (numbers
+    /// are given lowest first, so the ones below it are held meanwhile),
+    /// and unlocks it. Fails if `index` is taken.
+    public static func openPtyMaster(index: Int32) throws -> Int32 {
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        while held.count <= Int(index) {
+            let fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            if fd < 0 { throw SystemError("open /dev/ptmx") }
+            let got = try ptyIndex(fd)
+            if got == index {
+                var unlock: Int32 = 0
+                if ioctl(fd, TIOCSPTLCK, &unlock) != 0 {
+                    close(fd)
+                    throw SystemError("TIOCSPTLCK")
+                }
+                return fd
+            }
+            held.append(fd)
+            if got > index { break }
+        }
+        throw SystemError("opening pseudo-terminal \(index), which is in use", errno: EBUSY)
+    }
+}
