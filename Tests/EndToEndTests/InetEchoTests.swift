@@ -3,7 +3,7 @@ import Glibc
 import Ptrace
 import XCTest
 
-/// TCP listeners on 127.0.0.1 and ::1 and a UDP socket come back on their
+/// TCP listeners and UDP sockets on 127.0.0.1 and ::1 come back on their
 /// ports with their options (the fixture checks SO_REUSEADDR,
 /// SO_REUSEPORT and IPV6_V6ONLY itself) and answer as before.
 final class InetEchoTests: EndToEndCase {
@@ -58,5 +58,7 @@ final class InetEchoTests: EndToEndCase {
         XCTAssertEqual(try tcp6.ask("\(tag) tcp6\n"), "echo \(tag) tcp6\n")
         let udp = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: ports.udp), type: Int32(SOCK_DGRAM.rawValue))
         XCTAssertEqual(try udp.ask("\(tag) udp"), "echo \(tag) udp")
+        let udp6 = try SocketClient(connectingTo: .inet(host: "::1", port: ports.udp6), type: Int32(SOCK_DGRAM.rawValue))
+        XCTAssertEqual(try udp6.ask("\(tag) udp6"), "echo \(tag) udp6")
     }
 }

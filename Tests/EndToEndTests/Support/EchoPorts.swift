@@ -4,6 +4,7 @@ struct EchoPorts {
     var tcp: UInt16
     var tcp6: UInt16
     var udp: UInt16
+    var udp6: UInt16
 
     init(_ fixture: Fixture) throws {
         let lines = fixture.log.lines()
@@ -17,5 +18,6 @@ struct EchoPorts {
         tcp = try port("tcp")
         tcp6 = try port("tcp6")
         udp = try port("udp")
+        udp6 = try port("udp6")
     }
 }
