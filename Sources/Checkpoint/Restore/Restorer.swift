@@ -36,6 +36,8 @@ public struct RestoreReport: Sendable {
     public var bytesWritten: UInt64
     public var seconds: Double
     public var warnings: [String]
+    /// Wall time of each phase, in order, for --verbose.
+    public var phases: [(name: String, seconds: Double)] = []
 }
 
 /// Brings an image back as a running process tree with the same PIDs,
@@ -46,11 +48,14 @@ public struct RestoreReport: Sendable {
 public enum Restorer {
     public static func restore(_ options: RestoreOptions) throws -> RestoreReport {
         let started = Date()
+        var phases = PhaseTimer()
         let image = try ImageDirectory.open(at: options.directory)
         let plan = try RestorePlan.load(image)
+        phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
+        phases.mark("wait for ids")
         guard access(options.stubPath, X_OK) == 0 else {
             throw CheckpointError("the restore stub \(options.stubPath) is missing or not executable (build it with swift build, or set CRTOOL_STUB)")
         }
@@ -64,6 +69,7 @@ public enum Restorer {
         var warnings: [String] = []
         do {
             try createTree(plan, tree: tree, options: options, warnings: &warnings)
+            phases.mark("create")
             var written: UInt64 = 0
             let total = plan.processes.reduce(UInt64(0)) { $0 + $1.vmas.reduce(0) { $0 + $1.pagesStored * 4096 } }
             let progress = Progress(label: "restore", total: total, quiet: options.quiet)
@@ -78,6 +84,7 @@ public enum Restorer {
                                                  shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
             }
             progress.finish()
+            phases.mark("memory and files")
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
@@ -113,10 +120,12 @@ public enum Restorer {
                 for t in tree.threads[process.pid]!.values { try t.detach() }
             }
             tree.released = true
+            phases.mark("threads and release")
             return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
                                  threads: plan.processes.reduce(0) { $0 + $1.threads.count },
                                  vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
-                                 bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings)
+                                 bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings,
+                                 phases: phases.phases)
         } catch {
             tree.killAll()
             throw error
