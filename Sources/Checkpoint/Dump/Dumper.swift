@@ -71,6 +71,7 @@ public enum Dumper {
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
             let results = try MemoryDumper.run(jobs, workers: options.workers, progress: progress)
             let shared = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec, progress: progress)
+            let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
             progress.finish()
             var written: UInt64 = 0
             var pages: UInt64 = 0
@@ -82,6 +83,7 @@ public enum Dumper {
             }
             for p in processes { try image.writeJSON(p, to: "process-\(p.pid).json") }
             if !shared.isEmpty { try image.writeJSON(shared, to: SharedMemoryImage.listFile) }
+            if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
 
             for c in collected { try c.inspector.close() }

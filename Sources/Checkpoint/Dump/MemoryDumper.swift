@@ -37,7 +37,7 @@ final class MemoryDumper {
     func plan(vmas: [VMAImage], details: [UInt64: SmapsDetail]) throws -> [WorkItem] {
         let pagemap = try Pagemap(pid: pid)
         var items: [WorkItem] = []
-        for (index, vma) in vmas.enumerated() where !(vma.kind == .sharedAnonymous && vma.sharedMemory != nil) {
+        for (index, vma) in vmas.enumerated() where !(vma.kind == .sharedAnonymous && vma.sharedMemory != nil) && vma.sysvShm == nil {
             let anonymous: Bool
             switch vma.kind {
             case .anonymous, .sharedAnonymous: anonymous = true

@@ -110,6 +110,9 @@ final class AddressSpaceBuilder {
             switch vma.kind {
             case .vdso, .vvar, .vvarVclock, .vsyscall:
                 continue
+            case _ where vma.sysvShm != nil:
+                try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
+                continue
             case .anonymous:
                 flags |= 0x02 | 0x20
             case _ where vma.sharedMemory != nil:

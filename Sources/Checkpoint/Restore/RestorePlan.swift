@@ -8,6 +8,7 @@ struct RestorePlan {
     var processes: [ProcessImage]
     var zombies: [ZombieImage]
     var sharedMemory: [SharedMemoryImage]
+    var sysvIPC: SysVIPCImage? = nil
 
     var root: ProcessImage { processes[0] }
 
@@ -63,6 +64,8 @@ struct RestorePlan {
         guard Set(allIDs).count == Set(ordered.map(\.pid)).count + ordered.reduce(0) { $0 + $1.threads.count - 1 } + zombies.count else {
             throw ImageError(file: "manifest.json", field: "processes", reason: "a thread id is used twice in the image")
         }
-        return RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
+        var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
+        plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
+        return plan
     }
 }

@@ -65,6 +65,7 @@ public enum Restorer {
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
         try PtyMasters.prepare(plan.processes, registry: registry)
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
+        let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, image: image)
         let tree = RestoredTree()
         var warnings: [String] = []
         do {
@@ -85,6 +86,7 @@ public enum Restorer {
             }
             progress.finish()
             phases.mark("memory and files")
+            try sysvIPC.finish()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
@@ -128,6 +130,7 @@ public enum Restorer {
                                  phases: phases.phases)
         } catch {
             tree.killAll()
+            sysvIPC.undo()
             throw error
         }
     }

@@ -1,0 +1,100 @@
+import Foundation
+import Ptrace
+
+/// Saves the System V IPC objects of a dump, once per image. Segments are
+/// found through the tree's mappings ("/SYSV<key>" in maps, the inode is
+/// the id) and read through an attachment of crtool's own, read-only,
+/// skipping pages never written (holes) and pages of zeros. Semaphore sets
+/// and message queues are reached through no descriptor, so every one of
+/// the namespace is saved; messages are copied with MSG_COPY, which leaves
+/// them queued.
+enum SysVIPCDumper {
+    static func dump(_ processes: [ProcessImage], image: ImageDirectory, codec: Codec, progress: Progress) throws -> SysVIPCImage {
+        var result = SysVIPCImage()
+        var done: Set<Int32> = []
+        for p in processes {
+            for vma in p.vmas {
+                guard let id = vma.sysvShm, !done.contains(id) else { continue }
+                done.insert(id)
+                result.sharedMemory.append(try dumpSegment(id: id, pid: p.pid, image: image, codec: codec, progress: progress))
+            }
+        }
+        for entry in try SysVIPC.list(.semaphores) {
+            guard let set = try vanishedIsNil({ try SysVSemaphores.status(id: entry.id) }) else { continue }
+            guard let values = try vanishedIsNil({ try SysVSemaphores.values(id: entry.id, count: set.count) }) else { continue }
+            let o = set.ownership
+            result.semaphoreSets.append(SysVSemaphoreSetImage(
+                id: entry.id, key: o.key, uid: o.uid, gid: o.gid, cuid: o.cuid, cgid: o.cgid, mode: o.mode & 0o777,
+                values: values))
+        }
+        for entry in try SysVIPC.list(.messageQueue) {
+            guard let queue = try vanishedIsNil({ try SysVMessageQueue.status(id: entry.id) }) else { continue }
+            var messages: [SysVMessageImage] = []
+            var vanished = false
+            while true {
+                guard let copied = try vanishedIsNil({ try SysVMessageQueue.copy(id: entry.id, index: messages.count) }) else {
+                    vanished = true
+                    break
+                }
+                guard let m = copied else { break }
+                messages.append(SysVMessageImage(type: m.type, text: Data(m.text)))
+            }
+            if vanished { continue }
+            let o = queue.ownership
+            result.messageQueues.append(SysVMessageQueueImage(
+                id: entry.id, key: o.key, uid: o.uid, gid: o.gid, cuid: o.cuid, cgid: o.cgid, mode: o.mode & 0o777,
+                maxBytes: queue.maxBytes, messages: messages))
+        }
+        return result
+    }
+
+    private static func dumpSegment(id: Int32, pid: Int32, image: ImageDirectory, codec: Codec, progress: Progress) throws -> SysVSharedMemoryImage {
+        let status: SysVSharedMemoryStatus
+        do {
+            status = try SysVSharedMemory.status(id: id)
+        } catch let e as SystemError {
+            throw CheckpointError("pid \(pid) maps System V shared memory \(id), which cannot be read: \(e)")
+        }
+        let attachment = try SysVSharedMemory.attach(id: id, readOnly: true)
+        defer { attachment.detach() }
+        // Without swap, a page not resident is a hole; with pages in swap,
+        // residency says nothing and every page is read.
+        let swapped = (try? SysVSharedMemory.swappedBytes(id: id)) ?? nil
+        let pageCount = Int((status.size + 4095) / 4096)
+        let wanted = swapped == 0 ? try attachment.residentPages() : [Bool](repeating: true, count: pageCount)
+        let name = SysVSharedMemoryImage.pagesFile(id: id)
+        let writer = try image.pageWriter(name: name, codec: codec)
+        var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
+        var page = 0
+        while page < pageCount {
+            guard wanted[page] else {
+                page += 1
+                continue
+            }
+            var end = page
+            while end < pageCount, wanted[end], end - page < MemoryDumper.maxPagesPerItem { end += 1 }
+            let count = (end - page) * 4096
+            try attachment.read(into: &buffer, count: count, at: UInt64(page) * 4096)
+            let chunk = ZeroPages.dropped(pid: pid, base: UInt64(page) * 4096, pages: end - page, buffer: buffer)
+            if !chunk.ranges.isEmpty { try writer.append(chunk) }
+            progress.add(UInt64(count))
+            page = end
+        }
+        _ = try writer.finish()
+        let o = status.ownership
+        return SysVSharedMemoryImage(
+            id: id, key: o.key, uid: o.uid, gid: o.gid, cuid: o.cuid, cgid: o.cgid, mode: o.mode & 0o777,
+            size: status.size, destroyed: o.mode & SysVSharedMemory.destroyed != 0,
+            locked: o.mode & SysVSharedMemory.locked != 0, pagesFile: name)
+    }
+
+    /// An object removed between the listing and the look at it (EINVAL,
+    /// EIDRM) is simply not there any more.
+    private static func vanishedIsNil<T>(_ body: () throws -> T) throws -> T? {
+        do {
+            return try body()
+        } catch let e as SystemError where e.errno == EINVAL || e.errno == EIDRM {
+            return nil
+        }
+    }
+}
