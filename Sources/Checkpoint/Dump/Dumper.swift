@@ -70,10 +70,11 @@ public enum Dumper {
             let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
             let results = try MemoryDumper.run(jobs, workers: options.workers, progress: progress)
-            let shared = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec, progress: progress)
+            let (shared, sharedBytes, sharedWritten) = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec,
+                                                                    workers: options.workers, progress: progress)
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
             progress.finish()
-            var written: UInt64 = 0
+            var written: UInt64 = sharedWritten
             var pages: UInt64 = 0
             for (i, job) in jobs.enumerated() {
                 let summary = try job.writer.finish()
@@ -99,7 +100,7 @@ public enum Dumper {
                 pid: options.pid, processes: processes.count, zombies: tree.zombies.count,
                 threads: processes.reduce(0) { $0 + $1.threads.count },
                 vmas: processes.reduce(0) { $0 + $1.vmas.count },
-                bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written,
+                bytesRead: results.reduce(0) { $0 + $1.bytesRead } + sharedBytes, bytesWritten: written,
                 pagesStored: pages, zeroPages: results.reduce(0) { $0 + $1.zeroPages },
                 frozenSeconds: released.timeIntervalSince(frozenAt),
                 totalSeconds: released.timeIntervalSince(started),

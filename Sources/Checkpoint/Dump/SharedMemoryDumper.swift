@@ -6,9 +6,13 @@ import Ptrace
 /// no process has touched through its own mapping yet, and its holes are
 /// skipped (SEEK_DATA), as are pages of zeros.
 enum SharedMemoryDumper {
-    static func dump(_ processes: [ProcessImage], image: ImageDirectory, codec: Codec, progress: Progress) throws -> [SharedMemoryImage] {
+    /// The objects saved, and the bytes read and written for them.
+    static func dump(_ processes: [ProcessImage], image: ImageDirectory, codec: Codec, workers: Int,
+                     progress: Progress) throws -> (objects: [SharedMemoryImage], bytesRead: UInt64, bytesWritten: UInt64) {
         var done: Set<UInt64> = []
         var result: [SharedMemoryImage] = []
+        var bytesRead: UInt64 = 0
+        var bytesWritten: UInt64 = 0
         for p in processes {
             for vma in p.vmas {
                 guard let id = vma.sharedMemory, !done.contains(id) else { continue }
@@ -19,27 +23,67 @@ enum SharedMemoryDumper {
                 let size = try LocalFile.size(fd)
                 let name = "shmem-\(id).img"
                 let writer = try image.pageWriter(name: name, codec: codec)
-                let maxRun = UInt64(MemoryDumper.maxPagesPerItem * 4096)
-                var buffer = [UInt8](repeating: 0, count: Int(maxRun))
-                for segment in LocalFile.dataSegments(fd, size: size) {
-                    var offset = segment.lowerBound & ~4095
-                    while offset < segment.upperBound {
-                        let count = Int(min(maxRun, ((segment.upperBound + 4095) & ~4095) - offset, ((size + 4095) & ~4095) - offset))
-                        try LocalFile.read(fd, into: &buffer, count: min(count, Int(size - offset)), at: offset)
-                        if count > Int(size - offset) {
-                            for i in Int(size - offset)..<count { buffer[i] = 0 }
-                        }
-                        let chunk = ZeroPages.dropped(pid: p.pid, base: offset, pages: count / 4096, buffer: buffer)
-                        if !chunk.ranges.isEmpty { try writer.append(chunk) }
-                        progress.add(UInt64(count))
-                        offset += UInt64(count)
-                    }
-                }
-                _ = try writer.finish()
+                let runs = self.runs(of: fd, size: size)
+                bytesRead += try read(runs, from: fd, size: size, pid: p.pid, writer: writer, workers: workers, progress: progress)
+                bytesWritten += try writer.finish().fileSize
                 result.append(SharedMemoryImage(id: id, size: size, name: vma.path ?? "", pagesFile: name))
             }
         }
+        return (result, bytesRead, bytesWritten)
+    }
+
+    /// Page-aligned runs of at most 2 MiB covering the object's data.
+    static func runs(of fd: Int32, size: UInt64) -> [Range<UInt64>] {
+        let maxRun = UInt64(MemoryDumper.maxPagesPerItem * 4096)
+        let pageEnd = (size + 4095) & ~4095
+        var result: [Range<UInt64>] = []
+        for segment in LocalFile.dataSegments(fd, size: size) {
+            var offset = segment.lowerBound & ~4095
+            let end = min((segment.upperBound + 4095) & ~4095, pageEnd)
+            while offset < end {
+                let next = min(offset + maxRun, end)
+                result.append(offset..<next)
+                offset = next
+            }
+        }
         return result
+    }
+
+    /// Reads the runs on `workers` threads (pread is safe to share), drops
+    /// zero pages and appends the chunks.
+    static func read(_ runs: [Range<UInt64>], from fd: Int32, size: UInt64, pid: Int32, writer: PageStreamWriter,
+                     workers: Int, progress: Progress) throws -> UInt64 {
+        let lock = Lock()
+        var next = 0
+        var failure: Error?
+        var total: UInt64 = 0
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
+            while true {
+                let index: Int? = lock.withLock {
+                    guard failure == nil, next < runs.count else { return nil }
+                    defer { next += 1 }
+                    return next
+                }
+                guard let i = index else { return }
+                let run = runs[i]
+                let count = Int(run.upperBound - run.lowerBound)
+                do {
+                    let inFile = Int(min(UInt64(count), size - run.lowerBound))
+                    try LocalFile.read(fd, into: &buffer, count: inFile, at: run.lowerBound)
+                    for k in inFile..<count { buffer[k] = 0 }
+                    let chunk = ZeroPages.dropped(pid: pid, base: run.lowerBound, pages: count / 4096, buffer: buffer)
+                    if !chunk.ranges.isEmpty { try writer.append(chunk) }
+                    lock.withLock { total += UInt64(count) }
+                    progress.add(UInt64(count))
+                } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        return total
     }
 }
 
