@@ -6,9 +6,7 @@ import Ptrace
 /// would be a different object from the one that process uses, and the
 /// bytes between them would go nowhere. Such a dump is refused.
 ///
-/// A process belongs to the image exactly when this crtool holds it frozen
-/// (its tracer is one of crtool's threads): a dump freezes every process
-/// it saves before it looks at their files, so this needs no list of them.
+/// Membership in the image is FrozenByCrtool's to say.
 enum PipePeers {
     struct Holder {
         var pid: Int32
@@ -40,16 +38,9 @@ enum PipePeers {
         return UInt64(st.st_dev) == p.device && UInt64(st.st_ino) == p.inode && st.st_mode & S_IFMT == S_IFIFO
     }
 
-    /// Whether crtool holds `pid` frozen for this dump.
-    static func isInImage(_ pid: Int32) -> Bool {
-        guard let status = try? ProcStatus.read(pid: pid),
-              let tracer = status.fields["TracerPid"].flatMap({ Int32($0) }), tracer > 0 else { return false }
-        return ProcFile.exists("/proc/self/task/\(tracer)")
-    }
-
     /// Stops the dump when a process outside the image holds the pipe.
     static func refuseOutsiders(_ p: FileProbe, what: String) throws {
-        guard let outsider = holders(of: p).first(where: { !isInImage($0.pid) }) else { return }
+        guard let outsider = holders(of: p).first(where: { !FrozenByCrtool.contains($0.pid) }) else { return }
         let command = (try? ProcStat.read(pid: outsider.pid)).map { " (\($0.command))" } ?? ""
         let mine = p.info.flags & O_ACCMODE
         let theirs = outsider.flags & O_ACCMODE

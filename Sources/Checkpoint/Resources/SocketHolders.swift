@@ -19,14 +19,12 @@ enum SocketHolders {
     static func holders(of inodes: [UInt64]) -> [UInt64: [Holder]] {
         var wanted: [String: UInt64] = [:]
         for inode in inodes { wanted["socket:[\(inode)]"] = inode }
-        // TracerPid names the tracing thread: crtool's tracer thread.
-        let mine = Set((try? ProcDirectory.threads(pid: getpid())) ?? [])
         var found: [UInt64: [Holder]] = [:]
         for pid in (try? ProcDirectory.numbers("/proc")) ?? [] where pid != getpid() {
             var traced: Bool?
             for fd in (try? ProcDirectory.fileDescriptors(pid: pid)) ?? [] {
                 guard let link = try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid), let inode = wanted[link] else { continue }
-                if traced == nil { traced = tracer(of: pid).map(mine.contains) ?? false }
+                if traced == nil { traced = FrozenByCrtool.contains(pid) }
                 found[inode, default: []].append(Holder(pid: pid, fd: fd, inImage: traced!))
             }
         }
@@ -38,13 +36,5 @@ enum SocketHolders {
         guard let h = holder else { return "no process crtool can see" }
         let command = (try? ProcStat.read(pid: h.pid).command).map { " (\($0))" } ?? ""
         return "pid \(h.pid)\(command) fd \(h.fd)"
-    }
-
-    private static func tracer(of pid: Int32) -> Int32? {
-        guard let text = try? ProcFile.text("/proc/\(pid)/status", pid: pid) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("TracerPid:") {
-            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { Int32($0) }
-        }
-        return nil
     }
 }
