@@ -39,9 +39,11 @@ extension EndToEndCase {
 
     /// Stops the whole tree under `root` (and `others`) at once, so that no
     /// process sees another one die and reports it, then kills and reaps
-    /// every one of them.
+    /// every one of them. Only processes below this one are touched, so a
+    /// PID reaped already and taken by some other process is left alone.
     func stopTree(_ root: pid_t, others: [pid_t] = []) throws {
-        let pids = Array(Set([root] + ProcessTable.descendants(of: root) + others)).sorted()
+        let mine = Set(ProcessTable.descendants(of: getpid()))
+        let pids = Set([root] + ProcessTable.descendants(of: root) + others).filter { mine.contains($0) }.sorted()
         for pid in pids { Glibc.kill(pid, SIGSTOP) }
         for pid in pids { Glibc.kill(pid, SIGKILL) }
         try reapAll(pids)

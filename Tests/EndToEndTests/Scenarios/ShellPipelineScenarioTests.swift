@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import XCTest
 
@@ -20,15 +19,15 @@ final class ShellPipelineScenarioTests: EndToEndCase {
         defer { try? stopTree(shell.pid) }
         try waitForLines(out, atLeast: 100)
 
-        // The `sleep` processes come and go; the others stay for good.
-        let before = treeIdentity(shell.pid).filter { command(of: $0.pid) != "sleep" }
+        // The `sleep` processes, children of the loop's subshell, come and
+        // go; the script and its children stay for good.
+        let before = pipelineIdentity(shell.pid)
         XCTAssertEqual(before.count, 4, "the script, the loop's subshell, tr and cat: \(before)")
 
         let (image, _) = try checkpointTree(shell)
         let atDump = try XCTUnwrap(readWholeFile(out)).count
         try restore(image, as: shell)
-        let after = treeIdentity(shell.pid)
-        XCTAssertEqual(after.filter { command(of: $0.pid) != "sleep" }, before, "the pipeline after the restore")
+        XCTAssertEqual(pipelineIdentity(shell.pid), before, "the pipeline after the restore")
 
         let lines = try completeLines(out).count
         try waitForLines(out, atLeast: lines + 120)
@@ -80,7 +79,7 @@ final class ShellPipelineScenarioTests: EndToEndCase {
         }
     }
 
-    private func command(of pid: pid_t) -> String {
-        (readTextFile("/proc/\(pid)/comm") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    private func pipelineIdentity(_ script: pid_t) -> [ProcessIdentity] {
+        ([script] + ProcessTable.children(of: script).sorted()).compactMap { ProcessIdentity.of($0) }
     }
 }
