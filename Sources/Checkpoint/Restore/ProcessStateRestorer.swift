@@ -7,9 +7,13 @@ import Ptrace
 enum ProcessStateRestorer {
     static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry,
                         shellTerminal: UInt64? = nil, warnings: inout [String]) throws {
-        for a in process.signalActions {
+        // Every signal gets the image's action, or SIG_DFL: dispositions set
+        // to SIG_IGN survive exec, so the stub may have inherited crtool's.
+        let actions = Dictionary(process.signalActions.map { ($0.signal, $0) }, uniquingKeysWith: { a, _ in a })
+        for sig in Int32(1)...64 where sig != SIGKILL && sig != SIGSTOP {
+            let a = actions[sig] ?? SignalActionImage(signal: sig, handler: 0, flags: 0, restorer: 0, mask: 0)
             let addr = try inj.stage([UInt8].le(a.handler, a.flags, a.restorer, a.mask))
-            try inj.checked("handler of \(SignalNames.name(a.signal))", Syscall.rtSigaction, UInt64(a.signal), addr, 0, 8)
+            try inj.checked("handler of \(SignalNames.name(sig))", Syscall.rtSigaction, UInt64(sig), addr, 0, 8)
         }
         _ = try inj.call(Syscall.umask, UInt64(process.umask))
         _ = try inj.call(Syscall.personality, UInt64(process.personality))
