@@ -65,6 +65,29 @@ public final class RemoteMemory: @unchecked Sendable {
         try write(bytes, range: 0..<bytes.count, at: address)
     }
 
+    /// Writes several pieces of `bytes` at their addresses with as few
+    /// process_vm_writev calls as possible (up to 1024 iovecs each): a chunk
+    /// of scattered pages is one call, not one per page. Anything the batch
+    /// cannot write goes piece by piece through the fallback path.
+    public func write(_ bytes: [UInt8], pieces: [(range: Range<Int>, address: UInt64)]) throws {
+        var start = 0
+        while start < pieces.count {
+            let batch = pieces[start..<min(start + 1024, pieces.count)]
+            let total = batch.reduce(0) { $0 + $1.range.count }
+            let written: Int = bytes.withUnsafeBytes { b in
+                var local = batch.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress! + $0.range.lowerBound), iov_len: $0.range.count) }
+                var remote = batch.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0.address)), iov_len: $0.range.count) }
+                return cr_process_vm_writev(pid, &local, UInt(local.count), &remote, UInt(remote.count))
+            }
+            if written != total {
+                // Partial or refused: redo this batch piece by piece, which
+                // also handles pages only /proc/PID/mem may write.
+                for piece in batch { try write(bytes, range: piece.range, at: piece.address) }
+            }
+            start += batch.count
+        }
+    }
+
     /// Writes `bytes[range]` at `address`.
     public func write(_ bytes: [UInt8], range: Range<Int>, at address: UInt64) throws {
         var done = 0

@@ -19,11 +19,14 @@ public final class ImageDirectory: @unchecked Sendable {
     private var committed = false
     private var writers: [String: PageStreamWriter] = [:]
     private let createdDirectory: Bool
+    /// Whether open() checked every byte of every file against its CRC.
+    private let contentsVerified: Bool
 
-    private init(path: String, manifest: Manifest, createdDirectory: Bool) {
+    private init(path: String, manifest: Manifest, createdDirectory: Bool, contentsVerified: Bool = false) {
         self.path = path
         self.currentManifest = manifest
         self.createdDirectory = createdDirectory
+        self.contentsVerified = contentsVerified
     }
 
     /// The committed manifest, or (before the first commit of a new image)
@@ -64,7 +67,7 @@ public final class ImageDirectory: @unchecked Sendable {
     /// (lazy restore reads only what it needs); sizes are still checked.
     public static func open(at path: String, verifyContents: Bool = true) throws -> ImageDirectory {
         let manifest = try ImageVerifier(directory: path).verify(contents: verifyContents)
-        return ImageDirectory(path: path, manifest: manifest, createdDirectory: false)
+        return ImageDirectory(path: path, manifest: manifest, createdDirectory: false, contentsVerified: verifyContents)
     }
 
     /// The path of a file of the image.
@@ -128,6 +131,7 @@ public final class ImageDirectory: @unchecked Sendable {
     public func pageReader(name: String) throws -> PageStreamReader {
         let expected = try checksum(of: name)
         let reader = try PageStreamReader(path: filePath(name), name: name)
+        reader.wholeFileVerified = contentsVerified
         try ImageVerifier.check(name, size: reader.summary.fileSize, crc32: reader.summary.crc32, against: expected)
         return reader
     }

@@ -21,6 +21,11 @@ public final class PageStreamReader: @unchecked Sendable {
         try self.init(path: path, name: (path as NSString).lastPathComponent)
     }
 
+    /// Set when every byte of the file was checked against the manifest's
+    /// CRC as the image was opened: checking each chunk's data CRC again on
+    /// read would double the restore's checksum work for nothing.
+    var wholeFileVerified = false
+
     init(path: String, name: String) throws {
         self.path = path
         self.name = name
@@ -49,14 +54,15 @@ public final class PageStreamReader: @unchecked Sendable {
                 reason: "file ends after \(stored.count) of \(header.storedSize) bytes (changed since it was opened?)")
         }
         let chunk = EncodedPageChunk(header: header, stored: stored)
-        try chunk.verify(file: name, chunk: location.index)
+        if !wholeFileVerified { try chunk.verify(file: name, chunk: location.index) }
         return chunk
     }
 
     /// Checks the data CRC of every chunk without decompressing anything.
     public func verifyChunkChecksums() throws {
         for location in locations {
-            _ = try readEncodedChunk(location)
+            _ = try EncodedPageChunk(header: location.header, stored: try readEncodedChunk(location).stored)
+                .verify(file: name, chunk: location.index)
         }
     }
 

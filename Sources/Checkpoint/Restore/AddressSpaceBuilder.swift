@@ -175,15 +175,17 @@ final class AddressSpaceBuilder {
                         throw ImageError(file: process.pagesFile, field: "chunk \(i) pid", reason: "chunk belongs to pid \(chunk.pid), not \(process.pid)")
                     }
                     var offset = 0
+                    var pieces: [(range: Range<Int>, address: UInt64)] = []
                     for range in chunk.ranges {
                         let end = range.address + UInt64(range.pageCount) * 4096
                         guard writable.contains(where: { $0.start <= range.address && end <= $0.end }) else {
                             throw ImageError(file: process.pagesFile, field: "chunk \(i) ranges",
                                              reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
                         }
-                        try memory.write(chunk.data, range: offset..<(offset + range.byteCount), at: range.address)
+                        pieces.append((offset..<(offset + range.byteCount), range.address))
                         offset += range.byteCount
                     }
+                    try memory.write(chunk.data, pieces: pieces)
                     lock.withLock { written += UInt64(chunk.data.count) }
                     progress.add(UInt64(chunk.data.count))
                 } catch {
