@@ -62,7 +62,7 @@ public enum SocketQueue {
         }
     }
 
-    private static func withPeekOffset<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
+    static func withPeekOffset<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
         let old = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF)
         try Sockets.setIntOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF, 0)
         defer { try? Sockets.setIntOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF, old) }

@@ -39,6 +39,9 @@ public struct UnixSocketEnd: Codable, Equatable, Sendable {
     public var options: [SocketOptionValue] = []
     /// SO_PEEK_OFF (-1: off).
     public var peekOffset: Int32 = -1
+    /// Files in flight (SCM_RIGHTS), each list with the queued message it
+    /// travels with; absent when none.
+    public var inFlight: [QueuedFiles]?
 
     public init(inode: UInt64, type: SocketType) {
         self.inode = inode

@@ -5,7 +5,7 @@ import Ptrace
 /// crtool (pidfd_getfd), taken once and closed at the end.
 final class FileDumpContext {
     let pid: Int32
-    private let pidfd: PidFD
+    private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
 
     init(pid: Int32) throws {
@@ -13,10 +13,18 @@ final class FileDumpContext {
         pidfd = try PidFD(pid: pid)
     }
 
+    /// For descriptors crtool holds itself (files in flight it received by
+    /// peeking at a socket's queue): `local(fd)` is `fd`.
+    init(crtool: Void) {
+        pid = getpid()
+        pidfd = nil
+    }
+
     deinit { for fd in copies.values { close(fd) } }
 
     /// crtool's own descriptor for the target's `fd` (do not close it).
     func local(_ fd: Int32) throws -> Int32 {
+        guard let pidfd else { return fd }
         if let c = copies[fd] { return c }
         let c = try pidfd.duplicate(fd)
         copies[fd] = c

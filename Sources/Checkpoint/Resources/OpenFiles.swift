@@ -112,8 +112,21 @@ final class OpenFileRegistry {
     /// Descriptors in crtool to close when the restore is over.
     private var localDescriptors: [Int32] = []
 
+    /// Work that needs every process's descriptors in place (files in
+    /// flight that a process holds too), done once all are made.
+    private var deferred: [() throws -> Void] = []
+
     /// Keeps `fd` (a descriptor in crtool) open until finish().
     func keep(_ fd: Int32) { localDescriptors.append(fd) }
+
+    func afterAllFiles(_ work: @escaping () throws -> Void) { deferred.append(work) }
+
+    /// Runs the deferred work, in the order it was given.
+    func allFilesMade() throws {
+        let work = deferred
+        deferred = []
+        for w in work { try w() }
+    }
 
     func finish() {
         for fd in localDescriptors { close(fd) }

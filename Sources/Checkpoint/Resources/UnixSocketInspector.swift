@@ -34,16 +34,19 @@ enum UnixSocketInspector {
         end.options = SocketOptionSet.read(SocketOptionSet.unix, from: fd)
         end.peekOffset = (try? Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF)) ?? -1
         if !end.listening {
+            let peeked: [PeekedMessage]
             switch type {
             case .stream:
-                let bytes = try SocketQueue.peekStream(fd)
-                end.queue = bytes.isEmpty ? [] : [Data(bytes)]
+                // In pieces when files are in flight: each piece ends with
+                // the bytes that carry them.
+                peeked = try SocketQueue.peekStreamWithRights(fd)
             case .datagram, .seqpacket:
                 // A seqpacket socket that can receive no more reports an
                 // empty message for ever once its queue is read.
                 let ended = type == .seqpacket && diag.shutdown & 1 != 0
-                end.queue = try SocketQueue.peekMessages(fd, endsAtEmpty: ended).map { Data($0) }
+                peeked = try SocketQueue.peekMessagesWithRights(fd, endsAtEmpty: ended)
             }
+            (end.queue, end.inFlight) = try FilesInFlight.save(peeked, queuedAt: inode)
         }
         return end
     }

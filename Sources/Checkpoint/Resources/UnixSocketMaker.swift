@@ -55,10 +55,25 @@ struct UnixSocketMaker {
             keep(fa, for: a.inode)
             keep(fb, for: b.inode)
         }
-        try fill(a, on: fa, from: fb)
-        try fill(b, on: fb, from: fa)
-        try finish(a, on: fa)
-        try finish(b, on: fb)
+        try whenFilesAreMade(a, b) {
+            try fill(a, on: fa, from: fb)
+            try fill(b, on: fb, from: fa)
+            try finish(a, on: fa)
+            try finish(b, on: fb)
+        }
+    }
+
+    /// Runs `work` (filling queues, then the state that would stop more
+    /// sends) now, or once every process has its descriptors when a file
+    /// in flight must be taken from one of them. crtool keeps the sockets
+    /// open until then; processes already hold the same sockets.
+    private func whenFilesAreMade(_ ends: UnixSocketEnd..., work: @escaping () throws -> Void) throws {
+        let held = ends.contains { $0.inFlight?.contains { $0.files.contains { $0.heldBy != nil } } ?? false }
+        if held {
+            context.registry.afterAllFiles(work)
+        } else {
+            try work()
+        }
     }
 
     /// A connected socket whose peer was closed before the dump: a pair
@@ -66,9 +81,12 @@ struct UnixSocketMaker {
     private func makeOrphan(_ me: UnixSocketEnd) throws {
         let (fd, other) = try Sockets.pair(type: Self.socketType(me.type))
         keep(fd, for: me.inode)
-        defer { close(other) }
-        try fill(me, on: fd, from: other)
-        try finish(me, on: fd)
+        context.registry.keep(other)
+        try whenFilesAreMade(me) {
+            try fill(me, on: fd, from: other)
+            try finish(me, on: fd)
+            close(other)
+        }
     }
 
     /// A socket with no peer: unbound, bound or listening. Datagrams that
@@ -84,9 +102,13 @@ struct UnixSocketMaker {
             }
             if !me.queue.isEmpty {
                 let sender = try Sockets.create(family: AF_UNIX, type: Self.socketType(me.type))
-                defer { close(sender) }
+                context.registry.keep(sender)
                 try connect(sender, to: address)
-                try fill(me, on: fd, from: sender)
+                try whenFilesAreMade(me) {
+                    try fill(me, on: fd, from: sender)
+                    try finish(me, on: fd)
+                }
+                return
             }
         } else if !me.queue.isEmpty {
             throw CheckpointError("\(what) is an unnamed, unconnected unix socket with data queued; nothing could have sent it")
@@ -105,12 +127,19 @@ struct UnixSocketMaker {
         try SocketOptionSet.setBuffer(sender, option: SO_SNDBUF, bytes: Int32(clamping: 2 * (total + end.queue.count * 1024 + 65536)))
         defer { try? SocketOptionSet.setBuffer(sender, option: SO_SNDBUF, bytes: old) }
         let flags = Int32(MSG_DONTWAIT | MSG_NOSIGNAL)
-        for message in end.queue {
+        let files = Dictionary((end.inFlight ?? []).map { ($0.message, $0) }, uniquingKeysWith: { a, _ in a })
+        for (i, message) in end.queue.enumerated() {
             let bytes = [UInt8](message)
+            // Files in flight go again with the first bytes of their message.
+            var rights = try files[i].map { try FilesInFlight.descriptors($0, context: context) } ?? []
+            defer { rights.forEach { close($0) } }
             var sent = 0
             repeat {
-                switch Sockets.send(sender, Array(bytes[sent...]), flags: flags) {
-                case .success(let n): sent += n
+                switch Sockets.send(sender, Array(bytes[sent...]), rights: rights, flags: flags) {
+                case .success(let n):
+                    sent += n
+                    rights.forEach { close($0) }
+                    rights = []
                 case .failure(let e):
                     throw CheckpointError("cannot queue \(bytes.count) bytes again on unix socket:[\(end.inode)]: \(e)")
                 }

@@ -10,9 +10,11 @@ import Ptrace
 /// both queues and sets both shutdown states; the other end finds its
 /// socket made already (FileRestoreContext.shared, by inode).
 ///
+/// Files in flight (SCM_RIGHTS) travel with their messages (FilesInFlight).
+///
 /// Refused at dump: a peer outside the image, a connection a listener has
-/// not accepted yet, descriptors in flight (SCM_RIGHTS), and a datagram
-/// socket connected one way to another.
+/// not accepted yet, a unix socket in flight that no process holds, and a
+/// datagram socket connected one way to another.
 enum UnixSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.unixSocket
 
@@ -26,9 +28,6 @@ enum UnixSockets: FileKind {
         let kind = UnixSocketInspector.socketType(diag.type).map { "unix \($0.rawValue) socket" } ?? "unix socket"
         func refuse(_ what: String) -> CheckpointError {
             CheckpointError("pid \(p.pid) fd \(p.fd) is a \(kind) (socket:[\(p.inode)]) \(what)")
-        }
-        if let n = inFlight(p.info.fields), n > 0 {
-            throw refuse("with \(descriptors(n)) queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
         }
         if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
             throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
@@ -78,10 +77,6 @@ enum UnixSockets: FileKind {
         guard peerDiag.peer.map({ UInt64($0) }) == p.inode else {
             throw refuse("connected one way to \(peerDiag.name) (socket:[\(peer)], pid \(holder.pid) fd \(holder.fd)); crtool restores only sockets connected to each other")
         }
-        let fields = (try? FdInfo.read(pid: holder.pid, fd: holder.fd).fields) ?? [:]
-        if let n = inFlight(fields), n > 0 {
-            throw refuse("connected to socket:[\(peer)] (pid \(holder.pid) fd \(holder.fd)), which has \(descriptors(n)) queued in SCM_RIGHTS messages; crtool cannot checkpoint descriptors in flight yet")
-        }
         let copy: Int32
         var owned = false
         if holder.pid == p.pid {
@@ -93,15 +88,6 @@ enum UnixSockets: FileKind {
         defer { if owned { close(copy) } }
         return try end(copy, peerDiag, inode: peer, pid: holder.pid,
                        resolveName: peerDiag.type == Int32(SOCK_DGRAM.rawValue), connected: true)
-    }
-
-    private static func descriptors(_ n: Int) -> String {
-        n == 1 ? "1 file descriptor" : "\(n) file descriptors"
-    }
-
-    /// Descriptors waiting in the receive queue, from fdinfo's "scm_fds".
-    private static func inFlight(_ fields: [String: String]) -> Int? {
-        fields["scm_fds"].flatMap { Int($0) }
     }
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {

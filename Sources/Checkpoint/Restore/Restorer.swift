@@ -85,6 +85,7 @@ public enum Restorer {
                                                  shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
             }
             progress.finish()
+            try registry.allFilesMade()
             phases.mark("memory and files")
             try sysvIPC.finish()
             for process in plan.processes {
