@@ -81,11 +81,11 @@ struct UnixSocketMaker {
     private func makeOrphan(_ me: UnixSocketEnd) throws {
         let (fd, other) = try Sockets.pair(type: Self.socketType(me.type))
         keep(fd, for: me.inode)
-        context.registry.keep(other)
+        // Closed once the queue is filled: the socket sees its peer gone.
         try whenFilesAreMade(me) {
+            defer { close(other) }
             try fill(me, on: fd, from: other)
             try finish(me, on: fd)
-            close(other)
         }
     }
 
