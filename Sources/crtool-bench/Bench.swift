@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Ptrace
 import Foundation
 import Glibc
 
@@ -25,6 +26,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Runs of every case; the best is reported.")
     var runs = 1
+
+    @Option(help: "The tree workload: processes,shared MiB,heap MiB each (0,0,0 skips it).")
+    var tree = "16,256,16"
 
     @Flag(help: "Print the report as Markdown.")
     var markdown = false
@@ -60,7 +64,16 @@ struct Bench: ParsableCommand {
         try BuildProducts.require(RestoreOptions.defaultStubPath())
         Interruption.install()
         let plan = BenchPlan(sizes: try sizeList(), codecs: try codecList(), runs: runs, warmPageCache: warmPageCache)
+        try Subreaper.become()
         let results = try BenchRunner.run(plan)
         print(Report(plan: plan, results: results).render(markdown: markdown))
+        let shape = tree.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if shape.count == 3, shape[0] > 0 {
+            try BuildProducts.require(BuildProducts.treeFixture)
+            Console.note("tree: \(shape[0]) processes sharing \(shape[1]) MiB, \(shape[2]) MiB private heap each")
+            let result = try TreeCycle.run(processes: shape[0], sharedMiB: shape[1], heapMiB: shape[2],
+                                           codec: plan.codecs[0], warmPageCache: warmPageCache)
+            print(TreeReport.render(result, codec: plan.codecs[0], markdown: markdown))
+        }
     }
 }

@@ -9,6 +9,7 @@ enum BuildProducts {
     }()
 
     static var counterFixture: String { directory + "/fixture-counter" }
+    static var treeFixture: String { directory + "/fixture-sharedtree" }
 
     static func require(_ path: String) throws {
         guard FileManager.default.isExecutableFile(atPath: path) else {
