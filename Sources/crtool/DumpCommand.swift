@@ -7,20 +7,27 @@ import Ptrace
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump",
-        abstract: "Checkpoint a running process into an image directory.",
+        abstract: "Checkpoint a running process tree into an image directory.",
         discussion: """
-        Freezes every thread of the process, saves registers, signals, memory (present pages only, zero pages \
-        skipped), memory layout, credentials, limits and open files, then kills the process (or, with \
-        --leave-running, lets it carry on). A dump that fails leaves the process running as it was.
+        Freezes every thread of every process in the tree under PID, saves registers, signals, memory (present \
+        pages only, zero pages skipped), memory layout, credentials, limits and open files, then kills the tree \
+        (or, with --leave-running, lets it carry on). A dump that fails leaves every process running as it was.
 
-        The whole tree under the PID is dumped: children, grandchildren, zombies, sessions and process groups, \
-        memory shared among them (saved once), and open files shared among them. docs/SUPPORT.md lists every \
-        kind of file and memory crtool handles; anything else stops the dump with a message naming the pid, the \
-        fd and what it is, and the tree is left running as it was.
+        Supported: children, grandchildren, zombies, sessions and process groups; threads; memory shared among \
+        the processes (shared anonymous memory, memfds, files deleted while mapped, System V shared memory, \
+        semaphores and message queues), each object saved once; open file descriptions shared between \
+        processes; regular files (also deleted ones), directories, character devices, terminals and pty pairs; \
+        pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
+        and descriptors in flight); TCP listeners and UDP sockets; eventfd, signalfd, timerfd, epoll, inotify; \
+        POSIX and interval timers; seccomp filters, capabilities, no_new_privs.
+
+        Refused with a message naming the pid, the fd and what it is: established TCP connections, sockets or \
+        pipes shared with processes outside the tree, io_uring, other socket families and devices, processes in \
+        other namespaces. docs/SUPPORT.md has the details.
         """
     )
 
-    @Option(name: [.customShort("t"), .customLong("tree")], help: "PID of the process to dump.")
+    @Option(name: [.customShort("t"), .customLong("tree")], help: "PID of the root of the tree to dump.")
     var pid: Int32
 
     @Option(name: [.customShort("D"), .customLong("images-dir")], help: "Directory to write the image into (created 0700).")
