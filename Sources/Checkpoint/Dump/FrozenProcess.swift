@@ -58,7 +58,7 @@ final class FrozenProcess {
         threads.sort { ($0.tid == pid ? 0 : 1, $0.tid) < ($1.tid == pid ? 0 : 1, $1.tid) }
         guard threads.contains(where: { $0.tid == pid }) else {
             release(kill: false)
-            throw CheckpointError("process \(pid) exited while it was being frozen")
+            throw ProcessVanished(pid: pid)
         }
     }
 
@@ -103,6 +103,12 @@ final class FrozenProcess {
         }
         threads = []
     }
+}
+
+/// A process that exited between being found and being stopped.
+struct ProcessVanished: Error, CustomStringConvertible {
+    var pid: Int32
+    var description: String { "process \(pid) exited while it was being frozen" }
 }
 
 /// Tasks the kernel attached to crtool by itself (children forked and

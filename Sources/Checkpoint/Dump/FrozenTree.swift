@@ -31,8 +31,17 @@ final class FrozenTree {
                         continue
                     }
                     let process = FrozenProcess(pid: pid, tasks: tasks)
-                    try process.freeze()
-                    processes.append(process)
+                    do {
+                        try process.freeze()
+                        processes.append(process)
+                    } catch is ProcessVanished where pid != root {
+                        // A child that exited just now: its parent is frozen
+                        // and has not reaped it, so it is a zombie of the tree.
+                        if let s = try? ProcStat.read(pid: pid), s.state == "Z" {
+                            zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
+                                                       exitStatus: try ZombieImage.exitStatus(pid: pid)))
+                        }
+                    }
                 }
                 // Children are read only once their parent is stopped, so the
                 // list cannot grow behind our back except through fork events.
