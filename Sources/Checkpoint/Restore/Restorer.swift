@@ -96,6 +96,7 @@ public enum Restorer {
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
+            try TerminalRestorer.takeShellForeground(plan, tree: tree, shellTerminal: shellTerminal, warnings: &warnings)
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 for t in process.threads where t.tid != process.pid {

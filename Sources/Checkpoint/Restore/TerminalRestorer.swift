@@ -18,6 +18,22 @@ enum TerminalRestorer {
         return root.controllingTerminal
     }
 
+    /// With --shell-job the job joins crtool's terminal; when it owned its
+    /// old terminal's foreground it gets this one's, or its first read
+    /// would stop it with SIGTTIN. Signals are blocked while crtool injects,
+    /// so the background job may set the foreground group.
+    static func takeShellForeground(_ plan: RestorePlan, tree: RestoredTree, shellTerminal: UInt64?, warnings: inout [String]) throws {
+        let root = plan.root
+        guard let device = shellTerminal, root.foregroundGroup == root.pgid,
+              let fd = root.files.first(where: { $0.kind == .terminal && $0.device == device }) else { return }
+        let inj = tree.builders[root.pid]!.inj
+        let group = try inj.stage([UInt8].le(root.pgid), at: 0)
+        let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, group)
+        if r < 0 {
+            warnings.append("the job could not take the foreground of crtool's terminal (\(SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName))")
+        }
+    }
+
     static func restoreControllingTerminals(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {
         for p in plan.processes where p.sid == p.pid && p.controllingTerminal != 0 {
             guard let fd = p.files.first(where: { $0.kind == .terminal && $0.device == p.controllingTerminal }) else {
