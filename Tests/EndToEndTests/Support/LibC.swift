@@ -22,12 +22,6 @@ enum LibC {
     static let ptsnameR = symbol(
         "ptsname_r", as: (@convention(c) (Int32, UnsafeMutablePointer<CChar>, Int) -> Int32).self)
 
-    /// Without it a spawned child inherits every descriptor the test process
-    /// happens to hold, and crtool would have to checkpoint those too.
-    static let spawnAddCloseFrom = symbol(
-        "posix_spawn_file_actions_addclosefrom_np",
-        as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-
     static let PR_SET_CHILD_SUBREAPER: Int32 = 36
 }
 

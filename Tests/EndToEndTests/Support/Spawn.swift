@@ -1,4 +1,5 @@
 import Glibc
+import Ptrace
 
 /// Where a spawned process reads from.
 enum StandardInput {
@@ -22,39 +23,11 @@ func spawnProcess(
     stdout stdoutPath: String,
     stderr stderrPath: String
 ) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    let logFlags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND
-    var rc: Int32
-    switch stdin {
-    case .devNull:
-        rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    case .descriptor(let fd):
-        rc = posix_spawn_file_actions_adddup2(&actions, fd, 0)
+    var input: Int32?
+    if case .descriptor(let fd) = stdin { input = fd }
+    do {
+        return try CleanSpawn.spawn(executable, arguments, stdin: input, stdout: stdoutPath, stderr: stderrPath)
+    } catch let e as SystemError {
+        throw HarnessError("cannot start \(executable): \(e)")
     }
-    if rc == 0 { rc = posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, logFlags, 0o644) }
-    if rc == 0 { rc = posix_spawn_file_actions_addopen(&actions, 2, stderrPath, logFlags, 0o644) }
-    if rc == 0 { rc = LibC.spawnAddCloseFrom(&actions, 3) }
-    guard rc == 0 else { throw HarnessError("posix_spawn file actions: \(errnoText(rc))") }
-
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var everySignal = sigset_t()
-    sigfillset(&everySignal)
-    var noSignal = sigset_t()
-    sigemptyset(&noSignal)
-    posix_spawnattr_setsigdefault(&attributes, &everySignal)
-    posix_spawnattr_setsigmask(&attributes, &noSignal)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-    guard rc == 0 else {
-        throw HarnessError("cannot start \(executable): \(errnoText(rc))")
-    }
-    return pid
 }
