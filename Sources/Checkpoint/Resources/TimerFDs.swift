@@ -35,11 +35,19 @@ enum TimerFDs: FileKind {
         var fields: [String: String] = [:]
         var remaining: UInt64 = 0
         var interval: UInt64 = 0
-        for _ in 0..<5 {
+        // A one-shot timer caught at its very expiry shows no time left and
+        // no tick until the hrtimer callback has run a moment later: read
+        // again after a pause rather than save it as never armed.
+        for attempt in 0..<5 {
             _ = try TimerFDOps.get(local)
             fields = try FdInfo.read(pid: p.pid, fd: p.fd).fields
             remaining = try duration(fields["it_value"], file: file, field: "it_value")
             interval = try duration(fields["it_interval"], file: file, field: "it_interval")
+            let expiring = remaining == 0 && fields["ticks"] == "0" && attempt == 0
+            if expiring {
+                usleep(2_000)
+                continue
+            }
             if remaining != 0 || interval == 0 { break }
         }
         guard let clock = fields["clockid"].flatMap({ Int32($0) }) else {
