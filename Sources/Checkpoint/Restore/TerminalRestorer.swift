@@ -26,12 +26,17 @@ enum TerminalRestorer {
         let root = plan.root
         guard let device = shellTerminal, root.foregroundGroup == root.pgid,
               let fd = root.files.first(where: { $0.kind == .terminal && $0.device == device }) else { return }
-        let inj = tree.builders[root.pid]!.inj
-        let group = try inj.stage([UInt8].le(root.pgid), at: 0)
-        let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, group)
-        if r < 0 {
-            warnings.append("the job could not take the foreground of crtool's terminal (\(SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName))")
+        if let failure = try setForeground(root.pgid, terminal: fd, with: tree.builders[root.pid]!.inj) {
+            warnings.append("the job could not take the foreground of crtool's terminal (\(failure))")
         }
+    }
+
+    /// TIOCSPGRP on the process's descriptor of its terminal; the errno
+    /// name when the kernel refuses.
+    private static func setForeground(_ group: Int32, terminal fd: FileDescriptorImage, with inj: RemoteSyscall) throws -> String? {
+        let address = try inj.stage([UInt8].le(group), at: 0)
+        let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, address)
+        return r < 0 ? SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName : nil
     }
 
     static func restoreControllingTerminals(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {
@@ -42,12 +47,8 @@ enum TerminalRestorer {
             }
             let inj = tree.builders[p.pid]!.inj
             try inj.checked("TIOCSCTTY on fd \(fd.fd)", Syscall.ioctl, UInt64(fd.fd), TIOCSCTTY, 0)
-            if p.foregroundGroup > 0 {
-                let group = try inj.stage([UInt8].le(p.foregroundGroup), at: 0)
-                let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, group)
-                if r < 0 {
-                    warnings.append("the foreground group \(p.foregroundGroup) of \(fd.path) could not be set (\(SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName))")
-                }
+            if p.foregroundGroup > 0, let failure = try setForeground(p.foregroundGroup, terminal: fd, with: inj) {
+                warnings.append("the foreground group \(p.foregroundGroup) of \(fd.path) could not be set (\(failure))")
             }
         }
     }
