@@ -58,7 +58,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", providers: [.apt(["libseccomp-dev"])]),
-        .target(name: "Codecs", dependencies: ["CZlib", "CZstd"], path: "Sources/Codecs"),
+        // Optimized in debug builds too: tests checksum gigabytes.
+        .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Codecs", dependencies: ["CZlib", "CZstd", "CChecksum"], path: "Sources/Codecs"),
         .target(name: "Ptrace", dependencies: ["CSupport", "CSeccomp"], path: "Sources/Ptrace"),
         .target(name: "Checkpoint", dependencies: ["Ptrace", "Codecs"], path: "Sources/Checkpoint"),
         .executableTarget(

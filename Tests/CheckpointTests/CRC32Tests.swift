@@ -18,4 +18,35 @@ final class CRC32Tests: XCTestCase {
             XCTAssertEqual(CRC32.checksum(bytes[split...]), CRC32.checksum(b))
         }
     }
+
+    /// The folding path must give zlib's answer for every length (short
+    /// input, whole 64-byte steps, every tail), start offset (unaligned
+    /// loads) and running value.
+    func testFoldingAgreesWithZlib() throws {
+        try XCTSkipUnless(CRC32.folds, "this CPU has no carry-less multiplication")
+        let bytes = TestData.random(70_000, seed: 21)
+        var lengths = Array(0...300) + [511, 512, 513, 4095, 4096, 4097, 65_536, 69_000]
+        lengths += (0..<64).map { 1000 + $0 * 17 }
+        for length in lengths {
+            for start in [0, 1, 3, 8, 15] where start + length <= bytes.count {
+                for initial: UInt32 in [0, 0xFFFF_FFFF, 0x1234_5678] {
+                    bytes.withUnsafeBytes { all in
+                        let buffer = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                        XCTAssertEqual(CRC32.update(initial, buffer: buffer), CRC32.zlibUpdate(initial, buffer: buffer),
+                                       "length \(length), offset \(start), initial \(initial)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testFoldingOfAllZerosAndAllOnes() throws {
+        try XCTSkipUnless(CRC32.folds, "this CPU has no carry-less multiplication")
+        for fill: UInt8 in [0, 0xFF] {
+            let bytes = [UInt8](repeating: fill, count: 2 << 20)
+            bytes.withUnsafeBytes { buffer in
+                XCTAssertEqual(CRC32.update(0, buffer: buffer), CRC32.zlibUpdate(0, buffer: buffer))
+            }
+        }
+    }
 }

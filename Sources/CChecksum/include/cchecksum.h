@@ -1,0 +1,17 @@
+#ifndef CCHECKSUM_H
+#define CCHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when this CPU has carry-less multiplication (PCLMULQDQ), which
+/// cr_crc32_folding needs; 0 otherwise.
+int cr_crc32_folding_available(void);
+
+/// CRC-32 with the zlib/gzip polynomial, continuing `crc` over `len` bytes
+/// at `data` exactly as zlib's crc32_z(crc, data, len) would, but folding
+/// 64 bytes per step with carry-less multiplication. Call only when
+/// cr_crc32_folding_available() returned 1.
+uint32_t cr_crc32_folding(uint32_t crc, const void *data, size_t len);
+
+#endif
