@@ -47,6 +47,27 @@ public enum LocalFile {
         }
     }
 
+    /// Reads up to `count` bytes at `offset`, fewer only at the end of the
+    /// file. The array is not zero-filled before the read: restores read
+    /// gigabytes of page files, and clearing every buffer first would cost
+    /// as much again as the copy out of the page cache.
+    public static func read(_ fd: Int32, upTo count: Int, at offset: UInt64) throws -> [UInt8] {
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { b, initialized in
+            var done = 0
+            while done < count {
+                let n = pread(fd, b.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = errno }
+                if n <= 0 { break }
+                done += n
+            }
+            initialized = done
+        }
+        if failure != 0 { throw SystemError("pread at \(offset + UInt64(bytes.count))", errno: failure) }
+        return bytes
+    }
+
     public static func write(_ fd: Int32, _ bytes: [UInt8], range: Range<Int>, at offset: UInt64) throws {
         var done = 0
         try bytes.withUnsafeBytes { b in

@@ -114,8 +114,18 @@ final class MemoryDumper {
                 let item = job.items[k]
                 do {
                     let bytes = item.pages * 4096
-                    try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
-                    let chunk = job.dumper.makeChunk(item: item, buffer: buffer)
+                    // A whole-size item is read into the worker's buffer,
+                    // which the chunk then shares instead of copying; the
+                    // chunk is gone by the next read, so that read finds
+                    // the buffer unshared and reuses it in place.
+                    let pages: [UInt8]
+                    if bytes == buffer.count {
+                        try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
+                        pages = buffer
+                    } else {
+                        pages = try job.dumper.memory.read(at: item.address, count: bytes)
+                    }
+                    let chunk = job.dumper.makeChunk(item: item, pages: pages)
                     if !chunk.ranges.isEmpty { try job.writer.append(chunk) }
                     let stored = chunk.pageCount
                     lock.withLock {
@@ -134,12 +144,12 @@ final class MemoryDumper {
         return results
     }
 
-    func makeChunk(item: WorkItem, buffer: [UInt8]) -> PageChunk {
+    /// `pages` holds exactly the item's pages.
+    func makeChunk(item: WorkItem, pages: [UInt8]) -> PageChunk {
         guard item.skipZeroPages else {
-            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))],
-                             data: Array(buffer[0..<(item.pages * 4096)]))
+            return PageChunk(pid: pid, ranges: [PageRange(address: item.address, pageCount: UInt32(item.pages))], data: pages)
         }
-        return ZeroPages.dropped(pid: pid, base: item.address, pages: item.pages, buffer: buffer)
+        return ZeroPages.dropped(pid: pid, base: item.address, pages: item.pages, buffer: pages)
     }
 }
 
@@ -156,7 +166,8 @@ enum ZeroPages {
             zeroCount += 1
         }
         if zeroCount == 0 {
-            return PageChunk(pid: pid, ranges: [PageRange(address: base, pageCount: UInt32(pages))], data: Array(buffer[0..<(pages * 4096)]))
+            let data = buffer.count == pages * 4096 ? buffer : Array(buffer[0..<(pages * 4096)])
+            return PageChunk(pid: pid, ranges: [PageRange(address: base, pageCount: UInt32(pages))], data: data)
         }
         var ranges: [PageRange] = []
         var data: [UInt8] = []

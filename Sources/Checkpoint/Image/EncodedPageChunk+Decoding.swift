@@ -25,6 +25,11 @@ extension EncodedPageChunk {
 
     /// Decompresses bytes already verified.
     func decompressed(file: String, chunk: Int) throws -> PageChunk {
+        // Raw chunks are passed on as they are: copying them would be
+        // decompression's cost without its work.
+        if header.codec == .none, stored.count == Int(header.rawSize) {
+            return PageChunk(pid: header.pid, ranges: header.ranges, data: stored)
+        }
         do {
             let data = try decompress(stored, codec: header.codec, rawSize: Int(header.rawSize))
             return PageChunk(pid: header.pid, ranges: header.ranges, data: data)

@@ -1,4 +1,5 @@
 import Glibc
+import Ptrace
 
 /// A file descriptor with positioned reads and writes that report failures
 /// with the path and errno.
@@ -70,26 +71,21 @@ final class ImageFile: @unchecked Sendable {
 
     /// Reads up to `count` bytes; fewer only at the end of the file.
     func read(count: Int, at offset: UInt64) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let got: Int
-            if filled == 0 {
-                got = pread(descriptor, &buffer, count, off_t(offset))
-            } else {
-                var rest = [UInt8](repeating: 0, count: count - filled)
-                got = pread(descriptor, &rest, rest.count, off_t(offset + UInt64(filled)))
-                if got > 0 { buffer.replaceSubrange(filled..<filled + got, with: rest[0..<got]) }
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw ImageIOError(path: path, operation: "read", errno: errno)
-            }
-            if got == 0 { break }
-            filled += got
+        do {
+            return try LocalFile.read(descriptor, upTo: count, at: offset)
+        } catch let error as SystemError {
+            throw ImageIOError(path: path, operation: "read", errno: error.errno)
         }
-        if filled < count { buffer.removeLast(count - filled) }
-        return buffer
+    }
+
+    /// Reads exactly `count` bytes into the start of `buffer`, which the
+    /// caller reuses from block to block.
+    func read(into buffer: inout [UInt8], count: Int, at offset: UInt64) throws {
+        do {
+            try LocalFile.read(descriptor, into: &buffer, count: count, at: offset)
+        } catch let error as SystemError {
+            throw ImageIOError(path: path, operation: "read", errno: error.errno)
+        }
     }
 
     func sync() throws {

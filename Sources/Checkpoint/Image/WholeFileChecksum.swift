@@ -5,7 +5,7 @@ import Foundation
 /// parallel segments joined with CRC32.combine: verifying a multi-GiB page
 /// file at open should cost about one read of it, not a core-bound crawl.
 enum WholeFileChecksum {
-    static let blockSize = 4 << 20
+    static let blockSize = 256 << 10
     static let parallelThreshold: UInt64 = 64 << 20
 
     static func crc32(of file: ImageFile, size: UInt64) throws -> UInt32 {
@@ -25,14 +25,18 @@ enum WholeFileChecksum {
         return crc
     }
 
+    /// Each block is read into one reused buffer small enough to stay in
+    /// the core's cache, so the checksum reads what the copy just wrote
+    /// without going out to memory again.
     private static func crc32(of file: ImageFile, from start: UInt64, to end: UInt64) throws -> (UInt32, Int) {
         var crc: UInt32 = 0
         var offset = start
+        var block = [UInt8](repeating: 0, count: blockSize)
         while offset < end {
-            let block = try file.read(count: Int(min(UInt64(blockSize), end - offset)), at: offset)
-            guard !block.isEmpty else { break }
-            crc = CRC32.update(crc, block)
-            offset += UInt64(block.count)
+            let count = Int(min(UInt64(blockSize), end - offset))
+            try file.read(into: &block, count: count, at: offset)
+            crc = CRC32.update(crc, block[0..<count])
+            offset += UInt64(count)
         }
         return (crc, Int(offset - start))
     }
