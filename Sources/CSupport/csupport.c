@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,4 +62,28 @@ ssize_t cr_process_vm_writev(pid_t pid, const struct iovec *local, unsigned long
                              const struct iovec *remote, unsigned long nremote)
 {
     return syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0UL);
+}
+
+int cr_uffd_api(int uffd) {
+    struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+    return ioctl(uffd, UFFDIO_API, &api) == 0 ? 0 : -errno;
+}
+
+int cr_uffd_register_missing(int uffd, uint64_t start, uint64_t len) {
+    struct uffdio_register reg = { .range = { .start = start, .len = len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+    return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? 0 : -errno;
+}
+
+int cr_uffd_unregister(int uffd, uint64_t start, uint64_t len) {
+    struct uffdio_range range = { .start = start, .len = len };
+    return ioctl(uffd, UFFDIO_UNREGISTER, &range) == 0 ? 0 : -errno;
+}
+
+int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t *copied) {
+    /* Nothing waits on these pages (the process is stopped), so no wake. */
+    struct uffdio_copy copy = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len, .mode = UFFDIO_COPY_MODE_DONTWAKE };
+    int r = ioctl(uffd, UFFDIO_COPY, &copy);
+    int err = errno;
+    *copied = copy.copy > 0 ? copy.copy : 0;
+    return r == 0 ? 0 : -err;
 }

@@ -70,19 +70,25 @@ public final class RemoteMemory: @unchecked Sendable {
     /// of scattered pages is one call, not one per page. Anything the batch
     /// cannot write goes piece by piece through the fallback path.
     public func write(_ bytes: [UInt8], pieces: [(range: Range<Int>, address: UInt64)]) throws {
+        try write(.array(bytes), pieces: pieces)
+    }
+
+    /// The same from any source: pieces' ranges are offsets into `source`.
+    public func write(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws {
+        precondition(pieces.allSatisfy { $0.range.lowerBound >= 0 && $0.range.upperBound <= source.count })
         var start = 0
         while start < pieces.count {
             let batch = pieces[start..<min(start + 1024, pieces.count)]
             let total = batch.reduce(0) { $0 + $1.range.count }
-            let written: Int = bytes.withUnsafeBytes { b in
-                var local = batch.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress! + $0.range.lowerBound), iov_len: $0.range.count) }
+            let written: Int = source.withBaseAddress { b in
+                var local = batch.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: b + $0.range.lowerBound), iov_len: $0.range.count) }
                 var remote = batch.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt($0.address)), iov_len: $0.range.count) }
                 return cr_process_vm_writev(pid, &local, UInt(local.count), &remote, UInt(remote.count))
             }
             if written != total {
                 // Partial or refused: redo this batch piece by piece, which
                 // also handles pages only /proc/PID/mem may write.
-                for piece in batch { try write(bytes, range: piece.range, at: piece.address) }
+                for piece in batch { try write(source, range: piece.range, at: piece.address) }
             }
             start += batch.count
         }
@@ -90,11 +96,15 @@ public final class RemoteMemory: @unchecked Sendable {
 
     /// Writes `bytes[range]` at `address`.
     public func write(_ bytes: [UInt8], range: Range<Int>, at address: UInt64) throws {
+        try write(.array(bytes), range: range, at: address)
+    }
+
+    private func write(_ source: SourceBytes, range: Range<Int>, at address: UInt64) throws {
         var done = 0
         let count = range.count
-        try bytes.withUnsafeBytes { b in
+        try source.withBaseAddress { b in
             while done < count {
-                let src = UnsafeMutableRawPointer(mutating: b.baseAddress! + range.lowerBound + done)
+                let src = UnsafeMutableRawPointer(mutating: b + range.lowerBound + done)
                 var local = iovec(iov_base: src, iov_len: count - done)
                 var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(done)), iov_len: count - done)
                 let n = cr_process_vm_writev(pid, &local, 1, &remote, 1)

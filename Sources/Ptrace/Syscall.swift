@@ -42,6 +42,7 @@ public enum Syscall {
     public static let closeRange: Int64 = 436
     public static let pidfdOpen: Int64 = 434
     public static let pidfdGetfd: Int64 = 438
+    public static let userfaultfd: Int64 = 323
     public static let kcmp: Int64 = 312
     public static let restartSyscall: Int64 = 219
     public static let exitGroup: Int64 = 231

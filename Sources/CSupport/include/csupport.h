@@ -77,4 +77,13 @@ typedef struct {
     uint64_t stack, stack_size, tls, set_tid, set_tid_size;
 } cr_clone_args;
 
+/* userfaultfd on a descriptor crtool holds for another process's memory.
+ * Each returns 0 or -errno. */
+int cr_uffd_api(int uffd);
+int cr_uffd_register_missing(int uffd, uint64_t start, uint64_t len);
+int cr_uffd_unregister(int uffd, uint64_t start, uint64_t len);
+/* Copies len bytes from src (crtool's memory) into fresh pages at dst of
+ * the registered range; *copied gets the bytes done even on failure. */
+int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t *copied);
+
 #endif

@@ -1,5 +1,6 @@
 import Codecs
 import Foundation
+import Ptrace
 
 /// Reads a page file written by `PageStreamWriter`.
 ///
@@ -41,6 +42,39 @@ public final class PageStreamReader: @unchecked Sendable {
     /// Reads, verifies and decompresses one chunk.
     public func readChunk(_ location: PageChunkLocation) throws -> PageChunk {
         try readEncodedChunk(location).decompressed(file: name, chunk: location.index)
+    }
+
+    /// A chunk's pages as a source for copying into a process. A raw chunk
+    /// of a file verified at open is handed over as a range of a mapping
+    /// of the file, so the kernel copies it straight from the page cache;
+    /// anything else is read and decompressed as `readChunk` does.
+    func readPages(_ location: PageChunkLocation) throws -> (ranges: [PageRange], bytes: SourceBytes) {
+        let header = location.header
+        if wholeFileVerified, header.codec == .none, header.storedSize == header.rawSize, header.storedSize > 0,
+           header.ranges.count <= Self.mappedRangeLimit {
+            let start = Int(location.dataOffset)
+            return (header.ranges, .mapped(try mapping(), range: start..<(start + Int(header.storedSize))))
+        }
+        let chunk = try readChunk(location)
+        return (chunk.ranges, .array(chunk.data))
+    }
+
+    /// Above this many ranges a chunk is read into a buffer instead: its
+    /// pages are copied one range at a time, and from a buffer the copy
+    /// out of the page cache has just left in the CPU's cache they go
+    /// faster than from a mapping, page by page out of memory.
+    static let mappedRangeLimit = 64
+
+    private let mappingLock = NSLock()
+    private var mapped: MappedFile?
+
+    private func mapping() throws -> MappedFile {
+        mappingLock.lock()
+        defer { mappingLock.unlock() }
+        if let mapped { return mapped }
+        let file = try MappedFile(fd: file.descriptor, size: Int(summary.fileSize), path: path)
+        mapped = file
+        return file
     }
 
     /// The chunk exactly as stored, after checking its data CRC: lets a

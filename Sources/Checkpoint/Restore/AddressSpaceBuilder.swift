@@ -157,6 +157,7 @@ final class AddressSpaceBuilder {
     func writePages(reader: PageStreamReader, workers: Int, progress: Progress) throws -> UInt64 {
         let locations = reader.chunkLocations()
         let writable = process.vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
+        let fill = UserfaultFill.open(for: writable, inj: inj, pid: pid)
         let lock = Lock()
         var next = 0
         var failure: Error?
@@ -170,24 +171,30 @@ final class AddressSpaceBuilder {
                 }
                 guard let i = index else { return }
                 do {
-                    let chunk = try reader.readChunk(locations[i])
-                    guard chunk.pid == process.pid else {
-                        throw ImageError(file: process.pagesFile, field: "chunk \(i) pid", reason: "chunk belongs to pid \(chunk.pid), not \(process.pid)")
+                    let location = locations[i]
+                    guard location.header.pid == process.pid else {
+                        throw ImageError(file: process.pagesFile, field: "chunk \(i) pid", reason: "chunk belongs to pid \(location.header.pid), not \(process.pid)")
                     }
+                    let (ranges, bytes) = try reader.readPages(location)
                     var offset = 0
                     var pieces: [(range: Range<Int>, address: UInt64)] = []
-                    for range in chunk.ranges {
+                    for range in ranges {
                         let end = range.address + UInt64(range.pageCount) * 4096
                         guard writable.contains(where: { $0.start <= range.address && end <= $0.end }) else {
                             throw ImageError(file: process.pagesFile, field: "chunk \(i) ranges",
                                              reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
                         }
-                        pieces.append((offset..<(offset + range.byteCount), range.address))
+                        let piece = offset..<(offset + range.byteCount)
+                        if let fill, fill.covers(range.address, length: range.byteCount) {
+                            try fill.copy(bytes, range: piece, to: range.address)
+                        } else {
+                            pieces.append((piece, range.address))
+                        }
                         offset += range.byteCount
                     }
-                    try memory.write(chunk.data, pieces: pieces)
-                    lock.withLock { written += UInt64(chunk.data.count) }
-                    progress.add(UInt64(chunk.data.count))
+                    if !pieces.isEmpty { try memory.write(bytes, pieces: pieces) }
+                    lock.withLock { written += UInt64(bytes.count) }
+                    progress.add(UInt64(bytes.count))
                 } catch {
                     lock.withLock { if failure == nil { failure = error } }
                     return
@@ -195,6 +202,7 @@ final class AddressSpaceBuilder {
             }
         }
         if let f = failure { throw f }
+        try fill?.finish()
         return written
     }
 

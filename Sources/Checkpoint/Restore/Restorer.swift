@@ -77,16 +77,19 @@ public enum Restorer {
             for process in plan.processes {
                 let builder = tree.builders[process.pid]!
                 try builder.mapAll(sharedMemory: sharedMemory, registry: registry)
+                phases.mark("mappings")
                 written += try builder.writePages(reader: try image.pageReader(name: process.pagesFile), workers: options.workers, progress: progress)
+                phases.mark("pages")
                 try builder.finishMappings()
                 try builder.setMemoryLayout()
                 warnings += builder.warnings
                 try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry,
                                                  shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
+                phases.mark("files and state")
             }
             progress.finish()
             try registry.allFilesMade()
-            phases.mark("memory and files")
+            phases.mark("files and state")
             try sysvIPC.finish()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj

@@ -1,0 +1,98 @@
+import CSupport
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+/// Copies into a process from a mapped file and through a userfaultfd,
+/// done on this test process itself (both work on one's own pid).
+final class MappedSourceTests: XCTestCase {
+    let page = 4096
+
+    func anonymous(_ pages: Int) throws -> UnsafeMutableRawPointer {
+        guard let p = mmap(nil, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            throw Expectation(description: "mmap: \(String(cString: strerror(errno)))")
+        }
+        let size = pages * page
+        addTeardownBlock { munmap(p, size) }
+        return p
+    }
+
+    func address(_ p: UnsafeMutableRawPointer) -> UInt64 { UInt64(UInt(bitPattern: p)) }
+
+    /// A temporary file holding `bytes`, open for reading and writing.
+    func file(_ bytes: [UInt8]) throws -> (fd: Int32, path: String) {
+        let path = NSTemporaryDirectory() + "mapped-source-\(getpid())-\(UUID().uuidString)"
+        let fd = try LocalFile.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        addTeardownBlock { close(fd); unlink(path) }
+        try LocalFile.write(fd, bytes, range: 0..<bytes.count, at: 0)
+        return (fd, path)
+    }
+
+    func pattern(_ count: Int, seed: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) }
+    }
+
+    func testWritesFromAMappedFile() throws {
+        let bytes = pattern(4 * page, seed: 5)
+        let (fd, path) = try file(bytes)
+        let mapped = try MappedFile(fd: fd, size: bytes.count, path: path)
+        let target = try anonymous(4)
+        let memory = RemoteMemory(pid: getpid())
+        try memory.write(.mapped(mapped, range: page..<(3 * page)),
+                         pieces: [(0..<page, address(target) + UInt64(2 * page)), (page..<(2 * page), address(target))])
+        XCTAssertEqual(try memory.read(at: address(target) + UInt64(2 * page), count: page), Array(bytes[page..<(2 * page)]))
+        XCTAssertEqual(try memory.read(at: address(target), count: page), Array(bytes[(2 * page)..<(3 * page)]))
+        XCTAssertEqual(try memory.read(at: address(target) + UInt64(page), count: page), [UInt8](repeating: 0, count: page))
+    }
+
+    /// The reason the mapping is only read by the kernel: a file cut short
+    /// under it must fail the copy, not kill crtool with SIGBUS.
+    func testAFileTruncatedUnderItsMappingFailsTheCopy() throws {
+        let bytes = pattern(4 * page, seed: 9)
+        let (fd, path) = try file(bytes)
+        let mapped = try MappedFile(fd: fd, size: bytes.count, path: path)
+        XCTAssertEqual(ftruncate(fd, off_t(page)), 0)
+        let target = try anonymous(4)
+        XCTAssertThrowsError(try RemoteMemory(pid: getpid()).write(.mapped(mapped, range: 0..<(4 * page)),
+                                                                   pieces: [(0..<(4 * page), address(target))])) { error in
+            XCTAssertEqual((error as? SystemError)?.errno, EFAULT, "\(error)")
+        }
+    }
+
+    func ownUserfault() throws -> RemoteUserfault {
+        let fd = Int32(cr_syscall6(323, UInt64(O_CLOEXEC | O_NONBLOCK), 0, 0, 0, 0, 0)) // userfaultfd
+        guard fd >= 0 else { throw Expectation(description: "userfaultfd: \(String(cString: strerror(errno)))") }
+        return try RemoteUserfault(adopting: fd, pid: getpid())
+    }
+
+    func testUserfaultCopyFillsMissingPagesOnly() throws {
+        let userfault = try ownUserfault()
+        let target = try anonymous(8)
+        let range = address(target)..<(address(target) + UInt64(8 * page))
+        try userfault.registerMissing(range)
+        let bytes = pattern(3 * page, seed: 3)
+        let (fd, path) = try file(bytes)
+        let mapped = try MappedFile(fd: fd, size: bytes.count, path: path)
+        try userfault.copy(.array(bytes), range: 0..<(2 * page), to: address(target))
+        try userfault.copy(.mapped(mapped, range: 0..<(3 * page)), range: (2 * page)..<(3 * page), to: address(target) + UInt64(5 * page))
+        XCTAssertThrowsError(try userfault.copy(.array(bytes), range: 0..<page, to: address(target) + UInt64(page))) { error in
+            XCTAssertEqual((error as? SystemError)?.errno, EEXIST, "a present page is never overwritten: \(error)")
+        }
+        try userfault.unregister(range)
+        let memory = RemoteMemory(pid: getpid())
+        XCTAssertEqual(try memory.read(at: address(target), count: 2 * page), Array(bytes[0..<(2 * page)]))
+        XCTAssertEqual(try memory.read(at: address(target) + UInt64(5 * page), count: page), Array(bytes[(2 * page)..<(3 * page)]))
+        XCTAssertEqual(try memory.read(at: address(target) + UInt64(3 * page), count: page), [UInt8](repeating: 0, count: page),
+                       "after unregistering, an untouched page reads as zeros")
+    }
+
+    func testUserfaultRefusesMemoryThatIsNotRegistered() throws {
+        let userfault = try ownUserfault()
+        let target = try anonymous(2)
+        XCTAssertThrowsError(try userfault.copy(.array(pattern(page, seed: 1)), range: 0..<page, to: address(target))) { error in
+            XCTAssertNotNil(error as? SystemError)
+            XCTAssertTrue("\(error)".contains("UFFDIO_COPY"), "\(error)")
+        }
+    }
+}
