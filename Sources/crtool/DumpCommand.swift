@@ -70,6 +70,7 @@ struct DumpCommand: ParsableCommand {
             for s in report.stoppedIn {
                 print("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)")
             }
+            print(PhaseLine.format(report.phases))
         }
         print(DumpSummary.line(report, directory: directory))
     }

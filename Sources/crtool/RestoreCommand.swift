@@ -42,7 +42,7 @@ struct RestoreCommand: ParsableCommand {
         }
         if verbose {
             for w in report.warnings { printError("warning: \(w)") }
-            printError("phases: " + report.phases.map { "\($0.name) \(String(format: "%.3f s", $0.seconds))" }.joined(separator: ", "))
+            printError(PhaseLine.format(report.phases))
         }
         if !quiet {
             let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""

@@ -25,6 +25,7 @@ struct ShowCommand: ParsableCommand {
                 let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
                 let reader = try image.pageReader(name: p.pagesFile)
                 let s = reader.summary
+                let files = reader.partSummaries.map(\.name)
                 print("process \(p.pid) (\(p.command)) ppid \(p.ppid) pgid \(p.pgid) sid \(p.sid)")
                 print("  executable \(p.executable), cwd \(p.cwd)")
                 print("  \(p.threads.count) thread\(p.threads.count == 1 ? "" : "s"):")
@@ -34,7 +35,8 @@ struct ShowCommand: ParsableCommand {
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
                 let ratio = s.rawBytes > 0 ? Double(s.storedBytes) / Double(s.rawBytes) * 100 : 0
                 print("  pages: \(s.pages) in \(s.chunks) chunks, \(ByteCount.format(s.rawBytes)) before compression, "
-                      + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), file \(p.pagesFile)")
+                      + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), "
+                      + (files.count == 1 ? "file \(files[0])" : "files \(files.joined(separator: ", "))"))
                 if vmas {
                     for v in p.vmas {
                         let range = "\(String(v.start, radix: 16))-\(String(v.end, radix: 16))"

@@ -26,14 +26,14 @@ struct ImageFixture {
     let chunks: [PageChunk]
     let manifest: Manifest
 
-    static func make(at path: String, chunkCount: Int = 6, pagesPerChunk: Int = 8, codec: Codec = .default) throws -> ImageFixture {
+    static func make(at path: String, chunkCount: Int = 6, pagesPerChunk: Int = 8, codec: Codec = .default, parts: Int = 1) throws -> ImageFixture {
         let image = try ImageDirectory.create(at: path)
         let process = SampleProcess(pid: 100, name: "sample", regions: [
             .init(start: 0x400000, end: 0x401000, protection: "r-x"),
             .init(start: 0x7fff0000, end: 0x80000000, protection: "rw-"),
         ])
         try image.writeJSON(process, to: jsonName)
-        let writer = try image.pageWriter(name: pagesName, codec: codec)
+        let writer = try image.pageWriter(name: pagesName, codec: codec, parts: parts)
         let chunks = (0..<chunkCount).map { index -> PageChunk in
             var chunk = PageStreamTests.makeChunk(index: index, pages: pagesPerChunk, kind: index)
             chunk.pid = 100

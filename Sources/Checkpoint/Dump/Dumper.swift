@@ -33,6 +33,8 @@ public struct DumpReport: Sendable {
     /// Threads that were inside a system call, with its name.
     public var stoppedIn: [(pid: Int32, tid: Int32, syscall: String)]
     public var leftRunning: Bool
+    /// Wall time of each phase, in order, for --verbose.
+    public var phases: [(name: String, seconds: Double)] = []
 }
 
 /// Checkpoints the process tree under one PID: freeze every thread of
@@ -43,6 +45,7 @@ public struct DumpReport: Sendable {
 public enum Dumper {
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
         let started = Date()
+        var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         let image = try ImageDirectory.create(at: options.directory)
         let tree = FrozenTree(root: options.pid)
@@ -53,23 +56,28 @@ public enum Dumper {
             throw error
         }
         let frozenAt = Date()
+        phases.mark("freeze")
         var collected: [CollectedProcess] = []
         do {
             for p in tree.processes {
                 collected.append(try ProcessCollector.collect(p))
             }
+            phases.mark("state")
             var processes = collected.map(\.image)
             try OpenFiles.assignOpenFiles(&processes)
 
             let jobs = try collected.map { c in
                 let dumper = MemoryDumper(pid: c.image.pid, memory: c.memory)
-                return MemoryDumper.Job(dumper: dumper, items: try dumper.plan(vmas: c.image.vmas, details: c.details),
-                                        vmaCount: c.image.vmas.count,
-                                        writer: try image.pageWriter(name: c.image.pagesFile, codec: options.codec))
+                let items = try dumper.plan(vmas: c.image.vmas, details: c.details)
+                let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
+                return MemoryDumper.Job(dumper: dumper, items: items, vmaCount: c.image.vmas.count,
+                                        writer: try image.pageWriter(name: c.image.pagesFile, codec: options.codec, parts: parts))
             }
+            phases.mark("page plan")
             let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
             let results = try MemoryDumper.run(jobs, workers: options.workers, progress: progress)
+            phases.mark("pages")
             let (shared, sharedBytes, sharedWritten) = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec,
                                                                     workers: options.workers, progress: progress)
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
@@ -94,8 +102,10 @@ public enum Dumper {
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) }))
 
+            phases.mark("shared memory and image")
             tree.release(kill: !options.leaveRunning)
             let released = Date()
+            phases.mark("release")
             return DumpReport(
                 pid: options.pid, processes: processes.count, zombies: tree.zombies.count,
                 threads: processes.reduce(0) { $0 + $1.threads.count },
@@ -106,7 +116,7 @@ public enum Dumper {
                 totalSeconds: released.timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
-                leftRunning: options.leaveRunning)
+                leftRunning: options.leaveRunning, phases: phases.phases)
         } catch {
             for c in collected { try? c.inspector.close() }
             tree.release(kill: false)

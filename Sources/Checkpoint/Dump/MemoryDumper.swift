@@ -83,6 +83,19 @@ final class MemoryDumper {
         return items
     }
 
+    /// Below this much memory a process's pages go to one file: striping
+    /// pays only when the copies into the page cache take long enough to
+    /// queue behind each other.
+    static let stripingThreshold: UInt64 = 64 << 20
+
+    /// How many files a process's page stream is striped over: one per
+    /// worker for a large process, so the workers' writes do not wait for
+    /// each other on the file's lock, and one for everything else.
+    static func pageFileParts(items: [WorkItem], workers: Int) -> Int {
+        let bytes = items.reduce(UInt64(0)) { $0 + UInt64($1.pages) * 4096 }
+        return bytes >= stripingThreshold ? max(1, workers) : 1
+    }
+
     /// One process's share of a memory dump.
     struct Job {
         var dumper: MemoryDumper

@@ -106,19 +106,24 @@ public final class ImageDirectory: @unchecked Sendable {
         }
     }
 
-    /// A writer for a new page file; its checksum is recorded when it
-    /// finishes (at the latest, by `commit`).
-    public func pageWriter(name: String, codec: Codec) throws -> PageStreamWriter {
-        try Self.checkName(name)
+    /// A writer for a new page stream; the checksum of each of its files is
+    /// recorded when it finishes (at the latest, by `commit`). With more
+    /// than one part, the stream is striped over `name` and the names
+    /// `partName` gives, so that as many threads can write at once.
+    public func pageWriter(name: String, codec: Codec, parts: Int = 1) throws -> PageStreamWriter {
+        let names = [name] + (1..<max(1, parts)).map { Self.partName(name, $0) }
+        for n in names { try Self.checkName(n) }
         lock.lock()
         let previous = writers[name]
         lock.unlock()
         if let previous, !previous.isFinished {
             throw ImageIOError(path: filePath(name), operation: "create page file (a writer for it is still open)", errno: EBUSY)
         }
-        noteCreated(name)
-        let writer = try PageStreamWriter(path: filePath(name), codec: codec) { [weak self] summary in
-            self?.record(name, FileChecksum(size: summary.fileSize, crc32: summary.crc32))
+        for n in names { noteCreated(n) }
+        let writer = try PageStreamWriter(paths: names.map(filePath), codec: codec) { [weak self] parts in
+            for part in parts {
+                self?.record(part.name, FileChecksum(size: part.summary.fileSize, crc32: part.summary.crc32))
+            }
         }
         lock.lock()
         writers[name] = writer
@@ -126,14 +131,35 @@ public final class ImageDirectory: @unchecked Sendable {
         return writer
     }
 
-    /// A reader for a listed page file, whose headers must agree with the
-    /// size and CRC the manifest records.
+    /// A reader for a listed page stream: the file `name` and the parts
+    /// after it that the image lists, each of whose headers must agree
+    /// with the size and CRC recorded for it.
     public func pageReader(name: String) throws -> PageStreamReader {
-        let expected = try checksum(of: name)
-        let reader = try PageStreamReader(path: filePath(name), name: name)
+        var names = [name]
+        while isListed(Self.partName(name, names.count)) { names.append(Self.partName(name, names.count)) }
+        var expected: [FileChecksum] = []
+        for n in names { expected.append(try checksum(of: n)) }
+        let reader = try PageStreamReader(parts: names.map { (filePath($0), $0) })
         reader.wholeFileVerified = contentsVerified
-        try ImageVerifier.check(name, size: reader.summary.fileSize, crc32: reader.summary.crc32, against: expected)
+        for (part, checksum) in zip(reader.partSummaries, expected) {
+            try ImageVerifier.check(part.name, size: part.summary.fileSize, crc32: part.summary.crc32, against: checksum)
+        }
         return reader
+    }
+
+    /// The file name of part `index` (from 1) of the page stream `name`:
+    /// "pages-42.img" gives "pages-42.1.img".
+    static func partName(_ name: String, _ index: Int) -> String {
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex {
+            return "\(name[..<dot]).\(index)\(name[dot...])"
+        }
+        return "\(name).\(index)"
+    }
+
+    private func isListed(_ name: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return written[name] != nil || currentManifest.files[name] != nil
     }
 
     /// Finishes any open page writers, then writes manifest.json listing

@@ -1,14 +1,17 @@
 /// Where a chunk sits in a page file, with its validated header: enough to
 /// plan a restore (which pages, of which process) before reading any data.
 public struct PageChunkLocation: Sendable, Equatable {
-    /// Position of the chunk in the file, from 0.
+    /// Position of the chunk in its file, from 0.
     public var index: Int
+    /// Which file of a striped stream holds it, from 0.
+    public var part: Int
     /// File offset of the chunk's header.
     public var offset: UInt64
     public var header: PageChunkHeader
 
-    public init(index: Int, offset: UInt64, header: PageChunkHeader) {
+    public init(index: Int, offset: UInt64, header: PageChunkHeader, part: Int = 0) {
         self.index = index
+        self.part = part
         self.offset = offset
         self.header = header
     }

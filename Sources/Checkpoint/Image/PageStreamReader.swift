@@ -2,24 +2,55 @@ import Codecs
 import Foundation
 import Ptrace
 
-/// Reads a page file written by `PageStreamWriter`.
+/// Reads a page stream written by `PageStreamWriter`: one file, or the
+/// parts it was striped over.
 ///
 /// Opening walks every chunk header and validates it, so that afterwards
 /// sizes and addresses can be trusted; data CRCs are checked when a chunk
 /// is read. Reads are positioned (pread), so restore may decompress chunks
 /// on several threads at once.
 public final class PageStreamReader: @unchecked Sendable {
+    /// The path of the first part, which names the stream.
     public let path: String
-    /// The file name used in errors.
+    /// The first part's file name.
     public let name: String
-    private let file: ImageFile
+    private let parts: [Part]
     private let locations: [PageChunkLocation]
-    /// Totals from the headers; `crc32` is the whole-file CRC the headers
-    /// claim, which `verifyChunkChecksums` confirms against the data.
+    /// Totals from the headers of every part together; `crc32` is the
+    /// first part's whole-file CRC the headers claim, which
+    /// `verifyChunkChecksums` confirms against the data.
     public let summary: PageStreamSummary
+    /// Each part's file name and totals, in order.
+    public var partSummaries: [(name: String, summary: PageStreamSummary)] {
+        parts.map { ($0.name, $0.summary) }
+    }
+
+    private final class Part: @unchecked Sendable {
+        let path: String
+        let name: String
+        let file: ImageFile
+        var summary = PageStreamSummary()
+        private let mappingLock = NSLock()
+        private var mapped: MappedFile?
+
+        init(path: String, name: String) throws {
+            self.path = path
+            self.name = name
+            file = try ImageFile.openForReading(path)
+        }
+
+        func mapping() throws -> MappedFile {
+            mappingLock.lock()
+            defer { mappingLock.unlock() }
+            if let mapped { return mapped }
+            let made = try MappedFile(fd: file.descriptor, size: Int(summary.fileSize), path: path)
+            mapped = made
+            return made
+        }
+    }
 
     public convenience init(path: String) throws {
-        try self.init(path: path, name: (path as NSString).lastPathComponent)
+        try self.init(parts: [(path, (path as NSString).lastPathComponent)])
     }
 
     /// Set when every byte of the file was checked against the manifest's
@@ -27,21 +58,41 @@ public final class PageStreamReader: @unchecked Sendable {
     /// read would double the restore's checksum work for nothing.
     var wholeFileVerified = false
 
-    init(path: String, name: String) throws {
-        self.path = path
-        self.name = name
-        file = try ImageFile.openForReading(path)
-        let size = try file.regularFileSize()
-        (locations, summary) = try Self.scan(file, size: size, name: name)
+    init(parts paths: [(path: String, name: String)]) throws {
+        precondition(!paths.isEmpty)
+        path = paths[0].path
+        name = paths[0].name
+        parts = try paths.map { try Part(path: $0.path, name: $0.name) }
+        var all: [PageChunkLocation] = []
+        var total = PageStreamSummary()
+        for (index, part) in parts.enumerated() {
+            let size = try part.file.regularFileSize()
+            let (found, summary) = try Self.scan(part.file, size: size, name: part.name, part: index)
+            part.summary = summary
+            all += found
+            if index == 0 { total = summary; continue }
+            total.chunks += summary.chunks
+            total.pages += summary.pages
+            total.rawBytes += summary.rawBytes
+            total.storedBytes += summary.storedBytes
+            total.fileSize += summary.fileSize
+        }
+        locations = all
+        summary = total
     }
 
     public func chunkLocations() -> [PageChunkLocation] {
         locations
     }
 
+    /// The file name of the part holding `location`, for errors.
+    public func fileName(of location: PageChunkLocation) -> String {
+        parts[location.part].name
+    }
+
     /// Reads, verifies and decompresses one chunk.
     public func readChunk(_ location: PageChunkLocation) throws -> PageChunk {
-        try readEncodedChunk(location).decompressed(file: name, chunk: location.index)
+        try readEncodedChunk(location).decompressed(file: fileName(of: location), chunk: location.index)
     }
 
     /// A chunk's pages as a source for copying into a process. A raw chunk
@@ -50,45 +101,27 @@ public final class PageStreamReader: @unchecked Sendable {
     /// anything else is read and decompressed as `readChunk` does.
     func readPages(_ location: PageChunkLocation) throws -> (ranges: [PageRange], bytes: SourceBytes) {
         let header = location.header
-        if wholeFileVerified, header.codec == .none, header.storedSize == header.rawSize, header.storedSize > 0,
-           header.ranges.count <= Self.mappedRangeLimit {
+        if wholeFileVerified, header.codec == .none, header.storedSize == header.rawSize, header.storedSize > 0 {
             let start = Int(location.dataOffset)
-            return (header.ranges, .mapped(try mapping(), range: start..<(start + Int(header.storedSize))))
+            return (header.ranges, .mapped(try parts[location.part].mapping(), range: start..<(start + Int(header.storedSize))))
         }
         let chunk = try readChunk(location)
         return (chunk.ranges, .array(chunk.data))
-    }
-
-    /// Above this many ranges a chunk is read into a buffer instead: its
-    /// pages are copied one range at a time, and from a buffer the copy
-    /// out of the page cache has just left in the CPU's cache they go
-    /// faster than from a mapping, page by page out of memory.
-    static let mappedRangeLimit = 64
-
-    private let mappingLock = NSLock()
-    private var mapped: MappedFile?
-
-    private func mapping() throws -> MappedFile {
-        mappingLock.lock()
-        defer { mappingLock.unlock() }
-        if let mapped { return mapped }
-        let file = try MappedFile(fd: file.descriptor, size: Int(summary.fileSize), path: path)
-        mapped = file
-        return file
     }
 
     /// The chunk exactly as stored, after checking its data CRC: lets a
     /// migration send chunks over a socket without recompressing them.
     public func readEncodedChunk(_ location: PageChunkLocation) throws -> EncodedPageChunk {
         let header = location.header
-        let stored = try file.read(count: Int(header.storedSize), at: location.dataOffset)
+        let part = parts[location.part]
+        let stored = try part.file.read(count: Int(header.storedSize), at: location.dataOffset)
         guard stored.count == Int(header.storedSize) else {
             throw ImageError(
-                file: name, chunk: location.index, field: "storedSize",
+                file: part.name, chunk: location.index, field: "storedSize",
                 reason: "file ends after \(stored.count) of \(header.storedSize) bytes (changed since it was opened?)")
         }
         let chunk = EncodedPageChunk(header: header, stored: stored)
-        if !wholeFileVerified { try chunk.verify(file: name, chunk: location.index) }
+        if !wholeFileVerified { try chunk.verify(file: part.name, chunk: location.index) }
         return chunk
     }
 
@@ -97,11 +130,11 @@ public final class PageStreamReader: @unchecked Sendable {
         for location in locations {
             // readEncodedChunk may skip the check for a file verified at
             // open; this call is asked to check, so it always does.
-            try readEncodedChunk(location).verify(file: name, chunk: location.index)
+            try readEncodedChunk(location).verify(file: fileName(of: location), chunk: location.index)
         }
     }
 
-    private static func scan(_ file: ImageFile, size: UInt64, name: String) throws -> ([PageChunkLocation], PageStreamSummary) {
+    private static func scan(_ file: ImageFile, size: UInt64, name: String, part: Int) throws -> ([PageChunkLocation], PageStreamSummary) {
         var locations: [PageChunkLocation] = []
         var summary = PageStreamSummary()
         var offset: UInt64 = 0
@@ -128,7 +161,7 @@ public final class PageStreamReader: @unchecked Sendable {
                     file: name, chunk: index, field: "storedSize",
                     reason: "\(header.storedSize) bytes run past the end of the file (\(remaining - UInt64(headerSize)) bytes left)")
             }
-            let location = PageChunkLocation(index: index, offset: offset, header: header)
+            let location = PageChunkLocation(index: index, offset: offset, header: header, part: part)
             let chunkCRC = CRC32.combine(CRC32.checksum(bytes), header.dataCRC32, lengthB: Int(header.storedSize))
             summary.add(header, encodedSize: Int(location.encodedSize), crc32: chunkCRC)
             locations.append(location)

@@ -1,44 +1,58 @@
 import Codecs
 import Foundation
 
-/// Appends page chunks to a page file from any number of threads.
+/// Appends page chunks to a page stream from any number of threads.
 ///
 /// `append` compresses on the calling thread, so N dumping threads compress
-/// in parallel; reserving a place in the file takes one lock, and the
-/// write itself takes another: the kernel serializes buffered writes to
-/// one file on its inode lock anyway, and threads waiting there spin and
-/// steal the CPU the other workers need for reading and compressing. Chunks
-/// land in the order their places were reserved. After the first failed
-/// write the writer refuses further work and `finish` reports the failure,
-/// so a dump cannot end with a silent hole in its pages.
+/// in parallel. The stream may be striped over several files (`parts`):
+/// the kernel serializes buffered writes to one file on its inode lock, so
+/// with one file the copies into the page cache run one thread at a time
+/// however many threads dump; with a part per thread they run side by
+/// side. Each append takes a part no other thread is writing, reserves its
+/// place there under one short lock and writes outside it; chunks land in
+/// each part in the order their places were reserved. After the first
+/// failed write the writer refuses further work and `finish` reports the
+/// failure, so a dump cannot end with a silent hole in its pages.
 public final class PageStreamWriter: @unchecked Sendable {
+    /// The path of the first part, which names the stream.
     public let path: String
     public let codec: Codec
-    private let file: ImageFile
-    private let name: String
+    private let parts: [Part]
     private let condition = NSCondition()
-    private let writeLock = NSLock()
-    private var summary = PageStreamSummary()
     private var writesInFlight = 0
+    private var nextPart = 0
     private var failure: Error?
     private var result: PageStreamSummary?
-    private let onFinish: (@Sendable (PageStreamSummary) -> Void)?
+    private let onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?
+
+    private final class Part {
+        let name: String
+        let file: ImageFile
+        var summary = PageStreamSummary()
+        var busy = false
+
+        init(path: String) throws {
+            name = (path as NSString).lastPathComponent
+            file = try ImageFile.create(path)
+        }
+    }
 
     /// Creates (or truncates) the file at `path`, mode 0600.
     public convenience init(path: String, codec: Codec) throws {
-        try self.init(path: path, codec: codec, onFinish: nil)
+        try self.init(paths: [path], codec: codec, onFinish: nil)
     }
 
-    init(path: String, codec: Codec, onFinish: (@Sendable (PageStreamSummary) -> Void)?) throws {
-        self.path = path
+    /// One file per path; the first names the stream.
+    init(paths: [String], codec: Codec, onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?) throws {
+        precondition(!paths.isEmpty)
+        self.path = paths[0]
         self.codec = codec
-        self.name = (path as NSString).lastPathComponent
-        self.file = try ImageFile.create(path)
+        self.parts = try paths.map { try Part(path: $0) }
         self.onFinish = onFinish
     }
 
     public func append(_ chunk: PageChunk) throws {
-        try append(EncodedPageChunk(chunk, codec: codec, file: name))
+        try append(EncodedPageChunk(chunk, codec: codec, file: parts[0].name))
     }
 
     /// Appends a chunk already encoded elsewhere, e.g. received over a
@@ -46,26 +60,32 @@ public final class PageStreamWriter: @unchecked Sendable {
     public func append(_ chunk: EncodedPageChunk) throws {
         let chunkCRC = chunk.crc32
         condition.lock()
-        if let refusal = refusalLocked() {
-            condition.unlock()
-            throw refusal
+        var part: Part?
+        while part == nil {
+            if let refusal = refusalLocked() {
+                condition.unlock()
+                throw refusal
+            }
+            part = freePartLocked()
+            if part == nil { condition.wait() }
         }
-        let offset = summary.fileSize
-        summary.add(chunk.header, encodedSize: chunk.size, crc32: chunkCRC)
+        let target = part!
+        let offset = target.summary.fileSize
+        target.summary.add(chunk.header, encodedSize: chunk.size, crc32: chunkCRC)
+        target.busy = true
         writesInFlight += 1
         condition.unlock()
 
         var writeError: Error?
-        writeLock.lock()
         do {
-            try file.write(chunk.headerBytes, at: offset)
-            try file.write(chunk.stored, at: offset + UInt64(chunk.headerBytes.count))
+            try target.file.write(chunk.headerBytes, at: offset)
+            try target.file.write(chunk.stored, at: offset + UInt64(chunk.headerBytes.count))
         } catch {
             writeError = error
         }
-        writeLock.unlock()
 
         condition.lock()
+        target.busy = false
         writesInFlight -= 1
         if let writeError, failure == nil { failure = writeError }
         condition.broadcast()
@@ -73,29 +93,50 @@ public final class PageStreamWriter: @unchecked Sendable {
         if let writeError { throw writeError }
     }
 
-    /// Waits for writes in flight, closes the file and returns its totals.
-    /// Calling it again returns the same totals.
+    /// Parts in turn, so that they grow evenly.
+    private func freePartLocked() -> Part? {
+        for step in 0..<parts.count {
+            let index = (nextPart + step) % parts.count
+            if !parts[index].busy {
+                nextPart = (index + 1) % parts.count
+                return parts[index]
+            }
+        }
+        return nil
+    }
+
+    /// Waits for writes in flight, closes the files and returns the totals
+    /// of every part together (`crc32` is the first part's; each file's own
+    /// goes to the manifest). Calling it again returns the same totals.
     public func finish() throws -> PageStreamSummary {
         condition.lock()
         defer { condition.unlock() }
         while writesInFlight > 0 { condition.wait() }
         if let result { return result }
         if let failure {
-            try? file.close()
+            for part in parts { try? part.file.close() }
             throw failure
         }
         do {
-            try file.close()
+            for part in parts { try part.file.close() }
         } catch {
             failure = error
             throw error
         }
-        result = summary
-        onFinish?(summary)
-        return summary
+        var total = parts[0].summary
+        for part in parts.dropFirst() {
+            total.chunks += part.summary.chunks
+            total.pages += part.summary.pages
+            total.rawBytes += part.summary.rawBytes
+            total.storedBytes += part.summary.storedBytes
+            total.fileSize += part.summary.fileSize
+        }
+        result = total
+        onFinish?(parts.map { ($0.name, $0.summary) })
+        return total
     }
 
-    /// Closes the file after a failed dump; the caller removes it.
+    /// Closes the files after a failed dump; the caller removes them.
     public func abandon() {
         condition.lock()
         defer { condition.unlock() }
@@ -103,7 +144,7 @@ public final class PageStreamWriter: @unchecked Sendable {
         if failure == nil, result == nil {
             failure = ImageIOError(path: path, operation: "write (abandoned)", errno: ECANCELED)
         }
-        try? file.close()
+        for part in parts { try? part.file.close() }
     }
 
     var isFinished: Bool {
