@@ -27,11 +27,44 @@ public func decompress(_ input: ArraySlice<UInt8>, codec: CodecKind, rawSize: In
 }
 
 private func compress(bytes: UnsafeRawBufferPointer, codec: Codec) throws -> [UInt8]? {
-    guard !bytes.isEmpty else { return nil }
+    guard !bytes.isEmpty, codec.kind != .none else { return nil }
+    if try IncompressibleSample.predicts(bytes, codec: codec) { return nil }
+    return try encode(bytes, codec: codec)
+}
+
+/// The codec's own output, or nil when it would not be smaller.
+private func encode(_ bytes: UnsafeRawBufferPointer, codec: Codec) throws -> [UInt8]? {
     switch codec.kind {
     case .none: return nil
     case .zlib: return try Zlib.compress(bytes, level: codec.level)
     case .zstd: return try Zstd.compress(bytes, level: codec.level)
+    }
+}
+
+/// Random-looking data (encrypted, already compressed) makes up much of
+/// some processes' memory, and compressing a chunk of it only to store it
+/// raw costs a codec's full time for nothing. A large chunk is first tried
+/// on a few slices spread over it: if those do not shrink, neither would
+/// the whole, and it is stored raw at once.
+enum IncompressibleSample {
+    static let minimumInput = 256 << 10
+    static let slices = 4
+    static let sliceSize = 16 << 10
+    /// The sample must shrink below this share of its size for the whole
+    /// chunk to be compressed.
+    static let worthwhile = 0.97
+
+    static func predicts(_ bytes: UnsafeRawBufferPointer, codec: Codec) throws -> Bool {
+        guard bytes.count >= minimumInput else { return false }
+        var sample: [UInt8] = []
+        sample.reserveCapacity(slices * sliceSize)
+        let spacing = (bytes.count - sliceSize) / (slices - 1)
+        for index in 0..<slices {
+            let start = index * spacing
+            sample.append(contentsOf: bytes[start..<(start + sliceSize)])
+        }
+        guard let compressed = try sample.withUnsafeBytes({ try encode($0, codec: codec) }) else { return true }
+        return Double(compressed.count) >= Double(sample.count) * worthwhile
     }
 }
 

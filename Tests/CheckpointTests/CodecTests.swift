@@ -150,4 +150,17 @@ final class Failures: @unchecked Sendable {
         defer { lock.unlock() }
         return messages
     }
+
+    /// A large random chunk is recognized from a sample and left raw; a
+    /// large chunk whose sampled slices shrink is compressed whole.
+    func testLargeChunksAreJudgedFromASample() throws {
+        let size = 1 << 20
+        for codec in [Codec(kind: .zstd, level: 1), Codec(kind: .zlib, level: 1)] {
+            XCTAssertNil(try compress(TestData.random(size, seed: 4), codec: codec), "\(codec)")
+            let text = [UInt8](String(repeating: "checkpoint and restore, page after page. ", count: size / 40 + 1).utf8.prefix(size))
+            let packed = try XCTUnwrap(try compress(text, codec: codec), "\(codec)")
+            XCTAssertLessThan(packed.count, size / 10)
+            XCTAssertEqual(try decompress(packed, codec: codec.kind, rawSize: size), text)
+        }
+    }
 }
