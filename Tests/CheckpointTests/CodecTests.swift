@@ -132,6 +132,19 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode([Codec].self, from: json), [Codec(kind: .zstd, level: 3)])
         XCTAssertThrowsError(try JSONDecoder().decode([Codec].self, from: Data("[\"zstd:99\"]".utf8)))
     }
+
+    /// A large random chunk is recognized from a sample and left raw; a
+    /// large chunk whose sampled slices shrink is compressed whole.
+    func testLargeChunksAreJudgedFromASample() throws {
+        let size = 1 << 20
+        for codec in [Codec(kind: .zstd, level: 1), Codec(kind: .zlib, level: 1)] {
+            XCTAssertNil(try compress(TestData.random(size, seed: 4), codec: codec), "\(codec)")
+            let text = [UInt8](String(repeating: "checkpoint and restore, page after page. ", count: size / 40 + 1).utf8.prefix(size))
+            let packed = try XCTUnwrap(try compress(text, codec: codec), "\(codec)")
+            XCTAssertLessThan(packed.count, size / 10)
+            XCTAssertEqual(try decompress(packed, codec: codec.kind, rawSize: size), text)
+        }
+    }
 }
 
 /// Collects failures from concurrent work, for one assertion at the end.
@@ -149,18 +162,5 @@ final class Failures: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return messages
-    }
-
-    /// A large random chunk is recognized from a sample and left raw; a
-    /// large chunk whose sampled slices shrink is compressed whole.
-    func testLargeChunksAreJudgedFromASample() throws {
-        let size = 1 << 20
-        for codec in [Codec(kind: .zstd, level: 1), Codec(kind: .zlib, level: 1)] {
-            XCTAssertNil(try compress(TestData.random(size, seed: 4), codec: codec), "\(codec)")
-            let text = [UInt8](String(repeating: "checkpoint and restore, page after page. ", count: size / 40 + 1).utf8.prefix(size))
-            let packed = try XCTUnwrap(try compress(text, codec: codec), "\(codec)")
-            XCTAssertLessThan(packed.count, size / 10)
-            XCTAssertEqual(try decompress(packed, codec: codec.kind, rawSize: size), text)
-        }
     }
 }
