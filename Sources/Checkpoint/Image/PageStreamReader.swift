@@ -70,12 +70,7 @@ public final class PageStreamReader: @unchecked Sendable {
             let (found, summary) = try Self.scan(part.file, size: size, name: part.name, part: index)
             part.summary = summary
             all += found
-            if index == 0 { total = summary; continue }
-            total.chunks += summary.chunks
-            total.pages += summary.pages
-            total.rawBytes += summary.rawBytes
-            total.storedBytes += summary.storedBytes
-            total.fileSize += summary.fileSize
+            if index == 0 { total = summary } else { total.addPart(summary) }
         }
         locations = all
         summary = total

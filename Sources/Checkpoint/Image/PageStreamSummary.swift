@@ -31,4 +31,14 @@ public struct PageStreamSummary: Codable, Equatable, Sendable {
         fileSize += UInt64(encodedSize)
         crc32 = CRC32.combine(crc32, chunkCRC, lengthB: encodedSize)
     }
+
+    /// Adds the totals of another part of the same stream; `crc32` stays
+    /// this one's, since each file's CRC is checked on its own.
+    mutating func addPart(_ other: PageStreamSummary) {
+        chunks += other.chunks
+        pages += other.pages
+        rawBytes += other.rawBytes
+        storedBytes += other.storedBytes
+        fileSize += other.fileSize
+    }
 }

@@ -124,13 +124,7 @@ public final class PageStreamWriter: @unchecked Sendable {
             throw error
         }
         var total = parts[0].summary
-        for part in parts.dropFirst() {
-            total.chunks += part.summary.chunks
-            total.pages += part.summary.pages
-            total.rawBytes += part.summary.rawBytes
-            total.storedBytes += part.summary.storedBytes
-            total.fileSize += part.summary.fileSize
-        }
+        for part in parts.dropFirst() { total.addPart(part.summary) }
         result = total
         onFinish?(parts.map { ($0.name, $0.summary) })
         return total
