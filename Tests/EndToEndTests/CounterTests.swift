@@ -8,9 +8,13 @@ final class CounterTests: EndToEndCase {
         let counter = try startFixture("counter", ["--heap-mib", "256"])
         let checksum = try heapChecksum(counter)
         try counter.waitFor("tick", atLeast: 5)
+        let mapBefore = try memoryMap(counter.pid)
 
         for round in 1...2 {
             let (_, mark) = try roundTrip(counter, timeout: 120)
+            // Filling memory registers parts of VMAs apart, which splits
+            // them; afterwards they must be whole again, as they were.
+            XCTAssertEqual(try memoryMap(counter.pid), mapBefore, "round \(round): the memory map differs")
             let lastBefore = try XCTUnwrap(counter.numbers("tick", before: mark).last)
             let next = try counter.waitFor("a tick after restore \(round)", from: mark) { $0.hasPrefix("tick ") }
             XCTAssertEqual(next.line, "tick \(lastBefore + 1)", "round \(round): the counter did not carry on")
@@ -56,6 +60,15 @@ final class CounterTests: EndToEndCase {
 }
 
 extension EndToEndCase {
+    /// Each mapping of /proc/PID/maps as "start-end perms offset path".
+    func memoryMap(_ pid: pid_t) throws -> [String] {
+        let text = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        return text.split(separator: "\n").map { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return ([fields[0], fields[1], fields[2]] + fields.dropFirst(5)).joined(separator: " ")
+        }
+    }
+
     /// The checksum the counter fixture computed before it said "ready".
     func heapChecksum(_ counter: Fixture) throws -> String {
         let line = try XCTUnwrap(counter.log.lines().first { $0.hasPrefix("heap ") }, "no heap line")

@@ -153,21 +153,23 @@ final class AddressSpaceBuilder {
         }
     }
 
-    /// Writes every stored page, decompressing chunks on all cores.
+    /// Writes every stored page, decompressing chunks on all cores. Each
+    /// worker keeps to its own address lane (see AddressLanes) until that
+    /// runs out of chunks, then helps in the others.
     func writePages(reader: PageStreamReader, workers: Int, progress: Progress) throws -> UInt64 {
         let locations = reader.chunkLocations()
         let writable = process.vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
-        let fill = UserfaultFill.open(for: writable, inj: inj, pid: pid)
+        let lanes = AddressLanes(balancing: locations.flatMap(\.header.ranges), count: max(1, workers))
+        let fill = UserfaultFill.open(for: writable, lanes: lanes, inj: inj, pid: pid)
+        var queues = LaneQueues(lanes: locations.map { lanes.lane(of: $0.header.ranges.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
-        var next = 0
         var failure: Error?
         var written: UInt64 = 0
-        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { worker in
             while true {
                 let index: Int? = lock.withLock {
-                    guard failure == nil, next < locations.count else { return nil }
-                    defer { next += 1 }
-                    return next
+                    guard failure == nil else { return nil }
+                    return queues.take(for: worker)
                 }
                 guard let i = index else { return }
                 do {
@@ -185,8 +187,8 @@ final class AddressSpaceBuilder {
                                              reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
                         }
                         let piece = offset..<(offset + range.byteCount)
-                        if let fill, fill.covers(range.address, length: range.byteCount) {
-                            try fill.copy(bytes, range: piece, to: range.address)
+                        if let fill {
+                            pieces += try fill.place(bytes, range: piece, at: range.address)
                         } else {
                             pieces.append((piece, range.address))
                         }

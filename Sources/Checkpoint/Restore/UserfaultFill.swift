@@ -2,68 +2,112 @@ import Glibc
 import Ptrace
 
 /// The anonymous VMAs of a process being restored that take their pages
-/// through a userfaultfd (UFFDIO_COPY) rather than process_vm_writev: the
+/// through userfaultfds (UFFDIO_COPY) rather than process_vm_writev: the
 /// pages are allocated and filled in one step instead of being cleared
 /// first and then overwritten, which is most of what writing into fresh
 /// memory costs.
 ///
+/// There is one userfaultfd per address lane, registered on that lane's
+/// part of the VMAs, so that workers in different lanes never share one.
+///
 /// Everything else (copied-on-write pages of file mappings, shared memory)
 /// and every kernel without userfaultfd keeps the process_vm_writev path.
 final class UserfaultFill {
-    private let userfault: RemoteUserfault
-    /// Registered VMAs, sorted by start.
-    private(set) var ranges: [Range<UInt64>] = []
-
-    private init(userfault: RemoteUserfault) {
-        self.userfault = userfault
+    private struct Piece {
+        var range: Range<UInt64>
+        var lane: Int
     }
 
-    /// Has the process open a userfaultfd, takes a copy of it and closes
-    /// the process's own, then registers every anonymous private VMA that
-    /// stores pages. nil when the kernel refuses any step before the first
-    /// registration (no userfaultfd, or it is disabled): then every page
-    /// goes the process_vm_writev way, correct and only slower.
-    static func open(for vmas: [VMAImage], inj: RemoteSyscall, pid: Int32) -> UserfaultFill? {
+    private let userfaults: [RemoteUserfault]
+    /// Registered address ranges with their lane, sorted by start.
+    private var pieces: [Piece] = []
+
+    private init(userfaults: [RemoteUserfault]) {
+        self.userfaults = userfaults
+    }
+
+    /// Has the process open one userfaultfd per lane, takes a copy of each
+    /// and closes the process's own, then registers every anonymous private
+    /// VMA that stores pages, lane by lane. nil when the kernel refuses
+    /// the first userfaultfd (none, or disabled): then every page goes the
+    /// process_vm_writev way, correct and only slower. A later lane the
+    /// kernel refuses shares the previous lane's userfaultfd.
+    static func open(for vmas: [VMAImage], lanes: AddressLanes, inj: RemoteSyscall, pid: Int32) -> UserfaultFill? {
         let wanted = vmas.filter { $0.kind == .anonymous && $0.pagesStored > 0 && $0.sharedMemory == nil && $0.sysvShm == nil }
         guard !wanted.isEmpty else { return nil }
-        let userfault: RemoteUserfault
-        do {
-            let remote = try inj.call(Syscall.userfaultfd, UInt64(O_CLOEXEC | O_NONBLOCK))
-            guard remote >= 0 else { return nil }
-            let local = Result { try PidFD(pid: pid).duplicate(Int32(remote)) }
-            _ = try? inj.call(Syscall.close, UInt64(remote))
-            userfault = try RemoteUserfault(adopting: try local.get(), pid: pid)
-        } catch {
-            return nil
+        var userfaults: [RemoteUserfault] = []
+        for _ in 0..<lanes.count {
+            guard let userfault = adopt(inj: inj, pid: pid) else { break }
+            userfaults.append(userfault)
         }
-        let fill = UserfaultFill(userfault: userfault)
+        guard !userfaults.isEmpty else { return nil }
+        let fill = UserfaultFill(userfaults: userfaults)
         for vma in wanted.sorted(by: { $0.start < $1.start }) {
-            // A VMA the kernel will not register is written the other way.
-            if (try? userfault.registerMissing(vma.start..<vma.end)) != nil {
-                fill.ranges.append(vma.start..<vma.end)
+            for piece in lanes.split(vma.start..<vma.end) {
+                let lane = min(piece.lane, userfaults.count - 1)
+                // A range the kernel will not register is written the other way.
+                if (try? userfaults[lane].registerMissing(piece.range)) != nil {
+                    fill.pieces.append(Piece(range: piece.range, lane: lane))
+                }
             }
         }
         return fill
     }
 
-    /// Whether `[address, address + length)` lies inside one registered VMA.
-    func covers(_ address: UInt64, length: Int) -> Bool {
-        var low = 0, high = ranges.count
+    private static func adopt(inj: RemoteSyscall, pid: Int32) -> RemoteUserfault? {
+        guard let remote = try? inj.call(Syscall.userfaultfd, UInt64(O_CLOEXEC | O_NONBLOCK)), remote >= 0 else { return nil }
+        let local = Result { try PidFD(pid: pid).duplicate(Int32(remote)) }
+        _ = try? inj.call(Syscall.close, UInt64(remote))
+        guard let fd = try? local.get() else { return nil }
+        return try? RemoteUserfault(adopting: fd, pid: pid)
+    }
+
+    /// Copies `source[range]` to `address` through the userfaultfds of the
+    /// registered pieces it lies in, and returns what lies outside them,
+    /// as (range of source, address) for the caller to write another way.
+    /// Nothing registered may be written any other way: a write through
+    /// process_vm_writev there would wait forever for a fault handler.
+    func place(_ source: SourceBytes, range: Range<Int>, at address: UInt64) throws -> [(range: Range<Int>, address: UInt64)] {
+        var rest: [(range: Range<Int>, address: UInt64)] = []
+        var cursor = address
+        let end = address + UInt64(range.count)
+        var index = firstPiece(endingAfter: cursor)
+        while cursor < end {
+            let piece = index < pieces.count ? pieces[index] : nil
+            let next = min(end, piece.map { max(cursor, $0.range.lowerBound) } ?? end)
+            if next > cursor {
+                rest.append((sourceRange(cursor..<next, from: address, in: range), cursor))
+                cursor = next
+                continue
+            }
+            guard let piece else { break }
+            let stop = min(end, piece.range.upperBound)
+            try userfaults[piece.lane].copy(source, range: sourceRange(cursor..<stop, from: address, in: range), to: cursor)
+            cursor = stop
+            index += 1
+        }
+        return rest
+    }
+
+    private func sourceRange(_ addresses: Range<UInt64>, from address: UInt64, in range: Range<Int>) -> Range<Int> {
+        let start = range.lowerBound + Int(addresses.lowerBound - address)
+        return start..<(start + addresses.count)
+    }
+
+    private func firstPiece(endingAfter address: UInt64) -> Int {
+        var low = 0, high = pieces.count
         while low < high {
             let mid = (low + high) / 2
-            if ranges[mid].upperBound <= address { low = mid + 1 } else { high = mid }
+            if pieces[mid].range.upperBound <= address { low = mid + 1 } else { high = mid }
         }
-        return low < ranges.count && ranges[low].lowerBound <= address && address + UInt64(length) <= ranges[low].upperBound
+        return low
     }
 
-    func copy(_ source: SourceBytes, range: Range<Int>, to address: UInt64) throws {
-        try userfault.copy(source, range: range, to: address)
-    }
-
-    /// Unregisters every VMA, so that later faults in the process are
-    /// ordinary ones; the descriptor closes when this object goes.
+    /// Unregisters every piece, so that later faults in the process are
+    /// ordinary ones and the kernel merges the VMAs registering split; the
+    /// descriptors close when this object goes.
     func finish() throws {
-        for range in ranges { try userfault.unregister(range) }
-        ranges = []
+        for piece in pieces { try userfaults[piece.lane].unregister(piece.range) }
+        pieces = []
     }
 }
