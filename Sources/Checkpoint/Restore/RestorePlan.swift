@@ -61,7 +61,8 @@ struct RestorePlan {
             throw ImageError(file: ZombieImage.listFile, field: "[\(i)]", reason: "zombie \(z.pid) has no parent \(z.ppid) in the image, or shares a pid")
         }
         let allIDs = ordered.flatMap { [$0.pid] + $0.threads.map(\.tid) } + zombies.map(\.pid)
-        guard Set(allIDs).count == Set(ordered.map(\.pid)).count + ordered.reduce(0) { $0 + $1.threads.count - 1 } + zombies.count else {
+        let threadsBesideLeaders = ordered.reduce(0) { $0 + $1.threads.count - 1 }
+        guard Set(allIDs).count == Set(ordered.map(\.pid)).count + threadsBesideLeaders + zombies.count else {
             throw ImageError(file: "manifest.json", field: "processes", reason: "a thread id is used twice in the image")
         }
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
