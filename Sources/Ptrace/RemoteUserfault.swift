@@ -30,6 +30,13 @@ public final class RemoteUserfault: @unchecked Sendable {
         close(fd)
     }
 
+    /// A userfaultfd on this process's own memory.
+    public static func ofThisProcess() throws -> RemoteUserfault {
+        let fd = cr_syscall6(Int(Syscall.userfaultfd), UInt64(O_CLOEXEC | O_NONBLOCK), 0, 0, 0, 0, 0)
+        guard fd >= 0 else { throw SystemError("userfaultfd", pid: getpid()) }
+        return try RemoteUserfault(adopting: Int32(fd), pid: getpid())
+    }
+
     /// Makes missing pages of `range` (page-aligned, one or more whole
     /// anonymous VMAs) fillable by `copy`.
     public func registerMissing(_ range: Range<UInt64>) throws {

@@ -1,5 +1,5 @@
 /// Runs a plan: the untimed warm-up (which also measures process_vm_readv
-/// on its fixture), the memcpy probe, then every case `runs` times, runs
+/// on its fixture), the memcpy and page placement probes, then every case `runs` times, runs
 /// outermost so that a slow spell of the machine spreads over all cases
 /// instead of spoiling every run of one.
 enum BenchRunner {
@@ -14,6 +14,7 @@ enum BenchRunner {
         }
         let warmUpSeconds = warmUp.seconds
         let memcpy = CopyProbe.measure()
+        let placement = try PlacementProbe.measure()
 
         var cases = plan.cases()
         for run in 1...plan.runs {
@@ -26,7 +27,7 @@ enum BenchRunner {
                 cases[i].record(m)
             }
         }
-        return BenchResults(warmUpSeconds: warmUpSeconds, readv: readv!, memcpyMiBps: memcpy, cases: cases,
+        return BenchResults(warmUpSeconds: warmUpSeconds, readv: readv!, memcpyMiBps: memcpy, placement: placement, cases: cases,
                             loadBefore: loadBefore, loadAfter: MachineInfo.loadAverage())
     }
 }

@@ -1,4 +1,3 @@
-import CSupport
 import Foundation
 import Glibc
 import Ptrace
@@ -9,16 +8,14 @@ import XCTest
 final class MappedSourceTests: XCTestCase {
     let page = 4096
 
-    func anonymous(_ pages: Int) throws -> UnsafeMutableRawPointer {
-        guard let p = mmap(nil, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-            throw Expectation(description: "mmap: \(String(cString: strerror(errno)))")
-        }
-        let size = pages * page
-        addTeardownBlock { munmap(p, size) }
-        return p
+    /// Untouched memory, unmapped when the test ends.
+    func anonymous(_ pages: Int) throws -> AnonymousMapping {
+        let mapping = try AnonymousMapping(size: pages * page)
+        addTeardownBlock { withExtendedLifetime(mapping) {} }
+        return mapping
     }
 
-    func address(_ p: UnsafeMutableRawPointer) -> UInt64 { UInt64(UInt(bitPattern: p)) }
+    func address(_ mapping: AnonymousMapping) -> UInt64 { mapping.address }
 
     /// A temporary file holding `bytes`, open for reading and writing.
     func file(_ bytes: [UInt8]) throws -> (fd: Int32, path: String) {
@@ -60,14 +57,8 @@ final class MappedSourceTests: XCTestCase {
         }
     }
 
-    func ownUserfault() throws -> RemoteUserfault {
-        let fd = Int32(cr_syscall6(323, UInt64(O_CLOEXEC | O_NONBLOCK), 0, 0, 0, 0, 0)) // userfaultfd
-        guard fd >= 0 else { throw Expectation(description: "userfaultfd: \(String(cString: strerror(errno)))") }
-        return try RemoteUserfault(adopting: fd, pid: getpid())
-    }
-
     func testUserfaultCopyFillsMissingPagesOnly() throws {
-        let userfault = try ownUserfault()
+        let userfault = try RemoteUserfault.ofThisProcess()
         let target = try anonymous(8)
         let range = address(target)..<(address(target) + UInt64(8 * page))
         try userfault.registerMissing(range)
@@ -88,7 +79,7 @@ final class MappedSourceTests: XCTestCase {
     }
 
     func testUserfaultRefusesMemoryThatIsNotRegistered() throws {
-        let userfault = try ownUserfault()
+        let userfault = try RemoteUserfault.ofThisProcess()
         let target = try anonymous(2)
         XCTAssertThrowsError(try userfault.copy(.array(pattern(page, seed: 1)), range: 0..<page, to: address(target))) { error in
             XCTAssertNotNil(error as? SystemError)
