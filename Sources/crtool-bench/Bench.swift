@@ -72,7 +72,7 @@ struct Bench: ParsableCommand {
             try BuildProducts.require(BuildProducts.treeFixture)
             Console.note("tree: \(shape[0]) processes sharing \(shape[1]) MiB, \(shape[2]) MiB private heap each")
             let result = try TreeCycle.run(processes: shape[0], sharedMiB: shape[1], heapMiB: shape[2],
-                                           codec: plan.codecs[0], warmPageCache: warmPageCache)
+                                           codec: plan.codecs[0], runs: plan.runs, warmPageCache: warmPageCache)
             print(TreeReport.render(result, codec: plan.codecs[0], markdown: markdown))
         }
     }

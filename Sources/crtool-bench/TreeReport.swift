@@ -12,7 +12,7 @@ enum TreeReport {
         let once = stored <= r.expectedOnceBytes + r.expectedOnceBytes / 20
         let speedup = r.sequential.frozenSeconds / max(r.parallel.frozenSeconds, 1e-9)
         var lines: [String] = []
-        let head = "tree: \(r.processes) processes sharing \(r.sharedMiB) MiB, \(r.heapMiB) MiB private heap each (\(Int(touched)) MiB touched), codec \(codec)"
+        let head = "tree: \(r.processes) processes sharing \(r.sharedMiB) MiB, \(r.heapMiB) MiB private heap each (\(Int(touched)) MiB touched), codec \(codec), best of \(r.runs)"
         lines.append(markdown ? "\n### \(head)\n" : "\n\(head)")
         let rows = [("one worker (process after process)", r.sequential), ("every core (crtool)", r.parallel)]
         if markdown {
