@@ -66,4 +66,14 @@ final class AddressLanesTests: XCTestCase {
         }
         XCTAssertEqual(taken.sorted(), Array(0..<100))
     }
+
+    func testPartitioningIndexFindsTheFirstElementPastTheBoundary() {
+        let ends: [UInt64] = [0x2000, 0x5000, 0x9000]
+        XCTAssertEqual(ends.partitioningIndex { $0 > 0x1000 }, 0)
+        XCTAssertEqual(ends.partitioningIndex { $0 > 0x2000 }, 1)
+        XCTAssertEqual(ends.partitioningIndex { $0 > 0x8fff }, 2)
+        XCTAssertEqual(ends.partitioningIndex { $0 > 0x9000 }, 3)
+        XCTAssertEqual([UInt64]().partitioningIndex { $0 > 0 }, 0)
+        XCTAssertEqual(ends[1...].partitioningIndex { $0 > 0 }, 1, "indices are the collection's own")
+    }
 }

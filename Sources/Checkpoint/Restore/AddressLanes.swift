@@ -44,12 +44,7 @@ struct AddressLanes: Equatable {
 
     /// The lane holding `address`.
     func lane(of address: UInt64) -> Int {
-        var low = 0, high = cuts.count
-        while low < high {
-            let mid = (low + high) / 2
-            if cuts[mid] <= address { low = mid + 1 } else { high = mid }
-        }
-        return low
+        cuts.partitioningIndex { $0 > address }
     }
 
     /// `range` split at the cuts it crosses, each piece with its lane.

@@ -173,19 +173,12 @@ final class AddressSpaceBuilder {
                 }
                 guard let i = index else { return }
                 do {
-                    let location = locations[i]
-                    guard location.header.pid == process.pid else {
-                        throw ImageError(file: process.pagesFile, field: "chunk \(i) pid", reason: "chunk belongs to pid \(location.header.pid), not \(process.pid)")
-                    }
-                    let (ranges, bytes) = try reader.readPages(location)
+                    // PageLayoutCheck has placed every range inside a VMA
+                    // of this process that stores pages.
+                    let (ranges, bytes) = try reader.readPages(locations[i])
                     var offset = 0
                     var pieces: [(range: Range<Int>, address: UInt64)] = []
                     for range in ranges {
-                        let end = range.address + UInt64(range.pageCount) * 4096
-                        guard writable.contains(where: { $0.start <= range.address && end <= $0.end }) else {
-                            throw ImageError(file: process.pagesFile, field: "chunk \(i) ranges",
-                                             reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
-                        }
                         let piece = offset..<(offset + range.byteCount)
                         if let fill {
                             pieces += try fill.place(bytes, range: piece, at: range.address)

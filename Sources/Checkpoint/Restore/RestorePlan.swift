@@ -25,6 +25,9 @@ struct RestorePlan {
         for entry in manifest.processes {
             let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
             try ImageConsistency.check(p, entry: entry, manifest: manifest)
+            // Closed again at once: a large tree would otherwise hold
+            // every page file open through the whole restore.
+            try PageLayoutCheck.check(try image.pageReader(name: p.pagesFile), of: p)
             loaded.append(p)
         }
         let zombies = manifest.files[ZombieImage.listFile] == nil ? [] : try image.readJSON([ZombieImage].self, from: ZombieImage.listFile)

@@ -95,12 +95,7 @@ final class UserfaultFill {
     }
 
     private func firstPiece(endingAfter address: UInt64) -> Int {
-        var low = 0, high = pieces.count
-        while low < high {
-            let mid = (low + high) / 2
-            if pieces[mid].range.upperBound <= address { low = mid + 1 } else { high = mid }
-        }
-        return low
+        pieces.partitioningIndex { $0.range.upperBound > address }
     }
 
     /// Unregisters every piece, so that later faults in the process are
