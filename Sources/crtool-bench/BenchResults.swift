@@ -3,7 +3,8 @@ struct BenchResults {
     var warmUpSeconds: Double
     var readv: ReadvProbe.Result
     var memcpyMiBps: Double
-    var placement: PlacementProbe.Result
+    /// A failure, reported as such, where this kernel has no userfaultfd.
+    var placement: Result<PlacementProbe.Result, Error>
     var cases: [BenchCase]
     var loadBefore: String
     var loadAfter: String

@@ -14,7 +14,7 @@ enum BenchRunner {
         }
         let warmUpSeconds = warmUp.seconds
         let memcpy = CopyProbe.measure()
-        let placement = try PlacementProbe.measure()
+        let placement = Result { try PlacementProbe.measure() }
 
         var cases = plan.cases()
         for run in 1...plan.runs {

@@ -22,16 +22,25 @@ struct Report {
             "process_vm_readv: \(ResultTable.format(r.readv.mibPerSecond, 0)) MiB/s (one thread, 2 MiB runs, "
                 + "best of 3 reads of the fixture's \(r.readv.heapBytes >> 20) MiB heap)",
             "memcpy: \(ResultTable.format(r.memcpyMiBps, 0)) MiB/s (Swift Array copy of 256 MiB, best of 3)",
-            "page placement: \(ResultTable.format(r.placement.runsMiBps, 0)) MiB/s in 2 MiB runs, "
-                + "\(ResultTable.format(r.placement.singlePagesMiBps, 0)) MiB/s as single pages with a gap after each, "
-                + "ratio \(ResultTable.format(r.placement.ratio, 2)) (UFFDIO_COPY of \(r.placement.mebibytes) MiB into fresh memory, "
-                + "\(PlacementProbe.threads) threads with a userfaultfd each, best of 3)",
+            placementLine(r.placement),
         ]
+    }
+
+    private func placementLine(_ placement: Result<PlacementProbe.Result, Error>) -> String {
+        switch placement {
+        case .success(let p):
+            return "page placement: \(ResultTable.format(p.runsMiBps, 0)) MiB/s in 2 MiB runs, "
+                + "\(ResultTable.format(p.singlePagesMiBps, 0)) MiB/s as single pages with a gap after each, "
+                + "ratio \(ResultTable.format(p.ratio, 2)) (UFFDIO_COPY of \(p.mebibytes) MiB into fresh memory, "
+                + "\(PlacementProbe.threads) threads with a userfaultfd each, best of 3)"
+        case .failure(let error):
+            return "page placement: not measured (\(error))"
+        }
     }
 
     func render(markdown: Bool) -> String {
         let item = markdown ? "- " : ""
-        let targets = Targets(cases: results.cases, readvMiBps: results.readv.mibPerSecond, placement: results.placement).all()
+        let targets = Targets(cases: results.cases, readvMiBps: results.readv.mibPerSecond, placement: try? results.placement.get()).all()
         return (lines().map { item + $0 }
             + ["", ResultTable.make(results.cases, readvMiBps: results.readv.mibPerSecond).render(markdown: markdown), ""]
             + targets.map { item + $0.line }).joined(separator: "\n")
