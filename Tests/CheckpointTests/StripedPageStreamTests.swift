@@ -60,6 +60,32 @@ final class StripedPageStreamTests: XCTestCase {
         try reader.verifyChunkChecksums()
     }
 
+    /// A restore checks every page file of a tree before it writes any:
+    /// a reader closed meanwhile holds no descriptor, and reads as before.
+    func testAClosedReaderHoldsNoDescriptorsAndOpensThemAgainToRead() throws {
+        let image = try ImageDirectory.create(at: root)
+        let writer = try image.pageWriter(name: "pages-9.img", codec: Codec(kind: .none), parts: 2)
+        let chunks = (0..<8).map { index -> PageChunk in
+            var chunk = PageStreamTests.makeChunk(index: index, pages: 2, kind: 0)
+            chunk.pid = 9
+            return chunk
+        }
+        for chunk in chunks { try writer.append(chunk) }
+        try image.commit(Manifest())
+        let reader = try ImageDirectory.open(at: root).pageReader(name: "pages-9.img")
+        let parts = reader.partSummaries.count
+        XCTAssertEqual(parts, 2)
+
+        func descriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        let open = try descriptors()
+        reader.closeFiles()
+        XCTAssertEqual(try descriptors(), open - parts)
+        let readBack = try reader.chunkLocations().map { try reader.readChunk($0) }
+        XCTAssertEqual(readBack.count, chunks.count)
+        XCTAssertEqual(Set(readBack.map(\.data)), Set(chunks.map(\.data)))
+        XCTAssertEqual(try descriptors(), open)
+    }
+
     func testAFlippedByteInALaterPartIsRejectedByName() throws {
         _ = try ImageFixture.make(at: root, chunkCount: 8, parts: 2)
         let part = root + "/" + ImageDirectory.partName(ImageFixture.pagesName, 1)

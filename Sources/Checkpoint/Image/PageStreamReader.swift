@@ -28,24 +28,42 @@ public final class PageStreamReader: @unchecked Sendable {
     private final class Part: @unchecked Sendable {
         let path: String
         let name: String
-        let file: ImageFile
         var summary = PageStreamSummary()
-        private let mappingLock = NSLock()
+        private let lock = NSLock()
+        private var opened: ImageFile?
         private var mapped: MappedFile?
 
         init(path: String, name: String) throws {
             self.path = path
             self.name = name
-            file = try ImageFile.openForReading(path)
+            opened = try ImageFile.openForReading(path)
+        }
+
+        /// The open file, opened again after `close`.
+        func file() throws -> ImageFile {
+            lock.lock()
+            defer { lock.unlock() }
+            if let opened { return opened }
+            let made = try ImageFile.openForReading(path)
+            opened = made
+            return made
         }
 
         func mapping() throws -> MappedFile {
-            mappingLock.lock()
-            defer { mappingLock.unlock() }
+            let file = try file()
+            lock.lock()
+            defer { lock.unlock() }
             if let mapped { return mapped }
             let made = try MappedFile(fd: file.descriptor, size: Int(summary.fileSize), path: path)
             mapped = made
             return made
+        }
+
+        func close() {
+            lock.lock()
+            defer { lock.unlock() }
+            opened = nil
+            mapped = nil
         }
     }
 
@@ -66,14 +84,21 @@ public final class PageStreamReader: @unchecked Sendable {
         var all: [PageChunkLocation] = []
         var total = PageStreamSummary()
         for (index, part) in parts.enumerated() {
-            let size = try part.file.regularFileSize()
-            let (found, summary) = try Self.scan(part.file, size: size, name: part.name, part: index)
+            let file = try part.file()
+            let (found, summary) = try Self.scan(file, size: try file.regularFileSize(), name: part.name, part: index)
             part.summary = summary
             all += found
             if index == 0 { total = summary } else { total.addPart(summary) }
         }
         locations = all
         summary = total
+    }
+
+    /// Closes every part's file and mapping until the next read opens them
+    /// again: a restore checks the page files of a whole tree before it
+    /// writes any, and must not hold them all open meanwhile.
+    public func closeFiles() {
+        for part in parts { part.close() }
     }
 
     public func chunkLocations() -> [PageChunkLocation] {
@@ -109,7 +134,7 @@ public final class PageStreamReader: @unchecked Sendable {
     public func readEncodedChunk(_ location: PageChunkLocation) throws -> EncodedPageChunk {
         let header = location.header
         let part = parts[location.part]
-        let stored = try part.file.read(count: Int(header.storedSize), at: location.dataOffset)
+        let stored = try part.file().read(count: Int(header.storedSize), at: location.dataOffset)
         guard stored.count == Int(header.storedSize) else {
             throw ImageError(
                 file: part.name, chunk: location.index, field: "storedSize",

@@ -9,6 +9,9 @@ struct RestorePlan {
     var zombies: [ZombieImage]
     var sharedMemory: [SharedMemoryImage]
     var sysvIPC: SysVIPCImage? = nil
+    /// Each process's page stream, its chunk headers read and checked
+    /// against the process; files closed until pages are written.
+    var pageReaders: [Int32: PageStreamReader] = [:]
 
     var root: ProcessImage { processes[0] }
 
@@ -22,12 +25,14 @@ struct RestorePlan {
             throw ImageError(file: "manifest.json", field: "processes", reason: "the image holds no process")
         }
         var loaded: [ProcessImage] = []
+        var pageReaders: [Int32: PageStreamReader] = [:]
         for entry in manifest.processes {
             let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
             try ImageConsistency.check(p, entry: entry, manifest: manifest)
-            // Closed again at once: a large tree would otherwise hold
-            // every page file open through the whole restore.
-            try PageLayoutCheck.check(try image.pageReader(name: p.pagesFile), of: p)
+            let reader = try image.pageReader(name: p.pagesFile)
+            try PageLayoutCheck.check(reader, of: p)
+            reader.closeFiles()
+            pageReaders[p.pid] = reader
             loaded.append(p)
         }
         let zombies = manifest.files[ZombieImage.listFile] == nil ? [] : try image.readJSON([ZombieImage].self, from: ZombieImage.listFile)
@@ -69,6 +74,7 @@ struct RestorePlan {
             throw ImageError(file: "manifest.json", field: "processes", reason: "a thread id is used twice in the image")
         }
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
+        plan.pageReaders = pageReaders
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
         return plan
     }

@@ -78,7 +78,9 @@ public enum Restorer {
                 let builder = tree.builders[process.pid]!
                 try builder.mapAll(sharedMemory: sharedMemory, registry: registry)
                 phases.mark("mappings")
-                written += try builder.writePages(reader: try image.pageReader(name: process.pagesFile), workers: options.workers, progress: progress)
+                let reader = plan.pageReaders[process.pid]!
+                written += try builder.writePages(reader: reader, workers: options.workers, progress: progress)
+                reader.closeFiles()
                 phases.mark("pages")
                 try builder.finishMappings()
                 try builder.setMemoryLayout()
