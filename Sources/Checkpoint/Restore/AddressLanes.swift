@@ -6,7 +6,7 @@
 /// context and no VMA lock. On one shared context two workers placing
 /// single pages spend a third of their time bouncing its cache lines
 /// between cores; scattered pages are where that shows.
-struct AddressLanes: Equatable {
+struct AddressLanes {
     /// Lane k covers [cuts[k-1], cuts[k]); the first starts at 0 and the
     /// last runs to the top of the address space. Ascending, page-aligned.
     let cuts: [UInt64]

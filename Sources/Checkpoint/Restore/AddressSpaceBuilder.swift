@@ -158,9 +158,8 @@ final class AddressSpaceBuilder {
     /// runs out of chunks, then helps in the others.
     func writePages(reader: PageStreamReader, workers: Int, progress: Progress) throws -> UInt64 {
         let locations = reader.chunkLocations()
-        let writable = process.vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
         let lanes = AddressLanes(balancing: locations.flatMap(\.header.ranges), count: max(1, workers))
-        let fill = UserfaultFill.open(for: writable, lanes: lanes, inj: inj, pid: pid)
+        let fill = UserfaultFill.open(for: process.vmas, lanes: lanes, inj: inj, pid: pid)
         var queues = LaneQueues(lanes: locations.map { lanes.lane(of: $0.header.ranges.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
         var failure: Error?
