@@ -38,7 +38,7 @@ final class FrozenProcess {
                         known[tid] = t
                         try t.interrupt()
                         interrupted.insert(tid)
-                    } catch let e as SystemError where e.errno == ESRCH {
+                    } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
                         continue // the thread exited meanwhile
                     }
                 }
@@ -60,6 +60,14 @@ final class FrozenProcess {
             release(kill: false)
             throw ProcessVanished(pid: pid)
         }
+    }
+
+    /// PTRACE_SEIZE answers EPERM, not ESRCH, for a task that has exited
+    /// but is not yet reaped; a process of the tree that exits just as it
+    /// is found is such a task, and is no reason to fail the dump.
+    private static func hasExited(tid: Int32, pid: Int32) -> Bool {
+        guard let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] else { return true }
+        return state.hasPrefix("Z") || state.hasPrefix("X")
     }
 
     /// Waits for the interrupt stop. A signal that arrives first is let
