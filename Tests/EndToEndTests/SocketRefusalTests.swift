@@ -11,7 +11,7 @@ final class SocketRefusalTests: EndToEndCase {
         let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: ports.tcp))
         XCTAssertEqual(try client.ask("hold\n"), "echo hold\n")
 
-        let result = try assertRefused(fixture, mentioning: ["established TCP connections come with migration", "127.0.0.1:\(ports.tcp)"])
+        let result = try assertDumpRefused(fixture, mentioning: ["established TCP connections come with migration", "127.0.0.1:\(ports.tcp)"])
         XCTAssertTrue(result.contains("ESTABLISHED"), result)
         XCTAssertEqual(try client.ask("still here\n"), "echo still here\n")
         assertNoFailures(fixture)
@@ -23,7 +23,7 @@ final class SocketRefusalTests: EndToEndCase {
         let client = try SocketClient(connectingTo: .unixPath(dir + "/stream.sock"))
         XCTAssertEqual(try client.ask("hold\n"), "echo hold\n")
 
-        try assertRefused(fixture, mentioning: ["outside the image", "pid \(getpid())", "fd \(client.fd)"])
+        try assertDumpRefused(fixture, mentioning: ["outside the image", "pid \(getpid())", "fd \(client.fd)"])
         XCTAssertEqual(try client.ask("still here\n"), "echo still here\n")
         assertNoFailures(fixture)
     }
@@ -34,7 +34,7 @@ final class SocketRefusalTests: EndToEndCase {
         let fixture = try startFixture("fdpassing", [dir, "--socket"])
         try fixture.waitFor("tick", atLeast: 3)
 
-        try assertRefused(fixture, mentioning: ["in flight", "SCM_RIGHTS", "no process of the image holds", "unix socket"])
+        try assertDumpRefused(fixture, mentioning: ["in flight", "SCM_RIGHTS", "no process of the image holds", "unix socket"])
         let last = try XCTUnwrap(fixture.numbers("tick").last)
         try fixture.waitFor("tick", atLeast: last + 5)
         assertNoFailures(fixture)
@@ -49,25 +49,9 @@ final class SocketRefusalTests: EndToEndCase {
         _ = Sockets.send(writer, Array("before the dump\n".utf8), flags: 0)
         try reader.waitFor(line: "got before the dump")
 
-        try assertRefused(reader, mentioning: ["pid \(reader.pid) fd 0", "also held by pid \(getpid())", "fd \(inside)", "outside the image"])
+        try assertDumpRefused(reader, mentioning: ["pid \(reader.pid) fd 0", "also held by pid \(getpid())", "fd \(inside)", "outside the image"])
         _ = Sockets.send(writer, Array("after the dump\n".utf8), flags: 0)
         try reader.waitFor(line: "got after the dump")
         assertNoFailures(reader)
-    }
-
-    /// Dumps, expects a refusal naming the fixture's pid and an fd plus
-    /// `texts`, and returns the message.
-    @discardableResult
-    private func assertRefused(_ fixture: Fixture, mentioning texts: [String],
-                               file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let dir = try scratch.newDirectory("image")
-        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir])
-        XCTAssertFalse(result.succeeded, "\(result)", file: file, line: line)
-        for text in ["pid \(fixture.pid) fd "] + texts {
-            XCTAssertTrue(result.stderr.contains(text), "the message should say \"\(text)\": \(result)", file: file, line: line)
-        }
-        XCTAssertFalse(fileExists(dir + "/manifest.json"), "a refused dump left a manifest", file: file, line: line)
-        assertRunningFree(fixture, file: file, line: line)
-        return result.stderr
     }
 }
