@@ -18,6 +18,7 @@ public enum Syscall {
     public static let setitimer: Int64 = 38
     public static let getpid: Int64 = 39
     public static let fcntl: Int64 = 72
+    public static let flock: Int64 = 73
     public static let chdir: Int64 = 80
     public static let fchdir: Int64 = 81
     public static let umask: Int64 = 95

@@ -213,6 +213,28 @@ final class ProcFileSampleTests: XCTestCase {
         XCTAssertEqual(info.mountID, 27)
         XCTAssertEqual(info.fields["ino"], "16220308")
         XCTAssertEqual(info.fields["lock"], "1: POSIX  ADVISORY  WRITE 1234 00:1b:16220308 0 EOF")
+        XCTAssertEqual(info.locks, [HeldFileLock(kind: .posix, access: .write, pid: 1234, inode: 16220308, start: 0, end: nil)])
+    }
+
+    /// Every lock line counts, not only the first, as the kernel prints
+    /// them for each kind (two record locks through one descriptor here).
+    func testFdInfoLockLinesOfEveryKind() throws {
+        let text = "pos:\t0\nflags:\t02100002\nmnt_id:\t27\nino:\t16220964\n"
+            + "lock:\t1: POSIX  ADVISORY  WRITE 12019 fe:00:16220964 0 99\n"
+            + "lock:\t2: POSIX  ADVISORY  READ 12019 fe:00:16220964 200 EOF\n"
+            + "lock:\t3: OFDLCK ADVISORY  WRITE -1 fe:00:16220964 100 149\n"
+            + "lock:\t4: FLOCK  ADVISORY  READ 12019 fe:00:16220964 0 EOF\n"
+            + "lock:\t5: LEASE  ACTIVE    READ 12019 fe:00:16220964 0 EOF\n"
+            + "lock:\t6: LEASE  BREAKING  UNLCK 12019 fe:00:16220964 0 EOF\n"
+        let locks = try FdInfo.parse(text).locks
+        XCTAssertEqual(locks, [
+            HeldFileLock(kind: .posix, access: .write, pid: 12019, inode: 16220964, start: 0, end: 99),
+            HeldFileLock(kind: .posix, access: .read, pid: 12019, inode: 16220964, start: 200, end: nil),
+            HeldFileLock(kind: .openFileDescription, access: .write, pid: -1, inode: 16220964, start: 100, end: 149),
+            HeldFileLock(kind: .flock, access: .read, pid: 12019, inode: 16220964, start: 0, end: nil),
+            HeldFileLock(kind: .lease, access: .read, pid: 12019, inode: 16220964, start: 0, end: nil),
+            HeldFileLock(kind: .lease, access: .unlocked, pid: 12019, inode: 16220964, start: 0, end: nil),
+        ])
     }
 
     func testFdInfoOfAnEpollKeepsTheFirstOfRepeatedKeys() throws {

@@ -85,6 +85,19 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "pos") { try FdInfo.parse("", file: file) }
     }
 
+    func testFileLockLines() {
+        let file = "/proc/4242/fdinfo/3"
+        let head = "pos:\t0\nflags:\t02\nlock:\t"
+        expectParseError(file, "lock kind") { try FdInfo.parse(head + "1: UNKNOWN UNKNOWN  WRITE 1 fe:00:5 0 EOF\n", file: file) }
+        expectParseError(file, "access") { try FdInfo.parse(head + "1: POSIX  ADVISORY  SOME 1 fe:00:5 0 EOF\n", file: file) }
+        expectParseError(file, "7 fields") { try FdInfo.parse(head + "1: POSIX  ADVISORY  WRITE 1 fe:00:5 0\n", file: file) }
+        expectParseError(file, "number") { try FdInfo.parse(head + "POSIX  ADVISORY  WRITE 1 fe:00:5 0 EOF\n", file: file) }
+        expectParseError(file, "pid") { try FdInfo.parse(head + "1: POSIX  ADVISORY  WRITE me fe:00:5 0 EOF\n", file: file) }
+        expectParseError(file, "file") { try FdInfo.parse(head + "1: POSIX  ADVISORY  WRITE 1 fe:00:x 0 EOF\n", file: file) }
+        expectParseError(file, "start") { try FdInfo.parse(head + "1: POSIX  ADVISORY  WRITE 1 fe:00:5 -4 EOF\n", file: file) }
+        expectParseError(file, "end") { try FdInfo.parse(head + "1: POSIX  ADVISORY  WRITE 1 fe:00:5 10 9\n", file: file) }
+    }
+
     func testReadingAMissingProcessIsASystemErrorNotAParseError() {
         for read in [{ _ = try Maps.read(pid: -5) }, { _ = try ProcStat.read(pid: -5) }, { _ = try ProcStatus.read(pid: -5) },
                      { _ = try Limits.read(pid: -5) }, { _ = try FdInfo.read(pid: getpid(), fd: -1) }] as [() throws -> Void] {

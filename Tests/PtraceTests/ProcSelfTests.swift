@@ -420,4 +420,23 @@ final class ProcSelfTests: XCTestCase {
             XCTAssertEqual(($0 as? SystemError)?.errno, ENOENT)
         }
     }
+
+    /// /proc/locks, read live: a lock this process takes is there, and the
+    /// lines of requests waiting for a lock are left out.
+    func testSystemWideLocksShowALockOfThisProcess() throws {
+        let fd = open(scratchDirectory + "/locked", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var st = stat()
+        XCTAssertEqual(fstat(fd, &st), 0)
+        var lock = Glibc.flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 10
+        lock.l_len = 5
+        XCTAssertEqual(withUnsafeMutablePointer(to: &lock) { fcntl(fd, F_SETLK, UnsafeMutableRawPointer($0)) }, 0)
+        let mine = try HeldFileLock.systemWide().filter { $0.inode == UInt64(st.st_ino) }
+        XCTAssertEqual(mine, [HeldFileLock(kind: .posix, access: .write, pid: getpid(), inode: UInt64(st.st_ino), start: 10, end: 14)])
+        XCTAssertEqual(try FdInfo.read(pid: getpid(), fd: fd).locks, mine)
+    }
 }

@@ -41,7 +41,10 @@ public struct FdInfo: Equatable, Sendable {
     /// The open flags in octal as the kernel shows them, O_CLOEXEC included.
     public var flags: Int32
     public var mountID: Int32
+    /// The first value of each key; keys that repeat are parsed on their own (`locks`).
     public var fields: [String: String]
+    /// Every "lock:" line: the locks this open file description holds.
+    public var locks: [HeldFileLock] = []
 
     public static func read(pid: Int32, fd: Int32) throws -> FdInfo {
         try parse(ProcFile.text("/proc/\(pid)/fdinfo/\(fd)", pid: pid), file: "/proc/\(pid)/fdinfo/\(fd)")
@@ -49,10 +52,13 @@ public struct FdInfo: Equatable, Sendable {
 
     public static func parse(_ text: String, file: String = "fdinfo") throws -> FdInfo {
         var fields: [String: String] = [:]
+        var locks: [HeldFileLock] = []
         for line in text.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let key = String(line[line.startIndex..<colon])
-            if fields[key] == nil { fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: " \t") }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            if key == "lock" { locks.append(try HeldFileLock.parse(value, file: file)) }
+            if fields[key] == nil { fields[key] = value }
         }
         guard let pos = fields["pos"].flatMap({ Int64($0) }) else {
             throw ProcParseError(file: file, line: fields["pos"] ?? "", reason: "missing or bad pos")
@@ -60,6 +66,6 @@ public struct FdInfo: Equatable, Sendable {
         guard let flags = fields["flags"].flatMap({ Int32($0, radix: 8) }) else {
             throw ProcParseError(file: file, line: fields["flags"] ?? "", reason: "missing or bad flags")
         }
-        return FdInfo(position: pos, flags: flags, mountID: fields["mnt_id"].flatMap { Int32($0) } ?? 0, fields: fields)
+        return FdInfo(position: pos, flags: flags, mountID: fields["mnt_id"].flatMap { Int32($0) } ?? 0, fields: fields, locks: locks)
     }
 }
