@@ -18,6 +18,7 @@ let fixtureNames: [String] = [
     "forker",
     "inetecho",
     "inotify",
+    "locks",
     "pipe",
     "ptypair",
     "reader",

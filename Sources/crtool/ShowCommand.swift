@@ -44,7 +44,8 @@ struct ShowCommand: ParsableCommand {
                     }
                 }
                 for f in p.files {
-                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)")
+                    let locks = (f.locks ?? []).map { "; \($0)" }.joined()
+                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(locks)")
                 }
             }
         } catch {

@@ -23,6 +23,8 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var openFile: Int = 0
     /// Identity of the underlying object (pipe, socket): its inode.
     public var inode: UInt64 = 0
+    /// Locks held through this descriptor (absent: none).
+    public var locks: [FileLockState]?
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?

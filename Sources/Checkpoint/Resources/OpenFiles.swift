@@ -25,6 +25,7 @@ enum OpenFiles {
                                             position: info.position)
             image.inode = probe.inode
             try handler.collect(&image, probe: probe, context: context)
+            image.locks = try FileLocks.collect(probe)
             result.append(image)
         }
         return result

@@ -28,6 +28,13 @@ enum ImageConsistency {
         for (i, f) in p.files.enumerated() where f.fd < 0 || f.path.isEmpty {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }
+        for (i, f) in p.files.enumerated() {
+            for (j, lock) in (f.locks ?? []).enumerated() {
+                guard lock.hasValidRange else {
+                    throw fail("files[\(i)].locks[\(j)]", "bytes \(lock.start)-\(lock.end.map(String.init) ?? "end") is not a range a lock can cover")
+                }
+            }
+        }
         for (i, t) in p.threads.enumerated() {
             for (j, s) in t.pendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
                 throw fail("threads[\(i)].pendingSignals[\(j)]", "not a valid siginfo")

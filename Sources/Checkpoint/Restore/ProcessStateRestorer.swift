@@ -35,6 +35,7 @@ enum ProcessStateRestorer {
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
         files.shellTerminal = shellTerminal
         try OpenFiles.restore(process.files, context: files)
+        try FileLocks.restore(process.files, context: files)
         try files.finish()
         try PosixTimers.restore(process.posixTimers, with: inj)
         for t in process.intervalTimers {

@@ -1,7 +1,8 @@
 import Glibc
 
 /// C functions the Glibc Swift module leaves out: the pseudo-terminal and
-/// posix_spawn extensions sit behind feature macros, and prctl is variadic.
+/// posix_spawn extensions sit behind feature macros, prctl is variadic, and
+/// flock is hidden behind the struct of the same name.
 /// Each is resolved once, by name, from the C library already loaded.
 enum LibC {
     private static func symbol<T>(_ name: String, as type: T.Type) -> T {
@@ -21,6 +22,8 @@ enum LibC {
     static let unlockpt = symbol("unlockpt", as: (@convention(c) (Int32) -> Int32).self)
     static let ptsnameR = symbol(
         "ptsname_r", as: (@convention(c) (Int32, UnsafeMutablePointer<CChar>, Int) -> Int32).self)
+
+    static let flock = symbol("flock", as: (@convention(c) (Int32, Int32) -> Int32).self)
 
     static let PR_SET_CHILD_SUBREAPER: Int32 = 36
 }
