@@ -216,13 +216,9 @@ final class AddressSpaceBuilder {
     }
 
     /// brk, code/data/stack/args/env bounds, auxv and /proc/PID/exe.
-    func setMemoryLayout() throws {
+    func setMemoryLayout(sharedMemory: [UInt64: Int32], registry: OpenFileRegistry) throws {
         let layout = process.memoryLayout
-        let exePath = try inj.stage(string: process.executable, at: 8192)
-        let exeFD = try inj.call(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)
-        if exeFD < 0 {
-            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(SystemError("open", errno: Int32(-exeFD)).errnoName)")
-        }
+        let exeFD = try openExecutable(sharedMemory: sharedMemory, registry: registry)
         defer { _ = try? inj.call(Syscall.close, UInt64(exeFD)) }
         let auxvBytes = [UInt8].le(contentsOf: layout.auxv)
         let auxvAddress = try inj.stage(auxvBytes, at: 4096)
@@ -232,6 +228,25 @@ final class AddressSpaceBuilder {
         map += [UInt8].le(UInt32(auxvBytes.count), UInt32(exeFD))
         let mapAddress = try inj.stage(map, at: 0)
         try inj.checked("PR_SET_MM_MAP", Syscall.prctl, 35, 14, mapAddress, UInt64(map.count), 0)
+    }
+
+    /// The descriptor, in the process, that PR_SET_MM_MAP makes its
+    /// /proc/PID/exe: the file at the recorded path or, for an executable
+    /// deleted since the process started, the memfd its mappings were
+    /// just made from (a memfd has no writer the kernel counts, so it may
+    /// become an executable).
+    private func openExecutable(sharedMemory: [UInt64: Int32], registry: OpenFileRegistry) throws -> Int64 {
+        if let id = process.deletedExecutableObject, let local = sharedMemory[id] {
+            let planting = FileRestoreContext(pid: pid, inj: inj, files: process.files, registry: registry)
+            defer { try? planting.finish() }
+            return try planting.install(local)
+        }
+        let exePath = try inj.stage(string: process.executable, at: 8192)
+        let exeFD = try inj.call(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)
+        if exeFD < 0 {
+            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(SystemError("open", errno: Int32(-exeFD)).errnoName)")
+        }
+        return exeFD
     }
 }
 

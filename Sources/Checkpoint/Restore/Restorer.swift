@@ -83,7 +83,7 @@ public enum Restorer {
                 reader.closeFiles()
                 phases.mark("pages")
                 try builder.finishMappings()
-                try builder.setMemoryLayout()
+                try builder.setMemoryLayout(sharedMemory: sharedMemory, registry: registry)
                 warnings += builder.warnings
                 try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry,
                                                  shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
