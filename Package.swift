@@ -20,6 +20,7 @@ let fixtureNames: [String] = [
     "inotify",
     "locks",
     "pipe",
+    "places",
     "ptypair",
     "reader",
     "ring",

@@ -5,6 +5,14 @@ import Ptrace
 /// signal handlers, umask, personality, limits, timers, working
 /// directory, root and open files.
 enum ProcessStateRestorer {
+    /// chroot, once nothing more is opened by path in the process: every
+    /// path in the image (working directory, files, mappings, socket
+    /// names) was read from crtool's root, and so is looked up from it.
+    static func enterRoot(_ process: ProcessImage, with inj: RemoteSyscall) throws {
+        guard process.root != "/" else { return }
+        try inj.checked("chroot to \(process.root)", Syscall.chroot, try inj.stage(string: process.root))
+    }
+
     static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry,
                         shellTerminal: UInt64? = nil, warnings: inout [String]) throws {
         // Every signal gets the image's action, or SIG_DFL: dispositions set
@@ -24,13 +32,7 @@ enum ProcessStateRestorer {
                 warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(SystemError("prlimit", errno: Int32(-r)).errnoName)")
             }
         }
-        if process.root != "/" {
-            try inj.checked("chroot to \(process.root)", Syscall.chroot, try inj.stage(string: process.root))
-        }
-        let cwd = try inj.call(Syscall.chdir, try inj.stage(string: process.cwd))
-        if cwd < 0 {
-            throw CheckpointError("cannot restore the working directory \(process.cwd) of pid \(process.pid): \(SystemError("chdir", errno: Int32(-cwd)).errnoName)")
-        }
+        try WorkingDirectory.enter(process, inj: inj, warnings: &warnings)
         try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
         files.shellTerminal = shellTerminal

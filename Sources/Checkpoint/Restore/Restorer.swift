@@ -91,6 +91,9 @@ public enum Restorer {
             }
             progress.finish()
             try registry.allFilesMade()
+            for process in plan.processes {
+                try ProcessStateRestorer.enterRoot(process, with: tree.builders[process.pid]!.inj)
+            }
             phases.mark("files and state")
             try sysvIPC.finish()
             for process in plan.processes {
