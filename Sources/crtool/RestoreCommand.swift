@@ -24,10 +24,10 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
-    @Flag(name: [.short, .long], help: "Print warnings and timings.")
+    @Flag(name: [.short, .long], help: "Print the time each phase took.")
     var verbose = false
 
-    @Flag(name: [.short, .long], help: "No progress and no summary.")
+    @Flag(name: [.short, .long], help: "No progress, no warnings and no summary.")
     var quiet = false
 
     func run() throws {
@@ -40,8 +40,11 @@ struct RestoreCommand: ParsableCommand {
         } catch {
             throw fail("restore", error)
         }
-        if verbose {
+        // What came back other than it was: the user must hear of it.
+        if !quiet {
             for w in report.warnings { printError("warning: \(w)") }
+        }
+        if verbose {
             printError(PhaseLine.format(report.phases))
         }
         if !quiet {
