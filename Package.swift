@@ -27,6 +27,7 @@ let fixtureNames: [String] = [
     "sharedtree",
     "signalfd",
     "signals",
+    "scheduled",
     "sleeper",
     "socketpairs",
     "sysvipc",

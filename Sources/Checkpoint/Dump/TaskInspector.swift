@@ -73,6 +73,7 @@ final class TaskInspector {
                                            size: answers.le(UInt64.self, at: 48)),
             stoppedIn: regs.interruptedSyscall.map { SyscallNames.name($0) })
         image.noNewPrivs = status.noNewPrivs
+        image.scheduling = try SchedulingState.read(tid: t.tid)
         image.seccompFilters = try SeccompFilters.read(t, mode: status.seccompMode)
         return image
     }

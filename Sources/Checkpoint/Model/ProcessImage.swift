@@ -29,6 +29,8 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// their terminal back.
     public var controllingTerminal: UInt64 = 0
     public var foregroundGroup: Int32 = 0
+    /// /proc/PID/oom_score_adj (absent in older images).
+    public var oomScoreAdjust: Int32?
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String
@@ -116,6 +118,8 @@ public struct ThreadImage: Codable, Equatable, Sendable {
     public var signalMask: UInt64
     public var pendingSignals: [PendingSignal]
     public var rseq: RseqConfiguration?
+    /// Policy, nice, CPUs and I/O priority (absent in older images).
+    public var scheduling: ThreadScheduling?
     public var robustListHead: UInt64
     public var robustListLength: UInt64
     public var clearChildTid: UInt64

@@ -101,6 +101,12 @@ public enum Restorer {
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!
                 tree.threads[process.pid] = byTid
+                for t in process.threads {
+                    if let s = t.scheduling { SchedulingState.restore(s, tid: t.tid, pid: process.pid, warnings: &warnings) }
+                }
+                if let adjust = process.oomScoreAdjust {
+                    SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
+                }
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)

@@ -1,0 +1,28 @@
+import Glibc
+import XCTest
+
+/// A job keeps how it was scheduled: each thread its policy, nice value
+/// (also the one kept beneath a real-time policy), SCHED_RESET_ON_FORK,
+/// CPUs and I/O priority, and the process its oom_score_adj. The fixture's
+/// threads check themselves every round; a restore that left them with
+/// crtool's scheduling ends the fixture with a FAIL line.
+final class SchedulingTests: EndToEndCase {
+    func testThreadsKeepPolicyNiceCPUsAndIOPriority() throws {
+        let fixture = try startFixture("scheduled")
+        try fixture.waitFor("tick", atLeast: 3)
+        XCTAssertEqual(oomScoreAdjust(fixture.pid), "321")
+
+        for _ in 1...2 {
+            let (_, mark) = try roundTrip(fixture)
+            let last = try XCTUnwrap(fixture.numbers("tick", before: mark).last)
+            try fixture.waitFor("tick", atLeast: last + 10, from: mark)
+            XCTAssertEqual(oomScoreAdjust(fixture.pid), "321")
+        }
+        assertSequence(fixture, "tick", startingAt: 1)
+        assertNoFailures(fixture)
+    }
+
+    private func oomScoreAdjust(_ pid: pid_t) -> String? {
+        readTextFile("/proc/\(pid)/oom_score_adj")?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
