@@ -26,7 +26,7 @@ struct ShowCommand: ParsableCommand {
                 let reader = try image.pageReader(name: p.pagesFile)
                 let s = reader.summary
                 let files = reader.partSummaries.map(\.name)
-                print("process \(p.pid) (\(p.command)) ppid \(p.ppid) pgid \(p.pgid) sid \(p.sid)")
+                print("process \(p.pid) (\(p.command)) ppid \(p.ppid) pgid \(p.pgid) sid \(p.sid)\(p.stopped == true ? ", stopped (job control)" : "")")
                 print("  executable \(p.executable), cwd \(p.cwd)")
                 print("  \(p.threads.count) thread\(p.threads.count == 1 ? "" : "s"):")
                 for t in p.threads {

@@ -31,6 +31,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     public var foregroundGroup: Int32 = 0
     /// /proc/PID/oom_score_adj (absent in older images).
     public var oomScoreAdjust: Int32?
+    /// In a job-control stop (SIGSTOP, or SIGTSTP from a terminal's ^Z)
+    /// at the dump; absent when running.
+    public var stopped: Bool?
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String

@@ -135,6 +135,10 @@ public enum Restorer {
                 }
             }
             for process in plan.processes {
+                // Queued while every thread is still held, SIGSTOP puts the
+                // process back in its job-control stop as soon as it is let
+                // go, before it runs a single instruction.
+                if process.stopped == true { kill(process.pid, SIGSTOP) }
                 for t in tree.threads[process.pid]!.values { try t.detach() }
             }
             tree.released = true
