@@ -31,6 +31,37 @@ final class DumpRefusalTests: EndToEndCase {
         XCTAssertEqual(ProcessTable.tracer(of: me), 0)
     }
 
+    /// A process a debugger holds cannot be frozen (a thread has one
+    /// tracer): the message names the tracer, and once it lets go the
+    /// process runs on untouched. The tracer is python3 seizing it.
+    func testProcessTracedByAnotherTracer() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 1")
+        let seize = """
+            import ctypes, sys, time
+            if ctypes.CDLL(None, use_errno=True).ptrace(0x4206, int(sys.argv[1]), 0, 0) != 0:
+                print("FAIL: PTRACE_SEIZE", ctypes.get_errno(), flush=True)
+                sys.exit(1)
+            print("ready", flush=True)
+            time.sleep(600)
+            """
+        let tracer = try startProgram("tracer", python, ["-c", seize, "\(sleeper.pid)"])
+        XCTAssertEqual(ProcessTable.tracer(of: sleeper.pid), tracer.pid)
+
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", dir])
+        assertRefused(result, mentioning: "is traced by pid \(tracer.pid) (python3)", image: dir)
+        XCTAssertEqual(ProcessTable.tracer(of: sleeper.pid), tracer.pid, "crtool must leave the tracer in place")
+
+        try killAndReap(tracer.pid)
+        XCTAssertTrue(poll(timeout: 5) { ProcessTable.tracer(of: sleeper.pid) == 0 })
+        assertRunningFree(sleeper)
+        let last = try XCTUnwrap(sleeper.numbers("woke").last)
+        try sleeper.waitFor(line: "woke \(last + 2)")
+        assertNoFailures(sleeper)
+    }
+
     /// The image path's parent is a regular file, which fails for root too.
     func testUnwritableImageDirectoryLeavesTheProcessRunning() throws {
         let counter = try startFixture("counter", ["--heap-mib", "16"])

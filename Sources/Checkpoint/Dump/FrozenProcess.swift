@@ -40,6 +40,8 @@ final class FrozenProcess {
                         interrupted.insert(tid)
                     } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
                         continue // the thread exited meanwhile
+                    } catch let e as SystemError where e.errno == EPERM {
+                        throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
                     }
                 }
             }
@@ -68,6 +70,17 @@ final class FrozenProcess {
     private static func hasExited(tid: Int32, pid: Int32) -> Bool {
         guard let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] else { return true }
         return state.hasPrefix("Z") || state.hasPrefix("X")
+    }
+
+    /// A task has one tracer: a debugger or strace holding a thread is the
+    /// usual reason PTRACE_SEIZE answers EPERM to root.
+    private static func tracedElsewhere(tid: Int32, pid: Int32) -> CheckpointError? {
+        guard let tracer = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["TracerPid"].flatMap({ Int32($0) }), tracer > 0 else {
+            return nil
+        }
+        let name = (try? ProcStat.read(pid: tracer)).map { " (\($0.command))" } ?? ""
+        return CheckpointError("thread \(tid) of pid \(pid) is traced by pid \(tracer)\(name), a debugger or tracer; "
+            + "a thread has one tracer, so crtool can freeze it only once that one lets go")
     }
 
     /// Waits for the interrupt stop. A signal that arrives first is let
