@@ -8,6 +8,7 @@ import PackageDescription
 let fixtureNames: [String] = [
     "avx",
     "confined",
+    "controls",
     "counter",
     "deleted",
     "epoll",

@@ -55,6 +55,7 @@ enum ProcessCollector {
             complete.foregroundGroup = stat.terminalForegroundGroup
             complete.oomScoreAdjust = try SchedulingState.readOOMScoreAdjust(pid: pid)
             if frozen.wasStopped { complete.stopped = true }
+            complete.controls = try ins.controls()
             if complete.executableIsDeleted && complete.deletedExecutableObject == nil {
                 throw CheckpointError("pid \(pid) runs \(complete.executable), deleted since it started and mapped nowhere, "
                     + "so its content cannot be saved and no restore could make /proc/\(pid)/exe again")

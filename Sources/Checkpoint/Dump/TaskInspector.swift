@@ -54,7 +54,9 @@ final class TaskInspector {
         _ = try inj.checked("robust list", Syscall.getRobustList, 0, scratch, scratch + 8)
         _ = try inj.checked("PR_GET_TID_ADDRESS", Syscall.prctl, 40, scratch + 16)
         _ = try inj.checked("alternate stack", Syscall.sigaltstack, 0, scratch + 32)
-        let answers = try inj.fetch(at: 0, count: 56)
+        _ = try inj.checked("PR_GET_PDEATHSIG", Syscall.prctl, 2, scratch + 56)
+        let timerSlack = try inj.checked("PR_GET_TIMERSLACK", Syscall.prctl, 30)
+        let answers = try inj.fetch(at: 0, count: 60)
         if !isLeader { try inj.finish() }
         let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
         let status = try ProcStatus.read(pid: frozen.pid, tid: t.tid)
@@ -73,6 +75,9 @@ final class TaskInspector {
                                            size: answers.le(UInt64.self, at: 48)),
             stoppedIn: regs.interruptedSyscall.map { SyscallNames.name($0) })
         image.noNewPrivs = status.noNewPrivs
+        let deathSignal = answers.le(Int32.self, at: 56)
+        image.parentDeathSignal = deathSignal == 0 ? nil : deathSignal
+        image.timerSlack = timerSlack
         image.scheduling = try SchedulingState.read(tid: t.tid)
         image.seccompFilters = try SeccompFilters.read(t, mode: status.seccompMode)
         return image
@@ -109,6 +114,16 @@ final class TaskInspector {
 
     func posixTimers() throws -> [PosixTimerImage] {
         try PosixTimers.collect(pid: frozen.pid, with: leaderInjection!)
+    }
+
+    /// Subreaper, dumpable and THP-disabled, asked of the leader.
+    func controls() throws -> ProcessControls {
+        let inj = leaderInjection!
+        _ = try inj.checked("PR_GET_CHILD_SUBREAPER", Syscall.prctl, 37, scratch)
+        let subreaper = try inj.fetch(at: 0, count: 4).le(Int32.self, at: 0)
+        let dumpable = try inj.checked("PR_GET_DUMPABLE", Syscall.prctl, 3)
+        let hugePagesDisabled = try inj.checked("PR_GET_THP_DISABLE", Syscall.prctl, 42)
+        return ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(dumpable), hugePagesDisabled: hugePagesDisabled != 0)
     }
 
     func currentBrk() throws -> UInt64 {

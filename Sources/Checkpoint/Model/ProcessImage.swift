@@ -34,6 +34,8 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// In a job-control stop (SIGSTOP, or SIGTSTP from a terminal's ^Z)
     /// at the dump; absent when running.
     public var stopped: Bool?
+    /// Subreaper, dumpable, THP disabled (absent in older images).
+    public var controls: ProcessControls?
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String
@@ -123,6 +125,12 @@ public struct ThreadImage: Codable, Equatable, Sendable {
     public var rseq: RseqConfiguration?
     /// Policy, nice, CPUs and I/O priority (absent in older images).
     public var scheduling: ThreadScheduling?
+    /// PR_SET_PDEATHSIG: the signal this thread gets when the thread that
+    /// created it exits (absent: none).
+    public var parentDeathSignal: Int32?
+    /// PR_SET_TIMERSLACK, in nanoseconds (absent in older images; 0 for
+    /// real-time threads, which have none).
+    public var timerSlack: UInt64?
     public var robustListHead: UInt64
     public var robustListLength: UInt64
     public var clearChildTid: UInt64

@@ -118,11 +118,18 @@ public enum Restorer {
                     ti.scratch = inj.scratch
                     ti.scratchSize = inj.scratchSize
                     try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti)
+                    try ControlsRestorer.restore(t, parentInImage: process.pid != plan.root.pid, with: ti)
                 }
                 try ProcessStateRestorer.discardRestoreSignals(with: inj)
                 try ProcessStateRestorer.requeueSignals(process, with: inj)
                 if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
                     try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
+                    try ControlsRestorer.restore(leaderImage, parentInImage: process.pid != plan.root.pid, with: inj)
+                }
+                try ControlsRestorer.restore(process, with: inj, warnings: &warnings)
+                if process.pid == plan.root.pid, let t = process.threads.first(where: { $0.parentDeathSignal != nil }) {
+                    warnings.append("thread \(t.tid) of pid \(process.pid) asked for \(SignalNames.name(t.parentDeathSignal!)) when its parent dies; "
+                        + "that parent is not in the image, so the restored thread does not have it")
                 }
             }
             // Scratch areas go last, each from its own syscall instruction:

@@ -1,0 +1,19 @@
+/// Process-wide prctl settings programs make for themselves, which a
+/// restored process must have again (see Restore/ControlsRestorer.swift).
+public struct ProcessControls: Codable, Equatable, Sendable {
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to this process
+    /// (supervisors such as tini and dumb-init rely on it).
+    public var childSubreaper: Bool
+    /// PR_GET_DUMPABLE: 0 keeps others (and core dumps) out, as
+    /// ssh-agent and other holders of secrets ask; 2 is the kernel's
+    /// suid_dumpable setting, which no process can ask for.
+    public var dumpable: Int32
+    /// PR_SET_THP_DISABLE: no transparent huge pages for this process.
+    public var hugePagesDisabled: Bool
+
+    public init(childSubreaper: Bool, dumpable: Int32, hugePagesDisabled: Bool) {
+        self.childSubreaper = childSubreaper
+        self.dumpable = dumpable
+        self.hugePagesDisabled = hugePagesDisabled
+    }
+}

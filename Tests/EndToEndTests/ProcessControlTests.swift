@@ -1,0 +1,34 @@
+import Glibc
+import XCTest
+
+/// The prctl settings programs make for themselves come back: subreaper,
+/// dumpable, THP disabled, per-thread timer slack, and a child's
+/// parent-death signal. The root's own parent-death signal cannot (its
+/// parent is not in the image, and crtool would stand in for it): the
+/// restore says so.
+final class ProcessControlTests: EndToEndCase {
+    func testPrctlSettingsComeBack() throws {
+        let fixture = try startFixture("controls")
+        let childLine = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("child ") && !$0.contains("tick") })
+        let child = try XCTUnwrap(pid_t(childLine.dropFirst("child ".count)))
+        try fixture.waitFor("child tick", atLeast: 3)
+        try fixture.waitFor("tick", atLeast: 3)
+
+        let (image, _) = try checkpointTree(fixture)
+        let mark = fixture.lineCount
+        let result = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertTrue(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("warning: thread \(fixture.pid) of pid \(fixture.pid) asked for SIGWINCH when its parent dies"),
+                      "\(result)")
+        XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
+        XCTAssertEqual(ProcessTable.statusField(fixture.pid, "THP_enabled"), "0")
+
+        let last = try XCTUnwrap(fixture.numbers("tick", before: mark).last)
+        let childLast = try XCTUnwrap(fixture.numbers("child tick", before: mark).last)
+        try fixture.waitFor("tick", atLeast: last + 10, from: mark)
+        try fixture.waitFor("child tick", atLeast: childLast + 10, from: mark)
+        assertSequence(fixture, "tick", startingAt: 1)
+        assertSequence(fixture, "child tick", startingAt: 1)
+        assertNoFailures(fixture)
+    }
+}
