@@ -20,8 +20,7 @@ final class FileLockTests: EndToEndCase {
         try restore(image, as: fixture)
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
         try assertLocksHeld(in: dir, by: fixture.pid, "after the restore")
-        let last = try XCTUnwrap(fixture.numbers("child tick", before: mark).last)
-        try fixture.waitFor("child tick", atLeast: last + 20, from: mark)
+        try fixture.waitForMore("child tick", 20, after: mark)
         assertSequence(fixture, "tick", startingAt: 1)
         assertSequence(fixture, "child tick", startingAt: 1)
         assertNoFailures(fixture)
@@ -64,7 +63,7 @@ final class FileLockTests: EndToEndCase {
         XCTAssertEqual(released, 0, errnoText())
         let mark = fixture.lineCount
         try restore(image, as: fixture)
-        try fixture.waitFor("child tick", atLeast: (fixture.numbers("child tick", before: mark).last ?? 0) + 10, from: mark)
+        try fixture.waitForMore("child tick", 10, after: mark)
         assertNoFailures(fixture)
     }
 

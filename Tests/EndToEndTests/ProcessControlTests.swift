@@ -23,10 +23,8 @@ final class ProcessControlTests: EndToEndCase {
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
         XCTAssertEqual(ProcessTable.statusField(fixture.pid, "THP_enabled"), "0")
 
-        let last = try XCTUnwrap(fixture.numbers("tick", before: mark).last)
-        let childLast = try XCTUnwrap(fixture.numbers("child tick", before: mark).last)
-        try fixture.waitFor("tick", atLeast: last + 10, from: mark)
-        try fixture.waitFor("child tick", atLeast: childLast + 10, from: mark)
+        try fixture.waitForMore("tick", 10, after: mark)
+        try fixture.waitForMore("child tick", 10, after: mark)
         assertSequence(fixture, "tick", startingAt: 1)
         assertSequence(fixture, "child tick", startingAt: 1)
         assertNoFailures(fixture)

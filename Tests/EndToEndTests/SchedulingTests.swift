@@ -14,8 +14,7 @@ final class SchedulingTests: EndToEndCase {
 
         for _ in 1...2 {
             let (_, mark) = try roundTrip(fixture)
-            let last = try XCTUnwrap(fixture.numbers("tick", before: mark).last)
-            try fixture.waitFor("tick", atLeast: last + 10, from: mark)
+            try fixture.waitForMore("tick", 10, after: mark)
             XCTAssertEqual(oomScoreAdjust(fixture.pid), "321")
         }
         assertSequence(fixture, "tick", startingAt: 1)

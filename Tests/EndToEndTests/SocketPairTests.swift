@@ -43,10 +43,8 @@ final class SocketPairTests: EndToEndCase {
         try restore(image, as: fixture)
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
 
-        let last = try XCTUnwrap(fixture.numbers("round", before: mark).last)
-        let childLast = try XCTUnwrap(fixture.numbers("child round", before: mark).last)
-        try fixture.waitFor("round", atLeast: last + 20, from: mark)
-        try fixture.waitFor("child round", atLeast: childLast + 20, from: mark)
+        try fixture.waitForMore("round", 20, after: mark)
+        try fixture.waitForMore("child round", 20, after: mark)
         assertSequence(fixture, "round", startingAt: 0)
         assertSequence(fixture, "child round", startingAt: 0)
         assertNoFailures(fixture)

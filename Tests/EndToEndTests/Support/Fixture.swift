@@ -40,6 +40,15 @@ struct Fixture {
         return LogLines.number(in: found.line, after: prefix)!
     }
 
+    /// Waits until the lines "<prefix> <n>" after `mark` count `more` past
+    /// the last one before it (a process carrying on after a restore).
+    func waitForMore(_ prefix: String, _ more: Int, after mark: Int, timeout: Double = 15) throws {
+        guard let last = numbers(prefix, before: mark).last else {
+            throw HarnessError("\(name) wrote no \"\(prefix) <n>\" line before line \(mark)")
+        }
+        try waitFor(prefix, atLeast: last + more, from: mark, timeout: timeout)
+    }
+
     /// The numbers of the lines "<prefix> <n> …" in [start, end), in order.
     func numbers(_ prefix: String, from start: Int = 0, before end: Int? = nil) -> [Int] {
         let all = log.lines()
