@@ -13,6 +13,9 @@ public enum Syscall {
     public static let rtSigprocmask: Int64 = 14
     public static let mremap: Int64 = 25
     public static let madvise: Int64 = 28
+    public static let mlock: Int64 = 149
+    public static let mlockall: Int64 = 151
+    public static let mlock2: Int64 = 325
     public static let dup2: Int64 = 33
     public static let getitimer: Int64 = 36
     public static let setitimer: Int64 = 38

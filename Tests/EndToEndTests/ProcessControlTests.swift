@@ -1,13 +1,13 @@
 import Glibc
 import XCTest
 
-/// The prctl settings programs make for themselves come back: subreaper,
-/// dumpable, THP disabled, per-thread timer slack, and a child's
-/// parent-death signal. The root's own parent-death signal cannot (its
+/// The settings programs make for themselves come back: subreaper,
+/// dumpable, THP disabled, per-thread timer slack, a child's parent-death
+/// signal, and locked memory (mlockall with MCL_FUTURE, MLOCK_ONFAULT). The root's own parent-death signal cannot (its
 /// parent is not in the image, and crtool would stand in for it): the
 /// restore says so.
 final class ProcessControlTests: EndToEndCase {
-    func testPrctlSettingsComeBack() throws {
+    func testPrctlSettingsAndMemoryLocksComeBack() throws {
         let fixture = try startFixture("controls")
         let childLine = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("child ") && !$0.contains("tick") })
         let child = try XCTUnwrap(pid_t(childLine.dropFirst("child ".count)))

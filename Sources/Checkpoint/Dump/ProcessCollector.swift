@@ -56,6 +56,11 @@ enum ProcessCollector {
             complete.oomScoreAdjust = try SchedulingState.readOOMScoreAdjust(pid: pid)
             if frozen.wasStopped { complete.stopped = true }
             complete.controls = try ins.controls()
+            // Only a process with locked memory can have asked for more;
+            // reading smaps again is not worth it for the others.
+            if vmas.contains(where: { $0.flags.contains("lo") || $0.flags.contains("lf") }) {
+                complete.lockFutureMappings = try ins.futureMappingLock()
+            }
             if complete.executableIsDeleted && complete.deletedExecutableObject == nil {
                 throw CheckpointError("pid \(pid) runs \(complete.executable), deleted since it started and mapped nowhere, "
                     + "so its content cannot be saved and no restore could make /proc/\(pid)/exe again")

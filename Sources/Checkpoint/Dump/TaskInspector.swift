@@ -116,6 +116,14 @@ final class TaskInspector {
         try PosixTimers.collect(pid: frozen.pid, with: leaderInjection!)
     }
 
+    /// mlockall(MCL_FUTURE), read off the scratch page: a mapping made
+    /// after it carries the lock flags.
+    func futureMappingLock() throws -> FutureMappingLock? {
+        let flags = try Smaps.details(pid: frozen.pid)[scratch]?.flags ?? []
+        if flags.contains("lf") { return .lockedOnFault }
+        return flags.contains("lo") ? .locked : nil
+    }
+
     /// Subreaper, dumpable and THP-disabled, asked of the leader.
     func controls() throws -> ProcessControls {
         let inj = leaderInjection!

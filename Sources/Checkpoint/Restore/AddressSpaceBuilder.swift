@@ -212,6 +212,24 @@ final class AddressSpaceBuilder {
                     warnings.append("madvise(\(flag)) at 0x\(String(vma.start, radix: 16)) was refused")
                 }
             }
+            try lockIfLocked(vma)
+        }
+        if let future = process.lockFutureMappings {
+            let flags: UInt64 = 2 | (future == .lockedOnFault ? 4 : 0) // MCL_FUTURE, MCL_ONFAULT
+            let r = try inj.call(Syscall.mlockall, flags)
+            if r < 0 { warnings.append("mlockall(MCL_FUTURE) for pid \(pid) was refused: \(SystemError("mlockall", errno: Int32(-r)).errnoName)") }
+        }
+    }
+
+    /// mlock (smaps "lo"), or mlock2 MLOCK_ONFAULT ("lf"), once the pages
+    /// are in: locked memory is resident, and locking it first would fault
+    /// in what the pages are about to overwrite.
+    private func lockIfLocked(_ vma: VMAImage) throws {
+        let onFault = vma.flags.contains("lf")
+        guard onFault || vma.flags.contains("lo") else { return }
+        let r = onFault ? try inj.call(Syscall.mlock2, vma.start, vma.size, 1) : try inj.call(Syscall.mlock, vma.start, vma.size)
+        if r < 0 {
+            warnings.append("the locked memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be locked again: \(SystemError("mlock", errno: Int32(-r)).errnoName)")
         }
     }
 
