@@ -9,6 +9,9 @@ public struct UnixSocketState: Codable, Equatable, Sendable {
     public var socket: UnixSocketEnd
     /// The socket it is connected to, when that one is in the image.
     public var peer: UnixSocketEnd?
+    /// The name of the socket outside the image a datagram socket was
+    /// connected to (a logging daemon's /dev/log): connected to again.
+    public var externalPeer: UnixSocketName?
 
     public init(socket: UnixSocketEnd, peer: UnixSocketEnd? = nil) {
         self.socket = socket

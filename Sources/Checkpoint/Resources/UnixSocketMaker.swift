@@ -25,6 +25,8 @@ struct UnixSocketMaker {
         if made(me.inode) == nil {
             if let peer = state.peer {
                 try makePair(me, peer)
+            } else if let outside = state.externalPeer {
+                try makeConnectedOut(me, to: outside, what: what)
             } else if me.peerInode == 0 {
                 try makeOrphan(me)
             } else {
@@ -114,6 +116,21 @@ struct UnixSocketMaker {
             throw CheckpointError("\(what) is an unnamed, unconnected unix socket with data queued; nothing could have sent it")
         }
         try finish(me, on: fd)
+    }
+
+    /// A datagram socket connected to a named socket outside the image:
+    /// made as it was (bound, if it had a name) and connected to that
+    /// name again. The dump saved none with datagrams waiting.
+    private func makeConnectedOut(_ me: UnixSocketEnd, to peer: UnixSocketName, what: String) throws {
+        try makeAlone(me, what: what)
+        guard let address = address(peer) else {
+            throw CheckpointError("\(what) was connected to a unix socket outside the image whose name the image does not hold whole")
+        }
+        let e = Sockets.connect(made(me.inode)!, address)
+        if e != 0 {
+            throw CheckpointError("\(what) was connected to \(address), outside the image, and cannot be connected to it again: "
+                + SystemError("connect", errno: e).errnoName)
+        }
     }
 
     /// Puts `end`'s queued data into its receive queue by sending it from

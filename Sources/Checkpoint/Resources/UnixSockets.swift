@@ -12,9 +12,14 @@ import Ptrace
 ///
 /// Files in flight (SCM_RIGHTS) travel with their messages (FilesInFlight).
 ///
-/// Refused at dump: a peer outside the image, a connection a listener has
-/// not accepted yet, a unix socket in flight that no process holds, and a
-/// datagram socket connected one way to another.
+/// A datagram socket connected to a named socket outside the image, as
+/// syslog(3) connects one to /dev/log, is connected to that name again:
+/// datagrams carry no connection state, and the outside socket does not
+/// know its senders.
+///
+/// Refused at dump: a peer outside the image otherwise, a connection a
+/// listener has not accepted yet, a unix socket in flight that no process
+/// holds, and a datagram socket connected one way to another in the image.
 enum UnixSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.unixSocket
 
@@ -41,7 +46,9 @@ enum UnixSockets: FileKind {
             let connected = diag.peer != nil
             let resolve = !connected || diag.type == Int32(SOCK_DGRAM.rawValue)
             var state = UnixSocketState(socket: try end(local, diag, inode: p.inode, pid: p.pid, resolveName: resolve, connected: connected))
-            if let peer = diag.peer, peer != 0 {
+            if let peer = diag.peer, peer != 0, let outside = try externalPeer(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, diag: diag, state: state) {
+                state.externalPeer = outside
+            } else if let peer = diag.peer, peer != 0 {
                 state.peer = try peerEnd(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, context: context, refuse: refuse)
             } else if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
                 // The peer has no inode yet: it is the embryo a listener
@@ -63,6 +70,22 @@ enum UnixSockets: FileKind {
         } catch is UnixSocketInspector.Refusal where connected {
             return try UnixSocketInspector.end(fd: fd, diag: diag, inode: inode, pid: pid, resolveName: false)
         }
+    }
+
+    /// The name to connect to again, for a datagram socket connected to a
+    /// named socket that no process of the image holds and that is not
+    /// connected back to it; nil for any other socket.
+    private static func externalPeer(_ peer: UInt64, holders: [SocketHolders.Holder], of p: FileProbe, diag: UnixSocketDiag,
+                                     state: UnixSocketState) throws -> UnixSocketName? {
+        guard diag.type == Int32(SOCK_DGRAM.rawValue), !holders.contains(where: \.inImage),
+              let peerDiag = try? UnixSocketDiag.query(inode: peer), peerDiag.peer.map({ UInt64($0) }) != p.inode,
+              let name = try? UnixSocketInspector.name(peerDiag, pid: holders.first?.pid ?? p.pid, resolve: true),
+              name.resolvedPath != nil || name.abstract != nil else { return nil }
+        guard state.socket.queue.isEmpty else {
+            throw UnixSocketInspector.Refusal(what: "connected to \(peerDiag.name) outside the image with \(state.socket.queue.count) datagrams from it "
+                + "waiting; they could not be sent again from that socket")
+        }
+        return name
     }
 
     /// The peer of a connected socket, which must be in the image and
