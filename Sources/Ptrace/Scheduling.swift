@@ -44,10 +44,10 @@ public enum Scheduling {
     public static func attributes(of tid: Int32) throws -> SchedulingAttributes {
         var raw = [UInt8](repeating: 0, count: attributeSize)
         let r = raw.withUnsafeMutableBytes { cr_syscall6(315, UInt64(tid), UInt64(UInt(bitPattern: $0.baseAddress)), UInt64(attributeSize), 0, 0, 0) }
-        if r < 0 { throw SystemError("sched_getattr of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("sched_getattr of thread \(tid)", pid: tid) }
         // getpriority(PRIO_PROCESS, tid) answers 20 - nice under any policy.
         let priority = cr_syscall6(140, 0, UInt64(tid), 0, 0, 0, 0)
-        if priority < 0 { throw SystemError("getpriority of thread \(tid)", pid: tid, errno: Int32(-priority)) }
+        if priority < 0 { throw SystemError("getpriority of thread \(tid)", pid: tid) }
         let policy = raw.le(UInt32.self, at: 4)
         // For the other policies sched_getattr puts the fair scheduler's
         // time slice in sched_runtime, a custom one or the host's default
@@ -63,14 +63,14 @@ public enum Scheduling {
         var raw = [UInt8].le(UInt32(attributeSize), a.policy) + [UInt8].le(a.flags) + [UInt8].le(a.nice) + [UInt8].le(a.priority)
             + [UInt8].le(a.runtime, a.deadline, a.period)
         let r = raw.withUnsafeMutableBytes { cr_syscall6(314, UInt64(tid), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 0, 0, 0) }
-        if r < 0 { throw SystemError("sched_setattr of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("sched_setattr of thread \(tid)", pid: tid) }
     }
 
     /// The CPUs the thread may run on.
     public static func cpus(of tid: Int32) throws -> [Int] {
         var mask = [UInt8](repeating: 0, count: maskBytes)
         let r = mask.withUnsafeMutableBytes { cr_syscall6(204, UInt64(tid), UInt64(maskBytes), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 0, 0) }
-        if r < 0 { throw SystemError("sched_getaffinity of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("sched_getaffinity of thread \(tid)", pid: tid) }
         return (0..<(Int(r) * 8)).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
     }
 
@@ -78,18 +78,18 @@ public enum Scheduling {
         var mask = [UInt8](repeating: 0, count: maskBytes)
         for cpu in cpus where cpu >= 0 && cpu < maskBytes * 8 { mask[cpu / 8] |= 1 << (cpu % 8) }
         let r = mask.withUnsafeMutableBytes { cr_syscall6(203, UInt64(tid), UInt64(maskBytes), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 0, 0) }
-        if r < 0 { throw SystemError("sched_setaffinity of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("sched_setaffinity of thread \(tid)", pid: tid) }
     }
 
     /// IOPRIO_WHO_PROCESS with a thread id: that thread's I/O class << 13 | level.
     public static func ioPriority(of tid: Int32) throws -> Int32 {
         let r = cr_syscall6(252, 1, UInt64(tid), 0, 0, 0, 0)
-        if r < 0 { throw SystemError("ioprio_get of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("ioprio_get of thread \(tid)", pid: tid) }
         return Int32(r)
     }
 
     public static func setIOPriority(_ value: Int32, of tid: Int32) throws {
         let r = cr_syscall6(251, 1, UInt64(tid), UInt64(UInt32(bitPattern: value)), 0, 0, 0)
-        if r < 0 { throw SystemError("ioprio_set of thread \(tid)", pid: tid, errno: Int32(-r)) }
+        if r < 0 { throw SystemError("ioprio_set of thread \(tid)", pid: tid) }
     }
 }
