@@ -20,6 +20,7 @@ let fixtureNames: [String] = [
     "inetecho",
     "inotify",
     "locks",
+    "pidfds",
     "pipe",
     "places",
     "ptypair",

@@ -17,6 +17,14 @@ public final class PidFD {
 
     deinit { close(fd) }
 
+    /// A new pidfd on `pid` with pidfd_open's `flags` (PIDFD_NONBLOCK,
+    /// PIDFD_THREAD), as a plain descriptor the caller owns.
+    public static func open(pid: Int32, flags: Int32) throws -> Int32 {
+        let r = cr_syscall6(Int(Syscall.pidfdOpen), UInt64(pid), UInt64(UInt32(bitPattern: flags)), 0, 0, 0, 0)
+        if r < 0 { throw SystemError("pidfd_open of pid \(pid)", pid: pid) }
+        return Int32(r)
+    }
+
     /// A descriptor in crtool for the process's descriptor `target`
     /// (close-on-exec); the caller closes it.
     public func duplicate(_ target: Int32) throws -> Int32 {

@@ -5,7 +5,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case regular, directory, characterDevice, terminal, deletedFile, ptyMaster
         case pipe, fifo
-        case eventfd, signalfd, timerfd, epoll, inotify
+        case eventfd, signalfd, timerfd, epoll, inotify, pidfd
         case unixSocket, inetSocket
     }
     public var fd: Int32
@@ -30,6 +30,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var deletedFile: DeletedFileState?
     public var pty: PtyState?
     public var eventfd: EventFDState?
+    public var pidfd: PidFDState?
     public var signalfd: SignalFDState?
     public var timerfd: TimerFDState?
     public var epoll: EpollState?

@@ -52,6 +52,7 @@ enum FileKinds {
         Pipes.self,
         FIFOs.self,
         EventFDs.self,
+        PidFDs.self,
         SignalFDs.self,
         TimerFDs.self,
         EpollFiles.self,

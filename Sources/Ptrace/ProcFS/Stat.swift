@@ -13,6 +13,9 @@ public struct ProcStat: Equatable, Sendable {
     public var terminalForegroundGroup: Int32
     public var flags: UInt64
     public var threads: Int
+    /// When the process started, in clock ticks after boot: with the pid,
+    /// it tells one process from a later one given the same pid.
+    public var startTime: UInt64
     public var startCode: UInt64
     public var endCode: UInt64
     public var startStack: UInt64
@@ -55,7 +58,7 @@ public struct ProcStat: Equatable, Sendable {
             pid: pid, command: command, state: state,
             ppid: Int32(truncatingIfNeeded: try f(4)), pgid: Int32(truncatingIfNeeded: try f(5)), sid: Int32(truncatingIfNeeded: try f(6)),
             terminal: try f(7), terminalForegroundGroup: Int32(truncatingIfNeeded: try f(8)),
-            flags: try f(9), threads: Int(try f(20)),
+            flags: try f(9), threads: Int(try f(20)), startTime: try f(22),
             startCode: try f(26), endCode: try f(27), startStack: try f(28),
             startData: try f(45), endData: try f(46), startBrk: try f(47),
             argStart: try f(48), argEnd: try f(49), envStart: try f(50), envEnd: try f(51))
