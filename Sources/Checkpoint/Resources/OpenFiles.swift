@@ -17,7 +17,7 @@ enum OpenFiles {
             let probe = FileProbe(pid: pid, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
                                   inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), info: info)
             guard let handler = FileKinds.all.first(where: { $0.recognizes(probe) }) else {
-                throw FileKinds.unsupported(probe, what: FileKinds.describe(target: target))
+                throw FileKinds.unsupported(probe, what: FileKinds.describe(target: target, socketProtocol: SocketProtocol.name(of: link)))
             }
             var image = FileDescriptorImage(fd: fd, kind: handler.kind, path: target,
                                             flags: info.flags & ~Int32(O_CLOEXEC),
@@ -149,9 +149,11 @@ final class OpenFileRegistry {
 }
 
 extension FileKinds {
-    static func describe(target: String) -> String {
+    /// `socketProtocol`: the kernel's name for a socket's protocol
+    /// (NETLINK, PACKET, ...), which tells the user what it is.
+    static func describe(target: String, socketProtocol: String? = nil) -> String {
         if target.hasPrefix("pipe:") { return "a pipe (\(target))" }
-        if target.hasPrefix("socket:") { return "a socket (\(target))" }
+        if target.hasPrefix("socket:") { return "a\(socketProtocol.map { " \($0)" } ?? "") socket (\(target))" }
         if target.hasPrefix("anon_inode:") { return "an anonymous inode \(target.dropFirst("anon_inode:".count))" }
         return "an unsupported file (\(target))"
     }

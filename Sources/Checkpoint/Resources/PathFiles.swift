@@ -27,6 +27,22 @@ enum PathFiles: FileKind {
         if p.link.hasSuffix(" (deleted)") {
             throw FileKinds.unsupported(p, what: "a deleted \(image.kind == .directory ? "directory" : "device node") (\(p.link))")
         }
+        if image.kind == .regular || image.kind == .directory {
+            try requireReachable(p)
+        }
+    }
+
+    /// The restore opens the path the kernel names: it must lead to this
+    /// very file now. It does not for a file on a file system no path of
+    /// crtool's reaches (a POSIX message queue, a mount of another
+    /// namespace) or one something was mounted over since.
+    private static func requireReachable(_ p: FileProbe) throws {
+        var st = stat()
+        guard stat(p.link, &st) == 0, UInt64(st.st_dev) == p.device, UInt64(st.st_ino) == p.inode else {
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(p.link), but that path does not lead to the file the process has open "
+                + "(a POSIX message queue, a file on a mount crtool cannot see, or one hidden by a later mount); "
+                + "crtool reopens files by path, so it cannot checkpoint this one")
+        }
     }
 
     static func isTerminal(device: UInt64) -> Bool {

@@ -1,0 +1,29 @@
+import Glibc
+import XCTest
+
+/// crtool reopens files by path; a descriptor whose path leads elsewhere
+/// (here a POSIX message queue, whose "/name" is a path on the mqueue file
+/// system that no path of crtool's reaches) is refused at the dump, while
+/// the process runs on. It used to be dumped, and the restore then failed
+/// to open "/name", the process gone.
+final class UnreachableFileTests: EndToEndCase {
+    func testPosixMessageQueueIsRefused() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let name = "/crtool-test-\(getpid())"
+        addTeardownBlock { _ = try? runCommand(python, ["-c", "import ctypes, sys; ctypes.CDLL('librt.so.1').mq_unlink(sys.argv[1].encode())", name],
+                                               outputPrefix: NSTemporaryDirectory() + "mq-unlink-\(getpid())", timeout: 10) }
+        let holder = try startProgram("mqueue", python, ["-c", """
+            import ctypes, os, sys, time
+            rt = ctypes.CDLL("librt.so.1", use_errno=True)
+            fd = rt.mq_open(sys.argv[1].encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
+            if fd < 0:
+                print("FAIL: mq_open", ctypes.get_errno(), flush=True)
+                sys.exit(1)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """, name])
+        try assertDumpRefused(holder, mentioning: ["is \(name), but that path does not lead to the file the process has open"])
+        assertNoFailures(holder)
+    }
+}
