@@ -25,4 +25,39 @@ final class RestoreConflictTests: EndToEndCase {
         assertSequence(counter, "tick", startingAt: 1)
         assertNoFailures(counter)
     }
+
+    /// The dumped process led a process group that another process, not
+    /// in the image, is still in: its pid stays taken, and the restore
+    /// says by whom.
+    func testPidKeptByAGroupMemberOutsideTheImage() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        // The leader forks a child that forks a grandchild and exits: the
+        // grandchild is no descendant of the leader any more, but still in
+        // its process group.
+        let leader = try startProgram("leader", python, ["-c", """
+            import os, time
+            os.setpgid(0, 0)
+            child = os.fork()
+            if child == 0:
+                if os.fork() == 0:
+                    print("member", os.getpid(), flush=True)
+                    time.sleep(600)
+                os._exit(0)
+            os.waitpid(child, 0)
+            time.sleep(0.2)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """])
+        let member = pid_t(try leader.waitFor("member", atLeast: 1))
+        let image = try checkpoint(leader)
+
+        let result = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("the id is still the process group of pid \(member)"), "\(result)")
+        XCTAssertEqual(liveProcessesStartedHere(), [member], "the failed restore left processes behind")
+
+        try killAndReap(member)
+        try restore(image, as: leader)
+    }
 }

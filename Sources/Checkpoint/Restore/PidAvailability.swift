@@ -16,4 +16,16 @@ enum PidAvailability {
             usleep(10_000)
         }
     }
+
+    /// Why clone3 found `id` taken when no process or thread has it: a
+    /// process group or session still carries that number while any
+    /// process is in it (a job's other processes, a shell's session).
+    static func groupOrSessionHolding(_ id: Int32) -> String {
+        let members = ((try? ProcDirectory.numbers("/proc")) ?? []).compactMap { try? ProcStat.read(pid: $0) }
+            .filter { $0.pgid == id || $0.sid == id }
+        guard let member = members.first else { return " (the id is in use)" }
+        let what = member.pgid == id ? "process group" : "session"
+        return " (the id is still the \(what) of pid \(member.pid) (\(member.command))\(members.count > 1 ? " and \(members.count - 1) more" : ""), "
+            + "which outlived the dumped process; a pid is free again only once its group and session are empty)"
+    }
 }

@@ -27,7 +27,7 @@ enum TaskSpawner {
         let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
         let what = kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
         if r < 0 {
-            throw CheckpointError("cannot create \(what): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -17 ? " (the id is in use)" : "")")
+            throw CheckpointError("cannot create \(what): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
         }
         let created = inj.takeNewTasks()
         guard Int64(id) == r, created.contains(id) else {
