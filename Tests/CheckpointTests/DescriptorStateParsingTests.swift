@@ -26,7 +26,7 @@ final class DescriptorStateParsingTests: XCTestCase {
     }
 
     func testEventFDCountIsHexadecimal() throws {
-        let context = try FileDumpContext(pid: getpid())
+        let context = try FileDumpContext(pid: getpid(), system: SystemDescriptors())
         var image = FileDescriptorImage(fd: 3, kind: .eventfd, path: "anon_inode:[eventfd]", flags: 0, closeOnExec: false, position: 0)
         let p = probe("anon_inode:[eventfd]", mode: 0o600,
                       fields: ["eventfd-count": "       1000f4240", "eventfd-semaphore": "1"])
@@ -42,7 +42,7 @@ final class DescriptorStateParsingTests: XCTestCase {
     }
 
     func testSignalFDMask() throws {
-        let context = try FileDumpContext(pid: getpid())
+        let context = try FileDumpContext(pid: getpid(), system: SystemDescriptors())
         var image = FileDescriptorImage(fd: 3, kind: .signalfd, path: "anon_inode:[signalfd]", flags: 0, closeOnExec: false, position: 0)
         try SignalFDs.collect(&image, probe: probe("anon_inode:[signalfd]", mode: 0o600, fields: ["sigmask": "0000000800000200"]),
                               context: context)

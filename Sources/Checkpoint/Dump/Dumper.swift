@@ -59,8 +59,9 @@ public enum Dumper {
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
         do {
+            let system = SystemDescriptors()
             for p in tree.processes {
-                collected.append(try ProcessCollector.collect(p))
+                collected.append(try ProcessCollector.collect(p, system: system))
             }
             phases.mark("state")
             var processes = collected.map(\.image)

@@ -5,18 +5,22 @@ import Ptrace
 /// crtool (pidfd_getfd), taken once and closed at the end.
 final class FileDumpContext {
     let pid: Int32
+    /// Who else holds what, read once for the whole dump.
+    let system: SystemDescriptors
     private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
 
-    init(pid: Int32) throws {
+    init(pid: Int32, system: SystemDescriptors) throws {
         self.pid = pid
+        self.system = system
         pidfd = try PidFD(pid: pid)
     }
 
     /// For descriptors crtool holds itself (files in flight it received by
     /// peeking at a socket's queue): `local(fd)` is `fd`.
-    init(crtool: Void) {
+    init(crtool: Void, system: SystemDescriptors) {
         pid = getpid()
+        self.system = system
         pidfd = nil
     }
 

@@ -50,7 +50,8 @@ enum FilesInFlight {
                                         flags: info.flags & ~Int32(O_CLOEXEC), closeOnExec: false, position: info.position)
         image.inode = probe.inode
         do {
-            try handler.collect(&image, probe: probe, context: FileDumpContext(crtool: ()))
+            // Rare enough to read who holds what afresh, if the kind asks.
+            try handler.collect(&image, probe: probe, context: FileDumpContext(crtool: (), system: SystemDescriptors()))
         } catch {
             throw UnixSocketInspector.Refusal(what: "with \(what) that cannot be saved: \(error)")
         }

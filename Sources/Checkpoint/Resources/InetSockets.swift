@@ -23,7 +23,7 @@ enum InetSockets: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        if let outside = SocketHolders.holders(of: [p.inode])[p.inode]?.first(where: { !$0.inImage }) {
+        if let outside = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a socket (socket:[\(p.inode)]) also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
         }
         let fd = try context.local(p.fd)

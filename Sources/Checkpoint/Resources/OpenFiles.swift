@@ -5,8 +5,8 @@ import Ptrace
 /// Anything no kind recognizes stops the dump with the pid, the fd and
 /// what it is named.
 enum OpenFiles {
-    static func collect(pid: Int32) throws -> [FileDescriptorImage] {
-        let context = try FileDumpContext(pid: pid)
+    static func collect(pid: Int32, system: SystemDescriptors) throws -> [FileDescriptorImage] {
+        let context = try FileDumpContext(pid: pid, system: system)
         var result: [FileDescriptorImage] = []
         for fd in try ProcDirectory.fileDescriptors(pid: pid) {
             let link = "/proc/\(pid)/fd/\(fd)"
@@ -35,13 +35,14 @@ enum OpenFiles {
     /// `openFile` number, across every process of the image (kcmp).
     static func assignOpenFiles(_ processes: inout [ProcessImage]) throws {
         var next = 1
-        var seen: [(pid: Int32, fd: Int32, inode: UInt64, id: Int)] = []
+        // Only descriptors of the same inode can share a description.
+        var seen: [UInt64: [(pid: Int32, fd: Int32, id: Int)]] = [:]
         for p in processes.indices {
             for f in processes[p].files.indices {
                 let file = processes[p].files[f]
                 let pid = processes[p].pid
                 var id: Int?
-                for s in seen where s.inode == file.inode {
+                for s in seen[file.inode] ?? [] {
                     if try KernelCompare.sameFile(pid, file.fd, s.pid, s.fd) {
                         id = s.id
                         break
@@ -52,7 +53,7 @@ enum OpenFiles {
                     next += 1
                 }
                 processes[p].files[f].openFile = id!
-                seen.append((pid, file.fd, file.inode, id!))
+                seen[file.inode, default: []].append((pid, file.fd, id!))
             }
         }
     }

@@ -16,31 +16,23 @@ enum PipePeers {
 
     /// Every descriptor of another process (not crtool, not `p.pid`) that
     /// refers to the same pipe or FIFO as `p`.
-    static func holders(of p: FileProbe) -> [Holder] {
-        let me = getpid()
-        var found: [Holder] = []
-        for pid in (try? ProcDirectory.numbers("/proc")) ?? [] where pid != me && pid != p.pid {
-            for fd in (try? ProcDirectory.fileDescriptors(pid: pid)) ?? [] {
-                let path = "/proc/\(pid)/fd/\(fd)"
-                guard let link = try? ProcFile.link(path), isSameObject(link: link, path: path, as: p) else { continue }
-                let flags = (try? FdInfo.read(pid: pid, fd: fd))?.flags ?? Int32(O_RDWR)
-                found.append(Holder(pid: pid, fd: fd, flags: flags))
-            }
+    static func holders(of p: FileProbe, in system: SystemDescriptors) -> [Holder] {
+        let candidates = p.link.hasPrefix("pipe:") ? system.holders(of: p.link) : system.pathHolders().filter { isSameFIFO($0, as: p) }
+        return candidates.filter { $0.pid != p.pid }.map { entry in
+            let flags = (try? FdInfo.read(pid: entry.pid, fd: entry.fd))?.flags ?? Int32(O_RDWR)
+            return Holder(pid: entry.pid, fd: entry.fd, flags: flags)
         }
-        return found
     }
 
-    private static func isSameObject(link: String, path: String, as p: FileProbe) -> Bool {
-        if p.link.hasPrefix("pipe:") { return link == p.link }
-        guard link.hasPrefix("/") else { return false }
+    private static func isSameFIFO(_ entry: SystemDescriptors.Entry, as p: FileProbe) -> Bool {
         var st = stat()
-        guard stat(path, &st) == 0 else { return false }
+        guard stat("/proc/\(entry.pid)/fd/\(entry.fd)", &st) == 0 else { return false }
         return UInt64(st.st_dev) == p.device && UInt64(st.st_ino) == p.inode && st.st_mode & S_IFMT == S_IFIFO
     }
 
     /// Stops the dump when a process outside the image holds the pipe.
-    static func refuseOutsiders(_ p: FileProbe, what: String) throws {
-        guard let outsider = holders(of: p).first(where: { !FrozenByCrtool.contains($0.pid) }) else { return }
+    static func refuseOutsiders(_ p: FileProbe, what: String, in system: SystemDescriptors) throws {
+        guard let outsider = holders(of: p, in: system).first(where: { !system.inImage($0.pid) }) else { return }
         let command = (try? ProcStat.read(pid: outsider.pid)).map { " (\($0.command))" } ?? ""
         let mine = p.info.flags & O_ACCMODE
         let theirs = outsider.flags & O_ACCMODE

@@ -57,7 +57,7 @@ enum PipeDescriptors {
         if p.info.flags & O_ASYNC != 0 {
             throw FileKinds.unsupported(p, what: "\(what) with signal-driven I/O (O_ASYNC)")
         }
-        try PipePeers.refuseOutsiders(p, what: what)
+        try PipePeers.refuseOutsiders(p, what: what, in: context.system)
         let local = try context.local(p.fd)
         var state = PipeState(capacity: try PipeOps.capacity(local))
         if p.info.flags & O_ACCMODE != O_WRONLY {

@@ -13,22 +13,13 @@ enum SocketHolders {
         var inImage: Bool
     }
 
-    /// Every descriptor of the sockets `inodes` in any process crtool can
-    /// see, from one pass over /proc (a few milliseconds with a few hundred
-    /// processes, paid while the image is frozen).
-    static func holders(of inodes: [UInt64]) -> [UInt64: [Holder]] {
-        var wanted: [String: UInt64] = [:]
-        for inode in inodes { wanted["socket:[\(inode)]"] = inode }
+    /// Every descriptor of the sockets `inodes` in any process crtool can see.
+    static func holders(of inodes: [UInt64], in system: SystemDescriptors) -> [UInt64: [Holder]] {
         var found: [UInt64: [Holder]] = [:]
-        for pid in (try? ProcDirectory.numbers("/proc")) ?? [] where pid != getpid() {
-            var traced: Bool?
-            for fd in (try? ProcDirectory.fileDescriptors(pid: pid)) ?? [] {
-                guard let link = try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid), let inode = wanted[link] else { continue }
-                if traced == nil { traced = FrozenByCrtool.contains(pid) }
-                found[inode, default: []].append(Holder(pid: pid, fd: fd, inImage: traced!))
-            }
+        for inode in inodes {
+            found[inode] = system.holders(of: "socket:[\(inode)]").map { Holder(pid: $0.pid, fd: $0.fd, inImage: system.inImage($0.pid)) }
         }
-        return found
+        return found.filter { !$0.value.isEmpty }
     }
 
     /// "pid 45 (nginx) fd 6", or why no process is named.

@@ -37,7 +37,7 @@ enum UnixSockets: FileKind {
         if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
             throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
         }
-        let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []))
+        let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []), in: context.system)
         if let outside = holders[p.inode]?.first(where: { !$0.inImage }) {
             throw refuse("also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
         }
