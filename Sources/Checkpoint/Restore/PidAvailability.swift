@@ -7,7 +7,7 @@ import Ptrace
 enum PidAvailability {
     static func waitUntilFree(_ id: Int32, seconds: Double, role: String) throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while ProcFile.exists("/proc/\(id)") || kill(id, 0) == 0 {
+        while !looksFree(id) {
             if Date() > deadline {
                 let holder = (try? ProcStat.read(pid: id)).map { " by \($0.command) (state \($0.state))" } ?? ""
                 let asThread = (try? ProcStat.read(pid: id)) == nil ? " as a thread of another process" : ""
@@ -15,6 +15,22 @@ enum PidAvailability {
             }
             usleep(10_000)
         }
+    }
+
+    /// Runs `attempt` (a clone3 asking for `id`, true when it found the
+    /// number taken) again for up to three seconds while no task has the
+    /// number: the kernel may release it a little after the task that had
+    /// it is reaped (seen with a process of thousands of descriptors).
+    static func retryWhileLingering(_ id: Int32, _ attempt: () throws -> Bool) rethrows {
+        let deadline = Date().addingTimeInterval(3)
+        while try attempt(), Date() < deadline, looksFree(id) {
+            usleep(10_000)
+        }
+    }
+
+    /// No process, thread or zombie has `id`.
+    static func looksFree(_ id: Int32) -> Bool {
+        !ProcFile.exists("/proc/\(id)") && kill(id, 0) != 0
     }
 
     /// Why clone3 found `id` taken when no process or thread has it: a

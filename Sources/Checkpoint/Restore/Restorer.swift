@@ -168,11 +168,17 @@ public enum Restorer {
     /// created and made to exit.
     static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, warnings: inout [String]) throws {
         let root = plan.root
-        let gate: GatedProcess
-        do {
-            gate = try GatedProcess.spawn(pid: root.pid, executable: options.stubPath, arguments: [])
-        } catch let e as SystemError where e.errno == EEXIST {
-            throw CheckpointError("cannot create process \(root.pid): \(e.errnoName)\(PidAvailability.groupOrSessionHolding(root.pid))")
+        var spawned: GatedProcess?
+        try PidAvailability.retryWhileLingering(root.pid) {
+            do {
+                spawned = try GatedProcess.spawn(pid: root.pid, executable: options.stubPath, arguments: [])
+                return false
+            } catch let e as SystemError where e.errno == EEXIST {
+                return true
+            }
+        }
+        guard let gate = spawned else {
+            throw CheckpointError("cannot create process \(root.pid): EEXIST\(PidAvailability.groupOrSessionHolding(root.pid))")
         }
         tree.gate = gate
         let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .exitKill, .suspendSeccomp])

@@ -24,7 +24,12 @@ enum TaskSpawner {
         }
         let tidArray = try inj.stage([UInt8].le(UInt32(bitPattern: id), UInt32(0)), at: 512)
         let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, 1)
-        let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
+        let argsAddress = try inj.stage(args, at: 0)
+        var r: Int64 = 0
+        try PidAvailability.retryWhileLingering(id) {
+            r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
+            return r == -Int64(EEXIST)
+        }
         let what = kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
         if r < 0 {
             throw CheckpointError("cannot create \(what): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
