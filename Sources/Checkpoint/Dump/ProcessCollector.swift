@@ -56,6 +56,7 @@ enum ProcessCollector {
             complete.oomScoreAdjust = try SchedulingState.readOOMScoreAdjust(pid: pid)
             if frozen.wasStopped { complete.stopped = true }
             complete.controls = try ins.controls()
+            complete.cgroups = try CgroupMembership.read(pid: pid)
             // Only a process with locked memory can have asked for more;
             // reading smaps again is not worth it for the others.
             if vmas.contains(where: { $0.flags.contains("lo") || $0.flags.contains("lf") }) {

@@ -36,6 +36,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     public var stopped: Bool?
     /// Subreaper, dumpable, THP disabled (absent in older images).
     public var controls: ProcessControls?
+    /// The cgroup of each hierarchy the process was in (absent in older
+    /// images).
+    public var cgroups: [CgroupMembership]?
     /// mlockall(MCL_FUTURE): mappings made from now on are locked, at
     /// once or (MCL_ONFAULT) as they are touched. Absent: not asked for.
     public var lockFutureMappings: FutureMappingLock?

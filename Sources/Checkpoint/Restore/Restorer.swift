@@ -107,6 +107,7 @@ public enum Restorer {
                 if let adjust = process.oomScoreAdjust {
                     SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
                 }
+                CgroupPlacement.place(process, warnings: &warnings)
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)

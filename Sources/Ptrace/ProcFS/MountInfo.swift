@@ -5,12 +5,18 @@ public struct MountEntry: Equatable, Sendable {
     /// The directory of the file system that is the mount's root.
     public var root: String
     public var mountPoint: String
+    /// The file system type ("ext4", "cgroup", "cgroup2") and its own
+    /// options (a cgroup v1 hierarchy lists its controllers there).
+    public var fsType: String
+    public var superOptions: [String]
 
-    public init(major: UInt32, minor: UInt32, root: String, mountPoint: String) {
+    public init(major: UInt32, minor: UInt32, root: String, mountPoint: String, fsType: String = "", superOptions: [String] = []) {
         self.major = major
         self.minor = minor
         self.root = root
         self.mountPoint = mountPoint
+        self.fsType = fsType
+        self.superOptions = superOptions
     }
 }
 
@@ -30,7 +36,12 @@ public enum MountTable {
             guard device.count == 2, let major = UInt32(device[0]), let minor = UInt32(device[1]) else {
                 throw ProcParseError(file: file, line: String(line), reason: "bad device")
             }
-            return MountEntry(major: major, minor: minor, root: unescape(fields[3]), mountPoint: unescape(fields[4]))
+            // Optional fields end at "-"; the file system type, the source
+            // and the super options follow.
+            let tail = fields.firstIndex(of: "-").map { fields[($0 + 1)...] } ?? []
+            return MountEntry(major: major, minor: minor, root: unescape(fields[3]), mountPoint: unescape(fields[4]),
+                              fsType: tail.first.map(String.init) ?? "",
+                              superOptions: tail.dropFirst(2).first.map { $0.split(separator: ",").map(String.init) } ?? [])
         }
     }
 

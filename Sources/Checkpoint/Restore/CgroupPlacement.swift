@@ -1,0 +1,32 @@
+import Foundation
+import Ptrace
+
+/// Puts each restored process back in the cgroups it was in: its memory
+/// and CPU limits, and what a service manager knows of it, go with the
+/// cgroup. A restored process starts in crtool's; it is moved (all its
+/// threads, through cgroup.procs) where it was, hierarchy by hierarchy.
+/// A cgroup that does not exist here (another host, a service stopped
+/// since) is not made, since its limits would not be there either: the
+/// process stays in crtool's, with a warning.
+enum CgroupPlacement {
+    static func place(_ process: ProcessImage, warnings: inout [String]) {
+        guard let wanted = process.cgroups, !wanted.isEmpty else { return }
+        let own = (try? CgroupMembership.read(pid: getpid())) ?? []
+        let mounts = ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" }
+        for membership in wanted where !own.contains(membership) {
+            let name = membership.controllers.isEmpty ? "unified" : membership.controllers
+            guard let directory = membership.directory(in: mounts), FileManager.default.fileExists(atPath: directory) else {
+                warnings.append("pid \(process.pid) was in \(name) cgroup \(membership.path), which does not exist here; it stays in crtool's")
+                continue
+            }
+            do {
+                let fd = try LocalFile.open(directory + "/cgroup.procs", flags: O_WRONLY | O_CLOEXEC, pid: process.pid)
+                defer { close(fd) }
+                let text = Array("\(process.pid)\n".utf8)
+                try LocalFile.write(fd, text, range: 0..<text.count, at: 0)
+            } catch {
+                warnings.append("pid \(process.pid) could not join \(name) cgroup \(membership.path): \(error)")
+            }
+        }
+    }
+}
