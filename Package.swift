@@ -27,6 +27,7 @@ let fixtureNames: [String] = [
     "reader",
     "ring",
     "sharedtree",
+    "sigio",
     "signalfd",
     "signals",
     "scheduled",

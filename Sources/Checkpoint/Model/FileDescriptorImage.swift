@@ -1,3 +1,5 @@
+import Ptrace
+
 /// One open file descriptor of a process. What all kinds share is here;
 /// what a kind alone needs sits in its own optional field, so the JSON
 /// shows only what applies.
@@ -25,6 +27,9 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var inode: UInt64 = 0
     /// Locks held through this descriptor (absent: none).
     public var locks: [FileLockState]?
+    /// Who gets its SIGIO or SIGURG (F_SETOWN_EX, F_SETSIG): absent when
+    /// nobody does and O_ASYNC is off.
+    public var owner: FileOwner?
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?

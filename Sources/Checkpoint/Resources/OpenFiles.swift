@@ -26,6 +26,7 @@ enum OpenFiles {
             image.inode = probe.inode
             try handler.collect(&image, probe: probe, context: context)
             image.locks = try FileLocks.collect(probe)
+            image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
             result.append(image)
         }
         return result

@@ -52,7 +52,9 @@ enum PathFiles: FileKind {
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
         let inj = context.inj
-        let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)
+        // O_ASYNC given to open is only a flag, with no signal behind it;
+        // SignalDrivenIO sets it the way that registers the file.
+        let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC)
         var flags = f.flags & ~drop
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }

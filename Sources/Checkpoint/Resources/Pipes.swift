@@ -54,9 +54,6 @@ enum PipeDescriptors {
         if p.info.flags & packetMode != 0 {
             throw FileKinds.unsupported(p, what: "\(what) in packet mode (O_DIRECT), whose message boundaries cannot be read without consuming them")
         }
-        if p.info.flags & O_ASYNC != 0 {
-            throw FileKinds.unsupported(p, what: "\(what) with signal-driven I/O (O_ASYNC)")
-        }
         try PipePeers.refuseOutsiders(p, what: what, in: context.system)
         let local = try context.local(p.fd)
         var state = PipeState(capacity: try PipeOps.capacity(local))

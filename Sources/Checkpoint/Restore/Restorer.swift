@@ -108,6 +108,7 @@ public enum Restorer {
                     SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
                 }
                 CgroupPlacement.place(process, warnings: &warnings)
+                try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
