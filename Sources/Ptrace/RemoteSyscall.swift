@@ -2,9 +2,11 @@ import Glibc
 
 /// Runs system calls inside a stopped thread: point its instruction
 /// pointer at a `syscall` instruction, load the arguments, single-step,
-/// read rax. All signals stay blocked while the thread is borrowed, or one
+/// read rax. Signals stay blocked while the thread is borrowed, or one
 /// arriving mid-injection would be swallowed; the thread's own registers
-/// and mask come back on finish().
+/// and mask come back on finish(). All but SIGTRAP: each single step
+/// raises one, and the kernel resets the handler of a blocked SIGTRAP it
+/// raises to SIG_DFL, which would take a program's own handler away.
 /// CRTOOL_DEBUG_INJECT=1 traces every injected system call on stderr.
 let debugInjection = getenv("CRTOOL_DEBUG_INJECT") != nil
 
@@ -28,8 +30,11 @@ public final class RemoteSyscall {
         self.memory = memory ?? RemoteMemory(pid: tracee.pid)
         saved = try tracee.registers()
         savedMask = try tracee.signalMask()
-        try tracee.setSignalMask(~UInt64(0))
+        try tracee.setSignalMask(Self.blockedWhileBorrowed)
     }
+
+    /// Every signal but SIGTRAP (see above).
+    static let blockedWhileBorrowed = ~(UInt64(1) << UInt64(SIGTRAP - 1))
 
     /// The registers the thread had before it was borrowed.
     public var originalRegisters: Registers { saved }

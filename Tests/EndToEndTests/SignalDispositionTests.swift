@@ -20,4 +20,35 @@ final class SignalDispositionTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 5) { !ProcessTable.isAlive(counter.pid) }, "SIGHUP must end the restored counter")
         try? killAndReap(counter.pid)
     }
+
+    /// Injection single-steps the process, and each step raises a SIGTRAP
+    /// the kernel would take as a reason to reset a blocked SIGTRAP's
+    /// handler: a program's own handler must survive a dump that leaves
+    /// it running, and a restore.
+    func testSigtrapHandlerSurvivesDumpAndRestore() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let trapper = try startProgram("trapper", python, ["-c", """
+            import signal, sys, time
+            caught = 0
+            def on_trap(sig, frame):
+                global caught
+                caught += 1
+                print("trap", caught, flush=True)
+            signal.signal(signal.SIGTRAP, on_trap)
+            print("ready", flush=True)
+            while True:
+                time.sleep(0.05)
+            """])
+        let caughtBefore = ProcessTable.statusField(trapper.pid, "SigCgt")
+        _ = try checkpoint(trapper, options: ["--leave-running"])
+        XCTAssertEqual(ProcessTable.statusField(trapper.pid, "SigCgt"), caughtBefore, "caught signals after a dump that left it running")
+        try trapper.signal(SIGTRAP)
+        try trapper.waitFor(line: "trap 1")
+
+        let (_, mark) = try roundTrip(trapper)
+        XCTAssertEqual(ProcessTable.statusField(trapper.pid, "SigCgt"), caughtBefore, "caught signals after the restore")
+        try trapper.signal(SIGTRAP)
+        try trapper.waitFor(line: "trap 2", from: mark)
+        assertNoFailures(trapper)
+    }
 }
