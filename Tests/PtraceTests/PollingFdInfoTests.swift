@@ -53,8 +53,8 @@ final class PollingFdInfoTests: XCTestCase {
         """
         let mounts = try MountTable.parse(text)
         XCTAssertEqual(mounts, [
-            MountEntry(major: 254, minor: 0, root: "/", mountPoint: "/"),
-            MountEntry(major: 0, minor: 41, root: "/sub", mountPoint: "/mnt/with space"),
+            MountEntry(major: 254, minor: 0, root: "/", mountPoint: "/", fsType: "ext4", superOptions: ["rw"]),
+            MountEntry(major: 0, minor: 41, root: "/sub", mountPoint: "/mnt/with space", fsType: "tmpfs", superOptions: ["rw"]),
         ])
     }
 }
