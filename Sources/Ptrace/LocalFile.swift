@@ -80,6 +80,16 @@ public enum LocalFile {
         }
     }
 
+    /// Writes `text` in one write to the control file `path`
+    /// (/proc/PID/oom_score_adj, a cgroup's cgroup.procs), which takes a
+    /// whole value per write.
+    public static func writeControl(_ text: String, to path: String, pid: Int32? = nil) throws {
+        let fd = try open(path, flags: O_WRONLY | O_CLOEXEC, pid: pid)
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        try write(fd, bytes, range: 0..<bytes.count, at: 0)
+    }
+
     /// An anonymous memory file (memfd) of `size` bytes.
     public static func memfd(name: String, size: UInt64) throws -> Int32 {
         let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), 1, 0, 0, 0, 0) } // MFD_CLOEXEC

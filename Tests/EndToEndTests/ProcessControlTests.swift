@@ -1,9 +1,11 @@
 import Glibc
+import Ptrace
 import XCTest
 
 /// The settings programs make for themselves come back: subreaper,
 /// dumpable, THP disabled, per-thread timer slack, a child's parent-death
-/// signal, and locked memory (mlockall with MCL_FUTURE, MLOCK_ONFAULT). The root's own parent-death signal cannot (its
+/// signal, locked memory (mlockall with MCL_FUTURE, MLOCK_ONFAULT) and
+/// the coredump filter. The root's own parent-death signal cannot (its
 /// parent is not in the image, and crtool would stand in for it): the
 /// restore says so.
 final class ProcessControlTests: EndToEndCase {
@@ -13,6 +15,9 @@ final class ProcessControlTests: EndToEndCase {
         let child = try XCTUnwrap(pid_t(childLine.dropFirst("child ".count)))
         try fixture.waitFor("child tick", atLeast: 3)
         try fixture.waitFor("tick", atLeast: 3)
+        // Set from outside, as a service manager would.
+        try LocalFile.writeControl("0x7f\n", to: "/proc/\(fixture.pid)/coredump_filter")
+        XCTAssertEqual(coredumpFilter(fixture.pid), "0000007f")
 
         let (image, _) = try checkpointTree(fixture)
         let mark = fixture.lineCount
@@ -22,11 +27,16 @@ final class ProcessControlTests: EndToEndCase {
                       "\(result)")
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
         XCTAssertEqual(ProcessTable.statusField(fixture.pid, "THP_enabled"), "0")
+        XCTAssertEqual(coredumpFilter(fixture.pid), "0000007f")
 
         try fixture.waitForMore("tick", 10, after: mark)
         try fixture.waitForMore("child tick", 10, after: mark)
         assertSequence(fixture, "tick", startingAt: 1)
         assertSequence(fixture, "child tick", startingAt: 1)
         assertNoFailures(fixture)
+    }
+
+    private func coredumpFilter(_ pid: pid_t) -> String? {
+        readTextFile("/proc/\(pid)/coredump_filter")?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -131,7 +131,10 @@ final class TaskInspector {
         let subreaper = try inj.fetch(at: 0, count: 4).le(Int32.self, at: 0)
         let dumpable = try inj.checked("PR_GET_DUMPABLE", Syscall.prctl, 3)
         let hugePagesDisabled = try inj.checked("PR_GET_THP_DISABLE", Syscall.prctl, 42)
-        return ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(dumpable), hugePagesDisabled: hugePagesDisabled != 0)
+        var controls = ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(dumpable), hugePagesDisabled: hugePagesDisabled != 0)
+        controls.coredumpFilter = UInt32(try ProcFile.text("/proc/\(frozen.pid)/coredump_filter", pid: frozen.pid)
+            .trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+        return controls
     }
 
     func currentBrk() throws -> UInt64 {

@@ -10,6 +10,9 @@ public struct ProcessControls: Codable, Equatable, Sendable {
     public var dumpable: Int32
     /// PR_SET_THP_DISABLE: no transparent huge pages for this process.
     public var hugePagesDisabled: Bool
+    /// /proc/PID/coredump_filter: which mappings a core dump holds
+    /// (absent in older images).
+    public var coredumpFilter: UInt32?
 
     public init(childSubreaper: Bool, dumpable: Int32, hugePagesDisabled: Bool) {
         self.childSubreaper = childSubreaper

@@ -56,12 +56,8 @@ enum SchedulingState {
     }
 
     static func restoreOOMScoreAdjust(_ value: Int32, pid: Int32, warnings: inout [String]) {
-        let path = "/proc/\(pid)/oom_score_adj"
-        let text = Array("\(value)\n".utf8)
         do {
-            let fd = try LocalFile.open(path, flags: O_WRONLY | O_CLOEXEC, pid: pid)
-            defer { close(fd) }
-            try LocalFile.write(fd, text, range: 0..<text.count, at: 0)
+            try LocalFile.writeControl("\(value)\n", to: "/proc/\(pid)/oom_score_adj", pid: pid)
         } catch {
             warnings.append("pid \(pid) keeps oom_score_adj \((try? readOOMScoreAdjust(pid: pid)).flatMap { $0 }.map(String.init) ?? "?") instead of \(value): \(error)")
         }

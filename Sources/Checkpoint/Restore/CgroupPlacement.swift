@@ -20,10 +20,7 @@ enum CgroupPlacement {
                 continue
             }
             do {
-                let fd = try LocalFile.open(directory + "/cgroup.procs", flags: O_WRONLY | O_CLOEXEC, pid: process.pid)
-                defer { close(fd) }
-                let text = Array("\(process.pid)\n".utf8)
-                try LocalFile.write(fd, text, range: 0..<text.count, at: 0)
+                try LocalFile.writeControl("\(process.pid)\n", to: directory + "/cgroup.procs", pid: process.pid)
             } catch {
                 warnings.append("pid \(process.pid) could not join \(name) cgroup \(membership.path): \(error)")
             }

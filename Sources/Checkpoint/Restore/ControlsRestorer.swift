@@ -12,6 +12,14 @@ enum ControlsRestorer {
         if c.hugePagesDisabled {
             try inj.checked("PR_SET_THP_DISABLE", Syscall.prctl, 41, 1, 0, 0, 0)
         }
+        if let filter = c.coredumpFilter {
+            do {
+                // Read in base 0: hexadecimal needs its 0x.
+                try LocalFile.writeControl("0x" + String(filter, radix: 16), to: "/proc/\(process.pid)/coredump_filter", pid: process.pid)
+            } catch {
+                warnings.append("pid \(process.pid) keeps the default coredump_filter instead of \(String(filter, radix: 16)): \(error)")
+            }
+        }
         switch c.dumpable {
         case 0, 1:
             try inj.checked("PR_SET_DUMPABLE", Syscall.prctl, 4, UInt64(c.dumpable))
