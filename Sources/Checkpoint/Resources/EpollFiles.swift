@@ -34,7 +34,7 @@ enum EpollFiles: FileKind {
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
         let inj = context.inj
         let state = f.epoll ?? EpollState(watches: [])
-        let epfd = try inj.checked("epoll_create1 for fd \(f.fd)", Syscall.epollCreate1, 0)
+        let epfd = try inj.checked("epoll_create1 for fd \(f.fd)", Syscall.epollCreate1, f.closeOnExec ? UInt64(O_CLOEXEC) : 0) // EPOLL_CLOEXEC is O_CLOEXEC
         for w in state.watches {
             guard context.files[w.fd] != nil else {
                 throw CheckpointError("epoll fd \(f.fd) of pid \(context.pid) watches fd \(w.fd), which the image does not hold")

@@ -24,7 +24,8 @@ extension FileKind {
 enum OpenedFile {
     /// A descriptor in crtool's own table, to be installed in the target.
     case local(Int32)
-    /// Already a descriptor in the target (opened by injection).
+    /// Already a descriptor in the target (opened by injection), made
+    /// with close-on-exec as the image has it.
     case remote(Int64)
 }
 

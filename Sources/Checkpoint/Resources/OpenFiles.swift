@@ -73,6 +73,9 @@ enum OpenFiles {
                 }
                 guard handler.phase == phase else { continue }
                 let remote: Int64
+                // pidfd_getfd always sets close-on-exec; a descriptor opened
+                // in the process has it as the image says already.
+                var closeOnExec = true
                 if let holder = made.holder(of: f.openFile) {
                     let local = try holder.pidfd.duplicate(holder.fd)
                     defer { close(local) }
@@ -84,13 +87,13 @@ enum OpenFiles {
                         remote = try context.install(local)
                     case .remote(let r):
                         remote = r
+                        closeOnExec = f.closeOnExec
                     }
                 }
                 if remote != Int64(f.fd) {
                     try inj.checked("dup3 to fd \(f.fd)", Syscall.dup3, UInt64(remote), UInt64(f.fd), f.closeOnExec ? UInt64(O_CLOEXEC) : 0)
                     try inj.checked("close", Syscall.close, UInt64(remote))
-                } else {
-                    // pidfd_getfd always sets close-on-exec; make it what the image says.
+                } else if closeOnExec != f.closeOnExec {
                     try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), f.closeOnExec ? UInt64(FD_CLOEXEC) : 0)
                 }
                 if made.holder(of: f.openFile) == nil {

@@ -56,6 +56,7 @@ enum PathFiles: FileKind {
         // SignalDrivenIO sets it the way that registers the file.
         let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC)
         var flags = f.flags & ~drop
+        if f.closeOnExec { flags |= Int32(O_CLOEXEC) }
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
         let shellJob = f.kind == .terminal && f.device != nil && f.device == context.shellTerminal
