@@ -15,6 +15,8 @@ public struct InetSocketState: Codable, Equatable, Sendable {
     /// listen(2)'s backlog as the kernel keeps it (already capped by somaxconn).
     public var backlog: UInt32?
     public var options: [SocketOptionValue] = []
+    /// Multicast groups a UDP socket has joined (absent: none).
+    public var multicast: [MulticastMembership]?
 
     public init(family: Family, transport: TransportProtocol) {
         self.family = family
@@ -33,5 +35,21 @@ public struct InetEndpoint: Codable, Equatable, Sendable {
         self.host = host
         self.port = port
         self.scopeID = scopeID
+    }
+}
+
+/// A multicast group a socket joined, on an interface named as this host
+/// names it (found again by name on restore), with its source filter.
+public struct MulticastMembership: Codable, Equatable, Sendable {
+    public var interface: String
+    public var group: String
+    /// MCAST_INCLUDE (true) or MCAST_EXCLUDE; absent for a plain join,
+    /// which excludes no source.
+    public var includeSources: Bool?
+    public var sources: [String]?
+
+    public init(interface: String, group: String) {
+        self.interface = interface
+        self.group = group
     }
 }

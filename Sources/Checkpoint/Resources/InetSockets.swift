@@ -54,6 +54,7 @@ enum InetSockets: FileKind {
             state.remote = endpoint(remote)
         }
         state.options = SocketOptionSet.read(SocketOptionSet.inet(tcp: tcp, ipv6: domain == AF_INET6), from: fd)
+        if !tcp { state.multicast = try MulticastGroups.read(fd, ipv6: domain == AF_INET6) }
         image.inetSocket = state
     }
 
@@ -76,6 +77,9 @@ enum InetSockets: FileKind {
             try SocketOptionSet.apply(state.options, to: fd)
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)
+            }
+            if let groups = state.multicast {
+                try MulticastGroups.join(groups, on: fd, ipv6: state.family == .ipv6, what: what)
             }
             if let remote = state.remote {
                 let e = Sockets.connect(fd, try address(remote))

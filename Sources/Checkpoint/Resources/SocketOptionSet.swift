@@ -29,8 +29,44 @@ enum SocketOptionSet {
             Option(name: "SO_BROADCAST", level: SOL_SOCKET, option: SO_BROADCAST),
             sendBuffer, receiveBuffer,
         ]
-        if tcp { list.append(Option(name: "TCP_NODELAY", level: Int32(IPPROTO_TCP), option: 1)) }
-        if ipv6 { list.append(Option(name: "IPV6_V6ONLY", level: Int32(IPPROTO_IPV6), option: 26)) }
+        let ip = Int32(IPPROTO_IP), ip6 = Int32(IPPROTO_IPV6), tcpLevel = Int32(IPPROTO_TCP)
+        list += [
+            Option(name: "SO_PRIORITY", level: SOL_SOCKET, option: 12),
+            Option(name: "SO_MARK", level: SOL_SOCKET, option: 36),
+            Option(name: "SO_RCVLOWAT", level: SOL_SOCKET, option: 18),
+            Option(name: "SO_TIMESTAMP", level: SOL_SOCKET, option: 29),
+            Option(name: "IP_TOS", level: ip, option: 1),
+            Option(name: "IP_TTL", level: ip, option: 2),
+        ]
+        if tcp {
+            list += [
+                Option(name: "TCP_NODELAY", level: tcpLevel, option: 1),
+                Option(name: "TCP_KEEPIDLE", level: tcpLevel, option: 4),
+                Option(name: "TCP_KEEPINTVL", level: tcpLevel, option: 5),
+                Option(name: "TCP_KEEPCNT", level: tcpLevel, option: 6),
+                Option(name: "TCP_DEFER_ACCEPT", level: tcpLevel, option: 9),
+                Option(name: "TCP_FASTOPEN", level: tcpLevel, option: 23),
+            ]
+        } else {
+            list += [
+                Option(name: "IP_PKTINFO", level: ip, option: 8),
+                Option(name: "IP_RECVERR", level: ip, option: 11),
+                Option(name: "IP_MULTICAST_TTL", level: ip, option: 33),
+                Option(name: "IP_MULTICAST_LOOP", level: ip, option: 34),
+                Option(name: "IP_MULTICAST_ALL", level: ip, option: 49),
+            ]
+        }
+        if ipv6 {
+            list.append(Option(name: "IPV6_V6ONLY", level: ip6, option: 26))
+            list.append(Option(name: "IPV6_UNICAST_HOPS", level: ip6, option: 16))
+            if !tcp {
+                list += [
+                    Option(name: "IPV6_RECVPKTINFO", level: ip6, option: 49),
+                    Option(name: "IPV6_MULTICAST_HOPS", level: ip6, option: 18),
+                    Option(name: "IPV6_MULTICAST_LOOP", level: ip6, option: 19),
+                ]
+            }
+        }
         return list
     }
 
