@@ -3,9 +3,11 @@ import XCTest
 
 /// crtool reopens files by path; a descriptor whose path leads elsewhere
 /// (here a POSIX message queue, whose "/name" is a path on the mqueue file
-/// system that no path of crtool's reaches) is refused at the dump, while
-/// the process runs on. It used to be dumped, and the restore then failed
-/// to open "/name", the process gone.
+/// system that no path of crtool's reaches), or to a device whose state is
+/// the open file's own (a tun interface), is refused at the dump, while
+/// the process runs on. The queue used to be dumped, and the restore then
+/// failed to open "/name", the process gone; the tun device came back
+/// blank, the interface gone.
 final class UnreachableFileTests: EndToEndCase {
     func testPosixMessageQueueIsRefused() throws {
         guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
@@ -24,6 +26,19 @@ final class UnreachableFileTests: EndToEndCase {
                 time.sleep(1)
             """, name])
         try assertDumpRefused(holder, mentioning: ["is \(name), but that path does not lead to the file the process has open"])
+        assertNoFailures(holder)
+    }
+
+    func testTunDeviceIsRefused() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let holder = try startProgram("tun", python, ["-c", """
+            import os, time
+            fd = os.open("/dev/net/tun", os.O_RDWR)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """])
+        try assertDumpRefused(holder, mentioning: ["/dev/net/tun, a device whose open file holds a tun/tap interface"])
         assertNoFailures(holder)
     }
 }

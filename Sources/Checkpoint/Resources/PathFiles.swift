@@ -22,6 +22,10 @@ enum PathFiles: FileKind {
         case UInt32(S_IFCHR):
             image.kind = isTerminal(device: p.rdev) ? .terminal : .characterDevice
             image.device = p.rdev
+            if let state = statefulDevice(p.rdev) {
+                throw FileKinds.unsupported(p, what: "\(p.link), a device whose open file holds \(state); "
+                    + "reopening it by path would give a blank one")
+            }
         default: image.kind = .regular
         }
         if p.link.hasSuffix(" (deleted)") {
@@ -42,6 +46,23 @@ enum PathFiles: FileKind {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(p.link), but that path does not lead to the file the process has open "
                 + "(a POSIX message queue, a file on a mount crtool cannot see, or one hidden by a later mount); "
                 + "crtool reopens files by path, so it cannot checkpoint this one")
+        }
+    }
+
+    /// Character devices whose state lives in the open file, not in the
+    /// device: what each holds, or nil for one that reopens as it was.
+    static func statefulDevice(_ device: UInt64) -> String? {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        switch (major, minor) {
+        case (10, 200): return "a tun/tap interface"
+        case (10, 229): return "a FUSE file system"
+        case (10, 232): return "a virtual machine (KVM)"
+        case (10, 223): return "an input device it made (uinput)"
+        case (10, 238), (10, 241): return "a vhost device"
+        case (10, 257): return "a userfaultfd"
+        case (226, _): return "a GPU context (DRM)"
+        default: return nil
         }
     }
 
