@@ -24,17 +24,7 @@ final class PidFDTests: EndToEndCase {
     func testPidfdOnAProcessOutsideTheImage() throws {
         guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let outside = try startFixture("sleeper")
-        let holder = try startProgram("holder", python, ["-c", """
-            import os, select, sys, time
-            fd = os.pidfd_open(int(sys.argv[1]))
-            print("ready", flush=True)
-            n = 0
-            while True:
-                n += 1
-                ended = select.select([fd], [], [], 0)[0]
-                print("tick", n, "ended" if ended else "running", flush=True)
-                time.sleep(0.05)
-            """, "\(outside.pid)"])
+        let holder = try startHolder(naming: outside.pid, python: python)
         try holder.waitFor("tick", atLeast: 2)
 
         let (_, mark) = try roundTrip(holder)
@@ -58,18 +48,28 @@ final class PidFDTests: EndToEndCase {
     func testRestoreRefusesWhenTheOutsideProcessIsGone() throws {
         guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let outside = try startFixture("sleeper")
-        let holder = try startProgram("holder", python, ["-c", """
-            import os, sys, time
-            fd = os.pidfd_open(int(sys.argv[1]))
-            print("ready", flush=True)
-            while True:
-                time.sleep(1)
-            """, "\(outside.pid)"])
+        let holder = try startHolder(naming: outside.pid, python: python)
         let image = try checkpoint(holder)
         try killAndReap(outside.pid)
         let result = try crtool(["restore", "-D", image, "-d"])
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("is a pidfd on pid \(outside.pid), outside the image, which has exited since the dump"), "\(result)")
         XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")
+    }
+
+    /// python3 holding a pidfd on `pid`, saying every 50 ms whether the
+    /// pidfd reports its process ended.
+    private func startHolder(naming pid: pid_t, python: String) throws -> Fixture {
+        try startProgram("holder", python, ["-c", """
+            import os, select, sys, time
+            fd = os.pidfd_open(int(sys.argv[1]))
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                ended = select.select([fd], [], [], 0)[0]
+                print("tick", n, "ended" if ended else "running", flush=True)
+                time.sleep(0.05)
+            """, "\(pid)"])
     }
 }
