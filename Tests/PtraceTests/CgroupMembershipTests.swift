@@ -29,6 +29,15 @@ final class CgroupMembershipTests: XCTestCase {
         XCTAssertEqual(mounts[4].fsType, "cgroup2")
     }
 
+    func testPlainPathsOnly() {
+        for good in ["/", "/jobs", "/process_api/a/b"] {
+            XCTAssertTrue(CgroupMembership(controllers: "", path: good).hasPlainPath, good)
+        }
+        for bad in ["relative", "/../../etc", "/jobs/../..", "/a/./b", "/a//b", "/a/"] {
+            XCTAssertFalse(CgroupMembership(controllers: "", path: bad).hasPlainPath, bad)
+        }
+    }
+
     func testDirectoryOfEachHierarchy() {
         XCTAssertEqual(CgroupMembership(controllers: "cpu,cpuacct", path: "/jobs").directory(in: mounts), "/sys/fs/cgroup/cpu,cpuacct/jobs")
         XCTAssertEqual(CgroupMembership(controllers: "name=systemd", path: "/").directory(in: mounts), "/sys/fs/cgroup/systemd")

@@ -35,6 +35,9 @@ enum ImageConsistency {
                 }
             }
         }
+        for (i, c) in (p.cgroups ?? []).enumerated() where !c.hasPlainPath {
+            throw fail("cgroups[\(i)].path", "\"\(c.path)\" is not an absolute path without . or .. components")
+        }
         for (i, t) in p.threads.enumerated() {
             for (j, s) in t.pendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
                 throw fail("threads[\(i)].pendingSignals[\(j)]", "not a valid siginfo")

@@ -27,6 +27,13 @@ public struct CgroupMembership: Codable, Equatable, Sendable {
         }
     }
 
+    /// A path the kernel could have shown: absolute, no "." or ".."
+    /// component, so that joined to a mount point it stays below it.
+    public var hasPlainPath: Bool {
+        path.hasPrefix("/") && !path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .contains { $0 == "." || $0 == ".." || ($0.isEmpty && path != "/") }
+    }
+
     /// The directory of this cgroup among `mounts`, or nil when no mount of
     /// its hierarchy reaches it.
     public func directory(in mounts: [MountEntry]) -> String? {
