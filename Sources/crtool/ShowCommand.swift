@@ -30,7 +30,12 @@ struct ShowCommand: ParsableCommand {
                 print("  executable \(p.executable), cwd \(p.cwd)")
                 print("  \(p.threads.count) thread\(p.threads.count == 1 ? "" : "s"):")
                 for t in p.threads {
-                    print("    \(t.tid) \(t.name)\(t.stoppedIn.map { ", stopped in \($0)" } ?? "")\(t.pendingSignals.isEmpty ? "" : ", \(t.pendingSignals.count) pending signal(s)")")
+                    print("    \(t.tid) \(t.name)\(t.stoppedIn.map { ", stopped in \($0)" } ?? "")\(t.pendingSignals.isEmpty ? "" : ", \(t.pendingSignals.count) pending signal(s)")"
+                          + (t.scheduling.map { ", " + Self.describe($0) } ?? ""))
+                }
+                let cgroups = (p.cgroups ?? []).filter { $0.path != "/" }
+                if !cgroups.isEmpty {
+                    print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
                 let ratio = s.rawBytes > 0 ? Double(s.storedBytes) / Double(s.rawBytes) * 100 : 0
@@ -51,5 +56,24 @@ struct ShowCommand: ParsableCommand {
         } catch {
             throw fail("show", error)
         }
+    }
+
+    /// "SCHED_BATCH nice 5, CPUs 0-1": the policy as chrt names it, and
+    /// the CPUs as runs.
+    static func describe(_ s: ThreadScheduling) -> String {
+        let names: [UInt32: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE", 6: "SCHED_DEADLINE"]
+        let a = s.attributes
+        var text = names[a.policy] ?? "policy \(a.policy)"
+        if a.policy == 1 || a.policy == 2 { text += " \(a.priority)" }
+        text += " nice \(a.nice)"
+        var runs: [String] = []
+        var i = 0
+        while i < s.cpus.count {
+            var j = i
+            while j + 1 < s.cpus.count, s.cpus[j + 1] == s.cpus[j] + 1 { j += 1 }
+            runs.append(i == j ? "\(s.cpus[i])" : "\(s.cpus[i])-\(s.cpus[j])")
+            i = j + 1
+        }
+        return text + ", CPUs " + runs.joined(separator: ",")
     }
 }

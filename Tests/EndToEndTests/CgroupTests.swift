@@ -15,8 +15,12 @@ final class CgroupTests: EndToEndCase {
         for m in made { try join(counter.pid, m.directory) }
         XCTAssertEqual(try memberships(counter.pid, made), made.map(\.membership))
 
-        let (_, mark) = try roundTrip(counter)
+        let (shown, mark) = try roundTrip(counter)
         XCTAssertEqual(try memberships(counter.pid, made), made.map(\.membership), "cgroups after the restore")
+        let show = try crtool(["show", shown])
+        for m in made {
+            XCTAssertTrue(show.stdout.contains("\(m.name):\(m.membership.path)"), "show should list \(m.name):\(m.membership.path): \(show)")
+        }
         try counter.signal(SIGUSR1)
         try counter.waitFor(line: "verify \(checksum) ok", from: mark)
 

@@ -12,8 +12,14 @@ final class SchedulingTests: EndToEndCase {
         try fixture.waitFor("tick", atLeast: 3)
         XCTAssertEqual(oomScoreAdjust(fixture.pid), "321")
 
-        for _ in 1...2 {
-            let (_, mark) = try roundTrip(fixture)
+        for round in 1...2 {
+            let (image, mark) = try roundTrip(fixture)
+            if round == 1 {
+                let show = try crtool(["show", image])
+                for text in ["SCHED_BATCH nice 5, CPUs", "SCHED_IDLE nice 12, CPUs", "SCHED_FIFO 7 nice -3, CPUs"] {
+                    XCTAssertTrue(show.stdout.contains(text), "show should say \"\(text)\": \(show)")
+                }
+            }
             try fixture.waitForMore("tick", 10, after: mark)
             XCTAssertEqual(oomScoreAdjust(fixture.pid), "321")
         }
