@@ -4,7 +4,11 @@ import Ptrace
 /// restored process once its credentials are back: a change of uid resets
 /// the dumpable flag, so it comes last.
 enum ControlsRestorer {
-    static func restore(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+    static func restore(_ process: ProcessImage, isRoot: Bool, with inj: RemoteSyscall, warnings: inout [String]) throws {
+        if isRoot, let t = process.threads.first(where: { $0.parentDeathSignal != nil }) {
+            warnings.append("thread \(t.tid) of pid \(process.pid) asked for \(SignalNames.name(t.parentDeathSignal!)) when its parent dies; "
+                + "that parent is not in the image, so the restored thread does not have it")
+        }
         guard let c = process.controls else { return }
         if c.childSubreaper {
             try inj.checked("PR_SET_CHILD_SUBREAPER", Syscall.prctl, 36, 1)

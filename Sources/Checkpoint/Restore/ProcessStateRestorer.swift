@@ -109,6 +109,21 @@ enum ThreadStateRestorer {
         try restoreCredentials(credentials, with: inj)
     }
 
+    /// What crtool sets from outside once every thread of `process` exists
+    /// (a thread can be a descriptor's owner, and each has its own
+    /// scheduling): scheduling, oom_score_adj, cgroups, and the owners of
+    /// signal-driven descriptors.
+    static func restoreOnceThreadsExist(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+        for t in process.threads {
+            if let s = t.scheduling { SchedulingState.restore(s, tid: t.tid, pid: process.pid, warnings: &warnings) }
+        }
+        if let adjust = process.oomScoreAdjust {
+            SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
+        }
+        CgroupPlacement.place(process, warnings: &warnings)
+        try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
+    }
+
     /// Credentials are per thread in the kernel (glibc only makes them
     /// look process-wide), so every thread sets its own, last. Capabilities
     /// survive the change of uid only with PR_SET_KEEPCAPS, and the bounding

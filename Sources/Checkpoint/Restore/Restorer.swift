@@ -101,14 +101,7 @@ public enum Restorer {
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!
                 tree.threads[process.pid] = byTid
-                for t in process.threads {
-                    if let s = t.scheduling { SchedulingState.restore(s, tid: t.tid, pid: process.pid, warnings: &warnings) }
-                }
-                if let adjust = process.oomScoreAdjust {
-                    SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
-                }
-                CgroupPlacement.place(process, warnings: &warnings)
-                try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
+                try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, warnings: &warnings)
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
@@ -128,11 +121,7 @@ public enum Restorer {
                     try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
                     try ControlsRestorer.restore(leaderImage, parentInImage: process.pid != plan.root.pid, with: inj)
                 }
-                try ControlsRestorer.restore(process, with: inj, warnings: &warnings)
-                if process.pid == plan.root.pid, let t = process.threads.first(where: { $0.parentDeathSignal != nil }) {
-                    warnings.append("thread \(t.tid) of pid \(process.pid) asked for \(SignalNames.name(t.parentDeathSignal!)) when its parent dies; "
-                        + "that parent is not in the image, so the restored thread does not have it")
-                }
+                try ControlsRestorer.restore(process, isRoot: process.pid == plan.root.pid, with: inj, warnings: &warnings)
             }
             // Scratch areas go last, each from its own syscall instruction:
             // the single-step trap comes on return, before the next fetch.
