@@ -25,6 +25,8 @@ final class ProcessControlTests: EndToEndCase {
         XCTAssertTrue(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("warning: thread \(fixture.pid) of pid \(fixture.pid) asked for SIGWINCH when its parent dies"),
                       "\(result)")
+        // The only warning: thread stacks' guard pages, locked too, are locked again without one.
+        XCTAssertEqual(result.stderr.components(separatedBy: "warning:").count, 2, "\(result)")
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
         XCTAssertEqual(ProcessTable.statusField(fixture.pid, "THP_enabled"), "0")
         XCTAssertEqual(coredumpFilter(fixture.pid), "0000007f")

@@ -228,6 +228,9 @@ final class AddressSpaceBuilder {
         let onFault = vma.flags.contains("lf")
         guard onFault || vma.flags.contains("lo") else { return }
         let r = onFault ? try inj.call(Syscall.mlock2, vma.start, vma.size, 1) : try inj.call(Syscall.mlock, vma.start, vma.size)
+        // A VMA with no access (a thread stack's guard page) cannot be
+        // filled, so mlock answers ENOMEM, having locked it all the same.
+        if r == -Int64(ENOMEM) && vma.prot == 0 { return }
         if r < 0 {
             warnings.append("the locked memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be locked again: \(SystemError("mlock", errno: Int32(-r)).errnoName)")
         }
