@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 long cr_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data)
@@ -86,4 +87,12 @@ int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t 
     int err = errno;
     *copied = copy.copy > 0 ? copy.copy : 0;
     return r == 0 ? 0 : -err;
+}
+
+long cr_fs_magic(const char *path)
+{
+    struct statfs s;
+    if (statfs(path, &s) != 0)
+        return -1;
+    return (long)s.f_type;
 }

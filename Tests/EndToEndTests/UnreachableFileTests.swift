@@ -41,4 +41,31 @@ final class UnreachableFileTests: EndToEndCase {
         try assertDumpRefused(holder, mentioning: ["/dev/net/tun, a device whose open file holds a tun/tap interface"])
         assertNoFailures(holder)
     }
+
+    /// memfd_secret memory is out of reach of every other process: the
+    /// dump says so instead of failing on a read it cannot make.
+    func testSecretMemoryIsRefused() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let holder = try startProgram("secret", python, ["-c", """
+            import ctypes, mmap, os, sys, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.syscall(447, 0)  # memfd_secret
+            if fd < 0:
+                print("FAIL: memfd_secret", ctypes.get_errno(), flush=True)
+                sys.exit(1)
+            os.ftruncate(fd, 4096)
+            m = mmap.mmap(fd, 4096)
+            m[:6] = b"secret"
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """])
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(holder.pid)", "-D", dir])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("pid \(holder.pid) maps secret memory (memfd_secret)"), "\(result)")
+        XCTAssertFalse(fileExists(dir + "/manifest.json"))
+        assertRunningFree(holder)
+        assertNoFailures(holder)
+    }
 }

@@ -86,4 +86,8 @@ int cr_uffd_unregister(int uffd, uint64_t start, uint64_t len);
  * the registered range; *copied gets the bytes done even on failure. */
 int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t *copied);
 
+/* statfs(2)'s f_type for the file system `path` is on; -1 with errno set
+ * when it cannot be read (Swift's Glibc module leaves statfs out). */
+long cr_fs_magic(const char *path);
+
 #endif

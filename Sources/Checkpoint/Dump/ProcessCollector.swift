@@ -90,6 +90,10 @@ enum VMAClassifier {
             // from again: their content is saved once, as a shared-memory
             // object, and mapped from a memfd.
             let memfd = path.hasPrefix("/memfd:") || (m.isDeleted && path.hasPrefix("/") && m.inode != 0 && !path.hasPrefix("/SYSV"))
+            if memfd, FileSystemMagic.of("/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))") == FileSystemMagic.secretMemory {
+                throw CheckpointError("pid \(pid) maps secret memory (memfd_secret) at 0x\(String(m.start, radix: 16)), "
+                    + "which no other process, crtool included, can read; it cannot be checkpointed")
+            }
             let anonymousShared = m.shared && (m.path == nil || path.hasPrefix("/dev/zero") || m.inode == 0)
             if path.hasPrefix("/SYSV") && m.shared {
                 // The inode of a System V segment is its shmid.

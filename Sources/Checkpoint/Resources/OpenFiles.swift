@@ -16,6 +16,9 @@ enum OpenFiles {
             guard stat(link, &st) == 0 else { throw SystemError("stat \(link)", pid: pid) }
             let probe = FileProbe(pid: pid, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
                                   inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), info: info)
+            if target.hasSuffix(" (deleted)"), FileSystemMagic.of(link) == FileSystemMagic.secretMemory {
+                throw FileKinds.unsupported(probe, what: "secret memory (memfd_secret), which no other process, crtool included, can read")
+            }
             guard let handler = FileKinds.all.first(where: { $0.recognizes(probe) }) else {
                 throw FileKinds.unsupported(probe, what: FileKinds.describe(target: target, socketProtocol: SocketProtocol.name(of: link)))
             }

@@ -1,0 +1,16 @@
+import CSupport
+import Glibc
+
+/// The kind of file system a file is on (statfs f_type), for the few
+/// objects recognized by it: secret memory has a path that looks like a
+/// deleted file's.
+public enum FileSystemMagic {
+    /// SECRETMEM_MAGIC: memory of memfd_secret(2).
+    public static let secretMemory = 0x5345_434d
+
+    /// f_type of the file system `path` is on, nil when it cannot be read.
+    public static func of(_ path: String) -> Int? {
+        let magic = cr_fs_magic(path)
+        return magic < 0 ? nil : Int(magic)
+    }
+}
