@@ -90,6 +90,21 @@ public enum LocalFile {
         try write(fd, bytes, range: 0..<bytes.count, at: 0)
     }
 
+    /// The file behind shared anonymous memory of `size` bytes (what
+    /// mmap(MAP_SHARED | MAP_ANONYMOUS) makes, and /proc/PID/maps names
+    /// "/dev/zero (deleted)"): mapped in crtool for the moment of opening
+    /// it through /proc/self/map_files, then unmapped.
+    public static func sharedAnonymous(size: UInt64) throws -> Int32 {
+        let length = Int((size + 4095) & ~4095)
+        guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0), address != MAP_FAILED else {
+            throw SystemError("mmap of \(length) bytes of shared anonymous memory")
+        }
+        defer { munmap(address, length) }
+        let start = UInt(bitPattern: address)
+        let path = "/proc/self/map_files/\(String(start, radix: 16))-\(String(start + UInt(length), radix: 16))"
+        return try open(path, flags: O_RDWR | O_CLOEXEC)
+    }
+
     /// An anonymous memory file (memfd) of `size` bytes.
     public static func memfd(name: String, size: UInt64) throws -> Int32 {
         let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), 1, 0, 0, 0, 0) } // MFD_CLOEXEC

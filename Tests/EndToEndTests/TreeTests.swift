@@ -15,6 +15,8 @@ final class TreeTests: EndToEndCase {
         XCTAssertEqual(before.filter { $0.state == "Z" }.count, 1, "\(before)")
         XCTAssertTrue(before.contains { $0.sid == $0.pid && $0.pid != tree.pid }, "a session leader below the root: \(before)")
 
+        let sharedBefore = Dictionary(uniqueKeysWithValues: before.map { ($0.pid, sharedMappings($0.pid)) })
+        XCTAssertTrue(sharedBefore.values.contains { $0.contains { $0.hasSuffix("/dev/zero (deleted)") } }, "shared anonymous memory: \(sharedBefore)")
         let image = try checkpoint(tree)
         for p in before where p.pid != tree.pid {
             _ = try? waitForExit(p.pid, timeout: 5)
@@ -26,6 +28,9 @@ final class TreeTests: EndToEndCase {
 
         let after = ProcessIdentity.tree(tree.pid)
         XCTAssertEqual(after, before, "the tree after restore")
+        for p in after where p.state != "Z" {
+            XCTAssertEqual(sharedMappings(p.pid), sharedBefore[p.pid], "the shared mappings of pid \(p.pid), names included")
+        }
         try tree.waitFor("tick", atLeast: lastTick + 3, from: mark)
         for consumer in 0..<2 {
             try tree.waitFor("consumer \(consumer) after restore", from: mark) { $0.hasPrefix("consumer \(consumer) at ") }
@@ -57,6 +62,17 @@ final class TreeTests: EndToEndCase {
             if got != want {
                 return XCTFail("\(path): record \(n) is \(got.debugDescription), expected \(want.debugDescription)")
             }
+        }
+    }
+
+    /// The shared mappings of `pid` as /proc/PID/maps shows them: range,
+    /// protection and name ("/dev/zero (deleted)" for shared anonymous
+    /// memory), without the inode, which is new after a restore.
+    private func sharedMappings(_ pid: pid_t) -> [String] {
+        (readTextFile("/proc/\(pid)/maps") ?? "").split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard f.count >= 2, f[1].hasSuffix("s") else { return nil }
+            return "\(f[0]) \(f[1]) \(f.count > 5 ? f[5].trimmingCharacters(in: .whitespaces) : "")"
         }
     }
 }

@@ -93,7 +93,10 @@ enum SharedMemoryRestorer {
     static func load(_ objects: [SharedMemoryImage], image: ImageDirectory, registry: OpenFileRegistry) throws -> [UInt64: Int32] {
         var result: [UInt64: Int32] = [:]
         for object in objects {
-            let fd = try LocalFile.memfd(name: object.memfdName, size: object.size)
+            // Shared anonymous memory is made as such, so maps names it as
+            // before; memfds and files deleted while mapped as memfds.
+            let fd = object.isSharedAnonymous
+                ? try LocalFile.sharedAnonymous(size: object.size) : try LocalFile.memfd(name: object.memfdName, size: object.size)
             registry.keep(fd)
             result[object.id] = fd
             let reader = try image.pageReader(name: object.pagesFile)

@@ -12,6 +12,9 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
 
     public static let listFile = "shared-memory.json"
 
+    /// MAP_SHARED | MAP_ANONYMOUS memory, which maps names "/dev/zero (deleted)".
+    public var isSharedAnonymous: Bool { name.hasPrefix("/dev/zero") || name.isEmpty }
+
     /// The memfd name that makes /proc/PID/maps show what it showed before.
     public var memfdName: String {
         var n = Substring(name)
