@@ -117,9 +117,11 @@ final class TaskInspector {
     }
 
     /// mlockall(MCL_FUTURE), read off the scratch page: a mapping made
-    /// after it carries the lock flags.
+    /// after it carries the lock flags. The page may have merged with a
+    /// neighbour of the same flags, so the VMA holding it is looked up.
     func futureMappingLock() throws -> FutureMappingLock? {
-        let flags = try Smaps.details(pid: frozen.pid)[scratch]?.flags ?? []
+        let (maps, _) = try Smaps.mapsWithDetails(pid: frozen.pid)
+        let flags = maps.first { $0.start <= scratch && scratch < $0.end }?.flags ?? []
         if flags.contains("lf") { return .lockedOnFault }
         return flags.contains("lo") ? .locked : nil
     }
