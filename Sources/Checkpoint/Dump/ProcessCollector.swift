@@ -57,6 +57,7 @@ enum ProcessCollector {
             if frozen.wasStopped { complete.stopped = true }
             complete.controls = try ins.controls()
             complete.cgroups = try CgroupMembership.read(pid: pid)
+            complete.loginUID = UInt32(try ProcFile.text("/proc/\(pid)/loginuid", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines))
             // Only a process with locked memory can have asked for more;
             // reading smaps again is not worth it for the others.
             if vmas.contains(where: { $0.flags.contains("lo") || $0.flags.contains("lf") }) {

@@ -39,6 +39,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// The cgroup of each hierarchy the process was in (absent in older
     /// images).
     public var cgroups: [CgroupMembership]?
+    /// The audit login uid (/proc/PID/loginuid; 4294967295: none), which
+    /// audit records carry to say on whose behalf the process runs.
+    public var loginUID: UInt32?
     /// mlockall(MCL_FUTURE): mappings made from now on are locked, at
     /// once or (MCL_ONFAULT) as they are touched. Absent: not asked for.
     public var lockFutureMappings: FutureMappingLock?

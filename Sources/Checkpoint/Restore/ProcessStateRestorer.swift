@@ -5,6 +5,29 @@ import Ptrace
 /// signal handlers, umask, personality, limits, timers, working
 /// directory, root and open files.
 enum ProcessStateRestorer {
+    /// The audit login uid, which a restored process would otherwise take
+    /// from crtool (so that audit records of a user's job restored from a
+    /// root shell would name root's login). Only a task may write its own,
+    /// and only while it has CAP_AUDIT_CONTROL: by injection, before the
+    /// credentials drop. The kernel gives it a new audit session id.
+    static func restoreLoginUID(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+        guard let wanted = process.loginUID,
+              let own = UInt32((try? ProcFile.text("/proc/self/loginuid"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""),
+              own != wanted else { return }
+        let fd = try inj.call(Syscall.openat, UInt64(bitPattern: -100), try inj.stage(string: "/proc/self/loginuid"), UInt64(O_WRONLY | O_CLOEXEC), 0)
+        guard fd >= 0 else {
+            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): \(SystemError("open", errno: Int32(-fd)).errnoName)")
+            return
+        }
+        defer { _ = try? inj.call(Syscall.close, UInt64(fd)) }
+        let text = Array("\(wanted)".utf8)
+        let written = try inj.call(Syscall.write, UInt64(fd), try inj.stage(text, at: 256), UInt64(text.count))
+        if written != Int64(text.count) {
+            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): "
+                + (written < 0 ? SystemError("write", errno: Int32(-written)).errnoName : "short write"))
+        }
+    }
+
     /// chroot, once nothing more is opened by path in the process: every
     /// path in the image (working directory, files, mappings, socket
     /// names) was read from crtool's root, and so is looked up from it.
@@ -33,6 +56,7 @@ enum ProcessStateRestorer {
             }
         }
         try WorkingDirectory.enter(process, inj: inj, warnings: &warnings)
+        try restoreLoginUID(process, with: inj, warnings: &warnings)
         try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
         files.shellTerminal = shellTerminal
