@@ -83,11 +83,14 @@ public enum LocalFile {
     /// Writes `text` in one write to the control file `path`
     /// (/proc/PID/oom_score_adj, a cgroup's cgroup.procs), which takes a
     /// whole value per write.
+    /// write(2), not pwrite: some of them (/proc/PID/autogroup) refuse
+    /// an offset.
     public static func writeControl(_ text: String, to path: String, pid: Int32? = nil) throws {
         let fd = try open(path, flags: O_WRONLY | O_CLOEXEC, pid: pid)
         defer { close(fd) }
         let bytes = Array(text.utf8)
-        try write(fd, bytes, range: 0..<bytes.count, at: 0)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n != bytes.count { throw SystemError("write to \(path)", pid: pid, errno: n < 0 ? errno : EIO) }
     }
 
     /// The file behind shared anonymous memory of `size` bytes (what

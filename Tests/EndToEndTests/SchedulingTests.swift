@@ -27,6 +27,30 @@ final class SchedulingTests: EndToEndCase {
         assertNoFailures(fixture)
     }
 
+    /// A session leader's autogroup nice (what weighs its whole session
+    /// against the others) is set on the new autogroup its restored
+    /// setsid makes.
+    func testSessionKeepsItsAutogroupNice() throws {
+        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let leader = try startProgram("session", python, ["-c", """
+            import os, time
+            try:
+                os.setsid()
+            except PermissionError:
+                pass  # already leading its own session
+            with open("/proc/self/autogroup", "w") as f:
+                f.write("6")
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """])
+        XCTAssertTrue(readTextFile("/proc/\(leader.pid)/autogroup")?.hasSuffix(" nice 6\n") ?? false)
+        try roundTrip(leader)
+        let after = readTextFile("/proc/\(leader.pid)/autogroup") ?? ""
+        XCTAssertTrue(after.hasSuffix(" nice 6\n"), after)
+        assertNoFailures(leader)
+    }
+
     private func oomScoreAdjust(_ pid: pid_t) -> String? {
         readTextFile("/proc/\(pid)/oom_score_adj")?.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -54,6 +54,7 @@ enum ProcessCollector {
             complete.controllingTerminal = stat.terminal
             complete.foregroundGroup = stat.terminalForegroundGroup
             complete.oomScoreAdjust = try SchedulingState.readOOMScoreAdjust(pid: pid)
+            if stat.sid == pid { complete.autogroupNice = SchedulingState.readAutogroupNice(pid: pid) }
             if frozen.wasStopped { complete.stopped = true }
             complete.controls = try ins.controls()
             complete.cgroups = try CgroupMembership.read(pid: pid)

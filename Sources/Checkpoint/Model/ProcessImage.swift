@@ -31,6 +31,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     public var foregroundGroup: Int32 = 0
     /// /proc/PID/oom_score_adj (absent in older images).
     public var oomScoreAdjust: Int32?
+    /// The nice value of a session leader's autogroup (/proc/PID/autogroup),
+    /// which weighs the whole session against the others; absent when 0.
+    public var autogroupNice: Int32?
     /// In a job-control stop (SIGSTOP, or SIGTSTP from a terminal's ^Z)
     /// at the dump; absent when running.
     public var stopped: Bool?

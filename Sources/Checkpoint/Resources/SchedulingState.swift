@@ -51,6 +51,24 @@ enum SchedulingState {
         }
     }
 
+    /// "/autogroup-25 nice 5" read as 5; nil for 0, and where the kernel
+    /// has no autogroups.
+    static func readAutogroupNice(pid: Int32) -> Int32? {
+        guard let text = try? ProcFile.text("/proc/\(pid)/autogroup", pid: pid),
+              let nice = text.split(separator: " ").last.flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+              nice != 0 else { return nil }
+        return nice
+    }
+
+    /// Sets it on the restored session leader's new autogroup.
+    static func restoreAutogroupNice(_ nice: Int32, pid: Int32, warnings: inout [String]) {
+        do {
+            try LocalFile.writeControl("\(nice)\n", to: "/proc/\(pid)/autogroup", pid: pid)
+        } catch {
+            warnings.append("the session of pid \(pid) keeps autogroup nice 0 instead of \(nice): \(error)")
+        }
+    }
+
     static func readOOMScoreAdjust(pid: Int32) throws -> Int32? {
         Int32(try ProcFile.text("/proc/\(pid)/oom_score_adj", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines))
     }

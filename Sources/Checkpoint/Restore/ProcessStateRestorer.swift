@@ -144,6 +144,10 @@ enum ThreadStateRestorer {
         if let adjust = process.oomScoreAdjust {
             SchedulingState.restoreOOMScoreAdjust(adjust, pid: process.pid, warnings: &warnings)
         }
+        // A session leader of the image has called setsid: a new autogroup.
+        if let nice = process.autogroupNice, process.sid == process.pid {
+            SchedulingState.restoreAutogroupNice(nice, pid: process.pid, warnings: &warnings)
+        }
         CgroupPlacement.place(process, warnings: &warnings)
         try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
     }
