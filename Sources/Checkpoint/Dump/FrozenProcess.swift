@@ -21,10 +21,13 @@ final class FrozenProcess {
     func freeze() throws {
         var known: [Int32: Tracee] = [:]
         var interrupted: Set<Int32> = []
+        // Tasks found exiting: an exited task stays in the task list until
+        // it is reaped, and its parent, frozen, will not reap it meanwhile.
+        var gone: Set<Int32> = []
         do {
             while true {
                 let tids = try ProcDirectory.threads(pid: pid)
-                let fresh = tids.filter { known[$0] == nil }
+                let fresh = tids.filter { known[$0] == nil && !gone.contains($0) }
                 if fresh.isEmpty { break }
                 for tid in fresh {
                     if tasks.take(tid) {
@@ -39,7 +42,8 @@ final class FrozenProcess {
                         try t.interrupt()
                         interrupted.insert(tid)
                     } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
-                        continue // the thread exited meanwhile
+                        gone.insert(tid) // the thread exited meanwhile
+                        continue
                     } catch let e as SystemError where e.errno == EPERM {
                         throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
                     }
