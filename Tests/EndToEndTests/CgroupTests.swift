@@ -11,6 +11,9 @@ final class CgroupTests: EndToEndCase {
         let made = try makeCgroups()
         addTeardownBlock { for m in made { rmdir(m.directory) } }
         let counter = try startFixture("counter", ["--heap-mib", "8"])
+        // Runs before the rmdir above (teardown blocks run last first): a
+        // cgroup with a process in it cannot be removed.
+        addTeardownBlock { [unowned self] in try? self.killAndReap(counter.pid) }
         let checksum = try heapChecksum(counter)
         for m in made { try join(counter.pid, m.directory) }
         XCTAssertEqual(try memberships(counter.pid, made), made.map(\.membership))
