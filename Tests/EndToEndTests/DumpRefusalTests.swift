@@ -35,7 +35,6 @@ final class DumpRefusalTests: EndToEndCase {
     /// tracer): the message names the tracer, and once it lets go the
     /// process runs on untouched. The tracer is python3 seizing it.
     func testProcessTracedByAnotherTracer() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let sleeper = try startFixture("sleeper")
         try sleeper.waitFor(line: "woke 1")
         let seize = """
@@ -46,7 +45,7 @@ final class DumpRefusalTests: EndToEndCase {
             print("ready", flush=True)
             time.sleep(600)
             """
-        let tracer = try startProgram("tracer", python, ["-c", seize, "\(sleeper.pid)"])
+        let tracer = try startPython("tracer", seize, ["\(sleeper.pid)"])
         XCTAssertEqual(ProcessTable.tracer(of: sleeper.pid), tracer.pid)
 
         let dir = try scratch.newDirectory("image")

@@ -7,17 +7,16 @@ import XCTest
 /// every message once, in order, before and after.
 final class ExternalDatagramPeerTests: EndToEndCase {
     func testLoggerReconnectsToItsServerByName() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let path = try scratch.newDirectory("log") + "/log.sock"
-        let server = try startProgram("log-server", python, ["-c", """
+        let server = try startPython("log-server", """
             import os, socket, sys
             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             s.bind(sys.argv[1])
             print("ready", flush=True)
             while True:
                 print(s.recv(1000).decode(), flush=True)
-            """, path])
-        let logger = try startProgram("logger", python, ["-c", """
+            """, [path])
+        let logger = try startPython("logger", """
             import socket, sys, time
             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             s.connect(sys.argv[1])
@@ -28,7 +27,7 @@ final class ExternalDatagramPeerTests: EndToEndCase {
                 s.send(b"message %d" % n)
                 print("sent", n, flush=True)
                 time.sleep(0.05)
-            """, path])
+            """, [path])
         try server.waitFor("message", atLeast: 3)
 
         let (image, mark) = try roundTrip(logger)

@@ -10,7 +10,7 @@ final class MulticastTests: EndToEndCase {
     func testReceiverStaysInItsGroup() throws {
         guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let group = "239.7.\(getpid() % 200).\(getpid() % 199 + 1)"
-        let receiver = try startProgram("receiver", python, ["-c", """
+        let receiver = try startPython("receiver", """
             import socket, struct, sys
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("0.0.0.0", 0))
@@ -19,7 +19,7 @@ final class MulticastTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 print("got", s.recv(100).decode(), flush=True)
-            """, group])
+            """, [group])
         let port = try receiver.waitFor("port", atLeast: 1)
         try send("before the dump", to: group, port: port, python: python)
         try receiver.waitFor(line: "got before the dump")
@@ -34,9 +34,8 @@ final class MulticastTests: EndToEndCase {
     /// interface's again once the restored socket joined it, and not
     /// between the dump and the restore.
     func testIPv6GroupIsJoinedAgain() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let group = String(format: "ff15::c7:%x", getpid() & 0xffff)
-        let member = try startProgram("member6", python, ["-c", """
+        let member = try startPython("member6", """
             import socket, struct, sys, time
             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
             s.bind(("::", 0))
@@ -44,7 +43,7 @@ final class MulticastTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """, group])
+            """, [group])
         let hex = try groupHex(group)
         XCTAssertTrue(interfaceGroups6().contains(hex), "joined before the dump")
         let image = try checkpoint(member)

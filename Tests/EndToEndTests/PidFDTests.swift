@@ -22,9 +22,8 @@ final class PidFDTests: EndToEndCase {
     }
 
     func testPidfdOnAProcessOutsideTheImage() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let outside = try startFixture("sleeper")
-        let holder = try startHolder(naming: outside.pid, python: python)
+        let holder = try startHolder(naming: outside.pid)
         try holder.waitFor("tick", atLeast: 2)
 
         let (_, mark) = try roundTrip(holder)
@@ -46,9 +45,8 @@ final class PidFDTests: EndToEndCase {
 
     /// The process a pidfd named is gone by the time of the restore.
     func testRestoreRefusesWhenTheOutsideProcessIsGone() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let outside = try startFixture("sleeper")
-        let holder = try startHolder(naming: outside.pid, python: python)
+        let holder = try startHolder(naming: outside.pid)
         let image = try checkpoint(holder)
         try killAndReap(outside.pid)
         let result = try crtool(["restore", "-D", image, "-d"])
@@ -59,8 +57,8 @@ final class PidFDTests: EndToEndCase {
 
     /// python3 holding a pidfd on `pid`, saying every 50 ms whether the
     /// pidfd reports its process ended.
-    private func startHolder(naming pid: pid_t, python: String) throws -> Fixture {
-        try startProgram("holder", python, ["-c", """
+    private func startHolder(naming pid: pid_t) throws -> Fixture {
+        try startPython("holder", """
             import os, select, sys, time
             fd = os.pidfd_open(int(sys.argv[1]))
             print("ready", flush=True)
@@ -70,6 +68,6 @@ final class PidFDTests: EndToEndCase {
                 ended = select.select([fd], [], [], 0)[0]
                 print("tick", n, "ended" if ended else "running", flush=True)
                 time.sleep(0.05)
-            """, "\(pid)"])
+            """, ["\(pid)"])
     }
 }

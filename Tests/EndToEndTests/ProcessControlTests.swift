@@ -41,17 +41,16 @@ final class ProcessControlTests: EndToEndCase {
     /// The audit login uid a process set for itself (as login does for
     /// a user's session) stays its own, not crtool's.
     func testAuditLoginUIDComesBack() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         let own = readTextFile("/proc/self/loginuid")?.trimmingCharacters(in: .whitespacesAndNewlines)
         let wanted = own == "4321" ? "4322" : "4321"
-        let user = try startProgram("login", python, ["-c", """
+        let user = try startPython("login", """
             import sys, time
             with open("/proc/self/loginuid", "w") as f:
                 f.write(sys.argv[1])
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """, wanted])
+            """, [wanted])
         XCTAssertEqual(readTextFile("/proc/\(user.pid)/loginuid"), wanted)
         try roundTrip(user)
         XCTAssertEqual(readTextFile("/proc/\(user.pid)/loginuid"), wanted, "crtool's is \(own ?? "?")")

@@ -30,11 +30,10 @@ final class RestoreConflictTests: EndToEndCase {
     /// in the image, is still in: its pid stays taken, and the restore
     /// says by whom.
     func testPidKeptByAGroupMemberOutsideTheImage() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
         // The leader forks a child that forks a grandchild and exits: the
         // grandchild is no descendant of the leader any more, but still in
         // its process group.
-        let leader = try startProgram("leader", python, ["-c", """
+        let leader = try startPython("leader", """
             import os, time
             os.setpgid(0, 0)
             child = os.fork()
@@ -48,7 +47,7 @@ final class RestoreConflictTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """])
+            """)
         let member = pid_t(try leader.waitFor("member", atLeast: 1))
         let image = try checkpoint(leader)
 

@@ -31,8 +31,7 @@ final class SchedulingTests: EndToEndCase {
     /// against the others) is set on the new autogroup its restored
     /// setsid makes.
     func testSessionKeepsItsAutogroupNice() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
-        let leader = try startProgram("session", python, ["-c", """
+        let leader = try startPython("session", """
             import os, time
             try:
                 os.setsid()
@@ -43,7 +42,7 @@ final class SchedulingTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """])
+            """)
         XCTAssertTrue(readTextFile("/proc/\(leader.pid)/autogroup")?.hasSuffix(" nice 6\n") ?? false)
         try roundTrip(leader)
         let after = readTextFile("/proc/\(leader.pid)/autogroup") ?? ""

@@ -26,8 +26,7 @@ final class SignalDispositionTests: EndToEndCase {
     /// handler: a program's own handler must survive a dump that leaves
     /// it running, and a restore.
     func testSigtrapHandlerSurvivesDumpAndRestore() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
-        let trapper = try startProgram("trapper", python, ["-c", """
+        let trapper = try startPython("trapper", """
             import signal, sys, time
             caught = 0
             def on_trap(sig, frame):
@@ -38,7 +37,7 @@ final class SignalDispositionTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(0.05)
-            """])
+            """)
         let caughtBefore = ProcessTable.statusField(trapper.pid, "SigCgt")
         _ = try checkpoint(trapper, options: ["--leave-running"])
         XCTAssertEqual(ProcessTable.statusField(trapper.pid, "SigCgt"), caughtBefore, "caught signals after a dump that left it running")

@@ -57,15 +57,14 @@ final class SocketRefusalTests: EndToEndCase {
 
     /// A kind crtool does not carry is named by its protocol.
     func testNetlinkSocketIsRefusedByName() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
-        let holder = try startProgram("netlink", python, ["-c", """
+        let holder = try startPython("netlink", """
             import socket, time
             s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
             s.bind((0, 0))
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """])
+            """)
         try assertDumpRefused(holder, mentioning: ["is a NETLINK socket", "cannot checkpoint this kind of file yet"])
     }
 }

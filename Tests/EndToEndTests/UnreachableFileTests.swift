@@ -14,7 +14,7 @@ final class UnreachableFileTests: EndToEndCase {
         let name = "/crtool-test-\(getpid())"
         addTeardownBlock { _ = try? runCommand(python, ["-c", "import ctypes, sys; ctypes.CDLL('librt.so.1').mq_unlink(sys.argv[1].encode())", name],
                                                outputPrefix: NSTemporaryDirectory() + "mq-unlink-\(getpid())", timeout: 10) }
-        let holder = try startProgram("mqueue", python, ["-c", """
+        let holder = try startPython("mqueue", """
             import ctypes, os, sys, time
             rt = ctypes.CDLL("librt.so.1", use_errno=True)
             fd = rt.mq_open(sys.argv[1].encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
@@ -24,20 +24,19 @@ final class UnreachableFileTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """, name])
+            """, [name])
         try assertDumpRefused(holder, mentioning: ["is \(name), but that path does not lead to the file the process has open"])
         assertNoFailures(holder)
     }
 
     func testTunDeviceIsRefused() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
-        let holder = try startProgram("tun", python, ["-c", """
+        let holder = try startPython("tun", """
             import os, time
             fd = os.open("/dev/net/tun", os.O_RDWR)
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """])
+            """)
         try assertDumpRefused(holder, mentioning: ["/dev/net/tun, a device whose open file holds a tun/tap interface"])
         assertNoFailures(holder)
     }
@@ -45,8 +44,7 @@ final class UnreachableFileTests: EndToEndCase {
     /// memfd_secret memory is out of reach of every other process: the
     /// dump says so instead of failing on a read it cannot make.
     func testSecretMemoryIsRefused() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
-        let holder = try startProgram("secret", python, ["-c", """
+        let holder = try startPython("secret", """
             import ctypes, mmap, os, sys, time
             libc = ctypes.CDLL(None, use_errno=True)
             fd = libc.syscall(447, 0)  # memfd_secret
@@ -59,7 +57,7 @@ final class UnreachableFileTests: EndToEndCase {
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """])
+            """)
         let dir = try scratch.newDirectory("image")
         let result = try crtool(["dump", "-t", "\(holder.pid)", "-D", dir])
         XCTAssertFalse(result.succeeded, "\(result)")

@@ -66,6 +66,15 @@ extension EndToEndCase {
         return program
     }
 
+    /// Starts python3 running `program` (with `arguments` in sys.argv),
+    /// as `startProgram` starts any program.
+    func startPython(_ name: String, _ program: String, _ arguments: [String] = []) throws -> Fixture {
+        guard let python = BuildProducts.python3 else {
+            throw HarnessError("this test needs python3: apt-get install python3 (scripts/install-deps.sh installs it)")
+        }
+        return try startProgram(name, python, ["-c", program] + arguments)
+    }
+
     /// The identities of the tree under `root`, PIDs and all.
     func treeIdentity(_ root: pid_t) -> [ProcessIdentity] {
         ProcessIdentity.tree(root)
