@@ -8,6 +8,7 @@ enum PtraceRequest {
     static let cont: Int = 7
     static let kill: Int = 8
     static let singleStep: Int = 9
+    static let syscall: Int = 24
     static let getRegs: Int = 12
     static let setRegs: Int = 13
     static let detach: Int = 17

@@ -6,7 +6,9 @@ import Glibc
 /// arriving mid-injection would be swallowed; the thread's own registers
 /// and mask come back on finish(). All but SIGTRAP: each single step
 /// raises one, and the kernel resets the handler of a blocked SIGTRAP it
-/// raises to SIG_DFL, which would take a program's own handler away.
+/// raises to SIG_DFL, which would take a program's own handler away. An
+/// ignored SIGTRAP is reset the same way, blocked or not: ignoreTrapAgain
+/// puts it back without a step.
 /// CRTOOL_DEBUG_INJECT=1 traces every injected system call on stderr.
 let debugInjection = getenv("CRTOOL_DEBUG_INJECT") != nil
 
@@ -78,6 +80,57 @@ public final class RemoteSyscall {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) while running an injected \(SyscallNames.name(nr))")
             }
         }
+    }
+
+    /// Runs one system call by stopping at its entry and its exit
+    /// (PTRACE_SYSCALL) instead of single-stepping over it. Slower (two
+    /// stops), but it raises no SIGTRAP, so it is how an ignored SIGTRAP
+    /// is put back after the single steps reset it. Needs a tracee seized
+    /// with PTRACE_O_TRACESYSGOOD.
+    public func callAtSyscallStops(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
+                                   _ a4: UInt64 = 0) throws -> Int64 {
+        var regs = saved
+        regs.rax = UInt64(bitPattern: nr)
+        regs.origRax = UInt64.max
+        regs.rdi = a1; regs.rsi = a2; regs.rdx = a3; regs.r10 = a4
+        regs.rip = site
+        try tracee.setRegisters(regs)
+        try tracee.resumeToSyscallStop()
+        var entered = false
+        var foreignStops = 0
+        while true {
+            let stop = try tracee.waitStop()
+            guard stop == .syscall else {
+                throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) while running an injected \(SyscallNames.name(nr)) at its system-call stops")
+            }
+            let now = try tracee.registers()
+            if entered { return now.result }
+            if now.rip == site + 2 && now.origRax == UInt64(bitPattern: nr) {
+                entered = true
+            } else {
+                // The exit of a call the thread was stopped inside, before
+                // ours ran: load our registers again.
+                foreignStops += 1
+                if foreignStops > 2 {
+                    throw TraceError(pid: tracee.tid, "thread \(tracee.tid) never entered the injected \(SyscallNames.name(nr))")
+                }
+                try tracee.setRegisters(regs)
+            }
+            try tracee.resumeToSyscallStop()
+        }
+    }
+
+    /// Makes SIGTRAP ignored again, keeping its flags and mask. Every
+    /// single step raises a SIGTRAP, and the kernel resets an ignored
+    /// signal it raises to SIG_DFL; this runs without a step, so it is
+    /// the last thing done before the thread is given back. `area` is 32
+    /// writable bytes in the tracee for the kernel's struct sigaction.
+    public func ignoreTrapAgain(using area: UInt64) throws {
+        let r = try callAtSyscallStops(Syscall.rtSigaction, UInt64(SIGTRAP), 0, area, 8)
+        if r < 0 { throw SystemError("injected rt_sigaction reading SIGTRAP's action in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r)) }
+        try memory.write([UInt8].le(UInt64(1)), at: area) // SIG_IGN
+        let w = try callAtSyscallStops(Syscall.rtSigaction, UInt64(SIGTRAP), area, 0, 8)
+        if w < 0 { throw SystemError("injected rt_sigaction ignoring SIGTRAP in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-w)) }
     }
 
     /// Like call(), but a negative result becomes a SystemError naming the syscall.

@@ -193,6 +193,12 @@ public final class Tracee {
         _ = try ptraceCall(PtraceRequest.singleStep, tid, 0, UInt64(signal), "PTRACE_SINGLESTEP of thread \(tid)")
     }
 
+    /// Runs the thread to its next system-call entry or exit stop.
+    public func resumeToSyscallStop() throws {
+        try checkOwner("PTRACE_SYSCALL")
+        _ = try ptraceCall(PtraceRequest.syscall, tid, 0, 0, "PTRACE_SYSCALL of thread \(tid)")
+    }
+
     public func resume(signal: Int32 = 0) throws {
         try checkOwner("PTRACE_CONT")
         _ = try ptraceCall(PtraceRequest.cont, tid, 0, UInt64(signal), "PTRACE_CONT of thread \(tid)")

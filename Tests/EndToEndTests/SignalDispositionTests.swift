@@ -50,4 +50,39 @@ final class SignalDispositionTests: EndToEndCase {
         try trapper.waitFor(line: "trap 2", from: mark)
         assertNoFailures(trapper)
     }
+
+    /// An ignored SIGTRAP is reset to SIG_DFL by the kernel at every single
+    /// step, blocked or not: it must be in the image as ignored, still
+    /// ignored after a dump that leaves the process running, and after a
+    /// restore, where a SIGTRAP must not kill it.
+    func testIgnoredSigtrapStaysIgnoredAcrossDumpAndRestore() throws {
+        let ignorer = try startPython("trap-ignorer", """
+            import signal, time
+            signal.signal(signal.SIGTRAP, signal.SIG_IGN)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                print("tick", n, flush=True)
+                time.sleep(0.05)
+            """)
+        let ignoredBefore = ProcessTable.statusField(ignorer.pid, "SigIgn")
+        let trapBit = UInt64(1) << UInt64(SIGTRAP - 1)
+        guard (ignoredBefore.flatMap { UInt64($0, radix: 16) } ?? 0) & trapBit != 0 else {
+            throw HarnessError("python does not ignore SIGTRAP: SigIgn \(ignoredBefore ?? "missing")")
+        }
+        _ = try checkpoint(ignorer, options: ["--leave-running"])
+        XCTAssertEqual(ProcessTable.statusField(ignorer.pid, "SigIgn"), ignoredBefore, "ignored signals after a dump that left it running")
+        try ignorer.signal(SIGTRAP)
+        try ignorer.waitForMore("tick", 3, after: ignorer.lineCount)
+
+        // The restore takes SIGTRAP's action from the image: ignored only
+        // if the dump saw it ignored, before its first step reset it.
+        let (_, mark) = try roundTrip(ignorer)
+        XCTAssertEqual(ProcessTable.statusField(ignorer.pid, "SigIgn"), ignoredBefore, "ignored signals after the restore")
+        try ignorer.signal(SIGTRAP)
+        try ignorer.waitForMore("tick", 3, after: mark)
+        XCTAssertTrue(ProcessTable.isAlive(ignorer.pid), "a SIGTRAP must not end the restored process")
+        assertNoFailures(ignorer)
+    }
 }

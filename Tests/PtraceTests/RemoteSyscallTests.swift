@@ -217,6 +217,41 @@ final class RemoteSyscallTests: XCTestCase {
         XCTAssertEqual(kill(pid, 0), 0)
     }
 
+    /// The kernel resets an ignored SIGTRAP to SIG_DFL when a single step
+    /// raises one; calls run at system-call stops raise none, which is how
+    /// the ignored action is put back.
+    func testIgnoredSigtrapIsPutBackWithoutAStep() throws {
+        let children = makeChildren()
+        // SIG_IGN survives exec.
+        let pid = try spawn("/bin/sh", ["-c", "trap '' TRAP; exec /bin/sleep 30"], into: children)
+        try waitUntil("sleep \(pid) blocks in clock_nanosleep") { blockedSyscall(pid) == 230 }
+        let trapBit = UInt64(1) << UInt64(SIGTRAP - 1)
+        func trapIgnored() throws -> Bool { try ProcStatus.read(pid: pid).signalsIgnored & trapBit != 0 }
+        XCTAssertTrue(try trapIgnored(), "the shell's trap left SIGTRAP ignored")
+        let (afterStep, afterPutBack, stopsPid) = try TracerThread.run { () -> (Bool, Bool, Int64) in
+            let t = try Tracee.seize(tid: pid, pid: pid, options: [.traceSysGood])
+            try t.interrupt()
+            try requireEqual(try t.waitStop(), .eventStop(signal: SIGTRAP), "interrupt stop")
+            let remote = try RemoteSyscall(tracee: t, site: try SyscallSite.inVDSO(pid: pid, maps: try Maps.read(pid: pid)))
+            let area = try remote.checked("scratch", Syscall.mmap, 0, self.page, 3, 0x22, UInt64.max, 0)
+            let afterStep = try trapIgnored()
+            try remote.ignoreTrapAgain(using: area)
+            let afterPutBack = try trapIgnored()
+            let stopsPid = try remote.callAtSyscallStops(Syscall.getpid)
+            try requireEqual(try remote.callAtSyscallStops(Syscall.munmap, area, self.page), 0, "munmap at system-call stops")
+            try remote.finish()
+            try t.detach()
+            return (afterStep, afterPutBack, stopsPid)
+        }
+        XCTAssertFalse(afterStep, "a single step resets an ignored SIGTRAP (kernel behaviour this works around)")
+        XCTAssertTrue(afterPutBack, "ignored again")
+        XCTAssertEqual(stopsPid, Int64(pid))
+        XCTAssertTrue(try trapIgnored(), "still ignored once the thread is given back")
+        XCTAssertEqual(kill(pid, SIGTRAP), 0)
+        usleep(100_000)
+        XCTAssertEqual(rawStatField(pid, 3), "S", "the ignored SIGTRAP did not end the sleeper")
+    }
+
     func testWrongThreadCannotInject() throws {
         let children = makeChildren()
         let pid = try spawnSleeper(into: children)

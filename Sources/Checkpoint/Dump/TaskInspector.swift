@@ -13,6 +13,9 @@ final class TaskInspector {
     private(set) var scratch: UInt64 = 0
     let scratchSize = 16384
     private var leaderInjection: RemoteSyscall?
+    /// Read before the first injected call, whose single step resets an
+    /// ignored SIGTRAP to SIG_DFL.
+    private var trapIgnored = false
 
     init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory) throws {
         self.frozen = frozen
@@ -29,6 +32,7 @@ final class TaskInspector {
 
     /// Lends the process a scratch mapping; must be paired with close().
     func open() throws {
+        trapIgnored = try ProcStatus.read(pid: frozen.pid).signalsIgnored & (1 << UInt64(SIGTRAP - 1)) != 0
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
         scratch = try inj.checked("scratch page", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
@@ -41,7 +45,9 @@ final class TaskInspector {
         guard let inj = leaderInjection else { return }
         leaderInjection = nil
         if scratch != 0 {
-            try inj.checked("scratch page", Syscall.munmap, scratch, UInt64(scratchSize))
+            if trapIgnored { try inj.ignoreTrapAgain(using: scratch) }
+            let r = try inj.callAtSyscallStops(Syscall.munmap, scratch, UInt64(scratchSize))
+            if r < 0 { throw SystemError("injected munmap (scratch page) in thread \(frozen.pid)", pid: frozen.pid, errno: Int32(-r)) }
             scratch = 0
         }
         try inj.finish()
@@ -90,7 +96,9 @@ final class TaskInspector {
         for sig in Int32(1)...64 where sig != SIGKILL && sig != SIGSTOP {
             _ = try inj.checked("reading the handler of \(SignalNames.name(sig))", Syscall.rtSigaction, UInt64(sig), 0, scratch, 8)
             let a = try inj.fetch(at: 0, count: 32)
-            let action = SignalActionImage(signal: sig, handler: a.le(UInt64.self, at: 0), flags: a.le(UInt64.self, at: 8),
+            // The first injected call reset an ignored SIGTRAP to SIG_DFL.
+            let handler = sig == SIGTRAP && trapIgnored ? 1 : a.le(UInt64.self, at: 0)
+            let action = SignalActionImage(signal: sig, handler: handler, flags: a.le(UInt64.self, at: 8),
                                            restorer: a.le(UInt64.self, at: 16), mask: a.le(UInt64.self, at: 24))
             if action.handler != 0 || action.flags != 0 || action.mask != 0 { result.append(action) }
         }

@@ -123,11 +123,18 @@ public enum Restorer {
                 }
                 try ControlsRestorer.restore(process, isRoot: process.pid == plan.root.pid, with: inj, warnings: &warnings)
             }
-            // Scratch areas go last, each from its own syscall instruction:
-            // the single-step trap comes on return, before the next fetch.
+            // Scratch areas go last, each from its own syscall instruction,
+            // stopping at the call's exit rather than single-stepping: no
+            // SIGTRAP after the one that puts an ignored SIGTRAP back.
             for process in plan.processes {
                 let builder = tree.builders[process.pid]!
-                try builder.inj.checked("removing the scratch area", Syscall.munmap, builder.scratchBase, UInt64(AddressSpaceBuilder.scratchSize))
+                if process.signalActions.contains(where: { $0.signal == SIGTRAP && $0.handler == 1 }) {
+                    try builder.inj.ignoreTrapAgain(using: builder.inj.scratch)
+                }
+                let r = try builder.inj.callAtSyscallStops(Syscall.munmap, builder.scratchBase, UInt64(AddressSpaceBuilder.scratchSize))
+                if r < 0 {
+                    throw SystemError("injected munmap (removing the scratch area) in pid \(process.pid)", pid: process.pid, errno: Int32(-r))
+                }
                 for t in process.threads {
                     try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
                 }
@@ -172,7 +179,7 @@ public enum Restorer {
             throw CheckpointError("cannot create process \(root.pid): EEXIST\(PidAvailability.groupOrSessionHolding(root.pid))")
         }
         tree.gate = gate
-        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .exitKill, .suspendSeccomp])
+        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill, .suspendSeccomp])
         tree.add(leader)
         try gate.open()
         let stop = try leader.waitStop()
