@@ -1,0 +1,145 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Debian's PostgreSQL: a postmaster and its auxiliary processes (each in
+/// a session of its own, running as postgres), its buffer pool in shared
+/// anonymous memory, a listening TCP socket and a Unix socket, checkpointed
+/// idle and restored. The restored postmaster must fork backends for new
+/// connections that read what was written before the dump, take writes,
+/// have its restored checkpointer flush them (CHECKPOINT), and shut down
+/// cleanly on SIGINT; a new postmaster started on the same data directory
+/// must then find every row without recovery.
+final class PostgresScenarioTests: EndToEndCase {
+    /// PostgreSQL 15 starts these five next to the postmaster.
+    static let auxiliaryCount = 5
+
+    func testPostgresServesAndKeepsItsDataAfterRestore() throws {
+        let pg = try PostgresInstallation.find()
+        chmod(scratch.path, 0o755)
+        let dir = try scratch.newDirectory("pg")
+        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
+        let data = dir + "/data"
+        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
+        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        let port = try TestSocket.freeLoopbackPort()
+        let server = PostgresServer(installation: pg, data: data, socketDirectory: dir, port: port)
+
+        let master = try server.start(in: self, name: "postgres")
+        defer { try? stopTree(master.pid) }
+        _ = try server.sql(in: self, "create table t(i int primary key, s text);"
+                           + " insert into t select g, md5(g::text) from generate_series(1, 20000) g")
+        let summary = "select count(*), sum(i), md5(string_agg(s, '' order by i)) from t"
+        let written = try server.sql(in: self, summary)
+        let before = try waitForIdleTree(master)
+
+        let (image, pids) = try checkpointTree(master)
+        XCTAssertEqual(pids.sorted(), before.map(\.pid).sorted())
+        try restore(image, as: master)
+        // Sessions included: each auxiliary process leads one of its own.
+        XCTAssertEqual(before.filter { $0.pid != master.pid && $0.sid == $0.pid }.count, Self.auxiliaryCount, "sessions before the dump: \(before)")
+        XCTAssertEqual(treeIdentity(master.pid), before, "the tree after the restore")
+
+        // A new connection: the restored postmaster forks a backend, which
+        // reads the table through the restored shared buffer pool.
+        XCTAssertEqual(try server.sql(in: self, summary), written, "the table read after the restore")
+        _ = try server.sql(in: self, "insert into t select g, md5(g::text) from generate_series(20001, 25000) g")
+        _ = try server.sql(in: self, "checkpoint")
+        let grown = try server.sql(in: self, summary)
+        XCTAssertTrue(grown.hasPrefix("25000|312512500|"), "after the insert: \(grown)")
+        XCTAssertEqual(try server.sql(in: self, "select 1", overTCP: true), "1", "a query over the restored TCP listener")
+
+        // Fast shutdown goes through the postmaster's signal handling, its
+        // auxiliary processes and its reaping of them.
+        try master.signal(SIGINT)
+        guard let status = try waitForExit(master.pid, timeout: 30) else {
+            throw HarnessError("the restored postmaster did not stop within 30 s of SIGINT\n\(server.log(of: master))")
+        }
+        XCTAssertEqual(status, .exited(0), "the postmaster's exit after SIGINT\n\(server.log(of: master))")
+        try reapAll(pids)
+        XCTAssertTrue(server.log(of: master).contains("database system is shut down"), server.log(of: master))
+
+        let second = try server.start(in: self, name: "postgres-again")
+        defer { try? stopTree(second.pid) }
+        XCTAssertEqual(try server.sql(in: self, summary), grown, "the rows found by a new postmaster")
+        XCTAssertFalse(server.log(of: second).contains("not properly shut down"), server.log(of: second))
+        try second.signal(SIGINT)
+        XCTAssertEqual(try waitForExit(second.pid, timeout: 30), .exited(0))
+    }
+
+    /// The postmaster and its auxiliary processes, once the backend of the
+    /// last client has gone.
+    private func waitForIdleTree(_ master: Fixture) throws -> [ProcessIdentity] {
+        var tree: [ProcessIdentity] = []
+        let idle = poll(timeout: 10, every: 0.02) {
+            tree = treeIdentity(master.pid)
+            return tree.count == Self.auxiliaryCount + 1
+        }
+        guard idle else { throw HarnessError("the postgres tree never settled to \(Self.auxiliaryCount + 1) processes: \(tree)") }
+        return tree
+    }
+}
+
+/// Where Debian put PostgreSQL's programs, and its postgres account.
+struct PostgresInstallation {
+    let bin: String
+    let uid: uid_t
+    let gid: gid_t
+    let setpriv = "/usr/bin/setpriv"
+
+    /// The highest version under /usr/lib/postgresql with a postgres binary.
+    static func find() throws -> PostgresInstallation {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted()
+        guard let version = versions.last(where: { access("\(root)/\($0)/bin/postgres", X_OK) == 0 }),
+              let account = getpwnam("postgres") else {
+            throw HarnessError("PostgreSQL is missing: install Debian's postgresql-15 (scripts/install-deps.sh does)")
+        }
+        return PostgresInstallation(bin: "\(root)/\(version)/bin", uid: account.pointee.pw_uid, gid: account.pointee.pw_gid)
+    }
+
+    /// setpriv's arguments to run a program as postgres: it execs, so the
+    /// program keeps the PID the test started.
+    var asPostgres: [String] { ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--"] }
+}
+
+/// One cluster's data directory, run by a postmaster the test starts.
+struct PostgresServer {
+    let installation: PostgresInstallation
+    let data: String
+    let socketDirectory: String
+    let port: UInt16
+
+    /// Starts a postmaster and waits until it accepts connections.
+    func start(in test: EndToEndCase, name: String) throws -> Fixture {
+        let arguments = installation.asPostgres + [
+            installation.bin + "/postgres", "-D", data, "-k", socketDirectory, "-p", String(port),
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "shared_buffers=16MB",
+            "-c", "autovacuum_naptime=3600", "-c", "logging_collector=off",
+        ]
+        let master = try test.startProgram(name, installation.setpriv, arguments, isReady: nil)
+        let ready = poll(timeout: 30, every: 0.02) { log(of: master).contains("ready to accept connections") }
+        guard ready else {
+            try? test.stopTree(master.pid)
+            throw HarnessError("postgres did not get ready within 30 s\n\(log(of: master))")
+        }
+        return master
+    }
+
+    /// Runs one statement through psql and returns its unaligned output.
+    func sql(in test: EndToEndCase, _ statement: String, overTCP: Bool = false) throws -> String {
+        let host = overTCP ? "127.0.0.1" : socketDirectory
+        let result = try runCommand(installation.bin + "/psql",
+                                    ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", statement],
+                                    outputPrefix: test.scratch.newPath("psql"), timeout: 60)
+        guard result.succeeded else { throw HarnessError("psql failed: \(result)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What the postmaster wrote to its stderr.
+    func log(of master: Fixture) -> String {
+        readTextFile(master.stderrPath) ?? ""
+    }
+}
