@@ -68,6 +68,73 @@ final class PostgresScenarioTests: EndToEndCase {
         XCTAssertEqual(try waitForExit(second.pid, timeout: 30), .exited(0))
     }
 
+    /// pgbench and the server it drives in one tree, checkpointed in the
+    /// middle of the run: four backends mid-transaction, holding locks in
+    /// shared memory, their clients waiting on Unix sockets inside the
+    /// tree. After the restore the run must finish with no failed
+    /// transaction, and every balance must still add up (pgbench's
+    /// accounts, branches, tellers and history sums are equal only if each
+    /// transaction was applied exactly once and whole).
+    func testPgbenchRunCheckpointedMidwayFinishesConsistent() throws {
+        let pg = try PostgresInstallation.find()
+        chmod(scratch.path, 0o755)
+        let dir = try scratch.newDirectory("pgbench")
+        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
+        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"],
+                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
+        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        let script = dir + "/run.sh"
+        try writeWholeFile(script, Array(benchScript(bin: pg.bin, dir: dir, port: try TestSocket.freeLoopbackPort()).utf8))
+        chmod(script, 0o755)
+
+        let run = try startProgram("pgbench-run", pg.setpriv, pg.asPostgres + ["/bin/bash", script], readyTimeout: 60)
+        defer { try? stopTree(run.pid) }
+        let progressLog = dir + "/bench.err"
+        let midway = poll(timeout: 30, every: 0.02) { (readTextFile(progressLog) ?? "").contains("progress: 2.0 s") }
+        guard midway else { throw HarnessError("pgbench made no progress: \(readTextFile(progressLog) ?? "")\n\(run.log.tail())") }
+
+        let (image, pids) = try checkpointTree(run)
+        // bash, the postmaster, five auxiliary processes, four backends, pgbench.
+        XCTAssertGreaterThanOrEqual(pids.count, 12, "processes in the image: \(pids)")
+        try restore(image, as: run)
+
+        guard let status = try waitForExit(run.pid, timeout: 60) else {
+            throw HarnessError("the restored run did not finish within 60 s\n\(run.log.tail())\n\(readTextFile(progressLog) ?? "")")
+        }
+        XCTAssertEqual(status, .exited(0), run.log.tail())
+        try reapAll(pids)
+        let lines = run.log.lines()
+        XCTAssertTrue(lines.contains("bench exit 0"), "pgbench's exit: \(lines)")
+        XCTAssertTrue(lines.contains("postgres exit 0"), "the postmaster's exit after SIGINT: \(lines)")
+        let sums = lines.first { $0.hasPrefix("sums ") }.map { $0.dropFirst(5).split(separator: "|").map(String.init) } ?? []
+        XCTAssertEqual(sums.count, 4, "accounts, branches, tellers and history sums: \(lines)")
+        XCTAssertEqual(Set(sums).count, 1, "every balance adds up to the same total: \(sums)")
+        let report = readTextFile(dir + "/bench.out") ?? ""
+        XCTAssertTrue(report.contains("number of failed transactions: 0 "), report)
+        let progress = readTextFile(progressLog) ?? ""
+        XCTAssertTrue(progress.contains("progress: 5.0 s"), "pgbench carried on to the end after the restore:\n\(progress)")
+    }
+
+    private func benchScript(bin: String, dir: String, port: UInt16) -> String {
+        """
+        #!/bin/bash
+        set -u
+        psql() { "\(bin)/psql" -X -At -h "\(dir)" -p \(port) -U postgres "$@" postgres; }
+        "\(bin)/postgres" -D "\(dir)/data" -k "\(dir)" -p \(port) -c listen_addresses= -c fsync=off \\
+            -c shared_buffers=16MB -c autovacuum_naptime=3600 2>"\(dir)/server.log" &
+        for i in $(seq 300); do grep -q "ready to accept" "\(dir)/server.log" && break; sleep 0.1; done
+        "\(bin)/pgbench" -h "\(dir)" -p \(port) -U postgres -i -s 1 postgres >"\(dir)/init.log" 2>&1 || exit 3
+        echo ready
+        "\(bin)/pgbench" -h "\(dir)" -p \(port) -U postgres -c 4 -j 2 -T 6 -P 1 postgres >"\(dir)/bench.out" 2>"\(dir)/bench.err"
+        echo "bench exit $?"
+        echo "sums $(psql -c "select (select sum(abalance) from pgbench_accounts), (select sum(bbalance) from pgbench_branches), (select sum(tbalance) from pgbench_tellers), (select sum(delta) from pgbench_history)")"
+        kill -INT %1
+        wait %1
+        echo "postgres exit $?"
+
+        """
+    }
+
     /// The postmaster and its auxiliary processes, once the backend of the
     /// last client has gone.
     private func waitForIdleTree(_ master: Fixture) throws -> [ProcessIdentity] {
