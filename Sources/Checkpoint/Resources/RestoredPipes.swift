@@ -6,7 +6,10 @@ import Ptrace
 /// in the image, whatever process holds them (FileRestoreContext.shared,
 /// keyed by the pipe's identity). Each open file description of it is a
 /// fresh open of /proc/self/fd/N, which for pipes and FIFOs is a new
-/// description of the same pipe, with its own access mode and flags.
+/// description of the same pipe, with its own access mode and flags;
+/// except that the first description of each end of a pipe is the one
+/// pipe2 made, since open(2) adds O_LARGEFILE, which pipe(2) ends lack
+/// and F_GETFL would show.
 ///
 /// crtool keeps its own descriptors of the pipe until the restore ends,
 /// so the saved bytes can be written in whichever order the ends are made,
@@ -19,11 +22,16 @@ final class RestoredPipe {
     let filler: Int32
     /// Whether the saved bytes are back in: they are put back once per pipe.
     var filled = false
+    /// Whether the description of readAnchor or writeAnchor itself went to
+    /// a process (a pipe's ends only), after which its flags are not ours.
+    private var anchorsGiven: Set<Int32> = []
+    private let anchorsAreEnds: Bool
 
-    private init(readAnchor: Int32, writeAnchor: Int32, filler: Int32) {
+    private init(readAnchor: Int32, writeAnchor: Int32, filler: Int32, anchorsAreEnds: Bool) {
         self.readAnchor = readAnchor
         self.writeAnchor = writeAnchor
         self.filler = filler
+        self.anchorsAreEnds = anchorsAreEnds
     }
 
     static func key(for f: FileDescriptorImage) -> String {
@@ -44,7 +52,12 @@ final class RestoredPipe {
         context.registry.keep(ends.read)
         context.registry.keep(ends.write)
         try setCapacity(ends.write, f, context: context)
-        return RestoredPipe(readAnchor: ends.read, writeAnchor: ends.write, filler: ends.write)
+        // A description of its own: the write end may go to a process,
+        // with whatever flags it had there.
+        let filler = open("/proc/self/fd/\(ends.write)", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        if filler < 0 { throw SystemError("reopening a pipe made for fd \(f.fd) of pid \(context.pid)", pid: context.pid) }
+        context.registry.keep(filler)
+        return RestoredPipe(readAnchor: ends.read, writeAnchor: ends.write, filler: filler, anchorsAreEnds: true)
     }
 
     /// Opening a FIFO for reading alone waits for a writer and the other
@@ -60,7 +73,7 @@ final class RestoredPipe {
             throw CheckpointError("\(f.path) (fd \(f.fd) of pid \(context.pid)) is no longer a FIFO")
         }
         try setCapacity(fd, f, context: context)
-        return RestoredPipe(readAnchor: fd, writeAnchor: fd, filler: fd)
+        return RestoredPipe(readAnchor: fd, writeAnchor: fd, filler: fd, anchorsAreEnds: false)
     }
 
     private static func setCapacity(_ fd: Int32, _ f: FileDescriptorImage, context: FileRestoreContext) throws {
@@ -87,9 +100,23 @@ final class RestoredPipe {
     func openDescription(_ f: FileDescriptorImage, pid: Int32) throws -> Int32 {
         let mode = f.flags & O_ACCMODE
         let anchor = mode == Int32(O_WRONLY) ? writeAnchor : readAnchor
-        let flags = mode | (f.flags & (O_NONBLOCK | O_APPEND)) | O_CLOEXEC
-        let fd = open("/proc/self/fd/\(anchor)", flags)
+        let statusFlags = f.flags & (O_NONBLOCK | O_APPEND)
+        if anchorsAreEnds && mode != O_RDWR && f.flags & Self.largeFile == 0 && !anchorsGiven.contains(anchor) {
+            anchorsGiven.insert(anchor)
+            let fd = fcntl(anchor, F_DUPFD_CLOEXEC, 0)
+            if fd < 0 { throw SystemError("duplicating the pipe end for fd \(f.fd) of pid \(pid)", pid: pid) }
+            guard fcntl(fd, F_SETFL, statusFlags) == 0 else {
+                let error = SystemError("F_SETFL on the pipe end for fd \(f.fd) of pid \(pid)", pid: pid)
+                close(fd)
+                throw error
+            }
+            return fd
+        }
+        let fd = open("/proc/self/fd/\(anchor)", mode | statusFlags | O_CLOEXEC)
         if fd < 0 { throw SystemError("reopening the pipe of fd \(f.fd) of pid \(pid)", pid: pid) }
         return fd
     }
+
+    /// The kernel's O_LARGEFILE on x86-64 (glibc defines it as 0 there).
+    static let largeFile: Int32 = 0o100000
 }
