@@ -123,16 +123,9 @@ final class NginxScenarioTests: EndToEndCase {
         """
     }
 
-    /// One HTTP/1.0 request (the server closes the connection after it).
+    /// The worker that answered a GET, from the body it sent.
     private func get(port: UInt16, path: String) throws -> (worker: pid_t, body: String) {
-        let socket = try TestSocket.tcp(port: port)
-        defer { socket.close() }
-        try socket.send(Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8))
-        let response = String(decoding: try socket.receive(untilEOF: true, timeout: 5), as: UTF8.self)
-        guard response.hasPrefix("HTTP/1.1 200"), let split = response.range(of: "\r\n\r\n") else {
-            throw HarnessError("GET \(path) on 127.0.0.1:\(port): \(response.debugDescription)")
-        }
-        let body = String(response[split.upperBound...])
+        let body = try httpGet(port: port, path: path)
         let words = body.split(separator: " ")
         guard words.count == 4, words[0] == "worker", let worker = pid_t(words[1]),
               words[3].trimmingCharacters(in: .newlines) == path else {

@@ -260,6 +260,19 @@ struct TestSocket {
     }
 }
 
+/// One HTTP/1.0 GET on 127.0.0.1 (the server closes the connection after
+/// it): the body of its answer, which must be 200.
+func httpGet(port: UInt16, path: String) throws -> String {
+    let socket = try TestSocket.tcp(port: port)
+    defer { socket.close() }
+    try socket.send(Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8))
+    let response = String(decoding: try socket.receive(untilEOF: true, timeout: 5), as: UTF8.self)
+    guard response.hasPrefix("HTTP/1.1 200"), let split = response.range(of: "\r\n\r\n") else {
+        throw HarnessError("GET \(path) on 127.0.0.1:\(port): \(response.debugDescription)")
+    }
+    return String(response[split.upperBound...])
+}
+
 /// n in a progress line "<role> at <n>"; -1 for any other line.
 func progress(in line: String, of role: String) -> Int {
     guard line.hasPrefix(role + " at ") else { return -1 }
