@@ -66,6 +66,7 @@ public enum Dumper {
             phases.mark("state")
             var processes = collected.map(\.image)
             try OpenFiles.assignOpenFiles(&processes)
+            try EpollFiles.checkWatchesHeld(processes)
 
             let jobs = try collected.map { c in
                 let dumper = MemoryDumper(pid: c.image.pid, memory: c.memory)

@@ -11,12 +11,20 @@ public struct EpollState: Codable, Equatable, Sendable {
         public var events: UInt32
         /// The user data epoll_wait hands back for this watch.
         public var data: UInt64
+        /// true when, in this process, `fd` is closed or another file: the
+        /// watch was added by another process holding the same instance
+        /// (a child that closed what it inherited), and is added again
+        /// there. Absent means false.
+        public var elsewhere: Bool?
 
-        public init(fd: Int32, events: UInt32, data: UInt64) {
+        public init(fd: Int32, events: UInt32, data: UInt64, elsewhere: Bool? = nil) {
             self.fd = fd
             self.events = events
             self.data = data
+            self.elsewhere = elsewhere
         }
+
+        var addedHere: Bool { elsewhere != true }
     }
 
     public var watches: [Watch]

@@ -14,10 +14,14 @@ protocol FileKind {
     /// Makes the open file description again. Called once per open file
     /// description of the image; other holders get copies of it.
     static func open(_ image: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile
+    /// Called for every other holder once its copy of the description is
+    /// at its number in that holder's process.
+    static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws
 }
 
 extension FileKind {
     static var phase: Int { 0 }
+    static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws {}
 }
 
 /// Where a re-made open file description lives right after it is made.

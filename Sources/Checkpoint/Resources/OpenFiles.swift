@@ -79,6 +79,7 @@ enum OpenFiles {
                 // pidfd_getfd always sets close-on-exec; a descriptor opened
                 // in the process has it as the image says already.
                 var closeOnExec = true
+                let copied = made.holder(of: f.openFile) != nil
                 if let holder = made.holder(of: f.openFile) {
                     let local = try holder.pidfd.duplicate(holder.fd)
                     defer { close(local) }
@@ -99,7 +100,9 @@ enum OpenFiles {
                 } else if closeOnExec != f.closeOnExec {
                     try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), f.closeOnExec ? UInt64(FD_CLOEXEC) : 0)
                 }
-                if made.holder(of: f.openFile) == nil {
+                if copied {
+                    try handler.joined(f, context: context)
+                } else {
                     try made.record(f.openFile, pid: context.pid, fd: f.fd)
                 }
             }
