@@ -53,12 +53,15 @@ enum SharedMemoryDumper {
     /// zero pages and appends the chunks.
     static func read(_ runs: [Range<UInt64>], from fd: Int32, size: UInt64, pid: Int32, writer: PageStreamWriter,
                      workers: Int, progress: Progress) throws -> UInt64 {
+        // Most objects are small: a buffer their size, and no more threads
+        // than runs (a tree may share thousands of one-page objects).
+        guard let largest = runs.map({ Int($0.upperBound - $0.lowerBound) }).max() else { return 0 }
         let lock = Lock()
         var next = 0
         var failure: Error?
         var total: UInt64 = 0
-        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
-            var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
+        DispatchQueue.concurrentPerform(iterations: min(max(1, workers), runs.count)) { _ in
+            var buffer = [UInt8](repeating: 0, count: largest)
             while true {
                 let index: Int? = lock.withLock {
                     guard failure == nil, next < runs.count else { return nil }

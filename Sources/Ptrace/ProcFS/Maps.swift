@@ -65,7 +65,8 @@ public enum Maps {
         guard let ino = UInt64(inode) else { throw fail("bad inode") }
         while rest.first == " " { rest = rest.dropFirst() }
         // The kernel writes a newline in a file name as "\012".
-        let path = rest.isEmpty ? nil : String(rest).replacingOccurrences(of: "\\012", with: "\n")
+        let path = rest.isEmpty ? nil
+            : rest.utf8.contains(UInt8(ascii: "\\")) ? String(rest).replacingOccurrences(of: "\\012", with: "\n") : String(rest)
         return MapEntry(start: start, end: end, read: p[0] == "r", write: p[1] == "w", execute: p[2] == "x",
                         shared: p[3] == "s", offset: off, device: String(device), inode: ino, path: path)
     }
@@ -85,30 +86,71 @@ public enum Smaps {
         parse(try ProcFile.text("/proc/\(pid)/smaps", pid: pid))
     }
 
+    /// Works on the UTF-8 bytes: smaps has some twenty lines per VMA, and a
+    /// process with tens of thousands of VMAs is read while it is frozen.
+    /// A VMA's header line starts with its hex start address and a dash;
+    /// the other lines are "Key: value".
     public static func parse(_ text: String) -> [UInt64: SmapsDetail] {
+        let bytes = Array(text.utf8)
         var result: [UInt64: SmapsDetail] = [:]
         var current: UInt64?
-        for line in text.split(separator: "\n") {
-            if let colon = line.firstIndex(of: ":"), !line[line.startIndex..<colon].contains(" "), !line[line.startIndex..<colon].contains("-") {
-                guard let c = current else { continue }
-                let key = line[line.startIndex..<colon]
-                let value = line[line.index(after: colon)...]
-                switch key {
-                case "VmFlags": result[c, default: SmapsDetail()].flags = value.split(separator: " ").map(String.init)
-                case "Rss": result[c, default: SmapsDetail()].residentKiB = kib(value)
-                case "Swap": result[c, default: SmapsDetail()].swapKiB = kib(value)
-                default: break
-                }
-            } else if let dash = line.firstIndex(of: "-"), let start = UInt64(line[line.startIndex..<dash], radix: 16) {
-                current = start
-                result[start] = SmapsDetail()
+        var detail = SmapsDetail()
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
+            defer { lineStart = lineEnd + 1 }
+            var i = lineStart
+            var address: UInt64 = 0
+            while i < lineEnd, let digit = hexValue(bytes[i]) {
+                address = address &* 16 &+ UInt64(digit)
+                i += 1
+            }
+            if i > lineStart && i < lineEnd && bytes[i] == dash {
+                if let c = current { result[c] = detail }
+                current = address
+                detail = SmapsDetail()
+                continue
+            }
+            guard current != nil, let colon = bytes[lineStart..<lineEnd].firstIndex(of: colonByte) else { continue }
+            let key = bytes[lineStart..<colon]
+            let value = bytes[(colon + 1)..<lineEnd]
+            if key.elementsEqual("VmFlags".utf8) {
+                detail.flags = value.split(separator: space).map { String(decoding: $0, as: UTF8.self) }
+            } else if key.elementsEqual("Rss".utf8) {
+                detail.residentKiB = kib(value)
+            } else if key.elementsEqual("Swap".utf8) {
+                detail.swapKiB = kib(value)
             }
         }
+        if let c = current { result[c] = detail }
         return result
     }
 
-    static func kib(_ value: Substring) -> UInt64 {
-        UInt64(value.split(separator: " ").first ?? "") ?? 0
+    private static let newline = UInt8(ascii: "\n"), dash = UInt8(ascii: "-")
+    private static let colonByte = UInt8(ascii: ":"), space = UInt8(ascii: " ")
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+
+    /// The number in "   1234 kB".
+    static func kib(_ value: ArraySlice<UInt8>) -> UInt64 {
+        var n: UInt64 = 0
+        var seen = false
+        for b in value {
+            if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
+                n = n &* 10 &+ UInt64(b - UInt8(ascii: "0"))
+                seen = true
+            } else if seen {
+                break
+            }
+        }
+        return n
     }
 
     /// maps with VmFlags filled in, and the smaps details by start address.
