@@ -47,6 +47,7 @@ public enum Dumper {
         let started = Date()
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
+        OpenFileLimit.raise()
         let image = try ImageDirectory.create(at: options.directory)
         let tree = FrozenTree(root: options.pid)
         do {

@@ -94,6 +94,16 @@ enum SharedMemoryDumper {
 /// filled from its page file, ready to be mapped into every process.
 enum SharedMemoryRestorer {
     static func load(_ objects: [SharedMemoryImage], image: ImageDirectory, registry: OpenFileRegistry) throws -> [UInt64: Int32] {
+        do {
+            return try make(objects, image: image, registry: registry)
+        } catch let error where (error as? SystemError)?.errno == EMFILE || (error as? ImageIOError)?.errno == EMFILE {
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            throw CheckpointError("the image holds \(objects.count) shared-memory objects, which crtool keeps open at once until every process has mapped them, and its limit of open files is \(limit.rlim_cur) (ulimit -n; raising the hard limit needs CAP_SYS_RESOURCE): \(error)")
+        }
+    }
+
+    private static func make(_ objects: [SharedMemoryImage], image: ImageDirectory, registry: OpenFileRegistry) throws -> [UInt64: Int32] {
         var result: [UInt64: Int32] = [:]
         for object in objects {
             // Shared anonymous memory is made as such, so maps names it as

@@ -49,6 +49,7 @@ public enum Restorer {
     public static func restore(_ options: RestoreOptions) throws -> RestoreReport {
         let started = Date()
         var phases = PhaseTimer()
+        OpenFileLimit.raise()
         let image = try ImageDirectory.open(at: options.directory)
         let plan = try RestorePlan.load(image)
         phases.mark("verify")
