@@ -7,6 +7,10 @@ import Glibc
 public enum FileSystemMagic {
     /// SECRETMEM_MAGIC: memory of memfd_secret(2).
     public static let secretMemory = 0x5345_434d
+    /// TMPFS_MAGIC: tmpfs, and the internal mount memfds live on.
+    public static let tmpfs = 0x0102_1994
+    /// HUGETLBFS_MAGIC: memfds made with MFD_HUGETLB.
+    public static let hugetlbfs = 0x9584_58f6
 
     /// f_type of the file system `path` is on, nil when it cannot be read.
     public static func of(_ path: String) -> Int? {

@@ -108,9 +108,11 @@ public enum LocalFile {
         return try open(path, flags: O_RDWR | O_CLOEXEC)
     }
 
-    /// An anonymous memory file (memfd) of `size` bytes.
-    public static func memfd(name: String, size: UInt64) throws -> Int32 {
-        let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), 1, 0, 0, 0, 0) } // MFD_CLOEXEC
+    /// An anonymous memory file (memfd) of `size` bytes; with
+    /// `allowSealing`, one that takes seals (without, it has F_SEAL_SEAL).
+    public static func memfd(name: String, size: UInt64, allowSealing: Bool = false) throws -> Int32 {
+        let flags: UInt64 = allowSealing ? 3 : 1 // MFD_CLOEXEC, MFD_ALLOW_SEALING
+        let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), flags, 0, 0, 0, 0) }
         if fd < 0 { throw SystemError("memfd_create \(name)") }
         if ftruncate(Int32(fd), off_t(size)) != 0 {
             let e = errno

@@ -126,7 +126,7 @@ enum VMAClassifier {
     /// bits and the inode below, since inode numbers repeat across devices.
     static func objectID(_ m: MapEntry) -> UInt64 {
         let parts = m.device.split(separator: ":").map { UInt64($0, radix: 16) ?? 0 }
-        let device = parts.count == 2 ? (parts[0] << 8 | parts[1]) & 0xffff : 0
-        return device << 48 | (m.inode & 0xffff_ffff_ffff)
+        guard parts.count == 2 else { return SharedMemoryImage.objectID(major: 0, minor: 0, inode: m.inode) }
+        return SharedMemoryImage.objectID(major: parts[0], minor: parts[1], inode: m.inode)
     }
 }

@@ -13,24 +13,41 @@ enum SharedMemoryDumper {
         var result: [SharedMemoryImage] = []
         var bytesRead: UInt64 = 0
         var bytesWritten: UInt64 = 0
+        func save(_ id: UInt64, through path: String, name: String, pid: Int32) throws {
+            guard !done.contains(id) else { return }
+            done.insert(id)
+            let fd = try LocalFile.open(path, flags: O_RDONLY, pid: pid)
+            defer { close(fd) }
+            let size = try LocalFile.size(fd)
+            let file = "shmem-\(id).img"
+            let writer = try image.pageWriter(name: file, codec: codec)
+            let runs = self.runs(of: fd, size: size)
+            bytesRead += try read(runs, from: fd, size: size, pid: pid, writer: writer, workers: workers, progress: progress)
+            bytesWritten += try writer.finish().fileSize
+            var object = SharedMemoryImage(id: id, size: size, name: name, pagesFile: file)
+            if object.isMemfd {
+                let seals = fcntl(fd, sealsGet)
+                if seals < 0 { throw SystemError("F_GET_SEALS of \(name) held by pid \(pid)", pid: pid) }
+                object.seals = seals
+            }
+            result.append(object)
+        }
         for p in processes {
             for vma in p.vmas {
-                guard let id = vma.sharedMemory, !done.contains(id) else { continue }
-                done.insert(id)
+                guard let id = vma.sharedMemory else { continue }
                 let path = "/proc/\(p.pid)/map_files/\(String(vma.start, radix: 16))-\(String(vma.end, radix: 16))"
-                let fd = try LocalFile.open(path, flags: O_RDONLY, pid: p.pid)
-                defer { close(fd) }
-                let size = try LocalFile.size(fd)
-                let name = "shmem-\(id).img"
-                let writer = try image.pageWriter(name: name, codec: codec)
-                let runs = self.runs(of: fd, size: size)
-                bytesRead += try read(runs, from: fd, size: size, pid: p.pid, writer: writer, workers: workers, progress: progress)
-                bytesWritten += try writer.finish().fileSize
-                result.append(SharedMemoryImage(id: id, size: size, name: vma.path ?? "", pagesFile: name))
+                try save(id, through: path, name: vma.path ?? "", pid: p.pid)
+            }
+            for f in p.files {
+                guard let id = f.memfd?.object else { continue }
+                try save(id, through: "/proc/\(p.pid)/fd/\(f.fd)", name: f.path, pid: p.pid)
             }
         }
         return (result, bytesRead, bytesWritten)
     }
+
+    static let sealsGet: Int32 = 1034, sealsAdd: Int32 = 1033
+    static let sealSeal: Int32 = 1
 
     /// Page-aligned runs of at most 2 MiB covering the object's data.
     static func runs(of fd: Int32, size: UInt64) -> [Range<UInt64>] {
@@ -93,6 +110,23 @@ enum SharedMemoryDumper {
 /// Makes each saved shared-memory object again as a memfd in crtool,
 /// filled from its page file, ready to be mapped into every process.
 enum SharedMemoryRestorer {
+    /// Seals the memfds as they were, once every process has mapped them
+    /// and opened its descriptors (a write seal forbids writable shared
+    /// mappings made after it). A seal the kernel refuses is a warning.
+    static func seal(_ objects: [SharedMemoryImage], memfds: [UInt64: Int32]) -> [String] {
+        var warnings: [String] = []
+        for object in objects {
+            guard let seals = object.seals, seals != 0, let fd = memfds[object.id] else { continue }
+            // F_SEAL_SEAL last: it forbids adding the others.
+            for step in [seals & ~SharedMemoryDumper.sealSeal, seals & SharedMemoryDumper.sealSeal] where step != 0 {
+                if fcntl(fd, SharedMemoryDumper.sealsAdd, step) != 0 {
+                    warnings.append("\(object.name) could not be sealed again with \(String(step, radix: 16)): \(SystemError("F_ADD_SEALS").errnoName)")
+                }
+            }
+        }
+        return warnings
+    }
+
     static func load(_ objects: [SharedMemoryImage], image: ImageDirectory, registry: OpenFileRegistry) throws -> [UInt64: Int32] {
         do {
             return try make(objects, image: image, registry: registry)
@@ -109,7 +143,8 @@ enum SharedMemoryRestorer {
             // Shared anonymous memory is made as such, so maps names it as
             // before; memfds and files deleted while mapped as memfds.
             let fd = object.isSharedAnonymous
-                ? try LocalFile.sharedAnonymous(size: object.size) : try LocalFile.memfd(name: object.memfdName, size: object.size)
+                ? try LocalFile.sharedAnonymous(size: object.size)
+                : try LocalFile.memfd(name: object.memfdName, size: object.size, allowSealing: object.seals != nil)
             registry.keep(fd)
             result[object.id] = fd
             let reader = try image.pageReader(name: object.pagesFile)

@@ -5,7 +5,7 @@ import Ptrace
 /// shows only what applies.
 public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case regular, directory, characterDevice, terminal, deletedFile, ptyMaster
+        case regular, directory, characterDevice, terminal, deletedFile, memfd, ptyMaster
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify, pidfd
         case unixSocket, inetSocket
@@ -33,6 +33,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?
+    public var memfd: MemfdState?
     public var pty: PtyState?
     public var eventfd: EventFDState?
     public var pidfd: PidFDState?

@@ -9,8 +9,36 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
     /// The name /proc/PID/maps showed ("/dev/zero (deleted)", "/memfd:name (deleted)").
     public var name: String
     public var pagesFile: String
+    /// A memfd's seals (F_GET_SEALS): absent for shared anonymous memory
+    /// and files deleted while mapped, which take none.
+    public var seals: Int32?
 
     public static let listFile = "shared-memory.json"
+
+    public init(id: UInt64, size: UInt64, name: String, pagesFile: String, seals: Int32? = nil) {
+        self.id = id
+        self.size = size
+        self.name = name
+        self.pagesFile = pagesFile
+        self.seals = seals
+    }
+
+    /// One number per object: the device (major:minor) in the top bits and
+    /// the inode below, since inode numbers repeat across devices. Maps
+    /// and fds name the same object with the same number.
+    public static func objectID(major: UInt64, minor: UInt64, inode: UInt64) -> UInt64 {
+        ((major << 8 | minor) & 0xffff) << 48 | (inode & 0xffff_ffff_ffff)
+    }
+
+    /// The same from a stat st_dev (glibc's dev_t encoding).
+    public static func objectID(device: UInt64, inode: UInt64) -> UInt64 {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+        return objectID(major: major, minor: minor, inode: inode)
+    }
+
+    /// A memfd, as opposed to shared anonymous memory or a deleted file.
+    public var isMemfd: Bool { name.hasPrefix("/memfd:") }
 
     /// MAP_SHARED | MAP_ANONYMOUS memory, which maps names "/dev/zero (deleted)".
     public var isSharedAnonymous: Bool { name.hasPrefix("/dev/zero") || name.isEmpty }

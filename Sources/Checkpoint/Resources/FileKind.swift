@@ -51,6 +51,7 @@ struct FileProbe {
 /// The registry of kinds, in the order they are tried.
 enum FileKinds {
     static let all: [FileKind.Type] = [
+        MemfdFiles.self,
         DeletedFiles.self,
         PtyMasters.self,
         PathFiles.self,

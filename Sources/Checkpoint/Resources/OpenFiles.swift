@@ -121,6 +121,8 @@ final class OpenFileRegistry {
     private var pidfds: [Int32: PidFD] = [:]
     /// Kind-specific state shared for the whole restore (see FileRestoreContext.shared).
     var shared: [String: Any] = [:]
+    /// crtool's memfd of each shared-memory object, by SharedMemoryImage.id.
+    var sharedMemory: [UInt64: Int32] = [:]
     /// Descriptors in crtool to close when the restore is over.
     private var localDescriptors: [Int32] = []
 

@@ -40,6 +40,19 @@ struct RestorePlan {
         for (i, s) in shared.enumerated() where manifest.files[s.pagesFile] == nil || s.pagesFile.contains("/") {
             throw ImageError(file: SharedMemoryImage.listFile, field: "[\(i)].pagesFile", reason: "\(s.pagesFile) is not a file of this image")
         }
+        let objects = Set(shared.map(\.id))
+        for p in loaded {
+            for (i, vma) in p.vmas.enumerated() {
+                if let id = vma.sharedMemory, !objects.contains(id) {
+                    throw ImageError(file: "process-\(p.pid).json", field: "vmas[\(i)].sharedMemory", reason: "object \(id) is not in \(SharedMemoryImage.listFile)")
+                }
+            }
+            for f in p.files {
+                if let id = f.memfd?.object, !objects.contains(id) {
+                    throw ImageError(file: "process-\(p.pid).json", field: "files[fd \(f.fd)].memfd.object", reason: "object \(id) is not in \(SharedMemoryImage.listFile)")
+                }
+            }
+        }
 
         let pids = Set(loaded.map(\.pid))
         guard pids.count == loaded.count else {

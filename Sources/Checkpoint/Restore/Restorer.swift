@@ -64,6 +64,7 @@ public enum Restorer {
         let registry = OpenFileRegistry()
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
+        registry.sharedMemory = sharedMemory
         try PtyMasters.prepare(plan.processes, registry: registry)
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, image: image)
@@ -92,6 +93,7 @@ public enum Restorer {
             }
             progress.finish()
             try registry.allFilesMade()
+            warnings += SharedMemoryRestorer.seal(plan.sharedMemory, memfds: sharedMemory)
             for process in plan.processes {
                 try ProcessStateRestorer.enterRoot(process, with: tree.builders[process.pid]!.inj)
             }
