@@ -51,4 +51,19 @@ public enum ByteCount {
         }
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
+
+    /// A size as CRIU's options take it: a number of bytes, or one with a
+    /// K, M or G suffix (powers of 1024). nil for anything else.
+    public static func parse(_ text: String) -> UInt64? {
+        let multipliers: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = Substring(text.uppercased())
+        var multiplier: UInt64 = 1
+        if let last = digits.last, let m = multipliers[last] {
+            multiplier = m
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let n = UInt64(digits) else { return nil }
+        let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : product
+    }
 }

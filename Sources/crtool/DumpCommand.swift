@@ -42,6 +42,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: terminals are saved by path.")
     var shellJob = false
 
+    @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
+    var ghostLimit: String?
+
     @Flag(name: [.short, .long], help: "Say more: per-thread state such as the system call a thread was stopped in.")
     var verbose = false
 
@@ -56,6 +59,12 @@ struct DumpCommand: ParsableCommand {
             throw ValidationError("\(error)")
         }
         var options = DumpOptions(pid: pid, directory: directory)
+        if let ghostLimit {
+            guard let limit = ByteCount.parse(ghostLimit) else {
+                throw ValidationError("--ghost-limit takes a size such as 1048576, 512K, 64M or 2G, not \(ghostLimit)")
+            }
+            options.ghostLimit = limit
+        }
         options.leaveRunning = leaveRunning
         options.codec = codec
         options.quiet = quiet

@@ -30,6 +30,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "No progress, no warnings and no summary.")
     var quiet = false
 
+    @Option(name: .long, help: "Write the PID of the restored root process to this file.")
+    var pidfile: String?
+
     func run() throws {
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
@@ -39,6 +42,15 @@ struct RestoreCommand: ParsableCommand {
             report = try TracerThread.run { try Restorer.restore(options) }
         } catch {
             throw fail("restore", error)
+        }
+        if let pidfile {
+            // The tree runs already: a pidfile that cannot be written is
+            // an error to report, not a reason to undo the restore.
+            do {
+                try Data("\(report.pid)\n".utf8).write(to: URL(fileURLWithPath: pidfile))
+            } catch {
+                printError("warning: cannot write the pid \(report.pid) to \(pidfile): \(error.localizedDescription)")
+            }
         }
         // What came back other than it was: the user must hear of it.
         if !quiet {

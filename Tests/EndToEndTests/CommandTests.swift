@@ -28,4 +28,30 @@ final class CommandTests: EndToEndCase {
             XCTAssertTrue(text.contains(word), "show does not mention \(word): \(show)")
         }
     }
+
+    /// --pidfile, as in CRIU: the restored root's PID, for scripts.
+    func testRestoreWritesThePidfile() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        try counter.waitFor("tick", atLeast: 2)
+        let image = try checkpoint(counter)
+        let pidfile = scratch.newPath("restored.pid")
+        let result = try crtool(["restore", "-D", image, "-d", "--pidfile", pidfile])
+        XCTAssertTrue(result.succeeded, "\(result)")
+        XCTAssertEqual(readTextFile(pidfile), "\(counter.pid)\n")
+        XCTAssertTrue(ProcessTable.isAlive(counter.pid))
+        try killAndReap(counter.pid)
+    }
+
+    /// A size --ghost-limit cannot read is a usage error, before anything
+    /// is touched.
+    func testGhostLimitRejectsWhatIsNotASize() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        try counter.waitFor("tick", atLeast: 1)
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir, "--ghost-limit", "lots"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("--ghost-limit takes a size"), "\(result)")
+        assertRunningFree(counter)
+        try killAndReap(counter.pid)
+    }
 }

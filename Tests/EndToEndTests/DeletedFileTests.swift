@@ -19,4 +19,36 @@ final class DeletedFileTests: EndToEndCase {
         try killAndReap(fixture.pid)
         assertNoFailures(fixture)
     }
+
+    /// --ghost-limit, as in CRIU: a deleted file larger than it refuses the
+    /// dump (leaving the process running), one within it travels whole.
+    func testGhostLimitBoundsTheDeletedFilesTheImageCarries() throws {
+        let path = scratch.newPath("ghost.bin")
+        let holder = try startPython("ghost-holder", """
+            import hashlib, os, sys, time
+            path = sys.argv[1]
+            data = bytes((i * 7) % 251 for i in range(3 << 20))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.write(fd, data)
+            os.unlink(path)
+            digest = hashlib.sha256(data).hexdigest()
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                ok = hashlib.sha256(os.pread(fd, 4 << 20, 0)).hexdigest() == digest
+                print("tick", n, "ok" if ok else "FAIL: the deleted file changed", flush=True)
+                time.sleep(0.05)
+            """, [path])
+        try holder.waitFor("tick", atLeast: 2)
+        let dir = try scratch.newDirectory("refused")
+        let refused = try crtool(["dump", "-t", "\(holder.pid)", "-D", dir, "--ghost-limit", "1M"])
+        XCTAssertFalse(refused.succeeded, "\(refused)")
+        XCTAssertTrue(refused.stderr.contains("--ghost-limit"), "the refusal should name the option: \(refused)")
+        assertRunningFree(holder)
+
+        let (_, mark) = try roundTrip(holder, options: ["--ghost-limit", "4M"])
+        try holder.waitForMore("tick", 3, after: mark)
+        assertNoFailures(holder)
+    }
 }

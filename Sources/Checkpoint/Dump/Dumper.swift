@@ -9,6 +9,8 @@ public struct DumpOptions: Sendable {
     public var codec = Codec.default
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// The most bytes of a file deleted while open that the image carries.
+    public var ghostLimit = DeletedFiles.defaultLimit
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -62,7 +64,7 @@ public enum Dumper {
         do {
             let system = SystemDescriptors()
             for p in tree.processes {
-                collected.append(try ProcessCollector.collect(p, system: system))
+                collected.append(try ProcessCollector.collect(p, system: system, ghostLimit: options.ghostLimit))
             }
             phases.mark("state")
             var processes = collected.map(\.image)

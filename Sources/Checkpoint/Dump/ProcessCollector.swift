@@ -12,14 +12,14 @@ struct CollectedProcess {
 }
 
 enum ProcessCollector {
-    static func collect(_ frozen: FrozenProcess, system: SystemDescriptors) throws -> CollectedProcess {
+    static func collect(_ frozen: FrozenProcess, system: SystemDescriptors, ghostLimit: UInt64) throws -> CollectedProcess {
         let pid = frozen.pid
         try NamespaceCheck.requireSame(pid: pid)
         let stat = try ProcStat.read(pid: pid)
         let memory = RemoteMemory(pid: pid)
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
         let vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
-        let files = try OpenFiles.collect(pid: pid, system: system)
+        let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
         try ins.open()

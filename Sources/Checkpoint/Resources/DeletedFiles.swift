@@ -3,14 +3,14 @@ import Glibc
 import Ptrace
 
 /// Regular files deleted while open. Their content is saved with the image
-/// (up to a limit: a huge deleted file is more likely a mistake than state
-/// worth carrying); on restore the file is made again under its old name
+/// (up to a limit, `crtool dump --ghost-limit`: a huge deleted file is more
+/// likely a mistake than state worth carrying); on restore the file is made again under its old name
 /// (or beside it when that name is taken again), filled, opened with the
 /// recorded flags and offset, and deleted again, so the process holds an
 /// unlinked file with the same bytes.
 enum DeletedFiles: FileKind {
     static let kind = FileDescriptorImage.Kind.deletedFile
-    static let limit: UInt64 = 64 << 20
+    static let defaultLimit: UInt64 = 64 << 20
     static let suffix = " (deleted)"
 
     static func recognizes(_ p: FileProbe) -> Bool {
@@ -20,8 +20,8 @@ enum DeletedFiles: FileKind {
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let fd = try context.local(p.fd)
         let size = try LocalFile.size(fd)
-        guard size <= limit else {
-            throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link)) of \(size) bytes, more than the \(limit >> 20) MiB crtool saves")
+        guard size <= context.ghostLimit else {
+            throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link)) of \(size) bytes, more than the \(context.ghostLimit) bytes crtool saves (--ghost-limit)")
         }
         var content = [UInt8](repeating: 0, count: Int(size))
         if size > 0 { try LocalFile.read(fd, into: &content, count: Int(size), at: 0) }

@@ -7,12 +7,15 @@ final class FileDumpContext {
     let pid: Int32
     /// Who else holds what, read once for the whole dump.
     let system: SystemDescriptors
+    /// The most bytes of a deleted file's content the dump saves.
+    let ghostLimit: UInt64
     private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
 
-    init(pid: Int32, system: SystemDescriptors) throws {
+    init(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64 = DeletedFiles.defaultLimit) throws {
         self.pid = pid
         self.system = system
+        self.ghostLimit = ghostLimit
         pidfd = try PidFD(pid: pid)
     }
 
@@ -21,6 +24,7 @@ final class FileDumpContext {
     init(crtool: Void, system: SystemDescriptors) {
         pid = getpid()
         self.system = system
+        ghostLimit = DeletedFiles.defaultLimit
         pidfd = nil
     }
 
