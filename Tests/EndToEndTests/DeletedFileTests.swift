@@ -20,6 +20,37 @@ final class DeletedFileTests: EndToEndCase {
         assertNoFailures(fixture)
     }
 
+    /// A file deleted while open and mapped shared by the same process
+    /// (the old way to get shared memory with no name) is one file: what
+    /// the mapping writes the descriptor reads and the other way round,
+    /// after the restore as before.
+    func testDeletedFileHeldAndMappedStaysOneFile() throws {
+        let path = scratch.newPath("scratchpad.bin")
+        let program = try startPython("deleted-mapped", """
+            import mmap, os, sys, time
+            fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+            os.ftruncate(fd, 1 << 20)
+            view = mmap.mmap(fd, 1 << 20)
+            os.unlink(sys.argv[1])
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                view[4096:4104] = b"%08d" % n
+                if os.pread(fd, 8, 4096) != b"%08d" % n:
+                    print("FAIL: the descriptor reads", os.pread(fd, 8, 4096), "after the mapping wrote", n, flush=True)
+                os.pwrite(fd, b"%08d" % (3 * n), 8192)
+                if view[8192:8200] != b"%08d" % (3 * n):
+                    print("FAIL: the mapping reads", view[8192:8200], "after the descriptor wrote", 3 * n, flush=True)
+                print("tick", n, flush=True)
+                time.sleep(0.05)
+            """, [path])
+        try program.waitFor("tick", atLeast: 3)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 5, after: mark)
+        assertNoFailures(program)
+    }
+
     /// --ghost-limit, as in CRIU: a deleted file larger than it refuses the
     /// dump (leaving the process running), one within it travels whole.
     func testGhostLimitBoundsTheDeletedFilesTheImageCarries() throws {

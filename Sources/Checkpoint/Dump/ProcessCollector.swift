@@ -19,7 +19,8 @@ enum ProcessCollector {
         let memory = RemoteMemory(pid: pid)
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
         let vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
-        let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit)
+        let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit,
+                                          mappedObjects: Set(vmas.compactMap(\.sharedMemory)))
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
         try ins.open()

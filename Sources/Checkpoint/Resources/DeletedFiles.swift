@@ -18,6 +18,15 @@ enum DeletedFiles: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        // Also mapped by the process: the mapping's object (a memfd after
+        // the restore) is what the descriptor opens again, or the two
+        // would come back as two files.
+        let object = SharedMemoryImage.objectID(device: p.device, inode: p.inode)
+        if context.mappedObjects.contains(object) {
+            image.kind = .memfd
+            image.memfd = MemfdState(object: object)
+            return
+        }
         let fd = try context.local(p.fd)
         let size = try LocalFile.size(fd)
         guard size <= context.ghostLimit else {

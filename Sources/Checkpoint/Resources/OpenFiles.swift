@@ -5,8 +5,9 @@ import Ptrace
 /// Anything no kind recognizes stops the dump with the pid, the fd and
 /// what it is named.
 enum OpenFiles {
-    static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64) throws -> [FileDescriptorImage] {
+    static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64, mappedObjects: Set<UInt64> = []) throws -> [FileDescriptorImage] {
         let context = try FileDumpContext(pid: pid, system: system, ghostLimit: ghostLimit)
+        context.mappedObjects = mappedObjects
         var result: [FileDescriptorImage] = []
         for fd in try ProcDirectory.fileDescriptors(pid: pid) {
             let link = "/proc/\(pid)/fd/\(fd)"
