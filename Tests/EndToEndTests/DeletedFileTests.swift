@@ -51,6 +51,42 @@ final class DeletedFileTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// A file made with O_TMPFILE never had a name: it is made again the
+    /// same way in the same directory, with its content, offset and the
+    /// very status flags it had (O_TMPFILE stays in them).
+    func testTmpFileComesBackAsATmpFile() throws {
+        let directory = try scratch.newDirectory("tmpfiles")
+        let program = try startPython("tmpfile", """
+            import os, sys, time
+            fd = os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o640)
+            os.write(fd, b"never had a name")
+            os.lseek(fd, 6, os.SEEK_SET)
+            def flags():
+                return [l for l in open("/proc/self/fdinfo/%d" % fd) if l.startswith("flags:")][0].split()[1]
+            print("flags", flags(), flush=True)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                where = os.lseek(fd, 0, os.SEEK_CUR)
+                ok = os.pread(fd, 100, 0) == b"never had a name" and where == 6 and os.fstat(fd).st_mode & 0o777 == 0o640
+                print("tick", n, "flags", flags(), os.readlink("/proc/self/fd/%d" % fd) if ok else "FAIL: content, offset or mode changed", flush=True)
+                time.sleep(0.05)
+            """, [directory])
+        try program.waitFor("tick", atLeast: 2)
+        let flags = try XCTUnwrap(program.log.lines().first { $0.hasPrefix("flags ") }?.dropFirst("flags ".count))
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 3, after: mark)
+        for line in program.log.lines().dropFirst(mark) where line.hasPrefix("tick ") {
+            let words = line.split(separator: " ")
+            XCTAssertEqual(words.count, 6, line)
+            XCTAssertEqual(words.count == 6 ? String(words[3]) : "", String(flags), "the status flags after the restore: \(line)")
+            let resolved = directory.replacingOccurrences(of: "//", with: "/")
+            XCTAssertTrue(line.hasSuffix(" (deleted)") && line.contains(resolved + "/#"), "an unnamed file of the same directory: \(line)")
+        }
+        assertNoFailures(program)
+    }
+
     /// --ghost-limit, as in CRIU: a deleted file larger than it refuses the
     /// dump (leaving the process running), one within it travels whole.
     func testGhostLimitBoundsTheDeletedFilesTheImageCarries() throws {

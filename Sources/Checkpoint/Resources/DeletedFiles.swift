@@ -42,6 +42,7 @@ enum DeletedFiles: FileKind {
         guard let state = f.deletedFile else {
             throw ImageError(file: "process-\(context.pid).json", field: "files[fd \(f.fd)].deletedFile", reason: "missing")
         }
+        if f.flags & tmpFile != 0 { return .local(try makeTmpFile(f, state: state, context: context)) }
         var path = f.path
         if ProcFile.exists(path) { path += ".crtool-\(context.pid)-\(f.fd)" }
         let made = try LocalFile.open(path, flags: O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW, pid: context.pid, mode: state.mode)
@@ -55,5 +56,28 @@ enum DeletedFiles: FileKind {
         let reopened = try LocalFile.open("/proc/self/fd/\(made)", flags: flags, pid: context.pid)
         if f.position != 0 { _ = lseek(reopened, off_t(f.position), SEEK_SET) }
         return .local(reopened)
+    }
+
+    /// __O_TMPFILE: the file was made with open(dir, O_TMPFILE), never had
+    /// a name ("/dir/#inode (deleted)"), and keeps the flag, with
+    /// O_DIRECTORY, in its status flags.
+    static let tmpFile: Int32 = 0o20000000
+
+    /// An O_TMPFILE file is made again the same way, in the same directory.
+    private static func makeTmpFile(_ f: FileDescriptorImage, state: DeletedFileState, context: FileRestoreContext) throws -> Int32 {
+        let directory = String(f.path[..<(f.path.lastIndex(of: "/") ?? f.path.startIndex)])
+        let flags = f.flags & ~Int32(O_CREAT | O_EXCL | O_TRUNC)
+        let fd = try LocalFile.open(directory.isEmpty ? "/" : directory, flags: flags, pid: context.pid, mode: state.mode)
+        do {
+            let bytes = [UInt8](state.content)
+            if !bytes.isEmpty { try LocalFile.write(fd, bytes, range: 0..<bytes.count, at: 0) }
+            if f.position != 0 && lseek(fd, off_t(f.position), SEEK_SET) < 0 {
+                throw SystemError("lseek of the O_TMPFILE file of fd \(f.fd) of pid \(context.pid)", pid: context.pid)
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
     }
 }
