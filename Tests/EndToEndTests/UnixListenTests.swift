@@ -51,4 +51,45 @@ final class UnixListenTests: EndToEndCase {
         let line = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("abstract ") })
         return String(line.dropFirst("abstract ".count))
     }
+
+    /// A stream socket bound but neither listening nor connected yet (a
+    /// server between bind and listen) has no queue to peek at: it comes
+    /// back bound to its name, and can listen and accept afterwards.
+    func testBoundStreamSocketNotYetListeningComesBackBound() throws {
+        let path = scratch.newPath("later.sock")
+        let program = try startPython("bound-only", """
+            import os, signal, socket, sys, time
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1])
+            go = []
+            signal.signal(signal.SIGUSR1, lambda *a: go.append(1))
+            print("ready", flush=True)
+            n = 0
+            while not go:
+                n += 1
+                print("tick", n, s.getsockname(), flush=True)
+                time.sleep(0.05)
+            s.listen(1)
+            c, _ = s.accept()
+            c.sendall(b"accepted after the restore")
+            c.close()
+            print("accepted", flush=True)
+            while True:
+                time.sleep(1)
+            """, [path])
+        try program.waitFor("tick", atLeast: 2)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 2, after: mark)
+        let last = try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") })
+        XCTAssertTrue(last.hasSuffix(" \(path.replacingOccurrences(of: "//", with: "/"))") || last.hasSuffix(" \(path)"), "bound after the restore: \(last)")
+        try program.signal(SIGUSR1)
+        var connected: TestSocket?
+        XCTAssertTrue(poll(timeout: 5) { connected = try? TestSocket.unix(path); return connected != nil }, "connect to \(path)")
+        if let connected {
+            XCTAssertEqual(String(decoding: try connected.receive(untilEOF: true, timeout: 5), as: UTF8.self), "accepted after the restore")
+            connected.close()
+        }
+        try program.waitFor(line: "accepted", from: mark)
+        assertNoFailures(program)
+    }
 }

@@ -33,7 +33,10 @@ enum UnixSocketInspector {
         end.shutdown = diag.shutdown
         end.options = SocketOptionSet.read(SocketOptionSet.unix, from: fd)
         end.peekOffset = (try? Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF)) ?? -1
-        if !end.listening {
+        // A stream or seqpacket socket never connected (TCP_CLOSE, bound or
+        // not) has no queue, and peeking at it is EINVAL.
+        let unconnected = type != .datagram && diag.state == 7
+        if !end.listening && !unconnected {
             let peeked: [PeekedMessage]
             switch type {
             case .stream:
