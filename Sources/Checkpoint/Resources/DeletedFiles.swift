@@ -14,7 +14,7 @@ enum DeletedFiles: FileKind {
     static let suffix = " (deleted)"
 
     static func recognizes(_ p: FileProbe) -> Bool {
-        p.fileType == UInt32(S_IFREG) && p.link.hasPrefix("/") && p.link.hasSuffix(suffix)
+        p.fileType == UInt32(S_IFREG) && p.link.hasPrefix("/") && p.link.hasSuffix(suffix) && !PathFiles.isPathOnly(p)
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {

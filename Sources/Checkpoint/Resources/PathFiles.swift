@@ -4,6 +4,10 @@ import Ptrace
 /// Files reached by a path: regular files, directories, character devices
 /// and terminals. Saved as path, flags and offset; reopened by path inside
 /// the restored process, so it opens them with its own credentials.
+///
+/// O_PATH descriptors too, of whatever the path leads to (a symbolic link
+/// with O_NOFOLLOW, a FIFO, a socket file, a device): they only locate a
+/// file, so opening the path again with the same flags is all they are.
 enum PathFiles: FileKind {
     static let kind = FileDescriptorImage.Kind.regular
 
@@ -13,10 +17,23 @@ enum PathFiles: FileKind {
 
     static func recognizes(_ p: FileProbe) -> Bool {
         guard p.link.hasPrefix("/") else { return false }
-        return [UInt32(S_IFREG), UInt32(S_IFDIR), UInt32(S_IFCHR)].contains(p.fileType)
+        return isPathOnly(p) || [UInt32(S_IFREG), UInt32(S_IFDIR), UInt32(S_IFCHR)].contains(p.fileType)
     }
 
+    /// O_PATH (kernel value; glibc hides it behind _GNU_SOURCE).
+    static let pathOnly: Int32 = 0o10000000
+
+    static func isPathOnly(_ p: FileProbe) -> Bool { p.info.flags & pathOnly != 0 }
+
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        if isPathOnly(p) {
+            image.kind = p.fileType == UInt32(S_IFDIR) ? .directory : .regular
+            if p.link.hasSuffix(" (deleted)") {
+                throw FileKinds.unsupported(p, what: "an O_PATH descriptor of a deleted file (\(p.link))")
+            }
+            try requireReachable(p)
+            return
+        }
         switch p.fileType {
         case UInt32(S_IFDIR): image.kind = .directory
         case UInt32(S_IFCHR):
@@ -42,7 +59,9 @@ enum PathFiles: FileKind {
     /// namespace) or one something was mounted over since.
     private static func requireReachable(_ p: FileProbe) throws {
         var st = stat()
-        guard stat(p.link, &st) == 0, UInt64(st.st_dev) == p.device, UInt64(st.st_ino) == p.inode else {
+        // A symbolic link (held with O_PATH | O_NOFOLLOW) is the link itself.
+        let found = p.fileType == UInt32(S_IFLNK) ? lstat(p.link, &st) : stat(p.link, &st)
+        guard found == 0, UInt64(st.st_dev) == p.device, UInt64(st.st_ino) == p.inode else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(p.link), but that path does not lead to the file the process has open "
                 + "(a POSIX message queue, a file on a mount crtool cannot see, or one hidden by a later mount); "
                 + "crtool reopens files by path, so it cannot checkpoint this one")
