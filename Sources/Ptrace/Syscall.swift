@@ -63,4 +63,5 @@ public enum Syscall {
     public static let setpgid: Int64 = 109
     public static let getpgid: Int64 = 121
     public static let rtSigtimedwait: Int64 = 128
+    public static let membarrier: Int64 = 324
 }

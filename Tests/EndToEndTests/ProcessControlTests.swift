@@ -60,4 +60,32 @@ final class ProcessControlTests: EndToEndCase {
     private func coredumpFilter(_ pid: pid_t) -> String? {
         readTextFile("/proc/\(pid)/coredump_filter")?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// membarrier(2) registrations belong to the address space: a process
+    /// registered for private expedited barriers (plain and SYNC_CORE)
+    /// must still be after the restore, and one it never registered for
+    /// (RSEQ) must still fail with EPERM.
+    func testMembarrierRegistrationsComeBack() throws {
+        let program = try startPython("membarrier", """
+            import ctypes, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            def barrier(command):
+                return 0 if libc.syscall(324, command, 0, 0) == 0 else -ctypes.get_errno()
+            if barrier(16) != 0 or barrier(64) != 0:
+                print("FAIL: membarrier registration refused", flush=True)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                print("tick", n, "barriers", barrier(8), barrier(32), barrier(128), flush=True)
+                time.sleep(0.05)
+            """)
+        try program.waitFor("tick", atLeast: 2)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 3, after: mark)
+        for line in program.log.lines().dropFirst(mark) where line.hasPrefix("tick ") {
+            XCTAssertTrue(line.hasSuffix(" barriers 0 0 -1"), "private expedited and SYNC_CORE registered, RSEQ not: \(line)")
+        }
+        assertNoFailures(program)
+    }
 }

@@ -144,6 +144,8 @@ final class TaskInspector {
         var controls = ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(dumpable), hugePagesDisabled: hugePagesDisabled != 0)
         controls.coredumpFilter = UInt32(try ProcFile.text("/proc/\(frozen.pid)/coredump_filter", pid: frozen.pid)
             .trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+        let registered = try MembarrierRegistration.commands.filter { try MembarrierRegistration.isRegistered($0, inj: inj) }
+        controls.membarriers = registered.isEmpty ? nil : registered
         return controls
     }
 

@@ -13,6 +13,12 @@ public struct ProcessControls: Codable, Equatable, Sendable {
     /// /proc/PID/coredump_filter: which mappings a core dump holds
     /// (absent in older images).
     public var coredumpFilter: UInt32?
+    /// membarrier(2) private expedited commands the process registered
+    /// for (MEMBARRIER_CMD_PRIVATE_EXPEDITED and its SYNC_CORE and RSEQ
+    /// variants, as command numbers): userspace RCU and some runtimes
+    /// register once and fail with EPERM ever after without it. Absent:
+    /// none.
+    public var membarriers: [Int32]?
 
     public init(childSubreaper: Bool, dumpable: Int32, hugePagesDisabled: Bool) {
         self.childSubreaper = childSubreaper

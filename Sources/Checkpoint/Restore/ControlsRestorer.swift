@@ -16,6 +16,9 @@ enum ControlsRestorer {
         if c.hugePagesDisabled {
             try inj.checked("PR_SET_THP_DISABLE", Syscall.prctl, 41, 1, 0, 0, 0)
         }
+        for command in c.membarriers ?? [] {
+            try MembarrierRegistration.register(command, inj: inj, pid: process.pid, warnings: &warnings)
+        }
         if let filter = c.coredumpFilter {
             do {
                 // Read in base 0: hexadecimal needs its 0x.
