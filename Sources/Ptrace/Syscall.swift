@@ -64,4 +64,5 @@ public enum Syscall {
     public static let getpgid: Int64 = 121
     public static let rtSigtimedwait: Int64 = 128
     public static let membarrier: Int64 = 324
+    public static let mseal: Int64 = 462
 }

@@ -146,6 +146,8 @@ final class TaskInspector {
             .trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
         let registered = try MembarrierRegistration.commands.filter { try MembarrierRegistration.isRegistered($0, inj: inj) }
         controls.membarriers = registered.isEmpty ? nil : registered
+        // EINVAL on kernels without KSM: nothing to keep.
+        controls.mergeAllMemory = try inj.call(Syscall.prctl, 68) == 1 ? true : nil // PR_GET_MEMORY_MERGE
         return controls
     }
 

@@ -19,6 +19,9 @@ public struct ProcessControls: Codable, Equatable, Sendable {
     /// register once and fail with EPERM ever after without it. Absent:
     /// none.
     public var membarriers: [Int32]?
+    /// PR_SET_MEMORY_MERGE: every mapping of the process is offered to KSM
+    /// (absent: no).
+    public var mergeAllMemory: Bool?
 
     public init(childSubreaper: Bool, dumpable: Int32, hugePagesDisabled: Bool) {
         self.childSubreaper = childSubreaper

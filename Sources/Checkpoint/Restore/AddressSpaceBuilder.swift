@@ -200,19 +200,24 @@ final class AddressSpaceBuilder {
         return written
     }
 
-    /// Final protections and the madvise flags smaps showed.
+    /// Final protections, the madvise flags smaps showed, locks, and last
+    /// the seal (mseal) of a sealed VMA, which forbids changing it after.
     func finishMappings() throws {
         for vma in process.vmas where ![.vdso, .vvar, .vvarVclock, .vsyscall].contains(vma.kind) {
             if protectionForWriting(vma) != vma.prot {
                 try inj.checked("mprotect at 0x\(String(vma.start, radix: 16))", Syscall.mprotect, vma.start, vma.size, vma.prot)
             }
-            let advice: [(String, UInt64)] = [("dd", 16), ("dc", 10), ("wf", 18), ("hg", 14), ("nh", 15)]
+            let advice: [(String, UInt64)] = [("dd", 16), ("dc", 10), ("wf", 18), ("hg", 14), ("nh", 15), ("mg", 12)]
             for (flag, code) in advice where vma.flags.contains(flag) {
                 if try inj.call(Syscall.madvise, vma.start, vma.size, code) < 0 {
                     warnings.append("madvise(\(flag)) at 0x\(String(vma.start, radix: 16)) was refused")
                 }
             }
             try lockIfLocked(vma)
+            if vma.flags.contains("sl") {
+                let r = try inj.call(Syscall.mseal, vma.start, vma.size, 0)
+                if r < 0 { warnings.append("the sealed memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be sealed again: \(SystemError("mseal", errno: Int32(-r)).errnoName)") }
+            }
         }
         if let future = process.lockFutureMappings {
             let flags: UInt64 = 2 | (future == .lockedOnFault ? 4 : 0) // MCL_FUTURE, MCL_ONFAULT

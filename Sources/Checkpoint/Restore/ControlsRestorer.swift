@@ -16,6 +16,10 @@ enum ControlsRestorer {
         if c.hugePagesDisabled {
             try inj.checked("PR_SET_THP_DISABLE", Syscall.prctl, 41, 1, 0, 0, 0)
         }
+        if c.mergeAllMemory == true {
+            let r = try inj.call(Syscall.prctl, 67, 1) // PR_SET_MEMORY_MERGE
+            if r < 0 { warnings.append("pid \(process.pid) no longer offers all its memory to KSM: \(SystemError("prctl", errno: Int32(-r)).errnoName)") }
+        }
         for command in c.membarriers ?? [] {
             try MembarrierRegistration.register(command, inj: inj, pid: process.pid, warnings: &warnings)
         }
