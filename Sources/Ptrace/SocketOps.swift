@@ -88,6 +88,11 @@ public enum Sockets {
         }
     }
 
+    public static func setBytesOption(_ fd: Int32, level: Int32, name: Int32, _ bytes: [UInt8]) throws {
+        let r = bytes.withUnsafeBytes { setsockopt(fd, level, name, $0.baseAddress, socklen_t($0.count)) }
+        if r != 0 { throw SystemError("setsockopt(\(level), \(name)) with \(bytes.count) bytes") }
+    }
+
     /// An option read as up to `size` bytes (struct tcp_info and the like).
     public static func bytesOption(_ fd: Int32, level: Int32, name: Int32, size: Int) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: size)

@@ -1,15 +1,23 @@
+import Foundation
 import Glibc
 import Ptrace
 
-/// The integer socket options crtool saves and gives back. A restored
-/// socket is fresh, so only values that differ from a fresh socket's are
-/// set: setting a buffer size, for one, turns off the kernel's own sizing.
+/// The socket options crtool saves and gives back: integers, and a few
+/// that are structs or strings (read and set as bytes). A restored socket
+/// is fresh, so only values that differ from a fresh socket's are set:
+/// setting a buffer size, for one, turns off the kernel's own sizing.
 enum SocketOptionSet {
     struct Option {
         var name: String
         var level: Int32
         var option: Int32
+        /// For an option that is not an int: the most bytes it takes.
+        var size: Int? = nil
     }
+
+    /// struct timeval, which SO_RCVTIMEO and SO_SNDTIMEO take on x86-64.
+    static let receiveTimeout = Option(name: "SO_RCVTIMEO", level: SOL_SOCKET, option: 20, size: 16)
+    static let sendTimeout = Option(name: "SO_SNDTIMEO", level: SOL_SOCKET, option: 21, size: 16)
 
     static let reuseAddress = Option(name: "SO_REUSEADDR", level: SOL_SOCKET, option: SO_REUSEADDR)
     static let sendBuffer = Option(name: "SO_SNDBUF", level: SOL_SOCKET, option: SO_SNDBUF)
@@ -18,7 +26,7 @@ enum SocketOptionSet {
     static let unix: [Option] = [
         Option(name: "SO_PASSCRED", level: SOL_SOCKET, option: SO_PASSCRED),
         Option(name: "SO_PASSSEC", level: SOL_SOCKET, option: 34),
-        sendBuffer, receiveBuffer,
+        sendBuffer, receiveBuffer, receiveTimeout, sendTimeout,
     ]
 
     static func inet(tcp: Bool, ipv6: Bool) -> [Option] {
@@ -37,6 +45,20 @@ enum SocketOptionSet {
             Option(name: "SO_TIMESTAMP", level: SOL_SOCKET, option: 29),
             Option(name: "IP_TOS", level: ip, option: 1),
             Option(name: "IP_TTL", level: ip, option: 2),
+            Option(name: "SO_OOBINLINE", level: SOL_SOCKET, option: 10),
+            Option(name: "SO_DONTROUTE", level: SOL_SOCKET, option: 5),
+            Option(name: "SO_TIMESTAMPNS", level: SOL_SOCKET, option: 35),
+            Option(name: "SO_BUSY_POLL", level: SOL_SOCKET, option: 46),
+            Option(name: "IP_FREEBIND", level: ip, option: 15),
+            Option(name: "IP_TRANSPARENT", level: ip, option: 19),
+            Option(name: "IP_BIND_ADDRESS_NO_PORT", level: ip, option: 24),
+            Option(name: "IP_MTU_DISCOVER", level: ip, option: 10),
+            Option(name: "IP_RECVTOS", level: ip, option: 13),
+            Option(name: "IP_RECVTTL", level: ip, option: 12),
+            receiveTimeout, sendTimeout,
+            // struct linger; the interface name; set before the bind.
+            Option(name: "SO_LINGER", level: SOL_SOCKET, option: SO_LINGER, size: 8),
+            Option(name: "SO_BINDTODEVICE", level: SOL_SOCKET, option: 25, size: 16),
         ]
         if tcp {
             list += [
@@ -46,6 +68,12 @@ enum SocketOptionSet {
                 Option(name: "TCP_KEEPCNT", level: tcpLevel, option: 6),
                 Option(name: "TCP_DEFER_ACCEPT", level: tcpLevel, option: 9),
                 Option(name: "TCP_FASTOPEN", level: tcpLevel, option: 23),
+                Option(name: "TCP_USER_TIMEOUT", level: tcpLevel, option: 18),
+                Option(name: "TCP_NOTSENT_LOWAT", level: tcpLevel, option: 25),
+                Option(name: "TCP_WINDOW_CLAMP", level: tcpLevel, option: 10),
+                Option(name: "TCP_SYNCNT", level: tcpLevel, option: 7),
+                Option(name: "TCP_LINGER2", level: tcpLevel, option: 8),
+                Option(name: "TCP_CONGESTION", level: tcpLevel, option: 13, size: 16),
             ]
         } else {
             list += [
@@ -59,6 +87,11 @@ enum SocketOptionSet {
         if ipv6 {
             list.append(Option(name: "IPV6_V6ONLY", level: ip6, option: 26))
             list.append(Option(name: "IPV6_UNICAST_HOPS", level: ip6, option: 16))
+            list.append(Option(name: "IPV6_TCLASS", level: ip6, option: 67))
+            list.append(Option(name: "IPV6_MTU_DISCOVER", level: ip6, option: 23))
+            list.append(Option(name: "IPV6_RECVERR", level: ip6, option: 25))
+            list.append(Option(name: "IPV6_FREEBIND", level: ip6, option: 78))
+            list.append(Option(name: "IPV6_TRANSPARENT", level: ip6, option: 75))
             if !tcp {
                 list += [
                     Option(name: "IPV6_RECVPKTINFO", level: ip6, option: 49),
@@ -73,7 +106,12 @@ enum SocketOptionSet {
     /// The values of `options` on `fd`; options the kernel does not know are left out.
     static func read(_ options: [Option], from fd: Int32) -> [SocketOptionValue] {
         options.compactMap { o in
-            (try? Sockets.intOption(fd, level: o.level, name: o.option)).map {
+            if let size = o.size {
+                return (try? Sockets.bytesOption(fd, level: o.level, name: o.option, size: size)).map {
+                    SocketOptionValue(name: o.name, level: o.level, option: o.option, value: 0, bytes: Data($0))
+                }
+            }
+            return (try? Sockets.intOption(fd, level: o.level, name: o.option)).map {
                 SocketOptionValue(name: o.name, level: o.level, option: o.option, value: $0)
             }
         }
@@ -82,6 +120,13 @@ enum SocketOptionSet {
     /// Sets every value in `values` that `fd` does not have already.
     static func apply(_ values: [SocketOptionValue], to fd: Int32) throws {
         for v in values {
+            if let bytes = v.bytes {
+                let wanted = [UInt8](bytes)
+                let current = try? Sockets.bytesOption(fd, level: v.level, name: v.option, size: max(wanted.count, 1))
+                if current == wanted || (wanted.allSatisfy { $0 == 0 } && (current ?? []).allSatisfy { $0 == 0 }) { continue }
+                try Sockets.setBytesOption(fd, level: v.level, name: v.option, wanted)
+                continue
+            }
             if let current = try? Sockets.intOption(fd, level: v.level, name: v.option), current == v.value { continue }
             if v.level == SOL_SOCKET && (v.option == SO_SNDBUF || v.option == SO_RCVBUF) {
                 try setBuffer(fd, option: v.option, bytes: v.value)
