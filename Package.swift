@@ -40,6 +40,7 @@ let fixtureNames: [String] = [
     "tree",
     "unixlisten",
     "unixserver",
+    "vforker",
 ]
 
 let fixtureTargets: [Target] = fixtureNames.map { name in

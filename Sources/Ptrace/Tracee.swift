@@ -57,6 +57,32 @@ public final class Tracee {
         return stop
     }
 
+    /// Like waitStop(), but gives up after `seconds`: nil when no stop
+    /// came. A thread asleep in the kernel beyond a signal's reach (state
+    /// D: a vfork parent, a hung NFS or FUSE request) never reports one.
+    public func waitStop(within seconds: Double) throws -> Stop? {
+        try checkOwner("waitpid")
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var pause: UInt32 = 20
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(tid, &status, Int32(bitPattern: 0x4000_0000) | WNOHANG) // __WALL
+            if r == tid {
+                let stop = Stop(status: status)
+                lastStop = stop
+                return stop
+            }
+            if r == -1 && errno == EINTR { continue }
+            if r != 0 { throw SystemError("waitpid on thread \(tid)", pid: tid) }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds { return nil }
+            usleep(pause)
+            pause = min(pause * 2, 10_000)
+        }
+    }
+
     public func registers() throws -> Registers {
         try checkOwner("PTRACE_GETREGS")
         var raw = cr_user_regs()

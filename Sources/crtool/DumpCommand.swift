@@ -45,6 +45,9 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 
+    @Option(name: .long, help: "Seconds each thread may take to stop before the dump gives up and lets the tree go (default 10).")
+    var timeout: Double = 10
+
     @Flag(name: [.short, .long], help: "Say more: per-thread state such as the system call a thread was stopped in.")
     var verbose = false
 
@@ -65,6 +68,8 @@ struct DumpCommand: ParsableCommand {
             }
             options.ghostLimit = limit
         }
+        guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
+        options.freezeTimeout = timeout
         options.leaveRunning = leaveRunning
         options.codec = codec
         options.quiet = quiet

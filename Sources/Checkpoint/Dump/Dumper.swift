@@ -11,6 +11,8 @@ public struct DumpOptions: Sendable {
     public var workers = ProcessInfo.processInfo.activeProcessorCount
     /// The most bytes of a file deleted while open that the image carries.
     public var ghostLimit = DeletedFiles.defaultLimit
+    /// Seconds a thread may take to stop before the dump gives up.
+    public var freezeTimeout = FrozenProcess.defaultTimeout
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -51,7 +53,7 @@ public enum Dumper {
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()
         let image = try ImageDirectory.create(at: options.directory)
-        let tree = FrozenTree(root: options.pid)
+        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
         do {
             try tree.freeze()
         } catch {

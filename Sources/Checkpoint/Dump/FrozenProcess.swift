@@ -10,11 +10,17 @@ final class FrozenProcess {
     /// The process was in a job-control stop (SIGSTOP) when frozen.
     private(set) var wasStopped = false
     private let tasks: AttachedTasks
+    /// How long a thread may take to reach its interrupt stop.
+    private let timeout: Double
 
-    init(pid: Int32, tasks: AttachedTasks = AttachedTasks()) {
+    init(pid: Int32, tasks: AttachedTasks = AttachedTasks(), timeout: Double = FrozenProcess.defaultTimeout) {
         self.pid = pid
         self.tasks = tasks
+        self.timeout = timeout
     }
+
+    /// CRIU's default: ten seconds.
+    static let defaultTimeout = 10.0
 
     var leader: Tracee { threads.first { $0.tid == pid }! }
 
@@ -94,7 +100,7 @@ final class FrozenProcess {
     /// thread is gone.
     private func waitForStop(_ t: Tracee) throws -> Bool {
         while true {
-            let stop = try t.waitStop()
+            guard let stop = try t.waitStop(within: timeout) else { throw didNotStop(t.tid) }
             switch stop {
             case .eventStop(let sig):
                 if sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU { wasStopped = true }
@@ -112,6 +118,21 @@ final class FrozenProcess {
                 return false
             }
         }
+    }
+
+    /// Why a thread would not stop, from its state and where it sleeps.
+    private func didNotStop(_ tid: Int32) -> CheckpointError {
+        let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] ?? "unknown"
+        let wchan = (try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)).flatMap { $0.isEmpty || $0 == "0" ? nil : $0 }
+        let place = wchan.map { " in \($0)" } ?? ""
+        let why = state.hasPrefix("D")
+            ? "it is asleep in the kernel (state \(state))\(place), where no stop reaches it: a vfork parent waits for its child to exec or exit, and a file system request may hang"
+            : "it is in state \(state)\(place)"
+        return CheckpointError("thread \(tid) of pid \(pid) did not stop within \(Self.format(timeout)) s: \(why); the dump let every process go as it was (--timeout waits longer)")
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 
     /// Lets the process go: running on as it was, or killed.

@@ -11,9 +11,11 @@ final class FrozenTree {
     private(set) var processes: [FrozenProcess] = []
     private(set) var zombies: [ZombieImage] = []
     private let tasks = AttachedTasks()
+    private let timeout: Double
 
-    init(root: Int32) {
+    init(root: Int32, timeout: Double = FrozenProcess.defaultTimeout) {
         self.root = root
+        self.timeout = timeout
     }
 
     func freeze() throws {
@@ -30,7 +32,7 @@ final class FrozenTree {
                                                    exitStatus: try ZombieImage.exitStatus(pid: pid)))
                         continue
                     }
-                    let process = FrozenProcess(pid: pid, tasks: tasks)
+                    let process = FrozenProcess(pid: pid, tasks: tasks, timeout: timeout)
                     do {
                         try process.freeze()
                         processes.append(process)
