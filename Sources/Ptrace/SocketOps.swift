@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// Socket system calls on crtool's own descriptors, typed: addresses are
@@ -91,6 +92,32 @@ public enum Sockets {
     public static func setBytesOption(_ fd: Int32, level: Int32, name: Int32, _ bytes: [UInt8]) throws {
         let r = bytes.withUnsafeBytes { setsockopt(fd, level, name, $0.baseAddress, socklen_t($0.count)) }
         if r != 0 { throw SystemError("setsockopt(\(level), \(name)) with \(bytes.count) bytes") }
+    }
+
+    /// The classic BPF program attached with SO_ATTACH_FILTER, as its
+    /// 8-byte instructions; nil when there is none. SO_GET_FILTER counts
+    /// in instructions, not bytes. An eBPF program (SO_ATTACH_BPF) has no
+    /// classic form to give back: EACCES, thrown.
+    public static func classicFilter(_ fd: Int32) throws -> [UInt8]? {
+        var count = socklen_t(0)
+        if getsockopt(fd, SOL_SOCKET, 26, nil, &count) != 0 { throw SystemError("getsockopt(SO_GET_FILTER)") }
+        guard count > 0 else { return nil }
+        var instructions = [UInt8](repeating: 0, count: Int(count) * 8)
+        var length = count
+        let r = instructions.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, 26, $0.baseAddress, &length) }
+        if r != 0 { throw SystemError("getsockopt(SO_GET_FILTER) of \(count) instructions") }
+        return Array(instructions.prefix(Int(length) * 8))
+    }
+
+    /// SO_ATTACH_FILTER with a classic BPF program of 8-byte instructions.
+    public static func attachClassicFilter(_ fd: Int32, _ instructions: [UInt8]) throws {
+        precondition(instructions.count % 8 == 0 && !instructions.isEmpty)
+        let r = instructions.withUnsafeBytes { raw -> Int32 in
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+            var program = cr_sock_fprog(len: UInt16(instructions.count / 8), filter: UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            return setsockopt(fd, SOL_SOCKET, 26, &program, socklen_t(MemoryLayout<cr_sock_fprog>.size))
+        }
+        if r != 0 { throw SystemError("setsockopt(SO_ATTACH_FILTER) of \(instructions.count / 8) instructions") }
     }
 
     /// An option read as up to `size` bytes (struct tcp_info and the like).

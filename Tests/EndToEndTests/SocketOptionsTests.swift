@@ -1,3 +1,4 @@
+import Glibc
 import XCTest
 
 /// Socket options a server sets and never looks at again, so losing one
@@ -49,6 +50,61 @@ final class SocketOptionsTests: EndToEndCase {
         try program.waitForMore("tick", 2, after: mark)
         let after = try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }?.split(separator: " ").last.map(String.init))
         XCTAssertEqual(after, before, "the options after the restore")
+        assertNoFailures(program)
+    }
+
+    /// Classic BPF socket filters (SO_ATTACH_FILTER), locked or not: a UDP
+    /// socket whose filter drops everything, locked (SO_LOCK_FILTER), and
+    /// a unix datagram pair whose filter keeps the first three bytes.
+    func testClassicSocketFiltersComeBack() throws {
+        let program = try startPython("socket-filters", """
+            import ctypes, socket, struct, time
+            def attach(s, instructions):
+                code = b"".join(struct.pack("HBBI", *i) for i in instructions)
+                buf = ctypes.create_string_buffer(code, len(code))
+                s.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HL", len(instructions), ctypes.addressof(buf)))
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0)); udp.setblocking(False)
+            attach(udp, [(0x06, 0, 0, 0)])                          # ret #0: drop
+            udp.setsockopt(socket.SOL_SOCKET, 44, 1)                # SO_LOCK_FILTER
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            attach(left, [(0x06, 0, 0, 3)])                         # ret #3: keep 3 bytes
+            print("port", udp.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                try:
+                    got = udp.recv(100)
+                except BlockingIOError:
+                    got = b""
+                try:
+                    udp.setsockopt(socket.SOL_SOCKET, 27, 0)        # SO_DETACH_FILTER
+                    locked = False
+                except PermissionError:
+                    locked = True
+                right.send(b"hello")
+                print("tick", n, "udp", len(got), "locked", locked, "pair", left.recv(100).decode(), flush=True)
+                time.sleep(0.05)
+            """)
+        try program.waitFor("tick", atLeast: 2)
+        let port = try XCTUnwrap(program.numbers("port").first)
+        let (_, mark) = try roundTrip(program)
+        let sender = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(sender) }
+        var address = TestSocket.loopback(port: UInt16(port))
+        for _ in 0..<5 {
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(sender, "dropped", 7, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            usleep(20_000)
+        }
+        try program.waitForMore("tick", 4, after: mark)
+        let lines = program.log.lines().filter { $0.hasPrefix("tick ") }
+        XCTAssertFalse(lines.isEmpty)
+        for line in lines {
+            XCTAssertTrue(line.hasSuffix(" udp 0 locked True pair hel"), line)
+        }
         assertNoFailures(program)
     }
 }

@@ -54,6 +54,12 @@ typedef struct {
     uint64_t mask;
 } cr_kernel_sigaction;
 
+/* struct sock_fprog, for SO_ATTACH_FILTER. */
+typedef struct {
+    unsigned short len;
+    void *filter;
+} cr_sock_fprog;
+
 /* struct ptrace_peeksiginfo_args */
 typedef struct {
     uint64_t off;

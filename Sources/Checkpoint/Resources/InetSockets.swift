@@ -54,6 +54,7 @@ enum InetSockets: FileKind {
             state.remote = endpoint(remote)
         }
         state.options = SocketOptionSet.read(SocketOptionSet.inet(tcp: tcp, ipv6: domain == AF_INET6), from: fd)
+        if let filter = try SocketOptionSet.filter(of: fd, what: "pid \(p.pid) fd \(p.fd)") { state.options.append(filter) }
         if !tcp { state.multicast = try MulticastGroups.read(fd, ipv6: domain == AF_INET6) }
         image.inetSocket = state
     }

@@ -27,6 +27,7 @@ enum SocketOptionSet {
         Option(name: "SO_PASSCRED", level: SOL_SOCKET, option: SO_PASSCRED),
         Option(name: "SO_PASSSEC", level: SOL_SOCKET, option: 34),
         sendBuffer, receiveBuffer, receiveTimeout, sendTimeout,
+        Option(name: "SO_LOCK_FILTER", level: SOL_SOCKET, option: 44),
     ]
 
     static func inet(tcp: Bool, ipv6: Bool) -> [Option] {
@@ -56,6 +57,7 @@ enum SocketOptionSet {
             Option(name: "IP_RECVTOS", level: ip, option: 13),
             Option(name: "IP_RECVTTL", level: ip, option: 12),
             receiveTimeout, sendTimeout,
+            Option(name: "SO_LOCK_FILTER", level: SOL_SOCKET, option: 44),
             // struct linger; the interface name; set before the bind.
             Option(name: "SO_LINGER", level: SOL_SOCKET, option: SO_LINGER, size: 8),
             Option(name: "SO_BINDTODEVICE", level: SOL_SOCKET, option: 25, size: 16),
@@ -117,9 +119,30 @@ enum SocketOptionSet {
         }
     }
 
-    /// Sets every value in `values` that `fd` does not have already.
+    /// The classic BPF filter attached to a socket, as an option value; an
+    /// eBPF filter refuses the dump (the kernel cannot give it back).
+    static let filterOption: Int32 = 26 // SO_ATTACH_FILTER
+
+    static func filter(of fd: Int32, what: String) throws -> SocketOptionValue? {
+        do {
+            return try Sockets.classicFilter(fd).map {
+                SocketOptionValue(name: "SO_ATTACH_FILTER", level: SOL_SOCKET, option: filterOption, value: 0, bytes: Data($0))
+            }
+        } catch let e as SystemError where e.errno == EACCES {
+            throw CheckpointError("\(what) has an eBPF socket filter (SO_ATTACH_BPF), which the kernel cannot give back; crtool cannot checkpoint it")
+        }
+    }
+
+    /// Sets every value in `values` that `fd` does not have already; a
+    /// filter first, since SO_LOCK_FILTER forbids attaching one after it.
     static func apply(_ values: [SocketOptionValue], to fd: Int32) throws {
-        for v in values {
+        for v in values where v.level == SOL_SOCKET && v.option == filterOption {
+            guard let bytes = v.bytes, !bytes.isEmpty, bytes.count % 8 == 0, bytes.count / 8 <= 4096 else {
+                throw CheckpointError("SO_ATTACH_FILTER in the image holds \(v.bytes?.count ?? 0) bytes, not a classic BPF program")
+            }
+            try Sockets.attachClassicFilter(fd, [UInt8](bytes))
+        }
+        for v in values where !(v.level == SOL_SOCKET && v.option == filterOption) {
             if let bytes = v.bytes {
                 let wanted = [UInt8](bytes)
                 let current = try? Sockets.bytesOption(fd, level: v.level, name: v.option, size: max(wanted.count, 1))

@@ -32,6 +32,7 @@ enum UnixSocketInspector {
         end.peerInode = diag.peer.map { UInt64($0) }
         end.shutdown = diag.shutdown
         end.options = SocketOptionSet.read(SocketOptionSet.unix, from: fd)
+        if let filter = try SocketOptionSet.filter(of: fd, what: "unix socket \(inode) of pid \(pid)") { end.options.append(filter) }
         end.peekOffset = (try? Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF)) ?? -1
         // A stream or seqpacket socket never connected (TCP_CLOSE, bound or
         // not) has no queue, and peeking at it is EINVAL.
