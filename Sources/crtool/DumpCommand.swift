@@ -45,7 +45,7 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 
-    @Option(name: .long, help: "Seconds each thread may take to stop before the dump gives up and lets the tree go (default 10).")
+    @Option(name: .long, help: "Seconds each thread may take to stop before the dump gives up and lets the tree go.")
     var timeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Say more: per-thread state such as the system call a thread was stopped in.")
