@@ -37,6 +37,32 @@ public final class PidFD {
 /// kcmp(2): whether two descriptors, in the same or different processes,
 /// are the same open file description.
 public enum KernelCompare {
+    /// What two processes may share beyond threads of one (clone flags
+    /// without CLONE_THREAD): kcmp's types 1-4.
+    public enum Resource: UInt64, CaseIterable, Sendable {
+        case memory = 1, fileTable = 2, fileSystem = 3, signalHandlers = 4
+
+        /// The clone flag that shares it.
+        public var cloneFlag: String {
+            switch self {
+            case .memory: return "CLONE_VM"
+            case .fileTable: return "CLONE_FILES"
+            case .fileSystem: return "CLONE_FS"
+            case .signalHandlers: return "CLONE_SIGHAND"
+            }
+        }
+    }
+
+    /// kcmp's order of two processes' `resource`: equal, or which kernel
+    /// object is the lower, so that a list sorted by it puts sharers side
+    /// by side.
+    public static func order(_ resource: Resource, _ pid1: Int32, _ pid2: Int32) throws -> Int {
+        let r = cr_syscall6(Int(Syscall.kcmp), UInt64(pid1), UInt64(pid2), resource.rawValue, 0, 0, 0)
+        if r < 0 { throw SystemError("kcmp of the \(resource.cloneFlag) resources of pids \(pid1) and \(pid2)", pid: pid1) }
+        // 3: different, with no order the kernel will tell.
+        return r == 0 ? 0 : r == 1 ? -1 : 1
+    }
+
     public static func sameFile(_ pid1: Int32, _ fd1: Int32, _ pid2: Int32, _ fd2: Int32) throws -> Bool {
         let r = cr_syscall6(Int(Syscall.kcmp), UInt64(pid1), UInt64(pid2), 0, UInt64(fd1), UInt64(fd2), 0) // KCMP_FILE
         if r < 0 { throw SystemError("kcmp of fd \(fd1) and pid \(pid2) fd \(fd2)", pid: pid1) }

@@ -65,6 +65,7 @@ public enum Dumper {
         var collected: [CollectedProcess] = []
         do {
             let system = SystemDescriptors()
+            try SharedTaskResources.refuseShared(tree.processes.map(\.pid))
             for p in tree.processes {
                 collected.append(try ProcessCollector.collect(p, system: system, ghostLimit: options.ghostLimit))
             }
