@@ -107,4 +107,32 @@ final class SocketOptionsTests: EndToEndCase {
         }
         assertNoFailures(program)
     }
+
+    /// An eBPF socket filter (SO_ATTACH_BPF) has no classic form the kernel
+    /// can give back: the dump refuses it, naming the socket, and leaves
+    /// the process running.
+    func testEBPFSocketFilterIsRefused() throws {
+        let program = try startPython("ebpf-filter", """
+            import ctypes, os, socket, struct, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            code = struct.pack("<BBhi", 0xb7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)   # r0 = 0; exit
+            insns = ctypes.create_string_buffer(code, len(code))
+            license = ctypes.create_string_buffer(b"GPL")
+            attr = struct.pack("<IIQQIIQI", 1, 2, ctypes.addressof(insns), ctypes.addressof(license), 0, 0, 0, 0)
+            attr = ctypes.create_string_buffer(attr + bytes(128 - len(attr)), 128)
+            prog = libc.syscall(321, 5, attr, 128)                  # BPF_PROG_LOAD, socket filter
+            if prog < 0:
+                print("FAIL: BPF_PROG_LOAD", ctypes.get_errno(), flush=True)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.setsockopt(socket.SOL_SOCKET, 50, struct.pack("i", prog))   # SO_ATTACH_BPF
+            os.close(prog)
+            print("fd", udp.fileno(), flush=True)
+            print("ready", flush=True)
+            while True:
+                time.sleep(0.05)
+            """)
+        assertNoFailures(program)
+        let fd = try XCTUnwrap(program.numbers("fd").first)
+        _ = try assertDumpRefused(program, mentioning: ["fd \(fd) has an eBPF socket filter"])
+    }
 }
