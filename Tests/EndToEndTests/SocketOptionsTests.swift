@@ -135,4 +135,44 @@ final class SocketOptionsTests: EndToEndCase {
         let fd = try XCTUnwrap(program.numbers("fd").first)
         _ = try assertDumpRefused(program, mentioning: ["fd \(fd) has an eBPF socket filter"])
     }
+
+    /// A socket bound to an interface (SO_BINDTODEVICE) that is gone at
+    /// the restore: the restore fails naming the option and the interface,
+    /// and makes nothing; with the interface back, it restores the binding.
+    func testBindingToAnInterfaceTheHostLacksFailsTheRestoreClearly() throws {
+        let interface = "crtbd\(getpid() % 100000)"
+        func link(_ arguments: [String]) throws {
+            let result = try runCommand("/usr/sbin/ip", ["link"] + arguments, outputPrefix: scratch.newPath("ip"), timeout: 30)
+            guard result.succeeded else { throw HarnessError("ip link \(arguments.joined(separator: " ")): \(result)") }
+        }
+        try link(["add", interface, "type", "veth", "peer", "name", interface + "p"])
+        defer { try? link(["del", interface]) }
+        let program = try startPython("bound-to-device", """
+            import socket, sys, time
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.setsockopt(socket.SOL_SOCKET, 25, sys.argv[1].encode())
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                print("tick", n, udp.getsockopt(socket.SOL_SOCKET, 25, 16).rstrip(b"\\0").decode(), flush=True)
+                time.sleep(0.05)
+            """, [interface])
+        try program.waitFor("tick", atLeast: 2)
+        let image = try checkpoint(program)
+        try link(["del", interface])
+
+        let refused = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(refused.succeeded, "\(refused)")
+        XCTAssertTrue(refused.stderr.contains("SO_BINDTODEVICE (\(interface))"), "the error should name the option and the interface: \(refused)")
+        XCTAssertTrue(ProcessTable.isFree(program.pid), "a failed restore left pid \(program.pid) behind")
+
+        try link(["add", interface, "type", "veth", "peer", "name", interface + "p"])
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 2, after: mark)
+        let last = try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") })
+        XCTAssertTrue(last.hasSuffix(" \(interface)"), "bound to \(interface) after the restore: \(last)")
+        try killAndReap(program.pid)
+    }
 }

@@ -143,20 +143,37 @@ enum SocketOptionSet {
             try Sockets.attachClassicFilter(fd, [UInt8](bytes))
         }
         for v in values where !(v.level == SOL_SOCKET && v.option == filterOption) {
-            if let bytes = v.bytes {
-                let wanted = [UInt8](bytes)
-                let current = try? Sockets.bytesOption(fd, level: v.level, name: v.option, size: max(wanted.count, 1))
-                if current == wanted || (wanted.allSatisfy { $0 == 0 } && (current ?? []).allSatisfy { $0 == 0 }) { continue }
-                try Sockets.setBytesOption(fd, level: v.level, name: v.option, wanted)
-                continue
-            }
-            if let current = try? Sockets.intOption(fd, level: v.level, name: v.option), current == v.value { continue }
-            if v.level == SOL_SOCKET && (v.option == SO_SNDBUF || v.option == SO_RCVBUF) {
-                try setBuffer(fd, option: v.option, bytes: v.value)
-            } else {
-                try Sockets.setIntOption(fd, level: v.level, name: v.option, v.value)
+            do {
+                try set(v, on: fd)
+            } catch let e as SystemError {
+                // This host may lack what the option names (an interface
+                // for SO_BINDTODEVICE, a TCP_CONGESTION algorithm).
+                throw CheckpointError("cannot give the restored socket its \(v.name)\(v.bytes.flatMap(describe).map { " (\($0))" } ?? ""): \(e.errnoName)")
             }
         }
+    }
+
+    private static func set(_ v: SocketOptionValue, on fd: Int32) throws {
+        if let bytes = v.bytes {
+            let wanted = [UInt8](bytes)
+            let current = try? Sockets.bytesOption(fd, level: v.level, name: v.option, size: max(wanted.count, 1))
+            if current == wanted || (wanted.allSatisfy { $0 == 0 } && (current ?? []).allSatisfy { $0 == 0 }) { return }
+            try Sockets.setBytesOption(fd, level: v.level, name: v.option, wanted)
+            return
+        }
+        if let current = try? Sockets.intOption(fd, level: v.level, name: v.option), current == v.value { return }
+        if v.level == SOL_SOCKET && (v.option == SO_SNDBUF || v.option == SO_RCVBUF) {
+            try setBuffer(fd, option: v.option, bytes: v.value)
+        } else {
+            try Sockets.setIntOption(fd, level: v.level, name: v.option, v.value)
+        }
+    }
+
+    /// A string option's text (an interface, an algorithm), for errors.
+    private static func describe(_ bytes: Data) -> String? {
+        let text = bytes.prefix { $0 != 0 }
+        guard !text.isEmpty, text.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { return nil }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Buffer sizes read back doubled (the kernel's bookkeeping share), so
