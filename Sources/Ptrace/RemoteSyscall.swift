@@ -7,7 +7,7 @@ import Glibc
 /// and mask come back on finish(). All but SIGTRAP: each single step
 /// raises one, and the kernel resets the handler of a blocked SIGTRAP it
 /// raises to SIG_DFL, which would take a program's own handler away. An
-/// ignored SIGTRAP is reset the same way, blocked or not: ignoreTrapAgain
+/// ignored SIGTRAP is reset the same way, blocked or not: returnScratch
 /// puts it back without a step.
 /// CRTOOL_DEBUG_INJECT=1 traces every injected system call on stderr.
 let debugInjection = getenv("CRTOOL_DEBUG_INJECT") != nil
@@ -45,12 +45,7 @@ public final class RemoteSyscall {
     /// Runs one system call and returns its raw result (negative errno on failure).
     public func call(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                      _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> Int64 {
-        var regs = saved
-        regs.rax = UInt64(bitPattern: nr)
-        regs.origRax = UInt64.max
-        regs.rdi = a1; regs.rsi = a2; regs.rdx = a3
-        regs.r10 = a4; regs.r8 = a5; regs.r9 = a6
-        regs.rip = site
+        let regs = registers(for: nr, a1, a2, a3, a4, a5, a6)
         try tracee.setRegisters(regs)
         try tracee.singleStep()
         while true {
@@ -89,11 +84,7 @@ public final class RemoteSyscall {
     /// with PTRACE_O_TRACESYSGOOD.
     public func callAtSyscallStops(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                                    _ a4: UInt64 = 0) throws -> Int64 {
-        var regs = saved
-        regs.rax = UInt64(bitPattern: nr)
-        regs.origRax = UInt64.max
-        regs.rdi = a1; regs.rsi = a2; regs.rdx = a3; regs.r10 = a4
-        regs.rip = site
+        let regs = registers(for: nr, a1, a2, a3, a4, 0, 0)
         try tracee.setRegisters(regs)
         try tracee.resumeToSyscallStop()
         var entered = false
@@ -120,17 +111,39 @@ public final class RemoteSyscall {
         }
     }
 
-    /// Makes SIGTRAP ignored again, keeping its flags and mask. Every
-    /// single step raises a SIGTRAP, and the kernel resets an ignored
-    /// signal it raises to SIG_DFL; this runs without a step, so it is
-    /// the last thing done before the thread is given back. `area` is 32
-    /// writable bytes in the tracee for the kernel's struct sigaction.
-    public func ignoreTrapAgain(using area: UInt64) throws {
-        let r = try callAtSyscallStops(Syscall.rtSigaction, UInt64(SIGTRAP), 0, area, 8)
-        if r < 0 { throw SystemError("injected rt_sigaction reading SIGTRAP's action in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r)) }
-        try memory.write([UInt8].le(UInt64(1)), at: area) // SIG_IGN
-        let w = try callAtSyscallStops(Syscall.rtSigaction, UInt64(SIGTRAP), area, 0, 8)
-        if w < 0 { throw SystemError("injected rt_sigaction ignoring SIGTRAP in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-w)) }
+    /// The last calls before the thread is given back, both run without
+    /// a single step: SIGTRAP made ignored again if it was (every step
+    /// raises a SIGTRAP, and the kernel resets an ignored signal it raises
+    /// to SIG_DFL), keeping its flags and mask, with the last 32 bytes of
+    /// the scratch area as room for the kernel's struct sigaction; then
+    /// the scratch area unmapped, which may hold the syscall instruction
+    /// itself at its start (the exit stop comes before the next fetch).
+    public func returnScratch(at address: UInt64, size: UInt64, trapIgnored: Bool) throws {
+        if trapIgnored {
+            let action = address + size - 32
+            precondition(size >= 64 && !(action..<(address + size)).contains(site))
+            try checkedAtSyscallStops("reading SIGTRAP's action", Syscall.rtSigaction, UInt64(SIGTRAP), 0, action, 8)
+            try memory.write([UInt8].le(UInt64(1)), at: action) // SIG_IGN
+            try checkedAtSyscallStops("ignoring SIGTRAP", Syscall.rtSigaction, UInt64(SIGTRAP), action, 0, 8)
+        }
+        try checkedAtSyscallStops("removing the scratch area", Syscall.munmap, address, size)
+    }
+
+    private func checkedAtSyscallStops(_ what: String, _ nr: Int64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64 = 0, _ a4: UInt64 = 0) throws {
+        let r = try callAtSyscallStops(nr, a1, a2, a3, a4)
+        if r < 0 { throw SystemError("injected \(SyscallNames.name(nr)) (\(what)) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r)) }
+    }
+
+    /// The thread's own registers with `nr` and its arguments loaded and
+    /// the instruction pointer on the syscall site.
+    private func registers(for nr: Int64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ a5: UInt64, _ a6: UInt64) -> Registers {
+        var regs = saved
+        regs.rax = UInt64(bitPattern: nr)
+        regs.origRax = UInt64.max
+        regs.rdi = a1; regs.rsi = a2; regs.rdx = a3
+        regs.r10 = a4; regs.r8 = a5; regs.r9 = a6
+        regs.rip = site
+        return regs
     }
 
     /// Like call(), but a negative result becomes a SystemError naming the syscall.

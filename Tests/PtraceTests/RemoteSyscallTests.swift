@@ -228,24 +228,25 @@ final class RemoteSyscallTests: XCTestCase {
         let trapBit = UInt64(1) << UInt64(SIGTRAP - 1)
         func trapIgnored() throws -> Bool { try ProcStatus.read(pid: pid).signalsIgnored & trapBit != 0 }
         XCTAssertTrue(try trapIgnored(), "the shell's trap left SIGTRAP ignored")
-        let (afterStep, afterPutBack, stopsPid) = try TracerThread.run { () -> (Bool, Bool, Int64) in
+        let (afterStep, afterPutBack, stopsPid, area, mapped) = try TracerThread.run { () -> (Bool, Bool, Int64, UInt64, Bool) in
             let t = try Tracee.seize(tid: pid, pid: pid, options: [.traceSysGood])
             try t.interrupt()
             try requireEqual(try t.waitStop(), .eventStop(signal: SIGTRAP), "interrupt stop")
             let remote = try RemoteSyscall(tracee: t, site: try SyscallSite.inVDSO(pid: pid, maps: try Maps.read(pid: pid)))
             let area = try remote.checked("scratch", Syscall.mmap, 0, self.page, 3, 0x22, UInt64.max, 0)
             let afterStep = try trapIgnored()
-            try remote.ignoreTrapAgain(using: area)
-            let afterPutBack = try trapIgnored()
             let stopsPid = try remote.callAtSyscallStops(Syscall.getpid)
-            try requireEqual(try remote.callAtSyscallStops(Syscall.munmap, area, self.page), 0, "munmap at system-call stops")
+            try remote.returnScratch(at: area, size: self.page, trapIgnored: true)
+            let afterPutBack = try trapIgnored()
+            let mapped = try Maps.read(pid: pid).contains { $0.start <= area && area < $0.end }
             try remote.finish()
             try t.detach()
-            return (afterStep, afterPutBack, stopsPid)
+            return (afterStep, afterPutBack, stopsPid, area, mapped)
         }
         XCTAssertFalse(afterStep, "a single step resets an ignored SIGTRAP (kernel behaviour this works around)")
         XCTAssertTrue(afterPutBack, "ignored again")
         XCTAssertEqual(stopsPid, Int64(pid))
+        XCTAssertFalse(mapped, "the scratch page at 0x\(String(area, radix: 16)) is unmapped at system-call stops")
         XCTAssertTrue(try trapIgnored(), "still ignored once the thread is given back")
         XCTAssertEqual(kill(pid, SIGTRAP), 0)
         usleep(100_000)

@@ -45,9 +45,7 @@ final class TaskInspector {
         guard let inj = leaderInjection else { return }
         leaderInjection = nil
         if scratch != 0 {
-            if trapIgnored { try inj.ignoreTrapAgain(using: scratch) }
-            let r = try inj.callAtSyscallStops(Syscall.munmap, scratch, UInt64(scratchSize))
-            if r < 0 { throw SystemError("injected munmap (scratch page) in thread \(frozen.pid)", pid: frozen.pid, errno: Int32(-r)) }
+            try inj.returnScratch(at: scratch, size: UInt64(scratchSize), trapIgnored: trapIgnored)
             scratch = 0
         }
         try inj.finish()

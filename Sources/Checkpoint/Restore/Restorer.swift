@@ -131,13 +131,8 @@ public enum Restorer {
             // SIGTRAP after the one that puts an ignored SIGTRAP back.
             for process in plan.processes {
                 let builder = tree.builders[process.pid]!
-                if process.signalActions.contains(where: { $0.signal == SIGTRAP && $0.handler == 1 }) {
-                    try builder.inj.ignoreTrapAgain(using: builder.inj.scratch)
-                }
-                let r = try builder.inj.callAtSyscallStops(Syscall.munmap, builder.scratchBase, UInt64(AddressSpaceBuilder.scratchSize))
-                if r < 0 {
-                    throw SystemError("injected munmap (removing the scratch area) in pid \(process.pid)", pid: process.pid, errno: Int32(-r))
-                }
+                try builder.inj.returnScratch(at: builder.scratchBase, size: UInt64(AddressSpaceBuilder.scratchSize),
+                                              trapIgnored: process.signalActions.contains { $0.signal == SIGTRAP && $0.handler == 1 })
                 for t in process.threads {
                     try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
                 }
