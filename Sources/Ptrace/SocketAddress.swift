@@ -14,6 +14,9 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
     case inet4(address: [UInt8], port: UInt16)
     /// IPv6: sixteen address bytes, port in host order.
     case inet6(address: [UInt8], port: UInt16, flowInfo: UInt32, scopeID: UInt32)
+    /// Netlink: a port id (0 for the kernel, or a socket not yet bound)
+    /// and the bit mask of the first 32 multicast groups.
+    case netlink(portID: UInt32, groups: UInt32)
 
     /// Bytes of the sockaddr structure, exactly as long as bind(2) wants.
     public var bytes: [UInt8] {
@@ -29,6 +32,8 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case .inet6(let address, let port, let flowInfo, let scopeID):
             return [UInt8].le(UInt16(AF_INET6)) + [UInt8(port >> 8), UInt8(port & 0xff)]
                 + [UInt8].le(flowInfo.bigEndian) + address + [UInt8].le(scopeID)
+        case .netlink(let portID, let groups):
+            return [UInt8].le(UInt16(AF_NETLINK)) + [0, 0] + [UInt8].le(portID) + [UInt8].le(groups)
         }
     }
 
@@ -54,6 +59,9 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
             self = .inet6(address: Array(bytes[8..<24]), port: UInt16(bytes[2]) << 8 | UInt16(bytes[3]),
                           flowInfo: UInt32(bigEndian: bytes.le(UInt32.self, at: 4)),
                           scopeID: bytes.count >= 28 ? bytes.le(UInt32.self, at: 24) : 0)
+        case AF_NETLINK:
+            guard bytes.count >= 12 else { throw SocketAddressError("a netlink address of \(bytes.count) bytes") }
+            self = .netlink(portID: bytes.le(UInt32.self, at: 4), groups: bytes.le(UInt32.self, at: 8))
         default:
             throw SocketAddressError("a socket address of family \(family)")
         }
@@ -64,6 +72,7 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case .unnamed, .unixPath, .unixAbstract: return AF_UNIX
         case .inet4: return AF_INET
         case .inet6: return AF_INET6
+        case .netlink: return AF_NETLINK
         }
     }
 
@@ -108,6 +117,8 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case .unixAbstract(let name): return "@" + String(decoding: name.map { $0 == 0 ? UInt8(ascii: "@") : $0 }, as: UTF8.self)
         case .inet4: return "\(host ?? "?"):\(port)"
         case .inet6: return "[\(host ?? "?")]:\(port)"
+        case .netlink(let portID, let groups):
+            return groups == 0 ? "netlink port \(portID)" : "netlink port \(portID) groups 0x\(String(groups, radix: 16))"
         }
     }
 }

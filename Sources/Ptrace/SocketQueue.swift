@@ -62,6 +62,18 @@ public enum SocketQueue {
         }
     }
 
+    /// The length of the message at the head of a datagram socket's
+    /// queue, nil when none waits; nothing is taken and no offset moves.
+    public static func firstMessageLength(_ fd: Int32) throws -> Int? {
+        while true {
+            let length = recv(fd, nil, 0, Int32(MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC))
+            if length >= 0 { return length }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return nil }
+            throw SystemError("peeking at a socket's queue")
+        }
+    }
+
     static func withPeekOffset<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
         let old = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF)
         try Sockets.setIntOption(fd, level: SOL_SOCKET, name: SO_PEEK_OFF, 0)

@@ -34,6 +34,19 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01\n", file: file) }
     }
 
+    func testNetlinkTable() throws {
+        let file = "/proc/4242/net/netlink"
+        let header = "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n"
+        let row = "000000008b87ad3a 0   12819      00000110 2304     0        1     2        7        2865617 \n"
+        let rows = try NetlinkTable.parse(header + row, file: file)
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows.map { [UInt64($0.protocolNumber), UInt64($0.portID), UInt64($0.groups), $0.receiveMemory, $0.drops, $0.inode] },
+                       [[0, 12819, 0x110, 2304, 7, 2865617]])
+        XCTAssertEqual(rows.first?.dumpRunning, true)
+        expectParseError(file, "netlink socket row") { try NetlinkTable.parse(header + "000000008b87ad3a 0 12819\n", file: file) }
+        expectParseError(file, "netlink socket row") { try NetlinkTable.parse(header + row.replacingOccurrences(of: "00000110", with: "zz"), file: file) }
+    }
+
     func testMapsErrorQuotesTheBadLine() {
         do {
             _ = try Maps.parse("1000-2000 r--p 00000000 08:01 12 /ok\n1000-2000 rw 0 0 0\n", file: "m")

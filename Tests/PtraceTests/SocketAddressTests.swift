@@ -12,6 +12,7 @@ final class SocketAddressTests: XCTestCase {
             .unixAbstract([0x61, 0, 0x62]),
             .inet4(address: [127, 0, 0, 1], port: 8080),
             .inet6(address: [UInt8](repeating: 0, count: 15) + [1], port: 443, flowInfo: 0, scopeID: 0),
+            .netlink(portID: 0xfffff123, groups: 0x10),
         ]
         for a in addresses {
             XCTAssertEqual(try SocketAddress(bytes: a.bytes), a, "\(a)")
@@ -22,6 +23,22 @@ final class SocketAddressTests: XCTestCase {
         XCTAssertEqual(try SocketAddress.inet(host: "127.0.0.1", port: 80).description, "127.0.0.1:80")
         XCTAssertEqual(try SocketAddress.inet(host: "::1", port: 80).description, "[::1]:80")
         XCTAssertThrowsError(try SocketAddress.inet(host: "not an address", port: 1))
+    }
+
+    /// A netlink socket bound in this process reads back its port id and
+    /// first groups, and /proc lists it with an empty queue.
+    func testBoundNetlinkSocketReadsBack() throws {
+        let fd = try Sockets.create(family: AF_NETLINK, type: Int32(SOCK_RAW.rawValue), protocol: 0)
+        defer { close(fd) }
+        let port = UInt32(bitPattern: 0x4000_0000 | Int32(getpid()))
+        try Sockets.bind(fd, .netlink(portID: port, groups: 0x10))
+        XCTAssertEqual(try Sockets.localAddress(fd), .netlink(portID: port, groups: 0x10))
+        let row = try XCTUnwrap(try NetlinkTable.read(pid: getpid()).first { $0.inode == (try? inode(of: fd)) })
+        XCTAssertEqual(row.portID, port)
+        XCTAssertEqual(row.groups, 0x10)
+        XCTAssertEqual(row.protocolNumber, 0)
+        XCTAssertEqual(row.receiveMemory, 0)
+        XCTAssertFalse(row.dumpRunning)
     }
 
     /// A socket bound in this process reads back the same through getsockname.
