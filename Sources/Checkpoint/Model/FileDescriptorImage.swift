@@ -8,7 +8,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
         case regular, directory, characterDevice, terminal, deletedFile, memfd, ptyMaster
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify, pidfd
-        case unixSocket, inetSocket
+        case unixSocket, inetSocket, netlinkSocket
     }
     public var fd: Int32
     public var kind: Kind
@@ -43,6 +43,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var inotify: InotifyState?
     public var unixSocket: UnixSocketState?
     public var inetSocket: InetSocketState?
+    public var netlinkSocket: NetlinkSocketState?
 
     public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {
         self.fd = fd

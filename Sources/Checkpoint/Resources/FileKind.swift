@@ -65,6 +65,7 @@ enum FileKinds {
         InotifyFiles.self,
         UnixSockets.self,
         InetSockets.self,
+        NetlinkSockets.self,
     ]
 
     static func handler(for kind: FileDescriptorImage.Kind) -> FileKind.Type? {
