@@ -80,20 +80,26 @@ enum ProcessStateRestorer {
         while try inj.call(Syscall.rtSigtimedwait, mask, 0, zero, 8) == Int64(SIGCHLD) {}
     }
 
-    /// Signals pending at dump time, queued again. Queued from the leader:
-    /// the kernel only accepts a sender-chosen siginfo from the target
-    /// process itself, and compares against the calling thread's id.
-    static func requeueSignals(_ process: ProcessImage, with inj: RemoteSyscall) throws {
+    /// Signals pending for the whole process at dump time, queued again
+    /// from the leader: the kernel takes a sender-chosen siginfo (a
+    /// kill's, a tgkill's) only from the process itself.
+    static func requeueSharedSignals(_ process: ProcessImage, with inj: RemoteSyscall) throws {
         for s in process.sharedPendingSignals {
             let info = try inj.stage([UInt8](s.info))
             try inj.checked("requeueing \(SignalNames.name(s.signal))", Syscall.rtSigqueueinfo, UInt64(process.pid), UInt64(s.signal), info)
         }
-        for t in process.threads {
-            for s in t.pendingSignals {
-                let info = try inj.stage([UInt8](s.info))
-                try inj.checked("requeueing \(SignalNames.name(s.signal)) for thread \(t.tid)", Syscall.rtTgsigqueueinfo,
-                                UInt64(process.pid), UInt64(t.tid), UInt64(s.signal), info)
-            }
+    }
+
+    /// Signals pending for one thread, queued again by that very thread
+    /// (`inj` runs in it): for a thread-directed siginfo the kernel
+    /// compares the target with the calling thread, so a tgkill's signal
+    /// (Go's preemption SIGURG, a pthread_kill) sent from the leader to
+    /// another thread is refused with EPERM.
+    static func requeueThreadSignals(_ t: ThreadImage, pid: Int32, with inj: RemoteSyscall) throws {
+        for s in t.pendingSignals {
+            let info = try inj.stage([UInt8](s.info))
+            try inj.checked("requeueing \(SignalNames.name(s.signal)) for thread \(t.tid)", Syscall.rtTgsigqueueinfo,
+                            UInt64(pid), UInt64(t.tid), UInt64(s.signal), info)
         }
     }
 }

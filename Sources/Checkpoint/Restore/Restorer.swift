@@ -115,12 +115,14 @@ public enum Restorer {
                     let ti = try RemoteSyscall(tracee: tree.threads[process.pid]![t.tid]!, site: inj.site, memory: inj.memory)
                     ti.scratch = inj.scratch
                     ti.scratchSize = inj.scratchSize
+                    try ProcessStateRestorer.requeueThreadSignals(t, pid: process.pid, with: ti)
                     try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti)
                     try ControlsRestorer.restore(t, parentInImage: process.pid != plan.root.pid, with: ti)
                 }
                 try ProcessStateRestorer.discardRestoreSignals(with: inj)
-                try ProcessStateRestorer.requeueSignals(process, with: inj)
+                try ProcessStateRestorer.requeueSharedSignals(process, with: inj)
                 if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
+                    try ProcessStateRestorer.requeueThreadSignals(leaderImage, pid: process.pid, with: inj)
                     try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
                     try ControlsRestorer.restore(leaderImage, parentInImage: process.pid != plan.root.pid, with: inj)
                 }
