@@ -267,7 +267,7 @@ func httpGet(port: UInt16, path: String) throws -> String {
     defer { socket.close() }
     try socket.send(Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8))
     let response = String(decoding: try socket.receive(untilEOF: true, timeout: 5), as: UTF8.self)
-    guard response.hasPrefix("HTTP/1.1 200"), let split = response.range(of: "\r\n\r\n") else {
+    guard response.hasPrefix("HTTP/1.1 200") || response.hasPrefix("HTTP/1.0 200"), let split = response.range(of: "\r\n\r\n") else {
         throw HarnessError("GET \(path) on 127.0.0.1:\(port): \(response.debugDescription)")
     }
     return String(response[split.upperBound...])

@@ -1,0 +1,73 @@
+import Glibc
+import XCTest
+
+/// A Go HTTP server (fixtures/go/server.go, built with Debian's Go): the
+/// runtime's own threads, its netpoller on epoll, goroutines preempted by
+/// SIGURG, a collector kept busy by garbage, a table checked on every
+/// request. After the restore the hit count and the ticks go on from
+/// where they were, the collector keeps collecting, the table is intact,
+/// the goroutines that sum the ticks agree with the ticker, and SIGUSR1
+/// still reaches signal.Notify.
+final class GoScenarioTests: EndToEndCase {
+    static let goTool = "/usr/lib/go/bin/go"
+
+    /// Builds the fixture into the scratch directory, with a build cache
+    /// kept across runs (the standard library compiles once).
+    private func buildServer() throws -> String {
+        guard access(Self.goTool, X_OK) == 0 else {
+            throw HarnessError("go is missing: install Debian's golang-go (scripts/install-deps.sh does)")
+        }
+        let output = scratch.newPath("go-server")
+        let built = try runCommand("/usr/bin/env", [
+            "GOCACHE=/tmp/crtool-test-go-cache", "GOPATH=/tmp/crtool-test-go-path", "GOFLAGS=-mod=mod", "CGO_ENABLED=1",
+            Self.goTool, "build", "-o", output, BuildProducts.packageRoot + "/fixtures/go/server.go",
+        ], outputPrefix: scratch.newPath("go-build"), timeout: 300)
+        guard built.succeeded else { throw HarnessError("go build: \(built)") }
+        return output
+    }
+
+    func testGoServerCarriesOnAfterRestore() throws {
+        let executable = try buildServer()
+        let port = try TestSocket.freeLoopbackPort()
+        let server = try startProgram("go", executable, [String(port)])
+        defer { try? stopTree(server.pid) }
+        for n in 1...3 {
+            XCTAssertEqual(try httpGet(port: port, path: "/before"), "hits \(n) table ok\n")
+        }
+        try server.waitFor("tick", atLeast: 10)
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task").count) ?? 0
+        XCTAssertGreaterThanOrEqual(threads, 3, "the Go runtime runs several threads")
+
+        let (_, mark) = try roundTrip(server)
+        for n in 4...6 {
+            XCTAssertEqual(try httpGet(port: port, path: "/after"), "hits \(n) table ok\n")
+        }
+        let lastTick = try XCTUnwrap(server.numbers("tick", before: mark).last)
+        let nextTick = try server.waitFor("a tick after the restore", from: mark) { $0.hasPrefix("tick ") }
+        XCTAssertEqual(LogLines.number(in: nextTick.line, after: "tick"), lastTick + 1, "the next tick")
+        let collectionsBefore = try XCTUnwrap(collections(in: server, before: mark).last)
+        try server.waitForMore("tick", 20, after: mark)
+        let collectionsAfter = try XCTUnwrap(collections(in: server, from: mark).last)
+        XCTAssertGreaterThan(collectionsAfter, collectionsBefore, "the collector runs after the restore")
+
+        try server.signal(SIGUSR1)
+        let state = try server.waitFor("the state", from: mark) { $0.hasPrefix("state ") }.line
+        let fields = state.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(fields.count, 3, state)
+        if fields.count == 3 {
+            XCTAssertLessThanOrEqual(abs(fields[0] - fields[1]), 1, "the summing goroutines kept up with every tick: \(state)")
+            XCTAssertEqual(fields[2], 6, state)
+        }
+        assertNoFailures(server)
+    }
+
+    /// The "gc G" counts of the tick lines.
+    private func collections(in server: Fixture, from start: Int = 0, before end: Int? = nil) -> [Int] {
+        let lines = server.log.lines()
+        let range = start..<min(end ?? lines.count, lines.count)
+        return lines[range].filter { $0.hasPrefix("tick ") }.compactMap { line in
+            let words = line.split(separator: " ")
+            return words.firstIndex(of: "gc").flatMap { $0 + 1 < words.count ? Int(words[$0 + 1]) : nil }
+        }
+    }
+}
