@@ -51,6 +51,52 @@ final class DeletedFileTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// The same file held by one process and mapped only by its child
+    /// (which closed its descriptor): still one file after the restore,
+    /// so what the parent writes through its descriptor the child reads
+    /// in its mapping, and the answer the child writes there the parent
+    /// reads back.
+    func testDeletedFileHeldByOneProcessAndMappedByAnotherStaysOneFile() throws {
+        let path = scratch.newPath("shared-pad.bin")
+        let program = try startPython("deleted-held-mapped-apart", """
+            import mmap, os, sys, time
+            fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+            os.ftruncate(fd, 1 << 16)
+            if os.fork() == 0:
+                view = mmap.mmap(fd, 1 << 16)
+                os.close(fd)
+                seen = b""
+                while True:
+                    asked = view[4096:4104]
+                    if asked != seen and asked.isdigit():
+                        view[8192:8200] = b"%08d" % (3 * int(asked))
+                        seen = asked
+                    time.sleep(0.005)
+            time.sleep(0.2)
+            os.unlink(sys.argv[1])
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                os.pwrite(fd, b"%08d" % n, 4096)
+                deadline = time.time() + 3
+                while os.pread(fd, 8, 8192) != b"%08d" % (3 * n):
+                    if time.time() > deadline:
+                        print("FAIL: no answer to", n, "in the file; it holds", os.pread(fd, 8, 8192), flush=True)
+                        break
+                    time.sleep(0.005)
+                print("tick", n, flush=True)
+                time.sleep(0.05)
+            """, [path])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 3)
+        let (image, _) = try checkpointTree(program)
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 5, after: mark)
+        assertNoFailures(program)
+    }
+
     /// A file made with O_TMPFILE never had a name: it is made again the
     /// same way in the same directory, with its content, offset and the
     /// very status flags it had (O_TMPFILE stays in them).

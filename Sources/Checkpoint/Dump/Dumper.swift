@@ -66,8 +66,11 @@ public enum Dumper {
         do {
             let system = SystemDescriptors()
             try SharedTaskResources.refuseShared(tree.processes.map(\.pid))
-            for p in tree.processes {
-                collected.append(try ProcessCollector.collect(p, system: system, ghostLimit: options.ghostLimit))
+            let layouts = try tree.processes.map { try ProcessCollector.layout(of: $0) }
+            let mappedAnywhere = layouts.reduce(into: Set<UInt64>()) { $0.formUnion($1.mappedObjects) }
+            for (p, layout) in zip(tree.processes, layouts) {
+                collected.append(try ProcessCollector.collect(p, layout: layout, mappedObjects: mappedAnywhere,
+                                                              system: system, ghostLimit: options.ghostLimit))
             }
             phases.mark("state")
             var processes = collected.map(\.image)

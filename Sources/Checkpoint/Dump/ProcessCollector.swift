@@ -11,16 +11,35 @@ struct CollectedProcess {
     var memory: RemoteMemory
 }
 
+/// A frozen process's mappings, read for every process of the tree before
+/// any descriptor is looked at: a file deleted while open is one object
+/// with the mappings of it anywhere in the tree.
+struct ProcessLayout {
+    var maps: [MapEntry]
+    var details: [UInt64: SmapsDetail]
+    var vmas: [VMAImage]
+
+    /// The shared-memory objects (memfds, files deleted while mapped) the
+    /// VMAs map.
+    var mappedObjects: Set<UInt64> { Set(vmas.compactMap(\.sharedMemory)) }
+}
+
 enum ProcessCollector {
-    static func collect(_ frozen: FrozenProcess, system: SystemDescriptors, ghostLimit: UInt64) throws -> CollectedProcess {
+    static func layout(of frozen: FrozenProcess) throws -> ProcessLayout {
         let pid = frozen.pid
         try NamespaceCheck.requireSame(pid: pid)
+        let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
+        return ProcessLayout(maps: maps, details: details, vmas: try maps.map { try VMAClassifier.image(of: $0, pid: pid) })
+    }
+
+    /// `mappedObjects`: what any process of the tree maps.
+    static func collect(_ frozen: FrozenProcess, layout: ProcessLayout, mappedObjects: Set<UInt64>,
+                        system: SystemDescriptors, ghostLimit: UInt64) throws -> CollectedProcess {
+        let pid = frozen.pid
         let stat = try ProcStat.read(pid: pid)
         let memory = RemoteMemory(pid: pid)
-        let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
-        let vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
-        let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit,
-                                          mappedObjects: Set(vmas.compactMap(\.sharedMemory)))
+        let (maps, details, vmas) = (layout.maps, layout.details, layout.vmas)
+        let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
         try ins.open()

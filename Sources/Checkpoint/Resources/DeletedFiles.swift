@@ -18,9 +18,9 @@ enum DeletedFiles: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        // Also mapped by the process: the mapping's object (a memfd after
-        // the restore) is what the descriptor opens again, or the two
-        // would come back as two files.
+        // Also mapped, by this process or another of the tree: the
+        // mapping's object (a memfd after the restore) is what the
+        // descriptor opens again, or the two would come back as two files.
         let object = SharedMemoryImage.objectID(device: p.device, inode: p.inode)
         if context.mappedObjects.contains(object) {
             image.kind = .memfd

@@ -9,8 +9,9 @@ final class FileDumpContext {
     let system: SystemDescriptors
     /// The most bytes of a deleted file's content the dump saves.
     let ghostLimit: UInt64
-    /// Shared-memory objects the process maps (SharedMemoryImage.id): a
-    /// deleted file among them is saved with the mapping, once.
+    /// Shared-memory objects any process of the tree maps
+    /// (SharedMemoryImage.id): a deleted file among them is saved with the
+    /// mapping, once.
     var mappedObjects: Set<UInt64> = []
     private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
