@@ -65,6 +65,7 @@ enum FileKinds {
         InotifyFiles.self,
         UnixSockets.self,
         InetSockets.self,
+        RawSockets.self,
         NetlinkSockets.self,
     ]
 

@@ -59,7 +59,7 @@ enum InetSockets: FileKind {
         image.inetSocket = state
     }
 
-    private static func endpoint(_ a: SocketAddress) -> InetEndpoint {
+    static func endpoint(_ a: SocketAddress) -> InetEndpoint {
         var scope: UInt32?
         if case .inet6(_, _, _, let id) = a, id != 0 { scope = id }
         return InetEndpoint(host: a.host ?? "", port: a.port, scopeID: scope)
@@ -124,7 +124,7 @@ enum InetSockets: FileKind {
         }
     }
 
-    private static func address(_ e: InetEndpoint) throws -> SocketAddress {
+    static func address(_ e: InetEndpoint) throws -> SocketAddress {
         do {
             return try SocketAddress.inet(host: e.host, port: e.port, scopeID: e.scopeID ?? 0)
         } catch {

@@ -1,0 +1,19 @@
+/// The saved state of one raw IPv4 or IPv6 socket (see Resources/RawSockets.swift).
+public struct RawSocketState: Codable, Equatable, Sendable {
+    public var family: InetSocketState.Family
+    /// The IP protocol it sends and receives (IPPROTO_ICMP, IPPROTO_ICMPV6,
+    /// IPPROTO_RAW, ...).
+    public var protocolNumber: Int32
+    /// The address it is bound to; nil for any.
+    public var local: InetEndpoint?
+    /// The address it is connected to; nil when not connected.
+    public var remote: InetEndpoint?
+    public var options: [SocketOptionValue] = []
+    /// Multicast groups it has joined (absent: none).
+    public var multicast: [MulticastMembership]?
+
+    public init(family: InetSocketState.Family, protocolNumber: Int32) {
+        self.family = family
+        self.protocolNumber = protocolNumber
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+import XCTest
+
+/// Raw sockets come back with their protocol, bound and connected
+/// addresses, ICMP type filters, IP_HDRINCL and BPF filters, and work: an
+/// ICMP echo sent through the restored socket is answered through it.
+final class RawSocketTests: EndToEndCase {
+    func testRawSocketsComeBackAndStillEcho() throws {
+        let program = try startPython("raw-sockets", """
+            import os, socket, struct, time
+            IP, RAW = socket.IPPROTO_IP, 255
+            icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            icmp.setsockopt(RAW, 1, struct.pack("I", 0xffffffff & ~1))   # ICMP_FILTER: echo replies only
+            icmp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 200000)
+            icmp.bind(("127.0.0.1", 0))
+            icmp.connect(("127.0.0.1", 0))
+            icmp.settimeout(2)
+            six = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            six.setsockopt(socket.IPPROTO_ICMPV6, 1, bytes(32))            # ICMPV6_FILTER: pass all
+            six.setsockopt(socket.IPPROTO_IPV6, 51, 1)                     # IPV6_RECVHOPLIMIT
+            six.connect(("::1", 0))
+            other = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)    # an experimental protocol
+            other.setsockopt(IP, 3, 1)                                     # IP_HDRINCL
+            other.setblocking(False)
+            def checksum(data):
+                total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+                total = (total >> 16) + (total & 0xffff)
+                return ~(total + (total >> 16)) & 0xffff
+            def echo(seq):
+                body = struct.pack("!HH", os.getpid() & 0xffff, seq) + b"crtool-raw"
+                icmp.send(struct.pack("!BBH", 8, 0, checksum(b"\\x08\\x00\\x00\\x00" + body)) + body)
+                while True:
+                    packet = icmp.recv(1500)
+                    header = (packet[0] & 15) * 4
+                    kind, _, _, ident, got = struct.unpack_from("!BBHHH", packet, header)
+                    if kind == 0 and ident == os.getpid() & 0xffff and got == seq:
+                        return True
+            def state():
+                return ",".join(str(v) for v in [
+                    icmp.getsockname(), struct.unpack("I", icmp.getsockopt(RAW, 1, 4))[0],
+                    icmp.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF), six.getsockname()[:2],
+                    six.getsockopt(socket.IPPROTO_IPV6, 51), six.getsockopt(socket.IPPROTO_ICMPV6, 1, 32).hex(),
+                    other.getsockopt(IP, 3), other.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), other.getblocking(),
+                ]).replace(" ", "")
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                print("tick", n, "echo", echo(n), "state", state(), flush=True)
+                time.sleep(0.05)
+            """)
+        try program.waitFor("tick", atLeast: 2)
+        func last() throws -> [String] {
+            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
+        }
+        let before = try last()
+        XCTAssertEqual(before[3], "True", "the echo is answered before the dump: \(before)")
+        let (image, mark) = try roundTrip(program)
+        let saved = try String(contentsOfFile: try ImageFiles(directory: image, pid: program.pid).processFile(), encoding: .utf8)
+        XCTAssertEqual(saved.components(separatedBy: "\"rawSocket\" : {").count - 1, 3, "three raw sockets in the image")
+        try program.waitForMore("tick", 3, after: mark)
+        let after = try last()
+        XCTAssertEqual(after[3], "True", "the echo is answered after the restore: \(after)")
+        XCTAssertEqual(after[5], before[5], "addresses, filters and options after the restore")
+        assertNoFailures(program)
+    }
+}
