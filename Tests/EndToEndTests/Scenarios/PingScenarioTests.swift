@@ -1,0 +1,38 @@
+import Glibc
+import XCTest
+
+/// ping (iputils) sends an ICMP echo every 0.2 s through its raw sockets
+/// and counts the replies. After the restore it goes on from the next
+/// sequence number and, asked to stop, reports what it sent and got.
+final class PingScenarioTests: EndToEndCase {
+    func testPingCarriesOnCountingAfterTheRestore() throws {
+        let ping = "/usr/bin/ping"
+        guard access(ping, X_OK) == 0 else {
+            throw HarnessError("ping is missing: install Debian's iputils-ping (scripts/install-deps.sh does)")
+        }
+        let program = try startProgram("ping", ping, ["-i", "0.2", "127.0.0.1"], isReady: nil)
+        func sequences(from start: Int = 0) -> [Int] {
+            program.log.lines().dropFirst(start).compactMap { line in
+                line.range(of: "icmp_seq=").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }
+            }
+        }
+        XCTAssertTrue(poll(timeout: 15, every: 0.05) { sequences().count >= 3 }, "ping never got going: \(program.log.tail())")
+
+        let (_, mark) = try roundTrip(program)
+        let lastBefore = try XCTUnwrap(sequences().last)
+        XCTAssertTrue(poll(timeout: 15, every: 0.05) { sequences(from: mark).count >= 5 }, "no replies after the restore: \(program.log.tail())")
+        let after = sequences(from: mark)
+        XCTAssertGreaterThan(after.first ?? 0, lastBefore, "sequence numbers go on: \(after)")
+        XCTAssertLessThanOrEqual(after.first ?? 0, lastBefore + 2, "at most the echo in flight at the dump is lost: \(after)")
+        XCTAssertEqual(after, Array(after.first!..<(after.first! + after.count)), "every echo after the restore is answered")
+
+        try program.signal(SIGINT)
+        let summary = try program.waitFor("the summary", from: mark) { $0.contains("packets transmitted") }.line
+        let counts = summary.split(separator: " ").compactMap { Int($0) }
+        XCTAssertGreaterThanOrEqual(counts.count, 2, summary)
+        if counts.count >= 2 {
+            XCTAssertGreaterThan(counts[0], lastBefore, "ping counts what it sent before the dump too: \(summary)")
+            XCTAssertLessThanOrEqual(counts[0] - counts[1], 2, "replies: \(summary)")
+        }
+    }
+}
