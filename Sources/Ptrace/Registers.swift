@@ -55,14 +55,31 @@ public enum SyscallRestart {
     public static let restartNoHand: Int64 = -514
     public static let restartRestartBlock: Int64 = -516
 
+    /// Calls a stop breaks off with -ERESTART_RESTARTBLOCK, keeping the
+    /// time left in the thread's restart block, where no process can read
+    /// it: poll, nanosleep, clock_nanosleep (relative) and futex waits
+    /// with a timeout. Each only waits, so it can start over.
+    public static let startedOver: Set<Int64> = [7, 35, 202, 230]
+
     /// The registers a restored thread must resume with so that an
     /// interrupted system call behaves as the kernel would have made it
     /// behave: repeated, or failed with EINTR.
+    ///
+    /// For a stop, the kernel itself carries on a call it broke off with
+    /// a restart block through restart_syscall, with the time left; the
+    /// restored thread has no restart block, so the call starts over with
+    /// its own arguments and its whole timeout. EINTR instead would reach
+    /// programs that never expect it (tail -F takes it as an error). A
+    /// thread caught inside restart_syscall itself, whose call is not
+    /// known any more, gets EINTR.
     public static func resumable(_ regs: Registers) -> Registers {
         var r = regs
-        if regs.interruptedSyscall != nil {
+        if let call = regs.interruptedSyscall {
             switch regs.result {
             case restartSys, restartNoIntr, restartNoHand:
+                r.rax = regs.origRax
+                r.rip = regs.rip &- 2
+            case restartRestartBlock where startedOver.contains(call):
                 r.rax = regs.origRax
                 r.rip = regs.rip &- 2
             case restartRestartBlock:

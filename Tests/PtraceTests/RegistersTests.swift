@@ -43,16 +43,29 @@ final class RegistersTests: XCTestCase {
         }
     }
 
-    func testRestartBlockBecomesEINTR() {
-        let before = stoppedInSyscall(result: SyscallRestart.restartRestartBlock)
-        let after = SyscallRestart.resumable(before)
-        XCTAssertEqual(after.result, -Int64(EINTR))
-        XCTAssertEqual(after.rip, before.rip, "the syscall is not repeated")
-        XCTAssertEqual(after.origRax, UInt64.max)
-        var expected = before
-        expected.rax = UInt64(bitPattern: -Int64(EINTR))
+    /// nanosleep (35) broken off with a restart block starts over; a call
+    /// the restore cannot start over, or restart_syscall itself, fails
+    /// with EINTR.
+    func testRestartBlockStartsWaitsOverAndFailsTheRest() {
+        let sleeping = stoppedInSyscall(result: SyscallRestart.restartRestartBlock)
+        var expected = sleeping
+        expected.rax = 35
+        expected.rip = 0x40_1000
         expected.origRax = .max
-        XCTAssertEqual(after, expected)
+        XCTAssertEqual(SyscallRestart.resumable(sleeping), expected)
+        for call: UInt64 in [7, 202, 230] {
+            var waiting = sleeping
+            waiting.origRax = call
+            XCTAssertEqual(SyscallRestart.resumable(waiting).rax, call, "syscall \(call) starts over")
+        }
+        for call: UInt64 in [219, 0] {
+            var other = sleeping
+            other.origRax = call
+            let after = SyscallRestart.resumable(other)
+            XCTAssertEqual(after.result, -Int64(EINTR), "syscall \(call)")
+            XCTAssertEqual(after.rip, other.rip, "syscall \(call) is not repeated")
+            XCTAssertEqual(after.origRax, UInt64.max)
+        }
     }
 
     func testOrdinaryResultsStay() {
