@@ -61,6 +61,23 @@ public enum SyscallRestart {
     /// with a timeout. Each only waits, so it can start over.
     public static let startedOver: Set<Int64> = [7, 35, 202, 230]
 
+    /// The call a thread inside restart_syscall carries on, told by where
+    /// it waited just before it was stopped (its wchan): the restart block
+    /// that says so is the kernel's alone. Only poll, futex waits and the
+    /// nanosleep family use restart blocks; a nanosleep's wait shows no
+    /// name of its own ("do_syscall_64"), and clock_nanosleep (230) is
+    /// told from nanosleep (35) by its first argument, a clock id rather
+    /// than a pointer. nil when the wait channel tells nothing.
+    public static func restartedCall(waitChannel: String, registers: Registers) -> Int64? {
+        guard registers.interruptedSyscall == Syscall.restartSyscall, registers.result == restartRestartBlock else { return nil }
+        if waitChannel.contains("poll") { return 7 }
+        if waitChannel.contains("futex") { return 202 }
+        if waitChannel.contains("nanosleep") || waitChannel.contains("nsleep") || waitChannel == "do_syscall_64" {
+            return registers.rdi < 64 ? 230 : 35
+        }
+        return nil
+    }
+
     /// The registers a restored thread must resume with so that an
     /// interrupted system call behaves as the kernel would have made it
     /// behave: repeated, or failed with EINTR.

@@ -68,6 +68,26 @@ final class RegistersTests: XCTestCase {
         }
     }
 
+    /// A thread inside restart_syscall (219) is carrying on a wait an
+    /// earlier stop broke off; where it waits tells which.
+    func testRestartedCallIsToldByTheWaitChannel() {
+        var regs = stoppedInSyscall(result: SyscallRestart.restartRestartBlock)
+        regs.origRax = 219
+        XCTAssertEqual(SyscallRestart.restartedCall(waitChannel: "poll_schedule_timeout.constprop.0", registers: regs), 7)
+        XCTAssertEqual(SyscallRestart.restartedCall(waitChannel: "futex_wait_queue", registers: regs), 202)
+        XCTAssertEqual(SyscallRestart.restartedCall(waitChannel: "do_syscall_64", registers: regs), 35, "rdi is a pointer: nanosleep")
+        var clock = regs
+        clock.rdi = 1 // CLOCK_MONOTONIC
+        XCTAssertEqual(SyscallRestart.restartedCall(waitChannel: "hrtimer_nanosleep", registers: clock), 230)
+        XCTAssertNil(SyscallRestart.restartedCall(waitChannel: "pipe_read", registers: regs))
+        var plain = regs
+        plain.origRax = 7
+        XCTAssertNil(SyscallRestart.restartedCall(waitChannel: "poll_schedule_timeout", registers: plain), "not in restart_syscall")
+        var done = regs
+        done.rax = UInt64(bitPattern: -Int64(EINTR))
+        XCTAssertNil(SyscallRestart.restartedCall(waitChannel: "poll_schedule_timeout", registers: done), "not broken off")
+    }
+
     func testOrdinaryResultsStay() {
         for result: Int64 in [0, 7, -Int64(EINTR), -Int64(EAGAIN), -511, -515, -517, -4095] {
             let before = stoppedInSyscall(result: result)

@@ -9,6 +9,9 @@ final class FrozenProcess {
     private(set) var threads: [Tracee] = []
     /// The process was in a job-control stop (SIGSTOP) when frozen.
     private(set) var wasStopped = false
+    /// Where each thread seized here was waiting just before its stop
+    /// (/proc/PID/task/TID/wchan), for `SyscallRestart.restartedCall`.
+    private(set) var waitChannels: [Int32: String] = [:]
     private let tasks: AttachedTasks
     /// How long a thread may take to reach its interrupt stop.
     private let timeout: Double
@@ -41,6 +44,9 @@ final class FrozenProcess {
                         // first stop is already on its way.
                         known[tid] = Tracee.adopt(tid: tid, pid: pid)
                         continue
+                    }
+                    if let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid), !wchan.isEmpty, wchan != "0" {
+                        waitChannels[tid] = wchan
                     }
                     do {
                         let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood, .suspendSeccomp])

@@ -54,7 +54,13 @@ final class TaskInspector {
     func thread(_ t: Tracee) throws -> ThreadImage {
         let isLeader = t.tid == frozen.pid
         let inj = isLeader ? leaderInjection! : try injection(for: t)
-        let regs = inj.originalRegisters
+        var regs = inj.originalRegisters
+        // A wait an earlier stop broke off, which the kernel carries on in
+        // restart_syscall: the image names the call itself, so that the
+        // restore can start it over.
+        if let wchan = frozen.waitChannels[t.tid], let call = SyscallRestart.restartedCall(waitChannel: wchan, registers: regs) {
+            regs.origRax = UInt64(call)
+        }
         _ = try inj.checked("robust list", Syscall.getRobustList, 0, scratch, scratch + 8)
         _ = try inj.checked("PR_GET_TID_ADDRESS", Syscall.prctl, 40, scratch + 16)
         _ = try inj.checked("alternate stack", Syscall.sigaltstack, 0, scratch + 32)

@@ -27,4 +27,31 @@ final class TailFollowScenarioTests: EndToEndCase {
         try tail.waitFor(line: "after the rotation", from: mark)
         XCTAssertFalse(tail.stderrTail().contains("Interrupted system call"), tail.stderrTail())
     }
+
+    /// A dump that leaves tail running breaks its poll off too, and the
+    /// kernel carries the poll on in restart_syscall; the next dump finds
+    /// it there, where the call is no longer named. That image must
+    /// restore a tail that still follows the file.
+    func testTailFollowsAfterADumpThatLeftItRunning() throws {
+        // tail -F watches the file's directory; the images are made
+        // elsewhere, so that no event wakes it between the two dumps.
+        let path = try scratch.newDirectory("followed") + "/followed.log"
+        try writeWholeFile(path, Array("first line\n".utf8))
+        let tail = try startProgram("tail", "/usr/bin/tail", ["-F", "-s", "5", path], isReady: { $0 == "first line" })
+        _ = try checkpoint(tail, options: ["--leave-running"])
+        sleepSeconds(0.2)
+        XCTAssertEqual(readTextFile("/proc/\(tail.pid)/syscall")?.split(separator: " ").first, "219",
+                       "tail carries its poll on in restart_syscall")
+        let look = try crtool(["dump", "-t", "\(tail.pid)", "-D", try scratch.newDirectory("look"), "--leave-running", "-v"])
+        let frozenIn = try XCTUnwrap((look.stdout + look.stderr).split(separator: "\n").first { $0.contains("was stopped in") }, "\(look)")
+        XCTAssertTrue(frozenIn.hasSuffix("stopped in poll"), "the dump names the call carried on: \(frozenIn)")
+
+        let (_, mark) = try roundTrip(tail)
+        sleepSeconds(0.3)
+        XCTAssertTrue(ProcessTable.isAlive(tail.pid), "tail ended after the restore: \(tail.stderrTail())")
+        let appended = open(path, O_WRONLY | O_APPEND)
+        _ = "after the restore\n".withCString { write(appended, $0, strlen($0)) }
+        close(appended)
+        try tail.waitFor(line: "after the restore", from: mark)
+    }
 }
