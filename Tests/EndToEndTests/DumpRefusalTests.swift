@@ -84,6 +84,21 @@ final class DumpRefusalTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// A thread running 32-bit code would die of the first injected
+    /// 64-bit system call (SIGILL): refused before anything is injected,
+    /// and the process spins on, untraced.
+    func testThreadRunning32BitCodeIsRefusedUntouched() throws {
+        let compat = try startFixture("compat")
+        XCTAssertTrue(poll(timeout: 5, every: 0.02) { readTextFile("/proc/\(compat.pid)/syscall")?.hasPrefix("running") ?? false })
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(compat.pid)", "-D", dir])
+        assertRefused(result, mentioning: "pid \(compat.pid) thread \(compat.pid) runs 32-bit code", image: dir)
+        sleepSeconds(0.2)
+        XCTAssertEqual(ProcessTable.stat(compat.pid)?.state, "R", "still spinning")
+        XCTAssertEqual(ProcessTable.tracer(of: compat.pid), 0)
+        assertNoFailures(compat)
+    }
+
     private func assertRefused(
         _ result: CommandResult, mentioning text: String, image dir: String,
         file: StaticString = #filePath, line: UInt = #line
