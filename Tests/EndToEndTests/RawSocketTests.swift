@@ -64,4 +64,51 @@ final class RawSocketTests: EndToEndCase {
         XCTAssertEqual(after[5], before[5], "addresses, filters and options after the restore")
         assertNoFailures(program)
     }
+
+    /// ICMP datagram ("ping") sockets, IPv4 and IPv6, each bound to its
+    /// own echo identifier: the same identifiers after the restore, and
+    /// an echo sent through each is answered through it.
+    func testICMPDatagramSocketsComeBackWithTheirIdentifiers() throws {
+        try allowPingSockets()
+        let program = try startPython("ping-sockets", """
+            import os, socket, struct, time
+            ident = 3000 + os.getpid() % 20000
+            four = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+            four.bind(("127.0.0.1", ident))
+            four.setsockopt(socket.IPPROTO_IP, 11, 1)                      # IP_RECVERR
+            four.settimeout(2)
+            six = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6)
+            six.bind(("::1", ident + 1))
+            six.connect(("::1", 0))
+            six.settimeout(2)
+            def echo(sock, request, reply, seq, to=None):
+                packet = struct.pack("!BBHHH", request, 0, 0, 0, seq) + b"crtool-ping"
+                sock.sendto(packet, to) if to else sock.send(packet)
+                while True:
+                    kind, _, _, _, got = struct.unpack_from("!BBHHH", sock.recv(1500))
+                    if kind == reply and got == seq:
+                        return True
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                ok = echo(four, 8, 0, n, ("127.0.0.1", 0)) and echo(six, 128, 129, n)
+                state = ",".join(str(v) for v in [four.getsockname(), four.getsockopt(socket.IPPROTO_IP, 11),
+                                                  six.getsockname()[:2]]).replace(" ", "")
+                print("tick", n, "echo", ok, "state", state, flush=True)
+                time.sleep(0.05)
+            """)
+        try program.waitFor("tick", atLeast: 2)
+        func last() throws -> [String] {
+            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
+        }
+        let before = try last()
+        XCTAssertEqual(before[3], "True", "\(before)")
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 3, after: mark)
+        let after = try last()
+        XCTAssertEqual(after[3], "True", "echoes are answered after the restore: \(after)")
+        XCTAssertEqual(after[5], before[5], "identifiers, addresses and options after the restore")
+        assertNoFailures(program)
+    }
 }

@@ -47,21 +47,22 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "netlink socket row") { try NetlinkTable.parse(header + row.replacingOccurrences(of: "00000110", with: "zz"), file: file) }
     }
 
-    func testRawSocketTable() throws {
+    func testInetSocketTable() throws {
         let file = "/proc/4242/net/raw"
         let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
         let row = " 247: 0100007F:0001 0200007F:0000 01 00000000:00000000 00:00000000 00000000     0        0 2917977 2 0000000025306a7e 0\n"
-        let rows = try RawSocketTable.parse(header + row, file: file)
+        let rows = try InetSocketTable.parse(header + row, file: file)
         XCTAssertEqual(rows.map(\.localAddress), [[127, 0, 0, 1]])
         XCTAssertEqual(rows.map(\.remoteAddress), [[127, 0, 0, 2]])
         XCTAssertEqual(rows.map(\.inode), [2917977])
+        XCTAssertEqual(rows.map(\.localPort), [1])
         XCTAssertEqual(rows.first?.isConnected, true)
         let six = "  110: 00000000000000000000000001000000:003A 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2917978 2 000000003d0e489d 0\n"
-        let rows6 = try RawSocketTable.parse(header + six, file: file)
+        let rows6 = try InetSocketTable.parse(header + six, file: file)
         XCTAssertEqual(rows6.first?.localAddress, [UInt8](repeating: 0, count: 15) + [1])
         XCTAssertEqual(rows6.first?.isConnected, false)
-        expectParseError(file, "raw socket row") { try RawSocketTable.parse(header + " 247: 0100007F 0200007F:0000 01\n", file: file) }
-        expectParseError(file, "raw socket row") { try RawSocketTable.parse(header + row.replacingOccurrences(of: "0200007F", with: "02007F"), file: file) }
+        expectParseError(file, "inet socket row") { try InetSocketTable.parse(header + " 247: 0100007F 0200007F:0000 01\n", file: file) }
+        expectParseError(file, "inet socket row") { try InetSocketTable.parse(header + row.replacingOccurrences(of: "0200007F", with: "02007F"), file: file) }
     }
 
     func testMapsErrorQuotesTheBadLine() {

@@ -1,18 +1,21 @@
 import Glibc
 import Ptrace
 
-/// Raw IPv4 and IPv6 sockets: ping's ICMP sockets, routing daemons,
-/// probes. A raw socket holds no connection the kernel keeps state for:
-/// its protocol, the address it is bound and connected to, its options
-/// (ICMP type filters, IP_HDRINCL, BPF filters) and multicast groups make
-/// it, and the restore makes it again in crtool. Packets waiting in its
-/// queue are not kept, as for UDP: a network may drop them as well.
+/// Raw IPv4 and IPv6 sockets (ping as root, routing daemons, probes) and
+/// ICMP datagram sockets (ping where net.ipv4.ping_group_range lets it
+/// use them, which systemd's default does for everyone). Neither holds a
+/// connection the kernel keeps state for: the protocol, the address it is
+/// bound to (with an ICMP socket's echo identifier as its port) and
+/// connected to, its options (ICMP type filters, IP_HDRINCL, BPF filters)
+/// and multicast groups make it, and the restore makes it again in
+/// crtool. Packets waiting in its queue are not kept, as for UDP: a
+/// network may drop them as well.
 enum RawSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.rawSocket
 
     static func recognizes(_ p: FileProbe) -> Bool {
         guard p.fileType == UInt32(S_IFSOCK), let name = SocketProtocol.name(of: "/proc/\(p.pid)/fd/\(p.fd)") else { return false }
-        return name == "RAW" || name == "RAWv6"
+        return ["RAW", "RAWv6", "PING", "PINGv6"].contains(name)
     }
 
     /// What a raw socket has beyond a UDP socket's options.
@@ -41,18 +44,26 @@ enum RawSockets: FileKind {
         }
         let fd = try context.local(p.fd)
         let ipv6 = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_DOMAIN) == AF_INET6
+        let datagram = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_TYPE) == Int32(SOCK_DGRAM.rawValue)
         var state = RawSocketState(family: ipv6 ? .ipv6 : .ipv4, protocolNumber: try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL))
-        // getsockname gives the bound address (with an IPv6 scope) and the
-        // protocol as its port; the table gives the peer.
+        if datagram { state.icmpDatagram = true }
+        // getsockname gives the bound address (with an IPv6 scope) and, as
+        // its port, a raw socket's protocol or an ICMP socket's echo
+        // identifier; the table gives the peer.
         let local = try Sockets.localAddress(fd)
-        if local.host != (ipv6 ? "::" : "0.0.0.0") {
+        if local.host != (ipv6 ? "::" : "0.0.0.0") || (datagram && local.port != 0) {
             state.local = InetSockets.endpoint(local)
-            state.local?.port = 0
+            if !datagram { state.local?.port = 0 }
         }
-        guard let row = try RawSocketTable.read(pid: p.pid, ipv6: ipv6).first(where: { $0.inode == p.inode }) else {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a raw socket (socket:[\(p.inode)]) that /proc/\(p.pid)/net/\(ipv6 ? "raw6" : "raw") does not list")
+        let table = (datagram ? "icmp" : "raw") + (ipv6 ? "6" : "")
+        let row = try InetSocketTable.read(pid: p.pid, table: table).first(where: { $0.inode == p.inode })
+        // The table lists an ICMP socket once it has an identifier, at its
+        // bind or first send; one that has neither has nothing to restore
+        // but its options.
+        if row == nil && !datagram {
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a raw socket (socket:[\(p.inode)]) that /proc/\(p.pid)/net/\(table) does not list")
         }
-        if row.isConnected {
+        if let row, row.isConnected {
             let peer: SocketAddress = ipv6 ? .inet6(address: row.remoteAddress, port: 0, flowInfo: 0, scopeID: 0)
                                            : .inet4(address: row.remoteAddress, port: 0)
             state.remote = InetEndpoint(host: peer.host ?? "", port: 0, scopeID: state.local?.scopeID)
@@ -67,16 +78,19 @@ enum RawSockets: FileKind {
         guard let state = f.rawSocket else {
             throw CheckpointError("fd \(f.fd) of pid \(context.pid) is a raw socket without its state in the image")
         }
-        let what = "the raw socket (protocol \(state.protocolNumber)) at fd \(f.fd) of pid \(context.pid)"
+        let datagram = state.icmpDatagram == true
+        let what = "the \(datagram ? "ICMP datagram" : "raw") socket (protocol \(state.protocolNumber)) at fd \(f.fd) of pid \(context.pid)"
         let ipv6 = state.family == .ipv6
         guard (0...255).contains(state.protocolNumber) else {
             throw CheckpointError("\(what): the image holds IP protocol \(state.protocolNumber), which is no protocol number")
         }
         let fd: Int32
         do {
-            fd = try Sockets.create(family: ipv6 ? AF_INET6 : AF_INET, type: Int32(SOCK_RAW.rawValue), protocol: state.protocolNumber)
+            fd = try Sockets.create(family: ipv6 ? AF_INET6 : AF_INET, type: Int32(datagram ? SOCK_DGRAM.rawValue : SOCK_RAW.rawValue),
+                                    protocol: state.protocolNumber)
         } catch let e as SystemError {
-            throw CheckpointError("cannot make \(what): \(e.errnoName) (raw sockets need CAP_NET_RAW)")
+            let needs = datagram ? "ICMP datagram sockets need crtool's group inside net.ipv4.ping_group_range" : "raw sockets need CAP_NET_RAW"
+            throw CheckpointError("cannot make \(what): \(e.errnoName) (\(needs))")
         }
         do {
             try SocketOptionSet.apply(state.options, to: fd)
@@ -85,7 +99,7 @@ enum RawSockets: FileKind {
                 do {
                     try Sockets.bind(fd, address)
                 } catch let e as SystemError {
-                    throw CheckpointError("cannot bind \(what) to \(address.host ?? local.host): \(e.errnoName)")
+                    throw CheckpointError("cannot bind \(what) to \(address): \(e.errnoName)")
                 }
             }
             if let groups = state.multicast {

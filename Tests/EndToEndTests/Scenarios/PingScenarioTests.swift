@@ -1,11 +1,24 @@
 import Glibc
+import Ptrace
 import XCTest
 
 /// ping (iputils) sends an ICMP echo every 0.2 s through its raw sockets
 /// and counts the replies. After the restore it goes on from the next
 /// sequence number and, asked to stop, reports what it sent and got.
 final class PingScenarioTests: EndToEndCase {
+    /// As root without ping sockets, ping uses raw sockets.
     func testPingCarriesOnCountingAfterTheRestore() throws {
+        try pingCarriesOn()
+    }
+
+    /// Where net.ipv4.ping_group_range lets it (systemd's default), ping
+    /// uses ICMP datagram sockets instead, even as root.
+    func testPingThroughICMPDatagramSocketsCarriesOn() throws {
+        try allowPingSockets()
+        try pingCarriesOn(expecting: "PING")
+    }
+
+    private func pingCarriesOn(expecting protocolName: String = "RAW") throws {
         let ping = "/usr/bin/ping"
         guard access(ping, X_OK) == 0 else {
             throw HarnessError("ping is missing: install Debian's iputils-ping (scripts/install-deps.sh does)")
@@ -17,6 +30,10 @@ final class PingScenarioTests: EndToEndCase {
             }
         }
         XCTAssertTrue(poll(timeout: 15, every: 0.05) { sequences().count >= 3 }, "ping never got going: \(program.log.tail())")
+        let socketKinds = (try FileManager.default.contentsOfDirectory(atPath: "/proc/\(program.pid)/fd")).compactMap {
+            SocketProtocol.name(of: "/proc/\(program.pid)/fd/\($0)")
+        }
+        XCTAssertTrue(socketKinds.contains(protocolName), "ping uses \(protocolName) sockets: \(socketKinds)")
 
         let (_, mark) = try roundTrip(program)
         let lastBefore = try XCTUnwrap(sequences().last)
