@@ -87,22 +87,18 @@ public enum SyscallRestart {
     /// restored thread has no restart block, so the call starts over with
     /// its own arguments and its whole timeout. EINTR instead would reach
     /// programs that never expect it (tail -F takes it as an error). A
-    /// thread caught inside restart_syscall itself, whose call is not
-    /// known any more, gets EINTR.
+    /// thread caught inside restart_syscall itself, whose call the dump
+    /// could not name (see `restartedCall`), gets EINTR.
     public static func resumable(_ regs: Registers) -> Registers {
         var r = regs
         if let call = regs.interruptedSyscall {
-            switch regs.result {
-            case restartSys, restartNoIntr, restartNoHand:
+            let restartBlock = regs.result == restartRestartBlock
+            if [restartSys, restartNoIntr, restartNoHand].contains(regs.result) || (restartBlock && startedOver.contains(call)) {
+                // Back over the 2-byte syscall instruction, the number in rax.
                 r.rax = regs.origRax
                 r.rip = regs.rip &- 2
-            case restartRestartBlock where startedOver.contains(call):
-                r.rax = regs.origRax
-                r.rip = regs.rip &- 2
-            case restartRestartBlock:
+            } else if restartBlock {
                 r.rax = UInt64(bitPattern: -4) // -EINTR
-            default:
-                break
             }
         }
         r.origRax = UInt64.max

@@ -23,9 +23,7 @@ enum InetSockets: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        if let outside = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a socket (socket:[\(p.inode)]) also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
-        }
+        try SocketHolders.requireHeldOnlyInImage(p, what: "a socket", context: context)
         let fd = try context.local(p.fd)
         let domain = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_DOMAIN)
         let proto = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)

@@ -59,10 +59,8 @@ enum NetlinkSockets: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        try SocketHolders.requireHeldOnlyInImage(p, what: "a netlink socket", context: context)
         let what = "pid \(p.pid) fd \(p.fd) is a netlink socket (socket:[\(p.inode)])"
-        if let outside = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
-            throw CheckpointError("\(what) also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
-        }
         let fd = try context.local(p.fd)
         let family = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)
         guard familyNames[family] != nil else {

@@ -39,9 +39,7 @@ enum RawSockets: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        if let outside = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a raw socket (socket:[\(p.inode)]) also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
-        }
+        try SocketHolders.requireHeldOnlyInImage(p, what: "a raw or ICMP socket", context: context)
         let fd = try context.local(p.fd)
         let ipv6 = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_DOMAIN) == AF_INET6
         let datagram = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_TYPE) == Int32(SOCK_DGRAM.rawValue)

@@ -22,6 +22,15 @@ enum SocketHolders {
         return found.filter { !$0.value.isEmpty }
     }
 
+    /// Refuses a socket a process outside the image holds too: the
+    /// restore would make a new socket and cut that process off.
+    /// `what` names it: "a raw socket".
+    static func requireHeldOnlyInImage(_ p: FileProbe, what: String, context: FileDumpContext) throws {
+        if let outside = holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) (socket:[\(p.inode)]) also held by \(describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
+        }
+    }
+
     /// "pid 45 (nginx) fd 6", or why no process is named.
     static func describe(_ holder: Holder?) -> String {
         guard let h = holder else { return "no process crtool can see" }
