@@ -17,6 +17,9 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
     /// Netlink: a port id (0 for the kernel, or a socket not yet bound)
     /// and the bit mask of the first 32 multicast groups.
     case netlink(portID: UInt32, groups: UInt32)
+    /// A packet socket's binding: the ethertype (host order) and the
+    /// interface index, 0 for every interface.
+    case packet(protocolNumber: UInt16, interfaceIndex: Int32)
 
     /// Bytes of the sockaddr structure, exactly as long as bind(2) wants.
     public var bytes: [UInt8] {
@@ -34,6 +37,10 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
                 + [UInt8].le(flowInfo.bigEndian) + address + [UInt8].le(scopeID)
         case .netlink(let portID, let groups):
             return [UInt8].le(UInt16(AF_NETLINK)) + [0, 0] + [UInt8].le(portID) + [UInt8].le(groups)
+        case .packet(let protocolNumber, let interfaceIndex):
+            // struct sockaddr_ll: hatype, pkttype, halen and addr left 0.
+            return [UInt8].le(UInt16(AF_PACKET)) + [UInt8(protocolNumber >> 8), UInt8(protocolNumber & 0xff)]
+                + [UInt8].le(interfaceIndex) + [UInt8](repeating: 0, count: 12)
         }
     }
 
@@ -62,6 +69,9 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case AF_NETLINK:
             guard bytes.count >= 12 else { throw SocketAddressError("a netlink address of \(bytes.count) bytes") }
             self = .netlink(portID: bytes.le(UInt32.self, at: 4), groups: bytes.le(UInt32.self, at: 8))
+        case AF_PACKET:
+            guard bytes.count >= 8 else { throw SocketAddressError("a packet address of \(bytes.count) bytes") }
+            self = .packet(protocolNumber: UInt16(bytes[2]) << 8 | UInt16(bytes[3]), interfaceIndex: bytes.le(Int32.self, at: 4))
         default:
             throw SocketAddressError("a socket address of family \(family)")
         }
@@ -73,6 +83,7 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case .inet4: return AF_INET
         case .inet6: return AF_INET6
         case .netlink: return AF_NETLINK
+        case .packet: return AF_PACKET
         }
     }
 
@@ -119,6 +130,8 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         case .inet6: return "[\(host ?? "?")]:\(port)"
         case .netlink(let portID, let groups):
             return groups == 0 ? "netlink port \(portID)" : "netlink port \(portID) groups 0x\(String(groups, radix: 16))"
+        case .packet(let protocolNumber, let interfaceIndex):
+            return "ethertype 0x\(String(protocolNumber, radix: 16)) on " + (interfaceIndex == 0 ? "every interface" : "interface \(interfaceIndex)")
         }
     }
 }

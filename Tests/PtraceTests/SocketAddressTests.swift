@@ -13,6 +13,7 @@ final class SocketAddressTests: XCTestCase {
             .inet4(address: [127, 0, 0, 1], port: 8080),
             .inet6(address: [UInt8](repeating: 0, count: 15) + [1], port: 443, flowInfo: 0, scopeID: 0),
             .netlink(portID: 0xfffff123, groups: 0x10),
+            .packet(protocolNumber: 0x0806, interfaceIndex: 7),
         ]
         for a in addresses {
             XCTAssertEqual(try SocketAddress(bytes: a.bytes), a, "\(a)")
@@ -39,6 +40,29 @@ final class SocketAddressTests: XCTestCase {
         XCTAssertEqual(row.protocolNumber, 0)
         XCTAssertEqual(row.receiveMemory, 0)
         XCTAssertFalse(row.dumpRunning)
+    }
+
+    /// A packet socket bound to lo reads back its ethertype and interface,
+    /// and packet_diag finds it with a membership and no ring.
+    func testBoundPacketSocketReadsBack() throws {
+        let fd = try Sockets.create(family: AF_PACKET, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
+        defer { close(fd) }
+        let lo = NetworkInterface.index(ofName: "lo")
+        XCTAssertGreaterThan(lo, 0)
+        XCTAssertEqual(NetworkInterface.name(ofIndex: lo), "lo")
+        try Sockets.bind(fd, .packet(protocolNumber: 0x0800, interfaceIndex: lo))
+        XCTAssertEqual(try Sockets.localAddress(fd), .packet(protocolNumber: 0x0800, interfaceIndex: lo))
+        // PACKET_ADD_MEMBERSHIP, PACKET_MR_ALLMULTI on lo
+        try Sockets.setBytesOption(fd, level: 263, name: 1, [UInt8].le(lo) + [UInt8].le(UInt16(2), UInt16(0)) + [UInt8](repeating: 0, count: 8))
+        let diag = try PacketSocketDiag.query(inode: try inode(of: fd))
+        XCTAssertEqual(diag.type, Int32(SOCK_DGRAM.rawValue))
+        XCTAssertEqual(diag.protocolNumber, 0x0800)
+        XCTAssertEqual(diag.interfaceIndex, lo)
+        XCTAssertEqual(diag.memberships.map { [Int64($0.interfaceIndex), Int64($0.count), Int64($0.type), Int64($0.address.count)] },
+                       [[Int64(lo), 1, 2, 0]], "one ALLMULTI membership on lo")
+        XCTAssertFalse(diag.hasRing)
+        XCTAssertNil(diag.fanout)
+        XCTAssertThrowsError(try PacketSocketDiag.query(inode: 1), "no packet socket has inode 1")
     }
 
     /// A socket bound in this process reads back the same through getsockname.
