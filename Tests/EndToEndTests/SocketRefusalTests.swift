@@ -56,14 +56,14 @@ final class SocketRefusalTests: EndToEndCase {
     }
 
     /// A kind crtool does not carry is named by its protocol.
-    func testPacketSocketIsRefusedByName() throws {
-        let holder = try startPython("packet", """
+    func testVsockSocketIsRefusedByName() throws {
+        let holder = try startPython("vsock", """
             import socket, time
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
+            s = socket.socket(40, socket.SOCK_STREAM, 0)                 # AF_VSOCK
             print("ready", flush=True)
             while True:
                 time.sleep(1)
             """)
-        try assertDumpRefused(holder, mentioning: ["is a PACKET socket", "cannot checkpoint this kind of file yet"])
+        try assertDumpRefused(holder, mentioning: ["is a AF_VSOCK socket", "cannot checkpoint this kind of file yet"])
     }
 }

@@ -8,7 +8,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
         case regular, directory, characterDevice, terminal, deletedFile, memfd, ptyMaster
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify, pidfd
-        case unixSocket, inetSocket, rawSocket, netlinkSocket
+        case unixSocket, inetSocket, rawSocket, netlinkSocket, packetSocket
     }
     public var fd: Int32
     public var kind: Kind
@@ -45,6 +45,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var inetSocket: InetSocketState?
     public var rawSocket: RawSocketState?
     public var netlinkSocket: NetlinkSocketState?
+    public var packetSocket: PacketSocketState?
 
     public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {
         self.fd = fd

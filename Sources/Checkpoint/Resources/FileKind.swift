@@ -67,6 +67,7 @@ enum FileKinds {
         InetSockets.self,
         RawSockets.self,
         NetlinkSockets.self,
+        PacketSockets.self,
     ]
 
     static func handler(for kind: FileDescriptorImage.Kind) -> FileKind.Type? {

@@ -34,13 +34,8 @@ enum NetlinkSockets: FileKind {
     /// Room for 65536 groups; a family has a few dozen.
     static let membershipBytes = 8192
 
-    static let options: [SocketOptionSet.Option] = [
+    static let options: [SocketOptionSet.Option] = SocketOptionSet.general + [
         SocketOptionSet.Option(name: "SO_PASSCRED", level: SOL_SOCKET, option: SO_PASSCRED),
-        SocketOptionSet.sendBuffer, SocketOptionSet.receiveBuffer,
-        SocketOptionSet.receiveTimeout, SocketOptionSet.sendTimeout,
-        SocketOptionSet.Option(name: "SO_PRIORITY", level: SOL_SOCKET, option: 12),
-        SocketOptionSet.Option(name: "SO_TIMESTAMP", level: SOL_SOCKET, option: 29),
-        SocketOptionSet.Option(name: "SO_LOCK_FILTER", level: SOL_SOCKET, option: 44),
         SocketOptionSet.Option(name: "NETLINK_PKTINFO", level: level, option: 3),
         SocketOptionSet.Option(name: "NETLINK_BROADCAST_ERROR", level: level, option: 4),
         SocketOptionSet.Option(name: "NETLINK_NO_ENOBUFS", level: level, option: 5),

@@ -14,7 +14,7 @@ import Ptrace
 enum SignalDrivenIO {
     static func owner(of p: FileProbe, kind: FileDescriptorImage.Kind, context: FileDumpContext) throws -> FileOwner? {
         let async = p.info.flags & O_ASYNC != 0
-        guard async || kind == .unixSocket || kind == .inetSocket || kind == .rawSocket || kind == .netlinkSocket else { return nil }
+        guard async || kind == .unixSocket || kind == .inetSocket || kind == .rawSocket || kind == .netlinkSocket || kind == .packetSocket else { return nil }
         let owner = try FileOwner.read(try context.local(p.fd))
         return async || owner.id != 0 || owner.signal != 0 ? owner : nil
     }

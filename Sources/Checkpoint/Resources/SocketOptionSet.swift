@@ -23,6 +23,15 @@ enum SocketOptionSet {
     static let sendBuffer = Option(name: "SO_SNDBUF", level: SOL_SOCKET, option: SO_SNDBUF)
     static let receiveBuffer = Option(name: "SO_RCVBUF", level: SOL_SOCKET, option: SO_RCVBUF)
 
+    /// What any socket may have set at the SOL_SOCKET level, beyond what
+    /// its family adds.
+    static let general: [Option] = [
+        sendBuffer, receiveBuffer, receiveTimeout, sendTimeout,
+        Option(name: "SO_PRIORITY", level: SOL_SOCKET, option: 12),
+        Option(name: "SO_TIMESTAMP", level: SOL_SOCKET, option: 29),
+        Option(name: "SO_LOCK_FILTER", level: SOL_SOCKET, option: 44),
+    ]
+
     static let unix: [Option] = [
         Option(name: "SO_PASSCRED", level: SOL_SOCKET, option: SO_PASSCRED),
         Option(name: "SO_PASSSEC", level: SOL_SOCKET, option: 34),
