@@ -48,6 +48,16 @@ public enum KernelFeatures {
                 let r = cr_syscall6(Int(Syscall.kcmp), UInt64(getpid()), UInt64(getpid()), 0, 0, 1, 0)
                 return (r >= 0, r >= 0 ? "" : String(cString: strerror(errno)))
             },
+            probe("packet_diag (packet sockets' memberships and rings)", required: false) {
+                do {
+                    _ = try PacketSocketDiag.all()
+                    return (true, "")
+                } catch let e as SystemError {
+                    return (false, "\(e.errnoName): packet sockets cannot be checkpointed")
+                } catch {
+                    return (false, "\(error)")
+                }
+            },
             probe("userfaultfd (lazy pages)", required: false) {
                 let fd = cr_syscall6(323, 0x80000 | 1, 0, 0, 0, 0, 0) // O_CLOEXEC | UFFD_USER_MODE_ONLY
                 if fd < 0 { return (false, String(cString: strerror(errno))) }

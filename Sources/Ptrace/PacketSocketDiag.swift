@@ -38,28 +38,34 @@ public struct PacketSocketDiag: Equatable, Sendable {
 
     /// Asks the kernel about the packet socket with inode `inode`.
     public static func query(inode: UInt64) throws -> PacketSocketDiag {
-        guard inode <= UInt64(UInt32.max) else { throw SystemError("packet_diag of socket inode \(inode)", errno: EINVAL) }
+        guard let found = try all().first(where: { UInt64($0.inode) == inode }) else {
+            throw SystemError("packet_diag of socket inode \(inode): not listed", errno: ENOENT)
+        }
+        return found
+    }
+
+    /// Every packet socket of crtool's network namespace; throws where the
+    /// kernel has no packet_diag (CONFIG_PACKET_DIAG).
+    public static func all() throws -> [PacketSocketDiag] {
         let fd = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 4) // NETLINK_SOCK_DIAG
         if fd < 0 { throw SystemError("netlink sock_diag socket") }
         defer { close(fd) }
         let show: UInt32 = 0x01 | 0x02 | 0x04 | 0x08 // INFO MCLIST RING_CFG FANOUT
-        let request = [UInt8(AF_PACKET), 0] + [UInt8].le(UInt16(0)) + [UInt8].le(UInt32(inode), show, UInt32.max, UInt32.max)
+        let request = [UInt8(AF_PACKET), 0] + [UInt8].le(UInt16(0)) + [UInt8].le(UInt32(0), show, UInt32.max, UInt32.max)
         // SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP: packet_diag only dumps.
         let header = [UInt8].le(UInt32(16 + request.count)) + [UInt8].le(UInt16(20), UInt16(0x301)) + [UInt8].le(UInt32(1), UInt32(0))
         let message = header + request
         let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         if sent != message.count { throw SystemError("sending a packet_diag request") }
-        var found: PacketSocketDiag?
+        var found: [PacketSocketDiag] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 { throw SystemError("reading the packet_diag answer") }
             let (diags, done) = try parse(Array(buffer.prefix(n)))
-            if found == nil { found = diags.first { UInt64($0.inode) == inode } }
-            if done || n == 0 { break }
+            found += diags
+            if done || n == 0 { return found }
         }
-        guard let found else { throw SystemError("packet_diag of socket inode \(inode): not listed", errno: ENOENT) }
-        return found
     }
 
     /// Reads the messages of one netlink answer: packet_diag_msg records

@@ -30,5 +30,7 @@ final class KernelFeaturesTests: XCTestCase {
             XCTAssertTrue(f.available, "\(f.name): \(f.detail)")
         }
         XCTAssertTrue(features.contains { $0.name.contains("ptrace") && $0.required })
+        let packetDiag = features.first { $0.name.hasPrefix("packet_diag") }
+        XCTAssertEqual(packetDiag?.available, true, "this kernel has packet_diag: \(packetDiag?.detail ?? "not probed")")
     }
 }
