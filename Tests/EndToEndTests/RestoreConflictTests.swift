@@ -59,4 +59,40 @@ final class RestoreConflictTests: EndToEndCase {
         try killAndReap(member)
         try restore(image, as: leader)
     }
+
+    /// The dumped process's parent, outside the image, never reaps it: its
+    /// pid stays a zombie's, and the restore names the parent whose wait
+    /// is missing. Once the parent reaps it, the restore goes through.
+    func testPidOfAZombieNobodyReapedNamesTheParent() throws {
+        let parent = try startPython("parent", """
+            import os, signal, sys, time
+            child = os.fork()
+            if child == 0:
+                n = 0
+                while True:
+                    n += 1
+                    print("tick", n, flush=True)
+                    time.sleep(0.05)
+            print("child", child, flush=True)
+            signal.signal(signal.SIGUSR1, lambda *_: os.waitpid(child, 0))
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """)
+        let child = pid_t(try parent.waitFor("child", atLeast: 1))
+        try parent.waitFor("tick", atLeast: 3)
+        let image = try scratch.newDirectory("image")
+        XCTAssertTrue(try crtool(["dump", "-t", "\(child)", "-D", image]).succeeded)
+        XCTAssertTrue(poll(timeout: 5, every: 0.02) { ProcessTable.stat(child)?.state == "Z" }, "the parent has not reaped its dumped child")
+
+        let result = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("a zombie that its parent, pid \(parent.pid) (python3), has not reaped"), "\(result)")
+
+        try parent.signal(SIGUSR1)
+        XCTAssertTrue(poll(timeout: 5, every: 0.02) { ProcessTable.isFree(child) }, "the parent reaped it")
+        let mark = parent.lineCount
+        XCTAssertTrue(try crtool(["restore", "-D", image, "-d"]).succeeded)
+        try parent.waitForMore("tick", 3, after: mark)
+    }
 }

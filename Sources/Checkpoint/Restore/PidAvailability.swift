@@ -9,9 +9,14 @@ enum PidAvailability {
         let deadline = Date().addingTimeInterval(seconds)
         while !looksFree(id) {
             if Date() > deadline {
-                let holder = (try? ProcStat.read(pid: id)).map { " by \($0.command) (state \($0.state))" } ?? ""
-                let asThread = (try? ProcStat.read(pid: id)) == nil ? " as a thread of another process" : ""
-                throw CheckpointError("PID \(id) is in use\(holder)\(asThread); cannot restore \(role) \(id) while it exists")
+                let stat = try? ProcStat.read(pid: id)
+                let holder = stat.map { " by \($0.command) (state \($0.state))" } ?? " as a thread of another process"
+                // A dumped process stays a zombie until its parent reaps
+                // it: name the parent, whose wait is what is missing.
+                let unreaped = stat.flatMap { s in
+                    s.state == "Z" ? " (a zombie that its parent, pid \(s.ppid)\((try? ProcStat.read(pid: s.ppid)).map { " (\($0.command))" } ?? ""), has not reaped)" : nil
+                } ?? ""
+                throw CheckpointError("PID \(id) is in use\(holder)\(unreaped); cannot restore \(role) \(id) while it exists")
             }
             usleep(10_000)
         }
