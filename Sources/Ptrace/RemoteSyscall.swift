@@ -22,6 +22,10 @@ public final class RemoteSyscall {
     public let memory: RemoteMemory
     private let saved: Registers
     private let savedMask: UInt64
+    /// Address of the batch runner's code in the tracee, once
+    /// `installBatchRunner` put it there; until then `callAll` runs its
+    /// calls one by one.
+    public internal(set) var batchRunner: UInt64?
     /// Threads and processes the kernel attached to us during a call
     /// (injected clone3), reported with their first stop still pending.
     public private(set) var newTasks: [Int32] = []

@@ -196,6 +196,51 @@ final class RemoteSyscallTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1.9, "the whole sleep was served")
     }
 
+    /// A batch of calls runs in the tracee in trips of a table each, every
+    /// result in its place (a failing call among them too), and the
+    /// thread carries on as before once it is given back.
+    func testBatchRunsEveryCallWithItsOwnResult() throws {
+        let children = makeChildren()
+        let started = Date()
+        let pid = try spawnSleeper(seconds: 2, into: children)
+        let page = self.page
+        let count = 1500
+        let (results, base, maps, perCall) = try withStopped(pid) { t -> ([Int64], UInt64, [MapEntry], [Int64]) in
+            let remote = try RemoteSyscall(tracee: t, site: try SyscallSite.inVDSO(pid: pid, maps: try Maps.read(pid: pid)))
+            let area = try remote.checked("runner area", Syscall.mmap, 0, 65536, 7, UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+            try remote.installBatchRunner(at: area)
+            remote.scratch = area + 4096
+            remote.scratchSize = 65536 - 4096
+            let base = try remote.checked("reserve", Syscall.mmap, 0, UInt64(count) * page, 0, UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+            var requests = (0..<count).map { i in
+                SyscallRequest(Syscall.mmap, base + UInt64(i) * page, page, UInt64(i % 2 == 0 ? PROT_READ | PROT_WRITE : PROT_READ),
+                               UInt64(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), UInt64.max, 0)
+            }
+            requests.insert(SyscallRequest(Syscall.close, 9999), at: 700)
+            requests.append(SyscallRequest(Syscall.getpid))
+            let results = try remote.callAll(requests)
+            let maps = try Maps.read(pid: pid).filter { $0.start >= base && $0.end <= base + UInt64(count) * page }
+            // Without a runner the same requests go one by one.
+            let plain = try RemoteSyscall(tracee: t, site: remote.site)
+            let perCall = try plain.callAll([SyscallRequest(Syscall.getpid), SyscallRequest(Syscall.close, 9999)])
+            try remote.finish()
+            try t.detach()
+            return (results, base, maps, perCall)
+        }
+        XCTAssertEqual(results.count, count + 2)
+        var expected = (0..<count).map { Int64(base + UInt64($0) * page) }
+        expected.insert(-Int64(EBADF), at: 700)
+        expected.append(Int64(pid))
+        XCTAssertEqual(results, expected, "each call's own result, in order")
+        XCTAssertEqual(maps.count, count, "one VMA per page: the protections alternate")
+        XCTAssertEqual(maps.first?.protectionString, "rw-p")
+        XCTAssertEqual(maps.last?.protectionString, count % 2 == 0 ? "r--p" : "rw-p")
+        XCTAssertEqual(perCall, [Int64(pid), -Int64(EBADF)])
+        let status = try XCTUnwrap(children.waitForExit(pid, timeout: 20), "sleep 2 did not end")
+        XCTAssertEqual(Stop(status: status), .exited(code: 0))
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1.9, "the whole sleep was served")
+    }
+
     func testBusyChildRunsOnAfterInjectionAndDetach() throws {
         let children = makeChildren()
         let pid = try spawn("/bin/sh", ["-c", "while :; do :; done"], into: children)

@@ -1,0 +1,100 @@
+import Glibc
+
+/// One system call of a batch: its number and arguments. Only calls that
+/// take their arguments as values belong in a batch; one that reads a
+/// staged buffer would find the batch's table over it.
+public struct SyscallRequest: Sendable {
+    public var nr: Int64
+    public var args: [UInt64]
+
+    public init(_ nr: Int64, _ args: UInt64...) {
+        precondition(args.count <= 6)
+        self.nr = nr
+        self.args = args
+    }
+}
+
+/// Many system calls for one trip into the tracee. `call` costs a
+/// register load, a single step, a wait and a register read per call,
+/// which a restore of tens of thousands of VMAs pays tens of thousands of
+/// times; the batch runner is a loop of machine code in the tracee that
+/// runs a table of calls from the scratch area, writing each result back
+/// into the table, and stops at an int3 once the table is done.
+extension RemoteSyscall {
+    /// rbx: the table, r12: its length; each entry is the number, six
+    /// arguments, then the result (8 bytes each):
+    ///
+    ///     loop: test r12, r12 / jz done
+    ///           mov rax, [rbx] / mov rdi, [rbx+8] / mov rsi, [rbx+16]
+    ///           mov rdx, [rbx+24] / mov r10, [rbx+32] / mov r8, [rbx+40]
+    ///           mov r9, [rbx+48] / syscall / mov [rbx+56], rax
+    ///           add rbx, 64 / dec r12 / jmp loop
+    ///     done: int3
+    static let batchRunnerCode: [UInt8] = [
+        0x4d, 0x85, 0xe4, 0x74, 0x2a,
+        0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10,
+        0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28,
+        0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, 0x48, 0x89, 0x43, 0x38,
+        0x48, 0x83, 0xc3, 0x40, 0x49, 0xff, 0xcc, 0xeb, 0xd1,
+        0xcc,
+    ]
+    static let batchEntrySize = 64
+
+    /// Writes the runner at `address`, which must be executable memory of
+    /// the tracee that nothing else uses (48 bytes).
+    public func installBatchRunner(at address: UInt64) throws {
+        try memory.write(Self.batchRunnerCode, at: address)
+        batchRunner = address
+    }
+
+    /// Runs every call in order and returns each raw result (negative
+    /// errno on failure), a later call running whatever an earlier one
+    /// returned. The table takes the upper half of the scratch area, so a
+    /// long batch runs in several trips.
+    public func callAll(_ requests: [SyscallRequest]) throws -> [Int64] {
+        guard let runner = batchRunner, requests.count > 1 else {
+            return try requests.map { r in
+                let a = r.args + [UInt64](repeating: 0, count: 6 - r.args.count)
+                return try call(r.nr, a[0], a[1], a[2], a[3], a[4], a[5])
+            }
+        }
+        let tableOffset = scratchSize / 2
+        let perTrip = (scratchSize - tableOffset) / Self.batchEntrySize
+        var results: [Int64] = []
+        results.reserveCapacity(requests.count)
+        var start = 0
+        while start < requests.count {
+            let trip = requests[start..<min(requests.count, start + perTrip)]
+            var table: [UInt8] = []
+            table.reserveCapacity(trip.count * Self.batchEntrySize)
+            for r in trip {
+                table += [UInt8].le(UInt64(bitPattern: r.nr))
+                for i in 0..<7 { table += [UInt8].le(i < r.args.count ? r.args[i] : 0) }
+            }
+            let address = try stage(table, at: tableOffset)
+            var regs = originalRegisters
+            // Not inside a system call: the kernel would restart one, and
+            // move rip back over the runner's first bytes.
+            regs.origRax = UInt64.max
+            regs.rip = runner
+            regs.rbx = address
+            regs.r12 = UInt64(trip.count)
+            try tracee.setRegisters(regs)
+            try tracee.resume()
+            let stop = try tracee.waitStop()
+            let after = try tracee.registers()
+            guard case .signalDelivery(let sig) = stop, sig == SIGTRAP, after.rip == runner + UInt64(Self.batchRunnerCode.count) else {
+                throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) at 0x\(String(after.rip, radix: 16)) while running \(trip.count) injected calls from 0x\(String(runner, radix: 16))")
+            }
+            let written = try fetch(at: tableOffset, count: trip.count * Self.batchEntrySize)
+            for i in 0..<trip.count {
+                results.append(Int64(bitPattern: written.le(UInt64.self, at: i * Self.batchEntrySize + 56)))
+            }
+            if debugInjection {
+                fputs("inject \(trip.count) calls in \(tracee.tid) from 0x\(String(runner, radix: 16))\n", stderr)
+            }
+            start += trip.count
+        }
+        return results
+    }
+}
