@@ -30,6 +30,7 @@ final class AddressSpaceBuilder {
         holes.reserve(scratch, scratch + UInt64(Self.scratchSize))
         try inj.checked("scratch area", Syscall.mmap, scratch, UInt64(Self.scratchSize), 7, 0x22 | 0x100000, UInt64.max, 0) // MAP_FIXED_NOREPLACE
         try memory.write([0x0f, 0x05, 0xcc, 0xcc], at: scratch)
+        try inj.installBatchRunner(at: scratch + 16)
         inj.site = scratch
         inj.scratch = scratch + 4096
         inj.scratchSize = Self.scratchSize - 4096
@@ -104,8 +105,23 @@ final class AddressSpaceBuilder {
             for fd in openFiles.values { _ = try? inj.call(Syscall.close, fd) }
             try? planting.finish()
         }
+        // Anonymous VMAs, most of a process's, go in batches between the
+        // others, in address order all the same.
+        var anonymous: [VMAImage] = []
+        func mapAnonymous() throws {
+            let requests = anonymous.map { SyscallRequest(Syscall.mmap, $0.start, $0.size, protectionForWriting($0), mapFlags($0) | 0x02 | 0x20, UInt64.max, 0) }
+            for (vma, r) in zip(anonymous, try inj.callAll(requests)) where r < 0 && r > -4096 {
+                throw SystemError("injected mmap (mapping anonymous memory at 0x\(String(vma.start, radix: 16))) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
+            }
+            anonymous = []
+        }
         for vma in process.vmas.sorted(by: { $0.start < $1.start }) {
-            var flags: UInt64 = 0x10 // MAP_FIXED
+            if vma.kind == .anonymous && vma.sysvShm == nil {
+                anonymous.append(vma)
+                continue
+            }
+            try mapAnonymous()
+            var flags: UInt64 = 0
             var fd = UInt64.max
             switch vma.kind {
             case .vdso, .vvar, .vvarVclock, .vsyscall:
@@ -114,7 +130,7 @@ final class AddressSpaceBuilder {
                 try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
                 continue
             case .anonymous:
-                flags |= 0x02 | 0x20
+                continue // in the batch above
             case _ where vma.sharedMemory != nil:
                 flags |= vma.kind == .sharedAnonymous ? 0x01 : 0x02
                 let id = vma.sharedMemory!
@@ -146,11 +162,19 @@ final class AddressSpaceBuilder {
                     openFiles[key] = fd
                 }
             }
-            if vma.flags.contains("gd") { flags |= 0x100 } // MAP_GROWSDOWN
-            if vma.flags.contains("nr") { flags |= 0x4000 } // MAP_NORESERVE
             try inj.checked("mapping \(vma.path ?? "anonymous memory") at 0x\(String(vma.start, radix: 16))",
-                            Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags, fd, vma.offset)
+                            Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)
         }
+        try mapAnonymous()
+    }
+
+    /// MAP_FIXED, and MAP_GROWSDOWN and MAP_NORESERVE where smaps showed
+    /// them ("gd", "nr").
+    private func mapFlags(_ vma: VMAImage) -> UInt64 {
+        var flags: UInt64 = 0x10 // MAP_FIXED
+        if vma.flags.contains("gd") { flags |= 0x100 } // MAP_GROWSDOWN
+        if vma.flags.contains("nr") { flags |= 0x4000 } // MAP_NORESERVE
+        return flags
     }
 
     /// Writes every stored page, decompressing chunks on all cores. Each
@@ -203,10 +227,13 @@ final class AddressSpaceBuilder {
     /// Final protections, the madvise flags smaps showed, locks, and last
     /// the seal (mseal) of a sealed VMA, which forbids changing it after.
     func finishMappings() throws {
-        for vma in process.vmas where ![.vdso, .vvar, .vvarVclock, .vsyscall].contains(vma.kind) {
-            if protectionForWriting(vma) != vma.prot {
-                try inj.checked("mprotect at 0x\(String(vma.start, radix: 16))", Syscall.mprotect, vma.start, vma.size, vma.prot)
-            }
+        let mapped = process.vmas.filter { ![.vdso, .vvar, .vvarVclock, .vsyscall].contains($0.kind) }
+        let reprotected = mapped.filter { protectionForWriting($0) != $0.prot }
+        let results = try inj.callAll(reprotected.map { SyscallRequest(Syscall.mprotect, $0.start, $0.size, $0.prot) })
+        for (vma, r) in zip(reprotected, results) where r < 0 && r > -4096 {
+            throw SystemError("injected mprotect (mprotect at 0x\(String(vma.start, radix: 16))) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
+        }
+        for vma in mapped {
             let advice: [(String, UInt64)] = [("dd", 16), ("dc", 10), ("wf", 18), ("hg", 14), ("nh", 15), ("mg", 12)]
             for (flag, code) in advice where vma.flags.contains(flag) {
                 if try inj.call(Syscall.madvise, vma.start, vma.size, code) < 0 {
