@@ -65,6 +65,19 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "inet socket row") { try InetSocketTable.parse(header + row.replacingOccurrences(of: "0200007F", with: "02007F"), file: file) }
     }
 
+    /// AUDIT_GET's answer: struct audit_status after the header, pid at
+    /// its fourth word; and the daemon query itself answers here.
+    func testAuditStatus() throws {
+        let header = [UInt8].le(UInt32(16 + 40)) + [UInt8].le(UInt16(1000), UInt16(0)) + [UInt8].le(UInt32(1), UInt32(0))
+        XCTAssertEqual(try AuditStatus.parse(header + [UInt8].le(UInt32(1), UInt32(1), UInt32(1), UInt32(4242)) + [UInt8](repeating: 0, count: 24)), 4242)
+        XCTAssertNil(try AuditStatus.parse(header + [UInt8](repeating: 0, count: 40)))
+        let error = [UInt8].le(UInt32(36)) + [UInt8].le(UInt16(2), UInt16(0)) + [UInt8].le(UInt32(1), UInt32(0), UInt32(bitPattern: -EPERM)) + [UInt8](repeating: 0, count: 16)
+        XCTAssertThrowsError(try AuditStatus.parse(error))
+        XCTAssertThrowsError(try AuditStatus.parse([1, 2, 3]))
+        let daemon = try AuditStatus.daemonPID()
+        XCTAssertTrue(daemon.map { kill($0, 0) == 0 } ?? true, "a registered audit daemon is a live process")
+    }
+
     func testMapsErrorQuotesTheBadLine() {
         do {
             _ = try Maps.parse("1000-2000 r--p 00000000 08:01 12 /ok\n1000-2000 rw 0 0 0\n", file: "m")
