@@ -12,19 +12,20 @@ import Ptrace
 /// producing, cannot be put back into a new socket: the dump refuses
 /// them, naming the socket, rather than lose a reply or an event. Families
 /// whose kernel side keeps registrations by port id (netfilter queues and
-/// logs, the audit daemon, the process connector) would come back
-/// deaf: refused, named.
+/// logs, the process connector) would come back deaf: refused, named. Of
+/// audit sockets, which most daemons hold to send their own records
+/// (dbus-daemon, sshd, crond), only the registered audit daemon's is.
 enum NetlinkSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.netlinkSocket
 
     /// Families whose whole state is the socket's own: port id, groups
     /// and options.
     static let familyNames: [Int32: String] = [
-        0: "ROUTE", 2: "USERSOCK", 4: "SOCK_DIAG", 6: "XFRM", 7: "SELINUX",
+        0: "ROUTE", 2: "USERSOCK", 4: "SOCK_DIAG", 6: "XFRM", 7: "SELINUX", 9: "AUDIT",
         15: "KOBJECT_UEVENT", 16: "GENERIC",
     ]
     private static let otherFamilyNames: [Int32: String] = [
-        1: "UNUSED", 3: "FIREWALL", 5: "NFLOG", 8: "ISCSI", 9: "AUDIT", 10: "FIB_LOOKUP", 11: "CONNECTOR",
+        1: "UNUSED", 3: "FIREWALL", 5: "NFLOG", 8: "ISCSI", 10: "FIB_LOOKUP", 11: "CONNECTOR",
         12: "NETFILTER", 13: "IP6_FW", 14: "DNRTMSG", 17: "SCSITRANSPORT", 18: "ECRYPTFS", 19: "RDMA", 20: "CRYPTO", 21: "SMC",
     ]
 
@@ -59,7 +60,10 @@ enum NetlinkSockets: FileKind {
         let fd = try context.local(p.fd)
         let family = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)
         guard familyNames[family] != nil else {
-            throw CheckpointError("\(what) of \(name(ofFamily: family)); crtool carries netlink sockets of \(familyNames.keys.sorted().map { familyNames[$0]! }.joined(separator: ", ")) only: the kernel may keep registrations by port id for other families (queues, logs, the audit daemon) that a new socket would not have")
+            throw CheckpointError("\(what) of \(name(ofFamily: family)); crtool carries netlink sockets of \(familyNames.keys.sorted().map { familyNames[$0]! }.joined(separator: ", ")) only: the kernel may keep registrations by port id for other families (netfilter queues and logs, process events) that a new socket would not have")
+        }
+        if family == 9, let daemon = try AuditStatus.daemonPID(), daemon == p.pid {
+            throw CheckpointError("\(what) of AUDIT held by the registered audit daemon (pid \(daemon)); the kernel's registration of its port id cannot be made again for a new socket")
         }
         // /proc lists bound sockets only; one never bound has asked for
         // nothing, so no answer can be on its way.
