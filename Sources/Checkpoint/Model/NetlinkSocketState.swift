@@ -9,7 +9,8 @@ public struct NetlinkSocketState: Codable, Equatable, Sendable {
     public var portID: UInt32?
     /// Every multicast group it has joined, by number (1 and up).
     public var groups: [UInt32] = []
-    /// The port id and group it is connected to, when connect(2) set one.
+    /// The port id it is connected to, and the group as getpeername gives
+    /// it (a mask with that group's bit), when connect(2) set either.
     public var destinationPortID: UInt32?
     public var destinationGroup: UInt32?
     public var options: [SocketOptionValue] = []
