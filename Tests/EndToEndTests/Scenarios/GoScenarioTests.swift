@@ -42,9 +42,7 @@ final class GoScenarioTests: EndToEndCase {
         for n in 4...6 {
             XCTAssertEqual(try httpGet(port: port, path: "/after"), "hits \(n) table ok\n")
         }
-        let lastTick = try XCTUnwrap(server.numbers("tick", before: mark).last)
-        let nextTick = try server.waitFor("a tick after the restore", from: mark) { $0.hasPrefix("tick ") }
-        XCTAssertEqual(LogLines.number(in: nextTick.line, after: "tick"), lastTick + 1, "the next tick")
+        try assertNextTick(server, after: mark)
         let collectionsBefore = try XCTUnwrap(collections(in: server, before: mark).last)
         try server.waitForMore("tick", 20, after: mark)
         let collectionsAfter = try XCTUnwrap(collections(in: server, from: mark).last)

@@ -26,9 +26,7 @@ final class JavaScenarioTests: EndToEndCase {
 
         let totalBefore = try XCTUnwrap(lastTotal(jvm, from: 0))
         let (_, mark) = try roundTrip(jvm)
-        let last = try XCTUnwrap(jvm.numbers("tick", before: mark).last)
-        let next = try jvm.waitFor("a tick after the restore", from: mark) { $0.hasPrefix("tick ") }
-        XCTAssertEqual(LogLines.number(in: next.line, after: "tick"), last + 1, "the next tick")
+        let last = try assertNextTick(jvm, after: mark)
         XCTAssertGreaterThan(ProcessTable.threadIds(of: jvm.pid).count, 15, "the JVM's threads after the restore")
         // Two System.gc() calls at least, and the counters going on.
         try jvm.waitFor("tick", atLeast: last + 21, from: mark)

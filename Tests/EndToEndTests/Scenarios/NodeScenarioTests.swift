@@ -26,9 +26,7 @@ final class NodeScenarioTests: EndToEndCase {
         for n in 4...6 {
             XCTAssertEqual(try httpGet(port: port, path: "/after"), "hits \(n) checksum ok\n")
         }
-        let lastTick = try XCTUnwrap(server.numbers("tick", before: mark).last)
-        let nextTick = try server.waitFor("a tick after the restore", from: mark) { $0.hasPrefix("tick ") }
-        XCTAssertEqual(LogLines.number(in: nextTick.line, after: "tick"), lastTick + 1, "the next tick")
+        try assertNextTick(server, after: mark)
         try server.waitForMore("worker", 20, after: mark)
         try server.signal(SIGUSR2)
         try server.waitFor(line: "usr2 1", from: mark)

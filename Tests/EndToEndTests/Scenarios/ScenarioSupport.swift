@@ -49,6 +49,17 @@ extension EndToEndCase {
         try reapAll(pids)
     }
 
+    /// The first "tick <n>" line after `mark` counts on from the last one
+    /// before it: the program's clock went on where it stopped. Returns
+    /// that last tick before the dump.
+    @discardableResult
+    func assertNextTick(_ program: Fixture, after mark: Int, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let last = try XCTUnwrap(program.numbers("tick", before: mark).last, file: file, line: line)
+        let next = try program.waitFor("a tick after the restore", from: mark) { $0.hasPrefix("tick ") }
+        XCTAssertEqual(LogLines.number(in: next.line, after: "tick"), last + 1, "the next tick", file: file, line: line)
+        return last
+    }
+
     /// Starts a real program (an interpreter, a server) with its stdout and
     /// stderr in the scratch directory, and returns once a line of its
     /// stdout satisfies `isReady` (nil: at once).
