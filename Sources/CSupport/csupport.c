@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <spawn.h>
 #include <string.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,11 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+int cr_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int from)
+{
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 
 long cr_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data)
 {

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// Starts a program with posix_spawn, not Foundation.Process (which reaps
@@ -22,11 +23,10 @@ public enum CleanSpawn {
         }
         if rc == 0 { rc = posix_spawn_file_actions_addopen(&actions, 1, stdout, logFlags, 0o644) }
         if rc == 0 { rc = posix_spawn_file_actions_addopen(&actions, 2, stderr, logFlags, 0o644) }
-        // No closefrom action in the Glibc module: one close per open
-        // descriptor above 2 (glibc ignores those already closed).
-        for fd in (try? ProcDirectory.fileDescriptors(pid: getpid())) ?? [] where fd > 2 && rc == 0 {
-            rc = posix_spawn_file_actions_addclose(&actions, fd)
-        }
+        // Every descriptor above 2 closed in the child, also one another
+        // thread opens without O_CLOEXEC while the child is made (closing
+        // those listed beforehand left that one open).
+        if rc == 0 { rc = cr_spawn_actions_close_from(&actions, 3) }
         guard rc == 0 else { throw SystemError("posix_spawn file actions for \(executable)", errno: rc) }
 
         var attributes = posix_spawnattr_t()

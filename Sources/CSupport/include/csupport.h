@@ -11,6 +11,12 @@
 #include <sys/user.h>
 #include <sys/uio.h>
 #include <signal.h>
+#include <spawn.h>
+
+/* posix_spawn_file_actions_addclosefrom_np (glibc 2.34), which Swift's
+ * Glibc module does not show: the child closes every descriptor from
+ * `from` up, including any another thread opened during the spawn. */
+int cr_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int from);
 
 /* ptrace(2) without varargs; returns -1 and sets errno on failure. For
  * PEEK requests the caller clears errno first. */

@@ -79,36 +79,11 @@ extension XCTestCase {
     }
 
     /// Starts `executable` with posix_spawn (no fork of this multi-threaded
-    /// process), default signal dispositions, an empty mask, and stdio on
-    /// /dev/null.
+    /// process), default signal dispositions, an empty mask, stdio on
+    /// /dev/null and nothing else open (CleanSpawn).
     func spawn(_ executable: String, _ arguments: [String], into children: Children,
                file: StaticString = #filePath, line: UInt = #line) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        // The test runner leaves descriptors open without O_CLOEXEC.
-        for fd in (try? ProcDirectory.fileDescriptors(pid: getpid())) ?? [] where fd > 2 {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var all = sigset_t(), none = sigset_t()
-        sigfillset(&all)
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else {
-            throw Expectation(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))")
-        }
+        let pid = try CleanSpawn.spawn(executable, arguments, stdout: "/dev/null", stderr: "/dev/null")
         children.adopt(pid)
         return pid
     }
