@@ -65,7 +65,7 @@ public enum KernelFeatures {
                 return (true, "")
             },
             probe("PAGEMAP_SCAN ioctl (dirty tracking without soft-dirty)", required: false) {
-                let fd = open("/proc/self/pagemap", O_RDONLY)
+                let fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
                 defer { close(fd) }
                 // _IOWR('f', 16, struct pm_scan_arg) with a NULL argument: EFAULT if the ioctl exists.
                 let r = cr_syscall6(16, UInt64(fd), 0xC060_6610, 0, 0, 0, 0)
@@ -108,7 +108,7 @@ public enum KernelFeatures {
         guard let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else { return false }
         defer { munmap(page, 4096) }
         page.storeBytes(of: 1, as: UInt8.self)
-        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         _ = write(fd, "4", 1)
         close(fd)
