@@ -50,7 +50,8 @@ struct ShowCommand: ParsableCommand {
                 }
                 for f in p.files {
                     let locks = (f.locks ?? []).map { "; \($0)" }.joined()
-                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(locks)")
+                    let detail = SocketDescription.of(f).map { ", \($0)" } ?? ""
+                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(detail)\(locks)")
                 }
             }
         } catch {

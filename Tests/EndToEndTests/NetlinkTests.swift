@@ -73,6 +73,9 @@ final class NetlinkTests: EndToEndCase {
         let image = try checkpoint(program)
         let saved = try String(contentsOfFile: try ImageFiles(directory: image, pid: program.pid).processFile(), encoding: .utf8)
         XCTAssertTrue(saved.contains("\"netlinkSocket\""), "the image holds netlink sockets")
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("netlink ROUTE port ") && show.stdout.contains(" groups 5,33"), "show names the route socket: \(show)")
+        XCTAssertTrue(show.stdout.contains("netlink KOBJECT_UEVENT unbound"), "\(show)")
 
         let mark = program.lineCount
         try restore(image, as: program)

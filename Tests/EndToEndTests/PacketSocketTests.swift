@@ -54,6 +54,8 @@ final class PacketSocketTests: EndToEndCase {
         XCTAssertNotEqual(try loopbackFlags() & Self.promiscuous, 0, "the socket put lo in promiscuous mode")
 
         let image = try checkpoint(program)
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("packet ethertype 0x800 on lo, 1 memberships"), "show names the packet socket: \(show)")
         XCTAssertEqual(try loopbackFlags() & Self.promiscuous, 0, "the dumped socket is gone, and lo's promiscuous mode with it")
         let mark = program.lineCount
         try restore(image, as: program)

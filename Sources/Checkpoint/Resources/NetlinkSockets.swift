@@ -20,14 +20,7 @@ enum NetlinkSockets: FileKind {
 
     /// Families whose whole state is the socket's own: port id, groups
     /// and options.
-    static let familyNames: [Int32: String] = [
-        0: "ROUTE", 2: "USERSOCK", 4: "SOCK_DIAG", 6: "XFRM", 7: "SELINUX", 9: "AUDIT",
-        15: "KOBJECT_UEVENT", 16: "GENERIC",
-    ]
-    private static let otherFamilyNames: [Int32: String] = [
-        1: "UNUSED", 3: "FIREWALL", 5: "NFLOG", 8: "ISCSI", 10: "FIB_LOOKUP", 11: "CONNECTOR",
-        12: "NETFILTER", 13: "IP6_FW", 14: "DNRTMSG", 17: "SCSITRANSPORT", 18: "ECRYPTFS", 19: "RDMA", 20: "CRYPTO", 21: "SMC",
-    ]
+    static let carried: Set<Int32> = [0, 2, 4, 6, 7, 9, 15, 16]
 
     static let level: Int32 = 270 // SOL_NETLINK
     static let addMembership: Int32 = 1 // NETLINK_ADD_MEMBERSHIP
@@ -47,7 +40,7 @@ enum NetlinkSockets: FileKind {
     ]
 
     static func name(ofFamily family: Int32) -> String {
-        familyNames[family] ?? otherFamilyNames[family] ?? "family \(family)"
+        NetlinkSocketState.name(ofFamily: family)
     }
 
     static func recognizes(_ p: FileProbe) -> Bool {
@@ -59,8 +52,8 @@ enum NetlinkSockets: FileKind {
         let what = "pid \(p.pid) fd \(p.fd) is a netlink socket (socket:[\(p.inode)])"
         let fd = try context.local(p.fd)
         let family = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)
-        guard familyNames[family] != nil else {
-            throw CheckpointError("\(what) of \(name(ofFamily: family)); crtool carries netlink sockets of \(familyNames.keys.sorted().map { familyNames[$0]! }.joined(separator: ", ")) only: the kernel may keep registrations by port id for other families (netfilter queues and logs, process events) that a new socket would not have")
+        guard carried.contains(family) else {
+            throw CheckpointError("\(what) of \(name(ofFamily: family)); crtool carries netlink sockets of \(carried.sorted().map(name(ofFamily:)).joined(separator: ", ")) only: the kernel may keep registrations by port id for other families (netfilter queues and logs, process events) that a new socket would not have")
         }
         if family == 9, let daemon = try AuditStatus.daemonPID(), daemon == p.pid {
             throw CheckpointError("\(what) of AUDIT held by the registered audit daemon (pid \(daemon)); the kernel's registration of its port id cannot be made again for a new socket")
@@ -103,7 +96,7 @@ enum NetlinkSockets: FileKind {
             throw CheckpointError("fd \(f.fd) of pid \(context.pid) is a netlink socket without its state in the image")
         }
         let what = "the netlink socket (\(name(ofFamily: state.family))) at fd \(f.fd) of pid \(context.pid)"
-        guard familyNames[state.family] != nil, state.type == Int32(SOCK_RAW.rawValue) || state.type == Int32(SOCK_DGRAM.rawValue) else {
+        guard carried.contains(state.family), state.type == Int32(SOCK_RAW.rawValue) || state.type == Int32(SOCK_DGRAM.rawValue) else {
             throw CheckpointError("\(what): the image holds type \(state.type) of \(name(ofFamily: state.family)), which crtool does not make")
         }
         let fd: Int32

@@ -1,0 +1,27 @@
+import Checkpoint
+
+/// What `crtool show` says of a socket beyond its kind: enough to tell
+/// which one of a process's sockets it is.
+enum SocketDescription {
+    static func of(_ f: FileDescriptorImage) -> String? {
+        if let s = f.inetSocket {
+            let local = s.local.map { "\($0.host):\($0.port)" } ?? "unbound"
+            let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
+            return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"
+        }
+        if let s = f.rawSocket {
+            let kind = s.icmpDatagram == true ? "ICMP datagram" : "raw"
+            let local = s.local.map { $0.host + ($0.port != 0 ? " id \($0.port)" : "") } ?? "any address"
+            return "\(kind) \(s.family.rawValue) protocol \(s.protocolNumber) \(local)" + (s.remote.map { " to \($0.host)" } ?? "")
+        }
+        if let s = f.netlinkSocket {
+            let groups = s.groups.isEmpty ? "" : " groups " + s.groups.map(String.init).joined(separator: ",")
+            return "netlink \(NetlinkSocketState.name(ofFamily: s.family)) " + (s.portID.map { "port \($0)" } ?? "unbound") + groups
+        }
+        if let s = f.packetSocket {
+            let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"
+            return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)"
+        }
+        return nil
+    }
+}
