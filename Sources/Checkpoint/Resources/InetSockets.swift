@@ -72,7 +72,7 @@ enum InetSockets: FileKind {
         let tcp = state.transport == .tcp
         let fd = try Sockets.create(family: family, type: Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue),
                                     protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
-        do {
+        return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)
@@ -84,11 +84,6 @@ enum InetSockets: FileKind {
                 let e = Sockets.connect(fd, try address(remote))
                 if e != 0 { throw SystemError("connecting the UDP socket \(what) to \(remote.host):\(remote.port)", errno: e) }
             }
-            if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 { throw SystemError("setting the file flags of \(what)") }
-            return .local(fd)
-        } catch {
-            close(fd)
-            throw error
         }
     }
 

@@ -105,7 +105,7 @@ enum NetlinkSockets: FileKind {
         } catch let e as SystemError {
             throw CheckpointError("cannot make \(what): this kernel refuses the family: \(e.errnoName)")
         }
-        do {
+        return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
             if let port = state.portID {
                 do {
@@ -126,11 +126,6 @@ enum NetlinkSockets: FileKind {
                 let e = Sockets.connect(fd, peer)
                 if e != 0 { throw SystemError("connecting \(what) to \(peer)", errno: e) }
             }
-            if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 { throw SystemError("setting the file flags of \(what)") }
-            return .local(fd)
-        } catch {
-            close(fd)
-            throw error
         }
     }
 }

@@ -89,7 +89,7 @@ enum PacketSockets: FileKind {
         } catch let e as SystemError {
             throw CheckpointError("cannot make \(what): \(e.errnoName) (packet sockets need CAP_NET_RAW)")
         }
-        do {
+        return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
             let interfaceIndex = try state.interface.map(index(of:)) ?? 0
             if state.protocolNumber != 0 || interfaceIndex != 0 {
@@ -115,11 +115,6 @@ enum PacketSockets: FileKind {
                     }
                 }
             }
-            if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 { throw SystemError("setting the file flags of \(what)") }
-            return .local(fd)
-        } catch {
-            close(fd)
-            throw error
         }
     }
 }

@@ -90,7 +90,7 @@ enum RawSockets: FileKind {
             let needs = datagram ? "ICMP datagram sockets need crtool's group inside net.ipv4.ping_group_range" : "raw sockets need CAP_NET_RAW"
             throw CheckpointError("cannot make \(what): \(e.errnoName) (\(needs))")
         }
-        do {
+        return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
             if let local = state.local {
                 let address = try InetSockets.address(local)
@@ -107,11 +107,6 @@ enum RawSockets: FileKind {
                 let e = Sockets.connect(fd, try InetSockets.address(remote))
                 if e != 0 { throw SystemError("connecting \(what) to \(remote.host)", errno: e) }
             }
-            if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 { throw SystemError("setting the file flags of \(what)") }
-            return .local(fd)
-        } catch {
-            close(fd)
-            throw error
         }
     }
 }
