@@ -78,12 +78,16 @@ extension EndToEndCase {
     }
 
     /// Starts python3 running `program` (with `arguments` in sys.argv),
-    /// as `startProgram` starts any program.
+    /// as `startProgram` starts any program. -E keeps PYTHONUNBUFFERED out
+    /// of it: unbuffered, print writes each argument and the newline with
+    /// a write of its own, and the lines of a parent and its child sharing
+    /// stdout interleave ("childpipe event  12"); buffered, each
+    /// print(..., flush=True) is one write of the whole line.
     func startPython(_ name: String, _ program: String, _ arguments: [String] = []) throws -> Fixture {
         guard let python = BuildProducts.python3 else {
             throw HarnessError("this test needs python3: apt-get install python3 (scripts/install-deps.sh installs it)")
         }
-        return try startProgram(name, python, ["-c", program] + arguments)
+        return try startProgram(name, python, ["-E", "-c", program] + arguments)
     }
 
     /// The identities of the tree under `root`, PIDs and all.
