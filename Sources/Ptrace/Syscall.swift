@@ -65,4 +65,7 @@ public enum Syscall {
     public static let rtSigtimedwait: Int64 = 128
     public static let membarrier: Int64 = 324
     public static let mseal: Int64 = 462
+    public static let ioSetup: Int64 = 206
+    public static let ioDestroy: Int64 = 207
+    public static let ioSubmit: Int64 = 209
 }

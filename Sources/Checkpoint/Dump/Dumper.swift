@@ -107,6 +107,7 @@ public enum Dumper {
             if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
 
+            try AioRingReader.requireNoCompletionsSince(processes, memories: Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) }))
             for c in collected { try c.inspector.close() }
             collected = []
             try image.commit(Manifest(

@@ -38,7 +38,11 @@ enum ProcessCollector {
         let pid = frozen.pid
         let stat = try ProcStat.read(pid: pid)
         let memory = RemoteMemory(pid: pid)
-        let (maps, details, vmas) = (layout.maps, layout.details, layout.vmas)
+        let (maps, details) = (layout.maps, layout.details)
+        var vmas = layout.vmas
+        for i in vmas.indices where vmas[i].kind == .aioRing {
+            vmas[i].aioRing = try AioRingReader.read(vmas[i], memory: memory, pid: pid)
+        }
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
@@ -107,6 +111,7 @@ enum VMAClassifier {
         case "[vvar]": kind = .vvar
         case "[vvar_vclock]": kind = .vvarVclock
         case "[vsyscall]": kind = .vsyscall
+        case AioRingLayout.mapName where m.shared: kind = .aioRing
         default:
             // memfds and files deleted while mapped have no path to map them
             // from again: their content is saved once, as a shared-memory

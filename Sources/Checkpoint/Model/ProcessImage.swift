@@ -96,6 +96,9 @@ public enum VMAKind: String, Codable, Sendable {
     case vdso, vvar, vvarVclock
     /// [vsyscall]: fixed by the kernel, nothing to do.
     case vsyscall
+    /// A Linux AIO context's completion ring (io_setup): made again by
+    /// io_setup and moved here, never mapped from the image.
+    case aioRing
 }
 
 public struct VMAImage: Codable, Equatable, Sendable {
@@ -117,6 +120,8 @@ public struct VMAImage: Codable, Equatable, Sendable {
     /// content is saved once with the segment (sysv-ipc.json), and the
     /// restore attaches it again here with shmat.
     public var sysvShm: Int32? = nil
+    /// The AIO context whose completion ring this VMA is (kind aioRing).
+    public var aioRing: AioRingImage? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }

@@ -124,7 +124,7 @@ final class AddressSpaceBuilder {
             var flags: UInt64 = 0
             var fd = UInt64.max
             switch vma.kind {
-            case .vdso, .vvar, .vvarVclock, .vsyscall:
+            case .vdso, .vvar, .vvarVclock, .vsyscall, .aioRing:
                 continue
             case _ where vma.sysvShm != nil:
                 try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
@@ -166,6 +166,8 @@ final class AddressSpaceBuilder {
                             Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)
         }
         try mapAnonymous()
+        let rings = AioRingRestorer(inj: inj, memory: memory, pid: pid)
+        for vma in process.vmas where vma.kind == .aioRing { try rings.restore(vma) }
     }
 
     /// MAP_FIXED, and MAP_GROWSDOWN and MAP_NORESERVE where smaps showed
@@ -227,7 +229,7 @@ final class AddressSpaceBuilder {
     /// Final protections, the madvise flags smaps showed, locks, and last
     /// the seal (mseal) of a sealed VMA, which forbids changing it after.
     func finishMappings() throws {
-        let mapped = process.vmas.filter { ![.vdso, .vvar, .vvarVclock, .vsyscall].contains($0.kind) }
+        let mapped = process.vmas.filter { ![.vdso, .vvar, .vvarVclock, .vsyscall, .aioRing].contains($0.kind) }
         let reprotected = mapped.filter { protectionForWriting($0) != $0.prot }
         let results = try inj.callAll(reprotected.map { SyscallRequest(Syscall.mprotect, $0.start, $0.size, $0.prot) })
         for (vma, r) in zip(reprotected, results) where r < 0 && r > -4096 {

@@ -23,6 +23,15 @@ enum ImageConsistency {
             }
             guard v.protection.count == 4 else { throw fail("vmas[\(i)].protection", "\"\(v.protection)\" is not like \"rw-p\"") }
             guard v.pagesStored <= v.size / 4096 else { throw fail("vmas[\(i)].pagesStored", "more pages than the VMA holds") }
+            if v.kind == .aioRing {
+                guard let ring = v.aioRing else { throw fail("vmas[\(i)].aioRing", "missing for a VMA of kind aioRing") }
+                guard ring.slots > 1, UInt64(ring.slots) == AioRingLayout.slots(forSize: v.size), ring.head < ring.slots, ring.tail < ring.slots else {
+                    throw fail("vmas[\(i)].aioRing", "\(ring.slots) slots with head \(ring.head) and tail \(ring.tail) is not a ring of \(v.size) bytes")
+                }
+                guard ring.completed.count == ring.completedCount * AioRingLayout.eventSize, v.pagesStored == 0 else {
+                    throw fail("vmas[\(i)].aioRing.completed", "holds \(ring.completed.count) bytes, not the \(ring.completedCount) events from head to tail")
+                }
+            }
             lastEnd = v.end
         }
         for (i, f) in p.files.enumerated() where f.fd < 0 || f.path.isEmpty {
