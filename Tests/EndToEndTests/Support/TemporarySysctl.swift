@@ -2,13 +2,24 @@ import Glibc
 import XCTest
 
 extension EndToEndCase {
-    /// Lets every group make ICMP datagram ("ping") sockets for the rest
-    /// of the test (net.ipv4.ping_group_range, which systemd sets so on
-    /// most hosts), and puts the host's own range back when the test ends.
-    func allowPingSockets() throws {
-        let path = "/proc/sys/net/ipv4/ping_group_range"
+    /// Sets a kernel setting for the rest of the test and puts the host's
+    /// own value back when the test ends, failed or not.
+    func setSysctlForTest(_ path: String, _ value: String) throws {
         guard let original = readTextFile(path) else { throw HarnessError("cannot read \(path)") }
-        try writeWholeFile(path, Array("0 2147483647\n".utf8))
+        try writeWholeFile(path, Array((value + "\n").utf8))
         addTeardownBlock { try? writeWholeFile(path, Array(original.utf8)) }
+    }
+
+    /// Lets every group make ICMP datagram ("ping") sockets (as systemd
+    /// sets net.ipv4.ping_group_range on most hosts).
+    func allowPingSockets() throws {
+        try setSysctlForTest("/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
+    }
+
+    /// Makes io_uring_setup fail with EPERM, as in containers whose seccomp
+    /// profile forbids io_uring: programs that can fall back to Linux AIO
+    /// (MariaDB's InnoDB) then do.
+    func disableIOUring() throws {
+        try setSysctlForTest("/proc/sys/kernel/io_uring_disabled", "2")
     }
 }
