@@ -26,6 +26,33 @@ final class AioTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// A host whose fs.aio-max-nr has no room for the context fails the
+    /// restore, naming the context and the setting, with nothing left
+    /// running; with room again, the same image restores.
+    func testRestoreWithoutRoomForTheContextFailsCleanly() throws {
+        let program = try startPython("aio", Self.program, [scratch.newPath("blocks")])
+        let context = try XCTUnwrap(program.numbers("context").first)
+        let image = try checkpoint(program)
+        let limit = "/proc/sys/fs/aio-max-nr"
+        let hostLimit = try XCTUnwrap(readTextFile(limit))
+        try setSysctlForTest(limit, "0")
+        let refused = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(refused.succeeded, "the restore made a context the host has no room for: \(refused)")
+        let text = "pid \(program.pid)'s AIO context 0x\(String(context, radix: 16)) needs 126 AIO events, and this host's fs.aio-max-nr (0,"
+        XCTAssertTrue(refused.stderr.contains(text), "the message should say \"\(text)\": \(refused)")
+        XCTAssertFalse(ProcessTable.isAlive(program.pid), "the process runs after a failed restore")
+        XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")
+        try reapAll([program.pid])
+
+        try writeWholeFile(limit, Array(hostLimit.utf8))
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.signal(SIGUSR1)
+        try program.waitFor(line: "reaped the 3 completions waiting at the dump", from: mark)
+        try program.waitFor("tick", atLeast: 3, from: mark)
+        assertNoFailures(program)
+    }
+
     private func ringStart(_ pid: pid_t) throws -> UInt64? {
         let maps = try XCTUnwrap(readTextFile("/proc/\(pid)/maps"))
         let line = maps.split(separator: "\n").first { $0.hasSuffix("/[aio] (deleted)") }

@@ -26,7 +26,15 @@ struct AioRingRestorer {
         try inj.checked("holding 0x\(hex(vma.start)) for an AIO ring", Syscall.mmap, vma.start, vma.size, 0, 0x22 | 0x100000, UInt64.max, 0)
         let context = try inj.stage([UInt8].le(UInt64(0)))
         let count = AioRingLayout.setupCount(forSize: vma.size)
-        try inj.checked("io_setup(\(count)) for the AIO context 0x\(hex(vma.start))", Syscall.ioSetup, count, context)
+        let setup = try inj.call(Syscall.ioSetup, count, context)
+        if setup == -Int64(EAGAIN) {
+            let limit = (try? ProcFile.text("/proc/sys/fs/aio-max-nr", pid: pid))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let used = (try? ProcFile.text("/proc/sys/fs/aio-nr", pid: pid))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(vma.start)) needs \(count) AIO events, and this host's fs.aio-max-nr (\(limit), \(used) in use) has no room for them")
+        }
+        if setup < 0 {
+            throw SystemError("injected io_setup(\(count)) for the AIO context 0x\(hex(vma.start)) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-setup))
+        }
         let made = try memory.read(at: context, count: 8).le(UInt64.self, at: 0)
         let slots = try memory.read(at: made + 4, count: 4).le(UInt32.self, at: 0)
         guard slots == ring.slots else {
