@@ -36,14 +36,15 @@ enum PosixTimers {
                 current?.signal = Int32(sv.first ?? "") ?? 0
                 current?.value = sv.count > 1 ? UInt64(sv[1], radix: 16) ?? 0 : 0
             case "notify":
+                // "signal|none|thread" (SIGEV_SIGNAL, SIGEV_NONE,
+                // SIGEV_THREAD), then "/tid.N" for SIGEV_THREAD_ID (to
+                // thread N) or "/pid.N".
                 let nv = parts[1].split(separator: "/")
-                switch nv.first ?? "" {
-                case "thread": current?.notify = 4
-                case "none": current?.notify = 1
-                default: current?.notify = 0
-                }
-                if nv.count > 1, let dot = nv[1].firstIndex(of: ".") {
-                    current?.thread = Int32(nv[1][nv[1].index(after: dot)...]) ?? 0
+                let kinds: [Substring: Int32] = ["signal": 0, "none": 1, "thread": 2]
+                current?.notify = kinds[nv.first ?? ""] ?? 0
+                if nv.count > 1, nv[1].hasPrefix("tid."), let tid = Int32(nv[1].dropFirst(4)) {
+                    current?.notify |= 4
+                    current?.thread = tid
                 }
             case "ClockID":
                 current?.clock = Int32(parts[1]) ?? 0
@@ -55,6 +56,9 @@ enum PosixTimers {
         return result
     }
 
+    /// Once every thread of the process exists: a timer may signal one
+    /// thread alone (SIGEV_THREAD_ID) or count one thread's CPU time, and
+    /// timer_create takes neither for a thread that is not there yet.
     static func restore(_ timers: [PosixTimerImage], with inj: RemoteSyscall) throws {
         guard !timers.isEmpty else { return }
         let on = try inj.call(Syscall.prctl, 77, 1, 0, 0, 0) // PR_TIMER_CREATE_RESTORE_IDS, ON
@@ -67,7 +71,8 @@ enum PosixTimers {
             event += [UInt8](repeating: 0, count: 64 - event.count)
             let eventAddress = try inj.stage(event, at: 0)
             let idAddress = try inj.stage([UInt8].le(t.id), at: 128)
-            try inj.checked("timer_create of timer \(t.id)", Syscall.timerCreate, UInt64(t.clock), eventAddress, idAddress)
+            // CPU-time clocks of a process or thread are negative ids.
+            try inj.checked("timer_create of timer \(t.id)", Syscall.timerCreate, UInt64(bitPattern: Int64(t.clock)), eventAddress, idAddress)
             let created = try inj.fetch(at: 128, count: 4).le(Int32.self, at: 0)
             guard created == t.id else {
                 throw CheckpointError("POSIX timer \(t.id) of pid \(inj.tracee.pid) came back as \(created)")

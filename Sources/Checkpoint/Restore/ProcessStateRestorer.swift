@@ -63,7 +63,6 @@ enum ProcessStateRestorer {
         try OpenFiles.restore(process.files, context: files)
         try FileLocks.restore(process.files, context: files)
         try files.finish()
-        try PosixTimers.restore(process.posixTimers, with: inj)
         for t in process.intervalTimers {
             let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
                                    t.valueMicroseconds / 1_000_000, t.valueMicroseconds % 1_000_000)
@@ -156,6 +155,7 @@ enum ThreadStateRestorer {
         }
         CgroupPlacement.place(process, warnings: &warnings)
         try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
+        try PosixTimers.restore(process.posixTimers, with: inj)
     }
 
     /// Credentials are per thread in the kernel (glibc only makes them
