@@ -40,7 +40,7 @@ final class NginxScenarioTests: EndToEndCase {
             let answer = try get(port: port, path: "/before/\(n)")
             XCTAssertTrue(workers.contains(answer.worker), "answered by \(answer.worker), not one of the workers \(workers)")
         }
-        try waitUntilNoConnection(port: port)
+        try waitUntilNoTCPConnection(port: port)
         let before = treeIdentity(master.pid)
         XCTAssertEqual(before.count, 3, "the master and two workers: \(before)")
 
@@ -132,22 +132,5 @@ final class NginxScenarioTests: EndToEndCase {
             throw HarnessError("GET \(path): unexpected body \(body.debugDescription)")
         }
         return (worker, body)
-    }
-
-    /// crtool checkpoints listening TCP sockets, not connections: wait until
-    /// no descriptor holds a connection to the port (sockets closed by both
-    /// sides may linger in the kernel without one: inode 0).
-    private func waitUntilNoConnection(port: UInt16) throws {
-        let hexPort = String(format: ":%04X", port)
-        var open: [String] = []
-        let done = poll(timeout: 5, every: 0.01) {
-            open = (readTextFile("/proc/net/tcp") ?? "").split(separator: "\n").dropFirst().compactMap { row in
-                let f = row.split(separator: " ")
-                guard f.count > 9, f[1].hasSuffix(hexPort) || f[2].hasSuffix(hexPort) else { return nil }
-                return f[3] != "0A" && f[9] != "0" ? String(row) : nil
-            }
-            return open.isEmpty
-        }
-        if !done { throw HarnessError("connections to port \(port) still open:\n\(open.joined(separator: "\n"))") }
     }
 }

@@ -288,6 +288,23 @@ func httpGet(port: UInt16, path: String) throws -> String {
     return String(response[split.upperBound...])
 }
 
+/// crtool checkpoints listening TCP sockets, not connections: wait until
+/// no descriptor holds a connection to the port (sockets closed by both
+/// sides may linger in the kernel without one: inode 0).
+func waitUntilNoTCPConnection(port: UInt16) throws {
+    let hexPort = String(format: ":%04X", port)
+    var open: [String] = []
+    let done = poll(timeout: 5, every: 0.01) {
+        open = (readTextFile("/proc/net/tcp") ?? "").split(separator: "\n").dropFirst().compactMap { row in
+            let f = row.split(separator: " ")
+            guard f.count > 9, f[1].hasSuffix(hexPort) || f[2].hasSuffix(hexPort) else { return nil }
+            return f[3] != "0A" && f[9] != "0" ? String(row) : nil
+        }
+        return open.isEmpty
+    }
+    if !done { throw HarnessError("connections to port \(port) still open:\n\(open.joined(separator: "\n"))") }
+}
+
 /// n in a progress line "<role> at <n>"; -1 for any other line.
 func progress(in line: String, of role: String) -> Int {
     guard line.hasPrefix(role + " at ") else { return -1 }
