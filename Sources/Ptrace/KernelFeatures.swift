@@ -58,6 +58,7 @@ public enum KernelFeatures {
                     return (false, "\(error)")
                 }
             },
+            probe("io_setup and moving an AIO ring (Linux AIO contexts)", required: false) { probeAioRingMove() },
             probe("userfaultfd (lazy pages)", required: false) {
                 let fd = cr_syscall6(323, 0x80000 | 1, 0, 0, 0, 0, 0) // O_CLOEXEC | UFFD_USER_MODE_ONLY
                 if fd < 0 { return (false, String(cString: strerror(errno))) }
@@ -115,6 +116,31 @@ public enum KernelFeatures {
         page.storeBytes(of: 2, as: UInt8.self)
         guard let entry = try? Pagemap(pid: getpid()).entries(at: UInt64(UInt(bitPattern: page)), count: 1).first else { return false }
         return entry & (1 << 55) != 0
+    }
+
+    /// A restore makes each AIO context with io_setup and moves its ring to
+    /// the recorded address (the context's id): both are tried on a
+    /// context of crtool's own, with the room fs.aio-max-nr leaves.
+    static func probeAioRingMove() -> (Bool, String) {
+        var context: UInt64 = 0
+        let made = withUnsafeMutablePointer(to: &context) { cr_syscall6(Int(Syscall.ioSetup), 1, UInt64(UInt(bitPattern: $0)), 0, 0, 0, 0) }
+        if made < 0 { return (false, "io_setup: \(String(cString: strerror(errno)))") }
+        // A ring of P pages has 128 P - 1 slots of 32 bytes after a 32-byte header.
+        let slots = UnsafePointer<UInt32>(bitPattern: UInt(context) + 4)?.pointee ?? 0
+        let size = Int(slots + 1) * 32
+        guard let spot = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), spot != MAP_FAILED else {
+            _ = cr_syscall6(Int(Syscall.ioDestroy), context, 0, 0, 0, 0, 0)
+            return (false, "mmap: \(String(cString: strerror(errno)))")
+        }
+        let to = UInt64(UInt(bitPattern: spot))
+        let moved = cr_syscall6(Int(Syscall.mremap), context, UInt64(size), UInt64(size), 3, to, 0) // MAYMOVE|FIXED
+        let detail = moved < 0 ? "mremap of the ring: \(String(cString: strerror(errno)))" : ""
+        let destroyed = cr_syscall6(Int(Syscall.ioDestroy), moved < 0 ? context : to, 0, 0, 0, 0, 0)
+        if moved < 0 { munmap(spot, size) }
+        if moved >= 0 && destroyed < 0 { return (false, "io_destroy after the move: \(String(cString: strerror(errno)))") }
+        let limit = (try? ProcFile.text("/proc/sys/fs/aio-max-nr", pid: getpid()))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        let used = (try? ProcFile.text("/proc/sys/fs/aio-nr", pid: getpid()))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        return (moved >= 0, moved < 0 ? detail : "fs.aio-max-nr \(limit), \(used) in use")
     }
 
     /// Seizes a short-lived child, interrupts it, reads its registers.

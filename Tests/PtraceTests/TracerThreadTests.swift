@@ -32,5 +32,9 @@ final class KernelFeaturesTests: XCTestCase {
         XCTAssertTrue(features.contains { $0.name.contains("ptrace") && $0.required })
         let packetDiag = features.first { $0.name.hasPrefix("packet_diag") }
         XCTAssertEqual(packetDiag?.available, true, "this kernel has packet_diag: \(packetDiag?.detail ?? "not probed")")
+        let aio = features.first { $0.name.hasPrefix("io_setup and moving an AIO ring") }
+        XCTAssertEqual(aio?.available, true, "this kernel has Linux AIO: \(aio?.detail ?? "not probed")")
+        XCTAssertTrue(aio?.detail.hasPrefix("fs.aio-max-nr ") == true, aio?.detail ?? "")
+        XCTAssertFalse((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8))?.contains("/[aio]") ?? true, "the probe's context is gone")
     }
 }
