@@ -38,6 +38,10 @@ struct ShowCommand: ParsableCommand {
                     print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
+                for v in p.vmas {
+                    guard let ring = v.aioRing else { continue }
+                    print("  AIO context 0x\(String(v.start, radix: 16)): \(ring.slots) slots, \(ring.completedCount) completions not reaped")
+                }
                 let ratio = s.rawBytes > 0 ? Double(s.storedBytes) / Double(s.rawBytes) * 100 : 0
                 print("  pages: \(s.pages) in \(s.chunks) chunks, \(ByteCount.format(s.rawBytes)) before compression, "
                       + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), "

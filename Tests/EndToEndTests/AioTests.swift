@@ -12,8 +12,11 @@ final class AioTests: EndToEndCase {
         let context = try XCTUnwrap(program.numbers("context").first)
         XCTAssertEqual(try ringStart(program.pid), UInt64(context))
 
-        let (_, mark) = try roundTrip(program)
+        let (image, mark) = try roundTrip(program)
         XCTAssertEqual(try ringStart(program.pid), UInt64(context), "the context's id is its ring's address")
+        let shown = try crtool(["show", image])
+        let line = "AIO context 0x\(String(context, radix: 16)): 255 slots, 3 completions not reaped"
+        XCTAssertTrue(shown.succeeded && shown.stdout.contains(line), "show should say \"\(line)\": \(shown)")
         try program.signal(SIGUSR1)
         try program.waitFor(line: "reaped the 3 completions waiting at the dump", from: mark)
         try program.waitFor("tick", atLeast: 5, from: mark)
