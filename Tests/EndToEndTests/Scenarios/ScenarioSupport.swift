@@ -121,6 +121,15 @@ struct ImageContents {
         return pids
     }
 
+    /// The command name of every process the image holds.
+    func commands() throws -> [String] {
+        guard let manifest = try json("manifest.json") as? [String: Any],
+              let processes = manifest["processes"] as? [[String: Any]] else {
+            throw HarnessError("\(directory)/manifest.json has no \"processes\" list")
+        }
+        return processes.compactMap { $0["command"] as? String }
+    }
+
     /// The open files of every process, as JSON objects.
     func files() throws -> [[String: Any]] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])

@@ -8,6 +8,8 @@ enum ProcessTable {
         let state: Character
         let ppid: pid_t
         let flags: UInt
+        /// User and system time so far, in clock ticks.
+        let cpuTicks: UInt64
     }
 
     static func stat(_ pid: pid_t) -> Stat? {
@@ -15,9 +17,9 @@ enum ProcessTable {
               let close = text.lastIndex(of: ")") else { return nil }
         // The command name may hold spaces and parentheses; fields after it do not.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 6, let state = fields[0].first,
-              let ppid = pid_t(fields[1]), let flags = UInt(fields[6]) else { return nil }
-        return Stat(state: state, ppid: ppid, flags: flags)
+        guard fields.count > 12, let state = fields[0].first, let ppid = pid_t(fields[1]), let flags = UInt(fields[6]),
+              let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+        return Stat(state: state, ppid: ppid, flags: flags, cpuTicks: user + system)
     }
 
     /// A zombie still holds its PID but will never run again.
