@@ -112,6 +112,14 @@ enum VMAClassifier {
         case "[vvar_vclock]": kind = .vvarVclock
         case "[vsyscall]": kind = .vsyscall
         case AioRingLayout.mapName where m.shared: kind = .aioRing
+        case _ where m.flags.contains("ht") && !path.hasPrefix("/SYSV"):
+            // Huge pages of the hugetlb pool (MAP_HUGETLB, a hugetlbfs
+            // file): a private mapping's own pages show in neither the
+            // file nor pagemap's anonymous pages, so nothing here could
+            // save them.
+            throw CheckpointError("pid \(pid) maps \(m.shared ? "shared" : "private") huge pages from the hugetlb pool "
+                + "(MAP_HUGETLB or hugetlbfs, \(path.isEmpty ? "anonymous" : path)) at 0x\(String(m.start, radix: 16)); "
+                + "crtool cannot checkpoint hugetlb memory yet (see docs/SUPPORT.md)")
         default:
             // memfds and files deleted while mapped have no path to map them
             // from again: their content is saved once, as a shared-memory
