@@ -97,10 +97,18 @@ public enum LocalFile {
     /// mmap(MAP_SHARED | MAP_ANONYMOUS) makes, and /proc/PID/maps names
     /// "/dev/zero (deleted)"): mapped in crtool for the moment of opening
     /// it through /proc/self/map_files, then unmapped.
-    public static func sharedAnonymous(size: UInt64) throws -> Int32 {
-        let length = Int((size + 4095) & ~4095)
-        guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0), address != MAP_FAILED else {
-            throw SystemError("mmap of \(length) bytes of shared anonymous memory")
+    /// With `hugePageSize`, the memory comes from the hugetlb pool
+    /// (MAP_HUGETLB; maps names it "/anon_hugepage (deleted)").
+    public static func sharedAnonymous(size: UInt64, hugePageSize: UInt64? = nil) throws -> Int32 {
+        let page = hugePageSize ?? 4096
+        let length = Int((size + page - 1) / page * page)
+        let huge = hugePageSize.map { Int32(truncatingIfNeeded: HugePages.mapFlags(pageSize: $0)) } ?? 0
+        guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | huge, -1, 0), address != MAP_FAILED else {
+            let e = errno
+            if let hugePageSize, e == ENOMEM {
+                throw SystemError("mmap of \(length) bytes of shared anonymous memory from the hugetlb pool (\(HugePages.shortage(bytes: UInt64(length), pageSize: hugePageSize)))", errno: e)
+            }
+            throw SystemError("mmap of \(length) bytes of shared anonymous memory", errno: e)
         }
         defer { munmap(address, length) }
         let start = UInt(bitPattern: address)

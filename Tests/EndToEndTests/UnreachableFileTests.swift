@@ -66,39 +66,4 @@ final class UnreachableFileTests: EndToEndCase {
         assertRunningFree(holder)
         assertNoFailures(holder)
     }
-
-    /// Memory from the hugetlb pool (MAP_HUGETLB), private or shared, is
-    /// refused by name, and the process runs on with its pages as they
-    /// were: a private mapping's pages were lost before.
-    func testHugetlbMemoryIsRefused() throws {
-        try setSysctlForTest("/proc/sys/vm/nr_hugepages", "8")
-        guard (Int(readTextFile("/proc/sys/vm/nr_hugepages")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) >= 4 else {
-            throw HarnessError("this host could not reserve 4 huge pages (vm.nr_hugepages)")
-        }
-        for kind in ["private", "shared"] {
-            let holder = try startPython("hugetlb-\(kind)", """
-                import hashlib, mmap, sys, time
-                flags = (mmap.MAP_PRIVATE if sys.argv[1] == "private" else mmap.MAP_SHARED) | mmap.MAP_ANONYMOUS | 0x40000  # MAP_HUGETLB
-                m = mmap.mmap(-1, 4 << 20, flags=flags)
-                for i in range(0, 4 << 20, 4096):
-                    m[i:i + 8] = (i * 7).to_bytes(8, "little")
-                digest = hashlib.sha256(m[:]).hexdigest()
-                print("ready", flush=True)
-                n = 0
-                while True:
-                    time.sleep(0.05)
-                    n += 1
-                    print("tick", n, "ok" if hashlib.sha256(m[:]).hexdigest() == digest else "FAIL: the huge pages changed", flush=True)
-                """, [kind])
-            let dir = try scratch.newDirectory("image")
-            let result = try crtool(["dump", "-t", "\(holder.pid)", "-D", dir])
-            XCTAssertFalse(result.succeeded, "\(result)")
-            XCTAssertTrue(result.stderr.contains("pid \(holder.pid) maps \(kind) huge pages from the hugetlb pool"), "\(result)")
-            XCTAssertFalse(fileExists(dir + "/manifest.json"))
-            assertRunningFree(holder)
-            try holder.waitFor("tick", atLeast: 3)
-            assertNoFailures(holder)
-            try killAndReap(holder.pid)
-        }
-    }
 }

@@ -44,7 +44,8 @@ final class MemoryDumper {
             case .privateFile: anonymous = false
             default: continue
             }
-            if let d = details[vma.start], d.residentKiB == 0, d.swapKiB == 0 { continue }
+            // Huge pages of the hugetlb pool are not counted in Rss.
+            if let d = details[vma.start], d.residentKiB == 0, d.swapKiB == 0, vma.hugePageSize == nil { continue }
             let total = Int(vma.size / 4096)
             var runStart: Int?
             func closeRun(_ end: Int) {

@@ -29,7 +29,11 @@ enum ProcessCollector {
         let pid = frozen.pid
         try NamespaceCheck.requireSame(pid: pid)
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
-        return ProcessLayout(maps: maps, details: details, vmas: try maps.map { try VMAClassifier.image(of: $0, pid: pid) })
+        var vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
+        for i in vmas.indices where vmas[i].flags.contains("ht") {
+            vmas[i].hugePageSize = (details[vmas[i].start]?.kernelPageKiB ?? 2048) * 1024
+        }
+        return ProcessLayout(maps: maps, details: details, vmas: vmas)
     }
 
     /// `mappedObjects`: what any process of the tree maps.
@@ -112,14 +116,17 @@ enum VMAClassifier {
         case "[vvar_vclock]": kind = .vvarVclock
         case "[vsyscall]": kind = .vsyscall
         case AioRingLayout.mapName where m.shared: kind = .aioRing
+        case SharedMemoryImage.hugeAnonymousName + " (deleted)" where m.flags.contains("ht"):
+            // MAP_HUGETLB | MAP_ANONYMOUS: private memory is saved page by
+            // page like any (smaps counts none of it as resident), shared
+            // memory once as an object, like shared anonymous memory.
+            kind = m.shared ? .sharedAnonymous : .anonymous
+            if m.shared { sharedMemory = objectID(m) }
         case _ where m.flags.contains("ht") && !path.hasPrefix("/SYSV"):
-            // Huge pages of the hugetlb pool (MAP_HUGETLB, a hugetlbfs
-            // file): a private mapping's own pages show in neither the
-            // file nor pagemap's anonymous pages, so nothing here could
-            // save them.
-            throw CheckpointError("pid \(pid) maps \(m.shared ? "shared" : "private") huge pages from the hugetlb pool "
-                + "(MAP_HUGETLB or hugetlbfs, \(path.isEmpty ? "anonymous" : path)) at 0x\(String(m.start, radix: 16)); "
-                + "crtool cannot checkpoint hugetlb memory yet (see docs/SUPPORT.md)")
+            // A hugetlbfs file: a private mapping's own pages show in
+            // neither the file nor pagemap's anonymous pages.
+            throw CheckpointError("pid \(pid) maps \(m.shared ? "shared" : "private") huge pages of the hugetlbfs file "
+                + "\(path) at 0x\(String(m.start, radix: 16)); crtool cannot checkpoint hugetlbfs files yet (see docs/SUPPORT.md)")
         default:
             // memfds and files deleted while mapped have no path to map them
             // from again: their content is saved once, as a shared-memory

@@ -13,7 +13,7 @@ enum SharedMemoryDumper {
         var result: [SharedMemoryImage] = []
         var bytesRead: UInt64 = 0
         var bytesWritten: UInt64 = 0
-        func save(_ id: UInt64, through path: String, name: String, pid: Int32) throws {
+        func save(_ id: UInt64, through path: String, name: String, pid: Int32, hugePageSize: UInt64? = nil) throws {
             guard !done.contains(id) else { return }
             done.insert(id)
             let fd = try LocalFile.open(path, flags: O_RDONLY, pid: pid)
@@ -25,6 +25,7 @@ enum SharedMemoryDumper {
             bytesRead += try read(runs, from: fd, size: size, pid: pid, writer: writer, workers: workers, progress: progress)
             bytesWritten += try writer.finish().fileSize
             var object = SharedMemoryImage(id: id, size: size, name: name, pagesFile: file)
+            object.hugePageSize = hugePageSize
             if object.isMemfd {
                 let seals = fcntl(fd, sealsGet)
                 if seals < 0 { throw SystemError("F_GET_SEALS of \(name) held by pid \(pid)", pid: pid) }
@@ -36,7 +37,7 @@ enum SharedMemoryDumper {
             for vma in p.vmas {
                 guard let id = vma.sharedMemory else { continue }
                 let path = "/proc/\(p.pid)/map_files/\(String(vma.start, radix: 16))-\(String(vma.end, radix: 16))"
-                try save(id, through: path, name: vma.path ?? "", pid: p.pid)
+                try save(id, through: path, name: vma.path ?? "", pid: p.pid, hugePageSize: vma.hugePageSize)
             }
             for f in p.files {
                 guard let id = f.memfd?.object else { continue }
@@ -143,10 +144,13 @@ enum SharedMemoryRestorer {
             // Shared anonymous memory is made as such, so maps names it as
             // before; memfds and files deleted while mapped as memfds.
             let fd = object.isSharedAnonymous
-                ? try LocalFile.sharedAnonymous(size: object.size)
+                ? try LocalFile.sharedAnonymous(size: object.size, hugePageSize: object.hugePageSize)
                 : try LocalFile.memfd(name: object.memfdName, size: object.size, allowSealing: object.seals != nil)
             registry.keep(fd)
             result[object.id] = fd
+            // The hugetlb pool's files take stores through a mapping only.
+            let mapping = object.hugePageSize == nil || object.size == 0 ? nil
+                : try WritableMapping(fd: fd, size: Int(object.size), what: object.name)
             let reader = try image.pageReader(name: object.pagesFile)
             for location in reader.chunkLocations() {
                 let chunk = try reader.readChunk(location)
@@ -156,7 +160,11 @@ enum SharedMemoryRestorer {
                         throw ImageError(file: object.pagesFile, field: "ranges", reason: "pages at offset \(range.address) lie beyond the object's \(object.size) bytes")
                     }
                     let count = Int(min(UInt64(range.byteCount), object.size - range.address))
-                    try LocalFile.write(fd, chunk.data, range: offset..<(offset + count), at: range.address)
+                    if let mapping {
+                        try mapping.write(chunk.data, range: offset..<(offset + count), at: range.address)
+                    } else {
+                        try LocalFile.write(fd, chunk.data, range: offset..<(offset + count), at: range.address)
+                    }
                     offset += range.byteCount
                 }
             }

@@ -122,6 +122,8 @@ public struct VMAImage: Codable, Equatable, Sendable {
     public var sysvShm: Int32? = nil
     /// The AIO context whose completion ring this VMA is (kind aioRing).
     public var aioRing: AioRingImage? = nil
+    /// Memory from the hugetlb pool (MAP_HUGETLB): its page size in bytes.
+    public var hugePageSize: UInt64? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }

@@ -12,6 +12,9 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
     /// A memfd's seals (F_GET_SEALS): absent for shared anonymous memory
     /// and files deleted while mapped, which take none.
     public var seals: Int32?
+    /// Shared anonymous memory from the hugetlb pool (MAP_HUGETLB): its
+    /// page size in bytes.
+    public var hugePageSize: UInt64?
 
     public static let listFile = "shared-memory.json"
 
@@ -40,8 +43,12 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
     /// A memfd, as opposed to shared anonymous memory or a deleted file.
     public var isMemfd: Bool { name.hasPrefix("/memfd:") }
 
-    /// MAP_SHARED | MAP_ANONYMOUS memory, which maps names "/dev/zero (deleted)".
-    public var isSharedAnonymous: Bool { name.hasPrefix("/dev/zero") || name.isEmpty }
+    /// MAP_SHARED | MAP_ANONYMOUS memory, which maps names "/dev/zero (deleted)"
+    /// ("/anon_hugepage (deleted)" from the hugetlb pool).
+    public var isSharedAnonymous: Bool { name.hasPrefix("/dev/zero") || name.isEmpty || name.hasPrefix(Self.hugeAnonymousName) }
+
+    /// What maps names anonymous memory from the hugetlb pool.
+    public static let hugeAnonymousName = "/anon_hugepage"
 
     /// The memfd name that makes /proc/PID/maps show what it showed before.
     public var memfdName: String {

@@ -116,7 +116,7 @@ final class AddressSpaceBuilder {
             anonymous = []
         }
         for vma in process.vmas.sorted(by: { $0.start < $1.start }) {
-            if vma.kind == .anonymous && vma.sysvShm == nil {
+            if vma.kind == .anonymous && vma.sysvShm == nil && vma.hugePageSize == nil {
                 anonymous.append(vma)
                 continue
             }
@@ -130,7 +130,9 @@ final class AddressSpaceBuilder {
                 try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
                 continue
             case .anonymous:
-                continue // in the batch above
+                guard let pageSize = vma.hugePageSize else { continue } // in the batch above
+                try mapHuge(vma, pageSize: pageSize)
+                continue
             case _ where vma.sharedMemory != nil:
                 flags |= vma.kind == .sharedAnonymous ? 0x01 : 0x02
                 let id = vma.sharedMemory!
@@ -168,6 +170,20 @@ final class AddressSpaceBuilder {
         try mapAnonymous()
         let rings = AioRingRestorer(inj: inj, memory: memory, pid: pid)
         for vma in process.vmas where vma.kind == .aioRing { try rings.restore(vma) }
+    }
+
+    /// Private memory from the hugetlb pool (MAP_HUGETLB), whose pages the
+    /// pool must have free.
+    private func mapHuge(_ vma: VMAImage, pageSize: UInt64) throws {
+        let flags = mapFlags(vma) | 0x02 | 0x20 | HugePages.mapFlags(pageSize: pageSize)
+        let r = try inj.call(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags, UInt64.max, 0)
+        if r == -Int64(ENOMEM) {
+            throw CheckpointError("pid \(pid)'s huge-page memory at 0x\(String(vma.start, radix: 16)) cannot be made again: "
+                + HugePages.shortage(bytes: vma.size, pageSize: pageSize))
+        }
+        if r < 0 && r > -4096 {
+            throw SystemError("injected mmap (mapping huge-page memory at 0x\(String(vma.start, radix: 16))) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
+        }
     }
 
     /// MAP_FIXED, and MAP_GROWSDOWN and MAP_NORESERVE where smaps showed

@@ -33,7 +33,8 @@ final class UserfaultFill {
     /// process_vm_writev way, correct and only slower. A later lane the
     /// kernel refuses shares the previous lane's userfaultfd.
     static func open(for vmas: [VMAImage], lanes: AddressLanes, inj: RemoteSyscall, pid: Int32) -> UserfaultFill? {
-        let wanted = vmas.filter { $0.kind == .anonymous && $0.pagesStored > 0 && $0.sharedMemory == nil && $0.sysvShm == nil }
+        // Huge pages take UFFDIO_COPY only whole: they are written the other way.
+        let wanted = vmas.filter { $0.kind == .anonymous && $0.pagesStored > 0 && $0.sharedMemory == nil && $0.sysvShm == nil && $0.hugePageSize == nil }
         guard !wanted.isEmpty else { return nil }
         var userfaults: [RemoteUserfault] = []
         for _ in 0..<lanes.count {

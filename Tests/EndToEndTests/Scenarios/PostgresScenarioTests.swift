@@ -15,6 +15,22 @@ final class PostgresScenarioTests: EndToEndCase {
     static let auxiliaryCount = 5
 
     func testPostgresServesAndKeepsItsDataAfterRestore() throws {
+        try servesAndKeepsItsData()
+    }
+
+    /// The same with the buffer pool on huge pages (huge_pages=on, as on
+    /// hosts tuned for PostgreSQL): shared anonymous memory from the
+    /// hugetlb pool, which must come back from the pool.
+    func testPostgresOnHugePagesServesAndKeepsItsDataAfterRestore() throws {
+        try reserveHugePages(64)
+        try servesAndKeepsItsData(settings: ["huge_pages=on"]) { pid in
+            let maps = readTextFile("/proc/\(pid)/maps") ?? ""
+            XCTAssertTrue(maps.split(separator: "\n").contains { $0.contains(" rw-s ") && $0.hasSuffix("/anon_hugepage (deleted)") },
+                          "the postmaster's buffer pool is on huge pages:\n\(maps)")
+        }
+    }
+
+    private func servesAndKeepsItsData(settings: [String] = [], check: (pid_t) -> Void = { _ in }) throws {
         let pg = try PostgresInstallation.find()
         chmod(scratch.path, 0o755)
         let dir = try scratch.newDirectory("pg")
@@ -24,9 +40,10 @@ final class PostgresScenarioTests: EndToEndCase {
                                     outputPrefix: scratch.newPath("initdb"), timeout: 120)
         guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
         let port = try TestSocket.freeLoopbackPort()
-        let server = PostgresServer(installation: pg, data: data, socketDirectory: dir, port: port)
+        let server = PostgresServer(installation: pg, data: data, socketDirectory: dir, port: port, settings: settings)
 
         let master = try server.start(in: self, name: "postgres")
+        check(master.pid)
         defer { try? stopTree(master.pid) }
         _ = try server.sql(in: self, "create table t(i int primary key, s text);"
                            + " insert into t select g, md5(g::text) from generate_series(1, 20000) g")
@@ -40,6 +57,7 @@ final class PostgresScenarioTests: EndToEndCase {
         // Sessions included: each auxiliary process leads one of its own.
         XCTAssertEqual(before.filter { $0.pid != master.pid && $0.sid == $0.pid }.count, Self.auxiliaryCount, "sessions before the dump: \(before)")
         XCTAssertEqual(treeIdentity(master.pid), before, "the tree after the restore")
+        check(master.pid)
 
         // A new connection: the restored postmaster forks a backend, which
         // reads the table through the restored shared buffer pool.
@@ -178,6 +196,8 @@ struct PostgresServer {
     let data: String
     let socketDirectory: String
     let port: UInt16
+    /// More "name=value" settings for the postmaster.
+    var settings: [String] = []
 
     /// Starts a postmaster and waits until it accepts connections.
     func start(in test: EndToEndCase, name: String) throws -> Fixture {
@@ -185,7 +205,7 @@ struct PostgresServer {
             installation.bin + "/postgres", "-D", data, "-k", socketDirectory, "-p", String(port),
             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "shared_buffers=16MB",
             "-c", "autovacuum_naptime=3600", "-c", "logging_collector=off",
-        ]
+        ] + settings.flatMap { ["-c", $0] }
         let master = try test.startProgram(name, installation.setpriv, arguments, isReady: nil)
         let ready = poll(timeout: 30, every: 0.02) { log(of: master).contains("ready to accept connections") }
         guard ready else {

@@ -22,4 +22,12 @@ extension EndToEndCase {
     func disableIOUring() throws {
         try setSysctlForTest("/proc/sys/kernel/io_uring_disabled", "2")
     }
+
+    /// Reserves `count` huge pages in the hugetlb pool for the test.
+    func reserveHugePages(_ count: Int) throws {
+        let path = "/proc/sys/vm/nr_hugepages"
+        try setSysctlForTest(path, String(count))
+        let reserved = Int(readTextFile(path)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        guard reserved >= count else { throw HarnessError("this host reserved \(reserved) of \(count) huge pages (vm.nr_hugepages)") }
+    }
 }

@@ -1,0 +1,55 @@
+import Glibc
+
+/// The hugetlb pool: memory of huge pages reserved ahead (vm.nr_hugepages)
+/// that MAP_HUGETLB mappings take their pages from.
+public enum HugePages {
+    /// MAP_HUGETLB with the page size's log2 in the MAP_HUGE_SHIFT bits.
+    public static func mapFlags(pageSize: UInt64) -> UInt64 {
+        0x40000 | UInt64(pageSize.trailingZeroBitCount) << 26
+    }
+
+    /// Pages of `pageSize` the pool has free now, if this kernel has a pool of that size.
+    public static func free(pageSize: UInt64) -> Int? {
+        let path = "/sys/kernel/mm/hugepages/hugepages-\(pageSize / 1024)kB/free_hugepages"
+        return (try? ProcFile.text(path, pid: getpid())).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Why a mapping of `bytes` from the pool could not be made, when the
+    /// pool is the reason.
+    public static func shortage(bytes: UInt64, pageSize: UInt64) -> String {
+        let needed = (bytes + pageSize - 1) / pageSize
+        let free = self.free(pageSize: pageSize).map(String.init) ?? "none"
+        return "it needs \(needed) huge pages of \(pageSize / 1024) kB and the hugetlb pool has \(free) free (vm.nr_hugepages)"
+    }
+}
+
+/// A shared mapping of one of crtool's own files for writing into it: a
+/// file of the hugetlb pool takes no write(2), only stores through a
+/// mapping.
+public final class WritableMapping {
+    public let size: Int
+    let base: UnsafeMutableRawPointer
+
+    public init(fd: Int32, size: Int, what: String) throws {
+        precondition(size > 0)
+        guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), address != MAP_FAILED else {
+            throw SystemError("mmap of \(size) bytes of \(what) for writing")
+        }
+        self.size = size
+        base = address
+    }
+
+    /// Copies `bytes[range]` to `offset` in the file.
+    public func write(_ bytes: [UInt8], range: Range<Int>, at offset: UInt64) throws {
+        guard offset <= UInt64(size), UInt64(range.count) <= UInt64(size) - offset else {
+            throw SystemError("writing \(range.count) bytes at \(offset) of a \(size)-byte mapping", errno: EFAULT)
+        }
+        bytes.withUnsafeBytes { b in
+            (base + Int(offset)).copyMemory(from: b.baseAddress! + range.lowerBound, byteCount: range.count)
+        }
+    }
+
+    deinit {
+        munmap(base, size)
+    }
+}
