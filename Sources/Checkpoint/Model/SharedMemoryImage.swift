@@ -60,3 +60,11 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
         return String(n.split(separator: "/").last ?? "crtool-deleted-file")
     }
 }
+
+/// What an image may say a huge page is: a power of two from 64 KiB to
+/// 16 GiB (the sizes CPUs have), dividing the memory it makes up.
+enum HugePageSizes {
+    static func valid(_ page: UInt64, size: UInt64) -> Bool {
+        page.nonzeroBitCount == 1 && page >= 1 << 16 && page <= 1 << 34 && size % page == 0
+    }
+}

@@ -23,6 +23,9 @@ enum ImageConsistency {
             }
             guard v.protection.count == 4 else { throw fail("vmas[\(i)].protection", "\"\(v.protection)\" is not like \"rw-p\"") }
             guard v.pagesStored <= v.size / 4096 else { throw fail("vmas[\(i)].pagesStored", "more pages than the VMA holds") }
+            if let page = v.hugePageSize, !HugePageSizes.valid(page, size: v.size) || v.start % page != 0 {
+                throw fail("vmas[\(i)].hugePageSize", "\(page) is not a huge page size the VMA at 0x\(String(v.start, radix: 16)) is aligned to")
+            }
             if v.kind == .aioRing {
                 guard let ring = v.aioRing else { throw fail("vmas[\(i)].aioRing", "missing for a VMA of kind aioRing") }
                 guard ring.slots > 1, UInt64(ring.slots) == AioRingLayout.slots(forSize: v.size), ring.head < ring.slots, ring.tail < ring.slots else {

@@ -40,6 +40,11 @@ struct RestorePlan {
         for (i, s) in shared.enumerated() where manifest.files[s.pagesFile] == nil || s.pagesFile.contains("/") {
             throw ImageError(file: SharedMemoryImage.listFile, field: "[\(i)].pagesFile", reason: "\(s.pagesFile) is not a file of this image")
         }
+        for (i, s) in shared.enumerated() {
+            if let page = s.hugePageSize, !HugePageSizes.valid(page, size: s.size) {
+                throw ImageError(file: SharedMemoryImage.listFile, field: "[\(i)].hugePageSize", reason: "\(page) is not a huge page size that divides \(s.size) bytes")
+            }
+        }
         let objects = Set(shared.map(\.id))
         for p in loaded {
             for (i, vma) in p.vmas.enumerated() {
