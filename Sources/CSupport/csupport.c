@@ -102,3 +102,12 @@ long cr_fs_magic(const char *path)
         return -1;
     return (long)s.f_type;
 }
+
+long cr_fd_fs_magic(int fd, uint64_t *block_size)
+{
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0)
+        return -1;
+    *block_size = (uint64_t)s.f_bsize;
+    return (long)s.f_type;
+}

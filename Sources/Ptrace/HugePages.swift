@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// The hugetlb pool: memory of huge pages reserved ahead (vm.nr_hugepages)
@@ -6,6 +7,15 @@ public enum HugePages {
     /// MAP_HUGETLB with the page size's log2 in the MAP_HUGE_SHIFT bits.
     public static func mapFlags(pageSize: UInt64) -> UInt64 {
         0x40000 | UInt64(pageSize.trailingZeroBitCount) << 26
+    }
+
+    /// The page size of a file of the hugetlb pool (a hugetlbfs file, a
+    /// memfd made with MFD_HUGETLB, the file behind MAP_HUGETLB memory):
+    /// hugetlbfs gives it as its block size. nil for any other file.
+    public static func pageSize(ofFile fd: Int32) -> UInt64? {
+        var blockSize: UInt64 = 0
+        guard cr_fd_fs_magic(fd, &blockSize) == FileSystemMagic.hugetlbfs, blockSize > 0 else { return nil }
+        return blockSize
     }
 
     /// Pages of `pageSize` the pool has free now, if this kernel has a pool of that size.

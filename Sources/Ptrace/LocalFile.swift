@@ -117,9 +117,11 @@ public enum LocalFile {
     }
 
     /// An anonymous memory file (memfd) of `size` bytes; with
-    /// `allowSealing`, one that takes seals (without, it has F_SEAL_SEAL).
-    public static func memfd(name: String, size: UInt64, allowSealing: Bool = false) throws -> Int32 {
-        let flags: UInt64 = allowSealing ? 3 : 1 // MFD_CLOEXEC, MFD_ALLOW_SEALING
+    /// `allowSealing`, one that takes seals (without, it has F_SEAL_SEAL);
+    /// with `hugePageSize`, one of the hugetlb pool (MFD_HUGETLB).
+    public static func memfd(name: String, size: UInt64, allowSealing: Bool = false, hugePageSize: UInt64? = nil) throws -> Int32 {
+        var flags: UInt64 = allowSealing ? 3 : 1 // MFD_CLOEXEC, MFD_ALLOW_SEALING
+        if let hugePageSize { flags |= 4 | UInt64(hugePageSize.trailingZeroBitCount) << 26 } // MFD_HUGETLB, MFD_HUGE_SHIFT
         let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), flags, 0, 0, 0, 0) }
         if fd < 0 { throw SystemError("memfd_create \(name)") }
         if ftruncate(Int32(fd), off_t(size)) != 0 {

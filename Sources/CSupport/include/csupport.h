@@ -102,4 +102,8 @@ int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t 
  * when it cannot be read (Swift's Glibc module leaves statfs out). */
 long cr_fs_magic(const char *path);
 
+/* The same for the file `fd` is open on, with the file system's block
+ * size (hugetlbfs gives its huge page size there). */
+long cr_fd_fs_magic(int fd, uint64_t *block_size);
+
 #endif

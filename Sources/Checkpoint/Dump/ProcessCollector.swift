@@ -122,11 +122,6 @@ enum VMAClassifier {
             // memory once as an object, like shared anonymous memory.
             kind = m.shared ? .sharedAnonymous : .anonymous
             if m.shared { sharedMemory = objectID(m) }
-        case _ where m.flags.contains("ht") && !path.hasPrefix("/SYSV"):
-            // A hugetlbfs file: a private mapping's own pages show in
-            // neither the file nor pagemap's anonymous pages.
-            throw CheckpointError("pid \(pid) maps \(m.shared ? "shared" : "private") huge pages of the hugetlbfs file "
-                + "\(path) at 0x\(String(m.start, radix: 16)); crtool cannot checkpoint hugetlbfs files yet (see docs/SUPPORT.md)")
         default:
             // memfds and files deleted while mapped have no path to map them
             // from again: their content is saved once, as a shared-memory

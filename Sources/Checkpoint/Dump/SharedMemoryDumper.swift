@@ -13,7 +13,7 @@ enum SharedMemoryDumper {
         var result: [SharedMemoryImage] = []
         var bytesRead: UInt64 = 0
         var bytesWritten: UInt64 = 0
-        func save(_ id: UInt64, through path: String, name: String, pid: Int32, hugePageSize: UInt64? = nil) throws {
+        func save(_ id: UInt64, through path: String, name: String, pid: Int32) throws {
             guard !done.contains(id) else { return }
             done.insert(id)
             let fd = try LocalFile.open(path, flags: O_RDONLY, pid: pid)
@@ -25,7 +25,7 @@ enum SharedMemoryDumper {
             bytesRead += try read(runs, from: fd, size: size, pid: pid, writer: writer, workers: workers, progress: progress)
             bytesWritten += try writer.finish().fileSize
             var object = SharedMemoryImage(id: id, size: size, name: name, pagesFile: file)
-            object.hugePageSize = hugePageSize
+            object.hugePageSize = HugePages.pageSize(ofFile: fd)
             if object.isMemfd {
                 let seals = fcntl(fd, sealsGet)
                 if seals < 0 { throw SystemError("F_GET_SEALS of \(name) held by pid \(pid)", pid: pid) }
@@ -37,7 +37,7 @@ enum SharedMemoryDumper {
             for vma in p.vmas {
                 guard let id = vma.sharedMemory else { continue }
                 let path = "/proc/\(p.pid)/map_files/\(String(vma.start, radix: 16))-\(String(vma.end, radix: 16))"
-                try save(id, through: path, name: vma.path ?? "", pid: p.pid, hugePageSize: vma.hugePageSize)
+                try save(id, through: path, name: vma.path ?? "", pid: p.pid)
             }
             for f in p.files {
                 guard let id = f.memfd?.object else { continue }
@@ -145,7 +145,7 @@ enum SharedMemoryRestorer {
             // before; memfds and files deleted while mapped as memfds.
             let fd = object.isSharedAnonymous
                 ? try LocalFile.sharedAnonymous(size: object.size, hugePageSize: object.hugePageSize)
-                : try LocalFile.memfd(name: object.memfdName, size: object.size, allowSealing: object.seals != nil)
+                : try LocalFile.memfd(name: object.memfdName, size: object.size, allowSealing: object.seals != nil, hugePageSize: object.hugePageSize)
             registry.keep(fd)
             result[object.id] = fd
             // The hugetlb pool's files take stores through a mapping only.

@@ -15,9 +15,6 @@ enum MemfdFiles: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        if FileSystemMagic.of("/proc/\(p.pid)/fd/\(p.fd)") == FileSystemMagic.hugetlbfs {
-            throw FileKinds.unsupported(p, what: "a memfd backed by huge pages (\(p.link))")
-        }
         image.memfd = MemfdState(object: SharedMemoryImage.objectID(device: p.device, inode: p.inode))
     }
 
