@@ -43,10 +43,18 @@ public enum SysVSharedMemory {
 
     /// A new segment of `size` bytes under `key` (IPC_PRIVATE is 0), mode
     /// 0600 until its owner and mode are set; fails with EEXIST if the key
-    /// is taken.
-    public static func create(key: Int32, size: UInt64) throws -> Int32 {
-        let r = SysVIPC.raw(Syscall.shmget, key, size, UInt64(SysVIPC.create | SysVIPC.exclusive | 0o600))
-        if r < 0 { throw SystemError("shmget of \(size) bytes with key \(SysVIPC.keyText(key))") }
+    /// is taken. With `hugePageSize`, on huge pages (SHM_HUGETLB).
+    public static func create(key: Int32, size: UInt64, hugePageSize: UInt64? = nil) throws -> Int32 {
+        var flags = UInt64(SysVIPC.create | SysVIPC.exclusive | 0o600)
+        if let hugePageSize { flags |= 0o4000 | UInt64(hugePageSize.trailingZeroBitCount) << 26 } // SHM_HUGETLB, SHM_HUGE_SHIFT
+        let r = SysVIPC.raw(Syscall.shmget, key, size, flags)
+        if r < 0 {
+            let e = errno
+            if let hugePageSize, e == ENOMEM {
+                throw SystemError("shmget of \(size) bytes on huge pages with key \(SysVIPC.keyText(key)) (\(HugePages.shortage(bytes: size, pageSize: hugePageSize)))", errno: e)
+            }
+            throw SystemError("shmget of \(size) bytes with key \(SysVIPC.keyText(key))", errno: e)
+        }
         return Int32(r)
     }
 

@@ -128,6 +128,56 @@ final class HugePageTests: EndToEndCase {
         XCTAssertNotNil(fd)
     }
 
+    /// A System V segment on huge pages (SHM_HUGETLB), attached by a
+    /// parent and its child and removed while attached: made again on huge
+    /// pages with its id and contents, shared by both again.
+    func testSysVSegmentOnHugePagesComesBack() throws {
+        try reserveHugePages(8)
+        let parent = try startPython("sysv-hugetlb", """
+            import ctypes, os, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.shmat.restype = ctypes.c_void_p
+            size = 4 << 20
+            shmid = libc.shmget(0, size, 0o1000 | 0o4000 | 0o600)  # IPC_CREAT | SHM_HUGETLB
+            if shmid < 0:
+                print("FAIL: shmget", ctypes.get_errno(), flush=True)
+            base = libc.shmat(shmid, None, 0)
+            libc.shmctl(shmid, 0, None)  # IPC_RMID: gone once nobody has it attached
+            words = (ctypes.c_uint64 * (size // 8)).from_address(base)
+            for i in range(0, size // 8, 512):
+                words[i + 1] = i * 19
+            if os.fork() == 0:
+                n = 0
+                while True:
+                    n += 1
+                    words[0] = n
+                    time.sleep(0.01)
+            print("segment", shmid, flush=True)
+            print("ready", flush=True)
+            n = last = 0
+            while True:
+                time.sleep(0.05)
+                n += 1
+                ok = words[0] > last and all(words[i + 1] == i * 19 for i in range(0, size // 8, 512))
+                last = words[0]
+                print("tick", n, "ok" if ok else "FAIL: the segment changed or the child's count stopped", flush=True)
+            """)
+        defer { try? stopTree(parent.pid) }
+        try parent.waitFor("tick", atLeast: 2)
+        let segment = try XCTUnwrap(parent.numbers("segment").first)
+        let before = hugeMappings(parent.pid)
+        XCTAssertEqual(before.count, 1, "one huge-page mapping: \(before)")
+        let (image, _) = try checkpointTree(parent)
+        let mark = parent.lineCount
+        try restore(image, as: parent)
+        XCTAssertEqual(hugeMappings(parent.pid), before, "the segment is attached again on huge pages")
+        XCTAssertTrue(hugeMappings(parent.pid).first?.hasSuffix("/SYSV00000000 (deleted)") == true, "\(hugeMappings(parent.pid))")
+        let listed = readTextFile("/proc/sysvipc/shm") ?? ""
+        XCTAssertTrue(listed.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(String(segment)) }, "segment \(segment) is back:\n\(listed)")
+        try parent.waitForMore("tick", 5, after: mark)
+        assertNoFailures(parent)
+    }
+
     /// "start-end perms name" of the process's huge-page mappings.
     private func hugeMappings(_ pid: pid_t) -> [String] {
         let smaps = readTextFile("/proc/\(pid)/smaps") ?? ""

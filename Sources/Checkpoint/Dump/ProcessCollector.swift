@@ -134,8 +134,8 @@ enum VMAClassifier {
             let anonymousShared = m.shared && (m.path == nil || path.hasPrefix("/dev/zero") || m.inode == 0)
             if path.hasPrefix("/SYSV") && m.shared {
                 // The inode of a System V segment is its shmid.
-                guard !m.flags.contains("ht"), let id = Int32(exactly: m.inode) else {
-                    throw CheckpointError("pid \(pid) maps System V shared memory (\(path)) at 0x\(String(m.start, radix: 16)) backed by huge pages; crtool cannot checkpoint that yet")
+                guard let id = Int32(exactly: m.inode) else {
+                    throw CheckpointError("pid \(pid) maps System V shared memory (\(path)) at 0x\(String(m.start, radix: 16)) whose inode \(m.inode) is not a segment id")
                 }
                 kind = .sharedAnonymous
                 sysvShm = id

@@ -16,7 +16,9 @@ enum SysVIPCDumper {
             for vma in p.vmas {
                 guard let id = vma.sysvShm, !done.contains(id) else { continue }
                 done.insert(id)
-                result.sharedMemory.append(try dumpSegment(id: id, pid: p.pid, image: image, codec: codec, progress: progress))
+                var segment = try dumpSegment(id: id, pid: p.pid, image: image, codec: codec, progress: progress)
+                segment.hugePageSize = vma.hugePageSize
+                result.sharedMemory.append(segment)
             }
         }
         for entry in try SysVIPC.list(.semaphores) {

@@ -65,6 +65,10 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
 /// 16 GiB (the sizes CPUs have), dividing the memory it makes up.
 enum HugePageSizes {
     static func valid(_ page: UInt64, size: UInt64) -> Bool {
-        page.nonzeroBitCount == 1 && page >= 1 << 16 && page <= 1 << 34 && size % page == 0
+        valid(page) && size % page == 0
+    }
+
+    static func valid(_ page: UInt64) -> Bool {
+        page.nonzeroBitCount == 1 && page >= 1 << 16 && page <= 1 << 34
     }
 }

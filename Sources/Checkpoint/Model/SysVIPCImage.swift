@@ -37,6 +37,8 @@ public struct SysVSharedMemoryImage: Codable, Equatable, Sendable {
     /// Page file of the contents, addressed by offset in the segment;
     /// pages not in it are zeros.
     public var pagesFile: String
+    /// A segment on huge pages (SHM_HUGETLB): their size in bytes.
+    public var hugePageSize: UInt64? = nil
 
     public static func pagesFile(id: Int32) -> String { "sysv-shm-\(id).img" }
 }

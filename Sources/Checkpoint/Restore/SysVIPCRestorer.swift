@@ -74,7 +74,7 @@ enum SysVIPCRestorer {
 
         do {
             for s in makeSegments {
-                let id = try create(.sharedMemory, id: s.id, restore: restore) { try SysVSharedMemory.create(key: s.key, size: s.size) }
+                let id = try create(.sharedMemory, id: s.id, restore: restore) { try SysVSharedMemory.create(key: s.key, size: s.size, hugePageSize: s.hugePageSize) }
                 try fill(id: id, from: s, image: image)
                 if s.locked { try SysVSharedMemory.lock(id: id) }
                 try SysVSharedMemory.setOwnership(id: id, uid: s.uid, gid: s.gid, mode: s.mode)
@@ -186,6 +186,9 @@ enum SysVIPCRestorer {
             }
             guard s.size > 0, s.size < 1 << 46 else {
                 throw ImageError(file: file, field: "sharedMemory[\(i)].size", reason: "\(s.size) bytes is not a segment size")
+            }
+            if let page = s.hugePageSize, !HugePageSizes.valid(page) {
+                throw ImageError(file: file, field: "sharedMemory[\(i)].hugePageSize", reason: "\(page) is not a huge page size")
             }
         }
         for (i, s) in (objects?.semaphoreSets ?? []).enumerated() where s.id < 0 || s.values.isEmpty || s.values.contains(where: { $0 > 32767 }) {
