@@ -4,9 +4,15 @@ import Glibc
 /// The hugetlb pool: memory of huge pages reserved ahead (vm.nr_hugepages)
 /// that MAP_HUGETLB mappings take their pages from.
 public enum HugePages {
-    /// MAP_HUGETLB with the page size's log2 in the MAP_HUGE_SHIFT bits.
+    /// MAP_HUGETLB with the page size.
     public static func mapFlags(pageSize: UInt64) -> UInt64 {
-        0x40000 | UInt64(pageSize.trailingZeroBitCount) << 26
+        0x40000 | sizeFlag(pageSize: pageSize)
+    }
+
+    /// The page size's log2 in bits 26 and up: mmap's MAP_HUGE_SHIFT,
+    /// memfd_create's MFD_HUGE_SHIFT and shmget's SHM_HUGE_SHIFT alike.
+    public static func sizeFlag(pageSize: UInt64) -> UInt64 {
+        UInt64(pageSize.trailingZeroBitCount) << 26
     }
 
     /// The page size of a file of the hugetlb pool (a hugetlbfs file, a

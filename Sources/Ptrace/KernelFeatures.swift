@@ -138,9 +138,7 @@ public enum KernelFeatures {
         let destroyed = cr_syscall6(Int(Syscall.ioDestroy), moved < 0 ? context : to, 0, 0, 0, 0, 0)
         if moved < 0 { munmap(spot, size) }
         if moved >= 0 && destroyed < 0 { return (false, "io_destroy after the move: \(String(cString: strerror(errno)))") }
-        let limit = (try? ProcFile.text("/proc/sys/fs/aio-max-nr", pid: getpid()))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-        let used = (try? ProcFile.text("/proc/sys/fs/aio-nr", pid: getpid()))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-        return (moved >= 0, moved < 0 ? detail : "fs.aio-max-nr \(limit), \(used) in use")
+        return (moved >= 0, moved < 0 ? detail : AioLimits.room)
     }
 
     /// Seizes a short-lived child, interrupts it, reads its registers.

@@ -121,7 +121,7 @@ public enum LocalFile {
     /// with `hugePageSize`, one of the hugetlb pool (MFD_HUGETLB).
     public static func memfd(name: String, size: UInt64, allowSealing: Bool = false, hugePageSize: UInt64? = nil) throws -> Int32 {
         var flags: UInt64 = allowSealing ? 3 : 1 // MFD_CLOEXEC, MFD_ALLOW_SEALING
-        if let hugePageSize { flags |= 4 | UInt64(hugePageSize.trailingZeroBitCount) << 26 } // MFD_HUGETLB, MFD_HUGE_SHIFT
+        if let hugePageSize { flags |= 4 | HugePages.sizeFlag(pageSize: hugePageSize) } // MFD_HUGETLB
         let fd = name.withCString { cr_syscall6(319, UInt64(UInt(bitPattern: $0)), flags, 0, 0, 0, 0) }
         if fd < 0 { throw SystemError("memfd_create \(name)") }
         if ftruncate(Int32(fd), off_t(size)) != 0 {

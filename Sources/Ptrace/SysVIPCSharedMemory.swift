@@ -46,7 +46,7 @@ public enum SysVSharedMemory {
     /// is taken. With `hugePageSize`, on huge pages (SHM_HUGETLB).
     public static func create(key: Int32, size: UInt64, hugePageSize: UInt64? = nil) throws -> Int32 {
         var flags = UInt64(SysVIPC.create | SysVIPC.exclusive | 0o600)
-        if let hugePageSize { flags |= 0o4000 | UInt64(hugePageSize.trailingZeroBitCount) << 26 } // SHM_HUGETLB, SHM_HUGE_SHIFT
+        if let hugePageSize { flags |= 0o4000 | HugePages.sizeFlag(pageSize: hugePageSize) } // SHM_HUGETLB
         let r = SysVIPC.raw(Syscall.shmget, key, size, flags)
         if r < 0 {
             let e = errno

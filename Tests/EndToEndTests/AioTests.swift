@@ -41,7 +41,7 @@ final class AioTests: EndToEndCase {
         try setSysctlForTest(limit, "0")
         let refused = try crtool(["restore", "-D", image, "-d"])
         XCTAssertFalse(refused.succeeded, "the restore made a context the host has no room for: \(refused)")
-        let text = "pid \(program.pid)'s AIO context 0x\(String(context, radix: 16)) needs 126 AIO events, and this host's fs.aio-max-nr (0,"
+        let text = "pid \(program.pid)'s AIO context 0x\(String(context, radix: 16)) needs 126 AIO events, and this host has no room for them (fs.aio-max-nr 0, "
         XCTAssertTrue(refused.stderr.contains(text), "the message should say \"\(text)\": \(refused)")
         XCTAssertFalse(ProcessTable.isAlive(program.pid), "the process runs after a failed restore")
         XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")

@@ -28,9 +28,7 @@ struct AioRingRestorer {
         let count = AioRingLayout.setupCount(forSize: vma.size)
         let setup = try inj.call(Syscall.ioSetup, count, context)
         if setup == -Int64(EAGAIN) {
-            let limit = (try? ProcFile.text("/proc/sys/fs/aio-max-nr", pid: pid))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            let used = (try? ProcFile.text("/proc/sys/fs/aio-nr", pid: pid))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(vma.start)) needs \(count) AIO events, and this host's fs.aio-max-nr (\(limit), \(used) in use) has no room for them")
+            throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(vma.start)) needs \(count) AIO events, and this host has no room for them (\(AioLimits.room))")
         }
         if setup < 0 {
             throw SystemError("injected io_setup(\(count)) for the AIO context 0x\(hex(vma.start)) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-setup))
