@@ -65,6 +65,9 @@ public enum Syscall {
     public static let rtSigtimedwait: Int64 = 128
     public static let membarrier: Int64 = 324
     public static let mseal: Int64 = 462
+    public static let mbind: Int64 = 237
+    public static let setMempolicy: Int64 = 238
+    public static let getMempolicy: Int64 = 239
     public static let ioSetup: Int64 = 206
     public static let ioDestroy: Int64 = 207
     public static let ioSubmit: Int64 = 209

@@ -53,6 +53,8 @@ enum ProcessCollector {
         try ins.open()
         do {
             let threads = try frozen.threads.map { try ins.thread($0) }
+            let policies = try ins.memoryPolicies(of: vmas)
+            for i in vmas.indices { vmas[i].memoryPolicy = policies[vmas[i].start] }
             let status = try ProcStatus.read(pid: pid)
             let image = ProcessImage(
                 pid: pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,

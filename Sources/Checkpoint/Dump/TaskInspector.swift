@@ -66,7 +66,9 @@ final class TaskInspector {
         _ = try inj.checked("alternate stack", Syscall.sigaltstack, 0, scratch + 32)
         _ = try inj.checked("PR_GET_PDEATHSIG", Syscall.prctl, 2, scratch + 56)
         let timerSlack = try inj.checked("PR_GET_TIMERSLACK", Syscall.prctl, 30)
-        let answers = try inj.fetch(at: 0, count: 60)
+        // ENOSYS on a kernel without NUMA: the default policy.
+        let policy = try inj.call(Syscall.getMempolicy, scratch + 64, scratch + 128, MemoryPolicyLayout.maxNodes, 0, 0)
+        let answers = try inj.fetch(at: 0, count: 128 + MemoryPolicyLayout.maskBytes)
         if !isLeader { try inj.finish() }
         let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
         let status = try ProcStatus.read(pid: frozen.pid, tid: t.tid)
@@ -88,9 +90,35 @@ final class TaskInspector {
         let deathSignal = answers.le(Int32.self, at: 56)
         image.parentDeathSignal = deathSignal == 0 ? nil : deathSignal
         image.timerSlack = timerSlack
+        if policy == 0 {
+            image.memoryPolicy = MemoryPolicyLayout.decode(mode: Array(answers[64..<68]), mask: Array(answers[128...]))
+        }
         image.scheduling = try SchedulingState.read(tid: t.tid)
         image.seccompFilters = try SeccompFilters.read(t, mode: status.seccompMode)
         return image
+    }
+
+    /// The NUMA policies ranges have of their own (mbind), by VMA start.
+    /// numa_maps names a policy for every VMA, the thread's where the
+    /// range has none, so only VMAs it shows with another than "default"
+    /// are asked, by get_mempolicy at their address, which answers the
+    /// range's own or the default.
+    func memoryPolicies(of vmas: [VMAImage]) throws -> [UInt64: MemoryPolicy] {
+        guard let text = try? ProcFile.text("/proc/\(frozen.pid)/numa_maps", pid: frozen.pid) else { return [:] }
+        var candidates: Set<UInt64> = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 2)
+            if fields.count >= 2, fields[1] != "default", let start = UInt64(fields[0], radix: 16) { candidates.insert(start) }
+        }
+        guard let inj = leaderInjection else { return [:] }
+        var result: [UInt64: MemoryPolicy] = [:]
+        for vma in vmas where candidates.contains(vma.start) {
+            let r = try inj.call(Syscall.getMempolicy, scratch, scratch + 128, MemoryPolicyLayout.maxNodes, vma.start, MemoryPolicyLayout.policyOfAddress)
+            guard r == 0 else { continue }
+            let answer = try inj.fetch(at: 0, count: 128 + MemoryPolicyLayout.maskBytes)
+            result[vma.start] = MemoryPolicyLayout.decode(mode: Array(answer[0..<4]), mask: Array(answer[128...]))
+        }
+        return result
     }
 
     /// Handlers of every signal that has one (SIG_DFL with no flags is left out).

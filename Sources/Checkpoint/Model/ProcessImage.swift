@@ -124,6 +124,8 @@ public struct VMAImage: Codable, Equatable, Sendable {
     public var aioRing: AioRingImage? = nil
     /// Memory from the hugetlb pool (MAP_HUGETLB): its page size in bytes.
     public var hugePageSize: UInt64? = nil
+    /// A NUMA policy of the range's own (mbind); absent: the thread's.
+    public var memoryPolicy: MemoryPolicy? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }
@@ -150,6 +152,8 @@ public struct ThreadImage: Codable, Equatable, Sendable {
     /// PR_SET_TIMERSLACK, in nanoseconds (absent in older images; 0 for
     /// real-time threads, which have none).
     public var timerSlack: UInt64?
+    /// The thread's NUMA policy (set_mempolicy); absent: the default.
+    public var memoryPolicy: MemoryPolicy?
     public var robustListHead: UInt64
     public var robustListLength: UInt64
     public var clearChildTid: UInt64

@@ -170,6 +170,21 @@ final class AddressSpaceBuilder {
         try mapAnonymous()
         let rings = AioRingRestorer(inj: inj, memory: memory, pid: pid)
         for vma in process.vmas where vma.kind == .aioRing { try rings.restore(vma) }
+        try bindMemoryPolicies()
+    }
+
+    /// Ranges with a NUMA policy of their own get it before their pages
+    /// are written, so the pages come from the nodes it names. A node this
+    /// host lacks is a warning: the range keeps the thread's policy.
+    private func bindMemoryPolicies() throws {
+        for vma in process.vmas {
+            guard let policy = vma.memoryPolicy else { continue }
+            let mask = try inj.stage(MemoryPolicyLayout.maskBytes(of: policy), at: 0)
+            let r = try inj.call(Syscall.mbind, vma.start, vma.size, UInt64(UInt32(bitPattern: policy.mode)), mask, MemoryPolicyLayout.maxNodes, 0)
+            if r < 0 {
+                warnings.append("the NUMA policy of pid \(pid)'s memory at 0x\(String(vma.start, radix: 16)) (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(SystemError("mbind", errno: Int32(-r)).errnoName)")
+            }
+        }
     }
 
     /// Private memory from the hugetlb pool (MAP_HUGETLB), whose pages the

@@ -116,7 +116,7 @@ enum ThreadStateRestorer {
         return tracees
     }
 
-    static func restorePerThread(_ t: ThreadImage, credentials: Credentials, with inj: RemoteSyscall) throws {
+    static func restorePerThread(_ t: ThreadImage, credentials: Credentials, with inj: RemoteSyscall, warnings: inout [String]) throws {
         _ = try inj.call(Syscall.setTidAddress, t.clearChildTid)
         if t.robustListHead != 0 {
             try inj.checked("set_robust_list", Syscall.setRobustList, t.robustListHead, t.robustListLength)
@@ -135,6 +135,11 @@ enum ThreadStateRestorer {
         // Filters go in while the thread still has the privileges to install
         // them; they do not bind crtool's injected calls (SUSPEND_SECCOMP).
         try SeccompFilters.install(t.seccompFilters, with: inj)
+        if let policy = t.memoryPolicy {
+            let mask = try inj.stage(MemoryPolicyLayout.maskBytes(of: policy), at: 2048)
+            let r = try inj.call(Syscall.setMempolicy, UInt64(UInt32(bitPattern: policy.mode)), mask, MemoryPolicyLayout.maxNodes)
+            if r < 0 { warnings.append("thread \(t.tid) runs with the default NUMA policy: its own (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(SystemError("set_mempolicy", errno: Int32(-r)).errnoName)") }
+        }
         try restoreCredentials(credentials, with: inj)
     }
 

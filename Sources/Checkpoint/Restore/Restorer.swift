@@ -116,14 +116,14 @@ public enum Restorer {
                     ti.scratch = inj.scratch
                     ti.scratchSize = inj.scratchSize
                     try ProcessStateRestorer.requeueThreadSignals(t, pid: process.pid, with: ti)
-                    try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti)
+                    try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti, warnings: &warnings)
                     try ControlsRestorer.restore(t, parentInImage: process.pid != plan.root.pid, with: ti)
                 }
                 try ProcessStateRestorer.discardRestoreSignals(with: inj)
                 try ProcessStateRestorer.requeueSharedSignals(process, with: inj)
                 if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
                     try ProcessStateRestorer.requeueThreadSignals(leaderImage, pid: process.pid, with: inj)
-                    try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj)
+                    try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj, warnings: &warnings)
                     try ControlsRestorer.restore(leaderImage, parentInImage: process.pid != plan.root.pid, with: inj)
                 }
                 try ControlsRestorer.restore(process, isRoot: process.pid == plan.root.pid, with: inj, warnings: &warnings)
