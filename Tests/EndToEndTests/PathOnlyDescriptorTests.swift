@@ -4,7 +4,8 @@ import XCTest
 /// file without opening it): of a symbolic link itself (O_NOFOLLOW), a
 /// FIFO, a socket file, a device, a regular file and a directory. Each
 /// must come back leading to the same file, of the same type, with the
-/// same status flags.
+/// same status flags. The socket file is made anew when the socket is
+/// bound again, so its descriptor must pin the file now at its path.
 final class PathOnlyDescriptorTests: EndToEndCase {
     func testPathOnlyDescriptorsComeBackPinningTheSameFiles() throws {
         let directory = try scratch.newDirectory("pinned")
@@ -21,7 +22,13 @@ final class PathOnlyDescriptorTests: EndToEndCase {
             def describe(fd):
                 flags = [l for l in open("/proc/self/fdinfo/%d" % fd) if l.startswith("flags:")][0].split()[1]
                 st = os.fstat(fd)
-                return "%s:%s:%o:%d" % (os.readlink("/proc/self/fd/%d" % fd), flags, stat.S_IFMT(st.st_mode), st.st_ino)
+                target = os.readlink("/proc/self/fd/%d" % fd)
+                inode = st.st_ino
+                if stat.S_ISSOCK(st.st_mode):
+                    # Binding the socket again makes its file anew: the
+                    # descriptor must pin the file at the path now.
+                    inode = "at-path" if os.lstat(target).st_ino == st.st_ino else "elsewhere"
+                return "%s:%s:%o:%s" % (target, flags, stat.S_IFMT(st.st_mode), inode)
             print("ready", flush=True)
             n = 0
             while True:
@@ -32,6 +39,7 @@ final class PathOnlyDescriptorTests: EndToEndCase {
         try program.waitFor("tick", atLeast: 2)
         let before = try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }?.split(separator: " ").dropFirst(2).joined(separator: " "))
         XCTAssertTrue(before.contains("/link:") && before.contains(":120000:"), "the symbolic link itself is pinned: \(before)")
+        XCTAssertTrue(before.contains("/sock:") && before.contains(":140000:at-path"), "the socket file is pinned: \(before)")
 
         let (_, mark) = try roundTrip(program)
         try program.waitForMore("tick", 2, after: mark)
