@@ -49,10 +49,10 @@ struct AioRingRestorer {
         let fd = try inj.checked("opening /dev/null for the AIO context 0x\(hex(address))", Syscall.openat, UInt64(bitPattern: -100), path, UInt64(O_RDONLY | O_CLOEXEC), 0)
         defer { _ = try? inj.call(Syscall.close, fd) }
         // The slots before head were reaped: completed, then taken by
-        // moving head, as libaio reaps in user space.
-        try complete(Int(ring.head), context: address, fd: fd)
-        try memory.write([UInt8].le(ring.head), at: address + AioRingLayout.headOffset)
-        try complete(ring.completedCount, context: address, fd: fd)
+        // moving head, as libaio reaps in user space, batch by batch (a
+        // completion not reaped holds its slot).
+        try complete(Int(ring.head), context: address, fd: fd, reaping: true)
+        try complete(ring.completedCount, context: address, fd: fd, reaping: false)
         let tail = try memory.read(at: address + AioRingLayout.tailOffset, count: 4).le(UInt32.self, at: 0)
         guard tail == ring.tail else {
             throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(address)): the ring's tail is \(tail) after making its completions again, not \(ring.tail)")
@@ -67,8 +67,10 @@ struct AioRingRestorer {
     }
 
     /// Submits `count` reads of nothing from `fd`; each completes into
-    /// the ring before io_submit returns.
-    private func complete(_ count: Int, context: UInt64, fd: UInt64) throws {
+    /// the ring before io_submit returns. io_submit may take fewer than
+    /// asked (slots held in other CPUs' reserves) but never none while the
+    /// ring has room; with `reaping`, what completed is reaped at once.
+    private func complete(_ count: Int, context: UInt64, fd: UInt64, reaping: Bool) throws {
         var left = count
         while left > 0 {
             let n = min(left, Self.batch)
@@ -80,10 +82,13 @@ struct AioRingRestorer {
             let pointers = [UInt8].le(contentsOf: (0..<n).map { iocbs + UInt64($0 * Self.iocbSize) })
             let array = try inj.stage(pointers, at: n * Self.iocbSize)
             let submitted = try inj.checked("io_submit to the AIO context 0x\(hex(context))", Syscall.ioSubmit, context, UInt64(n), array)
-            guard submitted == UInt64(n) else {
-                throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(context)) took \(submitted) of \(n) requests")
+            guard submitted > 0 else {
+                throw CheckpointError("pid \(pid)'s AIO context 0x\(hex(context)) took none of \(n) requests with \(count - left) made")
             }
-            left -= n
+            left -= Int(submitted)
+            if reaping {
+                try memory.write(try memory.read(at: context + AioRingLayout.tailOffset, count: 4), at: context + AioRingLayout.headOffset)
+            }
         }
     }
 
