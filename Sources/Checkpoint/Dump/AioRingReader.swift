@@ -27,11 +27,12 @@ enum AioRingReader {
             throw CheckpointError("\(at) has head \(head) and tail \(tail), outside its \(slots) slots")
         }
         var ring = AioRingImage(slots: slots, head: head, tail: tail, completed: Data())
+        // Head to tail is one run of slots, or two where it wraps.
+        let count = ring.completedCount
+        let first = min(count, Int(slots - head))
         var completed: [UInt8] = []
-        var index = UInt64(head)
-        for _ in 0..<ring.completedCount {
-            completed += try memory.read(at: vma.start + AioRingLayout.eventOffset(index), count: AioRingLayout.eventSize)
-            index = (index + 1) % UInt64(slots)
+        for (slot, n) in [(UInt64(head), first), (0, count - first)] where n > 0 {
+            completed += try memory.read(at: vma.start + AioRingLayout.eventOffset(slot), count: n * AioRingLayout.eventSize)
         }
         ring.completed = Data(completed)
         return ring
