@@ -55,11 +55,7 @@ final class ApacheScenarioTests: EndToEndCase {
         }
         guard restarted else { throw HarnessError("after SIGUSR1 the restored parent has no new children answering\n\(readTextFile(errorLog) ?? "")") }
 
-        try parent.signal(SIGTERM)
-        guard let status = try waitForExit(parent.pid, timeout: 30) else {
-            throw HarnessError("the restored parent did not stop within 30 s of SIGTERM\n\(readTextFile(errorLog) ?? "")")
-        }
-        XCTAssertEqual(status, .exited(0))
+        try assertStopsCleanly(parent, on: SIGTERM, within: 30) { readTextFile(errorLog) ?? "" }
         try reapAll(pids + fresh)
         let log = readTextFile(errorLog) ?? ""
         XCTAssertTrue(log.contains("caught SIGTERM, shutting down"), log)

@@ -56,11 +56,7 @@ final class HaproxyScenarioTests: EndToEndCase {
         }
         XCTAssertTrue(catching, "the reloaded master does not catch SIGTERM")
 
-        try master.signal(SIGTERM)
-        guard let status = try waitForExit(master.pid, timeout: 15) else {
-            throw HarnessError("the restored master did not stop within 15 s of SIGTERM\n\(master.log.tail())")
-        }
-        XCTAssertEqual(status, .exited(0), master.log.tail())
+        try assertStopsCleanly(master, on: SIGTERM, within: 15) { master.log.tail() }
         try reapAll(pids + [fresh])
         let after = master.log.lines().dropFirst(mark)
         XCTAssertTrue(after.contains { $0.contains("All workers exited") }, master.log.tail())

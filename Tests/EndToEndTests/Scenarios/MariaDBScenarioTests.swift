@@ -44,11 +44,7 @@ final class MariaDBScenarioTests: EndToEndCase {
         let written = try sql(dir, summary)
 
         // A slow shutdown writes every dirty page through the context.
-        try first.signal(SIGTERM)
-        guard let status = try waitForExit(first.pid, timeout: 60) else {
-            throw HarnessError("the restored server did not stop within 60 s of SIGTERM\n\(first.log.tail())")
-        }
-        XCTAssertEqual(status, .exited(0), first.log.tail())
+        try assertStopsCleanly(first, on: SIGTERM, within: 60) { first.log.tail() }
         XCTAssertTrue(first.log.lines().contains { $0.contains("Shutdown complete") }, first.log.tail())
         XCTAssertFalse(first.log.lines().contains { $0.contains("[ERROR]") }, first.log.tail())
 

@@ -79,12 +79,9 @@ final class NginxScenarioTests: EndToEndCase {
 
         // A graceful stop goes through the master's signal handling, its
         // channels to the workers and its reaping of them.
-        try master.signal(SIGQUIT)
-        guard let status = try waitForExit(master.pid, timeout: 10) else {
-            throw HarnessError("the nginx master did not stop within 10 s of SIGQUIT; tree: \(treeIdentity(master.pid))\n"
-                + "--- error.log:\n\(readTextFile(errorLog) ?? "")")
+        try assertStopsCleanly(master, on: SIGQUIT, within: 10) {
+            "tree: \(treeIdentity(master.pid))\n--- error.log:\n\(readTextFile(errorLog) ?? "")"
         }
-        XCTAssertEqual(status, .exited(0), "the nginx master's exit after SIGQUIT")
         try reapAll(pids + fresh)
         let log = readTextFile(errorLog) ?? ""
         let serious = log.split(separator: "\n").filter { line in

@@ -62,11 +62,7 @@ final class PHPFPMScenarioTests: EndToEndCase {
         }
         guard reloaded else { throw HarnessError("after SIGUSR2 the restored master has no new workers answering\n\(readTextFile(errorLog) ?? "")") }
 
-        try master.signal(SIGQUIT)
-        guard let status = try waitForExit(master.pid, timeout: 15) else {
-            throw HarnessError("the restored master did not stop within 15 s of SIGQUIT\n\(readTextFile(errorLog) ?? "")")
-        }
-        XCTAssertEqual(status, .exited(0))
+        try assertStopsCleanly(master, on: SIGQUIT, within: 15) { readTextFile(errorLog) ?? "" }
         try reapAll(pids + fresh)
         let log = readTextFile(errorLog) ?? ""
         XCTAssertTrue(log.contains("exiting, bye-bye!"), log)

@@ -70,11 +70,7 @@ final class PostgresScenarioTests: EndToEndCase {
 
         // Fast shutdown goes through the postmaster's signal handling, its
         // auxiliary processes and its reaping of them.
-        try master.signal(SIGINT)
-        guard let status = try waitForExit(master.pid, timeout: 30) else {
-            throw HarnessError("the restored postmaster did not stop within 30 s of SIGINT\n\(server.log(of: master))")
-        }
-        XCTAssertEqual(status, .exited(0), "the postmaster's exit after SIGINT\n\(server.log(of: master))")
+        try assertStopsCleanly(master, on: SIGINT, within: 30) { server.log(of: master) }
         try reapAll(pids)
         XCTAssertTrue(server.log(of: master).contains("database system is shut down"), server.log(of: master))
 

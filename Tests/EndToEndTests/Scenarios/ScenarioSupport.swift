@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Ptrace
 import XCTest
 
 /// What the workload scenarios share: a whole tree checkpointed and every
@@ -75,6 +76,18 @@ extension EndToEndCase {
             try program.waitFor("ready", timeout: readyTimeout, where: isReady)
         }
         return program
+    }
+
+    /// Stops a restored server the way its users do (`signal`) and checks
+    /// that it ends with status 0 within `timeout`; `log` is what it wrote,
+    /// for the messages.
+    func assertStopsCleanly(_ program: Fixture, on signal: Int32, within timeout: Double, log: () -> String,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
+        try program.signal(signal)
+        guard let status = try waitForExit(program.pid, timeout: timeout) else {
+            throw HarnessError("\(program.name) (pid \(program.pid)) did not stop within \(Int(timeout)) s of \(SignalNames.name(signal))\n\(log())")
+        }
+        XCTAssertEqual(status, .exited(0), "\(program.name)'s exit after \(SignalNames.name(signal))\n\(log())", file: file, line: line)
     }
 
     /// Starts python3 running `program` (with `arguments` in sys.argv),
