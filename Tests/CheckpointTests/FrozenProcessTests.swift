@@ -11,8 +11,9 @@ final class FrozenProcessTests: XCTestCase {
     func testAZombieIsFoundVanishedAtOnce() throws {
         let parent = Process()
         parent.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // The child exits at once; the parent never reaps it.
-        parent.arguments = ["-c", "sh -c 'exit 0' & echo $!; exec sleep 30"]
+        // The child exits once its parent has become sleep, which never
+        // reaps it (the shell would, had the child exited before the exec).
+        parent.arguments = ["-c", "sh -c 'until grep -q ^sleep /proc/$PPID/comm; do sleep 0.01; done' & echo $!; exec sleep 30"]
         let out = Pipe()
         parent.standardOutput = out
         try parent.run()
