@@ -11,6 +11,7 @@ public struct TCPInfo: Sendable {
 
     public static let listen: UInt8 = 10
     public static let close: UInt8 = 7
+    public static let established: UInt8 = 1
 
     public static func read(_ fd: Int32) throws -> TCPInfo {
         let bytes = try Sockets.bytesOption(fd, level: Int32(IPPROTO_TCP), name: 11 /* TCP_INFO */, size: 104)
