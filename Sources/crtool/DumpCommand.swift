@@ -18,10 +18,12 @@ struct DumpCommand: ParsableCommand {
         semaphores and message queues), each object saved once; open file descriptions shared between \
         processes; regular files (also deleted ones), directories, character devices, terminals and pty pairs; \
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
-        and descriptors in flight); TCP listeners and UDP sockets; eventfd, signalfd, timerfd, epoll, inotify; \
-        POSIX and interval timers; seccomp filters, capabilities, no_new_privs.
+        and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
+        --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
+        filters, capabilities, no_new_privs.
 
-        Refused with a message naming the pid, the fd and what it is: established TCP connections, sockets or \
+        Refused with a message naming the pid, the fd and what it is: established TCP connections without \
+        --tcp-established, TCP connections half closed, sockets or \
         pipes shared with processes outside the tree, io_uring, other socket families and devices, processes in \
         other namespaces. docs/SUPPORT.md has the details.
         """
@@ -35,6 +37,9 @@ struct DumpCommand: ParsableCommand {
 
     @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Let the process carry on after the dump.")
     var leaveRunning = false
+
+    @Flag(name: .long, help: "Carry established TCP connections over (TCP repair mode). Peers outside the tree must not send until the restore, or they are reset.")
+    var tcpEstablished = false
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
@@ -71,6 +76,7 @@ struct DumpCommand: ParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
         options.freezeTimeout = timeout
         options.leaveRunning = leaveRunning
+        options.tcpEstablished = tcpEstablished
         options.codec = codec
         options.quiet = quiet
         let report: DumpReport

@@ -6,6 +6,10 @@ enum SocketDescription {
     static func of(_ f: FileDescriptorImage) -> String? {
         if let s = f.inetSocket {
             let local = s.local.map { "\($0.host):\($0.port)" } ?? "unbound"
+            if let c = s.connection {
+                return "\(s.transport.rawValue) \(s.family.rawValue) \(local) established with \(c.remote.host):\(c.remote.port), "
+                    + "\(c.sendQueue.count) bytes to send (\(c.unsentBytes) never sent), \(c.receiveQueue.count) bytes to read"
+            }
             let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
             return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"
         }

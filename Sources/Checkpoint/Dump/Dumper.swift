@@ -13,6 +13,9 @@ public struct DumpOptions: Sendable {
     public var ghostLimit = DeletedFiles.defaultLimit
     /// Seconds a thread may take to stop before the dump gives up.
     public var freezeTimeout = FrozenProcess.defaultTimeout
+    /// Carry established TCP connections over (TCP repair mode) rather
+    /// than refuse them.
+    public var tcpEstablished = false
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -63,6 +66,7 @@ public enum Dumper {
         let frozenAt = Date()
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
+        let tcpRepair = options.tcpEstablished ? TCPRepairHold() : nil
         do {
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
@@ -71,7 +75,8 @@ public enum Dumper {
             let mappedAnywhere = layouts.reduce(into: Set<UInt64>()) { $0.formUnion($1.mappedObjects) }
             for (p, layout) in zip(tree.processes, layouts) {
                 collected.append(try ProcessCollector.collect(p, layout: layout, mappedObjects: mappedAnywhere,
-                                                              system: system, ghostLimit: options.ghostLimit))
+                                                              system: system, ghostLimit: options.ghostLimit,
+                                                              tcpRepair: tcpRepair))
             }
             phases.mark("state")
             var processes = collected.map(\.image)
@@ -116,7 +121,15 @@ public enum Dumper {
                                                         tids: $0.threads.map(\.tid), command: $0.command) }))
 
             phases.mark("shared memory and image")
-            tree.release(kill: !options.leaveRunning)
+            if options.leaveRunning {
+                tcpRepair?.resume()
+                tree.release(kill: false)
+            } else {
+                // Killed in repair mode, the connections close without a
+                // word to their peers.
+                tree.release(kill: true)
+                tcpRepair?.release()
+            }
             let released = Date()
             phases.mark("release")
             return DumpReport(
@@ -132,6 +145,7 @@ public enum Dumper {
                 leftRunning: options.leaveRunning, phases: phases.phases)
         } catch {
             for c in collected { try? c.inspector.close() }
+            tcpRepair?.resume()
             tree.release(kill: false)
             image.discard()
             throw error

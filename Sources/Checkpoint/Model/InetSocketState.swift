@@ -1,6 +1,6 @@
-/// One TCP or UDP socket that holds no connection state crtool would have
-/// to carry over: a listener, a bound or unbound socket, a UDP socket
-/// (connected or not). Established TCP connections are refused at dump.
+/// One TCP or UDP socket: a listener, a bound or unbound socket, a UDP
+/// socket (connected or not), or an established TCP connection (dumped
+/// with --tcp-established, see `connection`).
 public struct InetSocketState: Codable, Equatable, Sendable {
     public enum Family: String, Codable, Sendable { case ipv4, ipv6 }
     public enum TransportProtocol: String, Codable, Sendable { case tcp, udp }
@@ -17,6 +17,9 @@ public struct InetSocketState: Codable, Equatable, Sendable {
     public var options: [SocketOptionValue] = []
     /// Multicast groups a UDP socket has joined (absent: none).
     public var multicast: [MulticastMembership]?
+    /// An established TCP connection's sequence numbers, queues and
+    /// agreed options (absent for every other socket).
+    public var connection: TCPConnectionImage?
 
     public init(family: Family, transport: TransportProtocol) {
         self.family = family

@@ -13,6 +13,9 @@ final class FileDumpContext {
     /// (SharedMemoryImage.id): a deleted file among them is saved with the
     /// mapping, once.
     var mappedObjects: Set<UInt64> = []
+    /// Where established TCP connections are held in repair mode; nil
+    /// when the dump was not asked to carry them (--tcp-established).
+    var tcpRepair: TCPRepairHold?
     private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
 

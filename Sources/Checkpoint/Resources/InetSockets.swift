@@ -1,17 +1,17 @@
 import Glibc
 import Ptrace
 
-/// TCP and UDP sockets over IPv4 and IPv6 that hold no connection: TCP
-/// listeners (address, port, backlog, options), bound or fresh TCP
-/// sockets, and UDP sockets, bound and maybe connected. They are made
-/// again in crtool and planted in the process.
+/// TCP and UDP sockets over IPv4 and IPv6: TCP listeners (address, port,
+/// backlog, options), bound or fresh TCP sockets, UDP sockets, bound and
+/// maybe connected, and established TCP connections when the dump is
+/// asked to carry them (TCPConnections). They are made again in crtool
+/// and planted in the process.
 ///
-/// Established TCP connections carry sequence numbers and queues only the
-/// kernel's repair mode can set, which comes with migration: refused, as
-/// is a listener with connections waiting to be accepted (they are
-/// established connections the program has not seen yet). Datagrams
-/// waiting in a UDP socket's queue are not kept: a network may drop them
-/// as well.
+/// A listener with connections waiting to be accepted is refused (they
+/// are established connections the program has not seen yet, and no
+/// socket of the program holds them), and so are connections half closed
+/// or closing. Datagrams waiting in a UDP socket's queue are not kept: a
+/// network may drop them as well.
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
 
@@ -33,25 +33,29 @@ enum InetSockets: FileKind {
         let local = try Sockets.localAddress(fd)
         let remote = try Sockets.peerAddress(fd)
         if local.port != 0 { state.local = endpoint(local) }
+        // Before repair mode, which shows SO_REUSEADDR as forced on.
+        state.options = SocketOptionSet.read(SocketOptionSet.inet(tcp: tcp, ipv6: domain == AF_INET6), from: fd)
         if tcp {
             let info = try TCPInfo.read(fd)
             switch info.state {
             case TCPInfo.listen:
                 if info.acceptQueue > 0 {
-                    throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; established TCP connections come with migration")
+                    throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; connections the program has not accepted cannot be carried over")
                 }
                 state.listening = true
                 state.backlog = info.backlog
             case TCPInfo.close:
                 break
+            case TCPInfo.established:
+                guard let remote else { throw SystemError("getpeername of pid \(p.pid) fd \(p.fd)", errno: ENOTCONN) }
+                state.connection = try TCPConnections.collect(fd, probe: p, what: what, local: local, remote: remote, context: context)
             default:
                 let peer = remote.map { " with \($0)" } ?? ""
-                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); established TCP connections come with migration")
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only established ones can be carried over")
             }
         } else if let remote = remote {
             state.remote = endpoint(remote)
         }
-        state.options = SocketOptionSet.read(SocketOptionSet.inet(tcp: tcp, ipv6: domain == AF_INET6), from: fd)
         if let filter = try SocketOptionSet.filter(of: fd, what: "pid \(p.pid) fd \(p.fd)") { state.options.append(filter) }
         if !tcp { state.multicast = try MulticastGroups.read(fd, ipv6: domain == AF_INET6) }
         image.inetSocket = state
@@ -74,6 +78,14 @@ enum InetSockets: FileKind {
                                     protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
+            if let connection = state.connection {
+                guard let local = state.local else {
+                    throw CheckpointError("\(what): an established TCP connection without field local in the image")
+                }
+                let reuse = state.options.contains { $0.name == SocketOptionSet.reuseAddress.name && $0.value != 0 }
+                return try TCPConnections.make(fd, connection, local: try address(local), reuseAddress: reuse, what: what,
+                                               registry: context.registry)
+            }
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)
             }

@@ -5,8 +5,10 @@ import Ptrace
 /// Anything no kind recognizes stops the dump with the pid, the fd and
 /// what it is named.
 enum OpenFiles {
-    static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64, mappedObjects: Set<UInt64> = []) throws -> [FileDescriptorImage] {
+    static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64, mappedObjects: Set<UInt64> = [],
+                        tcpRepair: TCPRepairHold? = nil) throws -> [FileDescriptorImage] {
         let context = try FileDumpContext(pid: pid, system: system, ghostLimit: ghostLimit)
+        context.tcpRepair = tcpRepair
         context.mappedObjects = mappedObjects
         var result: [FileDescriptorImage] = []
         for fd in try ProcDirectory.fileDescriptors(pid: pid) {
@@ -135,6 +137,20 @@ final class OpenFileRegistry {
     func keep(_ fd: Int32) { localDescriptors.append(fd) }
 
     func afterAllFiles(_ work: @escaping () throws -> Void) { deferred.append(work) }
+
+    /// Work for the moment the processes are let go, not before: what
+    /// would speak to the world (a TCP connection leaving repair mode)
+    /// waits until a failed restore can no longer kill what was made.
+    private var atRelease: [() throws -> Void] = []
+
+    func whenReleasing(_ work: @escaping () throws -> Void) { atRelease.append(work) }
+
+    /// Runs the work kept for the release, in the order it was given.
+    func releasing() throws {
+        let work = atRelease
+        atRelease = []
+        for w in work { try w() }
+    }
 
     /// Runs the deferred work, in the order it was given.
     func allFilesMade() throws {

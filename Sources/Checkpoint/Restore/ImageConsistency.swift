@@ -41,6 +41,12 @@ enum ImageConsistency {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }
         for (i, f) in p.files.enumerated() {
+            if let socket = f.inetSocket, let c = socket.connection {
+                if let bad = c.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
+                guard socket.local != nil, socket.transport == .tcp else {
+                    throw fail("files[\(i)].inetSocket.local", "an established TCP connection needs its local address")
+                }
+            }
             for (j, lock) in (f.locks ?? []).enumerated() {
                 guard lock.hasValidRange else {
                     throw fail("files[\(i)].locks[\(j)]", "bytes \(lock.start)-\(lock.end.map(String.init) ?? "end") is not a range a lock can cover")

@@ -139,6 +139,7 @@ public enum Restorer {
                     try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
                 }
             }
+            try registry.releasing()
             for process in plan.processes {
                 // Queued while every thread is still held, SIGSTOP puts the
                 // process back in its job-control stop as soon as it is let

@@ -1,0 +1,60 @@
+import Foundation
+
+/// An established TCP connection as TCP repair mode reads it: enough to
+/// make a socket in the same place of the same byte streams, so that
+/// neither end sees a byte twice or misses one.
+public struct TCPConnectionImage: Codable, Equatable, Sendable {
+    /// The peer's address (the local one is InetSocketState.local).
+    public var remote: InetEndpoint
+    /// Sequence number after the last byte the program wrote.
+    public var sendSequence: UInt32
+    /// Sequence number after the last byte that arrived.
+    public var receiveSequence: UInt32
+    /// Written and not yet acknowledged by the peer, oldest first; the
+    /// last `unsentBytes` of them were not even sent.
+    public var sendQueue: Data
+    public var unsentBytes: UInt32
+    /// Arrived and not yet read by the program.
+    public var receiveQueue: Data
+    /// What the handshake agreed.
+    public var mss: UInt32
+    public var sack: Bool
+    public var timestamps: Bool
+    public var sendWindowScale: UInt8?
+    public var receiveWindowScale: UInt8?
+    /// The connection's timestamp clock (TCP_TIMESTAMP), so the peer sees
+    /// it go on rather than jump back.
+    public var timestamp: UInt32
+    /// struct tcp_repair_window.
+    public var window: [UInt32]
+
+    /// The first field that cannot describe a connection, and why.
+    public var invalidField: (field: String, reason: String)? {
+        if window.count != 5 { return ("window", "holds \(window.count) numbers, not the 5 of struct tcp_repair_window") }
+        if UInt64(unsentBytes) > UInt64(sendQueue.count) {
+            return ("unsentBytes", "\(unsentBytes) is more than the send queue's \(sendQueue.count) bytes")
+        }
+        if (sendWindowScale == nil) != (receiveWindowScale == nil) || (sendWindowScale ?? 0) > 14 || (receiveWindowScale ?? 0) > 14 {
+            return ("sendWindowScale", "with receiveWindowScale, not a pair of shifts up to 14")
+        }
+        return nil
+    }
+
+    public init(remote: InetEndpoint, sendSequence: UInt32, receiveSequence: UInt32, sendQueue: Data, unsentBytes: UInt32,
+                receiveQueue: Data, mss: UInt32, sack: Bool, timestamps: Bool, sendWindowScale: UInt8?,
+                receiveWindowScale: UInt8?, timestamp: UInt32, window: [UInt32]) {
+        self.remote = remote
+        self.sendSequence = sendSequence
+        self.receiveSequence = receiveSequence
+        self.sendQueue = sendQueue
+        self.unsentBytes = unsentBytes
+        self.receiveQueue = receiveQueue
+        self.mss = mss
+        self.sack = sack
+        self.timestamps = timestamps
+        self.sendWindowScale = sendWindowScale
+        self.receiveWindowScale = receiveWindowScale
+        self.timestamp = timestamp
+        self.window = window
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+import Ptrace
+
+/// Established TCP connections, carried over with the kernel's repair mode
+/// (`crtool dump --tcp-established`). The dump puts the socket in repair
+/// mode (TCPRepairHold) and reads where each byte stream stands and what
+/// waits in its queues; the restore makes a socket in repair mode in the
+/// same place of both streams, puts the queues back, and leaves repair
+/// mode only when every process is ready to run, so that an end the image
+/// also holds exists before the first packet reaches it.
+///
+/// Between the dump and the restore the connection's port has no socket:
+/// a peer outside the image that sends in that time is answered with a
+/// reset. Peers outside the image must keep quiet, or the network be held.
+enum TCPConnections {
+    static func collect(_ fd: Int32, probe p: FileProbe, what: String, local: SocketAddress, remote: SocketAddress,
+                        context: FileDumpContext) throws -> TCPConnectionImage {
+        guard let hold = context.tcpRepair else {
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over")
+        }
+        try hold.hold(fd, inode: p.inode)
+        func read() throws -> (lengths: (send: Int, unsent: Int, receive: Int), send: UInt32, receive: UInt32) {
+            (try TCPRepair.queueLengths(fd), try TCPRepair.sequence(fd, .send), try TCPRepair.sequence(fd, .receive))
+        }
+        // A socket in repair mode sends nothing, but takes what arrives: an
+        // acknowledgement or data between the reads would tear the image.
+        let before = try read()
+        let sendQueue = try TCPRepair.peek(fd, .send, length: before.lengths.send)
+        let receiveQueue = try TCPRepair.peek(fd, .receive, length: before.lengths.receive)
+        let negotiated = try TCPRepair.negotiated(fd)
+        let timestamp = try TCPRepair.timestamp(fd)
+        let window = try TCPRepair.window(fd)
+        let after = try read()
+        guard after.lengths == before.lengths, after.send == before.send, after.receive == before.receive else {
+            throw CheckpointError("pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote), took packets while it was read; dump again when the peer is quiet")
+        }
+        return TCPConnectionImage(
+            remote: InetSockets.endpoint(remote), sendSequence: before.send, receiveSequence: before.receive,
+            sendQueue: Data(sendQueue), unsentBytes: UInt32(before.lengths.unsent), receiveQueue: Data(receiveQueue),
+            mss: negotiated.mss, sack: negotiated.sack, timestamps: negotiated.timestamps,
+            sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
+            timestamp: timestamp,
+            window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP])
+    }
+
+    /// Makes `fd`, a fresh TCP socket with its options set, the connection
+    /// of the image, still in repair mode; `whenReleasing` gets the step
+    /// that takes it out and sends what was never sent.
+    static func make(_ fd: Int32, _ c: TCPConnectionImage, local: SocketAddress, reuseAddress: Bool, what: String,
+                     registry: OpenFileRegistry) throws {
+        if let bad = c.invalidField { throw CheckpointError("\(what): field connection.\(bad.field) \(bad.reason)") }
+        let remote = try InetSockets.address(c.remote)
+        try TCPRepair.enable(fd)
+        // Repair mode lets the port be shared with the listener that
+        // accepted the connection, and with nothing else that is bound.
+        do {
+            try Sockets.bind(fd, local)
+        } catch let e as SystemError where e.errno == EADDRINUSE {
+            throw CheckpointError("cannot restore \(what): \(local) is in use by another socket")
+        }
+        try TCPRepair.setSequence(fd, .send, c.sendSequence &- UInt32(truncatingIfNeeded: c.sendQueue.count))
+        try TCPRepair.setSequence(fd, .receive, c.receiveSequence &- UInt32(truncatingIfNeeded: c.receiveQueue.count))
+        let e = Sockets.connect(fd, remote)
+        if e != 0 { throw SystemError("connecting \(what) to \(remote) in repair mode", errno: e) }
+        try TCPRepair.setNegotiated(fd, TCPRepair.Negotiated(
+            mss: c.mss, sack: c.sack, timestamps: c.timestamps,
+            windowScale: c.sendWindowScale.flatMap { s in c.receiveWindowScale.map { (send: s, receive: $0) } }))
+        if c.timestamps { try TCPRepair.setTimestamp(fd, c.timestamp) }
+        let sent = c.sendQueue.count - Int(c.unsentBytes)
+        try TCPRepair.fill(fd, .receive, with: [UInt8](c.receiveQueue))
+        try TCPRepair.fill(fd, .send, with: [UInt8](c.sendQueue.prefix(sent)))
+        let w = c.window
+        try TCPRepair.setWindow(fd, TCPRepair.Window(sendWL1: w[0], sendWindow: w[1], maxWindow: w[2], receiveWindow: w[3], receiveWUP: w[4]))
+
+        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
+        registry.keep(own)
+        let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
+        registry.whenReleasing {
+            try TCPRepair.disable(own, probe: true)
+            if reuseAddress { try Sockets.setIntOption(own, level: SOL_SOCKET, name: SO_REUSEADDR, 1) }
+            try TCPRepair.sendAll(own, unsent, what: what)
+        }
+    }
+}
