@@ -1,0 +1,36 @@
+import Checkpoint
+import Foundation
+import XCTest
+
+/// An image's established connection is checked field by field before
+/// any process is made: each hostile value is named.
+final class TCPConnectionImageTests: XCTestCase {
+    private func connection() -> TCPConnectionImage {
+        TCPConnectionImage(remote: InetEndpoint(host: "127.0.0.1", port: 80), sendSequence: 1000, receiveSequence: 2000,
+                           sendQueue: Data(repeating: 7, count: 10), unsentBytes: 4, receiveQueue: Data(), mss: 65483,
+                           sack: true, timestamps: true, sendWindowScale: 7, receiveWindowScale: 7, timestamp: 5,
+                           window: [1, 2, 3, 4, 5])
+    }
+
+    func testAConnectionAsDumpedIsValid() {
+        XCTAssertNil(connection().invalidField.map { "\($0.field): \($0.reason)" })
+    }
+
+    func testEachHostileFieldIsNamed() {
+        var c = connection()
+        c.window = [1, 2, 3, 4]
+        XCTAssertEqual(c.invalidField?.field, "window")
+
+        c = connection()
+        c.unsentBytes = 11
+        XCTAssertEqual(c.invalidField?.field, "unsentBytes")
+
+        c = connection()
+        c.receiveWindowScale = nil
+        XCTAssertEqual(c.invalidField?.field, "sendWindowScale")
+
+        c = connection()
+        c.sendWindowScale = 15
+        XCTAssertEqual(c.invalidField?.field, "sendWindowScale")
+    }
+}

@@ -1,0 +1,158 @@
+import Glibc
+import XCTest
+
+/// Established TCP connections, carried over with `--tcp-established`:
+/// both ends in the tree with bytes waiting in every queue, a peer outside
+/// the tree that keeps its connection, a dump that lets the process run on
+/// and one that fails half way, each leaving the connection as it was.
+final class TCPConnectionTests: EndToEndCase {
+    /// Two ends of one connection in one process: 300000 bytes written by
+    /// one end and not read by the other (in flight, partly never sent for
+    /// want of window), and lines the other way not read either. After
+    /// the restore each end reads exactly the bytes written, once and in
+    /// order, and they go on talking.
+    func testBothEndsInTheTreeKeepEveryQueuedByte() throws {
+        let program = try startPython("tcp-pair", """
+            import signal, socket, threading, time
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            a = socket.create_connection(listener.getsockname())
+            b, _ = listener.accept()
+            blob = bytes(((i * 7) ^ (i >> 8)) & 255 for i in range(300000))
+            a.setblocking(False)
+            sent = 0
+            try:
+                while sent < len(blob):
+                    sent += a.send(blob[sent:])
+            except BlockingIOError:
+                pass
+            a.setblocking(True)
+            reply = b"".join(b"line %d\\n" % i for i in range(2000))
+            b.sendall(reply)
+            go = threading.Event()
+            signal.signal(signal.SIGUSR1, lambda *_: go.set())
+            print("queued", sent, flush=True)
+            print("ready", flush=True)
+            while not go.wait(0.05):
+                pass
+            threading.Thread(target=lambda: a.sendall(blob[sent:]), daemon=True).start()
+            def read(sock, count):
+                got = bytearray()
+                while len(got) < count:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+                return bytes(got)
+            print("b read", len(blob), read(b, len(blob)) == blob, flush=True)
+            print("a read", len(reply), read(a, len(reply)) == reply, flush=True)
+            n = 0
+            while True:
+                n += 1
+                a.sendall(b"tick %d\\n" % n)
+                b.sendall(read(b, len(b"tick %d\\n" % n)))
+                print("echo", a.recv(100).decode().strip(), flush=True)
+                time.sleep(0.05)
+            """)
+        try program.waitFor("queued", atLeast: 1)
+        let image = try checkpoint(program, options: ["--tcp-established"])
+        let shown = try crtool(["show", image])
+        XCTAssertEqual(shown.stdout.components(separatedBy: " established with 127.0.0.1:").count - 1, 2, shown.stdout)
+        XCTAssertFalse(shown.stdout.contains(" 0 bytes to send (0 never sent), 0 bytes to read"), "the queues hold bytes: \(shown.stdout)")
+        let mark = program.lineCount
+        try restore(image, as: program)
+
+        try program.signal(SIGUSR1)
+        try program.waitFor(line: "b read 300000 True", from: mark)
+        try program.waitFor(line: "a read \(2000 * 6 + (0..<2000).reduce(0) { $0 + String($1).count }) True", from: mark)
+        try program.waitFor("echo tick", atLeast: 3, from: mark)
+        assertNoFailures(program)
+    }
+
+    /// The test holds the other end: the server is killed and restored, and
+    /// the test's connection, never reset, gets its answers from the
+    /// server's counter where it was, on a socket that kept SO_REUSEADDR.
+    func testPeerOutsideTheTreeKeepsItsConnection() throws {
+        let server = try startEchoServer()
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        try roundTrip(server, options: ["--tcp-established"])
+        XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        XCTAssertEqual(try client.ask("three\n"), "echo 3 three reuse 1\n")
+        assertNoFailures(server)
+    }
+
+    /// --leave-running: the connection leaves repair mode with its
+    /// SO_REUSEADDR and carries on; a dump after it carries it over again.
+    func testLeaveRunningKeepsTheConnection() throws {
+        let server = try startEchoServer()
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        _ = try checkpoint(server, options: ["--tcp-established", "--leave-running"])
+        XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        try roundTrip(server, options: ["--tcp-established"])
+        XCTAssertEqual(try client.ask("three\n"), "echo 3 three reuse 1\n")
+        assertNoFailures(server)
+    }
+
+    /// A dump that fails after it put the first connection in repair mode
+    /// (the second, closed by its peer, is refused) lets the first go on
+    /// untouched.
+    func testFailedDumpLeavesTheConnectionWorking() throws {
+        let server = try startEchoServer(connections: 2)
+        let client = try connect(to: server)
+        do {
+            let second = try connect(to: server)
+            try second.send("bye\n")
+        }
+        // Answered once the server has accepted both.
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("in state CLOSE_WAIT"), "\(result)")
+        XCTAssertFalse(fileExists(dir + "/manifest.json"))
+        XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        assertRunningFree(server)
+    }
+
+    // MARK: - The echo server
+
+    /// Accepts `connections` connections, then answers each line of the
+    /// first with a counter and its socket's SO_REUSEADDR (set on it).
+    private func startEchoServer(connections: Int = 1) throws -> Fixture {
+        try startPython("tcp-echo", """
+            import socket, sys
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            accepted = []
+            for i in range(int(sys.argv[1])):
+                accepted.append(listener.accept()[0])
+                print("accepted", len(accepted), flush=True)
+            conn = accepted[0]
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            n = 0
+            pending = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                pending += chunk
+                while b"\\n" in pending:
+                    line, pending = pending.split(b"\\n", 1)
+                    n += 1
+                    reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+                    conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
+            """, ["\(connections)"])
+    }
+
+    private func connect(to server: Fixture) throws -> SocketClient {
+        let port = try server.waitFor("port", atLeast: 1)
+        return try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: UInt16(port)))
+    }
+}
