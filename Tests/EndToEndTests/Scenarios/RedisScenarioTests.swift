@@ -55,6 +55,58 @@ final class RedisScenarioTests: EndToEndCase {
         XCTAssertEqual(try exchange(socketPath, command(["DBSIZE"]), answerBytes: 8), ":\(Self.keys)\r\n")
     }
 
+    /// Two clients of the test, connected over TCP, whose state lives in
+    /// their connections on the server: one inside MULTI with a SET
+    /// queued, one blocked in BLPOP. The server is dumped with
+    /// --tcp-established, killed and restored; on the same connections,
+    /// EXEC runs the queued SET and a push wakes the blocked client.
+    func testClientConnectionsKeepTheirSessionsAcrossTheRestore() throws {
+        guard access(Self.server, X_OK) == 0 else {
+            throw HarnessError("redis-server is missing: install Debian's redis-server (scripts/install-deps.sh does)")
+        }
+        let dir = try scratch.newDirectory("redis")
+        let port = try TestSocket.freeLoopbackPort()
+        let redis = try startProgram("redis", Self.server, [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
+        ], isReady: { $0.lowercased().contains("ready to accept connections") })
+        defer { try? stopTree(redis.pid) }
+
+        let transaction = try TestSocket.tcp(port: port)
+        defer { transaction.close() }
+        let blocked = try TestSocket.tcp(port: port)
+        defer { blocked.close() }
+        try transaction.send(command(["MULTI"]) + command(["SET", "greeting", "carried over"]))
+        XCTAssertEqual(try answer(transaction, bytes: 14), "+OK\r\n+QUEUED\r\n")
+        try blocked.send(command(["BLPOP", "jobs", "0"]))
+        XCTAssertTrue(poll(timeout: 10) { (try? self.ask(port, ["INFO", "clients"], containing: "blocked_clients:1")) == true },
+                      "the BLPOP client is blocked")
+
+        try roundTrip(redis, options: ["--tcp-established"])
+
+        try transaction.send(command(["EXEC"]))
+        XCTAssertEqual(try answer(transaction, bytes: 9), "*1\r\n+OK\r\n")
+        XCTAssertTrue(try ask(port, ["RPUSH", "jobs", "first"], containing: ":"))
+        XCTAssertEqual(try answer(blocked, bytes: 25), "*2\r\n$4\r\njobs\r\n$5\r\nfirst\r\n")
+        try transaction.send(command(["GET", "greeting"]))
+        XCTAssertEqual(try answer(transaction, bytes: 19), "$12\r\ncarried over\r\n")
+    }
+
+    private func answer(_ socket: TestSocket, bytes: Int) throws -> String {
+        String(decoding: try socket.receive(atMost: bytes, untilEOF: false, timeout: 10), as: UTF8.self)
+    }
+
+    /// One command on a connection of its own; whether the answer holds `text`.
+    private func ask(_ port: UInt16, _ words: [String], containing text: String) throws -> Bool {
+        let socket = try TestSocket.tcp(port: port)
+        defer { socket.close() }
+        try socket.send(command(words))
+        var p = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+        guard Glibc.poll(&p, 1, 5000) == 1 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = recv(socket.fd, &buffer, buffer.count, 0)
+        return n > 0 && String(decoding: buffer[0..<n], as: UTF8.self).contains(text)
+    }
+
     /// A command in the Redis protocol.
     private func command(_ words: [String]) -> [UInt8] {
         var text = "*\(words.count)\r\n"
