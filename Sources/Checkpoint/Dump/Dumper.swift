@@ -112,6 +112,9 @@ public enum Dumper {
             if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
 
+            // A tree left running keeps what arrived since; one about to be
+            // killed must not have acknowledged bytes the image lacks.
+            if !options.leaveRunning { try tcpRepair?.requireUnmoved() }
             try AioRingReader.requireNoCompletionsSince(processes, memories: Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) }))
             for c in collected { try c.inspector.close() }
             collected = []

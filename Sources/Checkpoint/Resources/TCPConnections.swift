@@ -20,24 +20,22 @@ enum TCPConnections {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over")
         }
         try hold.hold(fd, inode: p.inode)
-        func read() throws -> (lengths: (send: Int, unsent: Int, receive: Int), send: UInt32, receive: UInt32) {
-            (try TCPRepair.queueLengths(fd), try TCPRepair.sequence(fd, .send), try TCPRepair.sequence(fd, .receive))
-        }
         // A socket in repair mode sends nothing, but takes what arrives: an
         // acknowledgement or data between the reads would tear the image.
-        let before = try read()
-        let sendQueue = try TCPRepair.peek(fd, .send, length: before.lengths.send)
-        let receiveQueue = try TCPRepair.peek(fd, .receive, length: before.lengths.receive)
+        let described = "pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote),"
+        let before = try TCPStreamPosition.read(fd)
+        let sendQueue = try TCPRepair.peek(fd, .send, length: before.sendQueue)
+        let receiveQueue = try TCPRepair.peek(fd, .receive, length: before.receiveQueue)
         let negotiated = try TCPRepair.negotiated(fd)
         let timestamp = try TCPRepair.timestamp(fd)
         let window = try TCPRepair.window(fd)
-        let after = try read()
-        guard after.lengths == before.lengths, after.send == before.send, after.receive == before.receive else {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote), took packets while it was read; dump again when the peer is quiet")
+        guard try TCPStreamPosition.read(fd) == before else {
+            throw CheckpointError("\(described) took packets while it was read; dump again when its peer is quiet")
         }
+        hold.remember(p.inode, at: before, what: described)
         return TCPConnectionImage(
-            remote: InetSockets.endpoint(remote), sendSequence: before.send, receiveSequence: before.receive,
-            sendQueue: Data(sendQueue), unsentBytes: UInt32(before.lengths.unsent), receiveQueue: Data(receiveQueue),
+            remote: InetSockets.endpoint(remote), sendSequence: before.sendEnd, receiveSequence: before.receiveEnd,
+            sendQueue: Data(sendQueue), unsentBytes: UInt32(before.unsent), receiveQueue: Data(receiveQueue),
             mss: negotiated.mss, sack: negotiated.sack, timestamps: negotiated.timestamps,
             sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
             timestamp: timestamp,

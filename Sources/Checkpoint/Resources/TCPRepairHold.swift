@@ -9,6 +9,8 @@ import Ptrace
 /// SO_REUSEADDR as it was (leaving repair mode clears it).
 public final class TCPRepairHold: @unchecked Sendable {
     private var held: [UInt64: (fd: Int32, reuseAddress: Int32)] = [:]
+    /// Where each connection stood when the dump read it, and who holds it.
+    private var read: [UInt64: (position: TCPStreamPosition, what: String)] = [:]
 
     public init() {}
 
@@ -28,6 +30,25 @@ public final class TCPRepairHold: @unchecked Sendable {
             throw error
         }
         held[inode] = (own, reuse)
+    }
+
+    /// Notes where the connection stood when its state was read.
+    func remember(_ inode: UInt64, at position: TCPStreamPosition, what: String) {
+        read[inode] = (position, what)
+    }
+
+    /// A socket in repair mode sends nothing but still takes what arrives
+    /// (and acknowledges it). Called last before the kill: a connection
+    /// that moved since it was read fails the dump, and the tree runs on
+    /// with every byte, rather than die having acknowledged bytes the
+    /// image lacks.
+    public func requireUnmoved() throws {
+        for (inode, r) in read {
+            guard let h = held[inode] else { continue }
+            if try TCPStreamPosition.read(h.fd) != r.position {
+                throw CheckpointError("\(r.what) took packets during the dump; dump again when its peer is quiet")
+            }
+        }
     }
 
     /// Out of repair mode without a window probe, for a tree that runs on.
@@ -52,5 +73,22 @@ public final class TCPRepairHold: @unchecked Sendable {
     public func release() {
         for h in held.values { close(h.fd) }
         held = [:]
+    }
+}
+
+/// Where a connection's byte streams stand: the ends of both queues and
+/// their lengths. Equal positions mean nothing arrived and nothing was
+/// acknowledged in between.
+struct TCPStreamPosition: Equatable {
+    var sendEnd: UInt32
+    var receiveEnd: UInt32
+    var sendQueue: Int
+    var unsent: Int
+    var receiveQueue: Int
+
+    static func read(_ fd: Int32) throws -> TCPStreamPosition {
+        let lengths = try TCPRepair.queueLengths(fd)
+        return TCPStreamPosition(sendEnd: try TCPRepair.sequence(fd, .send), receiveEnd: try TCPRepair.sequence(fd, .receive),
+                                 sendQueue: lengths.send, unsent: lengths.unsent, receiveQueue: lengths.receive)
     }
 }
