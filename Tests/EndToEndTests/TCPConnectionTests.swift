@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import XCTest
 
@@ -118,13 +119,60 @@ final class TCPConnectionTests: EndToEndCase {
         assertRunningFree(server)
     }
 
+    /// A peer that keeps sending while the server is dumped: what arrives
+    /// after the connection was read is taken and acknowledged by the
+    /// socket in repair mode, so a dump that killed the server would lose
+    /// it. The dump fails instead, naming the connection, and the server
+    /// answers every line once it runs on.
+    func testDumpFailsRatherThanLoseWhatArrivesDuringIt() throws {
+        // 512 MiB to read, so the dump takes long after the socket is read.
+        let server = try startEchoServer(ballast: 512)
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+
+        final class Sender: @unchecked Sendable {
+            let lock = NSLock()
+            var running = true
+            var sent = 0
+        }
+        let sender = Sender()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            while sender.lock.withLock({ sender.running }) {
+                if (try? client.send("x\n")) != nil { sender.lock.withLock { sender.sent += 1 } }
+                usleep(2000)
+            }
+            done.signal()
+        }
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"])
+        sender.lock.withLock { sender.running = false }
+        done.wait()
+
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("took packets"), "\(result)")
+        XCTAssertFalse(fileExists(dir + "/manifest.json"))
+        let sent = sender.lock.withLock { sender.sent }
+        XCTAssertGreaterThan(sent, 0)
+        try client.send("last\n")
+        var text = ""
+        let deadline = Date().addingTimeInterval(15)
+        while !text.contains(" last reuse "), Date() < deadline { text += try client.receive() }
+        let lines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, sent + 1, "one answer for each line sent during the dump, and the last")
+        XCTAssertEqual(lines.last, "echo \(sent + 2) last reuse 1")
+        assertRunningFree(server)
+    }
+
     // MARK: - The echo server
 
     /// Accepts `connections` connections, then answers each line of the
-    /// first with a counter and its socket's SO_REUSEADDR (set on it).
-    private func startEchoServer(connections: Int = 1) throws -> Fixture {
+    /// first with a counter and its socket's SO_REUSEADDR (set on it);
+    /// `megabytes` of memory, not zero, make its dump take longer.
+    private func startEchoServer(connections: Int = 1, ballast megabytes: Int = 0) throws -> Fixture {
         try startPython("tcp-echo", """
             import socket, sys
+            ballast = bytearray(b"\\x01") * (int(sys.argv[2]) << 20)
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
             listener.listen()
@@ -148,7 +196,7 @@ final class TCPConnectionTests: EndToEndCase {
                     n += 1
                     reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
                     conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
-            """, ["\(connections)"])
+            """, ["\(connections)", "\(megabytes)"])
     }
 
     private func connect(to server: Fixture) throws -> SocketClient {
