@@ -82,6 +82,54 @@ final class PostgresScenarioTests: EndToEndCase {
         XCTAssertEqual(try waitForExit(second.pid, timeout: 30), .exited(0))
     }
 
+    /// A psql session outside the tree, connected over TCP, in the middle
+    /// of a transaction: its backend holds the transaction, its row locks
+    /// and its snapshot, and the connection is all that ties psql to them.
+    /// The server is dumped with --tcp-established and restored; on the
+    /// same connection the transaction goes on and commits, and only then
+    /// do other sessions see its rows.
+    func testOpenTransactionOverTCPCommitsAfterTheRestore() throws {
+        let pg = try PostgresInstallation.find()
+        chmod(scratch.path, 0o755)
+        let dir = try scratch.newDirectory("pg")
+        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
+        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"],
+                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
+        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        let port = try TestSocket.freeLoopbackPort()
+        let server = PostgresServer(installation: pg, data: dir + "/data", socketDirectory: dir, port: port)
+        let master = try server.start(in: self, name: "postgres")
+        defer { try? stopTree(master.pid) }
+        _ = try server.sql(in: self, "create table t(i int primary key)")
+
+        var input: [Int32] = [0, 0]
+        guard pipe(&input) == 0 else { throw HarnessError("pipe: \(errnoText())") }
+        defer { close(input[1]) }
+        let output = scratch.newPath("psql.out")
+        let psql = try spawnProcess(pg.bin + "/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port),
+                                                       "-U", "postgres", "-d", "postgres"],
+                                    stdin: .descriptor(input[0]), stdout: output, stderr: scratch.newPath("psql.err"))
+        close(input[0])
+        defer { kill(psql, SIGKILL); _ = try? waitForExit(psql, timeout: 10) }
+        let session = LogFile(path: output)
+        func send(_ statements: String) throws {
+            let bytes = Array(statements.utf8)
+            guard write(input[1], bytes, bytes.count) == bytes.count else { throw HarnessError("writing to psql: \(errnoText())") }
+        }
+        try send("begin; insert into t select generate_series(1, 1000); select 'inserted', txid_current_if_assigned() is not null;\n")
+        try session.waitForLine("the insert", timeout: 30, process: psql) { $0 == "inserted|t" }
+        XCTAssertEqual(try server.sql(in: self, "select count(*) from t"), "0", "not committed yet")
+
+        let (image, _) = try checkpointTree(master, options: ["--tcp-established"])
+        try restore(image, as: master)
+
+        XCTAssertEqual(try server.sql(in: self, "select count(*) from t"), "0", "still not committed after the restore")
+        try send("insert into t values (1001); commit; select 'committed', count(*) from t;\n")
+        try session.waitForLine("the commit", timeout: 30, process: psql) { $0 == "committed|1001" }
+        XCTAssertEqual(try server.sql(in: self, "select count(*), sum(i) from t"), "1001|501501")
+        try assertStopsCleanly(master, on: SIGINT, within: 30) { server.log(of: master) }
+    }
+
     /// pgbench and the server it drives in one tree, checkpointed in the
     /// middle of the run: four backends mid-transaction, holding locks in
     /// shared memory, their clients waiting on Unix sockets inside the

@@ -12,8 +12,8 @@ extension EndToEndCase {
     /// PID is free, whoever ended up its parent (orphans pass to this
     /// process, the subreaper). The PIDs come from the image itself, so a
     /// process forked just before the freeze is waited for too.
-    func checkpointTree(_ root: Fixture, timeout: Double = 60) throws -> (image: String, pids: [pid_t]) {
-        let image = try checkpoint(root, timeout: timeout)
+    func checkpointTree(_ root: Fixture, options: [String] = [], timeout: Double = 60) throws -> (image: String, pids: [pid_t]) {
+        let image = try checkpoint(root, options: options, timeout: timeout)
         let pids = try ImageContents(directory: image).pids()
         try reapAll(pids)
         return (image, pids)
