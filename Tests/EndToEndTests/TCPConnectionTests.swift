@@ -71,16 +71,29 @@ final class TCPConnectionTests: EndToEndCase {
         assertNoFailures(program)
     }
 
-    /// The test holds the other end: the server is killed and restored, and
-    /// the test's connection, never reset, gets its answers from the
-    /// server's counter where it was, on a socket that kept SO_REUSEADDR.
+    /// The test holds the other end: the server is killed and restored,
+    /// twice, and the test's connection, never reset, gets its answers from
+    /// the server's counter where it was, on a socket that kept
+    /// SO_REUSEADDR.
     func testPeerOutsideTheTreeKeepsItsConnection() throws {
         let server = try startEchoServer()
         let client = try connect(to: server)
         XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
         try roundTrip(server, options: ["--tcp-established"])
         XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        try roundTrip(server, options: ["--tcp-established"])
         XCTAssertEqual(try client.ask("three\n"), "echo 3 three reuse 1\n")
+        assertNoFailures(server)
+    }
+
+    /// The same over IPv6.
+    func testIPv6PeerOutsideTheTreeKeepsItsConnection() throws {
+        let server = try startEchoServer(host: "::1")
+        let client = try connect(to: server, host: "::1")
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        let (image, _) = try roundTrip(server, options: ["--tcp-established"])
+        XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("tcp ipv6 ::1:"))
         assertNoFailures(server)
     }
 
@@ -169,12 +182,12 @@ final class TCPConnectionTests: EndToEndCase {
     /// Accepts `connections` connections, then answers each line of the
     /// first with a counter and its socket's SO_REUSEADDR (set on it);
     /// `megabytes` of memory, not zero, make its dump take longer.
-    private func startEchoServer(connections: Int = 1, ballast megabytes: Int = 0) throws -> Fixture {
+    private func startEchoServer(connections: Int = 1, ballast megabytes: Int = 0, host: String = "127.0.0.1") throws -> Fixture {
         try startPython("tcp-echo", """
             import socket, sys
             ballast = bytearray(b"\\x01") * (int(sys.argv[2]) << 20)
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
+            listener = socket.socket(socket.AF_INET6 if ":" in sys.argv[3] else socket.AF_INET)
+            listener.bind((sys.argv[3], 0))
             listener.listen()
             print("port", listener.getsockname()[1], flush=True)
             print("ready", flush=True)
@@ -196,11 +209,11 @@ final class TCPConnectionTests: EndToEndCase {
                     n += 1
                     reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
                     conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
-            """, ["\(connections)", "\(megabytes)"])
+            """, ["\(connections)", "\(megabytes)", host])
     }
 
-    private func connect(to server: Fixture) throws -> SocketClient {
+    private func connect(to server: Fixture, host: String = "127.0.0.1") throws -> SocketClient {
         let port = try server.waitFor("port", atLeast: 1)
-        return try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: UInt16(port)))
+        return try SocketClient(connectingTo: .inet(host: host, port: UInt16(port)))
     }
 }
