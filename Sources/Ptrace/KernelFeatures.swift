@@ -59,6 +59,21 @@ public enum KernelFeatures {
                 }
             },
             probe("io_setup and moving an AIO ring (Linux AIO contexts)", required: false) { probeAioRingMove() },
+            probe("TCP repair mode (--tcp-established)", required: false) {
+                guard let fd = try? Sockets.create(family: AF_INET, type: Int32(SOCK_STREAM.rawValue)) else { return (false, "no TCP socket") }
+                defer { close(fd) }
+                do {
+                    try TCPRepair.enable(fd)
+                    return (true, "")
+                } catch let e as SystemError {
+                    return (false, "\(e.errnoName): established connections cannot be carried over")
+                } catch {
+                    return (false, "\(error)")
+                }
+            },
+            probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {
+                Nftables.path.map { (true, $0) } ?? (false, "missing: install nftables, or dump with --network-lock skip")
+            },
             probe("userfaultfd (lazy pages)", required: false) {
                 let fd = cr_syscall6(323, 0x80000 | 1, 0, 0, 0, 0, 0) // O_CLOEXEC | UFFD_USER_MODE_ONLY
                 if fd < 0 { return (false, String(cString: strerror(errno))) }
