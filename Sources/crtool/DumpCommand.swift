@@ -38,8 +38,11 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Let the process carry on after the dump.")
     var leaveRunning = false
 
-    @Flag(name: .long, help: "Carry established TCP connections over (TCP repair mode). Peers outside the tree must not send until the restore, or they are reset.")
+    @Flag(name: .long, help: "Carry established TCP connections over (TCP repair mode).")
     var tcpEstablished = false
+
+    @Option(name: .long, help: "With --tcp-established: nftables (the default) holds the connections' packets from the dump to the restore, so peers are not reset; skip does not (peers must keep quiet).")
+    var networkLock: String = "nftables"
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
@@ -77,6 +80,10 @@ struct DumpCommand: ParsableCommand {
         options.freezeTimeout = timeout
         options.leaveRunning = leaveRunning
         options.tcpEstablished = tcpEstablished
+        guard ["nftables", "skip"].contains(networkLock) else {
+            throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
+        }
+        options.networkLock = networkLock == "nftables"
         options.codec = codec
         options.quiet = quiet
         let report: DumpReport

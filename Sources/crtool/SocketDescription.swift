@@ -9,6 +9,7 @@ enum SocketDescription {
             if let c = s.connection {
                 return "\(s.transport.rawValue) \(s.family.rawValue) \(local) established with \(c.remote.host):\(c.remote.port), "
                     + "\(c.sendQueue.count) bytes to send (\(c.unsentBytes) never sent), \(c.receiveQueue.count) bytes to read"
+                    + (c.networkLock.map { ", packets held by nftables table \($0)" } ?? "")
             }
             let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
             return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"

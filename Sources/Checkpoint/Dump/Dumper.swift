@@ -16,6 +16,9 @@ public struct DumpOptions: Sendable {
     /// Carry established TCP connections over (TCP repair mode) rather
     /// than refuse them.
     public var tcpEstablished = false
+    /// Hold those connections' packets in an nftables table from the dump
+    /// to the restore (--network-lock nftables, the default) or not (skip).
+    public var networkLock = true
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -66,7 +69,7 @@ public enum Dumper {
         let frozenAt = Date()
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
-        let tcpRepair = options.tcpEstablished ? TCPRepairHold() : nil
+        let tcpRepair = options.tcpEstablished ? TCPRepairHold(lockingPacketsOf: options.networkLock ? options.pid : nil) : nil
         do {
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }

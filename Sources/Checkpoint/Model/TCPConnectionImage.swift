@@ -27,12 +27,18 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     public var timestamp: UInt32
     /// struct tcp_repair_window.
     public var window: [UInt32]
+    /// The nftables table (family inet) holding the connection's packets
+    /// since the dump; the restore removes it. Absent: not held.
+    public var networkLock: String?
 
     /// The first field that cannot describe a connection, and why.
     public var invalidField: (field: String, reason: String)? {
         if window.count != 5 { return ("window", "holds \(window.count) numbers, not the 5 of struct tcp_repair_window") }
         if UInt64(unsentBytes) > UInt64(sendQueue.count) {
             return ("unsentBytes", "\(unsentBytes) is more than the send queue's \(sendQueue.count) bytes")
+        }
+        if let table = networkLock, table.isEmpty || table.count > 64 || !table.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+            return ("networkLock", "\"\(table)\" is not a table name crtool makes")
         }
         if (sendWindowScale == nil) != (receiveWindowScale == nil) || (sendWindowScale ?? 0) > 14 || (receiveWindowScale ?? 0) > 14 {
             return ("sendWindowScale", "with receiveWindowScale, not a pair of shifts up to 14")
@@ -42,7 +48,7 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
 
     public init(remote: InetEndpoint, sendSequence: UInt32, receiveSequence: UInt32, sendQueue: Data, unsentBytes: UInt32,
                 receiveQueue: Data, mss: UInt32, sack: Bool, timestamps: Bool, sendWindowScale: UInt8?,
-                receiveWindowScale: UInt8?, timestamp: UInt32, window: [UInt32]) {
+                receiveWindowScale: UInt8?, timestamp: UInt32, window: [UInt32], networkLock: String? = nil) {
         self.remote = remote
         self.sendSequence = sendSequence
         self.receiveSequence = receiveSequence
@@ -56,5 +62,6 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
         self.receiveWindowScale = receiveWindowScale
         self.timestamp = timestamp
         self.window = window
+        self.networkLock = networkLock
     }
 }

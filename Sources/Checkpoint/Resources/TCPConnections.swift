@@ -19,7 +19,7 @@ enum TCPConnections {
         guard let hold = context.tcpRepair else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over")
         }
-        try hold.hold(fd, inode: p.inode)
+        try hold.hold(fd, inode: p.inode, local: local, remote: remote)
         // A socket in repair mode sends nothing, but takes what arrives: an
         // acknowledgement or data between the reads would tear the image.
         let described = "pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote),"
@@ -39,7 +39,8 @@ enum TCPConnections {
             mss: negotiated.mss, sack: negotiated.sack, timestamps: negotiated.timestamps,
             sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
             timestamp: timestamp,
-            window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP])
+            window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP],
+            networkLock: hold.lock?.table)
     }
 
     /// Makes `fd`, a fresh TCP socket with its options set, the connection
@@ -76,6 +77,8 @@ enum TCPConnections {
         registry.keep(own)
         let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
         registry.whenReleasing {
+            // Every connection of the image is made: its packets may pass.
+            if let table = c.networkLock { try NetworkLock(table: table).release() }
             try TCPRepair.disable(own, probe: true)
             if reuseAddress { try Sockets.setIntOption(own, level: SOL_SOCKET, name: SO_REUSEADDR, 1) }
             try TCPRepair.sendAll(own, unsent, what: what)

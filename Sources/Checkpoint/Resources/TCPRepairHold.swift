@@ -11,15 +11,25 @@ public final class TCPRepairHold: @unchecked Sendable {
     private var held: [UInt64: (fd: Int32, reuseAddress: Int32)] = [:]
     /// Where each connection stood when the dump read it, and who holds it.
     private var read: [UInt64: (position: TCPStreamPosition, what: String)] = [:]
+    /// Where the connections' packets are held until the restore; nil
+    /// with --network-lock skip.
+    let lock: NetworkLock?
 
-    public init() {}
+    public init(lockingPacketsOf pid: Int32?) {
+        lock = pid.map { NetworkLock.fresh(pid: $0) }
+    }
 
-    deinit { resume() }
+    /// Whether resume() or release() ended the hold.
+    private var settled = false
+
+    deinit { if !settled { resume() } }
 
     /// Puts the socket `fd` (crtool's copy; socket inode `inode`) in repair
     /// mode until the dump ends; once per socket.
-    func hold(_ fd: Int32, inode: UInt64) throws {
+    func hold(_ fd: Int32, inode: UInt64, local: SocketAddress, remote: SocketAddress) throws {
         guard held[inode] == nil else { return }
+        // Packets first, so nothing arrives once the socket is read.
+        try lock?.hold(local: local, remote: remote)
         let reuse = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR)
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         guard own >= 0 else { throw SystemError("duplicating a socket to hold in repair mode") }
@@ -55,6 +65,7 @@ public final class TCPRepairHold: @unchecked Sendable {
     /// Returns what could not be put back, for the dump's warnings.
     @discardableResult
     public func resume() -> [String] {
+        settled = true
         var problems: [String] = []
         for (inode, h) in held {
             do {
@@ -66,11 +77,18 @@ public final class TCPRepairHold: @unchecked Sendable {
             close(h.fd)
         }
         held = [:]
+        do {
+            try lock?.release()
+        } catch {
+            problems.append("\(error)")
+        }
         return problems
     }
 
-    /// For a tree that was killed: the sockets close in repair mode.
+    /// For a tree that was killed: the sockets close in repair mode, and
+    /// their packets stay held until the restore.
     public func release() {
+        settled = true
         for h in held.values { close(h.fd) }
         held = [:]
     }
