@@ -129,55 +129,81 @@ final class TCPConnectionTests: EndToEndCase {
         XCTAssertTrue(result.stderr.contains("in state CLOSE_WAIT"), "\(result)")
         XCTAssertFalse(fileExists(dir + "/manifest.json"))
         XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        XCTAssertEqual(heldPacketTables(), [], "the failed dump let the packets go")
         assertRunningFree(server)
     }
 
-    /// A peer that keeps sending while the server is dumped: what arrives
-    /// after the connection was read is taken and acknowledged by the
-    /// socket in repair mode, so a dump that killed the server would lose
-    /// it. The dump fails instead, naming the connection, and the server
-    /// answers every line once it runs on.
+    /// A peer that keeps sending through the dump, the time between, and
+    /// the restore: its packets are held (nftables) from the moment the
+    /// dump takes the connection until the restore lets them go, so it is
+    /// never reset, sends again what went unanswered, and every line is
+    /// answered once, in order, by the restored server.
+    func testPeerSendingThroughDumpAndRestoreLosesNothing() throws {
+        let server = try startEchoServer(ballast: 256)
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        let sender = BackgroundSender(client)
+
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        let table = try XCTUnwrap(heldPacketTables().first, "the packets are held between dump and restore")
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("packets held by nftables table \(table)"))
+        try restore(image, as: server)
+        XCTAssertEqual(heldPacketTables(), [], "the restore let the packets go")
+        usleep(100_000)
+        let sent = sender.stop()
+
+        try expectEveryLineAnswered(client, sent: sent)
+        assertNoFailures(server)
+    }
+
+    /// Without the hold (--network-lock skip), what arrives after the
+    /// connection was read is taken and acknowledged by the socket in
+    /// repair mode, so a dump that killed the server would lose it. The
+    /// dump fails instead, naming the connection, and the server answers
+    /// every line once it runs on.
     func testDumpFailsRatherThanLoseWhatArrivesDuringIt() throws {
         // 512 MiB to read, so the dump takes long after the socket is read.
         let server = try startEchoServer(ballast: 512)
         let client = try connect(to: server)
         XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
-
-        final class Sender: @unchecked Sendable {
-            let lock = NSLock()
-            var running = true
-            var sent = 0
-        }
-        let sender = Sender()
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            while sender.lock.withLock({ sender.running }) {
-                if (try? client.send("x\n")) != nil { sender.lock.withLock { sender.sent += 1 } }
-                usleep(2000)
-            }
-            done.signal()
-        }
+        let sender = BackgroundSender(client)
         let dir = try scratch.newDirectory("image")
-        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"])
-        sender.lock.withLock { sender.running = false }
-        done.wait()
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established", "--network-lock", "skip"])
+        let sent = sender.stop()
 
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("took packets"), "\(result)")
         XCTAssertFalse(fileExists(dir + "/manifest.json"))
-        let sent = sender.lock.withLock { sender.sent }
-        XCTAssertGreaterThan(sent, 0)
-        try client.send("last\n")
-        var text = ""
-        let deadline = Date().addingTimeInterval(15)
-        while !text.contains(" last reuse "), Date() < deadline { text += try client.receive() }
-        let lines = text.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.count, sent + 1, "one answer for each line sent during the dump, and the last")
-        XCTAssertEqual(lines.last, "echo \(sent + 2) last reuse 1")
+        try expectEveryLineAnswered(client, sent: sent)
         assertRunningFree(server)
     }
 
     // MARK: - The echo server
+
+    /// After "one" was answered and `sent` lines of "x" went out: "last"
+    /// is answered after an answer for each, in order.
+    private func expectEveryLineAnswered(_ client: SocketClient, sent: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertGreaterThan(sent, 0, file: file, line: line)
+        try client.send("last\n")
+        var text = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !text.contains(" last reuse "), Date() < deadline { text += try client.receive(timeout: 20) }
+        let lines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, sent + 1, "one answer for each line sent, and the last", file: file, line: line)
+        XCTAssertEqual(lines, (0..<sent).map { "echo \($0 + 2) x reuse 1" } + ["echo \(sent + 2) last reuse 1"], file: file, line: line)
+    }
+
+    /// The nftables tables crtool holds packets in.
+    private func heldPacketTables() -> [String] {
+        guard let result = try? crtoolFreeCommand("/usr/sbin/nft", ["list", "tables"]) else { return [] }
+        return result.split(separator: "\n").compactMap { line in
+            line.hasPrefix("table inet crtool-") ? String(line.dropFirst("table inet ".count)) : nil
+        }
+    }
+
+    private func crtoolFreeCommand(_ path: String, _ arguments: [String]) throws -> String {
+        try runCommand(path, arguments, outputPrefix: scratch.newPath("nft"), timeout: 30).stdout
+    }
 
     /// Accepts `connections` connections, then answers each line of the
     /// first with a counter and its socket's SO_REUSEADDR (set on it);
@@ -215,5 +241,30 @@ final class TCPConnectionTests: EndToEndCase {
     private func connect(to server: Fixture, host: String = "127.0.0.1") throws -> SocketClient {
         let port = try server.waitFor("port", atLeast: 1)
         return try SocketClient(connectingTo: .inet(host: host, port: UInt16(port)))
+    }
+}
+
+/// Sends "x\n" every 2 ms from a thread of its own until stopped.
+private final class BackgroundSender: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = true
+    private var sent = 0
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ client: SocketClient) {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                if (try? client.send("x\n")) != nil { lock.withLock { sent += 1 } }
+                usleep(2000)
+            }
+            done.signal()
+        }
+    }
+
+    /// Stops sending; how many lines went out.
+    func stop() -> Int {
+        lock.withLock { running = false }
+        done.wait()
+        return lock.withLock { sent }
     }
 }
