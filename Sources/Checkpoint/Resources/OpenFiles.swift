@@ -146,17 +146,17 @@ final class OpenFileRegistry {
     func whenReleasing(_ work: @escaping () throws -> Void) { atRelease.append(work) }
 
     /// Runs the work kept for the release, in the order it was given.
-    func releasing() throws {
-        let work = atRelease
-        atRelease = []
-        for w in work { try w() }
-    }
+    func releasing() throws { try Self.run(&atRelease) }
 
     /// Runs the deferred work, in the order it was given.
-    func allFilesMade() throws {
-        let work = deferred
-        deferred = []
-        for w in work { try w() }
+    func allFilesMade() throws { try Self.run(&deferred) }
+
+    /// Empties `work` before running it: each piece runs once, however
+    /// often this is called.
+    private static func run(_ work: inout [() throws -> Void]) throws {
+        let taken = work
+        work = []
+        for w in taken { try w() }
     }
 
     func finish() {
