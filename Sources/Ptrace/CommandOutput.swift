@@ -34,14 +34,8 @@ public enum CommandOutput {
             close(toChild[1]); close(fromChild[0])
             throw SystemError("starting \(executable)", errno: rc)
         }
-        let bytes = Array(input.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(toChild[1], $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            offset += n
-        }
+        // A program that stops reading says why on stderr, kept below.
+        try? PipeOps.writeAll(toChild[1], Array(input.utf8))
         close(toChild[1])
         var errorBytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

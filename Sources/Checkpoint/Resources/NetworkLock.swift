@@ -16,8 +16,6 @@ public struct NetworkLock: Sendable {
     /// The nftables table, in family inet.
     public let table: String
 
-    static var nft: String? { Nftables.path }
-
     public init(table: String) {
         self.table = table
     }
@@ -54,12 +52,12 @@ public struct NetworkLock: Sendable {
     }
 
     static func exists(_ table: String) -> Bool {
-        guard let nft = nft else { return false }
+        guard let nft = Nftables.path else { return false }
         return (try? CommandOutput.run(nft, ["list", "table", "inet", table]))?.status == 0
     }
 
     private func run(_ script: String, doing what: String) throws {
-        guard let nft = Self.nft else {
+        guard let nft = Nftables.path else {
             throw CheckpointError("\(what) needs nft (Debian's nftables); install it, or dump with --network-lock skip")
         }
         let result = try CommandOutput.run(nft, ["-f", "-"], input: script)

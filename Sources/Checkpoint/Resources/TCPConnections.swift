@@ -10,9 +10,9 @@ import Ptrace
 /// mode only when every process is ready to run, so that an end the image
 /// also holds exists before the first packet reaches it.
 ///
-/// Between the dump and the restore the connection's port has no socket:
-/// a peer outside the image that sends in that time is answered with a
-/// reset. Peers outside the image must keep quiet, or the network be held.
+/// Between the dump and the restore the connection's port has no socket;
+/// the connection's packets are held meanwhile (NetworkLock), unless the
+/// dump was told not to, and then a peer that sends is reset.
 enum TCPConnections {
     static func collect(_ fd: Int32, probe p: FileProbe, what: String, local: SocketAddress, remote: SocketAddress,
                         context: FileDumpContext) throws -> TCPConnectionImage {
@@ -44,11 +44,11 @@ enum TCPConnections {
     }
 
     /// Makes `fd`, a fresh TCP socket with its options set, the connection
-    /// of the image, still in repair mode; `whenReleasing` gets the step
-    /// that takes it out and sends what was never sent.
+    /// of the image (checked by ImageConsistency), still in repair mode;
+    /// `whenReleasing` gets the step that takes it out and sends what was
+    /// never sent.
     static func make(_ fd: Int32, _ c: TCPConnectionImage, local: SocketAddress, reuseAddress: Bool, what: String,
                      registry: OpenFileRegistry) throws {
-        if let bad = c.invalidField { throw CheckpointError("\(what): field connection.\(bad.field) \(bad.reason)") }
         let remote = try InetSockets.address(c.remote)
         try TCPRepair.enable(fd)
         // Repair mode lets the port be shared with the listener that

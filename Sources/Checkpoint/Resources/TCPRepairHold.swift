@@ -8,9 +8,15 @@ import Ptrace
 /// (--leave-running, or any failure) takes them out again, silently, with
 /// SO_REUSEADDR as it was (leaving repair mode clears it).
 public final class TCPRepairHold: @unchecked Sendable {
-    private var held: [UInt64: (fd: Int32, reuseAddress: Int32)] = [:]
-    /// Where each connection stood when the dump read it, and who holds it.
-    private var read: [UInt64: (position: TCPStreamPosition, what: String)] = [:]
+    private struct Held {
+        /// crtool's own copy of the socket.
+        var fd: Int32
+        var reuseAddress: Int32
+        /// Where the connection stood when the dump read it, and whose it is.
+        var read: (position: TCPStreamPosition, what: String)?
+    }
+
+    private var held: [UInt64: Held] = [:]
     /// Where the connections' packets are held until the restore; nil
     /// with --network-lock skip.
     let lock: NetworkLock?
@@ -39,12 +45,12 @@ public final class TCPRepairHold: @unchecked Sendable {
             close(own)
             throw error
         }
-        held[inode] = (own, reuse)
+        held[inode] = Held(fd: own, reuseAddress: reuse)
     }
 
     /// Notes where the connection stood when its state was read.
     func remember(_ inode: UInt64, at position: TCPStreamPosition, what: String) {
-        read[inode] = (position, what)
+        held[inode]?.read = (position, what)
     }
 
     /// A socket in repair mode sends nothing but still takes what arrives
@@ -53,16 +59,16 @@ public final class TCPRepairHold: @unchecked Sendable {
     /// with every byte, rather than die having acknowledged bytes the
     /// image lacks.
     public func requireUnmoved() throws {
-        for (inode, r) in read {
-            guard let h = held[inode] else { continue }
-            if try TCPStreamPosition.read(h.fd) != r.position {
+        for h in held.values {
+            if let r = h.read, try TCPStreamPosition.read(h.fd) != r.position {
                 throw CheckpointError("\(r.what) took packets during the dump; dump again when its peer is quiet")
             }
         }
     }
 
     /// Out of repair mode without a window probe, for a tree that runs on.
-    /// Returns what could not be put back, for the dump's warnings.
+    /// Returns what could not be put back; the dump has no warnings to
+    /// report it with yet.
     @discardableResult
     public func resume() -> [String] {
         settled = true
