@@ -31,14 +31,8 @@ final class PostgresScenarioTests: EndToEndCase {
     }
 
     private func servesAndKeepsItsData(settings: [String] = [], check: (pid_t) -> Void = { _ in }) throws {
-        let pg = try PostgresInstallation.find()
-        chmod(scratch.path, 0o755)
-        let dir = try scratch.newDirectory("pg")
-        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
+        let (pg, dir) = try newCluster("pg")
         let data = dir + "/data"
-        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
-                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
-        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
         let port = try TestSocket.freeLoopbackPort()
         let server = PostgresServer(installation: pg, data: data, socketDirectory: dir, port: port, settings: settings)
 
@@ -89,13 +83,7 @@ final class PostgresScenarioTests: EndToEndCase {
     /// same connection the transaction goes on and commits, and only then
     /// do other sessions see its rows.
     func testOpenTransactionOverTCPCommitsAfterTheRestore() throws {
-        let pg = try PostgresInstallation.find()
-        chmod(scratch.path, 0o755)
-        let dir = try scratch.newDirectory("pg")
-        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
-        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"],
-                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
-        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        let (pg, dir) = try newCluster("pg")
         let port = try TestSocket.freeLoopbackPort()
         let server = PostgresServer(installation: pg, data: dir + "/data", socketDirectory: dir, port: port)
         let master = try server.start(in: self, name: "postgres")
@@ -138,13 +126,7 @@ final class PostgresScenarioTests: EndToEndCase {
     /// accounts, branches, tellers and history sums are equal only if each
     /// transaction was applied exactly once and whole).
     func testPgbenchRunCheckpointedMidwayFinishesConsistent() throws {
-        let pg = try PostgresInstallation.find()
-        chmod(scratch.path, 0o755)
-        let dir = try scratch.newDirectory("pgbench")
-        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
-        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"],
-                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
-        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        let (pg, dir) = try newCluster("pgbench")
         let script = dir + "/run.sh"
         try writeWholeFile(script, Array(benchScript(bin: pg.bin, dir: dir, port: try TestSocket.freeLoopbackPort()).utf8))
         chmod(script, 0o755)
@@ -175,6 +157,18 @@ final class PostgresScenarioTests: EndToEndCase {
         XCTAssertTrue(report.contains("number of failed transactions: 0 "), report)
         let progress = readTextFile(progressLog) ?? ""
         XCTAssertTrue(progress.contains("progress: 5.0 s"), "pgbench carried on to the end after the restore:\n\(progress)")
+    }
+
+    /// A directory of postgres's own with a fresh cluster in `data` under it.
+    private func newCluster(_ name: String) throws -> (PostgresInstallation, String) {
+        let pg = try PostgresInstallation.find()
+        chmod(scratch.path, 0o755)
+        let dir = try scratch.newDirectory(name)
+        guard chown(dir, pg.uid, pg.gid) == 0 else { throw HarnessError("chown \(dir): \(errnoText())") }
+        let initdb = try runCommand(pg.setpriv, pg.asPostgres + [pg.bin + "/initdb", "-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"],
+                                    outputPrefix: scratch.newPath("initdb"), timeout: 120)
+        guard initdb.succeeded else { throw HarnessError("initdb failed: \(initdb)") }
+        return (pg, dir)
     }
 
     private func benchScript(bin: String, dir: String, port: UInt16) -> String {
