@@ -12,9 +12,7 @@ final class ApacheScenarioTests: EndToEndCase {
     static let modules = "/usr/lib/apache2/modules"
 
     func testEventMPMServesRestartsAndStopsAfterRestore() throws {
-        guard access(Self.httpd, X_OK) == 0 else {
-            throw HarnessError("\(Self.httpd) is missing: install Debian's apache2 (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.httpd, from: "Debian's apache2")
         chmod(scratch.path, 0o755)
         let dir = try scratch.newDirectory("apache")
         chmod(dir, 0o755)

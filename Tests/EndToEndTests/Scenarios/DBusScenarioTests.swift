@@ -7,9 +7,7 @@ import XCTest
 final class DBusScenarioTests: EndToEndCase {
     func testSessionBusAnswersClientsAfterTheRestore() throws {
         let daemon = "/usr/bin/dbus-daemon", send = "/usr/bin/dbus-send"
-        guard access(daemon, X_OK) == 0, access(send, X_OK) == 0 else {
-            throw HarnessError("dbus-daemon or dbus-send is missing: install Debian's dbus-daemon and dbus-bin (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(daemon, send, from: "Debian's dbus-daemon and dbus-bin")
         let bus = try startProgram("dbus", daemon, ["--session", "--nofork", "--print-address"], isReady: { $0.hasPrefix("unix:") })
         let address = try XCTUnwrap(bus.log.lines().first { $0.hasPrefix("unix:") })
         let kinds = (try FileManager.default.contentsOfDirectory(atPath: "/proc/\(bus.pid)/fd")).map {

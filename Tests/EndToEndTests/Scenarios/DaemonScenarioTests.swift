@@ -9,10 +9,7 @@ import XCTest
 final class DaemonScenarioTests: EndToEndCase {
     func testSSHDServesItsHostKeyAfterTheRestore() throws {
         let sshd = "/usr/sbin/sshd", keygen = "/usr/bin/ssh-keygen", keyscan = "/usr/bin/ssh-keyscan"
-        let tools: [String] = [sshd, keygen, keyscan]
-        guard tools.allSatisfy({ access($0, X_OK) == 0 }) else {
-            throw HarnessError("sshd or ssh-keyscan is missing: install Debian's openssh-server (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(sshd, keygen, keyscan, from: "Debian's openssh-server")
         let dir = try scratch.newDirectory("sshd")
         let made = try runCommand(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"], outputPrefix: scratch.newPath("keygen"), timeout: 30)
         XCTAssertTrue(made.succeeded, "\(made)")
@@ -46,9 +43,7 @@ final class DaemonScenarioTests: EndToEndCase {
 
     func testDnsmasqAnswersFromItsConfigurationAfterTheRestore() throws {
         let dnsmasq = "/usr/sbin/dnsmasq"
-        guard access(dnsmasq, X_OK) == 0 else {
-            throw HarnessError("dnsmasq is missing: install Debian's dnsmasq-base (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(dnsmasq, from: "Debian's dnsmasq-base")
         let dir = try scratch.newDirectory("dnsmasq")
         let port = try TestSocket.freeLoopbackPort()
         try writeWholeFile(dir + "/config", Array("""

@@ -14,9 +14,7 @@ final class GoScenarioTests: EndToEndCase {
     /// Builds the fixture into the scratch directory, with a build cache
     /// kept across runs (the standard library compiles once).
     private func buildServer() throws -> String {
-        guard access(Self.goTool, X_OK) == 0 else {
-            throw HarnessError("go is missing: install Debian's golang-go (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.goTool, from: "Debian's golang-go")
         let output = scratch.newPath("go-server")
         let built = try runCommand("/usr/bin/env", [
             "GOCACHE=/tmp/crtool-test-go-cache", "GOPATH=/tmp/crtool-test-go-path", "GOFLAGS=-mod=mod", "CGO_ENABLED=1",

@@ -11,9 +11,7 @@ final class HaproxyScenarioTests: EndToEndCase {
     static let haproxy = "/usr/sbin/haproxy"
 
     func testMasterWorkerServesReloadsAndStopsAfterRestore() throws {
-        guard access(Self.haproxy, X_OK) == 0 else {
-            throw HarnessError("\(Self.haproxy) is missing: install Debian's haproxy (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.haproxy, from: "Debian's haproxy")
         let port = try TestSocket.freeLoopbackPort()
         let config = scratch.newPath("haproxy.cfg")
         try writeWholeFile(config, Array(configuration(port: port).utf8))

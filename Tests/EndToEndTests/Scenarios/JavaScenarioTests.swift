@@ -13,9 +13,7 @@ final class JavaScenarioTests: EndToEndCase {
     static let jcmd = "/usr/bin/jcmd"
 
     func testJVMCarriesOnAndAnswersJcmdAfterRestore() throws {
-        guard access(Self.java, X_OK) == 0, access(Self.jcmd, X_OK) == 0 else {
-            throw HarnessError("java and jcmd are missing: install Debian's openjdk-17-jdk-headless (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.java, Self.jcmd, from: "Debian's openjdk-17-jdk-headless")
         let source = BuildProducts.packageRoot + "/fixtures/java/Workers.java"
         let jvm = try startProgram("jvm", Self.java, ["-Xmx256m", "-XX:-UsePerfData", source], readyTimeout: 60)
         defer { try? stopTree(jvm.pid) }

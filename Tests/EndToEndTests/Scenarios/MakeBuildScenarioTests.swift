@@ -11,9 +11,7 @@ final class MakeBuildScenarioTests: EndToEndCase {
     static let files = 10
 
     func testBuildCheckpointedMidwayMakesTheSameObjects() throws {
-        guard access("/usr/bin/make", X_OK) == 0, access("/usr/bin/gcc", X_OK) == 0 else {
-            throw HarnessError("this test runs make and gcc: install Debian's make and gcc (scripts/install-deps.sh does)")
-        }
+        try requirePrograms("/usr/bin/make", "/usr/bin/gcc", from: "Debian's make and gcc")
         let dir = try scratch.newDirectory("build")
         try writeSources(into: dir)
         let build = try startProgram("make", "/bin/sh", ["-c", "cd \(dir) && make -j2 2>&1; echo make exit $?"], isReady: nil)

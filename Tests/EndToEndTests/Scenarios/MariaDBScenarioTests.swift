@@ -14,9 +14,7 @@ final class MariaDBScenarioTests: EndToEndCase {
     static let client = "/usr/bin/mariadb"
 
     func testInnoDBOnLinuxAIOWritesAndShutsDownCleanAfterRestore() throws {
-        guard ([Self.server, Self.installDB, Self.client] as [String]).allSatisfy({ access($0, X_OK) == 0 }) else {
-            throw HarnessError("MariaDB is missing: install Debian's mariadb-server (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.server, Self.installDB, Self.client, from: "Debian's mariadb-server")
         try disableIOUring()
         let dir = try scratch.newDirectory("mariadb")
         let install = try runCommand(Self.installDB, ["--no-defaults", "--datadir=\(dir)/data", "--user=root",

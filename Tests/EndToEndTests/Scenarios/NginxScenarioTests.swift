@@ -12,9 +12,7 @@ final class NginxScenarioTests: EndToEndCase {
     static let nginx = "/usr/sbin/nginx"
 
     func testNginxMasterAndWorkersServeAfterRestore() throws {
-        guard access(Self.nginx, X_OK) == 0 else {
-            throw HarnessError("\(Self.nginx) is missing: install Debian's nginx (apt-get install nginx; scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.nginx, from: "Debian's nginx")
         let prefix = try scratch.newDirectory("nginx")
         // The workers run as nobody and must reach nothing in the prefix but
         // what the master opens for them; still, let them look up paths.

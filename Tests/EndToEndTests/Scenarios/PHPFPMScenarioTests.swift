@@ -10,9 +10,7 @@ final class PHPFPMScenarioTests: EndToEndCase {
     static let fpm = "/usr/sbin/php-fpm8.2"
 
     func testPoolRunsPHPReloadsAndStopsAfterRestore() throws {
-        guard access(Self.fpm, X_OK) == 0 else {
-            throw HarnessError("\(Self.fpm) is missing: install Debian's php-fpm (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.fpm, from: "Debian's php-fpm")
         chmod(scratch.path, 0o755)
         let dir = try scratch.newDirectory("php-fpm")
         chmod(dir, 0o755)

@@ -20,9 +20,7 @@ final class PingScenarioTests: EndToEndCase {
 
     private func pingCarriesOn(expecting protocolName: String = "RAW") throws {
         let ping = "/usr/bin/ping"
-        guard access(ping, X_OK) == 0 else {
-            throw HarnessError("ping is missing: install Debian's iputils-ping (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(ping, from: "Debian's iputils-ping")
         let program = try startProgram("ping", ping, ["-i", "0.2", "127.0.0.1"], isReady: nil)
         func sequences(from start: Int = 0, before end: Int = .max) -> [Int] {
             program.log.lines().prefix(end).dropFirst(start).compactMap { line in

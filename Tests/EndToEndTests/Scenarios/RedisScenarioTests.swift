@@ -13,9 +13,7 @@ final class RedisScenarioTests: EndToEndCase {
     static let keys = 20_000
 
     func testSaveInProgressFinishesAfterRestore() throws {
-        guard access(Self.server, X_OK) == 0, access(Self.checker, X_OK) == 0 else {
-            throw HarnessError("redis-server is missing: install Debian's redis-server (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.server, Self.checker, from: "Debian's redis-server")
         let dir = try scratch.newDirectory("redis")
         let socketPath = dir + "/redis.sock"
         // 20000 keys at 100 µs each: the save takes two seconds.
@@ -61,9 +59,7 @@ final class RedisScenarioTests: EndToEndCase {
     /// --tcp-established, killed and restored; on the same connections,
     /// EXEC runs the queued SET and a push wakes the blocked client.
     func testClientConnectionsKeepTheirSessionsAcrossTheRestore() throws {
-        guard access(Self.server, X_OK) == 0 else {
-            throw HarnessError("redis-server is missing: install Debian's redis-server (scripts/install-deps.sh does)")
-        }
+        try requirePrograms(Self.server, from: "Debian's redis-server")
         let dir = try scratch.newDirectory("redis")
         let port = try TestSocket.freeLoopbackPort()
         let redis = try startProgram("redis", Self.server, [

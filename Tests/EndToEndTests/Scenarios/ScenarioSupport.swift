@@ -90,6 +90,15 @@ extension EndToEndCase {
         XCTAssertEqual(status, .exited(0), "\(program.name)'s exit after \(SignalNames.name(signal))\n\(log())", file: file, line: line)
     }
 
+    /// Fails, naming what to install, when a program a scenario runs is
+    /// not there.
+    func requirePrograms(_ paths: String..., from packages: String) throws {
+        let missing = paths.filter { access($0, X_OK) != 0 }
+        guard missing.isEmpty else {
+            throw HarnessError("\(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") missing: install \(packages) (scripts/install-deps.sh does)")
+        }
+    }
+
     /// Starts python3 running `program` (with `arguments` in sys.argv),
     /// as `startProgram` starts any program. -E keeps PYTHONUNBUFFERED out
     /// of it: unbuffered, print writes each argument and the newline with
