@@ -13,9 +13,7 @@ final class ApacheScenarioTests: EndToEndCase {
 
     func testEventMPMServesRestartsAndStopsAfterRestore() throws {
         try requirePrograms(Self.httpd, from: "Debian's apache2")
-        chmod(scratch.path, 0o755)
-        let dir = try scratch.newDirectory("apache")
-        chmod(dir, 0o755)
+        let dir = try openScratchDirectory("apache")
         let page = "answered by a restored Apache\n"
         try writeWholeFile(dir + "/index.html", Array(page.utf8))
         chmod(dir + "/index.html", 0o644)

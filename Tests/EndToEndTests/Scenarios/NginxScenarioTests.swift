@@ -13,11 +13,9 @@ final class NginxScenarioTests: EndToEndCase {
 
     func testNginxMasterAndWorkersServeAfterRestore() throws {
         try requirePrograms(Self.nginx, from: "Debian's nginx")
-        let prefix = try scratch.newDirectory("nginx")
         // The workers run as nobody and must reach nothing in the prefix but
         // what the master opens for them; still, let them look up paths.
-        chmod(scratch.path, 0o755)
-        chmod(prefix, 0o755)
+        let prefix = try openScratchDirectory("nginx")
         let port = try TestSocket.freeLoopbackPort()
         let config = prefix + "/nginx.conf"
         try writeWholeFile(config, Array(configuration(prefix: prefix, port: port).utf8))

@@ -11,9 +11,7 @@ final class PHPFPMScenarioTests: EndToEndCase {
 
     func testPoolRunsPHPReloadsAndStopsAfterRestore() throws {
         try requirePrograms(Self.fpm, from: "Debian's php-fpm")
-        chmod(scratch.path, 0o755)
-        let dir = try scratch.newDirectory("php-fpm")
-        chmod(dir, 0o755)
+        let dir = try openScratchDirectory("php-fpm")
         let script = dir + "/answer.php"
         try writeWholeFile(script, Array(#"<?php echo "php says ", 6 * 7, " from ", getmypid(), "\n";"#.utf8))
         chmod(script, 0o644)

@@ -90,6 +90,15 @@ extension EndToEndCase {
         XCTAssertEqual(status, .exited(0), "\(program.name)'s exit after \(SignalNames.name(signal))\n\(log())", file: file, line: line)
     }
 
+    /// A new scratch directory that other users (a server's workers, which
+    /// drop root) can enter and read, and the scratch root above it too.
+    func openScratchDirectory(_ name: String) throws -> String {
+        chmod(scratch.path, 0o755)
+        let dir = try scratch.newDirectory(name)
+        chmod(dir, 0o755)
+        return dir
+    }
+
     /// Fails, naming what to install, when a program a scenario runs is
     /// not there.
     func requirePrograms(_ paths: String..., from packages: String) throws {
