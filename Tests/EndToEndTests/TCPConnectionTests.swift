@@ -139,11 +139,7 @@ final class TCPConnectionTests: EndToEndCase {
     /// never reset, sends again what went unanswered, and every line is
     /// answered once, in order, by the restored server.
     func testPeerSendingThroughDumpAndRestoreLosesNothing() throws {
-        let server = try startEchoServer(ballast: 256)
-        let client = try connect(to: server)
-        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
-        let sender = BackgroundSender(client)
-
+        let (server, client, sender) = try startEchoServerWithBusyPeer(ballast: 256)
         let image = try checkpoint(server, options: ["--tcp-established"])
         let table = try XCTUnwrap(heldPacketTables().first, "the packets are held between dump and restore")
         XCTAssertTrue(try crtool(["show", image]).stdout.contains("packets held by nftables table \(table)"))
@@ -163,10 +159,7 @@ final class TCPConnectionTests: EndToEndCase {
     /// every line once it runs on.
     func testDumpFailsRatherThanLoseWhatArrivesDuringIt() throws {
         // 512 MiB to read, so the dump takes long after the socket is read.
-        let server = try startEchoServer(ballast: 512)
-        let client = try connect(to: server)
-        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
-        let sender = BackgroundSender(client)
+        let (server, client, sender) = try startEchoServerWithBusyPeer(ballast: 512)
         let dir = try scratch.newDirectory("image")
         let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established", "--network-lock", "skip"])
         let sent = sender.stop()
@@ -179,6 +172,15 @@ final class TCPConnectionTests: EndToEndCase {
     }
 
     // MARK: - The echo server
+
+    /// The echo server with `ballast` MiB, answering "one" to the test's
+    /// client, which then sends "x" every 2 ms until stopped.
+    private func startEchoServerWithBusyPeer(ballast: Int) throws -> (Fixture, SocketClient, BackgroundSender) {
+        let server = try startEchoServer(ballast: ballast)
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        return (server, client, BackgroundSender(client))
+    }
 
     /// After "one" was answered and `sent` lines of "x" went out: "last"
     /// is answered after an answer for each, in order.
