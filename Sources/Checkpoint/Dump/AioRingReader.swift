@@ -10,8 +10,8 @@ enum AioRingReader {
     static func read(_ vma: VMAImage, memory: RemoteMemory, pid: Int32) throws -> AioRingImage {
         let header = try memory.read(at: vma.start, count: AioRingLayout.headerSize)
         let slots = header.le(UInt32.self, at: 4)
-        let head = header.le(UInt32.self, at: 8)
-        let tail = header.le(UInt32.self, at: 12)
+        let head = header.le(UInt32.self, at: Int(AioRingLayout.headOffset))
+        let tail = header.le(UInt32.self, at: Int(AioRingLayout.tailOffset))
         let magic = header.le(UInt32.self, at: 16)
         let incompatible = header.le(UInt32.self, at: 24)
         let headerLength = header.le(UInt32.self, at: 28)

@@ -71,13 +71,13 @@ struct AioRingRestorer {
     /// asked (slots held in other CPUs' reserves) but never none while the
     /// ring has room; with `reaping`, what completed is reaped at once.
     private func complete(_ count: Int, context: UInt64, fd: UInt64, reaping: Bool) throws {
+        var iocb = [UInt8].le(UInt64(0)) + [UInt8].le(UInt32(0), UInt32(0)) // aio_data; aio_key, aio_rw_flags
+        iocb += [UInt8].le(UInt16(0), UInt16(0)) + [UInt8].le(UInt32(fd)) // IOCB_CMD_PREAD, aio_reqprio; aio_fildes
+        iocb += [UInt8].le(UInt64(0), UInt64(0), UInt64(0), UInt64(0)) // aio_buf, aio_nbytes, aio_offset, aio_reserved2
+        iocb += [UInt8].le(UInt32(0), UInt32(0)) // aio_flags, aio_resfd
         var left = count
         while left > 0 {
             let n = min(left, Self.batch)
-            var iocb = [UInt8].le(UInt64(0)) + [UInt8].le(UInt32(0), UInt32(0)) // aio_data; aio_key, aio_rw_flags
-            iocb += [UInt8].le(UInt16(0), UInt16(0)) + [UInt8].le(UInt32(fd)) // IOCB_CMD_PREAD, aio_reqprio; aio_fildes
-            iocb += [UInt8].le(UInt64(0), UInt64(0), UInt64(0), UInt64(0)) // aio_buf, aio_nbytes, aio_offset, aio_reserved2
-            iocb += [UInt8].le(UInt32(0), UInt32(0)) // aio_flags, aio_resfd
             let iocbs = try inj.stage(Array([[UInt8]](repeating: iocb, count: n).joined()), at: 0)
             let pointers = [UInt8].le(contentsOf: (0..<n).map { iocbs + UInt64($0 * Self.iocbSize) })
             let array = try inj.stage(pointers, at: n * Self.iocbSize)
