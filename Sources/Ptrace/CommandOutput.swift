@@ -35,7 +35,7 @@ public enum CommandOutput {
             throw SystemError("starting \(executable)", errno: rc)
         }
         // A program that stops reading says why on stderr, kept below.
-        try? PipeOps.writeAll(toChild[1], Array(input.utf8))
+        writeHoldingBackSIGPIPE(toChild[1], Array(input.utf8))
         close(toChild[1])
         var errorBytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -52,5 +52,24 @@ public enum CommandOutput {
         }
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Result(status: exit, errorText: String(decoding: errorBytes, as: UTF8.self))
+    }
+
+    /// Writes to the program's stdin with SIGPIPE held back on this thread
+    /// and taken away after: the program may exit before it has read all
+    /// (nft stops at a bad line), and the signal's default action would
+    /// kill crtool in the middle of a dump, with the tree still frozen.
+    /// The write then just fails, and the status tells what happened.
+    private static func writeHoldingBackSIGPIPE(_ fd: Int32, _ bytes: [UInt8]) {
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        try? PipeOps.writeAll(fd, bytes)
+        // A SIGPIPE already held back by the caller is the caller's.
+        guard sigismember(&previous, SIGPIPE) == 0 else { return }
+        var now = timespec(tv_sec: 0, tv_nsec: 0)
+        while sigtimedwait(&pipeSignal, nil, &now) == SIGPIPE {}
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 }
