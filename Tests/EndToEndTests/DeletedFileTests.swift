@@ -97,6 +97,43 @@ final class DeletedFileTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// A log deleted (as by logrotate) while the program, holding it
+    /// write-only for appending, writes on: its lines are read through a
+    /// descriptor of crtool's own, and after the restore the program
+    /// appends to the same unlinked file, every line once and in order.
+    func testWriteOnlyDeletedLogKeepsItsLines() throws {
+        let path = scratch.newPath("app.log")
+        let program = try startPython("deleted-log", """
+            import os, sys, time
+            log = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            os.write(log, b"line 1\\n")
+            os.unlink(sys.argv[1])
+            print("fd", log, flush=True)
+            print("ready", flush=True)
+            n = 1
+            while True:
+                n += 1
+                os.write(log, b"line %d\\n" % n)
+                print("tick", n, flush=True)
+                time.sleep(0.02)
+            """, [path])
+        let fd = try program.waitFor("fd", atLeast: 0)
+        try program.waitFor("tick", atLeast: 5)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 5, after: mark)
+        let last = try XCTUnwrap(program.numbers("tick").last)
+        let link = "/proc/\(program.pid)/fd/\(fd)"
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), path.replacingOccurrences(of: "//", with: "/") + " (deleted)")
+        let flags = try String(contentsOfFile: "/proc/\(program.pid)/fdinfo/\(fd)", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("flags:") }.flatMap { Int($0.split(separator: "\t").last ?? "", radix: 8) }
+        XCTAssertEqual(try XCTUnwrap(flags) & Int(O_ACCMODE | O_APPEND), Int(O_WRONLY | O_APPEND))
+        let lines = try String(contentsOfFile: link, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertGreaterThanOrEqual(lines.count, last)
+        XCTAssertEqual(Array(lines.prefix(last)), (1...last).map { "line \($0)" })
+        XCTAssertFalse(fileExists(path))
+        assertNoFailures(program)
+    }
+
     /// A file made with O_TMPFILE never had a name: it is made again the
     /// same way in the same directory, with its content, offset and the
     /// very status flags it had (O_TMPFILE stays in them).

@@ -27,7 +27,11 @@ enum DeletedFiles: FileKind {
             image.memfd = MemfdState(object: object)
             return
         }
-        let fd = try context.local(p.fd)
+        // The program may hold it write-only (a log that logrotate deleted
+        // while the program appends to it): its bytes are read through a
+        // descriptor of crtool's own, opened for reading.
+        let fd = try LocalFile.open("/proc/\(p.pid)/fd/\(p.fd)", flags: O_RDONLY, pid: p.pid)
+        defer { close(fd) }
         let size = try LocalFile.size(fd)
         guard size <= context.ghostLimit else {
             throw FileKinds.unsupported(p, what: "a file deleted while open (\(p.link)) of \(size) bytes, more than the \(context.ghostLimit) bytes crtool saves (--ghost-limit)")
