@@ -152,6 +152,72 @@ final class TCPConnectionTests: EndToEndCase {
         assertNoFailures(server)
     }
 
+    /// The same for a connection an IPv6 listener accepted from an IPv4
+    /// peer (its socket's addresses read ::ffff:127.0.0.1): the packets
+    /// on the wire are IPv4, and the hold must catch them as such.
+    func testIPv4PeerOfADualStackListenerLosesNothing() throws {
+        let (server, client, sender) = try startEchoServerWithBusyPeer(ballast: 256, host: "::", clientHost: "127.0.0.1")
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("::ffff:127.0.0.1"))
+        try restore(image, as: server)
+        usleep(100_000)
+        let sent = sender.stop()
+
+        try expectEveryLineAnswered(client, sent: sent)
+        assertNoFailures(server)
+    }
+
+    /// A server with 100 clients: one dump holds the packets of them all.
+    /// Every client sends a line while the server exists only as an image;
+    /// each is answered by the restored server, on its own connection,
+    /// with that connection's own count.
+    func testManyPeersAreHeldAndAnsweredAfterTheRestore() throws {
+        let count = 100
+        let server = try startPython("tcp-many", """
+            import selectors, socket, sys
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(200)
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            selector = selectors.DefaultSelector()
+            selector.register(listener, selectors.EVENT_READ)
+            lines = {}
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is listener:
+                        conn = listener.accept()[0]
+                        lines[conn] = 0
+                        selector.register(conn, selectors.EVENT_READ)
+                        print("accepted", len(lines), flush=True)
+                        continue
+                    conn = key.fileobj
+                    data = conn.recv(4096)
+                    if not data:
+                        selector.unregister(conn)
+                        continue
+                    for line in data.split(b"\\n")[:-1]:
+                        lines[conn] += 1
+                        conn.sendall(b"%d %s\\n" % (lines[conn], line))
+            """)
+        let port = UInt16(try server.waitFor("port", atLeast: 1))
+        var clients: [SocketClient] = []
+        for i in 0..<count {
+            let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
+            XCTAssertEqual(try client.ask("hello \(i)\n"), "1 hello \(i)\n")
+            clients.append(client)
+        }
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertEqual(try crtool(["show", image]).stdout.components(separatedBy: "packets held by nftables table").count - 1, count)
+        for (i, client) in clients.enumerated() { try client.send("again \(i)\n") }
+        try restore(image, as: server)
+        XCTAssertEqual(heldPacketTables(), [], "the restore let the packets go")
+        for (i, client) in clients.enumerated() {
+            XCTAssertEqual(try client.receive(timeout: 20), "2 again \(i)\n")
+        }
+        assertNoFailures(server)
+    }
+
     /// Without the hold (--network-lock skip), what arrives after the
     /// connection was read is taken and acknowledged by the socket in
     /// repair mode, so a dump that killed the server would lose it. The
@@ -175,9 +241,10 @@ final class TCPConnectionTests: EndToEndCase {
 
     /// The echo server with `ballast` MiB, answering "one" to the test's
     /// client, which then sends "x" every 2 ms until stopped.
-    private func startEchoServerWithBusyPeer(ballast: Int) throws -> (Fixture, SocketClient, BackgroundSender) {
-        let server = try startEchoServer(ballast: ballast)
-        let client = try connect(to: server)
+    private func startEchoServerWithBusyPeer(ballast: Int, host: String = "127.0.0.1",
+                                             clientHost: String = "127.0.0.1") throws -> (Fixture, SocketClient, BackgroundSender) {
+        let server = try startEchoServer(ballast: ballast, host: host)
+        let client = try connect(to: server, host: clientHost)
         XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
         return (server, client, BackgroundSender(client))
     }

@@ -61,6 +61,13 @@ final class ProcParseErrorTests: XCTestCase {
         let rows6 = try InetSocketTable.parse(header + six, file: file)
         XCTAssertEqual(rows6.first?.localAddress, [UInt8](repeating: 0, count: 15) + [1])
         XCTAssertEqual(rows6.first?.isConnected, false)
+        // tcp6: an IPv4 peer of a dual-stack listener, ::ffff:127.0.0.1:53782 to port 8080, established.
+        let mapped = "   3: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:D216 01 00000000:00000000 00:00000000 00000000     0        0 4552385 1 0000000000000000 20 4 30 10 -1\n"
+        let tcp6 = try InetSocketTable.parse(header + mapped, file: "/proc/4242/net/tcp6")
+        XCTAssertEqual(tcp6.first?.localAddress, [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1])
+        XCTAssertEqual(tcp6.first?.localPort, 8080)
+        XCTAssertEqual(tcp6.first?.remotePort, 53782)
+        XCTAssertEqual(tcp6.first?.state, 1)
         expectParseError(file, "inet socket row") { try InetSocketTable.parse(header + " 247: 0100007F 0200007F:0000 01\n", file: file) }
         expectParseError(file, "inet socket row") { try InetSocketTable.parse(header + row.replacingOccurrences(of: "0200007F", with: "02007F"), file: file) }
     }

@@ -17,6 +17,8 @@ public final class TCPRepairHold: @unchecked Sendable {
     }
 
     private var held: [UInt64: Held] = [:]
+    /// Socket inodes whose packets the lock holds.
+    private var packetsHeld = Set<UInt64>()
     /// Where the connections' packets are held until the restore; nil
     /// with --network-lock skip.
     let lock: NetworkLock?
@@ -30,12 +32,26 @@ public final class TCPRepairHold: @unchecked Sendable {
 
     deinit { if !settled { resume() } }
 
+    /// Holds the packets of every established connection the frozen
+    /// processes `pids` have, in one nft run, before any is read.
+    func holdPackets(ofConnectionsIn pids: [Int32]) throws {
+        guard let lock else { return }
+        let found = try EstablishedConnections.held(by: pids)
+        try lock.hold(Array(found.values))
+        packetsHeld.formUnion(found.keys)
+    }
+
     /// Puts the socket `fd` (crtool's copy; socket inode `inode`) in repair
     /// mode until the dump ends; once per socket.
     func hold(_ fd: Int32, inode: UInt64, local: SocketAddress, remote: SocketAddress) throws {
         guard held[inode] == nil else { return }
-        // Packets first, so nothing arrives once the socket is read.
-        try lock?.hold(local: local, remote: remote)
+        // Packets first, so nothing arrives once the socket is read. A
+        // socket no descriptor showed (one in flight in a unix socket's
+        // queue) gets an nft run of its own.
+        if let lock, !packetsHeld.contains(inode) {
+            try lock.hold([NetworkLock.Connection(local: local, remote: remote)])
+            packetsHeld.insert(inode)
+        }
         let reuse = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR)
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         guard own >= 0 else { throw SystemError("duplicating a socket to hold in repair mode") }
@@ -67,8 +83,7 @@ public final class TCPRepairHold: @unchecked Sendable {
     }
 
     /// Out of repair mode without a window probe, for a tree that runs on.
-    /// Returns what could not be put back; the dump has no warnings to
-    /// report it with yet.
+    /// Returns what could not be put back, for the dump to report.
     @discardableResult
     public func resume() -> [String] {
         settled = true

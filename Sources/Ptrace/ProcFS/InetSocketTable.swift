@@ -1,14 +1,17 @@
-/// One row of an inet socket table of /proc/PID/net (raw, raw6, icmp,
-/// icmp6): the addresses of a socket as the kernel keeps them.
+/// One row of an inet socket table of /proc/PID/net (tcp, tcp6, raw,
+/// raw6, icmp, icmp6): the addresses of a socket as the kernel keeps them.
 /// getpeername cannot tell a connected raw or ICMP socket (it has no port
-/// to report), so the remote address comes from here.
+/// to report), so the remote address comes from here; the TCP tables
+/// name a namespace's connections without a descriptor of each.
 public struct InetSocketRow: Equatable, Sendable {
     /// 4 or 16 bytes, in network order.
     public var localAddress: [UInt8]
     /// The port; a raw socket's protocol, an ICMP socket's identifier.
     public var localPort: UInt16
     public var remoteAddress: [UInt8]
-    /// TCP_ESTABLISHED (1) once connected, TCP_CLOSE (7) otherwise.
+    public var remotePort: UInt16
+    /// The TCP state; a raw or ICMP socket shows TCP_ESTABLISHED (1) once
+    /// connected, TCP_CLOSE (7) otherwise.
     public var state: UInt8
     public var inode: UInt64
 
@@ -17,7 +20,7 @@ public struct InetSocketRow: Equatable, Sendable {
 
 public enum InetSocketTable {
     /// The sockets of `pid`'s network namespace that `table` lists:
-    /// "raw", "raw6", "icmp" or "icmp6".
+    /// "tcp", "tcp6", "raw", "raw6", "icmp" or "icmp6".
     public static func read(pid: Int32, table: String) throws -> [InetSocketRow] {
         let path = "/proc/\(pid)/net/\(table)"
         return try parse(try ProcFile.text(path, pid: pid), file: path)
@@ -31,12 +34,12 @@ public enum InetSocketTable {
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ")
             guard f.count >= 10,
-                  let (local, port) = endpoint(f[1]), let (remote, _) = endpoint(f[2]), local.count == remote.count,
+                  let (local, port) = endpoint(f[1]), let (remote, remotePort) = endpoint(f[2]), local.count == remote.count,
                   let state = UInt8(f[3], radix: 16), let inode = UInt64(f[9])
             else {
                 throw ProcParseError(file: file, line: String(line), reason: "not an inet socket row")
             }
-            rows.append(InetSocketRow(localAddress: local, localPort: port, remoteAddress: remote, state: state, inode: inode))
+            rows.append(InetSocketRow(localAddress: local, localPort: port, remoteAddress: remote, remotePort: remotePort, state: state, inode: inode))
         }
         return rows
     }

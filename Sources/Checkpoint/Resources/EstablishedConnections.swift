@@ -1,0 +1,45 @@
+import Glibc
+import Ptrace
+
+/// The established TCP connections a frozen tree's descriptors hold, found
+/// from the namespace's TCP tables before any socket is read, so the dump
+/// can hold all their packets with one nft run instead of one per
+/// connection: a server with a thousand clients would otherwise stay
+/// frozen seconds longer.
+enum EstablishedConnections {
+    /// Socket inode to connection, for every established TCP socket one of
+    /// `pids` has a descriptor of.
+    static func held(by pids: [Int32]) throws -> [UInt64: NetworkLock.Connection] {
+        var sockets = Set<UInt64>()
+        // One process of each network namespace reads its tables.
+        var namespaces: [UInt64: Int32] = [:]
+        for pid in pids {
+            for fd in try ProcDirectory.fileDescriptors(pid: pid) {
+                guard let link = try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid),
+                      link.hasPrefix("socket:["), link.hasSuffix("]"),
+                      let inode = UInt64(link.dropFirst("socket:[".count).dropLast())
+                else { continue }
+                sockets.insert(inode)
+            }
+            var st = stat()
+            guard stat("/proc/\(pid)/ns/net", &st) == 0 else { throw SystemError("stat /proc/\(pid)/ns/net") }
+            if namespaces[UInt64(st.st_ino)] == nil { namespaces[UInt64(st.st_ino)] = pid }
+        }
+        guard !sockets.isEmpty else { return [:] }
+        var found: [UInt64: NetworkLock.Connection] = [:]
+        for pid in namespaces.values {
+            for table in ["tcp", "tcp6"] {
+                for row in try InetSocketTable.read(pid: pid, table: table)
+                where row.state == TCPInfo.established && sockets.contains(row.inode) {
+                    found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
+                                                              remote: address(row.remoteAddress, row.remotePort))
+                }
+            }
+        }
+        return found
+    }
+
+    private static func address(_ bytes: [UInt8], _ port: UInt16) -> SocketAddress {
+        bytes.count == 4 ? .inet4(address: bytes, port: port) : .inet6(address: bytes, port: port, flowInfo: 0, scopeID: 0)
+    }
+}
