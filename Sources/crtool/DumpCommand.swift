@@ -93,6 +93,7 @@ struct DumpCommand: ParsableCommand {
             throw fail("dump", error)
         }
         if quiet { return }
+        for w in report.warnings { printError("warning: \(w)") }
         if verbose {
             for s in report.stoppedIn {
                 print("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)")

@@ -45,6 +45,9 @@ public struct DumpReport: Sendable {
     public var leftRunning: Bool
     /// Wall time of each phase, in order, for --verbose.
     public var phases: [(name: String, seconds: Double)] = []
+    /// What a tree left running did not get back as it was (a connection
+    /// still in repair mode, packets still held).
+    public var warnings: [String] = []
 }
 
 /// Checkpoints the process tree under one PID: freeze every thread of
@@ -128,8 +131,9 @@ public enum Dumper {
                                                         tids: $0.threads.map(\.tid), command: $0.command) }))
 
             phases.mark("shared memory and image")
+            var warnings: [String] = []
             if options.leaveRunning {
-                tcpRepair?.resume()
+                warnings += tcpRepair?.resume() ?? []
                 tree.release(kill: false)
             } else {
                 // Killed in repair mode, the connections close without a
@@ -149,12 +153,15 @@ public enum Dumper {
                 totalSeconds: released.timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
-                leftRunning: options.leaveRunning, phases: phases.phases)
+                leftRunning: options.leaveRunning, phases: phases.phases, warnings: warnings)
         } catch {
             for c in collected { try? c.inspector.close() }
-            tcpRepair?.resume()
+            let unresumed = tcpRepair?.resume() ?? []
             tree.release(kill: false)
             image.discard()
+            guard unresumed.isEmpty else {
+                throw CheckpointError("\(error); and the tree runs on with what could not be put back: \(unresumed.joined(separator: "; "))")
+            }
             throw error
         }
     }
