@@ -30,9 +30,16 @@ enum OpenFiles {
                                             closeOnExec: info.flags & Int32(O_CLOEXEC) != 0,
                                             position: info.position)
             image.inode = probe.inode
-            try handler.collect(&image, probe: probe, context: context)
-            image.locks = try FileLocks.collect(probe)
-            image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
+            do {
+                try handler.collect(&image, probe: probe, context: context)
+                image.locks = try FileLocks.collect(probe)
+                image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
+            } catch var e as SystemError where !e.operation.contains("fd \(fd)") {
+                // A bare "pread at 0" tells the user nothing: name the descriptor.
+                e.operation += " on fd \(fd) (\(target))"
+                e.pid = e.pid ?? pid
+                throw e
+            }
             result.append(image)
         }
         return result
