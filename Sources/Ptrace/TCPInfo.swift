@@ -12,6 +12,10 @@ public struct TCPInfo: Sendable {
     public static let listen: UInt8 = 10
     public static let close: UInt8 = 7
     public static let established: UInt8 = 1
+    public static let finWait1: UInt8 = 4
+    public static let finWait2: UInt8 = 5
+    public static let closeWait: UInt8 = 8
+    public static let lastAck: UInt8 = 9
 
     public static func read(_ fd: Int32) throws -> TCPInfo {
         let bytes = try Sockets.bytesOption(fd, level: Int32(IPPROTO_TCP), name: 11 /* TCP_INFO */, size: 104)

@@ -128,6 +128,17 @@ public enum TCPRepair {
         }
     }
 
+    /// Ends the sending side in repair mode: the FIN goes in the send queue
+    /// as sent and waiting for its acknowledgement (the peer has it, or
+    /// the FIN is sent again when the timer fires), and the socket moves
+    /// on as shutdown(2) moves it (ESTABLISHED to FIN_WAIT1, CLOSE_WAIT to
+    /// LAST_ACK).
+    public static func finishSending(_ fd: Int32) throws {
+        try set(fd, queueOption, Queue.send.rawValue, "selecting the send queue")
+        if Glibc.shutdown(fd, Int32(SHUT_WR)) != 0 { throw SystemError("shutting the sending side in repair mode") }
+        try set(fd, queueOption, 0, "selecting no queue") // TCP_NO_QUEUE
+    }
+
     /// Bytes in the send queue, of them not yet sent, and in the receive queue.
     public static func queueLengths(_ fd: Int32) throws -> (send: Int, unsent: Int, receive: Int) {
         func ask(_ request: UInt, _ what: String) throws -> Int {

@@ -7,7 +7,8 @@ enum SocketDescription {
         if let s = f.inetSocket {
             let local = s.local.map { "\($0.host):\($0.port)" } ?? "unbound"
             if let c = s.connection {
-                return "\(s.transport.rawValue) \(s.family.rawValue) \(local) established with \(c.remote.host):\(c.remote.port), "
+                return "\(s.transport.rawValue) \(s.family.rawValue) \(local) \(c.state.map { "half closed (\($0))" } ?? "established") "
+                    + "with \(c.remote.host):\(c.remote.port), "
                     + "\(c.sendQueue.count) bytes to send (\(c.unsentBytes) never sent), \(c.receiveQueue.count) bytes to read"
                     + (c.networkLock.map { ", packets held by nftables table \($0)" } ?? "")
             }

@@ -32,5 +32,21 @@ final class TCPConnectionImageTests: XCTestCase {
         c = connection()
         c.sendWindowScale = 15
         XCTAssertEqual(c.invalidField?.field, "sendWindowScale")
+
+        c = connection()
+        c.state = "TIME_WAIT"
+        XCTAssertEqual(c.invalidField?.field, "state")
+    }
+
+    func testHalfClosedStatesTellWhichSideEnded() {
+        var c = connection()
+        XCTAssertFalse(c.peerFinished || c.finishedSending)
+        c.state = "CLOSE_WAIT"
+        XCTAssertTrue(c.peerFinished && !c.finishedSending)
+        XCTAssertNil(c.invalidField?.field)
+        c.state = "FIN_WAIT2"
+        XCTAssertTrue(!c.peerFinished && c.finishedSending)
+        c.state = "LAST_ACK"
+        XCTAssertTrue(c.peerFinished && c.finishedSending)
     }
 }

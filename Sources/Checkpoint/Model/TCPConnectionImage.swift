@@ -1,9 +1,14 @@
 import Foundation
 
-/// An established TCP connection as TCP repair mode reads it: enough to
-/// make a socket in the same place of the same byte streams, so that
-/// neither end sees a byte twice or misses one.
+/// An established or half-closed TCP connection as TCP repair mode reads
+/// it: enough to make a socket in the same place of the same byte streams,
+/// so that neither end sees a byte twice or misses one.
 public struct TCPConnectionImage: Codable, Equatable, Sendable {
+    /// The half-closed states carried over, by the kernel's names; absent
+    /// for ESTABLISHED. The two sequence numbers count a FIN sent or taken
+    /// as the kernel does (one each), the queues hold data only.
+    public static let halfClosedStates = ["FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK"]
+
     /// The peer's address (the local one is InetSocketState.local).
     public var remote: InetEndpoint
     /// Sequence number after the last byte the program wrote.
@@ -30,10 +35,21 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     /// The nftables table (family inet) holding the connection's packets
     /// since the dump; the restore removes it. Absent: not held.
     public var networkLock: String?
+    /// One of `halfClosedStates`; absent when ESTABLISHED.
+    public var state: String?
+
+    /// The peer's FIN was taken (CLOSE_WAIT, LAST_ACK): the program reads
+    /// to the end of its receive queue, then end of file.
+    public var peerFinished: Bool { state == "CLOSE_WAIT" || state == "LAST_ACK" }
+    /// The program ended its sending side (FIN_WAIT1, FIN_WAIT2, LAST_ACK).
+    public var finishedSending: Bool { state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" }
 
     /// The first field that cannot describe a connection, and why.
     public var invalidField: (field: String, reason: String)? {
         if window.count != 5 { return ("window", "holds \(window.count) numbers, not the 5 of struct tcp_repair_window") }
+        if let state, !Self.halfClosedStates.contains(state) {
+            return ("state", "\"\(state)\" is not one of the states crtool carries over (\(Self.halfClosedStates.joined(separator: ", ")))")
+        }
         if UInt64(unsentBytes) > UInt64(sendQueue.count) {
             return ("unsentBytes", "\(unsentBytes) is more than the send queue's \(sendQueue.count) bytes")
         }
@@ -48,7 +64,7 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
 
     public init(remote: InetEndpoint, sendSequence: UInt32, receiveSequence: UInt32, sendQueue: Data, unsentBytes: UInt32,
                 receiveQueue: Data, mss: UInt32, sack: Bool, timestamps: Bool, sendWindowScale: UInt8?,
-                receiveWindowScale: UInt8?, timestamp: UInt32, window: [UInt32], networkLock: String? = nil) {
+                receiveWindowScale: UInt8?, timestamp: UInt32, window: [UInt32], networkLock: String? = nil, state: String? = nil) {
         self.remote = remote
         self.sendSequence = sendSequence
         self.receiveSequence = receiveSequence
@@ -63,5 +79,6 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
         self.timestamp = timestamp
         self.window = window
         self.networkLock = networkLock
+        self.state = state
     }
 }

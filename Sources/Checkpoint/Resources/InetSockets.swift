@@ -9,8 +9,8 @@ import Ptrace
 ///
 /// A listener with connections waiting to be accepted is refused (they
 /// are established connections the program has not seen yet, and no
-/// socket of the program holds them), and so are connections half closed
-/// or closing. Datagrams waiting in a UDP socket's queue are not kept: a
+/// socket of the program holds them), and so are connections still
+/// connecting or closing from both sides at once. Datagrams waiting in a UDP socket's queue are not kept: a
 /// network may drop them as well.
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
@@ -46,12 +46,13 @@ enum InetSockets: FileKind {
                 state.backlog = info.backlog
             case TCPInfo.close:
                 break
-            case TCPInfo.established:
+            case _ where TCPConnections.states.contains(info.state):
                 guard let remote else { throw SystemError("getpeername of pid \(p.pid) fd \(p.fd)", errno: ENOTCONN) }
-                state.connection = try TCPConnections.collect(fd, probe: p, what: what, local: local, remote: remote, context: context)
+                state.connection = try TCPConnections.collect(fd, probe: p, what: what, state: info, local: local, remote: remote,
+                                                              context: context)
             default:
                 let peer = remote.map { " with \($0)" } ?? ""
-                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only established ones can be carried over")
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only established and half-closed ones (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK) can be carried over")
             }
         } else if let remote = remote {
             state.remote = endpoint(remote)

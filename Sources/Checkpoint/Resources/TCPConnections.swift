@@ -2,8 +2,8 @@ import Foundation
 import Glibc
 import Ptrace
 
-/// Established TCP connections, carried over with the kernel's repair mode
-/// (`crtool dump --tcp-established`). The dump puts the socket in repair
+/// Established and half-closed TCP connections, carried over with the
+/// kernel's repair mode (`crtool dump --tcp-established`). The dump puts the socket in repair
 /// mode (TCPRepairHold) and reads where each byte stream stands and what
 /// waits in its queues; the restore makes a socket in repair mode in the
 /// same place of both streams, puts the queues back, and leaves repair
@@ -14,7 +14,11 @@ import Ptrace
 /// the connection's packets are held meanwhile (NetworkLock), unless the
 /// dump was told not to, and then a peer that sends is reset.
 enum TCPConnections {
-    static func collect(_ fd: Int32, probe p: FileProbe, what: String, local: SocketAddress, remote: SocketAddress,
+    /// The TCP states carried over: established, and half closed with
+    /// the socket still held (TIME_WAIT and CLOSING belong to no program).
+    static let states: Set<UInt8> = [TCPInfo.established, TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.closeWait, TCPInfo.lastAck]
+
+    static func collect(_ fd: Int32, probe p: FileProbe, what: String, state: TCPInfo, local: SocketAddress, remote: SocketAddress,
                         context: FileDumpContext) throws -> TCPConnectionImage {
         guard let hold = context.tcpRepair else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over")
@@ -24,7 +28,13 @@ enum TCPConnections {
         // acknowledgement or data between the reads would tear the image.
         let described = "pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote),"
         let before = try TCPStreamPosition.read(fd)
-        let sendQueue = try TCPRepair.peek(fd, .send, length: before.sendQueue)
+        // A FIN written and not yet acknowledged counts one in the send
+        // queue's length (and in the unsent part while not sent), though
+        // it is no byte of data.
+        let finishedSending = [TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.lastAck].contains(state.state)
+        let sendLength = finishedSending ? max(0, before.sendQueue - 1) : before.sendQueue
+        let unsent = finishedSending ? max(0, before.unsent - 1) : before.unsent
+        let sendQueue = try TCPRepair.peek(fd, .send, length: sendLength)
         let receiveQueue = try TCPRepair.peek(fd, .receive, length: before.receiveQueue)
         let negotiated = try TCPRepair.negotiated(fd)
         let timestamp = try TCPRepair.timestamp(fd)
@@ -35,12 +45,12 @@ enum TCPConnections {
         hold.remember(p.inode, at: before, what: described)
         return TCPConnectionImage(
             remote: InetSockets.endpoint(remote), sendSequence: before.sendEnd, receiveSequence: before.receiveEnd,
-            sendQueue: Data(sendQueue), unsentBytes: UInt32(before.unsent), receiveQueue: Data(receiveQueue),
+            sendQueue: Data(sendQueue), unsentBytes: UInt32(unsent), receiveQueue: Data(receiveQueue),
             mss: negotiated.mss, sack: negotiated.sack, timestamps: negotiated.timestamps,
             sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
             timestamp: timestamp,
             window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP],
-            networkLock: hold.lock?.table)
+            networkLock: hold.lock?.table, state: state.state == TCPInfo.established ? nil : state.stateName)
     }
 
     /// Makes `fd`, a fresh TCP socket with its options set, the connection
@@ -58,8 +68,12 @@ enum TCPConnections {
         } catch let e as SystemError where e.errno == EADDRINUSE {
             throw CheckpointError("cannot restore \(what): \(local) is in use by another socket")
         }
-        try TCPRepair.setSequence(fd, .send, c.sendSequence &- UInt32(truncatingIfNeeded: c.sendQueue.count))
-        try TCPRepair.setSequence(fd, .receive, c.receiveSequence &- UInt32(truncatingIfNeeded: c.receiveQueue.count))
+        // A FIN either way is made again at the release, where it takes
+        // its sequence number; the queues start before it.
+        let sendStart = c.sendSequence &- (c.finishedSending ? 1 : 0) &- UInt32(truncatingIfNeeded: c.sendQueue.count)
+        let receiveEnd = c.receiveSequence &- (c.peerFinished ? 1 : 0)
+        try TCPRepair.setSequence(fd, .send, sendStart)
+        try TCPRepair.setSequence(fd, .receive, receiveEnd &- UInt32(truncatingIfNeeded: c.receiveQueue.count))
         let e = Sockets.connect(fd, remote)
         if e != 0 { throw SystemError("connecting \(what) to \(remote) in repair mode", errno: e) }
         try TCPRepair.setNegotiated(fd, TCPRepair.Negotiated(
@@ -70,7 +84,11 @@ enum TCPConnections {
         try TCPRepair.fill(fd, .receive, with: [UInt8](c.receiveQueue))
         try TCPRepair.fill(fd, .send, with: [UInt8](c.sendQueue.prefix(sent)))
         let w = c.window
-        try TCPRepair.setWindow(fd, TCPRepair.Window(sendWL1: w[0], sendWindow: w[1], maxWindow: w[2], receiveWindow: w[3], receiveWUP: w[4]))
+        // The window was last advertised at the end of the stream, FIN
+        // included; before the FIN is taken, its edge is one further on.
+        let finOffset: UInt32 = c.peerFinished ? 1 : 0
+        try TCPRepair.setWindow(fd, TCPRepair.Window(sendWL1: w[0], sendWindow: w[1], maxWindow: w[2],
+                                                     receiveWindow: w[3] &+ finOffset, receiveWUP: w[4] &- finOffset))
 
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
@@ -79,9 +97,21 @@ enum TCPConnections {
         registry.whenReleasing {
             // Every connection of the image is made: its packets may pass.
             if let table = c.networkLock { try NetworkLock(table: table).release() }
+            if c.peerFinished {
+                let fin = TCPSegment(from: remote, to: local, sequence: receiveEnd, acknowledgment: sendStart,
+                                     flags: TCPSegment.fin | TCPSegment.ack,
+                                     window: UInt16(min(0xffff, w[1] >> UInt32(c.sendWindowScale ?? 0))))
+                try HalfClosed.takeFIN(own, fin, what: what)
+            }
+            if c.finishedSending && unsent.isEmpty { try TCPRepair.finishSending(own) }
             try TCPRepair.disable(own, probe: true)
             if reuseAddress { try Sockets.setIntOption(own, level: SOL_SOCKET, name: SO_REUSEADDR, 1) }
             try TCPRepair.sendAll(own, unsent, what: what)
+            // Bytes never sent go before the FIN, which then goes out
+            // as shutdown(2) sends it.
+            if c.finishedSending && !unsent.isEmpty && shutdown(own, Int32(SHUT_WR)) != 0 {
+                throw SystemError("ending the sending side of \(what) after its unsent bytes")
+            }
         }
     }
 }

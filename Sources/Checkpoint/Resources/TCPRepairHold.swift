@@ -36,7 +36,7 @@ public final class TCPRepairHold: @unchecked Sendable {
     /// processes `pids` have, in one nft run, before any is read.
     func holdPackets(ofConnectionsIn pids: [Int32]) throws {
         guard let lock else { return }
-        let found = try EstablishedConnections.held(by: pids)
+        let found = try TreeTCPConnections.held(by: pids)
         try lock.hold(Array(found.values))
         packetsHeld.formUnion(found.keys)
     }

@@ -25,7 +25,12 @@ final class SocketClient {
         }
     }
 
-    /// One read's worth of text, within `timeout` seconds.
+    /// shutdown(SHUT_WR): the peer reads end of file, and may still answer.
+    func finishSending() throws {
+        guard shutdown(fd, Int32(SHUT_WR)) == 0 else { throw HarnessError("shutdown: \(errnoText())") }
+    }
+
+    /// One read's worth of text, within `timeout` seconds; "" at end of file.
     func receive(timeout: Double = 10) throws -> String {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = Glibc.poll(&p, 1, Int32(timeout * 1000))

@@ -1,13 +1,14 @@
 import Glibc
 import Ptrace
 
-/// The established TCP connections a frozen tree's descriptors hold, found
+/// The TCP connections a frozen tree's descriptors hold (established or
+/// half closed, as TCPConnections carries them), found
 /// from the namespace's TCP tables before any socket is read, so the dump
 /// can hold all their packets with one nft run instead of one per
 /// connection: a server with a thousand clients would otherwise stay
 /// frozen seconds longer.
-enum EstablishedConnections {
-    /// Socket inode to connection, for every established TCP socket one of
+enum TreeTCPConnections {
+    /// Socket inode to connection, for every such TCP socket one of
     /// `pids` has a descriptor of.
     static func held(by pids: [Int32]) throws -> [UInt64: NetworkLock.Connection] {
         var sockets = Set<UInt64>()
@@ -30,7 +31,7 @@ enum EstablishedConnections {
         for pid in namespaces.values {
             for table in ["tcp", "tcp6"] {
                 for row in try InetSocketTable.read(pid: pid, table: table)
-                where row.state == TCPInfo.established && sockets.contains(row.inode) {
+                where TCPConnections.states.contains(row.state) && sockets.contains(row.inode) {
                     found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
                                                               remote: address(row.remoteAddress, row.remotePort))
                 }

@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+/// TCP connections closed on one side, carried over with
+/// `--tcp-established`: a peer that sent its FIN (the program's socket in
+/// CLOSE_WAIT), a program that ended its own sending side (FIN_WAIT2), and
+/// one whose FIN was not yet acknowledged after both sides ended
+/// (LAST_ACK). Each comes back in its state and goes on to a clean close.
+final class TCPHalfClosedTests: EndToEndCase {
+    /// The client sends a request and ends its side; the server, told to
+    /// go on only after the restore, reads the request and then end of
+    /// file, answers, and closes: the client gets the answer, then end of
+    /// file.
+    func testPeerThatEndedItsSideIsAnsweredAfterTheRestore() throws {
+        try expectAnswerAfterTheRestore(host: "127.0.0.1", clientHost: "127.0.0.1")
+    }
+
+    /// The same over IPv6: the FIN is handed over in an IPv6 packet.
+    func testIPv6PeerThatEndedItsSideIsAnsweredAfterTheRestore() throws {
+        try expectAnswerAfterTheRestore(host: "::1", clientHost: "::1")
+    }
+
+    /// The same for an IPv4 client of a dual-stack listener: its socket
+    /// names the addresses ::ffff:127.0.0.1, the FIN goes as IPv4.
+    func testIPv4PeerOfADualStackListenerThatEndedItsSideIsAnswered() throws {
+        try expectAnswerAfterTheRestore(host: "::", clientHost: "127.0.0.1")
+    }
+
+    private func expectAnswerAfterTheRestore(host: String, clientHost: String) throws {
+        let trigger = scratch.newPath("go")
+        let server = try startServer("tcp-close-wait", host: host, trigger: trigger, """
+            conn = accept()
+            print("accepted", flush=True)
+            wait_for_trigger()
+            data = read_to_end(conn)
+            print("read", data.decode().strip(), flush=True)
+            conn.sendall(b"answer to " + data)
+            conn.close()
+            print("closed", flush=True)
+            """)
+        let client = try connect(to: server, host: clientHost)
+        _ = try server.waitFor(line: "accepted")
+        try client.send("request\n")
+        try client.finishSending()
+        usleep(100_000)
+
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("half closed (CLOSE_WAIT)"))
+        try restore(image, as: server)
+        try touch(trigger)
+        _ = try server.waitFor(line: "closed")
+        XCTAssertTrue(server.log.lines().contains("read request"), server.log.tail())
+        XCTAssertEqual(try client.receive(timeout: 10), "answer to request\n")
+        XCTAssertEqual(try client.receive(timeout: 10), "", "end of file once the server closed")
+        assertNoFailures(server)
+    }
+
+    /// The server sends its greeting and ends its side, the client (which
+    /// has read the greeting and end of file) goes on sending before the
+    /// dump and after the restore: the server reads every byte, then end
+    /// of file when the client ends.
+    func testProgramThatEndedItsSideKeepsReceiving() throws {
+        let trigger = scratch.newPath("go")
+        let server = try startServer("tcp-fin-wait2", trigger: trigger, """
+            conn = accept()
+            conn.sendall(b"hello\\n")
+            conn.shutdown(socket.SHUT_WR)
+            print("finished sending", flush=True)
+            wait_for_trigger()
+            print("read", read_to_end(conn).decode(), flush=True)
+            print("state", state(conn), flush=True)
+            """)
+        let client = try connect(to: server)
+        _ = try server.waitFor(line: "finished sending")
+        XCTAssertEqual(try client.receive(timeout: 10), "hello\n")
+        XCTAssertEqual(try client.receive(timeout: 10), "")
+        try client.send("one ")
+        usleep(100_000)
+
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("half closed (FIN_WAIT2)"))
+        try restore(image, as: server)
+        try client.send("two")
+        try client.finishSending()
+        try touch(trigger)
+        let read = try server.waitFor(line: "read one two")
+        // Both sides ended, the server's first: TIME_WAIT, which a socket
+        // still held reports as CLOSE.
+        _ = try server.waitFor(line: "state 7", from: read)
+        assertNoFailures(server)
+    }
+
+    /// Both sides ended, and the client's acknowledgements of the server's
+    /// answer and FIN are dropped, so the server's socket waits in LAST_ACK
+    /// with both unacknowledged. After the restore it sends them again,
+    /// the client acknowledges, and the socket closes.
+    func testUnacknowledgedFINIsSentAgainAfterTheRestore() throws {
+        let trigger = scratch.newPath("go")
+        let server = try startServer("tcp-last-ack", trigger: trigger, """
+            conn = accept()
+            data = read_to_end(conn)
+            conn.sendall(b"answer to " + data)
+            conn.shutdown(socket.SHUT_WR)
+            print("answered", flush=True)
+            wait_for_trigger()
+            while True:
+                print("state", state(conn), flush=True)
+                time.sleep(0.1)
+            """)
+        let port = try server.waitFor("port", atLeast: 1)
+        let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: UInt16(port)))
+        let clientPort = try Sockets.localAddress(client.fd).port
+        let table = "halfclosed-\(getpid())"
+        try nft("table inet \(table) {\n chain output {\n type filter hook output priority -150; policy accept;\n tcp sport \(clientPort) tcp flags & (fin | syn | rst) == 0 drop\n }\n}\n")
+        defer { _ = try? nft("delete table inet \(table)\n") }
+        try client.send("request\n")
+        try client.finishSending()
+        _ = try server.waitFor(line: "answered")
+        XCTAssertEqual(try client.receive(timeout: 10), "answer to request\n")
+        usleep(100_000)
+
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("half closed (LAST_ACK)"))
+        try nft("delete table inet \(table)\n")
+        try restore(image, as: server)
+        try touch(trigger)
+        let mark = try server.waitFor("a state") { $0.hasPrefix("state ") }.index
+        XCTAssertEqual(server.log.lines()[mark], "state 9", "LAST_ACK after the restore")
+        _ = try server.waitFor(line: "state 7", from: mark, timeout: 20)
+        assertNoFailures(server)
+    }
+
+    /// A server on `host` running `body` (Python) with these at hand:
+    /// accept() the one connection, wait_for_trigger() until `trigger`
+    /// exists, read_to_end(conn), state(conn) (TCP_INFO's state). It then
+    /// sleeps until killed.
+    private func startServer(_ name: String, host: String = "127.0.0.1", trigger: String, _ body: String) throws -> Fixture {
+        try startPython(name, """
+            import os, socket, sys, time
+            def accept():
+                listener = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
+                listener.bind((sys.argv[2], 0))
+                listener.listen()
+                print("port", listener.getsockname()[1], flush=True)
+                print("ready", flush=True)
+                return listener.accept()[0]
+            def wait_for_trigger():
+                while not os.path.exists(sys.argv[1]):
+                    time.sleep(0.02)
+            def read_to_end(conn):
+                data = b""
+                while True:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return data
+                    data += chunk
+            def state(conn):
+                return conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+            \(body)
+            while True:
+                time.sleep(1)
+            """, [trigger, host])
+    }
+
+    private func connect(to server: Fixture, host: String = "127.0.0.1") throws -> SocketClient {
+        let port = try server.waitFor("port", atLeast: 1)
+        return try SocketClient(connectingTo: .inet(host: host, port: UInt16(port)))
+    }
+
+    private func touch(_ path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw HarnessError("cannot make \(path)") }
+    }
+
+    private func nft(_ script: String) throws {
+        let file = scratch.newPath("rules.nft")
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try runCommand("/usr/sbin/nft", ["-f", file], outputPrefix: scratch.newPath("nft"), timeout: 30)
+        guard result.succeeded else { throw HarnessError("nft: \(result)") }
+    }
+}
