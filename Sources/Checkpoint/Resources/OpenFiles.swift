@@ -150,7 +150,16 @@ final class OpenFileRegistry {
     /// waits until a failed restore can no longer kill what was made.
     private var atRelease: [() throws -> Void] = []
 
+    private var atReleaseOnce: Set<String> = []
+
     func whenReleasing(_ work: @escaping () throws -> Void) { atRelease.append(work) }
+
+    /// The same, for work many descriptors ask for and that must run once
+    /// (removing the one nftables table all connections share): the first
+    /// to ask under `key` gives it.
+    func whenReleasing(once key: String, _ work: @escaping () throws -> Void) {
+        if atReleaseOnce.insert(key).inserted { atRelease.append(work) }
+    }
 
     /// Runs the work kept for the release, in the order it was given.
     func releasing() throws { try Self.run(&atRelease) }

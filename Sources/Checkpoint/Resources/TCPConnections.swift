@@ -94,9 +94,11 @@ enum TCPConnections {
         guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
         registry.keep(own)
         let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
+        if let table = c.networkLock {
+            // Every connection of the image is made: their packets may pass.
+            registry.whenReleasing(once: "nftables table \(table)") { try NetworkLock(table: table).release() }
+        }
         registry.whenReleasing {
-            // Every connection of the image is made: its packets may pass.
-            if let table = c.networkLock { try NetworkLock(table: table).release() }
             if c.peerFinished {
                 let fin = TCPSegment(from: remote, to: local, sequence: receiveEnd, acknowledgment: sendStart,
                                      flags: TCPSegment.fin | TCPSegment.ack,
