@@ -46,6 +46,9 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var rawSocket: RawSocketState?
     public var netlinkSocket: NetlinkSocketState?
     public var packetSocket: PacketSocketState?
+    /// A socket's owner when not root: who made it, as the kernel keeps
+    /// it for stat, /proc/net's uid column and firewall owner matches.
+    public var socketOwner: SocketOwner?
 
     public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {
         self.fd = fd

@@ -43,6 +43,9 @@ struct FileProbe {
     var device: UInt64
     var inode: UInt64
     var rdev: UInt64
+    /// The file's owner; a socket's is the one who made it.
+    var uid: UInt32
+    var gid: UInt32
     var info: FdInfo
 
     var fileType: UInt32 { mode & UInt32(S_IFMT) }

@@ -38,7 +38,7 @@ enum FilesInFlight {
         let what = "\(FileKinds.describe(target: target)) in flight to socket:[\(socket)] (SCM_RIGHTS)"
         let info = try FdInfo.read(pid: me, fd: fd)
         let probe = FileProbe(pid: me, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
-                              inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), info: info)
+                              inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), uid: st.st_uid, gid: st.st_gid, info: info)
         guard let handler = FileKinds.all.first(where: { $0.recognizes(probe) }) else {
             throw UnixSocketInspector.Refusal(what: "with \(what); crtool cannot checkpoint this kind of file")
         }
@@ -49,6 +49,7 @@ enum FilesInFlight {
         var image = FileDescriptorImage(fd: -1, kind: handler.kind, path: target,
                                         flags: info.flags & ~Int32(O_CLOEXEC), closeOnExec: false, position: info.position)
         image.inode = probe.inode
+        image.socketOwner = SocketOwnership.owner(of: probe, kind: handler.kind)
         do {
             // Rare enough to read who holds what afresh, if the kind asks.
             try handler.collect(&image, probe: probe, context: FileDumpContext(crtool: (), system: SystemDescriptors()))
@@ -117,7 +118,14 @@ enum FilesInFlight {
             return fd
         }
         switch try handler.open(image, context: context) {
-        case .local(let fd): return fd
+        case .local(let fd):
+            do {
+                try SocketOwnership.give(fd, image)
+            } catch {
+                close(fd)
+                throw error
+            }
+            return fd
         case .remote:
             throw CheckpointError("a file in flight to a socket of pid \(context.pid) is of kind \(image.kind.rawValue), which crtool makes only inside a process")
         }

@@ -18,7 +18,7 @@ enum OpenFiles {
             var st = stat()
             guard stat(link, &st) == 0 else { throw SystemError("stat \(link)", pid: pid) }
             let probe = FileProbe(pid: pid, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
-                                  inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), info: info)
+                                  inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), uid: st.st_uid, gid: st.st_gid, info: info)
             if target.hasSuffix(" (deleted)"), FileSystemMagic.of(link) == FileSystemMagic.secretMemory {
                 throw FileKinds.unsupported(probe, what: "secret memory (memfd_secret), which no other process, crtool included, can read")
             }
@@ -30,6 +30,7 @@ enum OpenFiles {
                                             closeOnExec: info.flags & Int32(O_CLOEXEC) != 0,
                                             position: info.position)
             image.inode = probe.inode
+            image.socketOwner = SocketOwnership.owner(of: probe, kind: handler.kind)
             do {
                 try handler.collect(&image, probe: probe, context: context)
                 image.locks = try FileLocks.collect(probe)
@@ -98,6 +99,7 @@ enum OpenFiles {
                     switch try handler.open(f, context: context) {
                     case .local(let local):
                         defer { close(local) }
+                        try SocketOwnership.give(local, f)
                         remote = try context.install(local)
                     case .remote(let r):
                         remote = r
