@@ -1,8 +1,9 @@
 import Glibc
 import XCTest
 
-/// Two daemons from Debian's packages that most hosts run, each restored
-/// and then asked to do its job by a client that connects afterwards:
+/// Daemons from Debian's packages that most hosts run, each restored and
+/// then asked to do its job by a client that connects afterwards (and an
+/// ssh session that was open through the dump):
 /// sshd (a TCP listener, its host key in memory) must hand out the same
 /// host key; dnsmasq (UDP and TCP listeners, a netlink socket watching
 /// the interfaces) must answer a DNS query from its configuration.
@@ -39,6 +40,52 @@ final class DaemonScenarioTests: EndToEndCase {
 
         _ = try roundTrip(daemon)
         XCTAssertEqual(try hostKey(), published, "the restored sshd hands out its host key")
+    }
+
+    /// An ssh session in the middle of its remote command: sshd, the
+    /// session's privilege-separated child with its established
+    /// connection, the shell and its sleep are dumped with
+    /// --tcp-established, killed and restored. The client, outside the
+    /// image, never notices: its command's numbers come in order without
+    /// a gap or a repeat (the cipher state lives in memory on both ends),
+    /// and the session ends with the command's status.
+    func testSSHSessionCarriesOnAcrossTheRestore() throws {
+        let sshd = "/usr/sbin/sshd", keygen = "/usr/bin/ssh-keygen", ssh = "/usr/bin/ssh"
+        try requirePrograms(sshd, keygen, ssh, from: "Debian's openssh-server and openssh-client")
+        let dir = try scratch.newDirectory("sshd")
+        for key in ["host_key", "user_key"] {
+            let made = try runCommand(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", dir + "/" + key], outputPrefix: scratch.newPath("keygen"), timeout: 30)
+            XCTAssertTrue(made.succeeded, "\(made)")
+        }
+        _ = mkdir("/run/sshd", 0o755)
+        let port = try TestSocket.freeLoopbackPort()
+        // StrictModes no: the keys sit under /tmp, which anyone may write.
+        try writeWholeFile(dir + "/config", Array("""
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(dir)/host_key
+            AuthorizedKeysFile \(dir)/user_key.pub
+            StrictModes no
+            PermitRootLogin prohibit-password
+            PidFile \(dir)/sshd.pid
+            UsePAM no
+
+            """.utf8))
+        let daemon = try startProgram("sshd", sshd, ["-D", "-f", dir + "/config", "-E", dir + "/log"], isReady: nil)
+        defer { try? stopTree(daemon.pid) }
+        XCTAssertTrue(poll(timeout: 15, every: 0.05) { (try? TestSocket.tcp(port: port))?.close() != nil }, "sshd never listened")
+        let client = try startProgram("ssh", ssh, [
+            "-i", dir + "/user_key", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-p", "\(port)", "root@127.0.0.1",
+            "i=0; while [ $i -lt 80 ]; do i=$((i+1)); echo session $i; sleep 0.05; done; exit 7",
+        ], isReady: { $0 == "session 10" })
+        defer { try? stopTree(client.pid) }
+
+        let (image, pids) = try checkpointTree(daemon, options: ["--tcp-established"])
+        XCTAssertGreaterThanOrEqual(pids.count, 3, "sshd, the session's child and the shell")
+        try restore(image, as: daemon)
+        XCTAssertEqual(try waitForExit(client.pid, timeout: 30), .exited(7), "the session ends with its command's status\n\(client.log.tail())\(client.stderrTail())")
+        XCTAssertEqual(client.numbers("session"), Array(1...80), client.log.tail())
     }
 
     func testDnsmasqAnswersFromItsConfigurationAfterTheRestore() throws {
