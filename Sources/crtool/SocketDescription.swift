@@ -14,6 +14,7 @@ enum SocketDescription {
             }
             let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
             return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"
+                + (s.networkLock.map { ", new connections held by nftables table \($0)" } ?? "")
         }
         if let s = f.rawSocket {
             let kind = s.icmpDatagram == true ? "ICMP datagram" : "raw"

@@ -257,18 +257,6 @@ final class TCPConnectionTests: EndToEndCase {
         XCTAssertEqual(lines, (0..<sent).map { "echo \($0 + 2) x reuse 1" } + ["echo \(sent + 2) last reuse 1"], file: file, line: line)
     }
 
-    /// The nftables tables crtool holds packets in.
-    private func heldPacketTables() -> [String] {
-        guard let result = try? crtoolFreeCommand("/usr/sbin/nft", ["list", "tables"]) else { return [] }
-        return result.split(separator: "\n").compactMap { line in
-            line.hasPrefix("table inet crtool-") ? String(line.dropFirst("table inet ".count)) : nil
-        }
-    }
-
-    private func crtoolFreeCommand(_ path: String, _ arguments: [String]) throws -> String {
-        try runCommand(path, arguments, outputPrefix: scratch.newPath("nft"), timeout: 30).stdout
-    }
-
     /// Accepts a connection, then answers each of its lines with a
     /// counter and its socket's SO_REUSEADDR (set on it); `megabytes` of
     /// memory, not zero, make its dump take longer. `holdingANamespace`

@@ -56,7 +56,31 @@ public struct DumpReport: Sendable {
 /// lets every process go exactly as it was and removes the partial image.
 /// Runs on the tracer thread (see TracerThread).
 public enum Dumper {
+    /// How often a dump tries again while a listener's waiting
+    /// connections are being accepted, and how long the tree runs between.
+    static let attemptsForWaitingConnections = 40
+    static let pauseForWaitingConnections: useconds_t = 50_000
+
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
+        // One lock for every attempt: while the program accepts what waits,
+        // its listeners take nothing new.
+        let lock = options.tcpEstablished && options.networkLock ? NetworkLock.fresh(pid: options.pid) : nil
+        var attempt = 1
+        while true {
+            let last = attempt == attemptsForWaitingConnections
+            do {
+                return try dumpOnce(options, lock: lock, keepingLockForAnotherTry: !last)
+            } catch let waiting as ConnectionsWaiting {
+                guard !last else {
+                    throw CheckpointError("\(waiting.message) (tried \(attempt) times, for \(attempt * Int(pauseForWaitingConnections) / 1000) ms, while new connections were held back)")
+                }
+                attempt += 1
+                usleep(pauseForWaitingConnections)
+            }
+        }
+    }
+
+    private static func dumpOnce(_ options: DumpOptions, lock: NetworkLock?, keepingLockForAnotherTry: Bool) throws -> DumpReport {
         let started = Date()
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
@@ -72,7 +96,7 @@ public enum Dumper {
         let frozenAt = Date()
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
-        let tcpRepair = options.tcpEstablished ? TCPRepairHold(lockingPacketsOf: options.networkLock ? options.pid : nil) : nil
+        let tcpRepair = options.tcpEstablished ? TCPRepairHold(lock: lock) : nil
         do {
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
@@ -156,7 +180,7 @@ public enum Dumper {
                 leftRunning: options.leaveRunning, phases: phases.phases, warnings: warnings)
         } catch {
             for c in collected { try? c.inspector.close() }
-            let unresumed = tcpRepair?.resume() ?? []
+            let unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
             tree.release(kill: false)
             image.discard()
             guard unresumed.isEmpty else {

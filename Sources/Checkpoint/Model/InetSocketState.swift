@@ -20,6 +20,9 @@ public struct InetSocketState: Codable, Equatable, Sendable {
     /// An established TCP connection's sequence numbers, queues and
     /// agreed options (absent for every other socket).
     public var connection: TCPConnectionImage?
+    /// For a listener: the nftables table (family inet) that has held back
+    /// new connections to it since the dump; the restore removes it.
+    public var networkLock: String?
 
     public init(family: Family, transport: TransportProtocol) {
         self.family = family

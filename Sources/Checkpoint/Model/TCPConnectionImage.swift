@@ -44,6 +44,11 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     /// The program ended its sending side (FIN_WAIT1, FIN_WAIT2, LAST_ACK).
     public var finishedSending: Bool { state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" }
 
+    /// Whether `table` could be a network lock's table: it reaches nft.
+    public static func isTableName(_ table: String) -> Bool {
+        !table.isEmpty && table.count <= 64 && table.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+
     /// The first field that cannot describe a connection, and why.
     public var invalidField: (field: String, reason: String)? {
         if window.count != 5 { return ("window", "holds \(window.count) numbers, not the 5 of struct tcp_repair_window") }
@@ -53,7 +58,7 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
         if UInt64(unsentBytes) > UInt64(sendQueue.count) {
             return ("unsentBytes", "\(unsentBytes) is more than the send queue's \(sendQueue.count) bytes")
         }
-        if let table = networkLock, table.isEmpty || table.count > 64 || !table.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+        if let table = networkLock, !Self.isTableName(table) {
             return ("networkLock", "\"\(table)\" is not a table name crtool makes")
         }
         if (sendWindowScale == nil) != (receiveWindowScale == nil) || (sendWindowScale ?? 0) > 14 || (receiveWindowScale ?? 0) > 14 {

@@ -9,8 +9,10 @@ import Ptrace
 ///
 /// A listener with connections waiting to be accepted is refused (they
 /// are established connections the program has not seen yet, and no
-/// socket of the program holds them), and so are connections still
-/// connecting or closing from both sides at once. Datagrams waiting in a UDP socket's queue are not kept: a
+/// socket of the program holds them), unless the network lock holds its
+/// new connections back: then the dump lets the program take them and
+/// tries again (Dumper). Connections still connecting or closing from
+/// both sides at once are refused. Datagrams waiting in a UDP socket's queue are not kept: a
 /// network may drop them as well.
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
@@ -39,10 +41,15 @@ enum InetSockets: FileKind {
             let info = try TCPInfo.read(fd)
             switch info.state {
             case TCPInfo.listen:
+                let table = context.tcpRepair?.lockTable(forListener: p.inode)
                 if info.acceptQueue > 0 {
-                    throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; connections the program has not accepted cannot be carried over")
+                    let message = "pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; connections the program has not accepted cannot be carried over"
+                    // Its new connections are held back: the program may
+                    // take the waiting ones, and the dump try again.
+                    throw table == nil ? CheckpointError(message) : ConnectionsWaiting(message: message) as Error
                 }
                 state.listening = true
+                state.networkLock = table
                 state.backlog = info.backlog
             case TCPInfo.close:
                 break
@@ -90,6 +97,8 @@ enum InetSockets: FileKind {
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)
             }
+            // The listener is back: the connections held since the dump may come.
+            if let table = state.networkLock { NetworkLock.releaseWhenRestored(table, registry: context.registry) }
             if let groups = state.multicast {
                 try MulticastGroups.join(groups, on: fd, ipv6: state.family == .ipv6, what: what)
             }

@@ -9,10 +9,14 @@ import Ptrace
 /// again, rather than be reset by a port with no socket; and what it sends
 /// while the dump runs is never taken, so never lost.
 ///
-/// The connections are elements of a set the table's four rules look up
-/// (IPv4 and IPv6, each way), so one nft run holds any number of them, and
-/// the host's other packets pay a hash lookup, not a rule per connection,
-/// while the lock stands.
+/// The connections are elements of sets the table's rules look up (IPv4
+/// and IPv6, each way), so one nft run holds any number of them, and the
+/// host's other packets pay a hash lookup, not a rule per connection,
+/// while the lock stands. The tree's listeners are held too: SYNs to them
+/// are dropped, so a client that connects between the dump and the
+/// restore waits (its SYN is sent again) and is accepted by the restored
+/// listener, and one that connects during the dump is not left in an
+/// accept queue the dump cannot carry.
 ///
 /// The table is named in the image, so the restore (on this host) removes
 /// it once the connections are made again; a dump that lets the tree run
@@ -36,24 +40,40 @@ public struct NetworkLock: Sendable {
         NetworkLock(table: "crtool-\(pid)-\(UInt64(Date().timeIntervalSince1970 * 1000))")
     }
 
-    /// Adds `connections` to the table, made on first use, in one nft run
-    /// (a few milliseconds each, all of them inside the frozen time).
-    func hold(_ connections: [Connection]) throws {
-        guard !connections.isEmpty else { return }
-        var elements: [Bool: [String]] = [:]
+    /// Adds `connections`, and the listeners at `listening` (their bound
+    /// addresses), to the table, made on first use, in one nft run (a few
+    /// milliseconds each, all of them inside the frozen time). A held
+    /// listener's new connections wait: their SYNs are dropped, and sent
+    /// again by their clients until the restored listener takes them,
+    /// rather than refused or queued where the dump cannot reach them.
+    func hold(_ connections: [Connection], listening: [SocketAddress] = []) throws {
+        guard !connections.isEmpty || !listening.isEmpty else { return }
+        var elements: [String: [String]] = [:]
         for c in connections {
             guard let local = Self.wireAddress(c.local), let remote = Self.wireAddress(c.remote), local.ipv4 == remote.ipv4 else {
                 throw CheckpointError("cannot hold the packets of a connection from \(c.local) to \(c.remote): not an IP address pair")
             }
-            elements[local.ipv4, default: []].append("\(remote.host) . \(c.remote.port) . \(local.host) . \(c.local.port)")
+            elements[local.ipv4 ? "v4" : "v6", default: []].append("\(remote.host) . \(c.remote.port) . \(local.host) . \(c.local.port)")
+        }
+        for l in listening {
+            guard let local = Self.wireAddress(l) else { throw CheckpointError("cannot hold new connections to \(l): not an IP address") }
+            if local.host == "0.0.0.0" || local.host == "::" {
+                elements["ports", default: []].append("\(l.port)")
+            } else {
+                elements[local.ipv4 ? "listeners4" : "listeners6", default: []].append("\(local.host) . \(l.port)")
+            }
         }
         // The declarations make the table the first time and change
         // nothing after; the rules are flushed and added again so that a
-        // second run leaves four, all in nft's one transaction.
+        // second run leaves the same seven, all in nft's one transaction.
+        let syn = "tcp flags & (syn | ack) == syn drop"
         var script = """
             table inet \(table) {
                 set v4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }
                 set v6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }
+                set listeners4 { type ipv4_addr . inet_service; }
+                set listeners6 { type ipv6_addr . inet_service; }
+                set ports { type inet_service; }
                 chain input { type filter hook input priority -150; policy accept; }
                 chain output { type filter hook output priority -150; policy accept; }
             }
@@ -61,16 +81,23 @@ public struct NetworkLock: Sendable {
             flush chain inet \(table) output
             add rule inet \(table) input ip saddr . tcp sport . ip daddr . tcp dport @v4 drop
             add rule inet \(table) input ip6 saddr . tcp sport . ip6 daddr . tcp dport @v6 drop
+            add rule inet \(table) input ip daddr . tcp dport @listeners4 \(syn)
+            add rule inet \(table) input ip6 daddr . tcp dport @listeners6 \(syn)
+            add rule inet \(table) input tcp dport @ports \(syn)
             add rule inet \(table) output ip daddr . tcp dport . ip saddr . tcp sport @v4 drop
             add rule inet \(table) output ip6 daddr . tcp dport . ip6 saddr . tcp sport @v6 drop
 
             """
-        for (ipv4, list) in elements.sorted(by: { $0.key && !$1.key }) {
-            script += "add element inet \(table) \(ipv4 ? "v4" : "v6") { \(list.joined(separator: ", ")) }\n"
+        for (set, list) in elements.sorted(by: { $0.key < $1.key }) {
+            script += "add element inet \(table) \(set) { \(list.joined(separator: ", ")) }\n"
         }
-        let what = connections.count == 1 ? "the connection from \(connections[0].local) to \(connections[0].remote)"
-                                           : "\(connections.count) connections"
-        try run(script, doing: "holding the packets of \(what)")
+        var held: [String] = []
+        if !connections.isEmpty {
+            held.append(connections.count == 1 ? "the connection from \(connections[0].local) to \(connections[0].remote)"
+                                                : "\(connections.count) connections")
+        }
+        if !listening.isEmpty { held.append("new connections to \(listening.count == 1 ? "\(listening[0])" : "\(listening.count) listeners")") }
+        try run(script, doing: "holding the packets of \(held.joined(separator: " and "))")
     }
 
     /// The address as packets carry it: an IPv6 socket talking to an IPv4
@@ -94,6 +121,12 @@ public struct NetworkLock: Sendable {
     public func release() throws {
         guard Self.exists(table) else { return }
         try run("delete table inet \(table)\n", doing: "letting the held TCP packets go (nftables table \(table))")
+    }
+
+    /// Has the restore remove `table` once, at the release, however many
+    /// connections and listeners of the image name it.
+    static func releaseWhenRestored(_ table: String, registry: OpenFileRegistry) {
+        registry.whenReleasing(once: "nftables table \(table)") { try NetworkLock(table: table).release() }
     }
 
     static func exists(_ table: String) -> Bool {

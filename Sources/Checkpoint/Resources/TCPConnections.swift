@@ -94,10 +94,8 @@ enum TCPConnections {
         guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
         registry.keep(own)
         let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
-        if let table = c.networkLock {
-            // Every connection of the image is made: their packets may pass.
-            registry.whenReleasing(once: "nftables table \(table)") { try NetworkLock(table: table).release() }
-        }
+        // Every connection of the image is made: their packets may pass.
+        if let table = c.networkLock { NetworkLock.releaseWhenRestored(table, registry: registry) }
         registry.whenReleasing {
             if c.peerFinished {
                 let fin = TCPSegment(from: remote, to: local, sequence: receiveEnd, acknowledgment: sendStart,

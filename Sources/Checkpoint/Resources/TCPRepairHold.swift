@@ -19,12 +19,16 @@ public final class TCPRepairHold: @unchecked Sendable {
     private var held: [UInt64: Held] = [:]
     /// Socket inodes whose packets the lock holds.
     private var packetsHeld = Set<UInt64>()
+    /// Listeners (socket inodes) whose new connections the lock holds back.
+    private var listenersHeld = Set<UInt64>()
     /// Where the connections' packets are held until the restore; nil
     /// with --network-lock skip.
     let lock: NetworkLock?
 
-    public init(lockingPacketsOf pid: Int32?) {
-        lock = pid.map { NetworkLock.fresh(pid: $0) }
+    /// `lock` may outlive the hold: a dump that tries again while a
+    /// listener's waiting connections are taken keeps it standing.
+    init(lock: NetworkLock?) {
+        self.lock = lock
     }
 
     /// Whether resume() or release() ended the hold.
@@ -37,8 +41,14 @@ public final class TCPRepairHold: @unchecked Sendable {
     func holdPackets(ofConnectionsIn pids: [Int32]) throws {
         guard let lock else { return }
         let found = try TreeTCPConnections.held(by: pids)
-        try lock.hold(Array(found.values))
-        packetsHeld.formUnion(found.keys)
+        try lock.hold(Array(found.connections.values), listening: Array(found.listeners.values))
+        packetsHeld.formUnion(found.connections.keys)
+        listenersHeld.formUnion(found.listeners.keys)
+    }
+
+    /// The table holding back new connections to the listener `inode`, if any.
+    func lockTable(forListener inode: UInt64) -> String? {
+        listenersHeld.contains(inode) ? lock?.table : nil
     }
 
     /// Puts the socket `fd` (crtool's copy; socket inode `inode`) in repair
@@ -85,7 +95,7 @@ public final class TCPRepairHold: @unchecked Sendable {
     /// Out of repair mode without a window probe, for a tree that runs on.
     /// Returns what could not be put back, for the dump to report.
     @discardableResult
-    public func resume() -> [String] {
+    public func resume(keepingLock: Bool = false) -> [String] {
         settled = true
         var problems: [String] = []
         for (inode, h) in held {
@@ -98,6 +108,7 @@ public final class TCPRepairHold: @unchecked Sendable {
             close(h.fd)
         }
         held = [:]
+        guard !keepingLock else { return problems }
         do {
             try lock?.release()
         } catch {

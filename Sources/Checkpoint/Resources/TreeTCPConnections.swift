@@ -9,8 +9,9 @@ import Ptrace
 /// frozen seconds longer.
 enum TreeTCPConnections {
     /// Socket inode to connection, for every such TCP socket one of
-    /// `pids` has a descriptor of.
-    static func held(by pids: [Int32]) throws -> [UInt64: NetworkLock.Connection] {
+    /// `pids` has a descriptor of, and socket inode to bound address for
+    /// every listener.
+    static func held(by pids: [Int32]) throws -> (connections: [UInt64: NetworkLock.Connection], listeners: [UInt64: SocketAddress]) {
         var sockets = Set<UInt64>()
         // One process of each network namespace reads its tables.
         var namespaces: [UInt64: Int32] = [:]
@@ -26,18 +27,22 @@ enum TreeTCPConnections {
             guard stat("/proc/\(pid)/ns/net", &st) == 0 else { throw SystemError("stat /proc/\(pid)/ns/net") }
             if namespaces[UInt64(st.st_ino)] == nil { namespaces[UInt64(st.st_ino)] = pid }
         }
-        guard !sockets.isEmpty else { return [:] }
+        guard !sockets.isEmpty else { return ([:], [:]) }
         var found: [UInt64: NetworkLock.Connection] = [:]
+        var listeners: [UInt64: SocketAddress] = [:]
         for pid in namespaces.values {
             for table in ["tcp", "tcp6"] {
-                for row in try InetSocketTable.read(pid: pid, table: table)
-                where TCPConnections.states.contains(row.state) && sockets.contains(row.inode) {
-                    found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
-                                                              remote: address(row.remoteAddress, row.remotePort))
+                for row in try InetSocketTable.read(pid: pid, table: table) where sockets.contains(row.inode) {
+                    if row.state == TCPInfo.listen {
+                        listeners[row.inode] = address(row.localAddress, row.localPort)
+                    } else if TCPConnections.states.contains(row.state) {
+                        found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
+                                                                  remote: address(row.remoteAddress, row.remotePort))
+                    }
                 }
             }
         }
-        return found
+        return (found, listeners)
     }
 
     private static func address(_ bytes: [UInt8], _ port: UInt16) -> SocketAddress {

@@ -41,6 +41,9 @@ enum ImageConsistency {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }
         for (i, f) in p.files.enumerated() {
+            if let table = f.inetSocket?.networkLock, !TCPConnectionImage.isTableName(table) {
+                throw fail("files[\(i)].inetSocket.networkLock", "\"\(table)\" is not a table name crtool makes")
+            }
             if let socket = f.inetSocket, let c = socket.connection {
                 if let bad = c.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
                 guard socket.local != nil, socket.transport == .tcp else {

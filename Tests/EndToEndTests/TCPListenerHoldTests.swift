@@ -1,0 +1,96 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A listener's new connections under the network lock (`--tcp-established`
+/// with nftables): connections waiting in its accept queue when the tree
+/// is frozen are left to the program to accept, the dump trying again, and
+/// a client that connects between the dump and the restore waits and is
+/// accepted by the restored server, rather than being refused.
+final class TCPListenerHoldTests: EndToEndCase {
+    func testWaitingConnectionsAreAcceptedAndNewOnesWaitForTheRestore() throws {
+        let server = try startSlowServer()
+        let port = UInt16(try server.waitFor("port", atLeast: 1))
+        var clients: [SocketClient] = []
+        for i in 0..<4 {
+            let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
+            try client.send("hi \(i)\n")
+            clients.append(client)
+        }
+        // The server takes one every 300 ms: three still wait.
+        let image = try checkpoint(server, options: ["--tcp-established"])
+        XCTAssertEqual(server.log.lines().filter { $0.hasPrefix("accepted") }.count, 4, "every waiting connection was accepted before the dump\n\(server.log.tail())")
+        XCTAssertTrue(try crtool(["show", image]).stdout.contains("listening, new connections held by nftables table"))
+
+        // Connects while the server is only an image: its SYNs go unanswered
+        // until the restored listener is there.
+        let late = DispatchQueue(label: "late client")
+        var lateClient: Result<SocketClient, Error>?
+        let connected = DispatchSemaphore(value: 0)
+        late.async {
+            lateClient = Result { try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port)) }
+            connected.signal()
+        }
+        usleep(300_000)
+        try restore(image, as: server)
+        XCTAssertEqual(connected.wait(timeout: .now() + 20), .success, "the late client's connection was taken after the restore")
+        let last = try XCTUnwrap(lateClient).get()
+        try last.send("hi 4\n")
+        clients.append(last)
+        for (i, client) in clients.enumerated() {
+            XCTAssertEqual(try client.receive(timeout: 20), "echo hi \(i)\n")
+        }
+        XCTAssertEqual(heldPacketTables(), [], "the restore let the packets go")
+        assertNoFailures(server)
+    }
+
+    /// Without the lock nothing holds new connections back, so waiting
+    /// ones are refused as before, and the server runs on with them.
+    func testWaitingConnectionsRefuseTheDumpWithoutTheLock() throws {
+        let server = try startSlowServer()
+        let port = UInt16(try server.waitFor("port", atLeast: 1))
+        var clients: [SocketClient] = []
+        for i in 0..<3 {
+            let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
+            try client.send("hi \(i)\n")
+            clients.append(client)
+        }
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established", "--network-lock", "skip"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("waiting to be accepted"), "\(result)")
+        for (i, client) in clients.enumerated() {
+            XCTAssertEqual(try client.receive(timeout: 20), "echo hi \(i)\n")
+        }
+        assertRunningFree(server)
+    }
+
+    /// Accepts a connection every 300 ms and answers each line on it.
+    private func startSlowServer() throws -> Fixture {
+        try startPython("tcp-slow-accept", """
+            import socket, threading, time
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            def serve(conn):
+                pending = b""
+                while True:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    pending += chunk
+                    while b"\\n" in pending:
+                        line, pending = pending.split(b"\\n", 1)
+                        conn.sendall(b"echo " + line + b"\\n")
+            n = 0
+            while True:
+                time.sleep(0.3)
+                conn = listener.accept()[0]
+                n += 1
+                print("accepted", n, flush=True)
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            """)
+    }
+}
