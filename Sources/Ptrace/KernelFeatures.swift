@@ -71,6 +71,16 @@ public enum KernelFeatures {
                     return (false, "\(error)")
                 }
             },
+            probe("raw IP sockets (a half-closed TCP connection gets its peer's FIN back)", required: false) {
+                do {
+                    close(try Sockets.create(family: AF_INET, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW)))
+                    return (true, "")
+                } catch let e as SystemError {
+                    return (false, "\(e.errnoName): connections in CLOSE_WAIT or LAST_ACK cannot be restored")
+                } catch {
+                    return (false, "\(error)")
+                }
+            },
             probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {
                 Nftables.path.map { (true, $0) } ?? (false, "missing: install nftables, or dump with --network-lock skip")
             },
