@@ -64,8 +64,16 @@ public enum KernelCompare {
     }
 
     public static func sameFile(_ pid1: Int32, _ fd1: Int32, _ pid2: Int32, _ fd2: Int32) throws -> Bool {
+        try fileOrder(pid1, fd1, pid2, fd2) == 0
+    }
+
+    /// kcmp's order of two descriptors' open file descriptions: 0 for the
+    /// same one, else which is the lower, consistently, so that a list of
+    /// descriptions kept in this order is searched in log n calls.
+    public static func fileOrder(_ pid1: Int32, _ fd1: Int32, _ pid2: Int32, _ fd2: Int32) throws -> Int {
         let r = cr_syscall6(Int(Syscall.kcmp), UInt64(pid1), UInt64(pid2), 0, UInt64(fd1), UInt64(fd2), 0) // KCMP_FILE
         if r < 0 { throw SystemError("kcmp of fd \(fd1) and pid \(pid2) fd \(fd2)", pid: pid1) }
-        return r == 0
+        guard r <= 2 else { throw SystemError("kcmp of fd \(fd1) and pid \(pid2) fd \(fd2) gave no order (\(r))", pid: pid1, errno: EINVAL) }
+        return r == 0 ? 0 : r == 1 ? -1 : 1
     }
 }

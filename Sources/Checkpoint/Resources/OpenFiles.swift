@@ -50,25 +50,35 @@ enum OpenFiles {
     /// `openFile` number, across every process of the image (kcmp).
     static func assignOpenFiles(_ processes: inout [ProcessImage]) throws {
         var next = 1
-        // Only descriptors of the same inode can share a description.
+        // Only descriptors of the same inode can share a description. Per
+        // inode, one descriptor of each description found so far, in
+        // kcmp's order: a process that opened one file 5000 times took
+        // 12 million kcmp calls (5.7 s frozen) when each was compared
+        // with every one before it.
         var seen: [UInt64: [(pid: Int32, fd: Int32, id: Int)]] = [:]
         for p in processes.indices {
             for f in processes[p].files.indices {
                 let file = processes[p].files[f]
                 let pid = processes[p].pid
+                var known = seen[file.inode] ?? []
+                var low = 0, high = known.count
                 var id: Int?
-                for s in seen[file.inode] ?? [] {
-                    if try KernelCompare.sameFile(pid, file.fd, s.pid, s.fd) {
-                        id = s.id
+                while low < high {
+                    let mid = (low + high) / 2
+                    let order = try KernelCompare.fileOrder(pid, file.fd, known[mid].pid, known[mid].fd)
+                    if order == 0 {
+                        id = known[mid].id
                         break
                     }
+                    if order < 0 { high = mid } else { low = mid + 1 }
                 }
                 if id == nil {
                     id = next
                     next += 1
+                    known.insert((pid, file.fd, id!), at: low)
+                    seen[file.inode] = known
                 }
                 processes[p].files[f].openFile = id!
-                seen[file.inode, default: []].append((pid, file.fd, id!))
             }
         }
     }
