@@ -114,5 +114,6 @@ enum DumpSummary {
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, frozen \(ms), total \(total) (\(rate)); "
             + (r.leftRunning ? "process left running" : "process killed")
+            + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")
     }
 }

@@ -18,7 +18,12 @@ final class TCPListenerHoldTests: EndToEndCase {
             clients.append(client)
         }
         // The server takes one every 300 ms: three still wait.
-        let image = try checkpoint(server, options: ["--tcp-established"])
+        let image = scratch.newPath("image")
+        let dump = try crtool(["dump", "-t", "\(server.pid)", "-D", image, "--tcp-established"])
+        XCTAssertTrue(dump.succeeded, "\(dump)")
+        XCTAssertTrue(dump.stdout.contains("a listener had connections waiting to be accepted"), "\(dump)")
+        XCTAssertNotNil(try waitForExit(server.pid, timeout: 10), "the dump killed the server")
+        try waitUntilFree(server.pid)
         XCTAssertEqual(server.log.lines().filter { $0.hasPrefix("accepted") }.count, 4, "every waiting connection was accepted before the dump\n\(server.log.tail())")
         XCTAssertTrue(try crtool(["show", image]).stdout.contains("listening, new connections held by nftables table"))
 

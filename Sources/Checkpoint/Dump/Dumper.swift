@@ -48,6 +48,9 @@ public struct DumpReport: Sendable {
     /// What a tree left running did not get back as it was (a connection
     /// still in repair mode, packets still held).
     public var warnings: [String] = []
+    /// Freezes it took: more than one when a listener had connections
+    /// waiting to be accepted, which the program was let take first.
+    public var attempts = 1
 }
 
 /// Checkpoints the process tree under one PID: freeze every thread of
@@ -69,7 +72,9 @@ public enum Dumper {
         while true {
             let last = attempt == attemptsForWaitingConnections
             do {
-                return try dumpOnce(options, lock: lock, keepingLockForAnotherTry: !last)
+                var report = try dumpOnce(options, lock: lock, keepingLockForAnotherTry: !last)
+                report.attempts = attempt
+                return report
             } catch let waiting as ConnectionsWaiting {
                 guard !last else {
                     throw CheckpointError("\(waiting.message) (tried \(attempt) times, for \(attempt * Int(pauseForWaitingConnections) / 1000) ms, while new connections were held back)")
