@@ -70,9 +70,11 @@ public struct TCPSegment: Equatable, Sendable {
         let fd = try Sockets.create(family: ipv4 ? AF_INET : AF_INET6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW))
         defer { close(fd) }
         // Where the packet goes is in its header; the kernel wants the
-        // address again, without a port.
+        // address again, without a port, and a link-local one's interface.
+        var scope: UInt32 = 0
+        if case .inet6(_, _, _, let id) = destination { scope = id }
         let target: SocketAddress = ipv4 ? .inet4(address: Array(bytes[16..<20]), port: 0)
-                                         : .inet6(address: Array(bytes[24..<40]), port: 0, flowInfo: 0, scopeID: 0)
+                                         : .inet6(address: Array(bytes[24..<40]), port: 0, flowInfo: 0, scopeID: scope)
         let address = target.bytes
         let n = bytes.withUnsafeBytes { packet in
             address.withUnsafeBytes { raw in
