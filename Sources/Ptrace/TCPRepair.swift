@@ -139,6 +139,16 @@ public enum TCPRepair {
         try set(fd, queueOption, 0, "selecting no queue") // TCP_NO_QUEUE
     }
 
+    /// Whether an urgent (out-of-band) byte waits for the program's
+    /// recv(MSG_OOB), or has been announced and not yet arrived: repair
+    /// mode can fill the queues but not the urgent pointer, so such a
+    /// byte cannot be put back.
+    public static func urgentByteWaiting(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_OOB | MSG_PEEK | MSG_DONTWAIT))
+        return n == 1 || (n < 0 && errno == EAGAIN)
+    }
+
     /// Bytes in the send queue, of them not yet sent, and in the receive queue.
     public static func queueLengths(_ fd: Int32) throws -> (send: Int, unsent: Int, receive: Int) {
         func ask(_ request: UInt, _ what: String) throws -> Int {

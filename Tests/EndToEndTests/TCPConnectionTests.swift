@@ -128,6 +128,42 @@ final class TCPConnectionTests: EndToEndCase {
         assertRunningFree(server)
     }
 
+    /// An urgent byte the server has not read cannot be put back by repair
+    /// mode: the dump is refused, naming it, rather than losing it, and
+    /// the server runs on and reads the byte when it gets to it.
+    func testUnreadUrgentByteRefusesTheDumpAndStaysForTheProgram() throws {
+        let trigger = scratch.newPath("go")
+        let server = try startPython("tcp-urgent", """
+            import os, socket, sys, time
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            conn = listener.accept()[0]
+            while not os.path.exists(sys.argv[1]):
+                time.sleep(0.02)
+            print("urgent", conn.recv(1, socket.MSG_OOB).decode(), flush=True)
+            print("then", conn.recv(100).decode().strip(), flush=True)
+            while True:
+                time.sleep(1)
+            """, [trigger])
+        let client = try connect(to: server)
+        try client.send("before\n")
+        XCTAssertEqual(send(client.fd, "!", 1, Int32(MSG_OOB)), 1)
+        usleep(100_000)
+
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("urgent (out-of-band) byte"), "\(result)")
+        XCTAssertEqual(heldPacketTables(), [])
+        XCTAssertTrue(FileManager.default.createFile(atPath: trigger, contents: Data()))
+        _ = try server.waitFor(line: "urgent !")
+        _ = try server.waitFor(line: "then before")
+        assertRunningFree(server)
+    }
+
     /// A peer that keeps sending through the dump, the time between, and
     /// the restore: its packets are held (nftables) from the moment the
     /// dump takes the connection until the restore lets them go, so it is

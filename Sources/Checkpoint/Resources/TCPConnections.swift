@@ -27,6 +27,9 @@ enum TCPConnections {
         // A socket in repair mode sends nothing, but takes what arrives: an
         // acknowledgement or data between the reads would tear the image.
         let described = "pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote),"
+        if TCPRepair.urgentByteWaiting(fd) {
+            throw CheckpointError("\(described) has an urgent (out-of-band) byte the program has not read, which TCP repair mode cannot put back; dump again once the program has read it")
+        }
         let before = try TCPStreamPosition.read(fd)
         // A FIN written and not yet acknowledged counts one in the send
         // queue's length (and in the unsent part while not sent), though
