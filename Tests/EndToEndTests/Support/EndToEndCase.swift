@@ -3,22 +3,25 @@ import XCTest
 
 /// The base of every end-to-end test: a scratch directory, and the promise
 /// that every process the test started, and every process crtool restored
-/// for it, is killed and reaped afterwards, whether the test passed, failed
-/// or threw halfway.
+/// for it, is killed and reaped afterwards, and every network lock its
+/// dumps left is removed, whether the test passed, failed or threw halfway.
 class EndToEndCase: XCTestCase {
     private(set) var scratch: ScratchDirectory!
     private var childrenBefore: Set<pid_t> = []
+    private var startedAt = Date()
 
     override func setUpWithError() throws {
         try super.setUpWithError()
         try becomeChildSubreaper()
         childrenBefore = Set(ProcessTable.children(of: getpid()))
+        startedAt = Date()
         let label = String(name.filter { $0.isLetter || $0.isNumber }.suffix(40))
         scratch = try ScratchDirectory(label: label)
     }
 
     override func tearDownWithError() throws {
         killDescendants(keeping: childrenBefore)
+        removeNetworkLocks(madeSince: startedAt)
         scratch?.remove()
         scratch = nil
         try super.tearDownWithError()

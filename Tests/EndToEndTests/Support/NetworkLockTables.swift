@@ -1,3 +1,6 @@
+import Foundation
+import Glibc
+
 extension EndToEndCase {
     /// The nftables tables crtool holds TCP packets in (the network lock),
     /// by name; a test's dumps and restores must leave none behind.
@@ -5,6 +8,18 @@ extension EndToEndCase {
         guard let result = try? runCommand("/usr/sbin/nft", ["list", "tables"], outputPrefix: scratch.newPath("nft"), timeout: 30) else { return [] }
         return result.stdout.split(separator: "\n").compactMap { line in
             line.hasPrefix("table inet crtool-") ? String(line.dropFirst("table inet ".count)) : nil
+        }
+    }
+
+    /// Removes the tables this test's dumps made (crtool-PID-MILLISECONDS,
+    /// made at or after `start`) and no restore removed: a test that
+    /// failed between a dump and its restore would otherwise leave ports
+    /// whose packets are dropped for the tests after it.
+    func removeNetworkLocks(madeSince start: Date) {
+        guard access("/usr/sbin/nft", X_OK) == 0 else { return }
+        let since = UInt64(start.timeIntervalSince1970 * 1000)
+        for table in heldPacketTables() where (table.split(separator: "-").last.flatMap { UInt64($0) } ?? 0) >= since {
+            _ = try? runCommand("/usr/sbin/nft", ["delete", "table", "inet", table], outputPrefix: scratch.newPath("nft"), timeout: 30)
         }
     }
 }
