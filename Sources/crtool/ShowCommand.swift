@@ -21,8 +21,12 @@ struct ShowCommand: ParsableCommand {
             print("image \(directory)")
             print("  written by \(m.tool) on \(m.kernelRelease) \(m.architecture) at \(m.createdAt), format \(m.formatVersion)")
             print("  codec \(m.codec); \(m.files.count + 1) files, checksums verified")
+            var lockTables = Set<String>()
             for entry in m.processes {
                 let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
+                for f in p.files {
+                    if let t = f.inetSocket?.networkLock ?? f.inetSocket?.connection?.networkLock { lockTables.insert(t) }
+                }
                 let reader = try image.pageReader(name: p.pagesFile)
                 let s = reader.summary
                 let files = reader.partSummaries.map(\.name)
@@ -57,6 +61,12 @@ struct ShowCommand: ParsableCommand {
                     let detail = SocketDescription.of(f).map { ", \($0)" } ?? ""
                     print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(detail)\(locks)")
                 }
+            }
+            // Peers wait on this host until the image is restored; a user
+            // who gives up on it must know how to let them go.
+            for t in lockTables.sorted() {
+                print("network lock: nftables table inet \(t) holds the connections' packets until the restore; "
+                      + "to let them go without restoring: nft delete table inet \(t)")
             }
         } catch {
             throw fail("show", error)
