@@ -11,20 +11,7 @@ final class DaemonScenarioTests: EndToEndCase {
     func testSSHDServesItsHostKeyAfterTheRestore() throws {
         let sshd = "/usr/sbin/sshd", keygen = "/usr/bin/ssh-keygen", keyscan = "/usr/bin/ssh-keyscan"
         try requirePrograms(sshd, keygen, keyscan, from: "Debian's openssh-server")
-        let dir = try scratch.newDirectory("sshd")
-        let made = try runCommand(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"], outputPrefix: scratch.newPath("keygen"), timeout: 30)
-        XCTAssertTrue(made.succeeded, "\(made)")
-        _ = mkdir("/run/sshd", 0o755) // its privilege-separation directory
-        let port = try TestSocket.freeLoopbackPort()
-        try writeWholeFile(dir + "/config", Array("""
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(dir)/host_key
-            PidFile \(dir)/sshd.pid
-            UsePAM no
-
-            """.utf8))
-        let daemon = try startProgram("sshd", sshd, ["-D", "-f", dir + "/config", "-E", dir + "/log"], isReady: nil)
+        let (daemon, dir, port) = try startSSHD()
         defer { try? stopTree(daemon.pid) }
         func hostKey() throws -> String {
             let scan = try runCommand(keyscan, ["-t", "ed25519", "-p", "\(port)", "127.0.0.1"], outputPrefix: scratch.newPath("keyscan"), timeout: 30)
@@ -52,26 +39,10 @@ final class DaemonScenarioTests: EndToEndCase {
     func testSSHSessionCarriesOnAcrossTheRestore() throws {
         let sshd = "/usr/sbin/sshd", keygen = "/usr/bin/ssh-keygen", ssh = "/usr/bin/ssh"
         try requirePrograms(sshd, keygen, ssh, from: "Debian's openssh-server and openssh-client")
-        let dir = try scratch.newDirectory("sshd")
-        for key in ["host_key", "user_key"] {
-            let made = try runCommand(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", dir + "/" + key], outputPrefix: scratch.newPath("keygen"), timeout: 30)
-            XCTAssertTrue(made.succeeded, "\(made)")
-        }
-        _ = mkdir("/run/sshd", 0o755)
-        let port = try TestSocket.freeLoopbackPort()
         // StrictModes no: the keys sit under /tmp, which anyone may write.
-        try writeWholeFile(dir + "/config", Array("""
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(dir)/host_key
-            AuthorizedKeysFile \(dir)/user_key.pub
-            StrictModes no
-            PermitRootLogin prohibit-password
-            PidFile \(dir)/sshd.pid
-            UsePAM no
-
-            """.utf8))
-        let daemon = try startProgram("sshd", sshd, ["-D", "-f", dir + "/config", "-E", dir + "/log"], isReady: nil)
+        let (daemon, dir, port) = try startSSHD(keys: ["user_key"]) { dir in
+            ["AuthorizedKeysFile \(dir)/user_key.pub", "StrictModes no", "PermitRootLogin prohibit-password"]
+        }
         defer { try? stopTree(daemon.pid) }
         XCTAssertTrue(poll(timeout: 15, every: 0.05) { (try? TestSocket.tcp(port: port))?.close() != nil }, "sshd never listened")
         let client = try startProgram("ssh", ssh, [
@@ -86,6 +57,24 @@ final class DaemonScenarioTests: EndToEndCase {
         try restore(image, as: daemon)
         XCTAssertEqual(try waitForExit(client.pid, timeout: 30), .exited(7), "the session ends with its command's status\n\(client.log.tail())\(client.stderrTail())")
         XCTAssertEqual(client.numbers("session"), Array(1...80), client.log.tail())
+    }
+
+    /// sshd on a free loopback port, with a host key (and `keys`) made in
+    /// a scratch directory, and the lines `config` gives for that
+    /// directory added to its settings.
+    private func startSSHD(keys: [String] = [], config: (String) -> [String] = { _ in [] }) throws -> (daemon: Fixture, dir: String, port: UInt16) {
+        let dir = try scratch.newDirectory("sshd")
+        for key in ["host_key"] + keys {
+            let made = try runCommand("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", dir + "/" + key],
+                                      outputPrefix: scratch.newPath("keygen"), timeout: 30)
+            XCTAssertTrue(made.succeeded, "\(made)")
+        }
+        _ = mkdir("/run/sshd", 0o755) // its privilege-separation directory
+        let port = try TestSocket.freeLoopbackPort()
+        let settings = ["Port \(port)", "ListenAddress 127.0.0.1", "HostKey \(dir)/host_key", "PidFile \(dir)/sshd.pid", "UsePAM no"] + config(dir)
+        try writeWholeFile(dir + "/config", Array((settings.joined(separator: "\n") + "\n").utf8))
+        let daemon = try startProgram("sshd", "/usr/sbin/sshd", ["-D", "-f", dir + "/config", "-E", dir + "/log"], isReady: nil)
+        return (daemon, dir, port)
     }
 
     func testDnsmasqAnswersFromItsConfigurationAfterTheRestore() throws {
