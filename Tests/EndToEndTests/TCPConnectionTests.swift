@@ -313,18 +313,10 @@ final class TCPConnectionTests: EndToEndCase {
             if sys.argv[1] == "1":
                 namespace = os.open("/proc/self/ns/net", os.O_RDONLY)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            n = 0
-            pending = b""
-            while True:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                pending += chunk
-                while b"\\n" in pending:
-                    line, pending = pending.split(b"\\n", 1)
-                    n += 1
-                    reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
-                    conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
+            \(pythonLines)
+            for n, line in enumerate(lines(conn), 1):
+                reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+                conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
             """, [holdingANamespace ? "1" : "0", "\(megabytes)", host])
     }
 

@@ -79,16 +79,10 @@ final class TCPListenerHoldTests: EndToEndCase {
             listener.listen(16)
             print("port", listener.getsockname()[1], flush=True)
             print("ready", flush=True)
+            \(pythonLines)
             def serve(conn):
-                pending = b""
-                while True:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        return
-                    pending += chunk
-                    while b"\\n" in pending:
-                        line, pending = pending.split(b"\\n", 1)
-                        conn.sendall(b"echo " + line + b"\\n")
+                for line in lines(conn):
+                    conn.sendall(b"echo " + line + b"\\n")
             n = 0
             while True:
                 time.sleep(0.3)
