@@ -12,6 +12,7 @@ public struct TCPInfo: Sendable {
     public static let listen: UInt8 = 10
     public static let close: UInt8 = 7
     public static let established: UInt8 = 1
+    public static let synSent: UInt8 = 2
     public static let finWait1: UInt8 = 4
     public static let finWait2: UInt8 = 5
     public static let closeWait: UInt8 = 8

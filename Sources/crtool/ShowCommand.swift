@@ -25,7 +25,8 @@ struct ShowCommand: ParsableCommand {
             for entry in m.processes {
                 let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
                 for f in p.files {
-                    if let t = f.inetSocket?.networkLock ?? f.inetSocket?.connection?.networkLock { lockTables.insert(t) }
+                    let s = f.inetSocket
+                    if let t = s?.networkLock ?? s?.connection?.networkLock ?? s?.connecting?.networkLock { lockTables.insert(t) }
                 }
                 let reader = try image.pageReader(name: p.pagesFile)
                 let s = reader.summary

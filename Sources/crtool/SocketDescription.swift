@@ -12,6 +12,10 @@ enum SocketDescription {
                     + "\(c.sendQueue.count) bytes to send (\(c.unsentBytes) never sent), \(c.receiveQueue.count) bytes to read"
                     + (c.networkLock.map { ", packets held by nftables table \($0)" } ?? "")
             }
+            if let c = s.connecting {
+                return "\(s.transport.rawValue) \(s.family.rawValue) \(local) connecting to \(c.remote.host):\(c.remote.port)"
+                    + (c.networkLock.map { ", packets held by nftables table \($0)" } ?? "")
+            }
             let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
             return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"
                 + (s.networkLock.map { ", new connections held by nftables table \($0)" } ?? "")

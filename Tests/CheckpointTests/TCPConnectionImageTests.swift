@@ -36,6 +36,18 @@ final class TCPConnectionImageTests: XCTestCase {
         c = connection()
         c.state = "TIME_WAIT"
         XCTAssertEqual(c.invalidField?.field, "state")
+
+        // The table name reaches nft: nothing but what crtool makes passes.
+        c = connection()
+        c.networkLock = "crtool-1-2; flush ruleset"
+        XCTAssertEqual(c.invalidField?.field, "networkLock")
+    }
+
+    func testTableNamesAreTheOnesCrtoolMakes() {
+        XCTAssertTrue(TCPConnectionImage.isTableName("crtool-4242-1795377235571"))
+        for hostile in ["", "crtool 1", "crtool-1\nflush ruleset", "a;b", String(repeating: "x", count: 65)] {
+            XCTAssertFalse(TCPConnectionImage.isTableName(hostile), hostile)
+        }
     }
 
     func testHalfClosedStatesTellWhichSideEnded() {

@@ -113,8 +113,8 @@ final class TCPHalfClosedTests: EndToEndCase {
         let client = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: UInt16(port)))
         let clientPort = try Sockets.localAddress(client.fd).port
         let table = "halfclosed-\(getpid())"
-        try nft("table inet \(table) {\n chain output {\n type filter hook output priority -150; policy accept;\n tcp sport \(clientPort) tcp flags & (fin | syn | rst) == 0 drop\n }\n}\n")
-        defer { _ = try? nft("delete table inet \(table)\n") }
+        try runNft("table inet \(table) {\n chain output {\n type filter hook output priority -150; policy accept;\n tcp sport \(clientPort) tcp flags & (fin | syn | rst) == 0 drop\n }\n}\n")
+        defer { _ = try? runNft("delete table inet \(table)\n") }
         try client.send("request\n")
         try client.finishSending()
         _ = try server.waitFor(line: "answered")
@@ -123,7 +123,7 @@ final class TCPHalfClosedTests: EndToEndCase {
 
         let image = try checkpoint(server, options: ["--tcp-established"])
         XCTAssertTrue(try crtool(["show", image]).stdout.contains("half closed (LAST_ACK)"))
-        try nft("delete table inet \(table)\n")
+        try runNft("delete table inet \(table)\n")
         try restore(image, as: server)
         try touch(trigger)
         let mark = try server.waitFor("a state") { $0.hasPrefix("state ") }.index
@@ -171,12 +171,5 @@ final class TCPHalfClosedTests: EndToEndCase {
 
     private func touch(_ path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw HarnessError("cannot make \(path)") }
-    }
-
-    private func nft(_ script: String) throws {
-        let file = scratch.newPath("rules.nft")
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try runCommand("/usr/sbin/nft", ["-f", file], outputPrefix: scratch.newPath("nft"), timeout: 30)
-        guard result.succeeded else { throw HarnessError("nft: \(result)") }
     }
 }

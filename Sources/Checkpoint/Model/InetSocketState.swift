@@ -20,6 +20,8 @@ public struct InetSocketState: Codable, Equatable, Sendable {
     /// An established TCP connection's sequence numbers, queues and
     /// agreed options (absent for every other socket).
     public var connection: TCPConnectionImage?
+    /// A TCP connection still being made (SYN_SENT).
+    public var connecting: TCPConnectingImage?
     /// For a listener: the nftables table (family inet) that has held back
     /// new connections to it since the dump; the restore removes it.
     public var networkLock: String?

@@ -11,8 +11,9 @@ import Ptrace
 /// are established connections the program has not seen yet, and no
 /// socket of the program holds them), unless the network lock holds its
 /// new connections back: then the dump lets the program take them and
-/// tries again (Dumper). Connections still connecting or closing from
-/// both sides at once are refused. Datagrams waiting in a UDP socket's queue are not kept: a
+/// tries again (Dumper). Connections still being made are carried over
+/// as well (TCPConnecting); ones closing from both sides at once are
+/// refused. Datagrams waiting in a UDP socket's queue are not kept: a
 /// network may drop them as well.
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
@@ -53,13 +54,16 @@ enum InetSockets: FileKind {
                 state.backlog = info.backlog
             case TCPInfo.close:
                 break
+            case TCPInfo.synSent:
+                state.connecting = try TCPConnecting.collect(fd, probe: p, what: what, local: local, ipv6: domain == AF_INET6,
+                                                            context: context)
             case _ where TCPConnections.states.contains(info.state):
                 guard let remote else { throw SystemError("getpeername of pid \(p.pid) fd \(p.fd)", errno: ENOTCONN) }
                 state.connection = try TCPConnections.collect(fd, probe: p, what: what, state: info, local: local, remote: remote,
                                                               context: context)
             default:
                 let peer = remote.map { " with \($0)" } ?? ""
-                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only established and half-closed ones (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK) can be carried over")
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only those being made (SYN_SENT), established and half-closed ones (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK) can be carried over")
             }
         } else if let remote = remote {
             state.remote = endpoint(remote)
@@ -86,6 +90,12 @@ enum InetSockets: FileKind {
                                     protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
+            if let connecting = state.connecting {
+                guard let local = state.local else {
+                    throw CheckpointError("\(what): a TCP connection being made without field local in the image")
+                }
+                return try TCPConnecting.make(fd, connecting, local: try address(local), what: what, registry: context.registry)
+            }
             if let connection = state.connection {
                 guard let local = state.local else {
                     throw CheckpointError("\(what): an established TCP connection without field local in the image")

@@ -35,7 +35,7 @@ enum TreeTCPConnections {
                 for row in try InetSocketTable.read(pid: pid, table: table) where sockets.contains(row.inode) {
                     if row.state == TCPInfo.listen {
                         listeners[row.inode] = address(row.localAddress, row.localPort)
-                    } else if TCPConnections.states.contains(row.state) {
+                    } else if TCPConnections.states.contains(row.state) || row.state == TCPInfo.synSent {
                         found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
                                                                   remote: address(row.remoteAddress, row.remotePort))
                     }

@@ -44,6 +44,14 @@ enum ImageConsistency {
             if let table = f.inetSocket?.networkLock, !TCPConnectionImage.isTableName(table) {
                 throw fail("files[\(i)].inetSocket.networkLock", "\"\(table)\" is not a table name crtool makes")
             }
+            if let socket = f.inetSocket, let c = socket.connecting {
+                if let table = c.networkLock, !TCPConnectionImage.isTableName(table) {
+                    throw fail("files[\(i)].inetSocket.connecting.networkLock", "\"\(table)\" is not a table name crtool makes")
+                }
+                guard socket.local != nil, socket.transport == .tcp else {
+                    throw fail("files[\(i)].inetSocket.local", "a TCP connection being made needs its local address")
+                }
+            }
             if let socket = f.inetSocket, let c = socket.connection {
                 if let bad = c.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
                 guard socket.local != nil, socket.transport == .tcp else {

@@ -22,4 +22,12 @@ extension EndToEndCase {
             _ = try? runCommand("/usr/sbin/nft", ["delete", "table", "inet", table], outputPrefix: scratch.newPath("nft"), timeout: 30)
         }
     }
+
+    /// Runs an nftables script (rules a test sets up for itself).
+    func runNft(_ script: String) throws {
+        let file = scratch.newPath("rules.nft")
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try runCommand("/usr/sbin/nft", ["-f", file], outputPrefix: scratch.newPath("nft"), timeout: 30)
+        guard result.succeeded else { throw HarnessError("nft: \(result)") }
+    }
 }
