@@ -36,12 +36,7 @@ enum TCPConnecting {
     /// being made of the image; it connects at the release.
     static func make(_ fd: Int32, _ c: TCPConnectingImage, local: SocketAddress, what: String, registry: OpenFileRegistry) throws {
         let remote = try InetSockets.address(c.remote)
-        try TCPRepair.enable(fd)
-        do {
-            try Sockets.bind(fd, local)
-        } catch let e as SystemError where e.errno == EADDRINUSE {
-            throw CheckpointError("cannot restore \(what): \(local) is in use by another socket")
-        }
+        try TCPConnections.bindInRepairMode(fd, local, what: what)
         // connect(2) keeps a sequence number set before it as the SYN's.
         try TCPRepair.setSequence(fd, .send, c.initialSequence)
         try TCPRepair.disable(fd, probe: false)

@@ -56,6 +56,18 @@ enum TCPConnections {
             networkLock: hold.lock?.table, state: state.state == TCPInfo.established ? nil : state.stateName)
     }
 
+    /// Puts `fd` in repair mode and binds it to the connection's local
+    /// address: repair mode lets the port be shared with the listener that
+    /// accepted the connection, and with nothing else that is bound.
+    static func bindInRepairMode(_ fd: Int32, _ local: SocketAddress, what: String) throws {
+        try TCPRepair.enable(fd)
+        do {
+            try Sockets.bind(fd, local)
+        } catch let e as SystemError where e.errno == EADDRINUSE {
+            throw CheckpointError("cannot restore \(what): \(local) is in use by another socket")
+        }
+    }
+
     /// Makes `fd`, a fresh TCP socket with its options set, the connection
     /// of the image (checked by ImageConsistency), still in repair mode;
     /// `whenReleasing` gets the step that takes it out and sends what was
@@ -63,14 +75,7 @@ enum TCPConnections {
     static func make(_ fd: Int32, _ c: TCPConnectionImage, local: SocketAddress, reuseAddress: Bool, what: String,
                      registry: OpenFileRegistry) throws {
         let remote = try InetSockets.address(c.remote)
-        try TCPRepair.enable(fd)
-        // Repair mode lets the port be shared with the listener that
-        // accepted the connection, and with nothing else that is bound.
-        do {
-            try Sockets.bind(fd, local)
-        } catch let e as SystemError where e.errno == EADDRINUSE {
-            throw CheckpointError("cannot restore \(what): \(local) is in use by another socket")
-        }
+        try bindInRepairMode(fd, local, what: what)
         // A FIN either way is made again at the release, where it takes
         // its sequence number; the queues start before it.
         let sendStart = c.sendSequence &- (c.finishedSending ? 1 : 0) &- UInt32(truncatingIfNeeded: c.sendQueue.count)
