@@ -132,10 +132,44 @@ final class TCPHalfClosedTests: EndToEndCase {
         assertNoFailures(server)
     }
 
+    /// Both ends in one process: one ended its side (FIN_WAIT2), the other
+    /// took the FIN (CLOSE_WAIT) with bytes still unread. After the
+    /// restore the second reads the bytes and end of file, then answers,
+    /// and the first reads the answer: both come back together.
+    func testBothEndsOfAHalfClosedConnectionInOneProcess() throws {
+        let trigger = scratch.newPath("go")
+        let program = try startServer("tcp-half-pair", trigger: trigger, """
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            left = socket.create_connection(listener.getsockname())
+            right = listener.accept()[0]
+            left.sendall(b"last words\\n")
+            left.shutdown(socket.SHUT_WR)
+            time.sleep(0.1)
+            print("states", state(left), state(right), flush=True)
+            print("ready", flush=True)
+            wait_for_trigger()
+            print("right read", read_to_end(right).decode().strip(), flush=True)
+            right.sendall(b"answer\\n")
+            right.close()
+            print("left read", read_to_end(left).decode().strip(), flush=True)
+            """)
+        _ = try program.waitFor(line: "states 5 8")
+        let image = try checkpoint(program, options: ["--tcp-established"])
+        let shown = try crtool(["show", image]).stdout
+        XCTAssertTrue(shown.contains("half closed (FIN_WAIT2)") && shown.contains("half closed (CLOSE_WAIT)"), shown)
+        try restore(image, as: program)
+        try touch(trigger)
+        _ = try program.waitFor(line: "right read last words")
+        _ = try program.waitFor(line: "left read answer")
+        assertNoFailures(program)
+    }
+
     /// A server on `host` running `body` (Python) with these at hand:
-    /// accept() the one connection, wait_for_trigger() until `trigger`
-    /// exists, read_to_end(conn), state(conn) (TCP_INFO's state). It then
-    /// sleeps until killed.
+    /// accept() the one connection (printing its port, and "ready"),
+    /// wait_for_trigger() until `trigger` exists, read_to_end(conn),
+    /// state(conn) (TCP_INFO's state). It then sleeps until killed.
     private func startServer(_ name: String, host: String = "127.0.0.1", trigger: String, _ body: String) throws -> Fixture {
         try startPython(name, """
             import os, socket, sys, time
