@@ -17,6 +17,7 @@ public struct TCPInfo: Sendable {
     public static let finWait2: UInt8 = 5
     public static let closeWait: UInt8 = 8
     public static let lastAck: UInt8 = 9
+    public static let closing: UInt8 = 11
 
     public static func read(_ fd: Int32) throws -> TCPInfo {
         let bytes = try Sockets.bytesOption(fd, level: Int32(IPPROTO_TCP), name: 11 /* TCP_INFO */, size: 104)

@@ -166,6 +166,67 @@ final class TCPHalfClosedTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// Both ends closed at once, in one process: each sent its FIN before
+    /// the other's arrived. With the packets between them held, only the
+    /// left one's FIN is let through to the right: the right stands in
+    /// CLOSING (its own FIN sent, the peer's taken, its FIN not
+    /// acknowledged), the left in FIN_WAIT1. After the restore each gets
+    /// its FINs back in that order and stands where it stood; once the
+    /// packets flow both close, each having read the other's bytes and end
+    /// of file.
+    func testEndsClosingAtOnceComeBackClosing() throws {
+        let trigger = scratch.newPath("go")
+        let program = try startServer("tcp-closing", trigger: trigger, """
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            left = socket.create_connection(listener.getsockname())
+            right = listener.accept()[0]
+            print("ports", left.getsockname()[1], right.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            while not os.path.exists(sys.argv[1] + ".close"):
+                time.sleep(0.02)
+            left.sendall(b"from left\\n")
+            right.sendall(b"from right\\n")
+            left.shutdown(socket.SHUT_WR)
+            right.shutdown(socket.SHUT_WR)
+            print("shut", flush=True)
+            while state(right) != 11:
+                time.sleep(0.02)
+            print("states", state(left), state(right), flush=True)
+            wait_for_trigger()
+            print("left read", read_to_end(left).decode().strip(), flush=True)
+            print("right read", read_to_end(right).decode().strip(), flush=True)
+            while state(left) != 7 or state(right) != 7:
+                time.sleep(0.05)
+            print("both closed", flush=True)
+            """)
+        let ports = try program.waitFor("ports") { $0.hasPrefix("ports ") }.line.split(separator: " ").dropFirst().map(String.init)
+        let table = "closing-\(getpid())"
+        func hold(_ rules: [String]) throws {
+            try runNft("table inet \(table) {\n chain output {\n type filter hook output priority -150; policy accept;\n }\n}\n"
+                       + "flush chain inet \(table) output\n" + rules.map { "add rule inet \(table) output \($0)\n" }.joined())
+        }
+        let toRight = "tcp sport \(ports[0]) tcp dport \(ports[1])", toLeft = "tcp sport \(ports[1]) tcp dport \(ports[0])"
+        try hold(["\(toRight) drop", "\(toLeft) drop"])
+        defer { _ = try? runNft("delete table inet \(table)\n") }
+        try touch(trigger + ".close")
+        _ = try program.waitFor(line: "shut")
+        // Only the left one's FIN (sent again on its timer) gets through.
+        try hold(["\(toRight) tcp flags & fin == 0 drop", "\(toLeft) drop"])
+        _ = try program.waitFor(line: "states 4 11")
+        let image = try checkpoint(program, options: ["--tcp-established"])
+        let shown = try crtool(["show", image]).stdout
+        XCTAssertTrue(shown.contains("half closed (CLOSING)") && shown.contains("half closed (FIN_WAIT1)"), shown)
+        try restore(image, as: program)
+        try runNft("delete table inet \(table)\n")
+        try touch(trigger)
+        _ = try program.waitFor(line: "left read from right")
+        _ = try program.waitFor(line: "right read from left")
+        _ = try program.waitFor(line: "both closed", timeout: 20)
+        assertNoFailures(program)
+    }
+
     /// A server on `host` running `body` (Python) with these at hand:
     /// accept() the one connection (printing its port, and "ready"),
     /// wait_for_trigger() until `trigger` exists, read_to_end(conn),

@@ -7,7 +7,7 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     /// The half-closed states carried over, by the kernel's names; absent
     /// for ESTABLISHED. The two sequence numbers count a FIN sent or taken
     /// as the kernel does (one each), the queues hold data only.
-    public static let halfClosedStates = ["FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK"]
+    public static let halfClosedStates = ["FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK", "CLOSING"]
 
     /// The peer's address (the local one is InetSocketState.local).
     public var remote: InetEndpoint
@@ -38,11 +38,15 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     /// One of `halfClosedStates`; absent when ESTABLISHED.
     public var state: String?
 
-    /// The peer's FIN was taken (CLOSE_WAIT, LAST_ACK): the program reads
-    /// to the end of its receive queue, then end of file.
-    public var peerFinished: Bool { state == "CLOSE_WAIT" || state == "LAST_ACK" }
-    /// The program ended its sending side (FIN_WAIT1, FIN_WAIT2, LAST_ACK).
-    public var finishedSending: Bool { state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" }
+    /// The peer's FIN was taken (CLOSE_WAIT, LAST_ACK, CLOSING): the
+    /// program reads to the end of its receive queue, then end of file.
+    public var peerFinished: Bool { state == "CLOSE_WAIT" || state == "LAST_ACK" || state == "CLOSING" }
+    /// The program ended its sending side (FIN_WAIT1, FIN_WAIT2, LAST_ACK,
+    /// CLOSING).
+    public var finishedSending: Bool { state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" || state == "CLOSING" }
+    /// Both sides' FINs crossed (CLOSING): the program's went first, so
+    /// the restore gives it back before the peer's.
+    public var finishedSendingFirst: Bool { state == "CLOSING" || state == "FIN_WAIT1" || state == "FIN_WAIT2" }
 
     /// Whether `table` could be a network lock's table: it reaches nft.
     public static func isTableName(_ table: String) -> Bool {

@@ -12,8 +12,7 @@ import Ptrace
 /// socket of the program holds them), unless the network lock holds its
 /// new connections back: then the dump lets the program take them and
 /// tries again (Dumper). Connections still being made are carried over
-/// as well (TCPConnecting); ones closing from both sides at once are
-/// refused. Datagrams waiting in a UDP socket's queue are not kept: a
+/// as well (TCPConnecting). Datagrams waiting in a UDP socket's queue are not kept: a
 /// network may drop them as well.
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
@@ -63,7 +62,7 @@ enum InetSockets: FileKind {
                                                               context: context)
             default:
                 let peer = remote.map { " with \($0)" } ?? ""
-                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only those being made (SYN_SENT), established and half-closed ones (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK) can be carried over")
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) in state \(info.stateName) from \(local)\(peer); of TCP connections only those being made (SYN_SENT), established and closing ones (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING) can be carried over")
             }
         } else if let remote = remote {
             state.remote = endpoint(remote)

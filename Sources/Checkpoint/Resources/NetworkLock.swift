@@ -126,7 +126,7 @@ public struct NetworkLock: Sendable {
     /// Has the restore remove `table` once, at the release, however many
     /// connections and listeners of the image name it.
     static func releaseWhenRestored(_ table: String, registry: OpenFileRegistry) {
-        registry.whenReleasing(once: "nftables table \(table)") { try NetworkLock(table: table).release() }
+        registry.whenReleasing(.packets, once: "nftables table \(table)") { try NetworkLock(table: table).release() }
     }
 
     static func exists(_ table: String) -> Bool {

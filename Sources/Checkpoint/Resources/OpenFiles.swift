@@ -159,22 +159,42 @@ final class OpenFileRegistry {
 
     /// Work for the moment the processes are let go, not before: what
     /// would speak to the world (a TCP connection leaving repair mode)
-    /// waits until a failed restore can no longer kill what was made.
-    private var atRelease: [() throws -> Void] = []
+    /// waits until a failed restore can no longer kill what was made. It
+    /// runs stage after stage, each in the order it was given, so that
+    /// every connection is in its final state before any of them speaks.
+    enum ReleaseStage: Int, CaseIterable {
+        /// Letting the held packets go (the network lock).
+        case packets
+        /// Work done while every connection is still in repair mode (the
+        /// FINs of half-closed ones).
+        case inRepair
+        /// Everything else: leaving repair mode, sending what waited.
+        case last
+    }
+
+    private var atRelease: [ReleaseStage: [() throws -> Void]] = [:]
 
     private var atReleaseOnce: Set<String> = []
 
-    func whenReleasing(_ work: @escaping () throws -> Void) { atRelease.append(work) }
+    func whenReleasing(_ stage: ReleaseStage = .last, _ work: @escaping () throws -> Void) {
+        atRelease[stage, default: []].append(work)
+    }
 
     /// The same, for work many descriptors ask for and that must run once
     /// (removing the one nftables table all connections share): the first
     /// to ask under `key` gives it.
-    func whenReleasing(once key: String, _ work: @escaping () throws -> Void) {
-        if atReleaseOnce.insert(key).inserted { atRelease.append(work) }
+    func whenReleasing(_ stage: ReleaseStage = .last, once key: String, _ work: @escaping () throws -> Void) {
+        if atReleaseOnce.insert(key).inserted { atRelease[stage, default: []].append(work) }
     }
 
-    /// Runs the work kept for the release, in the order it was given.
-    func releasing() throws { try Self.run(&atRelease) }
+    /// Runs the work kept for the release, stage by stage.
+    func releasing() throws {
+        for stage in ReleaseStage.allCases {
+            var work = atRelease[stage] ?? []
+            atRelease[stage] = nil
+            try Self.run(&work)
+        }
+    }
 
     /// Runs the deferred work, in the order it was given.
     func allFilesMade() throws { try Self.run(&deferred) }

@@ -14,9 +14,10 @@ import Ptrace
 /// the connection's packets are held meanwhile (NetworkLock), unless the
 /// dump was told not to, and then a peer that sends is reset.
 enum TCPConnections {
-    /// The TCP states carried over: established, and half closed with
-    /// the socket still held (TIME_WAIT and CLOSING belong to no program).
-    static let states: Set<UInt8> = [TCPInfo.established, TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.closeWait, TCPInfo.lastAck]
+    /// The TCP states carried over: established, and closing with the
+    /// socket still held (a TIME_WAIT socket belongs to no program).
+    static let states: Set<UInt8> = [TCPInfo.established, TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.closeWait, TCPInfo.lastAck,
+                                     TCPInfo.closing]
 
     static func collect(_ fd: Int32, probe p: FileProbe, what: String, state: TCPInfo, local: SocketAddress, remote: SocketAddress,
                         context: FileDumpContext) throws -> TCPConnectionImage {
@@ -34,7 +35,7 @@ enum TCPConnections {
         // A FIN written and not yet acknowledged counts one in the send
         // queue's length (and in the unsent part while not sent), though
         // it is no byte of data.
-        let finishedSending = [TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.lastAck].contains(state.state)
+        let finishedSending = [TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.lastAck, TCPInfo.closing].contains(state.state)
         let sendLength = finishedSending ? max(0, before.sendQueue - 1) : before.sendQueue
         let unsent = finishedSending ? max(0, before.unsent - 1) : before.unsent
         let sendQueue = try TCPRepair.peek(fd, .send, length: sendLength)
@@ -104,14 +105,21 @@ enum TCPConnections {
         let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
         // Every connection of the image is made: their packets may pass.
         if let table = c.networkLock { NetworkLock.releaseWhenRestored(table, registry: registry) }
-        registry.whenReleasing {
-            if c.peerFinished {
+        if c.peerFinished || c.finishedSending {
+            // The FINs in the order they were (CLOSE_WAIT then LAST_ACK,
+            // or FIN_WAIT1 then CLOSING), every connection's while all are
+            // in repair mode: a peer in the image that left it first could
+            // send its real FIN before this one took the copy.
+            registry.whenReleasing(.inRepair) {
                 let fin = TCPSegment(from: remote, to: local, sequence: receiveEnd, acknowledgment: sendStart,
                                      flags: TCPSegment.fin | TCPSegment.ack,
                                      window: UInt16(min(0xffff, w[1] >> UInt32(c.sendWindowScale ?? 0))))
-                try HalfClosed.takeFIN(own, fin, what: what)
+                if c.peerFinished && !c.finishedSendingFirst { try HalfClosed.takeFIN(own, fin, what: what) }
+                if c.finishedSending && unsent.isEmpty { try TCPRepair.finishSending(own) }
+                if c.peerFinished && c.finishedSendingFirst { try HalfClosed.takeFIN(own, fin, what: what) }
             }
-            if c.finishedSending && unsent.isEmpty { try TCPRepair.finishSending(own) }
+        }
+        registry.whenReleasing {
             try TCPRepair.disable(own, probe: true)
             if reuseAddress { try Sockets.setIntOption(own, level: SOL_SOCKET, name: SO_REUSEADDR, 1) }
             try TCPRepair.sendAll(own, unsent, what: what)
