@@ -139,11 +139,7 @@ final class TCPHalfClosedTests: EndToEndCase {
     func testBothEndsOfAHalfClosedConnectionInOneProcess() throws {
         let trigger = scratch.newPath("go")
         let program = try startServer("tcp-half-pair", trigger: trigger, """
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen()
-            left = socket.create_connection(listener.getsockname())
-            right = listener.accept()[0]
+            left, right = pair()
             left.sendall(b"last words\\n")
             left.shutdown(socket.SHUT_WR)
             time.sleep(0.1)
@@ -177,11 +173,7 @@ final class TCPHalfClosedTests: EndToEndCase {
     func testEndsClosingAtOnceComeBackClosing() throws {
         let trigger = scratch.newPath("go")
         let program = try startServer("tcp-closing", trigger: trigger, """
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen()
-            left = socket.create_connection(listener.getsockname())
-            right = listener.accept()[0]
+            left, right = pair()
             print("ports", left.getsockname()[1], right.getsockname()[1], flush=True)
             print("ready", flush=True)
             while not os.path.exists(sys.argv[1] + ".close"):
@@ -230,7 +222,8 @@ final class TCPHalfClosedTests: EndToEndCase {
     /// A server on `host` running `body` (Python) with these at hand:
     /// accept() the one connection (printing its port, and "ready"),
     /// wait_for_trigger() until `trigger` exists, read_to_end(conn),
-    /// state(conn) (TCP_INFO's state). It then sleeps until killed.
+    /// state(conn) (TCP_INFO's state), pair() (two ends of a loopback
+    /// connection of its own). It then sleeps until killed.
     private func startServer(_ name: String, host: String = "127.0.0.1", trigger: String, _ body: String) throws -> Fixture {
         try startPython(name, """
             import os, socket, sys, time
@@ -253,6 +246,12 @@ final class TCPHalfClosedTests: EndToEndCase {
                     data += chunk
             def state(conn):
                 return conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+            def pair():
+                listener = socket.socket()
+                listener.bind(("127.0.0.1", 0))
+                listener.listen()
+                left = socket.create_connection(listener.getsockname())
+                return left, listener.accept()[0]
             \(body)
             while True:
                 time.sleep(1)
