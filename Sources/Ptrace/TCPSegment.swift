@@ -7,6 +7,7 @@ import Glibc
 /// stands in CLOSE_WAIT, or LAST_ACK, as the original did.
 public struct TCPSegment: Equatable, Sendable {
     public static let fin: UInt8 = 0x01
+    public static let reset: UInt8 = 0x04
     public static let ack: UInt8 = 0x10
 
     public var source: SocketAddress

@@ -24,6 +24,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
+    @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
+    var tcpClose = false
+
     @Flag(name: [.short, .long], help: "Print the time each phase took.")
     var verbose = false
 
@@ -37,6 +40,7 @@ struct RestoreCommand: ParsableCommand {
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
         options.shellJob = shellJob
+        options.tcpClose = tcpClose
         let report: RestoreReport
         do {
             report = try TracerThread.run { try Restorer.restore(options) }

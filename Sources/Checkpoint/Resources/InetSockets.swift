@@ -89,6 +89,9 @@ enum InetSockets: FileKind {
                                     protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
+            if context.registry.closesTCPConnections, state.connection != nil || state.connecting != nil {
+                return try ClosedTCPConnections.make(fd, state, what: what, registry: context.registry)
+            }
             if let connecting = state.connecting {
                 guard let local = state.local else {
                     throw CheckpointError("\(what): a TCP connection being made without field local in the image")

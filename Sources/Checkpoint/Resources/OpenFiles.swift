@@ -143,6 +143,8 @@ final class OpenFileRegistry {
     private var pidfds: [Int32: PidFD] = [:]
     /// Kind-specific state shared for the whole restore (see FileRestoreContext.shared).
     var shared: [String: Any] = [:]
+    /// `restore --tcp-close`: TCP connections come back reset (ClosedTCPConnections).
+    var closesTCPConnections = false
     /// crtool's memfd of each shared-memory object, by SharedMemoryImage.id.
     var sharedMemory: [UInt64: Int32] = [:]
     /// Descriptors in crtool to close when the restore is over.

@@ -13,6 +13,9 @@ public struct RestoreOptions: Sendable {
     /// Restore into crtool's own session and process group when the
     /// image's session leader is not part of the image (a shell job).
     public var shellJob = false
+    /// TCP connections come back reset, for peers that are gone (CRIU's
+    /// --tcp-close).
+    public var tcpClose = false
 
     public init(directory: String) {
         self.directory = directory
@@ -62,6 +65,7 @@ public enum Restorer {
         }
 
         let registry = OpenFileRegistry()
+        registry.closesTCPConnections = options.tcpClose
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
         registry.sharedMemory = sharedMemory
