@@ -22,8 +22,8 @@ struct DumpCommand: ParsableCommand {
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
         filters, capabilities, no_new_privs.
 
-        Refused with a message naming the pid, the fd and what it is: established TCP connections without \
-        --tcp-established, TCP connections half closed, sockets or \
+        Refused with a message naming the pid, the fd and what it is: TCP connections without \
+        --tcp-established, sockets or \
         pipes shared with processes outside the tree, io_uring, other socket families and devices, processes in \
         other namespaces. docs/SUPPORT.md has the details.
         """
@@ -37,6 +37,9 @@ struct DumpCommand: ParsableCommand {
 
     @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Let the process carry on after the dump.")
     var leaveRunning = false
+
+    @Flag(name: .long, help: "Leave the process stopped (SIGSTOP) after the dump: kill it once the restore succeeded, or SIGCONT it.")
+    var leaveStopped = false
 
     @Flag(name: .long, help: "Carry established TCP connections over (TCP repair mode).")
     var tcpEstablished = false
@@ -79,6 +82,7 @@ struct DumpCommand: ParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
         options.freezeTimeout = timeout
         options.leaveRunning = leaveRunning
+        options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         guard ["nftables", "skip"].contains(networkLock) else {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
@@ -113,7 +117,7 @@ enum DumpSummary {
         return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, frozen \(ms), total \(total) (\(rate)); "
-            + (r.leftRunning ? "process left running" : "process killed")
+            + (r.leftStopped ? "process left stopped" : r.leftRunning ? "process left running" : "process killed")
             + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")
     }
 }

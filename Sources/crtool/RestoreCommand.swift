@@ -24,6 +24,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
+    @Flag(name: .long, help: "Leave the restored processes stopped (SIGSTOP), for a SIGCONT later.")
+    var leaveStopped = false
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
@@ -41,6 +44,7 @@ struct RestoreCommand: ParsableCommand {
         options.quiet = quiet
         options.shellJob = shellJob
         options.tcpClose = tcpClose
+        options.leaveStopped = leaveStopped
         let report: RestoreReport
         do {
             report = try TracerThread.run { try Restorer.restore(options) }
@@ -67,6 +71,7 @@ struct RestoreCommand: ParsableCommand {
             let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
             let line = "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
                 + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
+                + (leaveStopped ? "; left stopped (SIGCONT to let it go)" : "")
             if detach { print(line) } else { printError(line) }
         }
         if detach { return }

@@ -6,6 +6,10 @@ public struct DumpOptions: Sendable {
     public var pid: Int32
     public var directory: String
     public var leaveRunning = false
+    /// Leave the tree alive but stopped (SIGSTOP), as CRIU's
+    /// --leave-stopped: for a migration that kills it only once the
+    /// restore elsewhere succeeded. Implies leaveRunning's handling.
+    public var leaveStopped = false
     public var codec = Codec.default
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
@@ -48,6 +52,8 @@ public struct DumpReport: Sendable {
     /// What a tree left running did not get back as it was (a connection
     /// still in repair mode, packets still held).
     public var warnings: [String] = []
+    /// Left alive but stopped (--leave-stopped).
+    public var leftStopped = false
     /// Freezes it took: more than one when a listener had connections
     /// waiting to be accepted, which the program was let take first.
     public var attempts = 1
@@ -150,7 +156,7 @@ public enum Dumper {
 
             // A tree left running keeps what arrived since; one about to be
             // killed must not have acknowledged bytes the image lacks.
-            if !options.leaveRunning { try tcpRepair?.requireUnmoved() }
+            if !options.leaveRunning && !options.leaveStopped { try tcpRepair?.requireUnmoved() }
             try AioRingReader.requireNoCompletionsSince(processes, memories: Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) }))
             for c in collected { try c.inspector.close() }
             collected = []
@@ -161,8 +167,11 @@ public enum Dumper {
 
             phases.mark("shared memory and image")
             var warnings: [String] = []
-            if options.leaveRunning {
+            if options.leaveRunning || options.leaveStopped {
                 warnings += tcpRepair?.resume() ?? []
+                // Queued while every thread is held: each process stops as
+                // soon as it is let go, before it runs an instruction.
+                if options.leaveStopped { for p in tree.processes { kill(p.pid, SIGSTOP) } }
                 tree.release(kill: false)
             } else {
                 // Killed in repair mode, the connections close without a
@@ -182,7 +191,8 @@ public enum Dumper {
                 totalSeconds: released.timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
-                leftRunning: options.leaveRunning, phases: phases.phases, warnings: warnings)
+                leftRunning: options.leaveRunning || options.leaveStopped, phases: phases.phases, warnings: warnings,
+                leftStopped: options.leaveStopped)
         } catch {
             for c in collected { try? c.inspector.close() }
             let unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []

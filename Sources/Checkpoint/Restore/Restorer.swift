@@ -16,6 +16,9 @@ public struct RestoreOptions: Sendable {
     /// TCP connections come back reset, for peers that are gone (CRIU's
     /// --tcp-close).
     public var tcpClose = false
+    /// Leave every restored process stopped (SIGSTOP), for SIGCONT later
+    /// (CRIU's --leave-stopped).
+    public var leaveStopped = false
 
     public init(directory: String) {
         self.directory = directory
@@ -148,7 +151,7 @@ public enum Restorer {
                 // Queued while every thread is still held, SIGSTOP puts the
                 // process back in its job-control stop as soon as it is let
                 // go, before it runs a single instruction.
-                if process.stopped == true { kill(process.pid, SIGSTOP) }
+                if process.stopped == true || options.leaveStopped { kill(process.pid, SIGSTOP) }
                 for t in tree.threads[process.pid]!.values { try t.detach() }
             }
             tree.released = true
