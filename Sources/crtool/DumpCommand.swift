@@ -41,7 +41,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Leave the process stopped (SIGSTOP) after the dump: kill it once the restore succeeded, or SIGCONT it.")
     var leaveStopped = false
 
-    @Flag(name: .long, help: "Carry established TCP connections over (TCP repair mode).")
+    @Flag(name: .long, help: "Carry TCP connections over (being made, established or closing; TCP repair mode); with the network lock, new connections to the tree's listeners wait for the restore.")
     var tcpEstablished = false
 
     @Option(name: .long, help: "With --tcp-established: nftables (the default) holds the connections' packets from the dump to the restore, so peers are not reset; skip does not (peers must keep quiet).")
