@@ -70,6 +70,28 @@ final class TCPListenerHoldTests: EndToEndCase {
         assertRunningFree(server)
     }
 
+    /// A server that never accepts, and exits while the dump waits for it
+    /// to: the dump fails, and the table that held its listener goes.
+    func testServerExitingWhileTheDumpWaitsLeavesNothingHeld() throws {
+        let server = try startPython("tcp-never-accepts", """
+            import socket, time
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            time.sleep(0.6)
+            """)
+        let port = UInt16(try server.waitFor("port", atLeast: 1))
+        let waiting = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
+        defer { _ = waiting }
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertEqual(heldPacketTables(), [], "no table is left once the dump gave up")
+        XCTAssertFalse(fileExists(dir + "/manifest.json"))
+    }
+
     /// Accepts a connection every 300 ms and answers each line on it.
     private func startSlowServer() throws -> Fixture {
         try startPython("tcp-slow-accept", """

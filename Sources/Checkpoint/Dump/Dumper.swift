@@ -87,6 +87,11 @@ public enum Dumper {
                 }
                 attempt += 1
                 usleep(pauseForWaitingConnections)
+            } catch {
+                // A later try that failed before it held anything (the
+                // tree exited meanwhile) leaves the table the first made.
+                if attempt > 1 { try? lock?.release() }
+                throw error
             }
         }
     }
