@@ -8,7 +8,19 @@ import XCTest
 /// SYNs dropped). After the restore the same connect goes on, and once the
 /// server answers the client is connected and sends what it meant to.
 final class TCPConnectingTests: EndToEndCase {
+    /// Python's connect with a timeout: a non-blocking connect and a poll.
     func testConnectInProgressCompletesAfterTheRestore() throws {
+        try expectConnectCompletes(timeout: "60")
+    }
+
+    /// A plain blocking connect: the thread was inside connect(2), which
+    /// starts again after the restore and waits for the handshake the
+    /// restore began.
+    func testBlockingConnectCompletesAfterTheRestore() throws {
+        try expectConnectCompletes(timeout: "none")
+    }
+
+    private func expectConnectCompletes(timeout: String) throws {
         let listener = try Sockets.create(family: AF_INET, type: Int32(SOCK_STREAM.rawValue))
         defer { close(listener) }
         try Sockets.bind(listener, .inet4(address: [127, 0, 0, 1], port: 0))
@@ -22,13 +34,13 @@ final class TCPConnectingTests: EndToEndCase {
             import socket, sys, time
             print("ready", flush=True)
             s = socket.socket()
-            s.settimeout(60)
+            s.settimeout(None if sys.argv[2] == "none" else float(sys.argv[2]))
             s.connect(("127.0.0.1", int(sys.argv[1])))
             print("connected", flush=True)
             s.sendall(b"hello from the client\\n")
             while True:
                 time.sleep(1)
-            """, ["\(port)"])
+            """, ["\(port)", timeout])
         usleep(300_000)
         let image = try checkpoint(client, options: ["--tcp-established"])
         XCTAssertTrue(try crtool(["show", image]).stdout.contains("connecting to 127.0.0.1:\(port)"))
