@@ -116,7 +116,9 @@ enum DumpSummary {
         let tree = r.processes > 1 || r.zombies > 0 ? "\(r.processes) processes\(r.zombies > 0 ? " and \(r.zombies) zombies" : ""), " : ""
         return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
-            + "\(r.zeroPages) zero pages skipped, frozen \(ms), total \(total) (\(rate)); "
+            + "\(r.zeroPages) zero pages skipped, "
+            + (r.tcpConnections > 0 ? "\(r.tcpConnections) TCP connection\(r.tcpConnections == 1 ? "" : "s"), " : "")
+            + "frozen \(ms), total \(total) (\(rate)); "
             + (r.leftStopped ? "process left stopped" : r.leftRunning ? "process left running" : "process killed")
             + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")
     }

@@ -240,7 +240,12 @@ final class TCPConnectionTests: EndToEndCase {
             XCTAssertEqual(try client.ask("hello \(i)\n"), "1 hello \(i)\n")
             clients.append(client)
         }
-        let image = try checkpoint(server, options: ["--tcp-established"])
+        let image = try scratch.newDirectory("image")
+        let dump = try crtool(["dump", "-t", "\(server.pid)", "-D", image, "--tcp-established"])
+        XCTAssertTrue(dump.succeeded, "\(dump)")
+        XCTAssertTrue(dump.stdout.contains(", \(count) TCP connections, "), "the summary counts them: \(dump)")
+        XCTAssertNotNil(try waitForExit(server.pid, timeout: 10))
+        try waitUntilFree(server.pid)
         XCTAssertEqual(try crtool(["show", image]).stdout.components(separatedBy: "packets held by nftables table").count - 1, count)
         for (i, client) in clients.enumerated() { try client.send("again \(i)\n") }
         try restore(image, as: server)

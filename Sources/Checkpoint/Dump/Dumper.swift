@@ -54,6 +54,8 @@ public struct DumpReport: Sendable {
     public var warnings: [String] = []
     /// Left alive but stopped (--leave-stopped).
     public var leftStopped = false
+    /// TCP connections carried (--tcp-established).
+    public var tcpConnections = 0
     /// Freezes it took: more than one when a listener had connections
     /// waiting to be accepted, which the program was let take first.
     public var attempts = 1
@@ -172,6 +174,7 @@ public enum Dumper {
 
             phases.mark("shared memory and image")
             var warnings: [String] = []
+            let connections = tcpRepair?.count ?? 0
             if options.leaveRunning || options.leaveStopped {
                 warnings += tcpRepair?.resume() ?? []
                 // Queued while every thread is held: each process stops as
@@ -197,7 +200,7 @@ public enum Dumper {
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
                 leftRunning: options.leaveRunning || options.leaveStopped, phases: phases.phases, warnings: warnings,
-                leftStopped: options.leaveStopped)
+                leftStopped: options.leaveStopped, tcpConnections: connections)
         } catch {
             for c in collected { try? c.inspector.close() }
             let unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []

@@ -17,6 +17,8 @@ public final class TCPRepairHold: @unchecked Sendable {
     }
 
     private var held: [UInt64: Held] = [:]
+    /// How many connections the dump carries (held in repair mode).
+    var count: Int { held.count }
     /// Socket inodes whose packets the lock holds.
     private var packetsHeld = Set<UInt64>()
     /// Listeners (socket inodes) whose new connections the lock holds back.
