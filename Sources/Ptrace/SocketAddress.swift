@@ -107,6 +107,16 @@ public enum SocketAddress: Equatable, Sendable, CustomStringConvertible {
         throw SocketAddressError("the address \"\(host)\"")
     }
 
+    /// The address as packets carry it: an IPv6 socket talking to an IPv4
+    /// peer (a dual-stack listener's connection) names both ends
+    /// ::ffff:a.b.c.d, but its packets are IPv4. Any other address as it is.
+    public var onTheWire: SocketAddress {
+        guard case .inet6(let bytes, let port, _, _) = self, bytes.count == 16,
+              bytes.prefix(10).allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff
+        else { return self }
+        return .inet4(address: Array(bytes.suffix(4)), port: port)
+    }
+
     /// The host part in text form for inet addresses ("127.0.0.1", "::1").
     public var host: String? {
         let family: Int32

@@ -27,14 +27,10 @@ public struct TCPSegment: Equatable, Sendable {
         self.window = window
     }
 
-    /// The packet's two addresses as the wire has them: IPv4 for an IPv6
-    /// socket's IPv4-mapped addresses (::ffff:a.b.c.d).
+    /// An address's bytes as the packet carries them (SocketAddress.onTheWire).
     static func wireAddress(_ a: SocketAddress) -> [UInt8]? {
-        switch a {
-        case .inet4(let bytes, _): return bytes
-        case .inet6(let bytes, _, _, _):
-            let mapped = bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
-            return mapped ? Array(bytes.suffix(4)) : bytes
+        switch a.onTheWire {
+        case .inet4(let bytes, _), .inet6(let bytes, _, _, _): return bytes
         default: return nil
         }
     }

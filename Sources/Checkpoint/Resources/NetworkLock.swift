@@ -100,20 +100,11 @@ public struct NetworkLock: Sendable {
         try run(script, doing: "holding the packets of \(held.joined(separator: " and "))")
     }
 
-    /// The address as packets carry it: an IPv6 socket talking to an IPv4
-    /// peer (a dual-stack listener's connection, ::ffff:a.b.c.d) sends and
-    /// receives IPv4 packets, which only an IPv4 rule matches.
+    /// The host in text as an nft rule must name it (SocketAddress.onTheWire),
+    /// and whether it is an IPv4 one.
     static func wireAddress(_ a: SocketAddress) -> (host: String, ipv4: Bool)? {
-        switch a {
-        case .inet4:
-            return a.host.map { ($0, true) }
-        case .inet6(let bytes, _, _, _) where bytes.count == 16 && bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff:
-            return (bytes.suffix(4).map(String.init).joined(separator: "."), true)
-        case .inet6:
-            return a.host.map { ($0, false) }
-        default:
-            return nil
-        }
+        let wire = a.onTheWire
+        return wire.host.map { ($0, wire.family == AF_INET) }
     }
 
     /// Lets the packets go; a table already gone (a restore on another

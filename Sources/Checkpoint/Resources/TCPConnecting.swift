@@ -18,9 +18,7 @@ enum TCPConnecting {
         guard let row = try InetSocketTable.read(pid: p.pid, table: table).first(where: { $0.inode == p.inode }) else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connecting from \(local) that /proc/\(p.pid)/net/\(table) does not list")
         }
-        let remote: SocketAddress = row.remoteAddress.count == 4
-            ? .inet4(address: row.remoteAddress, port: row.remotePort)
-            : .inet6(address: row.remoteAddress, port: row.remotePort, flowInfo: 0, scopeID: 0)
+        let remote = row.remote
         guard let hold = context.tcpRepair else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connecting from \(local) to \(remote); dump with --tcp-established to carry connections over")
         }

@@ -34,18 +34,13 @@ enum TreeTCPConnections {
             for table in ["tcp", "tcp6"] {
                 for row in try InetSocketTable.read(pid: pid, table: table) where sockets.contains(row.inode) {
                     if row.state == TCPInfo.listen {
-                        listeners[row.inode] = address(row.localAddress, row.localPort)
+                        listeners[row.inode] = row.local
                     } else if TCPConnections.states.contains(row.state) || row.state == TCPInfo.synSent {
-                        found[row.inode] = NetworkLock.Connection(local: address(row.localAddress, row.localPort),
-                                                                  remote: address(row.remoteAddress, row.remotePort))
+                        found[row.inode] = NetworkLock.Connection(local: row.local, remote: row.remote)
                     }
                 }
             }
         }
         return (found, listeners)
-    }
-
-    private static func address(_ bytes: [UInt8], _ port: UInt16) -> SocketAddress {
-        bytes.count == 4 ? .inet4(address: bytes, port: port) : .inet6(address: bytes, port: port, flowInfo: 0, scopeID: 0)
     }
 }

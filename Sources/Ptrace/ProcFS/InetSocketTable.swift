@@ -16,6 +16,14 @@ public struct InetSocketRow: Equatable, Sendable {
     public var inode: UInt64
 
     public var isConnected: Bool { remoteAddress.contains { $0 != 0 } }
+
+    /// The two ends as socket addresses (no IPv6 scope: the table has none).
+    public var local: SocketAddress { Self.address(localAddress, localPort) }
+    public var remote: SocketAddress { Self.address(remoteAddress, remotePort) }
+
+    private static func address(_ bytes: [UInt8], _ port: UInt16) -> SocketAddress {
+        bytes.count == 4 ? .inet4(address: bytes, port: port) : .inet6(address: bytes, port: port, flowInfo: 0, scopeID: 0)
+    }
 }
 
 public enum InetSocketTable {
