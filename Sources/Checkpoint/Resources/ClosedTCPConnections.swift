@@ -30,9 +30,7 @@ enum ClosedTCPConnections {
         try TCPRepair.setSequence(fd, .receive, c.receiveSequence)
         let e = Sockets.connect(fd, remote)
         if e != 0 { throw SystemError("connecting \(what) to \(remote) in repair mode", errno: e) }
-        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
-        registry.keep(own)
+        let own = try registry.keepCopy(of: fd, what: what)
         registry.whenReleasing {
             try TCPRepair.disable(own, probe: false)
             let reset = TCPSegment(from: remote, to: local, sequence: c.receiveSequence, acknowledgment: 0, flags: TCPSegment.reset, window: 0)

@@ -157,6 +157,15 @@ final class OpenFileRegistry {
     /// Keeps `fd` (a descriptor in crtool) open until finish().
     func keep(_ fd: Int32) { localDescriptors.append(fd) }
 
+    /// A copy of `fd` (a socket crtool made, about to be planted) kept
+    /// open until finish(), for work at the release.
+    func keepCopy(of fd: Int32, what: String) throws -> Int32 {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
+        keep(copy)
+        return copy
+    }
+
     func afterAllFiles(_ work: @escaping () throws -> Void) { deferred.append(work) }
 
     /// Work for the moment the processes are let go, not before: what

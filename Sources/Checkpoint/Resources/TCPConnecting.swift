@@ -38,9 +38,7 @@ enum TCPConnecting {
         // connect(2) keeps a sequence number set before it as the SYN's.
         try TCPRepair.setSequence(fd, .send, c.initialSequence)
         try TCPRepair.disable(fd, probe: false)
-        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
-        registry.keep(own)
+        let own = try registry.keepCopy(of: fd, what: what)
         if let table = c.networkLock { NetworkLock.releaseWhenRestored(table, registry: registry) }
         registry.whenReleasing {
             // The program's descriptor shares the file flags: connect

@@ -99,9 +99,7 @@ enum TCPConnections {
         try TCPRepair.setWindow(fd, TCPRepair.Window(sendWL1: w[0], sendWindow: w[1], maxWindow: w[2],
                                                      receiveWindow: w[3] &+ finOffset, receiveWUP: w[4] &- finOffset))
 
-        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard own >= 0 else { throw SystemError("duplicating \(what) for the end of the restore") }
-        registry.keep(own)
+        let own = try registry.keepCopy(of: fd, what: what)
         let unsent = [UInt8](c.sendQueue.suffix(Int(c.unsentBytes)))
         // Every connection of the image is made: their packets may pass.
         if let table = c.networkLock { NetworkLock.releaseWhenRestored(table, registry: registry) }
