@@ -81,6 +81,21 @@ public struct TCPSegment: Equatable, Sendable {
         if n != bytes.count { throw SystemError("sending a TCP segment from \(source) to \(destination) through a raw socket") }
     }
 
+    /// Sends the segment to the socket `fd` (crtool's copy of its
+    /// destination) and waits up to a second for the socket to move on
+    /// from the state it was in; whether it did. Local delivery runs the
+    /// segment through the socket before sendto returns, or soon after on
+    /// a busy host.
+    public func deliver(to fd: Int32) throws -> Bool {
+        let before = try TCPInfo.read(fd).state
+        try send()
+        for _ in 0..<100 {
+            if try TCPInfo.read(fd).state != before { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
     /// The Internet checksum (RFC 1071) of `bytes`.
     static func checksum(_ bytes: [UInt8]) -> UInt16 {
         var sum: UInt32 = 0

@@ -34,8 +34,7 @@ enum ClosedTCPConnections {
         registry.whenReleasing {
             try TCPRepair.disable(own, probe: false)
             let reset = TCPSegment(from: remote, to: local, sequence: c.receiveSequence, acknowledgment: 0, flags: TCPSegment.reset, window: 0)
-            try reset.send()
-            for _ in 0..<100 where try TCPInfo.read(own).state != TCPInfo.close { usleep(10_000) }
+            _ = try reset.deliver(to: own)
         }
     }
 }

@@ -14,15 +14,8 @@ enum HalfClosed {
 
     static func takeFIN(_ fd: Int32, _ fin: TCPSegment, what: String) throws {
         // A socket whose peer is in the image may have the real one already.
-        let before = try TCPInfo.read(fd).state
-        guard !finTaken.contains(before) else { return }
-        try fin.send()
-        // Local delivery runs the segment through the socket before
-        // sendto returns, or soon after on a busy host.
-        for _ in 0..<100 {
-            if try TCPInfo.read(fd).state != before { return }
-            usleep(10_000)
-        }
+        guard !finTaken.contains(try TCPInfo.read(fd).state) else { return }
+        if try fin.deliver(to: fd) { return }
         throw CheckpointError("cannot restore \(what): it did not take the FIN its peer had sent (it stays \(try TCPInfo.read(fd).stateName))")
     }
 }
