@@ -43,6 +43,13 @@ final class TCPConnectionImageTests: XCTestCase {
         XCTAssertEqual(c.invalidField?.field, "networkLock")
     }
 
+    func testAConnectionBeingMadeNamesAHostileTable() {
+        var c = TCPConnectingImage(remote: InetEndpoint(host: "127.0.0.1", port: 5432), initialSequence: 7, networkLock: "crtool-1-2")
+        XCTAssertNil(c.invalidField?.field)
+        c.networkLock = "crtool-1-2; flush ruleset"
+        XCTAssertEqual(c.invalidField?.field, "networkLock")
+    }
+
     func testTableNamesAreTheOnesCrtoolMakes() {
         XCTAssertTrue(TCPConnectionImage.isTableName("crtool-4242-1795377235571"))
         for hostile in ["", "crtool 1", "crtool-1\nflush ruleset", "a;b", String(repeating: "x", count: 65)] {

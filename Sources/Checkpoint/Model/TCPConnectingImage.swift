@@ -10,6 +10,14 @@ public struct TCPConnectingImage: Codable, Equatable, Sendable {
     /// dump; absent: not held.
     public var networkLock: String?
 
+    /// The first field that cannot describe a connection being made, and why.
+    public var invalidField: (field: String, reason: String)? {
+        if let table = networkLock, !TCPConnectionImage.isTableName(table) {
+            return ("networkLock", "\"\(table)\" is not a table name crtool makes")
+        }
+        return nil
+    }
+
     public init(remote: InetEndpoint, initialSequence: UInt32, networkLock: String? = nil) {
         self.remote = remote
         self.initialSequence = initialSequence

@@ -12,12 +12,11 @@ import Ptrace
 /// restarted connect starts over). The network lock is removed, so a peer
 /// still there is answered with a reset too.
 enum ClosedTCPConnections {
-    static func make(_ fd: Int32, _ state: InetSocketState, what: String, registry: OpenFileRegistry) throws {
+    static func make(_ fd: Int32, _ state: InetSocketState, local: SocketAddress, what: String, registry: OpenFileRegistry) throws {
         if let table = state.connection?.networkLock ?? state.connecting?.networkLock {
             NetworkLock.releaseWhenRestored(table, registry: registry)
         }
-        guard let c = state.connection, let endpoint = state.local else { return }
-        let local = try InetSockets.address(endpoint)
+        guard let c = state.connection else { return }
         let remote = try InetSockets.address(c.remote)
         do {
             try TCPConnections.bindInRepairMode(fd, local, what: what)

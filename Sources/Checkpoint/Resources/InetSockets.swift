@@ -89,22 +89,23 @@ enum InetSockets: FileKind {
                                     protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
-            if context.registry.closesTCPConnections, state.connection != nil || state.connecting != nil {
-                return try ClosedTCPConnections.make(fd, state, what: what, registry: context.registry)
-            }
-            if let connecting = state.connecting {
-                guard let local = state.local else {
-                    throw CheckpointError("\(what): a TCP connection being made without field local in the image")
+            if state.connection != nil || state.connecting != nil {
+                // ImageConsistency made sure a connection has its local address.
+                guard let endpoint = state.local else {
+                    throw CheckpointError("\(what): a TCP connection without field local in the image")
                 }
-                return try TCPConnecting.make(fd, connecting, local: try address(local), what: what, registry: context.registry)
-            }
-            if let connection = state.connection {
-                guard let local = state.local else {
-                    throw CheckpointError("\(what): an established TCP connection without field local in the image")
+                let local = try address(endpoint)
+                if context.registry.closesTCPConnections {
+                    return try ClosedTCPConnections.make(fd, state, local: local, what: what, registry: context.registry)
                 }
-                let reuse = state.options.contains { $0.name == SocketOptionSet.reuseAddress.name && $0.value != 0 }
-                return try TCPConnections.make(fd, connection, local: try address(local), reuseAddress: reuse, what: what,
-                                               registry: context.registry)
+                if let connecting = state.connecting {
+                    return try TCPConnecting.make(fd, connecting, local: local, what: what, registry: context.registry)
+                }
+                if let connection = state.connection {
+                    let reuse = state.options.contains { $0.name == SocketOptionSet.reuseAddress.name && $0.value != 0 }
+                    return try TCPConnections.make(fd, connection, local: local, reuseAddress: reuse, what: what,
+                                                   registry: context.registry)
+                }
             }
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)

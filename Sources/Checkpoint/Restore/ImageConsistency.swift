@@ -41,21 +41,16 @@ enum ImageConsistency {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }
         for (i, f) in p.files.enumerated() {
-            if let table = f.inetSocket?.networkLock, !TCPConnectionImage.isTableName(table) {
-                throw fail("files[\(i)].inetSocket.networkLock", "\"\(table)\" is not a table name crtool makes")
-            }
-            if let socket = f.inetSocket, let c = socket.connecting {
-                if let table = c.networkLock, !TCPConnectionImage.isTableName(table) {
-                    throw fail("files[\(i)].inetSocket.connecting.networkLock", "\"\(table)\" is not a table name crtool makes")
+            if let socket = f.inetSocket {
+                if let table = socket.networkLock, !TCPConnectionImage.isTableName(table) {
+                    throw fail("files[\(i)].inetSocket.networkLock", "\"\(table)\" is not a table name crtool makes")
                 }
-                guard socket.local != nil, socket.transport == .tcp else {
-                    throw fail("files[\(i)].inetSocket.local", "a TCP connection being made needs its local address")
-                }
-            }
-            if let socket = f.inetSocket, let c = socket.connection {
-                if let bad = c.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
-                guard socket.local != nil, socket.transport == .tcp else {
-                    throw fail("files[\(i)].inetSocket.local", "an established TCP connection needs its local address")
+                if let bad = socket.connecting?.invalidField { throw fail("files[\(i)].inetSocket.connecting.\(bad.field)", bad.reason) }
+                if let bad = socket.connection?.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
+                let connection = socket.connection != nil ? "an established TCP connection"
+                    : socket.connecting != nil ? "a TCP connection being made" : nil
+                if let connection, socket.local == nil || socket.transport != .tcp {
+                    throw fail("files[\(i)].inetSocket.local", "\(connection) needs its local address")
                 }
             }
             for (j, lock) in (f.locks ?? []).enumerated() {
