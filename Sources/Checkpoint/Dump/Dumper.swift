@@ -10,6 +10,8 @@ public struct DumpOptions: Sendable {
     /// --leave-stopped: for a migration that kills it only once the
     /// restore elsewhere succeeded. Implies leaveRunning's handling.
     public var leaveStopped = false
+    /// Whether the tree outlives the dump (running or stopped).
+    var treeSurvives: Bool { leaveRunning || leaveStopped }
     public var codec = Codec.default
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
@@ -163,7 +165,7 @@ public enum Dumper {
 
             // A tree left running keeps what arrived since; one about to be
             // killed must not have acknowledged bytes the image lacks.
-            if !options.leaveRunning && !options.leaveStopped { try tcpRepair?.requireUnmoved() }
+            if !options.treeSurvives { try tcpRepair?.requireUnmoved() }
             try AioRingReader.requireNoCompletionsSince(processes, memories: Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) }))
             for c in collected { try c.inspector.close() }
             collected = []
@@ -175,7 +177,7 @@ public enum Dumper {
             phases.mark("shared memory and image")
             var warnings: [String] = []
             let connections = tcpRepair?.count ?? 0
-            if options.leaveRunning || options.leaveStopped {
+            if options.treeSurvives {
                 warnings += tcpRepair?.resume() ?? []
                 // Queued while every thread is held: each process stops as
                 // soon as it is let go, before it runs an instruction.
@@ -199,7 +201,7 @@ public enum Dumper {
                 totalSeconds: released.timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
-                leftRunning: options.leaveRunning || options.leaveStopped, phases: phases.phases, warnings: warnings,
+                leftRunning: options.treeSurvives, phases: phases.phases, warnings: warnings,
                 leftStopped: options.leaveStopped, tcpConnections: connections)
         } catch {
             for c in collected { try? c.inspector.close() }
