@@ -12,11 +12,8 @@ final class TCPCloseTests: EndToEndCase {
         let server = try startPython("tcp-close", """
             import socket
             \(pythonLines)
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen()
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
+            \(pythonListener)
+            listener = listening()
             while True:
                 conn = listener.accept()[0]
                 try:

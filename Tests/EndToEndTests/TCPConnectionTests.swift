@@ -135,12 +135,8 @@ final class TCPConnectionTests: EndToEndCase {
         let trigger = scratch.newPath("go")
         let server = try startPython("tcp-urgent", """
             import os, socket, sys, time
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen()
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
-            conn = listener.accept()[0]
+            \(pythonListener)
+            conn = listening().accept()[0]
             while not os.path.exists(sys.argv[1]):
                 time.sleep(0.02)
             print("urgent", conn.recv(1, socket.MSG_OOB).decode(), flush=True)
@@ -208,11 +204,8 @@ final class TCPConnectionTests: EndToEndCase {
         let count = 100
         let server = try startPython("tcp-many", """
             import selectors, socket, sys
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(200)
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
+            \(pythonListener)
+            listener = listening(backlog=200)
             selector = selectors.DefaultSelector()
             selector.register(listener, selectors.EVENT_READ)
             lines = {}
@@ -308,12 +301,8 @@ final class TCPConnectionTests: EndToEndCase {
         try startPython("tcp-echo", """
             import os, socket, sys
             ballast = bytearray(b"\\x01") * (int(sys.argv[2]) << 20)
-            listener = socket.socket(socket.AF_INET6 if ":" in sys.argv[3] else socket.AF_INET)
-            listener.bind((sys.argv[3], 0))
-            listener.listen()
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
-            conn = listener.accept()[0]
+            \(pythonListener)
+            conn = listening(sys.argv[3]).accept()[0]
             print("accepted", flush=True)
             if sys.argv[1] == "1":
                 namespace = os.open("/proc/self/ns/net", os.O_RDONLY)

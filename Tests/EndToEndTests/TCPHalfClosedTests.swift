@@ -227,13 +227,9 @@ final class TCPHalfClosedTests: EndToEndCase {
     private func startServer(_ name: String, host: String = "127.0.0.1", trigger: String, _ body: String) throws -> Fixture {
         try startPython(name, """
             import os, socket, sys, time
+            \(pythonListener)
             def accept():
-                listener = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
-                listener.bind((sys.argv[2], 0))
-                listener.listen()
-                print("port", listener.getsockname()[1], flush=True)
-                print("ready", flush=True)
-                return listener.accept()[0]
+                return listening(sys.argv[2]).accept()[0]
             def wait_for_trigger():
                 while not os.path.exists(sys.argv[1]):
                     time.sleep(0.02)

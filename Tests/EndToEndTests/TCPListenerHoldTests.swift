@@ -75,11 +75,8 @@ final class TCPListenerHoldTests: EndToEndCase {
     func testServerExitingWhileTheDumpWaitsLeavesNothingHeld() throws {
         let server = try startPython("tcp-never-accepts", """
             import socket, time
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(16)
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
+            \(pythonListener)
+            listener = listening(backlog=16)
             time.sleep(0.6)
             """)
         let port = UInt16(try server.waitFor("port", atLeast: 1))
@@ -96,11 +93,8 @@ final class TCPListenerHoldTests: EndToEndCase {
     private func startSlowServer() throws -> Fixture {
         try startPython("tcp-slow-accept", """
             import socket, threading, time
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(16)
-            print("port", listener.getsockname()[1], flush=True)
-            print("ready", flush=True)
+            \(pythonListener)
+            listener = listening(backlog=16)
             \(pythonLines)
             def serve(conn):
                 for line in lines(conn):

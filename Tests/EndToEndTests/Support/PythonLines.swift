@@ -13,3 +13,17 @@ let pythonLines = """
                 line, pending = pending.split(b"\\n", 1)
                 yield line
     """
+
+/// Python for the test servers: `listening(host, backlog)` makes a TCP
+/// listener on a free port of `host`, prints "port N" and "ready" (what
+/// startPython and the tests wait for), and returns it.
+let pythonListener = """
+    import socket
+    def listening(host="127.0.0.1", backlog=128):
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listener.bind((host, 0))
+        listener.listen(backlog)
+        print("port", listener.getsockname()[1], flush=True)
+        print("ready", flush=True)
+        return listener
+    """
