@@ -49,36 +49,17 @@ public enum KernelFeatures {
                 return (r >= 0, r >= 0 ? "" : String(cString: strerror(errno)))
             },
             probe("packet_diag (packet sockets' memberships and rings)", required: false) {
-                do {
-                    _ = try PacketSocketDiag.all()
-                    return (true, "")
-                } catch let e as SystemError {
-                    return (false, "\(e.errnoName): packet sockets cannot be checkpointed")
-                } catch {
-                    return (false, "\(error)")
-                }
+                works(else: "packet sockets cannot be checkpointed") { _ = try PacketSocketDiag.all() }
             },
             probe("io_setup and moving an AIO ring (Linux AIO contexts)", required: false) { probeAioRingMove() },
             probe("TCP repair mode (--tcp-established)", required: false) {
                 guard let fd = try? Sockets.create(family: AF_INET, type: Int32(SOCK_STREAM.rawValue)) else { return (false, "no TCP socket") }
                 defer { close(fd) }
-                do {
-                    try TCPRepair.enable(fd)
-                    return (true, "")
-                } catch let e as SystemError {
-                    return (false, "\(e.errnoName): established connections cannot be carried over")
-                } catch {
-                    return (false, "\(error)")
-                }
+                return works(else: "established connections cannot be carried over") { try TCPRepair.enable(fd) }
             },
             probe("raw IP sockets (a half-closed TCP connection gets its peer's FIN back)", required: false) {
-                do {
+                works(else: "connections in CLOSE_WAIT or LAST_ACK cannot be restored") {
                     close(try Sockets.create(family: AF_INET, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW)))
-                    return (true, "")
-                } catch let e as SystemError {
-                    return (false, "\(e.errnoName): connections in CLOSE_WAIT or LAST_ACK cannot be restored")
-                } catch {
-                    return (false, "\(error)")
                 }
             },
             probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {
@@ -112,6 +93,19 @@ public enum KernelFeatures {
                 return (ok, ok ? "" : "absent; limits above crtool's own are kept at crtool's")
             },
         ]
+    }
+
+    /// A probe that tries `body`: available if it throws nothing, else the
+    /// errno and what its absence means for crtool.
+    static func works(else consequence: String, _ body: () throws -> Void) -> (Bool, String) {
+        do {
+            try body()
+            return (true, "")
+        } catch let e as SystemError {
+            return (false, "\(e.errnoName): \(consequence)")
+        } catch {
+            return (false, "\(error)")
+        }
     }
 
     static func probe(_ name: String, required: Bool, _ body: () -> (Bool, String)) -> KernelFeature {
