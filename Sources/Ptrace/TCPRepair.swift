@@ -73,13 +73,13 @@ public enum TCPRepair {
     /// The sequence number at the end of `queue`: the next byte to be
     /// written (send) or expected (receive).
     public static func sequence(_ fd: Int32, _ queue: Queue) throws -> UInt32 {
-        try set(fd, queueOption, queue.rawValue, "selecting the \(queue) queue")
+        try select(fd, queue)
         return UInt32(bitPattern: try Sockets.intOption(fd, level: tcp, name: sequenceOption))
     }
 
     /// Where `queue` starts; only before connect.
     public static func setSequence(_ fd: Int32, _ queue: Queue, _ value: UInt32) throws {
-        try set(fd, queueOption, queue.rawValue, "selecting the \(queue) queue")
+        try select(fd, queue)
         try set(fd, sequenceOption, Int32(bitPattern: value), "setting the \(queue) queue's sequence number")
     }
 
@@ -87,7 +87,7 @@ public enum TCPRepair {
     /// unsent, or received and unread), left where they are.
     public static func peek(_ fd: Int32, _ queue: Queue, length: Int) throws -> [UInt8] {
         guard length > 0 else { return [] }
-        try set(fd, queueOption, queue.rawValue, "selecting the \(queue) queue")
+        try select(fd, queue)
         var buffer = [UInt8](repeating: 0, count: length)
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
         if n < 0 { throw SystemError("reading the TCP \(queue) queue of \(length) bytes") }
@@ -101,7 +101,7 @@ public enum TCPRepair {
     /// for their acknowledgement, the receive queue's as arrived.
     public static func fill(_ fd: Int32, _ queue: Queue, with bytes: [UInt8]) throws {
         guard !bytes.isEmpty else { return }
-        try set(fd, queueOption, queue.rawValue, "selecting the \(queue) queue")
+        try select(fd, queue)
         try sendAll(fd, bytes, what: "the TCP \(queue) queue")
     }
 
@@ -134,9 +134,9 @@ public enum TCPRepair {
     /// on as shutdown(2) moves it (ESTABLISHED to FIN_WAIT1, CLOSE_WAIT to
     /// LAST_ACK).
     public static func finishSending(_ fd: Int32) throws {
-        try set(fd, queueOption, Queue.send.rawValue, "selecting the send queue")
+        try select(fd, .send)
         if Glibc.shutdown(fd, Int32(SHUT_WR)) != 0 { throw SystemError("shutting the sending side in repair mode") }
-        try set(fd, queueOption, 0, "selecting no queue") // TCP_NO_QUEUE
+        try select(fd, nil)
     }
 
     /// Whether an urgent (out-of-band) byte waits for the program's
@@ -205,6 +205,12 @@ public enum TCPRepair {
         } catch let e as SystemError {
             throw SystemError("setting the TCP window (TCP_REPAIR_WINDOW)", errno: e.errno)
         }
+    }
+
+    /// TCP_REPAIR_QUEUE: the queue the next sequence, peek or fill is of;
+    /// nil for none (TCP_NO_QUEUE).
+    private static func select(_ fd: Int32, _ queue: Queue?) throws {
+        try set(fd, queueOption, queue?.rawValue ?? 0, "selecting \(queue.map { "the \($0) queue" } ?? "no queue")")
     }
 
     private static func set(_ fd: Int32, _ name: Int32, _ value: Int32, _ what: String) throws {
