@@ -43,7 +43,12 @@ public struct TCPConnectionImage: Codable, Equatable, Sendable {
     public var peerFinished: Bool { state == "CLOSE_WAIT" || state == "LAST_ACK" || state == "CLOSING" }
     /// The program ended its sending side (FIN_WAIT1, FIN_WAIT2, LAST_ACK,
     /// CLOSING).
-    public var finishedSending: Bool { state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" || state == "CLOSING" }
+    public var finishedSending: Bool { Self.sendingFinished(in: state) }
+
+    /// Whether a connection in `state` (absent: ESTABLISHED) has sent its FIN.
+    static func sendingFinished(in state: String?) -> Bool {
+        state == "FIN_WAIT1" || state == "FIN_WAIT2" || state == "LAST_ACK" || state == "CLOSING"
+    }
     /// Both sides' FINs crossed (CLOSING): the program's went first, so
     /// the restore gives it back before the peer's.
     public var finishedSendingFirst: Bool { state == "CLOSING" || state == "FIN_WAIT1" || state == "FIN_WAIT2" }

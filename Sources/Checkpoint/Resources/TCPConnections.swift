@@ -35,7 +35,8 @@ enum TCPConnections {
         // A FIN written and not yet acknowledged counts one in the send
         // queue's length (and in the unsent part while not sent), though
         // it is no byte of data.
-        let finishedSending = [TCPInfo.finWait1, TCPInfo.finWait2, TCPInfo.lastAck, TCPInfo.closing].contains(state.state)
+        let stateName = state.state == TCPInfo.established ? nil : state.stateName
+        let finishedSending = TCPConnectionImage.sendingFinished(in: stateName)
         let sendLength = finishedSending ? max(0, before.sendQueue - 1) : before.sendQueue
         let unsent = finishedSending ? max(0, before.unsent - 1) : before.unsent
         let sendQueue = try TCPRepair.peek(fd, .send, length: sendLength)
@@ -54,7 +55,7 @@ enum TCPConnections {
             sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
             timestamp: timestamp,
             window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP],
-            networkLock: hold.lock?.table, state: state.state == TCPInfo.established ? nil : state.stateName)
+            networkLock: hold.lock?.table, state: stateName)
     }
 
     /// Puts `fd` in repair mode and binds it to the connection's local
