@@ -54,10 +54,12 @@ final class FileRestoreContext {
     let pid: Int32
     let inj: RemoteSyscall
     /// State kinds share across descriptors and processes for the whole
-    /// restore (a pipe's other end), kept by the registry.
+    /// restore (a pipe's other end), kept by the registry. Changed in
+    /// place: a get-then-set would copy the whole dictionary for every
+    /// socket made, quadratic in a restore of thousands of them.
     var shared: [String: Any] {
         get { registry.shared }
-        set { registry.shared = newValue }
+        _modify { yield &registry.shared }
     }
     let registry: OpenFileRegistry
     /// With --shell-job: the device of the terminal the tree was started
