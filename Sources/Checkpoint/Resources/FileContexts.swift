@@ -82,19 +82,24 @@ final class FileRestoreContext {
     /// Installs crtool's descriptor `local` into the target; returns the
     /// target's new descriptor number.
     func install(_ local: Int32) throws -> Int64 {
-        if crtoolPidFD == nil {
-            let r = try inj.checked("pidfd_open of crtool", Syscall.pidfdOpen, UInt64(getpid()), 0)
-            // F_DUPFD_CLOEXEC takes the lowest free number at or above the
-            // image's descriptors, never one in use.
-            let parked = try inj.checked("parking the pidfd of crtool", Syscall.fcntl, r, 1030, UInt64(parking))
-            try inj.checked("close", Syscall.close, r)
-            crtoolPidFD = Int64(parked)
-        }
-        let r = try inj.call(Syscall.pidfdGetfd, UInt64(crtoolPidFD!), UInt64(local), 0)
+        let r = try inj.call(Syscall.pidfdGetfd, UInt64(try crtoolDescriptor()), UInt64(local), 0)
         if r < 0 {
             throw SystemError("installing a descriptor in pid \(pid) with pidfd_getfd", pid: pid, errno: Int32(-r))
         }
         return r
+    }
+
+    /// The target's pidfd of crtool, made on first use, at a number above
+    /// every image descriptor.
+    func crtoolDescriptor() throws -> Int64 {
+        if let fd = crtoolPidFD { return fd }
+        let r = try inj.checked("pidfd_open of crtool", Syscall.pidfdOpen, UInt64(getpid()), 0)
+        // F_DUPFD_CLOEXEC takes the lowest free number at or above the
+        // image's descriptors, never one in use.
+        let parked = try inj.checked("parking the pidfd of crtool", Syscall.fcntl, r, 1030, UInt64(parking))
+        try inj.checked("close", Syscall.close, r)
+        crtoolPidFD = Int64(parked)
+        return Int64(parked)
     }
 
     /// Closes the target's pidfd of crtool.

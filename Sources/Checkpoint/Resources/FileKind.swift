@@ -17,10 +17,14 @@ protocol FileKind {
     /// Called for every other holder once its copy of the description is
     /// at its number in that holder's process.
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws
+    /// Whether `open` injects calls into the target (and so needs the
+    /// descriptors queued before it in place first).
+    static var opensInProcess: Bool { get }
 }
 
 extension FileKind {
     static var phase: Int { 0 }
+    static var opensInProcess: Bool { false }
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws {}
 }
 
@@ -31,6 +35,17 @@ enum OpenedFile {
     /// Already a descriptor in the target (opened by injection), made
     /// with close-on-exec as the image has it.
     case remote(Int64)
+    /// A path the target opens itself, in the batch with its other
+    /// descriptors (DescriptorBatch).
+    case inProcess(PathOpen)
+}
+
+/// An open(2) for the target to make: the path, open's flags
+/// (close-on-exec as the image has it) and where to seek to.
+struct PathOpen {
+    var path: String
+    var flags: Int32
+    var position: Int64
 }
 
 /// What a dump knows about one descriptor before its kind looks at it.

@@ -105,18 +105,6 @@ enum FilesInFlight {
         guard let image = f.file, let handler = FileKinds.handler(for: image.kind) else {
             throw CheckpointError("a file in flight to a socket of pid \(context.pid) has no saved state crtool can restore")
         }
-        if PathFiles.handles(image.kind) {
-            // Path files are opened inside the process for its descriptors;
-            // one in flight is opened by crtool.
-            let flags = image.flags & ~Int32(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY) | O_CLOEXEC | (image.kind == .directory ? O_DIRECTORY : 0)
-            let fd = open(image.path, flags | (image.kind == .terminal ? O_NOCTTY : 0))
-            if fd < 0 { throw SystemError("reopening \(image.path), a file in flight to a socket of pid \(context.pid)", pid: context.pid) }
-            if image.kind == .regular || image.kind == .directory, image.position != 0, lseek(fd, __off_t(image.position), SEEK_SET) < 0 {
-                close(fd)
-                throw SystemError("lseek of \(image.path), a file in flight, to \(image.position)", pid: context.pid)
-            }
-            return fd
-        }
         switch try handler.open(image, context: context) {
         case .local(let fd):
             do {
@@ -124,6 +112,16 @@ enum FilesInFlight {
             } catch {
                 close(fd)
                 throw error
+            }
+            return fd
+        case .inProcess(let request):
+            // Path files are opened inside the process for its descriptors;
+            // one in flight is opened by crtool.
+            let fd = open(request.path, request.flags | O_CLOEXEC)
+            if fd < 0 { throw SystemError("reopening \(image.path), a file in flight to a socket of pid \(context.pid)", pid: context.pid) }
+            if request.position != 0, lseek(fd, __off_t(request.position), SEEK_SET) < 0 {
+                close(fd)
+                throw SystemError("lseek of \(image.path), a file in flight, to \(request.position)", pid: context.pid)
             }
             return fd
         case .remote:

@@ -85,10 +85,14 @@ enum OpenFiles {
 
     /// Makes every descriptor of a process again, at its number. Open file
     /// descriptions already made for another descriptor (in this process
-    /// or an earlier one) are copied, not made twice.
+    /// or an earlier one) are copied, not made twice. The calls into the
+    /// process are queued and run together (DescriptorBatch), a phase at a
+    /// time and before any kind that injects calls of its own.
     static func restore(_ files: [FileDescriptorImage], context: FileRestoreContext) throws {
         let made = context.registry
-        let inj = context.inj
+        let batch = try DescriptorBatch(context: context)
+        /// Descriptions first made by this process, by their number here.
+        var madeHere: [Int: Int32] = [:]
         let phases = Set(files.compactMap { FileKinds.handler(for: $0.kind)?.phase }).sorted()
         for phase in phases {
             for f in files.sorted(by: { $0.fd < $1.fd }) {
@@ -96,38 +100,34 @@ enum OpenFiles {
                     throw CheckpointError("fd \(f.fd) of pid \(context.pid) is of kind \(f.kind.rawValue), which this crtool cannot restore")
                 }
                 guard handler.phase == phase else { continue }
-                let remote: Int64
-                // pidfd_getfd always sets close-on-exec; a descriptor opened
-                // in the process has it as the image says already.
-                var closeOnExec = true
-                let copied = made.holder(of: f.openFile) != nil
+                let joined = { try handler.joined(f, context: context) }
+                if f.openFile != 0, let source = madeHere[f.openFile] {
+                    try batch.copy(from: source, as: f, then: joined)
+                    continue
+                }
                 if let holder = made.holder(of: f.openFile) {
-                    let local = try holder.pidfd.duplicate(holder.fd)
-                    defer { close(local) }
-                    remote = try context.install(local)
-                } else {
-                    switch try handler.open(f, context: context) {
-                    case .local(let local):
-                        defer { close(local) }
+                    try batch.install(try holder.pidfd.duplicate(holder.fd), as: f, then: joined)
+                    continue
+                }
+                if handler.opensInProcess { try batch.flush() }
+                let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
+                switch try handler.open(f, context: context) {
+                case .local(let local):
+                    do {
                         try SocketOwnership.give(local, f)
-                        remote = try context.install(local)
-                    case .remote(let r):
-                        remote = r
-                        closeOnExec = f.closeOnExec
+                    } catch {
+                        close(local)
+                        throw error
                     }
+                    try batch.install(local, as: f, then: recorded)
+                case .inProcess(let request):
+                    try batch.open(request, as: f, then: recorded)
+                case .remote(let r):
+                    try batch.adopt(r, as: f, then: recorded)
                 }
-                if remote != Int64(f.fd) {
-                    try inj.checked("dup3 to fd \(f.fd)", Syscall.dup3, UInt64(remote), UInt64(f.fd), f.closeOnExec ? UInt64(O_CLOEXEC) : 0)
-                    try inj.checked("close", Syscall.close, UInt64(remote))
-                } else if closeOnExec != f.closeOnExec {
-                    try inj.checked("FD_CLOEXEC on fd \(f.fd)", Syscall.fcntl, UInt64(f.fd), UInt64(F_SETFD), f.closeOnExec ? UInt64(FD_CLOEXEC) : 0)
-                }
-                if copied {
-                    try handler.joined(f, context: context)
-                } else {
-                    try made.record(f.openFile, pid: context.pid, fd: f.fd)
-                }
+                if f.openFile != 0 { madeHere[f.openFile] = f.fd }
             }
+            try batch.flush()
         }
     }
 }

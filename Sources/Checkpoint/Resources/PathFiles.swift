@@ -91,7 +91,6 @@ enum PathFiles: FileKind {
     }
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
-        let inj = context.inj
         // O_ASYNC given to open is only a flag, with no signal behind it;
         // SignalDrivenIO sets it the way that registers the file.
         let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC)
@@ -100,14 +99,7 @@ enum PathFiles: FileKind {
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
         let shellJob = f.kind == .terminal && f.device != nil && f.device == context.shellTerminal
-        let path = try inj.stage(string: shellJob ? "/dev/tty" : f.path)
-        let opened = try inj.call(Syscall.openat, UInt64(bitPattern: -100), path, UInt64(UInt32(bitPattern: flags)), 0)
-        if opened < 0 {
-            throw CheckpointError("cannot reopen \(f.path) as fd \(f.fd) of pid \(context.pid): \(SystemError("open", errno: Int32(-opened)).errnoName)")
-        }
-        if f.kind == .regular || f.kind == .directory, f.position != 0 {
-            try inj.checked("lseek of \(f.path) to \(f.position)", Syscall.lseek, UInt64(opened), UInt64(bitPattern: f.position), 0)
-        }
-        return .remote(opened)
+        let seeks = (f.kind == .regular || f.kind == .directory) && f.position != 0
+        return .inProcess(PathOpen(path: shellJob ? "/dev/tty" : f.path, flags: flags, position: seeks ? f.position : 0))
     }
 }
