@@ -12,6 +12,9 @@ public struct UnixSocketState: Codable, Equatable, Sendable {
     /// The name of the socket outside the image a datagram socket was
     /// connected to (a logging daemon's /dev/log): connected to again.
     public var externalPeer: UnixSocketName?
+    /// The stream to the system journal a service's output goes to:
+    /// connected to journald again, with the stream's header.
+    public var journalStream: JournalStream?
 
     public init(socket: UnixSocketEnd, peer: UnixSocketEnd? = nil) {
         self.socket = socket

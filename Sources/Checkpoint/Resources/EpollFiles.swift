@@ -16,7 +16,7 @@ import Ptrace
 enum EpollFiles: FileKind {
     static let kind = FileDescriptorImage.Kind.epoll
     static var phase: Int { 1 }
-    static var opensInProcess: Bool { true }
+    static func opensInProcess(_ image: FileDescriptorImage) -> Bool { true }
 
     static func recognizes(_ p: FileProbe) -> Bool {
         p.link == "anon_inode:[eventpoll]"

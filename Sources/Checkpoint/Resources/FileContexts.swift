@@ -67,6 +67,10 @@ final class FileRestoreContext {
     var shellTerminal: UInt64?
     /// Every image descriptor of this process, by number (epoll needs them).
     let files: [Int32: FileDescriptorImage]
+    /// The credentials the process will have, which it gets only at the
+    /// end: a kind that acts as the process before then (a stream to the
+    /// journal, which files lines by their sender's user) uses them.
+    var credentials: Credentials?
     private var crtoolPidFD: Int64?
     /// Where the target keeps its pidfd of crtool: at or above this, above every image fd.
     private let parking: Int32

@@ -17,14 +17,14 @@ protocol FileKind {
     /// Called for every other holder once its copy of the description is
     /// at its number in that holder's process.
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws
-    /// Whether `open` injects calls into the target (and so needs the
-    /// descriptors queued before it in place first).
-    static var opensInProcess: Bool { get }
+    /// Whether `open` injects calls into the target for this descriptor
+    /// (and so needs the descriptors queued before it in place first).
+    static func opensInProcess(_ image: FileDescriptorImage) -> Bool
 }
 
 extension FileKind {
     static var phase: Int { 0 }
-    static var opensInProcess: Bool { false }
+    static func opensInProcess(_ image: FileDescriptorImage) -> Bool { false }
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws {}
 }
 

@@ -109,7 +109,7 @@ enum OpenFiles {
                     try batch.install(try holder.pidfd.duplicate(holder.fd), as: f, then: joined)
                     continue
                 }
-                if handler.opensInProcess { try batch.flush() }
+                if handler.opensInProcess(f) { try batch.flush() }
                 let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
                 switch try handler.open(f, context: context) {
                 case .local(let local):

@@ -60,8 +60,8 @@ struct UnixSocketMaker {
         try whenFilesAreMade(a, b) {
             try fill(a, on: fa, from: fb)
             try fill(b, on: fb, from: fa)
-            try finish(a, on: fa)
-            try finish(b, on: fb)
+            try Self.finish(a, on: fa)
+            try Self.finish(b, on: fb)
         }
     }
 
@@ -87,7 +87,7 @@ struct UnixSocketMaker {
         try whenFilesAreMade(me) {
             defer { close(other) }
             try fill(me, on: fd, from: other)
-            try finish(me, on: fd)
+            try Self.finish(me, on: fd)
         }
     }
 
@@ -108,14 +108,14 @@ struct UnixSocketMaker {
                 try connect(sender, to: address)
                 try whenFilesAreMade(me) {
                     try fill(me, on: fd, from: sender)
-                    try finish(me, on: fd)
+                    try Self.finish(me, on: fd)
                 }
                 return
             }
         } else if !me.queue.isEmpty {
             throw CheckpointError("\(what) is an unnamed, unconnected unix socket with data queued; nothing could have sent it")
         }
-        try finish(me, on: fd)
+        try Self.finish(me, on: fd)
     }
 
     /// A datagram socket connected to a named socket outside the image:
@@ -165,7 +165,7 @@ struct UnixSocketMaker {
     }
 
     /// Options, shutdown state and peek offset, once the queue is filled.
-    private func finish(_ end: UnixSocketEnd, on fd: Int32) throws {
+    static func finish(_ end: UnixSocketEnd, on fd: Int32) throws {
         try SocketOptionSet.apply(end.options, to: fd)
         switch end.shutdown & 3 {
         case 1: try Sockets.shutdown(fd, how: Int32(SHUT_RD))

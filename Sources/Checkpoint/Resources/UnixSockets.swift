@@ -28,6 +28,9 @@ enum UnixSockets: FileKind {
         return SocketProtocol.name(of: "/proc/\(p.pid)/fd/\(p.fd)")?.hasPrefix("UNIX") ?? false
     }
 
+    /// A stream to the journal is connected by the process itself.
+    static func opensInProcess(_ image: FileDescriptorImage) -> Bool { image.unixSocket?.journalStream != nil }
+
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let diag = try UnixSocketDiag.query(inode: p.inode)
         let kind = UnixSocketInspector.socketType(diag.type).map { "unix \($0.rawValue) socket" } ?? "unix socket"
@@ -48,6 +51,9 @@ enum UnixSockets: FileKind {
             var state = UnixSocketState(socket: try end(local, diag, inode: p.inode, pid: p.pid, resolveName: resolve, connected: connected))
             if let peer = diag.peer, peer != 0, let outside = try externalPeer(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, diag: diag, state: state) {
                 state.externalPeer = outside
+            } else if let peer = diag.peer, peer != 0,
+                      let journal = try journalStream(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, diag: diag, state: state) {
+                state.journalStream = journal
             } else if let peer = diag.peer, peer != 0 {
                 state.peer = try peerEnd(UInt64(peer), holders: holders[UInt64(peer)] ?? [], of: p, context: context, refuse: refuse)
             } else if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
@@ -88,6 +94,19 @@ enum UnixSockets: FileKind {
         return name
     }
 
+    /// The stream to the journal a socket is, when its peer is journald's
+    /// end of one, outside the image and connected back; nil otherwise.
+    private static func journalStream(_ peer: UInt64, holders: [SocketHolders.Holder], of p: FileProbe, diag: UnixSocketDiag,
+                                      state: UnixSocketState) throws -> JournalStream? {
+        guard diag.type == Int32(SOCK_STREAM.rawValue), !holders.isEmpty, !holders.contains(where: \.inImage),
+              let peerDiag = try? UnixSocketDiag.query(inode: peer), peerDiag.peer.map({ UInt64($0) }) == p.inode,
+              let stream = try JournalStreams.stream(peerName: peerDiag.name, device: p.device, peer: peer) else { return nil }
+        guard state.socket.queue.isEmpty else {
+            throw UnixSocketInspector.Refusal(what: "a stream to the journal with \(state.socket.queue.reduce(0) { $0 + $1.count }) bytes from journald waiting, which could not be sent again")
+        }
+        return stream
+    }
+
     /// The peer of a connected socket, which must be in the image and
     /// connected back.
     private static func peerEnd(_ peer: UInt64, holders: [SocketHolders.Holder], of p: FileProbe, context: FileDumpContext,
@@ -116,6 +135,9 @@ enum UnixSockets: FileKind {
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
         guard let state = f.unixSocket else {
             throw CheckpointError("fd \(f.fd) of pid \(context.pid) is a unix socket without its state in the image")
+        }
+        if let stream = state.journalStream {
+            return .remote(try JournalStreams.connect(f, state, stream, context: context))
         }
         let fd = try UnixSocketMaker(context: context).descriptor(for: state, what: "fd \(f.fd) of pid \(context.pid)")
         if fcntl(fd, F_SETFL, f.flags & O_NONBLOCK) != 0 {

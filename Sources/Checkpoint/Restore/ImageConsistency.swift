@@ -53,6 +53,9 @@ enum ImageConsistency {
                     throw fail("files[\(i)].inetSocket.local", "\(connection) needs its local address")
                 }
             }
+            if let bad = f.unixSocket?.journalStream?.invalidField {
+                throw fail("files[\(i)].unixSocket.journalStream.\(bad.field)", bad.reason)
+            }
             for (j, lock) in (f.locks ?? []).enumerated() {
                 guard lock.hasValidRange else {
                     throw fail("files[\(i)].locks[\(j)]", "bytes \(lock.start)-\(lock.end.map(String.init) ?? "end") is not a range a lock can cover")

@@ -60,6 +60,7 @@ enum ProcessStateRestorer {
         try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
         files.shellTerminal = shellTerminal
+        files.credentials = process.credentials
         try OpenFiles.restore(process.files, context: files)
         try FileLocks.restore(process.files, context: files)
         try files.finish()
