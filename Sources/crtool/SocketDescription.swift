@@ -29,10 +29,35 @@ enum SocketDescription {
             let groups = s.groups.isEmpty ? "" : " groups " + s.groups.map(String.init).joined(separator: ",")
             return "netlink \(NetlinkSocketState.name(ofFamily: s.family)) " + (s.portID.map { "port \($0)" } ?? "unbound") + groups
         }
+        if let s = f.unixSocket {
+            return unix(s)
+        }
         if let s = f.packetSocket {
             let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"
             return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)"
         }
         return nil
+    }
+
+    /// "unix stream to the journal as web, unit web.service",
+    /// "unix datagram connected to /dev/log outside the image", ...
+    private static func unix(_ s: UnixSocketState) -> String {
+        let me = s.socket
+        let kind = "unix \(me.type.rawValue)"
+        if let j = s.journalStream {
+            return "\(kind) to the journal (\(j.socketPath)) as \(j.identifier.isEmpty ? "no identifier" : j.identifier)"
+                + (j.unit.isEmpty ? "" : ", unit \(j.unit)") + ", priority \(j.priority)"
+        }
+        let name = me.name.map(describe)
+        let queued = me.queue.isEmpty ? "" : ", \(me.queue.reduce(0) { $0 + $1.count }) bytes queued"
+        if let outside = s.externalPeer { return "\(kind) connected to \(describe(outside)) outside the image" + queued }
+        if me.listening { return "\(kind) listening on \(name ?? "no name")" }
+        if let peer = s.peer { return "\(kind)\(name.map { " " + $0 } ?? "") connected to socket:[\(peer.inode)]" + queued }
+        if me.peerInode == 0 { return "\(kind) whose peer was closed" + queued }
+        return "\(kind)" + (name.map { " bound to " + $0 } ?? " unbound") + queued
+    }
+
+    private static func describe(_ name: UnixSocketName) -> String {
+        name.resolvedPath ?? name.path ?? name.abstract.map { "@" + $0 } ?? "no name"
     }
 }

@@ -45,6 +45,8 @@ final class JournalStreamTests: EndToEndCase {
         let (image, mark) = try roundTrip(program)
         let saved = try String(contentsOfFile: try ImageFiles(directory: image, pid: program.pid).processFile(), encoding: .utf8)
         XCTAssertTrue(saved.contains("\"identifier\" : \"\(ident)\""), "the image holds the stream's header")
+        let shown = try crtool(["show", image]).stdout
+        XCTAssertTrue(shown.contains("fd 1: unixSocket socket:[") && shown.contains("unix stream to the journal (\(Self.stdoutSocket)) as \(ident), priority 6"), shown)
         let last = program.numbers("tick", before: mark).last ?? 0
         try program.waitFor("tick", atLeast: last + 20, from: mark)
         // journald's end knows the stream as the process's own, user nobody.
