@@ -12,8 +12,9 @@ import Ptrace
 final class DescriptorBatch {
     private let context: FileRestoreContext
     private var numbers: DescriptorNumbers
-    /// The target's pidfd of crtool, for pidfd_getfd.
-    private let crtool: Int64
+    /// The target's pidfd of crtool, for pidfd_getfd, made for the first
+    /// descriptor crtool installs (many processes have none).
+    private var crtool: Int64?
     private var requests: [SyscallRequest] = []
     private var expectations: [Expectation] = []
     /// crtool's descriptors queued for installing, closed once they are.
@@ -33,7 +34,6 @@ final class DescriptorBatch {
 
     init(context: FileRestoreContext) throws {
         self.context = context
-        crtool = try context.crtoolDescriptor()
         numbers = DescriptorNumbers(try ProcDirectory.fileDescriptors(pid: context.pid))
     }
 
@@ -44,6 +44,13 @@ final class DescriptorBatch {
     /// Queues crtool's descriptor `local` (the batch closes it) to become
     /// `f.fd` in the process; `then` runs once it is there.
     func install(_ local: Int32, as f: FileDescriptorImage, then: (() throws -> Void)? = nil) throws {
+        let crtool: Int64
+        do {
+            crtool = try crtoolDescriptor()
+        } catch {
+            close(local)
+            throw error
+        }
         locals.append(local)
         let landing = numbers.next()
         queue(SyscallRequest(Syscall.pidfdGetfd, UInt64(crtool), UInt64(local), 0), returning: landing,
@@ -113,6 +120,17 @@ final class DescriptorBatch {
         let work = afterwards
         afterwards = []
         for w in work { try w() }
+    }
+
+    /// Making the pidfd runs calls of its own, so the queue goes first;
+    /// its number is then part of the table.
+    private func crtoolDescriptor() throws -> Int64 {
+        if let crtool { return crtool }
+        try flush()
+        let fd = try context.crtoolDescriptor()
+        numbers.take(Int32(fd))
+        crtool = fd
+        return fd
     }
 
     /// Moves the new descriptor at `landing` to `f.fd`, with close-on-exec
