@@ -10,6 +10,13 @@ public struct KernelFeature: Sendable {
     public var required: Bool
     public var available: Bool
     public var detail: String
+
+    public init(name: String, required: Bool, available: Bool, detail: String) {
+        self.name = name
+        self.required = required
+        self.available = available
+        self.detail = detail
+    }
 }
 
 public enum KernelFeatures {

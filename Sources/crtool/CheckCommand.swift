@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Ptrace
 
 struct CheckCommand: ParsableCommand {
@@ -8,7 +9,7 @@ struct CheckCommand: ParsableCommand {
     )
 
     func run() throws {
-        let features = try TracerThread.run { KernelFeatures.probeAll() }
+        let features = try TracerThread.run { KernelFeatures.probeAll() } + HostFeatures.probeAll()
         print("kernel \(KernelInfoLine.release())")
         for f in features {
             let mark = f.available ? "ok     " : (f.required ? "MISSING" : "absent ")

@@ -21,6 +21,21 @@ enum JournalStreams {
     /// inode of its own end.
     static let stateDirectory = "/run/systemd/journal/streams"
 
+    /// For `crtool check`: whether a stream to the journal can be
+    /// restored on this host (journald's socket is there).
+    /// journald reads a stream that ends before its header as nothing.
+    static var hostFeature: KernelFeature {
+        var problem = "cannot make a unix socket"
+        if let fd = try? Sockets.create(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue)) {
+            let e = Sockets.connect(fd, .unixPath(socketPath))
+            close(fd)
+            problem = e == 0 ? "" : SystemError("connect", errno: e).errnoName
+        }
+        return KernelFeature(name: "journald's stdout socket (a service's output to the journal)", required: false, available: problem.isEmpty,
+                             detail: problem.isEmpty ? socketPath
+                                 : "\(problem) at \(socketPath): a stream to the journal cannot be restored on this host")
+    }
+
     // MARK: dump
 
     /// The journal stream a socket connected to `peer` (journald's end,
