@@ -104,7 +104,7 @@ enum JournalStreams {
     static func connect(_ f: FileDescriptorImage, _ state: UnixSocketState, _ stream: JournalStream,
                         context: FileRestoreContext) throws -> Int64 {
         let inj = context.inj
-        let what = "fd \(f.fd) of pid \(context.pid), a stream to the journal"
+        let what = "fd \(f.fd) of pid \(context.pid) (a stream to the journal)"
         let type = UInt64(SOCK_STREAM.rawValue) | (f.closeOnExec ? UInt64(SOCK_CLOEXEC.rawValue) : 0)
         let fd = try inj.checked("socket for \(what)", Syscall.socket, UInt64(AF_UNIX), type, 0)
         let address = [UInt8].le(UInt16(AF_UNIX)) + Array(stream.socketPath.utf8) + [0]
