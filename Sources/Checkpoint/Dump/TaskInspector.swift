@@ -35,10 +35,21 @@ final class TaskInspector {
         trapIgnored = try ProcStatus.read(pid: frozen.pid).signalsIgnored & (1 << UInt64(SIGTRAP - 1)) != 0
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
-        scratch = try inj.checked("scratch page", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
+        // Executable too where the system allows it, for the batch runner:
+        // a process's 62 signal actions are then read in one trip into it,
+        // not 62 (a tree of 100 shells spent 0.3 s frozen on them).
+        let executable = try inj.call(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
+        let runs = executable >= 0 || executable < -4095
+        scratch = runs ? UInt64(bitPattern: executable)
+            : try inj.checked("scratch page", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
         inj.scratch = scratch
         inj.scratchSize = scratchSize
+        if runs { try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset)) }
     }
+
+    /// Where the batch runner's code sits: below the table callAll writes
+    /// in the upper half, above the answers calls write from the start.
+    static let runnerOffset = 8192 - 64
 
     /// Takes the scratch mapping back and gives the leader its registers.
     func close() throws {
@@ -124,14 +135,24 @@ final class TaskInspector {
     /// Handlers of every signal that has one (SIG_DFL with no flags is left out).
     func signalActions() throws -> [SignalActionImage] {
         let inj = leaderInjection!
+        let signals = (Int32(1)...64).filter { $0 != SIGKILL && $0 != SIGSTOP }
+        // struct sigaction as the kernel writes it: handler, flags, restorer, mask.
+        let size = 32
+        let results = try inj.callAll(signals.enumerated().map { i, sig in
+            SyscallRequest(Syscall.rtSigaction, UInt64(sig), 0, scratch + UInt64(i * size), 8)
+        })
+        if let failed = results.firstIndex(where: { $0 < 0 && $0 > -4096 }) {
+            throw SystemError("injected rt_sigaction (reading the handler of \(SignalNames.name(signals[failed]))) in thread \(frozen.pid)",
+                              pid: frozen.pid, errno: Int32(-results[failed]))
+        }
+        let answers = try inj.fetch(at: 0, count: signals.count * size)
         var result: [SignalActionImage] = []
-        for sig in Int32(1)...64 where sig != SIGKILL && sig != SIGSTOP {
-            _ = try inj.checked("reading the handler of \(SignalNames.name(sig))", Syscall.rtSigaction, UInt64(sig), 0, scratch, 8)
-            let a = try inj.fetch(at: 0, count: 32)
+        for (i, sig) in signals.enumerated() {
+            let at = i * size
             // The first injected call reset an ignored SIGTRAP to SIG_DFL.
-            let handler = sig == SIGTRAP && trapIgnored ? 1 : a.le(UInt64.self, at: 0)
-            let action = SignalActionImage(signal: sig, handler: handler, flags: a.le(UInt64.self, at: 8),
-                                           restorer: a.le(UInt64.self, at: 16), mask: a.le(UInt64.self, at: 24))
+            let handler = sig == SIGTRAP && trapIgnored ? 1 : answers.le(UInt64.self, at: at)
+            let action = SignalActionImage(signal: sig, handler: handler, flags: answers.le(UInt64.self, at: at + 8),
+                                           restorer: answers.le(UInt64.self, at: at + 16), mask: answers.le(UInt64.self, at: at + 24))
             if action.handler != 0 || action.flags != 0 || action.mask != 0 { result.append(action) }
         }
         return result
