@@ -95,4 +95,43 @@ final class RestoreConflictTests: EndToEndCase {
         XCTAssertTrue(try crtool(["restore", "-D", image, "-d"]).succeeded)
         try parent.waitForMore("tick", 3, after: mark)
     }
+    /// A file the process maps that is gone by the restore fails it,
+    /// named with the address it was mapped at, before the process runs;
+    /// once the file is back the same image restores.
+    func testAMappedFileGoneSinceTheDumpIsNamed() throws {
+        let dir = try scratch.newDirectory("mapped")
+        let program = try startPython("mapper", """
+            import mmap, sys, time
+            maps = []
+            for name in ("first", "second", "third"):
+                path = sys.argv[1] + "/" + name
+                with open(path, "wb") as f:
+                    f.write(name.encode() * 4096)
+                with open(path, "rb") as f:
+                    maps.append((name, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)))
+            print("ready", flush=True)
+            tick = 0
+            while True:
+                tick += 1
+                bad = [name for name, m in maps if m[:len(name)] != name.encode()]
+                print("tick", tick, "FAIL: %s" % bad if bad else "ok", flush=True)
+                time.sleep(0.1)
+            """, [dir])
+        defer { try? killAndReap(program.pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let image = try checkpoint(program)
+        try waitUntilFree(program.pid)
+        XCTAssertEqual(rename(dir + "/second", dir + "/second.away"), 0)
+
+        let failed = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(failed.succeeded, "\(failed)")
+        XCTAssertTrue(failed.stderr.contains("cannot open \(dir.replacingOccurrences(of: "//", with: "/"))/second, mapped at 0x") && failed.stderr.contains("ENOENT"), "\(failed)")
+        XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")
+
+        XCTAssertEqual(rename(dir + "/second.away", dir + "/second"), 0)
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 3, after: mark)
+        assertNoFailures(program)
+    }
 }

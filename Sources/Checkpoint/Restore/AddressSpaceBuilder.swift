@@ -102,25 +102,34 @@ final class AddressSpaceBuilder {
         var openFiles: [String: UInt64] = [:]
         let planting = FileRestoreContext(pid: pid, inj: inj, files: process.files, registry: registry)
         defer {
-            for fd in openFiles.values { _ = try? inj.call(Syscall.close, fd) }
+            _ = try? inj.callAll(openFiles.values.map { SyscallRequest(Syscall.close, $0) })
             try? planting.finish()
         }
-        // Anonymous VMAs, most of a process's, go in batches between the
-        // others, in address order all the same.
-        var anonymous: [VMAImage] = []
-        func mapAnonymous() throws {
-            let requests = anonymous.map { SyscallRequest(Syscall.mmap, $0.start, $0.size, protectionForWriting($0), mapFlags($0) | 0x02 | 0x20, UInt64.max, 0) }
-            for (vma, r) in zip(anonymous, try inj.callAll(requests)) where r < 0 && r > -4096 {
-                throw SystemError("injected mmap (mapping anonymous memory at 0x\(String(vma.start, radix: 16))) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
+        let vmas = process.vmas.sorted(by: { $0.start < $1.start })
+        try openMappedFiles(vmas, into: &openFiles)
+        // Anonymous and file VMAs, most of a process's, go in batches
+        // between the others, in address order all the same.
+        var batch: [(request: SyscallRequest, what: String)] = []
+        func mapBatch() throws {
+            for ((_, what), r) in zip(batch, try inj.callAll(batch.map(\.request))) where r < 0 && r > -4096 {
+                throw SystemError("injected mmap (\(what)) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
             }
-            anonymous = []
+            batch = []
         }
-        for vma in process.vmas.sorted(by: { $0.start < $1.start }) {
+        for vma in vmas {
+            let at = "0x\(String(vma.start, radix: 16))"
             if vma.kind == .anonymous && vma.sysvShm == nil && vma.hugePageSize == nil {
-                anonymous.append(vma)
+                batch.append((SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), mapFlags(vma) | 0x02 | 0x20, UInt64.max, 0),
+                              "mapping anonymous memory at \(at)"))
                 continue
             }
-            try mapAnonymous()
+            if let key = Self.fileKey(vma), let fd = openFiles[key] {
+                let flags: UInt64 = vma.kind == .sharedFile ? 0x01 : 0x02
+                batch.append((SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset),
+                              "mapping \(vma.path ?? "") at \(at)"))
+                continue
+            }
+            try mapBatch()
             var flags: UInt64 = 0
             var fd = UInt64.max
             switch vma.kind {
@@ -138,7 +147,7 @@ final class AddressSpaceBuilder {
                 let id = vma.sharedMemory!
                 guard let local = sharedMemory[id] else {
                     throw ImageError(file: "process-\(process.pid).json", field: "vmas.sharedMemory",
-                                     reason: "VMA at 0x\(String(vma.start, radix: 16)) maps shared-memory object \(id), which the image does not hold")
+                                     reason: "VMA at \(at) maps shared-memory object \(id), which the image does not hold")
                 }
                 if let open = openFiles["shm:\(id)"] {
                     fd = open
@@ -149,28 +158,56 @@ final class AddressSpaceBuilder {
             case .sharedAnonymous:
                 flags |= 0x01 | 0x20
             case .privateFile, .sharedFile:
-                flags |= vma.kind == .sharedFile ? 0x01 : 0x02
-                guard let path = vma.path else { throw CheckpointError("VMA at 0x\(String(vma.start, radix: 16)) is file-backed but has no path") }
-                let key = "\(vma.kind == .sharedFile && vma.writable ? "rw" : "r"):\(path)"
-                if let open = openFiles[key] {
-                    fd = open
-                } else {
-                    let mode: UInt64 = vma.kind == .sharedFile && vma.writable ? 2 : 0
-                    let r = try inj.call(Syscall.openat, UInt64(bitPattern: -100), try inj.stage(string: path), mode | 0o2000000, 0)
-                    if r < 0 {
-                        throw CheckpointError("cannot open \(path), mapped at 0x\(String(vma.start, radix: 16)) in pid \(pid): \(SystemError("open", errno: Int32(-r)).errnoName)")
-                    }
-                    fd = UInt64(r)
-                    openFiles[key] = fd
-                }
+                throw CheckpointError("VMA at \(at) is file-backed but has no path")
             }
-            try inj.checked("mapping \(vma.path ?? "anonymous memory") at 0x\(String(vma.start, radix: 16))",
+            try inj.checked("mapping \(vma.path ?? "anonymous memory") at \(at)",
                             Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)
         }
-        try mapAnonymous()
+        try mapBatch()
         let rings = AioRingRestorer(inj: inj, memory: memory, pid: pid)
         for vma in process.vmas where vma.kind == .aioRing { try rings.restore(vma) }
         try bindMemoryPolicies()
+    }
+
+    /// How a file VMA's file is opened, shared by the VMAs that open it
+    /// the same way; nil for VMAs that map no file by path.
+    private static func fileKey(_ vma: VMAImage) -> String? {
+        guard vma.kind == .privateFile || vma.kind == .sharedFile, vma.sysvShm == nil, vma.sharedMemory == nil,
+              let path = vma.path else { return nil }
+        return "\(vma.kind == .sharedFile && vma.writable ? "rw" : "r"):\(path)"
+    }
+
+    /// Opens every file the VMAs map, once each (read-write for a
+    /// writable shared mapping), in batches of as many paths as the
+    /// scratch area's lower half holds.
+    private func openMappedFiles(_ vmas: [VMAImage], into openFiles: inout [String: UInt64]) throws {
+        var pending: [(key: String, vma: VMAImage)] = []
+        var staged: [UInt8] = []
+        var requests: [SyscallRequest] = []
+        func openPending() throws {
+            guard !pending.isEmpty else { return }
+            try inj.stage(staged)
+            for ((key, vma), r) in zip(pending, try inj.callAll(requests)) {
+                if r < 0 {
+                    throw CheckpointError("cannot open \(vma.path ?? key), mapped at 0x\(String(vma.start, radix: 16)) in pid \(pid): \(SystemError("open", errno: Int32(-r)).errnoName)")
+                }
+                openFiles[key] = UInt64(r)
+            }
+            pending = []
+            staged = []
+            requests = []
+        }
+        var seen: Set<String> = []
+        for vma in vmas {
+            guard let key = Self.fileKey(vma), let path = vma.path, seen.insert(key).inserted else { continue }
+            let bytes = Array(path.utf8) + [0]
+            if staged.count + bytes.count > inj.scratchSize / 2 { try openPending() }
+            let mode: UInt64 = key.hasPrefix("rw:") ? 2 : 0
+            requests.append(SyscallRequest(Syscall.openat, UInt64(bitPattern: -100), inj.scratch + UInt64(staged.count), mode | 0o2000000, 0))
+            staged += bytes
+            pending.append((key, vma))
+        }
+        try openPending()
     }
 
     /// Ranges with a NUMA policy of their own get it before their pages
