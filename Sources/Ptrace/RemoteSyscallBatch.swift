@@ -98,3 +98,18 @@ extension RemoteSyscall {
         return results
     }
 }
+
+extension RemoteSyscall {
+    /// Runs `calls` and then `unchecked` in one trip (callAll) and fails,
+    /// as `checked` does, naming the first of `calls` that returned an
+    /// error; `unchecked` are calls whose errors are answers. Returns
+    /// every result, in order.
+    public func checkedAll(_ calls: [(what: String, request: SyscallRequest)], alsoRunning unchecked: [SyscallRequest] = []) throws -> [Int64] {
+        let results = try callAll(calls.map(\.request) + unchecked)
+        if let i = results.prefix(calls.count).firstIndex(where: { $0 < 0 && $0 > -4096 }) {
+            throw SystemError("injected \(SyscallNames.name(calls[i].request.nr)) (\(calls[i].what)) in thread \(tracee.tid)",
+                              pid: tracee.pid, errno: Int32(-results[i]))
+        }
+        return results
+    }
+}

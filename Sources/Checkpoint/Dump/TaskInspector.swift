@@ -27,6 +27,7 @@ final class TaskInspector {
         let inj = try RemoteSyscall(tracee: t, site: site, memory: memory)
         inj.scratch = scratch
         inj.scratchSize = scratchSize
+        if let runner = leaderInjection?.batchRunner { try inj.installBatchRunner(at: runner) }
         return inj
     }
 
@@ -72,13 +73,18 @@ final class TaskInspector {
         if let wchan = frozen.waitChannels[t.tid], let call = SyscallRestart.restartedCall(waitChannel: wchan, registers: regs) {
             regs.origRax = UInt64(call)
         }
-        _ = try inj.checked("robust list", Syscall.getRobustList, 0, scratch, scratch + 8)
-        _ = try inj.checked("PR_GET_TID_ADDRESS", Syscall.prctl, 40, scratch + 16)
-        _ = try inj.checked("alternate stack", Syscall.sigaltstack, 0, scratch + 32)
-        _ = try inj.checked("PR_GET_PDEATHSIG", Syscall.prctl, 2, scratch + 56)
-        let timerSlack = try inj.checked("PR_GET_TIMERSLACK", Syscall.prctl, 30)
-        // ENOSYS on a kernel without NUMA: the default policy.
-        let policy = try inj.call(Syscall.getMempolicy, scratch + 64, scratch + 128, MemoryPolicyLayout.maxNodes, 0, 0)
+        let results = try inj.checkedAll([
+            ("robust list", SyscallRequest(Syscall.getRobustList, 0, scratch, scratch + 8)),
+            ("PR_GET_TID_ADDRESS", SyscallRequest(Syscall.prctl, 40, scratch + 16)),
+            ("alternate stack", SyscallRequest(Syscall.sigaltstack, 0, scratch + 32)),
+            ("PR_GET_PDEATHSIG", SyscallRequest(Syscall.prctl, 2, scratch + 56)),
+            ("PR_GET_TIMERSLACK", SyscallRequest(Syscall.prctl, 30)),
+        ], alsoRunning: [
+            // ENOSYS on a kernel without NUMA: the default policy.
+            SyscallRequest(Syscall.getMempolicy, scratch + 64, scratch + 128, MemoryPolicyLayout.maxNodes, 0, 0),
+        ])
+        let timerSlack = UInt64(results[4])
+        let policy = results[5]
         let answers = try inj.fetch(at: 0, count: 128 + MemoryPolicyLayout.maskBytes)
         if !isLeader { try inj.finish() }
         let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
@@ -138,13 +144,9 @@ final class TaskInspector {
         let signals = (Int32(1)...64).filter { $0 != SIGKILL && $0 != SIGSTOP }
         // struct sigaction as the kernel writes it: handler, flags, restorer, mask.
         let size = 32
-        let results = try inj.callAll(signals.enumerated().map { i, sig in
-            SyscallRequest(Syscall.rtSigaction, UInt64(sig), 0, scratch + UInt64(i * size), 8)
+        _ = try inj.checkedAll(signals.enumerated().map { i, sig in
+            ("reading the handler of \(SignalNames.name(sig))", SyscallRequest(Syscall.rtSigaction, UInt64(sig), 0, scratch + UInt64(i * size), 8))
         })
-        if let failed = results.firstIndex(where: { $0 < 0 && $0 > -4096 }) {
-            throw SystemError("injected rt_sigaction (reading the handler of \(SignalNames.name(signals[failed]))) in thread \(frozen.pid)",
-                              pid: frozen.pid, errno: Int32(-results[failed]))
-        }
         let answers = try inj.fetch(at: 0, count: signals.count * size)
         var result: [SignalActionImage] = []
         for (i, sig) in signals.enumerated() {
@@ -161,9 +163,12 @@ final class TaskInspector {
     func intervalTimers() throws -> [IntervalTimerImage] {
         let inj = leaderInjection!
         var result: [IntervalTimerImage] = []
+        _ = try inj.checkedAll((0...2).map { which in
+            ("getitimer", SyscallRequest(Syscall.getitimer, UInt64(which), scratch + UInt64(which * 32)))
+        })
+        let answers = try inj.fetch(at: 0, count: 3 * 32)
         for which in Int32(0)...2 {
-            _ = try inj.checked("getitimer", Syscall.getitimer, UInt64(which), scratch)
-            let v = try inj.fetch(at: 0, count: 32)
+            let v = Array(answers[Int(which) * 32..<Int(which + 1) * 32])
             let interval = v.le(UInt64.self, at: 0) * 1_000_000 + v.le(UInt64.self, at: 8)
             let value = v.le(UInt64.self, at: 16) * 1_000_000 + v.le(UInt64.self, at: 24)
             if interval != 0 || value != 0 {
@@ -190,17 +195,22 @@ final class TaskInspector {
     /// Subreaper, dumpable and THP-disabled, asked of the leader.
     func controls() throws -> ProcessControls {
         let inj = leaderInjection!
-        _ = try inj.checked("PR_GET_CHILD_SUBREAPER", Syscall.prctl, 37, scratch)
+        let barriers = MembarrierRegistration.commands
+        let results = try inj.checkedAll([
+            ("PR_GET_CHILD_SUBREAPER", SyscallRequest(Syscall.prctl, 37, scratch)),
+            ("PR_GET_DUMPABLE", SyscallRequest(Syscall.prctl, 3)),
+            ("PR_GET_THP_DISABLE", SyscallRequest(Syscall.prctl, 42)),
+        ], alsoRunning: barriers.map(MembarrierRegistration.issue) + [
+            // EINVAL on kernels without KSM: nothing to keep.
+            SyscallRequest(Syscall.prctl, 68), // PR_GET_MEMORY_MERGE
+        ])
         let subreaper = try inj.fetch(at: 0, count: 4).le(Int32.self, at: 0)
-        let dumpable = try inj.checked("PR_GET_DUMPABLE", Syscall.prctl, 3)
-        let hugePagesDisabled = try inj.checked("PR_GET_THP_DISABLE", Syscall.prctl, 42)
-        var controls = ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(dumpable), hugePagesDisabled: hugePagesDisabled != 0)
+        var controls = ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(results[1]), hugePagesDisabled: results[2] != 0)
         controls.coredumpFilter = UInt32(try ProcFile.text("/proc/\(frozen.pid)/coredump_filter", pid: frozen.pid)
             .trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
-        let registered = try MembarrierRegistration.commands.filter { try MembarrierRegistration.isRegistered($0, inj: inj) }
+        let registered = zip(barriers, results.dropFirst(3)).filter { $0.1 == 0 }.map(\.0)
         controls.membarriers = registered.isEmpty ? nil : registered
-        // EINVAL on kernels without KSM: nothing to keep.
-        controls.mergeAllMemory = try inj.call(Syscall.prctl, 68) == 1 ? true : nil // PR_GET_MEMORY_MERGE
+        controls.mergeAllMemory = results.last == 1 ? true : nil
         return controls
     }
 

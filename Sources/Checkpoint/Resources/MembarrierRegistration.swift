@@ -10,8 +10,8 @@ enum MembarrierRegistration {
 
     /// Issuing the barrier itself tells: EPERM when not registered. The
     /// process is frozen, so the barrier interrupts nobody.
-    static func isRegistered(_ command: Int32, inj: RemoteSyscall) throws -> Bool {
-        try inj.call(Syscall.membarrier, UInt64(command), 0, 0) == 0
+    static func issue(_ command: Int32) -> SyscallRequest {
+        SyscallRequest(Syscall.membarrier, UInt64(command), 0, 0)
     }
 
     /// The registration command of a barrier is the next bit up.

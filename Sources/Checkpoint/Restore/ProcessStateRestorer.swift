@@ -45,23 +45,21 @@ enum ProcessStateRestorer {
         let actions = Dictionary(process.signalActions.map { ($0.signal, $0) }, uniquingKeysWith: { a, _ in a })
         let signals = (Int32(1)...64).filter { $0 != SIGKILL && $0 != SIGSTOP }
         var staged: [UInt8] = []
-        var requests: [SyscallRequest] = []
+        var handlers: [(what: String, request: SyscallRequest)] = []
         for sig in signals {
             let a = actions[sig] ?? SignalActionImage(signal: sig, handler: 0, flags: 0, restorer: 0, mask: 0)
-            requests.append(SyscallRequest(Syscall.rtSigaction, UInt64(sig), inj.scratch + UInt64(staged.count), 0, 8))
+            handlers.append(("handler of \(SignalNames.name(sig))", SyscallRequest(Syscall.rtSigaction, UInt64(sig), inj.scratch + UInt64(staged.count), 0, 8)))
             staged += [UInt8].le(a.handler, a.flags, a.restorer, a.mask)
         }
+        var others: [SyscallRequest] = []
         for limit in process.limits {
-            requests.append(SyscallRequest(Syscall.prlimit64, 0, UInt64(limit.resource), inj.scratch + UInt64(staged.count), 0))
+            others.append(SyscallRequest(Syscall.prlimit64, 0, UInt64(limit.resource), inj.scratch + UInt64(staged.count), 0))
             staged += [UInt8].le(limit.soft, limit.hard)
         }
-        requests.append(SyscallRequest(Syscall.umask, UInt64(process.umask)))
-        requests.append(SyscallRequest(Syscall.personality, UInt64(process.personality)))
+        others.append(SyscallRequest(Syscall.umask, UInt64(process.umask)))
+        others.append(SyscallRequest(Syscall.personality, UInt64(process.personality)))
         try inj.stage(staged)
-        let results = try inj.callAll(requests)
-        for (sig, r) in zip(signals, results) where r < 0 && r > -4096 {
-            throw SystemError("injected rt_sigaction (handler of \(SignalNames.name(sig))) in thread \(inj.tracee.tid)", pid: process.pid, errno: Int32(-r))
-        }
+        let results = try inj.checkedAll(handlers, alsoRunning: others)
         for (limit, r) in zip(process.limits, results.dropFirst(signals.count)) where r < 0 {
             warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(SystemError("prlimit", errno: Int32(-r)).errnoName)")
         }
