@@ -29,17 +29,10 @@ final class TCPListenerHoldTests: EndToEndCase {
 
         // Connects while the server is only an image: its SYNs go unanswered
         // until the restored listener is there.
-        let late = DispatchQueue(label: "late client")
-        var lateClient: Result<SocketClient, Error>?
-        let connected = DispatchSemaphore(value: 0)
-        late.async {
-            lateClient = Result { try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port)) }
-            connected.signal()
-        }
+        let lateClient = BackgroundWork("late client") { try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port)) }
         usleep(300_000)
         try restore(image, as: server)
-        XCTAssertEqual(connected.wait(timeout: .now() + 20), .success, "the late client's connection was taken after the restore")
-        let last = try XCTUnwrap(lateClient).get()
+        let last = try XCTUnwrap(lateClient.wait(timeout: 20), "the late client's connection was taken after the restore").get()
         try last.send("hi 4\n")
         clients.append(last)
         for (i, client) in clients.enumerated() {
