@@ -69,6 +69,7 @@ final class ImageDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try ImageDirectory.create(at: path)) { error in
             XCTAssertEqual((error as? ImageIOError)?.errno, EEXIST, "\(error)")
             XCTAssertTrue("\(error)".contains(path), "\(error)")
+            XCTAssertTrue("\(error)".contains("(EEXIST); it already holds an image"), "\(error)")
         }
         let image = try ImageDirectory.create(at: path, overwrite: true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/manifest.json"))

@@ -50,7 +50,7 @@ public final class ImageDirectory: @unchecked Sendable {
             guard overwrite else {
                 throw ImageIOError(
                     path: path, operation: "create image in", errno: EEXIST,
-                    hint: "it already holds an image (manifest.json): choose another directory or overwrite it")
+                    hint: "it already holds an image (manifest.json): remove that image first or choose another directory")
             }
             try FileSystem.remove(manifestPath)
             for name in try FileSystem.list(path) where isImageFileName(name) || name == temporaryManifestName {

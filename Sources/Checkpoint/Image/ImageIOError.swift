@@ -1,4 +1,5 @@
 import Glibc
+import Ptrace
 
 /// A system call on an image file failed.
 ///
@@ -21,7 +22,7 @@ public struct ImageIOError: Error, CustomStringConvertible, Equatable, Sendable 
     }
 
     public var description: String {
-        let text = "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        let text = "\(operation) \(path): \(String(cString: strerror(errno))) (\(SystemError("", errno: errno).errnoName))"
         return hint.map { "\(text); \($0)" } ?? text
     }
 }
