@@ -47,6 +47,12 @@ extension RemoteSyscall {
         batchRunner = address
     }
 
+    /// Uses the runner `other` installed: another thread of the same
+    /// process, whose memory holds it already.
+    public func useBatchRunner(of other: RemoteSyscall) {
+        batchRunner = other.batchRunner
+    }
+
     /// Runs every call in order and returns each raw result (negative
     /// errno on failure), a later call running whatever an earlier one
     /// returned. The table takes the upper half of the scratch area, so a

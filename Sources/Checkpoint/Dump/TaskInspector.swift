@@ -27,7 +27,7 @@ final class TaskInspector {
         let inj = try RemoteSyscall(tracee: t, site: site, memory: memory)
         inj.scratch = scratch
         inj.scratchSize = scratchSize
-        if let runner = leaderInjection?.batchRunner { try inj.installBatchRunner(at: runner) }
+        if let leader = leaderInjection { inj.useBatchRunner(of: leader) }
         return inj
     }
 

@@ -126,21 +126,27 @@ enum ThreadStateRestorer {
     }
 
     static func restorePerThread(_ t: ThreadImage, credentials: Credentials, with inj: RemoteSyscall, warnings: inout [String]) throws {
-        _ = try inj.call(Syscall.setTidAddress, t.clearChildTid)
+        // One trip for the thread's own settings; the alternate stack's
+        // struct and the name are staged side by side.
+        let ss = [UInt8].le(t.alternateStack.base) + [UInt8].le(t.alternateStack.flags & ~1, 0) + [UInt8].le(t.alternateStack.size)
+        let name = Array(String(t.name.prefix(15)).utf8.prefix(15)) + [0]
+        try inj.stage(ss + [UInt8](repeating: 0, count: 32 - ss.count) + name)
+        var calls: [(what: String, request: SyscallRequest)] = []
         if t.robustListHead != 0 {
-            try inj.checked("set_robust_list", Syscall.setRobustList, t.robustListHead, t.robustListLength)
+            calls.append(("set_robust_list", SyscallRequest(Syscall.setRobustList, t.robustListHead, t.robustListLength)))
         }
         if t.alternateStack.flags & 2 == 0 { // not SS_DISABLE
-            let ss = [UInt8].le(t.alternateStack.base) + [UInt8].le(t.alternateStack.flags & ~1, 0) + [UInt8].le(t.alternateStack.size)
-            try inj.checked("sigaltstack", Syscall.sigaltstack, try inj.stage(ss), 0)
+            calls.append(("sigaltstack", SyscallRequest(Syscall.sigaltstack, inj.scratch, 0)))
         }
-        try inj.checked("PR_SET_NAME", Syscall.prctl, 15, try inj.stage(string: String(t.name.prefix(15))))
+        calls.append(("PR_SET_NAME", SyscallRequest(Syscall.prctl, 15, inj.scratch + 32)))
         if let rseq = t.rseq {
-            try inj.checked("rseq registration at 0x\(String(rseq.address, radix: 16))", Syscall.rseq, rseq.address, UInt64(rseq.length), 0, UInt64(rseq.signature))
+            calls.append(("rseq registration at 0x\(String(rseq.address, radix: 16))",
+                          SyscallRequest(Syscall.rseq, rseq.address, UInt64(rseq.length), 0, UInt64(rseq.signature))))
         }
         if t.noNewPrivs {
-            try inj.checked("PR_SET_NO_NEW_PRIVS", Syscall.prctl, 38, 1, 0, 0, 0)
+            calls.append(("PR_SET_NO_NEW_PRIVS", SyscallRequest(Syscall.prctl, 38, 1, 0, 0, 0)))
         }
+        _ = try inj.checkedAll(calls, alsoRunning: [SyscallRequest(Syscall.setTidAddress, t.clearChildTid)])
         // Filters go in while the thread still has the privileges to install
         // them; they do not bind crtool's injected calls (SUSPEND_SECCOMP).
         try SeccompFilters.install(t.seccompFilters, with: inj)

@@ -122,6 +122,7 @@ public enum Restorer {
                     let ti = try RemoteSyscall(tracee: tree.threads[process.pid]![t.tid]!, site: inj.site, memory: inj.memory)
                     ti.scratch = inj.scratch
                     ti.scratchSize = inj.scratchSize
+                    ti.useBatchRunner(of: inj)
                     try ProcessStateRestorer.requeueThreadSignals(t, pid: process.pid, with: ti)
                     try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti, warnings: &warnings)
                     try ControlsRestorer.restore(t, parentInImage: process.pid != plan.root.pid, with: ti)
