@@ -84,6 +84,39 @@ final class DumpRefusalTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// The disk fills half way through the pages (a 2 MiB tmpfs under a
+    /// 16 MiB heap of random data): the dump fails naming the path and
+    /// ENOSPC, removes what it wrote, and the process runs on as it was,
+    /// whether the dump was to kill it or to leave it running.
+    func testFullDiskLeavesTheProcessRunningAndNoImage() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "16"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 3)
+        let disk = try scratch.newDirectory("small-disk")
+        let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", disk],
+                                     outputPrefix: scratch.newPath("mount"), timeout: 30)
+        XCTAssertTrue(mounted.succeeded, "\(mounted)")
+        defer { _ = try? runCommand("/bin/umount", [disk], outputPrefix: scratch.newPath("umount"), timeout: 30) }
+
+        for options in [[], ["--leave-running"]] {
+            let dir = disk + "/image"
+            let result = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir] + options)
+            XCTAssertFalse(result.succeeded, "\(options): \(result)")
+            XCTAssertTrue(result.stderr.contains(dir) && result.stderr.contains("ENOSPC"), "\(options): the message should name the path and ENOSPC: \(result)")
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: disk).filter { $0 != "image" }, [], "\(options)")
+            XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [], [], "\(options): the partial image is removed")
+
+            assertRunningFree(counter)
+            let last = try XCTUnwrap(counter.numbers("tick").last)
+            try counter.waitFor("tick", atLeast: last + 3)
+            let mark = counter.lineCount
+            try counter.signal(SIGUSR1)
+            try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        }
+        assertSequence(counter, "tick", startingAt: 1)
+        assertNoFailures(counter)
+    }
+
     /// A thread running 32-bit code would die of the first injected
     /// 64-bit system call (SIGILL): refused before anything is injected,
     /// and the process spins on, untraced.

@@ -117,6 +117,11 @@ public enum Dumper {
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
         let tcpRepair = options.tcpEstablished ? TCPRepairHold(lock: lock) : nil
+        /// Whether the tree was let go already (a tree that survives is
+        /// let go before the image is written).
+        var letGo = false
+        var released = Date()
+        var unresumed: [String] = []
         do {
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
@@ -150,6 +155,28 @@ public enum Dumper {
                                                                     workers: options.workers, progress: progress)
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
             progress.finish()
+            phases.mark("shared memory")
+            let memories = Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) })
+            var warnings: [String] = []
+            let connections = tcpRepair?.count ?? 0
+            // A tree that survives the dump has given all it will: it runs
+            // on while the image is written (a failed write leaves it
+            // running all the same). One about to be killed waits, frozen,
+            // until the image is whole.
+            if options.treeSurvives {
+                try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
+                for c in collected { try c.inspector.close() }
+                collected = []
+                letGo = true
+                unresumed = tcpRepair?.resume() ?? []
+                warnings += unresumed
+                // Queued while every thread is held: each process stops as
+                // soon as it is let go, before it runs an instruction.
+                if options.leaveStopped { for p in tree.processes { kill(p.pid, SIGSTOP) } }
+                tree.release(kill: false)
+                released = Date()
+                phases.mark("release")
+            }
             var written: UInt64 = sharedWritten
             var pages: UInt64 = 0
             for (i, job) in jobs.enumerated() {
@@ -163,34 +190,27 @@ public enum Dumper {
             if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
 
-            // A tree left running keeps what arrived since; one about to be
-            // killed must not have acknowledged bytes the image lacks.
-            if !options.treeSurvives { try tcpRepair?.requireUnmoved() }
-            try AioRingReader.requireNoCompletionsSince(processes, memories: Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) }))
-            for c in collected { try c.inspector.close() }
-            collected = []
+            if !options.treeSurvives {
+                // One about to be killed must not have acknowledged bytes
+                // the image lacks.
+                try tcpRepair?.requireUnmoved()
+                try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
+                for c in collected { try c.inspector.close() }
+                collected = []
+            }
             try image.commit(Manifest(
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) }))
-
-            phases.mark("shared memory and image")
-            var warnings: [String] = []
-            let connections = tcpRepair?.count ?? 0
-            if options.treeSurvives {
-                warnings += tcpRepair?.resume() ?? []
-                // Queued while every thread is held: each process stops as
-                // soon as it is let go, before it runs an instruction.
-                if options.leaveStopped { for p in tree.processes { kill(p.pid, SIGSTOP) } }
-                tree.release(kill: false)
-            } else {
+            phases.mark("image")
+            if !options.treeSurvives {
                 // Killed in repair mode, the connections close without a
                 // word to their peers.
                 tree.release(kill: true)
                 tcpRepair?.release()
+                released = Date()
+                phases.mark("release")
             }
-            let released = Date()
-            phases.mark("release")
             return DumpReport(
                 pid: options.pid, processes: processes.count, zombies: tree.zombies.count,
                 threads: processes.reduce(0) { $0 + $1.threads.count },
@@ -198,15 +218,17 @@ public enum Dumper {
                 bytesRead: results.reduce(0) { $0 + $1.bytesRead } + sharedBytes, bytesWritten: written,
                 pagesStored: pages, zeroPages: results.reduce(0) { $0 + $1.zeroPages },
                 frozenSeconds: released.timeIntervalSince(frozenAt),
-                totalSeconds: released.timeIntervalSince(started),
+                totalSeconds: Date().timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
                 leftRunning: options.treeSurvives, phases: phases.phases, warnings: warnings,
                 leftStopped: options.leaveStopped, tcpConnections: connections)
         } catch {
-            for c in collected { try? c.inspector.close() }
-            let unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
-            tree.release(kill: false)
+            if !letGo {
+                for c in collected { try? c.inspector.close() }
+                unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
+                tree.release(kill: false)
+            }
             image.discard()
             guard unresumed.isEmpty else {
                 throw CheckpointError("\(error); and the tree runs on with what could not be put back: \(unresumed.joined(separator: "; "))")
