@@ -30,6 +30,9 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     /// Who gets its SIGIO or SIGURG (F_SETOWN_EX, F_SETSIG): absent when
     /// nobody does and O_ASYNC is off.
     public var owner: FileOwner?
+    /// A listener also held outside the image, taken back from that
+    /// process at the restore; the kind's own state is then not saved.
+    public var heldOutside: OutsideHolder?
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?

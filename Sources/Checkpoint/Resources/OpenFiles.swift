@@ -32,7 +32,11 @@ enum OpenFiles {
             image.inode = probe.inode
             image.socketOwner = SocketOwnership.owner(of: probe, kind: handler.kind)
             do {
-                try handler.collect(&image, probe: probe, context: context)
+                if let outside = try OutsideListeners.holder(of: probe, context: context) {
+                    image.heldOutside = outside
+                } else {
+                    try handler.collect(&image, probe: probe, context: context)
+                }
                 image.locks = try FileLocks.collect(probe)
                 image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
             } catch var e as SystemError where !e.operation.contains("fd \(fd)") {
@@ -109,8 +113,13 @@ enum OpenFiles {
                     try batch.install(try holder.pidfd.duplicate(holder.fd), as: f, then: joined)
                     continue
                 }
-                if handler.opensInProcess(f) { try batch.flush() }
                 let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
+                if let outside = f.heldOutside {
+                    try batch.install(try OutsideListeners.take(f, from: outside, pid: context.pid), as: f, then: recorded)
+                    if f.openFile != 0 { madeHere[f.openFile] = f.fd }
+                    continue
+                }
+                if handler.opensInProcess(f) { try batch.flush() }
                 switch try handler.open(f, context: context) {
                 case .local(let local):
                     do {

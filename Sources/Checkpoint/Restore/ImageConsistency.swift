@@ -53,6 +53,9 @@ enum ImageConsistency {
                     throw fail("files[\(i)].inetSocket.local", "\(connection) needs its local address")
                 }
             }
+            if let bad = f.heldOutside?.invalidField {
+                throw fail("files[\(i)].heldOutside.\(bad.field)", bad.reason)
+            }
             if let bad = f.unixSocket?.journalStream?.invalidField {
                 throw fail("files[\(i)].unixSocket.journalStream.\(bad.field)", bad.reason)
             }
