@@ -9,24 +9,14 @@ import XCTest
 /// only an image waits in its queue and is answered after the restore.
 final class OutsideListenerTests: EndToEndCase {
     func testListenerSharedWithTheSupervisorIsTakenBackFromIt() throws {
-        let supervisor = try startPython("supervisor", """
-            import os, signal, socket, sys, time
-            \(pythonListener)
-            listener = listening()
-            child = os.fork()
-            if child == 0:
-                while True:
-                    conn, _ = listener.accept()
-                    for line in conn.makefile("r"):
-                        conn.sendall(("echo %s from %d\\n" % (line.strip(), os.getpid())).encode())
-                    conn.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # reaps the child the dump kills
-            print("child", child, flush=True)
+        let (supervisor, child) = try startSupervisor(serving: """
             while True:
-                time.sleep(1)
+                conn, _ = listener.accept()
+                for line in conn.makefile("r"):
+                    conn.sendall(("echo %s from %d\\n" % (line.strip(), os.getpid())).encode())
+                conn.close()
             """)
         let port = UInt16(try supervisor.waitFor("port", atLeast: 1))
-        let child = pid_t(try supervisor.waitFor("child", atLeast: 1))
         defer { try? stopTree(supervisor.pid, others: [child]) }
         let listenerFD = try XCTUnwrap(socketDescriptors(of: supervisor.pid).first)
 
@@ -63,20 +53,10 @@ final class OutsideListenerTests: EndToEndCase {
     /// The supervisor is gone by the restore: the restore says whose
     /// listener it cannot take back, and leaves nothing behind.
     func testRestoreFailsClearlyWhenTheSupervisorIsGone() throws {
-        let supervisor = try startPython("supervisor", """
-            import os, signal, socket, sys, time
-            \(pythonListener)
-            listener = listening()
-            child = os.fork()
-            if child == 0:
-                while True:
-                    listener.accept()[0].close()
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # reaps the child the dump kills
-            print("child", child, flush=True)
+        let (supervisor, child) = try startSupervisor(serving: """
             while True:
-                time.sleep(1)
+                listener.accept()[0].close()
             """)
-        let child = pid_t(try supervisor.waitFor("child", atLeast: 1))
         defer { try? stopTree(supervisor.pid, others: [child]) }
         let dir = try scratch.newDirectory("image")
         XCTAssertTrue(try crtool(["dump", "-t", "\(child)", "-D", dir]).succeeded)
@@ -87,6 +67,25 @@ final class OutsideListenerTests: EndToEndCase {
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("also held by pid \(supervisor.pid)") && result.stderr.contains("no longer the process that held it"), "\(result)")
         XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")
+    }
+
+    /// A supervisor that makes a listener, forks the program with it
+    /// (`serving`, Python run by the child with `listener` open) and keeps
+    /// the listener itself, reaping the program when it dies.
+    private func startSupervisor(serving program: String) throws -> (Fixture, pid_t) {
+        let supervisor = try startPython("supervisor", """
+            import os, signal, socket, sys, time
+            \(pythonListener)
+            listener = listening()
+            child = os.fork()
+            if child == 0:
+            \(program.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # reaps the child the dump kills
+            print("child", child, flush=True)
+            while True:
+                time.sleep(1)
+            """)
+        return (supervisor, pid_t(try supervisor.waitFor("child", atLeast: 1)))
     }
 
     private func socketDescriptors(of pid: pid_t) throws -> [Int32] {
