@@ -4,6 +4,9 @@ import Checkpoint
 /// which one of a process's sockets it is.
 enum SocketDescription {
     static func of(_ f: FileDescriptorImage) -> String? {
+        if let h = f.heldOutside {
+            return "a listener also held by pid \(h.pid) fd \(h.fd), outside the image: taken back from it at the restore"
+        }
         if let s = f.inetSocket {
             let local = s.local.map { "\($0.host):\($0.port)" } ?? "unbound"
             if let c = s.connection {

@@ -33,6 +33,8 @@ final class OutsideListenerTests: EndToEndCase {
         try waitUntilFree(child)
         let saved = try String(contentsOfFile: try ImageFiles(directory: dir, pid: child).processFile(), encoding: .utf8)
         XCTAssertTrue(saved.contains("\"heldOutside\" : {"), "the image names the supervisor as the listener's other holder")
+        let shown = try crtool(["show", dir]).stdout
+        XCTAssertTrue(shown.contains("a listener also held by pid \(supervisor.pid) fd \(listenerFD), outside the image"), shown)
 
         // The supervisor keeps the listener: a client connecting now waits
         // in its queue.
