@@ -74,4 +74,17 @@ extension EndToEndCase {
         let line = try XCTUnwrap(counter.log.lines().first { $0.hasPrefix("heap ") }, "no heap line")
         return try XCTUnwrap(line.split(separator: " ").last.map(String.init))
     }
+
+    /// After a dump or restore that failed: the counter fixture runs on as
+    /// if nothing happened, neither stopped nor traced, `ticks` more ticks,
+    /// its heap still `checksum` when asked to check it.
+    func assertCounterCarriesOn(_ counter: Fixture, checksum: String, ticks: Int,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        assertRunningFree(counter, file: file, line: line)
+        let last = try XCTUnwrap(counter.numbers("tick").last, file: file, line: line)
+        try counter.waitFor("tick", atLeast: last + ticks)
+        let mark = counter.lineCount
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+    }
 }

@@ -74,12 +74,7 @@ final class DumpRefusalTests: EndToEndCase {
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("blocker"), "the message should name the path: \(result)")
 
-        assertRunningFree(counter)
-        let last = try XCTUnwrap(counter.numbers("tick").last)
-        try counter.waitFor("tick", atLeast: last + 5)
-        let mark = counter.lineCount
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try assertCounterCarriesOn(counter, checksum: checksum, ticks: 5)
         assertSequence(counter, "tick", startingAt: 1)
         assertNoFailures(counter)
     }
@@ -106,12 +101,7 @@ final class DumpRefusalTests: EndToEndCase {
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: disk).filter { $0 != "image" }, [], "\(options)")
             XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [], [], "\(options): the partial image is removed")
 
-            assertRunningFree(counter)
-            let last = try XCTUnwrap(counter.numbers("tick").last)
-            try counter.waitFor("tick", atLeast: last + 3)
-            let mark = counter.lineCount
-            try counter.signal(SIGUSR1)
-            try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+            try assertCounterCarriesOn(counter, checksum: checksum, ticks: 3)
         }
         assertSequence(counter, "tick", startingAt: 1)
         assertNoFailures(counter)

@@ -15,12 +15,7 @@ final class RestoreConflictTests: EndToEndCase {
         XCTAssertTrue(result.stderr.contains("\(counter.pid)"), "the message should name the PID: \(result)")
 
         XCTAssertEqual(liveProcessesStartedHere(), [counter.pid], "the failed restore left processes behind")
-        assertRunningFree(counter)
-        let last = try XCTUnwrap(counter.numbers("tick").last)
-        try counter.waitFor("tick", atLeast: last + 5)
-        let mark = counter.lineCount
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try assertCounterCarriesOn(counter, checksum: checksum, ticks: 5)
         // A second writer to the same log would show up as repeated ticks.
         assertSequence(counter, "tick", startingAt: 1)
         assertNoFailures(counter)
