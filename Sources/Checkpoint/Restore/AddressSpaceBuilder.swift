@@ -109,24 +109,22 @@ final class AddressSpaceBuilder {
         try openMappedFiles(vmas, into: &openFiles)
         // Anonymous and file VMAs, most of a process's, go in batches
         // between the others, in address order all the same.
-        var batch: [(request: SyscallRequest, what: String)] = []
+        var batch: [(what: String, request: SyscallRequest)] = []
         func mapBatch() throws {
-            for ((_, what), r) in zip(batch, try inj.callAll(batch.map(\.request))) where r < 0 && r > -4096 {
-                throw SystemError("injected mmap (\(what)) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
-            }
+            _ = try inj.checkedAll(batch)
             batch = []
         }
         for vma in vmas {
             let at = "0x\(String(vma.start, radix: 16))"
             if vma.kind == .anonymous && vma.sysvShm == nil && vma.hugePageSize == nil {
-                batch.append((SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), mapFlags(vma) | 0x02 | 0x20, UInt64.max, 0),
-                              "mapping anonymous memory at \(at)"))
+                batch.append(("mapping anonymous memory at \(at)",
+                              SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), mapFlags(vma) | 0x02 | 0x20, UInt64.max, 0)))
                 continue
             }
             if let key = Self.fileKey(vma), let fd = openFiles[key] {
                 let flags: UInt64 = vma.kind == .sharedFile ? 0x01 : 0x02
-                batch.append((SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset),
-                              "mapping \(vma.path ?? "") at \(at)"))
+                batch.append(("mapping \(vma.path ?? "") at \(at)",
+                              SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)))
                 continue
             }
             try mapBatch()
@@ -299,10 +297,9 @@ final class AddressSpaceBuilder {
     func finishMappings() throws {
         let mapped = process.vmas.filter { ![.vdso, .vvar, .vvarVclock, .vsyscall, .aioRing].contains($0.kind) }
         let reprotected = mapped.filter { protectionForWriting($0) != $0.prot }
-        let results = try inj.callAll(reprotected.map { SyscallRequest(Syscall.mprotect, $0.start, $0.size, $0.prot) })
-        for (vma, r) in zip(reprotected, results) where r < 0 && r > -4096 {
-            throw SystemError("injected mprotect (mprotect at 0x\(String(vma.start, radix: 16))) in thread \(inj.tracee.tid)", pid: pid, errno: Int32(-r))
-        }
+        _ = try inj.checkedAll(reprotected.map {
+            ("mprotect at 0x\(String($0.start, radix: 16))", SyscallRequest(Syscall.mprotect, $0.start, $0.size, $0.prot))
+        })
         for vma in mapped {
             let advice: [(String, UInt64)] = [("dd", 16), ("dc", 10), ("wf", 18), ("hg", 14), ("nh", 15), ("mg", 12)]
             for (flag, code) in advice where vma.flags.contains(flag) {
