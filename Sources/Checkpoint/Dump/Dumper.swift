@@ -157,6 +157,13 @@ public enum Dumper {
             progress.finish()
             phases.mark("shared memory")
             let memories = Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) })
+            /// The last look at the frozen tree: no AIO request completed
+            /// since its ring was read; then the scratch pages go back.
+            func leaveTree() throws {
+                try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
+                for c in collected { try c.inspector.close() }
+                collected = []
+            }
             var warnings: [String] = []
             let connections = tcpRepair?.count ?? 0
             // A tree that survives the dump has given all it will: it runs
@@ -164,9 +171,7 @@ public enum Dumper {
             // running all the same). One about to be killed waits, frozen,
             // until the image is whole.
             if options.treeSurvives {
-                try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
-                for c in collected { try c.inspector.close() }
-                collected = []
+                try leaveTree()
                 letGo = true
                 unresumed = tcpRepair?.resume() ?? []
                 warnings += unresumed
@@ -194,9 +199,7 @@ public enum Dumper {
                 // One about to be killed must not have acknowledged bytes
                 // the image lacks.
                 try tcpRepair?.requireUnmoved()
-                try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
-                for c in collected { try c.inspector.close() }
-                collected = []
+                try leaveTree()
             }
             try image.commit(Manifest(
                 codec: options.codec,
