@@ -168,9 +168,9 @@ final class TaskInspector {
         })
         let answers = try inj.fetch(at: 0, count: 3 * 32)
         for which in Int32(0)...2 {
-            let v = Array(answers[Int(which) * 32..<Int(which + 1) * 32])
-            let interval = v.le(UInt64.self, at: 0) * 1_000_000 + v.le(UInt64.self, at: 8)
-            let value = v.le(UInt64.self, at: 16) * 1_000_000 + v.le(UInt64.self, at: 24)
+            let at = Int(which) * 32
+            let interval = answers.le(UInt64.self, at: at) * 1_000_000 + answers.le(UInt64.self, at: at + 8)
+            let value = answers.le(UInt64.self, at: at + 16) * 1_000_000 + answers.le(UInt64.self, at: at + 24)
             if interval != 0 || value != 0 {
                 result.append(IntervalTimerImage(which: which, intervalMicroseconds: interval, valueMicroseconds: value))
             }
