@@ -34,7 +34,7 @@ public struct TraceError: Error, CustomStringConvertible, Sendable {
     public var description: String { "pid \(pid): \(message)" }
 }
 
-enum ErrnoNames {
+public enum ErrnoNames {
     /// Linux's names for its errno values (x86-64), so an error names the
     /// very constant a user would look up.
     static let names: [Int32: String] = [
@@ -62,7 +62,8 @@ enum ErrnoNames {
         129: "EKEYREJECTED", 130: "EOWNERDEAD", 131: "ENOTRECOVERABLE", 132: "ERFKILL", 133: "EHWPOISON",
     ]
 
-    static func name(_ code: Int32) -> String {
+    /// "ECONNREFUSED" for 111; "errno N" for a value Linux has no name for.
+    public static func name(_ code: Int32) -> String {
         names[code] ?? "errno \(code)"
     }
 }

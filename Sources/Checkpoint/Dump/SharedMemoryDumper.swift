@@ -121,7 +121,7 @@ enum SharedMemoryRestorer {
             // F_SEAL_SEAL last: it forbids adding the others.
             for step in [seals & ~SharedMemoryDumper.sealSeal, seals & SharedMemoryDumper.sealSeal] where step != 0 {
                 if fcntl(fd, SharedMemoryDumper.sealsAdd, step) != 0 {
-                    warnings.append("\(object.name) could not be sealed again with \(String(step, radix: 16)): \(SystemError("F_ADD_SEALS").errnoName)")
+                    warnings.append("\(object.name) could not be sealed again with \(String(step, radix: 16)): \(ErrnoNames.name(errno))")
                 }
             }
         }

@@ -79,7 +79,7 @@ final class DescriptorBatch {
         let pid = pid
         expect(SyscallRequest(Syscall.openat, UInt64(bitPattern: -100), address, UInt64(UInt32(bitPattern: request.flags)), 0),
                Expectation(result: Int64(landing)) { r in
-                   CheckpointError(r < 0 ? "cannot reopen \(f.path) as fd \(f.fd) of pid \(pid): \(SystemError("open", errno: Int32(-r)).errnoName)"
+                   CheckpointError(r < 0 ? "cannot reopen \(f.path) as fd \(f.fd) of pid \(pid): \(ErrnoNames.name(Int32(-r)))"
                        : "reopening \(f.path) in pid \(pid) gave fd \(r), not \(landing) as its table said")
                })
         if request.position != 0 {

@@ -76,7 +76,7 @@ enum FileLocks {
         guard result < 0 else { return }
         let errno = Int32(-result)
         var message = "pid \(context.pid) cannot take back its \(lock) on \(f.path) (fd \(f.fd)): "
-            + SystemError("taking the lock", pid: context.pid, errno: errno).errnoName
+            + ErrnoNames.name(errno)
         if errno == EAGAIN || errno == EACCES, let holders = conflictingHolders(pid: context.pid, fd: f.fd, lock: lock) {
             message += "; held now by \(holders)"
         }

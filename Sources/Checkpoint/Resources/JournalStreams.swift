@@ -29,7 +29,7 @@ enum JournalStreams {
         if let fd = try? Sockets.create(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue)) {
             let e = Sockets.connect(fd, .unixPath(socketPath))
             close(fd)
-            problem = e == 0 ? "" : SystemError("connect", errno: e).errnoName
+            problem = e == 0 ? "" : ErrnoNames.name(e)
         }
         return KernelFeature(name: "journald's stdout socket (a service's output to the journal)", required: false, available: problem.isEmpty,
                              detail: problem.isEmpty ? socketPath
@@ -113,7 +113,7 @@ enum JournalStreams {
             try inj.call(Syscall.connect, fd, staged, UInt64(address.count))
         }
         if connected < 0 {
-            throw CheckpointError("\(what) cannot be connected to \(stream.socketPath) again: \(SystemError("connect", errno: Int32(-connected)).errnoName) (is journald running?)")
+            throw CheckpointError("\(what) cannot be connected to \(stream.socketPath) again: \(ErrnoNames.name(Int32(-connected))) (is journald running?)")
         }
         let local = try PidFD(pid: context.pid).duplicate(Int32(fd))
         defer { close(local) }

@@ -21,7 +21,7 @@ enum MembarrierRegistration {
         }
         let r = try inj.call(Syscall.membarrier, UInt64(command << 1), 0, 0)
         if r < 0 {
-            warnings.append("pid \(pid) is not registered for membarrier command \(command) again: \(SystemError("membarrier", errno: Int32(-r)).errnoName)")
+            warnings.append("pid \(pid) is not registered for membarrier command \(command) again: \(ErrnoNames.name(Int32(-r)))")
         }
     }
 }

@@ -63,7 +63,7 @@ enum PosixTimers {
         guard !timers.isEmpty else { return }
         let on = try inj.call(Syscall.prctl, 77, 1, 0, 0, 0) // PR_TIMER_CREATE_RESTORE_IDS, ON
         if on < 0 {
-            throw CheckpointError("this kernel cannot create POSIX timers with given ids (PR_TIMER_CREATE_RESTORE_IDS: \(SystemError("prctl", errno: Int32(-on)).errnoName)); pid \(inj.tracee.pid) has \(timers.count)")
+            throw CheckpointError("this kernel cannot create POSIX timers with given ids (PR_TIMER_CREATE_RESTORE_IDS: \(ErrnoNames.name(Int32(-on)))); pid \(inj.tracee.pid) has \(timers.count)")
         }
         for t in timers.sorted(by: { $0.id < $1.id }) {
             // struct sigevent: sigval, signo, notify, then the thread id.

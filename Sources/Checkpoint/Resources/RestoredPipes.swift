@@ -65,7 +65,7 @@ final class RestoredPipe {
     private static func openFIFO(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> RestoredPipe {
         let fd = open(f.path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
-            throw CheckpointError("cannot reopen the FIFO \(f.path) for fd \(f.fd) of pid \(context.pid): \(SystemError("open").errnoName)")
+            throw CheckpointError("cannot reopen the FIFO \(f.path) for fd \(f.fd) of pid \(context.pid): \(ErrnoNames.name(errno))")
         }
         context.registry.keep(fd)
         var st = stat()

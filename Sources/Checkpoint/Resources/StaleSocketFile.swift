@@ -18,7 +18,7 @@ enum StaleSocketFile {
             // EPROTOTYPE: a live socket of another type; try that type.
             if e == EPROTOTYPE { continue }
             if e == ECONNREFUSED { break }
-            throw CheckpointError("cannot bind a unix socket to \(path) again: a live socket is bound there (connect: \(SystemError("", errno: e).errnoName))")
+            throw CheckpointError("cannot bind a unix socket to \(path) again: a live socket is bound there (connect: \(ErrnoNames.name(e)))")
         }
         if unlink(path) != 0 && errno != ENOENT {
             throw SystemError("removing the stale socket file \(path)")

@@ -129,7 +129,7 @@ struct UnixSocketMaker {
         let e = Sockets.connect(made(me.inode)!, address)
         if e != 0 {
             throw CheckpointError("\(what) was connected to \(address), outside the image, and cannot be connected to it again: "
-                + SystemError("connect", errno: e).errnoName)
+                + ErrnoNames.name(e))
         }
     }
 

@@ -187,7 +187,7 @@ final class AddressSpaceBuilder {
             try inj.stage(staged)
             for ((key, vma), r) in zip(pending, try inj.callAll(requests)) {
                 if r < 0 {
-                    throw CheckpointError("cannot open \(vma.path ?? key), mapped at 0x\(String(vma.start, radix: 16)) in pid \(pid): \(SystemError("open", errno: Int32(-r)).errnoName)")
+                    throw CheckpointError("cannot open \(vma.path ?? key), mapped at 0x\(String(vma.start, radix: 16)) in pid \(pid): \(ErrnoNames.name(Int32(-r)))")
                 }
                 openFiles[key] = UInt64(r)
             }
@@ -217,7 +217,7 @@ final class AddressSpaceBuilder {
             let mask = try inj.stage(MemoryPolicyLayout.maskBytes(of: policy), at: 0)
             let r = try inj.call(Syscall.mbind, vma.start, vma.size, UInt64(UInt32(bitPattern: policy.mode)), mask, MemoryPolicyLayout.maxNodes, 0)
             if r < 0 {
-                warnings.append("the NUMA policy of pid \(pid)'s memory at 0x\(String(vma.start, radix: 16)) (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(SystemError("mbind", errno: Int32(-r)).errnoName)")
+                warnings.append("the NUMA policy of pid \(pid)'s memory at 0x\(String(vma.start, radix: 16)) (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(ErrnoNames.name(Int32(-r)))")
             }
         }
     }
@@ -310,13 +310,13 @@ final class AddressSpaceBuilder {
             try lockIfLocked(vma)
             if vma.flags.contains("sl") {
                 let r = try inj.call(Syscall.mseal, vma.start, vma.size, 0)
-                if r < 0 { warnings.append("the sealed memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be sealed again: \(SystemError("mseal", errno: Int32(-r)).errnoName)") }
+                if r < 0 { warnings.append("the sealed memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be sealed again: \(ErrnoNames.name(Int32(-r)))") }
             }
         }
         if let future = process.lockFutureMappings {
             let flags: UInt64 = 2 | (future == .lockedOnFault ? 4 : 0) // MCL_FUTURE, MCL_ONFAULT
             let r = try inj.call(Syscall.mlockall, flags)
-            if r < 0 { warnings.append("mlockall(MCL_FUTURE) for pid \(pid) was refused: \(SystemError("mlockall", errno: Int32(-r)).errnoName)") }
+            if r < 0 { warnings.append("mlockall(MCL_FUTURE) for pid \(pid) was refused: \(ErrnoNames.name(Int32(-r)))") }
         }
     }
 
@@ -331,7 +331,7 @@ final class AddressSpaceBuilder {
         // filled, so mlock answers ENOMEM, having locked it all the same.
         if r == -Int64(ENOMEM) && vma.prot == 0 { return }
         if r < 0 {
-            warnings.append("the locked memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be locked again: \(SystemError("mlock", errno: Int32(-r)).errnoName)")
+            warnings.append("the locked memory at 0x\(String(vma.start, radix: 16)) of pid \(pid) could not be locked again: \(ErrnoNames.name(Int32(-r)))")
         }
     }
 
@@ -364,7 +364,7 @@ final class AddressSpaceBuilder {
         let exePath = try inj.stage(string: process.executable, at: 8192)
         let exeFD = try inj.call(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)
         if exeFD < 0 {
-            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(SystemError("open", errno: Int32(-exeFD)).errnoName)")
+            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(ErrnoNames.name(Int32(-exeFD)))")
         }
         return exeFD
     }

@@ -18,7 +18,7 @@ enum ControlsRestorer {
         }
         if c.mergeAllMemory == true {
             let r = try inj.call(Syscall.prctl, 67, 1) // PR_SET_MEMORY_MERGE
-            if r < 0 { warnings.append("pid \(process.pid) no longer offers all its memory to KSM: \(SystemError("prctl", errno: Int32(-r)).errnoName)") }
+            if r < 0 { warnings.append("pid \(process.pid) no longer offers all its memory to KSM: \(ErrnoNames.name(Int32(-r)))") }
         }
         for command in c.membarriers ?? [] {
             try MembarrierRegistration.register(command, inj: inj, pid: process.pid, warnings: &warnings)

@@ -16,7 +16,7 @@ enum ProcessStateRestorer {
               own != wanted else { return }
         let fd = try inj.call(Syscall.openat, UInt64(bitPattern: -100), try inj.stage(string: "/proc/self/loginuid"), UInt64(O_WRONLY | O_CLOEXEC), 0)
         guard fd >= 0 else {
-            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): \(SystemError("open", errno: Int32(-fd)).errnoName)")
+            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): \(ErrnoNames.name(Int32(-fd)))")
             return
         }
         defer { _ = try? inj.call(Syscall.close, UInt64(fd)) }
@@ -24,7 +24,7 @@ enum ProcessStateRestorer {
         let written = try inj.call(Syscall.write, UInt64(fd), try inj.stage(text, at: 256), UInt64(text.count))
         if written != Int64(text.count) {
             warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): "
-                + (written < 0 ? SystemError("write", errno: Int32(-written)).errnoName : "short write"))
+                + (written < 0 ? ErrnoNames.name(Int32(-written)) : "short write"))
         }
     }
 
@@ -61,7 +61,7 @@ enum ProcessStateRestorer {
         try inj.stage(staged)
         let results = try inj.checkedAll(handlers, alsoRunning: others)
         for (limit, r) in zip(process.limits, results.dropFirst(signals.count)) where r < 0 {
-            warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(SystemError("prlimit", errno: Int32(-r)).errnoName)")
+            warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(ErrnoNames.name(Int32(-r)))")
         }
         try WorkingDirectory.enter(process, inj: inj, warnings: &warnings)
         try restoreLoginUID(process, with: inj, warnings: &warnings)
@@ -153,7 +153,7 @@ enum ThreadStateRestorer {
         if let policy = t.memoryPolicy {
             let mask = try inj.stage(MemoryPolicyLayout.maskBytes(of: policy), at: 2048)
             let r = try inj.call(Syscall.setMempolicy, UInt64(UInt32(bitPattern: policy.mode)), mask, MemoryPolicyLayout.maxNodes)
-            if r < 0 { warnings.append("thread \(t.tid) runs with the default NUMA policy: its own (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(SystemError("set_mempolicy", errno: Int32(-r)).errnoName)") }
+            if r < 0 { warnings.append("thread \(t.tid) runs with the default NUMA policy: its own (mode \(policy.mode), nodes \(policy.nodes)) was refused here: \(ErrnoNames.name(Int32(-r)))") }
         }
         try restoreCredentials(credentials, with: inj)
     }

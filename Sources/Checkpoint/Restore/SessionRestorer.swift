@@ -25,7 +25,7 @@ enum SessionRestorer {
             if current == Int64(p.pgid) { continue }
             let r = try inj.call(Syscall.setpgid, 0, UInt64(p.pgid))
             if r < 0 {
-                warnings.append("pid \(p.pid) could not join process group \(p.pgid) (\(SystemError("setpgid", errno: Int32(-r)).errnoName)); it stays in group \(current)")
+                warnings.append("pid \(p.pid) could not join process group \(p.pgid) (\(ErrnoNames.name(Int32(-r)))); it stays in group \(current)")
             }
         }
     }

@@ -32,7 +32,7 @@ enum TaskSpawner {
         }
         let what = kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
         if r < 0 {
-            throw CheckpointError("cannot create \(what): \(SystemError("clone3", errno: Int32(-r)).errnoName)\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
+            throw CheckpointError("cannot create \(what): \(ErrnoNames.name(Int32(-r)))\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
         }
         let created = inj.takeNewTasks()
         guard Int64(id) == r, created.contains(id) else {

@@ -36,7 +36,7 @@ enum TerminalRestorer {
     private static func setForeground(_ group: Int32, terminal fd: FileDescriptorImage, with inj: RemoteSyscall) throws -> String? {
         let address = try inj.stage([UInt8].le(group), at: 0)
         let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, address)
-        return r < 0 ? SystemError("TIOCSPGRP", errno: Int32(-r)).errnoName : nil
+        return r < 0 ? ErrnoNames.name(Int32(-r)) : nil
     }
 
     static func restoreControllingTerminals(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {

@@ -30,7 +30,7 @@ enum WorkingDirectory {
         let taken = errno
         var template = Array("/tmp/crtool-cwd-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(SystemError("mkdtemp", errno: errno).errnoName)")
+            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(ErrnoNames.name(errno))")
         }
         let parent = String(cString: made)
         let stand = parent + "/" + ((path as NSString).lastPathComponent.isEmpty ? "cwd" : (path as NSString).lastPathComponent)
@@ -39,17 +39,17 @@ enum WorkingDirectory {
             rmdir(parent)
         }
         guard mkdir(stand, 0o700) == 0 else {
-            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(SystemError("mkdir \(stand)", errno: errno).errnoName)")
+            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(ErrnoNames.name(errno))")
         }
         try chdir(stand, process: process, inj: inj)
         warnings.append("pid \(process.pid) worked in \(path), deleted; that path cannot be made again "
-            + "(\(SystemError("mkdir", errno: taken).errnoName)), so it works in a deleted directory that was \(stand)")
+            + "(\(ErrnoNames.name(taken))), so it works in a deleted directory that was \(stand)")
     }
 
     private static func chdir(_ path: String, process: ProcessImage, inj: RemoteSyscall) throws {
         let r = try inj.call(Syscall.chdir, try inj.stage(string: path))
         if r < 0 {
-            throw CheckpointError("cannot restore the working directory \(process.cwd) of pid \(process.pid): \(SystemError("chdir", errno: Int32(-r)).errnoName)")
+            throw CheckpointError("cannot restore the working directory \(process.cwd) of pid \(process.pid): \(ErrnoNames.name(Int32(-r)))")
         }
     }
 }
