@@ -116,23 +116,22 @@ enum OpenFiles {
                 let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
                 if let outside = f.heldOutside {
                     try batch.install(try OutsideListeners.take(f, from: outside, pid: context.pid), as: f, then: recorded)
-                    if f.openFile != 0 { madeHere[f.openFile] = f.fd }
-                    continue
-                }
-                if handler.opensInProcess(f) { try batch.flush() }
-                switch try handler.open(f, context: context) {
-                case .local(let local):
-                    do {
-                        try SocketOwnership.give(local, f)
-                    } catch {
-                        close(local)
-                        throw error
+                } else {
+                    if handler.opensInProcess(f) { try batch.flush() }
+                    switch try handler.open(f, context: context) {
+                    case .local(let local):
+                        do {
+                            try SocketOwnership.give(local, f)
+                        } catch {
+                            close(local)
+                            throw error
+                        }
+                        try batch.install(local, as: f, then: recorded)
+                    case .inProcess(let request):
+                        try batch.open(request, as: f, then: recorded)
+                    case .remote(let r):
+                        try batch.adopt(r, as: f, then: recorded)
                     }
-                    try batch.install(local, as: f, then: recorded)
-                case .inProcess(let request):
-                    try batch.open(request, as: f, then: recorded)
-                case .remote(let r):
-                    try batch.adopt(r, as: f, then: recorded)
                 }
                 if f.openFile != 0 { madeHere[f.openFile] = f.fd }
             }
