@@ -52,7 +52,7 @@ enum SocketDescription {
                 + (j.unit.isEmpty ? "" : ", unit \(j.unit)") + ", priority \(j.priority)"
         }
         let name = me.name.map(describe)
-        let queued = me.queue.isEmpty ? "" : ", \(me.queue.reduce(0) { $0 + $1.count }) bytes queued"
+        let queued = me.queue.isEmpty ? "" : ", \(me.queuedBytes) bytes queued"
         if let outside = s.externalPeer { return "\(kind) connected to \(describe(outside)) outside the image" + queued }
         if me.listening { return "\(kind) listening on \(name ?? "no name")" }
         if let peer = s.peer { return "\(kind)\(name.map { " " + $0 } ?? "") connected to socket:[\(peer.inode)]" + queued }

@@ -42,6 +42,8 @@ public struct UnixSocketEnd: Codable, Equatable, Sendable {
     /// Bytes (stream) or messages (datagram, seqpacket) waiting in the
     /// socket's receive queue, in order.
     public var queue: [Data] = []
+    /// Bytes of all of `queue`.
+    public var queuedBytes: Int { queue.reduce(0) { $0 + $1.count } }
     public var options: [SocketOptionValue] = []
     /// SO_PEEK_OFF (-1: off).
     public var peekOffset: Int32 = -1

@@ -139,7 +139,7 @@ struct UnixSocketMaker {
     /// piece may be accounted differently from the original writes.
     private func fill(_ end: UnixSocketEnd, on fd: Int32, from sender: Int32) throws {
         guard !end.queue.isEmpty else { return }
-        let total = end.queue.reduce(0) { $0 + $1.count }
+        let total = end.queuedBytes
         let old = try Sockets.intOption(sender, level: SOL_SOCKET, name: SO_SNDBUF)
         try SocketOptionSet.setBuffer(sender, option: SO_SNDBUF, bytes: Int32(clamping: 2 * (total + end.queue.count * 1024 + 65536)))
         defer { try? SocketOptionSet.setBuffer(sender, option: SO_SNDBUF, bytes: old) }

@@ -102,7 +102,7 @@ enum UnixSockets: FileKind {
               let peerDiag = try? UnixSocketDiag.query(inode: peer), peerDiag.peer.map({ UInt64($0) }) == p.inode,
               let stream = try JournalStreams.stream(peerName: peerDiag.name, device: p.device, peer: peer) else { return nil }
         guard state.socket.queue.isEmpty else {
-            throw UnixSocketInspector.Refusal(what: "a stream to the journal with \(state.socket.queue.reduce(0) { $0 + $1.count }) bytes from journald waiting, which could not be sent again")
+            throw UnixSocketInspector.Refusal(what: "a stream to the journal with \(state.socket.queuedBytes) bytes from journald waiting, which could not be sent again")
         }
         return stream
     }
