@@ -107,13 +107,7 @@ enum FilesInFlight {
         }
         switch try handler.open(image, context: context) {
         case .local(let fd):
-            do {
-                try SocketOwnership.give(fd, image)
-            } catch {
-                close(fd)
-                throw error
-            }
-            return fd
+            return try SocketOwnership.handOver(fd, image)
         case .inProcess(let request):
             // Path files are opened inside the process for its descriptors;
             // one in flight is opened by crtool.

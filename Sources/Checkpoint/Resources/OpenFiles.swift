@@ -120,13 +120,7 @@ enum OpenFiles {
                     if handler.opensInProcess(f) { try batch.flush() }
                     switch try handler.open(f, context: context) {
                     case .local(let local):
-                        do {
-                            try SocketOwnership.give(local, f)
-                        } catch {
-                            close(local)
-                            throw error
-                        }
-                        try batch.install(local, as: f, then: recorded)
+                        try batch.install(try SocketOwnership.handOver(local, f), as: f, then: recorded)
                     case .inProcess(let request):
                         try batch.open(request, as: f, then: recorded)
                     case .remote(let r):

@@ -23,4 +23,16 @@ enum SocketOwnership {
             throw SystemError("giving the socket of fd \(f.fd) to uid \(owner.uid) gid \(owner.gid)")
         }
     }
+
+    /// `give` for a descriptor made to be handed on: returns it, or closes
+    /// it when it cannot be given its owner.
+    static func handOver(_ fd: Int32, _ f: FileDescriptorImage) throws -> Int32 {
+        do {
+            try give(fd, f)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
 }
