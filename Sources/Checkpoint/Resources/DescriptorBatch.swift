@@ -43,7 +43,7 @@ final class DescriptorBatch {
 
     /// Queues crtool's descriptor `local` (the batch closes it) to become
     /// `f.fd` in the process; `then` runs once it is there.
-    func install(_ local: Int32, as f: FileDescriptorImage, then: (() throws -> Void)? = nil) throws {
+    func install(_ local: Int32, as f: FileDescriptorImage, then: @escaping () throws -> Void) throws {
         let crtool: Int64
         do {
             crtool = try crtoolDescriptor()
@@ -57,7 +57,7 @@ final class DescriptorBatch {
               "installing fd \(f.fd) with pidfd_getfd")
         // pidfd_getfd always sets close-on-exec.
         try place(landing, as: f, closeOnExec: true)
-        if let then { afterwards.append(then) }
+        afterwards.append(then)
     }
 
     /// Queues a copy of the description the process holds at `source`
