@@ -77,6 +77,7 @@ let package = Package(
             path: "Sources/crtool"
         ),
         .executableTarget(name: "crtool-restore-stub", path: "Sources/crtool-restore-stub"),
+        .executableTarget(name: "crtool-keeper", path: "Sources/crtool-keeper"),
         .executableTarget(name: "crtool-bench", dependencies: ["Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/crtool-bench"),
         .testTarget(name: "PtraceTests", dependencies: ["Ptrace"], path: "Tests/PtraceTests"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Codecs"], path: "Tests/CheckpointTests"),

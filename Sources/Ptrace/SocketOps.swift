@@ -134,4 +134,15 @@ public enum Sockets {
         let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, flags) }
         return n < 0 ? .failure(SystemError("send of \(bytes.count) bytes")) : .success(n)
     }
+
+    /// recv(2) of one message of at most `count` bytes (fewer at its end,
+    /// none when the peer closed), retried when a signal interrupts it.
+    public static func receive(_ fd: Int32, count: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            if n >= 0 { return Array(buffer.prefix(n)) }
+            if errno != EINTR { throw SystemError("recv of \(count) bytes") }
+        }
+    }
 }

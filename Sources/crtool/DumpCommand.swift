@@ -23,9 +23,9 @@ struct DumpCommand: ParsableCommand {
         filters, capabilities, no_new_privs.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
-        --tcp-established, sockets or \
-        pipes shared with processes outside the tree, io_uring, other socket families and devices, processes in \
-        other namespaces. docs/SUPPORT.md has the details.
+        --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \
+        io_uring, other socket families and devices, processes in other namespaces. docs/SUPPORT.md has the \
+        details.
         """
     )
 
@@ -46,6 +46,9 @@ struct DumpCommand: ParsableCommand {
 
     @Option(name: .long, help: "With --tcp-established: nftables (the default) holds the connections' packets from the dump to the restore, so peers are not reset; skip does not (peers must keep quiet).")
     var networkLock: String = "nftables"
+
+    @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to) open in a crtool-keeper process until the restore takes them back, instead of refusing them: the outside processes see no end of file or hang-up.")
+    var holdExternal = false
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
@@ -84,6 +87,7 @@ struct DumpCommand: ParsableCommand {
         options.leaveRunning = leaveRunning
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
+        options.holdExternal = holdExternal
         guard ["nftables", "skip"].contains(networkLock) else {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
         }
@@ -118,6 +122,7 @@ enum DumpSummary {
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, "
             + (r.tcpConnections > 0 ? "\(r.tcpConnections) TCP connection\(r.tcpConnections == 1 ? "" : "s"), " : "")
+            + (r.heldByKeeper > 0 ? "\(r.heldByKeeper) shared outside held by crtool-keeper pid \(r.keeperPid.map(String.init) ?? "?"), " : "")
             + "frozen \(ms), total \(total) (\(rate)); "
             + (r.leftStopped ? "process left stopped" : r.leftRunning ? "process left running" : "process killed")
             + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")

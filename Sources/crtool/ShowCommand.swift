@@ -22,11 +22,13 @@ struct ShowCommand: ParsableCommand {
             print("  written by \(m.tool) on \(m.kernelRelease) \(m.architecture) at \(m.createdAt), format \(m.formatVersion)")
             print("  codec \(m.codec); \(m.files.count + 1) files, checksums verified")
             var lockTables = Set<String>()
+            var keepers: [Int32: Int] = [:]
             for entry in m.processes {
                 let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
                 for f in p.files {
                     let s = f.inetSocket
                     if let t = s?.networkLock ?? s?.connection?.networkLock ?? s?.connecting?.networkLock { lockTables.insert(t) }
+                    if let h = f.heldOutside, h.isKeeper { keepers[h.pid, default: 0] += 1 }
                 }
                 let reader = try image.pageReader(name: p.pagesFile)
                 let s = reader.summary
@@ -65,6 +67,10 @@ struct ShowCommand: ParsableCommand {
             }
             // Peers wait on this host until the image is restored; a user
             // who gives up on it must know how to let them go.
+            for (pid, count) in keepers.sorted(by: { $0.key < $1.key }) {
+                print("keeper: crtool-keeper pid \(pid) holds \(count) descriptor\(count == 1 ? "" : "s") the tree shared outside it until the restore; "
+                      + "to let the processes outside go without restoring: kill \(pid)")
+            }
             for t in lockTables.sorted() {
                 print("network lock: nftables table inet \(t) holds the connections' packets until the restore; "
                       + "to let them go without restoring: nft delete table inet \(t)")

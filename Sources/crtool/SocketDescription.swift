@@ -5,6 +5,7 @@ import Checkpoint
 enum SocketDescription {
     static func of(_ f: FileDescriptorImage) -> String? {
         if let h = f.heldOutside {
+            if h.isKeeper { return "kept open by crtool-keeper pid \(h.pid) (its fd \(h.fd)) since the dump: taken back at the restore" }
             return "a listener also held by pid \(h.pid) fd \(h.fd), outside the image: taken back from it at the restore"
         }
         if let s = f.inetSocket {

@@ -25,6 +25,10 @@ public struct DumpOptions: Sendable {
     /// Hold those connections' packets in an nftables table from the dump
     /// to the restore (--network-lock nftables, the default) or not (skip).
     public var networkLock = true
+    /// Keep the files the tree shares with processes outside it (pipes,
+    /// sockets, connections to outside servers) open in crtool-keeper
+    /// until the restore takes them back, rather than refuse them.
+    public var holdExternal = false
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -58,6 +62,10 @@ public struct DumpReport: Sendable {
     public var leftStopped = false
     /// TCP connections carried (--tcp-established).
     public var tcpConnections = 0
+    /// Descriptors crtool-keeper holds for the restore (--hold-external),
+    /// and its pid.
+    public var heldByKeeper = 0
+    public var keeperPid: Int32?
     /// Freezes it took: more than one when a listener had connections
     /// waiting to be accepted, which the program was let take first.
     public var attempts = 1
@@ -75,6 +83,9 @@ public enum Dumper {
     static let pauseForWaitingConnections: useconds_t = 50_000
 
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
+        if options.holdExternal && options.leaveRunning {
+            throw CheckpointError("--hold-external keeps files for a tree the dump stops (killed, or with --leave-stopped); a tree left running keeps them itself")
+        }
         // One lock for every attempt: while the program accepts what waits,
         // its listeners take nothing new.
         let lock = options.tcpEstablished && options.networkLock ? NetworkLock.fresh(pid: options.pid) : nil
@@ -117,6 +128,7 @@ public enum Dumper {
         phases.mark("freeze")
         var collected: [CollectedProcess] = []
         let tcpRepair = options.tcpEstablished ? TCPRepairHold(lock: lock) : nil
+        let keeper = options.holdExternal ? ExternalKeeper(imageDirectory: image.path) : nil
         /// Whether the tree was let go already (a tree that survives is
         /// let go before the image is written).
         var letGo = false
@@ -132,7 +144,7 @@ public enum Dumper {
             for (p, layout) in zip(tree.processes, layouts) {
                 collected.append(try ProcessCollector.collect(p, layout: layout, mappedObjects: mappedAnywhere,
                                                               system: system, ghostLimit: options.ghostLimit,
-                                                              tcpRepair: tcpRepair))
+                                                              tcpRepair: tcpRepair, keeper: keeper))
             }
             phases.mark("state")
             var processes = collected.map(\.image)
@@ -201,10 +213,12 @@ public enum Dumper {
                 try tcpRepair?.requireUnmoved()
                 try leaveTree()
             }
+            try keeper?.commit()
             try image.commit(Manifest(
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) }))
+            keeper?.finish()
             phases.mark("image")
             if !options.treeSurvives {
                 // Killed in repair mode, the connections close without a
@@ -225,8 +239,10 @@ public enum Dumper {
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
                 leftRunning: options.treeSurvives, phases: phases.phases, warnings: warnings,
-                leftStopped: options.leaveStopped, tcpConnections: connections)
+                leftStopped: options.leaveStopped, tcpConnections: connections,
+                heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid)
         } catch {
+            keeper?.abandon()
             if !letGo {
                 for c in collected { try? c.inspector.close() }
                 unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []

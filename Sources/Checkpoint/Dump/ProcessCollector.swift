@@ -38,7 +38,8 @@ enum ProcessCollector {
 
     /// `mappedObjects`: what any process of the tree maps.
     static func collect(_ frozen: FrozenProcess, layout: ProcessLayout, mappedObjects: Set<UInt64>,
-                        system: SystemDescriptors, ghostLimit: UInt64, tcpRepair: TCPRepairHold? = nil) throws -> CollectedProcess {
+                        system: SystemDescriptors, ghostLimit: UInt64, tcpRepair: TCPRepairHold? = nil,
+                        keeper: ExternalKeeper? = nil) throws -> CollectedProcess {
         let pid = frozen.pid
         let stat = try ProcStat.read(pid: pid)
         let memory = RemoteMemory(pid: pid)
@@ -48,7 +49,7 @@ enum ProcessCollector {
             vmas[i].aioRing = try AioRingReader.read(vmas[i], memory: memory, pid: pid)
         }
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects,
-                                          tcpRepair: tcpRepair)
+                                          tcpRepair: tcpRepair, keeper: keeper)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
         try ins.open()

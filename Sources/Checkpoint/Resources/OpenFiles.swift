@@ -6,7 +6,7 @@ import Ptrace
 /// what it is named.
 enum OpenFiles {
     static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64, mappedObjects: Set<UInt64> = [],
-                        tcpRepair: TCPRepairHold? = nil) throws -> [FileDescriptorImage] {
+                        tcpRepair: TCPRepairHold? = nil, keeper: ExternalKeeper? = nil) throws -> [FileDescriptorImage] {
         let context = try FileDumpContext(pid: pid, system: system, ghostLimit: ghostLimit)
         context.tcpRepair = tcpRepair
         context.mappedObjects = mappedObjects
@@ -34,6 +34,8 @@ enum OpenFiles {
             do {
                 if let outside = try OutsideListeners.holder(of: probe, context: context) {
                     image.heldOutside = outside
+                } else if let keeper, let sharer = try SharedOutside.sharer(of: probe, context: context) {
+                    image.heldOutside = try keeper.hold(try context.local(fd), what: "pid \(pid) fd \(fd) (\(target), \(sharer))")
                 } else {
                     try handler.collect(&image, probe: probe, context: context)
                 }
@@ -115,7 +117,7 @@ enum OpenFiles {
                 }
                 let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
                 if let outside = f.heldOutside {
-                    try batch.install(try OutsideListeners.take(f, from: outside, pid: context.pid), as: f, then: recorded)
+                    try batch.install(try TakenBack.file(f, from: outside, pid: context.pid), as: f, then: recorded)
                 } else {
                     if handler.opensInProcess(f) { try batch.flush() }
                     switch try handler.open(f, context: context) {

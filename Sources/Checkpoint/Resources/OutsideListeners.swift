@@ -19,25 +19,4 @@ enum OutsideListeners {
               try Sockets.intOption(try context.local(p.fd), level: SOL_SOCKET, name: SO_ACCEPTCONN) == 1 else { return nil }
         return OutsideHolder(pid: outside.pid, fd: outside.fd, startTime: try ProcStat.read(pid: outside.pid).startTime)
     }
-
-    /// crtool's descriptor of the socket, taken from the outside process,
-    /// which must be the same process and still hold the same socket.
-    static func take(_ f: FileDescriptorImage, from holder: OutsideHolder, pid: Int32) throws -> Int32 {
-        let what = "fd \(f.fd) of pid \(pid), a listening socket (socket:[\(f.inode)]) also held by pid \(holder.pid) fd \(holder.fd)"
-        guard (try? ProcStat.read(pid: holder.pid))?.startTime == holder.startTime else {
-            throw CheckpointError("\(what), cannot be taken back: pid \(holder.pid) is no longer the process that held it")
-        }
-        let local: Int32
-        do {
-            local = try PidFD(pid: holder.pid).duplicate(holder.fd)
-        } catch let e as SystemError {
-            throw CheckpointError("\(what), cannot be taken back: \(e.errnoName) from pidfd_getfd")
-        }
-        var st = stat()
-        guard fstat(local, &st) == 0, UInt64(st.st_ino) == f.inode, st.st_mode & S_IFMT == S_IFSOCK else {
-            close(local)
-            throw CheckpointError("\(what), cannot be taken back: that process's fd \(holder.fd) is another file now")
-        }
-        return local
-    }
 }

@@ -46,7 +46,7 @@ enum PipePeers {
         }
         throw CheckpointError(
             "pid \(p.pid) fd \(p.fd) is \(what) \(relation) pid \(outsider.pid)\(command) fd \(outsider.fd), "
-                + "a process outside the image; a pipe can only be checkpointed together with every process that holds it")
+                + "a process outside the image; a pipe can only be checkpointed together with every process that holds it (--hold-external keeps it open for that process until the restore)")
     }
 
     private static func endName(_ accessMode: Int32) -> String {

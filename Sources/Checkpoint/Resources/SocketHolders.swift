@@ -27,7 +27,7 @@ enum SocketHolders {
     /// `what` names it: "a raw socket".
     static func requireHeldOnlyInImage(_ p: FileProbe, what: String, context: FileDumpContext) throws {
         if let outside = holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) (socket:[\(p.inode)]) also held by \(describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) (socket:[\(p.inode)]) also held by \(describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it (--hold-external keeps it open for that process until the restore)")
         }
     }
 

@@ -42,7 +42,7 @@ enum UnixSockets: FileKind {
         }
         let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []), in: context.system)
         if let outside = holders[p.inode]?.first(where: { !$0.inImage }) {
-            throw refuse("also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it")
+            throw refuse("also held by \(SocketHolders.describe(outside)), a process outside the image; a socket can only be checkpointed together with every process that holds it (--hold-external keeps it open for that process until the restore)")
         }
         let local = try context.local(p.fd)
         do {
@@ -113,7 +113,8 @@ enum UnixSockets: FileKind {
                                 refuse: (String) -> CheckpointError) throws -> UnixSocketEnd {
         guard let holder = holders.first(where: \.inImage), !holders.contains(where: { !$0.inImage }) else {
             let outside = holders.first { !$0.inImage }
-            throw refuse("connected to socket:[\(peer)] held by \(SocketHolders.describe(outside)), which is outside the image; crtool cannot restore one end of a connection alone")
+            let hint = outside == nil ? "" : " (--hold-external keeps this end open until the restore)"
+            throw refuse("connected to socket:[\(peer)] held by \(SocketHolders.describe(outside)), which is outside the image; crtool cannot make one end of a connection again alone\(hint)")
         }
         let peerDiag = try UnixSocketDiag.query(inode: peer)
         guard peerDiag.peer.map({ UInt64($0) }) == p.inode else {

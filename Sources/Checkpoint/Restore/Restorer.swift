@@ -26,9 +26,7 @@ public struct RestoreOptions: Sendable {
 
     /// crtool-restore-stub beside the running crtool binary.
     public static func defaultStubPath() -> String {
-        if let env = ProcessInfo.processInfo.environment["CRTOOL_STUB"] { return env }
-        let exe = (try? ProcFile.link("/proc/self/exe")) ?? "crtool"
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("crtool-restore-stub").path
+        CompanionExecutable.path("crtool-restore-stub", environment: "CRTOOL_STUB")
     }
 }
 
@@ -156,6 +154,7 @@ public enum Restorer {
                 for t in tree.threads[process.pid]!.values { try t.detach() }
             }
             tree.released = true
+            warnings += TakenBack.endKeepers(of: plan.processes)
             phases.mark("threads and release")
             return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
                                  threads: plan.processes.reduce(0) { $0 + $1.threads.count },

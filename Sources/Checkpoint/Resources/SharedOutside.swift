@@ -1,0 +1,42 @@
+import Glibc
+import Ptrace
+
+/// Files the tree shares with a process outside it, which a restore could
+/// not make again without cutting that process off: a pipe or FIFO the
+/// outside process holds an end of, a socket it holds too, a unix stream
+/// or seqpacket socket connected to one of its sockets. Without
+/// `--hold-external` their kinds refuse them; with it, crtool-keeper holds
+/// them from the dump to the restore (ExternalKeeper).
+///
+/// Not counted here, because the restore makes them again faithfully: a
+/// listener an outside process holds too (OutsideListeners takes it back
+/// from that process), a datagram socket connected to a name outside, and
+/// a stream to the journal.
+enum SharedOutside {
+    /// Who outside the image shares the file `p` is, as words for the
+    /// dump's report; nil when nobody does.
+    static func sharer(of p: FileProbe, context: FileDumpContext) throws -> String? {
+        switch p.fileType {
+        case UInt32(S_IFIFO):
+            guard let outsider = PipePeers.holders(of: p, in: context.system).first(where: { !context.system.inImage($0.pid) }) else { return nil }
+            return "held by \(SocketHolders.describe(SocketHolders.Holder(pid: outsider.pid, fd: outsider.fd, inImage: false)))"
+        case UInt32(S_IFSOCK):
+            if let outsider = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
+                return "held by \(SocketHolders.describe(outsider))"
+            }
+            return try connectedOutside(p, context: context)
+        default:
+            return nil
+        }
+    }
+
+    /// For a unix stream or seqpacket socket whose peer a process outside
+    /// the image holds: that process.
+    private static func connectedOutside(_ p: FileProbe, context: FileDumpContext) throws -> String? {
+        guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode),
+              diag.type != Int32(SOCK_DGRAM.rawValue), let peer = diag.peer, peer != 0 else { return nil }
+        guard let outsider = SocketHolders.holders(of: [UInt64(peer)], in: context.system)[UInt64(peer)]?.first(where: { !$0.inImage }) else { return nil }
+        if let peerDiag = try? UnixSocketDiag.query(inode: UInt64(peer)), peerDiag.name == .unixPath(JournalStreams.socketPath) { return nil }
+        return "connected to socket:[\(peer)] held by \(SocketHolders.describe(outsider))"
+    }
+}

@@ -1,0 +1,76 @@
+import Glibc
+import Ptrace
+
+/// Open files the restore takes back from the process outside the image
+/// that held them meanwhile (OutsideHolder): a listener its supervisor
+/// keeps, or any file crtool-keeper kept since the dump.
+enum TakenBack {
+    /// crtool's descriptor of `f`, taken from its holder, which must be
+    /// the same process and still hold the same file.
+    static func file(_ f: FileDescriptorImage, from holder: OutsideHolder, pid: Int32) throws -> Int32 {
+        let who = holder.isKeeper ? "kept by crtool-keeper pid \(holder.pid) since the dump" : "also held by pid \(holder.pid) fd \(holder.fd)"
+        let what = "fd \(f.fd) of pid \(pid), \(describe(f)) \(who)"
+        guard isRunning(holder) else {
+            let gone = holder.isKeeper ? "that crtool-keeper has ended (the image was restored already, or it was killed)"
+                : "pid \(holder.pid) is no longer the process that held it"
+            throw CheckpointError("\(what), cannot be taken back: \(gone)")
+        }
+        let local: Int32
+        do {
+            local = try PidFD(pid: holder.pid).duplicate(holder.fd)
+        } catch let e as SystemError {
+            throw CheckpointError("\(what), cannot be taken back: \(e.errnoName) from pidfd_getfd")
+        }
+        var st = stat()
+        guard fstat(local, &st) == 0, UInt64(st.st_ino) == f.inode, st.st_mode & S_IFMT == fileType(of: f.kind) else {
+            close(local)
+            throw CheckpointError("\(what), cannot be taken back: that process's fd \(holder.fd) is another file now")
+        }
+        return local
+    }
+
+    /// Ends every crtool-keeper the image names, once the restored tree
+    /// holds all it kept: a keeper left running would hold each pipe's
+    /// end and each connection open after the program closed its own.
+    /// Returns a warning for a keeper that cannot be ended.
+    static func endKeepers(of processes: [ProcessImage]) -> [String] {
+        var keepers: [Int32: UInt64] = [:]
+        for p in processes {
+            for f in p.files { if let h = f.heldOutside, h.isKeeper { keepers[h.pid] = h.startTime } }
+        }
+        var warnings: [String] = []
+        for (pid, startTime) in keepers.sorted(by: { $0.key < $1.key }) {
+            guard isRunning(OutsideHolder(pid: pid, fd: 0, startTime: startTime)) else { continue }
+            if kill(pid, SIGKILL) != 0 {
+                warnings.append("crtool-keeper pid \(pid) could not be ended (\(ErrnoNames.name(errno))); it still holds the files it kept since the dump")
+            }
+        }
+        return warnings
+    }
+
+    /// The holder's process is still the one that held the file, and
+    /// has not exited (a zombie holds nothing).
+    private static func isRunning(_ holder: OutsideHolder) -> Bool {
+        guard let stat = try? ProcStat.read(pid: holder.pid) else { return false }
+        return stat.startTime == holder.startTime && stat.state != "Z" && stat.state != "X"
+    }
+
+    private static func describe(_ f: FileDescriptorImage) -> String {
+        switch f.kind {
+        case .pipe, .fifo, .unixSocket, .inetSocket, .rawSocket, .netlinkSocket, .packetSocket:
+            return "\(f.path)"
+        default:
+            return "\(f.kind.rawValue) \(f.path)"
+        }
+    }
+
+    private static func fileType(of kind: FileDescriptorImage.Kind) -> mode_t {
+        switch kind {
+        case .pipe, .fifo: return S_IFIFO
+        case .unixSocket, .inetSocket, .rawSocket, .netlinkSocket, .packetSocket: return S_IFSOCK
+        case .directory: return S_IFDIR
+        case .characterDevice, .terminal, .ptyMaster: return S_IFCHR
+        default: return S_IFREG
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import XCTest
+
+/// `dump --hold-external`: files the tree shares with a process outside it
+/// stay open in crtool-keeper from the dump to the restore, which takes the
+/// very files back. A reader of the program's output and a server it is
+/// connected to see neither an end of file nor a hang-up, and the program
+/// carries on with the same pipe or connection.
+final class HoldExternalTests: EndToEndCase {
+    /// A reader outside the tree, the parent of a program writing a counter
+    /// into a pipe to it: one line each, none lost or repeated.
+    func testPipeToAReaderOutsideTheTreeCarriesOn() throws {
+        let (reader, writer) = try startReaderOfChild()
+        defer { try? stopTree(reader.pid, others: [writer]) }
+        _ = try reader.waitFor("got", atLeast: 5)
+
+        let (dir, keeper) = try dumpHoldingExternal(writer)
+        let mark = reader.lineCount
+        usleep(300_000)
+        XCTAssertFalse(reader.log.lines().contains("eof"), "the reader saw the pipe end while the program was an image")
+        XCTAssertTrue(ProcessTable.isAlive(keeper), "crtool-keeper \(keeper) holds the pipe until the restore")
+        let shown = try crtool(["show", dir]).stdout
+        XCTAssertTrue(shown.contains("kept open by crtool-keeper pid \(keeper)") && shown.contains("kill \(keeper)"), shown)
+
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try reader.waitForMore("got", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(reader.numbers("got"), startingAt: 1), "every number once, in order")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "the restore ends crtool-keeper once it has the pipe back")
+
+        // Nobody else holds the write end now: the program's end is the last.
+        Glibc.kill(writer, SIGKILL)
+        XCTAssertTrue(poll(timeout: 10) { reader.log.lines().contains("eof") }, "the reader sees the end once the restored program is gone")
+    }
+
+    /// A unix stream connection to a server outside the tree: the program
+    /// asks and the server answers on the same connection across the dump.
+    func testConnectionToAServerOutsideTheTreeCarriesOn() throws {
+        let server = try startPython("server", """
+            import os, signal, socket, sys, time
+            mine, theirs = socket.socketpair()
+            child = os.fork()
+            if child == 0:
+                mine.close()
+                os.dup2(theirs.fileno(), 3)
+                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
+            theirs.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            print("child", child, flush=True)
+            print("ready", flush=True)
+            for line in mine.makefile("rb"):
+                n = int(line)
+                print("got", n, flush=True)
+                mine.sendall(b"ack %d\\n" % n)
+            print("eof", flush=True)
+            while True:
+                time.sleep(1)
+            """, ["""
+            import socket, sys, time
+            s = socket.socket(fileno=3)
+            answers = s.makefile("rb")
+            n = 0
+            while True:
+                n += 1
+                s.sendall(b"%d\\n" % n)
+                if answers.readline() != b"ack %d\\n" % n:
+                    sys.exit(3)
+                time.sleep(0.02)
+            """])
+        let client = pid_t(try server.waitFor("child", atLeast: 1))
+        defer { try? stopTree(server.pid, others: [client]) }
+        _ = try server.waitFor("got", atLeast: 5)
+
+        let refusal = try crtool(["dump", "-t", "\(client)", "-D", try scratch.newDirectory("refused")])
+        XCTAssertFalse(refusal.succeeded, "refused without --hold-external: \(refusal)")
+        XCTAssertTrue(refusal.stderr.contains("--hold-external"), "the refusal says what would take it: \(refusal)")
+        let (dir, keeper) = try dumpHoldingExternal(client)
+        let mark = server.lineCount
+
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try server.waitForMore("got", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order, on one connection")
+        XCTAssertFalse(server.log.lines().contains("eof"), "the server never saw the connection end")
+        XCTAssertTrue(ProcessTable.isAlive(client), "the client got every answer it expected")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+    }
+
+    /// The keeper was killed before the restore: the reader saw the end of
+    /// the pipe, and the restore says so and leaves nothing behind.
+    func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {
+        let (reader, writer) = try startReaderOfChild()
+        defer { try? stopTree(reader.pid, others: [writer]) }
+        _ = try reader.waitFor("got", atLeast: 3)
+        let (dir, keeper) = try dumpHoldingExternal(writer)
+        Glibc.kill(keeper, SIGKILL)
+        XCTAssertTrue(poll(timeout: 10) { reader.log.lines().contains("eof") }, "the keeper held the last write end")
+
+        let result = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("fd 1 of pid \(writer)") && result.stderr.contains("crtool-keeper pid \(keeper)")
+                      && result.stderr.contains("has ended"), "\(result)")
+        XCTAssertEqual(liveProcessesStartedHere().filter { $0 != reader.pid }, [], "the failed restore left processes behind")
+    }
+
+    /// A dump that fails after crtool-keeper took the pipe (a packet-mode
+    /// pipe further down the descriptor table is refused) ends the keeper:
+    /// the program runs on with its pipe, the reader never sees an end.
+    func testFailedDumpLeavesNoKeeper() throws {
+        let (reader, writer) = try startReaderOfChild(alsoOpen: "os.pipe2(os.O_DIRECT)")
+        defer { try? stopTree(reader.pid, others: [writer]) }
+        _ = try reader.waitFor("got", atLeast: 3)
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(writer)", "-D", dir, "--hold-external"])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains("packet mode"), "\(result)")
+        XCTAssertFalse(fileExists(dir + "/manifest.json"))
+        XCTAssertEqual(liveProcessesStartedHere().filter { readTextFile("/proc/\($0)/comm") == "crtool-keeper\n" }, [], "no keeper left")
+        let mark = reader.lineCount
+        try reader.waitForMore("got", 5, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(reader.numbers("got"), startingAt: 1))
+        XCTAssertFalse(reader.log.lines().contains("eof"))
+
+        let running = try crtool(["dump", "-t", "\(writer)", "-D", try scratch.newDirectory("running"), "--hold-external", "-R"])
+        XCTAssertFalse(running.succeeded, "\(running)")
+        XCTAssertTrue(running.stderr.contains("--hold-external") && running.stderr.contains("left running"), "\(running)")
+        XCTAssertTrue(ProcessTable.isAlive(writer))
+    }
+
+    /// A reader that forks the program, whose standard output is a pipe to
+    /// the reader: it prints "got N" for each number the program writes,
+    /// and "eof" when the pipe ends. `alsoOpen` is Python the program runs
+    /// first (descriptors it keeps open).
+    private func startReaderOfChild(alsoOpen: String = "None") throws -> (Fixture, pid_t) {
+        let reader = try startPython("reader", """
+            import os, signal, sys, time
+            r, w = os.pipe()
+            child = os.fork()
+            if child == 0:
+                os.close(r)
+                os.dup2(w, 1)
+                os.close(w)
+                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
+            os.close(w)
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            print("child", child, flush=True)
+            print("ready", flush=True)
+            for line in os.fdopen(r, "rb"):
+                print("got", int(line), flush=True)
+            print("eof", flush=True)
+            while True:
+                time.sleep(1)
+            """, ["""
+            import os, sys, time
+            kept = \(alsoOpen)
+            n = 0
+            while True:
+                n += 1
+                os.write(1, b"%d\\n" % n)
+                time.sleep(0.02)
+            """])
+        return (reader, pid_t(try reader.waitFor("child", atLeast: 1)))
+    }
+
+    /// Dumps `pid` with --hold-external, which must succeed, and waits
+    /// until its pid is free; returns the image and the keeper's pid, which
+    /// the dump's summary names.
+    private func dumpHoldingExternal(_ pid: pid_t) throws -> (String, pid_t) {
+        let dir = try scratch.newDirectory("image")
+        let dumped = try crtool(["dump", "-t", "\(pid)", "-D", dir, "--hold-external"])
+        guard dumped.succeeded, let range = dumped.stdout.range(of: "held by crtool-keeper pid "),
+              let keeper = pid_t(dumped.stdout[range.upperBound...].prefix { $0.isNumber }) else {
+            throw HarnessError("the dump did not succeed naming a crtool-keeper: \(dumped)")
+        }
+        try waitUntilFree(pid)
+        return (dir, keeper)
+    }
+}
