@@ -40,7 +40,7 @@ enum TakenBack {
         }
         var warnings: [String] = []
         for (pid, startTime) in keepers.sorted(by: { $0.key < $1.key }) {
-            guard isRunning(OutsideHolder(pid: pid, fd: 0, startTime: startTime)) else { continue }
+            guard isRunning(OutsideHolder(pid: pid, fd: 0, startTime: startTime, keeper: true)) else { continue }
             if kill(pid, SIGKILL) != 0 {
                 warnings.append("crtool-keeper pid \(pid) could not be ended (\(ErrnoNames.name(errno))); it still holds the files it kept since the dump")
             }
@@ -49,10 +49,12 @@ enum TakenBack {
     }
 
     /// The holder's process is still the one that held the file, and
-    /// has not exited (a zombie holds nothing).
+    /// has not exited (a zombie holds nothing); a keeper must still be a
+    /// crtool-keeper, so that an image never has another program ended.
     private static func isRunning(_ holder: OutsideHolder) -> Bool {
         guard let stat = try? ProcStat.read(pid: holder.pid) else { return false }
         return stat.startTime == holder.startTime && stat.state != "Z" && stat.state != "X"
+            && (!holder.isKeeper || stat.command == "crtool-keeper")
     }
 
     private static func describe(_ f: FileDescriptorImage) -> String {
