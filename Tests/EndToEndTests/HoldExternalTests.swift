@@ -86,6 +86,50 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 
+    /// A datagram socketpair between a supervisor outside the tree and the
+    /// program: each request one datagram, each answer one datagram.
+    func testDatagramPairWithAProcessOutsideTheTreeCarriesOn() throws {
+        let server = try startPython("server", """
+            import os, signal, socket, sys, time
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            child = os.fork()
+            if child == 0:
+                mine.close()
+                os.dup2(theirs.fileno(), 3)
+                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
+            theirs.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            print("child", child, flush=True)
+            print("ready", flush=True)
+            while True:
+                n = int(mine.recv(100))
+                print("got", n, flush=True)
+                mine.send(b"ack %d" % n)
+            """, ["""
+            import socket, sys, time
+            s = socket.socket(fileno=3)
+            n = 0
+            while True:
+                n += 1
+                s.send(b"%d" % n)
+                if s.recv(100) != b"ack %d" % n:
+                    sys.exit(3)
+                time.sleep(0.02)
+            """])
+        let client = pid_t(try server.waitFor("child", atLeast: 1))
+        defer { try? stopTree(server.pid, others: [client]) }
+        _ = try server.waitFor("got", atLeast: 5)
+
+        let (dir, keeper) = try dumpHoldingExternal(client)
+        let mark = server.lineCount
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try server.waitForMore("got", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order")
+        XCTAssertTrue(ProcessTable.isAlive(client), "the client got every answer it expected")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+    }
+
     /// The keeper was killed before the restore: the reader saw the end of
     /// the pipe, and the restore says so and leaves nothing behind.
     func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {

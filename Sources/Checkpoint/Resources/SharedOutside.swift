@@ -3,15 +3,15 @@ import Ptrace
 
 /// Files the tree shares with a process outside it, which a restore could
 /// not make again without cutting that process off: a pipe or FIFO the
-/// outside process holds an end of, a socket it holds too, a unix stream
-/// or seqpacket socket connected to one of its sockets. Without
+/// outside process holds an end of, a socket it holds too, a unix socket
+/// connected to one of its sockets. Without
 /// `--hold-external` their kinds refuse them; with it, crtool-keeper holds
 /// them from the dump to the restore (ExternalKeeper).
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
-/// from that process), a datagram socket connected to a name outside, and
-/// a stream to the journal.
+/// from that process), a datagram socket connected one way to a name
+/// outside with nothing waiting in its queue, and a stream to the journal.
 enum SharedOutside {
     /// Who outside the image shares the file `p` is, as words for the
     /// dump's report; nil when nobody does.
@@ -30,13 +30,17 @@ enum SharedOutside {
         }
     }
 
-    /// For a unix stream or seqpacket socket whose peer a process outside
-    /// the image holds: that process.
+    /// For a unix socket connected to one a process outside the image
+    /// holds: that process. A datagram socket connected one way to a name
+    /// outside, with nothing waiting for it, is left to UnixSockets, which
+    /// connects it to that name again.
     private static func connectedOutside(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode),
-              diag.type != Int32(SOCK_DGRAM.rawValue), let peer = diag.peer, peer != 0 else { return nil }
+              let peer = diag.peer, peer != 0 else { return nil }
         guard let outsider = SocketHolders.holders(of: [UInt64(peer)], in: context.system)[UInt64(peer)]?.first(where: { !$0.inImage }) else { return nil }
-        if let peerDiag = try? UnixSocketDiag.query(inode: UInt64(peer)), peerDiag.name == .unixPath(JournalStreams.socketPath) { return nil }
+        let peerDiag = try? UnixSocketDiag.query(inode: UInt64(peer))
+        if peerDiag?.name == .unixPath(JournalStreams.socketPath) { return nil }
+        if diag.type == Int32(SOCK_DGRAM.rawValue), peerDiag?.peer.map({ UInt64($0) }) != p.inode, diag.receiveQueue == 0 { return nil }
         return "connected to socket:[\(peer)] held by \(SocketHolders.describe(outsider))"
     }
 }
