@@ -16,29 +16,12 @@ final class JournalStreamTests: EndToEndCase {
         let ident = "crtool-test-\(getpid())-\(Int(Date().timeIntervalSince1970))"
         // What systemd does for StandardOutput=journal, as user nobody:
         // connect, send the header, stop reading, make it fds 1 and 2.
-        let program = try startPython("journal-stream", """
-            import os, socket, sys, time
-            ident = sys.argv[1]
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            s.connect("\(Self.stdoutSocket)")
-            s.sendall(("%s\\n\\n6\\n1\\n0\\n0\\n0\\n" % ident).encode())
-            s.shutdown(socket.SHUT_RD)
-            report = os.fdopen(os.dup(1), "w", buffering=1)
-            os.dup2(s.fileno(), 1)
-            os.dup2(s.fileno(), 2)
-            s.close()
-            print("ready", file=report)
-            n = 0
-            while True:
-                n += 1
+        let program = try startJournalWriter(ident, """
                 print("count %d" % n, flush=True)
                 print("<3>error %d" % n, file=sys.stderr, flush=True)
                 print("tick %d" % n, file=report)
                 time.sleep(0.05)
-            """, [ident])
+            """)
         defer { try? killAndReap(program.pid) }
         try program.waitFor("tick", atLeast: 5)
 
@@ -77,6 +60,62 @@ final class JournalStreamTests: EndToEndCase {
             XCTAssertEqual(e.pid, String(program.pid), "\(e.message): _PID")
             XCTAssertEqual(e.uid, "65534", "\(e.message): _UID")
         }
+    }
+
+    /// With --hold-external the very stream is kept by crtool-keeper: the
+    /// journal has one stream for the whole run, and a line the program
+    /// had half written at the dump is still one line.
+    func testHeldStreamStaysOneStreamWithNoLineCutInTwo() throws {
+        try ensureJournald()
+        let ident = "crtool-held-\(getpid())-\(Int(Date().timeIntervalSince1970))"
+        // Each line in two writes, so that a dump is likely to come between.
+        let program = try startJournalWriter(ident, """
+                sys.stdout.write("count "); sys.stdout.flush()
+                time.sleep(0.02)
+                sys.stdout.write("%d\\n" % n); sys.stdout.flush()
+                print("tick %d" % n, file=report)
+                time.sleep(0.02)
+            """)
+        defer { try? killAndReap(program.pid) }
+        try program.waitFor("tick", atLeast: 5)
+
+        let (_, mark) = try roundTrip(program, options: ["--hold-external"])
+        let last = program.numbers("tick", before: mark).last ?? 0
+        try program.waitFor("tick", atLeast: last + 20, from: mark)
+        try killAndReap(program.pid)
+
+        let entries = try journal(ident, until: last + 20)
+        XCTAssertEqual(entries.compactMap { $0.message.hasPrefix("count ") ? Int($0.message.dropFirst(6)) : nil }, Array(1...entries.count),
+                       "every line once, whole and in order: \(entries.map(\.message).suffix(30))")
+        XCTAssertEqual(Set(entries.map(\.streamID)).count, 1, "one stream from start to end")
+    }
+
+    /// A program whose standard output and error are a stream to the
+    /// journal, made as systemd makes one for StandardOutput=journal, as
+    /// user nobody: connect, send the header, stop reading, make it fds 1
+    /// and 2. It prints "ready" and then runs `loop` (Python, indented for
+    /// a `while` body, with `n` counting and `report` its test log).
+    private func startJournalWriter(_ ident: String, _ loop: String) throws -> Fixture {
+        try startPython("journal-stream", """
+            import os, socket, sys, time
+            ident = sys.argv[1]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            s.connect("\(Self.stdoutSocket)")
+            s.sendall(("%s\\n\\n6\\n1\\n0\\n0\\n0\\n" % ident).encode())
+            s.shutdown(socket.SHUT_RD)
+            report = os.fdopen(os.dup(1), "w", buffering=1)
+            os.dup2(s.fileno(), 1)
+            os.dup2(s.fileno(), 2)
+            s.close()
+            print("ready", file=report)
+            n = 0
+            while True:
+                n += 1
+            \(loop)
+            """, [ident])
     }
 
     private struct Entry {

@@ -10,8 +10,11 @@ import Ptrace
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
-/// from that process), a datagram socket connected one way to a name
-/// outside with nothing waiting in its queue, and a stream to the journal.
+/// from that process), and a datagram socket connected one way to a name
+/// outside with nothing waiting in its queue. A stream to the journal is:
+/// kept, it stays the one stream journald knows, and a line the program
+/// had half written at the dump is not cut in two (JournalStreams, which
+/// connects a new stream, serves dumps without the flag and other hosts).
 enum SharedOutside {
     /// Who outside the image shares the file `p` is, as words for the
     /// dump's report; nil when nobody does.
@@ -39,7 +42,6 @@ enum SharedOutside {
               let peer = diag.peer, peer != 0 else { return nil }
         guard let outsider = SocketHolders.holders(of: [UInt64(peer)], in: context.system)[UInt64(peer)]?.first(where: { !$0.inImage }) else { return nil }
         let peerDiag = try? UnixSocketDiag.query(inode: UInt64(peer))
-        if peerDiag?.name == .unixPath(JournalStreams.socketPath) { return nil }
         if diag.type == Int32(SOCK_DGRAM.rawValue), peerDiag?.peer.map({ UInt64($0) }) != p.inode, diag.receiveQueue == 0 { return nil }
         return "connected to socket:[\(peer)] held by \(SocketHolders.describe(outsider))"
     }
