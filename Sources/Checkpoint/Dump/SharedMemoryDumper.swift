@@ -75,35 +75,21 @@ enum SharedMemoryDumper {
         // than runs (a tree may share thousands of one-page objects).
         guard let largest = runs.map({ Int($0.upperBound - $0.lowerBound) }).max() else { return 0 }
         let lock = Lock()
-        var next = 0
-        var failure: Error?
         var total: UInt64 = 0
-        DispatchQueue.concurrentPerform(iterations: min(max(1, workers), runs.count)) { _ in
+        try ParallelWork.run(count: runs.count, workers: workers) {
             var buffer = [UInt8](repeating: 0, count: largest)
-            while true {
-                let index: Int? = lock.withLock {
-                    guard failure == nil, next < runs.count else { return nil }
-                    defer { next += 1 }
-                    return next
-                }
-                guard let i = index else { return }
+            return { i in
                 let run = runs[i]
                 let count = Int(run.upperBound - run.lowerBound)
-                do {
-                    let inFile = Int(min(UInt64(count), size - run.lowerBound))
-                    try LocalFile.read(fd, into: &buffer, count: inFile, at: run.lowerBound)
-                    for k in inFile..<count { buffer[k] = 0 }
-                    let chunk = ZeroPages.dropped(pid: pid, base: run.lowerBound, pages: count / 4096, buffer: buffer)
-                    if !chunk.ranges.isEmpty { try writer.append(chunk) }
-                    lock.withLock { total += UInt64(count) }
-                    progress.add(UInt64(count))
-                } catch {
-                    lock.withLock { if failure == nil { failure = error } }
-                    return
-                }
+                let inFile = Int(min(UInt64(count), size - run.lowerBound))
+                try LocalFile.read(fd, into: &buffer, count: inFile, at: run.lowerBound)
+                for k in inFile..<count { buffer[k] = 0 }
+                let chunk = ZeroPages.dropped(pid: pid, base: run.lowerBound, pages: count / 4096, buffer: buffer)
+                if !chunk.ranges.isEmpty { try writer.append(chunk) }
+                lock.withLock { total += UInt64(count) }
+                progress.add(UInt64(count))
             }
         }
-        if let failure { throw failure }
         return total
     }
 }

@@ -254,40 +254,28 @@ final class AddressSpaceBuilder {
         let fill = UserfaultFill.open(for: process.vmas, lanes: lanes, inj: inj, pid: pid)
         var queues = LaneQueues(lanes: locations.map { lanes.lane(of: $0.header.ranges.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
-        var failure: Error?
         var written: UInt64 = 0
-        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { worker in
-            while true {
-                let index: Int? = lock.withLock {
-                    guard failure == nil else { return nil }
-                    return queues.take(for: worker)
-                }
-                guard let i = index else { return }
-                do {
-                    // PageLayoutCheck has placed every range inside a VMA
-                    // of this process that stores pages.
-                    let (ranges, bytes) = try reader.readPages(locations[i])
-                    var offset = 0
-                    var pieces: [(range: Range<Int>, address: UInt64)] = []
-                    for range in ranges {
-                        let piece = offset..<(offset + range.byteCount)
-                        if let fill {
-                            pieces += try fill.place(bytes, range: piece, at: range.address)
-                        } else {
-                            pieces.append((piece, range.address))
-                        }
-                        offset += range.byteCount
+        try ParallelWork.run(workers: max(1, workers), next: { queues.take(for: $0) }) { _ in
+            { i in
+                // PageLayoutCheck has placed every range inside a VMA
+                // of this process that stores pages.
+                let (ranges, bytes) = try reader.readPages(locations[i])
+                var offset = 0
+                var pieces: [(range: Range<Int>, address: UInt64)] = []
+                for range in ranges {
+                    let piece = offset..<(offset + range.byteCount)
+                    if let fill {
+                        pieces += try fill.place(bytes, range: piece, at: range.address)
+                    } else {
+                        pieces.append((piece, range.address))
                     }
-                    if !pieces.isEmpty { try memory.write(bytes, pieces: pieces) }
-                    lock.withLock { written += UInt64(bytes.count) }
-                    progress.add(UInt64(bytes.count))
-                } catch {
-                    lock.withLock { if failure == nil { failure = error } }
-                    return
+                    offset += range.byteCount
                 }
+                if !pieces.isEmpty { try self.memory.write(bytes, pieces: pieces) }
+                lock.withLock { written += UInt64(bytes.count) }
+                progress.add(UInt64(bytes.count))
             }
         }
-        if let f = failure { throw f }
         try fill?.finish()
         return written
     }
