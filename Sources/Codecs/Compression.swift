@@ -12,6 +12,14 @@ public func compress(_ input: ArraySlice<UInt8>, codec: Codec) throws -> [UInt8]
     try input.withUnsafeBytes { try compress(bytes: $0, codec: codec) }
 }
 
+/// Whether `compress` would try the codec on `input` at all: not for
+/// codec none, nor for a chunk whose sample does not shrink. Lets a caller
+/// that is short of time now keep for later only what compression is for.
+public func worthCompressing(_ input: [UInt8], codec: Codec) throws -> Bool {
+    guard !input.isEmpty, codec.kind != .none else { return false }
+    return try input.withUnsafeBytes { try !IncompressibleSample.predicts($0, codec: codec) }
+}
+
 /// Reverses `compress`.
 ///
 /// The output is exactly `rawSize` bytes or an error is thrown, so a damaged

@@ -28,35 +28,49 @@ public final class RemoteMemory: @unchecked Sendable {
         }
     }
 
-    /// Reads `count` bytes at `address`.
+    /// Reads `count` bytes at `address` into a new array, never cleared
+    /// first: a dump that keeps what it reads allocates megabytes a chunk.
     public func read(at address: UInt64, count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        try read(into: &out, offset: 0, at: address, count: count)
+        var failure: Error?
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do {
+                try read(into: UnsafeMutableRawBufferPointer(buffer), at: address, count: count)
+                initialized = count
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
         return out
     }
 
     /// Reads `count` bytes at `address` into `buffer[offset...]`.
     public func read(into buffer: inout [UInt8], offset: Int, at address: UInt64, count: Int) throws {
         precondition(offset + count <= buffer.count)
-        var done = 0
         try buffer.withUnsafeMutableBytes { b in
-            while done < count {
-                var local = iovec(iov_base: b.baseAddress! + offset + done, iov_len: count - done)
-                var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(done)), iov_len: count - done)
-                let n = cr_process_vm_readv(pid, &local, 1, &remote, 1)
-                let err = errno
-                if n > 0 { done += n; continue }
-                if n < 0 && err != EFAULT && err != EPERM && err != EACCES {
-                    throw SystemError("process_vm_readv of \(count - done) bytes at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: err)
-                }
-                // Unreadable by process_vm_readv (PROT_NONE): force through /proc/PID/mem.
-                let fd = try procMem()
-                let m = pread(fd, b.baseAddress! + offset + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))
-                if m <= 0 {
-                    throw SystemError("read of /proc/\(pid)/mem at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: m == 0 ? EIO : errno)
-                }
-                done += m
+            try read(into: UnsafeMutableRawBufferPointer(rebasing: b[offset..<(offset + count)]), at: address, count: count)
+        }
+    }
+
+    private func read(into b: UnsafeMutableRawBufferPointer, at address: UInt64, count: Int) throws {
+        var done = 0
+        while done < count {
+            var local = iovec(iov_base: b.baseAddress! + done, iov_len: count - done)
+            var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address) + UInt(done)), iov_len: count - done)
+            let n = cr_process_vm_readv(pid, &local, 1, &remote, 1)
+            let err = errno
+            if n > 0 { done += n; continue }
+            if n < 0 && err != EFAULT && err != EPERM && err != EACCES {
+                throw SystemError("process_vm_readv of \(count - done) bytes at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: err)
             }
+            // Unreadable by process_vm_readv (PROT_NONE): force through /proc/PID/mem.
+            let fd = try procMem()
+            let m = pread(fd, b.baseAddress! + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))
+            if m <= 0 {
+                throw SystemError("read of /proc/\(pid)/mem at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: m == 0 ? EIO : errno)
+            }
+            done += m
         }
     }
 

@@ -34,6 +34,28 @@ final class CommandTests: EndToEndCase {
         }
     }
 
+    /// A tree that runs on after the dump is let go once its pages are
+    /// read, and they are compressed and written after; a tree the dump
+    /// kills stays frozen until its image is whole. -v lists the phases
+    /// in the order they ran.
+    func testPagesOfATreeLeftRunningAreWrittenAfterItIsLetGo() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "16"])
+        try counter.waitFor("tick", atLeast: 2)
+        let running = try crtool(["dump", "-t", "\(counter.pid)", "-D", try scratch.newDirectory("running"), "-R", "-v"])
+        XCTAssertTrue(running.succeeded, "\(running)")
+        XCTAssertEqual(try phases(running), ["freeze", "state", "page plan", "pages read", "shared memory", "release", "pages written", "image"])
+        let killed = try crtool(["dump", "-t", "\(counter.pid)", "-D", try scratch.newDirectory("killed"), "-v"])
+        XCTAssertTrue(killed.succeeded, "\(killed)")
+        XCTAssertEqual(try phases(killed), ["freeze", "state", "page plan", "pages", "shared memory", "image", "release"])
+    }
+
+    private func phases(_ dump: CommandResult) throws -> [String] {
+        let line = try XCTUnwrap(dump.stdoutLines.first { $0.hasPrefix("phases: ") }, "\(dump)")
+        return line.dropFirst("phases: ".count).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).components(separatedBy: " ").dropLast(2).joined(separator: " ")
+        }
+    }
+
     /// --pidfile, as in CRIU: the restored root's PID, for scripts.
     func testRestoreWritesThePidfile() throws {
         let counter = try startFixture("counter", ["--heap-mib", "8"])

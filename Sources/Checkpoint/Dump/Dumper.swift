@@ -161,8 +161,12 @@ public enum Dumper {
             phases.mark("page plan")
             let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
-            let results = try MemoryDumper.run(jobs, workers: options.workers, progress: progress)
-            phases.mark("pages")
+            // A tree that survives the dump runs on while its pages are
+            // compressed, when they fit in memory.
+            let holdingPages = options.treeSurvives && options.codec.kind != .none && planned <= MemoryDumper.heldBytesLimit()
+            let (results, heldPages) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress,
+                                                            holdingChunks: holdingPages)
+            phases.mark(holdingPages ? "pages read" : "pages")
             let (shared, sharedBytes, sharedWritten) = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec,
                                                                     workers: options.workers, progress: progress)
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
@@ -193,6 +197,10 @@ public enum Dumper {
                 tree.release(kill: false)
                 released = Date()
                 phases.mark("release")
+            }
+            if holdingPages {
+                try MemoryDumper.write(heldPages, jobs: jobs, workers: options.workers)
+                phases.mark("pages written")
             }
             var written: UInt64 = sharedWritten
             var pages: UInt64 = 0

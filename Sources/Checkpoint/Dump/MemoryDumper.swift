@@ -1,4 +1,5 @@
 import Dispatch
+import Codecs
 import Foundation
 import Ptrace
 
@@ -105,57 +106,72 @@ final class MemoryDumper {
         var writer: PageStreamWriter
     }
 
+    /// The most page data a dump holds in memory to write after the tree
+    /// is let go: a quarter of what the machine has available, at most
+    /// 1 GiB.
+    static func heldBytesLimit() -> UInt64 {
+        let available = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("MemAvailable:") }
+            .flatMap { UInt64($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return min(available * 1024 / 4, 1 << 30)
+    }
+
     /// Reads, filters and writes the items of every job on `workers`
     /// threads at once: a tree's processes are read in parallel, not one
-    /// after another.
-    static func run(_ jobs: [Job], workers: Int, progress: Progress) throws -> [Result] {
+    /// after another. With `holdingChunks` the chunks worth compressing
+    /// are kept in memory instead of written and returned, per job, for
+    /// `write` once the tree is let go: reading is all a tree that survives
+    /// the dump must stay frozen for. A chunk that would be stored raw is
+    /// written at once (a copy into the page cache costs what a copy into
+    /// memory kept for later would).
+    static func run(_ jobs: [Job], workers: Int, progress: Progress, holdingChunks: Bool = false) throws -> (results: [Result], held: [[PageChunk]]) {
         let lock = Lock()
         let work = jobs.indices.flatMap { j in jobs[j].items.indices.map { (j, $0) } }
-        var next = 0
-        var failure: Error?
         var results = jobs.map { Result(pagesStored: [UInt64](repeating: 0, count: $0.vmaCount)) }
-        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+        var held = [[PageChunk]](repeating: [], count: jobs.count)
+        try ParallelWork.run(count: work.count, workers: workers) {
             var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
-            while true {
-                let index: Int? = lock.withLock {
-                    guard failure == nil, next < work.count else { return nil }
-                    defer { next += 1 }
-                    return next
-                }
-                guard let i = index else { return }
+            return { i in
                 let (j, k) = work[i]
                 let job = jobs[j]
                 let item = job.items[k]
-                do {
-                    let bytes = item.pages * 4096
-                    // A whole-size item is read into the worker's buffer,
-                    // which the chunk then shares instead of copying; the
-                    // chunk is gone by the next read, so that read finds
-                    // the buffer unshared and reuses it in place.
-                    let pages: [UInt8]
-                    if bytes == buffer.count {
-                        try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
-                        pages = buffer
-                    } else {
-                        pages = try job.dumper.memory.read(at: item.address, count: bytes)
-                    }
-                    let chunk = job.dumper.makeChunk(item: item, pages: pages)
-                    if !chunk.ranges.isEmpty { try job.writer.append(chunk) }
-                    let stored = chunk.pageCount
-                    lock.withLock {
-                        results[j].pagesStored[item.vma] += stored
-                        results[j].bytesRead += UInt64(bytes)
-                        results[j].zeroPages += UInt64(item.pages) - stored
-                    }
-                    progress.add(UInt64(bytes))
-                } catch {
-                    lock.withLock { if failure == nil { failure = error } }
-                    return
+                let bytes = item.pages * 4096
+                // A whole-size item is read into the worker's buffer,
+                // which the chunk then shares instead of copying; the
+                // chunk is gone by the next read, so that read finds
+                // the buffer unshared and reuses it in place. Chunks that
+                // may be held get arrays of their own (never a copy of
+                // the buffer a held chunk still shares).
+                let pages: [UInt8]
+                if bytes == buffer.count && !holdingChunks {
+                    try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
+                    pages = buffer
+                } else {
+                    pages = try job.dumper.memory.read(at: item.address, count: bytes)
                 }
+                let chunk = job.dumper.makeChunk(item: item, pages: pages)
+                let hold = try holdingChunks && worthCompressing(chunk.data, codec: job.writer.codec)
+                if !chunk.ranges.isEmpty && !hold { try job.writer.append(chunk) }
+                let stored = chunk.pageCount
+                lock.withLock {
+                    if hold { held[j].append(chunk) }
+                    results[j].pagesStored[item.vma] += stored
+                    results[j].bytesRead += UInt64(bytes)
+                    results[j].zeroPages += UInt64(item.pages) - stored
+                }
+                progress.add(UInt64(bytes))
             }
         }
-        if let f = failure { throw f }
-        return results
+        return (results, held)
+    }
+
+    /// Compresses and writes chunks `run` held, each to its job's page
+    /// file, on `workers` threads.
+    static func write(_ held: [[PageChunk]], jobs: [Job], workers: Int) throws {
+        let work = held.indices.flatMap { j in held[j].indices.map { (j, $0) } }
+        try ParallelWork.run(count: work.count, workers: workers) {
+            { i in try jobs[work[i].0].writer.append(held[work[i].0][work[i].1]) }
+        }
     }
 
     /// `pages` holds exactly the item's pages.
