@@ -4,6 +4,6 @@ import Ptrace
 /// kinds of file need at the restore.
 public enum HostFeatures {
     public static func probeAll() -> [KernelFeature] {
-        [JournalStreams.hostFeature]
+        [JournalStreams.hostFeature, ExternalKeeper.hostFeature]
     }
 }

@@ -71,6 +71,10 @@ struct RestoreCommand: ParsableCommand {
             let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
             let line = "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
                 + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
+                + (report.takenFromKeepers > 0
+                    ? ", \(report.takenFromKeepers) shared outside taken back from crtool-keeper"
+                        + (report.keepersEnded.isEmpty ? "" : " (pid \(report.keepersEnded.map(String.init).joined(separator: ", ")), ended)")
+                    : "")
                 + (leaveStopped ? "; left stopped (SIGCONT to let it go)" : "")
             if detach { print(line) } else { printError(line) }
         }

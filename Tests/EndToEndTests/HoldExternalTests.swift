@@ -24,6 +24,7 @@ final class HoldExternalTests: EndToEndCase {
 
         let restored = try crtool(["restore", "-D", dir, "-d"])
         XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertTrue(restored.stdout.contains("1 shared outside taken back from crtool-keeper (pid \(keeper), ended)"), restored.stdout)
         try reader.waitForMore("got", 20, after: mark)
         XCTAssertNil(LogLines.breakInSequence(reader.numbers("got"), startingAt: 1), "every number once, in order")
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "the restore ends crtool-keeper once it has the pipe back")

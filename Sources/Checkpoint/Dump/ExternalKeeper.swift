@@ -32,6 +32,14 @@ final class ExternalKeeper {
         CompanionExecutable.path("crtool-keeper", environment: "CRTOOL_KEEPER")
     }
 
+    /// For `crtool check`: whether `dump --hold-external` finds the keeper.
+    static var hostFeature: KernelFeature {
+        let path = defaultPath()
+        let found = access(path, X_OK) == 0
+        return KernelFeature(name: "crtool-keeper (dump --hold-external)", required: false, available: found,
+                             detail: found ? path : "\(path) is missing or not executable: dumps with --hold-external fail")
+    }
+
     /// The keeper's pid once it was started.
     private(set) var pid: Int32?
 

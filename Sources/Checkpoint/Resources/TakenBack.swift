@@ -11,7 +11,7 @@ enum TakenBack {
         let who = holder.isKeeper ? "kept by crtool-keeper pid \(holder.pid) since the dump" : "also held by pid \(holder.pid) fd \(holder.fd)"
         let what = "fd \(f.fd) of pid \(pid), \(describe(f)) \(who)"
         guard isRunning(holder) else {
-            let gone = holder.isKeeper ? "that crtool-keeper has ended (the image was restored already, or it was killed)"
+            let gone = holder.isKeeper ? "that crtool-keeper has ended (the image was restored already, it was killed, or this is not the host the image was made on)"
                 : "pid \(holder.pid) is no longer the process that held it"
             throw CheckpointError("\(what), cannot be taken back: \(gone)")
         }
@@ -32,20 +32,23 @@ enum TakenBack {
     /// Ends every crtool-keeper the image names, once the restored tree
     /// holds all it kept: a keeper left running would hold each pipe's
     /// end and each connection open after the program closed its own.
-    /// Returns a warning for a keeper that cannot be ended.
-    static func endKeepers(of processes: [ProcessImage]) -> [String] {
+    /// Returns the keepers ended, and a warning for one that cannot be.
+    static func endKeepers(of processes: [ProcessImage]) -> (ended: [Int32], warnings: [String]) {
         var keepers: [Int32: UInt64] = [:]
         for p in processes {
             for f in p.files { if let h = f.heldOutside, h.isKeeper { keepers[h.pid] = h.startTime } }
         }
         var warnings: [String] = []
+        var ended: [Int32] = []
         for (pid, startTime) in keepers.sorted(by: { $0.key < $1.key }) {
             guard isRunning(OutsideHolder(pid: pid, fd: 0, startTime: startTime, keeper: true)) else { continue }
-            if kill(pid, SIGKILL) != 0 {
+            if kill(pid, SIGKILL) == 0 {
+                ended.append(pid)
+            } else {
                 warnings.append("crtool-keeper pid \(pid) could not be ended (\(ErrnoNames.name(errno))); it still holds the files it kept since the dump")
             }
         }
-        return warnings
+        return (ended, warnings)
     }
 
     /// The holder's process is still the one that held the file, and

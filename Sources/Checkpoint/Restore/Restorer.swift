@@ -42,6 +42,10 @@ public struct RestoreReport: Sendable {
     public var warnings: [String]
     /// Wall time of each phase, in order, for --verbose.
     public var phases: [(name: String, seconds: Double)] = []
+    /// Descriptors taken back from crtool-keeper (dump --hold-external),
+    /// and the keepers ended once they held nothing more.
+    public var takenFromKeepers = 0
+    public var keepersEnded: [Int32] = []
 }
 
 /// Brings an image back as a running process tree with the same PIDs,
@@ -154,13 +158,16 @@ public enum Restorer {
                 for t in tree.threads[process.pid]!.values { try t.detach() }
             }
             tree.released = true
-            warnings += TakenBack.endKeepers(of: plan.processes)
+            let keepers = TakenBack.endKeepers(of: plan.processes)
+            warnings += keepers.warnings
             phases.mark("threads and release")
             return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
                                  threads: plan.processes.reduce(0) { $0 + $1.threads.count },
                                  vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
                                  bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings,
-                                 phases: phases.phases)
+                                 phases: phases.phases,
+                                 takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true }.count },
+                                 keepersEnded: keepers.ended)
         } catch {
             tree.killAll()
             sysvIPC.undo()
