@@ -19,6 +19,8 @@ final class ExternalKeeper {
     private let executable: String
     private var running: (pid: Int32, startTime: UInt64, control: Int32)?
     private(set) var held = 0
+    /// The keeper's pid once it was started.
+    private(set) var pid: Int32?
 
     init(imageDirectory: String, executable: String = ExternalKeeper.defaultPath()) {
         self.imageDirectory = imageDirectory
@@ -39,9 +41,6 @@ final class ExternalKeeper {
         return KernelFeature(name: "crtool-keeper (dump --hold-external)", required: false, available: found,
                              detail: found ? path : "\(path) is missing or not executable: dumps with --hold-external fail")
     }
-
-    /// The keeper's pid once it was started.
-    private(set) var pid: Int32?
 
     /// Hands the keeper a copy of `local` (crtool's descriptor of the open
     /// file description the tree holds) and says where the restore finds it.

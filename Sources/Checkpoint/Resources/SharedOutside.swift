@@ -4,9 +4,9 @@ import Ptrace
 /// Files the tree shares with a process outside it, which a restore could
 /// not make again without cutting that process off: a pipe or FIFO the
 /// outside process holds an end of, a socket it holds too, a unix socket
-/// connected to one of its sockets. Without
-/// `--hold-external` their kinds refuse them; with it, crtool-keeper holds
-/// them from the dump to the restore (ExternalKeeper).
+/// connected to one of its sockets. Without `--hold-external` their kinds
+/// refuse them; with it, crtool-keeper holds them from the dump to the
+/// restore (ExternalKeeper).
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
