@@ -131,6 +131,45 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 
+    /// A unix server with clients waiting in its listener's queue: the
+    /// listener, and with it their connections, are kept, and the restored
+    /// server accepts and answers each of them.
+    func testConnectionsWaitingToBeAcceptedAreAnsweredAfterTheRestore() throws {
+        let path = scratch.newPath("server.sock")
+        let server = try startPython("server", """
+            import os, signal, socket, sys
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(sys.argv[1])
+            listener.listen(8)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+            print("ready", flush=True)
+            signal.sigwait([signal.SIGUSR1])
+            while True:
+                conn, _ = listener.accept()
+                line = conn.makefile("r").readline()
+                conn.sendall(("answer to %s" % line).encode())
+                conn.close()
+            """, [path])
+        defer { try? killAndReap(server.pid) }
+        let first = try SocketClient(connectingTo: .unixPath(path))
+        try first.send("first\n")
+        let second = try SocketClient(connectingTo: .unixPath(path))
+        try second.send("second\n")
+
+        let refusal = try crtool(["dump", "-t", "\(server.pid)", "-D", try scratch.newDirectory("refused")])
+        XCTAssertTrue(!refusal.succeeded && refusal.stderr.contains("2 connections not yet accepted") && refusal.stderr.contains("--hold-external"),
+                      "\(refusal)")
+        let (dir, keeper) = try dumpHoldingExternal(server.pid)
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try server.signal(SIGUSR1)
+        XCTAssertEqual(try first.receive(timeout: 10), "answer to first\n")
+        XCTAssertEqual(try second.receive(timeout: 10), "answer to second\n")
+        let third = try SocketClient(connectingTo: .unixPath(path))
+        XCTAssertEqual(try third.ask("third\n"), "answer to third\n", "the listener takes new clients too")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+    }
+
     /// The keeper was killed before the restore: the reader saw the end of
     /// the pipe, and the restore says so and leaves nothing behind.
     func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {
@@ -208,8 +247,9 @@ final class HoldExternalTests: EndToEndCase {
     }
 
     /// Dumps `pid` with --hold-external, which must succeed, and waits
-    /// until its pid is free; returns the image and the keeper's pid, which
-    /// the dump's summary names.
+    /// until its pid is free (reaping it if it is this process's child);
+    /// returns the image and the keeper's pid, which the dump's summary
+    /// names.
     private func dumpHoldingExternal(_ pid: pid_t) throws -> (String, pid_t) {
         let dir = try scratch.newDirectory("image")
         let dumped = try crtool(["dump", "-t", "\(pid)", "-D", dir, "--hold-external"])
@@ -217,7 +257,7 @@ final class HoldExternalTests: EndToEndCase {
               let keeper = pid_t(dumped.stdout[range.upperBound...].prefix { $0.isNumber }) else {
             throw HarnessError("the dump did not succeed naming a crtool-keeper: \(dumped)")
         }
-        try waitUntilFree(pid)
+        try reapAll([pid])
         return (dir, keeper)
     }
 }

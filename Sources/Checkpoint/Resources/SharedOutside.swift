@@ -4,9 +4,11 @@ import Ptrace
 /// Files the tree shares with a process outside it, which a restore could
 /// not make again without cutting that process off: a pipe or FIFO the
 /// outside process holds an end of, a socket it holds too, a unix socket
-/// connected to one of its sockets. Without `--hold-external` their kinds
-/// refuse them; with it, crtool-keeper holds them from the dump to the
-/// restore (ExternalKeeper).
+/// connected to one of its sockets, and unix connections not yet accepted
+/// (a listener with clients waiting in its queue, a client whose
+/// connection waits in a listener's). Without `--hold-external` their
+/// kinds refuse them; with it, crtool-keeper holds them from the dump to
+/// the restore (ExternalKeeper).
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
@@ -34,12 +36,19 @@ enum SharedOutside {
     }
 
     /// For a unix socket connected to one a process outside the image
-    /// holds: that process. A datagram socket connected one way to a name
+    /// holds: that process; for a connection not accepted yet, either
+    /// end. A datagram socket connected one way to a name
     /// outside, with nothing waiting for it, is left to UnixSockets, which
     /// connects it to that name again.
     private static func connectedOutside(_ p: FileProbe, context: FileDumpContext) throws -> String? {
-        guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode),
-              let peer = diag.peer, peer != 0 else { return nil }
+        guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode) else { return nil }
+        if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
+            return "listening with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted"
+        }
+        if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
+            return "connected to a listener that has not accepted the connection yet"
+        }
+        guard let peer = diag.peer, peer != 0 else { return nil }
         guard let outsider = SocketHolders.holders(of: [UInt64(peer)], in: context.system)[UInt64(peer)]?.first(where: { !$0.inImage }) else { return nil }
         let peerDiag = try? UnixSocketDiag.query(inode: UInt64(peer))
         if diag.type == Int32(SOCK_DGRAM.rawValue), peerDiag?.peer.map({ UInt64($0) }) != p.inode, diag.receiveQueue == 0 { return nil }

@@ -38,7 +38,7 @@ enum UnixSockets: FileKind {
             CheckpointError("pid \(p.pid) fd \(p.fd) is a \(kind) (socket:[\(p.inode)]) \(what)")
         }
         if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
-            throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot checkpoint those yet")
+            throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot make those again (--hold-external keeps the listener, and them, open until the restore)")
         }
         let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []), in: context.system)
         if let outside = holders[p.inode]?.first(where: { !$0.inImage }) {
@@ -60,7 +60,7 @@ enum UnixSockets: FileKind {
                 // The peer has no inode yet: it is the embryo a listener
                 // holds until accept(2).
                 let listener = (try? Sockets.peerAddress(local))?.map { "\($0)" } ?? "a listening socket"
-                throw refuse("connected to \(listener), which has not accepted the connection yet")
+                throw refuse("connected to \(listener), which has not accepted the connection yet (--hold-external keeps it open until the restore)")
             }
             image.unixSocket = state
         } catch let r as UnixSocketInspector.Refusal {
