@@ -34,6 +34,28 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { reader.log.lines().contains("eof") }, "the reader sees the end once the restored program is gone")
     }
 
+    /// With --leave-stopped the original waits, stopped, holding its end
+    /// too; killed, it leaves the pipe to the keeper, and the restore
+    /// carries on where the image stands.
+    func testLeftStoppedOriginalCanBeKilledAndRestored() throws {
+        let (reader, writer) = try startReaderOfChild()
+        defer { try? stopTree(reader.pid, others: [writer]) }
+        _ = try reader.waitFor("got", atLeast: 5)
+        let dir = try scratch.newDirectory("image")
+        let dumped = try crtool(["dump", "-t", "\(writer)", "-D", dir, "--hold-external", "--leave-stopped"])
+        XCTAssertTrue(dumped.succeeded && dumped.stdout.contains("held by crtool-keeper"), "\(dumped)")
+        XCTAssertTrue(poll(timeout: 5) { ProcessTable.isStopped(writer) }, "the original is stopped")
+        try killAndReap(writer)
+        let mark = reader.lineCount
+        usleep(200_000)
+        XCTAssertFalse(reader.log.lines().contains("eof"), "the keeper holds the pipe once the original is gone")
+
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try reader.waitForMore("got", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(reader.numbers("got"), startingAt: 1), "every number once, in order")
+    }
+
     /// A unix stream connection to a server outside the tree: the program
     /// asks and the server answers on the same connection across the dump.
     func testConnectionToAServerOutsideTheTreeCarriesOn() throws {
