@@ -33,6 +33,10 @@ public struct UnixSocketEnd: Codable, Equatable, Sendable {
     public var type: SocketType
     public var listening: Bool = false
     public var backlog: UInt32?
+    /// Who made a listener listen (its SO_PEERCRED: the process and its
+    /// effective user and group at listen(2)), which every client that
+    /// connects gets as its peer's credentials.
+    public var listenedAs: PeerCredentials?
     /// The name it is bound to, if any.
     public var name: UnixSocketName?
     /// The inode of the connected peer; 0 when the peer was closed already.
@@ -54,5 +58,19 @@ public struct UnixSocketEnd: Codable, Equatable, Sendable {
     public init(inode: UInt64, type: SocketType) {
         self.inode = inode
         self.type = type
+    }
+}
+
+/// A process and the effective user and group it had, as SO_PEERCRED
+/// reports them.
+public struct PeerCredentials: Codable, Equatable, Sendable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
     }
 }

@@ -14,6 +14,9 @@ protocol FileKind {
     /// Makes the open file description again. Called once per open file
     /// description of the image; other holders get copies of it.
     static func open(_ image: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile
+    /// Called for the first holder once the description `open` made is
+    /// at its number in that holder's process.
+    static func installed(_ image: FileDescriptorImage, context: FileRestoreContext) throws
     /// Called for every other holder once its copy of the description is
     /// at its number in that holder's process.
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws
@@ -25,6 +28,7 @@ protocol FileKind {
 extension FileKind {
     static var phase: Int { 0 }
     static func opensInProcess(_ image: FileDescriptorImage) -> Bool { false }
+    static func installed(_ image: FileDescriptorImage, context: FileRestoreContext) throws {}
     static func joined(_ image: FileDescriptorImage, context: FileRestoreContext) throws {}
 }
 

@@ -109,7 +109,8 @@ enum JournalStreams {
         let fd = try inj.checked("socket for \(what)", Syscall.socket, UInt64(AF_UNIX), type, 0)
         let address = [UInt8].le(UInt16(AF_UNIX)) + Array(stream.socketPath.utf8) + [0]
         let staged = try inj.stage(address)
-        let connected = try asUser(context.credentials, inj: inj) {
+        let effective = context.credentials.flatMap { c in c.uids.count > 1 && c.gids.count > 1 ? (c.uids[1], c.gids[1]) : nil }
+        let connected = try EffectiveIdentity.run(uid: effective?.0 ?? 0, gid: effective?.1 ?? 0, inj: inj, for: "the journal's peer credentials") {
             try inj.call(Syscall.connect, fd, staged, UInt64(address.count))
         }
         if connected < 0 {
@@ -127,19 +128,5 @@ enum JournalStreams {
         }
         try SocketOwnership.give(local, f)
         return Int64(fd)
-    }
-
-    /// Runs `call` with the process's effective user and group those of
-    /// the image, then back to root: the restore sets the process's own
-    /// credentials only at the end.
-    private static func asUser(_ c: Credentials?, inj: RemoteSyscall, _ call: () throws -> Int64) throws -> Int64 {
-        guard let c, c.uids.count > 1, c.gids.count > 1, c.uids[1] != 0 || c.gids[1] != 0 else { return try call() }
-        let keep = UInt64(UInt32.max) // -1: leave that id as it is
-        try inj.checked("setresgid for the journal's peer credentials", Syscall.setresgid, keep, UInt64(c.gids[1]), keep)
-        try inj.checked("setresuid for the journal's peer credentials", Syscall.setresuid, keep, UInt64(c.uids[1]), keep)
-        let r = try call()
-        try inj.checked("setresuid back to root", Syscall.setresuid, keep, 0, keep)
-        try inj.checked("setresgid back to root", Syscall.setresgid, keep, 0, keep)
-        return r
     }
 }

@@ -120,13 +120,17 @@ enum OpenFiles {
                     try batch.install(try TakenBack.file(f, from: outside, pid: context.pid), as: f, then: recorded)
                 } else {
                     if handler.opensInProcess(f) { try batch.flush() }
+                    let installed = {
+                        try recorded()
+                        try handler.installed(f, context: context)
+                    }
                     switch try handler.open(f, context: context) {
                     case .local(let local):
-                        try batch.install(try SocketOwnership.handOver(local, f), as: f, then: recorded)
+                        try batch.install(try SocketOwnership.handOver(local, f), as: f, then: installed)
                     case .inProcess(let request):
-                        try batch.open(request, as: f, then: recorded)
+                        try batch.open(request, as: f, then: installed)
                     case .remote(let r):
-                        try batch.adopt(r, as: f, then: recorded)
+                        try batch.adopt(r, as: f, then: installed)
                     }
                 }
                 if f.openFile != 0 { madeHere[f.openFile] = f.fd }

@@ -20,6 +20,16 @@ enum UnixSocketInspector {
         }
     }
 
+    /// SO_PEERCRED of `fd`; nil when the kernel gives none.
+    static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
+        guard let bytes = try? Sockets.bytesOption(fd, level: SOL_SOCKET, name: SO_PEERCRED, size: 12), bytes.count == 12 else { return nil }
+        var reader = LittleEndianReader(bytes)
+        let pid: Int32 = reader.read()
+        let uid: UInt32 = reader.read()
+        let gid: UInt32 = reader.read()
+        return pid > 0 ? PeerCredentials(pid: pid, uid: uid, gid: gid) : nil
+    }
+
     /// The state of the socket `fd` (crtool's copy), held by `pid`.
     /// `resolveName`: the bound path must be found again on restore (it
     /// will be bound again), so it is checked to still be this socket's file.
@@ -27,7 +37,10 @@ enum UnixSocketInspector {
         guard let type = socketType(diag.type) else { throw Refusal(what: "a unix socket of type \(diag.type)") }
         var end = UnixSocketEnd(inode: inode, type: type)
         end.listening = diag.isListening
-        if end.listening { end.backlog = diag.sendQueue }
+        if end.listening {
+            end.backlog = diag.sendQueue
+            end.listenedAs = peerCredentials(fd)
+        }
         end.name = try name(diag, pid: pid, resolve: resolveName)
         end.peerInode = diag.peer.map { UInt64($0) }
         end.shutdown = diag.shutdown

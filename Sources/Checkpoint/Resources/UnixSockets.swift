@@ -133,6 +133,29 @@ enum UnixSockets: FileKind {
                        resolveName: peerDiag.type == Int32(SOCK_DGRAM.rawValue), connected: true)
     }
 
+    /// A listener made by crtool would give its clients crtool's pid and
+    /// root as their peer: it listens again from the process, as the user
+    /// and group that made it listen. The process that did is the one
+    /// whose pid the clients see, so a later holder with that pid listens
+    /// once more.
+    static func installed(_ f: FileDescriptorImage, context: FileRestoreContext) throws {
+        try listenAgain(f, context: context)
+    }
+
+    static func joined(_ f: FileDescriptorImage, context: FileRestoreContext) throws {
+        guard f.unixSocket?.socket.listenedAs?.pid == context.pid else { return }
+        try listenAgain(f, context: context)
+    }
+
+    private static func listenAgain(_ f: FileDescriptorImage, context: FileRestoreContext) throws {
+        guard let socket = f.unixSocket?.socket, socket.listening, let who = socket.listenedAs else { return }
+        let what = "fd \(f.fd) of pid \(context.pid), a unix listener"
+        let r = try EffectiveIdentity.run(uid: who.uid, gid: who.gid, inj: context.inj, for: "\(what) made to listen by uid \(who.uid)") {
+            try context.inj.call(Syscall.listen, UInt64(f.fd), UInt64(socket.backlog ?? 128))
+        }
+        if r < 0 { throw CheckpointError("\(what) could not listen again in its process: \(ErrnoNames.name(Int32(-r)))") }
+    }
+
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
         guard let state = f.unixSocket else {
             throw CheckpointError("fd \(f.fd) of pid \(context.pid) is a unix socket without its state in the image")
