@@ -40,6 +40,14 @@ public enum Sockets {
         return r == 0 ? 0 : errno
     }
 
+    /// accept(2) of the next connection, the new socket close-on-exec.
+    public static func accept(_ fd: Int32) throws -> Int32 {
+        let s = Glibc.accept(fd, nil, nil)
+        if s < 0 { throw SystemError("accept") }
+        _ = fcntl(s, F_SETFD, FD_CLOEXEC)
+        return s
+    }
+
     public static func listen(_ fd: Int32, backlog: Int32) throws {
         if Glibc.listen(fd, backlog) != 0 { throw SystemError("listen with backlog \(backlog)") }
     }

@@ -41,6 +41,9 @@ public struct UnixSocketEnd: Codable, Equatable, Sendable {
     public var name: UnixSocketName?
     /// The inode of the connected peer; 0 when the peer was closed already.
     public var peerInode: UInt64?
+    /// What a connected socket reports of its peer (SO_PEERCRED): who made
+    /// the pair, or the listener and the connector of a connection.
+    public var peerCredentials: PeerCredentials?
     /// RCV_SHUTDOWN (1) and SEND_SHUTDOWN (2) as the kernel shows them.
     public var shutdown: UInt8 = 0
     /// Bytes (stream) or messages (datagram, seqpacket) waiting in the

@@ -153,6 +153,10 @@ final class OpenFileRegistry {
     var shared: [String: Any] = [:]
     /// `restore --tcp-close`: TCP connections come back reset (ClosedTCPConnections).
     var closesTCPConnections = false
+    /// Every process of the image, by pid, to inject into: sockets whose
+    /// peer credentials must be a given process's are made by it
+    /// (CredentialedPair).
+    var injectors: [Int32: RemoteSyscall] = [:]
     /// crtool's memfd of each shared-memory object, by SharedMemoryImage.id.
     var sharedMemory: [UInt64: Int32] = [:]
     /// Descriptors in crtool to close when the restore is over.

@@ -43,6 +43,7 @@ enum UnixSocketInspector {
         }
         end.name = try name(diag, pid: pid, resolve: resolveName)
         end.peerInode = diag.peer.map { UInt64($0) }
+        if !end.listening, diag.peer != nil { end.peerCredentials = peerCredentials(fd) }
         end.shutdown = diag.shutdown
         end.options = SocketOptionSet.read(SocketOptionSet.unix, from: fd)
         if let filter = try SocketOptionSet.filter(of: fd, what: "unix socket \(inode) of pid \(pid)") { end.options.append(filter) }

@@ -52,6 +52,11 @@ struct UnixSocketMaker {
             try bind(fb, b.name!, to: nb)
             try connect(fa, to: nb)
             try connect(fb, to: na)
+        } else if let seenA = a.peerCredentials, let seenB = b.peerCredentials,
+                  let pair = try CredentialedPair(context: context).make(type: Self.socketType(a.type), first: seenA, second: seenB) {
+            (fa, fb) = pair
+            keep(fa, for: a.inode)
+            keep(fb, for: b.inode)
         } else {
             (fa, fb) = try Sockets.pair(type: Self.socketType(a.type))
             keep(fa, for: a.inode)

@@ -28,8 +28,12 @@ enum UnixSockets: FileKind {
         return SocketProtocol.name(of: "/proc/\(p.pid)/fd/\(p.fd)")?.hasPrefix("UNIX") ?? false
     }
 
-    /// A stream to the journal is connected by the process itself.
-    static func opensInProcess(_ image: FileDescriptorImage) -> Bool { image.unixSocket?.journalStream != nil }
+    /// A stream to the journal is connected by the process itself, and a
+    /// connection whose peer credentials are recorded is made by the
+    /// processes whose they are (CredentialedPair).
+    static func opensInProcess(_ image: FileDescriptorImage) -> Bool {
+        image.unixSocket?.journalStream != nil || image.unixSocket?.socket.peerCredentials != nil
+    }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let diag = try UnixSocketDiag.query(inode: p.inode)

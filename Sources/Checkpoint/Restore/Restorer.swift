@@ -81,6 +81,7 @@ public enum Restorer {
         var warnings: [String] = []
         do {
             try createTree(plan, tree: tree, options: options, warnings: &warnings)
+            registry.injectors = tree.builders.mapValues(\.inj)
             phases.mark("create")
             var written: UInt64 = 0
             let total = plan.processes.reduce(UInt64(0)) { $0 + $1.vmas.reduce(0) { $0 + $1.pagesStored * 4096 } }
