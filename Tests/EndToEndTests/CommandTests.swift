@@ -8,9 +8,18 @@ final class CommandTests: EndToEndCase {
         XCTAssertGreaterThanOrEqual(result.stdoutLines.count, 3, "\(result)")
         // Root on this kernel, as the tests run: the probes the TCP tests
         // rely on must find what they look for.
-        for feature in ["TCP repair mode", "raw IP sockets", "nft ("] {
+        for feature in ["TCP repair mode", "raw IP sockets", "nft (", "crtool-restore-stub", "crtool-keeper"] {
             XCTAssertTrue(result.stdoutLines.contains { $0.hasPrefix("ok ") && $0.contains(feature) }, "\(feature): \(result)")
         }
+    }
+
+    /// A crtool installed without the stub every restore starts from
+    /// cannot restore anything: check says so and fails.
+    func testCheckFailsWithoutTheRestoreStub() throws {
+        let result = try runCommand("/usr/bin/env", ["CRTOOL_STUB=/nonexistent/crtool-restore-stub", BuildProducts.crtool, "check"],
+                                    outputPrefix: scratch.newPath("check"), timeout: 30)
+        XCTAssertEqual(result.status, .exited(1), "\(result)")
+        XCTAssertTrue(result.stdout.contains("MISSING crtool-restore-stub (every restore): /nonexistent/crtool-restore-stub is missing"), "\(result)")
     }
 
     func testDumpSummaryAndShowDescribeTheImage() throws {

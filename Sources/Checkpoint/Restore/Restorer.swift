@@ -28,6 +28,14 @@ public struct RestoreOptions: Sendable {
     public static func defaultStubPath() -> String {
         CompanionExecutable.path("crtool-restore-stub", environment: "CRTOOL_STUB")
     }
+
+    /// For `crtool check`: every restore starts from the stub.
+    static var stubFeature: KernelFeature {
+        let path = defaultStubPath()
+        let found = access(path, X_OK) == 0
+        return KernelFeature(name: "crtool-restore-stub (every restore)", required: true, available: found,
+                             detail: found ? path : "\(path) is missing or not executable: install it beside crtool, or set CRTOOL_STUB")
+    }
 }
 
 public struct RestoreReport: Sendable {
