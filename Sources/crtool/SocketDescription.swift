@@ -55,10 +55,20 @@ enum SocketDescription {
         let name = me.name.map(describe)
         let queued = me.queue.isEmpty ? "" : ", \(me.queuedBytes) bytes queued"
         if let outside = s.externalPeer { return "\(kind) connected to \(describe(outside)) outside the image" + queued }
-        if me.listening { return "\(kind) listening on \(name ?? "no name")" }
-        if let peer = s.peer { return "\(kind)\(name.map { " " + $0 } ?? "") connected to socket:[\(peer.inode)]" + queued }
+        if me.listening {
+            return "\(kind) listening on \(name ?? "no name")" + (me.listenedAs.map { ", made to listen by \(describe($0))" } ?? "")
+        }
+        if let peer = s.peer {
+            return "\(kind)\(name.map { " " + $0 } ?? "") connected to socket:[\(peer.inode)]"
+                + (me.peerCredentials.map { ", peer \(describe($0))" } ?? "") + queued
+        }
         if me.peerInode == 0 { return "\(kind) whose peer was closed" + queued }
         return "\(kind)" + (name.map { " bound to " + $0 } ?? " unbound") + queued
+    }
+
+    /// "pid 42 as uid 65534 gid 65534", SO_PEERCRED's words.
+    private static func describe(_ c: PeerCredentials) -> String {
+        "pid \(c.pid) as uid \(c.uid) gid \(c.gid)"
     }
 
     private static func describe(_ name: UnixSocketName) -> String {

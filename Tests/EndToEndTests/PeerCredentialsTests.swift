@@ -74,6 +74,8 @@ final class PeerCredentialsTests: EndToEndCase {
 
         let image = try scratch.newDirectory("image")
         XCTAssertTrue(try crtool(["dump", "-t", "\(parent.pid)", "-D", image]).succeeded)
+        let shown = try crtool(["show", image]).stdout
+        XCTAssertTrue(shown.contains("peer pid \(child) as uid 65534 gid 65534") && shown.contains("peer pid \(parent.pid) as uid 0 gid 0"), shown)
         try reapAll([parent.pid, child])
         let restored = try crtool(["restore", "-D", image, "-d"])
         XCTAssertTrue(restored.succeeded, "\(restored)")
