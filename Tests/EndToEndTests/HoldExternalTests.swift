@@ -192,6 +192,59 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 
+    /// A TCP connection to a server outside the tree, without
+    /// --tcp-established: the keeper holds the connection itself, so the
+    /// server goes on with the one connection it accepted, and no packet
+    /// is dropped or sent again.
+    func testTCPConnectionIsKeptWithoutRepairMode() throws {
+        let server = try startPython("server", """
+            import socket
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            print("port", listener.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            conn, _ = listener.accept()
+            print("accepted", flush=True)
+            for line in conn.makefile("rb"):
+                n = int(line)
+                print("got", n, flush=True)
+                conn.sendall(b"ack %d\\n" % n)
+            print("eof", flush=True)
+            """)
+        defer { try? killAndReap(server.pid) }
+        let port = try server.waitFor("port", atLeast: 1)
+        let client = try startPython("client", """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            answers = s.makefile("rb")
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                s.sendall(b"%d\\n" % n)
+                if answers.readline() != b"ack %d\\n" % n:
+                    sys.exit(3)
+                print("tick", n, flush=True)
+                time.sleep(0.02)
+            """, ["\(port)"])
+        defer { try? killAndReap(client.pid) }
+        try client.waitFor("tick", atLeast: 5)
+
+        let refusal = try crtool(["dump", "-t", "\(client.pid)", "-D", try scratch.newDirectory("refused")])
+        XCTAssertTrue(!refusal.succeeded && refusal.stderr.contains("--hold-external"), "\(refusal)")
+        let (dir, keeper) = try dumpHoldingExternal(client.pid)
+        let mark = client.lineCount
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        try client.waitForMore("tick", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(client.numbers("tick"), startingAt: 1))
+        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order")
+        XCTAssertEqual(server.log.lines().filter { $0 == "accepted" }.count, 1, "one connection from start to end")
+        XCTAssertFalse(server.log.lines().contains("eof"))
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+    }
+
     /// The keeper was killed before the restore: the reader saw the end of
     /// the pipe, and the restore says so and leaves nothing behind.
     func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {

@@ -46,7 +46,8 @@ enum InetSockets: FileKind {
                     let message = "pid \(p.pid) fd \(p.fd) is a \(what) listening on \(local) with \(info.acceptQueue) connections waiting to be accepted; connections the program has not accepted cannot be carried over"
                     // Its new connections are held back: the program may
                     // take the waiting ones, and the dump try again.
-                    throw table == nil ? CheckpointError(message) : ConnectionsWaiting(message: message) as Error
+                    throw table == nil ? CheckpointError(message + " (--hold-external keeps the listener, and them, open until the restore)")
+                        : ConnectionsWaiting(message: message) as Error
                 }
                 state.listening = true
                 state.networkLock = table

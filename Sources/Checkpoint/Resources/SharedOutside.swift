@@ -6,9 +6,11 @@ import Ptrace
 /// outside process holds an end of, a socket it holds too, a unix socket
 /// connected to one of its sockets, and unix connections not yet accepted
 /// (a listener with clients waiting in its queue, a client whose
-/// connection waits in a listener's). Without `--hold-external` their
-/// kinds refuse them; with it, crtool-keeper holds them from the dump to
-/// the restore (ExternalKeeper).
+/// connection waits in a listener's), and, unless --tcp-established
+/// carries them in repair mode, TCP connections and TCP listeners with
+/// connections waiting. Without `--hold-external` their kinds refuse them;
+/// with it, crtool-keeper holds them from the dump to the restore
+/// (ExternalKeeper).
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
@@ -29,10 +31,29 @@ enum SharedOutside {
             if let outsider = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
                 return "held by \(SocketHolders.describe(outsider))"
             }
+            if InetSockets.recognizes(p) { return try tcpConnection(p, context: context) }
             return try connectedOutside(p, context: context)
         default:
             return nil
         }
+    }
+
+    /// For a TCP connection (being made, established or closing) and a
+    /// TCP listener with connections waiting, when the dump does not
+    /// carry them in repair mode (--tcp-established): kept, the same
+    /// connection goes on after the restore on this host, its peer none
+    /// the wiser, and the waiting clients are accepted.
+    private static func tcpConnection(_ p: FileProbe, context: FileDumpContext) throws -> String? {
+        guard context.tcpRepair == nil else { return nil }
+        let fd = try context.local(p.fd)
+        guard try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_TCP) else { return nil }
+        let info = try TCPInfo.read(fd)
+        if info.state == TCPInfo.listen {
+            return info.acceptQueue > 0 ? "listening with \(info.acceptQueue) connections not yet accepted" : nil
+        }
+        guard info.state == TCPInfo.synSent || TCPConnections.states.contains(info.state) else { return nil }
+        let remote = (try? Sockets.peerAddress(fd)).flatMap { $0 }.map { "\($0)" } ?? "a peer"
+        return "a TCP connection (\(info.stateName)) with \(remote)"
     }
 
     /// For a unix socket connected to one a process outside the image

@@ -20,7 +20,7 @@ enum TCPConnecting {
         }
         let remote = row.remote
         guard let hold = context.tcpRepair else {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connecting from \(local) to \(remote); dump with --tcp-established to carry connections over")
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connecting from \(local) to \(remote); dump with --tcp-established to carry connections over (or --hold-external to keep them open on this host until the restore)")
         }
         try hold.hold(fd, inode: p.inode, local: local, remote: remote)
         let position = try TCPStreamPosition.read(fd)

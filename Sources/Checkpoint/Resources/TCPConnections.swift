@@ -22,7 +22,7 @@ enum TCPConnections {
     static func collect(_ fd: Int32, probe p: FileProbe, what: String, state: TCPInfo, local: SocketAddress, remote: SocketAddress,
                         context: FileDumpContext) throws -> TCPConnectionImage {
         guard let hold = context.tcpRepair else {
-            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over")
+            throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over (or --hold-external to keep them open on this host until the restore)")
         }
         try hold.hold(fd, inode: p.inode, local: local, remote: remote)
         // A socket in repair mode sends nothing, but takes what arrives: an
