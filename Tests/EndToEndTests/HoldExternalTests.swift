@@ -71,24 +71,13 @@ final class HoldExternalTests: EndToEndCase {
             signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             print("child", child, flush=True)
             print("ready", flush=True)
-            for line in mine.makefile("rb"):
-                n = int(line)
-                print("got", n, flush=True)
-                mine.sendall(b"ack %d\\n" % n)
-            print("eof", flush=True)
+            \(Self.answering("mine"))
             while True:
                 time.sleep(1)
             """, ["""
             import socket, sys, time
             s = socket.socket(fileno=3)
-            answers = s.makefile("rb")
-            n = 0
-            while True:
-                n += 1
-                s.sendall(b"%d\\n" % n)
-                if answers.readline() != b"ack %d\\n" % n:
-                    sys.exit(3)
-                time.sleep(0.02)
+            \(Self.asking("s"))
             """])
         let client = pid_t(try server.waitFor("child", atLeast: 1))
         defer { try? stopTree(server.pid, others: [client]) }
@@ -206,27 +195,15 @@ final class HoldExternalTests: EndToEndCase {
             print("ready", flush=True)
             conn, _ = listener.accept()
             print("accepted", flush=True)
-            for line in conn.makefile("rb"):
-                n = int(line)
-                print("got", n, flush=True)
-                conn.sendall(b"ack %d\\n" % n)
-            print("eof", flush=True)
+            \(Self.answering("conn"))
             """)
         defer { try? killAndReap(server.pid) }
         let port = try server.waitFor("port", atLeast: 1)
         let client = try startPython("client", """
             import socket, sys, time
             s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-            answers = s.makefile("rb")
             print("ready", flush=True)
-            n = 0
-            while True:
-                n += 1
-                s.sendall(b"%d\\n" % n)
-                if answers.readline() != b"ack %d\\n" % n:
-                    sys.exit(3)
-                print("tick", n, flush=True)
-                time.sleep(0.02)
+            \(Self.asking("s", printing: "tick"))
             """, ["\(port)"])
         defer { try? killAndReap(client.pid) }
         try client.waitFor("tick", atLeast: 5)
@@ -319,6 +296,35 @@ final class HoldExternalTests: EndToEndCase {
                 time.sleep(0.02)
             """])
         return (reader, pid_t(try reader.waitFor("child", atLeast: 1)))
+    }
+
+    /// Python that answers each number the stream socket `conn` sends
+    /// with "ack N", printing "got N", and "eof" at its end.
+    private static func answering(_ conn: String) -> String {
+        """
+        for line in \(conn).makefile("rb"):
+            n = int(line)
+            print("got", n, flush=True)
+            \(conn).sendall(b"ack %d\\n" % n)
+        print("eof", flush=True)
+        """
+    }
+
+    /// Python that sends 1, 2, 3, ... on the stream socket `s`, each once
+    /// the one before was answered (exiting 3 on a wrong answer), and
+    /// prints "`printing` N" for each answer when asked to.
+    private static func asking(_ s: String, printing label: String? = nil) -> String {
+        """
+        answers = \(s).makefile("rb")
+        n = 0
+        while True:
+            n += 1
+            \(s).sendall(b"%d\\n" % n)
+            if answers.readline() != b"ack %d\\n" % n:
+                sys.exit(3)
+            \(label.map { "print(\"\($0)\", n, flush=True)" } ?? "pass")
+            time.sleep(0.02)
+        """
     }
 
     /// Dumps `pid` with --hold-external, which must succeed, and waits
