@@ -47,7 +47,7 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .long, help: "With --tcp-established: nftables (the default) holds the connections' packets from the dump to the restore, so peers are not reset; skip does not (peers must keep quiet).")
     var networkLock: String = "nftables"
 
-    @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to) open in a crtool-keeper process until the restore takes them back, instead of refusing them: the outside processes see no end of file or hang-up.")
+    @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to, its listeners and TCP connections unless --tcp-established takes them) open in a crtool-keeper process until the restore on this host takes them back: the outside processes see no end of file or hang-up, and clients connecting meanwhile wait.")
     var holdExternal = false
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")

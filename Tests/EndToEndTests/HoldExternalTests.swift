@@ -222,6 +222,48 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 
+    /// A server's listeners are kept too: a client that connects while
+    /// the server is only an image, by TCP or by a unix name, waits in the
+    /// listener's queue and is answered after the restore, where it would
+    /// have been refused.
+    func testClientsConnectingWhileTheServerIsAnImageAreAnswered() throws {
+        let name = "crtool-test-held-\(getpid())"
+        let server = try startPython("server", """
+            import selectors, socket, sys
+            tcp = socket.socket()
+            tcp.bind(("127.0.0.1", 0))
+            tcp.listen(8)
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            unix.bind("\\0" + sys.argv[1])
+            unix.listen(8)
+            print("port", tcp.getsockname()[1], flush=True)
+            print("ready", flush=True)
+            waiting = selectors.DefaultSelector()
+            waiting.register(tcp, selectors.EVENT_READ)
+            waiting.register(unix, selectors.EVENT_READ)
+            while True:
+                for key, _ in waiting.select():
+                    conn, _ = key.fileobj.accept()
+                    line = conn.makefile("r").readline()
+                    conn.sendall(("answer to %s" % line).encode())
+                    conn.close()
+            """, [name])
+        defer { try? killAndReap(server.pid) }
+        let port = UInt16(try server.waitFor("port", atLeast: 1))
+        XCTAssertEqual(try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port)).ask("before\n"), "answer to before\n")
+
+        let (dir, keeper) = try dumpHoldingExternal(server.pid)
+        let byTCP = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
+        try byTCP.send("tcp\n")
+        let byName = try SocketClient(connectingTo: .unixAbstract(Array(name.utf8)))
+        try byName.send("unix\n")
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertEqual(try byTCP.receive(timeout: 10), "answer to tcp\n")
+        XCTAssertEqual(try byName.receive(timeout: 10), "answer to unix\n")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+    }
+
     /// The keeper was killed before the restore: the reader saw the end of
     /// the pipe, and the restore says so and leaves nothing behind.
     func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {

@@ -1,16 +1,16 @@
 import Glibc
 import Ptrace
 
-/// Files the tree shares with a process outside it, which a restore could
-/// not make again without cutting that process off: a pipe or FIFO the
+/// Files the tree shares with processes outside it, which a restore on
+/// this host keeps best by keeping them open meanwhile: a pipe or FIFO an
 /// outside process holds an end of, a socket it holds too, a unix socket
-/// connected to one of its sockets, and unix connections not yet accepted
-/// (a listener with clients waiting in its queue, a client whose
-/// connection waits in a listener's), and, unless --tcp-established
-/// carries them in repair mode, TCP connections and TCP listeners with
-/// connections waiting. Without `--hold-external` their kinds refuse them;
-/// with it, crtool-keeper holds them from the dump to the restore
-/// (ExternalKeeper).
+/// connected to one of its sockets, a client whose connection waits in a
+/// listener's queue, and listeners, whose clients then wait in their
+/// queues instead of being refused; unless --tcp-established carries them
+/// in repair mode, TCP connections too. With `--hold-external`
+/// crtool-keeper holds them all from the dump to the restore
+/// (ExternalKeeper); without it their kinds refuse them, but for
+/// listeners, which are bound again.
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
@@ -39,17 +39,18 @@ enum SharedOutside {
     }
 
     /// For a TCP connection (being made, established or closing) and a
-    /// TCP listener with connections waiting, when the dump does not
-    /// carry them in repair mode (--tcp-established): kept, the same
-    /// connection goes on after the restore on this host, its peer none
-    /// the wiser, and the waiting clients are accepted.
+    /// TCP listener, when the dump does not carry them in repair mode
+    /// (--tcp-established): kept, the same connection goes on after the
+    /// restore on this host, its peer none the wiser, and clients that
+    /// connect while the program is an image wait in the listener's queue
+    /// instead of being refused.
     private static func tcpConnection(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         guard context.tcpRepair == nil else { return nil }
         let fd = try context.local(p.fd)
         guard try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_TCP) else { return nil }
         let info = try TCPInfo.read(fd)
         if info.state == TCPInfo.listen {
-            return info.acceptQueue > 0 ? "listening with \(info.acceptQueue) connections not yet accepted" : nil
+            return info.acceptQueue > 0 ? "listening with \(info.acceptQueue) connections not yet accepted" : "listening"
         }
         guard info.state == TCPInfo.synSent || TCPConnections.states.contains(info.state) else { return nil }
         let remote = (try? Sockets.peerAddress(fd)).flatMap { $0 }.map { "\($0)" } ?? "a peer"
@@ -63,8 +64,9 @@ enum SharedOutside {
     /// connects it to that name again.
     private static func connectedOutside(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode) else { return nil }
-        if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
-            return "listening with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted"
+        if diag.isListening {
+            let waiting = max(Int(diag.receiveQueue), diag.pendingConnections.count)
+            return waiting > 0 ? "listening with \(waiting) connections not yet accepted" : "listening"
         }
         if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
             return "connected to a listener that has not accepted the connection yet"
