@@ -83,6 +83,17 @@ final class PostgresScenarioTests: EndToEndCase {
     /// same connection the transaction goes on and commits, and only then
     /// do other sessions see its rows.
     func testOpenTransactionOverTCPCommitsAfterTheRestore() throws {
+        try openTransactionCommitsAfterTheRestore(overTCP: true, dumpOptions: ["--tcp-established"])
+    }
+
+    /// The same over the server's unix socket, psql's usual way in, with
+    /// --hold-external: crtool-keeper holds the backend's end of the
+    /// connection while the server is an image.
+    func testOpenTransactionOverTheUnixSocketCommitsAfterTheRestore() throws {
+        try openTransactionCommitsAfterTheRestore(overTCP: false, dumpOptions: ["--hold-external"])
+    }
+
+    private func openTransactionCommitsAfterTheRestore(overTCP: Bool, dumpOptions: [String]) throws {
         let (pg, dir) = try newCluster("pg")
         let port = try TestSocket.freeLoopbackPort()
         let server = PostgresServer(installation: pg, data: dir + "/data", socketDirectory: dir, port: port)
@@ -94,8 +105,8 @@ final class PostgresScenarioTests: EndToEndCase {
         guard pipe(&input) == 0 else { throw HarnessError("pipe: \(errnoText())") }
         defer { close(input[1]) }
         let output = scratch.newPath("psql.out")
-        let psql = try spawnProcess(pg.bin + "/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port),
-                                                       "-U", "postgres", "-d", "postgres"],
+        let psql = try spawnProcess(pg.bin + "/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", overTCP ? "127.0.0.1" : dir,
+                                                       "-p", String(port), "-U", "postgres", "-d", "postgres"],
                                     stdin: .descriptor(input[0]), stdout: output, stderr: scratch.newPath("psql.err"))
         close(input[0])
         defer { kill(psql, SIGKILL); _ = try? waitForExit(psql, timeout: 10) }
@@ -108,7 +119,7 @@ final class PostgresScenarioTests: EndToEndCase {
         try session.waitForLine("the insert", timeout: 30, process: psql) { $0 == "inserted|t" }
         XCTAssertEqual(try server.sql(in: self, "select count(*) from t"), "0", "not committed yet")
 
-        let (image, _) = try checkpointTree(master, options: ["--tcp-established"])
+        let (image, _) = try checkpointTree(master, options: dumpOptions)
         try restore(image, as: master)
 
         XCTAssertEqual(try server.sql(in: self, "select count(*) from t"), "0", "still not committed after the restore")
