@@ -225,7 +225,8 @@ final class HoldExternalTests: EndToEndCase {
     /// A server's listeners are kept too: a client that connects while
     /// the server is only an image, by TCP or by a unix name, waits in the
     /// listener's queue and is answered after the restore, where it would
-    /// have been refused.
+    /// have been refused; a datagram sent to its UDP socket meanwhile
+    /// waits in that socket's queue, where it would have been dropped.
     func testClientsConnectingWhileTheServerIsAnImageAreAnswered() throws {
         let name = "crtool-test-held-\(getpid())"
         let server = try startPython("server", """
@@ -236,13 +237,21 @@ final class HoldExternalTests: EndToEndCase {
             unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             unix.bind("\\0" + sys.argv[1])
             unix.listen(8)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
             print("port", tcp.getsockname()[1], flush=True)
+            print("udp", udp.getsockname()[1], flush=True)
             print("ready", flush=True)
             waiting = selectors.DefaultSelector()
             waiting.register(tcp, selectors.EVENT_READ)
             waiting.register(unix, selectors.EVENT_READ)
+            waiting.register(udp, selectors.EVENT_READ)
             while True:
                 for key, _ in waiting.select():
+                    if key.fileobj is udp:
+                        data, sender = udp.recvfrom(100)
+                        udp.sendto(b"answer to " + data, sender)
+                        continue
                     conn, _ = key.fileobj.accept()
                     line = conn.makefile("r").readline()
                     conn.sendall(("answer to %s" % line).encode())
@@ -250,6 +259,7 @@ final class HoldExternalTests: EndToEndCase {
             """, [name])
         defer { try? killAndReap(server.pid) }
         let port = UInt16(try server.waitFor("port", atLeast: 1))
+        let udpPort = UInt16(try server.waitFor("udp", atLeast: 1))
         XCTAssertEqual(try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port)).ask("before\n"), "answer to before\n")
 
         let (dir, keeper) = try dumpHoldingExternal(server.pid)
@@ -257,10 +267,13 @@ final class HoldExternalTests: EndToEndCase {
         try byTCP.send("tcp\n")
         let byName = try SocketClient(connectingTo: .unixAbstract(Array(name.utf8)))
         try byName.send("unix\n")
+        let byUDP = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: udpPort), type: Int32(SOCK_DGRAM.rawValue))
+        try byUDP.send("udp")
         let restored = try crtool(["restore", "-D", dir, "-d"])
         XCTAssertTrue(restored.succeeded, "\(restored)")
         XCTAssertEqual(try byTCP.receive(timeout: 10), "answer to tcp\n")
         XCTAssertEqual(try byName.receive(timeout: 10), "answer to unix\n")
+        XCTAssertEqual(try byUDP.receive(timeout: 10), "answer to udp", "a datagram sent meanwhile waited for the server")
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 

@@ -5,12 +5,13 @@ import Ptrace
 /// this host keeps best by keeping them open meanwhile: a pipe or FIFO an
 /// outside process holds an end of, a socket it holds too, a unix socket
 /// connected to one of its sockets, a client whose connection waits in a
-/// listener's queue, and listeners, whose clients then wait in their
-/// queues instead of being refused; unless --tcp-established carries them
-/// in repair mode, TCP connections too. With `--hold-external`
+/// listener's queue, listeners, whose clients then wait in their queues
+/// instead of being refused, bound UDP sockets, whose datagrams wait too,
+/// and, unless --tcp-established carries them in repair mode, TCP
+/// connections. With `--hold-external`
 /// crtool-keeper holds them all from the dump to the restore
 /// (ExternalKeeper); without it their kinds refuse them, but for
-/// listeners, which are bound again.
+/// listeners and UDP sockets, which are bound again.
 ///
 /// Not counted here, because the restore makes them again faithfully: a
 /// listener an outside process holds too (OutsideListeners takes it back
@@ -31,7 +32,7 @@ enum SharedOutside {
             if let outsider = SocketHolders.holders(of: [p.inode], in: context.system)[p.inode]?.first(where: { !$0.inImage }) {
                 return "held by \(SocketHolders.describe(outsider))"
             }
-            if InetSockets.recognizes(p) { return try tcpConnection(p, context: context) }
+            if InetSockets.recognizes(p) { return try inetSocket(p, context: context) }
             return try connectedOutside(p, context: context)
         default:
             return nil
@@ -43,11 +44,17 @@ enum SharedOutside {
     /// (--tcp-established): kept, the same connection goes on after the
     /// restore on this host, its peer none the wiser, and clients that
     /// connect while the program is an image wait in the listener's queue
-    /// instead of being refused.
-    private static func tcpConnection(_ p: FileProbe, context: FileDumpContext) throws -> String? {
-        guard context.tcpRepair == nil else { return nil }
+    /// instead of being refused. For a bound UDP socket: kept, the
+    /// datagrams that arrive meanwhile wait in its queue instead of being
+    /// dropped.
+    private static func inetSocket(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         let fd = try context.local(p.fd)
-        guard try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_TCP) else { return nil }
+        if try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_UDP) {
+            let local = try Sockets.localAddress(fd)
+            return local.port != 0 ? "a UDP socket bound to \(local)" : nil
+        }
+        guard context.tcpRepair == nil,
+              try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_TCP) else { return nil }
         let info = try TCPInfo.read(fd)
         if info.state == TCPInfo.listen {
             return info.acceptQueue > 0 ? "listening with \(info.acceptQueue) connections not yet accepted" : "listening"
