@@ -36,10 +36,8 @@ final class ExternalKeeper {
 
     /// For `crtool check`: whether `dump --hold-external` finds the keeper.
     static var hostFeature: KernelFeature {
-        let path = defaultPath()
-        let found = access(path, X_OK) == 0
-        return KernelFeature(name: "crtool-keeper (dump --hold-external)", required: false, available: found,
-                             detail: found ? path : "\(path) is missing or not executable: dumps with --hold-external fail")
+        CompanionExecutable.feature("crtool-keeper (dump --hold-external)", at: defaultPath(), required: false,
+                                    otherwise: "dumps with --hold-external fail")
     }
 
     /// Hands the keeper a copy of `local` (crtool's descriptor of the open

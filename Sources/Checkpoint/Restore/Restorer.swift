@@ -31,10 +31,8 @@ public struct RestoreOptions: Sendable {
 
     /// For `crtool check`: every restore starts from the stub.
     static var stubFeature: KernelFeature {
-        let path = defaultStubPath()
-        let found = access(path, X_OK) == 0
-        return KernelFeature(name: "crtool-restore-stub (every restore)", required: true, available: found,
-                             detail: found ? path : "\(path) is missing or not executable: install it beside crtool, or set CRTOOL_STUB")
+        CompanionExecutable.feature("crtool-restore-stub (every restore)", at: defaultStubPath(), required: true,
+                                    otherwise: "install it beside crtool, or set CRTOOL_STUB")
     }
 }
 
