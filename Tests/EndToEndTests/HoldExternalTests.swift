@@ -59,27 +59,11 @@ final class HoldExternalTests: EndToEndCase {
     /// A unix stream connection to a server outside the tree: the program
     /// asks and the server answers on the same connection across the dump.
     func testConnectionToAServerOutsideTheTreeCarriesOn() throws {
-        let server = try startPython("server", """
-            import os, signal, socket, sys, time
-            mine, theirs = socket.socketpair()
-            child = os.fork()
-            if child == 0:
-                mine.close()
-                os.dup2(theirs.fileno(), 3)
-                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
-            theirs.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-            print("child", child, flush=True)
-            print("ready", flush=True)
+        let (server, client) = try startServerOfChild(socketType: "SOCK_STREAM", serving: """
             \(Self.answering("mine"))
             while True:
                 time.sleep(1)
-            """, ["""
-            import socket, sys, time
-            s = socket.socket(fileno=3)
-            \(Self.asking("s"))
-            """])
-        let client = pid_t(try server.waitFor("child", atLeast: 1))
+            """, child: Self.asking("s"))
         defer { try? stopTree(server.pid, others: [client]) }
         _ = try server.waitFor("got", atLeast: 5)
 
@@ -101,25 +85,12 @@ final class HoldExternalTests: EndToEndCase {
     /// A datagram socketpair between a supervisor outside the tree and the
     /// program: each request one datagram, each answer one datagram.
     func testDatagramPairWithAProcessOutsideTheTreeCarriesOn() throws {
-        let server = try startPython("server", """
-            import os, signal, socket, sys, time
-            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-            child = os.fork()
-            if child == 0:
-                mine.close()
-                os.dup2(theirs.fileno(), 3)
-                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
-            theirs.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-            print("child", child, flush=True)
-            print("ready", flush=True)
+        let (server, client) = try startServerOfChild(socketType: "SOCK_DGRAM", serving: """
             while True:
                 n = int(mine.recv(100))
                 print("got", n, flush=True)
                 mine.send(b"ack %d" % n)
-            """, ["""
-            import socket, sys, time
-            s = socket.socket(fileno=3)
+            """, child: """
             n = 0
             while True:
                 n += 1
@@ -127,8 +98,7 @@ final class HoldExternalTests: EndToEndCase {
                 if s.recv(100) != b"ack %d" % n:
                     sys.exit(3)
                 time.sleep(0.02)
-            """])
-        let client = pid_t(try server.waitFor("child", atLeast: 1))
+            """)
         defer { try? stopTree(server.pid, others: [client]) }
         _ = try server.waitFor("got", atLeast: 5)
 
@@ -351,6 +321,32 @@ final class HoldExternalTests: EndToEndCase {
                 time.sleep(0.02)
             """])
         return (reader, pid_t(try reader.waitFor("child", atLeast: 1)))
+    }
+
+    /// A server that forks the program with one end of a unix socketpair
+    /// of `socketType` as its fd 3 (`s` in `child`, Python run by the
+    /// program) and keeps the other (`mine` in `serving`, Python it runs
+    /// once it has said "ready"), reaping the program when it dies.
+    private func startServerOfChild(socketType: String, serving: String, child: String) throws -> (Fixture, pid_t) {
+        let server = try startPython("server", """
+            import os, signal, socket, sys, time
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.\(socketType))
+            child = os.fork()
+            if child == 0:
+                mine.close()
+                os.dup2(theirs.fileno(), 3)
+                os.execv(sys.executable, [sys.executable, "-E", "-c", sys.argv[1]])
+            theirs.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            print("child", child, flush=True)
+            print("ready", flush=True)
+            \(serving)
+            """, ["""
+            import socket, sys, time
+            s = socket.socket(fileno=3)
+            \(child)
+            """])
+        return (server, pid_t(try server.waitFor("child", atLeast: 1)))
     }
 
     /// Python that answers each number the stream socket `conn` sends
