@@ -49,12 +49,12 @@ enum SharedOutside {
     /// dropped.
     private static func inetSocket(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         let fd = try context.local(p.fd)
-        if try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_UDP) {
+        let proto = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL)
+        if proto == Int32(IPPROTO_UDP) {
             let local = try Sockets.localAddress(fd)
             return local.port != 0 ? "a UDP socket bound to \(local)" : nil
         }
-        guard context.tcpRepair == nil,
-              try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_PROTOCOL) == Int32(IPPROTO_TCP) else { return nil }
+        guard context.tcpRepair == nil, proto == Int32(IPPROTO_TCP) else { return nil }
         let info = try TCPInfo.read(fd)
         if info.state == TCPInfo.listen {
             return info.acceptQueue > 0 ? "listening with \(info.acceptQueue) connections not yet accepted" : "listening"
@@ -72,8 +72,7 @@ enum SharedOutside {
     private static func connectedOutside(_ p: FileProbe, context: FileDumpContext) throws -> String? {
         guard UnixSockets.recognizes(p), let diag = try? UnixSocketDiag.query(inode: p.inode) else { return nil }
         if diag.isListening {
-            let waiting = max(Int(diag.receiveQueue), diag.pendingConnections.count)
-            return waiting > 0 ? "listening with \(waiting) connections not yet accepted" : "listening"
+            return diag.waitingConnections > 0 ? "listening with \(diag.waitingConnections) connections not yet accepted" : "listening"
         }
         if diag.peer == 0, diag.type != Int32(SOCK_DGRAM.rawValue), diag.shutdown != 3 {
             return "connected to a listener that has not accepted the connection yet"
