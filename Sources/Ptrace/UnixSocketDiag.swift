@@ -28,6 +28,12 @@ public struct UnixSocketDiag: Equatable, Sendable {
 
     public var isListening: Bool { state == 10 }
 
+    /// For a listener, the connections not yet accepted, as the larger of
+    /// the two counts the kernel gives (queue length, pending inodes).
+    public var waitingConnections: Int {
+        isListening ? max(Int(receiveQueue), pendingConnections.count) : 0
+    }
+
     /// Asks the kernel about the unix socket with inode `inode`.
     public static func query(inode: UInt64) throws -> UnixSocketDiag {
         guard inode <= UInt64(UInt32.max) else { throw SystemError("sock_diag of socket inode \(inode)", errno: EINVAL) }

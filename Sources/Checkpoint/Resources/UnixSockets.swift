@@ -41,8 +41,8 @@ enum UnixSockets: FileKind {
         func refuse(_ what: String) -> CheckpointError {
             CheckpointError("pid \(p.pid) fd \(p.fd) is a \(kind) (socket:[\(p.inode)]) \(what)")
         }
-        if diag.isListening, diag.receiveQueue > 0 || !diag.pendingConnections.isEmpty {
-            throw refuse("listening on \(diag.name) with \(max(Int(diag.receiveQueue), diag.pendingConnections.count)) connections not yet accepted; crtool cannot make those again (--hold-external keeps the listener, and them, open until the restore)")
+        if diag.waitingConnections > 0 {
+            throw refuse("listening on \(diag.name) with \(diag.waitingConnections) connections not yet accepted; crtool cannot make those again (--hold-external keeps the listener, and them, open until the restore)")
         }
         let holders = SocketHolders.holders(of: [p.inode] + (diag.peer.map { $0 == 0 ? [] : [UInt64($0)] } ?? []), in: context.system)
         if let outside = holders[p.inode]?.first(where: { !$0.inImage }) {
