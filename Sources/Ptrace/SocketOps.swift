@@ -143,6 +143,15 @@ public enum Sockets {
         return n < 0 ? .failure(SystemError("send of \(bytes.count) bytes")) : .success(n)
     }
 
+    /// SO_PEERCRED: the process at the other end and its effective user
+    /// and group when the connection was made (for a listener, its own
+    /// when it began to listen).
+    public static func peerCredentials(_ fd: Int32) throws -> (pid: Int32, uid: UInt32, gid: UInt32) {
+        let bytes = try bytesOption(fd, level: SOL_SOCKET, name: SO_PEERCRED, size: 12)
+        guard bytes.count == 12 else { throw SystemError("SO_PEERCRED of \(bytes.count) bytes", errno: EINVAL) }
+        return (bytes.le(Int32.self, at: 0), bytes.le(UInt32.self, at: 4), bytes.le(UInt32.self, at: 8))
+    }
+
     /// recv(2) of one message of at most `count` bytes (fewer at its end,
     /// none when the peer closed), retried when a signal interrupts it.
     public static func receive(_ fd: Int32, count: Int) throws -> [UInt8] {

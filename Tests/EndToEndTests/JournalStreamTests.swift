@@ -166,12 +166,7 @@ final class JournalStreamTests: EndToEndCase {
             where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder)/fd/\(fd)")) == "socket:[\(peer)]" {
                 let copy = try PidFD(pid: holder).duplicate(fd)
                 defer { close(copy) }
-                var credentials = [UInt32](repeating: 0, count: 3) // struct ucred: pid, uid, gid
-                var size = socklen_t(12)
-                guard getsockopt(copy, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0 else {
-                    throw HarnessError("SO_PEERCRED of journald's fd \(fd): errno \(errno)")
-                }
-                return (Int32(bitPattern: credentials[0]), credentials[1], credentials[2])
+                return try Sockets.peerCredentials(copy)
             }
         }
         throw HarnessError("no journald process holds socket:[\(peer)], the peer of fd 1 of \(pid)")

@@ -96,9 +96,8 @@ final class PeerCredentialsTests: EndToEndCase {
     }
 
     private func credentials(of fd: Int32) throws -> PeerCredentials {
-        let bytes = try Sockets.bytesOption(fd, level: SOL_SOCKET, name: SO_PEERCRED, size: 12)
-        func field(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[i * 4 + $1]) << (8 * $1) } }
-        return PeerCredentials(pid: Int32(bitPattern: field(0)), uid: field(1), gid: field(2))
+        let c = try Sockets.peerCredentials(fd)
+        return PeerCredentials(pid: c.pid, uid: c.uid, gid: c.gid)
     }
 
     /// Connects to the server, reads its greeting and returns SO_PEERCRED

@@ -22,12 +22,8 @@ enum UnixSocketInspector {
 
     /// SO_PEERCRED of `fd`; nil when the kernel gives none.
     static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
-        guard let bytes = try? Sockets.bytesOption(fd, level: SOL_SOCKET, name: SO_PEERCRED, size: 12), bytes.count == 12 else { return nil }
-        var reader = LittleEndianReader(bytes)
-        let pid: Int32 = reader.read()
-        let uid: UInt32 = reader.read()
-        let gid: UInt32 = reader.read()
-        return pid > 0 ? PeerCredentials(pid: pid, uid: uid, gid: gid) : nil
+        guard let c = try? Sockets.peerCredentials(fd), c.pid > 0 else { return nil }
+        return PeerCredentials(pid: c.pid, uid: c.uid, gid: c.gid)
     }
 
     /// The state of the socket `fd` (crtool's copy), held by `pid`.
