@@ -130,7 +130,9 @@ final class MemoryDumper {
         var results = jobs.map { Result(pagesStored: [UInt64](repeating: 0, count: $0.vmaCount)) }
         var held = [[PageChunk]](repeating: [], count: jobs.count)
         try ParallelWork.run(count: work.count, workers: workers) {
-            var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
+            // Chunks that may be held get arrays of their own (never a copy
+            // of a buffer a held chunk still shares): no buffer then.
+            var buffer = holdingChunks ? [] : [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
             return { i in
                 let (j, k) = work[i]
                 let job = jobs[j]
@@ -139,11 +141,9 @@ final class MemoryDumper {
                 // A whole-size item is read into the worker's buffer,
                 // which the chunk then shares instead of copying; the
                 // chunk is gone by the next read, so that read finds
-                // the buffer unshared and reuses it in place. Chunks that
-                // may be held get arrays of their own (never a copy of
-                // the buffer a held chunk still shares).
+                // the buffer unshared and reuses it in place.
                 let pages: [UInt8]
-                if bytes == buffer.count && !holdingChunks {
+                if bytes == buffer.count {
                     try job.dumper.memory.read(into: &buffer, offset: 0, at: item.address, count: bytes)
                     pages = buffer
                 } else {
