@@ -255,7 +255,7 @@ final class AddressSpaceBuilder {
         var queues = LaneQueues(lanes: locations.map { lanes.lane(of: $0.header.ranges.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
         var written: UInt64 = 0
-        try ParallelWork.run(workers: max(1, workers), next: { queues.take(for: $0) }) { _ in
+        try ParallelWork.run(workers: workers, next: { queues.take(for: $0) }) { _ in
             { i in
                 // PageLayoutCheck has placed every range inside a VMA
                 // of this process that stores pages.
