@@ -70,16 +70,8 @@ final class HoldExternalTests: EndToEndCase {
         let refusal = try crtool(["dump", "-t", "\(client)", "-D", try scratch.newDirectory("refused")])
         XCTAssertFalse(refusal.succeeded, "refused without --hold-external: \(refusal)")
         XCTAssertTrue(refusal.stderr.contains("--hold-external"), "the refusal says what would take it: \(refusal)")
-        let (dir, keeper) = try dumpHoldingExternal(client)
-        let mark = server.lineCount
-
-        let restored = try crtool(["restore", "-D", dir, "-d"])
-        XCTAssertTrue(restored.succeeded, "\(restored)")
-        try server.waitForMore("got", 20, after: mark)
-        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order, on one connection")
+        try assertRequestsCarryOn(server, client: client)
         XCTAssertFalse(server.log.lines().contains("eof"), "the server never saw the connection end")
-        XCTAssertTrue(ProcessTable.isAlive(client), "the client got every answer it expected")
-        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
     }
 
     /// A datagram socketpair between a supervisor outside the tree and the
@@ -102,14 +94,7 @@ final class HoldExternalTests: EndToEndCase {
         defer { try? stopTree(server.pid, others: [client]) }
         _ = try server.waitFor("got", atLeast: 5)
 
-        let (dir, keeper) = try dumpHoldingExternal(client)
-        let mark = server.lineCount
-        let restored = try crtool(["restore", "-D", dir, "-d"])
-        XCTAssertTrue(restored.succeeded, "\(restored)")
-        try server.waitForMore("got", 20, after: mark)
-        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order")
-        XCTAssertTrue(ProcessTable.isAlive(client), "the client got every answer it expected")
-        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore")
+        try assertRequestsCarryOn(server, client: client)
     }
 
     /// A unix server with clients waiting in its listener's queue: the
@@ -321,6 +306,23 @@ final class HoldExternalTests: EndToEndCase {
                 time.sleep(0.02)
             """])
         return (reader, pid_t(try reader.waitFor("child", atLeast: 1)))
+    }
+
+    /// Dumps `client` with --hold-external, restores it, and checks that
+    /// `server` got every request once and in order, 20 more after the
+    /// restore, that the client got every answer it expected, and that
+    /// the keeper is gone.
+    private func assertRequestsCarryOn(_ server: Fixture, client: pid_t,
+                                       file: StaticString = #filePath, line: UInt = #line) throws {
+        let (dir, keeper) = try dumpHoldingExternal(client)
+        let mark = server.lineCount
+        let restored = try crtool(["restore", "-D", dir, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)", file: file, line: line)
+        try server.waitForMore("got", 20, after: mark)
+        XCTAssertNil(LogLines.breakInSequence(server.numbers("got"), startingAt: 1), "every request once, in order, on one connection",
+                     file: file, line: line)
+        XCTAssertTrue(ProcessTable.isAlive(client), "the client got every answer it expected", file: file, line: line)
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "crtool-keeper ended by the restore", file: file, line: line)
     }
 
     /// A server that forks the program with one end of a unix socketpair
