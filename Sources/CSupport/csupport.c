@@ -95,6 +95,47 @@ int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t 
     return r == 0 ? 0 : -err;
 }
 
+/* Not in every libc's kernel headers yet (Linux 6.7). */
+#define CR_UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define CR_UFFD_FEATURE_WP_ASYNC (1ull << 15)
+
+int cr_uffd_api_write_tracking(int uffd) {
+    /* WP_UNPOPULATED: a page faulted in after the arming counts as
+     * written too, so nothing escapes by not being there yet. */
+    struct uffdio_api api = { .api = UFFD_API, .features = CR_UFFD_FEATURE_WP_ASYNC | CR_UFFD_FEATURE_WP_UNPOPULATED };
+    return ioctl(uffd, UFFDIO_API, &api) == 0 ? 0 : -errno;
+}
+
+int cr_uffd_register_wp(int uffd, uint64_t start, uint64_t len) {
+    struct uffdio_register reg = { .range = { .start = start, .len = len }, .mode = UFFDIO_REGISTER_MODE_WP };
+    return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? 0 : -errno;
+}
+
+int cr_uffd_writeprotect(int uffd, uint64_t start, uint64_t len) {
+    struct uffdio_writeprotect wp = { .range = { .start = start, .len = len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+    return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : -errno;
+}
+
+struct cr_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define CR_PAGEMAP_SCAN _IOWR('f', 16, struct cr_pm_scan_arg)
+
+long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
+    struct cr_pm_scan_arg arg = {
+        .size = sizeof arg, .start = start, .end = end,
+        .vec = (uint64_t)(uintptr_t)regions, .vec_len = capacity,
+        /* present, and neither written nor the zero page */
+        .category_inverted = CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
+        .category_mask = CR_PAGE_IS_PRESENT | CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
+        .return_mask = CR_PAGE_IS_PRESENT,
+    };
+    long r = ioctl(pagemap_fd, CR_PAGEMAP_SCAN, &arg);
+    *walk_end = arg.walk_end;
+    return r < 0 ? -errno : r;
+}
+
 long cr_fs_magic(const char *path)
 {
     struct statfs s;

@@ -98,6 +98,29 @@ int cr_uffd_unregister(int uffd, uint64_t start, uint64_t len);
  * the registered range; *copied gets the bytes done even on failure. */
 int cr_uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, int64_t *copied);
 
+/* Write tracking without soft-dirty: a userfaultfd in asynchronous
+ * write-protect mode (the kernel resolves each first write itself and
+ * only marks the page written), read back with PAGEMAP_SCAN on the
+ * process's /proc/PID/pagemap. Each returns 0 or -errno. */
+int cr_uffd_api_write_tracking(int uffd);
+int cr_uffd_register_wp(int uffd, uint64_t start, uint64_t len);
+int cr_uffd_writeprotect(int uffd, uint64_t start, uint64_t len);
+
+/* PAGE_IS_* categories of PAGEMAP_SCAN. */
+#define CR_PAGE_IS_WRITTEN (1u << 1)
+#define CR_PAGE_IS_PRESENT (1u << 3)
+#define CR_PAGE_IS_PFNZERO (1u << 5)
+
+typedef struct {
+    uint64_t start, end, categories;
+} cr_page_region;
+
+/* The regions of [start, end) whose pages are present, not written since
+ * they were last write-protected and not the shared zero page, into
+ * regions (at most capacity). Returns how many, or -errno; *walk_end is
+ * where the scan stopped (end when it covered everything). */
+long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end);
+
 /* statfs(2)'s f_type for the file system `path` is on; -1 with errno set
  * when it cannot be read (Swift's Glibc module leaves statfs out). */
 long cr_fs_magic(const char *path);

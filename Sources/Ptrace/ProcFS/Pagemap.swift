@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// /proc/PID/pagemap: one 64-bit entry per virtual page, telling whether
@@ -37,5 +38,37 @@ public final class Pagemap {
             }
         }
         return out
+    }
+
+    /// The runs of `range` whose pages are present and were not written
+    /// since a write tracker (`WriteTracker`) last protected them, nor
+    /// read in as the shared zero page (PAGEMAP_SCAN). A page of a
+    /// mapping no tracker covers always counts as written, so it is never
+    /// in the answer.
+    public func unwritten(in range: Range<UInt64>) throws -> [Range<UInt64>] {
+        var found: [Range<UInt64>] = []
+        var regions = [cr_page_region](repeating: cr_page_region(), count: 512)
+        var start = range.lowerBound
+        while start < range.upperBound {
+            var walkEnd: UInt64 = 0
+            let n = regions.withUnsafeMutableBufferPointer {
+                cr_pagemap_unwritten(fd, start, range.upperBound, $0.baseAddress, UInt64($0.count), &walkEnd)
+            }
+            if n == -Int(EINTR) { continue }
+            if n < 0 {
+                throw SystemError("PAGEMAP_SCAN of /proc/\(pid)/pagemap at 0x\(String(start, radix: 16))", pid: pid, errno: Int32(-n))
+            }
+            for r in regions[0..<n] {
+                // Adjacent regions the kernel reported apart are one run.
+                if let last = found.last, last.upperBound == r.start {
+                    found[found.count - 1] = last.lowerBound..<r.end
+                } else {
+                    found.append(r.start..<r.end)
+                }
+            }
+            guard walkEnd > start else { break }
+            start = walkEnd
+        }
+        return found
     }
 }

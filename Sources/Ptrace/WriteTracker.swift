@@ -1,0 +1,55 @@
+import CSupport
+import Glibc
+
+/// Tells which pages of another process were written since a moment,
+/// without soft-dirty bits (which this kernel may lack): a userfaultfd
+/// of that process in asynchronous write-protect mode. Each page of a
+/// tracked range is write-protected; the first write to it after that is
+/// let through by the kernel itself, which only marks the page written,
+/// so the process never waits on crtool. `Pagemap.unwritten` reads the
+/// marks back; `protect` starts a new round.
+///
+/// The tracking lasts as long as some process holds the descriptor.
+public final class WriteTracker: @unchecked Sendable {
+    public let pid: Int32
+    /// crtool's descriptor of the userfaultfd.
+    public let descriptor: Int32
+
+    /// Takes ownership of `fd`, a userfaultfd the process at `pid` created
+    /// (with UFFD_USER_MODE_ONLY, which unprivileged processes may make;
+    /// the kernel resolves asynchronous faults of any mode itself) and
+    /// crtool duplicated, and asks for asynchronous write protection.
+    public init(adopting fd: Int32, pid: Int32) throws {
+        self.pid = pid
+        descriptor = fd
+        let r = cr_uffd_api_write_tracking(fd)
+        if r < 0 {
+            close(fd)
+            throw SystemError("UFFDIO_API (asynchronous write protection) on the userfaultfd of pid \(pid)", pid: pid, errno: -r)
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Flags the userfaultfd syscall takes for a tracker.
+    public static let creationFlags = UInt64(O_CLOEXEC | O_NONBLOCK) | 1 // UFFD_USER_MODE_ONLY
+
+    /// Starts tracking `range`, one whole VMA: registered, then every page
+    /// of it protected.
+    public func track(_ range: Range<UInt64>) throws {
+        let r = cr_uffd_register_wp(descriptor, range.lowerBound, UInt64(range.count))
+        if r < 0 { throw SystemError("UFFDIO_REGISTER (write protection) of \(Self.describe(range))", pid: pid, errno: -r) }
+        try protect(range)
+    }
+
+    /// Protects every page of `range` again: what is written after this
+    /// is what the next scan reports.
+    public func protect(_ range: Range<UInt64>) throws {
+        let r = cr_uffd_writeprotect(descriptor, range.lowerBound, UInt64(range.count))
+        if r < 0 { throw SystemError("UFFDIO_WRITEPROTECT of \(Self.describe(range))", pid: pid, errno: -r) }
+    }
+
+    private static func describe(_ range: Range<UInt64>) -> String {
+        "0x\(String(range.lowerBound, radix: 16))-0x\(String(range.upperBound, radix: 16))"
+    }
+}
