@@ -124,7 +124,9 @@ struct cr_pm_scan_arg {
 
 long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
     struct cr_pm_scan_arg arg = {
-        .size = sizeof arg, .start = start, .end = end,
+        /* A mapping without asynchronous write protection is no answer
+         * (EPERM): its marks, if any, are not a tracker's. */
+        .size = sizeof arg, .flags = 2 /* PM_SCAN_CHECK_WPASYNC */, .start = start, .end = end,
         .vec = (uint64_t)(uintptr_t)regions, .vec_len = capacity,
         /* present, and neither written nor the zero page */
         .category_inverted = CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,

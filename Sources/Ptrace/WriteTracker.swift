@@ -29,6 +29,13 @@ public final class WriteTracker: @unchecked Sendable {
         }
     }
 
+    /// Takes ownership of `fd`, a copy of a tracker's userfaultfd made
+    /// earlier (`init(adopting:pid:)`), to track on with it.
+    public init(takingOver fd: Int32, pid: Int32) {
+        self.pid = pid
+        descriptor = fd
+    }
+
     deinit { close(descriptor) }
 
     /// Flags the userfaultfd syscall takes for a tracker.
@@ -37,13 +44,22 @@ public final class WriteTracker: @unchecked Sendable {
     /// Starts tracking `range`, one whole VMA: registered, then every page
     /// of it protected.
     public func track(_ range: Range<UInt64>) throws {
-        let r = cr_uffd_register_wp(descriptor, range.lowerBound, UInt64(range.count))
-        if r < 0 { throw SystemError("UFFDIO_REGISTER (write protection) of \(Self.describe(range))", pid: pid, errno: -r) }
+        try register(range)
         try protect(range)
     }
 
+    /// Registers `range` with this tracker, leaving its pages as they are.
+    /// Registering a range again with the tracker that has it changes
+    /// nothing; a range another userfaultfd has fails with EBUSY, which
+    /// is how a tracker tells the ranges that are its own.
+    public func register(_ range: Range<UInt64>) throws {
+        let r = cr_uffd_register_wp(descriptor, range.lowerBound, UInt64(range.count))
+        if r < 0 { throw SystemError("UFFDIO_REGISTER (write protection) of \(Self.describe(range))", pid: pid, errno: -r) }
+    }
+
     /// Protects every page of `range` again: what is written after this
-    /// is what the next scan reports.
+    /// is what the next scan reports. The kernel does not check that the
+    /// range is this tracker's: protect only what `register` accepted.
     public func protect(_ range: Range<UInt64>) throws {
         let r = cr_uffd_writeprotect(descriptor, range.lowerBound, UInt64(range.count))
         if r < 0 { throw SystemError("UFFDIO_WRITEPROTECT of \(Self.describe(range))", pid: pid, errno: -r) }

@@ -7,6 +7,6 @@ struct Crtool: ParsableCommand {
         abstract: "Checkpoint and restore Linux processes.",
         discussion: "Save a running process to an image directory and bring it back later with the same PID, memory and threads.",
         version: "0.1.0",
-        subcommands: [DumpCommand.self, RestoreCommand.self, ShowCommand.self, CheckCommand.self]
+        subcommands: [DumpCommand.self, PreDumpCommand.self, RestoreCommand.self, ShowCommand.self, CheckCommand.self]
     )
 }

@@ -42,7 +42,7 @@ final class ImageDirectoryTests: XCTestCase {
         XCTAssertEqual(process, fixture.process)
         XCTAssertEqual(chunks, fixture.chunks)
         XCTAssertEqual(Set(manifest.files.keys), [ImageFixture.jsonName, ImageFixture.pagesName])
-        XCTAssertEqual(manifest.formatVersion, Manifest.currentFormatVersion)
+        XCTAssertEqual(manifest.formatVersion, Manifest.standaloneFormatVersion)
         XCTAssertEqual(manifest.architecture, "x86_64")
         XCTAssertFalse(manifest.kernelRelease.isEmpty)
         XCTAssertEqual(manifest.processes.first?.tids, [100, 101])
@@ -137,7 +137,7 @@ final class ImageDirectoryTests: XCTestCase {
     func testNewerFormatIsRefused() throws {
         let path = root + "/image"
         let image = try ImageDirectory.create(at: path)
-        try image.commit(Manifest(formatVersion: 2))
+        try image.commit(Manifest(formatVersion: Manifest.currentFormatVersion + 1))
         expectImageError(at: path, file: "manifest.json", field: "formatVersion")
         do {
             _ = try ImageDirectory.open(at: path)

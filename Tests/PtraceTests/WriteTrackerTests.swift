@@ -70,4 +70,18 @@ final class WriteTrackerTests: XCTestCase {
         // The last descriptor closed, the tracking ends with it.
         XCTAssertEqual(try Pagemap(pid: getpid()).unwritten(in: range), [])
     }
+
+    func testARangeIsOneTrackersOwn() throws {
+        let p = try mapping(pages: 4)
+        defer { munmap(p, 4 * page) }
+        let range = UInt64(UInt(bitPattern: p))..<(UInt64(UInt(bitPattern: p)) + UInt64(4 * page))
+        let first = try tracker()
+        try first.track(range)
+        (p + page).storeBytes(of: 2, as: UInt8.self)
+        // Registering again with its own tracker leaves the marks alone.
+        try first.register(range)
+        XCTAssertEqual(pagesOf(try Pagemap(pid: getpid()).unwritten(in: range), base: p), [0..<1, 2..<4])
+        let second = try tracker()
+        XCTAssertThrowsError(try second.register(range)) { XCTAssertEqual(($0 as? SystemError)?.errno, EBUSY) }
+    }
 }

@@ -117,8 +117,9 @@ typedef struct {
 
 /* The regions of [start, end) whose pages are present, not written since
  * they were last write-protected and not the shared zero page, into
- * regions (at most capacity). Returns how many, or -errno; *walk_end is
- * where the scan stopped (end when it covered everything). */
+ * regions (at most capacity). Returns how many, or -errno (-EPERM when
+ * some of the range is not under asynchronous write protection); *walk_end
+ * is where the scan stopped (end when it covered everything). */
 long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end);
 
 /* statfs(2)'s f_type for the file system `path` is on; -1 with errno set

@@ -34,10 +34,16 @@ final class MemoryDumper {
         self.memory = memory
     }
 
-    /// Decides which pages of which VMAs are saved.
-    func plan(vmas: [VMAImage], details: [UInt64: SmapsDetail]) throws -> [WorkItem] {
+    /// Decides which pages of which VMAs are saved: not those in
+    /// `skipping` (normalized), unwritten since the parent image.
+    func plan(vmas: [VMAImage], details: [UInt64: SmapsDetail], skipping inherited: [PageRange] = []) throws -> [WorkItem] {
         let pagemap = try Pagemap(pid: pid)
         var items: [WorkItem] = []
+        var nextInherited = 0
+        func isInherited(_ address: UInt64) -> Bool {
+            while nextInherited < inherited.count, (inherited[nextInherited].endAddress ?? .max) <= address { nextInherited += 1 }
+            return nextInherited < inherited.count && inherited[nextInherited].address <= address
+        }
         for (index, vma) in vmas.enumerated() where !(vma.kind == .sharedAnonymous && vma.sharedMemory != nil) && vma.sysvShm == nil {
             let anonymous: Bool
             switch vma.kind {
@@ -64,6 +70,10 @@ final class MemoryDumper {
                 let window = min(65536, total - base)
                 let entries = try pagemap.entries(at: vma.start + UInt64(base) * 4096, count: window)
                 for (i, e) in entries.enumerated() {
+                    if !inherited.isEmpty && isInherited(vma.start + UInt64(base + i) * 4096) {
+                        closeRun(base + i)
+                        continue
+                    }
                     let present = e & Pagemap.present != 0
                     let swapped = e & Pagemap.swapped != 0
                     let wanted: Bool

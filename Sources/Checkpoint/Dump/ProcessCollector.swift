@@ -80,7 +80,7 @@ enum ProcessCollector {
                 signalActions: try ins.signalActions(),
                 sharedPendingSignals: try frozen.leader.pendingSignals(shared: true).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
                 intervalTimers: try ins.intervalTimers(),
-                files: files, pagesFile: "pages-\(pid).img")
+                files: files, pagesFile: PageLineage.pagesFileName(pid: pid))
             var complete = image
             complete.posixTimers = try ins.posixTimers()
             complete.controllingTerminal = stat.terminal

@@ -63,6 +63,17 @@ final class TaskInspector {
         try inj.finish()
     }
 
+    /// A write tracker of the process: a userfaultfd it opens, of which
+    /// crtool takes a copy before the process closes its own, so the
+    /// program never sees a descriptor it did not open.
+    func openWriteTracker() throws -> WriteTracker {
+        guard let inj = leaderInjection else { throw CheckpointError("pid \(frozen.pid): no injection open for a write tracker") }
+        let remote = try inj.checked("userfaultfd for write tracking", Syscall.userfaultfd, WriteTracker.creationFlags)
+        let local = Result { try PidFD(pid: frozen.pid).duplicate(Int32(remote)) }
+        _ = try inj.checked("close of the write tracker's userfaultfd", Syscall.close, UInt64(remote))
+        return try WriteTracker(adopting: try local.get(), pid: frozen.pid)
+    }
+
     func thread(_ t: Tracee) throws -> ThreadImage {
         let isLeader = t.tid == frozen.pid
         let inj = isLeader ? leaderInjection! : try injection(for: t)

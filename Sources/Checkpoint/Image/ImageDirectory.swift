@@ -70,6 +70,14 @@ public final class ImageDirectory: @unchecked Sendable {
         return ImageDirectory(path: path, manifest: manifest, createdDirectory: false, contentsVerified: verifyContents)
     }
 
+    /// Size and CRC of the committed manifest.json, which an image made
+    /// on top of this one records to know its parent again.
+    public func manifestChecksum() throws -> FileChecksum {
+        let file = try ImageFile.openForReading(filePath(ManifestFile.name))
+        let bytes = try file.read(count: ManifestFile.maxSize + 1, at: 0)
+        return FileChecksum(size: UInt64(bytes.count), crc32: CRC32.checksum(bytes))
+    }
+
     /// The path of a file of the image.
     public func filePath(_ name: String) -> String {
         path + "/" + name

@@ -7,7 +7,11 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
+    /// What an image that stands alone is written as, so that tools that
+    /// read only version 1 still restore it; an image on top of a parent,
+    /// or a pre-dump, is version 2, which they would misread.
+    public static let standaloneFormatVersion = 1
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int
@@ -22,13 +26,22 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// Every other file of the image by file name. Filled in by
     /// `ImageDirectory.commit`.
     public var files: [String: FileChecksum]
-    /// The parent image directory of an incremental dump.
+    /// The parent image directory of an incremental dump, as the dump
+    /// was given it: a relative path is relative to this image's
+    /// directory.
     public var parent: String?
+    /// The parent's manifest.json as this image was made on it, so that a
+    /// parent replaced or made again since is refused.
+    public var parentManifest: FileChecksum?
+    /// A pre-dump: pages only, the base of a later dump, never restored.
+    public var preDump: Bool?
+
+    public var isPreDump: Bool { preDump == true }
 
     /// Defaults describe the running host and the current moment, so a dump
     /// only supplies what it knows: the tree and the codec.
     public init(
-        formatVersion: Int = Manifest.currentFormatVersion,
+        formatVersion: Int = Manifest.standaloneFormatVersion,
         tool: String = Manifest.toolName,
         kernelRelease: String = HostInfo.kernelRelease,
         architecture: String = HostInfo.architecture,
@@ -36,7 +49,9 @@ public struct Manifest: Codable, Equatable, Sendable {
         codec: Codec = .default,
         processes: [ProcessEntry] = [],
         files: [String: FileChecksum] = [:],
-        parent: String? = nil
+        parent: String? = nil,
+        parentManifest: FileChecksum? = nil,
+        preDump: Bool? = nil
     ) {
         self.formatVersion = formatVersion
         self.tool = tool
@@ -47,5 +62,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.processes = processes
         self.files = files
         self.parent = parent
+        self.parentManifest = parentManifest
+        self.preDump = preDump
+        if parent != nil || preDump == true { self.formatVersion = max(formatVersion, 2) }
     }
 }

@@ -41,20 +41,26 @@ enum TakenBack {
         var warnings: [String] = []
         var ended: [Int32] = []
         for (pid, startTime) in keepers.sorted(by: { $0.key < $1.key }) {
-            guard isRunning(OutsideHolder(pid: pid, fd: 0, startTime: startTime, keeper: true)) else { continue }
-            if kill(pid, SIGKILL) == 0 {
-                ended.append(pid)
-            } else {
-                warnings.append("crtool-keeper pid \(pid) could not be ended (\(ErrnoNames.name(errno))); it still holds the files it kept since the dump")
+            switch endKeeper(OutsideHolder(pid: pid, fd: 0, startTime: startTime, keeper: true)) {
+            case .success(true): ended.append(pid)
+            case .success(false): break
+            case .failure(let e): warnings.append("crtool-keeper pid \(pid) could not be ended (\(e.errnoName)); it still holds the files it kept since the dump")
             }
         }
         return (ended, warnings)
     }
 
+    /// Ends the keeper `holder` names if it still runs: true when it was
+    /// ended, false when it was gone already.
+    static func endKeeper(_ holder: OutsideHolder) -> Result<Bool, SystemError> {
+        guard holder.isKeeper, isRunning(holder) else { return .success(false) }
+        return kill(holder.pid, SIGKILL) == 0 ? .success(true) : .failure(SystemError("kill of crtool-keeper", pid: holder.pid))
+    }
+
     /// The holder's process is still the one that held the file, and
     /// has not exited (a zombie holds nothing); a keeper must still be a
     /// crtool-keeper, so that an image never has another program ended.
-    private static func isRunning(_ holder: OutsideHolder) -> Bool {
+    static func isRunning(_ holder: OutsideHolder) -> Bool {
         guard let stat = try? ProcStat.read(pid: holder.pid) else { return false }
         return stat.startTime == holder.startTime && stat.state != "Z" && stat.state != "X"
             && (!holder.isKeeper || stat.command == "crtool-keeper")

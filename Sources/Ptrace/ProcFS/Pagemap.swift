@@ -42,9 +42,11 @@ public final class Pagemap {
 
     /// The runs of `range` whose pages are present and were not written
     /// since a write tracker (`WriteTracker`) last protected them, nor
-    /// read in as the shared zero page (PAGEMAP_SCAN). A page of a
-    /// mapping no tracker covers always counts as written, so it is never
-    /// in the answer.
+    /// read in as the shared zero page (PAGEMAP_SCAN). `range` is one
+    /// mapping: when no tracker covers it (never did, or the mapping was
+    /// made since, or moved) every page counts as written, and so does
+    /// every page of a mapping the program write-protects with its own
+    /// userfaultfd, whose marks say nothing of what it wrote.
     public func unwritten(in range: Range<UInt64>) throws -> [Range<UInt64>] {
         var found: [Range<UInt64>] = []
         var regions = [cr_page_region](repeating: cr_page_region(), count: 512)
@@ -55,6 +57,7 @@ public final class Pagemap {
                 cr_pagemap_unwritten(fd, start, range.upperBound, $0.baseAddress, UInt64($0.count), &walkEnd)
             }
             if n == -Int(EINTR) { continue }
+            if n == -Int(EPERM) { return [] }
             if n < 0 {
                 throw SystemError("PAGEMAP_SCAN of /proc/\(pid)/pagemap at 0x\(String(start, radix: 16))", pid: pid, errno: Int32(-n))
             }

@@ -1,0 +1,156 @@
+import Foundation
+import Ptrace
+
+public struct PreDumpOptions: Sendable {
+    public var pid: Int32
+    public var directory: String
+    /// The pre-dump this one is made on (--prev-images-dir), relative to
+    /// `directory` unless absolute.
+    public var parent: String?
+    public var codec = Codec.default
+    public var quiet = false
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var freezeTimeout = FrozenProcess.defaultTimeout
+
+    public init(pid: Int32, directory: String) {
+        self.pid = pid
+        self.directory = directory
+    }
+}
+
+/// What a pre-dump did, for its summary.
+public struct PreDumpReport: Sendable {
+    public var pid: Int32
+    public var processes: Int
+    public var bytesRead: UInt64
+    public var bytesWritten: UInt64
+    public var pagesStored: UInt64
+    /// Pages unwritten since the parent pre-dump, taken from it.
+    public var pagesInherited: UInt64
+    public var frozenSeconds: Double
+    public var totalSeconds: Double
+    /// VMAs whose writes are tracked for the next image, and the
+    /// crtool-keeper that holds the trackers.
+    public var trackedVMAs: Int
+    public var keeperPid: Int32?
+    /// Processes of the parent whose pages could not be taken from it.
+    public var notes: [String]
+}
+
+/// Copies a tree's memory while it runs on, so that the dump made later on
+/// top of it (`dump --prev-images-dir`) reads and writes only the pages
+/// written since, and keeps the tree frozen that much shorter.
+///
+/// The tree is frozen while its pages are read, as for a dump; then each
+/// process's trackable memory is write-protected by a write tracker
+/// (`WriteTracker`), which crtool-keeper holds from then on, and the tree
+/// runs on. A pre-dump on top of another reads only what was written
+/// since that one and hands the tracking on to a keeper of its own: only
+/// the newest pre-dump of a series can be the parent of the next image.
+public enum PreDumper {
+    public static func preDump(_ options: PreDumpOptions) throws -> PreDumpReport {
+        let started = Date()
+        _ = try DumpTarget.validate(pid: options.pid)
+        let (chain, parentManifest) = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
+            .map { ($0.chain, $0.parentManifest) } ?? (nil, nil)
+        let image = try ImageDirectory.create(at: options.directory)
+        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
+        do {
+            try tree.freeze()
+        } catch {
+            image.discard()
+            throw error
+        }
+        let frozenAt = Date()
+        let keeper = ExternalKeeper(imageDirectory: image.path)
+        var inspectors: [TaskInspector] = []
+        var letGo = false
+        /// Parents' trackers protected again: their rounds are this
+        /// image's now, so they end with it, committed or not.
+        var takenOver: [OutsideHolder] = []
+        do {
+            for p in tree.processes { try ExecutionMode.require64Bit(p) }
+            var entries: [ProcessEntry] = []
+            var jobs: [MemoryDumper.Job] = []
+            var inheritances: [PageInheritance] = []
+            var layouts: [ProcessLayout] = []
+            for p in tree.processes {
+                let layout = try ProcessCollector.layout(of: p)
+                let stat = try ProcStat.read(pid: p.pid)
+                let inheritance = try PageInheritance.find(pid: p.pid, startTime: stat.startTime, vmas: layout.vmas, chain: chain)
+                let dumper = MemoryDumper(pid: p.pid, memory: RemoteMemory(pid: p.pid))
+                let items = try dumper.plan(vmas: layout.vmas, details: layout.details, skipping: inheritance.unwritten)
+                let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
+                jobs.append(MemoryDumper.Job(dumper: dumper, items: items, vmaCount: layout.vmas.count,
+                                             writer: try image.pageWriter(name: PageLineage.pagesFileName(pid: p.pid), codec: options.codec, parts: parts)))
+                entries.append(ProcessEntry(pid: p.pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
+                                            tids: p.threads.map(\.tid), command: stat.command))
+                inheritances.append(inheritance)
+                layouts.append(layout)
+            }
+            let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+            let progress = Progress(label: "pre-dump", total: planned, quiet: options.quiet)
+            let holding = options.codec.kind != .none && planned <= MemoryDumper.heldBytesLimit()
+            let (results, held) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress, holdingChunks: holding)
+            progress.finish()
+
+            // The pages are read: from here on every write counts.
+            var trackers: [WriteTracker] = []
+            var trackedVMAs = 0
+            for (i, p) in tree.processes.enumerated() {
+                let tracker: WriteTracker
+                if let continued = inheritances[i].tracker, let holder = inheritances[i].parentTracker {
+                    takenOver.append(holder)
+                    tracker = continued
+                } else {
+                    let inspector = try TaskInspector(frozen: p, maps: layouts[i].maps, memory: jobs[i].dumper.memory)
+                    try inspector.open()
+                    inspectors.append(inspector)
+                    tracker = try inspector.openWriteTracker()
+                }
+                trackedVMAs += MemoryTracking.protect(tracker, vmas: layouts[i].vmas)
+                trackers.append(tracker)
+            }
+            for inspector in inspectors { try inspector.close() }
+            inspectors = []
+            tree.release(kill: false)
+            letGo = true
+            let released = Date()
+
+            if holding { try MemoryDumper.write(held, jobs: jobs, workers: options.workers) }
+            var written: UInt64 = 0
+            var pages: UInt64 = 0
+            for (i, job) in jobs.enumerated() {
+                let summary = try job.writer.finish()
+                written += summary.fileSize
+                pages += summary.pages
+                let holder = try keeper.hold(trackers[i].descriptor, what: "the write tracker of pid \(entries[i].pid)")
+                try image.writeJSON(PageLineage(pid: entries[i].pid, startTime: try ProcStat.read(pid: entries[i].pid).startTime,
+                                                inherited: inheritances[i].inherited, tracker: holder),
+                                    to: PageLineage.fileName(pid: entries[i].pid))
+            }
+            try keeper.commit()
+            try image.commit(Manifest(codec: options.codec, processes: entries, parent: options.parent,
+                                      parentManifest: parentManifest, preDump: true))
+            keeper.finish()
+            for holder in takenOver { _ = TakenBack.endKeeper(holder) }
+            return PreDumpReport(
+                pid: options.pid, processes: entries.count,
+                bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written, pagesStored: pages,
+                pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
+                frozenSeconds: released.timeIntervalSince(frozenAt), totalSeconds: Date().timeIntervalSince(started),
+                trackedVMAs: trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost))
+        } catch {
+            keeper.abandon()
+            // A parent whose pages were protected again no longer knows
+            // what was written since it was made: no image may trust it.
+            for holder in takenOver { _ = TakenBack.endKeeper(holder) }
+            if !letGo {
+                for inspector in inspectors { try? inspector.close() }
+                tree.release(kill: false)
+            }
+            image.discard()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Codecs
+import Foundation
+
+/// The pre-dumps an image was made on top of, nearest first, each opened,
+/// checked and matched against the manifest of the image made on it, so
+/// that pages are never taken from a parent that changed since.
+final class ImageChain {
+    struct Link {
+        let image: ImageDirectory
+        /// The directory, for messages.
+        let path: String
+    }
+
+    /// One image's part of a process's pages: the runs of `reader` a
+    /// restore places.
+    struct PageLayer {
+        let reader: PageStreamReader
+        let wanted: [PageRange]
+    }
+
+    let links: [Link]
+    /// Deeper than any sensible series of pre-dumps; bounds a crafted loop.
+    static let maxDepth = 64
+
+    private init(links: [Link]) {
+        self.links = links
+    }
+
+    /// The chain under `manifest`, the manifest of the image in
+    /// `directory`; nil when it has no parent. `verifyContents` checks
+    /// every byte of the parents' files, as a restore must.
+    static func open(under manifest: Manifest, in directory: String, verifyContents: Bool) throws -> ImageChain? {
+        guard manifest.parent != nil else { return nil }
+        return try walk(from: manifest, in: directory, verifyContents: verifyContents)
+    }
+
+    /// The chain a new image in `directory` is made on: `parent` (relative
+    /// to `directory` unless absolute) and its parents; and the parent's
+    /// manifest as it is now, for the new image to record.
+    static func open(parent: String, for directory: String) throws -> (chain: ImageChain, parentManifest: FileChecksum) {
+        let path = FileSystem.resolve(parent, relativeTo: directory)
+        let checksum: FileChecksum
+        do {
+            checksum = try ImageDirectory.open(at: path, verifyContents: false).manifestChecksum()
+        } catch var e as ImageError {
+            e.file = "\(path)/\(e.file)"
+            throw e
+        }
+        let start = Manifest(parent: parent, parentManifest: checksum)
+        return (try walk(from: start, in: directory, verifyContents: false), checksum)
+    }
+
+    private static func walk(from manifest: Manifest, in directory: String, verifyContents: Bool) throws -> ImageChain {
+        var links: [Link] = []
+        var child = manifest
+        var childDirectory = directory
+        var seen: Set<String> = [FileSystem.canonical(directory)]
+        while let parent = child.parent {
+            let childManifest = links.isEmpty ? ManifestFile.name : "\(childDirectory)/\(ManifestFile.name)"
+            guard links.count < maxDepth else {
+                throw ImageError(file: childManifest, field: "parent", reason: "more than \(maxDepth) parent images in a row")
+            }
+            let path = FileSystem.resolve(parent, relativeTo: childDirectory)
+            guard seen.insert(FileSystem.canonical(path)).inserted else {
+                throw ImageError(file: childManifest, field: "parent", reason: "\(parent) leads back to an image of the same chain")
+            }
+            guard let expected = child.parentManifest else {
+                throw ImageError(file: childManifest, field: "parentManifest", reason: "missing: an image with a parent records the parent's manifest")
+            }
+            let image: ImageDirectory
+            do {
+                image = try ImageDirectory.open(at: path, verifyContents: verifyContents)
+            } catch var e as ImageError {
+                e.file = "\(path)/\(e.file)"
+                throw e
+            } catch let e as ImageIOError where e.errno == ENOENT || e.errno == ENOTDIR {
+                throw ImageError(file: childManifest, field: "parent", reason: "the parent image \(path) is not there (\(e))")
+            }
+            let found = try image.manifestChecksum()
+            guard found == expected else {
+                throw ImageError(file: childManifest, field: "parentManifest",
+                                 reason: "\(path)/\(ManifestFile.name) is not the one this image was made on (\(found.size) bytes, CRC \(hex32(found.crc32)); recorded \(expected.size) bytes, CRC \(hex32(expected.crc32))): it was made again or replaced")
+            }
+            guard image.manifest.isPreDump else {
+                throw ImageError(file: "\(path)/\(ManifestFile.name)", field: "preDump", reason: "a parent image must be a pre-dump (crtool pre-dump)")
+            }
+            links.append(Link(image: image, path: path))
+            child = image.manifest
+            childDirectory = path
+        }
+        return ImageChain(links: links)
+    }
+
+    /// The nearest parent's lineage of `pid`, or nil when that parent has
+    /// no such process, or another process had the pid then.
+    func parentLineage(pid: Int32, startTime: UInt64) throws -> PageLineage? {
+        guard let link = links.first, let lineage = try lineage(in: link, pid: pid), lineage.startTime == startTime else { return nil }
+        return lineage
+    }
+
+    /// Every page of `pid` the nearest parent can give: those in its page
+    /// file and those it inherited.
+    func pagesHeld(pid: Int32, lineage: PageLineage) throws -> [PageRange] {
+        guard let link = links.first else { return [] }
+        let reader = try link.image.pageReader(name: PageLineage.pagesFileName(pid: pid))
+        defer { reader.closeFiles() }
+        return PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges) + lineage.inherited)
+    }
+
+    /// Where each inherited page of `pid` comes from: the nearest parent
+    /// that holds it in its page file. `file` names the lineage file that
+    /// claims them, for errors.
+    func layers(pid: Int32, startTime: UInt64, inherited: [PageRange], file: String) throws -> [PageLayer] {
+        var remaining = PageRanges.normalized(inherited)
+        var layers: [PageLayer] = []
+        for link in links where !remaining.isEmpty {
+            let lineageFile = "\(link.path)/\(PageLineage.fileName(pid: pid))"
+            guard let lineage = try lineage(in: link, pid: pid) else {
+                throw ImageError(file: file, field: "inherited", reason: "pages are taken from \(link.path), which has no pid \(pid)")
+            }
+            guard lineage.startTime == startTime else {
+                throw ImageError(file: lineageFile, field: "startTime",
+                                 reason: "\(lineage.startTime): another process than the one in \(file) (started at \(startTime))")
+            }
+            let reader = try link.image.pageReader(name: PageLineage.pagesFileName(pid: pid))
+            reader.closeFiles()
+            let own = PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges))
+            let here = PageRanges.intersection(remaining, own)
+            if !here.isEmpty { layers.append(PageLayer(reader: reader, wanted: here)) }
+            remaining = PageRanges.subtracting(remaining, own)
+            if let lost = PageRanges.subtracting(remaining, PageRanges.normalized(lineage.inherited)).first {
+                throw ImageError(file: file, field: "inherited",
+                                 reason: "the page at 0x\(String(lost.address, radix: 16)) is in no parent image (\(link.path) neither holds nor inherited it)")
+            }
+        }
+        return layers
+    }
+
+    private func lineage(in link: Link, pid: Int32) throws -> PageLineage? {
+        let name = PageLineage.fileName(pid: pid)
+        guard link.image.manifest.files[name] != nil else { return nil }
+        do {
+            let lineage = try link.image.readJSON(PageLineage.self, from: name)
+            guard lineage.pid == pid else {
+                throw ImageError(file: name, field: "pid", reason: "\(lineage.pid), but the file is pid \(pid)'s")
+            }
+            return lineage
+        } catch var e as ImageError {
+            e.file = "\(link.path)/\(e.file)"
+            throw e
+        }
+    }
+}

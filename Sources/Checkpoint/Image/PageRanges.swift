@@ -1,0 +1,58 @@
+/// Sets of pages written as runs (`PageRange`), sorted by address and
+/// merged, for what an incremental image takes from its parents.
+public enum PageRanges {
+    /// Sorted, with overlapping and touching runs merged into one.
+    public static func normalized(_ runs: [PageRange]) -> [PageRange] {
+        var out: [PageRange] = []
+        for r in runs.filter({ $0.pageCount > 0 }).sorted(by: { $0.address < $1.address }) {
+            if let last = out.last, let lastEnd = last.endAddress, r.address <= lastEnd {
+                let end = max(lastEnd, r.endAddress ?? lastEnd)
+                out[out.count - 1].pageCount = UInt32((end - last.address) / UInt64(PageRange.pageSize))
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// The pages in both; `a` and `b` normalized.
+    public static func intersection(_ a: [PageRange], _ b: [PageRange]) -> [PageRange] {
+        var out: [PageRange] = []
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            let aEnd = a[i].endAddress ?? .max, bEnd = b[j].endAddress ?? .max
+            let start = max(a[i].address, b[j].address), end = min(aEnd, bEnd)
+            if start < end { out.append(run(start..<end)) }
+            if aEnd < bEnd { i += 1 } else { j += 1 }
+        }
+        return out
+    }
+
+    /// The pages of `a` not in `b`; both normalized.
+    public static func subtracting(_ a: [PageRange], _ b: [PageRange]) -> [PageRange] {
+        var out: [PageRange] = []
+        var j = 0
+        for r in a {
+            var start = r.address
+            let end = r.endAddress ?? .max
+            while j < b.count, (b[j].endAddress ?? .max) <= start { j += 1 }
+            var k = j
+            while start < end, k < b.count, b[k].address < end {
+                if b[k].address > start { out.append(run(start..<b[k].address)) }
+                start = max(start, b[k].endAddress ?? .max)
+                k += 1
+            }
+            if start < end { out.append(run(start..<end)) }
+        }
+        return out
+    }
+
+    public static func pageCount(_ runs: [PageRange]) -> UInt64 {
+        runs.reduce(0) { $0 + UInt64($1.pageCount) }
+    }
+
+    /// The run of whole pages `addresses` covers.
+    public static func run(_ addresses: Range<UInt64>) -> PageRange {
+        PageRange(address: addresses.lowerBound, pageCount: UInt32(addresses.count / PageRange.pageSize))
+    }
+}
