@@ -50,6 +50,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to, its listeners and TCP connections unless --tcp-established takes them) open in a crtool-keeper process until the restore on this host takes them back: the outside processes see no end of file or hang-up, and clients connecting meanwhile wait.")
     var holdExternal = false
 
+    @Option(name: .long, help: "The pre-dump (crtool pre-dump) to make this dump on, relative to -D unless absolute: pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
+    var prevImagesDir: String?
+
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
 
@@ -88,6 +91,7 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
+        options.parent = prevImagesDir
         guard ["nftables", "skip"].contains(networkLock) else {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
         }
@@ -102,6 +106,7 @@ struct DumpCommand: ParsableCommand {
         }
         if quiet { return }
         for w in report.warnings { printError("warning: \(w)") }
+        for note in report.notes { printError("note: \(note)") }
         if verbose {
             for s in report.stoppedIn {
                 print("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)")
@@ -121,6 +126,7 @@ enum DumpSummary {
         return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, "
+            + (r.pagesInherited > 0 ? "\(ByteCount.format(r.pagesInherited * 4096)) unwritten since the pre-dump taken from it, " : "")
             + (r.tcpConnections > 0 ? "\(r.tcpConnections) TCP connection\(r.tcpConnections == 1 ? "" : "s"), " : "")
             + (r.heldByKeeper > 0 ? "\(r.heldByKeeper) shared outside held by crtool-keeper pid \(r.keeperPid.map(String.init) ?? "?"), " : "")
             + "frozen \(ms), total \(total) (\(rate)); "

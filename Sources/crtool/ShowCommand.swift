@@ -21,9 +21,27 @@ struct ShowCommand: ParsableCommand {
             print("image \(directory)")
             print("  written by \(m.tool) on \(m.kernelRelease) \(m.architecture) at \(m.createdAt), format \(m.formatVersion)")
             print("  codec \(m.codec); \(m.files.count + 1) files, checksums verified")
+            if m.isPreDump {
+                print("  a pre-dump: pages only, the base of a later dump (crtool dump --prev-images-dir), not restored by itself")
+            }
+            if let parent = m.parent {
+                print("  made on the pre-dump \(parent), which a restore needs in place")
+            }
             var lockTables = Set<String>()
             var keepers: [Int32: Int] = [:]
             for entry in m.processes {
+                let lineage = m.files[PageLineage.fileName(pid: entry.pid)] == nil ? nil
+                    : try image.readJSON(PageLineage.self, from: PageLineage.fileName(pid: entry.pid))
+                if m.isPreDump {
+                    let reader = try image.pageReader(name: PageLineage.pagesFileName(pid: entry.pid))
+                    print("process \(entry.pid) (\(entry.command)) ppid \(entry.ppid), \(entry.tids.count) thread\(entry.tids.count == 1 ? "" : "s")")
+                    print("  pages: \(reader.summary.pages), \(ByteCount.format(reader.summary.storedBytes)) stored"
+                          + (lineage.map { ", \($0.inheritedPages) taken from the pre-dumps under it" } ?? ""))
+                    if let tracker = lineage?.tracker {
+                        print("  writes since tracked by crtool-keeper pid \(tracker.pid) (the next image on top of this one ends it; kill \(tracker.pid) stops the tracking)")
+                    }
+                    continue
+                }
                 let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
                 for f in p.files {
                     let s = f.inetSocket
@@ -53,6 +71,9 @@ struct ShowCommand: ParsableCommand {
                 print("  pages: \(s.pages) in \(s.chunks) chunks, \(ByteCount.format(s.rawBytes)) before compression, "
                       + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), "
                       + (files.count == 1 ? "file \(files[0])" : "files \(files.joined(separator: ", "))"))
+                if let lineage {
+                    print("  pages taken from the pre-dumps under it: \(lineage.inheritedPages), \(ByteCount.format(lineage.inheritedPages * 4096))")
+                }
                 if vmas {
                     for v in p.vmas {
                         let range = "\(String(v.start, radix: 16))-\(String(v.end, radix: 16))"

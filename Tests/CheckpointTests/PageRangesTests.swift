@@ -35,6 +35,8 @@ final class PageRangesTests: XCTestCase {
             XCTAssertEqual(pages(PageRanges.intersection(a, b)), pages(a).intersection(pages(b)))
             XCTAssertEqual(pages(PageRanges.subtracting(a, b)), pages(a).subtracting(pages(b)))
             XCTAssertEqual(PageRanges.normalized(PageRanges.intersection(a, b)), PageRanges.intersection(a, b))
+            let unsorted = randomRuns()
+            XCTAssertEqual(pages(PageRanges.clipped(unsorted, to: b)), pages(unsorted).intersection(pages(b)))
         }
     }
 }

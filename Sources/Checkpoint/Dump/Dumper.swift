@@ -29,6 +29,9 @@ public struct DumpOptions: Sendable {
     /// sockets, connections to outside servers) open in crtool-keeper
     /// until the restore takes them back, rather than refuse them.
     public var holdExternal = false
+    /// The pre-dump this dump is made on (--prev-images-dir), relative to
+    /// `directory` unless absolute: pages unwritten since are taken from it.
+    public var parent: String?
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -69,6 +72,10 @@ public struct DumpReport: Sendable {
     /// Freezes it took: more than one when a listener had connections
     /// waiting to be accepted, which the program was let take first.
     public var attempts = 1
+    /// Pages unwritten since the parent pre-dump, taken from it.
+    public var pagesInherited: UInt64 = 0
+    /// Processes of the parent whose pages could not be taken from it.
+    public var notes: [String] = []
 }
 
 /// Checkpoints the process tree under one PID: freeze every thread of
@@ -116,6 +123,7 @@ public enum Dumper {
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()
+        let parent = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
         let image = try ImageDirectory.create(at: options.directory)
         let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
         do {
@@ -151,9 +159,13 @@ public enum Dumper {
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
 
-            let jobs = try collected.map { c in
+            let inheritances = try collected.map { c in
+                try PageInheritance.find(pid: c.image.pid, startTime: try ProcStat.read(pid: c.image.pid).startTime,
+                                         vmas: c.image.vmas, chain: parent?.chain)
+            }
+            let jobs = try zip(collected, inheritances).map { c, inheritance in
                 let dumper = MemoryDumper(pid: c.image.pid, memory: c.memory)
-                let items = try dumper.plan(vmas: c.image.vmas, details: c.details)
+                let items = try dumper.plan(vmas: c.image.vmas, details: c.details, skipping: inheritance.unwritten)
                 let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
                 return MemoryDumper.Job(dumper: dumper, items: items, vmaCount: c.image.vmas.count,
                                         writer: try image.pageWriter(name: c.image.pagesFile, codec: options.codec, parts: parts))
@@ -208,7 +220,15 @@ public enum Dumper {
                 let summary = try job.writer.finish()
                 written += summary.fileSize
                 pages += summary.pages
-                for v in processes[i].vmas.indices { processes[i].vmas[v].pagesStored = results[i].pagesStored[v] }
+                let inheritedPerVMA = inheritances[i].pagesPerVMA(processes[i].vmas)
+                for v in processes[i].vmas.indices {
+                    processes[i].vmas[v].pagesStored = results[i].pagesStored[v] + inheritedPerVMA[v]
+                }
+                if !inheritances[i].inherited.isEmpty {
+                    try image.writeJSON(PageLineage(pid: processes[i].pid, startTime: try ProcStat.read(pid: processes[i].pid).startTime,
+                                                    inherited: inheritances[i].inherited),
+                                        to: PageLineage.fileName(pid: processes[i].pid))
+                }
             }
             for p in processes { try image.writeJSON(p, to: "process-\(p.pid).json") }
             if !shared.isEmpty { try image.writeJSON(shared, to: SharedMemoryImage.listFile) }
@@ -225,8 +245,12 @@ public enum Dumper {
             try image.commit(Manifest(
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
-                                                        tids: $0.threads.map(\.tid), command: $0.command) }))
+                                                        tids: $0.threads.map(\.tid), command: $0.command) },
+                parent: options.parent, parentManifest: parent?.parentManifest))
             keeper?.finish()
+            // The pre-dump's tracking has served: its keeper lets go of
+            // the trackers, and the tree's memory is left untracked.
+            for holder in inheritances.compactMap(\.parentTracker) { _ = TakenBack.endKeeper(holder) }
             phases.mark("image")
             if !options.treeSurvives {
                 // Killed in repair mode, the connections close without a
@@ -248,7 +272,9 @@ public enum Dumper {
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
                 leftRunning: options.treeSurvives, phases: phases.phases, warnings: warnings,
                 leftStopped: options.leaveStopped, tcpConnections: connections,
-                heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid)
+                heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid,
+                pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
+                notes: inheritances.compactMap(\.lost))
         } catch {
             keeper?.abandon()
             if !letGo {

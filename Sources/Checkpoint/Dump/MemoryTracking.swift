@@ -7,9 +7,14 @@ enum MemoryTracking {
     /// anonymous memory and copied-on-write file pages). Shared memory is
     /// stored whole by every dump: its pages are written from more than
     /// one process.
+    ///
+    /// Only writable ones: registering a VMA can merge it with a neighbour
+    /// the kernel had kept apart (a library's read-only data beside its
+    /// relocated part), and a read-only VMA is not written anyway. One
+    /// made writable later is not tracked and is read whole next time.
     static func trackable(_ vmas: [VMAImage]) -> [VMAImage] {
         vmas.filter {
-            ($0.kind == .anonymous || $0.kind == .privateFile)
+            ($0.kind == .anonymous || $0.kind == .privateFile) && $0.prot & 2 != 0 // PROT_WRITE
                 && $0.sharedMemory == nil && $0.sysvShm == nil && $0.hugePageSize == nil
         }
     }

@@ -47,6 +47,23 @@ public enum PageRanges {
         return out
     }
 
+    /// The parts of each of `runs` (in any order) that lie in `set`
+    /// (normalized), run by run: a binary search of `set` per run, for a
+    /// few runs against a large set.
+    public static func clipped(_ runs: [PageRange], to set: [PageRange]) -> [PageRange] {
+        var out: [PageRange] = []
+        for r in runs {
+            let end = r.endAddress ?? .max
+            var i = set.partitioningIndex { ($0.endAddress ?? .max) > r.address }
+            while i < set.count, set[i].address < end {
+                let start = max(r.address, set[i].address), stop = min(end, set[i].endAddress ?? .max)
+                if start < stop { out.append(run(start..<stop)) }
+                i += 1
+            }
+        }
+        return out
+    }
+
     public static func pageCount(_ runs: [PageRange]) -> UInt64 {
         runs.reduce(0) { $0 + UInt64($1.pageCount) }
     }

@@ -245,38 +245,57 @@ final class AddressSpaceBuilder {
         return flags
     }
 
-    /// Writes every stored page, decompressing chunks on all cores. Each
-    /// worker keeps to its own address lane (see AddressLanes) until that
-    /// runs out of chunks, then helps in the others.
-    func writePages(reader: PageStreamReader, workers: Int, progress: Progress) throws -> UInt64 {
-        let locations = reader.chunkLocations()
-        let lanes = AddressLanes(balancing: locations.flatMap(\.header.ranges), count: max(1, workers))
+    /// Writes every stored page, decompressing chunks on all cores: all of
+    /// `reader`'s, then what the process takes from the pre-dumps under
+    /// the image, `inherited`, each layer's wanted pages of its chunks
+    /// (a chunk none of whose pages are wanted is not read). Each worker
+    /// keeps to its own address lane (see AddressLanes) until that runs
+    /// out of chunks, then helps in the others.
+    func writePages(reader: PageStreamReader, inherited: [ImageChain.PageLayer] = [], workers: Int, progress: Progress) throws -> UInt64 {
+        var work: [(reader: PageStreamReader, location: PageChunkLocation, wanted: [PageRange]?)] =
+            reader.chunkLocations().map { (reader, $0, nil) }
+        for layer in inherited {
+            for location in layer.reader.chunkLocations() {
+                let wanted = PageRanges.clipped(location.header.ranges, to: layer.wanted)
+                if !wanted.isEmpty { work.append((layer.reader, location, wanted)) }
+            }
+        }
+        let placed = work.map { $0.wanted ?? $0.location.header.ranges }
+        let lanes = AddressLanes(balancing: placed.flatMap { $0 }, count: max(1, workers))
         let fill = UserfaultFill.open(for: process.vmas, lanes: lanes, inj: inj, pid: pid)
-        var queues = LaneQueues(lanes: locations.map { lanes.lane(of: $0.header.ranges.first?.address ?? 0) }, count: lanes.count)
+        var queues = LaneQueues(lanes: placed.map { lanes.lane(of: $0.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
         var written: UInt64 = 0
         try ParallelWork.run(workers: workers, next: { queues.take(for: $0) }) { _ in
             { i in
                 // PageLayoutCheck has placed every range inside a VMA
                 // of this process that stores pages.
-                let (ranges, bytes) = try reader.readPages(locations[i])
+                let item = work[i]
+                let (ranges, bytes) = try item.reader.readPages(item.location)
                 var offset = 0
                 var pieces: [(range: Range<Int>, address: UInt64)] = []
+                var count = 0
                 for range in ranges {
-                    let piece = offset..<(offset + range.byteCount)
-                    if let fill {
-                        pieces += try fill.place(bytes, range: piece, at: range.address)
-                    } else {
-                        pieces.append((piece, range.address))
+                    let targets = item.wanted.map { PageRanges.clipped([range], to: $0) } ?? [range]
+                    for target in targets {
+                        let start = offset + Int(target.address - range.address)
+                        let piece = start..<(start + target.byteCount)
+                        if let fill {
+                            pieces += try fill.place(bytes, range: piece, at: target.address)
+                        } else {
+                            pieces.append((piece, target.address))
+                        }
+                        count += target.byteCount
                     }
                     offset += range.byteCount
                 }
                 if !pieces.isEmpty { try self.memory.write(bytes, pieces: pieces) }
-                lock.withLock { written += UInt64(bytes.count) }
-                progress.add(UInt64(bytes.count))
+                lock.withLock { written += UInt64(count) }
+                progress.add(UInt64(count))
             }
         }
         try fill?.finish()
+        for layer in inherited { layer.reader.closeFiles() }
         return written
     }
 

@@ -9,7 +9,7 @@ enum PageLayoutCheck {
     }
 
     static func check(_ reader: PageStreamReader, pid: Int32, vmas: [VMAImage]) throws {
-        let writable = vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
+        let writable = storing(vmas)
         for location in reader.chunkLocations() {
             let file = reader.fileName(of: location)
             let header = location.header
@@ -17,14 +17,39 @@ enum PageLayoutCheck {
                 throw ImageError(file: file, chunk: location.index, field: "pid",
                                  reason: "chunk belongs to pid \(header.pid), not \(pid)")
             }
-            for range in header.ranges {
-                let end = range.address + UInt64(range.pageCount) * UInt64(PageRange.pageSize)
-                let vma = writable.partitioningIndex { $0.end > range.address }
-                guard vma < writable.count, writable[vma].start <= range.address, end <= writable[vma].end else {
-                    throw ImageError(file: file, chunk: location.index, field: "ranges",
-                                     reason: "pages at 0x\(String(range.address, radix: 16)) lie outside every VMA that stores pages")
-                }
+            if let outside = firstOutside(header.ranges, writable) {
+                throw ImageError(file: file, chunk: location.index, field: "ranges",
+                                 reason: "pages at 0x\(String(outside.address, radix: 16)) lie outside every VMA that stores pages")
             }
+        }
+    }
+
+    /// The same for the pages a lineage takes from the parent images,
+    /// which must besides not be in the process's own page file: one page
+    /// is placed once.
+    static func check(_ lineage: PageLineage, file: String, reader: PageStreamReader, vmas: [VMAImage]) throws {
+        // A run may go on across VMAs that touch.
+        let covered = PageRanges.normalized(storing(vmas).map { PageRanges.run($0.start..<$0.end) })
+        if let outside = PageRanges.subtracting(PageRanges.normalized(lineage.inherited), covered).first {
+            throw ImageError(file: file, field: "inherited",
+                             reason: "pages at 0x\(String(outside.address, radix: 16)) lie outside every VMA that stores pages")
+        }
+        let own = PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges))
+        if let both = PageRanges.intersection(PageRanges.normalized(lineage.inherited), own).first {
+            throw ImageError(file: file, field: "inherited",
+                             reason: "the page at 0x\(String(both.address, radix: 16)) is in \(reader.name) too")
+        }
+    }
+
+    private static func storing(_ vmas: [VMAImage]) -> [VMAImage] {
+        vmas.filter { $0.pagesStored > 0 }.sorted { $0.start < $1.start }
+    }
+
+    private static func firstOutside(_ ranges: [PageRange], _ writable: [VMAImage]) -> PageRange? {
+        ranges.first { range in
+            let end = range.address + UInt64(range.pageCount) * UInt64(PageRange.pageSize)
+            let vma = writable.partitioningIndex { $0.end > range.address }
+            return !(vma < writable.count && writable[vma].start <= range.address && end <= writable[vma].end)
         }
     }
 }

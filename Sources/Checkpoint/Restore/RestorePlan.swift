@@ -12,6 +12,8 @@ struct RestorePlan {
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]
+    /// The pages each process takes from the pre-dumps under the image.
+    var inheritedPages: [Int32: [ImageChain.PageLayer]] = [:]
 
     var root: ProcessImage { processes[0] }
 
@@ -24,13 +26,31 @@ struct RestorePlan {
         guard !manifest.processes.isEmpty else {
             throw ImageError(file: "manifest.json", field: "processes", reason: "the image holds no process")
         }
+        guard !manifest.isPreDump else {
+            throw ImageError(file: "manifest.json", field: "preDump",
+                             reason: "\(image.path) is a pre-dump, which holds pages only: restore the dump made on top of it (crtool dump --prev-images-dir)")
+        }
+        let chain = try ImageChain.open(under: manifest, in: image.path, verifyContents: true)
         var loaded: [ProcessImage] = []
         var pageReaders: [Int32: PageStreamReader] = [:]
+        var inheritedPages: [Int32: [ImageChain.PageLayer]] = [:]
         for entry in manifest.processes {
             let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
             try ImageConsistency.check(p, entry: entry, manifest: manifest)
             let reader = try image.pageReader(name: p.pagesFile)
             try PageLayoutCheck.check(reader, of: p)
+            let lineageFile = PageLineage.fileName(pid: p.pid)
+            if manifest.files[lineageFile] != nil {
+                let lineage = try image.readJSON(PageLineage.self, from: lineageFile)
+                guard lineage.pid == p.pid else {
+                    throw ImageError(file: lineageFile, field: "pid", reason: "\(lineage.pid), but the file is pid \(p.pid)'s")
+                }
+                guard let chain else {
+                    throw ImageError(file: lineageFile, field: "inherited", reason: "pages are taken from a parent image, and manifest.json names none")
+                }
+                try PageLayoutCheck.check(lineage, file: lineageFile, reader: reader, vmas: p.vmas)
+                inheritedPages[p.pid] = try chain.layers(pid: p.pid, startTime: lineage.startTime, inherited: lineage.inherited, file: lineageFile)
+            }
             reader.closeFiles()
             pageReaders[p.pid] = reader
             loaded.append(p)
@@ -93,6 +113,7 @@ struct RestorePlan {
         }
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
         plan.pageReaders = pageReaders
+        plan.inheritedPages = inheritedPages
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
         return plan
     }

@@ -97,7 +97,8 @@ public enum Restorer {
                 try builder.mapAll(sharedMemory: sharedMemory, registry: registry)
                 phases.mark("mappings")
                 let reader = plan.pageReaders[process.pid]!
-                written += try builder.writePages(reader: reader, workers: options.workers, progress: progress)
+                written += try builder.writePages(reader: reader, inherited: plan.inheritedPages[process.pid] ?? [],
+                                                  workers: options.workers, progress: progress)
                 reader.closeFiles()
                 phases.mark("pages")
                 try builder.finishMappings()
