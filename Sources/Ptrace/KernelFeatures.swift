@@ -78,13 +78,8 @@ public enum KernelFeatures {
                 close(Int32(fd))
                 return (true, "")
             },
-            probe("PAGEMAP_SCAN ioctl (dirty tracking without soft-dirty)", required: false) {
-                let fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-                defer { close(fd) }
-                // _IOWR('f', 16, struct pm_scan_arg) with a NULL argument: EFAULT if the ioctl exists.
-                let r = cr_syscall6(16, UInt64(fd), 0xC060_6610, 0, 0, 0, 0)
-                let e = errno
-                return r == -1 && e == EFAULT ? (true, "") : (false, "not supported (\(String(cString: strerror(e))))")
+            probe("write tracking without soft-dirty (pre-dump: userfaultfd asynchronous write protection, PAGEMAP_SCAN)", required: false) {
+                works(else: "pre-dump cannot tell what was written after it") { try probeWriteTracking() }
             },
             probe("soft-dirty page tracking", required: false) {
                 let ok = probeSoftDirty()
@@ -100,6 +95,25 @@ public enum KernelFeatures {
                 return (ok, ok ? "" : "absent; limits above crtool's own are kept at crtool's")
             },
         ]
+    }
+
+    /// Tracks a page of crtool's own, writes it, and asks which pages are
+    /// unwritten: none, if the whole mechanism works.
+    static func probeWriteTracking() throws {
+        let fd = cr_syscall6(Int(Syscall.userfaultfd), WriteTracker.creationFlags, 0, 0, 0, 0, 0)
+        guard fd >= 0 else { throw SystemError("userfaultfd", errno: errno) }
+        let tracker = try WriteTracker(adopting: Int32(fd), pid: getpid())
+        let page = try AnonymousMapping(size: 2 * 4096)
+        let base = UnsafeMutableRawPointer(bitPattern: UInt(page.address))!
+        base.storeBytes(of: 1, as: UInt8.self)
+        (base + 4096).storeBytes(of: 1, as: UInt8.self)
+        let range = page.address..<(page.address + 2 * 4096)
+        try tracker.track(range)
+        base.storeBytes(of: 2, as: UInt8.self)
+        let unwritten = try Pagemap(pid: getpid()).unwritten(in: range)
+        guard unwritten == [(page.address + 4096)..<(page.address + 2 * 4096)] else {
+            throw SystemError("PAGEMAP_SCAN reported \(unwritten.count) unwritten runs where one page was written and one not", errno: EINVAL)
+        }
     }
 
     /// A probe that tries `body`: available if it throws nothing, else the

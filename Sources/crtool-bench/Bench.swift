@@ -30,6 +30,9 @@ struct Bench: ParsableCommand {
     @Option(help: "The tree workload: processes,shared MiB,heap MiB each (0,0,0 skips it).")
     var tree = "16,256,16"
 
+    @Option(help: "MiB of the pre-dump workload (a dump on a pre-dump against a plain dump; 0 skips it).")
+    var preDump = 2048
+
     @Flag(help: "Print the report as Markdown.")
     var markdown = false
 
@@ -74,6 +77,10 @@ struct Bench: ParsableCommand {
             let result = try TreeCycle.run(processes: shape[0], sharedMiB: shape[1], heapMiB: shape[2],
                                            codec: plan.codecs[0], runs: plan.runs, warmPageCache: warmPageCache)
             print(TreeReport.render(result, codec: plan.codecs[0], markdown: markdown))
+        }
+        if preDump > 0 {
+            let result = try PreDumpCycle.run(heapMiB: preDump, codec: plan.codecs[0], runs: plan.runs, warmPageCache: warmPageCache)
+            print(PreDumpReport.render(result, codec: plan.codecs[0], markdown: markdown))
         }
     }
 }
