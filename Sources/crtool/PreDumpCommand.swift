@@ -34,6 +34,9 @@ struct PreDumpCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds each thread may take to stop before the pre-dump gives up and lets the tree go.")
     var timeout: Double = 10
 
+    @Flag(name: [.short, .long], help: "Say more: how long each phase took.")
+    var verbose = false
+
     @Flag(name: [.short, .long], help: "No progress and no summary.")
     var quiet = false
 
@@ -56,6 +59,7 @@ struct PreDumpCommand: ParsableCommand {
         }
         if quiet { return }
         for note in report.notes { printError("note: \(note)") }
+        if verbose { print(PhaseLine.format(report.phases)) }
         print(Self.summary(report))
     }
 

@@ -35,6 +35,8 @@ public struct PreDumpReport: Sendable {
     public var keeperPid: Int32?
     /// Processes of the parent whose pages could not be taken from it.
     public var notes: [String]
+    /// Wall time of each phase, in order, for --verbose.
+    public var phases: [(name: String, seconds: Double)] = []
 }
 
 /// Copies a tree's memory while it runs on, so that the dump made later on
@@ -50,6 +52,7 @@ public struct PreDumpReport: Sendable {
 public enum PreDumper {
     public static func preDump(_ options: PreDumpOptions) throws -> PreDumpReport {
         let started = Date()
+        var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         let (chain, parentManifest) = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
             .map { ($0.chain, $0.parentManifest) } ?? (nil, nil)
@@ -62,6 +65,7 @@ public enum PreDumper {
             throw error
         }
         let frozenAt = Date()
+        phases.mark("freeze")
         let keeper = ExternalKeeper(imageDirectory: image.path)
         var inspectors: [TaskInspector] = []
         var letGo = false
@@ -88,11 +92,13 @@ public enum PreDumper {
                 inheritances.append(inheritance)
                 layouts.append(layout)
             }
+            phases.mark("page plan")
             let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
             let progress = Progress(label: "pre-dump", total: planned, quiet: options.quiet)
             let holding = options.codec.kind != .none && planned <= MemoryDumper.heldBytesLimit()
             let (results, held) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress, holdingChunks: holding)
             progress.finish()
+            phases.mark(holding ? "pages read" : "pages")
 
             // The pages are read: from here on every write counts.
             var trackers: [WriteTracker] = []
@@ -111,13 +117,18 @@ public enum PreDumper {
                 trackedVMAs += MemoryTracking.protect(tracker, vmas: layouts[i].vmas)
                 trackers.append(tracker)
             }
+            phases.mark("write tracking")
             for inspector in inspectors { try inspector.close() }
             inspectors = []
             tree.release(kill: false)
             letGo = true
             let released = Date()
+            phases.mark("release")
 
-            if holding { try MemoryDumper.write(held, jobs: jobs, workers: options.workers) }
+            if holding {
+                try MemoryDumper.write(held, jobs: jobs, workers: options.workers)
+                phases.mark("pages written")
+            }
             var written: UInt64 = 0
             var pages: UInt64 = 0
             for (i, job) in jobs.enumerated() {
@@ -134,12 +145,13 @@ public enum PreDumper {
                                       parentManifest: parentManifest, preDump: true))
             keeper.finish()
             for holder in takenOver { _ = TakenBack.endKeeper(holder) }
+            phases.mark("image")
             return PreDumpReport(
                 pid: options.pid, processes: entries.count,
                 bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written, pagesStored: pages,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
                 frozenSeconds: released.timeIntervalSince(frozenAt), totalSeconds: Date().timeIntervalSince(started),
-                trackedVMAs: trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost))
+                trackedVMAs: trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost), phases: phases.phases)
         } catch {
             keeper.abandon()
             // A parent whose pages were protected again no longer knows
