@@ -9,8 +9,9 @@ enum BenchRunner {
         var readv: ReadvProbe.Result?
         let warmUp = Stopwatch()
         _ = try DumpRestoreCycle.run(heapMiB: plan.largest, workload: .random, codec: plan.codecs[0],
-                                     warmPageCache: plan.warmPageCache) { fixture in
+                                     warmPageCache: plan.warmPageCache) { fixture, _ in
             readv = try ReadvProbe.measure(fixture)
+            return nil
         }
         let warmUpSeconds = warmUp.seconds
         let memcpy = CopyProbe.measure()

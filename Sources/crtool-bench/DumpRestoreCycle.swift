@@ -8,19 +8,21 @@ import Ptrace
 /// the restore calls are timed; a restore that does not come back alive
 /// is an error, never a fast result. With `warmPageCache`, page-cache memory
 /// for the image is recycled right before the dump (see FreshPageCache).
+/// `beforeDump` may return a pre-dump it made for the dump to be made on.
 enum DumpRestoreCycle {
     static func run(heapMiB: Int, workload: Workload, codec: Codec, warmPageCache: Bool,
-                    beforeDump: ((CounterFixture) throws -> Void)? = nil) throws -> Measurement {
+                    beforeDump: ((CounterFixture, ScratchDirectory) throws -> String?)? = nil) throws -> Measurement {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let fixture = try CounterFixture.start(heapMiB: heapMiB, workload: workload, in: scratch)
         var running: pid_t? = fixture.pid
         defer { if let pid = running { try? ChildReaper.killAndReap(pid) } }
-        try beforeDump?(fixture)
+        let parent = try beforeDump?(fixture, scratch)
 
         var dumpOptions = DumpOptions(pid: fixture.pid, directory: scratch.imagePath)
         dumpOptions.codec = codec
         dumpOptions.quiet = true
+        dumpOptions.parent = parent
         if warmPageCache { try FreshPageCache.recycle(mebibytes: heapMiB + 64, in: scratch.path) }
         let (report, dumpSeconds) = try Stopwatch.time {
             try TracerThread.run { try Dumper.dump(dumpOptions) }

@@ -34,47 +34,25 @@ enum PreDumpCycle {
     }
 
     private static func once(heapMiB: Int, codec: Codec, warmPageCache: Bool) throws -> (Measurement, Measurement) {
-        let scratch = try ScratchDirectory()
-        defer { scratch.remove() }
-        let fixture = try CounterFixture.start(heapMiB: heapMiB, workload: .random, in: scratch)
-        var running: pid_t? = fixture.pid
-        defer { if let pid = running { try? ChildReaper.killAndReap(pid) } }
-
-        let preDirectory = scratch.path + "/pre"
-        var preOptions = PreDumpOptions(pid: fixture.pid, directory: preDirectory)
-        preOptions.codec = codec
-        preOptions.quiet = true
-        if warmPageCache { try FreshPageCache.recycle(mebibytes: heapMiB + 64, in: scratch.path) }
-        let (pre, preSeconds) = try Stopwatch.time { try TracerThread.run { try PreDumper.preDump(preOptions) } }
-        defer { if let keeper = pre.keeperPid { kill(keeper, SIGKILL) } }
-        try fixture.waitForTick(after: fixture.log.lines().count)
-        try fixture.waitForTick(after: fixture.log.lines().count)
-
-        var dumpOptions = DumpOptions(pid: fixture.pid, directory: scratch.imagePath)
-        dumpOptions.codec = codec
-        dumpOptions.quiet = true
-        dumpOptions.parent = preDirectory
-        let (report, dumpSeconds) = try Stopwatch.time { try TracerThread.run { try Dumper.dump(dumpOptions) } }
-        guard try ChildReaper.reap(fixture.pid, timeout: 30) else {
-            throw BenchError("pid \(fixture.pid) still runs 30 s after its dump")
+        var pre: Measurement?
+        var keeper: pid_t?
+        defer { if let keeper { kill(keeper, SIGKILL) } }
+        // The page cache is recycled for the pre-dump, which writes the
+        // pages; the dump on it writes a few.
+        let dump = try DumpRestoreCycle.run(heapMiB: heapMiB, workload: .random, codec: codec, warmPageCache: false) { fixture, scratch in
+            let directory = scratch.path + "/pre"
+            var options = PreDumpOptions(pid: fixture.pid, directory: directory)
+            options.codec = codec
+            options.quiet = true
+            if warmPageCache { try FreshPageCache.recycle(mebibytes: heapMiB + 64, in: scratch.path) }
+            let (report, seconds) = try Stopwatch.time { try TracerThread.run { try PreDumper.preDump(options) } }
+            keeper = report.keeperPid
+            pre = Measurement(dumpSeconds: seconds, frozenSeconds: report.frozenSeconds, imageBytes: report.bytesWritten,
+                              storedBytes: report.pagesStored * 4096, restoreSeconds: 0)
+            try fixture.waitForTick(after: fixture.log.lines().count)
+            try fixture.waitForTick(after: fixture.log.lines().count)
+            return directory
         }
-        running = nil
-        let imageBytes = try scratch.imageBytes()
-
-        let mark = fixture.log.lines().count
-        var restoreOptions = RestoreOptions(directory: scratch.imagePath)
-        restoreOptions.quiet = true
-        let (restored, restoreSeconds) = try Stopwatch.time { try TracerThread.run { try Restorer.restore(restoreOptions) } }
-        running = restored.pid
-        try fixture.waitForTick(after: mark)
-        try fixture.verifyHeap(after: mark)
-        try ChildReaper.killAndReap(restored.pid)
-        running = nil
-
-        let preMeasure = Measurement(dumpSeconds: preSeconds, frozenSeconds: pre.frozenSeconds, imageBytes: pre.bytesWritten,
-                                     storedBytes: pre.pagesStored * 4096, restoreSeconds: 0)
-        let dumpMeasure = Measurement(dumpSeconds: dumpSeconds, frozenSeconds: report.frozenSeconds, imageBytes: imageBytes,
-                                      storedBytes: report.pagesStored * 4096, restoreSeconds: restoreSeconds)
-        return (preMeasure, dumpMeasure)
+        return (pre!, dump)
     }
 }
