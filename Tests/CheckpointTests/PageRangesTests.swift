@@ -39,4 +39,19 @@ final class PageRangesTests: XCTestCase {
             XCTAssertEqual(pages(PageRanges.clipped(unsorted, to: b)), pages(unsorted).intersection(pages(b)))
         }
     }
+
+    /// Runs as long as a run can count, and runs that wrap around the
+    /// address space (damaged images), are taken without a trap.
+    func testHugeAndWrappingRunsStayWithinWhatARunCounts() {
+        let most = UInt64(UInt32.max) * 4096
+        let a = PageRange(address: 0x1000, pageCount: .max)
+        let b = PageRange(address: 0x1000 + most, pageCount: .max)
+        let merged = PageRanges.normalized([b, a])
+        XCTAssertEqual(PageRanges.pageCount(merged), 2 * UInt64(UInt32.max))
+        XCTAssertEqual(merged.first?.address, 0x1000)
+        let wrapping = PageRange(address: UInt64.max - 0xfff - 4096, pageCount: 10)
+        XCTAssertEqual(PageRanges.normalized([wrapping]), [PageRange(address: UInt64.max - 0xfff - 4096, pageCount: 1)])
+        XCTAssertEqual(PageRanges.runs(0x1000..<(0x1000 + 2 * most + 4096)).map(\.pageCount), [.max, .max, 1])
+        XCTAssertEqual(PageRanges.intersection(merged, [PageRange(address: 0x1000 + most - 4096, pageCount: 2)]).count, 2)
+    }
 }

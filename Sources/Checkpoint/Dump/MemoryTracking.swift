@@ -30,7 +30,7 @@ enum MemoryTracking {
         for vma in trackable(vmas) where vma.flags.contains("uw") {
             let range = vma.start..<vma.end
             guard (try? tracker.register(range)) != nil else { continue }
-            runs += try pagemap.unwritten(in: range).map(PageRanges.run)
+            runs += try pagemap.unwritten(in: range).flatMap(PageRanges.runs)
         }
         return PageRanges.normalized(runs)
     }

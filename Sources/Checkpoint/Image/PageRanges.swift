@@ -1,16 +1,39 @@
 /// Sets of pages written as runs (`PageRange`), sorted by address and
 /// merged, for what an incremental image takes from its parents.
 public enum PageRanges {
-    /// Sorted, with overlapping and touching runs merged into one.
+    /// Sorted, with overlapping and touching runs merged into one (up to
+    /// the most pages a run can count; a longer stretch stays in several
+    /// runs that touch). Runs that wrap around the address space, which
+    /// only a damaged image has, are cut at its end.
     public static func normalized(_ runs: [PageRange]) -> [PageRange] {
         var out: [PageRange] = []
-        for r in runs.filter({ $0.pageCount > 0 }).sorted(by: { $0.address < $1.address }) {
-            if let last = out.last, let lastEnd = last.endAddress, r.address <= lastEnd {
-                let end = max(lastEnd, r.endAddress ?? lastEnd)
-                out[out.count - 1].pageCount = UInt32((end - last.address) / UInt64(PageRange.pageSize))
-            } else {
-                out.append(r)
+        let sorted = runs.filter { $0.pageCount > 0 && $0.address % UInt64(PageRange.pageSize) == 0 }.sorted { $0.address < $1.address }
+        for r in sorted {
+            let rEnd = r.endAddress ?? lastPage
+            guard let last = out.last, let lastEnd = last.endAddress, r.address <= lastEnd else {
+                out += Self.runs(r.address..<rEnd)
+                continue
             }
+            guard rEnd > lastEnd else { continue }
+            out.removeLast()
+            out += Self.runs(last.address..<rEnd)
+        }
+        return out
+    }
+
+    /// The start of the last page of the address space.
+    private static let lastPage = UInt64.max - UInt64(PageRange.pageSize) + 1
+
+    /// The runs `addresses` (page-aligned) covers, each at most
+    /// UInt32.max pages.
+    public static func runs(_ addresses: Range<UInt64>) -> [PageRange] {
+        var out: [PageRange] = []
+        var start = addresses.lowerBound
+        let most = UInt64(UInt32.max) * UInt64(PageRange.pageSize)
+        while start < addresses.upperBound {
+            let end = addresses.upperBound - start > most ? start + most : addresses.upperBound
+            out.append(run(start..<end))
+            start = end
         }
         return out
     }
@@ -68,7 +91,8 @@ public enum PageRanges {
         runs.reduce(0) { $0 + UInt64($1.pageCount) }
     }
 
-    /// The run of whole pages `addresses` covers.
+    /// The run of whole pages `addresses` covers: at most UInt32.max
+    /// pages (`runs` cuts longer stretches).
     public static func run(_ addresses: Range<UInt64>) -> PageRange {
         PageRange(address: addresses.lowerBound, pageCount: UInt32(addresses.count / PageRange.pageSize))
     }

@@ -28,8 +28,12 @@ enum PageLayoutCheck {
     /// which must besides not be in the process's own page file: one page
     /// is placed once.
     static func check(_ lineage: PageLineage, file: String, reader: PageStreamReader, vmas: [VMAImage]) throws {
+        if let bad = lineage.inherited.first(where: { $0.address % UInt64(PageRange.pageSize) != 0 || $0.endAddress == nil }) {
+            throw ImageError(file: file, field: "inherited",
+                             reason: "the run at 0x\(String(bad.address, radix: 16)) of \(bad.pageCount) pages is not whole pages of the address space")
+        }
         // A run may go on across VMAs that touch.
-        let covered = PageRanges.normalized(storing(vmas).map { PageRanges.run($0.start..<$0.end) })
+        let covered = PageRanges.normalized(storing(vmas).flatMap { PageRanges.runs($0.start..<$0.end) })
         if let outside = PageRanges.subtracting(PageRanges.normalized(lineage.inherited), covered).first {
             throw ImageError(file: file, field: "inherited",
                              reason: "pages at 0x\(String(outside.address, radix: 16)) lie outside every VMA that stores pages")
