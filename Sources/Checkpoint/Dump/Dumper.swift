@@ -160,7 +160,7 @@ public enum Dumper {
             try EpollFiles.checkWatchesHeld(processes)
 
             let inheritances = try collected.map { c in
-                try PageInheritance.find(pid: c.image.pid, startTime: try ProcStat.read(pid: c.image.pid).startTime,
+                try PageInheritance.find(pid: c.image.pid, startTime: { try ProcStat.read(pid: c.image.pid).startTime },
                                          vmas: c.image.vmas, chain: parent?.chain)
             }
             let jobs = try zip(collected, inheritances).map { c, inheritance in
@@ -224,10 +224,8 @@ public enum Dumper {
                 for v in processes[i].vmas.indices {
                     processes[i].vmas[v].pagesStored = results[i].pagesStored[v] + inheritedPerVMA[v]
                 }
-                if !inheritances[i].inherited.isEmpty {
-                    try image.writeJSON(PageLineage(pid: processes[i].pid, startTime: try ProcStat.read(pid: processes[i].pid).startTime,
-                                                    inherited: inheritances[i].inherited),
-                                        to: PageLineage.fileName(pid: processes[i].pid))
+                if let lineage = inheritances[i].lineage, !lineage.inherited.isEmpty {
+                    try image.writeJSON(lineage, to: PageLineage.fileName(pid: processes[i].pid))
                 }
             }
             for p in processes { try image.writeJSON(p, to: "process-\(p.pid).json") }

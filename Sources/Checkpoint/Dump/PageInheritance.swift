@@ -9,8 +9,12 @@ struct PageInheritance {
     /// reads none of them. Each is as it was then: in the parent, or zero
     /// (the parent skipped it), or a page of the mapped file.
     var unwritten: [PageRange] = []
-    /// The unwritten pages the parent holds, which the image takes from it.
-    var inherited: [PageRange] = []
+    /// What the image records of the process's pages on the parent: its
+    /// start time, read while it was frozen, and the unwritten pages the
+    /// parent holds, which the image takes from it. nil when the parent
+    /// has nothing to give.
+    var lineage: PageLineage?
+    var inherited: [PageRange] { lineage?.inherited ?? [] }
     /// The parent's tracker, which goes on tracking for the next image.
     var parentTracker: OutsideHolder?
     /// Why nothing could be taken from the parent although it has the
@@ -21,15 +25,19 @@ struct PageInheritance {
     /// round and protects the next.
     var tracker: WriteTracker?
 
-    static func find(pid: Int32, startTime: UInt64, vmas: [VMAImage], chain: ImageChain?) throws -> PageInheritance {
-        guard let chain, let lineage = try chain.parentLineage(pid: pid, startTime: startTime) else { return PageInheritance() }
+    /// `startTime` is asked only when there is a parent to ask about.
+    static func find(pid: Int32, startTime: () throws -> UInt64, vmas: [VMAImage], chain: ImageChain?) throws -> PageInheritance {
+        guard let chain else { return PageInheritance() }
+        let started = try startTime()
+        guard let lineage = try chain.parentLineage(pid: pid, startTime: started) else { return PageInheritance() }
         guard let holder = lineage.tracker, TakenBack.isRunning(holder) else {
             return PageInheritance(lost: "pid \(pid): the pre-dump's write tracking ended (its crtool-keeper is gone, or a later pre-dump took it over), so every page was read again")
         }
         let tracker = try takeOver(holder, pid: pid)
         let unwritten = try MemoryTracking.unwritten(by: tracker, vmas: vmas)
         let held = try chain.pagesHeld(pid: pid, lineage: lineage)
-        return PageInheritance(unwritten: unwritten, inherited: PageRanges.intersection(unwritten, held),
+        return PageInheritance(unwritten: unwritten,
+                               lineage: PageLineage(pid: pid, startTime: started, inherited: PageRanges.intersection(unwritten, held)),
                                parentTracker: holder, tracker: tracker)
     }
 

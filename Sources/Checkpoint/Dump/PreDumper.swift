@@ -78,10 +78,11 @@ public enum PreDumper {
             var jobs: [MemoryDumper.Job] = []
             var inheritances: [PageInheritance] = []
             var layouts: [ProcessLayout] = []
+            var startTimes: [UInt64] = []
             for p in tree.processes {
                 let layout = try ProcessCollector.layout(of: p)
                 let stat = try ProcStat.read(pid: p.pid)
-                let inheritance = try PageInheritance.find(pid: p.pid, startTime: stat.startTime, vmas: layout.vmas, chain: chain)
+                let inheritance = try PageInheritance.find(pid: p.pid, startTime: { stat.startTime }, vmas: layout.vmas, chain: chain)
                 let dumper = MemoryDumper(pid: p.pid, memory: RemoteMemory(pid: p.pid))
                 let items = try dumper.plan(vmas: layout.vmas, details: layout.details, skipping: inheritance.unwritten)
                 let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
@@ -91,6 +92,7 @@ public enum PreDumper {
                                             tids: p.threads.map(\.tid), command: stat.command))
                 inheritances.append(inheritance)
                 layouts.append(layout)
+                startTimes.append(stat.startTime)
             }
             phases.mark("page plan")
             let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
@@ -136,7 +138,9 @@ public enum PreDumper {
                 written += summary.fileSize
                 pages += summary.pages
                 let holder = try keeper.hold(trackers[i].descriptor, what: "the write tracker of pid \(entries[i].pid)")
-                try image.writeJSON(PageLineage(pid: entries[i].pid, startTime: try ProcStat.read(pid: entries[i].pid).startTime,
+                // The start time read while the tree was frozen: the
+                // process may have ended since.
+                try image.writeJSON(PageLineage(pid: entries[i].pid, startTime: startTimes[i],
                                                 inherited: inheritances[i].inherited, tracker: holder),
                                     to: PageLineage.fileName(pid: entries[i].pid))
             }
