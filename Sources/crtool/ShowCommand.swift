@@ -30,8 +30,7 @@ struct ShowCommand: ParsableCommand {
             var lockTables = Set<String>()
             var keepers: [Int32: Int] = [:]
             for entry in m.processes {
-                let lineage = m.files[PageLineage.fileName(pid: entry.pid)] == nil ? nil
-                    : try image.readJSON(PageLineage.self, from: PageLineage.fileName(pid: entry.pid))
+                let lineage = try PageLineage.read(from: image, pid: entry.pid)
                 if m.isPreDump {
                     let reader = try image.pageReader(name: PageLineage.pagesFileName(pid: entry.pid))
                     print("process \(entry.pid) (\(entry.command)) ppid \(entry.ppid), \(entry.tids.count) thread\(entry.tids.count == 1 ? "" : "s")")

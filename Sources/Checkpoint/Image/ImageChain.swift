@@ -137,14 +137,8 @@ final class ImageChain {
     }
 
     private func lineage(in link: Link, pid: Int32) throws -> PageLineage? {
-        let name = PageLineage.fileName(pid: pid)
-        guard link.image.manifest.files[name] != nil else { return nil }
         do {
-            let lineage = try link.image.readJSON(PageLineage.self, from: name)
-            guard lineage.pid == pid else {
-                throw ImageError(file: name, field: "pid", reason: "\(lineage.pid), but the file is pid \(pid)'s")
-            }
-            return lineage
+            return try PageLineage.read(from: link.image, pid: pid)
         } catch var e as ImageError {
             e.file = "\(link.path)/\(e.file)"
             throw e

@@ -27,6 +27,18 @@ public struct PageLineage: Codable, Equatable, Sendable {
 
     public static func fileName(pid: Int32) -> String { "lineage-\(pid).json" }
 
+    /// Process `pid`'s lineage in `image`, nil when the image lists none;
+    /// a file that names another pid is refused.
+    public static func read(from image: ImageDirectory, pid: Int32) throws -> PageLineage? {
+        let name = fileName(pid: pid)
+        guard image.manifest.files[name] != nil else { return nil }
+        let lineage = try image.readJSON(PageLineage.self, from: name)
+        guard lineage.pid == pid else {
+            throw ImageError(file: name, field: "pid", reason: "\(lineage.pid), but the file is pid \(pid)'s")
+        }
+        return lineage
+    }
+
     /// A pre-dump's page file, which has no process file to name it.
     public static func pagesFileName(pid: Int32) -> String { "pages-\(pid).img" }
 

@@ -39,12 +39,8 @@ struct RestorePlan {
             try ImageConsistency.check(p, entry: entry, manifest: manifest)
             let reader = try image.pageReader(name: p.pagesFile)
             try PageLayoutCheck.check(reader, of: p)
-            let lineageFile = PageLineage.fileName(pid: p.pid)
-            if manifest.files[lineageFile] != nil {
-                let lineage = try image.readJSON(PageLineage.self, from: lineageFile)
-                guard lineage.pid == p.pid else {
-                    throw ImageError(file: lineageFile, field: "pid", reason: "\(lineage.pid), but the file is pid \(p.pid)'s")
-                }
+            if let lineage = try PageLineage.read(from: image, pid: p.pid) {
+                let lineageFile = PageLineage.fileName(pid: p.pid)
                 guard let chain else {
                     throw ImageError(file: lineageFile, field: "inherited", reason: "pages are taken from a parent image, and manifest.json names none")
                 }
