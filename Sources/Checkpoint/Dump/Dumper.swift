@@ -164,18 +164,16 @@ public enum Dumper {
                                          vmas: c.image.vmas, chain: parent?.chain)
             }
             let jobs = try zip(collected, inheritances).map { c, inheritance in
-                let dumper = MemoryDumper(pid: c.image.pid, memory: c.memory)
-                let items = try dumper.plan(vmas: c.image.vmas, details: c.details, skipping: inheritance.unwritten)
-                let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
-                return MemoryDumper.Job(dumper: dumper, items: items, vmaCount: c.image.vmas.count,
-                                        writer: try image.pageWriter(name: c.image.pagesFile, codec: options.codec, parts: parts))
+                try MemoryDumper.Job.planned(pid: c.image.pid, memory: c.memory, vmas: c.image.vmas, details: c.details,
+                                             skipping: inheritance.unwritten, image: image, name: c.image.pagesFile,
+                                             codec: options.codec, workers: options.workers)
             }
             phases.mark("page plan")
-            let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+            let planned = MemoryDumper.plannedBytes(jobs)
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
             // A tree that survives the dump runs on while its pages are
             // compressed, when they fit in memory.
-            let holdingPages = options.treeSurvives && options.codec.kind != .none && planned <= MemoryDumper.heldBytesLimit()
+            let holdingPages = options.treeSurvives && MemoryDumper.holdsChunks(planned: planned, codec: options.codec)
             let (results, heldPages) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress,
                                                             holdingChunks: holdingPages)
             phases.mark(holdingPages ? "pages read" : "pages")

@@ -114,6 +114,30 @@ final class MemoryDumper {
         var items: [WorkItem]
         var vmaCount: Int
         var writer: PageStreamWriter
+
+        /// The job of the process at `pid`: its plan (the pages in
+        /// `skipping` left out) and a page file `name` in `image`, striped
+        /// when the plan is large.
+        static func planned(pid: Int32, memory: RemoteMemory, vmas: [VMAImage], details: [UInt64: SmapsDetail],
+                            skipping: [PageRange], image: ImageDirectory, name: String, codec: Codec, workers: Int) throws -> Job {
+            let dumper = MemoryDumper(pid: pid, memory: memory)
+            let items = try dumper.plan(vmas: vmas, details: details, skipping: skipping)
+            let parts = MemoryDumper.pageFileParts(items: items, workers: workers)
+            return Job(dumper: dumper, items: items, vmaCount: vmas.count,
+                       writer: try image.pageWriter(name: name, codec: codec, parts: parts))
+        }
+    }
+
+    /// Bytes the jobs' plans read.
+    static func plannedBytes(_ jobs: [Job]) -> UInt64 {
+        jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+    }
+
+    /// Whether the chunks of a dump that lets its tree go before writing
+    /// are worth holding in memory to compress after: they are to be
+    /// compressed and fit.
+    static func holdsChunks(planned: UInt64, codec: Codec) -> Bool {
+        codec.kind != .none && planned <= heldBytesLimit()
     }
 
     /// The most page data a dump holds in memory to write after the tree

@@ -83,11 +83,10 @@ public enum PreDumper {
                 let layout = try ProcessCollector.layout(of: p)
                 let stat = try ProcStat.read(pid: p.pid)
                 let inheritance = try PageInheritance.find(pid: p.pid, startTime: { stat.startTime }, vmas: layout.vmas, chain: chain)
-                let dumper = MemoryDumper(pid: p.pid, memory: RemoteMemory(pid: p.pid))
-                let items = try dumper.plan(vmas: layout.vmas, details: layout.details, skipping: inheritance.unwritten)
-                let parts = MemoryDumper.pageFileParts(items: items, workers: options.workers)
-                jobs.append(MemoryDumper.Job(dumper: dumper, items: items, vmaCount: layout.vmas.count,
-                                             writer: try image.pageWriter(name: PageLineage.pagesFileName(pid: p.pid), codec: options.codec, parts: parts)))
+                jobs.append(try MemoryDumper.Job.planned(pid: p.pid, memory: RemoteMemory(pid: p.pid), vmas: layout.vmas,
+                                                         details: layout.details, skipping: inheritance.unwritten, image: image,
+                                                         name: PageLineage.pagesFileName(pid: p.pid), codec: options.codec,
+                                                         workers: options.workers))
                 entries.append(ProcessEntry(pid: p.pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
                                             tids: p.threads.map(\.tid), command: stat.command))
                 inheritances.append(inheritance)
@@ -95,9 +94,9 @@ public enum PreDumper {
                 startTimes.append(stat.startTime)
             }
             phases.mark("page plan")
-            let planned = jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+            let planned = MemoryDumper.plannedBytes(jobs)
             let progress = Progress(label: "pre-dump", total: planned, quiet: options.quiet)
-            let holding = options.codec.kind != .none && planned <= MemoryDumper.heldBytesLimit()
+            let holding = MemoryDumper.holdsChunks(planned: planned, codec: options.codec)
             let (results, held) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress, holdingChunks: holding)
             progress.finish()
             phases.mark(holding ? "pages read" : "pages")
