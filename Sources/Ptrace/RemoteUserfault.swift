@@ -41,12 +41,12 @@ public final class RemoteUserfault: @unchecked Sendable {
     /// anonymous VMAs) fillable by `copy`.
     public func registerMissing(_ range: Range<UInt64>) throws {
         let r = cr_uffd_register_missing(fd, range.lowerBound, UInt64(range.count))
-        if r < 0 { throw SystemError("UFFDIO_REGISTER of \(Self.describe(range))", pid: pid, errno: -r) }
+        if r < 0 { throw SystemError("UFFDIO_REGISTER of \(range.addressDescription)", pid: pid, errno: -r) }
     }
 
     public func unregister(_ range: Range<UInt64>) throws {
         let r = cr_uffd_unregister(fd, range.lowerBound, UInt64(range.count))
-        if r < 0 { throw SystemError("UFFDIO_UNREGISTER of \(Self.describe(range))", pid: pid, errno: -r) }
+        if r < 0 { throw SystemError("UFFDIO_UNREGISTER of \(range.addressDescription)", pid: pid, errno: -r) }
     }
 
     /// Copies `source[range]` into the missing pages at `address`, inside
@@ -69,9 +69,5 @@ public final class RemoteUserfault: @unchecked Sendable {
                 throw SystemError("UFFDIO_COPY of \(count - done) bytes at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: -r)
             }
         }
-    }
-
-    private static func describe(_ range: Range<UInt64>) -> String {
-        "0x\(String(range.lowerBound, radix: 16))-0x\(String(range.upperBound, radix: 16))"
     }
 }

@@ -54,7 +54,7 @@ public final class WriteTracker: @unchecked Sendable {
     /// is how a tracker tells the ranges that are its own.
     public func register(_ range: Range<UInt64>) throws {
         let r = cr_uffd_register_wp(descriptor, range.lowerBound, UInt64(range.count))
-        if r < 0 { throw SystemError("UFFDIO_REGISTER (write protection) of \(Self.describe(range))", pid: pid, errno: -r) }
+        if r < 0 { throw SystemError("UFFDIO_REGISTER (write protection) of \(range.addressDescription)", pid: pid, errno: -r) }
     }
 
     /// Protects every page of `range` again: what is written after this
@@ -62,10 +62,6 @@ public final class WriteTracker: @unchecked Sendable {
     /// range is this tracker's: protect only what `register` accepted.
     public func protect(_ range: Range<UInt64>) throws {
         let r = cr_uffd_writeprotect(descriptor, range.lowerBound, UInt64(range.count))
-        if r < 0 { throw SystemError("UFFDIO_WRITEPROTECT of \(Self.describe(range))", pid: pid, errno: -r) }
-    }
-
-    private static func describe(_ range: Range<UInt64>) -> String {
-        "0x\(String(range.lowerBound, radix: 16))-0x\(String(range.upperBound, radix: 16))"
+        if r < 0 { throw SystemError("UFFDIO_WRITEPROTECT of \(range.addressDescription)", pid: pid, errno: -r) }
     }
 }
