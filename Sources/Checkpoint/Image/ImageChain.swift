@@ -104,7 +104,7 @@ final class ImageChain {
         guard let link = links.first else { return [] }
         let reader = try link.image.pageReader(name: PageLineage.pagesFileName(pid: pid))
         defer { reader.closeFiles() }
-        return PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges) + lineage.inherited)
+        return PageRanges.normalized(reader.storedPages + lineage.inherited)
     }
 
     /// Where each inherited page of `pid` comes from: the nearest parent
@@ -124,7 +124,7 @@ final class ImageChain {
             }
             let reader = try link.image.pageReader(name: PageLineage.pagesFileName(pid: pid))
             reader.closeFiles()
-            let own = PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges))
+            let own = reader.storedPages
             let here = PageRanges.intersection(remaining, own)
             if !here.isEmpty { layers.append(PageLayer(reader: reader, wanted: here)) }
             remaining = PageRanges.subtracting(remaining, own)

@@ -105,6 +105,11 @@ public final class PageStreamReader: @unchecked Sendable {
         locations
     }
 
+    /// Every page the stream stores, as normalized runs (PageRanges).
+    public var storedPages: [PageRange] {
+        PageRanges.normalized(locations.flatMap(\.header.ranges))
+    }
+
     /// The file name of the part holding `location`, for errors.
     public func fileName(of location: PageChunkLocation) -> String {
         parts[location.part].name

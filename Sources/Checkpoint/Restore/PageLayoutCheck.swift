@@ -38,8 +38,7 @@ enum PageLayoutCheck {
             throw ImageError(file: file, field: "inherited",
                              reason: "pages at 0x\(String(outside.address, radix: 16)) lie outside every VMA that stores pages")
         }
-        let own = PageRanges.normalized(reader.chunkLocations().flatMap(\.header.ranges))
-        if let both = PageRanges.intersection(PageRanges.normalized(lineage.inherited), own).first {
+        if let both = PageRanges.intersection(PageRanges.normalized(lineage.inherited), reader.storedPages).first {
             throw ImageError(file: file, field: "inherited",
                              reason: "the page at 0x\(String(both.address, radix: 16)) is in \(reader.name) too")
         }
