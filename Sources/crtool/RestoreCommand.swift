@@ -75,6 +75,7 @@ struct RestoreCommand: ParsableCommand {
                     ? ", \(report.takenFromKeepers) shared outside taken back from crtool-keeper"
                         + (report.keepersEnded.isEmpty ? "" : " (pid \(report.keepersEnded.map(String.init).joined(separator: ", ")), ended)")
                     : "")
+                + (report.trackingEnded.isEmpty ? "" : ", write tracking of the dumped tree ended (crtool-keeper pid \(report.trackingEnded.map(String.init).joined(separator: ", ")))")
                 + (leaveStopped ? "; left stopped (SIGCONT to let it go)" : "")
             if detach { print(line) } else { printError(line) }
         }

@@ -26,8 +26,8 @@ final class ImageChainTests: XCTestCase {
     /// An image of pid 100 in `name`: its own pages, its lineage, and the
     /// parent it names with that parent's manifest as it is now.
     @discardableResult
-    private func image(_ name: String, preDump: Bool = true, parent: String? = nil, pages: [PageRange],
-                       inherited: [PageRange]? = nil, startTime: UInt64? = nil) throws -> String {
+    private func image(_ name: String, preDump: Bool = true, tracksWrites: Bool = false, parent: String? = nil,
+                       pages: [PageRange], inherited: [PageRange]? = nil, startTime: UInt64? = nil) throws -> String {
         let path = directory + "/" + name
         let image = try ImageDirectory.create(at: path)
         let writer = try image.pageWriter(name: PageLineage.pagesFileName(pid: pid), codec: Codec(kind: .none))
@@ -40,7 +40,8 @@ final class ImageChainTests: XCTestCase {
         }
         let parentManifest = try parent.map { try ImageDirectory.open(at: directory + "/" + $0, verifyContents: false).manifestChecksum() }
         try image.commit(Manifest(processes: [ProcessEntry(pid: pid, ppid: 1, pgid: pid, sid: pid, tids: [pid], command: "sample")],
-                                  parent: parent.map { "../" + $0 }, parentManifest: parentManifest, preDump: preDump ? true : nil))
+                                  parent: parent.map { "../" + $0 }, parentManifest: parentManifest, preDump: preDump ? true : nil,
+                                  tracksWrites: tracksWrites ? true : nil))
         return path
     }
 
@@ -91,10 +92,21 @@ final class ImageChainTests: XCTestCase {
         expectImageError("parentManifest", fileEnding: "manifest.json") { _ = try self.layers(of: dump, inherited: [run(0, 4)]) }
     }
 
-    func testAParentThatIsNotAPreDumpIsRefused() throws {
+    func testAParentThatTrackedNoWritesIsRefused() throws {
         try image("d1", preDump: false, pages: [run(0, 4)], inherited: [])
         let dump = try image("dump", preDump: false, parent: "d1", pages: [], inherited: [run(0, 4)])
-        expectImageError("preDump", fileEnding: "d1/manifest.json") { _ = try self.layers(of: dump, inherited: [run(0, 4)]) }
+        expectImageError("tracksWrites", fileEnding: "d1/manifest.json") { _ = try self.layers(of: dump, inherited: [run(0, 4)]) }
+    }
+
+    /// Whole dumps that tracked the tree's writes (dump --track-mem) are
+    /// parents like pre-dumps, one on another and under a pre-dump.
+    func testDumpsThatTrackedWritesAreParents() throws {
+        try image("d1", preDump: false, tracksWrites: true, pages: [run(0, 8)], inherited: [])
+        try image("d2", preDump: false, tracksWrites: true, parent: "d1", pages: [run(2, 1)], inherited: [run(0, 2), run(3, 5)])
+        try image("p3", parent: "d2", pages: [run(5, 1)], inherited: [run(0, 5), run(6, 2)])
+        let dump = try image("dump", preDump: false, parent: "p3", pages: [run(7, 1)], inherited: [run(0, 7)])
+        let layers = try layers(of: dump, inherited: [run(0, 7)])
+        XCTAssertEqual(layers.map(\.wanted), [[run(5, 1)], [run(2, 1)], [run(0, 2), run(3, 2), run(6, 1)]])
     }
 
     func testParentsThatLeadBackAreRefused() throws {

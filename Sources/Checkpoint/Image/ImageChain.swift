@@ -1,7 +1,8 @@
 import Codecs
 import Foundation
 
-/// The pre-dumps an image was made on top of, nearest first, each opened,
+/// The images an image was made on top of (pre-dumps, and dumps that
+/// tracked the tree's writes), nearest first, each opened,
 /// checked and matched against the manifest of the image made on it, so
 /// that pages are never taken from a parent that changed since.
 final class ImageChain {
@@ -81,8 +82,9 @@ final class ImageChain {
                 throw ImageError(file: childManifest, field: "parentManifest",
                                  reason: "\(path)/\(ManifestFile.name) is not the one this image was made on (\(found.size) bytes, CRC \(hex32(found.crc32)); recorded \(expected.size) bytes, CRC \(hex32(expected.crc32))): it was made again or replaced")
             }
-            guard image.manifest.isPreDump else {
-                throw ImageError(file: "\(path)/\(ManifestFile.name)", field: "preDump", reason: "a parent image must be a pre-dump (crtool pre-dump)")
+            guard image.manifest.canBeParent else {
+                throw ImageError(file: "\(path)/\(ManifestFile.name)", field: "tracksWrites",
+                                 reason: "a parent image must have tracked the tree's writes since: a pre-dump (crtool pre-dump) or a dump with --leave-running --track-mem")
             }
             links.append(Link(image: image, path: path))
             child = image.manifest

@@ -10,7 +10,8 @@ public struct Manifest: Codable, Equatable, Sendable {
     public static let currentFormatVersion = 2
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
-    /// or a pre-dump, is version 2, which they would misread.
+    /// a pre-dump or an image whose writes are tracked is version 2, which
+    /// they would misread.
     public static let standaloneFormatVersion = 1
     public static let toolName = "crtool 0.1.0"
 
@@ -35,8 +36,15 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var parentManifest: FileChecksum?
     /// A pre-dump: pages only, the base of a later dump, never restored.
     public var preDump: Bool?
+    /// A dump of a tree left running whose writes are tracked since
+    /// (dump --track-mem): a whole image, restored like any, that the
+    /// next image can also be made on.
+    public var tracksWrites: Bool?
 
     public var isPreDump: Bool { preDump == true }
+    /// Whether the next image can be made on this one: it tracked the
+    /// tree's writes from when its pages were read.
+    public var canBeParent: Bool { isPreDump || tracksWrites == true }
 
     /// Defaults describe the running host and the current moment, so a dump
     /// only supplies what it knows: the tree and the codec.
@@ -51,7 +59,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         files: [String: FileChecksum] = [:],
         parent: String? = nil,
         parentManifest: FileChecksum? = nil,
-        preDump: Bool? = nil
+        preDump: Bool? = nil,
+        tracksWrites: Bool? = nil
     ) {
         self.formatVersion = formatVersion
         self.tool = tool
@@ -64,6 +73,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.parent = parent
         self.parentManifest = parentManifest
         self.preDump = preDump
-        if parent != nil || preDump == true { self.formatVersion = max(formatVersion, 2) }
+        self.tracksWrites = tracksWrites
+        if parent != nil || preDump == true || tracksWrites == true { self.formatVersion = max(formatVersion, 2) }
     }
 }

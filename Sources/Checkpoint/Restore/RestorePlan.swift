@@ -12,8 +12,12 @@ struct RestorePlan {
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]
-    /// The pages each process takes from the pre-dumps under the image.
+    /// The pages each process takes from the images under the image.
     var inheritedPages: [Int32: [ImageChain.PageLayer]] = [:]
+    /// The write trackers of the dumped tree, when the image tracked its
+    /// writes (dump --track-mem): a restore means that tree is gone, so
+    /// their keepers have nothing left to do.
+    var trackers: [OutsideHolder] = []
 
     var root: ProcessImage { processes[0] }
 
@@ -34,6 +38,7 @@ struct RestorePlan {
         var loaded: [ProcessImage] = []
         var pageReaders: [Int32: PageStreamReader] = [:]
         var inheritedPages: [Int32: [ImageChain.PageLayer]] = [:]
+        var trackers: [OutsideHolder] = []
         for entry in manifest.processes {
             let p = try image.readJSON(ProcessImage.self, from: "process-\(entry.pid).json")
             try ImageConsistency.check(p, entry: entry, manifest: manifest)
@@ -41,11 +46,14 @@ struct RestorePlan {
             try PageLayoutCheck.check(reader, of: p)
             if let lineage = try PageLineage.read(from: image, pid: p.pid) {
                 let lineageFile = PageLineage.fileName(pid: p.pid)
-                guard let chain else {
-                    throw ImageError(file: lineageFile, field: "inherited", reason: "pages are taken from a parent image, and manifest.json names none")
+                if let tracker = lineage.tracker { trackers.append(tracker) }
+                if !lineage.inherited.isEmpty {
+                    guard let chain else {
+                        throw ImageError(file: lineageFile, field: "inherited", reason: "pages are taken from a parent image, and manifest.json names none")
+                    }
+                    try PageLayoutCheck.check(lineage, file: lineageFile, reader: reader, vmas: p.vmas)
+                    inheritedPages[p.pid] = try chain.layers(pid: p.pid, startTime: lineage.startTime, inherited: lineage.inherited, file: lineageFile)
                 }
-                try PageLayoutCheck.check(lineage, file: lineageFile, reader: reader, vmas: p.vmas)
-                inheritedPages[p.pid] = try chain.layers(pid: p.pid, startTime: lineage.startTime, inherited: lineage.inherited, file: lineageFile)
             }
             reader.closeFiles()
             pageReaders[p.pid] = reader
@@ -110,6 +118,7 @@ struct RestorePlan {
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
         plan.pageReaders = pageReaders
         plan.inheritedPages = inheritedPages
+        plan.trackers = trackers
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
         return plan
     }

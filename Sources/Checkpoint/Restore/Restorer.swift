@@ -52,6 +52,9 @@ public struct RestoreReport: Sendable {
     /// and the keepers ended once they held nothing more.
     public var takenFromKeepers = 0
     public var keepersEnded: [Int32] = []
+    /// The keepers of the dumped tree's write trackers (dump --track-mem)
+    /// ended: the tree they tracked is gone.
+    public var trackingEnded: [Int32] = []
 }
 
 /// Brings an image back as a running process tree with the same PIDs,
@@ -167,6 +170,7 @@ public enum Restorer {
             }
             tree.released = true
             let keepers = TakenBack.endKeepers(of: plan.processes)
+            let trackingEnded = plan.trackers.filter { (try? TakenBack.endKeeper($0).get()) == true }.map(\.pid)
             warnings += keepers.warnings
             phases.mark("threads and release")
             return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
@@ -175,7 +179,7 @@ public enum Restorer {
                                  bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings,
                                  phases: phases.phases,
                                  takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true }.count },
-                                 keepersEnded: keepers.ended)
+                                 keepersEnded: keepers.ended, trackingEnded: trackingEnded)
         } catch {
             tree.killAll()
             sysvIPC.undo()
