@@ -69,9 +69,7 @@ public enum PreDumper {
         let keeper = ExternalKeeper(imageDirectory: image.path)
         var inspectors: [TaskInspector] = []
         var letGo = false
-        /// Parents' trackers protected again: their rounds are this
-        /// image's now, so they end with it, committed or not.
-        var takenOver: [OutsideHolder] = []
+        var handover = TrackerHandover()
         do {
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
             var entries: [ProcessEntry] = []
@@ -102,21 +100,13 @@ public enum PreDumper {
             phases.mark(holding ? "pages read" : "pages")
 
             // The pages are read: from here on every write counts.
-            var trackers: [WriteTracker] = []
-            var trackedVMAs = 0
             for (i, p) in tree.processes.enumerated() {
-                let tracker: WriteTracker
-                if let continued = inheritances[i].tracker, let holder = inheritances[i].parentTracker {
-                    takenOver.append(holder)
-                    tracker = continued
-                } else {
+                try handover.arm(inheritances[i], vmas: layouts[i].vmas) {
                     let inspector = try TaskInspector(frozen: p, maps: layouts[i].maps, memory: jobs[i].dumper.memory)
                     try inspector.open()
                     inspectors.append(inspector)
-                    tracker = try inspector.openWriteTracker()
+                    return try inspector.openWriteTracker()
                 }
-                trackedVMAs += MemoryTracking.protect(tracker, vmas: layouts[i].vmas)
-                trackers.append(tracker)
             }
             phases.mark("write tracking")
             for inspector in inspectors { try inspector.close() }
@@ -136,30 +126,29 @@ public enum PreDumper {
                 let summary = try job.writer.finish()
                 written += summary.fileSize
                 pages += summary.pages
-                let holder = try keeper.hold(trackers[i].descriptor, what: "the write tracker of pid \(entries[i].pid)")
                 // The start time read while the tree was frozen: the
                 // process may have ended since.
-                try image.writeJSON(PageLineage(pid: entries[i].pid, startTime: startTimes[i],
-                                                inherited: inheritances[i].inherited, tracker: holder),
+                try image.writeJSON(try handover.lineage(i, pid: entries[i].pid, startTime: startTimes[i],
+                                                         inherited: inheritances[i].inherited, keeper: keeper),
                                     to: PageLineage.fileName(pid: entries[i].pid))
             }
             try keeper.commit()
             try image.commit(Manifest(codec: options.codec, processes: entries, parent: options.parent,
                                       parentManifest: parentManifest, preDump: true))
             keeper.finish()
-            for holder in takenOver { _ = TakenBack.endKeeper(holder) }
+            handover.endTakenOver()
             phases.mark("image")
             return PreDumpReport(
                 pid: options.pid, processes: entries.count,
                 bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written, pagesStored: pages,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
                 frozenSeconds: released.timeIntervalSince(frozenAt), totalSeconds: Date().timeIntervalSince(started),
-                trackedVMAs: trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost), phases: phases.phases)
+                trackedVMAs: handover.trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost), phases: phases.phases)
         } catch {
             keeper.abandon()
             // A parent whose pages were protected again no longer knows
             // what was written since it was made: no image may trust it.
-            for holder in takenOver { _ = TakenBack.endKeeper(holder) }
+            handover.endTakenOver()
             if !letGo {
                 for inspector in inspectors { try? inspector.close() }
                 tree.release(kill: false)
