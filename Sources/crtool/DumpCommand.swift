@@ -50,8 +50,11 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to, its listeners and TCP connections unless --tcp-established takes them) open in a crtool-keeper process until the restore on this host takes them back: the outside processes see no end of file or hang-up, and clients connecting meanwhile wait.")
     var holdExternal = false
 
-    @Option(name: .long, help: "The pre-dump (crtool pre-dump) to make this dump on, relative to -D unless absolute: pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
+    @Option(name: .long, help: "The image to make this dump on, relative to -D unless absolute: a pre-dump (crtool pre-dump) or a dump made with --leave-running --track-mem. Pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
     var prevImagesDir: String?
+
+    @Flag(name: .long, help: "With --leave-running: track the tree's writes from the dump on, so that the next dump (or pre-dump) on this one with --prev-images-dir stores only the pages written since. A crtool-keeper holds the tracking until then.")
+    var trackMem = false
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
@@ -92,6 +95,7 @@ struct DumpCommand: ParsableCommand {
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
         options.parent = prevImagesDir
+        options.trackMemory = trackMem
         guard ["nftables", "skip"].contains(networkLock) else {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
         }
@@ -126,11 +130,12 @@ enum DumpSummary {
         return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, "
-            + (r.pagesInherited > 0 ? "\(ByteCount.format(r.pagesInherited * 4096)) unwritten since the pre-dump taken from it, " : "")
+            + (r.pagesInherited > 0 ? "\(ByteCount.format(r.pagesInherited * 4096)) unwritten since the parent image taken from it, " : "")
             + (r.tcpConnections > 0 ? "\(r.tcpConnections) TCP connection\(r.tcpConnections == 1 ? "" : "s"), " : "")
             + (r.heldByKeeper > 0 ? "\(r.heldByKeeper) shared outside held by crtool-keeper pid \(r.keeperPid.map(String.init) ?? "?"), " : "")
             + "frozen \(ms), total \(total) (\(rate)); "
             + (r.leftStopped ? "process left stopped" : r.leftRunning ? "process left running" : "process killed")
+            + (r.trackerKeeperPid.map { "; writes to \(r.trackedVMAs) VMAs tracked by crtool-keeper pid \($0) for the next dump on this one (--prev-images-dir)" } ?? "")
             + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")
     }
 }

@@ -25,8 +25,11 @@ struct PreDumpCommand: ParsableCommand {
     @Option(name: [.customShort("D"), .customLong("images-dir")], help: "Directory to write the pre-dump into (created 0700).")
     var directory: String
 
-    @Option(name: .long, help: "The pre-dump to make this one on, relative to -D unless absolute.")
+    @Option(name: .long, help: "The image to make this one on, relative to -D unless absolute: a pre-dump, or a dump made with --leave-running --track-mem.")
     var prevImagesDir: String?
+
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: a pre-dump always tracks the tree's writes.")
+    var trackMem = false
 
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"

@@ -24,8 +24,11 @@ struct ShowCommand: ParsableCommand {
             if m.isPreDump {
                 print("  a pre-dump: pages only, the base of a later dump (crtool dump --prev-images-dir), not restored by itself")
             }
+            if m.tracksWrites == true {
+                print("  the tree was left running with its writes tracked (dump --track-mem): the next dump can be made on this image")
+            }
             if let parent = m.parent {
-                print("  made on the pre-dump \(parent), which a restore needs in place")
+                print("  made on the image \(parent), which a restore needs in place")
             }
             var lockTables = Set<String>()
             var keepers: [Int32: Int] = [:]
@@ -35,7 +38,7 @@ struct ShowCommand: ParsableCommand {
                     let reader = try image.pageReader(name: PageLineage.pagesFileName(pid: entry.pid))
                     print("process \(entry.pid) (\(entry.command)) ppid \(entry.ppid), \(entry.tids.count) thread\(entry.tids.count == 1 ? "" : "s")")
                     print("  pages: \(reader.summary.pages), \(ByteCount.format(reader.summary.storedBytes)) stored"
-                          + (lineage.map { ", \($0.inheritedPages) taken from the pre-dumps under it" } ?? ""))
+                          + (lineage.map { ", \($0.inheritedPages) taken from the images under it" } ?? ""))
                     if let tracker = lineage?.tracker {
                         print("  writes since tracked by crtool-keeper pid \(tracker.pid) (the next image on top of this one ends it; kill \(tracker.pid) stops the tracking)")
                     }
@@ -70,8 +73,11 @@ struct ShowCommand: ParsableCommand {
                 print("  pages: \(s.pages) in \(s.chunks) chunks, \(ByteCount.format(s.rawBytes)) before compression, "
                       + "\(ByteCount.format(s.storedBytes)) after (\(String(format: "%.1f", ratio))%), "
                       + (files.count == 1 ? "file \(files[0])" : "files \(files.joined(separator: ", "))"))
-                if let lineage {
-                    print("  pages taken from the pre-dumps under it: \(lineage.inheritedPages), \(ByteCount.format(lineage.inheritedPages * 4096))")
+                if let lineage, m.parent != nil {
+                    print("  pages taken from the images under it: \(lineage.inheritedPages), \(ByteCount.format(lineage.inheritedPages * 4096))")
+                }
+                if let tracker = lineage?.tracker {
+                    print("  writes since tracked by crtool-keeper pid \(tracker.pid) (the next image on top of this one, or a restore of it, ends it; kill \(tracker.pid) stops the tracking)")
                 }
                 if vmas {
                     for v in p.vmas {

@@ -17,20 +17,20 @@ final class PreDumpTests: EndToEndCase {
 
         let first = try scratch.newDirectory("pre1")
         let firstKeeper = try preDump(counter, into: first)
-        XCTAssertGreaterThan(pageBytes(in: first), 256 << 20, "the first pre-dump copies the whole heap")
+        XCTAssertGreaterThan(ImageFiles.pageBytes(in: first), 256 << 20, "the first pre-dump copies the whole heap")
         try counter.waitForMore("tick", 3, after: counter.lineCount)
         let second = try scratch.newDirectory("pre2")
         let secondKeeper = try preDump(counter, into: second, on: "../" + (first as NSString).lastPathComponent)
-        XCTAssertLessThan(pageBytes(in: second), 16 << 20, "the second pre-dump stores only what was written since the first")
+        XCTAssertLessThan(ImageFiles.pageBytes(in: second), 16 << 20, "the second pre-dump stores only what was written since the first")
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(firstKeeper) }, "the second pre-dump took the tracking over from the first's keeper")
         XCTAssertTrue(ProcessTable.isAlive(secondKeeper))
         try counter.waitForMore("tick", 3, after: counter.lineCount)
 
         let image = try checkpoint(counter, options: ["--prev-images-dir", second])
-        XCTAssertLessThan(pageBytes(in: image), 4 << 20, "the dump stores only what was written since the second pre-dump")
+        XCTAssertLessThan(ImageFiles.pageBytes(in: image), 4 << 20, "the dump stores only what was written since the second pre-dump")
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(secondKeeper) }, "the dump ends the tracking")
         let shown = try crtool(["show", image])
-        XCTAssertTrue(shown.succeeded && shown.stdout.contains("pages taken from the pre-dumps under it"), "\(shown)")
+        XCTAssertTrue(shown.succeeded && shown.stdout.contains("pages taken from the images under it"), "\(shown)")
 
         let mark = counter.lineCount
         try restore(image, as: counter)
@@ -49,7 +49,7 @@ final class PreDumpTests: EndToEndCase {
     /// back as zeros, or wrote again must not come back as the pre-dump
     /// had them.
     func testPagesChangedAfterThePreDumpAreNotTakenFromIt() throws {
-        let program = try startPython("pages", Self.pagesProgram)
+        let program = try startPagesProgram()
         let pre = try scratch.newDirectory("pre")
         _ = try preDump(program, into: pre)
         try program.signal(SIGUSR1)
@@ -58,8 +58,7 @@ final class PreDumpTests: EndToEndCase {
         let image = try checkpoint(program, options: ["--prev-images-dir", pre])
         let mark = program.lineCount
         try restore(image, as: program)
-        try program.signal(SIGUSR2)
-        try program.waitFor(line: "check ok", from: mark)
+        try checkPages(program, from: mark)
         try program.waitForMore("tick", 3, after: mark)
         assertNoFailures(program)
     }
@@ -77,7 +76,7 @@ final class PreDumpTests: EndToEndCase {
         let dumped = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir, "--prev-images-dir", pre])
         XCTAssertTrue(dumped.succeeded, "\(dumped)")
         XCTAssertTrue(dumped.stderr.contains("write tracking ended"), "the dump should say why it took nothing: \(dumped)")
-        XCTAssertGreaterThan(pageBytes(in: dir), 64 << 20, "every page read again")
+        XCTAssertGreaterThan(ImageFiles.pageBytes(in: dir), 64 << 20, "every page read again")
         XCTAssertNotNil(try waitForExit(counter.pid, timeout: 10))
         let mark = counter.lineCount
         try restore(dir, as: counter)
@@ -127,50 +126,4 @@ final class PreDumpTests: EndToEndCase {
         XCTAssertTrue(ProcessTable.isAlive(keeper), "crtool-keeper \(keeper) holds the tracking")
         return keeper
     }
-
-    /// Bytes of the page files of an image directory.
-    private func pageBytes(in dir: String) -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { $0.hasPrefix("pages-") }.reduce(0) { total, name in
-            var info = stat()
-            return total + (stat(dir + "/" + name, &info) == 0 ? Int(info.st_size) : 0)
-        }
-    }
-
-    /// 64 pages, page i filled with the byte i + 1. SIGUSR1 changes some:
-    /// 5 dropped, 6 dropped and read (zeros), 7 written, 8 dropped then
-    /// written. SIGUSR2 checks them all.
-    static let pagesProgram = """
-        import mmap, signal, time
-        PAGE = 4096
-        m = mmap.mmap(-1, 64 * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        for i in range(64):
-            m[i * PAGE:(i + 1) * PAGE] = bytes([i + 1]) * PAGE
-        expected = {i: bytes([i + 1]) * PAGE for i in range(64)}
-        asked = []
-        signal.signal(signal.SIGUSR1, lambda s, f: asked.append("change"))
-        signal.signal(signal.SIGUSR2, lambda s, f: asked.append("check"))
-        print("ready", flush=True)
-        tick = 0
-        while True:
-            while asked:
-                what = asked.pop(0)
-                if what == "change":
-                    m.madvise(mmap.MADV_DONTNEED, 5 * PAGE, PAGE)
-                    m.madvise(mmap.MADV_DONTNEED, 6 * PAGE, PAGE)
-                    assert m[6 * PAGE] == 0
-                    m[7 * PAGE:8 * PAGE] = b"\\xee" * PAGE
-                    m.madvise(mmap.MADV_DONTNEED, 8 * PAGE, PAGE)
-                    m[8 * PAGE:9 * PAGE] = b"\\xdd" * PAGE
-                    expected[5] = expected[6] = bytes(PAGE)
-                    expected[7] = b"\\xee" * PAGE
-                    expected[8] = b"\\xdd" * PAGE
-                    print("changed", flush=True)
-                else:
-                    bad = [i for i in range(64) if m[i * PAGE:(i + 1) * PAGE] != expected[i]]
-                    print("check ok" if not bad else "FAIL: pages %s differ" % bad, flush=True)
-            tick += 1
-            print("tick %d" % tick, flush=True)
-            time.sleep(0.05)
-        """
 }

@@ -29,9 +29,14 @@ public struct DumpOptions: Sendable {
     /// sockets, connections to outside servers) open in crtool-keeper
     /// until the restore takes them back, rather than refuse them.
     public var holdExternal = false
-    /// The pre-dump this dump is made on (--prev-images-dir), relative to
-    /// `directory` unless absolute: pages unwritten since are taken from it.
+    /// The image this dump is made on (--prev-images-dir), relative to
+    /// `directory` unless absolute: a pre-dump, or a dump that tracked
+    /// the tree's writes. Pages unwritten since are taken from it.
     public var parent: String?
+    /// Track the writes of a tree left running from the moment its pages
+    /// are read (--track-mem), so that the next dump or pre-dump can be
+    /// made on this one and store only the pages written since.
+    public var trackMemory = false
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -72,10 +77,14 @@ public struct DumpReport: Sendable {
     /// Freezes it took: more than one when a listener had connections
     /// waiting to be accepted, which the program was let take first.
     public var attempts = 1
-    /// Pages unwritten since the parent pre-dump, taken from it.
+    /// Pages unwritten since the parent image, taken from it.
     public var pagesInherited: UInt64 = 0
     /// Processes of the parent whose pages could not be taken from it.
     public var notes: [String] = []
+    /// With --track-mem: VMAs whose writes are tracked for the next image,
+    /// and the crtool-keeper that holds the trackers.
+    public var trackedVMAs = 0
+    public var trackerKeeperPid: Int32?
 }
 
 /// Checkpoints the process tree under one PID: freeze every thread of
@@ -92,6 +101,9 @@ public enum Dumper {
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
         if options.holdExternal && options.leaveRunning {
             throw CheckpointError("--hold-external keeps files for a tree the dump stops (killed, or with --leave-stopped); a tree left running keeps them itself")
+        }
+        if options.trackMemory && !options.leaveRunning {
+            throw CheckpointError("--track-mem tracks the writes of a tree that runs on after the dump: give --leave-running too")
         }
         // One lock for every attempt: while the program accepts what waits,
         // its listeners take nothing new.
@@ -137,6 +149,8 @@ public enum Dumper {
         var collected: [CollectedProcess] = []
         let tcpRepair = options.tcpEstablished ? TCPRepairHold(lock: lock) : nil
         let keeper = options.holdExternal ? ExternalKeeper(imageDirectory: image.path) : nil
+        let trackerKeeper = options.trackMemory ? ExternalKeeper(imageDirectory: image.path) : nil
+        var handover = TrackerHandover()
         /// Whether the tree was let go already (a tree that survives is
         /// let go before the image is written).
         var letGo = false
@@ -159,9 +173,14 @@ public enum Dumper {
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
 
-            let inheritances = try collected.map { c in
-                try PageInheritance.find(pid: c.image.pid, startTime: { try ProcStat.read(pid: c.image.pid).startTime },
-                                         vmas: c.image.vmas, chain: parent?.chain)
+            // Read while frozen, and only for an image that records them:
+            // a process of a tree left running may end before it is written.
+            let startTimes = try collected.map { c in
+                options.parent != nil || options.trackMemory ? try ProcStat.read(pid: c.image.pid).startTime : nil
+            }
+            let inheritances = try collected.indices.map { i in
+                try PageInheritance.find(pid: collected[i].image.pid, startTime: { startTimes[i]! },
+                                         vmas: collected[i].image.vmas, chain: parent?.chain)
             }
             let jobs = try zip(collected, inheritances).map { c, inheritance in
                 try MemoryDumper.Job.planned(pid: c.image.pid, memory: c.memory, vmas: c.image.vmas, details: c.details,
@@ -197,6 +216,13 @@ public enum Dumper {
             // running all the same). One about to be killed waits, frozen,
             // until the image is whole.
             if options.treeSurvives {
+                // The pages are read: from here on every write counts.
+                if options.trackMemory {
+                    for (i, c) in collected.enumerated() {
+                        try handover.arm(inheritances[i], vmas: processes[i].vmas) { try c.inspector.openWriteTracker() }
+                    }
+                    phases.mark("write tracking")
+                }
                 try leaveTree()
                 letGo = true
                 unresumed = tcpRepair?.resume() ?? []
@@ -222,7 +248,11 @@ public enum Dumper {
                 for v in processes[i].vmas.indices {
                     processes[i].vmas[v].pagesStored = results[i].pagesStored[v] + inheritedPerVMA[v]
                 }
-                if let lineage = inheritances[i].lineage, !lineage.inherited.isEmpty {
+                if let trackerKeeper {
+                    try image.writeJSON(try handover.lineage(i, pid: processes[i].pid, startTime: startTimes[i]!,
+                                                             inherited: inheritances[i].inherited, keeper: trackerKeeper),
+                                        to: PageLineage.fileName(pid: processes[i].pid))
+                } else if let lineage = inheritances[i].lineage, !lineage.inherited.isEmpty {
                     try image.writeJSON(lineage, to: PageLineage.fileName(pid: processes[i].pid))
                 }
             }
@@ -238,14 +268,18 @@ public enum Dumper {
                 try leaveTree()
             }
             try keeper?.commit()
+            try trackerKeeper?.commit()
             try image.commit(Manifest(
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) },
-                parent: options.parent, parentManifest: parent?.parentManifest))
+                parent: options.parent, parentManifest: parent?.parentManifest,
+                tracksWrites: options.trackMemory ? true : nil))
             keeper?.finish()
-            // The pre-dump's tracking has served: its keeper lets go of
-            // the trackers, and the tree's memory is left untracked.
+            trackerKeeper?.finish()
+            // The parent's tracking has served: its keeper lets go of the
+            // trackers, which this image's keeper holds now (--track-mem),
+            // or the tree's memory is left untracked.
             for holder in inheritances.compactMap(\.parentTracker) { _ = TakenBack.endKeeper(holder) }
             phases.mark("image")
             if !options.treeSurvives {
@@ -270,9 +304,14 @@ public enum Dumper {
                 leftStopped: options.leaveStopped, tcpConnections: connections,
                 heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
-                notes: inheritances.compactMap(\.lost))
+                notes: inheritances.compactMap(\.lost),
+                trackedVMAs: handover.trackedVMAs, trackerKeeperPid: trackerKeeper?.pid)
         } catch {
             keeper?.abandon()
+            trackerKeeper?.abandon()
+            // A parent whose pages were protected again no longer knows
+            // what was written since it was made: no image may trust it.
+            handover.endTakenOver()
             if !letGo {
                 for c in collected { try? c.inspector.close() }
                 unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []

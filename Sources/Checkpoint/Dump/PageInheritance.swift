@@ -1,7 +1,8 @@
 import Glibc
 import Ptrace
 
-/// What one process of an image made on top of a pre-dump takes from it:
+/// What one process of an image made on top of another (a pre-dump, or a
+/// dump that tracked writes) takes from it:
 /// the pages its tracker found unwritten since, among those the parent
 /// holds. Everything else is read again.
 struct PageInheritance {
@@ -31,7 +32,7 @@ struct PageInheritance {
         let started = try startTime()
         guard let lineage = try chain.parentLineage(pid: pid, startTime: started) else { return PageInheritance() }
         guard let holder = lineage.tracker, TakenBack.isRunning(holder) else {
-            return PageInheritance(lost: "pid \(pid): the pre-dump's write tracking ended (its crtool-keeper is gone, or a later pre-dump took it over), so every page was read again")
+            return PageInheritance(lost: "pid \(pid): the parent image's write tracking ended (its crtool-keeper is gone, or a later image on it took the tracking over), so every page was read again")
         }
         let tracker = try takeOver(holder, pid: pid)
         let unwritten = try MemoryTracking.unwritten(by: tracker, vmas: vmas)

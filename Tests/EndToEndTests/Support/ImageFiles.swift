@@ -10,6 +10,16 @@ struct ImageFiles {
 
     var manifest: String { directory + "/manifest.json" }
 
+    /// Bytes of the page files of the processes of an image directory
+    /// (pages-PID.img and its parts).
+    static func pageBytes(in dir: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix("pages-") }.reduce(0) { total, name in
+            var info = stat()
+            return total + (stat(dir + "/" + name, &info) == 0 ? Int(info.st_size) : 0)
+        }
+    }
+
     func names() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
     }

@@ -1,0 +1,121 @@
+import Glibc
+import XCTest
+
+/// `crtool dump --leave-running --track-mem` makes a whole image of a tree
+/// that runs on and tracks its writes from then on, so that each later
+/// dump made on it (--prev-images-dir) stores only what was written since:
+/// periodic checkpoints of a long job, each one restorable.
+final class TrackMemTests: EndToEndCase {
+    /// Three checkpoints of a counter with a 128 MiB heap, each on the one
+    /// before: the second and third store only the pages written since,
+    /// the tracking passes from keeper to keeper, and both the last and
+    /// the middle checkpoint restore the heap exactly with the counter of
+    /// their own moment.
+    func testEachCheckpointOnTheLastStoresOnlyWhatWasWritten() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "128"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 3)
+
+        let (first, firstKeeper, _) = try trackedDump(counter)
+        XCTAssertGreaterThan(ImageFiles.pageBytes(in: first), 128 << 20, "the first checkpoint stores the whole heap")
+        try counter.waitForMore("tick", 3, after: counter.lineCount)
+        let (second, secondKeeper, secondTicks) = try trackedDump(counter, on: "../" + (first as NSString).lastPathComponent)
+        XCTAssertLessThan(ImageFiles.pageBytes(in: second), 16 << 20, "the second checkpoint stores only what was written since the first")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(firstKeeper) }, "the second checkpoint took the tracking over from the first's keeper")
+        XCTAssertTrue(ProcessTable.isAlive(secondKeeper))
+        try counter.waitForMore("tick", 3, after: counter.lineCount)
+
+        let last = try checkpoint(counter, options: ["--prev-images-dir", second])
+        XCTAssertLessThan(ImageFiles.pageBytes(in: last), 4 << 20, "the last checkpoint stores only what was written since the second")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(secondKeeper) }, "a dump without --track-mem ends the tracking")
+
+        var mark = counter.lineCount
+        try restore(last, as: counter)
+        let lastTick = try XCTUnwrap(counter.numbers("tick", before: mark).last)
+        var next = try counter.waitFor("a tick after restoring the last checkpoint", from: mark) { $0.hasPrefix("tick ") }
+        XCTAssertEqual(next.line, "tick \(lastTick + 1)", "the counter did not carry on from the last checkpoint")
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try killAndReap(counter.pid)
+
+        mark = counter.lineCount
+        try restore(second, as: counter)
+        next = try counter.waitFor("a tick after restoring the second checkpoint", from: mark) { $0.hasPrefix("tick ") }
+        let tick = try XCTUnwrap(Int(next.line.dropFirst("tick ".count)), next.line)
+        XCTAssertTrue(secondTicks.contains(tick - 1),
+                      "the second checkpoint came back with the counter at \(tick - 1), but it was made while the counter went through \(secondTicks)")
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        assertNoFailures(counter)
+    }
+
+    /// Pages changed between two checkpoints (dropped, read back as zeros,
+    /// written) come back as each checkpoint had them; restoring the
+    /// newest ends the keeper that tracked the dumped program.
+    func testEachCheckpointRestoresItsOwnPages() throws {
+        let program = try startPagesProgram()
+        let (first, _, _) = try trackedDump(program)
+        try program.signal(SIGUSR1)
+        try program.waitFor(line: "changed")
+        let (second, keeper, _) = try trackedDump(program, on: first)
+        try killAndReap(program.pid)
+
+        var mark = program.lineCount
+        try waitUntilFree(program.pid)
+        let restored = try crtool(["restore", "-D", second, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertTrue(restored.stdout.contains("write tracking of the dumped tree ended (crtool-keeper pid \(keeper))"), "\(restored)")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "the restore ends the keeper of the tree it replaces")
+        try checkPages(program, from: mark)
+        try killAndReap(program.pid)
+
+        mark = program.lineCount
+        try restore(first, as: program)
+        try checkPages(program, from: mark)
+        try program.waitForMore("tick", 3, after: mark)
+        assertNoFailures(program)
+    }
+
+    /// --track-mem without --leave-running, and a parent image that did not
+    /// track the tree's writes, are refused with nothing touched.
+    func testTrackingNeedsATreeLeftRunningAndATrackedParent() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        let refusedDir = scratch.newPath("refused")
+        let killing = try crtool(["dump", "-t", "\(counter.pid)", "-D", refusedDir, "--track-mem"])
+        XCTAssertFalse(killing.succeeded)
+        XCTAssertTrue(killing.stderr.contains("--leave-running"), "\(killing)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: refusedDir), "a refused dump made its image directory")
+
+        let plain = try checkpoint(counter, options: ["--leave-running"])
+        let onPlain = try crtool(["dump", "-t", "\(counter.pid)", "-D", refusedDir, "--leave-running", "--prev-images-dir", plain])
+        XCTAssertFalse(onPlain.succeeded)
+        XCTAssertTrue(onPlain.stderr.contains("field tracksWrites") && onPlain.stderr.contains("--track-mem"), "\(onPlain)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: refusedDir), "a refused dump left its image directory")
+
+        let mark = counter.lineCount
+        try counter.waitForMore("tick", 3, after: mark)
+        assertSequence(counter, "tick", startingAt: 1)
+        assertNoFailures(counter)
+    }
+
+    // MARK: helpers
+
+    /// Dumps `fixture` with --leave-running --track-mem (on `parent` if
+    /// given) and returns the image, the crtool-keeper that holds the
+    /// tracking, and the counter values ticked while the dump ran.
+    private func trackedDump(_ fixture: Fixture, on parent: String? = nil) throws -> (image: String, keeper: pid_t, ticks: ClosedRange<Int>) {
+        let dir = try scratch.newDirectory("checkpoint")
+        let before = fixture.numbers("tick").last ?? 0
+        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir, "--leave-running", "--track-mem"]
+                                + (parent.map { ["--prev-images-dir", $0] } ?? []))
+        let after = fixture.numbers("tick").last ?? 0
+        guard result.succeeded else { throw HarnessError("dump --track-mem of \(fixture.name) failed: \(result)") }
+        XCTAssertTrue(ProcessTable.isAlive(fixture.pid), "a dump with --leave-running leaves the process running")
+        let said = try XCTUnwrap(result.stdout.range(of: "crtool-keeper pid "), "no keeper named: \(result)")
+        let keeper = try XCTUnwrap(pid_t(String(result.stdout[said.upperBound...].prefix { $0.isNumber })), "\(result)")
+        XCTAssertTrue(ProcessTable.isAlive(keeper), "crtool-keeper \(keeper) holds the tracking")
+        let shown = try crtool(["show", dir])
+        XCTAssertTrue(shown.succeeded && shown.stdout.contains("writes since tracked by crtool-keeper pid \(keeper)"), "\(shown)")
+        return (dir, keeper, before...after)
+    }
+}
