@@ -109,6 +109,14 @@ final class ImageChainTests: XCTestCase {
         XCTAssertEqual(layers.map(\.wanted), [[run(5, 1)], [run(2, 1)], [run(0, 2), run(3, 2), run(6, 1)]])
     }
 
+    /// The base of a chain claiming pages from a parent it does not name
+    /// is refused: those pages would come back as zeros.
+    func testABaseThatClaimsInheritedPagesIsRefused() throws {
+        try image("p1", pages: [run(0, 2)], inherited: [run(2, 2)])
+        let dump = try image("dump", preDump: false, parent: "p1", pages: [], inherited: [run(0, 4)])
+        expectImageError("inherited", fileEnding: "p1/lineage-\(pid).json") { _ = try self.layers(of: dump, inherited: [run(0, 4)]) }
+    }
+
     func testParentsThatLeadBackAreRefused() throws {
         // p1 names "loop" as its parent; "loop" is made on p1.
         let p1 = directory + "/p1"

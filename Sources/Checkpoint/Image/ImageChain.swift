@@ -135,6 +135,12 @@ final class ImageChain {
                                  reason: "the page at 0x\(String(lost.address, radix: 16)) is in no parent image (\(link.path) neither holds nor inherited it)")
             }
         }
+        // Only the last image can leave pages over: it claims to have
+        // inherited them, yet names no parent to take them from.
+        if let lost = remaining.first, let last = links.last {
+            throw ImageError(file: "\(last.path)/\(PageLineage.fileName(pid: pid))", field: "inherited",
+                             reason: "the page at 0x\(String(lost.address, radix: 16)) is taken from a parent image, and \(last.path)/\(ManifestFile.name) names none")
+        }
         return layers
     }
 
