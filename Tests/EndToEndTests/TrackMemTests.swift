@@ -76,6 +76,31 @@ final class TrackMemTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// A dump with --track-mem not made on the image that tracks the tree
+    /// already cannot track the same memory: it says so, the next dump on
+    /// it reads that memory whole, and the other image's tracking is left
+    /// as it was.
+    func testMemoryAnotherImageTracksIsNamedAndReadWhole() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "32"])
+        let checksum = try heapChecksum(counter)
+        let (_, firstKeeper, _) = try trackedDump(counter)
+
+        let second = try scratch.newDirectory("second")
+        let dumped = try crtool(["dump", "-t", "\(counter.pid)", "-D", second, "--leave-running", "--track-mem"])
+        XCTAssertTrue(dumped.succeeded, "\(dumped)")
+        XCTAssertTrue(dumped.stderr.contains("tracked already for another image"), "the dump should say what it cannot track: \(dumped)")
+        try counter.waitForMore("tick", 2, after: counter.lineCount)
+
+        let last = try checkpoint(counter, options: ["--prev-images-dir", second])
+        XCTAssertGreaterThan(ImageFiles.pageBytes(in: last), 32 << 20, "memory the second image could not track is read whole")
+        XCTAssertTrue(ProcessTable.isAlive(firstKeeper), "the first image's tracking was left alone")
+        let mark = counter.lineCount
+        try restore(last, as: counter)
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        assertNoFailures(counter)
+    }
+
     /// --track-mem without --leave-running, and a parent image that did not
     /// track the tree's writes, are refused with nothing touched.
     func testTrackingNeedsATreeLeftRunningAndATrackedParent() throws {

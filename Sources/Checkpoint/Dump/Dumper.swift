@@ -304,7 +304,7 @@ public enum Dumper {
                 leftStopped: options.leaveStopped, tcpConnections: connections,
                 heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
-                notes: inheritances.compactMap(\.lost),
+                notes: inheritances.compactMap(\.lost) + handover.notes,
                 trackedVMAs: handover.trackedVMAs, trackerKeeperPid: trackerKeeper?.pid)
         } catch {
             keeper?.abandon()

@@ -1,3 +1,4 @@
+import Glibc
 import Ptrace
 
 /// Write tracking for images made on top of a pre-dump: which VMAs a
@@ -37,12 +38,22 @@ enum MemoryTracking {
 
     /// Protects every page of the trackable VMAs, registering those the
     /// tracker does not have yet (mapped since the last round). A VMA the
-    /// kernel will not track, or that another tracker has (a pre-dump not
-    /// on top of that tracker's), is left out: every page of it counts as
+    /// kernel will not track, or that another tracker has (an image not
+    /// made on that tracker's), is left out: every page of it counts as
     /// written next time, and the other tracker's round stays whole.
-    /// Returns how many VMAs are tracked.
+    /// Returns how many VMAs are tracked, and how many of those left out
+    /// another tracker has.
     @discardableResult
-    static func protect(_ tracker: WriteTracker, vmas: [VMAImage]) -> Int {
-        trackable(vmas).filter { (try? tracker.track($0.start..<$0.end)) != nil }.count
+    static func protect(_ tracker: WriteTracker, vmas: [VMAImage]) -> (tracked: Int, heldElsewhere: Int) {
+        var result = (tracked: 0, heldElsewhere: 0)
+        for vma in trackable(vmas) {
+            do {
+                try tracker.track(vma.start..<vma.end)
+                result.tracked += 1
+            } catch let e as SystemError where e.errno == EBUSY {
+                result.heldElsewhere += 1
+            } catch {}
+        }
+        return result
     }
 }

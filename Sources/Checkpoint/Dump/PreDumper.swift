@@ -143,7 +143,7 @@ public enum PreDumper {
                 bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written, pagesStored: pages,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
                 frozenSeconds: released.timeIntervalSince(frozenAt), totalSeconds: Date().timeIntervalSince(started),
-                trackedVMAs: handover.trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost), phases: phases.phases)
+                trackedVMAs: handover.trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost) + handover.notes, phases: phases.phases)
         } catch {
             keeper.abandon()
             // A parent whose pages were protected again no longer knows

@@ -11,6 +11,8 @@ struct TrackerHandover {
     /// is committed or not.
     private(set) var takenOver: [OutsideHolder] = []
     private(set) var trackedVMAs = 0
+    /// Processes with VMAs another tracker has, for the summary.
+    private(set) var notes: [String] = []
 
     /// Protects `vmas` with the parent's tracker when `inheritance` took
     /// it over, or with the one `open` makes in the frozen process.
@@ -22,7 +24,15 @@ struct TrackerHandover {
         } else {
             tracker = try open()
         }
-        trackedVMAs += MemoryTracking.protect(tracker, vmas: vmas)
+        let protected = MemoryTracking.protect(tracker, vmas: vmas)
+        trackedVMAs += protected.tracked
+        if protected.heldElsewhere > 0 {
+            let n = protected.heldElsewhere
+            notes.append("pid \(tracker.pid): \(n) writable VMA\(n == 1 ? " is" : "s are") tracked already for another image "
+                         + "(a pre-dump or a dump with --track-mem that this one is not made on), so the next image reads "
+                         + "\(n == 1 ? "it" : "them") whole: make each image on the newest with --prev-images-dir, "
+                         + "or end that image's crtool-keeper (crtool show names it)")
+        }
         trackers.append(tracker)
     }
 
