@@ -56,6 +56,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "With --leave-running: track the tree's writes from the dump on, so that the next dump (or pre-dump) on this one with --prev-images-dir stores only the pages written since. A crtool-keeper holds the tracking until then.")
     var trackMem = false
 
+    @Flag(name: .long, help: "With --prev-images-dir: store every page, so that the image needs no image under it; only the write tracking is taken over. Starts a series of checkpoints again: the images under it can then be deleted.")
+    var full = false
+
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
 
@@ -96,6 +99,10 @@ struct DumpCommand: ParsableCommand {
         options.holdExternal = holdExternal
         options.parent = prevImagesDir
         options.trackMemory = trackMem
+        guard !full || prevImagesDir != nil else {
+            throw ValidationError("--full stores every page of a dump made on another image (--prev-images-dir), which a dump without one does anyway")
+        }
+        options.storeEveryPage = full
         guard ["nftables", "skip"].contains(networkLock) else {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
         }

@@ -76,6 +76,33 @@ final class TrackMemTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// --full on the newest checkpoint starts the series again: it stores
+    /// every page, names no parent, takes the tracking over; the images
+    /// under it can be deleted, and the next checkpoint on it is small
+    /// and restores.
+    func testAFullCheckpointStartsTheSeriesAgain() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "32"])
+        let checksum = try heapChecksum(counter)
+        let (first, _, _) = try trackedDump(counter)
+        let (second, secondKeeper, _) = try trackedDump(counter, on: first)
+        let (base, _, _) = try trackedDump(counter, on: second, options: ["--full"])
+        XCTAssertGreaterThan(ImageFiles.pageBytes(in: base), 32 << 20, "--full stores every page")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(secondKeeper) }, "--full took the tracking over from the newest image")
+        let manifest = try String(contentsOfFile: base + "/manifest.json", encoding: .utf8)
+        XCTAssertFalse(manifest.contains("\"parent\""), "an image with every page names no parent: \(manifest)")
+        try FileManager.default.removeItem(atPath: first)
+        try FileManager.default.removeItem(atPath: second)
+        try counter.waitForMore("tick", 2, after: counter.lineCount)
+
+        let last = try checkpoint(counter, options: ["--prev-images-dir", base])
+        XCTAssertLessThan(ImageFiles.pageBytes(in: last), 4 << 20, "the checkpoint on the new base stores only what was written since")
+        let mark = counter.lineCount
+        try restore(last, as: counter)
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        assertNoFailures(counter)
+    }
+
     /// A dump with --track-mem not made on the image that tracks the tree
     /// already cannot track the same memory: it says so, the next dump on
     /// it reads that memory whole, and the other image's tracking is left
@@ -126,13 +153,13 @@ final class TrackMemTests: EndToEndCase {
     // MARK: helpers
 
     /// Dumps `fixture` with --leave-running --track-mem (on `parent` if
-    /// given) and returns the image, the crtool-keeper that holds the
+    /// given, with `options`) and returns the image, the crtool-keeper that holds the
     /// tracking, and the counter values ticked while the dump ran.
-    private func trackedDump(_ fixture: Fixture, on parent: String? = nil) throws -> (image: String, keeper: pid_t, ticks: ClosedRange<Int>) {
+    private func trackedDump(_ fixture: Fixture, on parent: String? = nil, options: [String] = []) throws -> (image: String, keeper: pid_t, ticks: ClosedRange<Int>) {
         let dir = try scratch.newDirectory("checkpoint")
         let before = fixture.numbers("tick").last ?? 0
         let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir, "--leave-running", "--track-mem"]
-                                + (parent.map { ["--prev-images-dir", $0] } ?? []))
+                                + (parent.map { ["--prev-images-dir", $0] } ?? []) + options)
         let after = fixture.numbers("tick").last ?? 0
         guard result.succeeded else { throw HarnessError("dump --track-mem of \(fixture.name) failed: \(result)") }
         XCTAssertTrue(ProcessTable.isAlive(fixture.pid), "a dump with --leave-running leaves the process running")

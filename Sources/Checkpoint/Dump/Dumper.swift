@@ -37,6 +37,11 @@ public struct DumpOptions: Sendable {
     /// are read (--track-mem), so that the next dump or pre-dump can be
     /// made on this one and store only the pages written since.
     public var trackMemory = false
+    /// Store every page even on a parent (--full): the image names no
+    /// parent and restores without the images under it, and only the write
+    /// tracking is taken over from `parent`, so a series of checkpoints can
+    /// start again without losing it and older images can be deleted.
+    public var storeEveryPage = false
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -135,7 +140,7 @@ public enum Dumper {
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()
-        let parent = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
+        let parent = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory, wholeChain: !options.storeEveryPage) }
         let image = try ImageDirectory.create(at: options.directory)
         let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
         do {
@@ -179,8 +184,9 @@ public enum Dumper {
                 options.parent != nil || options.trackMemory ? try ProcStat.read(pid: c.image.pid).startTime : nil
             }
             let inheritances = try collected.indices.map { i in
-                try PageInheritance.find(pid: collected[i].image.pid, startTime: { startTimes[i]! },
-                                         vmas: collected[i].image.vmas, chain: parent?.chain)
+                let found = try PageInheritance.find(pid: collected[i].image.pid, startTime: { startTimes[i]! },
+                                                     vmas: collected[i].image.vmas, chain: parent?.chain)
+                return options.storeEveryPage ? found.takingNoPages() : found
             }
             let jobs = try zip(collected, inheritances).map { c, inheritance in
                 try MemoryDumper.Job.planned(pid: c.image.pid, memory: c.memory, vmas: c.image.vmas, details: c.details,
@@ -273,7 +279,8 @@ public enum Dumper {
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) },
-                parent: options.parent, parentManifest: parent?.parentManifest,
+                parent: options.storeEveryPage ? nil : options.parent,
+                parentManifest: options.storeEveryPage ? nil : parent?.parentManifest,
                 tracksWrites: options.trackMemory ? true : nil))
             keeper?.finish()
             trackerKeeper?.finish()

@@ -42,6 +42,15 @@ struct PageInheritance {
                                parentTracker: holder, tracker: tracker)
     }
 
+    /// The same with no page taken from the parent: every page is read,
+    /// and only the tracker is taken over.
+    func takingNoPages() -> PageInheritance {
+        var copy = self
+        copy.unwritten = []
+        copy.lineage = lineage.map { PageLineage(pid: $0.pid, startTime: $0.startTime) }
+        return copy
+    }
+
     /// How many inherited pages lie in each of `vmas`, in one sweep of
     /// both (a run may span VMAs that touch).
     func pagesPerVMA(_ vmas: [VMAImage]) -> [UInt64] {

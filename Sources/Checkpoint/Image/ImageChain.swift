@@ -36,9 +36,10 @@ final class ImageChain {
     }
 
     /// The chain a new image in `directory` is made on: `parent` (relative
-    /// to `directory` unless absolute) and its parents; and the parent's
-    /// manifest as it is now, for the new image to record.
-    static func open(parent: String, for directory: String) throws -> (chain: ImageChain, parentManifest: FileChecksum) {
+    /// to `directory` unless absolute) and its parents, or only `parent`
+    /// when the image takes no page from it (`wholeChain` false); and the
+    /// parent's manifest as it is now, for the new image to record.
+    static func open(parent: String, for directory: String, wholeChain: Bool = true) throws -> (chain: ImageChain, parentManifest: FileChecksum) {
         let path = FileSystem.resolve(parent, relativeTo: directory)
         let checksum: FileChecksum
         do {
@@ -48,18 +49,20 @@ final class ImageChain {
             throw e
         }
         let start = Manifest(parent: parent, parentManifest: checksum)
-        return (try walk(from: start, in: directory, verifyContents: false), checksum)
+        return (try walk(from: start, in: directory, verifyContents: false, links: wholeChain ? maxDepth : 1), checksum)
     }
 
-    private static func walk(from manifest: Manifest, in directory: String, verifyContents: Bool) throws -> ImageChain {
+    /// Walks up to `links` parents from `manifest`, checking each.
+    private static func walk(from manifest: Manifest, in directory: String, verifyContents: Bool,
+                             links wanted: Int = maxDepth) throws -> ImageChain {
         var links: [Link] = []
         var child = manifest
         var childDirectory = directory
         var seen: Set<String> = [FileSystem.canonical(directory)]
-        while let parent = child.parent {
+        while let parent = child.parent, links.count < wanted {
             let childManifest = links.isEmpty ? ManifestFile.name : "\(childDirectory)/\(ManifestFile.name)"
             guard links.count < maxDepth else {
-                throw ImageError(file: childManifest, field: "parent", reason: "more than \(maxDepth) parent images in a row")
+                throw ImageError(file: childManifest, field: "parent", reason: "more than \(maxDepth) parent images in a row (a dump with --full on the newest starts a series again)")
             }
             let path = FileSystem.resolve(parent, relativeTo: childDirectory)
             guard seen.insert(FileSystem.canonical(path)).inserted else {
