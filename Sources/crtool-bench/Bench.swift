@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "The tree workload: processes,shared MiB,heap MiB each (0,0,0 skips it).")
     var tree = "16,256,16"
 
-    @Option(help: "MiB of the pre-dump workload (a dump on a pre-dump against a plain dump; 0 skips it).")
+    @Option(help: "MiB of the pre-dump workload (a dump on a pre-dump, and on a checkpoint with --track-mem, against a plain dump; 0 skips it).")
     var preDump = 2048
 
     @Flag(help: "Print the report as Markdown.")
