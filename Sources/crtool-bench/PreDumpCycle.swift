@@ -54,26 +54,28 @@ enum PreDumpCycle {
         let dump = try DumpRestoreCycle.run(heapMiB: heapMiB, workload: .random, codec: codec, warmPageCache: false) { fixture, scratch in
             let directory = scratch.path + "/base"
             if warmPageCache { try FreshPageCache.recycle(mebibytes: heapMiB + 64, in: scratch.path) }
+            // (keeper, frozen s, bytes written, pages stored) of the base.
+            let made: (keeper: pid_t?, frozen: Double, written: UInt64, pages: UInt64)
+            let seconds: Double
             switch base {
             case .preDump:
                 var options = PreDumpOptions(pid: fixture.pid, directory: directory)
                 options.codec = codec
                 options.quiet = true
-                let (report, seconds) = try Stopwatch.time { try TracerThread.run { try PreDumper.preDump(options) } }
-                keeper = report.keeperPid
-                pre = Measurement(dumpSeconds: seconds, frozenSeconds: report.frozenSeconds, imageBytes: report.bytesWritten,
-                                  storedBytes: report.pagesStored * 4096, restoreSeconds: 0)
+                let (report, s) = try Stopwatch.time { try TracerThread.run { try PreDumper.preDump(options) } }
+                (made, seconds) = ((report.keeperPid, report.frozenSeconds, report.bytesWritten, report.pagesStored), s)
             case .trackedDump:
                 var options = DumpOptions(pid: fixture.pid, directory: directory)
                 options.codec = codec
                 options.quiet = true
                 options.leaveRunning = true
                 options.trackMemory = true
-                let (report, seconds) = try Stopwatch.time { try TracerThread.run { try Dumper.dump(options) } }
-                keeper = report.trackerKeeperPid
-                pre = Measurement(dumpSeconds: seconds, frozenSeconds: report.frozenSeconds, imageBytes: report.bytesWritten,
-                                  storedBytes: report.pagesStored * 4096, restoreSeconds: 0)
+                let (report, s) = try Stopwatch.time { try TracerThread.run { try Dumper.dump(options) } }
+                (made, seconds) = ((report.trackerKeeperPid, report.frozenSeconds, report.bytesWritten, report.pagesStored), s)
             }
+            keeper = made.keeper
+            pre = Measurement(dumpSeconds: seconds, frozenSeconds: made.frozen, imageBytes: made.written,
+                              storedBytes: made.pages * 4096, restoreSeconds: 0)
             try fixture.waitForTick(after: fixture.log.lines().count)
             try fixture.waitForTick(after: fixture.log.lines().count)
             return directory

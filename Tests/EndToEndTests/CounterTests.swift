@@ -75,6 +75,13 @@ extension EndToEndCase {
         return try XCTUnwrap(line.split(separator: " ").last.map(String.init))
     }
 
+    /// Has the counter fixture checksum its heap again (SIGUSR1) and waits
+    /// for it to match `checksum`, after the log line `mark`.
+    func checkHeap(_ counter: Fixture, is checksum: String, from mark: Int) throws {
+        try counter.signal(SIGUSR1)
+        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+    }
+
     /// After a dump or restore that failed: the counter fixture runs on as
     /// if nothing happened, neither stopped nor traced, `ticks` more ticks,
     /// its heap still `checksum` when asked to check it.

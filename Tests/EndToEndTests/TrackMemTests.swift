@@ -34,8 +34,7 @@ final class TrackMemTests: EndToEndCase {
         let lastTick = try XCTUnwrap(counter.numbers("tick", before: mark).last)
         var next = try counter.waitFor("a tick after restoring the last checkpoint", from: mark) { $0.hasPrefix("tick ") }
         XCTAssertEqual(next.line, "tick \(lastTick + 1)", "the counter did not carry on from the last checkpoint")
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try checkHeap(counter, is: checksum, from: mark)
         try killAndReap(counter.pid)
 
         mark = counter.lineCount
@@ -44,8 +43,7 @@ final class TrackMemTests: EndToEndCase {
         let tick = try XCTUnwrap(Int(next.line.dropFirst("tick ".count)), next.line)
         XCTAssertTrue(secondTicks.contains(tick - 1),
                       "the second checkpoint came back with the counter at \(tick - 1), but it was made while the counter went through \(secondTicks)")
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try checkHeap(counter, is: checksum, from: mark)
         assertNoFailures(counter)
     }
 
@@ -98,8 +96,7 @@ final class TrackMemTests: EndToEndCase {
         XCTAssertLessThan(ImageFiles.pageBytes(in: last), 4 << 20, "the checkpoint on the new base stores only what was written since")
         let mark = counter.lineCount
         try restore(last, as: counter)
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try checkHeap(counter, is: checksum, from: mark)
         assertNoFailures(counter)
     }
 
@@ -123,8 +120,7 @@ final class TrackMemTests: EndToEndCase {
         XCTAssertTrue(ProcessTable.isAlive(firstKeeper), "the first image's tracking was left alone")
         let mark = counter.lineCount
         try restore(last, as: counter)
-        try counter.signal(SIGUSR1)
-        try counter.waitFor(line: "verify \(checksum) ok", from: mark)
+        try checkHeap(counter, is: checksum, from: mark)
         assertNoFailures(counter)
     }
 
