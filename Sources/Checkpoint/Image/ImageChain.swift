@@ -32,7 +32,7 @@ final class ImageChain {
     /// every byte of the parents' files, as a restore must.
     static func open(under manifest: Manifest, in directory: String, verifyContents: Bool) throws -> ImageChain? {
         guard manifest.parent != nil else { return nil }
-        return try walk(from: manifest, in: directory, verifyContents: verifyContents)
+        return try walk(from: manifest, in: directory, verifyContents: verifyContents).chain
     }
 
     /// The chain a new image in `directory` is made on: `parent` (relative
@@ -40,21 +40,19 @@ final class ImageChain {
     /// when the image takes no page from it (`wholeChain` false); and the
     /// parent's manifest as it is now, for the new image to record.
     static func open(parent: String, for directory: String, wholeChain: Bool = true) throws -> (chain: ImageChain, parentManifest: FileChecksum) {
-        let path = FileSystem.resolve(parent, relativeTo: directory)
-        let checksum: FileChecksum
-        do {
-            checksum = try ImageDirectory.open(at: path, verifyContents: false).manifestChecksum()
-        } catch var e as ImageError {
-            e.file = "\(path)/\(e.file)"
-            throw e
-        }
-        let start = Manifest(parent: parent, parentManifest: checksum)
-        return (try walk(from: start, in: directory, verifyContents: false, links: wholeChain ? maxDepth : 1), checksum)
+        let walked = try walk(from: Manifest(parent: parent), in: directory, verifyContents: false,
+                              links: wholeChain ? maxDepth : 1, takingParentAsItIs: true)
+        return (walked.chain, walked.parentManifest!)
     }
 
-    /// Walks up to `links` parents from `manifest`, checking each.
+    /// Walks up to `links` parents from `manifest`, checking each against
+    /// the manifest checksum the image below it recorded. With
+    /// `takingParentAsItIs`, `manifest` is that of an image being made:
+    /// its parent is taken as it is now, and the checksum of its manifest
+    /// returned for the new image to record.
     private static func walk(from manifest: Manifest, in directory: String, verifyContents: Bool,
-                             links wanted: Int = maxDepth) throws -> ImageChain {
+                             links wanted: Int = maxDepth, takingParentAsItIs: Bool = false) throws -> (chain: ImageChain, parentManifest: FileChecksum?) {
+        var parentManifest: FileChecksum?
         var links: [Link] = []
         var child = manifest
         var childDirectory = directory
@@ -68,7 +66,8 @@ final class ImageChain {
             guard seen.insert(FileSystem.canonical(path)).inserted else {
                 throw ImageError(file: childManifest, field: "parent", reason: "\(parent) leads back to an image of the same chain")
             }
-            guard let expected = child.parentManifest else {
+            let expected = child.parentManifest
+            guard expected != nil || (links.isEmpty && takingParentAsItIs) else {
                 throw ImageError(file: childManifest, field: "parentManifest", reason: "missing: an image with a parent records the parent's manifest")
             }
             let image: ImageDirectory
@@ -81,10 +80,11 @@ final class ImageChain {
                 throw ImageError(file: childManifest, field: "parent", reason: "the parent image \(path) is not there (\(e))")
             }
             let found = try image.manifestChecksum()
-            guard found == expected else {
+            if let expected, found != expected {
                 throw ImageError(file: childManifest, field: "parentManifest",
                                  reason: "\(path)/\(ManifestFile.name) is not the one this image was made on (\(found.size) bytes, CRC \(hex32(found.crc32)); recorded \(expected.size) bytes, CRC \(hex32(expected.crc32))): it was made again or replaced")
             }
+            if links.isEmpty { parentManifest = found }
             guard image.manifest.canBeParent else {
                 throw ImageError(file: "\(path)/\(ManifestFile.name)", field: "tracksWrites",
                                  reason: "a parent image must have tracked the tree's writes since: a pre-dump (crtool pre-dump) or a dump with --leave-running --track-mem")
@@ -93,7 +93,7 @@ final class ImageChain {
             child = image.manifest
             childDirectory = path
         }
-        return ImageChain(links: links)
+        return (ImageChain(links: links), parentManifest)
     }
 
     /// The nearest parent's lineage of `pid`, or nil when that parent has
