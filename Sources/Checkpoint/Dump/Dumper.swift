@@ -178,14 +178,11 @@ public enum Dumper {
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
 
-            // Read while frozen, and only for an image that records them:
-            // a process of a tree left running may end before it is written.
-            let startTimes = try collected.map { c in
-                options.parent != nil || options.trackMemory ? try ProcStat.read(pid: c.image.pid).startTime : nil
-            }
-            let inheritances = try collected.indices.map { i in
-                let found = try PageInheritance.find(pid: collected[i].image.pid, startTime: { startTimes[i]! },
-                                                     vmas: collected[i].image.vmas, chain: parent?.chain)
+            // Kept past leaveTree, which lets `collected` go.
+            let startTimes = collected.map(\.startTime)
+            let inheritances = try collected.map { c in
+                let found = try PageInheritance.find(pid: c.image.pid, startTime: c.startTime,
+                                                     vmas: c.image.vmas, chain: parent?.chain)
                 return options.storeEveryPage ? found.takingNoPages() : found
             }
             let jobs = try zip(collected, inheritances).map { c, inheritance in
@@ -255,7 +252,7 @@ public enum Dumper {
                     processes[i].vmas[v].pagesStored = results[i].pagesStored[v] + inheritedPerVMA[v]
                 }
                 if let trackerKeeper {
-                    try image.writeJSON(try handover.lineage(i, pid: processes[i].pid, startTime: startTimes[i]!,
+                    try image.writeJSON(try handover.lineage(i, pid: processes[i].pid, startTime: startTimes[i],
                                                              inherited: inheritances[i].inherited, keeper: trackerKeeper),
                                         to: PageLineage.fileName(pid: processes[i].pid))
                 } else if let lineage = inheritances[i].lineage, !lineage.inherited.isEmpty {

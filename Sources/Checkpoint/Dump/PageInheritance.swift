@@ -26,10 +26,9 @@ struct PageInheritance {
     /// round and protects the next.
     var tracker: WriteTracker?
 
-    /// `startTime` is asked only when there is a parent to ask about.
-    static func find(pid: Int32, startTime: () throws -> UInt64, vmas: [VMAImage], chain: ImageChain?) throws -> PageInheritance {
+    /// `started` is the process's start time, read while it was frozen.
+    static func find(pid: Int32, startTime started: UInt64, vmas: [VMAImage], chain: ImageChain?) throws -> PageInheritance {
         guard let chain else { return PageInheritance() }
-        let started = try startTime()
         guard let lineage = try chain.parentLineage(pid: pid, startTime: started) else { return PageInheritance() }
         guard let holder = lineage.tracker, TakenBack.isRunning(holder) else {
             return PageInheritance(lost: "pid \(pid): the parent image's write tracking ended (its crtool-keeper is gone, or a later image on it took the tracking over), so every page was read again")

@@ -4,8 +4,9 @@ import Ptrace
 public struct PreDumpOptions: Sendable {
     public var pid: Int32
     public var directory: String
-    /// The pre-dump this one is made on (--prev-images-dir), relative to
-    /// `directory` unless absolute.
+    /// The image this one is made on (--prev-images-dir), relative to
+    /// `directory` unless absolute: a pre-dump, or a dump that tracked
+    /// the tree's writes.
     public var parent: String?
     public var codec = Codec.default
     public var quiet = false
@@ -25,7 +26,7 @@ public struct PreDumpReport: Sendable {
     public var bytesRead: UInt64
     public var bytesWritten: UInt64
     public var pagesStored: UInt64
-    /// Pages unwritten since the parent pre-dump, taken from it.
+    /// Pages unwritten since the parent image, taken from it.
     public var pagesInherited: UInt64
     public var frozenSeconds: Double
     public var totalSeconds: Double
@@ -80,7 +81,7 @@ public enum PreDumper {
             for p in tree.processes {
                 let layout = try ProcessCollector.layout(of: p)
                 let stat = try ProcStat.read(pid: p.pid)
-                let inheritance = try PageInheritance.find(pid: p.pid, startTime: { stat.startTime }, vmas: layout.vmas, chain: chain)
+                let inheritance = try PageInheritance.find(pid: p.pid, startTime: stat.startTime, vmas: layout.vmas, chain: chain)
                 jobs.append(try MemoryDumper.Job.planned(pid: p.pid, memory: RemoteMemory(pid: p.pid), vmas: layout.vmas,
                                                          details: layout.details, skipping: inheritance.unwritten, image: image,
                                                          name: PageLineage.pagesFileName(pid: p.pid), codec: options.codec,

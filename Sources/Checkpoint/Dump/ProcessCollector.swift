@@ -9,6 +9,9 @@ struct CollectedProcess {
     var details: [UInt64: SmapsDetail]
     var inspector: TaskInspector
     var memory: RemoteMemory
+    /// From /proc/PID/stat, read while frozen: what an image made on a
+    /// parent, or tracking writes, records to know the process again.
+    var startTime: UInt64
 }
 
 /// A frozen process's mappings, read for every process of the tree before
@@ -100,7 +103,7 @@ enum ProcessCollector {
                 throw CheckpointError("pid \(pid) runs \(complete.executable), deleted since it started and mapped nowhere, "
                     + "so its content cannot be saved and no restore could make /proc/\(pid)/exe again")
             }
-            return CollectedProcess(image: complete, details: details, inspector: ins, memory: memory)
+            return CollectedProcess(image: complete, details: details, inspector: ins, memory: memory, startTime: stat.startTime)
         } catch {
             try? ins.close()
             throw error
