@@ -49,6 +49,21 @@ public enum CRC32 {
         return zlibUpdate(crc, base: base, count: buffer.count)
     }
 
+    /// Continues `crc` over bytes of a file mapping, which may vanish while
+    /// they are read (the file truncated under the mapping, a page the
+    /// device could not read in): nil then, where a plain read would have
+    /// raised SIGBUS. Returns an errno instead of a value only when the
+    /// SIGBUS guard could not be set up.
+    public static func update(_ crc: UInt32, mapping buffer: UnsafeRawBufferPointer) -> Result<UInt32, MappingReadFailure> {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return .success(crc) }
+        let function: cr_crc32_function = folds ? cr_crc32_folding : { crc, data, count in
+            UInt32(truncatingIfNeeded: crc32_z(uLong(crc), data!.assumingMemoryBound(to: Bytef.self), count))
+        }
+        var result: UInt32 = 0
+        let r = cr_crc32_guarded(function, crc, base, buffer.count, &result)
+        return r == 0 ? .success(result) : .failure(MappingReadFailure(errno: -r))
+    }
+
     /// zlib's own CRC-32, whatever the CPU has.
     public static func zlibUpdate(_ crc: UInt32, buffer: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return crc }
@@ -59,4 +74,10 @@ public enum CRC32 {
         let result = crc32_z(uLong(crc), base.assumingMemoryBound(to: Bytef.self), count)
         return UInt32(truncatingIfNeeded: result)
     }
+}
+
+/// Why bytes of a file mapping could not be read: EFAULT when a page of it
+/// was gone (SIGBUS), another errno when the guard could not be set up.
+public struct MappingReadFailure: Error, Equatable {
+    public let errno: Int32
 }

@@ -1,13 +1,15 @@
 import Glibc
 
 /// A read-only shared mapping of one of crtool's own files, whose bytes
-/// only the kernel reads: they are the source of copies into another
-/// process (process_vm_writev, UFFDIO_COPY), never touched by Swift code.
+/// only the kernel reads, as the source of copies into another process
+/// (process_vm_writev, UFFDIO_COPY), or a checksum that runs under a
+/// SIGBUS guard (CRC32.update(_:mapping:)); never plain Swift code.
 ///
-/// Restoring a page file through a mapping saves the copy out of the page
-/// cache into a buffer. Because only the kernel reads the mapping, a file
-/// that shrinks under it makes that copy fail with EFAULT instead of
-/// raising SIGBUS in crtool.
+/// Verifying and restoring a page file through a mapping saves the copy
+/// out of the page cache into a buffer. A file that shrinks under the
+/// mapping (or a page the device cannot read) makes the kernel's copy fail
+/// with EFAULT and the guarded checksum return an error, where a plain
+/// read would raise SIGBUS in crtool.
 public final class MappedFile: @unchecked Sendable {
     public let size: Int
     let base: UnsafeRawPointer
@@ -25,6 +27,13 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: base), size)
+    }
+
+    /// The bytes of `range` for `body`, which must read them only through
+    /// a SIGBUS guard (see the type's comment).
+    public func withGuardedBytes<T>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        precondition(range.lowerBound >= 0 && range.upperBound <= size)
+        return try withExtendedLifetime(self) { try body(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)) }
     }
 }
 

@@ -14,4 +14,14 @@ int cr_crc32_folding_available(void);
 /// cr_crc32_folding_available() returned 1.
 uint32_t cr_crc32_folding(uint32_t crc, const void *data, size_t len);
 
+/// A CRC-32 function: continues `crc` over `len` bytes at `data`.
+typedef uint32_t (*cr_crc32_function)(uint32_t crc, const void *data, size_t len);
+
+/// `function(crc, data, len)` into *result, with `data` a file mapping:
+/// 0, or -EFAULT when reading it raised SIGBUS (the file was truncated
+/// under the mapping, or a page of it could not be read in), or -errno
+/// when the SIGBUS handler could not be installed. SIGBUS outside the
+/// range, or in another thread, goes to the handler installed before.
+int cr_crc32_guarded(cr_crc32_function function, uint32_t crc, const void *data, size_t len, uint32_t *result);
+
 #endif

@@ -69,6 +69,15 @@ final class ImageFile: @unchecked Sendable {
         }
     }
 
+    /// A read-only mapping of the first `size` bytes.
+    func mapping(size: UInt64) throws -> MappedFile {
+        do {
+            return try MappedFile(fd: descriptor, size: Int(size), path: path)
+        } catch let error as SystemError {
+            throw ImageIOError(path: path, operation: "map", errno: error.errno)
+        }
+    }
+
     /// Reads up to `count` bytes; fewer only at the end of the file.
     func read(count: Int, at offset: UInt64) throws -> [UInt8] {
         do {

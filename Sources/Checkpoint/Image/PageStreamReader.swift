@@ -54,7 +54,7 @@ public final class PageStreamReader: @unchecked Sendable {
             lock.lock()
             defer { lock.unlock() }
             if let mapped { return mapped }
-            let made = try MappedFile(fd: file.descriptor, size: Int(summary.fileSize), path: path)
+            let made = try file.mapping(size: summary.fileSize)
             mapped = made
             return made
         }
