@@ -36,12 +36,72 @@ int cr_crc32_folding_available(void) {
     return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
 }
 
+int cr_crc32_wide_folding_available(void) {
+    __builtin_cpu_init();
+    return cr_crc32_folding_available() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("vpclmulqdq");
+}
+
+/// -1 until the first long checksum asks the CPU.
+static int use_wide = -1;
+
+void cr_crc32_use_wide_folding(int enabled) {
+    __atomic_store_n(&use_wide, enabled && cr_crc32_wide_folding_available(), __ATOMIC_RELAXED);
+}
+
 /// Moves `lane` forward by the distance `constants` encode and adds `next`.
 __attribute__((target("pclmul,sse2")))
 static inline __m128i fold(__m128i lane, __m128i constants, __m128i next) {
     __m128i low = _mm_clmulepi64_si128(lane, constants, 0x00);
     __m128i high = _mm_clmulepi64_si128(lane, constants, 0x11);
     return _mm_xor_si128(_mm_xor_si128(low, high), next);
+}
+
+/// `fold` in each of the four 128-bit lanes of a 512-bit register.
+__attribute__((target("avx512f,avx512vl,vpclmulqdq")))
+static inline __m512i fold512(__m512i lane, __m512i constants, __m512i next) {
+    __m512i low = _mm512_clmulepi64_epi128(lane, constants, 0x00);
+    __m512i high = _mm512_clmulepi64_epi128(lane, constants, 0x11);
+    return _mm512_ternarylogic_epi64(low, high, next, 0x96); // low ^ high ^ next
+}
+
+/// Four 512-bit lanes, each four of the 128-bit lanes below side by side:
+/// 256 bytes a step on CPUs with 512-bit carry-less multiplication
+/// (VPCLMULQDQ), about three times the 128-bit step's rate. Folds `*len`
+/// bytes from `*p` down to the four 128-bit lanes the narrow loop keeps,
+/// leaving fewer than 256 bytes for it; `reg` joins the first bytes.
+__attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse2")))
+static void fold_wide(const uint8_t **p, size_t *len, uint32_t reg, __m128i lanes[4]) {
+    // x^(2048+32) and x^(2048-32) mod P: a 2048-bit step, in each lane.
+    const __m512i by2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
+    // The 512-bit step of the narrow loop, to fold the lanes into one.
+    const __m512i by512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
+    const uint8_t *q = *p;
+    size_t left = *len;
+    __m512i z0 = _mm512_loadu_si512((const void *)q);
+    __m512i z1 = _mm512_loadu_si512((const void *)(q + 64));
+    __m512i z2 = _mm512_loadu_si512((const void *)(q + 128));
+    __m512i z3 = _mm512_loadu_si512((const void *)(q + 192));
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)reg)));
+    q += 256;
+    left -= 256;
+    while (left >= 256) {
+        z0 = fold512(z0, by2048, _mm512_loadu_si512((const void *)q));
+        z1 = fold512(z1, by2048, _mm512_loadu_si512((const void *)(q + 64)));
+        z2 = fold512(z2, by2048, _mm512_loadu_si512((const void *)(q + 128)));
+        z3 = fold512(z3, by2048, _mm512_loadu_si512((const void *)(q + 192)));
+        q += 256;
+        left -= 256;
+    }
+    z1 = fold512(z0, by512, z1);
+    z2 = fold512(z1, by512, z2);
+    z3 = fold512(z2, by512, z3);
+    lanes[0] = _mm512_extracti32x4_epi32(z3, 0);
+    lanes[1] = _mm512_extracti32x4_epi32(z3, 1);
+    lanes[2] = _mm512_extracti32x4_epi32(z3, 2);
+    lanes[3] = _mm512_extracti32x4_epi32(z3, 3);
+    *p = q;
+    *len = left;
 }
 
 __attribute__((target("pclmul,sse2")))
@@ -56,14 +116,29 @@ uint32_t cr_crc32_folding(uint32_t crc, const void *data, size_t len) {
     // Low half: x^(128+32) mod P, high half: x^(128-32) mod P (a 128-bit step).
     const __m128i by128 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
 
-    __m128i x0 = _mm_loadu_si128((const __m128i *)p);
-    __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 16));
-    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
-    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 48));
-    // The running register joins the message as its first 32 bits.
-    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)reg));
-    p += 64;
-    len -= 64;
+    int wide = __atomic_load_n(&use_wide, __ATOMIC_RELAXED);
+    if (wide < 0) {
+        wide = cr_crc32_wide_folding_available();
+        __atomic_store_n(&use_wide, wide, __ATOMIC_RELAXED);
+    }
+    __m128i x0, x1, x2, x3;
+    if (wide && len >= 512) {
+        __m128i lanes[4];
+        fold_wide(&p, &len, reg, lanes);
+        x0 = lanes[0];
+        x1 = lanes[1];
+        x2 = lanes[2];
+        x3 = lanes[3];
+    } else {
+        x0 = _mm_loadu_si128((const __m128i *)p);
+        x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+        x2 = _mm_loadu_si128((const __m128i *)(p + 32));
+        x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+        // The running register joins the message as its first 32 bits.
+        x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)reg));
+        p += 64;
+        len -= 64;
+    }
 
     while (len >= 64) {
         x0 = fold(x0, by512, _mm_loadu_si128((const __m128i *)p));

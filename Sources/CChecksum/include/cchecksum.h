@@ -8,6 +8,14 @@
 /// cr_crc32_folding needs; 0 otherwise.
 int cr_crc32_folding_available(void);
 
+/// 1 when cr_crc32_folding also takes the 512-bit path (AVX-512 with
+/// VPCLMULQDQ) for long input; 0 otherwise.
+int cr_crc32_wide_folding_available(void);
+
+/// Whether cr_crc32_folding may take the 512-bit path where the CPU has
+/// it (the default): tests check each path against zlib on one machine.
+void cr_crc32_use_wide_folding(int enabled);
+
 /// CRC-32 with the zlib/gzip polynomial, continuing `crc` over `len` bytes
 /// at `data` exactly as zlib's crc32_z(crc, data, len) would, but folding
 /// 64 bytes per step with carry-less multiplication. Call only when
