@@ -386,7 +386,9 @@ final class ProcSelfTests: XCTestCase {
 
     func testChildrenListsASpawnedProcess() throws {
         let children = makeChildren()
-        let pid = try spawn("/bin/sleep", ["30"], into: children)
+        // Asleep, so past the dynamic loader, which holds each library it
+        // maps open for a moment.
+        let pid = try spawnSleeper(into: children)
         XCTAssertTrue(try ProcDirectory.children(pid: getpid()).contains(pid))
         let stat = try ProcStat.read(pid: pid)
         XCTAssertEqual(stat.ppid, getpid())
