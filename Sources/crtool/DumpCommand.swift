@@ -1,6 +1,5 @@
 import ArgumentParser
 import Checkpoint
-import Codecs
 import Foundation
 import Ptrace
 
@@ -59,17 +58,13 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "With --prev-images-dir: store every page, so that the image needs no image under it; only the write tracking is taken over. Starts a series of checkpoints again: the images under it can then be deleted.")
     var full = false
 
-    @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
-    var compress: String = "zstd:1"
-
     @Flag(name: .long, help: "Accepted for CRIU compatibility: terminals are saved by path.")
     var shellJob = false
 
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 
-    @Option(name: .long, help: "Seconds each thread may take to stop before the dump gives up and lets the tree go.")
-    var timeout: Double = 10
+    @OptionGroup var pageAndFreeze: PageAndFreezeOptions
 
     @Flag(name: [.short, .long], help: "Say more: per-thread state such as the system call a thread was stopped in.")
     var verbose = false
@@ -78,12 +73,6 @@ struct DumpCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let codec: Codec
-        do {
-            codec = try Codec(parsing: compress)
-        } catch {
-            throw ValidationError("\(error)")
-        }
         var options = DumpOptions(pid: pid, directory: directory)
         if let ghostLimit {
             guard let limit = ByteCount.parse(ghostLimit) else {
@@ -91,8 +80,7 @@ struct DumpCommand: ParsableCommand {
             }
             options.ghostLimit = limit
         }
-        guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
-        options.freezeTimeout = timeout
+        options.freezeTimeout = pageAndFreeze.timeout
         options.leaveRunning = leaveRunning
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
@@ -107,7 +95,7 @@ struct DumpCommand: ParsableCommand {
             throw ValidationError("--network-lock takes nftables or skip, not \(networkLock)")
         }
         options.networkLock = networkLock == "nftables"
-        options.codec = codec
+        options.codec = try pageAndFreeze.codec()
         options.quiet = quiet
         let report: DumpReport
         do {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Checkpoint
-import Codecs
 import Foundation
 import Ptrace
 
@@ -31,11 +30,7 @@ struct PreDumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: a pre-dump always tracks the tree's writes.")
     var trackMem = false
 
-    @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
-    var compress: String = "zstd:1"
-
-    @Option(name: .long, help: "Seconds each thread may take to stop before the pre-dump gives up and lets the tree go.")
-    var timeout: Double = 10
+    @OptionGroup var pageAndFreeze: PageAndFreezeOptions
 
     @Flag(name: [.short, .long], help: "Say more: how long each phase took.")
     var verbose = false
@@ -45,13 +40,8 @@ struct PreDumpCommand: ParsableCommand {
 
     func run() throws {
         var options = PreDumpOptions(pid: pid, directory: directory)
-        do {
-            options.codec = try Codec(parsing: compress)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
-        options.freezeTimeout = timeout
+        options.codec = try pageAndFreeze.codec()
+        options.freezeTimeout = pageAndFreeze.timeout
         options.parent = prevImagesDir
         options.quiet = quiet
         let report: PreDumpReport

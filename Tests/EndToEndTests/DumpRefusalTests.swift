@@ -61,6 +61,27 @@ final class DumpRefusalTests: EndToEndCase {
         assertNoFailures(sleeper)
     }
 
+    /// A codec or a timeout crtool cannot use is refused by dump and
+    /// pre-dump alike, naming the option, before the tree is touched.
+    func testBadCodecOrTimeoutIsRefusedBeforeAnythingIsTouched() throws {
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 1")
+        for command in ["dump", "pre-dump"] {
+            for (options, named) in [(["--compress", "lz4"], "--compress"), (["--compress", "zstd:99"], "--compress"),
+                                     (["--timeout", "0"], "--timeout"), (["--timeout", "-1"], "--timeout")] {
+                let dir = scratch.newPath("image")
+                let result = try crtool([command, "-t", "\(sleeper.pid)", "-D", dir] + options)
+                XCTAssertEqual(result.status, .exited(64), "a usage error: \(command) \(options): \(result)")
+                XCTAssertTrue(result.stderr.contains(named), "\(command) \(options) should name \(named): \(result)")
+                XCTAssertFalse(fileExists(dir), "\(command) \(options) made the image directory")
+            }
+        }
+        XCTAssertEqual(ProcessTable.tracer(of: sleeper.pid), 0)
+        let last = try XCTUnwrap(sleeper.numbers("woke").last)
+        try sleeper.waitFor(line: "woke \(last + 2)")
+        assertNoFailures(sleeper)
+    }
+
     /// The image path's parent is a regular file, which fails for root too.
     func testUnwritableImageDirectoryLeavesTheProcessRunning() throws {
         let counter = try startFixture("counter", ["--heap-mib", "16"])
