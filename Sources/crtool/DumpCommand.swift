@@ -97,12 +97,7 @@ struct DumpCommand: ParsableCommand {
         options.networkLock = networkLock == "nftables"
         options.codec = try pageAndFreeze.codec()
         options.quiet = quiet
-        let report: DumpReport
-        do {
-            report = try TracerThread.run { try Dumper.dump(options) }
-        } catch {
-            throw fail("dump", error)
-        }
+        let report = try runTraced("dump") { try Dumper.dump(options) }
         if quiet { return }
         for w in report.warnings { printError("warning: \(w)") }
         for note in report.notes { printError("note: \(note)") }

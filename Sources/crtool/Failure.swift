@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Ptrace
 
 /// Prints an error as one sentence on stderr and exits non-zero, instead
 /// of ArgumentParser's usage dump: failures here are about processes and
@@ -7,6 +8,16 @@ import Foundation
 func fail(_ command: String, _ error: Error) -> ExitCode {
     FileHandle.standardError.write("crtool \(command): error: \(error)\n".data(using: .utf8)!)
     return ExitCode(1)
+}
+
+/// Runs `body` on a tracer thread of its own, as every command that
+/// traces processes must (see TracerThread); its failure is `fail`'s.
+func runTraced<T>(_ command: String, _ body: @escaping () throws -> T) throws -> T {
+    do {
+        return try TracerThread.run(body)
+    } catch {
+        throw fail(command, error)
+    }
 }
 
 func printError(_ line: String) {

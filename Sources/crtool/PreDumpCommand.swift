@@ -44,12 +44,7 @@ struct PreDumpCommand: ParsableCommand {
         options.freezeTimeout = pageAndFreeze.timeout
         options.parent = prevImagesDir
         options.quiet = quiet
-        let report: PreDumpReport
-        do {
-            report = try TracerThread.run { try PreDumper.preDump(options) }
-        } catch {
-            throw fail("pre-dump", error)
-        }
+        let report = try runTraced("pre-dump") { try PreDumper.preDump(options) }
         if quiet { return }
         for note in report.notes { printError("note: \(note)") }
         if verbose { print(PhaseLine.format(report.phases)) }

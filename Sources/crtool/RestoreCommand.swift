@@ -45,12 +45,7 @@ struct RestoreCommand: ParsableCommand {
         options.shellJob = shellJob
         options.tcpClose = tcpClose
         options.leaveStopped = leaveStopped
-        let report: RestoreReport
-        do {
-            report = try TracerThread.run { try Restorer.restore(options) }
-        } catch {
-            throw fail("restore", error)
-        }
+        let report = try runTraced("restore") { try Restorer.restore(options) }
         if let pidfile {
             // The tree runs already: a pidfile that cannot be written is
             // an error to report, not a reason to undo the restore.
