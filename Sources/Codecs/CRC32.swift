@@ -64,13 +64,13 @@ public enum CRC32 {
 
     /// Continues `crc` over bytes of a file mapping, which may vanish while
     /// they are read (the file truncated under the mapping, a page the
-    /// device could not read in): nil then, where a plain read would have
-    /// raised SIGBUS. Returns an errno instead of a value only when the
+    /// device could not read in): a failure with EFAULT then, where a plain
+    /// read would have raised SIGBUS, or with another errno when the
     /// SIGBUS guard could not be set up.
     public static func update(_ crc: UInt32, mapping buffer: UnsafeRawBufferPointer) -> Result<UInt32, MappingReadFailure> {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return .success(crc) }
         let function: cr_crc32_function = folds ? cr_crc32_folding : { crc, data, count in
-            UInt32(truncatingIfNeeded: crc32_z(uLong(crc), data!.assumingMemoryBound(to: Bytef.self), count))
+            CRC32.zlibUpdate(crc, base: data!, count: count)
         }
         var result: UInt32 = 0
         let r = cr_crc32_guarded(function, crc, base, buffer.count, &result)
