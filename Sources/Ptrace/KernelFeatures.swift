@@ -51,6 +51,14 @@ public enum KernelFeatures {
                 close(Int32(fd))
                 return (true, "")
             },
+            probe("process_mrelease (a dump frees the memory of the tree it kills faster)", required: false) {
+                guard let handle = try? PidFD(pid: getpid()) else { return (false, "no pidfd") }
+                // A live process is refused; only a missing call says ENOSYS.
+                do { try handle.releaseMemory() } catch let error as SystemError where error.errno == ENOSYS {
+                    return (false, "missing: the dump waits for the kernel to free it alone")
+                } catch {}
+                return (true, "")
+            },
             probe("kcmp (shared file detection)", required: false) {
                 let r = cr_syscall6(Int(Syscall.kcmp), UInt64(getpid()), UInt64(getpid()), 0, 0, 1, 0)
                 return (r >= 0, r >= 0 ? "" : String(cString: strerror(errno)))

@@ -25,6 +25,19 @@ public final class PidFD {
         return Int32(r)
     }
 
+    /// Frees the memory of a process already sent SIGKILL, on the calling
+    /// thread (process_mrelease): the kernel lets a process's exit free
+    /// its memory before anyone learns of the exit, so whoever waits for
+    /// its PID waits for that; reaped from here at the same time, on
+    /// another core, the wait is about halved. The kernel refuses with
+    /// EINVAL while the process is not dying, or shares its memory with a
+    /// process that is not, and answers ESRCH once the process has let
+    /// go of its memory by itself.
+    public func releaseMemory() throws {
+        let r = cr_syscall6(Int(Syscall.processMrelease), UInt64(UInt32(bitPattern: fd)), 0, 0, 0, 0, 0)
+        if r < 0 { throw SystemError("process_mrelease", pid: pid) }
+    }
+
     /// A descriptor in crtool for the process's descriptor `target`
     /// (close-on-exec); the caller closes it.
     public func duplicate(_ target: Int32) throws -> Int32 {

@@ -144,7 +144,11 @@ final class FrozenProcess {
     /// Lets the process go: running on as it was, or killed.
     func release(kill killIt: Bool) {
         if killIt {
+            let handle = try? PidFD(pid: pid)
             _ = Glibc.kill(pid, SIGKILL)
+            // Its memory goes faster freed from here too; the dump waits
+            // for the process to be gone, so that its PIDs are free.
+            try? handle?.releaseMemory()
             // Non-leader threads first: the leader's exit is reported only
             // after every other thread has been reaped.
             for t in threads.sorted(by: { ($0.tid == pid ? 1 : 0) < ($1.tid == pid ? 1 : 0) }) {
