@@ -22,7 +22,13 @@ struct LogFile {
     }
 
     func failures() -> [String] {
-        lines().filter { $0.hasPrefix("FAIL:") }
+        lines().filter(Self.reportsFailure)
+    }
+
+    /// A line with "FAIL:" in it: on its own, or after a tick's number
+    /// ("tick 7 FAIL: …"), as the programs that print a line per tick do.
+    static func reportsFailure(_ line: String) -> Bool {
+        line.contains("FAIL:")
     }
 
     /// Waits for the first line at index `from` or later that matches.
@@ -44,10 +50,10 @@ struct LogFile {
             // wrote is already in the file read next.
             let dead = process.map { !ProcessTable.isAlive($0) } ?? false
             let all = lines()
-            if start < all.count, let i = all[start...].firstIndex(where: matches) {
-                found = (i, all[i])
-            } else if let failure = all.first(where: { $0.hasPrefix("FAIL:") }) {
+            if let failure = all.first(where: Self.reportsFailure) {
                 problem = "the fixture failed (\(failure))"
+            } else if start < all.count, let i = all[start...].firstIndex(where: matches) {
+                found = (i, all[i])
             } else if dead {
                 problem = "process \(process!) is gone"
             }
