@@ -76,10 +76,9 @@ public enum PreDumper {
             var entries: [ProcessEntry] = []
             var jobs: [MemoryDumper.Job] = []
             var inheritances: [PageInheritance] = []
-            var layouts: [ProcessLayout] = []
+            let layouts = try ProcessCollector.layouts(of: tree.processes, workers: options.workers, withPolicies: false)
             var startTimes: [UInt64] = []
-            for p in tree.processes {
-                let layout = try ProcessCollector.layout(of: p)
+            for (p, layout) in zip(tree.processes, layouts) {
                 let stat = try ProcStat.read(pid: p.pid)
                 let inheritance = try PageInheritance.find(pid: p.pid, startTime: stat.startTime, vmas: layout.vmas, chain: chain)
                 jobs.append(try MemoryDumper.Job.planned(pid: p.pid, memory: RemoteMemory(pid: p.pid), vmas: layout.vmas,
@@ -89,7 +88,6 @@ public enum PreDumper {
                 entries.append(ProcessEntry(pid: p.pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
                                             tids: p.threads.map(\.tid), command: stat.command))
                 inheritances.append(inheritance)
-                layouts.append(layout)
                 startTimes.append(stat.startTime)
             }
             phases.mark("page plan")

@@ -21,6 +21,8 @@ struct ProcessLayout {
     var maps: [MapEntry]
     var details: [UInt64: SmapsDetail]
     var vmas: [VMAImage]
+    /// The VMAs numa_maps shows with a policy (`TaskInspector.policyCandidates`).
+    var policyCandidates: Set<UInt64> = []
 
     /// The shared-memory objects (memfds, files deleted while mapped) the
     /// VMAs map.
@@ -28,6 +30,34 @@ struct ProcessLayout {
 }
 
 enum ProcessCollector {
+    /// The layouts of `processes`, read on `workers` threads. smaps and,
+    /// `withPolicies`, numa_maps each walk the page tables of a process's
+    /// whole memory (some 17 ms for 2 GiB), so every file is read on a
+    /// thread of its own, while the tree is frozen.
+    static func layouts(of processes: [FrozenProcess], workers: Int, withPolicies: Bool) throws -> [ProcessLayout] {
+        let lock = Lock()
+        var layouts = [ProcessLayout?](repeating: nil, count: processes.count)
+        var candidates = [Set<UInt64>](repeating: [], count: processes.count)
+        let perProcess = withPolicies ? 2 : 1
+        try ParallelWork.run(count: processes.count * perProcess, workers: workers) {
+            { item in
+                let (p, part) = item.quotientAndRemainder(dividingBy: perProcess)
+                if part == 0 {
+                    let layout = try layout(of: processes[p])
+                    lock.withLock { layouts[p] = layout }
+                } else {
+                    let found = TaskInspector.policyCandidates(pid: processes[p].pid)
+                    lock.withLock { candidates[p] = found }
+                }
+            }
+        }
+        return zip(layouts, candidates).map { layout, found in
+            var complete = layout!
+            complete.policyCandidates = found
+            return complete
+        }
+    }
+
     static func layout(of frozen: FrozenProcess) throws -> ProcessLayout {
         let pid = frozen.pid
         try NamespaceCheck.requireSame(pid: pid)
@@ -58,7 +88,7 @@ enum ProcessCollector {
         try ins.open()
         do {
             let threads = try frozen.threads.map { try ins.thread($0) }
-            let policies = try ins.memoryPolicies(of: vmas)
+            let policies = try ins.memoryPolicies(of: vmas, candidates: layout.policyCandidates)
             for i in vmas.indices { vmas[i].memoryPolicy = policies[vmas[i].start] }
             let status = try ProcStatus.read(pid: pid)
             let image = ProcessImage(

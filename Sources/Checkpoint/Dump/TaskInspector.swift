@@ -126,19 +126,25 @@ final class TaskInspector {
         return image
     }
 
-    /// The NUMA policies ranges have of their own (mbind), by VMA start.
-    /// numa_maps names a policy for every VMA, the thread's where the
-    /// range has none, so only VMAs it shows with another than "default"
-    /// are asked, by get_mempolicy at their address, which answers the
-    /// range's own or the default.
-    func memoryPolicies(of vmas: [VMAImage]) throws -> [UInt64: MemoryPolicy] {
-        guard let text = try? ProcFile.text("/proc/\(frozen.pid)/numa_maps", pid: frozen.pid) else { return [:] }
+    /// The starts of the VMAs that may have a NUMA policy of their own
+    /// (mbind): numa_maps names a policy for every VMA, the thread's where
+    /// the range has none, so those it shows with another than "default".
+    /// Empty when the kernel has no numa_maps.
+    static func policyCandidates(pid: Int32) -> Set<UInt64> {
+        guard let text = try? ProcFile.text("/proc/\(pid)/numa_maps", pid: pid) else { return [] }
         var candidates: Set<UInt64> = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", maxSplits: 2)
             if fields.count >= 2, fields[1] != "default", let start = UInt64(fields[0], radix: 16) { candidates.insert(start) }
         }
-        guard let inj = leaderInjection else { return [:] }
+        return candidates
+    }
+
+    /// The NUMA policies ranges have of their own, by VMA start: each of
+    /// the `candidates` is asked by get_mempolicy at its address, which
+    /// answers the range's own or the default.
+    func memoryPolicies(of vmas: [VMAImage], candidates: Set<UInt64>) throws -> [UInt64: MemoryPolicy] {
+        guard !candidates.isEmpty, let inj = leaderInjection else { return [:] }
         var result: [UInt64: MemoryPolicy] = [:]
         for vma in vmas where candidates.contains(vma.start) {
             let r = try inj.call(Syscall.getMempolicy, scratch, scratch + 128, MemoryPolicyLayout.maxNodes, vma.start, MemoryPolicyLayout.policyOfAddress)
