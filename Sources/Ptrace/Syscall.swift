@@ -47,6 +47,7 @@ public enum Syscall {
     public static let pidfdOpen: Int64 = 434
     public static let pidfdGetfd: Int64 = 438
     public static let processMrelease: Int64 = 448
+    public static let fallocate: Int64 = 285
     public static let userfaultfd: Int64 = 323
     public static let kcmp: Int64 = 312
     public static let restartSyscall: Int64 = 219

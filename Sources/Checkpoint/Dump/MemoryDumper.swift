@@ -103,9 +103,13 @@ final class MemoryDumper {
     /// How many files a process's page stream is striped over: one per
     /// worker for a large process, so the workers' writes do not wait for
     /// each other on the file's lock, and one for everything else.
-    static func pageFileParts(items: [WorkItem], workers: Int) -> Int {
-        let bytes = items.reduce(UInt64(0)) { $0 + UInt64($1.pages) * 4096 }
-        return bytes >= stripingThreshold ? max(1, workers) : 1
+    static func pageFileParts(bytes: UInt64, workers: Int) -> Int {
+        bytes >= stripingThreshold ? max(1, workers) : 1
+    }
+
+    /// Bytes the items read.
+    static func bytes(of items: [WorkItem]) -> UInt64 {
+        items.reduce(UInt64(0)) { $0 + UInt64($1.pages) * 4096 }
     }
 
     /// One process's share of a memory dump.
@@ -122,15 +126,16 @@ final class MemoryDumper {
                             skipping: [PageRange], image: ImageDirectory, name: String, codec: Codec, workers: Int) throws -> Job {
             let dumper = MemoryDumper(pid: pid, memory: memory)
             let items = try dumper.plan(vmas: vmas, details: details, skipping: skipping)
-            let parts = MemoryDumper.pageFileParts(items: items, workers: workers)
+            let bytes = MemoryDumper.bytes(of: items)
+            let parts = MemoryDumper.pageFileParts(bytes: bytes, workers: workers)
             return Job(dumper: dumper, items: items, vmaCount: vmas.count,
-                       writer: try image.pageWriter(name: name, codec: codec, parts: parts))
+                       writer: try image.pageWriter(name: name, codec: codec, parts: parts, expectedBytes: bytes))
         }
     }
 
     /// Bytes the jobs' plans read.
     static func plannedBytes(_ jobs: [Job]) -> UInt64 {
-        jobs.reduce(UInt64(0)) { $0 + $1.items.reduce(0) { $0 + UInt64($1.pages) * 4096 } }
+        jobs.reduce(UInt64(0)) { $0 + bytes(of: $1.items) }
     }
 
     /// Whether the chunks of a dump that lets its tree go before writing

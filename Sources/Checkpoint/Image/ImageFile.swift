@@ -97,6 +97,29 @@ final class ImageFile: @unchecked Sendable {
         }
     }
 
+    /// Allocates blocks for the first `bytes` of a new, empty file, which
+    /// is then that long until `truncate`: writing into blocks allocated
+    /// already skips the per-block work of delayed allocation (on ext4 a
+    /// quarter of the time of a write into the page cache). Best effort:
+    /// on a file system without fallocate, or without room for `bytes`
+    /// (data that compresses may still fit), the file stays empty and is
+    /// written as if never asked, and the answer is false.
+    func preallocate(_ bytes: UInt64) -> Bool {
+        guard bytes > 0 else { return false }
+        do {
+            try LocalFile.allocate(descriptor, bytes: bytes)
+            return true
+        } catch {
+            // Whatever a failed call allocated goes back.
+            _ = ftruncate(descriptor, 0)
+            return false
+        }
+    }
+
+    func truncate(to size: UInt64) throws {
+        guard ftruncate(descriptor, off_t(size)) == 0 else { throw ImageIOError(path: path, operation: "truncate", errno: errno) }
+    }
+
     func sync() throws {
         guard fsync(descriptor) == 0 else { throw ImageIOError(path: path, operation: "fsync", errno: errno) }
     }

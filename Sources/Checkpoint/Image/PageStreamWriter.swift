@@ -13,6 +13,10 @@ import Foundation
 /// each part in the order their places were reserved. After the first
 /// failed write the writer refuses further work and `finish` reports the
 /// failure, so a dump cannot end with a silent hole in its pages.
+///
+/// Told how many bytes to expect, it allocates each part's share of them
+/// before the first write (`ImageFile.preallocate`) and cuts each part
+/// back to what was written in `finish`.
 public final class PageStreamWriter: @unchecked Sendable {
     /// The path of the first part, which names the stream.
     public let path: String
@@ -30,10 +34,12 @@ public final class PageStreamWriter: @unchecked Sendable {
         let file: ImageFile
         var summary = PageStreamSummary()
         var busy = false
+        let preallocated: Bool
 
-        init(path: String) throws {
+        init(path: String, expectedBytes: UInt64) throws {
             name = (path as NSString).lastPathComponent
             file = try ImageFile.create(path)
+            preallocated = file.preallocate(expectedBytes)
         }
     }
 
@@ -42,12 +48,15 @@ public final class PageStreamWriter: @unchecked Sendable {
         try self.init(paths: [path], codec: codec, onFinish: nil)
     }
 
-    /// One file per path; the first names the stream.
-    init(paths: [String], codec: Codec, onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?) throws {
+    /// One file per path; the first names the stream. `expectedBytes`:
+    /// about how much all parts together will hold, 0 when not known.
+    init(paths: [String], codec: Codec, expectedBytes: UInt64 = 0,
+         onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?) throws {
         precondition(!paths.isEmpty)
         self.path = paths[0]
         self.codec = codec
-        self.parts = try paths.map { try Part(path: $0) }
+        let share = Self.partShare(of: expectedBytes, parts: paths.count)
+        self.parts = try paths.map { try Part(path: $0, expectedBytes: share) }
         self.onFinish = onFinish
     }
 
@@ -93,6 +102,15 @@ public final class PageStreamWriter: @unchecked Sendable {
         if let writeError { throw writeError }
     }
 
+    /// One part's allocation: its even share, with room for the chunk
+    /// headers and for parts that grow unevenly. Allocating too much costs
+    /// little (blocks, not writes) and is cut back at the end.
+    static func partShare(of expectedBytes: UInt64, parts: Int) -> UInt64 {
+        guard expectedBytes > 0 else { return 0 }
+        let even = expectedBytes / UInt64(max(1, parts))
+        return even + even / 16 + (4 << 20)
+    }
+
     /// Parts in turn, so that they grow evenly.
     private func freePartLocked() -> Part? {
         for step in 0..<parts.count {
@@ -118,7 +136,10 @@ public final class PageStreamWriter: @unchecked Sendable {
             throw failure
         }
         do {
-            for part in parts { try part.file.close() }
+            for part in parts {
+                if part.preallocated { try part.file.truncate(to: part.summary.fileSize) }
+                try part.file.close()
+            }
         } catch {
             failure = error
             throw error
