@@ -2,6 +2,8 @@
 #include "csupport.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <spawn.h>
 #include <string.h>
@@ -114,6 +116,35 @@ int cr_uffd_register_wp(int uffd, uint64_t start, uint64_t len) {
 int cr_uffd_writeprotect(int uffd, uint64_t start, uint64_t len) {
     struct uffdio_writeprotect wp = { .range = { .start = start, .len = len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
     return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : -errno;
+}
+
+int cr_hugetlb_present(uint64_t base, uint64_t len, uint64_t huge_size, uint8_t *present) {
+    if (huge_size == 0 || len % huge_size != 0 || base % huge_size != 0)
+        return -EINVAL;
+    int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (uffd < 0)
+        return -errno;
+    int result = 0;
+    struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MISSING_HUGETLBFS };
+    struct uffdio_register reg = { .range = { .start = base, .len = len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+    if (ioctl(uffd, UFFDIO_API, &api) != 0 || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
+        result = -errno;
+    } else {
+        for (uint64_t i = 0; i < len / huge_size; i++) {
+            if (madvise((void *)(uintptr_t)(base + i * huge_size), huge_size, 22 /* MADV_POPULATE_READ */) == 0) {
+                present[i] = 1;
+            } else if (errno == EFAULT) {
+                present[i] = 0;
+            } else {
+                result = -errno;
+                break;
+            }
+        }
+        struct uffdio_range range = { .start = base, .len = len };
+        ioctl(uffd, UFFDIO_UNREGISTER, &range);
+    }
+    close(uffd);
+    return result;
 }
 
 struct cr_pm_scan_arg {

@@ -124,6 +124,23 @@ public final class SysVSharedMemoryAttachment {
         return vector[0..<pages].map { $0 & 1 != 0 }
     }
 
+    /// The same for a segment on huge pages (SHM_HUGETLB) of
+    /// `hugePageSize`: there mincore sees only crtool's own page table,
+    /// where no page is yet, so the huge pages that exist are found by
+    /// `cr_hugetlb_present`, which allocates none; it needs an attachment
+    /// made without `readOnly`.
+    public func residentPages(hugePageSize: UInt64) throws -> [Bool] {
+        guard base != 0, hugePageSize >= 4096 else {
+            throw SystemError("finding the huge pages of System V shared memory \(id)", errno: EINVAL)
+        }
+        let length = (size + hugePageSize - 1) / hugePageSize * hugePageSize
+        var present = [UInt8](repeating: 0, count: Int(length / hugePageSize))
+        let r = present.withUnsafeMutableBufferPointer { cr_hugetlb_present(UInt64(base), length, hugePageSize, $0.baseAddress) }
+        if r < 0 { throw SystemError("finding the huge pages of System V shared memory \(id)", errno: Int32(-r)) }
+        let perHugePage = Int(hugePageSize / 4096)
+        return (0..<Int(mapped / 4096)).map { present[$0 / perHugePage] != 0 }
+    }
+
     /// Copies `count` bytes at `offset` of the segment into `buffer[0...]`.
     public func read(into buffer: inout [UInt8], count: Int, at offset: UInt64) throws {
         guard base != 0, offset + UInt64(count) <= mapped, count <= buffer.count else {

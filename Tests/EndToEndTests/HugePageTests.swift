@@ -130,7 +130,8 @@ final class HugePageTests: EndToEndCase {
 
     /// A System V segment on huge pages (SHM_HUGETLB), attached by a
     /// parent and its child and removed while attached: made again on huge
-    /// pages with its id and contents, shared by both again.
+    /// pages with its id and contents, shared by both again. Its last huge
+    /// page was never touched and is still not there after the restore.
     func testSysVSegmentOnHugePagesComesBack() throws {
         try reserveHugePages(8)
         let parent = try startPython("sysv-hugetlb", """
@@ -138,7 +139,7 @@ final class HugePageTests: EndToEndCase {
             libc = ctypes.CDLL(None, use_errno=True)
             libc.shmat.restype = ctypes.c_void_p
             size = 4 << 20
-            shmid = libc.shmget(0, size, 0o1000 | 0o4000 | 0o600)  # IPC_CREAT | SHM_HUGETLB
+            shmid = libc.shmget(0, size + (2 << 20), 0o1000 | 0o4000 | 0o600)  # IPC_CREAT | SHM_HUGETLB
             if shmid < 0:
                 print("FAIL: shmget", ctypes.get_errno(), flush=True)
             base = libc.shmat(shmid, None, 0)
@@ -167,6 +168,7 @@ final class HugePageTests: EndToEndCase {
         let segment = try XCTUnwrap(parent.numbers("segment").first)
         let before = hugeMappings(parent.pid)
         XCTAssertEqual(before.count, 1, "one huge-page mapping: \(before)")
+        let residentBefore = try XCTUnwrap(residentBytes(ofSegment: segment))
         let (image, _) = try checkpointTree(parent)
         let mark = parent.lineCount
         try restore(image, as: parent)
@@ -176,6 +178,13 @@ final class HugePageTests: EndToEndCase {
         XCTAssertTrue(listed.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(String(segment)) }, "segment \(segment) is back:\n\(listed)")
         try parent.waitForMore("tick", 5, after: mark)
         assertNoFailures(parent)
+        XCTAssertEqual(residentBytes(ofSegment: segment), residentBefore, "the same huge pages exist, the untouched one not")
+    }
+
+    /// The rss column of /proc/sysvipc/shm for segment `id`.
+    private func residentBytes(ofSegment id: Int) -> UInt64? {
+        let rows = (readTextFile("/proc/sysvipc/shm") ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        return rows.first { $0.count > 14 && $0[1] == Substring(String(id)) }.flatMap { UInt64($0[14]) }
     }
 
     /// "start-end perms name" of the process's huge-page mappings.

@@ -106,6 +106,15 @@ int cr_uffd_api_write_tracking(int uffd);
 int cr_uffd_register_wp(int uffd, uint64_t start, uint64_t len);
 int cr_uffd_writeprotect(int uffd, uint64_t start, uint64_t len);
 
+/* Which huge pages of a shared hugetlb mapping of ours at `base` (`len`
+ * bytes, pages of `huge_size`) exist, without allocating the others:
+ * mincore sees only this mapping's own page table, and reading a page
+ * that does not exist allocates it from the pool. Under a userfaultfd
+ * that answers a missing page with SIGBUS, MADV_POPULATE_READ maps a page
+ * that exists and fails on one that does not. present[i] is set to 1 or
+ * 0 for huge page i. Returns 0 or -errno. */
+int cr_hugetlb_present(uint64_t base, uint64_t len, uint64_t huge_size, uint8_t *present);
+
 /* PAGE_IS_* categories of PAGEMAP_SCAN. */
 #define CR_PAGE_IS_WRITTEN (1u << 1)
 #define CR_PAGE_IS_PRESENT (1u << 3)

@@ -16,7 +16,8 @@ enum SysVIPCDumper {
             for vma in p.vmas {
                 guard let id = vma.sysvShm, !done.contains(id) else { continue }
                 done.insert(id)
-                var segment = try dumpSegment(id: id, pid: p.pid, image: image, codec: codec, progress: progress)
+                var segment = try dumpSegment(id: id, pid: p.pid, hugePageSize: vma.hugePageSize, image: image,
+                                              codec: codec, progress: progress)
                 segment.hugePageSize = vma.hugePageSize
                 result.sharedMemory.append(segment)
             }
@@ -50,20 +51,26 @@ enum SysVIPCDumper {
         return result
     }
 
-    private static func dumpSegment(id: Int32, pid: Int32, image: ImageDirectory, codec: Codec, progress: Progress) throws -> SysVSharedMemoryImage {
+    private static func dumpSegment(id: Int32, pid: Int32, hugePageSize: UInt64?, image: ImageDirectory, codec: Codec,
+                                    progress: Progress) throws -> SysVSharedMemoryImage {
         let status: SysVSharedMemoryStatus
         do {
             status = try SysVSharedMemory.status(id: id)
         } catch let e as SystemError {
             throw CheckpointError("pid \(pid) maps System V shared memory \(id), which cannot be read: \(e)")
         }
-        let attachment = try SysVSharedMemory.attach(id: id, readOnly: true)
+        // Read-only, except on huge pages: the userfaultfd that finds
+        // their pages registers only on an attachment that may be written
+        // (nothing is written to it).
+        let attachment = try SysVSharedMemory.attach(id: id, readOnly: hugePageSize == nil)
         defer { attachment.detach() }
         // Without swap, a page not resident is a hole; with pages in swap,
-        // residency says nothing and every page is read.
+        // residency says nothing and every page is read. Huge pages are
+        // never swapped.
         let swapped = (try? SysVSharedMemory.swappedBytes(id: id)) ?? nil
         let pageCount = Int((status.size + 4095) / 4096)
-        let wanted = swapped == 0 ? try attachment.residentPages() : [Bool](repeating: true, count: pageCount)
+        let wanted = try hugePageSize.map { try attachment.residentPages(hugePageSize: $0) }
+            ?? (swapped == 0 ? try attachment.residentPages() : [Bool](repeating: true, count: pageCount))
         let name = SysVSharedMemoryImage.pagesFile(id: id)
         let writer = try image.pageWriter(name: name, codec: codec)
         var buffer = [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
