@@ -17,12 +17,13 @@ public enum LocalFile {
         return UInt64(st.st_size)
     }
 
-    /// fallocate(2) with no flags: allocates blocks for the first `bytes`
-    /// and makes the file at least that long. Unlike posix_fallocate it
-    /// never falls back to writing zeros where the file system cannot.
-    public static func allocate(_ fd: Int32, bytes: UInt64) throws {
-        let r = cr_syscall6(Int(Syscall.fallocate), UInt64(UInt32(bitPattern: fd)), 0, 0, bytes, 0, 0)
-        if r < 0 { throw SystemError("fallocate of \(bytes) bytes") }
+    /// fallocate(2) with no flags: allocates blocks for `bytes` at
+    /// `offset` and makes the file at least that long. Unlike
+    /// posix_fallocate it never falls back to writing zeros where the
+    /// file system cannot.
+    public static func allocate(_ fd: Int32, at offset: UInt64 = 0, bytes: UInt64) throws {
+        let r = cr_syscall6(Int(Syscall.fallocate), UInt64(UInt32(bitPattern: fd)), 0, offset, bytes, 0, 0)
+        if r < 0 { throw SystemError("fallocate of \(bytes) bytes at \(offset)") }
     }
 
     /// The byte ranges that hold data (SEEK_DATA/SEEK_HOLE), so holes of a

@@ -129,7 +129,7 @@ final class MemoryDumper {
             let bytes = MemoryDumper.bytes(of: items)
             let parts = MemoryDumper.pageFileParts(bytes: bytes, workers: workers)
             return Job(dumper: dumper, items: items, vmaCount: vmas.count,
-                       writer: try image.pageWriter(name: name, codec: codec, parts: parts, expectedBytes: bytes))
+                       writer: try image.pageWriter(name: name, codec: codec, parts: parts))
         }
     }
 

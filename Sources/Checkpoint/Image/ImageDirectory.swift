@@ -118,7 +118,7 @@ public final class ImageDirectory: @unchecked Sendable {
     /// recorded when it finishes (at the latest, by `commit`). With more
     /// than one part, the stream is striped over `name` and the names
     /// `partName` gives, so that as many threads can write at once.
-    public func pageWriter(name: String, codec: Codec, parts: Int = 1, expectedBytes: UInt64 = 0) throws -> PageStreamWriter {
+    public func pageWriter(name: String, codec: Codec, parts: Int = 1) throws -> PageStreamWriter {
         let names = [name] + (1..<max(1, parts)).map { Self.partName(name, $0) }
         for n in names { try Self.checkName(n) }
         lock.lock()
@@ -128,7 +128,7 @@ public final class ImageDirectory: @unchecked Sendable {
             throw ImageIOError(path: filePath(name), operation: "create page file (a writer for it is still open)", errno: EBUSY)
         }
         for n in names { noteCreated(n) }
-        let writer = try PageStreamWriter(paths: names.map(filePath), codec: codec, expectedBytes: expectedBytes) { [weak self] parts in
+        let writer = try PageStreamWriter(paths: names.map(filePath), codec: codec) { [weak self] parts in
             for part in parts {
                 self?.record(part.name, FileChecksum(size: part.summary.fileSize, crc32: part.summary.crc32))
             }

@@ -97,23 +97,16 @@ final class ImageFile: @unchecked Sendable {
         }
     }
 
-    /// Allocates blocks for the first `bytes` of a new, empty file, which
-    /// is then that long until `truncate`: writing into blocks allocated
+    /// Allocates the blocks of bytes `start..<end`, making the file at
+    /// least `end` long until `truncate`: a write into blocks allocated
     /// already skips the per-block work of delayed allocation (on ext4 a
     /// quarter of the time of a write into the page cache). Best effort:
-    /// on a file system without fallocate, or without room for `bytes`
-    /// (data that compresses may still fit), the file stays empty and is
-    /// written as if never asked, and the answer is false.
-    func preallocate(_ bytes: UInt64) -> Bool {
-        guard bytes > 0 else { return false }
-        do {
-            try LocalFile.allocate(descriptor, bytes: bytes)
-            return true
-        } catch {
-            // Whatever a failed call allocated goes back.
-            _ = ftruncate(descriptor, 0)
-            return false
-        }
+    /// false on a file system without fallocate or without the room, and
+    /// the caller writes on without (whatever a failed call allocated
+    /// past the data goes with the final `truncate`).
+    func allocate(from start: UInt64, to end: UInt64) -> Bool {
+        guard end > start else { return true }
+        return (try? LocalFile.allocate(descriptor, at: start, bytes: end - start)) != nil
     }
 
     func truncate(to size: UInt64) throws {

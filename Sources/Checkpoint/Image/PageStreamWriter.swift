@@ -14,9 +14,8 @@ import Foundation
 /// failed write the writer refuses further work and `finish` reports the
 /// failure, so a dump cannot end with a silent hole in its pages.
 ///
-/// Told how many bytes to expect, it allocates each part's share of them
-/// before the first write (`ImageFile.preallocate`) and cuts each part
-/// back to what was written in `finish`.
+/// Each part allocates its blocks ahead of its writes (`Part.allocate`)
+/// and is cut back to what was written in `finish`.
 public final class PageStreamWriter: @unchecked Sendable {
     /// The path of the first part, which names the stream.
     public let path: String
@@ -34,12 +33,27 @@ public final class PageStreamWriter: @unchecked Sendable {
         let file: ImageFile
         var summary = PageStreamSummary()
         var busy = false
-        let preallocated: Bool
+        /// The file's blocks are allocated up to here; nil once
+        /// allocating failed, after which the part is written plainly.
+        var allocatedEnd: UInt64? = 0
 
-        init(path: String, expectedBytes: UInt64) throws {
+        init(path: String) throws {
             name = (path as NSString).lastPathComponent
             file = try ImageFile.create(path)
-            preallocated = file.preallocate(expectedBytes)
+        }
+
+        /// The most a part allocates ahead of what it holds.
+        static let maxAllocationAhead: UInt64 = 64 << 20
+
+        /// Allocates blocks past `end` before a write up to it, when the
+        /// blocks there are not yet allocated: as far ahead again as the
+        /// part is long, at most 64 MiB, so that a small file asks for
+        /// little and a large one asks seldom. Called by the one thread
+        /// that writes the part.
+        func allocate(upTo end: UInt64) {
+            guard let allocated = allocatedEnd, end > allocated else { return }
+            let target = end + min(max(end, 1 << 20), Self.maxAllocationAhead)
+            allocatedEnd = file.allocate(from: allocated, to: target) ? target : nil
         }
     }
 
@@ -48,15 +62,12 @@ public final class PageStreamWriter: @unchecked Sendable {
         try self.init(paths: [path], codec: codec, onFinish: nil)
     }
 
-    /// One file per path; the first names the stream. `expectedBytes`:
-    /// about how much all parts together will hold, 0 when not known.
-    init(paths: [String], codec: Codec, expectedBytes: UInt64 = 0,
-         onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?) throws {
+    /// One file per path; the first names the stream.
+    init(paths: [String], codec: Codec, onFinish: (@Sendable ([(name: String, summary: PageStreamSummary)]) -> Void)?) throws {
         precondition(!paths.isEmpty)
         self.path = paths[0]
         self.codec = codec
-        let share = Self.partShare(of: expectedBytes, parts: paths.count)
-        self.parts = try paths.map { try Part(path: $0, expectedBytes: share) }
+        self.parts = try paths.map { try Part(path: $0) }
         self.onFinish = onFinish
     }
 
@@ -87,6 +98,7 @@ public final class PageStreamWriter: @unchecked Sendable {
 
         var writeError: Error?
         do {
+            target.allocate(upTo: offset + UInt64(chunk.size))
             try target.file.write(chunk.headerBytes, at: offset)
             try target.file.write(chunk.stored, at: offset + UInt64(chunk.headerBytes.count))
         } catch {
@@ -100,15 +112,6 @@ public final class PageStreamWriter: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         if let writeError { throw writeError }
-    }
-
-    /// One part's allocation: its even share, with room for the chunk
-    /// headers and for parts that grow unevenly. Allocating too much costs
-    /// little (blocks, not writes) and is cut back at the end.
-    static func partShare(of expectedBytes: UInt64, parts: Int) -> UInt64 {
-        guard expectedBytes > 0 else { return 0 }
-        let even = expectedBytes / UInt64(max(1, parts))
-        return even + even / 16 + (4 << 20)
     }
 
     /// Parts in turn, so that they grow evenly.
@@ -137,7 +140,8 @@ public final class PageStreamWriter: @unchecked Sendable {
         }
         do {
             for part in parts {
-                if part.preallocated { try part.file.truncate(to: part.summary.fileSize) }
+                // Blocks allocated ahead and never written go back.
+                if part.allocatedEnd != 0 { try part.file.truncate(to: part.summary.fileSize) }
                 try part.file.close()
             }
         } catch {
