@@ -124,12 +124,9 @@ int cr_hugetlb_present(uint64_t base, uint64_t len, uint64_t huge_size, uint8_t 
     int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (uffd < 0)
         return -errno;
-    int result = 0;
     struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MISSING_HUGETLBFS };
-    struct uffdio_register reg = { .range = { .start = base, .len = len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
-    if (ioctl(uffd, UFFDIO_API, &api) != 0 || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
-        result = -errno;
-    } else {
+    int result = ioctl(uffd, UFFDIO_API, &api) == 0 ? cr_uffd_register_missing(uffd, base, len) : -errno;
+    if (result == 0) {
         for (uint64_t i = 0; i < len / huge_size; i++) {
             if (madvise((void *)(uintptr_t)(base + i * huge_size), huge_size, 22 /* MADV_POPULATE_READ */) == 0) {
                 present[i] = 1;
@@ -140,8 +137,7 @@ int cr_hugetlb_present(uint64_t base, uint64_t len, uint64_t huge_size, uint8_t 
                 break;
             }
         }
-        struct uffdio_range range = { .start = base, .len = len };
-        ioctl(uffd, UFFDIO_UNREGISTER, &range);
+        cr_uffd_unregister(uffd, base, len);
     }
     close(uffd);
     return result;

@@ -130,13 +130,12 @@ public final class SysVSharedMemoryAttachment {
     /// `cr_hugetlb_present`, which allocates none; it needs an attachment
     /// made without `readOnly`.
     public func residentPages(hugePageSize: UInt64) throws -> [Bool] {
-        guard base != 0, hugePageSize >= 4096 else {
-            throw SystemError("finding the huge pages of System V shared memory \(id)", errno: EINVAL)
-        }
+        let operation = "finding the huge pages of System V shared memory \(id)"
+        guard base != 0, hugePageSize >= 4096 else { throw SystemError(operation, errno: EINVAL) }
         let length = (size + hugePageSize - 1) / hugePageSize * hugePageSize
         var present = [UInt8](repeating: 0, count: Int(length / hugePageSize))
         let r = present.withUnsafeMutableBufferPointer { cr_hugetlb_present(UInt64(base), length, hugePageSize, $0.baseAddress) }
-        if r < 0 { throw SystemError("finding the huge pages of System V shared memory \(id)", errno: Int32(-r)) }
+        if r < 0 { throw SystemError(operation, errno: Int32(-r)) }
         let perHugePage = Int(hugePageSize / 4096)
         return (0..<Int(mapped / 4096)).map { present[$0 / perHugePage] != 0 }
     }
