@@ -56,11 +56,7 @@ final class PreDumpTests: EndToEndCase {
         try program.waitFor(line: "changed")
 
         let image = try checkpoint(program, options: ["--prev-images-dir", pre])
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try checkPages(program, from: mark)
-        try program.waitForMore("tick", 3, after: mark)
-        assertNoFailures(program)
+        try restoreAndCheckPages(image, as: program)
     }
 
     /// With its tracker gone (its keeper killed) a pre-dump gives nothing:

@@ -58,7 +58,7 @@ final class TrackMemTests: EndToEndCase {
         let (second, keeper, _) = try trackedDump(program, on: first)
         try killAndReap(program.pid)
 
-        var mark = program.lineCount
+        let mark = program.lineCount
         try waitUntilFree(program.pid)
         let restored = try crtool(["restore", "-D", second, "-d"])
         XCTAssertTrue(restored.succeeded, "\(restored)")
@@ -66,12 +66,7 @@ final class TrackMemTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(keeper) }, "the restore ends the keeper of the tree it replaces")
         try checkPages(program, from: mark)
         try killAndReap(program.pid)
-
-        mark = program.lineCount
-        try restore(first, as: program)
-        try checkPages(program, from: mark)
-        try program.waitForMore("tick", 3, after: mark)
-        assertNoFailures(program)
+        try restoreAndCheckPages(first, as: program)
     }
 
     /// --full on the newest checkpoint starts the series again: it stores
@@ -94,10 +89,7 @@ final class TrackMemTests: EndToEndCase {
 
         let last = try checkpoint(counter, options: ["--prev-images-dir", base])
         XCTAssertLessThan(ImageFiles.pageBytes(in: last), 4 << 20, "the checkpoint on the new base stores only what was written since")
-        let mark = counter.lineCount
-        try restore(last, as: counter)
-        try checkHeap(counter, is: checksum, from: mark)
-        assertNoFailures(counter)
+        try restoreAndCheckHeap(last, of: counter, is: checksum)
     }
 
     /// A dump with --track-mem not made on the image that tracks the tree
@@ -118,10 +110,7 @@ final class TrackMemTests: EndToEndCase {
         let last = try checkpoint(counter, options: ["--prev-images-dir", second])
         XCTAssertGreaterThan(ImageFiles.pageBytes(in: last), 32 << 20, "memory the second image could not track is read whole")
         XCTAssertTrue(ProcessTable.isAlive(firstKeeper), "the first image's tracking was left alone")
-        let mark = counter.lineCount
-        try restore(last, as: counter)
-        try checkHeap(counter, is: checksum, from: mark)
-        assertNoFailures(counter)
+        try restoreAndCheckHeap(last, of: counter, is: checksum)
     }
 
     /// --track-mem without --leave-running, and a parent image that did not
@@ -151,6 +140,15 @@ final class TrackMemTests: EndToEndCase {
     /// Dumps `fixture` with --leave-running --track-mem (on `parent` if
     /// given, with `options`) and returns the image, the crtool-keeper that holds the
     /// tracking, and the counter values ticked while the dump ran.
+    /// Restores `image` as `counter` (its process gone since), whose heap
+    /// must check as `checksum`, with no failure reported.
+    private func restoreAndCheckHeap(_ image: String, of counter: Fixture, is checksum: String) throws {
+        let mark = counter.lineCount
+        try restore(image, as: counter)
+        try checkHeap(counter, is: checksum, from: mark)
+        assertNoFailures(counter)
+    }
+
     private func trackedDump(_ fixture: Fixture, on parent: String? = nil, options: [String] = []) throws -> (image: String, keeper: pid_t, ticks: ClosedRange<Int>) {
         let dir = try scratch.newDirectory("checkpoint")
         let before = fixture.numbers("tick").last ?? 0

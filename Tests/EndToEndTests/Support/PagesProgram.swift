@@ -16,6 +16,16 @@ extension EndToEndCase {
         try program.signal(SIGUSR2)
         try program.waitFor(line: "check ok", from: mark)
     }
+
+    /// Restores `image` as `program`, which must then have every page as
+    /// expected and tick on with no failure reported.
+    func restoreAndCheckPages(_ image: String, as program: Fixture) throws {
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try checkPages(program, from: mark)
+        try program.waitForMore("tick", 3, after: mark)
+        assertNoFailures(program)
+    }
 }
 
 enum PagesProgram {
