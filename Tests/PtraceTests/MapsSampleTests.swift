@@ -167,6 +167,8 @@ final class MapsSampleTests: XCTestCase {
         XCTAssertEqual(anon?.flags, ["rd", "wr", "mr", "mw", "me", "dc", "ac", "sd"])
         XCTAssertEqual(anon?.residentKiB, 8)
         XCTAssertEqual(anon?.swapKiB, 8, "SwapPss must not be taken for Swap")
+        XCTAssertEqual(anon?.anonymousKiB, 8)
+        XCTAssertEqual(text?.anonymousKiB, 0, "no Anonymous line, none counted")
         XCTAssertEqual(details[0x7f11_bbfb_5000]?.flags, ["rd", "mr", "pf", "io", "de", "dd"])
         XCTAssertEqual(details[0x7ffe_9ec5_d000]?.flags.contains("gd"), true)
         XCTAssertEqual(details[0x7ffe_9ec5_d000]?.residentKiB, 20)

@@ -53,6 +53,7 @@ final class MemoryDumper {
             }
             // Huge pages of the hugetlb pool are not counted in Rss.
             if let d = details[vma.start], d.residentKiB == 0, d.swapKiB == 0, vma.hugePageSize == nil { continue }
+            let whole = vma.hugePageSize == nil && details[vma.start].map { Self.holdsEveryPage(vma, $0, anonymous: anonymous) } == true
             let total = Int(vma.size / 4096)
             var runStart: Int?
             func closeRun(_ end: Int) {
@@ -68,21 +69,13 @@ final class MemoryDumper {
             var base = 0
             while base < total {
                 let window = min(65536, total - base)
-                let entries = try pagemap.entries(at: vma.start + UInt64(base) * 4096, count: window)
-                for (i, e) in entries.enumerated() {
+                let entries = whole ? nil : try pagemap.entries(at: vma.start + UInt64(base) * 4096, count: window)
+                for i in 0..<window {
                     if !inherited.isEmpty && isInherited(vma.start + UInt64(base + i) * 4096) {
                         closeRun(base + i)
                         continue
                     }
-                    let present = e & Pagemap.present != 0
-                    let swapped = e & Pagemap.swapped != 0
-                    let wanted: Bool
-                    if anonymous {
-                        wanted = present || swapped
-                    } else {
-                        wanted = swapped || (present && e & Pagemap.fileOrSharedAnon == 0)
-                    }
-                    if wanted {
+                    if entries.map({ Self.wanted($0[i], anonymous: anonymous) }) ?? true {
                         if runStart == nil { runStart = base + i }
                     } else {
                         closeRun(base + i)
@@ -93,6 +86,26 @@ final class MemoryDumper {
             closeRun(total)
         }
         return items
+    }
+
+    /// Whether every page of `vma` is one the dump saves, as smaps counts
+    /// them: then its pagemap need not be read, which for a large heap
+    /// is a walk of its page tables while the process is frozen. Rss
+    /// leaves out the shared zero page, so a page only read is not taken
+    /// for one written; in a private file mapping only the anonymous
+    /// pages, those copied on write, are the process's own.
+    static func holdsEveryPage(_ vma: VMAImage, _ detail: SmapsDetail, anonymous: Bool) -> Bool {
+        let own = anonymous ? detail.residentKiB : detail.anonymousKiB
+        return own + detail.swapKiB == vma.size / 1024
+    }
+
+    /// Whether the page of pagemap `entry` is saved: any that exists in
+    /// anonymous memory; in a private file mapping one swapped or copied
+    /// on write, not one still the file's.
+    static func wanted(_ entry: UInt64, anonymous: Bool) -> Bool {
+        let present = entry & Pagemap.present != 0
+        let swapped = entry & Pagemap.swapped != 0
+        return anonymous ? present || swapped : swapped || (present && entry & Pagemap.fileOrSharedAnon == 0)
     }
 
     /// Below this much memory a process's pages go to one file: striping

@@ -79,6 +79,9 @@ public struct SmapsDetail: Equatable, Sendable {
     public var flags: [String] = []
     public var residentKiB: UInt64 = 0
     public var swapKiB: UInt64 = 0
+    /// Anonymous: pages of the VMA that are anonymous, which in a private
+    /// file mapping are the ones copied on write.
+    public var anonymousKiB: UInt64 = 0
     /// KernelPageSize: 4 for ordinary memory, the huge page size for
     /// memory of the hugetlb pool.
     public var kernelPageKiB: UInt64 = 4
@@ -124,6 +127,8 @@ public enum Smaps {
                 detail.residentKiB = kib(value)
             } else if key.elementsEqual("Swap".utf8) {
                 detail.swapKiB = kib(value)
+            } else if key.elementsEqual("Anonymous".utf8) {
+                detail.anonymousKiB = kib(value)
             } else if key.elementsEqual("KernelPageSize".utf8) {
                 detail.kernelPageKiB = kib(value)
             }
