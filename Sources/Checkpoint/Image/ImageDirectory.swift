@@ -1,5 +1,6 @@
 import Codecs
 import Foundation
+import Ptrace
 
 /// An image directory: the manifest and the files it lists.
 ///
@@ -21,12 +22,17 @@ public final class ImageDirectory: @unchecked Sendable {
     private let createdDirectory: Bool
     /// Whether open() checked every byte of every file against its CRC.
     private let contentsVerified: Bool
+    /// The mappings open() verified large page files through, for their
+    /// readers (`ImageVerifier.verifiedMappings`).
+    private let verifiedMappings: [String: MappedFile]
 
-    private init(path: String, manifest: Manifest, createdDirectory: Bool, contentsVerified: Bool = false) {
+    private init(path: String, manifest: Manifest, createdDirectory: Bool, contentsVerified: Bool = false,
+                 verifiedMappings: [String: MappedFile] = [:]) {
         self.path = path
         self.currentManifest = manifest
         self.createdDirectory = createdDirectory
         self.contentsVerified = contentsVerified
+        self.verifiedMappings = verifiedMappings
     }
 
     /// The committed manifest, or (before the first commit of a new image)
@@ -66,8 +72,10 @@ public final class ImageDirectory: @unchecked Sendable {
     /// `verifyContents` false the CRCs of page files are left to the reads
     /// (lazy restore reads only what it needs); sizes are still checked.
     public static func open(at path: String, verifyContents: Bool = true) throws -> ImageDirectory {
-        let manifest = try ImageVerifier(directory: path).verify(contents: verifyContents)
-        return ImageDirectory(path: path, manifest: manifest, createdDirectory: false, contentsVerified: verifyContents)
+        var verifier = ImageVerifier(directory: path)
+        let manifest = try verifier.verify(contents: verifyContents)
+        return ImageDirectory(path: path, manifest: manifest, createdDirectory: false, contentsVerified: verifyContents,
+                              verifiedMappings: verifier.verifiedMappings)
     }
 
     /// Size and CRC of the committed manifest.json, which an image made
@@ -147,7 +155,7 @@ public final class ImageDirectory: @unchecked Sendable {
         while isListed(Self.partName(name, names.count)) { names.append(Self.partName(name, names.count)) }
         var expected: [FileChecksum] = []
         for n in names { expected.append(try checksum(of: n)) }
-        let reader = try PageStreamReader(parts: names.map { (filePath($0), $0) })
+        let reader = try PageStreamReader(parts: names.map { (filePath($0), $0) }, verifiedMappings: verifiedMappings)
         reader.wholeFileVerified = contentsVerified
         for (part, checksum) in zip(reader.partSummaries, expected) {
             try ImageVerifier.check(part.name, size: part.summary.fileSize, crc32: part.summary.crc32, against: checksum)

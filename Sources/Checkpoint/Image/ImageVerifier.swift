@@ -1,5 +1,6 @@
 import Codecs
 import Foundation
+import Ptrace
 
 /// The checks `ImageDirectory.open` runs before an image is trusted.
 struct ImageVerifier {
@@ -8,7 +9,16 @@ struct ImageVerifier {
 
     let directory: String
 
-    func verify(contents: Bool) throws -> Manifest {
+    /// Page files at least this big keep the mapping their CRC was read
+    /// through (`verifiedMappings`); smaller ones cost little to map again.
+    static let keptMappingMinimum: UInt64 = 4 << 20
+
+    /// The mappings of the page files `verify` read whole, by file name:
+    /// a restore copies pages out of the same mapping, so the kernel fills
+    /// its page tables once, not once to verify and again to restore.
+    private(set) var verifiedMappings: [String: MappedFile] = [:]
+
+    mutating func verify(contents: Bool) throws -> Manifest {
         guard FileSystem.isDirectory(directory) else {
             throw ImageIOError(path: directory, operation: "open image directory", errno: FileSystem.exists(directory) ? ENOTDIR : ENOENT)
         }
@@ -65,7 +75,7 @@ struct ImageVerifier {
         }
     }
 
-    private func verifyFile(_ name: String, against expected: FileChecksum, contents: Bool) throws {
+    private mutating func verifyFile(_ name: String, against expected: FileChecksum, contents: Bool) throws {
         let file: ImageFile
         do {
             file = try ImageFile.openForReading(directory + "/" + name)
@@ -78,7 +88,11 @@ struct ImageVerifier {
         guard size == expected.size else {
             throw ImageError(file: name, field: "size", reason: "\(size) bytes, manifest.json records \(expected.size)")
         }
-        if contents || !name.hasSuffix(".img") {
+        if name.hasSuffix(".img") && contents && size >= Self.keptMappingMinimum {
+            let mapping = try file.mapping(size: size)
+            try Self.check(name, size: size, crc32: try WholeFileChecksum.crc32(of: mapping, path: file.path), against: expected)
+            verifiedMappings[name] = mapping
+        } else if contents || !name.hasSuffix(".img") {
             try Self.check(name, size: size, crc32: try WholeFileChecksum.crc32(of: file, size: size), against: expected)
         }
     }

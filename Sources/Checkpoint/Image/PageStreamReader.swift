@@ -32,10 +32,15 @@ public final class PageStreamReader: @unchecked Sendable {
         private let lock = NSLock()
         private var opened: ImageFile?
         private var mapped: MappedFile?
+        /// The mapping the file was verified through as the image was
+        /// opened, if it was kept: it holds no descriptor, so `close`
+        /// leaves it.
+        private let verified: MappedFile?
 
-        init(path: String, name: String) throws {
+        init(path: String, name: String, verified: MappedFile?) throws {
             self.path = path
             self.name = name
+            self.verified = verified
             opened = try ImageFile.openForReading(path)
         }
 
@@ -50,6 +55,7 @@ public final class PageStreamReader: @unchecked Sendable {
         }
 
         func mapping() throws -> MappedFile {
+            if let verified, UInt64(verified.size) == summary.fileSize { return verified }
             let file = try file()
             lock.lock()
             defer { lock.unlock() }
@@ -76,11 +82,13 @@ public final class PageStreamReader: @unchecked Sendable {
     /// read would double the restore's checksum work for nothing.
     var wholeFileVerified = false
 
-    init(parts paths: [(path: String, name: String)]) throws {
+    /// `verifiedMappings`: mappings of the parts by name, kept from when
+    /// the image was opened (`ImageVerifier.verifiedMappings`).
+    init(parts paths: [(path: String, name: String)], verifiedMappings: [String: MappedFile] = [:]) throws {
         precondition(!paths.isEmpty)
         path = paths[0].path
         name = paths[0].name
-        parts = try paths.map { try Part(path: $0.path, name: $0.name) }
+        parts = try paths.map { try Part(path: $0.path, name: $0.name, verified: verifiedMappings[$0.name]) }
         var all: [PageChunkLocation] = []
         var total = PageStreamSummary()
         for (index, part) in parts.enumerated() {

@@ -15,14 +15,19 @@ enum WholeFileChecksum {
 
     static func crc32(of file: ImageFile, size: UInt64) throws -> UInt32 {
         guard size > 0 else { return 0 }
-        let mapping = try file.mapping(size: size)
+        return try crc32(of: try file.mapping(size: size), path: file.path)
+    }
+
+    /// The CRC-32 of the whole of `mapping`, a mapping of the file at `path`.
+    static func crc32(of mapping: MappedFile, path: String) throws -> UInt32 {
+        let size = UInt64(mapping.size)
         let segmentCount = size < parallelThreshold ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let segmentSize = (size + UInt64(segmentCount) - 1) / UInt64(segmentCount)
         let results = SegmentResults(count: segmentCount)
         DispatchQueue.concurrentPerform(iterations: segmentCount) { segment in
             let start = UInt64(segment) * segmentSize
             let end = min(size, start + segmentSize)
-            results.set(segment, Result { try crc32(of: mapping, path: file.path, from: Int(start), to: Int(end)) })
+            results.set(segment, Result { try crc32(of: mapping, path: path, from: Int(start), to: Int(end)) })
         }
         var crc: UInt32 = 0
         for segment in 0..<segmentCount {
