@@ -88,13 +88,12 @@ struct ImageVerifier {
         guard size == expected.size else {
             throw ImageError(file: name, field: "size", reason: "\(size) bytes, manifest.json records \(expected.size)")
         }
-        if name.hasSuffix(".img") && contents && size >= Self.keptMappingMinimum {
-            let mapping = try file.mapping(size: size)
-            try Self.check(name, size: size, crc32: try WholeFileChecksum.crc32(of: mapping, path: file.path), against: expected)
-            verifiedMappings[name] = mapping
-        } else if contents || !name.hasSuffix(".img") {
-            try Self.check(name, size: size, crc32: try WholeFileChecksum.crc32(of: file, size: size), against: expected)
-        }
+        let isPageFile = name.hasSuffix(".img")
+        guard contents || !isPageFile else { return }
+        let mapping = size > 0 ? try file.mapping(size: size) : nil
+        let crc32 = try mapping.map { try WholeFileChecksum.crc32(of: $0, path: file.path) } ?? 0
+        try Self.check(name, size: size, crc32: crc32, against: expected)
+        if isPageFile, let mapping, size >= Self.keptMappingMinimum { verifiedMappings[name] = mapping }
     }
 
     /// Symbolic links and devices are refused: an image is plain files.

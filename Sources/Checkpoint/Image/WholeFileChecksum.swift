@@ -13,11 +13,6 @@ enum WholeFileChecksum {
     /// is told as the offset it failed at.
     static let sliceSize = 4 << 20
 
-    static func crc32(of file: ImageFile, size: UInt64) throws -> UInt32 {
-        guard size > 0 else { return 0 }
-        return try crc32(of: try file.mapping(size: size), path: file.path)
-    }
-
     /// The CRC-32 of the whole of `mapping`, a mapping of the file at `path`.
     static func crc32(of mapping: MappedFile, path: String) throws -> UInt32 {
         let size = UInt64(mapping.size)
