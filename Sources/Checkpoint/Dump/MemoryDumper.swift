@@ -52,8 +52,9 @@ final class MemoryDumper {
             default: continue
             }
             // Huge pages of the hugetlb pool are not counted in Rss.
-            if let d = details[vma.start], d.residentKiB == 0, d.swapKiB == 0, vma.hugePageSize == nil { continue }
-            let whole = vma.hugePageSize == nil && details[vma.start].map { Self.holdsEveryPage(vma, $0, anonymous: anonymous) } == true
+            let detail = details[vma.start]
+            if let d = detail, d.residentKiB == 0, d.swapKiB == 0, vma.hugePageSize == nil { continue }
+            let whole = vma.hugePageSize == nil && detail.map { Self.holdsEveryPage(vma, $0, anonymous: anonymous) } == true
             let total = Int(vma.size / 4096)
             var runStart: Int?
             func closeRun(_ end: Int) {
