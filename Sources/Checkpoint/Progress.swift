@@ -6,6 +6,8 @@ import Ptrace
 public final class Progress: @unchecked Sendable {
     private let label: String
     private let total: UInt64
+    private let output: Int32
+    private let after: Double
     private let enabled: Bool
     private let lock = Lock()
     private let started = Date()
@@ -13,10 +15,19 @@ public final class Progress: @unchecked Sendable {
     private var lastPrint = Date.distantPast
     private var printed = false
 
-    public init(label: String, total: UInt64, quiet: Bool) {
+    public convenience init(label: String, total: UInt64, quiet: Bool) {
+        self.init(label: label, total: total, quiet: quiet, output: STDERR_FILENO, after: 1)
+    }
+
+    /// Shows on `output`, when it is a terminal, once the work has taken
+    /// `after` seconds: short work finishes before a line would be worth
+    /// reading.
+    init(label: String, total: UInt64, quiet: Bool, output: Int32, after: Double) {
         self.label = label
         self.total = total
-        self.enabled = !quiet && isatty(2) != 0
+        self.output = output
+        self.after = after
+        self.enabled = !quiet && isatty(output) != 0
     }
 
     public func add(_ bytes: UInt64) {
@@ -24,19 +35,27 @@ public final class Progress: @unchecked Sendable {
         lock.withLock {
             done += bytes
             let now = Date()
-            guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastPrint) > 0.2 else { return }
+            guard now.timeIntervalSince(started) > after, now.timeIntervalSince(lastPrint) > 0.2 else { return }
             lastPrint = now
             printed = true
             let rate = Double(done) / now.timeIntervalSince(started)
-            FileHandle.standardError.write("\r\(label): \(ByteCount.format(done)) of \(ByteCount.format(total)), \(ByteCount.format(UInt64(rate)))/s   ".data(using: .utf8)!)
+            show("\r\(label): \(ByteCount.format(done)) of \(ByteCount.format(total)), \(ByteCount.format(UInt64(rate)))/s   ")
         }
     }
 
+    /// Clears the line, when one was shown, for what is printed next.
     public func finish() {
         guard enabled else { return }
         lock.withLock {
-            if printed { FileHandle.standardError.write("\r\u{1b}[K".data(using: .utf8)!) }
+            if printed { show("\r\u{1b}[K") }
+            printed = false
         }
+    }
+
+    /// A terminal that cannot take the line loses it: progress is no
+    /// reason to fail the work.
+    private func show(_ text: String) {
+        try? FileHandle(fileDescriptor: output, closeOnDealloc: false).write(contentsOf: Data(text.utf8))
     }
 }
 

@@ -193,6 +193,8 @@ public enum Dumper {
             phases.mark("page plan")
             let planned = MemoryDumper.plannedBytes(jobs)
             let progress = Progress(label: "dump", total: planned, quiet: options.quiet)
+            // A dump that fails leaves no half-drawn line before its error.
+            defer { progress.finish() }
             // A tree that survives the dump runs on while its pages are
             // compressed, when they fit in memory.
             let holdingPages = options.treeSurvives && MemoryDumper.holdsChunks(planned: planned, codec: options.codec)
@@ -238,7 +240,7 @@ public enum Dumper {
                 phases.mark("release")
             }
             if holdingPages {
-                try MemoryDumper.write(heldPages, jobs: jobs, workers: options.workers)
+                try MemoryDumper.write(heldPages, jobs: jobs, workers: options.workers, label: "dump, compressing", quiet: options.quiet)
                 phases.mark("pages written")
             }
             var written: UInt64 = sharedWritten

@@ -219,11 +219,20 @@ final class MemoryDumper {
     }
 
     /// Compresses and writes chunks `run` held, each to its job's page
-    /// file, on `workers` threads.
-    static func write(_ held: [[PageChunk]], jobs: [Job], workers: Int) throws {
+    /// file, on `workers` threads. The tree runs on meanwhile, and this is
+    /// the long part of such a dump, so it has a progress line of its own
+    /// (labelled `label`).
+    static func write(_ held: [[PageChunk]], jobs: [Job], workers: Int, label: String, quiet: Bool) throws {
         let work = held.indices.flatMap { j in held[j].indices.map { (j, $0) } }
+        let total = held.joined().reduce(UInt64(0)) { $0 + UInt64($1.data.count) }
+        let progress = Progress(label: label, total: total, quiet: quiet)
+        defer { progress.finish() }
         try ParallelWork.run(count: work.count, workers: workers) {
-            { i in try jobs[work[i].0].writer.append(held[work[i].0][work[i].1]) }
+            { i in
+                let chunk = held[work[i].0][work[i].1]
+                try jobs[work[i].0].writer.append(chunk)
+                progress.add(UInt64(chunk.data.count))
+            }
         }
     }
 

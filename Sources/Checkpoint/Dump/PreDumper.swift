@@ -93,6 +93,7 @@ public enum PreDumper {
             phases.mark("page plan")
             let planned = MemoryDumper.plannedBytes(jobs)
             let progress = Progress(label: "pre-dump", total: planned, quiet: options.quiet)
+            defer { progress.finish() }
             let holding = MemoryDumper.holdsChunks(planned: planned, codec: options.codec)
             let (results, held) = try MemoryDumper.run(jobs, workers: options.workers, progress: progress, holdingChunks: holding)
             progress.finish()
@@ -116,7 +117,7 @@ public enum PreDumper {
             phases.mark("release")
 
             if holding {
-                try MemoryDumper.write(held, jobs: jobs, workers: options.workers)
+                try MemoryDumper.write(held, jobs: jobs, workers: options.workers, label: "pre-dump, compressing", quiet: options.quiet)
                 phases.mark("pages written")
             }
             var written: UInt64 = 0

@@ -95,6 +95,7 @@ public enum Restorer {
             var written: UInt64 = 0
             let total = plan.processes.reduce(UInt64(0)) { $0 + $1.vmas.reduce(0) { $0 + $1.pagesStored * 4096 } }
             let progress = Progress(label: "restore", total: total, quiet: options.quiet)
+            defer { progress.finish() }
             for process in plan.processes {
                 let builder = tree.builders[process.pid]!
                 try builder.mapAll(sharedMemory: sharedMemory, registry: registry)
