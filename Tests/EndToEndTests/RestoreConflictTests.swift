@@ -91,7 +91,7 @@ final class RestoreConflictTests: EndToEndCase {
         try parent.waitForMore("tick", 3, after: mark)
     }
     /// A file the process maps that is gone by the restore fails it,
-    /// named with the address it was mapped at, before the process runs;
+    /// named with the address it was mapped at, before any process is made;
     /// once the file is back the same image restores.
     func testAMappedFileGoneSinceTheDumpIsNamed() throws {
         let dir = try scratch.newDirectory("mapped")
@@ -120,7 +120,9 @@ final class RestoreConflictTests: EndToEndCase {
 
         let failed = try crtool(["restore", "-D", image, "-d"])
         XCTAssertFalse(failed.succeeded, "\(failed)")
-        XCTAssertTrue(failed.stderr.contains("cannot open \(dir.replacingOccurrences(of: "//", with: "/"))/second, mapped at 0x") && failed.stderr.contains("ENOENT"), "\(failed)")
+        XCTAssertTrue(failed.stderr.contains("\(dir.replacingOccurrences(of: "//", with: "/"))/second (mapped by pid \(program.pid) at 0x")
+                      && failed.stderr.contains("ENOENT"), "\(failed)")
+        XCTAssertFalse(failed.stderr.contains("/first") || failed.stderr.contains("/third"), "only the missing file is named: \(failed)")
         XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")
 
         XCTAssertEqual(rename(dir + "/second.away", dir + "/second"), 0)

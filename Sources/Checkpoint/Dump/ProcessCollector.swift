@@ -122,6 +122,7 @@ enum ProcessCollector {
             if stat.sid == pid { complete.autogroupNice = SchedulingState.readAutogroupNice(pid: pid) }
             if frozen.wasStopped { complete.stopped = true }
             complete.controls = try ins.controls()
+            complete.mappedFiles = MappedFiles.identities(of: vmas, pid: pid)
             complete.cgroups = try CgroupMembership.read(pid: pid)
             complete.loginUID = UInt32(try ProcFile.text("/proc/\(pid)/loginuid", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines))
             // Only a process with locked memory can have asked for more;

@@ -10,6 +10,6 @@ func hex32(_ value: UInt32) -> String {
     return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
 }
 
-func hex(_ bytes: ArraySlice<UInt8>) -> String {
-    bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+func hex(_ bytes: ArraySlice<UInt8>, separator: String = " ") -> String {
+    bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: separator)
 }

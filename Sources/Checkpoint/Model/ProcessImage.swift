@@ -48,6 +48,8 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// mlockall(MCL_FUTURE): mappings made from now on are locked, at
     /// once or (MCL_ONFAULT) as they are touched. Absent: not asked for.
     public var lockFutureMappings: FutureMappingLock?
+    /// Each file mapped by path, once, as it was (absent in older images).
+    public var mappedFiles: [MappedFileImage]?
     public var files: [FileDescriptorImage]
     /// Page file of this process in the image directory.
     public var pagesFile: String

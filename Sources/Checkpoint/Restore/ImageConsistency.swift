@@ -37,6 +37,12 @@ enum ImageConsistency {
             }
             lastEnd = v.end
         }
+        for (i, m) in (p.mappedFiles ?? []).enumerated() {
+            guard m.path.hasPrefix("/") else { throw fail("mappedFiles[\(i)].path", "\"\(m.path)\" is not an absolute path") }
+            if let id = m.buildID, id.isEmpty || id.count > 128 || id.count % 2 != 0 || !id.allSatisfy(\.isHexDigit) {
+                throw fail("mappedFiles[\(i)].buildID", "\"\(id)\" is not a build id in hex")
+            }
+        }
         for (i, f) in p.files.enumerated() where f.fd < 0 || f.path.isEmpty {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }

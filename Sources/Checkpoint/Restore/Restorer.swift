@@ -69,6 +69,7 @@ public enum Restorer {
         OpenFileLimit.raise()
         let image = try ImageDirectory.open(at: options.directory)
         let plan = try RestorePlan.load(image)
+        try MappedFiles.requireUnchanged(plan.processes)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
