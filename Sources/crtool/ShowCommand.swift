@@ -11,7 +11,7 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "Image directory.")
     var directory: String
 
-    @Flag(name: .long, help: "List every VMA.")
+    @Flag(name: .long, help: "List every VMA, and every file mapped by path with its size and build id (what a restore checks).")
     var vmas = false
 
     func run() throws {
@@ -65,6 +65,14 @@ struct ShowCommand: ParsableCommand {
                     print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
+                if let mapped = p.mappedFiles, !mapped.isEmpty {
+                    print("  \(mapped.count) file\(mapped.count == 1 ? "" : "s") mapped by path, which a restore needs as they were\(vmas ? ":" : " (--vmas lists them)")")
+                    if vmas {
+                        for f in mapped {
+                            print("    \(f.path): \(f.size) bytes\(f.buildID.map { ", build id \($0)" } ?? "")\(f.mappedPrivately ? "" : ", mapped shared")")
+                        }
+                    }
+                }
                 for v in p.vmas {
                     guard let ring = v.aioRing else { continue }
                     print("  AIO context 0x\(String(v.start, radix: 16)): \(ring.slots) slots, \(ring.completedCount) completions not reaped")

@@ -39,6 +39,11 @@ final class ChangedFileTests: EndToEndCase {
         let checksum = try heapChecksum(counter)
         try counter.waitFor("tick", atLeast: 2)
         let image = try checkpoint(counter)
+        // What the restore will need, as `show` tells it.
+        let shown = try crtool(["show", "--vmas", image])
+        let buildID = try buildIDOffset(in: bytes)
+        let recorded = bytes[buildID..<(buildID + 20)].map { String(format: "%02x", $0) }.joined()
+        XCTAssertTrue(shown.stdout.contains("-counter-copy: \(bytes.count) bytes, build id \(recorded)\n"), shown.stdout)
         let named = (copy as NSString).lastPathComponent + " (mapped by pid \(counter.pid) at 0x"
 
         // A byte more: another size.
@@ -47,12 +52,10 @@ final class ChangedFileTests: EndToEndCase {
 
         // The same size, another build.
         var rebuilt = bytes
-        let id = try buildIDOffset(in: bytes)
-        rebuilt[id] ^= 0xff
+        rebuilt[buildID] ^= 0xff
         try writeWholeFile(copy, rebuilt)
-        let wasID = bytes[id..<(id + 20)].map { String(format: "%02x", $0) }.joined()
-        let nowID = rebuilt[id..<(id + 20)].map { String(format: "%02x", $0) }.joined()
-        try assertRefused(image, counter, mentioning: [named, "build id now \(nowID) (\(wasID) at the dump)"])
+        let now = rebuilt[buildID..<(buildID + 20)].map { String(format: "%02x", $0) }.joined()
+        try assertRefused(image, counter, mentioning: [named, "build id now \(now) (\(recorded) at the dump)"])
 
         // The program as it was: the counter carries on, heap and all.
         try writeWholeFile(copy, bytes)
