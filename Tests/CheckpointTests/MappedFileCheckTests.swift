@@ -96,6 +96,7 @@ final class MappedFileCheckTests: XCTestCase {
         func reading(_ bytes: [UInt8]) -> String? {
             ElfBuildID.of { offset, count in
                 largest = max(largest, count)
+                XCTAssertLessThanOrEqual(offset, UInt64(Int64.max) - UInt64(count), "an offset pread cannot take")
                 guard offset <= UInt64(bytes.count) else { return [] }
                 return Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
             }
@@ -116,6 +117,9 @@ final class MappedFileCheckTests: XCTestCase {
         var away = Self.withBuildID
         for i in 0..<8 { away[0x20 + i] = 0xff } // program headers at 2^64 - 1
         XCTAssertNil(reading(away))
+        var noteAway = Self.withBuildID
+        for i in 0..<8 { noteAway[64 + 56 + 0x08 + i] = 0xff } // the note segment at 2^64 - 1
+        XCTAssertNil(reading(noteAway))
         XCTAssertNil(reading(Array(Self.withBuildID.prefix(150))), "cut inside the program headers")
         XCTAssertLessThanOrEqual(largest, ElfBuildID.maxHeaderBytes)
     }

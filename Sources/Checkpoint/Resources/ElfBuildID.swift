@@ -18,14 +18,15 @@ enum ElfBuildID {
         let programHeaders = field(header, at: 0x20, UInt64.self)
         let entrySize = Int(field(header, at: 0x36, UInt16.self))
         let entries = Int(field(header, at: 0x38, UInt16.self))
-        guard entrySize >= 56, entries > 0, entries * entrySize <= maxHeaderBytes,
+        guard entrySize >= 56, entries > 0, entries * entrySize <= maxHeaderBytes, isFileOffset(programHeaders),
               let table = read(programHeaders, entries * entrySize), table.count == entries * entrySize else { return nil }
         for index in 0..<entries {
             let base = index * entrySize
             guard field(table, at: base, UInt32.self) == 4 else { continue } // PT_NOTE
             let offset = field(table, at: base + 0x08, UInt64.self)
             let size = field(table, at: base + 0x20, UInt64.self)
-            guard size > 0, size <= UInt64(maxNoteBytes), let notes = read(offset, Int(size)), notes.count == Int(size) else { continue }
+            guard size > 0, size <= UInt64(maxNoteBytes), isFileOffset(offset),
+                  let notes = read(offset, Int(size)), notes.count == Int(size) else { continue }
             if let id = buildID(inNotes: notes) { return id }
         }
         return nil
@@ -52,6 +53,12 @@ enum ElfBuildID {
     }
 
     private static func padded(_ size: Int) -> Int { (size + 3) & ~3 }
+
+    /// An offset pread can take (off_t is signed), with room for a read
+    /// of the largest size asked for after it.
+    private static func isFileOffset(_ offset: UInt64) -> Bool {
+        offset <= UInt64(Int64.max) - UInt64(max(maxHeaderBytes, maxNoteBytes))
+    }
 
     /// A little-endian field at `offset`, which the caller has checked
     /// lies inside `bytes`.
