@@ -19,7 +19,7 @@ enum MappedFiles {
                 continue
             }
             let mapped = "/proc/\(pid)/map_files/\(String(v.start, radix: 16))-\(String(v.end, radix: 16))"
-            guard let found = read(mapped) ?? read(path) else { continue }
+            guard let found = look(at: mapped).found ?? look(at: path).found else { continue }
             index[path] = files.count
             files.append(MappedFileImage(path: path, size: found.size, mappedPrivately: v.kind == .privateFile, buildID: found.buildID))
         }
@@ -49,28 +49,53 @@ enum MappedFiles {
     /// What differs between `file` and the file at its path now; nil
     /// when nothing recorded does.
     static func change(of file: MappedFileImage) -> String? {
-        var info = stat()
-        guard stat(file.path, &info) == 0 else { return "it cannot be found: \(String(cString: strerror(errno))) (\(ErrnoNames.name(errno)))" }
-        guard info.st_mode & S_IFMT == S_IFREG else { return "it is no longer a regular file" }
-        var differences: [String] = []
-        if file.mappedPrivately && UInt64(info.st_size) != file.size {
-            differences.append("now \(info.st_size) bytes (\(file.size) at the dump)")
+        let now: (size: UInt64, buildID: String?)
+        switch look(at: file.path) {
+        case .missing(let error): return "it cannot be found: \(String(cString: strerror(error))) (\(ErrnoNames.name(error)))"
+        case .notRegular: return "it is no longer a regular file"
+        case .unopenable(let error): return "it cannot be opened: \(String(cString: strerror(error))) (\(ErrnoNames.name(error)))"
+        case .regular(let size, let buildID): now = (size, buildID)
         }
-        if let recorded = file.buildID {
-            let now = read(file.path)?.buildID
-            if now != recorded { differences.append("build id now \(now ?? "none") (\(recorded) at the dump)") }
+        var differences: [String] = []
+        if file.mappedPrivately && now.size != file.size {
+            differences.append("now \(now.size) bytes (\(file.size) at the dump)")
+        }
+        if let recorded = file.buildID, now.buildID != recorded {
+            differences.append("build id now \(now.buildID ?? "none") (\(recorded) at the dump)")
         }
         return differences.isEmpty ? nil : differences.joined(separator: ", ")
     }
 
-    /// Size and build id of the regular file at `path`; nil for anything
-    /// else (a device is never read) or a file that cannot be opened.
-    private static func read(_ path: String) -> (size: UInt64, buildID: String?)? {
-        guard let fd = try? LocalFile.open(path, flags: O_RDONLY | O_NONBLOCK) else { return nil }
-        defer { close(fd) }
+    /// What is at a path: looked at once, and opened only when it is a
+    /// regular file, so no device a process maps is ever opened.
+    private enum Looked {
+        case missing(Int32)
+        case notRegular
+        case unopenable(Int32)
+        case regular(size: UInt64, buildID: String?)
+
+        var found: (size: UInt64, buildID: String?)? {
+            if case .regular(let size, let buildID) = self { return (size, buildID) }
+            return nil
+        }
+    }
+
+    private static func look(at path: String) -> Looked {
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard stat(path, &info) == 0 else { return .missing(errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
+        let fd: Int32
+        do {
+            fd = try LocalFile.open(path, flags: O_RDONLY | O_NONBLOCK)
+        } catch let error as SystemError {
+            return .unopenable(error.errno)
+        } catch {
+            return .unopenable(EIO)
+        }
+        defer { close(fd) }
+        // The size of what was opened, should the path have changed since.
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
         let buildID = ElfBuildID.of { offset, count in try? LocalFile.read(fd, upTo: count, at: offset) }
-        return (UInt64(info.st_size), buildID)
+        return .regular(size: UInt64(info.st_size), buildID: buildID)
     }
 }
