@@ -60,8 +60,9 @@ struct LogFile {
             return found != nil || problem != nil
         }
         if let found { return found }
+        let processes = problem == nil ? process.map { "\n--- the process and its children now:\n" + ProcessTable.describeTree($0) } ?? "" : ""
         throw HarnessError(
-            "waiting for \(what) in \(path) (from line \(start)): \(problem ?? "timed out after \(timeout) s")\n\(tail())")
+            "waiting for \(what) in \(path) (from line \(start)): \(problem ?? "timed out after \(timeout) s")\n\(tail())\(processes)")
     }
 
     @discardableResult
