@@ -9,7 +9,7 @@ final class DescriptorStateParsingTests: XCTestCase {
     private func probe(_ link: String, mode: UInt32, fields: [String: String] = [:]) -> FileProbe {
         let text = "pos:\t0\nflags:\t02\n" + fields.map { "\($0.key):\($0.value)\n" }.joined()
         return FileProbe(pid: getpid(), fd: 3, link: link, mode: mode, device: 0, inode: 1, rdev: 0,
-                         uid: 0, gid: 0, info: try! FdInfo.parse(text))
+                         uid: 0, gid: 0, size: 0, info: try! FdInfo.parse(text))
     }
 
     func testRecognition() {

@@ -213,18 +213,7 @@ final class MappedFileCheckTests: XCTestCase {
 
     func testAHostileImageIsRefusedNamingTheField() throws {
         func refusal(_ file: MappedFileImage) -> ImageError? {
-            var p = process(pid: 100, [file])
-            p.threads = [ThreadImage(tid: 100, name: "t", registers: Registers(), extendedState: Data(),
-                                     signalMask: 0, pendingSignals: [], robustListHead: 0, robustListLength: 0, clearChildTid: 0,
-                                     alternateStack: .disabled)]
-            let manifest = Manifest(files: [p.pagesFile: FileChecksum(size: 0, crc32: 0)])
-            let entry = ProcessEntry(pid: 100, ppid: 1, pgid: 100, sid: 100, tids: [100], command: "lib-user")
-            do {
-                try ImageConsistency.check(p, entry: entry, manifest: manifest)
-                return nil
-            } catch {
-                return error as? ImageError
-            }
+            process(pid: 100, [file]).consistencyRefusal()
         }
         XCTAssertNil(refusal(MappedFileImage(path: "/lib/a.so", size: 1, mappedPrivately: true, buildID: "00ff")))
         XCTAssertEqual(refusal(MappedFileImage(path: "lib/a.so", size: 1, mappedPrivately: true, buildID: nil))?.field, "mappedFiles[0].path")
@@ -235,18 +224,10 @@ final class MappedFileCheckTests: XCTestCase {
     }
 
     private func process(pid: Int32, _ files: [MappedFileImage]?) -> ProcessImage {
-        let none = Credentials(uids: [0, 0, 0, 0], gids: [0, 0, 0, 0], groups: [], capInheritable: 0, capPermitted: 0,
-                               capEffective: 0, capBounding: 0, capAmbient: 0, noNewPrivs: false)
-        let layout = MemoryLayoutImage(startCode: 0, endCode: 0, startData: 0, endData: 0, startBrk: 0, brk: 0, startStack: 0,
-                                       argStart: 0, argEnd: 0, envStart: 0, envEnd: 0, auxv: [])
-        return ProcessImage(pid: pid, ppid: 1, pgid: pid, sid: pid, command: "lib-user", executable: "/bin/true", cwd: "/", root: "/",
-                            umask: 0o022, personality: 0, credentials: none, limits: [], memoryLayout: layout,
-                            vmas: (files ?? []).enumerated().map { i, file in
-                                VMAImage(start: UInt64(i + 1) << 20, end: (UInt64(i + 1) << 20) + 4096, protection: "r--p",
-                                         kind: .privateFile, offset: 0, path: file.path, flags: [], pagesStored: 0)
-                            }, threads: [],
-                            signalActions: [], sharedPendingSignals: [], intervalTimers: [], mappedFiles: files, files: [],
-                            pagesFile: "pages-\(pid).img")
+        ProcessImage.testing(pid: pid, vmas: (files ?? []).enumerated().map { i, file in
+            VMAImage(start: UInt64(i + 1) << 20, end: (UInt64(i + 1) << 20) + 4096, protection: "r--p",
+                     kind: .privateFile, offset: 0, path: file.path, flags: [], pagesStored: 0)
+        }, mappedFiles: files)
     }
 
     // MARK: what a dump records

@@ -30,6 +30,42 @@ final class FilesTests: EndToEndCase {
         XCTAssertEqual(readWholeFile(dataDir + "/offset.dat").map { Array($0.prefix(header)) }, expectedHeader())
     }
 
+    /// offset.dat cut back to its header while the process was away: the
+    /// restore names it and creates nothing. A copy of append.log (written
+    /// through O_APPEND, read back with pread) shrunk too is named beside
+    /// it. Put back as they were, both go on with no gap.
+    func testAFileCutShorterIsRefusedUntilItIsPutBack() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let files = try startFixture("files", [dataDir])
+        try files.waitFor("wrote", atLeast: 5)
+        let image = try checkpoint(files)
+        let offsetFile = dataDir + "/offset.dat", appendFile = dataDir + "/append.log"
+        let offsetBytes = try XCTUnwrap(readWholeFile(offsetFile)), appendBytes = try XCTUnwrap(readWholeFile(appendFile))
+
+        try writeWholeFile(offsetFile, Array(offsetBytes.prefix(header)))
+        try writeWholeFile(appendFile, Array(appendBytes.dropLast(record)))
+        let result = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(result.succeeded, "restored over a shortened file: \(result)")
+        XCTAssertTrue(result.stderr.contains("2 files the image has open became shorter since the dump"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("/offset.dat (fd "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("of pid \(files.pid)): now \(header) bytes; the process is at byte \(offsetBytes.count) "
+            + "of the \(offsetBytes.count) it had at the dump"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("/append.log (fd "), result.stderr)
+        XCTAssertTrue(ProcessTable.isFree(files.pid), "a refused restore made pid \(files.pid)")
+
+        // Longer than at the dump is fine: the process goes on from its position.
+        try writeWholeFile(offsetFile, offsetBytes)
+        try writeWholeFile(appendFile, appendBytes)
+        let mark = files.lineCount
+        let last = try XCTUnwrap(files.numbers("wrote", before: mark).last)
+        try restore(image, as: files)
+        let next = try files.waitFor("a record after restore", from: mark) { $0.hasPrefix("wrote ") }
+        XCTAssertEqual(next.line, "wrote \(last + 1)")
+        try files.waitFor("wrote", atLeast: last + 5, from: mark)
+        try killAndReap(files.pid)
+        assertNoFailures(files)
+    }
+
     /// Checks that the file holds records 0, 1, 2, … back to back from
     /// `start` and returns how many.
     private func records(in path: String, after start: Int) throws -> Int {

@@ -18,6 +18,10 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var flags: Int32
     public var closeOnExec: Bool
     public var position: Int64
+    /// For a regular file: its length at the dump, so that the restore can
+    /// tell whether bytes before the position have gone since (absent in
+    /// images made before it was recorded, and for O_PATH descriptors).
+    public var size: Int64?
     /// For devices: the device number the path had at dump time.
     public var device: UInt64?
     /// Descriptors anywhere in the image with the same value share one

@@ -65,6 +65,8 @@ struct FileProbe {
     /// The file's owner; a socket's is the one who made it.
     var uid: UInt32
     var gid: UInt32
+    /// st_size: a regular file's length in bytes.
+    var size: Int64
     var info: FdInfo
 
     var fileType: UInt32 { mode & UInt32(S_IFMT) }

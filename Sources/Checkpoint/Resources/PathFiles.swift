@@ -43,7 +43,9 @@ enum PathFiles: FileKind {
                 throw FileKinds.unsupported(p, what: "\(p.link), a device whose open file holds \(state); "
                     + "reopening it by path would give a blank one")
             }
-        default: image.kind = .regular
+        default:
+            image.kind = .regular
+            image.size = p.size
         }
         if p.link.hasSuffix(" (deleted)") {
             throw FileKinds.unsupported(p, what: "a deleted \(image.kind == .directory ? "directory" : "device node") (\(p.link))")

@@ -47,6 +47,7 @@ enum ImageConsistency {
             throw fail("files[\(i)]", "fd \(f.fd) with path \"\(f.path)\" is not valid")
         }
         for (i, f) in p.files.enumerated() {
+            if let size = f.size, size < 0 { throw fail("files[\(i)].size", "\(size) is not a file length") }
             if let socket = f.inetSocket {
                 if let table = socket.networkLock, !TCPConnectionImage.isTableName(table) {
                     throw fail("files[\(i)].inetSocket.networkLock", "\"\(table)\" is not a table name crtool makes")

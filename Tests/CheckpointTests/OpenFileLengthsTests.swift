@@ -1,0 +1,108 @@
+@testable import Checkpoint
+import Foundation
+import Glibc
+import XCTest
+
+/// A restore refuses, before it creates anything, regular files that lost
+/// bytes up to a descriptor's position since the dump; growth, write-only
+/// appenders and images without recorded lengths pass.
+final class OpenFileLengthsTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "open-file-lengths-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A file of `length` bytes in the scratch directory.
+    private func file(_ name: String, length: Int) throws -> String {
+        let path = directory + "/" + name
+        try Data(repeating: 0x61, count: length).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    private func descriptor(_ path: String, fd: Int32 = 3, flags: Int32 = O_RDWR, position: Int64, size: Int64?,
+                            openFile: Int = 1) -> FileDescriptorImage {
+        var f = FileDescriptorImage(fd: fd, kind: .regular, path: path, flags: flags, closeOnExec: false, position: position)
+        f.size = size
+        f.openFile = openFile
+        return f
+    }
+
+    /// The refusal's text, or nil when the check passes.
+    private func refusal(_ processes: [ProcessImage]) -> String? {
+        do {
+            try OpenFileLengths.requireIntact(processes)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private func refusal(_ files: [FileDescriptorImage]) -> String? {
+        refusal([ProcessImage.testing(pid: 100, files: files)])
+    }
+
+    func testAFileShorterThanThePositionIsRefusedAndNamed() throws {
+        let path = try file("data", length: 100)
+        let open = descriptor(path, position: 80, size: 100)
+        XCTAssertNil(refusal([open]), "unchanged")
+        XCTAssertEqual(truncate(path, 80), 0)
+        XCTAssertNil(refusal([open]), "every byte up to the position is still there")
+        XCTAssertEqual(truncate(path, 50), 0)
+        let text = try XCTUnwrap(refusal([open]))
+        XCTAssertTrue(text.hasPrefix("a file the image has open became shorter since the dump"), text)
+        XCTAssertTrue(text.contains("\(path) (fd 3 of pid 100): now 50 bytes; the process is at byte 80 of the 100 it had at the dump"), text)
+    }
+
+    func testGrowthPasses() throws {
+        let path = try file("log", length: 4096)
+        XCTAssertNil(refusal([descriptor(path, flags: O_RDONLY, position: 100, size: 200)]))
+    }
+
+    /// A position already past the end at the dump (after a seek) needs
+    /// only the bytes the file had then.
+    func testAPositionPastTheEndNeedsOnlyWhatTheFileHad() throws {
+        let path = try file("sparse", length: 10)
+        XCTAssertNil(refusal([descriptor(path, position: 8192, size: 10)]))
+        XCTAssertEqual(truncate(path, 9), 0)
+        XCTAssertNotNil(refusal([descriptor(path, position: 8192, size: 10)]))
+    }
+
+    func testWriteOnlyAppendersAndDescriptorsWithNothingToCheckPass() throws {
+        let path = try file("rotated.log", length: 0)
+        XCTAssertNil(refusal([descriptor(path, flags: O_WRONLY | O_APPEND, position: 5000, size: 5000)]), "a log rotated in place")
+        XCTAssertNotNil(refusal([descriptor(path, flags: O_RDWR | O_APPEND, position: 5000, size: 5000)]),
+                        "a reader of an appended file reads from its position")
+        XCTAssertNil(refusal([descriptor(path, position: 5000, size: nil)]), "an image made before lengths were recorded")
+        XCTAssertNil(refusal([descriptor(path, position: 0, size: 5000)]), "at the start")
+        XCTAssertNil(refusal([descriptor(directory + "/gone", position: 10, size: 10)]), "a missing file is the open's to report")
+        var directoryDescriptor = descriptor(directory, position: 10, size: 4096)
+        directoryDescriptor.kind = .directory
+        XCTAssertNil(refusal([directoryDescriptor]))
+    }
+
+    /// One open file description shared by several processes is named
+    /// once; two shortened files are both named.
+    func testEachShortenedFileIsNamedOnce() throws {
+        let a = try file("a", length: 1), b = try file("b", length: 1)
+        let shared = descriptor(a, position: 64, size: 64, openFile: 7)
+        let text = try XCTUnwrap(refusal([
+            ProcessImage.testing(pid: 100, files: [shared, descriptor(b, fd: 4, position: 2, size: 2, openFile: 8)]),
+            ProcessImage.testing(pid: 101, files: [shared]),
+        ]))
+        XCTAssertTrue(text.hasPrefix("2 files the image has open became shorter"), text)
+        XCTAssertEqual(text.components(separatedBy: a + " (fd").count - 1, 1, text)
+        XCTAssertTrue(text.contains(b + " (fd 4 of pid 100)"), text)
+    }
+
+    func testANegativeLengthIsRejectedWithItsField() {
+        let p = ProcessImage.testing(pid: 100, files: [descriptor("/etc/hostname", position: 0, size: -1)])
+        XCTAssertEqual(p.consistencyRefusal()?.field, "files[0].size")
+        XCTAssertNil(ProcessImage.testing(pid: 100, files: [descriptor("/etc/hostname", position: 0, size: 0)]).consistencyRefusal())
+    }
+}
