@@ -96,7 +96,8 @@ struct ShowCommand: ParsableCommand {
                 for f in p.files {
                     let locks = (f.locks ?? []).map { "; \($0)" }.joined()
                     let detail = SocketDescription.of(f).map { ", \($0)" } ?? ""
-                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(detail)\(locks)")
+                    let length = f.size.map { " of \($0) bytes" } ?? ""
+                    print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(length)\(detail)\(locks)")
                 }
             }
             // Peers wait on this host until the image is restored; a user

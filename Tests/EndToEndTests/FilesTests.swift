@@ -41,6 +41,10 @@ final class FilesTests: EndToEndCase {
         let image = try checkpoint(files)
         let offsetFile = dataDir + "/offset.dat", appendFile = dataDir + "/append.log"
         let offsetBytes = try XCTUnwrap(readWholeFile(offsetFile)), appendBytes = try XCTUnwrap(readWholeFile(appendFile))
+        // What the restore checks against, as `show` tells it.
+        let shown = try crtool(["show", image]).stdout
+        XCTAssertTrue(shown.contains("/offset.dat pos \(offsetBytes.count) of \(offsetBytes.count) bytes\n"), shown)
+        XCTAssertTrue(shown.contains("/append.log pos \(appendBytes.count) of \(appendBytes.count) bytes\n"), shown)
 
         try writeWholeFile(offsetFile, Array(offsetBytes.prefix(header)))
         try writeWholeFile(appendFile, Array(appendBytes.dropLast(record)))
@@ -48,8 +52,8 @@ final class FilesTests: EndToEndCase {
         XCTAssertFalse(result.succeeded, "restored over a shortened file: \(result)")
         XCTAssertTrue(result.stderr.contains("2 files the image has open became shorter since the dump"), result.stderr)
         XCTAssertTrue(result.stderr.contains("/offset.dat (fd "), result.stderr)
-        XCTAssertTrue(result.stderr.contains("of pid \(files.pid)): now \(header) bytes; the process is at byte \(offsetBytes.count) "
-            + "of the \(offsetBytes.count) it had at the dump"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("of pid \(files.pid)): now \(header) bytes, \(offsetBytes.count) needed (the process is at byte \(offsetBytes.count) "
+            + "of the \(offsetBytes.count) it had at the dump)"), result.stderr)
         XCTAssertTrue(result.stderr.contains("/append.log (fd "), result.stderr)
         XCTAssertTrue(ProcessTable.isFree(files.pid), "a refused restore made pid \(files.pid)")
 

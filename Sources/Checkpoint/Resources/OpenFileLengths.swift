@@ -22,14 +22,15 @@ enum OpenFileLengths {
             for f in p.files where f.kind == .regular {
                 guard let needed = bytesNeeded(by: f), checked.insert("\(f.path)\u{0}\(f.openFile)\u{0}\(f.position)").inserted,
                       let now = length(of: f.path), now < needed else { continue }
-                shortened.append("\(f.path) (fd \(f.fd) of pid \(p.pid)): now \(now) bytes; the process is at byte \(f.position) "
-                    + "of the \(f.size!) it had at the dump")
+                shortened.append("\(f.path) (fd \(f.fd) of pid \(p.pid)): now \(now) bytes, \(needed) needed "
+                    + "(the process is at byte \(f.position) of the \(f.size!) it had at the dump)")
             }
         }
         guard shortened.isEmpty else {
             throw CheckpointError("\(shortened.count == 1 ? "a file" : "\(shortened.count) files") the image has open "
                 + "became shorter since the dump, so the restored process would go on past bytes that are gone; "
-                + "put back the files as they were to restore it: " + shortened.joined(separator: "; "))
+                + "put back the files as they were to restore it (or, to go on over the gap, lengthen each with zeros "
+                + "to what it needs: truncate -s): " + shortened.joined(separator: "; "))
         }
     }
 
