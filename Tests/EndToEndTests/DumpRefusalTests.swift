@@ -31,6 +31,20 @@ final class DumpRefusalTests: EndToEndCase {
         XCTAssertEqual(ProcessTable.tracer(of: me), 0)
     }
 
+    /// The test process is crtool's grandparent, a shell between them: its
+    /// tree holds crtool, which says so, names the line of processes down
+    /// to itself, and touches nothing.
+    func testAncestorOfCrtool() throws {
+        let me = getpid()
+        let dir = try scratch.newDirectory("image")
+        let command = "'\(BuildProducts.crtool)' dump -t \(me) -D '\(dir)' --leave-running; exit $?"
+        let result = try runCommand("/bin/sh", ["-c", command], outputPrefix: scratch.newPath("sh-crtool"), timeout: 60)
+        assertRefused(result, mentioning: "PID \(me) (", image: dir)
+        XCTAssertTrue(result.stderr.contains("is an ancestor of crtool ("), result.stderr)
+        XCTAssertTrue(result.stderr.contains(" \(me) > sh "), "the line of processes down to crtool: \(result.stderr)")
+        XCTAssertEqual(ProcessTable.tracer(of: me), 0)
+    }
+
     /// A process a debugger holds cannot be frozen (a thread has one
     /// tracer): the message names the tracer, and once it lets go the
     /// process runs on untouched. The tracer is python3 seizing it.

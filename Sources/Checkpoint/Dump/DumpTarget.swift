@@ -20,9 +20,26 @@ enum DumpTarget {
         if pid == getppid() {
             throw CheckpointError("PID \(pid) (\(stat.command)) is crtool's parent; a process cannot be dumped by its own child")
         }
+        let ancestors = crtoolsAncestors()
+        if let index = ancestors.firstIndex(where: { $0.pid == pid }) {
+            let line = ancestors[...index].reversed().map { "\($0.command) \($0.pid)" } + ["crtool \(getpid())"]
+            throw CheckpointError("PID \(pid) (\(stat.command)) is an ancestor of crtool (\(line.joined(separator: " > "))); "
+                + "the tree under it holds crtool itself, which cannot freeze the tree it runs in")
+        }
         if stat.state == "Z" || stat.state == "X" {
             throw CheckpointError("PID \(pid) (\(stat.command)) is a zombie; there is nothing left to dump")
         }
         return stat
+    }
+
+    /// crtool's parent, grandparent and so on up to PID 1, nearest first.
+    static func crtoolsAncestors() -> [(pid: Int32, command: String)] {
+        var chain: [(pid: Int32, command: String)] = []
+        var pid = getppid()
+        while pid > 0, chain.count < 4096, let stat = try? ProcStat.read(pid: pid) {
+            chain.append((pid, stat.command))
+            pid = stat.ppid
+        }
+        return chain
     }
 }
