@@ -31,10 +31,11 @@ final class FilesTests: EndToEndCase {
     }
 
     /// offset.dat cut back to its header while the process was away: the
-    /// restore names it and creates nothing. A copy of append.log (written
-    /// through O_APPEND, read back with pread) shrunk too is named beside
-    /// it. Put back as they were, both go on with no gap.
-    func testAFileCutShorterIsRefusedUntilItIsPutBack() throws {
+    /// restore names it and creates nothing. append.log (written through
+    /// O_APPEND, read back with pread) shrunk too is named beside it, and
+    /// then as gone once moved away. Put back as they were, both go on with
+    /// no gap.
+    func testAFileCutShorterOrGoneIsRefusedUntilItIsPutBack() throws {
         let dataDir = try scratch.newDirectory("data")
         let files = try startFixture("files", [dataDir])
         try files.waitFor("wrote", atLeast: 5)
@@ -55,6 +56,15 @@ final class FilesTests: EndToEndCase {
         XCTAssertTrue(result.stderr.contains("of pid \(files.pid)): now \(header) bytes, \(offsetBytes.count) needed (the process is at byte \(offsetBytes.count) "
             + "of the \(offsetBytes.count) it had at the dump)"), result.stderr)
         XCTAssertTrue(result.stderr.contains("/append.log (fd "), result.stderr)
+        XCTAssertTrue(ProcessTable.isFree(files.pid), "a refused restore made pid \(files.pid)")
+
+        // Moved away: named as gone, and still nothing made.
+        XCTAssertEqual(rename(appendFile, appendFile + ".moved"), 0)
+        let moved = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertFalse(moved.succeeded, "restored without append.log: \(moved)")
+        XCTAssertTrue(moved.stderr.contains("a file the image has open cannot be found as it was: "), moved.stderr)
+        XCTAssertTrue(moved.stderr.contains("/append.log (fd "), moved.stderr)
+        XCTAssertTrue(moved.stderr.contains("No such file or directory (ENOENT)"), moved.stderr)
         XCTAssertTrue(ProcessTable.isFree(files.pid), "a refused restore made pid \(files.pid)")
 
         // Longer than at the dump is fine: the process goes on from its position.

@@ -70,7 +70,7 @@ public enum Restorer {
         let image = try ImageDirectory.open(at: options.directory)
         let plan = try RestorePlan.load(image)
         try MappedFiles.requireUnchanged(plan.processes)
-        try OpenFileLengths.requireIntact(plan.processes)
+        try OpenRegularFiles.requireIntact(plan.processes)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")

@@ -3,10 +3,10 @@ import Foundation
 import Glibc
 import XCTest
 
-/// A restore refuses, before it creates anything, regular files that lost
-/// bytes up to a descriptor's position since the dump; growth, write-only
-/// appenders and images without recorded lengths pass.
-final class OpenFileLengthsTests: XCTestCase {
+/// A restore refuses, before it creates anything, regular files that are
+/// gone or lost bytes up to a descriptor's position since the dump;
+/// growth, write-only appenders and images without recorded lengths pass.
+final class OpenRegularFilesTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
@@ -36,7 +36,7 @@ final class OpenFileLengthsTests: XCTestCase {
     /// The refusal's text, or nil when the check passes.
     private func refusal(_ processes: [ProcessImage]) -> String? {
         do {
-            try OpenFileLengths.requireIntact(processes)
+            try OpenRegularFiles.requireIntact(processes)
             return nil
         } catch {
             return "\(error)"
@@ -81,10 +81,35 @@ final class OpenFileLengthsTests: XCTestCase {
                         "a reader of an appended file reads from its position")
         XCTAssertNil(refusal([descriptor(path, position: 5000, size: nil)]), "an image made before lengths were recorded")
         XCTAssertNil(refusal([descriptor(path, position: 0, size: 5000)]), "at the start")
-        XCTAssertNil(refusal([descriptor(directory + "/gone", position: 10, size: 10)]), "a missing file is the open's to report")
+        XCTAssertNil(refusal([descriptor("/proc/self/stat", flags: O_RDONLY, position: 10, size: 0)]), "a /proc file")
+        XCTAssertNil(refusal([descriptor("/proc/999999999/stat", flags: O_RDONLY, position: 10, size: 0)]),
+                     "a /proc file of a process yet to be restored")
         var directoryDescriptor = descriptor(directory, position: 10, size: 4096)
         directoryDescriptor.kind = .directory
         XCTAssertNil(refusal([directoryDescriptor]))
+    }
+
+    func testAFileGoneOrNoLongerRegularIsRefusedAndNamed() throws {
+        let gone = directory + "/gone"
+        let text = try XCTUnwrap(refusal([descriptor(gone, position: 0, size: 10)]))
+        XCTAssertTrue(text.hasPrefix("a file the image has open cannot be found as it was: \(gone) (fd 3 of pid 100): "
+            + "No such file or directory (ENOENT). Put back the files as they were to restore it"), text)
+        let replaced = directory + "/replaced"
+        XCTAssertEqual(mkfifo(replaced, 0o600), 0)
+        let fifo = try XCTUnwrap(refusal([descriptor(replaced, position: 0, size: 10)]))
+        XCTAssertTrue(fifo.contains("\(replaced) (fd 3 of pid 100): no longer a regular file"), fifo)
+        XCTAssertNil(refusal([descriptor(gone, position: 0, size: nil)]), "an image made before lengths were recorded")
+    }
+
+    /// Both kinds of problem in one refusal, each named.
+    func testGoneAndShortenedFilesAreNamedTogether() throws {
+        let short = try file("short", length: 1)
+        let text = try XCTUnwrap(refusal([descriptor(directory + "/gone", position: 0, size: 10),
+                                          descriptor(short, fd: 4, position: 64, size: 64, openFile: 2)]))
+        XCTAssertTrue(text.contains("cannot be found as it was: \(directory)/gone (fd 3"), text)
+        XCTAssertTrue(text.contains(". A file the image has open became shorter since the dump"), text)
+        XCTAssertTrue(text.contains("\(short) (fd 4 of pid 100): now 1 bytes, 64 needed"), text)
+        XCTAssertTrue(text.hasSuffix(". Put back the files as they were to restore it"), text)
     }
 
     /// One open file description shared by several processes is named
