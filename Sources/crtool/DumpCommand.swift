@@ -58,7 +58,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "With --prev-images-dir: store every page, so that the image needs no image under it; only the write tracking is taken over. Starts a series of checkpoints again: the images under it can then be deleted.")
     var full = false
 
-    @Flag(name: .long, help: "Accepted for CRIU compatibility: terminals are saved by path.")
+    @Flag(name: [.customShort("j"), .long], help: "Accepted for CRIU compatibility: terminals are saved by path.")
     var shellJob = false
 
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")

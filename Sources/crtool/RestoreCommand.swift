@@ -21,7 +21,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: [.customShort("d"), .customLong("restore-detached")], help: "Leave the restored process running and exit.")
     var detach = false
 
-    @Flag(name: .long, help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
+    @Flag(name: [.customShort("j"), .long], help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
     @Flag(name: .long, help: "Leave the restored processes stopped (SIGSTOP), for a SIGCONT later.")

@@ -30,7 +30,7 @@ final class ShellJobTests: EndToEndCase {
         second.closeSlave()
         let crtoolOut = LogFile(path: scratch.newPath("crtool-restore.log"))
         let shellB = try spawnProcess(python, [session, second.slavePath, crtoolOut.path, BuildProducts.crtool,
-                                               "restore", "--shell-job", "-D", image],
+                                               "restore", "-j", "-D", image],
                                       stdout: scratch.newPath("shell-b.out"), stderr: scratch.newPath("shell-b.err"))
         XCTAssertTrue(poll(timeout: 15) { ProcessTable.isAlive(job) }, "the job is restored: \(crtoolOut.tail())")
         let mark = log.lines().count
