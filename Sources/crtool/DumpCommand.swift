@@ -72,6 +72,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary.")
     var quiet = false
 
+    @Option(name: [.customShort("o"), .customLong("log-file")], help: "Also write everything about this run (what -v says, warnings, the summary or the error) to this file, relative to -D unless absolute, even with -q.")
+    var logFile: String?
+
     func run() throws {
         var options = DumpOptions(pid: pid, directory: directory)
         if let ghostLimit {
@@ -97,17 +100,24 @@ struct DumpCommand: ParsableCommand {
         options.networkLock = networkLock == "nftables"
         options.codec = try pageAndFreeze.codec()
         options.quiet = quiet
-        let report = try runTraced("dump") { try Dumper.dump(options) }
-        if quiet { return }
-        for w in report.warnings { printError("warning: \(w)") }
-        for note in report.notes { printError("note: \(note)") }
-        if verbose {
-            for s in report.stoppedIn {
-                print("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)")
-            }
-            print(PhaseLine.format(report.phases))
+        let log = try RunLog(option: logFile, imagesDirectory: directory)
+        let report = try runTraced("dump", log: log) { try Dumper.dump(options) }
+        defer { log.write() }
+        for w in report.warnings { say("warning: \(w)", log, onStderr: true) }
+        for note in report.notes { say("note: \(note)", log, onStderr: true) }
+        for s in report.stoppedIn {
+            say("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)", log, verbose: true)
         }
-        print(DumpSummary.line(report, directory: directory))
+        say(PhaseLine.format(report.phases), log, verbose: true)
+        say(DumpSummary.line(report, directory: directory), log)
+    }
+
+    /// A line for the terminal (stdout, or stderr), unless -q, or -v is
+    /// needed and not given; always for the log.
+    private func say(_ line: String, _ log: RunLog, onStderr: Bool = false, verbose needsVerbose: Bool = false) {
+        log.add(line)
+        guard !quiet, verbose || !needsVerbose else { return }
+        if onStderr { printError(line) } else { print(line) }
     }
 }
 

@@ -11,11 +11,13 @@ func fail(_ command: String, _ error: Error) -> ExitCode {
 }
 
 /// Runs `body` on a tracer thread of its own, as every command that
-/// traces processes must (see TracerThread); its failure is `fail`'s.
-func runTraced<T>(_ command: String, _ body: @escaping () throws -> T) throws -> T {
+/// traces processes must (see TracerThread); its failure is `fail`'s, and
+/// goes into `log` too.
+func runTraced<T>(_ command: String, log: RunLog? = nil, _ body: @escaping () throws -> T) throws -> T {
     do {
         return try TracerThread.run(body)
     } catch {
+        log?.failed(command, error)
         throw fail(command, error)
     }
 }

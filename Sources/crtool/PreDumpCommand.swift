@@ -38,17 +38,26 @@ struct PreDumpCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary.")
     var quiet = false
 
+    @Option(name: [.customShort("o"), .customLong("log-file")], help: "Also write everything about this run (what -v says, warnings, the summary or the error) to this file, relative to -D unless absolute, even with -q.")
+    var logFile: String?
+
     func run() throws {
         var options = PreDumpOptions(pid: pid, directory: directory)
         options.codec = try pageAndFreeze.codec()
         options.freezeTimeout = pageAndFreeze.timeout
         options.parent = prevImagesDir
         options.quiet = quiet
-        let report = try runTraced("pre-dump") { try PreDumper.preDump(options) }
-        if quiet { return }
-        for note in report.notes { printError("note: \(note)") }
-        if verbose { print(PhaseLine.format(report.phases)) }
-        print(Self.summary(report))
+        let log = try RunLog(option: logFile, imagesDirectory: directory)
+        let report = try runTraced("pre-dump", log: log) { try PreDumper.preDump(options) }
+        defer { log.write() }
+        for note in report.notes {
+            log.add("note: \(note)")
+            if !quiet { printError("note: \(note)") }
+        }
+        log.add(PhaseLine.format(report.phases))
+        if verbose && !quiet { print(PhaseLine.format(report.phases)) }
+        log.add(Self.summary(report))
+        if !quiet { print(Self.summary(report)) }
     }
 
     static func summary(_ r: PreDumpReport) -> String {

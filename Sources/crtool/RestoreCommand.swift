@@ -39,39 +39,41 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: "Write the PID of the restored root process to this file.")
     var pidfile: String?
 
+    @Option(name: [.customShort("o"), .customLong("log-file")], help: "Also write everything about this run (phases, warnings, the summary or the error, and the restored process's exit without -d) to this file, relative to -D unless absolute, even with -q.")
+    var logFile: String?
+
     func run() throws {
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
         options.shellJob = shellJob
         options.tcpClose = tcpClose
         options.leaveStopped = leaveStopped
-        let report = try runTraced("restore") { try Restorer.restore(options) }
+        let log = try RunLog(option: logFile, imagesDirectory: directory)
+        let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
         if let pidfile {
             // The tree runs already: a pidfile that cannot be written is
             // an error to report, not a reason to undo the restore.
             do {
                 try Data("\(report.pid)\n".utf8).write(to: URL(fileURLWithPath: pidfile))
             } catch {
-                printError("warning: cannot write the pid \(report.pid) to \(pidfile): \(error.localizedDescription)")
+                let line = "warning: cannot write the pid \(report.pid) to \(pidfile): \(error.localizedDescription)"
+                log.add(line)
+                printError(line)
             }
         }
         // What came back other than it was: the user must hear of it.
+        for w in report.warnings { log.add("warning: \(w)") }
+        log.add(PhaseLine.format(report.phases))
         if !quiet {
             for w in report.warnings { printError("warning: \(w)") }
         }
         if verbose {
             printError(PhaseLine.format(report.phases))
         }
+        let line = summary(report)
+        log.add(line)
+        log.write()
         if !quiet {
-            let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
-            let line = "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
-                + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
-                + (report.takenFromKeepers > 0
-                    ? ", \(report.takenFromKeepers) shared outside taken back from crtool-keeper"
-                        + (report.keepersEnded.isEmpty ? "" : " (pid \(report.keepersEnded.map(String.init).joined(separator: ", ")), ended)")
-                    : "")
-                + (report.trackingEnded.isEmpty ? "" : ", write tracking of the dumped tree ended (crtool-keeper pid \(report.trackingEnded.map(String.init).joined(separator: ", ")))")
-                + (leaveStopped ? "; left stopped (SIGCONT to let it go)" : "")
             if detach { print(line) } else { printError(line) }
         }
         if detach { return }
@@ -81,11 +83,31 @@ struct RestoreCommand: ParsableCommand {
         }
         let stop = Stop(status: status)
         switch stop {
-        case .exited(let code): throw ExitCode(code)
+        case .exited(let code):
+            log.add("restored process \(report.pid) exited with status \(code)")
+            log.write()
+            throw ExitCode(code)
         case .killed(let sig):
-            if !quiet { printError("restored process \(report.pid) was killed by \(SignalNames.name(sig))") }
+            let line = "restored process \(report.pid) was killed by \(SignalNames.name(sig))"
+            log.add(line)
+            log.write()
+            if !quiet { printError(line) }
             throw ExitCode(128 + sig)
-        default: throw ExitCode(1)
+        default:
+            log.write()
+            throw ExitCode(1)
         }
+    }
+
+    private func summary(_ report: RestoreReport) -> String {
+        let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
+        return "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
+            + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
+            + (report.takenFromKeepers > 0
+                ? ", \(report.takenFromKeepers) shared outside taken back from crtool-keeper"
+                    + (report.keepersEnded.isEmpty ? "" : " (pid \(report.keepersEnded.map(String.init).joined(separator: ", ")), ended)")
+                : "")
+            + (report.trackingEnded.isEmpty ? "" : ", write tracking of the dumped tree ended (crtool-keeper pid \(report.trackingEnded.map(String.init).joined(separator: ", ")))")
+            + (leaveStopped ? "; left stopped (SIGCONT to let it go)" : "")
     }
 }
