@@ -18,7 +18,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         let subject = pid.map { " for pid \($0)" } ?? ""
-        return "\(operation)\(subject) failed: \(String(cString: strerror(errno))) (\(errnoName))"
+        return "\(operation)\(subject) failed: \(ErrnoNames.describe(errno))"
     }
 }
 
@@ -65,5 +65,11 @@ public enum ErrnoNames {
     /// "ECONNREFUSED" for 111; "errno N" for a value Linux has no name for.
     public static func name(_ code: Int32) -> String {
         names[code] ?? "errno \(code)"
+    }
+
+    /// "No such file or directory (ENOENT)": the C library's sentence and
+    /// the constant, as every error of crtool gives an errno.
+    public static func describe(_ code: Int32) -> String {
+        "\(String(cString: strerror(code))) (\(name(code)))"
     }
 }

@@ -22,7 +22,7 @@ public struct ImageIOError: Error, CustomStringConvertible, Equatable, Sendable 
     }
 
     public var description: String {
-        let text = "\(operation) \(path): \(String(cString: strerror(errno))) (\(ErrnoNames.name(errno)))"
+        let text = "\(operation) \(path): \(ErrnoNames.describe(errno))"
         return hint.map { "\(text); \($0)" } ?? text
     }
 }

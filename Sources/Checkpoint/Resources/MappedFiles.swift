@@ -51,9 +51,9 @@ enum MappedFiles {
     static func change(of file: MappedFileImage) -> String? {
         let now: (size: UInt64, buildID: String?)
         switch look(at: file.path) {
-        case .missing(let error): return "it cannot be found: \(String(cString: strerror(error))) (\(ErrnoNames.name(error)))"
+        case .missing(let error): return "it cannot be found: \(ErrnoNames.describe(error))"
         case .notRegular: return "it is no longer a regular file"
-        case .unopenable(let error): return "it cannot be opened: \(String(cString: strerror(error))) (\(ErrnoNames.name(error)))"
+        case .unopenable(let error): return "it cannot be opened: \(ErrnoNames.describe(error))"
         case .regular(let size, let buildID): now = (size, buildID)
         }
         var differences: [String] = []

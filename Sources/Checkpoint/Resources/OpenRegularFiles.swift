@@ -28,7 +28,7 @@ enum OpenRegularFiles {
                 let named = "\(f.path) (fd \(f.fd) of pid \(p.pid))"
                 switch look(at: f.path) {
                 case .missing(let error):
-                    missing.append("\(named): \(String(cString: strerror(error))) (\(ErrnoNames.name(error)))")
+                    missing.append("\(named): \(ErrnoNames.describe(error))")
                 case .notRegular:
                     missing.append("\(named): no longer a regular file")
                 case .regular(let now):
