@@ -81,9 +81,11 @@ enum MappedFiles {
     }
 
     private static func look(at path: String) -> Looked {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return .missing(errno) }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
+        switch FileAtPath(path) {
+        case .missing(let error): return .missing(error)
+        case .notRegular: return .notRegular
+        case .regular: break
+        }
         let fd: Int32
         do {
             fd = try LocalFile.open(path, flags: O_RDONLY | O_NONBLOCK)
@@ -94,6 +96,7 @@ enum MappedFiles {
         }
         defer { close(fd) }
         // The size of what was opened, should the path have changed since.
+        var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
         let buildID = ElfBuildID.of { offset, count in try? LocalFile.read(fd, upTo: count, at: offset) }
         return .regular(size: UInt64(info.st_size), buildID: buildID)

@@ -26,7 +26,7 @@ enum OpenRegularFiles {
                 guard let recorded = f.size, !isUnderProc(f.path),
                       checked.insert("\(f.path)\u{0}\(f.openFile)\u{0}\(f.position)").inserted else { continue }
                 let named = "\(f.path) (fd \(f.fd) of pid \(p.pid))"
-                switch look(at: f.path) {
+                switch FileAtPath(f.path) {
                 case .missing(let error):
                     missing.append("\(named): \(ErrnoNames.describe(error))")
                 case .notRegular:
@@ -72,18 +72,5 @@ enum OpenRegularFiles {
     /// /proc files have no length to check.
     private static func isUnderProc(_ path: String) -> Bool {
         path == "/proc" || path.hasPrefix("/proc/")
-    }
-
-    private enum Looked {
-        case missing(Int32)
-        case notRegular
-        case regular(length: Int64)
-    }
-
-    private static func look(at path: String) -> Looked {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return .missing(errno) }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
-        return .regular(length: Int64(info.st_size))
     }
 }
