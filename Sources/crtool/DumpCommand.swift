@@ -103,21 +103,13 @@ struct DumpCommand: ParsableCommand {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("dump", log: log) { try Dumper.dump(options) }
         defer { log.write() }
-        for w in report.warnings { say("warning: \(w)", log, onStderr: true) }
-        for note in report.notes { say("note: \(note)", log, onStderr: true) }
+        for w in report.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
+        for note in report.notes { log.add("note: \(note)", printed: !quiet, onStderr: true) }
         for s in report.stoppedIn {
-            say("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)", log, verbose: true)
+            log.add("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)", printed: verbose && !quiet)
         }
-        say(PhaseLine.format(report.phases), log, verbose: true)
-        say(DumpSummary.line(report, directory: directory), log)
-    }
-
-    /// A line for the terminal (stdout, or stderr), unless -q, or -v is
-    /// needed and not given; always for the log.
-    private func say(_ line: String, _ log: RunLog, onStderr: Bool = false, verbose needsVerbose: Bool = false) {
-        log.add(line)
-        guard !quiet, verbose || !needsVerbose else { return }
-        if onStderr { printError(line) } else { print(line) }
+        log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)
+        log.add(DumpSummary.line(report, directory: directory), printed: !quiet)
     }
 }
 

@@ -50,14 +50,9 @@ struct PreDumpCommand: ParsableCommand {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("pre-dump", log: log) { try PreDumper.preDump(options) }
         defer { log.write() }
-        for note in report.notes {
-            log.add("note: \(note)")
-            if !quiet { printError("note: \(note)") }
-        }
-        log.add(PhaseLine.format(report.phases))
-        if verbose && !quiet { print(PhaseLine.format(report.phases)) }
-        log.add(Self.summary(report))
-        if !quiet { print(Self.summary(report)) }
+        for note in report.notes { log.add("note: \(note)", printed: !quiet, onStderr: true) }
+        log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)
+        log.add(Self.summary(report), printed: !quiet)
     }
 
     static func summary(_ r: PreDumpReport) -> String {

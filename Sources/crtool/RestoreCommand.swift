@@ -56,26 +56,15 @@ struct RestoreCommand: ParsableCommand {
             do {
                 try Data("\(report.pid)\n".utf8).write(to: URL(fileURLWithPath: pidfile))
             } catch {
-                let line = "warning: cannot write the pid \(report.pid) to \(pidfile): \(error.localizedDescription)"
-                log.add(line)
-                printError(line)
+                log.add("warning: cannot write the pid \(report.pid) to \(pidfile): \(error.localizedDescription)",
+                        printed: true, onStderr: true)
             }
         }
         // What came back other than it was: the user must hear of it.
-        for w in report.warnings { log.add("warning: \(w)") }
-        log.add(PhaseLine.format(report.phases))
-        if !quiet {
-            for w in report.warnings { printError("warning: \(w)") }
-        }
-        if verbose {
-            printError(PhaseLine.format(report.phases))
-        }
-        let line = summary(report)
-        log.add(line)
+        for w in report.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
+        log.add(PhaseLine.format(report.phases), printed: verbose, onStderr: true)
+        log.add(summary(report), printed: !quiet, onStderr: !detach)
         log.write()
-        if !quiet {
-            if detach { print(line) } else { printError(line) }
-        }
         if detach { return }
         var status: Int32 = 0
         while waitpid(report.pid, &status, 0) == -1 {
@@ -88,10 +77,8 @@ struct RestoreCommand: ParsableCommand {
             log.write()
             throw ExitCode(code)
         case .killed(let sig):
-            let line = "restored process \(report.pid) was killed by \(SignalNames.name(sig))"
-            log.add(line)
+            log.add("restored process \(report.pid) was killed by \(SignalNames.name(sig))", printed: !quiet, onStderr: true)
             log.write()
-            if !quiet { printError(line) }
             throw ExitCode(128 + sig)
         default:
             log.write()

@@ -33,6 +33,14 @@ final class RunLog {
         if path != nil { lines.append(line) }
     }
 
+    /// Adds `line`, and prints it as well when `printed` (-q and -v decide
+    /// that for the terminal, never for the log): on stderr, or stdout.
+    func add(_ line: String, printed: Bool, onStderr: Bool = false) {
+        add(line)
+        guard printed else { return }
+        if onStderr { printError(line) } else { print(line) }
+    }
+
     /// Writes what was added so far; called again, it writes the file anew
     /// with the lines added since. A log that cannot be written is a
     /// warning: the dump or restore it describes stands.
