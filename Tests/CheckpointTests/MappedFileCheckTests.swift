@@ -10,9 +10,8 @@ import XCTest
 final class MappedFileCheckTests: XCTestCase {
     private var directory = ""
 
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "mapped-files-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    override func setUp() {
+        directory = TestData.temporaryDirectory()
     }
 
     override func tearDown() {

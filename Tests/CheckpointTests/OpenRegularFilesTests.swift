@@ -9,9 +9,8 @@ import XCTest
 final class OpenRegularFilesTests: XCTestCase {
     private var directory = ""
 
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "open-file-lengths-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    override func setUp() {
+        directory = TestData.temporaryDirectory()
     }
 
     override func tearDown() {
