@@ -25,7 +25,7 @@ final class GzipScenarioTests: EndToEndCase {
         let saved = try XCTUnwrap(Self.recordedLength(of: "words.txt.gz", in: shown), shown)
         try waitForSize(of: output, atLeast: saved + (2 << 20), job)
         try killAndReap(job.pid)
-        let grown = try fileSize(output)
+        let grown = try XCTUnwrap(fileSize(output), "the output is gone")
         XCTAssertGreaterThan(grown, saved, "the output grew past the checkpoint before the job was lost")
 
         try restore(image, as: job)
@@ -80,16 +80,10 @@ final class GzipScenarioTests: EndToEndCase {
         return nil
     }
 
-    private func fileSize(_ path: String) throws -> Int {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw HarnessError("stat \(path): \(errnoText())") }
-        return Int(info.st_size)
-    }
-
     private func waitForSize(of path: String, atLeast bytes: Int, _ job: Fixture) throws {
         var size = 0
         let reached = poll(timeout: 60, every: 0.01) {
-            size = (try? self.fileSize(path)) ?? 0
+            size = fileSize(path) ?? 0
             return size >= bytes || !ProcessTable.isAlive(job.pid)
         }
         guard reached, size >= bytes else {
