@@ -101,9 +101,8 @@ final class FrozenProcess {
 
     /// Waits for the interrupt stop. A signal that arrives first is let
     /// through (delivered as the process would have had it) and the wait
-    /// goes on: the interrupt is still pending. A fork or clone reported
-    /// meanwhile hands its new task to the tree. Returns false if the
-    /// thread is gone.
+    /// goes on. A fork or clone reported meanwhile hands its new task to
+    /// the tree. Returns false if the thread is gone.
     private func waitForStop(_ t: Tracee) throws -> Bool {
         while true {
             guard let stop = try t.waitStop(within: timeout) else { throw didNotStop(t.tid) }
@@ -112,17 +111,31 @@ final class FrozenProcess {
                 if sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU { wasStopped = true }
                 return true
             case .signalDelivery(let sig):
-                try t.resume(signal: sig)
+                try resumeAndInterrupt(t, signal: sig)
             case .event(let e, _):
                 if e == .fork || e == .vfork || e == .clone {
                     tasks.add(Int32(truncatingIfNeeded: try t.eventMessage()))
                 }
-                try t.resume()
+                try resumeAndInterrupt(t)
             case .syscall:
-                try t.resume()
+                try resumeAndInterrupt(t)
             case .exited, .killed:
                 return false
             }
+        }
+    }
+
+    /// Any ptrace stop takes the place of a pending PTRACE_INTERRUPT (the
+    /// kernel clears the requested stop at every stop), so a thread let go
+    /// after a fork event or a signal is asked to stop again; without it,
+    /// a process forking at the wrong moment ran on, its children held
+    /// stopped, until the freeze timed out.
+    private func resumeAndInterrupt(_ t: Tracee, signal: Int32 = 0) throws {
+        try t.resume(signal: signal)
+        do {
+            try t.interrupt()
+        } catch let e as SystemError where e.errno == ESRCH {
+            // Gone already: the next wait reports how it ended.
         }
     }
 
