@@ -8,8 +8,10 @@ import XCTest
 final class DescriptorStateParsingTests: XCTestCase {
     private func probe(_ link: String, mode: UInt32, fields: [String: String] = [:]) -> FileProbe {
         let text = "pos:\t0\nflags:\t02\n" + fields.map { "\($0.key):\($0.value)\n" }.joined()
-        return FileProbe(pid: getpid(), fd: 3, link: link, mode: mode, device: 0, inode: 1, rdev: 0,
-                         uid: 0, gid: 0, size: 0, info: try! FdInfo.parse(text))
+        var status = stat()
+        status.st_mode = mode
+        status.st_ino = 1
+        return FileProbe(pid: getpid(), fd: 3, link: link, status: status, info: try! FdInfo.parse(text))
     }
 
     func testRecognition() {

@@ -6,6 +6,7 @@ import XCTest
 /// A restore refuses, before it creates anything, regular files that are
 /// gone or lost bytes up to a descriptor's position since the dump;
 /// growth, write-only appenders and images without recorded lengths pass.
+/// A file written since the dump but no shorter is named in a warning.
 final class OpenRegularFilesTests: XCTestCase {
     private var directory = ""
 
@@ -123,6 +124,66 @@ final class OpenRegularFilesTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("2 files the image has open became shorter"), text)
         XCTAssertEqual(text.components(separatedBy: a + " (fd").count - 1, 1, text)
         XCTAssertTrue(text.contains(b + " (fd 4 of pid 100)"), text)
+    }
+
+    /// The modification time `path` has now, as a dump records it.
+    private func modified(_ path: String) -> Int64 {
+        var st = stat()
+        XCTAssertEqual(stat(path, &st), 0)
+        return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+    }
+
+    /// Sets `path`'s modification time `seconds` away from what it is.
+    private func shiftModified(_ path: String, by seconds: Int) {
+        var st = stat()
+        XCTAssertEqual(stat(path, &st), 0)
+        var times = [st.st_atim, st.st_mtim]
+        times[1].tv_sec += seconds
+        XCTAssertEqual(utimensat(AT_FDCWD, path, &times, 0), 0)
+    }
+
+    /// A file written since the dump but no shorter passes the check and
+    /// is named in a warning, once however many descriptors have it open,
+    /// with both times and both lengths.
+    func testAFileWrittenSinceTheDumpIsNamedInAWarning() throws {
+        let path = try file("state", length: 100)
+        var open = descriptor(path, position: 40, size: 100)
+        open.modified = modified(path)
+        var again = descriptor(path, fd: 5, flags: O_RDONLY, position: 0, size: 100, openFile: 2)
+        again.modified = open.modified
+        let processes = [ProcessImage.testing(pid: 100, files: [open, again])]
+        XCTAssertEqual(OpenRegularFiles.writtenSinceDump(processes), [], "unchanged")
+
+        shiftModified(path, by: 90)
+        XCTAssertNil(refusal(processes), "a warning, not a refusal")
+        let warnings = OpenRegularFiles.writtenSinceDump(processes)
+        XCTAssertEqual(warnings.count, 1, "\(warnings)")
+        let text = try XCTUnwrap(warnings.first)
+        XCTAssertTrue(text.hasPrefix("\(path) (fd 3 of pid 100) was written since the dump (last modified "), text)
+        let then = HostInfo.timestamp(Date(timeIntervalSince1970: Double(open.modified!) / 1e9), milliseconds: true)
+        let now = HostInfo.timestamp(Date(timeIntervalSince1970: Double(open.modified!) / 1e9 + 90), milliseconds: true)
+        XCTAssertTrue(text.contains("last modified \(now), at the dump \(then); 100 bytes, as at the dump): "
+            + "the restored process goes on with it as it is now"), text)
+
+        let longer = try file("longer", length: 300)
+        var grown = descriptor(longer, position: 0, size: 200)
+        grown.modified = modified(longer) - 1
+        let grownText = try XCTUnwrap(OpenRegularFiles.writtenSinceDump([ProcessImage.testing(pid: 7, files: [grown])]).first)
+        XCTAssertTrue(grownText.contains("; 300 bytes, 200 at the dump)"), grownText)
+    }
+
+    /// A write-only O_APPEND log is never read back by the process, and an
+    /// image without recorded times has nothing to compare.
+    func testAppendOnlyLogsAndImagesWithoutTimesGetNoWarning() throws {
+        let log = try file("log", length: 10)
+        var appender = descriptor(log, flags: O_WRONLY | O_APPEND, position: 10, size: 10)
+        appender.modified = modified(log) - 5_000_000_000
+        let old = descriptor(try file("old", length: 10), fd: 4, position: 0, size: 10, openFile: 2)
+        XCTAssertEqual(OpenRegularFiles.writtenSinceDump([ProcessImage.testing(pid: 100, files: [appender, old])]), [])
+        var reader = appender
+        reader.flags = O_RDWR | O_APPEND
+        XCTAssertEqual(OpenRegularFiles.writtenSinceDump([ProcessImage.testing(pid: 100, files: [reader])]).count, 1,
+                       "a log the process also reads is named")
     }
 
     func testANegativeLengthIsRejectedWithItsField() {

@@ -80,6 +80,33 @@ final class FilesTests: EndToEndCase {
         assertNoFailures(files)
     }
 
+    /// offset.dat written again with the same bytes while the process was
+    /// away: nothing is missing, so the restore goes ahead, but it warns
+    /// that the file was written since the dump. append.log, untouched, is
+    /// not named, and the records go on with no gap.
+    func testAFileWrittenSinceTheDumpIsNamedAndTheRestoreGoesOn() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let files = try startFixture("files", [dataDir])
+        try files.waitFor("wrote", atLeast: 5)
+        let image = try checkpoint(files)
+        let offsetBytes = try XCTUnwrap(readWholeFile(dataDir + "/offset.dat"))
+        try writeWholeFile(dataDir + "/offset.dat", offsetBytes)
+
+        let mark = files.lineCount
+        let last = try XCTUnwrap(files.numbers("wrote", before: mark).last)
+        let result = try restore(image, as: files)
+        XCTAssertTrue(result.stderr.contains("/offset.dat (fd "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("of pid \(files.pid)) was written since the dump (last modified "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("; \(offsetBytes.count) bytes, as at the dump): the restored process goes on with it as it is now"),
+                      result.stderr)
+        XCTAssertEqual(result.stderr.components(separatedBy: "warning:").count, 2, "one warning: \(result.stderr)")
+        XCTAssertFalse(result.stderr.contains("/append.log"), result.stderr)
+        let next = try files.waitFor("a record after restore", from: mark) { $0.hasPrefix("wrote ") }
+        XCTAssertEqual(next.line, "wrote \(last + 1)")
+        try killAndReap(files.pid)
+        assertNoFailures(files)
+    }
+
     /// Checks that the file holds records 0, 1, 2, … back to back from
     /// `start` and returns how many.
     private func records(in path: String, after start: Int) throws -> Int {

@@ -22,8 +22,11 @@ public enum HostInfo {
         #endif
     }
 
-    /// The current time in ISO 8601, UTC.
-    public static func timestamp(_ date: Date = Date()) -> String {
-        ISO8601DateFormatter().string(from: date)
+    /// The current time in ISO 8601, UTC; with milliseconds where two
+    /// times a moment apart must read differently.
+    public static func timestamp(_ date: Date = Date(), milliseconds: Bool = false) -> String {
+        let formatter = ISO8601DateFormatter()
+        if milliseconds { formatter.formatOptions.insert(.withFractionalSeconds) }
+        return formatter.string(from: date)
     }
 }

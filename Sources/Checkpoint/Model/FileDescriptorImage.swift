@@ -22,6 +22,10 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     /// tell whether bytes before the position have gone since (absent in
     /// images made before it was recorded, and for O_PATH descriptors).
     public var size: Int64?
+    /// For a regular file: when it was last written before the dump, in
+    /// nanoseconds since the epoch, so that the restore can say it was
+    /// written since (absent where `size` is).
+    public var modified: Int64?
     /// For devices: the device number the path had at dump time.
     public var device: UInt64?
     /// Descriptors anywhere in the image with the same value share one

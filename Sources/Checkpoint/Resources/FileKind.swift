@@ -67,7 +67,25 @@ struct FileProbe {
     var gid: UInt32
     /// st_size: a regular file's length in bytes.
     var size: Int64
+    /// st_mtim: when the file was last written, in nanoseconds since the epoch.
+    var modified: Int64
     var info: FdInfo
+
+    /// From stat(2) of the descriptor's /proc link.
+    init(pid: Int32, fd: Int32, link: String, status st: stat, info: FdInfo) {
+        self.pid = pid
+        self.fd = fd
+        self.link = link
+        mode = st.st_mode
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        rdev = UInt64(st.st_rdev)
+        uid = st.st_uid
+        gid = st.st_gid
+        size = Int64(st.st_size)
+        modified = FileAtPath.nanoseconds(st.st_mtim)
+        self.info = info
+    }
 
     var fileType: UInt32 { mode & UInt32(S_IFMT) }
 }

@@ -37,8 +37,7 @@ enum FilesInFlight {
         }
         let what = "\(FileKinds.describe(target: target)) in flight to socket:[\(socket)] (SCM_RIGHTS)"
         let info = try FdInfo.read(pid: me, fd: fd)
-        let probe = FileProbe(pid: me, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
-                              inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), uid: st.st_uid, gid: st.st_gid, size: Int64(st.st_size), info: info)
+        let probe = FileProbe(pid: me, fd: fd, link: target, status: st, info: info)
         guard let handler = FileKinds.all.first(where: { $0.recognizes(probe) }) else {
             throw UnixSocketInspector.Refusal(what: "with \(what); crtool cannot checkpoint this kind of file")
         }

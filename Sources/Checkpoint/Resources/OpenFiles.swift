@@ -17,8 +17,7 @@ enum OpenFiles {
             let info = try FdInfo.read(pid: pid, fd: fd)
             var st = stat()
             guard stat(link, &st) == 0 else { throw SystemError("stat \(link)", pid: pid) }
-            let probe = FileProbe(pid: pid, fd: fd, link: target, mode: st.st_mode, device: UInt64(st.st_dev),
-                                  inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev), uid: st.st_uid, gid: st.st_gid, size: Int64(st.st_size), info: info)
+            let probe = FileProbe(pid: pid, fd: fd, link: target, status: st, info: info)
             if target.hasSuffix(" (deleted)"), FileSystemMagic.of(link) == FileSystemMagic.secretMemory {
                 throw FileKinds.unsupported(probe, what: "secret memory (memfd_secret), which no other process, crtool included, can read")
             }

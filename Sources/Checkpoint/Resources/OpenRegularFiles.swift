@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Ptrace
 
@@ -16,26 +17,28 @@ import Ptrace
 /// and the restored process simply goes on from its position. A log opened
 /// write-only with O_APPEND writes at the end whatever the end is, so one
 /// rotated in place is not refused for its length.
+///
+/// A file written since the dump but no shorter is restored as it is, with
+/// a warning: right for a log, or for the output of a job run on past its
+/// checkpoint, but a file the process reads back (its database, its state)
+/// changed under it by someone else is worth a word before it acts on it.
 enum OpenRegularFiles {
     static func requireIntact(_ processes: [ProcessImage]) throws {
         var missing: [String] = []
         var shortened: [String] = []
         var checked: Set<String> = []
-        for p in processes {
-            for f in p.files where f.kind == .regular {
-                guard let recorded = f.size, !isUnderProc(f.path),
-                      checked.insert("\(f.path)\u{0}\(f.openFile)\u{0}\(f.position)").inserted else { continue }
-                let named = "\(f.path) (fd \(f.fd) of pid \(p.pid))"
-                switch FileAtPath(f.path) {
-                case .missing(let error):
-                    missing.append("\(named): \(ErrnoNames.describe(error))")
-                case .notRegular:
-                    missing.append("\(named): no longer a regular file")
-                case .regular(let now):
-                    guard let needed = bytesNeeded(by: f), now < needed else { continue }
-                    shortened.append("\(named): now \(now) bytes, \(needed) needed "
-                        + "(the process is at byte \(f.position) of the \(recorded) it had at the dump)")
-                }
+        for (pid, f) in checkable(processes) {
+            guard let recorded = f.size, checked.insert("\(f.path)\u{0}\(f.openFile)\u{0}\(f.position)").inserted else { continue }
+            let named = name(f, pid)
+            switch FileAtPath(f.path) {
+            case .missing(let error):
+                missing.append("\(named): \(ErrnoNames.describe(error))")
+            case .notRegular:
+                missing.append("\(named): no longer a regular file")
+            case .regular(let now, _):
+                guard let needed = bytesNeeded(by: f), now < needed else { continue }
+                shortened.append("\(named): now \(now) bytes, \(needed) needed "
+                    + "(the process is at byte \(f.position) of the \(recorded) it had at the dump)")
             }
         }
         var problems: [String] = []
@@ -54,6 +57,41 @@ enum OpenRegularFiles {
         }
     }
 
+    /// One warning for each file written since the dump, once per path,
+    /// leaving out write-only O_APPEND logs, which the process never reads.
+    static func writtenSinceDump(_ processes: [ProcessImage]) -> [String] {
+        var warnings: [String] = []
+        var named: Set<String> = []
+        for (pid, f) in checkable(processes) where !isWriteOnlyAppend(f) {
+            guard let then = f.modified, case .regular(let length, let modified) = FileAtPath(f.path), modified != then,
+                  named.insert(f.path).inserted else { continue }
+            let lengths = f.size.map { $0 == length ? "\(length) bytes, as at the dump" : "\(length) bytes, \($0) at the dump" } ?? "\(length) bytes"
+            warnings.append("\(name(f, pid)) was written since the dump (last modified \(time(modified)), at the dump \(time(then)); \(lengths)): "
+                + "the restored process goes on with it as it is now")
+        }
+        return warnings
+    }
+
+    /// Regular files by path with a length recorded, and the pid of the
+    /// process that has each open.
+    private static func checkable(_ processes: [ProcessImage]) -> [(pid: Int32, file: FileDescriptorImage)] {
+        processes.flatMap { p in
+            p.files.filter { $0.kind == .regular && $0.size != nil && !isUnderProc($0.path) }.map { (p.pid, $0) }
+        }
+    }
+
+    private static func name(_ f: FileDescriptorImage, _ pid: Int32) -> String {
+        "\(f.path) (fd \(f.fd) of pid \(pid))"
+    }
+
+    private static func time(_ nanoseconds: Int64) -> String {
+        HostInfo.timestamp(Date(timeIntervalSince1970: Double(nanoseconds) / 1e9), milliseconds: true)
+    }
+
+    private static func isWriteOnlyAppend(_ f: FileDescriptorImage) -> Bool {
+        f.flags & O_ACCMODE == O_WRONLY && f.flags & O_APPEND != 0
+    }
+
     private static func count(_ files: [String]) -> String {
         files.count == 1 ? "a file" : "\(files.count) files"
     }
@@ -63,9 +101,8 @@ enum OpenRegularFiles {
     /// no recorded length, write-only O_APPEND, or at the start.
     static func bytesNeeded(by f: FileDescriptorImage) -> Int64? {
         guard let size = f.size else { return nil }
-        let writeOnlyAppend = f.flags & O_ACCMODE == O_WRONLY && f.flags & O_APPEND != 0
         let needed = min(size, f.position)
-        return writeOnlyAppend || needed <= 0 ? nil : needed
+        return isWriteOnlyAppend(f) || needed <= 0 ? nil : needed
     }
 
     /// /proc/PID paths name processes the restore has yet to make, and

@@ -46,6 +46,7 @@ enum PathFiles: FileKind {
         default:
             image.kind = .regular
             image.size = p.size
+            image.modified = p.modified
         }
         if p.link.hasSuffix(" (deleted)") {
             throw FileKinds.unsupported(p, what: "a deleted \(image.kind == .directory ? "directory" : "device node") (\(p.link))")

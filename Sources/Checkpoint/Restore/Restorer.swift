@@ -71,6 +71,7 @@ public enum Restorer {
         let plan = try RestorePlan.load(image)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
+        let changedFiles = OpenRegularFiles.writtenSinceDump(plan.processes)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
@@ -89,7 +90,7 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, image: image)
         let tree = RestoredTree()
-        var warnings: [String] = []
+        var warnings = changedFiles
         do {
             try createTree(plan, tree: tree, options: options, warnings: &warnings)
             registry.injectors = tree.builders.mapValues(\.inj)

@@ -29,7 +29,8 @@ extension EndToEndCase {
 
     /// Restores an image detached. When crtool exits, the restored process
     /// is re-parented to this (subreaper) process and must be running.
-    func restore(_ dir: String, as fixture: Fixture, timeout: Double = 60) throws {
+    @discardableResult
+    func restore(_ dir: String, as fixture: Fixture, timeout: Double = 60) throws -> CommandResult {
         try waitUntilFree(fixture.pid)
         let result = try crtool(["restore", "-D", dir, "-d"], timeout: timeout)
         guard result.succeeded else {
@@ -38,6 +39,7 @@ extension EndToEndCase {
         guard ProcessTable.isAlive(fixture.pid) else {
             throw HarnessError("crtool restore succeeded but pid \(fixture.pid) is not running: \(result)\n\(fixture.log.tail())\(fixture.stderrTail())")
         }
+        return result
     }
 
     /// Dump, then restore: the fixture's log continues from `mark` on.
