@@ -7,6 +7,7 @@ import PackageDescription
 /// by its text, so a folder added later would stay invisible to builds.
 let fixtureNames: [String] = [
     "avx",
+    "cloner",
     "compat",
     "confined",
     "controls",

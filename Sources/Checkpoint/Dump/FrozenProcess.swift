@@ -29,55 +29,70 @@ final class FrozenProcess {
 
     func freeze() throws {
         var known: [Int32: Tracee] = [:]
-        var interrupted: Set<Int32> = []
+        var stopped: Set<Int32> = []
         // Tasks found exiting: an exited task stays in the task list until
         // it is reaped, and its parent, frozen, will not reap it meanwhile.
         var gone: Set<Int32> = []
         do {
+            // Read the task list again once every thread known is stopped:
+            // a thread cloned meanwhile is listed by then, and none can be
+            // cloned after.
             while true {
-                let tids = try ProcDirectory.threads(pid: pid)
-                let fresh = tids.filter { known[$0] == nil && !gone.contains($0) }
-                if fresh.isEmpty { break }
+                let fresh = try ProcDirectory.threads(pid: pid).filter { known[$0] == nil && !gone.contains($0) }
+                if fresh.isEmpty && stopped.count == known.count { break }
                 for tid in fresh {
-                    if tasks.take(tid) {
-                        // Attached by the kernel at a clone or fork we saw: its
-                        // first stop is already on its way.
-                        known[tid] = Tracee.adopt(tid: tid, pid: pid)
-                        continue
-                    }
-                    if let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid), !wchan.isEmpty, wchan != "0" {
-                        waitChannels[tid] = wchan
-                    }
-                    do {
-                        let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood, .suspendSeccomp])
-                        known[tid] = t
-                        try t.interrupt()
-                        interrupted.insert(tid)
-                    } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
-                        gone.insert(tid) // the thread exited meanwhile
-                        continue
-                    } catch let e as SystemError where e.errno == EPERM {
-                        throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
+                    if let t = try attach(tid) { known[tid] = t } else { gone.insert(tid) }
+                }
+                for (tid, t) in known.sorted(by: { $0.key < $1.key }) where !stopped.contains(tid) {
+                    if try waitForStop(t) {
+                        stopped.insert(tid)
+                    } else {
+                        known[tid] = nil
+                        gone.insert(tid)
                     }
                 }
             }
-            for (tid, t) in known.sorted(by: { $0.key < $1.key }) {
-                if try waitForStop(t) {
-                    threads.append(t)
-                } else {
-                    known[tid] = nil
-                }
-            }
+            // Clone events of threads adopted before their event was read.
+            for tid in known.keys { _ = tasks.take(tid) }
         } catch {
             threads = Array(known.values)
             release(kill: false)
             throw error
         }
-        threads.sort { ($0.tid == pid ? 0 : 1, $0.tid) < ($1.tid == pid ? 0 : 1, $1.tid) }
+        threads = known.values.sorted { ($0.tid == pid ? 0 : 1, $0.tid) < ($1.tid == pid ? 0 : 1, $1.tid) }
         guard threads.contains(where: { $0.tid == pid }) else {
             release(kill: false)
             throw ProcessVanished(pid: pid)
         }
+    }
+
+    /// Seizes and interrupts `tid`, or adopts it when the kernel attached
+    /// it to us at a clone or fork. Nil when it has exited.
+    private func attach(_ tid: Int32) throws -> Tracee? {
+        if tasks.take(tid) {
+            // Attached by the kernel at a clone or fork we saw: its first
+            // stop is already on its way.
+            return Tracee.adopt(tid: tid, pid: pid)
+        }
+        do {
+            let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)
+            let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood, .suspendSeccomp])
+            if let wchan, !wchan.isEmpty, wchan != "0" { waitChannels[tid] = wchan }
+            try t.interrupt()
+            return t
+        } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
+            return nil // the thread exited meanwhile
+        } catch let e as SystemError where e.errno == EPERM {
+            // Cloned by a thread already seized, and listed before its clone
+            // event was read: the kernel attached it to crtool, and its
+            // first stop is on its way.
+            if Self.tracer(of: tid, pid: pid) == getpid() { return Tracee.adopt(tid: tid, pid: pid) }
+            throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
+        }
+    }
+
+    private static func tracer(of tid: Int32, pid: Int32) -> Int32? {
+        (try? ProcStatus.read(pid: pid, tid: tid))?.fields["TracerPid"].flatMap { Int32($0) }
     }
 
     /// PTRACE_SEIZE answers EPERM, not ESRCH, for a task that has exited
@@ -91,7 +106,7 @@ final class FrozenProcess {
     /// A task has one tracer: a debugger or strace holding a thread is the
     /// usual reason PTRACE_SEIZE answers EPERM to root.
     private static func tracedElsewhere(tid: Int32, pid: Int32) -> CheckpointError? {
-        guard let tracer = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["TracerPid"].flatMap({ Int32($0) }), tracer > 0 else {
+        guard let tracer = tracer(of: tid, pid: pid), tracer > 0 else {
             return nil
         }
         let name = (try? ProcStat.read(pid: tracer)).map { " (\($0.command))" } ?? ""
