@@ -20,6 +20,15 @@ final class FreezeWhileCreatingTests: XCTestCase {
         try freezeRepeatedly("forker", ["--no-pause"]) { _ in nil }
     }
 
+    /// posix_spawn makes its child with vfork semantics: the parent sleeps
+    /// where no stop reaches it until the child has exec'd. A child the
+    /// kernel attached at the vfork and held at its first stop kept the
+    /// parent from ever stopping, and the freeze timed out (about one
+    /// freeze in forty here).
+    func testAProcessSpawningWithoutPauseIsFrozenEveryTime() throws {
+        try freezeRepeatedly("forker", ["--spawn"]) { _ in nil }
+    }
+
     /// A thread cloned while its process is being frozen is attached by
     /// the kernel and must be among the process's frozen threads, or the
     /// image would lack it.

@@ -128,8 +128,10 @@ final class FrozenProcess {
             case .signalDelivery(let sig):
                 try resumeAndInterrupt(t, signal: sig)
             case .event(let e, _):
-                if e == .fork || e == .vfork || e == .clone {
+                if e == .fork || e == .clone {
                     tasks.add(Int32(truncatingIfNeeded: try t.eventMessage()))
+                } else if e == .vfork {
+                    try letGo(vforkChild: Int32(truncatingIfNeeded: try t.eventMessage()))
                 }
                 try resumeAndInterrupt(t)
             case .syscall:
@@ -137,6 +139,25 @@ final class FrozenProcess {
             case .exited, .killed:
                 return false
             }
+        }
+    }
+
+    /// A vfork parent sleeps, where no stop reaches it, until its child
+    /// execs or exits (posix_spawn works this way), so a child the kernel
+    /// attached at the vfork and held at its first stop would hold the
+    /// freeze until it timed out. The child is let go at once instead; it
+    /// is found among the parent's children once the parent is stopped,
+    /// and frozen like any other.
+    private func letGo(vforkChild child: Int32) throws {
+        let t = Tracee.adopt(tid: child, pid: child)
+        guard let stop = try t.waitStop(within: timeout) else {
+            throw CheckpointError("the child \(child) pid \(pid) made with vfork did not report its first stop within \(Self.format(timeout)) s; "
+                + "the dump let every process go as it was")
+        }
+        switch stop {
+        case .exited, .killed: return
+        case .signalDelivery(let sig): try t.detach(signal: sig)
+        default: try t.detach()
         }
     }
 
