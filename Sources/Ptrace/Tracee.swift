@@ -29,6 +29,12 @@ public final class Tracee {
         Tracee(tid: tid, pid: pid)
     }
 
+    /// The TID of the calling thread: what /proc/TID/status shows as
+    /// TracerPid of the threads it traces (a thread, not the process).
+    public static var callingThreadID: Int32 {
+        Int32(truncatingIfNeeded: cr_syscall6(Int(Syscall.gettid), 0, 0, 0, 0, 0, 0))
+    }
+
     func checkOwner(_ operation: String) throws {
         guard pthread_equal(owner, pthread_self()) != 0 else {
             throw TraceError(pid: tid, "\(operation) called from a thread that did not attach it; ptrace requests must come from the attaching thread")

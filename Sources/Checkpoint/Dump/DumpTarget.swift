@@ -26,7 +26,7 @@ enum DumpTarget {
             throw CheckpointError("PID \(pid) (\(stat.command)) is an ancestor of crtool (\(line.joined(separator: " > "))); "
                 + "the tree under it holds crtool itself, which cannot freeze the tree it runs in")
         }
-        if stat.state == "Z" || stat.state == "X" {
+        if stat.state == "X" || (stat.state == "Z" && FrozenProcess.isZombie(pid: pid)) {
             throw CheckpointError("PID \(pid) (\(stat.command)) is a zombie; there is nothing left to dump")
         }
         return stat

@@ -3,7 +3,9 @@ import Ptrace
 
 /// Every thread of one process held in a ptrace stop. Threads created
 /// while the freeze is under way are caught: the task list is read again
-/// until no new thread shows up, and clone events attach newcomers.
+/// until no new thread shows up, and clone events attach newcomers. A
+/// thread that execs meanwhile replaces the whole process under the
+/// leader's TID, and the new image is frozen in its place.
 final class FrozenProcess {
     let pid: Int32
     private(set) var threads: [Tracee] = []
@@ -33,22 +35,76 @@ final class FrozenProcess {
         // Tasks found exiting: an exited task stays in the task list until
         // it is reaped, and its parent, frozen, will not reap it meanwhile.
         var gone: Set<Int32> = []
+        // Threads whose exec the leader has reported (PTRACE_EVENT_EXEC
+        // gives the former TID).
+        var execed: Set<Int32> = []
+        // Passes in which a thread could not be seized for a moment.
+        var retries = 0
         do {
             // Read the task list again once every thread known is stopped:
             // a thread cloned meanwhile is listed by then, and none can be
             // cloned after.
             while true {
-                let fresh = try ProcDirectory.threads(pid: pid).filter { known[$0] == nil && !gone.contains($0) }
-                if fresh.isEmpty && stopped.count == known.count { break }
+                let listed = try ProcDirectory.threads(pid: pid)
+                if listed.isEmpty && !Self.hasEnded(pid: pid) {
+                    // Listed as nothing for a moment, while a thread that
+                    // exec'd takes the leader's TID.
+                    retries += 1
+                    if retries > Self.seizeRetries { throw ProcessVanished(pid: pid) }
+                    usleep(1000)
+                    continue
+                }
+                let fresh = listed.filter { known[$0] == nil && !gone.contains($0) }
+                if fresh.isEmpty && stopped.count == known.count {
+                    // A thread that exec'd before it was seized took the
+                    // leader's TID untraced, and nothing tells us but the
+                    // leader no longer answering as a stopped tracee.
+                    guard !gone.isEmpty, let leader = known[pid], (try? leader.eventMessage()) == nil else { break }
+                    known[pid] = nil
+                    stopped.remove(pid)
+                    waitChannels[pid] = nil
+                    continue
+                }
                 for tid in fresh {
-                    if let t = try attach(tid) { known[tid] = t } else { gone.insert(tid) }
+                    switch try attach(tid) {
+                    case .attached(let t): known[tid] = t
+                    case .gone: gone.insert(tid)
+                    case .notYet(let error):
+                        retries += 1
+                        if retries > Self.seizeRetries { throw error }
+                        usleep(1000)
+                    }
                 }
                 for (tid, t) in known.sorted(by: { $0.key < $1.key }) where !stopped.contains(tid) {
-                    if try waitForStop(t) {
+                    switch try waitForStop(t) {
+                    case .stopped:
                         stopped.insert(tid)
-                    } else {
+                    case .gone where tid == pid && !Self.hasEnded(pid: pid):
+                        // The old leader, killed by a thread's exec, whose
+                        // death was reported before its TID passed on.
+                        known[tid] = nil
+                        waitChannels[tid] = nil
+                    case .gone:
                         known[tid] = nil
                         gone.insert(tid)
+                    case .execed(let former):
+                        // The leader's TID now holds the new image, stopped
+                        // after it; the former TID is gone.
+                        execed.insert(former)
+                        waitChannels[tid] = nil
+                        stopped.insert(tid)
+                    case .replaced:
+                        // The thread exec'd, took the leader's TID, and the
+                        // kernel killed the old leader: the leader must be
+                        // stopped again, or seized anew if the thread that
+                        // exec'd was not traced by us.
+                        known[tid] = nil
+                        waitChannels[tid] = nil
+                        if tid != pid { gone.insert(tid) }
+                        if !execed.contains(tid) {
+                            stopped.remove(pid)
+                            waitChannels[pid] = nil
+                        }
                     }
                 }
             }
@@ -66,65 +122,108 @@ final class FrozenProcess {
         }
     }
 
+    private enum Attach {
+        case attached(Tracee)
+        /// The thread exited meanwhile.
+        case gone
+        /// The thread could not be seized just now, for a reason that
+        /// passes: the next pass tries again.
+        case notYet(Error)
+    }
+
+    /// How many times a freeze tries again to seize a thread that refuses
+    /// for a moment, a millisecond apart.
+    static let seizeRetries = 1000
+
     /// Seizes and interrupts `tid`, or adopts it when the kernel attached
-    /// it to us at a clone or fork. Nil when it has exited.
-    private func attach(_ tid: Int32) throws -> Tracee? {
+    /// it to us at a clone or fork.
+    private func attach(_ tid: Int32) throws -> Attach {
         if tasks.take(tid) {
             // Attached by the kernel at a clone or fork we saw: its first
             // stop is already on its way.
-            return Tracee.adopt(tid: tid, pid: pid)
+            return .attached(Tracee.adopt(tid: tid, pid: pid))
         }
         do {
             let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)
-            let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceSysGood, .suspendSeccomp])
+            let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceExec, .traceSysGood, .suspendSeccomp])
             if let wchan, !wchan.isEmpty, wchan != "0" { waitChannels[tid] = wchan }
             try t.interrupt()
-            return t
-        } catch let e as SystemError where e.errno == ESRCH || (e.errno == EPERM && Self.hasExited(tid: tid, pid: pid)) {
-            return nil // the thread exited meanwhile
+            return .attached(t)
+        } catch let e as SystemError where e.errno == ESRCH {
+            return .gone
         } catch let e as SystemError where e.errno == EPERM {
-            // Cloned by a thread already seized, and listed before its clone
-            // event was read: the kernel attached it to crtool, and its
-            // first stop is on its way.
-            if Self.tracer(of: tid, pid: pid) == getpid() { return Tracee.adopt(tid: tid, pid: pid) }
-            throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
+            if Self.hasExited(tid: tid, pid: pid) {
+                // A leader that has ended while threads of its process run
+                // on: for a moment, while a thread that exec'd takes its
+                // TID; for good, after pthread_exit in main.
+                if tid == pid && !Self.hasEnded(pid: pid) { return .notYet(leaderEnded()) }
+                return .gone
+            }
+            switch Self.tracer(of: tid, pid: pid) {
+            case Tracee.callingThreadID:
+                // Attached to crtool by the kernel: cloned by a thread
+                // already seized and listed before its clone event was
+                // read (its first stop is on its way), or a thread that
+                // exec'd and took the TID of a leader crtool traced (no
+                // stop is, unless asked for).
+                let t = Tracee.adopt(tid: tid, pid: pid)
+                if !Self.isInTraceStop(tid: tid, pid: pid) { try? t.interrupt() }
+                return .attached(t)
+            case 0?:
+                // Refused though nobody traces it and it runs: the leader,
+                // dead for a moment while a thread that exec'd takes its TID.
+                return .notYet(e)
+            default:
+                throw Self.tracedElsewhere(tid: tid, pid: pid) ?? e
+            }
         }
     }
 
-    private static func tracer(of tid: Int32, pid: Int32) -> Int32? {
-        (try? ProcStatus.read(pid: pid, tid: tid))?.fields["TracerPid"].flatMap { Int32($0) }
+    private func leaderEnded() -> CheckpointError {
+        CheckpointError("the main thread of pid \(pid) has ended while other threads of the process run on "
+            + "(main called pthread_exit); crtool cannot dump a process without its main thread")
     }
 
-    /// PTRACE_SEIZE answers EPERM, not ESRCH, for a task that has exited
-    /// but is not yet reaped; a process of the tree that exits just as it
-    /// is found is such a task, and is no reason to fail the dump.
-    private static func hasExited(tid: Int32, pid: Int32) -> Bool {
-        guard let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] else { return true }
-        return state.hasPrefix("Z") || state.hasPrefix("X")
-    }
-
-    /// A task has one tracer: a debugger or strace holding a thread is the
-    /// usual reason PTRACE_SEIZE answers EPERM to root.
-    private static func tracedElsewhere(tid: Int32, pid: Int32) -> CheckpointError? {
-        guard let tracer = tracer(of: tid, pid: pid), tracer > 0 else {
-            return nil
-        }
-        let name = (try? ProcStat.read(pid: tracer)).map { " (\($0.command))" } ?? ""
-        return CheckpointError("thread \(tid) of pid \(pid) is traced by pid \(tracer)\(name), a debugger or tracer; "
-            + "a thread has one tracer, so crtool can freeze it only once that one lets go")
+    private enum Wait {
+        case stopped
+        /// The thread exited.
+        case gone
+        /// The leader reported an exec by the thread `former` (itself or
+        /// another), and is stopped in the new image.
+        case execed(former: Int32)
+        /// The TID is no longer ours: the thread exec'd and became the
+        /// leader, or, for the leader, a thread that exec'd and was not
+        /// yet traced took its place.
+        case replaced
     }
 
     /// Waits for the interrupt stop. A signal that arrives first is let
     /// through (delivered as the process would have had it) and the wait
     /// goes on. A fork or clone reported meanwhile hands its new task to
-    /// the tree. Returns false if the thread is gone.
-    private func waitForStop(_ t: Tracee) throws -> Bool {
+    /// the tree.
+    private func waitForStop(_ t: Tracee) throws -> Wait {
+        var execedFrom: Int32?
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(timeout)
         while true {
-            guard let stop = try t.waitStop(within: timeout) else { throw didNotStop(t.tid) }
+            let next: Stop?
+            do {
+                next = try t.waitStop(within: Self.tracerCheckInterval)
+            } catch let e as SystemError where e.errno == ECHILD {
+                return .replaced
+            }
+            guard let stop = next else {
+                // waitpid answers ECHILD for a TID that is no longer ours,
+                // but not when the process is our own child (a test's
+                // fixture): the tracer is looked at too.
+                if Self.tracer(of: t.tid, pid: pid) != Tracee.callingThreadID { return .replaced }
+                if clock.now >= deadline { throw didNotStop(t.tid) }
+                continue
+            }
             switch stop {
             case .eventStop(let sig):
                 if sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU { wasStopped = true }
-                return true
+                return execedFrom.map { .execed(former: $0) } ?? .stopped
             case .signalDelivery(let sig):
                 try resumeAndInterrupt(t, signal: sig)
             case .event(let e, _):
@@ -132,12 +231,17 @@ final class FrozenProcess {
                     tasks.add(Int32(truncatingIfNeeded: try t.eventMessage()))
                 } else if e == .vfork {
                     try letGo(vforkChild: Int32(truncatingIfNeeded: try t.eventMessage()))
+                } else if e == .exec {
+                    // Stopped at the end of execve: the new image's first
+                    // instruction comes after the interrupt stop asked for
+                    // next, where it is frozen like any thread.
+                    execedFrom = Int32(truncatingIfNeeded: try t.eventMessage())
                 }
                 try resumeAndInterrupt(t)
             case .syscall:
                 try resumeAndInterrupt(t)
             case .exited, .killed:
-                return false
+                return .gone
             }
         }
     }
@@ -185,6 +289,10 @@ final class FrozenProcess {
             : "it is in state \(state)\(place)"
         return CheckpointError("thread \(tid) of pid \(pid) did not stop within \(Self.format(timeout)) s: \(why); the dump let every process go as it was (--timeout waits longer)")
     }
+
+    /// How often a wait that has seen no stop checks that the thread is
+    /// still traced by crtool.
+    static let tracerCheckInterval = 0.05
 
     private static func format(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)

@@ -27,7 +27,7 @@ final class FrozenTree {
                 while !queue.isEmpty {
                     let pid = queue.removeFirst()
                     let stat = try? ProcStat.read(pid: pid)
-                    if let s = stat, s.state == "Z" {
+                    if let s = stat, s.state == "Z", FrozenProcess.isZombie(pid: pid) {
                         zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
                                                    exitStatus: try ZombieImage.exitStatus(pid: pid)))
                         continue
@@ -39,7 +39,7 @@ final class FrozenTree {
                     } catch is ProcessVanished where pid != root {
                         // A child that exited just now: its parent is frozen
                         // and has not reaped it, so it is a zombie of the tree.
-                        if let s = try? ProcStat.read(pid: pid), s.state == "Z" {
+                        if let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) {
                             zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
                                                        exitStatus: try ZombieImage.exitStatus(pid: pid)))
                         }

@@ -25,7 +25,14 @@ enum ProcessTable {
     /// A zombie still holds its PID but will never run again.
     static func isAlive(_ pid: pid_t) -> Bool {
         guard let s = stat(pid) else { return false }
-        return s.state != "Z" && s.state != "X"
+        if s.state != "Z" && s.state != "X" { return true }
+        // A leader reads as a zombie for a moment while another of its
+        // threads execs and takes its TID: the threads, then the state again.
+        let threadLives = threadIds(of: pid).contains { tid in
+            tid != pid && !(readTextFile("/proc/\(pid)/task/\(tid)/stat").map { $0.contains(") Z ") || $0.contains(") X ") } ?? true)
+        }
+        guard !threadLives, let again = stat(pid) else { return threadLives }
+        return again.state != "Z" && again.state != "X"
     }
 
     /// Free means the kernel would hand the PID out again: not even a zombie.
