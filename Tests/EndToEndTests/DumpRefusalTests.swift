@@ -157,6 +157,26 @@ final class DumpRefusalTests: EndToEndCase {
         assertNoFailures(compat)
     }
 
+    /// A process whose main thread ended with pthread_exit runs on in its
+    /// other threads, its leader a zombie. It cannot be restored without
+    /// its main thread, so the dump says so (after giving the leader a
+    /// moment, since a thread that execs leaves it a zombie that long)
+    /// and lets it go untouched.
+    func testProcessWhoseMainThreadEndedIsRefusedUntouched() throws {
+        let process = try startFixture("cloner", ["--main-exits"])
+        try process.waitFor("tick", atLeast: 2)
+        XCTAssertEqual(ProcessTable.stat(process.pid)?.state, "Z", "the leader has ended")
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(process.pid)", "-D", dir])
+        assertRefused(result, mentioning: "the main thread of pid \(process.pid) has ended while other threads", image: dir)
+        for tid in ProcessTable.threadIds(of: process.pid) {
+            XCTAssertEqual(ProcessTable.statusField(tid, "TracerPid"), "0", "thread \(tid) is let go")
+        }
+        let mark = process.lineCount
+        try process.waitForMore("tick", 3, after: mark)
+        assertNoFailures(process)
+    }
+
     private func assertRefused(
         _ result: CommandResult, mentioning text: String, image dir: String,
         file: StaticString = #filePath, line: UInt = #line
