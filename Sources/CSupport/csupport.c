@@ -12,6 +12,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int cr_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int from)
@@ -180,4 +181,16 @@ long cr_fd_fs_magic(int fd, uint64_t *block_size)
         return -1;
     *block_size = (uint64_t)s.f_bsize;
     return (long)s.f_type;
+}
+
+int cr_reap_if_exited(pid_t tid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)tid, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 || info.si_pid != tid)
+        return 0;
+    if (info.si_code != CLD_EXITED && info.si_code != CLD_KILLED && info.si_code != CLD_DUMPED)
+        return 0;
+    int status;
+    return waitpid(tid, &status, WNOHANG | __WALL) == tid;
 }

@@ -22,6 +22,11 @@ int cr_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int from);
  * PEEK requests the caller clears errno first. */
 long cr_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data);
 
+/* Reaps `tid`, a thread this process traces, if what waits to be
+ * reported of it is its exit (waitid with WNOWAIT looks first, so a
+ * ptrace stop is left for the tracer thread). 1 if reaped, else 0. */
+int cr_reap_if_exited(pid_t tid);
+
 /* syscall(2) without varargs. Returns the raw result or -1/errno. */
 long cr_syscall6(long nr, uint64_t a1, uint64_t a2, uint64_t a3,
                  uint64_t a4, uint64_t a5, uint64_t a6);

@@ -31,17 +31,16 @@ extension FrozenProcess {
             + "a thread has one tracer, so crtool can freeze it only once that one lets go")
     }
 
-    static func hasLiveThreads(pid: Int32) -> Bool {
-        ((try? ProcDirectory.threads(pid: pid)) ?? []).contains { $0 != pid && !hasExited(tid: $0, pid: pid) }
-    }
-
     /// Whether the whole process has ended and waits to be reaped, not
     /// just its main thread. A process whose leader reads as a zombie is
     /// often one where a thread is exec'ing: the kernel ends the leader
     /// and gives its TID to that thread a moment later, so the state is
     /// read again after the threads are looked at.
     static func isZombie(pid: Int32) -> Bool {
-        guard !hasLiveThreads(pid: pid) else { return false }
+        // A zombie process lists its leader alone; an exec in progress
+        // may list nothing for a moment.
+        guard let listed = try? ProcDirectory.threads(pid: pid), listed.contains(pid),
+              !listed.contains(where: { $0 != pid && !hasExited(tid: $0, pid: pid) }) else { return false }
         return (try? ProcStat.read(pid: pid))?.state == "Z"
     }
 

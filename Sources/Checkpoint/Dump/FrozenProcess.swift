@@ -15,6 +15,10 @@ final class FrozenProcess {
     /// (/proc/PID/task/TID/wchan), for `SyscallRestart.restartedCall`.
     private(set) var waitChannels: [Int32: String] = [:]
     private let tasks: AttachedTasks
+    /// Reaps threads killed by an exec, which waits for them (see
+    /// ZombieThreadReaper), while a seize waits on that exec.
+    private let seizeWatch = SeizeWatch()
+    private lazy var reaper = ZombieThreadReaper(pid: pid, tracer: Tracee.callingThreadID)
     /// How long a thread may take to reach its interrupt stop.
     private let timeout: Double
 
@@ -40,6 +44,7 @@ final class FrozenProcess {
         var execed: Set<Int32> = []
         // Passes in which a thread could not be seized for a moment.
         var retries = 0
+        defer { seizeWatch.stop() }
         do {
             // Read the task list again once every thread known is stopped:
             // a thread cloned meanwhile is listed by then, and none can be
@@ -56,13 +61,23 @@ final class FrozenProcess {
                 }
                 let fresh = listed.filter { known[$0] == nil && !gone.contains($0) }
                 if fresh.isEmpty && stopped.count == known.count {
-                    // A thread that exec'd before it was seized took the
-                    // leader's TID untraced, and nothing tells us but the
-                    // leader no longer answering as a stopped tracee.
-                    guard !gone.isEmpty, let leader = known[pid], (try? leader.eventMessage()) == nil else { break }
-                    known[pid] = nil
-                    stopped.remove(pid)
-                    waitChannels[pid] = nil
+                    // An exec since a thread stopped kills it without a
+                    // word to us, and a thread that exec'd before it was
+                    // seized takes the leader's TID untraced: each shows
+                    // as a thread that no longer answers as our stopped
+                    // tracee.
+                    let lost = known.filter { (try? $0.value.eventMessage()) == nil }
+                    if lost.isEmpty { break }
+                    for (tid, t) in lost {
+                        known[tid] = nil
+                        stopped.remove(tid)
+                        waitChannels[tid] = nil
+                        guard tid != pid else { continue }
+                        gone.insert(tid)
+                        // Killed: its exit is reported to us, and the exec
+                        // waits until it is reaped.
+                        while let stop = try? t.waitStop(within: timeout), !stop.isGone {}
+                    }
                     continue
                 }
                 for tid in fresh {
@@ -136,7 +151,8 @@ final class FrozenProcess {
     static let seizeRetries = 1000
 
     /// Seizes and interrupts `tid`, or adopts it when the kernel attached
-    /// it to us at a clone or fork.
+    /// it to us at a clone or fork. The seize cannot wait forever on an
+    /// exec (SeizeWatch).
     private func attach(_ tid: Int32) throws -> Attach {
         if tasks.take(tid) {
             // Attached by the kernel at a clone or fork we saw: its first
@@ -145,7 +161,8 @@ final class FrozenProcess {
         }
         do {
             let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)
-            let t = try Tracee.seize(tid: tid, pid: pid, options: [.traceClone, .traceFork, .traceVfork, .traceExec, .traceSysGood, .suspendSeccomp])
+            let options: PtraceOptions = [.traceClone, .traceFork, .traceVfork, .traceExec, .traceSysGood, .suspendSeccomp]
+            let t = try seizeWatch.seizing(reapingWith: reaper) { try Tracee.seize(tid: tid, pid: pid, options: options) }
             if let wchan, !wchan.isEmpty, wchan != "0" { waitChannels[tid] = wchan }
             try t.interrupt()
             return .attached(t)
@@ -210,9 +227,13 @@ final class FrozenProcess {
             do {
                 next = try t.waitStop(within: Self.tracerCheckInterval)
             } catch let e as SystemError where e.errno == ECHILD {
-                return .replaced
+                return reaper.reapedExit(of: t.tid) ? .gone : .replaced
             }
             guard let stop = next else {
+                // An exec that killed threads ours waits for them to be
+                // reaped before the leader can stop.
+                reaper.reap()
+                if reaper.reapedExit(of: t.tid) { return .gone }
                 // waitpid answers ECHILD for a TID that is no longer ours,
                 // but not when the process is our own child (a test's
                 // fixture): the tracer is looked at too.
@@ -331,4 +352,16 @@ final class AttachedTasks {
     func add(_ tid: Int32) { pending.insert(tid) }
     func take(_ tid: Int32) -> Bool { pending.remove(tid) != nil }
     var isEmpty: Bool { pending.isEmpty }
+
+    /// Lets go of the tasks never adopted (a thread cloned and killed by
+    /// an exec before it was listed, children of a freeze that failed):
+    /// each is held at its first stop, or has exited and waits to be
+    /// reaped, by the thread that froze the tree.
+    func release() {
+        for tid in pending {
+            let t = Tracee.adopt(tid: tid, pid: tid)
+            if let stop = try? t.waitStop(within: 1), !stop.isGone { try? t.detach() }
+        }
+        pending = []
+    }
 }

@@ -27,7 +27,9 @@ final class FrozenTree {
                 while !queue.isEmpty {
                     let pid = queue.removeFirst()
                     let stat = try? ProcStat.read(pid: pid)
-                    if let s = stat, s.state == "Z", FrozenProcess.isZombie(pid: pid) {
+                    // The root is no zombie (the dump refused one before): a
+                    // leader that reads as one is a thread exec'ing.
+                    if pid != root, let s = stat, s.state == "Z", FrozenProcess.isZombie(pid: pid) {
                         zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
                                                    exitStatus: try ZombieImage.exitStatus(pid: pid)))
                         continue
@@ -70,5 +72,6 @@ final class FrozenTree {
         // and acts on it; the order does not matter when detaching.
         for p in processes.reversed() { p.release(kill: kill) }
         processes = []
+        tasks.release()
     }
 }
