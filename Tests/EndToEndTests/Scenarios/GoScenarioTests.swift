@@ -11,21 +11,21 @@ import XCTest
 final class GoScenarioTests: EndToEndCase {
     static let goTool = "/usr/lib/go/bin/go"
 
-    /// Builds the fixture into the scratch directory, with a build cache
-    /// kept across runs (the standard library compiles once).
-    private func buildServer() throws -> String {
+    /// Builds fixtures/go/NAME.go into the scratch directory, with a build
+    /// cache kept across runs (the standard library compiles once).
+    private func build(_ name: String) throws -> String {
         try requirePrograms(Self.goTool, from: "Debian's golang-go")
-        let output = scratch.newPath("go-server")
+        let output = scratch.newPath("go-\(name)")
         let built = try runCommand("/usr/bin/env", [
             "GOCACHE=/tmp/crtool-test-go-cache", "GOPATH=/tmp/crtool-test-go-path", "GOFLAGS=-mod=mod", "CGO_ENABLED=1",
-            Self.goTool, "build", "-o", output, BuildProducts.packageRoot + "/fixtures/go/server.go",
+            Self.goTool, "build", "-o", output, BuildProducts.packageRoot + "/fixtures/go/\(name).go",
         ], outputPrefix: scratch.newPath("go-build"), timeout: 300)
         guard built.succeeded else { throw HarnessError("go build: \(built)") }
         return output
     }
 
     func testGoServerCarriesOnAfterRestore() throws {
-        let executable = try buildServer()
+        let executable = try build("server")
         let port = try TestSocket.freeLoopbackPort()
         let server = try startProgram("go", executable, [String(port)])
         defer { try? stopTree(server.pid) }
@@ -55,6 +55,31 @@ final class GoScenarioTests: EndToEndCase {
             XCTAssertEqual(fields[2], 6, state)
         }
         assertNoFailures(server)
+    }
+
+    /// A Go program that re-execs itself from a goroutine on another
+    /// thread than the main one, over and over, as upgraders of a running
+    /// server do. The exec kills the runtime's other threads and waits
+    /// until they are reaped, which, for threads crtool traces, only
+    /// crtool can do: a dump caught there hung for good, about one in
+    /// fifty. Forty dumps with --leave-running, then one for good: each
+    /// must finish, and the restored program goes on to later
+    /// generations, every one checking its tables.
+    func testGoProgramReexecingFromAThreadIsDumpedAndRestored() throws {
+        let executable = try build("reexec")
+        let program = try startProgram("go-reexec", executable, [])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("generation", atLeast: 100, timeout: 30)
+        for _ in 0..<40 {
+            _ = try checkpoint(program, options: ["--leave-running"], timeout: 30)
+        }
+        let image = try checkpoint(program, timeout: 30)
+
+        let mark = program.lineCount
+        let last = try XCTUnwrap(program.numbers("generation").last)
+        try restore(image, as: program)
+        try program.waitFor("generation", atLeast: last + 200, from: mark, timeout: 30)
+        assertNoFailures(program)
     }
 
     /// The "gc G" counts of the tick lines.
