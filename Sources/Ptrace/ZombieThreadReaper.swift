@@ -29,8 +29,7 @@ public final class ZombieThreadReaper: @unchecked Sendable {
     public func reap() {
         for tid in (try? ProcDirectory.threads(pid: pid)) ?? [] where tid != pid {
             guard let status = try? ProcStatus.read(pid: pid, tid: tid),
-                  status.fields["State"]?.hasPrefix("Z") == true,
-                  status.fields["TracerPid"].flatMap({ Int32($0) }) == tracer,
+                  status.state.hasPrefix("Z"), status.tracerPid == tracer,
                   cr_reap_if_exited(tid) == 1 else { continue }
             lock.lock()
             reaped.insert(tid)

@@ -60,7 +60,7 @@ final class FreezeWhileCreatingTests: XCTestCase {
         let frozen = Set(process.threads.map(\.tid))
         var states: [Int32: String] = [:]
         for tid in (try? ProcDirectory.threads(pid: process.pid)) ?? [] {
-            states[tid] = (try? ProcStatus.read(pid: process.pid, tid: tid))?.fields["State"] ?? "gone"
+            states[tid] = (try? ProcStatus.read(pid: process.pid, tid: tid))?.state ?? "gone"
         }
         let live = states.filter { !$0.value.hasPrefix("Z") && !$0.value.hasPrefix("X") && $0.value != "gone" }
         let missing = Set(live.keys).subtracting(frozen)

@@ -30,7 +30,7 @@ final class MemoryReleaseTests: XCTestCase {
     func testAKilledProcessLosesItsMemoryBeforeItRunsAgain() throws {
         let children = makeChildren()
         let pid = try spawnHolder(mib: 64, into: children)
-        let me = currentTID()
+        let me = Tracee.callingThreadID
         let cpus = try Scheduling.cpus(of: me)
         let attributes = try Scheduling.attributes(of: me)
         try Scheduling.setCPUs([cpus[0]], of: pid)

@@ -75,7 +75,7 @@ final class ProcSelfTests: XCTestCase {
         var local = 0
         let here = withUnsafeMutablePointer(to: &local) { UInt64(UInt(bitPattern: $0)) }
         // This test may run on a secondary thread whose stack is an ordinary mapping.
-        if currentTID() == getpid() {
+        if Tracee.callingThreadID == getpid() {
             XCTAssertTrue(stack.start <= here && here < stack.end)
         }
         let exe = try ProcFile.link("/proc/self/exe")
@@ -243,6 +243,7 @@ final class ProcSelfTests: XCTestCase {
         let comm = try ProcFile.text("/proc/self/comm").trimmingCharacters(in: .newlines)
         XCTAssertEqual(s.name, comm)
         XCTAssertEqual(s.fields["TracerPid"], "0")
+        XCTAssertEqual(s.tracerPid, 0)
         XCTAssertEqual(s.seccompMode, Int(try XCTUnwrap(s.fields["Seccomp"]))!)
     }
 
@@ -258,13 +259,13 @@ final class ProcSelfTests: XCTestCase {
                 pthread_sigmask(SIG_SETMASK, &old, nil)
                 signal(SIGWINCH, previous)
             }
-            s = try ProcStatus.read(pid: getpid(), tid: currentTID())
+            s = try ProcStatus.read(pid: getpid(), tid: Tracee.callingThreadID)
         }
-        XCTAssertEqual(s.pid, currentTID())
+        XCTAssertEqual(s.pid, Tracee.callingThreadID)
         XCTAssertEqual(s.tgid, getpid())
         XCTAssertNotEqual(s.signalsBlocked & (1 << UInt64(SIGUSR2 - 1)), 0)
         XCTAssertNotEqual(s.signalsIgnored & (1 << UInt64(SIGWINCH - 1)), 0)
-        let after = try ProcStatus.read(pid: getpid(), tid: currentTID())
+        let after = try ProcStatus.read(pid: getpid(), tid: Tracee.callingThreadID)
         XCTAssertEqual(after.signalsBlocked & (1 << UInt64(SIGUSR2 - 1)), sigismember(&old, SIGUSR2) == 1 ? 1 << UInt64(SIGUSR2 - 1) : 0)
     }
 
@@ -276,7 +277,7 @@ final class ProcSelfTests: XCTestCase {
         let box = TidBox()
         let before = try ProcDirectory.threads(pid: getpid())
         let thread = Thread {
-            box.tid = currentTID()
+            box.tid = Tracee.callingThreadID
             started.signal()
             finish.wait()
             finished.signal()
@@ -290,7 +291,7 @@ final class ProcSelfTests: XCTestCase {
         let after = try ProcDirectory.threads(pid: getpid())
         XCTAssertTrue(after.contains(box.tid))
         XCTAssertFalse(before.contains(box.tid))
-        XCTAssertTrue(after.contains(currentTID()))
+        XCTAssertTrue(after.contains(Tracee.callingThreadID))
         XCTAssertTrue(after.contains(getpid()))
         XCTAssertEqual(after, after.sorted())
         XCTAssertEqual(try ProcStatus.read(pid: getpid(), tid: box.tid).pid, box.tid)

@@ -11,6 +11,7 @@ final class TraceeTests: XCTestCase {
         var lastStop: Stop?
         var stateWhileStopped: Character
         var tracerWhileStopped: String?
+        var tracerPidWhileStopped: Int32
         var tracerThread: pid_t
         var registers: Registers
         var syscallBytes: [UInt8]
@@ -36,7 +37,8 @@ final class TraceeTests: XCTestCase {
                 stop: stop, lastStop: t.lastStop,
                 stateWhileStopped: try ProcStat.read(pid: pid).state,
                 tracerWhileStopped: try ProcStatus.read(pid: pid).fields["TracerPid"],
-                tracerThread: currentTID(),
+                tracerPidWhileStopped: try ProcStatus.read(pid: pid).tracerPid,
+                tracerThread: Tracee.callingThreadID,
                 registers: regs,
                 syscallBytes: try RemoteMemory(pid: pid).read(at: regs.rip - 2, count: 2),
                 extendedState: try t.extendedState(),
@@ -52,6 +54,7 @@ final class TraceeTests: XCTestCase {
         XCTAssertEqual(s.lastStop, s.stop)
         XCTAssertEqual(s.stateWhileStopped, "t")
         XCTAssertEqual(s.tracerWhileStopped, String(s.tracerThread), "the tracer is the attaching thread")
+        XCTAssertEqual(s.tracerPidWhileStopped, s.tracerThread, "typed, the same thread")
 
         // sleep sits in clock_nanosleep, which the interrupt broke off with -ERESTART_RESTARTBLOCK.
         let r = s.registers

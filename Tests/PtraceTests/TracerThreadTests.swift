@@ -5,10 +5,10 @@ import XCTest
 
 final class TracerThreadTests: XCTestCase {
     func testRunsOnAnotherThreadAndReturnsTheResult() throws {
-        let caller = currentTID()
-        let tid = try TracerThread.run { currentTID() }
+        let caller = Tracee.callingThreadID
+        let tid = try TracerThread.run { Tracee.callingThreadID }
         XCTAssertNotEqual(tid, caller)
-        let second = try TracerThread.run { currentTID() }
+        let second = try TracerThread.run { Tracee.callingThreadID }
         XCTAssertNotEqual(second, caller)
     }
 

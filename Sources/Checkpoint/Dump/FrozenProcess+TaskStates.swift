@@ -5,18 +5,18 @@ import Ptrace
 /// leader's TID, or attached to crtool by the kernel; these say which.
 extension FrozenProcess {
     static func isInTraceStop(tid: Int32, pid: Int32) -> Bool {
-        (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"]?.hasPrefix("t") ?? false
+        (try? ProcStatus.read(pid: pid, tid: tid))?.state.hasPrefix("t") ?? false
     }
 
     static func tracer(of tid: Int32, pid: Int32) -> Int32? {
-        (try? ProcStatus.read(pid: pid, tid: tid))?.fields["TracerPid"].flatMap { Int32($0) }
+        (try? ProcStatus.read(pid: pid, tid: tid))?.tracerPid
     }
 
     /// PTRACE_SEIZE answers EPERM, not ESRCH, for a task that has exited
     /// but is not yet reaped; a process of the tree that exits just as it
     /// is found is such a task, and is no reason to fail the dump.
     static func hasExited(tid: Int32, pid: Int32) -> Bool {
-        guard let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] else { return true }
+        guard let state = (try? ProcStatus.read(pid: pid, tid: tid))?.state else { return true }
         return state.hasPrefix("Z") || state.hasPrefix("X")
     }
 

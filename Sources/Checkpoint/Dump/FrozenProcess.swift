@@ -302,7 +302,7 @@ final class FrozenProcess {
 
     /// Why a thread would not stop, from its state and where it sleeps.
     private func didNotStop(_ tid: Int32) -> CheckpointError {
-        let state = (try? ProcStatus.read(pid: pid, tid: tid))?.fields["State"] ?? "unknown"
+        let state = (try? ProcStatus.read(pid: pid, tid: tid))?.state ?? "unknown"
         let wchan = (try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)).flatMap { $0.isEmpty || $0 == "0" ? nil : $0 }
         let place = wchan.map { " in \($0)" } ?? ""
         let why = state.hasPrefix("D")

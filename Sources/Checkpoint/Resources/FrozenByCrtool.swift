@@ -8,8 +8,7 @@ import Ptrace
 /// object (pipes, sockets) ask here.
 enum FrozenByCrtool {
     static func contains(_ pid: Int32) -> Bool {
-        guard let status = try? ProcStatus.read(pid: pid),
-              let tracer = status.fields["TracerPid"].flatMap({ Int32($0) }), tracer > 0 else { return false }
+        guard let tracer = (try? ProcStatus.read(pid: pid))?.tracerPid, tracer > 0 else { return false }
         return ProcFile.exists("/proc/self/task/\(tracer)")
     }
 }

@@ -5,6 +5,8 @@ public struct ProcStatus: Equatable, Sendable {
     public var tgid: Int32
     public var pid: Int32
     public var ppid: Int32
+    /// The thread (a TID, not a process) that traces this one; 0 when none.
+    public var tracerPid: Int32
     public var umask: UInt32?
     /// real, effective, saved, filesystem
     public var uids: [UInt32]
@@ -56,6 +58,7 @@ public struct ProcStatus: Equatable, Sendable {
             name: fields["Name"] ?? "",
             state: fields["State"] ?? "",
             tgid: try int("Tgid"), pid: try int("Pid"), ppid: try int("PPid"),
+            tracerPid: fields["TracerPid"].flatMap { Int32($0) } ?? 0,
             umask: fields["Umask"].flatMap { UInt32($0, radix: 8) },
             uids: try ids("Uid"), gids: try ids("Gid"),
             groups: (fields["Groups"] ?? "").split(separator: " ").compactMap { UInt32($0) },

@@ -131,10 +131,6 @@ func rawStatField(_ pid: pid_t, _ n: Int) -> String? {
 }
 
 /// The kernel thread id of the calling thread (gettid).
-func currentTID() -> pid_t {
-    pid_t(cr_syscall6(Int(Syscall.gettid), 0, 0, 0, 0, 0, 0))
-}
-
 /// tgkill(2): a signal to one thread, queued privately for it.
 func threadKill(_ pid: pid_t, _ tid: pid_t, _ signal: Int32) -> Int {
     cr_syscall6(234, UInt64(pid), UInt64(tid), UInt64(signal), 0, 0, 0)
