@@ -53,21 +53,33 @@ public final class RemoteUserfault: @unchecked Sendable {
     /// one registered range. A page already present is an error (EEXIST):
     /// nothing is overwritten this way.
     public func copy(_ source: SourceBytes, range: Range<Int>, to address: UInt64) throws {
-        precondition(range.lowerBound >= 0 && range.upperBound <= source.count)
-        var done = 0
-        let count = range.count
+        try copy(source, pieces: [(range, address)])
+    }
+
+    /// Copies each piece as `copy(_:range:to:)` does, in order, holding the
+    /// source once for all of them: a chunk of scattered pages costs one
+    /// ioctl per piece and no other work per piece.
+    public func copy(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws {
         try source.withBaseAddress { base in
-            var stalls = 0
-            while done < count {
-                var copied: Int64 = 0
-                let r = cr_uffd_copy(fd, address + UInt64(done), base + range.lowerBound + done, UInt64(count - done), &copied)
-                done += Int(copied)
-                stalls = copied > 0 ? 0 : stalls + 1
-                // EAGAIN: the address space changed during the copy; go on
-                // from where it stopped, unless it keeps making no progress.
-                if r == 0 || (r == -EAGAIN && stalls < 100) { continue }
-                throw SystemError("UFFDIO_COPY of \(count - done) bytes at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: -r)
+            for piece in pieces {
+                precondition(piece.range.lowerBound >= 0 && piece.range.upperBound <= source.count)
+                try copy(from: base + piece.range.lowerBound, count: piece.range.count, to: piece.address)
             }
+        }
+    }
+
+    private func copy(from start: UnsafeRawPointer, count: Int, to address: UInt64) throws {
+        var done = 0
+        var stalls = 0
+        while done < count {
+            var copied: Int64 = 0
+            let r = cr_uffd_copy(fd, address + UInt64(done), start + done, UInt64(count - done), &copied)
+            done += Int(copied)
+            stalls = copied > 0 ? 0 : stalls + 1
+            // EAGAIN: the address space changed during the copy; go on
+            // from where it stopped, unless it keeps making no progress.
+            if r == 0 || (r == -EAGAIN && stalls < 100) { continue }
+            throw SystemError("UFFDIO_COPY of \(count - done) bytes at 0x\(String(address + UInt64(done), radix: 16))", pid: pid, errno: -r)
         }
     }
 }

@@ -272,23 +272,26 @@ final class AddressSpaceBuilder {
                 // of this process that stores pages.
                 let item = work[i]
                 let (ranges, bytes) = try item.reader.readPages(item.location)
-                var offset = 0
+                // (range of the chunk's bytes, address) of every page run
+                // to write; a chunk of scattered pages has one per page.
                 var pieces: [(range: Range<Int>, address: UInt64)] = []
+                pieces.reserveCapacity(ranges.count)
+                var offset = 0
                 var count = 0
                 for range in ranges {
-                    let targets = item.wanted.map { PageRanges.clipped([range], to: $0) } ?? [range]
-                    for target in targets {
-                        let start = offset + Int(target.address - range.address)
-                        let piece = start..<(start + target.byteCount)
-                        if let fill {
-                            pieces += try fill.place(bytes, range: piece, at: target.address)
-                        } else {
-                            pieces.append((piece, target.address))
+                    if let wanted = item.wanted {
+                        for target in PageRanges.clipped([range], to: wanted) {
+                            let start = offset + Int(target.address - range.address)
+                            pieces.append((start..<(start + target.byteCount), target.address))
+                            count += target.byteCount
                         }
-                        count += target.byteCount
+                    } else {
+                        pieces.append((offset..<(offset + range.byteCount), range.address))
+                        count += range.byteCount
                     }
                     offset += range.byteCount
                 }
+                if let fill { pieces = try fill.place(bytes, pieces: pieces) }
                 if !pieces.isEmpty { try self.memory.write(bytes, pieces: pieces) }
                 lock.withLock { written += UInt64(count) }
                 progress.add(UInt64(count))

@@ -20,7 +20,7 @@ final class UserfaultFill {
 
     private let userfaults: [RemoteUserfault]
     /// Registered address ranges with their lane, sorted by start.
-    private var pieces: [Piece] = []
+    private var registered: [Piece] = []
 
     private init(userfaults: [RemoteUserfault]) {
         self.userfaults = userfaults
@@ -48,7 +48,7 @@ final class UserfaultFill {
                 let lane = min(piece.lane, userfaults.count - 1)
                 // A range the kernel will not register is written the other way.
                 if (try? userfaults[lane].registerMissing(piece.range)) != nil {
-                    fill.pieces.append(Piece(range: piece.range, lane: lane))
+                    fill.registered.append(Piece(range: piece.range, lane: lane))
                 }
             }
         }
@@ -63,18 +63,31 @@ final class UserfaultFill {
         return try? RemoteUserfault(adopting: fd, pid: pid)
     }
 
-    /// Copies `source[range]` to `address` through the userfaultfds of the
-    /// registered pieces it lies in, and returns what lies outside them,
-    /// as (range of source, address) for the caller to write another way.
-    /// Nothing registered may be written any other way: a write through
+    /// Copies each piece of `source` (a source range and the address it
+    /// goes to) through the userfaultfds of the registered pieces it lies
+    /// in, lane by lane, and returns what lies outside them, as (range of
+    /// source, address), for the caller to write another way. Nothing
+    /// registered may be written any other way: a write through
     /// process_vm_writev there would wait forever for a fault handler.
-    func place(_ source: SourceBytes, range: Range<Int>, at address: UInt64) throws -> [(range: Range<Int>, address: UInt64)] {
+    func place(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws -> [(range: Range<Int>, address: UInt64)] {
         var rest: [(range: Range<Int>, address: UInt64)] = []
+        var copies = [[(range: Range<Int>, address: UInt64)]](repeating: [], count: userfaults.count)
+        for piece in pieces { split(piece.range, at: piece.address, copies: &copies, rest: &rest) }
+        for lane in copies.indices where !copies[lane].isEmpty {
+            try userfaults[lane].copy(source, pieces: copies[lane])
+        }
+        return rest
+    }
+
+    /// Sorts `source[range]`, bound for `address`, into the lanes of the
+    /// registered pieces it lies in and the rest.
+    private func split(_ range: Range<Int>, at address: UInt64,
+                       copies: inout [[(range: Range<Int>, address: UInt64)]], rest: inout [(range: Range<Int>, address: UInt64)]) {
         var cursor = address
         let end = address + UInt64(range.count)
         var index = firstPiece(endingAfter: cursor)
         while cursor < end {
-            let piece = index < pieces.count ? pieces[index] : nil
+            let piece = index < registered.count ? registered[index] : nil
             let next = min(end, piece.map { max(cursor, $0.range.lowerBound) } ?? end)
             if next > cursor {
                 rest.append((sourceRange(cursor..<next, from: address, in: range), cursor))
@@ -83,11 +96,10 @@ final class UserfaultFill {
             }
             guard let piece else { break }
             let stop = min(end, piece.range.upperBound)
-            try userfaults[piece.lane].copy(source, range: sourceRange(cursor..<stop, from: address, in: range), to: cursor)
+            copies[piece.lane].append((sourceRange(cursor..<stop, from: address, in: range), cursor))
             cursor = stop
             index += 1
         }
-        return rest
     }
 
     private func sourceRange(_ addresses: Range<UInt64>, from address: UInt64, in range: Range<Int>) -> Range<Int> {
@@ -96,14 +108,14 @@ final class UserfaultFill {
     }
 
     private func firstPiece(endingAfter address: UInt64) -> Int {
-        pieces.partitioningIndex { $0.range.upperBound > address }
+        registered.partitioningIndex { $0.range.upperBound > address }
     }
 
     /// Unregisters every piece, so that later faults in the process are
     /// ordinary ones and the kernel merges the VMAs registering split; the
     /// descriptors close when this object goes.
     func finish() throws {
-        for piece in pieces { try userfaults[piece.lane].unregister(piece.range) }
-        pieces = []
+        for piece in registered { try userfaults[piece.lane].unregister(piece.range) }
+        registered = []
     }
 }
