@@ -26,12 +26,10 @@ final class FrozenTree {
             while true {
                 while !queue.isEmpty {
                     let pid = queue.removeFirst()
-                    let stat = try? ProcStat.read(pid: pid)
                     // The root is no zombie (the dump refused one before): a
                     // leader that reads as one is a thread exec'ing.
-                    if pid != root, let s = stat, s.state == "Z", FrozenProcess.isZombie(pid: pid) {
-                        zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
-                                                   exitStatus: try ZombieImage.exitStatus(pid: pid)))
+                    if pid != root, let zombie = try Self.zombie(pid) {
+                        zombies.append(zombie)
                         continue
                     }
                     let process = FrozenProcess(pid: pid, tasks: tasks, timeout: timeout)
@@ -41,10 +39,7 @@ final class FrozenTree {
                     } catch is ProcessVanished where pid != root {
                         // A child that exited just now: its parent is frozen
                         // and has not reaped it, so it is a zombie of the tree.
-                        if let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) {
-                            zombies.append(ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
-                                                       exitStatus: try ZombieImage.exitStatus(pid: pid)))
-                        }
+                        if let zombie = try Self.zombie(pid) { zombies.append(zombie) }
                     }
                 }
                 // Children are read only once their parent is stopped, so the
@@ -65,6 +60,14 @@ final class FrozenTree {
             release(kill: false)
             throw error
         }
+    }
+
+    /// The process as a zombie of the tree, when it has ended and waits
+    /// for its frozen parent to reap it; nil when it runs or is gone.
+    private static func zombie(_ pid: Int32) throws -> ZombieImage? {
+        guard let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) else { return nil }
+        return ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
+                           exitStatus: try ZombieImage.exitStatus(pid: pid))
     }
 
     func release(kill: Bool) {
