@@ -61,3 +61,7 @@ public enum SourceBytes: Sendable {
         }
     }
 }
+
+/// A run of bytes to place in another process: where it lies in a
+/// `SourceBytes`, and the address it goes to.
+public typealias SourcePiece = (range: Range<Int>, address: UInt64)

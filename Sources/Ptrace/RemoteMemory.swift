@@ -83,12 +83,12 @@ public final class RemoteMemory: @unchecked Sendable {
     /// process_vm_writev calls as possible (up to 1024 iovecs each): a chunk
     /// of scattered pages is one call, not one per page. Anything the batch
     /// cannot write goes piece by piece through the fallback path.
-    public func write(_ bytes: [UInt8], pieces: [(range: Range<Int>, address: UInt64)]) throws {
+    public func write(_ bytes: [UInt8], pieces: [SourcePiece]) throws {
         try write(.array(bytes), pieces: pieces)
     }
 
     /// The same from any source: pieces' ranges are offsets into `source`.
-    public func write(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws {
+    public func write(_ source: SourceBytes, pieces: [SourcePiece]) throws {
         precondition(pieces.allSatisfy { $0.range.lowerBound >= 0 && $0.range.upperBound <= source.count })
         var start = 0
         while start < pieces.count {

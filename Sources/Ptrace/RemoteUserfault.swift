@@ -59,7 +59,7 @@ public final class RemoteUserfault: @unchecked Sendable {
     /// Copies each piece as `copy(_:range:to:)` does, in order, holding the
     /// source once for all of them: a chunk of scattered pages costs one
     /// ioctl per piece and no other work per piece.
-    public func copy(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws {
+    public func copy(_ source: SourceBytes, pieces: [SourcePiece]) throws {
         try source.withBaseAddress { base in
             for piece in pieces {
                 precondition(piece.range.lowerBound >= 0 && piece.range.upperBound <= source.count)

@@ -274,7 +274,7 @@ final class AddressSpaceBuilder {
                 let (ranges, bytes) = try item.reader.readPages(item.location)
                 // (range of the chunk's bytes, address) of every page run
                 // to write; a chunk of scattered pages has one per page.
-                var pieces: [(range: Range<Int>, address: UInt64)] = []
+                var pieces: [SourcePiece] = []
                 pieces.reserveCapacity(ranges.count)
                 var offset = 0
                 var count = 0

@@ -69,9 +69,9 @@ final class UserfaultFill {
     /// source, address), for the caller to write another way. Nothing
     /// registered may be written any other way: a write through
     /// process_vm_writev there would wait forever for a fault handler.
-    func place(_ source: SourceBytes, pieces: [(range: Range<Int>, address: UInt64)]) throws -> [(range: Range<Int>, address: UInt64)] {
-        var rest: [(range: Range<Int>, address: UInt64)] = []
-        var copies = [[(range: Range<Int>, address: UInt64)]](repeating: [], count: userfaults.count)
+    func place(_ source: SourceBytes, pieces: [SourcePiece]) throws -> [SourcePiece] {
+        var rest: [SourcePiece] = []
+        var copies = [[SourcePiece]](repeating: [], count: userfaults.count)
         for piece in pieces { split(piece.range, at: piece.address, copies: &copies, rest: &rest) }
         for lane in copies.indices where !copies[lane].isEmpty {
             try userfaults[lane].copy(source, pieces: copies[lane])
@@ -81,8 +81,7 @@ final class UserfaultFill {
 
     /// Sorts `source[range]`, bound for `address`, into the lanes of the
     /// registered pieces it lies in and the rest.
-    private func split(_ range: Range<Int>, at address: UInt64,
-                       copies: inout [[(range: Range<Int>, address: UInt64)]], rest: inout [(range: Range<Int>, address: UInt64)]) {
+    private func split(_ range: Range<Int>, at address: UInt64, copies: inout [[SourcePiece]], rest: inout [SourcePiece]) {
         var cursor = address
         let end = address + UInt64(range.count)
         var index = firstPiece(endingAfter: cursor)
