@@ -13,9 +13,10 @@ import XCTest
 /// instead of leaving it to stop for good once it leaves the kernel.
 final class FailedFreezeReleaseTests: XCTestCase {
     func testAFreezeThatTimesOutLetsTheTreeGoWhenItsTracerThreadEnds() throws {
-        let output = TestData.temporaryDirectory() + "/vforker.out"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: output) }
+        let directory = TestData.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
+        let output = directory + "/vforker.out"
+        XCTAssertTrue(FileManager.default.createFile(atPath: output, contents: nil))
         let fixture = Process()
         fixture.executableURL = URL(fileURLWithPath: FreezeWhileCreatingTests.productsDirectory + "/fixture-vforker")
         fixture.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
