@@ -142,6 +142,34 @@ final class DumpRefusalTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// The last step fails: the manifest cannot be written (a directory
+    /// sits where its temporary file goes). Until that step a dump that
+    /// kills the tree holds it as it reads it, scratch page lent and
+    /// leader's registers set for calls; the failure gives both back and
+    /// lets the process run on with the mappings it had.
+    func testFailedCommitLeavesTheProcessAsItWas() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "16"])
+        let checksum = try heapChecksum(counter)
+        try counter.waitFor("tick", atLeast: 3)
+        let mapsBefore = readTextFile("/proc/\(counter.pid)/maps")
+        let dir = try scratch.newDirectory("image")
+        let blocker = dir + "/.manifest.json.tmp"
+        XCTAssertEqual(mkdir(blocker, 0o700), 0)
+
+        let result = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir])
+        XCTAssertFalse(result.succeeded, "\(result)")
+        XCTAssertTrue(result.stderr.contains(".manifest.json.tmp"), "the message should name the file: \(result)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [".manifest.json.tmp"], "the partial image is removed")
+        XCTAssertEqual(ProcessTable.tracer(of: counter.pid), 0)
+        let mapsAfter = readTextFile("/proc/\(counter.pid)/maps")
+        XCTAssertTrue(mapsAfter == mapsBefore, "the scratch page goes back; mappings changed: "
+            + "\(Set((mapsAfter ?? "").split(separator: "\n")).symmetricDifference((mapsBefore ?? "").split(separator: "\n")))")
+
+        try assertCounterCarriesOn(counter, checksum: checksum, ticks: 3)
+        assertSequence(counter, "tick", startingAt: 1)
+        assertNoFailures(counter)
+    }
+
     /// A thread running 32-bit code would die of the first injected
     /// 64-bit system call (SIGILL): refused before anything is injected,
     /// and the process spins on, untraced.
