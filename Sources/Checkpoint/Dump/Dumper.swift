@@ -166,7 +166,7 @@ public enum Dumper {
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
             try SharedTaskResources.refuseShared(tree.processes.map(\.pid))
             try tcpRepair?.holdPackets(ofConnectionsIn: tree.processes.map(\.pid))
-            let layouts = try ProcessCollector.layouts(of: tree.processes, workers: options.workers, withPolicies: true)
+            let layouts = try ProcessCollector.layouts(of: tree.processes, workers: options.workers, forDump: true)
             let mappedAnywhere = layouts.reduce(into: Set<UInt64>()) { $0.formUnion($1.mappedObjects) }
             for (p, layout) in zip(tree.processes, layouts) {
                 collected.append(try ProcessCollector.collect(p, layout: layout, mappedObjects: mappedAnywhere,

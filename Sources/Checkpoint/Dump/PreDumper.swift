@@ -76,7 +76,7 @@ public enum PreDumper {
             var entries: [ProcessEntry] = []
             var jobs: [MemoryDumper.Job] = []
             var inheritances: [PageInheritance] = []
-            let layouts = try ProcessCollector.layouts(of: tree.processes, workers: options.workers, withPolicies: false)
+            let layouts = try ProcessCollector.layouts(of: tree.processes, workers: options.workers, forDump: false)
             var startTimes: [UInt64] = []
             for (p, layout) in zip(tree.processes, layouts) {
                 let stat = try ProcStat.read(pid: p.pid)
@@ -102,7 +102,8 @@ public enum PreDumper {
             // The pages are read: from here on every write counts.
             for (i, p) in tree.processes.enumerated() {
                 try handover.arm(inheritances[i], vmas: layouts[i].vmas) {
-                    let inspector = try TaskInspector(frozen: p, maps: layouts[i].maps, memory: jobs[i].dumper.memory)
+                    let inspector = try TaskInspector(frozen: p, maps: layouts[i].maps, memory: jobs[i].dumper.memory,
+                                                      trapIgnored: TaskInspector.ignoresTrap(try ProcStatus.read(pid: p.pid)))
                     try inspector.open()
                     inspectors.append(inspector)
                     return try inspector.openWriteTracker()

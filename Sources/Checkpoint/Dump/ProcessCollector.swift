@@ -23,6 +23,8 @@ struct ProcessLayout {
     var vmas: [VMAImage]
     /// The VMAs numa_maps shows with a policy (`TaskInspector.policyCandidates`).
     var policyCandidates: Set<UInt64> = []
+    /// Read with the layout when it is for a dump.
+    var facts: ProcessFacts?
 
     /// The shared-memory objects (memfds, files deleted while mapped) the
     /// VMAs map.
@@ -31,19 +33,21 @@ struct ProcessLayout {
 
 enum ProcessCollector {
     /// The layouts of `processes`, read on `workers` threads. smaps and,
-    /// `withPolicies`, numa_maps each walk the page tables of a process's
+    /// `forDump`, numa_maps each walk the page tables of a process's
     /// whole memory (some 17 ms for 2 GiB), so every file is read on a
-    /// thread of its own, while the tree is frozen.
-    static func layouts(of processes: [FrozenProcess], workers: Int, withPolicies: Bool) throws -> [ProcessLayout] {
+    /// thread of its own, while the tree is frozen; a dump's layouts
+    /// carry the process's facts too, read after its smaps.
+    static func layouts(of processes: [FrozenProcess], workers: Int, forDump: Bool) throws -> [ProcessLayout] {
         let lock = Lock()
         var layouts = [ProcessLayout?](repeating: nil, count: processes.count)
         var candidates = [Set<UInt64>](repeating: [], count: processes.count)
-        let perProcess = withPolicies ? 2 : 1
+        let perProcess = forDump ? 2 : 1
         try ParallelWork.run(count: processes.count * perProcess, workers: workers) {
             { item in
                 let (p, part) = item.quotientAndRemainder(dividingBy: perProcess)
                 if part == 0 {
-                    let layout = try layout(of: processes[p])
+                    var layout = try layout(of: processes[p])
+                    if forDump { layout.facts = try ProcessFacts.read(processes[p], vmas: layout.vmas) }
                     lock.withLock { layouts[p] = layout }
                 } else {
                     let found = TaskInspector.policyCandidates(pid: processes[p].pid)
@@ -69,12 +73,15 @@ enum ProcessCollector {
         return ProcessLayout(maps: maps, details: details, vmas: vmas)
     }
 
-    /// `mappedObjects`: what any process of the tree maps.
+    /// `mappedObjects`: what any process of the tree maps. `layout` must
+    /// carry the process's facts (`layouts(of:workers:forDump:)`).
     static func collect(_ frozen: FrozenProcess, layout: ProcessLayout, mappedObjects: Set<UInt64>,
                         system: SystemDescriptors, ghostLimit: UInt64, tcpRepair: TCPRepairHold? = nil,
                         keeper: ExternalKeeper? = nil) throws -> CollectedProcess {
         let pid = frozen.pid
-        let stat = try ProcStat.read(pid: pid)
+        guard let facts = layout.facts else { throw CheckpointError("pid \(pid): its facts were not read with its layout") }
+        let stat = facts.stat
+        let status = facts.status
         let memory = RemoteMemory(pid: pid)
         let (maps, details) = (layout.maps, layout.details)
         var vmas = layout.vmas
@@ -84,47 +91,48 @@ enum ProcessCollector {
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects,
                                           tcpRepair: tcpRepair, keeper: keeper)
 
-        let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory)
+        let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory, trapIgnored: TaskInspector.ignoresTrap(status))
         try ins.open()
         do {
-            let threads = try frozen.threads.map { try ins.thread($0) }
+            let asked = try ins.ask(threadFacts: facts.threads)
             let policies = try ins.memoryPolicies(of: vmas, candidates: layout.policyCandidates)
             for i in vmas.indices { vmas[i].memoryPolicy = policies[vmas[i].start] }
-            let status = try ProcStatus.read(pid: pid)
             let image = ProcessImage(
                 pid: pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid,
                 command: stat.command,
-                executable: try ProcFile.link("/proc/\(pid)/exe", pid: pid),
-                cwd: try ProcFile.link("/proc/\(pid)/cwd", pid: pid),
-                root: try ProcFile.link("/proc/\(pid)/root", pid: pid),
+                executable: facts.executable,
+                cwd: facts.cwd,
+                root: facts.root,
                 umask: status.umask ?? 0o022,
-                personality: UInt32(try ProcFile.text("/proc/\(pid)/personality", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) ?? 0,
+                personality: facts.personality,
                 credentials: Credentials(uids: status.uids, gids: status.gids, groups: status.groups,
                                          capInheritable: status.capInheritable, capPermitted: status.capPermitted,
                                          capEffective: status.capEffective, capBounding: status.capBounding,
                                          capAmbient: status.capAmbient, noNewPrivs: status.noNewPrivs),
-                limits: try Limits.read(pid: pid),
+                limits: facts.limits,
                 memoryLayout: MemoryLayoutImage(
                     startCode: stat.startCode, endCode: stat.endCode, startData: stat.startData, endData: stat.endData,
-                    startBrk: stat.startBrk, brk: try ins.currentBrk(), startStack: stat.startStack,
+                    startBrk: stat.startBrk, brk: asked.brk, startStack: stat.startStack,
                     argStart: stat.argStart, argEnd: stat.argEnd, envStart: stat.envStart, envEnd: stat.envEnd,
-                    auxv: try Auxv.read(pid: pid)),
-                vmas: vmas, threads: threads,
-                signalActions: try ins.signalActions(),
+                    auxv: facts.auxv),
+                vmas: vmas, threads: asked.threads,
+                signalActions: asked.signalActions,
                 sharedPendingSignals: try frozen.leader.pendingSignals(shared: true).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
-                intervalTimers: try ins.intervalTimers(),
+                intervalTimers: asked.intervalTimers,
                 files: files, pagesFile: PageLineage.pagesFileName(pid: pid))
             var complete = image
             complete.posixTimers = try ins.posixTimers()
             complete.controllingTerminal = stat.terminal
             complete.foregroundGroup = stat.terminalForegroundGroup
-            complete.oomScoreAdjust = try SchedulingState.readOOMScoreAdjust(pid: pid)
-            if stat.sid == pid { complete.autogroupNice = SchedulingState.readAutogroupNice(pid: pid) }
+            complete.oomScoreAdjust = facts.oomScoreAdjust
+            complete.autogroupNice = facts.autogroupNice
             if frozen.wasStopped { complete.stopped = true }
-            complete.controls = try ins.controls()
-            complete.mappedFiles = MappedFiles.identities(of: vmas, pid: pid)
-            complete.cgroups = try CgroupMembership.read(pid: pid)
-            complete.loginUID = UInt32(try ProcFile.text("/proc/\(pid)/loginuid", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines))
+            var controls = asked.controls
+            controls.coredumpFilter = facts.coredumpFilter
+            complete.controls = controls
+            complete.mappedFiles = facts.mappedFiles
+            complete.cgroups = facts.cgroups
+            complete.loginUID = facts.loginUID
             // Only a process with locked memory can have asked for more;
             // reading smaps again is not worth it for the others.
             if vmas.contains(where: { $0.flags.contains("lo") || $0.flags.contains("lf") }) {

@@ -15,12 +15,19 @@ final class TaskInspector {
     private var leaderInjection: RemoteSyscall?
     /// Read before the first injected call, whose single step resets an
     /// ignored SIGTRAP to SIG_DFL.
-    private var trapIgnored = false
+    private let trapIgnored: Bool
 
-    init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory) throws {
+    /// `trapIgnored`: whether the process ignores SIGTRAP, as /proc showed
+    /// it before anything was injected (`ignoresTrap(_:)`).
+    init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory, trapIgnored: Bool) throws {
         self.frozen = frozen
         self.memory = memory
+        self.trapIgnored = trapIgnored
         site = try SyscallSite.inVDSO(pid: frozen.pid, maps: maps)
+    }
+
+    static func ignoresTrap(_ status: ProcStatus) -> Bool {
+        status.signalsIgnored & (1 << UInt64(SIGTRAP - 1)) != 0
     }
 
     private func injection(for t: Tracee) throws -> RemoteSyscall {
@@ -33,7 +40,6 @@ final class TaskInspector {
 
     /// Lends the process a scratch mapping; must be paired with close().
     func open() throws {
-        trapIgnored = try ProcStatus.read(pid: frozen.pid).signalsIgnored & (1 << UInt64(SIGTRAP - 1)) != 0
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
         // Executable too where the system allows it, for the batch runner:
@@ -74,9 +80,89 @@ final class TaskInspector {
         return try WriteTracker(adopting: try local.get(), pid: frozen.pid)
     }
 
-    func thread(_ t: Tracee) throws -> ThreadImage {
-        let isLeader = t.tid == frozen.pid
-        let inj = isLeader ? leaderInjection! : try injection(for: t)
+    /// Everything only the process can tell, asked by injected calls: the
+    /// leader answers its own thread's questions and the process-wide ones
+    /// (brk, signal actions, interval timers, controls) in one trip, every
+    /// other thread its own in one trip each. `threadFacts` are what /proc
+    /// showed of each thread.
+    func ask(threadFacts: [Int32: ThreadFacts]) throws -> InjectedAnswers {
+        guard let leader = leaderInjection else { throw CheckpointError("pid \(frozen.pid): no injection open to ask it") }
+        var batch = newBatch()
+        let leaderThread = askThread(&batch)
+        let brk = batch.ask("brk(0)", SyscallRequest(Syscall.brk, 0))
+        let actions = askSignalActions(&batch)
+        let timers = askIntervalTimers(&batch)
+        let controls = askControls(&batch)
+        let answers = try batch.run(leader)
+        var threads: [ThreadImage] = []
+        for t in frozen.threads {
+            guard let facts = threadFacts[t.tid] else { throw CheckpointError("pid \(frozen.pid): thread \(t.tid) was not there when /proc was read") }
+            if t.tid == frozen.pid {
+                threads.append(try thread(t, injection: leader, answers: leaderThread(answers), facts: facts))
+                continue
+            }
+            let own = try injection(for: t)
+            do {
+                var questions = newBatch()
+                let decode = askThread(&questions)
+                let answered = decode(try questions.run(own))
+                try own.finish()
+                threads.append(try thread(t, injection: own, answers: answered, facts: facts))
+            } catch {
+                try? own.finish()
+                throw error
+            }
+        }
+        return InjectedAnswers(threads: threads, brk: UInt64(bitPattern: answers.results[brk]),
+                               signalActions: actions(answers), intervalTimers: timers(answers), controls: controls(answers))
+    }
+
+    private func newBatch() -> QuestionBatch {
+        QuestionBatch(scratch: scratch, answerLimit: Self.runnerOffset)
+    }
+
+    /// What a thread tells of itself by calls: robust list, clear-tid
+    /// address, alternate stack, parent-death signal, timer slack, memory
+    /// policy.
+    struct ThreadAnswers {
+        var robustListHead: UInt64
+        var robustListLength: UInt64
+        var clearChildTid: UInt64
+        var alternateStack: AlternateStack
+        var parentDeathSignal: Int32
+        var timerSlack: UInt64
+        var memoryPolicy: MemoryPolicy?
+    }
+
+    private func askThread(_ batch: inout QuestionBatch) -> (QuestionAnswers) -> ThreadAnswers {
+        let robust = batch.room(16), tidAddress = batch.room(8), stack = batch.room(24), death = batch.room(4)
+        let mode = batch.room(4), mask = batch.room(MemoryPolicyLayout.maskBytes)
+        batch.ask("robust list", SyscallRequest(Syscall.getRobustList, 0, batch.address(robust), batch.address(robust + 8)))
+        batch.ask("PR_GET_TID_ADDRESS", SyscallRequest(Syscall.prctl, 40, batch.address(tidAddress)))
+        batch.ask("alternate stack", SyscallRequest(Syscall.sigaltstack, 0, batch.address(stack)))
+        batch.ask("PR_GET_PDEATHSIG", SyscallRequest(Syscall.prctl, 2, batch.address(death)))
+        let slack = batch.ask("PR_GET_TIMERSLACK", SyscallRequest(Syscall.prctl, 30))
+        // ENOSYS on a kernel without NUMA: the default policy.
+        let policy = batch.ask(nil, SyscallRequest(Syscall.getMempolicy, batch.address(mode), batch.address(mask),
+                                                   MemoryPolicyLayout.maxNodes, 0, 0))
+        return { a in
+            let b = a.bytes
+            return ThreadAnswers(
+                robustListHead: b.le(UInt64.self, at: robust), robustListLength: b.le(UInt64.self, at: robust + 8),
+                clearChildTid: b.le(UInt64.self, at: tidAddress),
+                alternateStack: AlternateStack(base: b.le(UInt64.self, at: stack), flags: b.le(Int32.self, at: stack + 8),
+                                               size: b.le(UInt64.self, at: stack + 16)),
+                parentDeathSignal: b.le(Int32.self, at: death),
+                timerSlack: UInt64(a.results[slack]),
+                memoryPolicy: a.results[policy] == 0
+                    ? MemoryPolicyLayout.decode(mode: Array(b[mode..<mode + 4]), mask: Array(b[mask..<mask + MemoryPolicyLayout.maskBytes]))
+                    : nil)
+        }
+    }
+
+    /// A thread's image: its answers and facts, and what ptrace reads of
+    /// it (registers, extended state, pending signals, rseq, seccomp).
+    private func thread(_ t: Tracee, injection inj: RemoteSyscall, answers: ThreadAnswers, facts: ThreadFacts) throws -> ThreadImage {
         var regs = inj.originalRegisters
         // A wait an earlier stop broke off, which the kernel carries on in
         // restart_syscall: the image names the call itself, so that the
@@ -84,45 +170,25 @@ final class TaskInspector {
         if let wchan = frozen.waitChannels[t.tid], let call = SyscallRestart.restartedCall(waitChannel: wchan, registers: regs) {
             regs.origRax = UInt64(call)
         }
-        let results = try inj.checkedAll([
-            ("robust list", SyscallRequest(Syscall.getRobustList, 0, scratch, scratch + 8)),
-            ("PR_GET_TID_ADDRESS", SyscallRequest(Syscall.prctl, 40, scratch + 16)),
-            ("alternate stack", SyscallRequest(Syscall.sigaltstack, 0, scratch + 32)),
-            ("PR_GET_PDEATHSIG", SyscallRequest(Syscall.prctl, 2, scratch + 56)),
-            ("PR_GET_TIMERSLACK", SyscallRequest(Syscall.prctl, 30)),
-        ], alsoRunning: [
-            // ENOSYS on a kernel without NUMA: the default policy.
-            SyscallRequest(Syscall.getMempolicy, scratch + 64, scratch + 128, MemoryPolicyLayout.maxNodes, 0, 0),
-        ])
-        let timerSlack = UInt64(results[4])
-        let policy = results[5]
-        let answers = try inj.fetch(at: 0, count: 128 + MemoryPolicyLayout.maskBytes)
-        if !isLeader { try inj.finish() }
-        let name = (try? ProcFile.text("/proc/\(frozen.pid)/task/\(t.tid)/comm", pid: frozen.pid)) ?? ""
-        let status = try ProcStatus.read(pid: frozen.pid, tid: t.tid)
         var image = ThreadImage(
             tid: t.tid,
-            name: name.trimmingCharacters(in: .newlines),
+            name: facts.name,
             registers: regs,
             extendedState: Data(try t.extendedState()),
             signalMask: inj.originalSignalMask,
             pendingSignals: try t.pendingSignals(shared: false).map { PendingSignal(signal: $0.signal, info: Data($0.bytes)) },
             rseq: try t.rseqConfiguration(),
-            robustListHead: answers.le(UInt64.self, at: 0),
-            robustListLength: answers.le(UInt64.self, at: 8),
-            clearChildTid: answers.le(UInt64.self, at: 16),
-            alternateStack: AlternateStack(base: answers.le(UInt64.self, at: 32), flags: answers.le(Int32.self, at: 40),
-                                           size: answers.le(UInt64.self, at: 48)),
+            robustListHead: answers.robustListHead,
+            robustListLength: answers.robustListLength,
+            clearChildTid: answers.clearChildTid,
+            alternateStack: answers.alternateStack,
             stoppedIn: regs.interruptedSyscall.map { SyscallNames.name($0) })
-        image.noNewPrivs = status.noNewPrivs
-        let deathSignal = answers.le(Int32.self, at: 56)
-        image.parentDeathSignal = deathSignal == 0 ? nil : deathSignal
-        image.timerSlack = timerSlack
-        if policy == 0 {
-            image.memoryPolicy = MemoryPolicyLayout.decode(mode: Array(answers[64..<68]), mask: Array(answers[128...]))
-        }
-        image.scheduling = try SchedulingState.read(tid: t.tid)
-        image.seccompFilters = try SeccompFilters.read(t, mode: status.seccompMode)
+        image.noNewPrivs = facts.status.noNewPrivs
+        image.parentDeathSignal = answers.parentDeathSignal == 0 ? nil : answers.parentDeathSignal
+        image.timerSlack = answers.timerSlack
+        image.memoryPolicy = answers.memoryPolicy
+        image.scheduling = facts.scheduling
+        image.seccompFilters = try SeccompFilters.read(t, mode: facts.status.seccompMode)
         return image
     }
 
@@ -156,43 +222,47 @@ final class TaskInspector {
     }
 
     /// Handlers of every signal that has one (SIG_DFL with no flags is left out).
-    func signalActions() throws -> [SignalActionImage] {
-        let inj = leaderInjection!
+    private func askSignalActions(_ batch: inout QuestionBatch) -> (QuestionAnswers) -> [SignalActionImage] {
         let signals = (Int32(1)...64).filter { $0 != SIGKILL && $0 != SIGSTOP }
         // struct sigaction as the kernel writes it: handler, flags, restorer, mask.
         let size = 32
-        _ = try inj.checkedAll(signals.enumerated().map { i, sig in
-            ("reading the handler of \(SignalNames.name(sig))", SyscallRequest(Syscall.rtSigaction, UInt64(sig), 0, scratch + UInt64(i * size), 8))
-        })
-        let answers = try inj.fetch(at: 0, count: signals.count * size)
-        var result: [SignalActionImage] = []
+        let first = batch.room(signals.count * size)
         for (i, sig) in signals.enumerated() {
-            let at = i * size
-            // The first injected call reset an ignored SIGTRAP to SIG_DFL.
-            let handler = sig == SIGTRAP && trapIgnored ? 1 : answers.le(UInt64.self, at: at)
-            let action = SignalActionImage(signal: sig, handler: handler, flags: answers.le(UInt64.self, at: at + 8),
-                                           restorer: answers.le(UInt64.self, at: at + 16), mask: answers.le(UInt64.self, at: at + 24))
-            if action.handler != 0 || action.flags != 0 || action.mask != 0 { result.append(action) }
+            batch.ask("reading the handler of \(SignalNames.name(sig))",
+                      SyscallRequest(Syscall.rtSigaction, UInt64(sig), 0, batch.address(first + i * size), 8))
         }
-        return result
+        let trapIgnored = self.trapIgnored
+        return { a in
+            var result: [SignalActionImage] = []
+            for (i, sig) in signals.enumerated() {
+                let at = first + i * size
+                // The first injected call reset an ignored SIGTRAP to SIG_DFL.
+                let handler = sig == SIGTRAP && trapIgnored ? 1 : a.bytes.le(UInt64.self, at: at)
+                let action = SignalActionImage(signal: sig, handler: handler, flags: a.bytes.le(UInt64.self, at: at + 8),
+                                               restorer: a.bytes.le(UInt64.self, at: at + 16), mask: a.bytes.le(UInt64.self, at: at + 24))
+                if action.handler != 0 || action.flags != 0 || action.mask != 0 { result.append(action) }
+            }
+            return result
+        }
     }
 
-    func intervalTimers() throws -> [IntervalTimerImage] {
-        let inj = leaderInjection!
-        var result: [IntervalTimerImage] = []
-        _ = try inj.checkedAll((0...2).map { which in
-            ("getitimer", SyscallRequest(Syscall.getitimer, UInt64(which), scratch + UInt64(which * 32)))
-        })
-        let answers = try inj.fetch(at: 0, count: 3 * 32)
-        for which in Int32(0)...2 {
-            let at = Int(which) * 32
-            let interval = answers.le(UInt64.self, at: at) * 1_000_000 + answers.le(UInt64.self, at: at + 8)
-            let value = answers.le(UInt64.self, at: at + 16) * 1_000_000 + answers.le(UInt64.self, at: at + 24)
-            if interval != 0 || value != 0 {
-                result.append(IntervalTimerImage(which: which, intervalMicroseconds: interval, valueMicroseconds: value))
-            }
+    private func askIntervalTimers(_ batch: inout QuestionBatch) -> (QuestionAnswers) -> [IntervalTimerImage] {
+        let first = batch.room(3 * 32)
+        for which in 0...2 {
+            batch.ask("getitimer", SyscallRequest(Syscall.getitimer, UInt64(which), batch.address(first + which * 32)))
         }
-        return result
+        return { a in
+            var result: [IntervalTimerImage] = []
+            for which in Int32(0)...2 {
+                let at = first + Int(which) * 32
+                let interval = a.bytes.le(UInt64.self, at: at) * 1_000_000 + a.bytes.le(UInt64.self, at: at + 8)
+                let value = a.bytes.le(UInt64.self, at: at + 16) * 1_000_000 + a.bytes.le(UInt64.self, at: at + 24)
+                if interval != 0 || value != 0 {
+                    result.append(IntervalTimerImage(which: which, intervalMicroseconds: interval, valueMicroseconds: value))
+                }
+            }
+            return result
+        }
     }
 
     func posixTimers() throws -> [PosixTimerImage] {
@@ -209,29 +279,33 @@ final class TaskInspector {
         return flags.contains("lo") ? .locked : nil
     }
 
-    /// Subreaper, dumpable and THP-disabled, asked of the leader.
-    func controls() throws -> ProcessControls {
-        let inj = leaderInjection!
+    /// Subreaper, dumpable, THP-disabled, membarrier registrations and
+    /// KSM merging, asked of the leader (the core dump filter is a fact).
+    private func askControls(_ batch: inout QuestionBatch) -> (QuestionAnswers) -> ProcessControls {
         let barriers = MembarrierRegistration.commands
-        let results = try inj.checkedAll([
-            ("PR_GET_CHILD_SUBREAPER", SyscallRequest(Syscall.prctl, 37, scratch)),
-            ("PR_GET_DUMPABLE", SyscallRequest(Syscall.prctl, 3)),
-            ("PR_GET_THP_DISABLE", SyscallRequest(Syscall.prctl, 42)),
-        ], alsoRunning: barriers.map(MembarrierRegistration.issue) + [
-            // EINVAL on kernels without KSM: nothing to keep.
-            SyscallRequest(Syscall.prctl, 68), // PR_GET_MEMORY_MERGE
-        ])
-        let subreaper = try inj.fetch(at: 0, count: 4).le(Int32.self, at: 0)
-        var controls = ProcessControls(childSubreaper: subreaper != 0, dumpable: Int32(results[1]), hugePagesDisabled: results[2] != 0)
-        controls.coredumpFilter = UInt32(try ProcFile.text("/proc/\(frozen.pid)/coredump_filter", pid: frozen.pid)
-            .trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
-        let registered = zip(barriers, results.dropFirst(3)).filter { $0.1 == 0 }.map(\.0)
-        controls.membarriers = registered.isEmpty ? nil : registered
-        controls.mergeAllMemory = results.last == 1 ? true : nil
-        return controls
+        let subreaper = batch.room(4)
+        batch.ask("PR_GET_CHILD_SUBREAPER", SyscallRequest(Syscall.prctl, 37, batch.address(subreaper)))
+        let dumpable = batch.ask("PR_GET_DUMPABLE", SyscallRequest(Syscall.prctl, 3))
+        let thp = batch.ask("PR_GET_THP_DISABLE", SyscallRequest(Syscall.prctl, 42))
+        let issued = barriers.map { batch.ask(nil, MembarrierRegistration.issue($0)) }
+        // EINVAL on kernels without KSM: nothing to keep.
+        let merge = batch.ask(nil, SyscallRequest(Syscall.prctl, 68)) // PR_GET_MEMORY_MERGE
+        return { a in
+            var controls = ProcessControls(childSubreaper: a.bytes.le(Int32.self, at: subreaper) != 0,
+                                           dumpable: Int32(a.results[dumpable]), hugePagesDisabled: a.results[thp] != 0)
+            let registered = zip(barriers, issued).filter { a.results[$0.1] == 0 }.map(\.0)
+            controls.membarriers = registered.isEmpty ? nil : registered
+            controls.mergeAllMemory = a.results[merge] == 1 ? true : nil
+            return controls
+        }
     }
+}
 
-    func currentBrk() throws -> UInt64 {
-        try leaderInjection!.checked("brk(0)", Syscall.brk, 0)
-    }
+/// What `TaskInspector.ask` learnt from the process.
+struct InjectedAnswers {
+    var threads: [ThreadImage]
+    var brk: UInt64
+    var signalActions: [SignalActionImage]
+    var intervalTimers: [IntervalTimerImage]
+    var controls: ProcessControls
 }
