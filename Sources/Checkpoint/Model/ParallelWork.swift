@@ -17,6 +17,20 @@ enum ParallelWork {
         }, worker: { _ in worker() })
     }
 
+    /// `body(i)` for items 0..<count on `workers` threads, the results in
+    /// item order.
+    static func map<T>(count: Int, workers: Int, _ body: @escaping (Int) throws -> T) throws -> [T] {
+        let lock = Lock()
+        var results = [T?](repeating: nil, count: count)
+        try run(count: count, workers: workers) {
+            { i in
+                let r = try body(i)
+                lock.withLock { results[i] = r }
+            }
+        }
+        return results.map { $0! }
+    }
+
     /// `next(thread)` chooses thread `thread`'s next item (nil: it is
     /// done); it is called under a lock, one thread at a time.
     static func run(workers: Int, next: (Int) -> Int?, worker: (Int) -> (Int) throws -> Void) throws {

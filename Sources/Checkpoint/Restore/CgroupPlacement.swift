@@ -8,11 +8,21 @@ import Ptrace
 /// A cgroup that does not exist here (another host, a service stopped
 /// since) is not made, since its limits would not be there either: the
 /// process stays in crtool's, with a warning.
-enum CgroupPlacement {
-    static func place(_ process: ProcessImage, warnings: inout [String]) {
+struct CgroupPlacement {
+    /// crtool's own cgroups, where each restored process starts.
+    let own: [CgroupMembership]
+    /// The cgroup file systems mounted here.
+    let mounts: [MountEntry]
+
+    /// Read once for a whole tree: the mount table alone is some 0.1 ms
+    /// to read and parse, which a tree of hundreds paid per process.
+    static func here() -> CgroupPlacement {
+        CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [],
+                        mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" })
+    }
+
+    func place(_ process: ProcessImage, warnings: inout [String]) {
         guard let wanted = process.cgroups, !wanted.isEmpty else { return }
-        let own = (try? CgroupMembership.read(pid: getpid())) ?? []
-        let mounts = ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" }
         for membership in wanted where !own.contains(membership) {
             let name = membership.controllers.isEmpty ? "unified" : membership.controllers
             guard let directory = membership.directory(in: mounts), FileManager.default.fileExists(atPath: directory) else {

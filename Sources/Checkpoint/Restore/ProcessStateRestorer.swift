@@ -162,7 +162,8 @@ enum ThreadStateRestorer {
     /// (a thread can be a descriptor's owner, and each has its own
     /// scheduling): scheduling, oom_score_adj, cgroups, and the owners of
     /// signal-driven descriptors.
-    static func restoreOnceThreadsExist(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
+    static func restoreOnceThreadsExist(_ process: ProcessImage, with inj: RemoteSyscall, cgroups: CgroupPlacement,
+                                        warnings: inout [String]) throws {
         for t in process.threads {
             if let s = t.scheduling { SchedulingState.restore(s, tid: t.tid, pid: process.pid, warnings: &warnings) }
         }
@@ -173,7 +174,7 @@ enum ThreadStateRestorer {
         if let nice = process.autogroupNice, process.sid == process.pid {
             SchedulingState.restoreAutogroupNice(nice, pid: process.pid, warnings: &warnings)
         }
-        CgroupPlacement.place(process, warnings: &warnings)
+        cgroups.place(process, warnings: &warnings)
         try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
         try PosixTimers.restore(process.posixTimers, with: inj)
     }

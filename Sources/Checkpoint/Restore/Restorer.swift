@@ -68,7 +68,7 @@ public enum Restorer {
         var phases = PhaseTimer()
         OpenFileLimit.raise()
         let image = try ImageDirectory.open(at: options.directory)
-        let plan = try RestorePlan.load(image)
+        let plan = try RestorePlan.load(image, workers: options.workers)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
         let changedFiles = OpenRegularFiles.writtenSinceDump(plan.processes)
@@ -123,12 +123,13 @@ public enum Restorer {
             }
             phases.mark("files and state")
             try sysvIPC.finish()
+            let cgroups = CgroupPlacement.here()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!
                 tree.threads[process.pid] = byTid
-                try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, warnings: &warnings)
+                try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, cgroups: cgroups, warnings: &warnings)
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
