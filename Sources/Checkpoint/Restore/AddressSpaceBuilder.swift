@@ -34,26 +34,27 @@ final class AddressSpaceBuilder {
         inj.site = scratch
         inj.scratch = scratch + 4096
         inj.scratchSize = Self.scratchSize - 4096
-        try dropStubMappings(stubMaps, keep: scratch)
-        try moveVDSO(stubMaps: stubMaps, holes: holes)
+        // One trip into the process for all of it.
+        let calls = dropStubMappings(stubMaps, keep: scratch) + (try moveVDSO(stubMaps: stubMaps, holes: holes))
+        if !calls.isEmpty { _ = try inj.checkedAll(calls) }
     }
 
     var scratchBase: UInt64 { inj.site }
 
-    private func dropStubMappings(_ maps: [MapEntry], keep scratch: UInt64) throws {
-        for m in maps {
-            if m.start == scratch { continue }
-            if ["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"].contains(m.path ?? "") { continue }
-            try inj.checked("unmapping the stub's \(m.path ?? "anonymous") at 0x\(String(m.start, radix: 16))", Syscall.munmap, m.start, m.size)
+    private func dropStubMappings(_ maps: [MapEntry], keep scratch: UInt64) -> [(what: String, request: SyscallRequest)] {
+        maps.filter { m in m.start != scratch && !["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"].contains(m.path ?? "") }.map { m in
+            ("unmapping the stub's \(m.path ?? "anonymous") at 0x\(String(m.start, radix: 16))", SyscallRequest(Syscall.munmap, m.start, m.size))
         }
     }
 
     /// The vDSO and its data pages must sit where the image had them:
     /// the restored code holds pointers into them (glibc caches vDSO
     /// entry points). Overlapping moves go through a temporary address.
-    private func moveVDSO(stubMaps: [MapEntry], holes: AddressHoles) throws {
+    /// The calls that move them (and unmap those the image lacks).
+    private func moveVDSO(stubMaps: [MapEntry], holes: AddressHoles) throws -> [(what: String, request: SyscallRequest)] {
         let names: [(VMAKind, String)] = [(.vvar, "[vvar]"), (.vvarVclock, "[vvar_vclock]"), (.vdso, "[vdso]")]
         var moves: [(from: UInt64, to: UInt64, size: UInt64, name: String)] = []
+        var calls: [(what: String, request: SyscallRequest)] = []
         for (kind, name) in names {
             let current = stubMaps.first { $0.path == name }
             let wanted = process.vmas.first { $0.kind == kind }
@@ -64,12 +65,16 @@ final class AddressSpaceBuilder {
                 }
                 moves.append((c.start, w.start, c.size, name))
             case let (c?, nil):
-                try inj.checked("unmapping \(name)", Syscall.munmap, c.start, c.size)
+                calls.append(("unmapping \(name)", SyscallRequest(Syscall.munmap, c.start, c.size)))
             case (nil, _?):
                 throw CheckpointError("the image has a \(name) mapping but this kernel gives processes none")
             case (nil, nil):
                 break
             }
+        }
+        func mremap(_ from: UInt64, _ to: UInt64, _ size: UInt64, _ name: String) {
+            calls.append(("moving \(name) to 0x\(String(to, radix: 16))",
+                          SyscallRequest(Syscall.mremap, from, size, size, 3, to))) // MAYMOVE|FIXED
         }
         let overlaps = moves.contains { m in moves.contains { o in m.to < o.from + o.size && o.from < m.to + m.size && m.to != o.from } }
         if overlaps {
@@ -78,17 +83,14 @@ final class AddressSpaceBuilder {
             guard let temp = holes.find(size: span) else { throw CheckpointError("no free address range to move the vDSO through") }
             for i in moves.indices {
                 let to = temp + (moves[i].from - base)
-                try mremap(moves[i].from, to, moves[i].size, moves[i].name)
+                mremap(moves[i].from, to, moves[i].size, moves[i].name)
                 moves[i].from = to
             }
         }
         for m in moves where m.from != m.to {
-            try mremap(m.from, m.to, m.size, m.name)
+            mremap(m.from, m.to, m.size, m.name)
         }
-    }
-
-    private func mremap(_ from: UInt64, _ to: UInt64, _ size: UInt64, _ name: String) throws {
-        try inj.checked("moving \(name) to 0x\(String(to, radix: 16))", Syscall.mremap, from, size, size, 3, to) // MAYMOVE|FIXED
+        return calls
     }
 
     private func protectionForWriting(_ vma: VMAImage) -> UInt64 {

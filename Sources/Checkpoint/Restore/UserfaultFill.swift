@@ -36,11 +36,7 @@ final class UserfaultFill {
         // Huge pages take UFFDIO_COPY only whole: they are written the other way.
         let wanted = vmas.filter { $0.kind == .anonymous && $0.pagesStored > 0 && $0.sharedMemory == nil && $0.sysvShm == nil && $0.hugePageSize == nil }
         guard !wanted.isEmpty else { return nil }
-        var userfaults: [RemoteUserfault] = []
-        for _ in 0..<lanes.count {
-            guard let userfault = adopt(inj: inj, pid: pid) else { break }
-            userfaults.append(userfault)
-        }
+        let userfaults = adopt(lanes.count, inj: inj, pid: pid)
         guard !userfaults.isEmpty else { return nil }
         let fill = UserfaultFill(userfaults: userfaults)
         for vma in wanted.sorted(by: { $0.start < $1.start }) {
@@ -55,12 +51,17 @@ final class UserfaultFill {
         return fill
     }
 
-    private static func adopt(inj: RemoteSyscall, pid: Int32) -> RemoteUserfault? {
-        guard let remote = try? inj.call(Syscall.userfaultfd, UInt64(O_CLOEXEC | O_NONBLOCK)), remote >= 0 else { return nil }
-        let local = Result { try PidFD(pid: pid).duplicate(Int32(remote)) }
-        _ = try? inj.call(Syscall.close, UInt64(remote))
-        guard let fd = try? local.get() else { return nil }
-        return try? RemoteUserfault(adopting: fd, pid: pid)
+    /// Up to `count` userfaultfds the process opens, of which crtool takes
+    /// copies before the process closes its own: one trip into it to open
+    /// them all, one to close them.
+    private static func adopt(_ count: Int, inj: RemoteSyscall, pid: Int32) -> [RemoteUserfault] {
+        let open = SyscallRequest(Syscall.userfaultfd, UInt64(O_CLOEXEC | O_NONBLOCK))
+        guard let made = try? inj.callAll([SyscallRequest](repeating: open, count: count)) else { return [] }
+        let remote = made.filter { $0 >= 0 }.map { Int32($0) }
+        let handle = try? PidFD(pid: pid)
+        let local = remote.map { fd in handle.flatMap { try? $0.duplicate(fd) } }
+        if !remote.isEmpty { _ = try? inj.callAll(remote.map { SyscallRequest(Syscall.close, UInt64($0)) }) }
+        return local.compactMap { fd in fd.flatMap { try? RemoteUserfault(adopting: $0, pid: pid) } }
     }
 
     /// Copies each piece of `source` (a source range and the address it
