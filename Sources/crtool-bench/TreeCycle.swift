@@ -17,9 +17,8 @@ enum TreeCycle {
         var runs: Int
         var sequential: Measurement
         var parallel: Measurement
-        /// Bytes the image would hold if every process stored the shared
-        /// region again: what "stored once" saves.
-        var expectedOnceBytes: UInt64
+        /// Where the last image of every core kept the shared pages.
+        var storage: SharedStorage
     }
 
     /// `runs` pairs of dumps, one worker then every core, each metric the
@@ -28,22 +27,23 @@ enum TreeCycle {
     static func run(processes: Int, sharedMiB: Int, heapMiB: Int, codec: Codec, runs: Int, warmPageCache: Bool) throws -> Result {
         var sequential: Measurement?
         var parallel: Measurement?
+        var storage: SharedStorage?
         for _ in 0..<max(1, runs) {
             try Interruption.check()
             let one = try once(processes: processes, sharedMiB: sharedMiB, heapMiB: heapMiB, codec: codec,
-                               workers: 1, warmPageCache: warmPageCache)
+                               workers: 1, warmPageCache: warmPageCache).measurement
             sequential = sequential.map { $0.best(one) } ?? one
             let all = try once(processes: processes, sharedMiB: sharedMiB, heapMiB: heapMiB, codec: codec,
                                workers: ProcessInfo.processInfo.activeProcessorCount, warmPageCache: warmPageCache)
-            parallel = parallel.map { $0.best(all) } ?? all
+            parallel = parallel.map { $0.best(all.measurement) } ?? all.measurement
+            storage = all.storage
         }
-        let once = UInt64(sharedMiB + processes * heapMiB) << 20
         return Result(processes: processes, sharedMiB: sharedMiB, heapMiB: heapMiB, runs: max(1, runs),
-                      sequential: sequential!, parallel: parallel!, expectedOnceBytes: once)
+                      sequential: sequential!, parallel: parallel!, storage: storage!)
     }
 
     private static func once(processes: Int, sharedMiB: Int, heapMiB: Int, codec: Codec, workers: Int,
-                             warmPageCache: Bool) throws -> Measurement {
+                             warmPageCache: Bool) throws -> (measurement: Measurement, storage: SharedStorage) {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let log = LineLog(path: scratch.path + "/tree.out")
@@ -66,6 +66,7 @@ enum TreeCycle {
             throw BenchError("pid \(pid) of the tree is still taken after its dump")
         }
         let imageBytes = try scratch.imageBytes()
+        let storage = try SharedStorage.read(imagePath: scratch.imagePath)
 
         let mark = log.lines().count
         var restore = RestoreOptions(directory: scratch.imagePath)
@@ -75,8 +76,8 @@ enum TreeCycle {
             throw BenchError("restored \(restored.processes) processes, expected \(processes)")
         }
         try log.waitFor("a tick after the restore", from: mark, pid: root, timeout: 30) { $0.contains(" tick ") }
-        return Measurement(dumpSeconds: dumpSeconds, frozenSeconds: report.frozenSeconds, imageBytes: imageBytes,
-                           storedBytes: report.pagesStored * 4096, restoreSeconds: restoreSeconds)
+        return (Measurement(dumpSeconds: dumpSeconds, frozenSeconds: report.frozenSeconds, imageBytes: imageBytes,
+                            storedBytes: report.pagesStored * 4096, restoreSeconds: restoreSeconds), storage)
     }
 }
 
