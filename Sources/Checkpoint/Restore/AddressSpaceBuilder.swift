@@ -109,8 +109,9 @@ final class AddressSpaceBuilder {
         }
         let vmas = process.vmas.sorted(by: { $0.start < $1.start })
         try openMappedFiles(vmas, into: &openFiles)
-        // Anonymous and file VMAs, most of a process's, go in batches
-        // between the others, in address order all the same.
+        // The mmaps go in batches, in address order: what makes calls of
+        // its own (a System V attach, hugetlb memory, planting a memfd)
+        // runs the batch so far first.
         var batch: [(what: String, request: SyscallRequest)] = []
         func mapBatch() throws {
             _ = try inj.checkedAll(batch)
@@ -129,17 +130,18 @@ final class AddressSpaceBuilder {
                               SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)))
                 continue
             }
-            try mapBatch()
             var flags: UInt64 = 0
             var fd = UInt64.max
             switch vma.kind {
             case .vdso, .vvar, .vvarVclock, .vsyscall, .aioRing:
                 continue
             case _ where vma.sysvShm != nil:
+                try mapBatch()
                 try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
                 continue
             case .anonymous:
                 guard let pageSize = vma.hugePageSize else { continue } // in the batch above
+                try mapBatch()
                 try mapHuge(vma, pageSize: pageSize)
                 continue
             case _ where vma.sharedMemory != nil:
@@ -152,6 +154,7 @@ final class AddressSpaceBuilder {
                 if let open = openFiles["shm:\(id)"] {
                     fd = open
                 } else {
+                    try mapBatch()
                     fd = UInt64(try planting.install(local))
                     openFiles["shm:\(id)"] = fd
                 }
@@ -160,8 +163,10 @@ final class AddressSpaceBuilder {
             case .privateFile, .sharedFile:
                 throw CheckpointError("VMA at \(at) is file-backed but has no path")
             }
-            try inj.checked("mapping \(vma.path ?? "anonymous memory") at \(at)",
-                            Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)
+            // A shared object's VMAs join the batch once its memfd is
+            // planted: a region of 10000 VMAs took a trip each.
+            batch.append(("mapping \(vma.path ?? "anonymous memory") at \(at)",
+                          SyscallRequest(Syscall.mmap, vma.start, vma.size, protectionForWriting(vma), flags | mapFlags(vma), fd, vma.offset)))
         }
         try mapBatch()
         let rings = AioRingRestorer(inj: inj, memory: memory, pid: pid)
