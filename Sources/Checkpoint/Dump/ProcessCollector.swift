@@ -66,7 +66,7 @@ enum ProcessCollector {
         let pid = frozen.pid
         try NamespaceCheck.requireSame(pid: pid)
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
-        var vmas = try maps.map { try VMAClassifier.image(of: $0, pid: pid) }
+        var vmas = try VMAClassifier.images(of: maps, pid: pid)
         for i in vmas.indices where vmas[i].flags.contains("ht") {
             vmas[i].hugePageSize = (details[vmas[i].start]?.kernelPageKiB ?? 2048) * 1024
         }
@@ -151,7 +151,23 @@ enum ProcessCollector {
 }
 
 enum VMAClassifier {
+    /// Every VMA of a process. Whether an object is secret memory is asked
+    /// of its first VMA only: a statfs of its map_files entry is a path
+    /// walk through /proc, and a region split by mprotect into thousands
+    /// of VMAs paid it thousands of times.
+    static func images(of maps: [MapEntry], pid: Int32) throws -> [VMAImage] {
+        var secret: [UInt64: Bool] = [:]
+        return try maps.map { try image(of: $0, pid: pid, secretByObject: &secret) }
+    }
+
     static func image(of m: MapEntry, pid: Int32) throws -> VMAImage {
+        var secret: [UInt64: Bool] = [:]
+        return try image(of: m, pid: pid, secretByObject: &secret)
+    }
+
+    /// `secretByObject`: what is known already, by object id, of which
+    /// objects are secret memory.
+    static func image(of m: MapEntry, pid: Int32, secretByObject: inout [UInt64: Bool]) throws -> VMAImage {
         let kind: VMAKind
         var sharedMemory: UInt64?
         var sysvShm: Int32?
@@ -173,7 +189,7 @@ enum VMAClassifier {
             // from again: their content is saved once, as a shared-memory
             // object, and mapped from a memfd.
             let memfd = path.hasPrefix("/memfd:") || (m.isDeleted && path.hasPrefix("/") && m.inode != 0 && !path.hasPrefix("/SYSV"))
-            if memfd, FileSystemMagic.of("/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))") == FileSystemMagic.secretMemory {
+            if memfd, isSecret(m, pid: pid, known: &secretByObject) {
                 throw CheckpointError("pid \(pid) maps secret memory (memfd_secret) at 0x\(String(m.start, radix: 16)), "
                     + "which no other process, crtool included, can read; it cannot be checkpointed")
             }
@@ -201,6 +217,14 @@ enum VMAClassifier {
                              path: m.path, flags: m.flags, pagesStored: 0, sharedMemory: sharedMemory)
         image.sysvShm = sysvShm
         return image
+    }
+
+    private static func isSecret(_ m: MapEntry, pid: Int32, known: inout [UInt64: Bool]) -> Bool {
+        let id = objectID(m)
+        if let answer = known[id] { return answer }
+        let answer = FileSystemMagic.of("/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))") == FileSystemMagic.secretMemory
+        known[id] = answer
+        return answer
     }
 
     /// One number per object: the device (major:minor in maps) in the top
