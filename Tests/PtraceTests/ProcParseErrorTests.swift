@@ -32,6 +32,16 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "offset") { try Maps.parse("1000-2000 r--p 0000zz00 08:01 12\n", file: file) }
         expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01 -12 /x\n", file: file) }
         expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01\n", file: file) }
+        expectParseError(file, "inode") { try Maps.parse("1000-2000 r--p 00000000 08:01 18446744073709551616 /x\n", file: file) }
+        expectParseError(file, "address range") { try Maps.parse("10000000000000000-10000000000000001 r--p 0 08:01 1\n", file: file) }
+    }
+
+    /// Hex digits in either case, as UInt64(_:radix:) took them.
+    func testMapsTakesUppercaseHex() throws {
+        let e = try XCTUnwrap(try Maps.parse("7F00-7FFF r--p 00A0 08:01 12 /x\n").first)
+        XCTAssertEqual(e.start, 0x7f00)
+        XCTAssertEqual(e.end, 0x7fff)
+        XCTAssertEqual(e.offset, 0xa0)
     }
 
     func testNetlinkTable() throws {

@@ -130,6 +130,29 @@ final class ProcSelfTests: XCTestCase {
         XCTAssertTrue(e.isFileBacked)
     }
 
+    /// mapsWithDetails takes its entries from smaps' VMA headers: for a
+    /// process whose mappings hold still (a sleep), they are the entries
+    /// maps gives, field by field.
+    func testSmapsHeadersGiveTheEntriesOfMaps() throws {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        let pid = sleeper.processIdentifier
+        let deadline = Date().addingTimeInterval(5)
+        while (try? Maps.read(pid: pid))?.contains(where: { $0.path?.hasSuffix("/sleep") ?? false }) != true {
+            XCTAssertLessThan(Date(), deadline, "sleep never showed its binary in maps")
+            usleep(10_000)
+        }
+        usleep(50_000)
+        let fromSmaps = try Smaps.mapsWithDetails(pid: pid).0
+        let fromMaps = try Maps.read(pid: pid)
+        XCTAssertGreaterThan(fromMaps.count, 5)
+        XCTAssertEqual(fromSmaps.map { e -> MapEntry in var plain = e; plain.flags = []; return plain }, fromMaps)
+        XCTAssertTrue(fromSmaps.allSatisfy { !$0.flags.isEmpty }, "every entry has its VmFlags")
+    }
+
     func testSmapsFlagsAndResidencyOfAKnownMapping() throws {
         let address = try guardedPage(protection: PROT_READ | PROT_WRITE)
         let pointer = UnsafeMutableRawPointer(bitPattern: UInt(address))!

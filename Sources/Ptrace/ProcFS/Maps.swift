@@ -35,40 +35,72 @@ public enum Maps {
     /// Parses maps text. Paths may contain spaces, so everything after the
     /// inode column is the path.
     public static func parse(_ text: String, file: String = "maps") throws -> [MapEntry] {
+        let bytes = Array(text.utf8)
         var entries: [MapEntry] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            entries.append(try parseLine(Substring(line), file: file))
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            if lineEnd > lineStart { entries.append(try parseLine(bytes[lineStart..<lineEnd], file: file)) }
+            lineStart = lineEnd + 1
         }
         return entries
     }
 
-    static func parseLine(_ line: Substring, file: String) throws -> MapEntry {
-        func fail(_ why: String) -> ProcParseError { ProcParseError(file: file, line: String(line), reason: why) }
-        var rest = line[...]
-        func field() -> Substring {
-            while rest.first == " " { rest = rest.dropFirst() }
-            let end = rest.firstIndex(of: " ") ?? rest.endIndex
-            let f = rest[rest.startIndex..<end]
-            rest = rest[end...]
-            return f
+    /// One line, as UTF-8 bytes: smaps repeats these lines as the headers
+    /// of its VMAs, and a process with tens of thousands of VMAs is read
+    /// while it is frozen.
+    static func parseLine(_ line: ArraySlice<UInt8>, file: String) throws -> MapEntry {
+        func fail(_ why: String) -> ProcParseError {
+            ProcParseError(file: file, line: String(decoding: line, as: UTF8.self), reason: why)
+        }
+        let space = UInt8(ascii: " ")
+        var rest = line
+        func field() -> ArraySlice<UInt8> {
+            while rest.first == space { rest = rest.dropFirst() }
+            let end = rest.firstIndex(of: space) ?? rest.endIndex
+            defer { rest = rest[end...] }
+            return rest[rest.startIndex..<end]
         }
         let range = field(), perms = field(), offset = field(), device = field(), inode = field()
-        let dash = range.firstIndex(of: "-") ?? range.endIndex
-        guard dash != range.endIndex,
-              let start = UInt64(range[range.startIndex..<dash], radix: 16),
-              let end = UInt64(range[range.index(after: dash)...], radix: 16), end >= start else {
+        guard let dash = range.firstIndex(of: UInt8(ascii: "-")),
+              let start = number(range[range.startIndex..<dash], radix: 16),
+              let end = number(range[(dash + 1)...], radix: 16), end >= start else {
             throw fail("bad address range")
         }
         guard perms.count == 4 else { throw fail("bad permissions") }
         let p = Array(perms)
-        guard let off = UInt64(offset, radix: 16) else { throw fail("bad offset") }
-        guard let ino = UInt64(inode) else { throw fail("bad inode") }
-        while rest.first == " " { rest = rest.dropFirst() }
+        guard let off = number(offset, radix: 16) else { throw fail("bad offset") }
+        guard let ino = number(inode, radix: 10) else { throw fail("bad inode") }
+        while rest.first == space { rest = rest.dropFirst() }
         // The kernel writes a newline in a file name as "\012".
-        let path = rest.isEmpty ? nil
-            : rest.utf8.contains(UInt8(ascii: "\\")) ? String(rest).replacingOccurrences(of: "\\012", with: "\n") : String(rest)
-        return MapEntry(start: start, end: end, read: p[0] == "r", write: p[1] == "w", execute: p[2] == "x",
-                        shared: p[3] == "s", offset: off, device: String(device), inode: ino, path: path)
+        let path: String? = rest.isEmpty ? nil : {
+            let text = String(decoding: rest, as: UTF8.self)
+            return rest.contains(UInt8(ascii: "\\")) ? text.replacingOccurrences(of: "\\012", with: "\n") : text
+        }()
+        return MapEntry(start: start, end: end, read: p[0] == UInt8(ascii: "r"), write: p[1] == UInt8(ascii: "w"),
+                        execute: p[2] == UInt8(ascii: "x"), shared: p[3] == UInt8(ascii: "s"), offset: off,
+                        device: String(decoding: device, as: UTF8.self), inode: ino, path: path)
+    }
+
+    /// Digits of `radix` (10, or 16 in either case), nil when empty, when
+    /// another byte is among them, or on overflow.
+    static func number(_ digits: ArraySlice<UInt8>, radix: UInt64) -> UInt64? {
+        guard !digits.isEmpty else { return nil }
+        var n: UInt64 = 0
+        for b in digits {
+            let digit: UInt64
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(b - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = UInt64(b - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = UInt64(b - UInt8(ascii: "A")) + 10
+            default: return nil
+            }
+            let (shifted, o1) = n.multipliedReportingOverflow(by: radix)
+            let (sum, o2) = shifted.addingReportingOverflow(digit)
+            guard !o1 && !o2 else { return nil }
+            n = sum
+        }
+        return n
     }
 }
 
@@ -97,7 +129,14 @@ public enum Smaps {
     /// A VMA's header line starts with its hex start address and a dash;
     /// the other lines are "Key: value".
     public static func parse(_ text: String) -> [UInt64: SmapsDetail] {
+        (try? parse(text, file: "smaps", withEntries: false))?.details ?? [:]
+    }
+
+    /// `withEntries`: each VMA's header line is parsed as a maps line too
+    /// (failing as `Maps.parse` does on a bad one).
+    static func parse(_ text: String, file: String, withEntries: Bool) throws -> (entries: [MapEntry], details: [UInt64: SmapsDetail]) {
         let bytes = Array(text.utf8)
+        var entries: [MapEntry] = []
         var result: [UInt64: SmapsDetail] = [:]
         var current: UInt64?
         var detail = SmapsDetail()
@@ -113,6 +152,7 @@ public enum Smaps {
                 i += 1
             }
             if i > lineStart && i < lineEnd && bytes[i] == dash {
+                if withEntries { entries.append(try Maps.parseLine(bytes[lineStart..<lineEnd], file: file)) }
                 if let c = current { result[c] = detail }
                 current = address
                 detail = SmapsDetail()
@@ -134,7 +174,7 @@ public enum Smaps {
             }
         }
         if let c = current { result[c] = detail }
-        return result
+        return (entries, result)
     }
 
     private static let newline = UInt8(ascii: "\n"), dash = UInt8(ascii: "-")
@@ -163,10 +203,13 @@ public enum Smaps {
         return n
     }
 
-    /// maps with VmFlags filled in, and the smaps details by start address.
+    /// maps with VmFlags filled in, and the smaps details by start address:
+    /// both from smaps alone, whose VMA headers are the lines of maps.
     public static func mapsWithDetails(pid: Int32) throws -> ([MapEntry], [UInt64: SmapsDetail]) {
-        var maps = try Maps.read(pid: pid)
-        let details = try details(pid: pid)
+        let file = "/proc/\(pid)/smaps"
+        let parsed = try parse(try ProcFile.text(file, pid: pid), file: file, withEntries: true)
+        var maps = parsed.entries
+        let details = parsed.details
         for i in maps.indices { maps[i].flags = details[maps[i].start]?.flags ?? [] }
         return (maps, details)
     }
