@@ -24,6 +24,9 @@ final class DescriptorBatch {
     /// Bytes of the scratch area's lower half holding staged paths; the
     /// batch runner's table takes the upper half.
     private var stagedBytes = 0
+    /// The pidfd of crtool queued to be made, for the context to take
+    /// once the queue has run.
+    private var crtoolQueued: Int64?
 
     /// What a queued call must return: `result`, or any number that is
     /// not an error when nil.
@@ -117,20 +120,39 @@ final class DescriptorBatch {
                 throw e.failure(r)
             }
         }
+        if let made = crtoolQueued {
+            context.adoptCrtoolDescriptor(made)
+            crtoolQueued = nil
+        }
         let work = afterwards
         afterwards = []
         for w in work { try w() }
     }
 
-    /// Making the pidfd runs calls of its own, so the queue goes first;
-    /// its number is then part of the table.
+    /// The pidfd is made in the same trip as what is queued before it:
+    /// pidfd_open lands on the lowest free number, and F_DUPFD_CLOEXEC
+    /// parks it on the lowest free one at or above the context's parking
+    /// number (three trips of their own, for every process that takes a
+    /// descriptor from crtool). The queue runs then, so that the context
+    /// holds the pidfd before anything else may ask it for one.
     private func crtoolDescriptor() throws -> Int64 {
         if let crtool { return crtool }
+        if let made = context.crtoolPidFD {
+            numbers.take(Int32(made))
+            crtool = made
+            return made
+        }
+        let opened = numbers.next()
+        queue(SyscallRequest(Syscall.pidfdOpen, UInt64(getpid()), 0), returning: opened, "pidfd_open of crtool")
+        let parked = numbers.next(atOrAbove: context.parking)
+        queue(SyscallRequest(Syscall.fcntl, UInt64(opened), UInt64(F_DUPFD_CLOEXEC), UInt64(context.parking)),
+              returning: parked, "parking the pidfd of crtool")
+        queue(SyscallRequest(Syscall.close, UInt64(opened)), returning: 0, "close")
+        numbers.free(opened)
+        crtoolQueued = Int64(parked)
         try flush()
-        let fd = try context.crtoolDescriptor()
-        numbers.take(Int32(fd))
-        crtool = fd
-        return fd
+        crtool = Int64(parked)
+        return Int64(parked)
     }
 
     /// Moves the new descriptor at `landing` to `f.fd`, with close-on-exec

@@ -16,6 +16,14 @@ struct DescriptorNumbers {
         return lowestCandidate
     }
 
+    /// The number F_DUPFD with minimum `floor` gives, taken from now on.
+    mutating func next(atOrAbove floor: Int32) -> Int32 {
+        var n = max(floor, 0)
+        while taken.contains(n) { n += 1 }
+        taken.insert(n)
+        return n
+    }
+
     mutating func take(_ fd: Int32) { taken.insert(fd) }
 
     mutating func free(_ fd: Int32) {

@@ -71,9 +71,10 @@ final class FileRestoreContext {
     /// end: a kind that acts as the process before then (a stream to the
     /// journal, which files lines by their sender's user) uses them.
     var credentials: Credentials?
-    private var crtoolPidFD: Int64?
+    /// The target's pidfd of crtool, once made.
+    private(set) var crtoolPidFD: Int64?
     /// Where the target keeps its pidfd of crtool: at or above this, above every image fd.
-    private let parking: Int32
+    let parking: Int32
 
     init(pid: Int32, inj: RemoteSyscall, files: [FileDescriptorImage], registry: OpenFileRegistry) {
         self.pid = pid
@@ -104,6 +105,13 @@ final class FileRestoreContext {
         try inj.checked("close", Syscall.close, r)
         crtoolPidFD = Int64(parked)
         return Int64(parked)
+    }
+
+    /// Takes the pidfd of crtool a DescriptorBatch made in the target
+    /// (parked as `crtoolDescriptor` parks it) as this context's.
+    func adoptCrtoolDescriptor(_ fd: Int64) {
+        precondition(crtoolPidFD == nil, "pid \(pid) has a pidfd of crtool already")
+        crtoolPidFD = fd
     }
 
     /// Closes the target's pidfd of crtool.
