@@ -38,7 +38,7 @@ final class AioRingReaderTests: XCTestCase {
         let pid = python.processIdentifier
 
         let entry = try XCTUnwrap(try Maps.read(pid: pid).first { $0.path == AioRingLayout.mapName })
-        var vma = try VMAClassifier.image(of: entry, pid: pid)
+        var vma = try VMAClassifier.images(of: [entry], pid: pid)[0]
         XCTAssertEqual(vma.kind, .aioRing)
         let memory = RemoteMemory(pid: pid)
         vma.aioRing = try AioRingReader.read(vma, memory: memory, pid: pid)

@@ -68,7 +68,7 @@ final class PagePlanTests: XCTestCase {
         let details = try Smaps.details(pid: pid)
         let vmas = try addresses.map { address in
             let entry = try XCTUnwrap(maps.first { $0.start == address }, "no VMA starts at \(String(address, radix: 16))")
-            return try VMAClassifier.image(of: entry, pid: pid)
+            return try VMAClassifier.images(of: [entry], pid: pid)[0]
         }
         XCTAssertEqual(vmas.map(\.kind), [.anonymous, .anonymous, .privateFile, .privateFile])
         XCTAssertEqual(vmas.map(\.size), [UInt64](repeating: 64 * 4096, count: 4))

@@ -160,14 +160,9 @@ enum VMAClassifier {
         return try maps.map { try image(of: $0, pid: pid, secretByObject: &secret) }
     }
 
-    static func image(of m: MapEntry, pid: Int32) throws -> VMAImage {
-        var secret: [UInt64: Bool] = [:]
-        return try image(of: m, pid: pid, secretByObject: &secret)
-    }
-
     /// `secretByObject`: what is known already, by object id, of which
     /// objects are secret memory.
-    static func image(of m: MapEntry, pid: Int32, secretByObject: inout [UInt64: Bool]) throws -> VMAImage {
+    private static func image(of m: MapEntry, pid: Int32, secretByObject: inout [UInt64: Bool]) throws -> VMAImage {
         let kind: VMAKind
         var sharedMemory: UInt64?
         var sysvShm: Int32?
