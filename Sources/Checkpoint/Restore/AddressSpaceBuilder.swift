@@ -355,35 +355,48 @@ final class AddressSpaceBuilder {
     /// brk, code/data/stack/args/env bounds, auxv and /proc/PID/exe.
     func setMemoryLayout(sharedMemory: [UInt64: Int32], registry: OpenFileRegistry) throws {
         let layout = process.memoryLayout
-        let exeFD = try openExecutable(sharedMemory: sharedMemory, registry: registry)
-        defer { _ = try? inj.call(Syscall.close, UInt64(exeFD)) }
         let auxvBytes = [UInt8].le(contentsOf: layout.auxv)
         let auxvAddress = try inj.stage(auxvBytes, at: 4096)
-        var map = [UInt8].le(layout.startCode, layout.endCode, layout.startData, layout.endData,
-                             layout.startBrk, layout.brk, layout.startStack,
-                             layout.argStart, layout.argEnd, layout.envStart, layout.envEnd, auxvAddress)
-        map += [UInt8].le(UInt32(auxvBytes.count), UInt32(exeFD))
-        let mapAddress = try inj.stage(map, at: 0)
-        try inj.checked("PR_SET_MM_MAP", Syscall.prctl, 35, 14, mapAddress, UInt64(map.count), 0)
-    }
-
-    /// The descriptor, in the process, that PR_SET_MM_MAP makes its
-    /// /proc/PID/exe: the file at the recorded path or, for an executable
-    /// deleted since the process started, the memfd its mappings were
-    /// just made from (a memfd has no writer the kernel counts, so it may
-    /// become an executable).
-    private func openExecutable(sharedMemory: [UInt64: Int32], registry: OpenFileRegistry) throws -> Int64 {
+        func map(exe: Int64) -> [UInt8] {
+            [UInt8].le(layout.startCode, layout.endCode, layout.startData, layout.endData,
+                       layout.startBrk, layout.brk, layout.startStack,
+                       layout.argStart, layout.argEnd, layout.envStart, layout.envEnd, auxvAddress)
+                + [UInt8].le(UInt32(auxvBytes.count), UInt32(truncatingIfNeeded: exe))
+        }
         if let id = process.deletedExecutableObject, let local = sharedMemory[id] {
+            // An executable deleted since the process started: the memfd
+            // its mappings were just made from (a memfd has no writer the
+            // kernel counts, so it may become an executable).
             let planting = FileRestoreContext(pid: pid, inj: inj, files: process.files, registry: registry)
             defer { try? planting.finish() }
-            return try planting.install(local)
+            let exeFD = try planting.install(local)
+            defer { _ = try? inj.call(Syscall.close, UInt64(exeFD)) }
+            let bytes = map(exe: exeFD)
+            try inj.checked("PR_SET_MM_MAP", Syscall.prctl, 35, 14, try inj.stage(bytes, at: 0), UInt64(bytes.count), 0)
+            return
         }
+        // The file at the recorded path, opened, made /proc/PID/exe and
+        // closed in one trip: it lands on the lowest free descriptor.
+        var numbers = DescriptorNumbers(try ProcDirectory.fileDescriptors(pid: pid))
+        let exeFD = numbers.next()
+        let bytes = map(exe: Int64(exeFD))
+        let mapAddress = try inj.stage(bytes, at: 0)
         let exePath = try inj.stage(string: process.executable, at: 8192)
-        let exeFD = try inj.call(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)
-        if exeFD < 0 {
-            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(ErrnoNames.name(Int32(-exeFD)))")
+        let results = try inj.callAll([
+            SyscallRequest(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0),
+            SyscallRequest(Syscall.prctl, 35, 14, mapAddress, UInt64(bytes.count), 0),
+            SyscallRequest(Syscall.close, UInt64(exeFD)),
+        ])
+        if results[0] < 0 {
+            throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(ErrnoNames.name(Int32(-results[0])))")
         }
-        return exeFD
+        guard results[0] == Int64(exeFD) else {
+            _ = try? inj.call(Syscall.close, UInt64(results[0]))
+            throw CheckpointError("opening the executable in pid \(pid) gave fd \(results[0]), not \(exeFD) as its table said")
+        }
+        if results[1] < 0 {
+            throw SystemError("injected prctl (PR_SET_MM_MAP) in thread \(inj.tracee.tid)", pid: inj.tracee.pid, errno: Int32(-results[1]))
+        }
     }
 }
 
