@@ -112,10 +112,18 @@ extension RemoteSyscall {
     /// every result, in order.
     public func checkedAll(_ calls: [(what: String, request: SyscallRequest)], alsoRunning unchecked: [SyscallRequest] = []) throws -> [Int64] {
         let results = try callAll(calls.map(\.request) + unchecked)
-        if let i = results.prefix(calls.count).firstIndex(where: { $0 < 0 && $0 > -4096 }) {
-            throw SystemError("injected \(SyscallNames.name(calls[i].request.nr)) (\(calls[i].what)) in thread \(tracee.tid)",
-                              pid: tracee.pid, errno: Int32(-results[i]))
-        }
+        try requireSucceeded(results, of: calls.map { (what: $0.what, request: $0.request) })
         return results
+    }
+
+    /// Fails, as `checked` does, naming the first of `calls` with a `what`
+    /// whose result in `results` (in the same order) is an error; a call
+    /// without one is one whose error is an answer, or checked already.
+    public func requireSucceeded(_ results: [Int64], of calls: [(what: String?, request: SyscallRequest)]) throws {
+        for (r, call) in zip(results, calls) {
+            guard let what = call.what, r < 0, r > -4096 else { continue }
+            throw SystemError("injected \(SyscallNames.name(call.request.nr)) (\(what)) in thread \(tracee.tid)",
+                              pid: tracee.pid, errno: Int32(-r))
+        }
     }
 }

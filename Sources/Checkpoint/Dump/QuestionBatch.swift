@@ -7,10 +7,9 @@ import Ptrace
 /// scratch room their answers are written into, and get back a decoder
 /// for what the trip brings.
 struct QuestionBatch {
-    private(set) var requests: [SyscallRequest] = []
-    /// What each call asks, for the error naming it; nil where a failure
-    /// is itself the answer.
-    private var purposes: [String?] = []
+    /// Each call with what it asks, for the error naming it; nil where a
+    /// failure is itself the answer.
+    private(set) var calls: [(what: String?, request: SyscallRequest)] = []
     /// Scratch bytes taken so far, from offset 0.
     private(set) var answerBytes = 0
     let scratch: UInt64
@@ -38,9 +37,8 @@ struct QuestionBatch {
     /// index among the results.
     @discardableResult
     mutating func ask(_ what: String?, _ request: SyscallRequest) -> Int {
-        requests.append(request)
-        purposes.append(what)
-        return requests.count - 1
+        calls.append((what, request))
+        return calls.count - 1
     }
 
     /// Runs every call in one trip (`callAll` splits a table too long for
@@ -49,12 +47,8 @@ struct QuestionBatch {
         guard answerBytes <= answerLimit else {
             throw TraceError(pid: injection.tracee.pid, "\(answerBytes) bytes of answers do not fit the \(answerLimit) bytes of scratch below the batch runner")
         }
-        let results = try injection.callAll(requests)
-        for (i, what) in purposes.enumerated() {
-            guard let what, results[i] < 0, results[i] > -4096 else { continue }
-            throw SystemError("injected \(SyscallNames.name(requests[i].nr)) (\(what)) in thread \(injection.tracee.tid)",
-                              pid: injection.tracee.pid, errno: Int32(-results[i]))
-        }
+        let results = try injection.callAll(calls.map(\.request))
+        try injection.requireSucceeded(results, of: calls)
         let bytes = answerBytes == 0 ? [] : try injection.fetch(at: 0, count: answerBytes)
         return QuestionAnswers(results: results, bytes: bytes)
     }

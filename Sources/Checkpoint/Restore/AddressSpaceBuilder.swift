@@ -382,11 +382,13 @@ final class AddressSpaceBuilder {
         let bytes = map(exe: Int64(exeFD))
         let mapAddress = try inj.stage(bytes, at: 0)
         let exePath = try inj.stage(string: process.executable, at: 8192)
-        let results = try inj.callAll([
-            SyscallRequest(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0),
-            SyscallRequest(Syscall.prctl, 35, 14, mapAddress, UInt64(bytes.count), 0),
-            SyscallRequest(Syscall.close, UInt64(exeFD)),
-        ])
+        // The open is checked first, by hand, for its own message.
+        let calls: [(what: String?, request: SyscallRequest)] = [
+            (nil, SyscallRequest(Syscall.openat, UInt64(bitPattern: -100), exePath, 0o2000000, 0)),
+            ("PR_SET_MM_MAP", SyscallRequest(Syscall.prctl, 35, 14, mapAddress, UInt64(bytes.count), 0)),
+            (nil, SyscallRequest(Syscall.close, UInt64(exeFD))),
+        ]
+        let results = try inj.callAll(calls.map(\.request))
         if results[0] < 0 {
             throw CheckpointError("cannot open the executable \(process.executable) for pid \(pid): \(ErrnoNames.name(Int32(-results[0])))")
         }
@@ -394,9 +396,7 @@ final class AddressSpaceBuilder {
             _ = try? inj.call(Syscall.close, UInt64(results[0]))
             throw CheckpointError("opening the executable in pid \(pid) gave fd \(results[0]), not \(exeFD) as its table said")
         }
-        if results[1] < 0 {
-            throw SystemError("injected prctl (PR_SET_MM_MAP) in thread \(inj.tracee.tid)", pid: inj.tracee.pid, errno: Int32(-results[1]))
-        }
+        try inj.requireSucceeded(results, of: calls)
     }
 }
 
