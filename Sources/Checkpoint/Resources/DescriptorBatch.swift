@@ -143,11 +143,12 @@ final class DescriptorBatch {
             return made
         }
         let opened = numbers.next()
-        queue(SyscallRequest(Syscall.pidfdOpen, UInt64(getpid()), 0), returning: opened, "pidfd_open of crtool")
+        let opening = FileRestoreContext.openingCrtool
+        queue(opening.request, returning: opened, opening.what)
         let parked = numbers.next(atOrAbove: context.parking)
-        queue(SyscallRequest(Syscall.fcntl, UInt64(opened), UInt64(F_DUPFD_CLOEXEC), UInt64(context.parking)),
-              returning: parked, "parking the pidfd of crtool")
-        queue(SyscallRequest(Syscall.close, UInt64(opened)), returning: 0, "close")
+        let parking = context.parkingCalls(opened: Int64(opened))
+        queue(parking.park.request, returning: parked, parking.park.what)
+        queue(parking.close.request, returning: 0, parking.close.what)
         numbers.free(opened)
         crtoolQueued = Int64(parked)
         try flush()

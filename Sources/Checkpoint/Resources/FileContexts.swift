@@ -98,13 +98,23 @@ final class FileRestoreContext {
     /// every image descriptor.
     func crtoolDescriptor() throws -> Int64 {
         if let fd = crtoolPidFD { return fd }
-        let r = try inj.checked("pidfd_open of crtool", Syscall.pidfdOpen, UInt64(getpid()), 0)
-        // F_DUPFD_CLOEXEC takes the lowest free number at or above the
-        // image's descriptors, never one in use.
-        let parked = try inj.checked("parking the pidfd of crtool", Syscall.fcntl, r, 1030, UInt64(parking))
-        try inj.checked("close", Syscall.close, r)
-        crtoolPidFD = Int64(parked)
-        return Int64(parked)
+        let opened = try inj.checkedAll([Self.openingCrtool])[0]
+        let parking = parkingCalls(opened: opened)
+        let parked = try inj.checkedAll([parking.park, parking.close])[0]
+        crtoolPidFD = parked
+        return parked
+    }
+
+    /// The target's pidfd of crtool, made by pidfd_open on the lowest free
+    /// number, then moved by `parkingCalls`.
+    static let openingCrtool = (what: "pidfd_open of crtool", request: SyscallRequest(Syscall.pidfdOpen, UInt64(getpid()), 0))
+
+    /// F_DUPFD_CLOEXEC of the pidfd at `opened` onto the lowest free number
+    /// at or above `parking` (above the image's descriptors, never one in
+    /// use), then the close of `opened`.
+    func parkingCalls(opened: Int64) -> (park: (what: String, request: SyscallRequest), close: (what: String, request: SyscallRequest)) {
+        (("parking the pidfd of crtool", SyscallRequest(Syscall.fcntl, UInt64(opened), UInt64(F_DUPFD_CLOEXEC), UInt64(parking))),
+         ("close", SyscallRequest(Syscall.close, UInt64(opened))))
     }
 
     /// Takes the pidfd of crtool a DescriptorBatch made in the target
