@@ -28,7 +28,8 @@ struct ProcessFacts {
     static func read(_ frozen: FrozenProcess, vmas: [VMAImage]) throws -> ProcessFacts {
         let pid = frozen.pid
         let stat = try ProcStat.read(pid: pid)
-        func number(_ name: String) throws -> String {
+        /// A /proc file of one value, trimmed.
+        func value(_ name: String) throws -> String {
             try ProcFile.text("/proc/\(pid)/\(name)", pid: pid).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         var threads: [Int32: ThreadFacts] = [:]
@@ -39,14 +40,14 @@ struct ProcessFacts {
             executable: try ProcFile.link("/proc/\(pid)/exe", pid: pid),
             cwd: try ProcFile.link("/proc/\(pid)/cwd", pid: pid),
             root: try ProcFile.link("/proc/\(pid)/root", pid: pid),
-            personality: UInt32(try number("personality"), radix: 16) ?? 0,
+            personality: UInt32(try value("personality"), radix: 16) ?? 0,
             limits: try Limits.read(pid: pid),
             auxv: try Auxv.read(pid: pid),
             oomScoreAdjust: try SchedulingState.readOOMScoreAdjust(pid: pid),
             autogroupNice: stat.sid == pid ? SchedulingState.readAutogroupNice(pid: pid) : nil,
             cgroups: try CgroupMembership.read(pid: pid),
-            loginUID: UInt32(try number("loginuid")),
-            coredumpFilter: UInt32(try number("coredump_filter"), radix: 16),
+            loginUID: UInt32(try value("loginuid")),
+            coredumpFilter: UInt32(try value("coredump_filter"), radix: 16),
             mappedFiles: MappedFiles.identities(of: vmas, pid: pid),
             threads: threads)
     }
