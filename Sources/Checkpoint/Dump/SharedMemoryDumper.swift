@@ -140,11 +140,9 @@ enum SharedMemoryRestorer {
             let reader = try image.pageReader(name: object.pagesFile)
             for location in reader.chunkLocations() {
                 let chunk = try reader.readChunk(location)
+                try chunk.requireWithin(size: object.size, file: object.pagesFile, object: "object")
                 var offset = 0
                 for range in chunk.ranges {
-                    guard let end = range.endAddress, end <= (object.size + 4095) & ~4095 else {
-                        throw ImageError(file: object.pagesFile, field: "ranges", reason: "pages at offset \(range.address) lie beyond the object's \(object.size) bytes")
-                    }
                     let count = Int(min(UInt64(range.byteCount), object.size - range.address))
                     if let mapping {
                         try mapping.write(chunk.data, range: offset..<(offset + count), at: range.address)

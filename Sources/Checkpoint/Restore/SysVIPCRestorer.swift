@@ -157,14 +157,11 @@ enum SysVIPCRestorer {
         let attachment = try SysVSharedMemory.attach(id: id, readOnly: false)
         defer { attachment.detach() }
         let reader = try image.pageReader(name: s.pagesFile)
-        let limit = (s.size + 4095) & ~4095
         for location in reader.chunkLocations() {
             let chunk = try reader.readChunk(location)
+            try chunk.requireWithin(size: s.size, file: s.pagesFile, object: "segment")
             var offset = 0
             for range in chunk.ranges {
-                guard let end = range.endAddress, end <= limit else {
-                    throw ImageError(file: s.pagesFile, field: "ranges", reason: "pages at offset \(range.address) lie beyond the segment's \(s.size) bytes")
-                }
                 try attachment.write(chunk.data, range: offset..<(offset + range.byteCount), at: range.address)
                 offset += range.byteCount
             }
