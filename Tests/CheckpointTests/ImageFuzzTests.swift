@@ -179,7 +179,7 @@ final class ImageFuzzTests: XCTestCase {
     private static func mutateChunk(_ bytes: inout [UInt8], chunkOffsets: [Int], using generator: inout SeededGenerator) -> String {
         let chunk = Int(generator.next() % UInt64(chunkOffsets.count))
         let start = chunkOffsets[chunk]
-        let rangeCount = Int(readLE(bytes, start + 12, width: 4))
+        let rangeCount = Int(ImageSealing.field(bytes, at: start + 12, width: 4))
         let fields: [(name: String, offset: Int, width: Int)] = [
             ("version", 4, 2), ("codec", 6, 1), ("flags", 7, 1), ("pid", 8, 4), ("rangeCount", 12, 4),
             ("rawSize", 16, 8), ("storedSize", 24, 8), ("dataCRC32", 32, 4),
@@ -188,11 +188,11 @@ final class ImageFuzzTests: XCTestCase {
         let field = fields[Int(generator.next() % UInt64(fields.count))]
         if field.name == "data" {
             let dataStart = start + PageChunkHeader.fixedSize + rangeCount * PageChunkHeader.rangeEntrySize
-            let storedSize = Int(readLE(bytes, start + 24, width: 8))
+            let storedSize = Int(ImageSealing.field(bytes, at: start + 24, width: 8))
             let offset = dataStart + Int(generator.next() % UInt64(storedSize))
             bytes[offset] ^= UInt8(truncatingIfNeeded: generator.next() | 1)
-            writeLE(&bytes, start + 32, width: 4, UInt64(CRC32.checksum(bytes[dataStart..<dataStart + storedSize])))
-            fixHeaderCRC(&bytes, start: start, rangeCount: rangeCount)
+            ImageSealing.setField(&bytes, at: start + 32, width: 4, UInt64(CRC32.checksum(bytes[dataStart..<dataStart + storedSize])))
+            ImageSealing.sealChunkHeader(&bytes, at: start)
             return "chunk \(chunk) data byte \(offset - dataStart) changed"
         }
         let maxValue = field.width == 8 ? UInt64.max : (UInt64(1) << (field.width * 8)) - 1
@@ -202,25 +202,9 @@ final class ImageFuzzTests: XCTestCase {
             UInt64(PageChunkHeader.maxRanges), UInt64(PageChunkHeader.maxRanges + 1), generator.next() & maxValue,
         ]
         let value = candidates[Int(generator.next() % UInt64(candidates.count))] & maxValue
-        writeLE(&bytes, start + field.offset, width: field.width, value)
-        let newCount = Int(readLE(bytes, start + 12, width: 4))
-        fixHeaderCRC(&bytes, start: start, rangeCount: newCount)
+        ImageSealing.setField(&bytes, at: start + field.offset, width: field.width, value)
+        ImageSealing.sealChunkHeader(&bytes, at: start)
         return "chunk \(chunk) \(field.name) = \(value)"
-    }
-
-    private static func fixHeaderCRC(_ bytes: inout [UInt8], start: Int, rangeCount: Int) {
-        let tableEnd = start + PageChunkHeader.fixedSize + rangeCount * PageChunkHeader.rangeEntrySize
-        guard rangeCount <= PageChunkHeader.maxRanges, tableEnd <= bytes.count else { return }
-        let crc = CRC32.update(CRC32.checksum(bytes[start..<start + 36]), bytes[(start + PageChunkHeader.fixedSize)..<tableEnd])
-        writeLE(&bytes, start + 36, width: 4, UInt64(crc))
-    }
-
-    private static func readLE(_ bytes: [UInt8], _ offset: Int, width: Int) -> UInt64 {
-        (0..<width).reversed().reduce(0) { $0 << 8 | UInt64(bytes[offset + $1]) }
-    }
-
-    private static func writeLE(_ bytes: inout [UInt8], _ offset: Int, width: Int, _ value: UInt64) {
-        for index in 0..<width { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
     }
 
     // MARK: - Files
@@ -229,12 +213,10 @@ final class ImageFuzzTests: XCTestCase {
     /// the whole-file checksums.
     private func reseal(_ name: String, bytes: [UInt8], in path: String, originalManifest: Manifest) throws {
         if name == "manifest.json" {
-            if let sealed = try? ManifestFile.seal(bytes) { try write(sealed, to: path + "/" + name) }
+            if let sealed = try? ImageSealing.sealManifest(bytes) { try write(sealed, to: path + "/" + name) }
             return
         }
-        var manifest = originalManifest
-        manifest.files[name] = FileChecksum(size: UInt64(bytes.count), crc32: CRC32.checksum(bytes))
-        try write(try ManifestFile.encode(manifest), to: path + "/manifest.json")
+        try write(try ImageSealing.manifest(originalManifest, recording: name, as: bytes), to: path + "/manifest.json")
     }
 
     private func read(_ path: String) throws -> [UInt8] {
