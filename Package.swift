@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(name: "crtool-bench", dependencies: ["Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/crtool-bench"),
         .testTarget(name: "PtraceTests", dependencies: ["Ptrace"], path: "Tests/PtraceTests"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Codecs"], path: "Tests/CheckpointTests"),
-        .testTarget(name: "EndToEndTests", dependencies: ["Ptrace"], path: "Tests/EndToEndTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Ptrace", "Checkpoint"], path: "Tests/EndToEndTests"),
     ] + fixtureTargets,
     swiftLanguageModes: [.v5]
 )

@@ -30,6 +30,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
+    @Flag(name: .long, help: "Check the image as a restore would, decompress every page, and check that its files and ids are free on this host; create nothing. Exits 1 when the restore would fail.")
+    var checkOnly = false
+
     @Flag(name: [.short, .long], help: "Print the time each phase took.")
     var verbose = false
 
@@ -43,6 +46,7 @@ struct RestoreCommand: ParsableCommand {
     var logFile: String?
 
     func run() throws {
+        if checkOnly { return try runCheck() }
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
         options.shellJob = shellJob
@@ -84,6 +88,25 @@ struct RestoreCommand: ParsableCommand {
             log.write()
             throw ExitCode(1)
         }
+    }
+
+    private func runCheck() throws {
+        let log = try RunLog(option: logFile, imagesDirectory: directory)
+        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory) }
+        for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
+        let tree = check.processes > 1 || check.zombies > 0
+            ? "\(check.processes) processes\(check.zombies > 0 ? " and \(check.zombies) zombies" : ""), " : ""
+        let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "
+            + "\(ByteCount.format(check.pageBytes)) of pages, every checksum and chunk verified"
+        guard check.takenIDs.isEmpty else {
+            let ids = check.takenIDs.map(String.init).joined(separator: ", ")
+            let one = check.takenIDs.count == 1
+            let error = CheckpointError("\(contents); it cannot be restored now: id\(one ? "" : "s") \(ids) \(one ? "is" : "are") in use on this host")
+            log.failed("restore", error)
+            throw fail("restore", error)
+        }
+        log.add("\(contents); it can be restored here", printed: !quiet, onStderr: false)
+        log.write()
     }
 
     private func summary(_ report: RestoreReport) -> String {

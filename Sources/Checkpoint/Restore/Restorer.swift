@@ -63,15 +63,23 @@ public struct RestoreReport: Sendable {
 /// what it made: no half-restored process is ever left running. Runs on
 /// the tracer thread.
 public enum Restorer {
+    /// The image opened and checked as a tree, and the files on this host
+    /// it names checked against it: everything a restore can know is wrong
+    /// before it creates a process. Also returns the warnings for files
+    /// written since the dump.
+    static func verifiedPlan(_ directory: String, workers: Int) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
+        let image = try ImageDirectory.open(at: directory)
+        let plan = try RestorePlan.load(image, workers: workers)
+        try MappedFiles.requireUnchanged(plan.processes)
+        try OpenRegularFiles.requireIntact(plan.processes)
+        return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
+    }
+
     public static func restore(_ options: RestoreOptions) throws -> RestoreReport {
         let started = Date()
         var phases = PhaseTimer()
         OpenFileLimit.raise()
-        let image = try ImageDirectory.open(at: options.directory)
-        let plan = try RestorePlan.load(image, workers: options.workers)
-        try MappedFiles.requireUnchanged(plan.processes)
-        try OpenRegularFiles.requireIntact(plan.processes)
-        let changedFiles = OpenRegularFiles.writtenSinceDump(plan.processes)
+        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
