@@ -79,6 +79,8 @@ let package = Package(
         ),
         .executableTarget(name: "crtool-restore-stub", path: "Sources/crtool-restore-stub"),
         .executableTarget(name: "crtool-keeper", path: "Sources/crtool-keeper"),
+        // The image fuzzer: scripts/fuzz.sh builds it with libFuzzer.
+        .executableTarget(name: "crtool-fuzz", dependencies: ["Checkpoint"], path: "Sources/crtool-fuzz"),
         .executableTarget(name: "crtool-bench", dependencies: ["Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/crtool-bench"),
         .testTarget(name: "PtraceTests", dependencies: ["Ptrace"], path: "Tests/PtraceTests"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Codecs"], path: "Tests/CheckpointTests"),

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the image readers with libFuzzer: real images
+# of sample workloads (a process tree with a zombie and shared memory,
+# System V IPC, eight threads, a dump on top of a pre-dump) are damaged one
+# file at a time and checked as `crtool restore --check-only` checks them.
+# A crash, a hang or a damaged file accepted without its checksums is a
+# failure: libFuzzer saves the input and this script exits 1, naming it;
+# `crtool-fuzz FILE` (the plain build) runs it again.
+#
+#   scripts/fuzz.sh [SECONDS]      fuzz for SECONDS (default 60). Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+swift build
+bin=.build/debug
+swift build --scratch-path .build/fuzz --product crtool-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DLIBFUZZER
+fuzzer=.build/fuzz/debug/crtool-fuzz
+
+work=$(mktemp -d /tmp/crtool-fuzz.XXXXXX)
+pids=()
+trap 'kill -9 "${pids[@]}" 2>/dev/null || true; rm -rf "$work/images" "$work/data"' EXIT
+mkdir -p "$work/images" "$work/data"
+
+# Starts a workload in a session of its own with no inherited descriptors
+# and waits until it has printed "ready" (or a second has passed).
+start() {
+    local name=$1; shift
+    (
+        for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+        exec setsid "$bin/fixture-$name" "$@" >"$work/data/$name.log" 2>&1 </dev/null
+    ) &
+    pid=$!
+    disown "$pid"
+    pids+=("$pid")
+    for _ in $(seq 50); do grep -qs ready "$work/data/$name.log" && break; sleep 0.1; done
+    sleep 0.3
+}
+
+mkdir -p "$work/data/tree" "$work/data/sysvipc"
+start tree "$work/data/tree"
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/tree" --compress none
+start sysvipc "$work/data/sysvipc"
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/sysvipc"
+start threads
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1
+start counter --heap-mib 1
+"$bin/crtool" pre-dump -q -t "$pid" -D "$work/images/counter-pre"
+sleep 0.2
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/counter" --prev-images-dir ../counter-pre
+
+export CRTOOL_FUZZ_IMAGES="$work/images/tree:$work/images/sysvipc:$work/images/threads:$work/images/counter"
+"$bin/crtool-fuzz" --seeds "$work/seeds"
+largest=$(stat -c %s "$work"/seeds/* | sort -n | tail -n 1)
+mkdir -p "$work/corpus"
+echo "fuzzing for $seconds s; inputs that crash are saved in $work"
+status=0
+SWIFT_BACKTRACE=enable=no "$fuzzer" -seed=1 -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+    -max_len=$((largest + 4096)) -artifact_prefix="$work/" -print_final_stats=1 \
+    "$work/corpus" "$work/seeds" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "crtool-fuzz failed; the input that did it: $(ls "$work"/crash-* "$work"/timeout-* "$work"/oom-* 2>/dev/null | tr '\n' ' ')"
+    exit 1
+fi
+rm -rf "$work"
