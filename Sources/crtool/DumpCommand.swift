@@ -118,7 +118,7 @@ enum DumpSummary {
         let ms = String(format: "%.1f ms", r.frozenSeconds * 1000)
         let total = String(format: "%.2f s", r.totalSeconds)
         let rate = r.totalSeconds > 0 ? ByteCount.format(UInt64(Double(r.bytesRead) / r.totalSeconds)) + "/s" : "-"
-        let tree = r.processes > 1 || r.zombies > 0 ? "\(r.processes) processes\(r.zombies > 0 ? " and \(r.zombies) zombies" : ""), " : ""
+        let tree = treeCounts(processes: r.processes, zombies: r.zombies)
         return "dumped pid \(r.pid) to \(directory): \(tree)\(r.threads) thread\(r.threads == 1 ? "" : "s"), \(r.vmas) VMAs, "
             + "read \(ByteCount.format(r.bytesRead)), wrote \(ByteCount.format(r.bytesWritten)) (\(r.codec)), "
             + "\(r.zeroPages) zero pages skipped, "

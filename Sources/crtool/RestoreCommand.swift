@@ -94,8 +94,7 @@ struct RestoreCommand: ParsableCommand {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory) }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
-        let tree = check.processes > 1 || check.zombies > 0
-            ? "\(check.processes) processes\(check.zombies > 0 ? " and \(check.zombies) zombies" : ""), " : ""
+        let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "
             + "\(ByteCount.format(check.pageBytes)) of pages, every checksum and chunk verified"
         guard check.takenIDs.isEmpty else {
@@ -110,7 +109,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     private func summary(_ report: RestoreReport) -> String {
-        let tree = report.processes > 1 || report.zombies > 0 ? "\(report.processes) processes\(report.zombies > 0 ? " and \(report.zombies) zombies" : ""), " : ""
+        let tree = treeCounts(processes: report.processes, zombies: report.zombies)
         return "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
             + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
             + (report.takenFromKeepers > 0
