@@ -40,6 +40,17 @@ final class CheckOnlyTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    func testAMissingStubIsNamed() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        try counter.waitFor("tick", atLeast: 2)
+        let image = try checkpoint(counter)
+        let result = try runCommand("/usr/bin/env", ["CRTOOL_STUB=/nonexistent/crtool-restore-stub", BuildProducts.crtool,
+                                                     "restore", "-D", image, "--check-only"],
+                                    outputPrefix: scratch.newPath("check"), timeout: 30)
+        XCTAssertEqual(result.status, .exited(1), "\(result)")
+        XCTAssertTrue(result.stderr.contains("the restore stub /nonexistent/crtool-restore-stub is missing"), "\(result)")
+    }
+
     /// A compressed chunk whose checksums agree with its damaged bytes:
     /// `show`, which checks checksums, passes it; the check decompresses
     /// it and names the file and the chunk, as a restore would only half

@@ -61,6 +61,10 @@ final class SysVIPCTests: EndToEndCase {
         if intruder >= 0 { objects.append((.sharedMemory, intruder)) }
         XCTAssertEqual(intruder, ids.shm, "the other segment took the id")
 
+        let check = try crtool(["restore", "-D", image, "--check-only"])
+        XCTAssertFalse(check.succeeded, "\(check)")
+        XCTAssertTrue(check.stderr.contains("System V shared memory segment \(ids.shm)"), "the check names the segment's id: \(check)")
+
         let result = try crtool(["restore", "-D", image, "-d"])
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("System V shared memory segment \(ids.shm)"), "the message names the segment's id: \(result)")

@@ -18,12 +18,17 @@ public struct RestoreCheck: Sendable {
 
 extension Restorer {
     /// Reads and checks everything a restore reads before it creates a
-    /// process, and decompresses every page it would write (a damaged
-    /// chunk would otherwise be found only half way through a restore),
+    /// process, decompresses every page it would write (a damaged chunk
+    /// would otherwise be found only half way through a restore), and
+    /// checks the System V objects against this namespace and the stub,
     /// without creating anything: to learn that an image is whole and fits
-    /// this host before the original is stopped for good.
-    public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> RestoreCheck {
+    /// this host before the original is stopped for good. A nil
+    /// `stubPath` leaves the stub out, for a check of the image alone.
+    public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+                             stubPath: String? = RestoreOptions.defaultStubPath()) throws -> RestoreCheck {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers)
+        if let objects = plan.sysvIPC { _ = try SysVIPCRestorer.missing(objects) }
+        if let stubPath { try requireStub(stubPath) }
         var readers = plan.processes.map { plan.pageReaders[$0.pid]! }
         readers += plan.inheritedPages.keys.sorted().flatMap { plan.inheritedPages[$0]!.map(\.reader) }
         var bytes: UInt64 = 0

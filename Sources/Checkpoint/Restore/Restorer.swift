@@ -75,6 +75,13 @@ public enum Restorer {
         return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
+    /// Every restore starts its processes from the stub.
+    static func requireStub(_ path: String) throws {
+        guard access(path, X_OK) == 0 else {
+            throw CheckpointError("the restore stub \(path) is missing or not executable (build it with swift build, or set CRTOOL_STUB)")
+        }
+    }
+
     public static func restore(_ options: RestoreOptions) throws -> RestoreReport {
         let started = Date()
         var phases = PhaseTimer()
@@ -85,9 +92,7 @@ public enum Restorer {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
         phases.mark("wait for ids")
-        guard access(options.stubPath, X_OK) == 0 else {
-            throw CheckpointError("the restore stub \(options.stubPath) is missing or not executable (build it with swift build, or set CRTOOL_STUB)")
-        }
+        try requireStub(options.stubPath)
 
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose

@@ -38,16 +38,23 @@ final class SysVIPCRestore {
 }
 
 enum SysVIPCRestorer {
-    /// The image's objects: every one is checked against the namespace
-    /// first, then the missing ones are made.
-    static func prepare(_ objects: SysVIPCImage?, image: ImageDirectory) throws -> SysVIPCRestore {
-        let restore = SysVIPCRestore()
-        guard let objects, !objects.isEmpty else { return restore }
+    /// The image's objects that this IPC namespace lacks, which a restore
+    /// makes. An object already there with the image's id and key is
+    /// taken as it is (a process outside the tree kept it); one with
+    /// another size, or an id, slot or key another object holds, is a
+    /// conflict, named.
+    struct Missing {
+        var segments: [SysVSharedMemoryImage] = []
+        var semaphoreSets: [SysVSemaphoreSetImage] = []
+        var messageQueues: [SysVMessageQueueImage] = []
+    }
+
+    static func missing(_ objects: SysVIPCImage) throws -> Missing {
+        var missing = Missing()
+        guard !objects.isEmpty else { return missing }
         let shm = try SysVIPC.list(.sharedMemory)
         let sem = try SysVIPC.list(.semaphores)
         let msg = try SysVIPC.list(.messageQueue)
-
-        var makeSegments: [SysVSharedMemoryImage] = []
         for s in objects.sharedMemory {
             if try isPresent(.sharedMemory, id: s.id, key: s.key, existing: shm) {
                 let now = try SysVSharedMemory.status(id: s.id)
@@ -55,11 +62,9 @@ enum SysVIPCRestorer {
                     throw conflict(.sharedMemory, id: s.id, other: s.id, "it holds \(now.size) bytes, the image's \(s.size)")
                 }
             } else {
-                makeSegments.append(s)
+                missing.segments.append(s)
             }
-            if s.destroyed { restore.noteDestroyed(s.id) }
         }
-        var makeSets: [SysVSemaphoreSetImage] = []
         for s in objects.semaphoreSets {
             if try isPresent(.semaphores, id: s.id, key: s.key, existing: sem) {
                 let now = try SysVSemaphores.status(id: s.id)
@@ -67,10 +72,21 @@ enum SysVIPCRestorer {
                     throw conflict(.semaphores, id: s.id, other: s.id, "it has \(now.count) semaphores, the image's \(s.values.count)")
                 }
             } else {
-                makeSets.append(s)
+                missing.semaphoreSets.append(s)
             }
         }
-        let makeQueues = try objects.messageQueues.filter { try !isPresent(.messageQueue, id: $0.id, key: $0.key, existing: msg) }
+        missing.messageQueues = try objects.messageQueues.filter { try !isPresent(.messageQueue, id: $0.id, key: $0.key, existing: msg) }
+        return missing
+    }
+
+    /// Makes the image's missing objects, after checking every one
+    /// against the namespace (`missing`).
+    static func prepare(_ objects: SysVIPCImage?, image: ImageDirectory) throws -> SysVIPCRestore {
+        let restore = SysVIPCRestore()
+        guard let objects, !objects.isEmpty else { return restore }
+        let missing = try missing(objects)
+        for s in objects.sharedMemory where s.destroyed { restore.noteDestroyed(s.id) }
+        let (makeSegments, makeSets, makeQueues) = (missing.segments, missing.semaphoreSets, missing.messageQueues)
 
         do {
             for s in makeSegments {
