@@ -19,13 +19,14 @@ final class ImageMutationTarget {
     }
 
     private let slots: [Slot]
-    private var manifests: [String: (bytes: [UInt8], manifest: Manifest)] = [:]
+    private let manifests: [String: (bytes: [UInt8], manifest: Manifest)]
     private static let keepChecksums: UInt8 = 0x80
 
     /// `images` are copies the target may write into: a crash leaves the
     /// file it was checking damaged.
     init(images: [String]) throws {
         var slots: [Slot] = []
+        var manifests: [String: (bytes: [UInt8], manifest: Manifest)] = [:]
         for image in images {
             let manifest = try ImageDirectory.open(at: image).manifest
             let manifestBytes = try Self.read(image + "/manifest.json")
@@ -39,6 +40,7 @@ final class ImageMutationTarget {
             throw CheckpointError("the fuzzer needs between 1 and 128 image files, and \(images) hold \(slots.count)")
         }
         self.slots = slots
+        self.manifests = manifests
     }
 
     /// One input for each file, as it is.
