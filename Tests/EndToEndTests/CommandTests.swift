@@ -16,8 +16,7 @@ final class CommandTests: EndToEndCase {
     /// A crtool installed without the stub every restore starts from
     /// cannot restore anything: check says so and fails.
     func testCheckFailsWithoutTheRestoreStub() throws {
-        let result = try runCommand("/usr/bin/env", ["CRTOOL_STUB=/nonexistent/crtool-restore-stub", BuildProducts.crtool, "check"],
-                                    outputPrefix: scratch.newPath("check"), timeout: 30)
+        let result = try crtoolWithoutStub(["check"])
         XCTAssertEqual(result.status, .exited(1), "\(result)")
         XCTAssertTrue(result.stdout.contains("MISSING crtool-restore-stub (every restore): /nonexistent/crtool-restore-stub is missing"), "\(result)")
     }

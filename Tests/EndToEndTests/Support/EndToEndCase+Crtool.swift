@@ -9,6 +9,14 @@ extension EndToEndCase {
         return try runCommand(BuildProducts.crtool, arguments, outputPrefix: prefix, timeout: timeout)
     }
 
+    /// crtool as if installed without the restore stub: CRTOOL_STUB
+    /// names /nonexistent/crtool-restore-stub.
+    func crtoolWithoutStub(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
+        try BuildProducts.requireExecutable(BuildProducts.crtool)
+        return try runCommand("/usr/bin/env", ["CRTOOL_STUB=/nonexistent/crtool-restore-stub", BuildProducts.crtool] + arguments,
+                              outputPrefix: scratch.newPath("crtool-\(arguments.first ?? "")"), timeout: timeout)
+    }
+
     /// Dumps the fixture into a fresh image directory and returns it. Unless
     /// --leave-running is among the options, the dump kills the process; it
     /// is reaped here so its PID is free for the restore.
