@@ -6,6 +6,10 @@ import Codecs
 /// parsers and decompressors that a CRC mismatch would otherwise shield.
 /// Dump and restore never call it.
 public enum ImageSealing {
+    /// Where a chunk header keeps what sealing reads and writes (the
+    /// layout is in PageChunkHeader.swift).
+    private static let rangeCountAt = 12, storedSizeAt = 24, dataCRCAt = 32, headerCRCAt = 36
+
     /// `bytes`, a manifest.json, with its own checksum field filled in.
     public static func sealManifest(_ bytes: [UInt8]) throws -> [UInt8] {
         try ManifestFile.seal(bytes)
@@ -24,13 +28,13 @@ public enum ImageSealing {
     public static func sealChunks(_ bytes: inout [UInt8]) {
         var start = 0
         while start + PageChunkHeader.fixedSize <= bytes.count {
-            let rangeCount = Int(field(bytes, at: start + 12, width: 4))
-            let storedSize = field(bytes, at: start + 24, width: 8)
+            let rangeCount = Int(field(bytes, at: start + rangeCountAt, width: 4))
+            let storedSize = field(bytes, at: start + storedSizeAt, width: 8)
             guard rangeCount <= PageChunkHeader.maxRanges else { return }
             let dataStart = start + PageChunkHeader.fixedSize + rangeCount * PageChunkHeader.rangeEntrySize
             guard dataStart <= bytes.count, storedSize <= UInt64(bytes.count - dataStart) else { return }
             let dataEnd = dataStart + Int(storedSize)
-            setField(&bytes, at: start + 32, width: 4, UInt64(CRC32.checksum(bytes[dataStart..<dataEnd])))
+            setField(&bytes, at: start + dataCRCAt, width: 4, UInt64(CRC32.checksum(bytes[dataStart..<dataEnd])))
             sealChunkHeader(&bytes, at: start)
             start = dataEnd
         }
@@ -40,11 +44,11 @@ public enum ImageSealing {
     /// range table, as long as the table fits in `bytes`.
     public static func sealChunkHeader(_ bytes: inout [UInt8], at start: Int) {
         guard start + PageChunkHeader.fixedSize <= bytes.count else { return }
-        let rangeCount = Int(field(bytes, at: start + 12, width: 4))
+        let rangeCount = Int(field(bytes, at: start + rangeCountAt, width: 4))
         let tableEnd = start + PageChunkHeader.fixedSize + rangeCount * PageChunkHeader.rangeEntrySize
         guard rangeCount <= PageChunkHeader.maxRanges, tableEnd <= bytes.count else { return }
-        let crc = CRC32.update(CRC32.checksum(bytes[start..<start + 36]), bytes[(start + PageChunkHeader.fixedSize)..<tableEnd])
-        setField(&bytes, at: start + 36, width: 4, UInt64(crc))
+        let crc = CRC32.update(CRC32.checksum(bytes[start..<start + headerCRCAt]), bytes[(start + PageChunkHeader.fixedSize)..<tableEnd])
+        setField(&bytes, at: start + headerCRCAt, width: 4, UInt64(crc))
     }
 
     /// A little-endian field of `width` bytes at `offset`.
