@@ -1,4 +1,5 @@
 import Foundation
+import Ptrace
 
 /// What `Restorer.check` found: the image would restore here, but for the
 /// ids that are taken now.
@@ -24,28 +25,25 @@ extension Restorer {
     /// without creating anything: to learn that an image is whole and fits
     /// this host before the original is stopped for good. A nil
     /// `stubPath` leaves the stub out, for a check of the image alone.
+    /// `shellJob` checks for a restore with --shell-job.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                             stubPath: String? = RestoreOptions.defaultStubPath()) throws -> RestoreCheck {
-        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers)
+                             stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false) throws -> RestoreCheck {
+        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob)
         if let objects = plan.sysvIPC { _ = try SysVIPCRestorer.missing(objects) }
         if let stubPath { try requireStub(stubPath) }
-        var readers = plan.processes.map { plan.pageReaders[$0.pid]! }
-        readers += plan.inheritedPages.keys.sorted().flatMap { plan.inheritedPages[$0]!.map(\.reader) }
-        var bytes: UInt64 = 0
-        for reader in readers {
-            defer { reader.closeFiles() }
-            bytes += try decodeAll(reader) { _ in }
-        }
+        var streams: [CheckedStream] = plan.processes.map { CheckedStream(reader: plan.pageReaders[$0.pid]!) }
+        streams += plan.inheritedPages.keys.sorted().flatMap { plan.inheritedPages[$0]!.map { CheckedStream(reader: $0.reader) } }
         for object in plan.sharedMemory {
-            bytes += try decodeAll(try image.pageReader(name: object.pagesFile)) {
+            streams.append(CheckedStream(reader: try image.pageReader(name: object.pagesFile)) {
                 try $0.requireWithin(size: object.size, file: object.pagesFile, object: "object")
-            }
+            })
         }
         for segment in plan.sysvIPC?.sharedMemory ?? [] {
-            bytes += try decodeAll(try image.pageReader(name: segment.pagesFile)) {
+            streams.append(CheckedStream(reader: try image.pageReader(name: segment.pagesFile)) {
                 try $0.requireWithin(size: segment.size, file: segment.pagesFile, object: "segment")
-            }
+            })
         }
+        let bytes = try decodeAll(streams, workers: workers)
         return RestoreCheck(
             processes: plan.processes.count, zombies: plan.zombies.count,
             threads: plan.processes.reduce(0) { $0 + $1.threads.count },
@@ -55,12 +53,37 @@ extension Restorer {
             warnings: warnings)
     }
 
-    private static func decodeAll(_ reader: PageStreamReader, _ checkChunk: (PageChunk) throws -> Void) throws -> UInt64 {
+    /// A page stream to decode whole, and what each of its chunks must
+    /// also satisfy.
+    private struct CheckedStream {
+        var reader: PageStreamReader
+        var checkChunk: (PageChunk) throws -> Void = { _ in }
+    }
+
+    /// Decodes every chunk of every stream on `workers` threads, chunk by
+    /// chunk in stream order, so that a large image takes its
+    /// decompression's time spread over the cores, and returns the bytes
+    /// decoded. A stream's files are closed once its last chunk is done,
+    /// so a tree of many processes does not hold all its page files open.
+    private static func decodeAll(_ streams: [CheckedStream], workers: Int) throws -> UInt64 {
+        let chunks = streams.indices.flatMap { stream in streams[stream].reader.chunkLocations().map { (stream, $0) } }
+        var left = streams.map { $0.reader.chunkLocations().count }
         var bytes: UInt64 = 0
-        for location in reader.chunkLocations() {
-            let chunk = try reader.readChunk(location)
-            try checkChunk(chunk)
-            bytes += UInt64(chunk.data.count)
+        let lock = Lock()
+        defer { for stream in streams { stream.reader.closeFiles() } }
+        for (stream, count) in left.enumerated() where count == 0 { streams[stream].reader.closeFiles() }
+        try ParallelWork.run(count: chunks.count, workers: workers) {
+            { i in
+                let (stream, location) = chunks[i]
+                let chunk = try streams[stream].reader.readChunk(location)
+                try streams[stream].checkChunk(chunk)
+                let done: Bool = lock.withLock {
+                    bytes += UInt64(chunk.data.count)
+                    left[stream] -= 1
+                    return left[stream] == 0
+                }
+                if done { streams[stream].reader.closeFiles() }
+            }
         }
         return bytes
     }
