@@ -30,7 +30,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
-    @Flag(name: .long, help: "Check the image as a restore does before it creates anything (every checksum and field, the files it maps and reads on this host, its System V objects against this host's, the restore stub), decompress every page, and check that its ids are free here; create nothing. Exits 1 on the first problem.")
+    @Flag(name: .long, help: "Check the image as a restore does before it creates anything (every checksum and field, the files, directories and devices it maps and opens on this host, its System V objects against this host's, the restore stub), decompress every page, and check that its ids are free here; create nothing. Exits 1 on the first problem.")
     var checkOnly = false
 
     @Flag(name: [.short, .long], help: "Print the time each phase took.")
@@ -92,7 +92,7 @@ struct RestoreCommand: ParsableCommand {
 
     private func runCheck() throws {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory) }
+        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob) }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "

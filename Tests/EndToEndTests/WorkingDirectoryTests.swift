@@ -57,6 +57,29 @@ final class WorkingDirectoryTests: EndToEndCase {
         try assertTicksGoOn(fixture, from: mark)
     }
 
+    /// The directory the process worked in was removed after the dump: the
+    /// restore would fail entering it once the process exists. It is named
+    /// before anything is made, by the restore and by the check alike, and
+    /// the restore goes ahead once the directory is back.
+    func testARemovedWorkingDirectoryIsNamedBeforeAnythingIsMade() throws {
+        let (fixture, dir) = try startPlaces([])
+        let image = try checkpoint(fixture)
+        XCTAssertEqual(rmdir(dir + "/work"), 0, errnoText())
+        for arguments in [["restore", "-D", image, "-d"], ["restore", "-D", image, "--check-only"]] {
+            let refused = try crtool(arguments)
+            XCTAssertEqual(refused.status, .exited(1), "\(arguments): \(refused)")
+            XCTAssertTrue(refused.stderr.contains("\(dir)/work (the working directory of pid \(fixture.pid)): No such file or directory (ENOENT)"),
+                          "\(refused)")
+            XCTAssertFalse(ProcessTable.isAlive(fixture.pid), "nothing is made: \(refused)")
+        }
+
+        XCTAssertEqual(mkdir(dir + "/work", 0o755), 0, errnoText())
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        XCTAssertEqual(try link(fixture.pid, "cwd"), dir + "/work")
+        try assertTicksGoOn(fixture, from: mark)
+    }
+
     // MARK: -
 
     /// The fixture, standing in `dir`/work, with `dir` as the kernel spells

@@ -35,9 +35,8 @@ public struct SharedMemoryImage: Codable, Equatable, Sendable {
 
     /// The same from a stat st_dev (glibc's dev_t encoding).
     public static func objectID(device: UInt64, inode: UInt64) -> UInt64 {
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
-        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        return objectID(major: major, minor: minor, inode: inode)
+        let number = DeviceNumber(device)
+        return objectID(major: number.major, minor: number.minor, inode: inode)
     }
 
     /// A memfd, as opposed to shared anonymous memory or a deleted file.

@@ -74,9 +74,8 @@ enum PathFiles: FileKind {
     /// Character devices whose state lives in the open file, not in the
     /// device: what each holds, or nil for one that reopens as it was.
     static func statefulDevice(_ device: UInt64) -> String? {
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
-        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
-        switch (major, minor) {
+        let number = DeviceNumber(device)
+        switch (number.major, number.minor) {
         case (10, 200): return "a tun/tap interface"
         case (10, 229): return "a FUSE file system"
         case (10, 232): return "a virtual machine (KVM)"
@@ -89,7 +88,7 @@ enum PathFiles: FileKind {
     }
 
     static func isTerminal(device: UInt64) -> Bool {
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let major = DeviceNumber(device).major
         return (136...143).contains(major) || major == 4 || major == 5
     }
 

@@ -66,12 +66,14 @@ public enum Restorer {
     /// The image opened and checked as a tree, and the files on this host
     /// it names checked against it: everything a restore can know is wrong
     /// before it creates a process. Also returns the warnings for files
-    /// written since the dump.
-    static func verifiedPlan(_ directory: String, workers: Int) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
+    /// written since the dump. `shellJob`: the job's terminal will be
+    /// crtool's, so the one it had need not be there.
+    static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
         let image = try ImageDirectory.open(at: directory)
         let plan = try RestorePlan.load(image, workers: workers)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
+        try OpenPaths.requireReachable(plan, shellJob: shellJob)
         return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
@@ -86,7 +88,7 @@ public enum Restorer {
         let started = Date()
         var phases = PhaseTimer()
         OpenFileLimit.raise()
-        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers)
+        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
