@@ -11,12 +11,17 @@ import Ptrace
 /// it was, or the process would get another one under the old name.
 /// Regular files have their own, closer check (`OpenRegularFiles`); a
 /// working directory deleted before the dump is made again by the restore
-/// (`WorkingDirectory`), and so is not checked here.
+/// (`WorkingDirectory`), and so is the slave of a pty master the image
+/// holds (`PtyMasters`): neither is checked here.
 enum OpenPaths {
     /// `shellJob`: --shell-job was given, so the job's terminal is crtool's,
     /// not the one at its old path.
     static func requireReachable(_ plan: RestorePlan, shellJob: Bool) throws {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: shellJob)
+        // The slaves of the image's own pty masters, which the restore makes.
+        let madeTerminals = Set(plan.processes.flatMap { p in
+            p.files.compactMap { f in f.kind == .ptyMaster ? f.pty.map { "/dev/pts/\($0.index)" } : nil }
+        })
         var problems: [Problem] = []
         for p in plan.processes {
             for (path, role) in [(p.root, "the root"), (p.cwd, "the working directory")] where !isSkipped(path) {
@@ -24,7 +29,7 @@ enum OpenPaths {
                     problems.append(Problem(path: path, pid: p.pid, holder: role, found: found))
                 }
             }
-            for f in p.files where !isSkipped(f.path) {
+            for f in p.files where !isSkipped(f.path) && !madeTerminals.contains(f.path) {
                 let expected: Expected
                 switch f.kind {
                 case .directory: expected = .directory
