@@ -40,14 +40,9 @@ final class ShellJobTests: EndToEndCase {
         terminal.close()
         XCTAssertTrue(poll(timeout: 10) { !fileExists(path) }, "\(path) goes once nothing holds the terminal")
 
-        for arguments in [["restore", "-D", image, "-d"], ["restore", "-D", image, "--check-only"]] {
-            let refused = try crtool(arguments)
-            XCTAssertEqual(refused.status, .exited(1), "\(arguments): \(refused)")
-            XCTAssertTrue(refused.stderr.contains("\(path) (a terminal, fd 0 of pid \(job))"), "\(refused)")
-            XCTAssertTrue(refused.stderr.contains("ENOENT"), "\(refused)")
-            XCTAssertTrue(refused.stderr.contains("restore with --shell-job"), "\(refused)")
-            XCTAssertFalse(ProcessTable.isAlive(job), "nothing is made: \(refused)")
-        }
+        try assertRestoreRefused(image, pid: job, mentioning: [
+            "\(path) (a terminal, fd 0 of pid \(job))", "ENOENT", "restore with --shell-job",
+        ])
         let check = try crtool(["restore", "-D", image, "--check-only", "--shell-job"])
         XCTAssertTrue(check.succeeded, "with --shell-job the old terminal is not needed: \(check)")
     }

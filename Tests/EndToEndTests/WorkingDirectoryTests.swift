@@ -65,13 +65,9 @@ final class WorkingDirectoryTests: EndToEndCase {
         let (fixture, dir) = try startPlaces([])
         let image = try checkpoint(fixture)
         XCTAssertEqual(rmdir(dir + "/work"), 0, errnoText())
-        for arguments in [["restore", "-D", image, "-d"], ["restore", "-D", image, "--check-only"]] {
-            let refused = try crtool(arguments)
-            XCTAssertEqual(refused.status, .exited(1), "\(arguments): \(refused)")
-            XCTAssertTrue(refused.stderr.contains("\(dir)/work (the working directory of pid \(fixture.pid)): No such file or directory (ENOENT)"),
-                          "\(refused)")
-            XCTAssertFalse(ProcessTable.isAlive(fixture.pid), "nothing is made: \(refused)")
-        }
+        try assertRestoreRefused(image, pid: fixture.pid, mentioning: [
+            "\(dir)/work (the working directory of pid \(fixture.pid)): No such file or directory (ENOENT)",
+        ])
 
         XCTAssertEqual(mkdir(dir + "/work", 0o755), 0, errnoText())
         let mark = fixture.lineCount

@@ -19,3 +19,22 @@ extension EndToEndCase {
         return result.stderr
     }
 }
+
+/// A restore crtool must refuse before it makes anything, as the check
+/// must too.
+extension EndToEndCase {
+    /// Runs `restore -d` and `restore --check-only` (each with `options`)
+    /// on `image`: both must exit 1 with every one of `texts` in the
+    /// message, and leave `pid` unmade.
+    func assertRestoreRefused(_ image: String, pid: pid_t, mentioning texts: [String], options: [String] = [],
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+        for mode in ["-d", "--check-only"] {
+            let refused = try crtool(["restore", "-D", image, mode] + options)
+            XCTAssertEqual(refused.status, .exited(1), "\(mode): \(refused)", file: file, line: line)
+            for text in texts {
+                XCTAssertTrue(refused.stderr.contains(text), "\(mode): the message should say \"\(text)\": \(refused)", file: file, line: line)
+            }
+            XCTAssertFalse(ProcessTable.isAlive(pid), "\(mode) made pid \(pid): \(refused)", file: file, line: line)
+        }
+    }
+}
