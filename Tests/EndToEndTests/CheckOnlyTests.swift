@@ -16,7 +16,7 @@ final class CheckOnlyTests: EndToEndCase {
         let result = try crtool(["restore", "-D", image, "--check-only"])
         XCTAssertTrue(result.succeeded, "\(result)")
         XCTAssertTrue(result.stdout.contains("1 thread"), "\(result)")
-        XCTAssertTrue(result.stdout.contains("its ids are free here"), "\(result)")
+        XCTAssertTrue(result.stdout.contains("its ids and addresses are free here"), "\(result)")
         XCTAssertFalse(ProcessTable.isAlive(counter.pid), "the check made pid \(counter.pid)")
         XCTAssertEqual(liveProcessesStartedHere(), [])
         XCTAssertEqual(try Self.contents(of: image), before, "the check changed the image")

@@ -41,6 +41,43 @@ final class InetEchoTests: EndToEndCase {
         assertNoFailures(fixture)
     }
 
+    /// Something took the TCP listener's and the UDP socket's addresses
+    /// after the dump: the restore would fail binding them once the
+    /// process exists. Both are named before anything is made, by the
+    /// restore and by the check alike, and the restore goes ahead once
+    /// they are free again.
+    func testTakenAddressesAreNamedBeforeAnythingIsMade() throws {
+        let fixture = try startFixture("inetecho")
+        let ports = try EchoPorts(fixture)
+        let image = try checkpoint(fixture)
+        var blockers: [Int32] = []
+        defer { blockers.forEach { _ = close($0) } }
+        let listener = try Sockets.create(family: AF_INET, type: Int32(SOCK_STREAM.rawValue))
+        blockers.append(listener)
+        try Sockets.setIntOption(listener, level: SOL_SOCKET, name: SO_REUSEADDR, 1)
+        try Sockets.bind(listener, try SocketAddress.inet(host: "127.0.0.1", port: ports.tcp))
+        try Sockets.listen(listener, backlog: 1)
+        let datagrams = try Sockets.create(family: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
+        blockers.append(datagrams)
+        try Sockets.bind(datagrams, try SocketAddress.inet(host: "127.0.0.1", port: ports.udp))
+
+        try assertRestoreRefused(image, pid: fixture.pid, mentioning: [
+            "2 addresses the image's sockets had cannot be taken on this host",
+            "127.0.0.1:\(ports.tcp) (a TCP listener, fd ",
+            "127.0.0.1:\(ports.udp) (a UDP socket, fd ",
+        ])
+        let named = try crtool(["restore", "-D", image, "--check-only"]).stderr
+        XCTAssertFalse(named.contains(":\(ports.tcp6) ") || named.contains(":\(ports.udp6) "), "the free addresses are not named: \(named)")
+
+        blockers.forEach { _ = close($0) }
+        blockers = []
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        try talk(ports, tag: "after")
+        try fixture.waitFor(line: "datagram after udp", from: mark)
+        assertNoFailures(fixture)
+    }
+
     /// Connections in TIME_WAIT (state 06) on local `port`, from /proc/net/tcp6.
     private func timeWaitCount(port: UInt16) -> Int {
         let hexPort = String(format: "%04X", port)

@@ -84,10 +84,7 @@ enum InetSockets: FileKind {
             throw CheckpointError("fd \(f.fd) of pid \(context.pid) is an inet socket without its state in the image")
         }
         let what = "fd \(f.fd) of pid \(context.pid)"
-        let family = state.family == .ipv6 ? AF_INET6 : AF_INET
-        let tcp = state.transport == .tcp
-        let fd = try Sockets.create(family: family, type: Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue),
-                                    protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
+        let fd = try socket(like: state)
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
             if state.connection != nil || state.connecting != nil {
@@ -123,22 +120,41 @@ enum InetSockets: FileKind {
         }
     }
 
+    /// A fresh socket of `state`'s family and protocol.
+    private static func socket(like state: InetSocketState) throws -> Int32 {
+        let tcp = state.transport == .tcp
+        return try Sockets.create(family: state.family == .ipv6 ? AF_INET6 : AF_INET,
+                                  type: Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue),
+                                  protocol: Int32(tcp ? IPPROTO_TCP : IPPROTO_UDP))
+    }
+
+    /// Makes a socket as `open` does, with `state`'s options, binds it to
+    /// `state`'s address and closes it again: whether a restore would get
+    /// that address now. It does not listen, so no connection can reach it
+    /// meanwhile.
+    static func tryBind(_ state: InetSocketState, at local: InetEndpoint, what: String) throws {
+        let fd = try socket(like: state)
+        defer { close(fd) }
+        try SocketOptionSet.apply(state.options, to: fd)
+        try bind(fd, to: try address(local), state: state, what: what, listens: false)
+    }
+
     /// Binds, and listens for a listener. Connections the dumped listener
     /// accepted may linger in TIME_WAIT on its port; a listener that did
     /// not ask for SO_REUSEADDR is let through them for the bind and the
     /// listen only, and the option cleared again after.
-    private static func bind(_ fd: Int32, to address: SocketAddress, state: InetSocketState, what: String) throws {
+    private static func bind(_ fd: Int32, to address: SocketAddress, state: InetSocketState, what: String, listens: Bool = true) throws {
         var bound = false
         func bindAndListen() throws {
             if !bound {
                 try Sockets.bind(fd, address)
                 bound = true
             }
-            if state.listening {
+            if state.listening, listens {
                 try Sockets.listen(fd, backlog: Int32(clamping: state.backlog ?? 128))
             }
         }
-        let inUse = CheckpointError("cannot restore \(what): \(address) is in use by another socket")
+        let inUse = AddressInUse(what: what, address: address)
         do {
             try bindAndListen()
         } catch let e as SystemError where e.errno == EADDRINUSE {
@@ -160,4 +176,12 @@ enum InetSockets: FileKind {
             throw CheckpointError("the image holds an address crtool cannot read: \"\(e.host)\"")
         }
     }
+}
+
+/// The address a socket had is bound by another one on this host now.
+struct AddressInUse: Error, CustomStringConvertible {
+    var what: String
+    var address: SocketAddress
+
+    var description: String { "cannot restore \(what): \(address) is in use by another socket" }
 }

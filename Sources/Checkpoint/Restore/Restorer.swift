@@ -94,6 +94,8 @@ public enum Restorer {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
         phases.mark("wait for ids")
+        // Once the ids are free: an original still dying holds its ports too.
+        try BoundAddresses.requireFree(plan.processes)
         try requireStub(options.stubPath)
 
         let registry = OpenFileRegistry()

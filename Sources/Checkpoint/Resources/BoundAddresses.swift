@@ -1,0 +1,40 @@
+import Ptrace
+
+/// The check a restore makes, before it creates any process, that the
+/// addresses of the image's TCP listeners and bound UDP sockets are free
+/// on this host: a server started on the same port since the dump would
+/// otherwise fail the restore once the processes exist.
+///
+/// Each address is tried as the restore will take it: a socket of the same
+/// family with the same options, bound, then closed. Connections are left
+/// out (they take their address with TCP_REPAIR, beside a listener on the
+/// same port), and so are sockets crtool-keeper or a process outside the
+/// tree holds: those are taken back, not bound again.
+enum BoundAddresses {
+    static func requireFree(_ processes: [ProcessImage]) throws {
+        var tried: Set<Int> = []
+        var taken: [String] = []
+        for p in processes {
+            for f in p.files {
+                guard let state = f.inetSocket, let local = state.local, f.heldOutside == nil,
+                      state.connection == nil, state.connecting == nil, tried.insert(f.openFile).inserted else { continue }
+                let what = "fd \(f.fd) of pid \(p.pid)"
+                do {
+                    try InetSockets.tryBind(state, at: local, what: what)
+                } catch let error as AddressInUse {
+                    taken.append("\(error.address) (\(kind(state)), \(what)): in use by another socket")
+                } catch {
+                    taken.append("\(local.host) port \(local.port) (\(kind(state)), \(what)): \(error)")
+                }
+            }
+        }
+        guard !taken.isEmpty else { return }
+        throw CheckpointError((taken.count == 1 ? "an address" : "\(taken.count) addresses")
+            + " the image's sockets had cannot be taken on this host: " + taken.joined(separator: "; ")
+            + ". Free \(taken.count == 1 ? "it" : "them") to restore it (ss -ltunp shows what holds a port)")
+    }
+
+    private static func kind(_ state: InetSocketState) -> String {
+        state.transport == .udp ? "a UDP socket" : state.listening ? "a TCP listener" : "a bound TCP socket"
+    }
+}
