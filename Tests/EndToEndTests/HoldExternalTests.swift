@@ -21,6 +21,11 @@ final class HoldExternalTests: EndToEndCase {
         XCTAssertTrue(ProcessTable.isAlive(keeper), "crtool-keeper \(keeper) holds the pipe until the restore")
         let shown = try crtool(["show", dir]).stdout
         XCTAssertTrue(shown.contains("kept open by crtool-keeper pid \(keeper)") && shown.contains("kill \(keeper)"), shown)
+        let check = try crtool(["restore", "-D", dir, "--check-only"])
+        XCTAssertTrue(check.succeeded, "the keeper holds the pipe: \(check)")
+        XCTAssertTrue(ProcessTable.isAlive(keeper), "the check leaves crtool-keeper \(keeper) holding the pipe")
+        usleep(100_000)
+        XCTAssertFalse(reader.log.lines().contains("eof"), "the check leaves the pipe open")
 
         let restored = try crtool(["restore", "-D", dir, "-d"])
         XCTAssertTrue(restored.succeeded, "\(restored)")
@@ -233,7 +238,8 @@ final class HoldExternalTests: EndToEndCase {
     }
 
     /// The keeper was killed before the restore: the reader saw the end of
-    /// the pipe, and the restore says so and leaves nothing behind.
+    /// the pipe, and the restore says so before it makes anything, as the
+    /// check does.
     func testRestoreFailsClearlyWhenTheKeeperIsGone() throws {
         let (reader, writer) = try startReaderOfChild()
         defer { try? stopTree(reader.pid, others: [writer]) }
@@ -242,10 +248,7 @@ final class HoldExternalTests: EndToEndCase {
         Glibc.kill(keeper, SIGKILL)
         XCTAssertTrue(poll(timeout: 10) { reader.log.lines().contains("eof") }, "the keeper held the last write end")
 
-        let result = try crtool(["restore", "-D", dir, "-d"])
-        XCTAssertFalse(result.succeeded, "\(result)")
-        XCTAssertTrue(result.stderr.contains("fd 1 of pid \(writer)") && result.stderr.contains("crtool-keeper pid \(keeper)")
-                      && result.stderr.contains("has ended"), "\(result)")
+        try assertRestoreRefused(dir, pid: writer, mentioning: ["fd 1 of pid \(writer)", "crtool-keeper pid \(keeper)", "has ended"])
         XCTAssertEqual(liveProcessesStartedHere().filter { $0 != reader.pid }, [], "the failed restore left processes behind")
     }
 

@@ -29,6 +29,28 @@ enum TakenBack {
         return local
     }
 
+    /// The check a restore makes before it creates any process that each
+    /// file it will take back is still held as it was: a keeper ended, or
+    /// a holder gone, would otherwise fail the restore once the processes
+    /// exist. Each file is taken as the restore takes it, and closed
+    /// again; the holder keeps its own.
+    static func requireHeld(_ processes: [ProcessImage]) throws {
+        var problems: [String] = []
+        var tried: Set<Int> = []
+        for p in processes {
+            for f in p.files {
+                guard let holder = f.heldOutside, tried.insert(f.openFile).inserted else { continue }
+                do {
+                    close(try file(f, from: holder, pid: p.pid))
+                } catch {
+                    problems.append("\(error)")
+                }
+            }
+        }
+        guard !problems.isEmpty else { return }
+        throw CheckpointError(problems.joined(separator: "; "))
+    }
+
     /// Ends every crtool-keeper the image names, once the restored tree
     /// holds all it kept: a keeper left running would hold each pipe's
     /// end and each connection open after the program closed its own.

@@ -74,6 +74,7 @@ public enum Restorer {
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
+        try TakenBack.requireHeld(plan.processes)
         return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
