@@ -88,19 +88,23 @@ public enum Maps {
         guard !digits.isEmpty else { return nil }
         var n: UInt64 = 0
         for b in digits {
-            let digit: UInt64
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(b - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = UInt64(b - UInt8(ascii: "a")) + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = UInt64(b - UInt8(ascii: "A")) + 10
-            default: return nil
-            }
+            guard let digit = digit(b, radix: radix) else { return nil }
             let (shifted, o1) = n.multipliedReportingOverflow(by: radix)
             let (sum, o2) = shifted.addingReportingOverflow(digit)
             guard !o1 && !o2 else { return nil }
             n = sum
         }
         return n
+    }
+
+    /// The value of one digit of `radix` (10, or 16 in either case).
+    static func digit(_ b: UInt8, radix: UInt64) -> UInt64? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(b - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: return UInt64(b - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: return UInt64(b - UInt8(ascii: "A")) + 10
+        default: return nil
+        }
     }
 }
 
@@ -146,12 +150,8 @@ public enum Smaps {
             while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
             defer { lineStart = lineEnd + 1 }
             var i = lineStart
-            var address: UInt64 = 0
-            while i < lineEnd, let digit = hexValue(bytes[i]) {
-                address = address &* 16 &+ UInt64(digit)
-                i += 1
-            }
-            if i > lineStart && i < lineEnd && bytes[i] == dash {
+            while i < lineEnd, Maps.digit(bytes[i], radix: 16) != nil { i += 1 }
+            if i < lineEnd && bytes[i] == dash, let address = Maps.number(bytes[lineStart..<i], radix: 16) {
                 if withEntries { entries.append(try Maps.parseLine(bytes[lineStart..<lineEnd], file: file)) }
                 if let c = current { result[c] = detail }
                 current = address
@@ -179,14 +179,6 @@ public enum Smaps {
 
     private static let newline = UInt8(ascii: "\n"), dash = UInt8(ascii: "-")
     private static let colonByte = UInt8(ascii: ":"), space = UInt8(ascii: " ")
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        default: return nil
-        }
-    }
 
     /// The number in "   1234 kB".
     static func kib(_ value: ArraySlice<UInt8>) -> UInt64 {
