@@ -22,18 +22,39 @@ struct CgroupPlacement {
     }
 
     func place(_ process: ProcessImage, warnings: inout [String]) {
-        guard let wanted = process.cgroups, !wanted.isEmpty else { return }
-        for membership in wanted where !own.contains(membership) {
-            let name = membership.controllers.isEmpty ? "unified" : membership.controllers
-            guard let directory = membership.directory(in: mounts), FileManager.default.fileExists(atPath: directory) else {
-                warnings.append("pid \(process.pid) was in \(name) cgroup \(membership.path), which does not exist here; it stays in crtool's")
+        for (membership, directory) in wanted(by: process) {
+            guard let directory else {
+                warnings.append(Self.missing(membership, of: process))
                 continue
             }
             do {
                 try LocalFile.writeControl("\(process.pid)\n", to: directory + "/cgroup.procs", pid: process.pid)
             } catch {
-                warnings.append("pid \(process.pid) could not join \(name) cgroup \(membership.path): \(error)")
+                warnings.append("pid \(process.pid) could not join \(Self.name(of: membership)) cgroup \(membership.path): \(error)")
             }
         }
+    }
+
+    /// The warnings `place` would give for cgroups that do not exist here,
+    /// for a check made before the restore.
+    func missing(for processes: [ProcessImage]) -> [String] {
+        processes.flatMap { p in wanted(by: p).filter { $0.directory == nil }.map { Self.missing($0.membership, of: p) } }
+    }
+
+    /// The cgroups `process` was in that crtool is not, each with its
+    /// directory here, or nil where it does not exist.
+    private func wanted(by process: ProcessImage) -> [(membership: CgroupMembership, directory: String?)] {
+        (process.cgroups ?? []).filter { !own.contains($0) }.map { membership in
+            let directory = membership.directory(in: mounts)
+            return (membership, directory.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
+        }
+    }
+
+    private static func missing(_ membership: CgroupMembership, of process: ProcessImage) -> String {
+        "pid \(process.pid) was in \(name(of: membership)) cgroup \(membership.path), which does not exist here; it stays in crtool's"
+    }
+
+    private static func name(of membership: CgroupMembership) -> String {
+        membership.controllers.isEmpty ? "unified" : membership.controllers
     }
 }

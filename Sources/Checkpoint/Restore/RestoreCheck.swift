@@ -13,7 +13,8 @@ public struct RestoreCheck: Sendable {
     /// Process, thread and zombie ids of the image that something on this
     /// host has now: a restore would wait for them, then fail.
     public var takenIDs: [Int32]
-    /// Files the processes had open that were written since the dump.
+    /// What the restore would warn of: files the processes had open that
+    /// were written since the dump, cgroups that do not exist here.
     public var warnings: [String]
 }
 
@@ -55,7 +56,7 @@ extension Restorer {
             vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
             pageBytes: bytes,
             takenIDs: takenIDs,
-            warnings: warnings)
+            warnings: warnings + CgroupPlacement.here().missing(for: plan.processes))
     }
 
     /// A page stream to decode whole, and what each of its chunks must
