@@ -26,16 +26,35 @@ public enum HugePages {
 
     /// Pages of `pageSize` the pool has free now, if this kernel has a pool of that size.
     public static func free(pageSize: UInt64) -> Int? {
-        let path = "/sys/kernel/mm/hugepages/hugepages-\(pageSize / 1024)kB/free_hugepages"
+        poolCount("free_hugepages", pageSize: pageSize)
+    }
+
+    /// Pages of `pageSize` a new mapping can reserve now: the pool's free
+    /// pages that no mapping has reserved yet, and the surplus pages the
+    /// kernel may still add (vm.nr_overcommit_hugepages). nil if this
+    /// kernel has no pool of that size.
+    public static func available(pageSize: UInt64) -> Int? {
+        func count(_ name: String) -> Int? { poolCount(name, pageSize: pageSize) }
+        guard let free = count("free_hugepages") else { return nil }
+        let surplusRoom = max(0, (count("nr_overcommit_hugepages") ?? 0) - (count("surplus_hugepages") ?? 0))
+        return max(0, free - (count("resv_hugepages") ?? 0)) + surplusRoom
+    }
+
+    /// One of the pool's counters in sysfs, for pages of `pageSize`.
+    private static func poolCount(_ name: String, pageSize: UInt64) -> Int? {
+        let path = "/sys/kernel/mm/hugepages/hugepages-\(pageSize / 1024)kB/\(name)"
         return (try? ProcFile.text(path, pid: getpid())).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// Why a mapping of `bytes` from the pool could not be made, when the
     /// pool is the reason.
     public static func shortage(bytes: UInt64, pageSize: UInt64) -> String {
-        let needed = (bytes + pageSize - 1) / pageSize
-        let free = self.free(pageSize: pageSize).map(String.init) ?? "none"
-        return "it needs \(needed) huge pages of \(pageSize / 1024) kB and the hugetlb pool has \(free) free (vm.nr_hugepages)"
+        "it " + shortage(needing: (bytes + pageSize - 1) / pageSize, pageSize: pageSize, free: free(pageSize: pageSize))
+    }
+
+    /// "needs N huge pages of S kB and the hugetlb pool has F free".
+    public static func shortage(needing needed: UInt64, pageSize: UInt64, free: Int?) -> String {
+        "needs \(needed) huge pages of \(pageSize / 1024) kB and the hugetlb pool has \(free.map(String.init) ?? "none") free (vm.nr_hugepages)"
     }
 }
 

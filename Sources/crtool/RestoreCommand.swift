@@ -30,7 +30,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
-    @Flag(name: .long, help: "Check the image as a restore does before it creates anything (every checksum and field, the files, directories and devices it maps and opens on this host, the files crtool-keeper holds for it, its System V objects against this host's, the restore stub), decompress every page, and check that its ids and its listeners' and UDP sockets' addresses are free here; create nothing. Exits 1 on the first problem.")
+    @Flag(name: .long, help: "Check the image as a restore does before it creates anything (every checksum and field, the files, directories and devices it maps and opens on this host, the files crtool-keeper holds for it, its System V objects against this host's, the restore stub), decompress every page, and check that its ids, its listeners' and UDP sockets' addresses and the huge pages it needs are free here; create nothing. Exits 1 on the first problem.")
     var checkOnly = false
 
     @Flag(name: [.short, .long], help: "Print the time each phase took.")

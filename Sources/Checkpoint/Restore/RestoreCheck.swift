@@ -22,10 +22,10 @@ extension Restorer {
     /// Reads and checks everything a restore reads before it creates a
     /// process, decompresses every page it would write (a damaged chunk
     /// would otherwise be found only half way through a restore), and
-    /// checks the System V objects against this namespace, the stub and
-    /// the addresses of listeners and UDP sockets, without creating
-    /// anything: to learn that an image is whole and fits this host
-    /// before the original is stopped for good. A nil
+    /// checks the System V objects against this namespace, the stub, the
+    /// addresses of listeners and UDP sockets and the hugetlb pool,
+    /// without creating anything: to learn that an image is whole and fits
+    /// this host before the original is stopped for good. A nil
     /// `stubPath` leaves the stub out, for a check of the image alone.
     /// `shellJob` checks for a restore with --shell-job.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
@@ -48,8 +48,8 @@ extension Restorer {
         let bytes = try decodeAll(streams, workers: workers)
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
-        // its ports are its own, and the ids are the answer.
-        if takenIDs.isEmpty { try BoundAddresses.requireFree(plan.processes) }
+        // its ports and huge pages are its own, and the ids are the answer.
+        if takenIDs.isEmpty { try requireRoomOnHost(plan) }
         return RestoreCheck(
             processes: plan.processes.count, zombies: plan.zombies.count,
             threads: plan.processes.reduce(0) { $0 + $1.threads.count },

@@ -78,6 +78,15 @@ public enum Restorer {
         return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
+    /// What the tree takes from the host that nothing else may hold: its
+    /// listeners' and UDP sockets' addresses, and the hugetlb pool's pages.
+    /// Checked once the image's ids are free, since an original still
+    /// dying holds them too.
+    static func requireRoomOnHost(_ plan: RestorePlan) throws {
+        try BoundAddresses.requireFree(plan.processes)
+        try HugePagePool.requireEnough(plan)
+    }
+
     /// Every restore starts its processes from the stub.
     static func requireStub(_ path: String) throws {
         guard access(path, X_OK) == 0 else {
@@ -95,8 +104,7 @@ public enum Restorer {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
         phases.mark("wait for ids")
-        // Once the ids are free: an original still dying holds its ports too.
-        try BoundAddresses.requireFree(plan.processes)
+        try requireRoomOnHost(plan)
         try requireStub(options.stubPath)
 
         let registry = OpenFileRegistry()

@@ -1,0 +1,40 @@
+import Ptrace
+
+/// The check a restore makes, once the image's ids are free and before it
+/// creates any process, that the hugetlb pool has the pages the image's
+/// huge-page memory will reserve: on a host whose pool is smaller (or
+/// has none of that size), the restore would fail at the first such
+/// mapping, once the processes exist.
+///
+/// What it counts is what the restore will certainly reserve: private
+/// anonymous huge-page memory (its whole size, at mmap, unless it was
+/// mapped MAP_NORESERVE), and every shared-memory object and System V
+/// segment of the pool (made whole by crtool before the processes).
+/// Private mappings of pool files reserve too, but are not counted: a
+/// check must never refuse a restore that would succeed.
+enum HugePagePool {
+    static func requireEnough(_ plan: RestorePlan) throws {
+        var needed: [UInt64: UInt64] = [:]
+        for p in plan.processes {
+            for v in p.vmas where v.kind == .anonymous && v.sysvShm == nil && !v.flags.contains("nr") {
+                if let page = v.hugePageSize { needed[page, default: 0] += pages(v.size, page) }
+            }
+        }
+        for object in plan.sharedMemory {
+            if let page = object.hugePageSize { needed[page, default: 0] += pages(object.size, page) }
+        }
+        for segment in plan.sysvIPC?.sharedMemory ?? [] {
+            if let page = segment.hugePageSize { needed[page, default: 0] += pages(segment.size, page) }
+        }
+        for (page, count) in needed.sorted(by: { $0.key < $1.key }) {
+            let available = HugePages.available(pageSize: page)
+            guard let available, UInt64(available) >= count else {
+                throw CheckpointError("the image's huge-page memory " + HugePages.shortage(needing: count, pageSize: page, free: available))
+            }
+        }
+    }
+
+    private static func pages(_ bytes: UInt64, _ page: UInt64) -> UInt64 {
+        (bytes + page - 1) / page
+    }
+}
