@@ -17,7 +17,23 @@ enum OpenPaths {
     /// `shellJob`: --shell-job was given, so the job's terminal is crtool's,
     /// not the one at its old path.
     static func requireReachable(_ plan: RestorePlan, shellJob: Bool) throws {
-        let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: shellJob)
+        let problems = self.problems(plan, shellTerminal: TerminalRestorer.shellTerminal(plan, shellJob: shellJob))
+        guard !problems.isEmpty else { return }
+        let one = problems.count == 1
+        var text = (one ? "a path" : "\(problems.count) paths")
+            + " the image has open or stands in cannot be found as \(one ? "it was" : "they were"): "
+            + problems.map(\.description).joined(separator: "; ")
+            + ". Put \(one ? "it" : "them") back as \(one ? "it was" : "they were") to restore it"
+        if problems.contains(where: \.isTerminal), !shellJob, TerminalRestorer.shellTerminal(plan, shellJob: true) != nil {
+            text += ", or restore with --shell-job to give the job crtool's terminal in place of the one it had"
+        }
+        throw CheckpointError(text)
+    }
+
+    /// Every root, working directory and descriptor of the image whose
+    /// path is not as it needs, the descriptors of one process on one
+    /// path together.
+    private static func problems(_ plan: RestorePlan, shellTerminal: UInt64?) -> [Problem] {
         // The slaves of the image's own pty masters, which the restore makes.
         let madeTerminals = Set(plan.processes.flatMap { p in
             p.files.compactMap { f in f.kind == .ptyMaster ? f.pty.map { "/dev/pts/\($0.index)" } : nil }
@@ -30,16 +46,8 @@ enum OpenPaths {
                 }
             }
             for f in p.files where !isSkipped(f.path) && !madeTerminals.contains(f.path) {
-                let expected: Expected
-                switch f.kind {
-                case .directory: expected = .directory
-                case .characterDevice, .terminal:
-                    guard let device = f.device, !(f.kind == .terminal && device == shellTerminal) else { continue }
-                    expected = .device(device, terminal: f.kind == .terminal)
-                default: continue
-                }
-                guard let found = problem(at: f.path, expecting: expected) else { continue }
-                // The fds of one process on one path make one entry.
+                guard let expected = expectation(for: f, shellTerminal: shellTerminal),
+                      let found = problem(at: f.path, expecting: expected) else { continue }
                 if let same = problems.lastIndex(where: { $0.path == f.path && $0.pid == p.pid && !$0.fds.isEmpty }) {
                     problems[same].fds.append(f.fd)
                 } else {
@@ -48,15 +56,19 @@ enum OpenPaths {
                 }
             }
         }
-        guard !problems.isEmpty else { return }
-        var text = (problems.count == 1 ? "a path" : "\(problems.count) paths")
-            + " the image has open or stands in cannot be found as \(problems.count == 1 ? "it was" : "they were"): "
-            + problems.map(\.description).joined(separator: "; ")
-            + ". Put \(problems.count == 1 ? "it" : "them") back as \(problems.count == 1 ? "it was" : "they were") to restore it"
-        if problems.contains(where: \.isTerminal), !shellJob, TerminalRestorer.shellTerminal(plan, shellJob: true) != nil {
-            text += ", or restore with --shell-job to give the job crtool's terminal in place of the one it had"
+        return problems
+    }
+
+    /// What `f`'s path must lead to, or nil for a descriptor this check
+    /// leaves alone (another kind, or the terminal --shell-job replaces).
+    private static func expectation(for f: FileDescriptorImage, shellTerminal: UInt64?) -> Expected? {
+        switch f.kind {
+        case .directory: return .directory
+        case .characterDevice, .terminal:
+            guard let device = f.device, !(f.kind == .terminal && device == shellTerminal) else { return nil }
+            return .device(device, terminal: f.kind == .terminal)
+        default: return nil
         }
-        throw CheckpointError(text)
     }
 
     /// A path that is not as the image needs it, and who needs it.

@@ -33,19 +33,7 @@ extension Restorer {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob)
         if let objects = plan.sysvIPC { _ = try SysVIPCRestorer.missing(objects) }
         if let stubPath { try requireStub(stubPath) }
-        var streams: [CheckedStream] = plan.processes.map { CheckedStream(reader: plan.pageReaders[$0.pid]!) }
-        streams += plan.inheritedPages.keys.sorted().flatMap { plan.inheritedPages[$0]!.map { CheckedStream(reader: $0.reader) } }
-        for object in plan.sharedMemory {
-            streams.append(CheckedStream(reader: try image.pageReader(name: object.pagesFile)) {
-                try $0.requireWithin(size: object.size, file: object.pagesFile, object: "object")
-            })
-        }
-        for segment in plan.sysvIPC?.sharedMemory ?? [] {
-            streams.append(CheckedStream(reader: try image.pageReader(name: segment.pagesFile)) {
-                try $0.requireWithin(size: segment.size, file: segment.pagesFile, object: "segment")
-            })
-        }
-        let bytes = try decodeAll(streams, workers: workers)
+        let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
         // its ports and huge pages are its own, and the ids are the answer.
@@ -57,6 +45,26 @@ extension Restorer {
             pageBytes: bytes,
             takenIDs: takenIDs,
             warnings: warnings + CgroupPlacement.here().missing(for: plan.processes))
+    }
+
+    /// Every page stream a restore of `plan` would write from: the
+    /// processes', the parent images' they take pages from, and the
+    /// shared-memory objects' and System V segments', whose chunks must
+    /// each lie inside their object.
+    private static func pageStreams(_ image: ImageDirectory, _ plan: RestorePlan) throws -> [CheckedStream] {
+        var streams = plan.processes.map { CheckedStream(reader: plan.pageReaders[$0.pid]!) }
+        streams += plan.inheritedPages.keys.sorted().flatMap { plan.inheritedPages[$0]!.map { CheckedStream(reader: $0.reader) } }
+        for object in plan.sharedMemory {
+            streams.append(CheckedStream(reader: try image.pageReader(name: object.pagesFile)) {
+                try $0.requireWithin(size: object.size, file: object.pagesFile, object: "object")
+            })
+        }
+        for segment in plan.sysvIPC?.sharedMemory ?? [] {
+            streams.append(CheckedStream(reader: try image.pageReader(name: segment.pagesFile)) {
+                try $0.requireWithin(size: segment.size, file: segment.pagesFile, object: "segment")
+            })
+        }
+        return streams
     }
 
     /// A page stream to decode whole, and what each of its chunks must
