@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Ptrace
 import XCTest
 
 /// Memory from the hugetlb pool (MAP_HUGETLB | MAP_ANONYMOUS): private
@@ -197,6 +198,47 @@ final class HugePageTests: EndToEndCase {
         try parent.waitForMore("tick", 5, after: mark)
         assertNoFailures(parent)
         XCTAssertEqual(residentBytes(ofSegment: segment), residentBefore, "the same huge pages exist, the untouched one not")
+    }
+
+    /// A System V segment on huge pages that was not removed outlives the
+    /// dumped process and keeps its pages: the restore attaches it as it
+    /// is and reserves nothing for it, so a pool with no page left over
+    /// is enough, for the check as for the restore.
+    func testAKeptSysVSegmentNeedsNoPagesOfThePool() throws {
+        try reserveHugePages(3)
+        let parent = try startPython("sysv-kept", """
+            import ctypes, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.shmat.restype = ctypes.c_void_p
+            size = 6 << 20
+            shmid = libc.shmget(0, size, 0o1000 | 0o4000 | 0o600)  # IPC_CREAT | SHM_HUGETLB
+            if shmid < 0:
+                print("FAIL: shmget", ctypes.get_errno(), flush=True)
+            words = (ctypes.c_uint64 * (size // 8)).from_address(libc.shmat(shmid, None, 0))
+            for i in range(0, size // 8, 512):
+                words[i] = i * 23
+            print("segment", shmid, flush=True)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                time.sleep(0.05)
+                n += 1
+                ok = all(words[i] == i * 23 for i in range(0, size // 8, 512))
+                print("tick", n, "ok" if ok else "FAIL: the segment changed", flush=True)
+            """)
+        defer { try? stopTree(parent.pid) }
+        try parent.waitFor("tick", atLeast: 2)
+        let segment = try XCTUnwrap(parent.numbers("segment").first)
+        addTeardownBlock { _ = shmctl(Int32(segment), IPC_RMID, nil) }
+        let (image, _) = try checkpointTree(parent)
+        XCTAssertEqual(HugePages.available(pageSize: 2 << 20), 0, "the kept segment holds the whole pool")
+
+        let check = try crtool(["restore", "-D", image, "--check-only"])
+        XCTAssertTrue(check.succeeded, "\(check)")
+        let mark = parent.lineCount
+        try restore(image, as: parent)
+        try parent.waitForMore("tick", 5, after: mark)
+        assertNoFailures(parent)
     }
 
     /// The rss column of /proc/sysvipc/shm for segment `id`.

@@ -8,12 +8,16 @@ import Ptrace
 ///
 /// What it counts is what the restore will certainly reserve: private
 /// anonymous huge-page memory (its whole size, at mmap, unless it was
-/// mapped MAP_NORESERVE), and every shared-memory object and System V
-/// segment of the pool (made whole by crtool before the processes).
+/// mapped MAP_NORESERVE), every shared-memory object of the pool, and the
+/// System V segments of the pool that the restore makes (each made whole
+/// by crtool before the processes; a segment still in the namespace is
+/// attached as it is, and holds its pages already).
 /// Private mappings of pool files reserve too, but are not counted: a
 /// check must never refuse a restore that would succeed.
 enum HugePagePool {
-    static func requireEnough(_ plan: RestorePlan) throws {
+    /// `makingSegments`: the image's System V segments this namespace
+    /// lacks (`SysVIPCRestorer.missing`).
+    static func requireEnough(_ plan: RestorePlan, makingSegments: [SysVSharedMemoryImage]) throws {
         var needed: [UInt64: UInt64] = [:]
         for p in plan.processes {
             for v in p.vmas where v.kind == .anonymous && v.sysvShm == nil && !v.flags.contains("nr") {
@@ -23,7 +27,7 @@ enum HugePagePool {
         for object in plan.sharedMemory {
             if let page = object.hugePageSize { needed[page, default: 0] += pages(object.size, page) }
         }
-        for segment in plan.sysvIPC?.sharedMemory ?? [] {
+        for segment in makingSegments {
             if let page = segment.hugePageSize { needed[page, default: 0] += pages(segment.size, page) }
         }
         for (page, count) in needed.sorted(by: { $0.key < $1.key }) {

@@ -31,13 +31,13 @@ extension Restorer {
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false) throws -> RestoreCheck {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob)
-        if let objects = plan.sysvIPC { _ = try SysVIPCRestorer.missing(objects) }
+        let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
         // its ports and huge pages are its own, and the ids are the answer.
-        if takenIDs.isEmpty { try requireRoomOnHost(plan) }
+        if takenIDs.isEmpty { try requireRoomOnHost(plan, sysvMissing: sysvMissing) }
         return RestoreCheck(
             processes: plan.processes.count, zombies: plan.zombies.count,
             threads: plan.processes.reduce(0) { $0 + $1.threads.count },

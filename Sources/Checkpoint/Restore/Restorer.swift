@@ -79,12 +79,13 @@ public enum Restorer {
     }
 
     /// What the tree takes from the host that nothing else may hold: its
-    /// listeners' and UDP sockets' addresses, and the hugetlb pool's pages.
-    /// Checked once the image's ids are free, since an original still
-    /// dying holds them too.
-    static func requireRoomOnHost(_ plan: RestorePlan) throws {
+    /// listeners' and UDP sockets' addresses, and the hugetlb pool's pages
+    /// (for the System V segments the restore makes, `sysvMissing`, among
+    /// the rest). Checked once the image's ids are free, since an original
+    /// still dying holds them too.
+    static func requireRoomOnHost(_ plan: RestorePlan, sysvMissing: SysVIPCRestorer.Missing?) throws {
         try BoundAddresses.requireFree(plan.processes)
-        try HugePagePool.requireEnough(plan)
+        try HugePagePool.requireEnough(plan, makingSegments: sysvMissing?.segments ?? [])
     }
 
     /// Every restore starts its processes from the stub.
@@ -104,7 +105,8 @@ public enum Restorer {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
         phases.mark("wait for ids")
-        try requireRoomOnHost(plan)
+        let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
+        try requireRoomOnHost(plan, sysvMissing: sysvMissing)
         try requireStub(options.stubPath)
 
         let registry = OpenFileRegistry()
@@ -114,7 +116,7 @@ public enum Restorer {
         registry.sharedMemory = sharedMemory
         try PtyMasters.prepare(plan.processes, registry: registry)
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
-        let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, image: image)
+        let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
         var warnings = changedFiles
         do {

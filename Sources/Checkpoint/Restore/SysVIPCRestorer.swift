@@ -79,12 +79,11 @@ enum SysVIPCRestorer {
         return missing
     }
 
-    /// Makes the image's missing objects, after checking every one
-    /// against the namespace (`missing`).
-    static func prepare(_ objects: SysVIPCImage?, image: ImageDirectory) throws -> SysVIPCRestore {
+    /// Makes the image's `missing` objects, found as `missing(_:)` finds
+    /// them.
+    static func prepare(_ objects: SysVIPCImage?, missing: Missing?, image: ImageDirectory) throws -> SysVIPCRestore {
         let restore = SysVIPCRestore()
-        guard let objects, !objects.isEmpty else { return restore }
-        let missing = try missing(objects)
+        guard let objects, let missing, !objects.isEmpty else { return restore }
         for s in objects.sharedMemory where s.destroyed { restore.noteDestroyed(s.id) }
         let (makeSegments, makeSets, makeQueues) = (missing.segments, missing.semaphoreSets, missing.messageQueues)
 
