@@ -49,7 +49,12 @@ public enum HugePages {
     /// Why a mapping of `bytes` from the pool could not be made, when the
     /// pool is the reason.
     public static func shortage(bytes: UInt64, pageSize: UInt64) -> String {
-        "it " + shortage(needing: (bytes + pageSize - 1) / pageSize, pageSize: pageSize, free: free(pageSize: pageSize))
+        "it " + shortage(needing: pages(covering: bytes, pageSize: pageSize), pageSize: pageSize, free: free(pageSize: pageSize))
+    }
+
+    /// Huge pages of `pageSize` that `bytes` take, the last one partly.
+    public static func pages(covering bytes: UInt64, pageSize: UInt64) -> UInt64 {
+        (bytes + pageSize - 1) / pageSize
     }
 
     /// "needs N huge pages of S kB and the hugetlb pool has F free".

@@ -21,14 +21,14 @@ enum HugePagePool {
         var needed: [UInt64: UInt64] = [:]
         for p in plan.processes {
             for v in p.vmas where v.kind == .anonymous && v.sysvShm == nil && !v.flags.contains("nr") {
-                if let page = v.hugePageSize { needed[page, default: 0] += pages(v.size, page) }
+                if let page = v.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: v.size, pageSize: page) }
             }
         }
         for object in plan.sharedMemory {
-            if let page = object.hugePageSize { needed[page, default: 0] += pages(object.size, page) }
+            if let page = object.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: object.size, pageSize: page) }
         }
         for segment in makingSegments {
-            if let page = segment.hugePageSize { needed[page, default: 0] += pages(segment.size, page) }
+            if let page = segment.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: segment.size, pageSize: page) }
         }
         for (page, count) in needed.sorted(by: { $0.key < $1.key }) {
             let available = HugePages.available(pageSize: page)
@@ -36,9 +36,5 @@ enum HugePagePool {
                 throw CheckpointError("the image's huge-page memory " + HugePages.shortage(needing: count, pageSize: page, free: available))
             }
         }
-    }
-
-    private static func pages(_ bytes: UInt64, _ page: UInt64) -> UInt64 {
-        (bytes + page - 1) / page
     }
 }
