@@ -64,6 +64,7 @@ public enum Syscall {
     public static let capset: Int64 = 126
     public static let setfsuid: Int64 = 122
     public static let setfsgid: Int64 = 123
+    public static let wait4: Int64 = 61
     public static let kill: Int64 = 62
     public static let setsid: Int64 = 112
     public static let setpgid: Int64 = 109

@@ -18,6 +18,11 @@ final class TreeTests: EndToEndCase {
         let sharedBefore = Dictionary(uniqueKeysWithValues: before.map { ($0.pid, sharedMappings($0.pid)) })
         XCTAssertTrue(sharedBefore.values.contains { $0.contains { $0.hasSuffix("/dev/zero (deleted)") } }, "shared anonymous memory: \(sharedBefore)")
         let image = try checkpoint(tree)
+        // Each parent reaped its children, the zombie too, before it was
+        // killed: their PIDs are free as the dump returns, not once this
+        // process, the orphans' subreaper, or init reaps them.
+        let held = before.map(\.pid).filter { $0 != tree.pid && !ProcessTable.isFree($0) }
+        XCTAssertEqual(held, [], "still taken after the dump: \(held.compactMap(ProcessIdentity.of))")
         for p in before where p.pid != tree.pid {
             _ = try? waitForExit(p.pid, timeout: 5)
             try waitUntilFree(p.pid)

@@ -298,7 +298,8 @@ public enum Dumper {
             if !options.treeSurvives {
                 // Killed in repair mode, the connections close without a
                 // word to their peers.
-                tree.release(kill: true)
+                let inspectors = Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.inspector) })
+                tree.kill { parent, children in try? inspectors[parent]?.reap(children) }
                 tcpRepair?.release()
                 released = Date()
                 phases.mark("release")

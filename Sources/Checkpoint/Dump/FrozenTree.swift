@@ -10,6 +10,8 @@ final class FrozenTree {
     let root: Int32
     private(set) var processes: [FrozenProcess] = []
     private(set) var zombies: [ZombieImage] = []
+    /// Each process's parent in the tree, as the children lists showed it.
+    private var parents: [Int32: Int32] = [:]
     private let tasks = AttachedTasks()
     private let timeout: Double
 
@@ -48,6 +50,7 @@ final class FrozenTree {
                 for p in processes {
                     for child in try ProcDirectory.children(pid: p.pid) where !seen.contains(child) {
                         seen.insert(child)
+                        parents[child] = p.pid
                         fresh.append(child)
                     }
                 }
@@ -74,6 +77,24 @@ final class FrozenTree {
         // Children first when killing, so no parent sees a child die first
         // and acts on it; the order does not matter when detaching.
         for p in processes.reversed() { p.release(kill: kill) }
+        processes = []
+        tasks.release()
+    }
+
+    /// Kills the tree, children first. Each parent, still frozen once its
+    /// children are gone, is handed them and its zombies to `reap` before
+    /// it dies itself: a parent that reaps them (TaskInspector.reap) frees
+    /// their PIDs before the dump returns. Orphans would wait for init,
+    /// which on some hosts takes a second or two, and a restore of the
+    /// image waits as long for its PIDs.
+    func kill(reaping reap: (_ parent: Int32, _ children: [Int32]) -> Void) {
+        var children: [Int32: [Int32]] = [:]
+        for z in zombies { children[z.ppid, default: []].append(z.pid) }
+        for p in processes { if let parent = parents[p.pid] { children[parent, default: []].append(p.pid) } }
+        for p in processes.reversed() {
+            if let mine = children[p.pid] { reap(p.pid, mine) }
+            p.release(kill: true)
+        }
         processes = []
         tasks.release()
     }

@@ -80,6 +80,17 @@ final class TaskInspector {
         return try WriteTracker(adopting: try local.get(), pid: frozen.pid)
     }
 
+    /// Has the process reap these children of its own, which crtool
+    /// killed (or which were zombies already): it is frozen, about to be
+    /// killed too, and would otherwise leave them to init, which may take
+    /// a second to free their PIDs. WNOHANG: a child the kernel reaped
+    /// already (SIGCHLD ignored) or not yet waitable is left as it is.
+    func reap(_ children: [Int32]) throws {
+        guard let inj = leaderInjection, !children.isEmpty else { return }
+        let options = UInt64(WNOHANG) | 0x4000_0000 // __WALL: clone children too
+        _ = try inj.callAll(children.map { SyscallRequest(Syscall.wait4, UInt64($0), 0, options, 0) })
+    }
+
     /// Everything only the process can tell, asked by injected calls: the
     /// leader answers its own thread's questions and the process-wide ones
     /// (brk, signal actions, interval timers, controls) in one trip, every
