@@ -19,6 +19,7 @@ let fixtureNames: [String] = [
     "fdpassing",
     "files",
     "forker",
+    "hugepages",
     "inetecho",
     "inotify",
     "locks",

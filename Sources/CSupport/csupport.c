@@ -150,20 +150,31 @@ struct cr_pm_scan_arg {
 };
 #define CR_PAGEMAP_SCAN _IOWR('f', 16, struct cr_pm_scan_arg)
 
-long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
+static long cr_pagemap_scan(int pagemap_fd, uint64_t flags, uint64_t start, uint64_t end, uint64_t inverted, uint64_t mask,
+                            uint64_t returned, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
     struct cr_pm_scan_arg arg = {
-        /* A mapping without asynchronous write protection is no answer
-         * (EPERM): its marks, if any, are not a tracker's. */
-        .size = sizeof arg, .flags = 2 /* PM_SCAN_CHECK_WPASYNC */, .start = start, .end = end,
+        .size = sizeof arg, .flags = flags, .start = start, .end = end,
         .vec = (uint64_t)(uintptr_t)regions, .vec_len = capacity,
-        /* present, and neither written nor the zero page */
-        .category_inverted = CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
-        .category_mask = CR_PAGE_IS_PRESENT | CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
-        .return_mask = CR_PAGE_IS_PRESENT,
+        .category_inverted = inverted, .category_mask = mask, .return_mask = returned,
     };
     long r = ioctl(pagemap_fd, CR_PAGEMAP_SCAN, &arg);
     *walk_end = arg.walk_end;
     return r < 0 ? -errno : r;
+}
+
+long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
+    /* A mapping without asynchronous write protection is no answer
+     * (EPERM): its marks, if any, are not a tracker's. Present, and
+     * neither written nor the zero page. */
+    return cr_pagemap_scan(pagemap_fd, 2 /* PM_SCAN_CHECK_WPASYNC */, start, end,
+                           CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
+                           CR_PAGE_IS_PRESENT | CR_PAGE_IS_WRITTEN | CR_PAGE_IS_PFNZERO,
+                           CR_PAGE_IS_PRESENT, regions, capacity, walk_end);
+}
+
+long cr_pagemap_huge(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end) {
+    return cr_pagemap_scan(pagemap_fd, 0, start, end, 0, CR_PAGE_IS_PRESENT | CR_PAGE_IS_HUGE, CR_PAGE_IS_HUGE,
+                           regions, capacity, walk_end);
 }
 
 long cr_fs_magic(const char *path)

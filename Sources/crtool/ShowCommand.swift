@@ -90,7 +90,8 @@ struct ShowCommand: ParsableCommand {
                 if vmas {
                     for v in p.vmas {
                         let range = "\(String(v.start, radix: 16))-\(String(v.end, radix: 16))"
-                        print("    \(range) \(v.protection) \(v.kind.rawValue) pages=\(v.pagesStored) \(v.path ?? "")")
+                        let huge = v.transparentHugePages.map { " thp=\(ByteCount.format(PageRanges.pageCount($0) * 4096))" } ?? ""
+                        print("    \(range) \(v.protection) \(v.kind.rawValue) pages=\(v.pagesStored)\(huge) \(v.path ?? "")")
                     }
                 }
                 for f in p.files {

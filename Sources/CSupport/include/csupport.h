@@ -124,6 +124,7 @@ int cr_hugetlb_present(uint64_t base, uint64_t len, uint64_t huge_size, uint8_t 
 #define CR_PAGE_IS_WRITTEN (1u << 1)
 #define CR_PAGE_IS_PRESENT (1u << 3)
 #define CR_PAGE_IS_PFNZERO (1u << 5)
+#define CR_PAGE_IS_HUGE (1u << 6)
 
 typedef struct {
     uint64_t start, end, categories;
@@ -135,6 +136,12 @@ typedef struct {
  * some of the range is not under asynchronous write protection); *walk_end
  * is where the scan stopped (end when it covered everything). */
 long cr_pagemap_unwritten(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end);
+
+/* The regions of [start, end) that are present huge pages: transparent
+ * huge pages mapped whole by one page-middle-directory entry, or hugetlb
+ * pages. Returns how many, or -errno (-EINVAL or -ENOTTY on a kernel
+ * without PAGEMAP_SCAN); *walk_end as above. */
+long cr_pagemap_huge(int pagemap_fd, uint64_t start, uint64_t end, cr_page_region *regions, uint64_t capacity, uint64_t *walk_end);
 
 /* statfs(2)'s f_type for the file system `path` is on; -1 with errno set
  * when it cannot be read (Swift's Glibc module leaves statfs out). */

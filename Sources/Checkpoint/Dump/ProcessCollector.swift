@@ -70,6 +70,7 @@ enum ProcessCollector {
         for i in vmas.indices where vmas[i].flags.contains("ht") {
             vmas[i].hugePageSize = (details[vmas[i].start]?.kernelPageKiB ?? 2048) * 1024
         }
+        try TransparentHugePages.find(in: &vmas, details: details, pid: pid)
         return ProcessLayout(maps: maps, details: details, vmas: vmas)
     }
 

@@ -128,6 +128,10 @@ public struct VMAImage: Codable, Equatable, Sendable {
     public var hugePageSize: UInt64? = nil
     /// A NUMA policy of the range's own (mbind); absent: the thread's.
     public var memoryPolicy: MemoryPolicy? = nil
+    /// Runs of anonymous memory that transparent huge pages mapped whole
+    /// at the dump (2 MiB aligned, whole huge pages): the restore makes
+    /// them huge pages again. Absent: none, or an older image.
+    public var transparentHugePages: [PageRange]? = nil
 
     public var size: UInt64 { end - start }
     public var readable: Bool { protection.hasPrefix("r") }

@@ -269,6 +269,7 @@ final class AddressSpaceBuilder {
         }
         let placed = work.map { $0.wanted ?? $0.location.header.ranges }
         let lanes = AddressLanes(balancing: placed.flatMap { $0 }, count: max(1, workers))
+        try TransparentHugePages.advise(process.vmas, inj: inj)
         let fill = UserfaultFill.open(for: process.vmas, lanes: lanes, inj: inj, pid: pid)
         var queues = LaneQueues(lanes: placed.map { lanes.lane(of: $0.first?.address ?? 0) }, count: lanes.count)
         let lock = Lock()
@@ -305,6 +306,7 @@ final class AddressSpaceBuilder {
             }
         }
         try fill?.finish()
+        warnings += try TransparentHugePages.collapse(process.vmas, inj: inj, pid: pid)
         for layer in inherited { layer.reader.closeFiles() }
         return written
     }

@@ -26,6 +26,9 @@ enum ImageConsistency {
             if let page = v.hugePageSize, !HugePageSizes.valid(page, size: v.size) || v.start % page != 0 {
                 throw fail("vmas[\(i)].hugePageSize", "\(page) is not a huge page size the VMA at 0x\(String(v.start, radix: 16)) is aligned to")
             }
+            if let runs = v.transparentHugePages, let reason = Self.hugePageRunsProblem(runs, in: v) {
+                throw fail("vmas[\(i)].transparentHugePages", reason)
+            }
             if v.kind == .aioRing {
                 guard let ring = v.aioRing else { throw fail("vmas[\(i)].aioRing", "missing for a VMA of kind aioRing") }
                 guard ring.slots > 1, UInt64(ring.slots) == AioRingLayout.slots(forSize: v.size), ring.head < ring.slots, ring.tail < ring.slots else {
@@ -83,5 +86,23 @@ enum ImageConsistency {
         for (j, s) in p.sharedPendingSignals.enumerated() where s.info.count != 128 || s.signal < 1 || s.signal > 64 {
             throw fail("sharedPendingSignals[\(j)]", "not a valid siginfo")
         }
+    }
+
+    /// Why `runs` cannot be huge pages of `v`, or nil: they must be sorted,
+    /// apart, whole 2 MiB pages inside a private anonymous VMA.
+    static func hugePageRunsProblem(_ runs: [PageRange], in v: VMAImage) -> String? {
+        guard v.kind == .anonymous, v.hugePageSize == nil, v.sharedMemory == nil else {
+            return "only private anonymous memory has transparent huge pages"
+        }
+        let size = TransparentHugePages.size
+        var lastEnd = v.start
+        for r in runs {
+            guard let end = r.endAddress, r.address >= lastEnd, end <= v.end, r.pageCount > 0,
+                  r.address % size == 0, UInt64(r.byteCount) % size == 0 else {
+                return "run 0x\(String(r.address, radix: 16)) of \(r.pageCount) pages is not whole 2 MiB pages in order inside 0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16))"
+            }
+            lastEnd = end
+        }
+        return nil
     }
 }

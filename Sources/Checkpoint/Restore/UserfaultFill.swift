@@ -10,8 +10,9 @@ import Ptrace
 /// There is one userfaultfd per address lane, registered on that lane's
 /// part of the VMAs, so that workers in different lanes never share one.
 ///
-/// Everything else (copied-on-write pages of file mappings, shared memory)
-/// and every kernel without userfaultfd keeps the process_vm_writev path.
+/// Everything else (copied-on-write pages of file mappings, shared memory,
+/// runs that were transparent huge pages) and every kernel without
+/// userfaultfd keeps the process_vm_writev path.
 final class UserfaultFill {
     private struct Piece {
         var range: Range<UInt64>
@@ -40,11 +41,17 @@ final class UserfaultFill {
         guard !userfaults.isEmpty else { return nil }
         let fill = UserfaultFill(userfaults: userfaults)
         for vma in wanted.sorted(by: { $0.start < $1.start }) {
-            for piece in lanes.split(vma.start..<vma.end) {
-                let lane = min(piece.lane, userfaults.count - 1)
-                // A range the kernel will not register is written the other way.
-                if (try? userfaults[lane].registerMissing(piece.range)) != nil {
-                    fill.registered.append(Piece(range: piece.range, lane: lane))
+            // UFFDIO_COPY makes small pages only: runs that were huge pages
+            // are written the other way, which faults huge pages in.
+            let small = PageRanges.subtracting(PageRanges.runs(vma.start..<vma.end), vma.transparentHugePages ?? [])
+            for run in small {
+                guard let end = run.endAddress else { continue }
+                for piece in lanes.split(run.address..<end) {
+                    let lane = min(piece.lane, userfaults.count - 1)
+                    // A range the kernel will not register is written the other way.
+                    if (try? userfaults[lane].registerMissing(piece.range)) != nil {
+                        fill.registered.append(Piece(range: piece.range, lane: lane))
+                    }
                 }
             }
         }

@@ -118,6 +118,8 @@ public struct SmapsDetail: Equatable, Sendable {
     /// Anonymous: pages of the VMA that are anonymous, which in a private
     /// file mapping are the ones copied on write.
     public var anonymousKiB: UInt64 = 0
+    /// AnonHugePages: anonymous memory mapped by transparent huge pages.
+    public var anonymousHugeKiB: UInt64 = 0
     /// KernelPageSize: 4 for ordinary memory, the huge page size for
     /// memory of the hugetlb pool.
     public var kernelPageKiB: UInt64 = 4
@@ -169,6 +171,8 @@ public enum Smaps {
                 detail.swapKiB = kib(value)
             } else if key.elementsEqual("Anonymous".utf8) {
                 detail.anonymousKiB = kib(value)
+            } else if key.elementsEqual("AnonHugePages".utf8) {
+                detail.anonymousHugeKiB = kib(value)
             } else if key.elementsEqual("KernelPageSize".utf8) {
                 detail.kernelPageKiB = kib(value)
             }

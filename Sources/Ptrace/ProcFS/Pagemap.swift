@@ -48,16 +48,31 @@ public final class Pagemap {
     /// every page of a mapping the program write-protects with its own
     /// userfaultfd, whose marks say nothing of what it wrote.
     public func unwritten(in range: Range<UInt64>) throws -> [Range<UInt64>] {
+        try scan(range, cr_pagemap_unwritten, unanswered: [EPERM]) ?? []
+    }
+
+    /// The runs of `range` mapped by whole huge pages: in anonymous memory,
+    /// transparent huge pages (2 MiB, one page-middle-directory entry each).
+    /// Empty on a kernel without PAGEMAP_SCAN, which cannot tell.
+    public func hugeRuns(in range: Range<UInt64>) throws -> [Range<UInt64>] {
+        try scan(range, cr_pagemap_huge, unanswered: [EINVAL, ENOTTY]) ?? []
+    }
+
+    private typealias Scan = (Int32, UInt64, UInt64, UnsafeMutablePointer<cr_page_region>?, UInt64, UnsafeMutablePointer<UInt64>?) -> Int
+
+    /// Runs one PAGEMAP_SCAN query over `range` in as many calls as its
+    /// answer takes; nil when the kernel answers with one of `unanswered`.
+    private func scan(_ range: Range<UInt64>, _ query: Scan, unanswered: Set<Int32>) throws -> [Range<UInt64>]? {
         var found: [Range<UInt64>] = []
         var regions = [cr_page_region](repeating: cr_page_region(), count: 512)
         var start = range.lowerBound
         while start < range.upperBound {
             var walkEnd: UInt64 = 0
             let n = regions.withUnsafeMutableBufferPointer {
-                cr_pagemap_unwritten(fd, start, range.upperBound, $0.baseAddress, UInt64($0.count), &walkEnd)
+                query(fd, start, range.upperBound, $0.baseAddress, UInt64($0.count), &walkEnd)
             }
             if n == -Int(EINTR) { continue }
-            if n == -Int(EPERM) { return [] }
+            if n < 0, unanswered.contains(Int32(-n)) { return nil }
             if n < 0 {
                 throw SystemError("PAGEMAP_SCAN of /proc/\(pid)/pagemap at 0x\(String(start, radix: 16))", pid: pid, errno: Int32(-n))
             }
