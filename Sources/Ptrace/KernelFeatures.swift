@@ -89,6 +89,9 @@ public enum KernelFeatures {
             probe("write tracking without soft-dirty (pre-dump: userfaultfd asynchronous write protection, PAGEMAP_SCAN)", required: false) {
                 works(else: "pre-dump cannot tell what was written after it") { try probeWriteTracking() }
             },
+            probe("MADV_COLLAPSE (memory that was in transparent huge pages comes back in them)", required: false) {
+                works(else: "such memory comes back in small pages, with a warning") { try probeCollapse() }
+            },
             probe("soft-dirty page tracking", required: false) {
                 let ok = probeSoftDirty()
                 return (ok, ok ? "" : "absent; PAGEMAP_SCAN write-protection is used instead")
@@ -122,6 +125,17 @@ public enum KernelFeatures {
         guard unwritten == [(page.address + 4096)..<(page.address + 2 * 4096)] else {
             throw SystemError("PAGEMAP_SCAN reported \(unwritten.count) unwritten runs where one page was written and one not", errno: EINVAL)
         }
+    }
+
+    /// Makes one written page of crtool's own into a huge page, as a
+    /// restore does with what was huge at the dump.
+    static func probeCollapse() throws {
+        let huge = 2 << 20
+        let region = try AnonymousMapping(size: 2 * huge)
+        let start = (region.address + UInt64(huge) - 1) & ~UInt64(huge - 1)
+        let base = UnsafeMutableRawPointer(bitPattern: UInt(start))!
+        base.storeBytes(of: 1, as: UInt8.self)
+        if madvise(base, huge, 25) != 0 { throw SystemError("madvise(MADV_COLLAPSE)", errno: errno) } // MADV_COLLAPSE
     }
 
     /// A probe that tries `body`: available if it throws nothing, else the

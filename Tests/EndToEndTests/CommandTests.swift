@@ -6,9 +6,9 @@ final class CommandTests: EndToEndCase {
         let result = try crtool(["check"], timeout: 30)
         XCTAssertTrue(result.succeeded, "\(result)")
         XCTAssertGreaterThanOrEqual(result.stdoutLines.count, 3, "\(result)")
-        // Root on this kernel, as the tests run: the probes the TCP tests
-        // rely on must find what they look for.
-        for feature in ["TCP repair mode", "raw IP sockets", "nft (", "crtool-restore-stub", "crtool-keeper"] {
+        // Root on this kernel, as the tests run: the probes the TCP and
+        // huge-page tests rely on must find what they look for.
+        for feature in ["TCP repair mode", "raw IP sockets", "nft (", "MADV_COLLAPSE (", "crtool-restore-stub", "crtool-keeper"] {
             XCTAssertTrue(result.stdoutLines.contains { $0.hasPrefix("ok ") && $0.contains(feature) }, "\(feature): \(result)")
         }
     }
