@@ -23,16 +23,17 @@ extension TransparentHugePages {
 
     /// MADV_POPULATE_WRITE, then MADV_COLLAPSE, on every run once the
     /// pages are written. Populating faults in what no write reached: a
-    /// huge page of zeroes, whose pages the image does not store. Collapsing
-    /// copies into a huge page a run that came back in small pages (a VMA
-    /// without "hg" on a "madvise" host, or no huge page free at the time);
-    /// a run that is huge already costs both a look at its entry. Only VMAs
-    /// with pages stored are writable now, and one without any was all
-    /// zeroes, which stays unbacked as zero pages do elsewhere. The warning
+    /// huge page of zeroes, whose pages the image does not store (a JVM's
+    /// heap touched whole at its start is mostly such pages, and it asked
+    /// for them to be there). Collapsing copies into a huge page a run that
+    /// came back in small pages (a VMA without "hg" on a "madvise" host, or
+    /// no huge page free at the time); a run that is huge already costs
+    /// both a look at its entry. Only a VMA that is writable now can be
+    /// populated: one with pages stored, or writable itself. The warning
     /// names how much stayed in small pages: slower for the program, the
     /// same bytes.
     static func collapse(_ vmas: [VMAImage], inj: RemoteSyscall, pid: Int32) throws -> [String] {
-        let runs = vmas.filter { $0.pagesStored > 0 }.flatMap { $0.transparentHugePages ?? [] }
+        let runs = vmas.filter { $0.pagesStored > 0 || $0.writable }.flatMap { $0.transparentHugePages ?? [] }
         guard !runs.isEmpty else { return [] }
         let results = try inj.callAll(runs.flatMap { run in
             [populateWrite, collapseAdvice].map { SyscallRequest(Syscall.madvise, run.address, UInt64(run.byteCount), $0) }

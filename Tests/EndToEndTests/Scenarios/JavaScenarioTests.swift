@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import XCTest
 
@@ -37,6 +38,40 @@ final class JavaScenarioTests: EndToEndCase {
         }
         try jvm.waitForMore("tick", 3, after: jvm.lineCount)
         assertNoFailures(jvm)
+    }
+
+    /// A JVM asked for transparent huge pages, its heap touched whole at
+    /// start, keeps them: right after the restore the process has at
+    /// least as much memory in huge pages as the image recorded, mostly a
+    /// heap of zeroes the image does not store, and the program goes on.
+    func testJVMHeapInTransparentHugePagesComesBackInThem() throws {
+        try requirePrograms(Self.java, from: "Debian's openjdk-17-jdk-headless")
+        let source = BuildProducts.packageRoot + "/fixtures/java/Workers.java"
+        let jvm = try startProgram("jvm-thp", Self.java, ["-Xms256m", "-Xmx256m", "-XX:+UseTransparentHugePages", "-XX:+AlwaysPreTouch",
+                                                          "-XX:-UsePerfData", source], readyTimeout: 60)
+        defer { try? stopTree(jvm.pid) }
+        try jvm.waitFor("tick", atLeast: 3)
+
+        let image = try checkpoint(jvm)
+        let recorded = try recordedHugePageBytes(image, pid: jvm.pid)
+        XCTAssertGreaterThanOrEqual(recorded, 200 << 20, "the pre-touched heap was in huge pages at the dump")
+        let mark = jvm.lineCount
+        try restore(image, as: jvm)
+        let rollup = readTextFile("/proc/\(jvm.pid)/smaps_rollup") ?? ""
+        let huge = rollup.split(separator: "\n").first { $0.hasPrefix("AnonHugePages:") }.flatMap { UInt64($0.split(separator: " ")[1]) }
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(huge, rollup) << 10, recorded, "bytes in transparent huge pages after the restore")
+        let last = try assertNextTick(jvm, after: mark)
+        try jvm.waitFor("tick", atLeast: last + 5, from: mark)
+        assertNoFailures(jvm)
+    }
+
+    /// The bytes of `pid`'s runs of transparent huge pages in the image.
+    private func recordedHugePageBytes(_ image: String, pid: pid_t) throws -> UInt64 {
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: "\(image)/process-\(pid).json"))
+        let process = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let vmas = try XCTUnwrap(process["vmas"] as? [[String: Any]])
+        let runs = vmas.flatMap { ($0["transparentHugePages"] as? [[String: Any]]) ?? [] }
+        return runs.reduce(0) { $0 + UInt64(($1["pageCount"] as? Int) ?? 0) * 4096 }
     }
 
     /// t of the last "tick <n> total <t> checksum <c>" line at `from` or later.
