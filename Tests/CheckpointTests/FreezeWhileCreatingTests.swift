@@ -107,13 +107,13 @@ final class FreezeWhileCreatingTests: XCTestCase {
                 do {
                     try tree.freeze()
                     let wrong = try check(tree)
-                    tree.release(kill: false)
+                    tree.release()
                     if let wrong {
                         outcome.failure = "freeze \(outcome.freezes + 1): \(wrong)"
                         break
                     }
                 } catch {
-                    tree.release(kill: false)
+                    tree.release()
                     outcome.refused.append("freeze \(outcome.freezes + 1): \(error)")
                     if Double(outcome.refused.count) > failuresAllowed * Double(Self.freezes) {
                         outcome.failure = outcome.refused.joined(separator: "; ")

@@ -235,7 +235,7 @@ public enum Dumper {
                 // Queued while every thread is held: each process stops as
                 // soon as it is let go, before it runs an instruction.
                 if options.leaveStopped { for p in tree.processes { kill(p.pid, SIGSTOP) } }
-                tree.release(kill: false)
+                tree.release()
                 released = Date()
                 phases.mark("release")
             }
@@ -329,7 +329,7 @@ public enum Dumper {
             if !letGo {
                 for c in collected { try? c.inspector.close() }
                 unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
-                tree.release(kill: false)
+                tree.release()
             }
             image.discard()
             guard unresumed.isEmpty else {

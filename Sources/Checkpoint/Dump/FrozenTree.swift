@@ -60,7 +60,7 @@ final class FrozenTree {
                 if pass > 10_000 { throw CheckpointError("the process tree under \(root) keeps growing; cannot freeze it") }
             }
         } catch {
-            release(kill: false)
+            release()
             throw error
         }
     }
@@ -73,15 +73,15 @@ final class FrozenTree {
                            exitStatus: try ZombieImage.exitStatus(pid: pid))
     }
 
-    func release(kill: Bool) {
-        // Children first when killing, so no parent sees a child die first
-        // and acts on it; the order does not matter when detaching.
-        for p in processes.reversed() { p.release(kill: kill) }
+    /// Lets every process go on as it was.
+    func release() {
+        for p in processes.reversed() { p.release(kill: false) }
         processes = []
         tasks.release()
     }
 
-    /// Kills the tree, children first. Each parent, still frozen once its
+    /// Kills the tree, children first, so no parent sees a child die first
+    /// and acts on it. Each parent, still frozen once its
     /// children are gone, is handed them and its zombies to `reap` before
     /// it dies itself: a parent that reaps them (TaskInspector.reap) frees
     /// their PIDs before the dump returns. Orphans would wait for init,

@@ -112,7 +112,7 @@ public enum PreDumper {
             phases.mark("write tracking")
             for inspector in inspectors { try inspector.close() }
             inspectors = []
-            tree.release(kill: false)
+            tree.release()
             letGo = true
             let released = Date()
             phases.mark("release")
@@ -152,7 +152,7 @@ public enum PreDumper {
             handover.endTakenOver()
             if !letGo {
                 for inspector in inspectors { try? inspector.close() }
-                tree.release(kill: false)
+                tree.release()
             }
             image.discard()
             throw error

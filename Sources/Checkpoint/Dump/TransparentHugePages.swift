@@ -10,14 +10,19 @@ enum TransparentHugePages {
     /// The one size of a page-middle-directory mapping on x86-64.
     static let size: UInt64 = 2 << 20
 
+    /// Memory transparent huge pages can back: private anonymous memory
+    /// that is not of the hugetlb pool.
+    static func mayBack(_ v: VMAImage) -> Bool {
+        v.kind == .anonymous && v.hugePageSize == nil && v.sharedMemory == nil
+    }
+
     /// Records, in each private anonymous VMA that smaps shows with
     /// AnonHugePages, the runs its huge pages map (PAGEMAP_SCAN: one walk
     /// of that VMA's page tables). A kernel without PAGEMAP_SCAN records
     /// none, and the restore makes small pages there.
     static func find(in vmas: inout [VMAImage], details: [UInt64: SmapsDetail], pid: Int32) throws {
         let candidates = vmas.indices.filter { i in
-            vmas[i].kind == .anonymous && vmas[i].hugePageSize == nil && vmas[i].sharedMemory == nil
-                && (details[vmas[i].start]?.anonymousHugeKiB ?? 0) > 0
+            mayBack(vmas[i]) && (details[vmas[i].start]?.anonymousHugeKiB ?? 0) > 0
         }
         guard !candidates.isEmpty else { return }
         let pagemap = try Pagemap(pid: pid)

@@ -91,7 +91,7 @@ enum ImageConsistency {
     /// Why `runs` cannot be huge pages of `v`, or nil: they must be sorted,
     /// apart, whole 2 MiB pages inside a private anonymous VMA.
     static func hugePageRunsProblem(_ runs: [PageRange], in v: VMAImage) -> String? {
-        guard v.kind == .anonymous, v.hugePageSize == nil, v.sharedMemory == nil else {
+        guard TransparentHugePages.mayBack(v) else {
             return "only private anonymous memory has transparent huge pages"
         }
         let size = TransparentHugePages.size
