@@ -12,13 +12,13 @@ extension TransparentHugePages {
 
     /// MADV_HUGEPAGE, before any page is written, on the VMAs with runs
     /// that had it (smaps "hg"): on a host whose setting is "madvise" only
-    /// such a VMA faults huge pages in. `finishMappings` advises them again
-    /// with every other flag, which changes nothing.
+    /// such a VMA faults huge pages in. A refusal (a kernel without THP)
+    /// is left to `finishMappings`, which advises them again with every
+    /// other flag and warns of what it cannot set.
     static func advise(_ vmas: [VMAImage], inj: RemoteSyscall) throws {
         let advised = vmas.filter { $0.transparentHugePages != nil && $0.flags.contains("hg") }
-        _ = try inj.checkedAll(advised.map {
-            ("madvise(MADV_HUGEPAGE) at 0x\(String($0.start, radix: 16))", SyscallRequest(Syscall.madvise, $0.start, $0.size, adviseHugePage))
-        })
+        if advised.isEmpty { return }
+        _ = try inj.callAll(advised.map { SyscallRequest(Syscall.madvise, $0.start, $0.size, adviseHugePage) })
     }
 
     /// MADV_POPULATE_WRITE, then MADV_COLLAPSE, on every run once the
