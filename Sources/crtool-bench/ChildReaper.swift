@@ -6,10 +6,8 @@ import Glibc
 /// restore needs the dumped PID free.
 enum ChildReaper {
     /// Waits up to `timeout` seconds for `pid` to end and reaps it.
-    /// Returns false if it is still running then. A dump that kills its
-    /// process may already have reaped it from the tracer thread (a
-    /// tracer in the parent's thread group gets the exit first): ECHILD
-    /// then means done.
+    /// Returns false if it is still running then. ECHILD means it was
+    /// reaped already.
     static func reap(_ pid: pid_t, timeout: Double) throws -> Bool {
         let watch = Stopwatch()
         while true {

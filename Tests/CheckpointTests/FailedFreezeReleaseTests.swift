@@ -28,33 +28,20 @@ final class FailedFreezeReleaseTests: XCTestCase {
             kill(parent, SIGKILL)
             fixture.waitUntilExit()
         }
-        XCTAssertTrue(Self.poll {
+        XCTAssertTrue(Polling.until {
             child = (try? ProcDirectory.children(pid: parent))?.first
-            return child != nil && (try? ProcStatus.read(pid: parent))?.state.hasPrefix("D") == true && Self.text(output).contains("ready")
+            return child != nil && (try? ProcStatus.read(pid: parent))?.state.hasPrefix("D") == true && Polling.text(output).contains("ready")
         }, "a parent in vfork (state D) and its child")
 
         XCTAssertThrowsError(try TracerThread.run { try FrozenTree(root: parent, timeout: 0.5).freeze() }) { error in
             XCTAssertTrue("\(error)".contains("did not stop within"), "\(error)")
         }
         let tree = try [parent, XCTUnwrap(child)]
-        XCTAssertTrue(Self.poll { tree.allSatisfy { (try? ProcStatus.read(pid: $0))?.tracerPid == 0 } },
+        XCTAssertTrue(Polling.until { tree.allSatisfy { (try? ProcStatus.read(pid: $0))?.tracerPid == 0 } },
                       "still traced: \(tree.map { (try? ProcStatus.read(pid: $0))?.tracerPid ?? -1 })")
         // The child ends, and the parent, back from vfork, runs on.
         XCTAssertEqual(kill(tree[1], SIGTERM), 0)
-        XCTAssertTrue(Self.poll { Self.text(output).contains("parent back") }, "the parent's output: \(Self.text(output))")
+        XCTAssertTrue(Polling.until { Polling.text(output).contains("parent back") }, "the parent's output: \(Polling.text(output))")
         XCTAssertTrue(fixture.isRunning)
-    }
-
-    private static func text(_ path: String) -> String {
-        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    }
-
-    private static func poll(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
     }
 }

@@ -127,12 +127,12 @@ final class FrozenProcess {
             for tid in known.keys { _ = tasks.take(tid) }
         } catch {
             threads = Array(known.values)
-            release(kill: false)
+            release()
             throw error
         }
         threads = known.values.sorted { ($0.tid == pid ? 0 : 1, $0.tid) < ($1.tid == pid ? 0 : 1, $1.tid) }
         guard threads.contains(where: { $0.tid == pid }) else {
-            release(kill: false)
+            release()
             throw ProcessVanished(pid: pid)
         }
     }
@@ -319,21 +319,32 @@ final class FrozenProcess {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 
-    /// Lets the process go: running on as it was, or killed.
-    func release(kill killIt: Bool) {
-        if killIt {
-            let handle = try? PidFD(pid: pid)
+    /// Lets the process go on as it was.
+    func release() {
+        for t in threads { try? t.detach() }
+        threads = []
+    }
+
+    /// Kills the process. `waitingForExit` waits until every thread has
+    /// exited, which a parent in the tree needs before it can reap the
+    /// process; the kernel frees the memory first, and process_mrelease
+    /// from here shares that work. Otherwise nothing waits while the
+    /// kernel frees the memory (a tenth of a second or more for
+    /// gigabytes): the exit goes to the process's own parent once the
+    /// tracer thread ends, which lets go of every tracee it still has.
+    func kill(waitingForExit: Bool) {
+        guard waitingForExit else {
             _ = Glibc.kill(pid, SIGKILL)
-            // Its memory goes faster freed from here too; the dump waits
-            // for the process to be gone, so that its PIDs are free.
-            try? handle?.releaseMemory()
-            // Non-leader threads first: the leader's exit is reported only
-            // after every other thread has been reaped.
-            for t in threads.sorted(by: { ($0.tid == pid ? 1 : 0) < ($1.tid == pid ? 1 : 0) }) {
-                while let stop = try? t.waitStop(), !stop.isGone {}
-            }
-        } else {
-            for t in threads { try? t.detach() }
+            threads = []
+            return
+        }
+        let handle = try? PidFD(pid: pid)
+        _ = Glibc.kill(pid, SIGKILL)
+        try? handle?.releaseMemory()
+        // Non-leader threads first: the leader's exit is reported only
+        // after every other thread has been reaped.
+        for t in threads.sorted(by: { ($0.tid == pid ? 1 : 0) < ($1.tid == pid ? 1 : 0) }) {
+            while let stop = try? t.waitStop(), !stop.isGone {}
         }
         threads = []
     }

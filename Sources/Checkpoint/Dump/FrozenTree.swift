@@ -75,7 +75,7 @@ final class FrozenTree {
 
     /// Lets every process go on as it was.
     func release() {
-        for p in processes.reversed() { p.release(kill: false) }
+        for p in processes.reversed() { p.release() }
         processes = []
         tasks.release()
     }
@@ -86,14 +86,16 @@ final class FrozenTree {
     /// it dies itself: a parent that reaps them (TaskInspector.reap) frees
     /// their PIDs before the dump returns. Orphans would wait for init,
     /// which on some hosts takes a second or two, and a restore of the
-    /// image waits as long for its PIDs.
+    /// image waits as long for its PIDs. The root is reaped by its own
+    /// parent, outside the tree, so nothing here waits for its exit: the
+    /// kernel frees its memory while the caller goes on.
     func kill(reaping reap: (_ parent: Int32, _ children: [Int32]) -> Void) {
         var children: [Int32: [Int32]] = [:]
         for z in zombies { children[z.ppid, default: []].append(z.pid) }
         for p in processes { if let parent = parents[p.pid] { children[parent, default: []].append(p.pid) } }
         for p in processes.reversed() {
             if let mine = children[p.pid] { reap(p.pid, mine) }
-            p.release(kill: true)
+            p.kill(waitingForExit: parents[p.pid] != nil)
         }
         processes = []
         tasks.release()
