@@ -61,6 +61,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("j"), .long], help: "Accepted for CRIU compatibility: terminals are saved by path.")
     var shellJob = false
 
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always saved.")
+    var fileLocks = false
+
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 

@@ -27,6 +27,12 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Leave the restored processes stopped (SIGSTOP), for a SIGCONT later.")
     var leaveStopped = false
 
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: the TCP connections an image holds (dumped with --tcp-established) always come back, unless --tcp-close resets them.")
+    var tcpEstablished = false
+
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always taken again.")
+    var fileLocks = false
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 

@@ -12,12 +12,13 @@ final class FileLockTests: EndToEndCase {
         let (fixture, dir, child) = try startLockHolder()
         try assertLocksHeld(in: dir, by: fixture.pid, "before the dump")
 
-        let (image, pids) = try checkpointTree(fixture)
+        // CRIU's flag, which crtool accepts and does not need.
+        let (image, pids) = try checkpointTree(fixture, options: ["--file-locks"])
         XCTAssertEqual(pids.sorted(), [fixture.pid, child].sorted())
         try assertNoLocks(in: dir, "after the dump killed the holders")
 
         let mark = fixture.lineCount
-        try restore(image, as: fixture)
+        try restore(image, as: fixture, options: ["--file-locks"])
         XCTAssertTrue(ProcessTable.isAlive(child), "the child is back")
         try assertLocksHeld(in: dir, by: fixture.pid, "after the restore")
         try fixture.waitForMore("child tick", 20, after: mark)

@@ -62,7 +62,8 @@ final class TCPConnectionTests: EndToEndCase {
         XCTAssertEqual(shown.stdout.components(separatedBy: " established with 127.0.0.1:").count - 1, 2, shown.stdout)
         XCTAssertFalse(shown.stdout.contains(" 0 bytes to send (0 never sent), 0 bytes to read"), "the queues hold bytes: \(shown.stdout)")
         let mark = program.lineCount
-        try restore(image, as: program)
+        // As a CRIU user would type it: accepted, and not needed.
+        try restore(image, as: program, options: ["--tcp-established"])
 
         try program.signal(SIGUSR1)
         try program.waitFor(line: "b read 300000 True", from: mark)

@@ -38,9 +38,9 @@ extension EndToEndCase {
     /// Restores an image detached. When crtool exits, the restored process
     /// is re-parented to this (subreaper) process and must be running.
     @discardableResult
-    func restore(_ dir: String, as fixture: Fixture, timeout: Double = 60) throws -> CommandResult {
+    func restore(_ dir: String, as fixture: Fixture, options: [String] = [], timeout: Double = 60) throws -> CommandResult {
         try waitUntilFree(fixture.pid)
-        let result = try crtool(["restore", "-D", dir, "-d"], timeout: timeout)
+        let result = try crtool(["restore", "-D", dir, "-d"] + options, timeout: timeout)
         guard result.succeeded else {
             throw HarnessError("restore of \(fixture.name) failed: \(result)\n\(fixture.log.tail())\(fixture.stderrTail())")
         }
