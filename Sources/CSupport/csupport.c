@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "csupport.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -204,4 +205,18 @@ int cr_reap_if_exited(pid_t tid)
         return 0;
     int status;
     return waitpid(tid, &status, WNOHANG | __WALL) == tid;
+}
+
+uint64_t cr_user_xfeatures(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    /* CPUID.1:ECX bit 27, OSXSAVE: the kernel set CR4.OSXSAVE, so xgetbv
+     * may run. */
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return 0;
+    unsigned int low, high;
+    __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+    return ((uint64_t)high << 32) | low;
+#else
+    return 0;
+#endif
 }

@@ -33,6 +33,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always taken again.")
     var fileLocks = false
 
+    @Option(name: .long, help: ArgumentHelp("What of this CPU must match the CPU the image was made on: fpu (the register state its threads may hold), ins (the instruction sets its programs may have chosen code for, which they would stop on with SIGILL), both with a comma, or none.", valueName: "fpu,ins|none"))
+    var cpuCap = "fpu,ins"
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
@@ -58,6 +61,7 @@ struct RestoreCommand: ParsableCommand {
         options.shellJob = shellJob
         options.tcpClose = tcpClose
         options.leaveStopped = leaveStopped
+        options.cpuChecks = try cpuChecks()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
         if let pidfile {
@@ -96,9 +100,17 @@ struct RestoreCommand: ParsableCommand {
         }
     }
 
+    private func cpuChecks() throws -> CPUChecks {
+        guard let checks = CPUChecks(names: cpuCap) else {
+            throw ValidationError("--cpu-cap takes fpu, ins, both with a comma, or none; not \(cpuCap)")
+        }
+        return checks
+    }
+
     private func runCheck() throws {
+        let checks = try cpuChecks()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob) }
+        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks) }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "

@@ -21,6 +21,9 @@ struct ShowCommand: ParsableCommand {
             print("image \(directory)")
             print("  written by \(m.tool) on \(m.kernelRelease) \(m.architecture) at \(m.createdAt), format \(m.formatVersion)")
             print("  codec \(m.codec); \(m.files.count + 1) files, checksums verified")
+            if let cpu = m.cpu {
+                print("  made on \(cpu.model) (XSAVE components 0x\(String(cpu.xfeatures, radix: 16))); a restore needs its register state and instruction sets (--cpu-cap)")
+            }
             if m.isPreDump {
                 print("  a pre-dump: pages only, the base of a later dump (crtool dump --prev-images-dir), not restored by itself")
             }

@@ -151,4 +151,9 @@ long cr_fs_magic(const char *path);
  * size (hugetlbfs gives its huge page size there). */
 long cr_fd_fs_magic(int fd, uint64_t *block_size);
 
+/* XCR0: the XSAVE state components the kernel enabled for user space,
+ * which a thread's register state may hold; 0 where the CPU or the
+ * kernel has no XSAVE. */
+uint64_t cr_user_xfeatures(void);
+
 #endif

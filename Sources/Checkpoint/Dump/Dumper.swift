@@ -137,6 +137,8 @@ public enum Dumper {
 
     private static func dumpOnce(_ options: DumpOptions, lock: NetworkLock?, keepingLockForAnotherTry: Bool) throws -> DumpReport {
         let started = Date()
+        // Read before the freeze: /proc/cpuinfo asks every CPU.
+        let cpu = HostCPU.current()
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()
@@ -282,6 +284,7 @@ public enum Dumper {
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(
+                cpu: cpu,
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) },

@@ -19,6 +19,9 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var tool: String
     public var kernelRelease: String
     public var architecture: String
+    /// The CPU of the host the image was made on; nil in images made
+    /// before it was recorded.
+    public var cpu: HostCPU?
     /// ISO 8601, UTC.
     public var createdAt: String
     public var codec: Codec
@@ -53,6 +56,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         tool: String = Manifest.toolName,
         kernelRelease: String = HostInfo.kernelRelease,
         architecture: String = HostInfo.architecture,
+        cpu: HostCPU? = nil,
         createdAt: String = HostInfo.timestamp(),
         codec: Codec = .default,
         processes: [ProcessEntry] = [],
@@ -66,6 +70,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.tool = tool
         self.kernelRelease = kernelRelease
         self.architecture = architecture
+        self.cpu = cpu
         self.createdAt = createdAt
         self.codec = codec
         self.processes = processes

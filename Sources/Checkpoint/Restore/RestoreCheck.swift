@@ -27,10 +27,12 @@ extension Restorer {
     /// without creating anything: to learn that an image is whole and fits
     /// this host before the original is stopped for good. A nil
     /// `stubPath` leaves the stub out, for a check of the image alone.
-    /// `shellJob` checks for a restore with --shell-job.
+    /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
+    /// one with --cpu-cap.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                             stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false) throws -> RestoreCheck {
-        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob)
+                             stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
+                             cpuChecks: CPUChecks = .all) throws -> RestoreCheck {
+        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)

@@ -19,6 +19,8 @@ public struct RestoreOptions: Sendable {
     /// Leave every restored process stopped (SIGSTOP), for SIGCONT later
     /// (CRIU's --leave-stopped).
     public var leaveStopped = false
+    /// What of this CPU is checked against the image's (CRIU's --cpu-cap).
+    public var cpuChecks: CPUChecks = .all
 
     public init(directory: String) {
         self.directory = directory
@@ -67,9 +69,12 @@ public enum Restorer {
     /// it names checked against it: everything a restore can know is wrong
     /// before it creates a process. Also returns the warnings for files
     /// written since the dump. `shellJob`: the job's terminal will be
-    /// crtool's, so the one it had need not be there.
-    static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
+    /// crtool's, so the one it had need not be there. `cpuChecks`: what
+    /// of this CPU must match the image's.
+    static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
+                             cpuChecks: CPUChecks) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
         let image = try ImageDirectory.open(at: directory)
+        try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         let plan = try RestorePlan.load(image, workers: workers)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
@@ -99,7 +104,8 @@ public enum Restorer {
         let started = Date()
         var phases = PhaseTimer()
         OpenFileLimit.raise()
-        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob)
+        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
+                                                                    cpuChecks: options.cpuChecks)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")

@@ -3,7 +3,9 @@ import Glibc
 /// Reading /proc files whole. /proc files report size 0 and may be large
 /// (maps, smaps), so they are read until EOF in chunks.
 public enum ProcFile {
-    public static func read(_ path: String, pid: Int32? = nil) throws -> [UInt8] {
+    /// `limit` stops reading once that many bytes are in: the kernel makes
+    /// some files as they are read (/proc/cpuinfo asks every CPU).
+    public static func read(_ path: String, pid: Int32? = nil, limit: Int = .max) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open \(path)", pid: pid) }
         defer { close(fd) }
@@ -17,6 +19,7 @@ public enum ProcFile {
             }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])
+            if out.count >= limit { break }
         }
         return out
     }

@@ -1,0 +1,67 @@
+@testable import Checkpoint
+import Glibc
+import Ptrace
+import XCTest
+
+/// An image made on a CPU with something this one lacks is refused before
+/// anything is made, naming what is missing: its programs may have picked
+/// code for an instruction set this CPU does not have, and would stop on
+/// SIGILL long after the restore. --cpu-cap lets the user take the risk.
+/// The image here is made on this host and then told it came from a CPU
+/// with more.
+final class CPUCapTests: EndToEndCase {
+    func testAnInstructionSetThisCPULacksRefusesTheRestore() throws {
+        let hostFlags = Set(try CPUInfo.read().flags)
+        let missing = try XCTUnwrap(["amx_tile", "avx512_fp16", "sha512", "fma4", "xop", "avx512er"].first { !hostFlags.contains($0) },
+                                    "every candidate flag is on this CPU: \(hostFlags.sorted())")
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 2")
+        let image = try checkpoint(sleeper)
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("made on \(try CPUInfo.read().model) (XSAVE components"), shown.stdout)
+        try editManifest(image) { $0.replacingOccurrences(of: #""flags" : ""#, with: #""flags" : "\#(missing) hypervisor_of_elsewhere "#) }
+
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: [
+            "the instruction set \(missing), which its programs may have chosen code for", "field cpu", "--cpu-cap none",
+        ])
+        // Checking the register state alone lets it through.
+        let mark = sleeper.lineCount
+        try restore(image, as: sleeper, options: ["--cpu-cap", "fpu"])
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
+
+    func testRegisterStateThisCPUCannotHoldRefusesTheRestore() throws {
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 2")
+        let image = try checkpoint(sleeper)
+        let here = try CPUInfo.read().userXFeatures
+        XCTAssertEqual(here & 3, 3, "x87 and SSE state: 0x\(String(here, radix: 16))")
+        let apx: UInt64 = 1 << 19
+        XCTAssertEqual(here & apx, 0, "this CPU has APX state")
+        try editManifest(image) {
+            $0.replacingOccurrences(of: #""xfeatures" : \#(here)"#, with: #""xfeatures" : \#(here | apx)"#)
+        }
+
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: ["register state APX", "field cpu"])
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: ["register state APX"], options: ["--cpu-cap", "fpu"])
+        let unknown = try crtool(["restore", "-D", image, "-d", "--cpu-cap", "sse"])
+        XCTAssertEqual(unknown.status, .exited(64), "\(unknown)")
+        XCTAssertTrue(unknown.stderr.contains("--cpu-cap takes fpu, ins"), "\(unknown)")
+        // The threads never used such state, so nothing stands in the way.
+        let mark = sleeper.lineCount
+        try restore(image, as: sleeper, options: ["--cpu-cap", "ins"])
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
+
+    /// Rewrites manifest.json by `change` and seals it again, as a dump
+    /// on that other host would have written it.
+    private func editManifest(_ image: String, _ change: (String) -> String) throws {
+        let path = image + "/" + ManifestFile.name
+        let text = try XCTUnwrap(readTextFile(path))
+        let changed = change(text)
+        XCTAssertNotEqual(changed, text, "the edit changed nothing")
+        try writeWholeFile(path, try ManifestFile.seal(Array(changed.utf8)))
+    }
+}
