@@ -220,3 +220,13 @@ uint64_t cr_user_xfeatures(void) {
     return 0;
 #endif
 }
+
+uint32_t cr_xsave_area_size(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (cr_user_xfeatures() == 0 || !__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return ebx;
+#else
+    return 0;
+#endif
+}

@@ -120,9 +120,16 @@ public final class Tracee {
         return Array(buffer.prefix(size))
     }
 
+    /// The kernel takes only a whole XSAVE area of this CPU's size. One
+    /// saved on a CPU with fewer components is shorter: it is padded with
+    /// zeros, since the standard format puts each component at the same
+    /// offset on every CPU and a component its header does not name is
+    /// in its initial state.
     public func setExtendedState(_ state: [UInt8]) throws {
         try checkOwner("PTRACE_SETREGSET")
         var copy = state
+        let size = Int(cr_xsave_area_size())
+        if copy.count < size { copy += [UInt8](repeating: 0, count: size - copy.count) }
         try copy.withUnsafeMutableBytes { b in
             var iov = iovec(iov_base: b.baseAddress, iov_len: b.count)
             try withUnsafeMutablePointer(to: &iov) { p in

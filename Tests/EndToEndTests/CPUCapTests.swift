@@ -1,4 +1,5 @@
 @testable import Checkpoint
+import Foundation
 import Glibc
 import Ptrace
 import XCTest
@@ -51,6 +52,46 @@ final class CPUCapTests: EndToEndCase {
         // The threads never used such state, so nothing stands in the way.
         let mark = sleeper.lineCount
         try restore(image, as: sleeper, options: ["--cpu-cap", "ins"])
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
+
+    /// An image from a CPU with fewer XSAVE components (AVX, no AVX-512)
+    /// holds smaller register areas than this CPU's, and the kernel takes
+    /// only whole ones: the restore pads them. Made here by cutting the
+    /// image's areas down to the AVX layout, with the AVX-512 state in its
+    /// initial state, as such a CPU would have saved them.
+    func testAnImageFromACPUWithFewerRegisterComponentsRestores() throws {
+        let here = try CPUInfo.read().userXFeatures
+        let avxOnly: UInt64 = 0x7, avxAreaSize = 832
+        guard here & ~avxOnly != 0 else {
+            throw XCTSkip("this CPU's XSAVE area is the AVX one (xfeatures 0x\(String(here, radix: 16))): no smaller area to come from")
+        }
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 2")
+        let image = try checkpoint(sleeper)
+        var manifest = try ImageDirectory.open(at: image).manifest
+        let processFile = try ImageFiles(directory: image, pid: sleeper.pid).processFile()
+        var text = try XCTUnwrap(readTextFile(processFile))
+        var cut = 0
+        for match in text.matches(of: #/"extendedState" : "([A-Za-z0-9+\/=]+)"/#).reversed() {
+            var area = [UInt8](try XCTUnwrap(Data(base64Encoded: String(match.1))))
+            XCTAssertGreaterThan(area.count, avxAreaSize)
+            area.removeLast(area.count - avxAreaSize)
+            area[512] &= UInt8(avxOnly) // XSTATE_BV: the components in use
+            area[464] = UInt8(avxOnly) // the XCR0 the kernel reports there
+            text.replaceSubrange(match.range, with: "\"extendedState\" : \"\(Data(area).base64EncodedString())\"")
+            cut += 1
+        }
+        XCTAssertGreaterThan(cut, 0, "no register area found in \(processFile)")
+        let bytes = Array(text.utf8)
+        try writeWholeFile(processFile, bytes)
+        manifest.cpu?.xfeatures = avxOnly
+        try writeWholeFile(image + "/" + ManifestFile.name,
+                           try ImageSealing.manifest(manifest, recording: (processFile as NSString).lastPathComponent, as: bytes))
+
+        let mark = sleeper.lineCount
+        try restore(image, as: sleeper)
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
     }

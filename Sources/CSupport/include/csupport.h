@@ -156,4 +156,9 @@ long cr_fd_fs_magic(int fd, uint64_t *block_size);
  * kernel has no XSAVE. */
 uint64_t cr_user_xfeatures(void);
 
+/* The size of the XSAVE area for the components XCR0 enables (CPUID
+ * leaf 0xD, EBX), which PTRACE_SETREGSET(NT_X86_XSTATE) wants whole; 0
+ * without XSAVE. */
+uint32_t cr_xsave_area_size(void);
+
 #endif
