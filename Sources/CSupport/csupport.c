@@ -10,6 +10,7 @@
 #include <string.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/auxv.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -229,4 +230,8 @@ uint32_t cr_xsave_area_size(void) {
 #else
     return 0;
 #endif
+}
+
+uint64_t cr_vdso_base(void) {
+    return getauxval(AT_SYSINFO_EHDR);
 }

@@ -95,14 +95,4 @@ final class CPUCapTests: EndToEndCase {
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
     }
-
-    /// Rewrites manifest.json by `change` and seals it again, as a dump
-    /// on that other host would have written it.
-    private func editManifest(_ image: String, _ change: (String) -> String) throws {
-        let path = image + "/" + ManifestFile.name
-        let text = try XCTUnwrap(readTextFile(path))
-        let changed = change(text)
-        XCTAssertNotEqual(changed, text, "the edit changed nothing")
-        try writeWholeFile(path, try ManifestFile.seal(Array(changed.utf8)))
-    }
 }

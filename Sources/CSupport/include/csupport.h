@@ -161,4 +161,8 @@ uint64_t cr_user_xfeatures(void);
  * without XSAVE. */
 uint32_t cr_xsave_area_size(void);
 
+/* Where the kernel mapped this process's vDSO (AT_SYSINFO_EHDR); 0 when
+ * it mapped none. */
+uint64_t cr_vdso_base(void);
+
 #endif

@@ -139,6 +139,7 @@ public enum Dumper {
         let started = Date()
         // Read before the freeze: /proc/cpuinfo asks every CPU.
         let cpu = HostCPU.current()
+        let vdsoSymbols = VDSOSymbols.current()
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()
@@ -285,6 +286,7 @@ public enum Dumper {
             try trackerKeeper?.commit()
             try image.commit(Manifest(
                 cpu: cpu,
+                vdsoSymbols: vdsoSymbols,
                 codec: options.codec,
                 processes: processes.map { ProcessEntry(pid: $0.pid, ppid: $0.ppid, pgid: $0.pgid, sid: $0.sid,
                                                         tids: $0.threads.map(\.tid), command: $0.command) },

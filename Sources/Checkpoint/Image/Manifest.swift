@@ -22,6 +22,9 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// The CPU of the host the image was made on; nil in images made
     /// before it was recorded.
     public var cpu: HostCPU?
+    /// The functions of the dump host's vDSO, by name, as offsets into it
+    /// (VDSOSymbols); nil in images made before they were recorded.
+    public var vdsoSymbols: [String: UInt64]?
     /// ISO 8601, UTC.
     public var createdAt: String
     public var codec: Codec
@@ -57,6 +60,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         kernelRelease: String = HostInfo.kernelRelease,
         architecture: String = HostInfo.architecture,
         cpu: HostCPU? = nil,
+        vdsoSymbols: [String: UInt64]? = nil,
         createdAt: String = HostInfo.timestamp(),
         codec: Codec = .default,
         processes: [ProcessEntry] = [],
@@ -71,6 +75,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.kernelRelease = kernelRelease
         self.architecture = architecture
         self.cpu = cpu
+        self.vdsoSymbols = vdsoSymbols
         self.createdAt = createdAt
         self.codec = codec
         self.processes = processes

@@ -75,6 +75,7 @@ public enum Restorer {
                              cpuChecks: CPUChecks) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
+        try VDSOCompatibility.require(image.manifest)
         let plan = try RestorePlan.load(image, workers: workers)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
