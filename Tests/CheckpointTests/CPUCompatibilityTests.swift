@@ -51,5 +51,7 @@ final class CPUCompatibilityTests: XCTestCase {
         XCTAssertEqual(CPUChecks(names: "none"), [])
         XCTAssertNil(CPUChecks(names: "cpu"))
         XCTAssertNil(CPUChecks(names: "fpu,sse"))
+        XCTAssertNil(CPUChecks(names: ""), "nothing named is a mistake, not none")
+        XCTAssertNil(CPUChecks(names: "fpu,"))
     }
 }

@@ -15,7 +15,7 @@ public struct CPUChecks: OptionSet, Sendable {
     /// "fpu", "ins", "none", or several of the first two with commas.
     public init?(names: String) {
         var checks: CPUChecks = []
-        for name in names.split(separator: ",") {
+        for name in names.split(separator: ",", omittingEmptySubsequences: false) {
             switch name {
             case "fpu": checks.insert(.fpu)
             case "ins": checks.insert(.instructions)
