@@ -120,6 +120,10 @@ public final class Tracee {
         return Array(buffer.prefix(size))
     }
 
+    /// This CPU's XSAVE area size, asked of CPUID once: in a VM each CPUID
+    /// is a trip to the hypervisor.
+    private static let extendedStateSize = Int(cr_xsave_area_size())
+
     /// The kernel takes only a whole XSAVE area of this CPU's size. One
     /// saved on a CPU with fewer components is shorter: it is padded with
     /// zeros, since the standard format puts each component at the same
@@ -128,8 +132,7 @@ public final class Tracee {
     public func setExtendedState(_ state: [UInt8]) throws {
         try checkOwner("PTRACE_SETREGSET")
         var copy = state
-        let size = Int(cr_xsave_area_size())
-        if copy.count < size { copy += [UInt8](repeating: 0, count: size - copy.count) }
+        if copy.count < Self.extendedStateSize { copy += [UInt8](repeating: 0, count: Self.extendedStateSize - copy.count) }
         try copy.withUnsafeMutableBytes { b in
             var iov = iovec(iov_base: b.baseAddress, iov_len: b.count)
             try withUnsafeMutablePointer(to: &iov) { p in
