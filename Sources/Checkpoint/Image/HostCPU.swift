@@ -12,16 +12,6 @@ public struct HostCPU: Codable, Equatable, Sendable {
     /// XCR0: the XSAVE state components enabled for user space.
     public var xfeatures: UInt64
 
-    public init(model: String, flags: String, xfeatures: UInt64) {
-        self.model = model
-        self.flags = flags
-        self.xfeatures = xfeatures
-    }
-
-    public init(_ info: CPUInfo) {
-        self.init(model: info.model, flags: info.flags.joined(separator: " "), xfeatures: info.userXFeatures)
-    }
-
     /// This host's, or nil when /proc/cpuinfo cannot be read. A dump
     /// records it in the manifest.
     public static func current() -> HostCPU? {
@@ -29,4 +19,11 @@ public struct HostCPU: Codable, Equatable, Sendable {
     }
 
     public var flagSet: Set<Substring> { Set(flags.split(separator: " ")) }
+}
+
+// Outside the struct, so that the memberwise initializer stays.
+extension HostCPU {
+    public init(_ info: CPUInfo) {
+        self.init(model: info.model, flags: info.flags.joined(separator: " "), xfeatures: info.userXFeatures)
+    }
 }
