@@ -120,19 +120,11 @@ public final class Tracee {
         return Array(buffer.prefix(size))
     }
 
-    /// This CPU's XSAVE area size, asked of CPUID once: in a VM each CPUID
-    /// is a trip to the hypervisor.
-    private static let extendedStateSize = Int(cr_xsave_area_size())
-
-    /// The kernel takes only a whole XSAVE area of this CPU's size. One
-    /// saved on a CPU with fewer components is shorter: it is padded with
-    /// zeros, since the standard format puts each component at the same
-    /// offset on every CPU and a component its header does not name is
-    /// in its initial state.
+    /// Sets the thread's register state from an area saved on this CPU or
+    /// another: `XSaveArea.fitted` makes it one this CPU's kernel takes.
     public func setExtendedState(_ state: [UInt8]) throws {
         try checkOwner("PTRACE_SETREGSET")
-        var copy = state
-        if copy.count < Self.extendedStateSize { copy += [UInt8](repeating: 0, count: Self.extendedStateSize - copy.count) }
+        var copy = XSaveArea.fitted(state, size: XSaveArea.hostSize, components: XSaveArea.hostComponents)
         try copy.withUnsafeMutableBytes { b in
             var iov = iovec(iov_base: b.baseAddress, iov_len: b.count)
             try withUnsafeMutablePointer(to: &iov) { p in

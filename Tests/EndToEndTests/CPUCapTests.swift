@@ -70,29 +70,63 @@ final class CPUCapTests: EndToEndCase {
         let sleeper = try startFixture("sleeper")
         try sleeper.waitFor(line: "woke 2")
         let image = try checkpoint(sleeper)
-        var manifest = try ImageDirectory.open(at: image).manifest
-        let processFile = try ImageFiles(directory: image, pid: sleeper.pid).processFile()
-        var text = try XCTUnwrap(readTextFile(processFile))
-        var cut = 0
-        for match in text.matches(of: #/"extendedState" : "([A-Za-z0-9+\/=]+)"/#).reversed() {
-            var area = [UInt8](try XCTUnwrap(Data(base64Encoded: String(match.1))))
+        try editRegisterAreas(image, pid: sleeper.pid, xfeatures: avxOnly) { area in
             XCTAssertGreaterThan(area.count, avxAreaSize)
             area.removeLast(area.count - avxAreaSize)
             area[512] &= UInt8(avxOnly) // XSTATE_BV: the components in use
             area[464] = UInt8(avxOnly) // the XCR0 the kernel reports there
-            text.replaceSubrange(match.range, with: "\"extendedState\" : \"\(Data(area).base64EncodedString())\"")
-            cut += 1
         }
-        XCTAssertGreaterThan(cut, 0, "no register area found in \(processFile)")
-        let bytes = Array(text.utf8)
-        try writeWholeFile(processFile, bytes)
-        manifest.cpu?.xfeatures = avxOnly
-        try writeWholeFile(image + "/" + ManifestFile.name,
-                           try ImageSealing.manifest(manifest, recording: (processFile as NSString).lastPathComponent, as: bytes))
 
         let mark = sleeper.lineCount
         try restore(image, as: sleeper)
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
+    }
+
+    /// With the register check off, an image whose threads hold state
+    /// this CPU has no room for (here AMX tiles and APX, in areas longer
+    /// than this CPU's) restores: that state is left out and named in a
+    /// warning, instead of the kernel refusing the whole area.
+    func testRegisterStateThisCPUCannotHoldIsLeftOutWhenAllowed() throws {
+        let here = try CPUInfo.read().userXFeatures
+        let amxAndAPX: UInt64 = 0b111 << 17
+        guard here & amxAndAPX == 0 else {
+            throw XCTSkip("this CPU holds AMX or APX state (xfeatures 0x\(String(here, radix: 16)))")
+        }
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 2")
+        let image = try checkpoint(sleeper)
+        try editRegisterAreas(image, pid: sleeper.pid, xfeatures: here | amxAndAPX) { area in
+            area += [UInt8](repeating: 0, count: 8256) // TILECFG and TILEDATA
+            area[514] |= UInt8(amxAndAPX >> 16) // XSTATE_BV, bits 17-19
+        }
+
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: ["register state AMX TILECFG, AMX TILEDATA, APX"])
+        let mark = sleeper.lineCount
+        let restored = try restore(image, as: sleeper, options: ["--cpu-cap", "ins"])
+        XCTAssertTrue(restored.stderr.contains("warning: register state AMX TILECFG, AMX TILEDATA, APX of thread \(sleeper.pid) is left out"), "\(restored)")
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
+
+    /// Rewrites every thread's saved register area of the image's one
+    /// process, tells the manifest its CPU had `xfeatures`, and seals both.
+    private func editRegisterAreas(_ image: String, pid: Int32, xfeatures: UInt64, _ edit: (inout [UInt8]) -> Void) throws {
+        var manifest = try ImageDirectory.open(at: image).manifest
+        let processFile = try ImageFiles(directory: image, pid: pid).processFile()
+        var text = try XCTUnwrap(readTextFile(processFile))
+        var edited = 0
+        for match in text.matches(of: #/"extendedState" : "([A-Za-z0-9+\/=]+)"/#).reversed() {
+            var area = [UInt8](try XCTUnwrap(Data(base64Encoded: String(match.1))))
+            edit(&area)
+            text.replaceSubrange(match.range, with: "\"extendedState\" : \"\(Data(area).base64EncodedString())\"")
+            edited += 1
+        }
+        XCTAssertGreaterThan(edited, 0, "no register area found in \(processFile)")
+        let bytes = Array(text.utf8)
+        try writeWholeFile(processFile, bytes)
+        manifest.cpu?.xfeatures = xfeatures
+        try writeWholeFile(image + "/" + ManifestFile.name,
+                           try ImageSealing.manifest(manifest, recording: (processFile as NSString).lastPathComponent, as: bytes))
     }
 }

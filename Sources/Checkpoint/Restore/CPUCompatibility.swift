@@ -55,6 +55,30 @@ enum CPUCompatibility {
         6: "AVX-512 ZMM_Hi256", 7: "AVX-512 Hi16_ZMM", 9: "PKRU", 17: "AMX TILECFG", 18: "AMX TILEDATA", 19: "APX",
     ]
 
+    static func names(of components: UInt64) -> [String] {
+        (0..<64).filter { components & (1 << UInt64($0)) != 0 }.map { componentNames[$0] ?? "component \($0)" }
+    }
+
+    /// Threads whose saved register state holds components this CPU
+    /// lacks, which the restore leaves out (`XSaveArea.fitted`) when the
+    /// user let such an image through: one warning per set of components,
+    /// naming the threads, so a program that misbehaves later can be
+    /// traced back to it.
+    static func droppedRegisterState(_ processes: [ProcessImage], hostComponents: UInt64) -> [String] {
+        var threads: [UInt64: [Int32]] = [:]
+        for process in processes {
+            for thread in process.threads {
+                let missing = XSaveArea.components(of: [UInt8](thread.extendedState)) & ~hostComponents
+                if missing != 0 { threads[missing, default: []].append(thread.tid) }
+            }
+        }
+        return threads.keys.sorted().map { missing in
+            let tids = threads[missing]!.sorted().map(String.init).joined(separator: ", ")
+            return "register state \(names(of: missing).joined(separator: ", ")) of thread\(threads[missing]!.count == 1 ? "" : "s") \(tids) is left out: "
+                + "this CPU cannot hold it, so those registers start in their initial state"
+        }
+    }
+
     /// What the image's CPU had that this one lacks, one sentence part
     /// each; empty when it can run here as far as `checks` look.
     static func problems(image: HostCPU, host: HostCPU, checks: CPUChecks) -> [String] {
@@ -62,8 +86,7 @@ enum CPUCompatibility {
         if checks.contains(.fpu) {
             let missing = image.xfeatures & ~host.xfeatures
             if missing != 0 {
-                let names = (0..<64).filter { missing & (1 << UInt64($0)) != 0 }.map { componentNames[$0] ?? "component \($0)" }
-                problems.append("register state \(names.joined(separator: ", ")) (xfeatures 0x\(String(image.xfeatures, radix: 16)) there, 0x\(String(host.xfeatures, radix: 16)) here), which its threads may hold")
+                problems.append("register state \(names(of: missing).joined(separator: ", ")) (xfeatures 0x\(String(image.xfeatures, radix: 16)) there, 0x\(String(host.xfeatures, radix: 16)) here), which its threads may hold")
             }
         }
         if checks.contains(.instructions) {

@@ -68,11 +68,11 @@ public enum Restorer {
     /// The image opened and checked as a tree, and the files on this host
     /// it names checked against it: everything a restore can know is wrong
     /// before it creates a process. Also returns the warnings for files
-    /// written since the dump. `shellJob`: the job's terminal will be
+    /// written since the dump and for register state this CPU cannot hold. `shellJob`: the job's terminal will be
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
     /// of this CPU must match the image's.
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
-                             cpuChecks: CPUChecks) throws -> (ImageDirectory, RestorePlan, changedFiles: [String]) {
+                             cpuChecks: CPUChecks) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         try VDSOCompatibility.require(image.manifest)
@@ -81,7 +81,8 @@ public enum Restorer {
         try OpenRegularFiles.requireIntact(plan.processes)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
         try TakenBack.requireHeld(plan.processes)
-        return (image, plan, OpenRegularFiles.writtenSinceDump(plan.processes))
+        let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
+        return (image, plan, dropped + OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
     /// What the tree takes from the host that nothing else may hold: its
@@ -105,7 +106,7 @@ public enum Restorer {
         let started = Date()
         var phases = PhaseTimer()
         OpenFileLimit.raise()
-        let (image, plan, changedFiles) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
+        let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
                                                                     cpuChecks: options.cpuChecks)
         phases.mark("verify")
         for id in plan.allIDs {
@@ -125,7 +126,7 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
-        var warnings = changedFiles
+        var warnings = earlyWarnings
         do {
             try createTree(plan, tree: tree, options: options, warnings: &warnings)
             registry.injectors = tree.builders.mapValues(\.inj)
