@@ -15,6 +15,18 @@ public enum VDSOSymbols {
         ownImage().flatMap(parse)
     }
 
+    /// The sizes of crtool's own vDSO and data-page mappings, by the names
+    /// maps gives them ("[vdso]", "[vvar]", "[vvar_vclock]"): what this
+    /// kernel gives every process. nil when maps cannot be read.
+    public static func mappingSizes() -> [String: UInt64]? {
+        guard let maps = try? Maps.read(pid: getpid()) else { return nil }
+        var sizes: [String: UInt64] = [:]
+        for m in maps {
+            if let name = m.path, ["[vdso]", "[vvar]", "[vvar_vclock]"].contains(name) { sizes[name] = m.size }
+        }
+        return sizes
+    }
+
     /// The bytes of crtool's own vDSO mapping.
     static func ownImage() -> [UInt8]? {
         let base = cr_vdso_base()

@@ -36,6 +36,9 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("What of this CPU must match the CPU the image was made on: fpu (the register state its threads may hold), ins (the instruction sets its programs may have chosen code for, which they would stop on with SIGILL), both with a comma, or none.", valueName: "fpu,ins|none"))
     var cpuCap = "fpu,ins"
 
+    @Option(name: .long, help: ArgumentHelp("When this kernel's vDSO is not the one the image's processes started with (a kernel upgraded since the dump), reach it through jumps left where the old one was (auto), refuse the image (never), or use the jumps even when it is the same (always: to try a program on them before the upgrade).", valueName: "auto|always|never"))
+    var vdsoBridge = "auto"
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
@@ -62,6 +65,7 @@ struct RestoreCommand: ParsableCommand {
         options.tcpClose = tcpClose
         options.leaveStopped = leaveStopped
         options.cpuChecks = try cpuChecks()
+        options.vdsoBridge = try vdsoBridgeMode()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
         if let pidfile {
@@ -107,10 +111,18 @@ struct RestoreCommand: ParsableCommand {
         return checks
     }
 
+    private func vdsoBridgeMode() throws -> VDSOBridgeMode {
+        guard let mode = VDSOBridgeMode(rawValue: vdsoBridge) else {
+            throw ValidationError("--vdso-bridge takes auto, always or never; not \(vdsoBridge)")
+        }
+        return mode
+    }
+
     private func runCheck() throws {
         let checks = try cpuChecks()
+        let bridge = try vdsoBridgeMode()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks) }
+        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks, vdsoBridge: bridge) }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "

@@ -1,13 +1,17 @@
+@testable import Checkpoint
+import Foundation
 import Glibc
 import Ptrace
 import XCTest
 
-/// An image from a kernel whose vDSO has a function at another offset is
-/// refused before anything is made: its programs hold pointers into the
-/// vDSO, and the restore puts this kernel's where the old one was. The
-/// image here is made on this host and then told its vDSO was otherwise.
+/// The image's processes hold pointers into the vDSO they started with.
+/// On a kernel whose vDSO differs, the restore reaches the new one through
+/// a page of jumps where the old one was, refuses what no jump can carry,
+/// and with --vdso-bridge never refuses the image. The images here are made
+/// on this host and then told their vDSO was otherwise, or bridged on
+/// request (--vdso-bridge always), since this host has one kernel.
 final class VDSOLayoutTests: EndToEndCase {
-    func testAFunctionElsewhereInTheVDSORefusesTheRestore() throws {
+    func testWhatCannotBeBridgedIsRefusedBeforeAnythingIsMade() throws {
         let here = try XCTUnwrap(VDSOSymbols.current())
         let offset = try XCTUnwrap(here["__vdso_clock_gettime"], "\(here)")
         let sleeper = try startFixture("sleeper")
@@ -16,14 +20,64 @@ final class VDSOLayoutTests: EndToEndCase {
         let recorded = "\"__vdso_clock_gettime\" : \(offset)"
         let moved = "\"__vdso_clock_gettime\" : \(offset + 16)"
         try editManifest(image) { $0.replacingOccurrences(of: recorded, with: moved) }
-
         try assertRestoreRefused(image, pid: sleeper.pid, mentioning: [
             "__vdso_clock_gettime (at 0x\(String(offset + 16, radix: 16)) there, 0x\(String(offset, radix: 16)) here)",
-            "field vdsoSymbols", "pointers into the vDSO",
+            "field vdsoSymbols", "pointers into the vDSO", "--vdso-bridge never",
+        ], options: ["--vdso-bridge", "never"])
+
+        // A function this kernel lacks has nowhere for its jump to go.
+        let extra = "\"__vdso_from_elsewhere\" : 8000"
+        try editManifest(image) { $0.replacingOccurrences(of: moved, with: recorded + ", " + extra) }
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: [
+            "cannot be bridged", "__vdso_from_elsewhere (at 0x1f40 there) is missing here", "field vdsoSymbols",
         ])
-        try editManifest(image) { $0.replacingOccurrences(of: moved, with: recorded) }
+        try editManifest(image) { $0.replacingOccurrences(of: ", " + extra, with: "") }
         let mark = sleeper.lineCount
         try restore(image, as: sleeper)
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
+
+    /// The sleeper reads CLOCK_MONOTONIC through glibc's pointer into the
+    /// vDSO after every sleep, and fails if a sleep seems to end early.
+    /// Both it and the restore run without address randomization, so the
+    /// restore finds this kernel's vDSO where the image's was and moves
+    /// it aside. Dumped again, the bridge is ordinary memory and comes
+    /// back with the rest.
+    func testTheBridgeCarriesAProgramOnAndComesBackWithIt() throws {
+        let here = try XCTUnwrap(VDSOSymbols.current())
+        let clock = try XCTUnwrap(here["__vdso_clock_gettime"], "\(here)")
+        let sleeper = try startFixture("sleeper", under: ["/usr/bin/setarch", "-R"])
+        try sleeper.waitFor(line: "woke 2")
+        let image = try checkpoint(sleeper)
+        let processFile = (try ImageFiles(directory: image, pid: sleeper.pid).processFile() as NSString).lastPathComponent
+        let process = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile)
+        let old = try XCTUnwrap(process.vmas.first { $0.kind == .vdso })
+
+        try waitUntilFree(sleeper.pid)
+        let bridged = try runCommand("/usr/bin/setarch", ["-R", BuildProducts.crtool, "restore", "-D", image, "-d", "--vdso-bridge", "always"],
+                                     outputPrefix: scratch.newPath("crtool-restore"), timeout: 60)
+        XCTAssertTrue(bridged.succeeded, "\(bridged)")
+        XCTAssertTrue(bridged.stderr.contains("reach this kernel's vDSO through jumps where the image's was"), "\(bridged)")
+        let maps = try Maps.read(pid: sleeper.pid)
+        let vdso = try XCTUnwrap(maps.first { $0.path == "[vdso]" })
+        XCTAssertNotEqual(vdso.start, old.start)
+        let bridge = try XCTUnwrap(maps.first { $0.start == old.start }, "nothing where the vDSO was")
+        XCTAssertEqual(bridge.end, old.end)
+        XCTAssertNil(bridge.path)
+        XCTAssertTrue(bridge.read && bridge.execute && !bridge.write && !bridge.shared, "\(bridge)")
+        let jump = try RemoteMemory(pid: sleeper.pid).read(at: old.start + clock, count: VDSOBridge.jumpSize)
+        XCTAssertEqual(Array(jump.prefix(6)), [0xff, 0x25, 0, 0, 0, 0])
+        XCTAssertEqual(jump.dropFirst(6).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }, vdso.start + clock)
+        var mark = sleeper.lineCount
+        try sleeper.waitForMore("woke", 2, after: mark)
+
+        let again = try checkpoint(sleeper)
+        mark = sleeper.lineCount
+        let restored = try restore(again, as: sleeper)
+        XCTAssertFalse(restored.stderr.contains("through jumps"), "\(restored)")
+        let kept = try XCTUnwrap(try Maps.read(pid: sleeper.pid).first { $0.start == old.start }, "the bridge did not come back")
+        XCTAssertTrue(kept.execute && kept.path == nil, "\(kept)")
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
     }

@@ -15,8 +15,10 @@ final class AddressSpaceBuilder {
     let pid: Int32
     var warnings: [String] = []
 
-    /// Takes the stub at its exec stop and gives it the scratch page.
-    init(process: ProcessImage, leader: Tracee, memory: RemoteMemory) throws {
+    /// Takes the stub at its exec stop and gives it the scratch page; moves
+    /// this kernel's vDSO where the image's was, or with `vdsoBridge`
+    /// leaves it and fills the old one's place with the bridge.
+    init(process: ProcessImage, leader: Tracee, memory: RemoteMemory, vdsoBridge: VDSOBridge? = nil) throws {
         self.process = process
         self.memory = memory
         pid = leader.pid
@@ -35,8 +37,17 @@ final class AddressSpaceBuilder {
         inj.scratch = scratch + 4096
         inj.scratchSize = Self.scratchSize - 4096
         // One trip into the process for all of it.
-        let calls = dropStubMappings(stubMaps, keep: scratch) + (try moveVDSO(stubMaps: stubMaps, holes: holes))
+        var calls = dropStubMappings(stubMaps, keep: scratch)
+        var bridgeTarget: UInt64?
+        if vdsoBridge == nil {
+            calls += try moveVDSO(stubMaps: stubMaps, holes: holes)
+        } else {
+            let kept = try keepVDSO(stubMaps: stubMaps, holes: &holes)
+            calls += kept.calls
+            bridgeTarget = kept.vdso
+        }
         if !calls.isEmpty { _ = try inj.checkedAll(calls) }
+        if let vdsoBridge, let bridgeTarget { try placeBridge(vdsoBridge, target: bridgeTarget) }
     }
 
     var scratchBase: UInt64 { inj.site }
@@ -52,10 +63,9 @@ final class AddressSpaceBuilder {
     /// entry points). Overlapping moves go through a temporary address.
     /// The calls that move them (and unmap those the image lacks).
     private func moveVDSO(stubMaps: [MapEntry], holes: AddressHoles) throws -> [(what: String, request: SyscallRequest)] {
-        let names: [(VMAKind, String)] = [(.vvar, "[vvar]"), (.vvarVclock, "[vvar_vclock]"), (.vdso, "[vdso]")]
         var moves: [(from: UInt64, to: UInt64, size: UInt64, name: String)] = []
         var calls: [(what: String, request: SyscallRequest)] = []
-        for (kind, name) in names {
+        for (kind, name) in VDSOBridge.mappings {
             let current = stubMaps.first { $0.path == name }
             let wanted = process.vmas.first { $0.kind == kind }
             switch (current, wanted) {
@@ -91,6 +101,36 @@ final class AddressSpaceBuilder {
             mremap(m.from, m.to, m.size, m.name)
         }
         return calls
+    }
+
+    /// With a bridge, this kernel's vDSO and its data pages stay together
+    /// as the kernel laid them out, moved as one block only where they
+    /// overlap the image's memory. The calls that move them, and where
+    /// the vDSO then starts.
+    private func keepVDSO(stubMaps: [MapEntry], holes: inout AddressHoles) throws -> (calls: [(what: String, request: SyscallRequest)], vdso: UInt64) {
+        let block = stubMaps.filter { m in VDSOBridge.mappings.contains { $0.name == m.path } }
+        guard let vdso = block.first(where: { $0.path == "[vdso]" }) else {
+            throw CheckpointError("this kernel gave pid \(pid) no vDSO to reach through the bridge")
+        }
+        let start = block.map(\.start).min()!, end = block.map(\.end).max()!
+        guard process.vmas.contains(where: { $0.start < end && start < $0.end }) else { return ([], vdso.start) }
+        guard let to = holes.find(size: end - start) else { throw CheckpointError("no free address range for this kernel's vDSO in pid \(pid)") }
+        holes.reserve(to, to + (end - start))
+        let calls = block.map { m in
+            ("moving \(m.path!) to 0x\(String(to + (m.start - start), radix: 16))",
+             SyscallRequest(Syscall.mremap, m.start, m.size, m.size, 3, to + (m.start - start))) // MAYMOVE|FIXED
+        }
+        return (calls, to + (vdso.start - start))
+    }
+
+    /// Fills the image's vDSO range with the bridge's jumps to `target`,
+    /// read-only and executable as the vDSO was: private anonymous memory,
+    /// which a later dump saves like any other.
+    private func placeBridge(_ bridge: VDSOBridge, target: UInt64) throws {
+        guard let old = process.vmas.first(where: { $0.kind == .vdso }) else { return }
+        try inj.checked("mapping the vDSO bridge at 0x\(String(old.start, radix: 16))", Syscall.mmap, old.start, old.size, 3, 0x22 | 0x100000, UInt64.max, 0)
+        try memory.write(bridge.code(size: Int(old.size), target: target), at: old.start)
+        try inj.checked("protecting the vDSO bridge", Syscall.mprotect, old.start, old.size, 5)
     }
 
     private func protectionForWriting(_ vma: VMAImage) -> UInt64 {

@@ -9,6 +9,9 @@ struct RestorePlan {
     var zombies: [ZombieImage]
     var sharedMemory: [SharedMemoryImage]
     var sysvIPC: SysVIPCImage? = nil
+    /// How the processes reach this kernel's vDSO when it is not the
+    /// image's (nil: it goes where the image's was).
+    var vdsoBridge: VDSOBridge? = nil
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]

@@ -21,6 +21,9 @@ public struct RestoreOptions: Sendable {
     public var leaveStopped = false
     /// What of this CPU is checked against the image's (CRIU's --cpu-cap).
     public var cpuChecks: CPUChecks = .all
+    /// Whether to reach this kernel's vDSO through jumps where the
+    /// image's was (--vdso-bridge).
+    public var vdsoBridge: VDSOBridgeMode = .auto
 
     public init(directory: String) {
         self.directory = directory
@@ -70,19 +73,21 @@ public enum Restorer {
     /// before it creates a process. Also returns the warnings for files
     /// written since the dump and for register state this CPU cannot hold. `shellJob`: the job's terminal will be
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
-    /// of this CPU must match the image's.
+    /// of this CPU must match the image's; `vdsoBridge`: whether this
+    /// kernel's vDSO may be reached through jumps.
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
-                             cpuChecks: CPUChecks) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
+                             cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
-        try VDSOCompatibility.require(image.manifest)
-        let plan = try RestorePlan.load(image, workers: workers)
+        var plan = try RestorePlan.load(image, workers: workers)
+        plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
         try TakenBack.requireHeld(plan.processes)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
-        return (image, plan, dropped + OpenRegularFiles.writtenSinceDump(plan.processes))
+        let bridged = plan.vdsoBridge.map { ["the processes reach this kernel's vDSO through jumps where the image's was (\($0.jumps.count) functions): it differs from the one they started with\(vdsoBridge == .always ? ", or --vdso-bridge always asked for it" : "")"] } ?? []
+        return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 
     /// What the tree takes from the host that nothing else may hold: its
@@ -107,7 +112,7 @@ public enum Restorer {
         var phases = PhaseTimer()
         OpenFileLimit.raise()
         let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
-                                                                    cpuChecks: options.cpuChecks)
+                                                           cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
@@ -277,7 +282,7 @@ public enum Restorer {
     }
 
     private static func adopt(_ process: ProcessImage, leader: Tracee, tree: RestoredTree, plan: RestorePlan, warnings: inout [String]) throws {
-        let builder = try AddressSpaceBuilder(process: process, leader: leader, memory: RemoteMemory(pid: process.pid))
+        let builder = try AddressSpaceBuilder(process: process, leader: leader, memory: RemoteMemory(pid: process.pid), vdsoBridge: plan.vdsoBridge)
         tree.builders[process.pid] = builder
         tree.leaders[process.pid] = leader
         try SessionRestorer.enterSession(process, plan: plan, inj: builder.inj, warnings: &warnings)

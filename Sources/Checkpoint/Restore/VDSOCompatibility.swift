@@ -1,27 +1,104 @@
 import Ptrace
 
 /// Whether this kernel's vDSO can stand in for the one the image's
-/// processes started with: they hold pointers into it (glibc looks its
-/// functions up once, at start), and the restore puts this kernel's
-/// vDSO where the old one was. Each function must be at the same offset,
-/// or a call would land in the middle of other code; checked before
-/// anything is made.
+/// processes started with, and how: they hold pointers into it (glibc
+/// looks its functions up once, at start). Where each function is at the
+/// same offset and the mappings have the same sizes, the restore puts
+/// this kernel's vDSO where the old one was; otherwise it bridges
+/// (`VDSOBridge`). Decided before anything is made.
 enum VDSOCompatibility {
-    static func problems(image: [String: UInt64], host here: [String: UInt64]) -> [String] {
-        image.keys.sorted().compactMap { name in
-            let offset = image[name]!
-            guard let now = here[name] else { return "\(name) (at 0x\(String(offset, radix: 16)) there, missing here)" }
-            return now == offset ? nil : "\(name) (at 0x\(String(offset, radix: 16)) there, 0x\(String(now, radix: 16)) here)"
+    /// What this kernel gives every process.
+    struct Host {
+        var symbols: [String: UInt64]
+        /// Mapping sizes by the names maps shows.
+        var sizes: [String: UInt64]
+
+        static func current() -> Host? {
+            guard let symbols = VDSOSymbols.current(), let sizes = VDSOSymbols.mappingSizes() else { return nil }
+            return Host(symbols: symbols, sizes: sizes)
         }
     }
 
-    /// Images that recorded no vDSO pass, and so does a host whose own
-    /// cannot be read (the late check of its size still stands).
-    static func require(_ manifest: Manifest, here: [String: UInt64]? = VDSOSymbols.current()) throws {
-        guard let image = manifest.vdsoSymbols, let here else { return }
-        let problems = problems(image: image, host: here)
-        guard !problems.isEmpty else { return }
-        throw CheckpointError("the image was made on a kernel (\(manifest.kernelRelease)) whose vDSO has its functions elsewhere than this kernel's (\(HostInfo.kernelRelease)): "
-            + problems.joined(separator: ", ") + " (\(ManifestFile.name), field vdsoSymbols). Its programs hold pointers into the vDSO, which here would lead into other code; restore it on a kernel with the same vDSO layout")
+    static func problems(image: [String: UInt64], host here: [String: UInt64]) -> [String] {
+        image.keys.sorted().compactMap { name in
+            let offset = image[name]!
+            guard let now = here[name] else { return "\(name) (at \(hex(offset)) there, missing here)" }
+            return now == offset ? nil : "\(name) (at \(hex(offset)) there, \(hex(now)) here)"
+        }
     }
+
+    /// The mappings whose size differs here, one sentence part each.
+    static func resized(_ processes: [ProcessImage], host: Host) -> [String] {
+        var found: Set<String> = []
+        for process in processes {
+            for (kind, name) in VDSOBridge.mappings {
+                guard let vma = process.vmas.first(where: { $0.kind == kind }), host.sizes[name] != vma.size else { continue }
+                found.insert(host.sizes[name].map { "\(name) (\(vma.size) bytes there, \($0) here)" } ?? "\(name) (\(vma.size) bytes there, none here)")
+            }
+        }
+        return found.sorted()
+    }
+
+    /// nil when this kernel's vDSO goes where the image's was; a bridge
+    /// when it differs (or `mode` is always). Images that recorded no
+    /// vDSO functions, and a host whose own vDSO cannot be read, take the
+    /// old way (the sizes are still checked when the vDSO is moved).
+    static func plan(_ manifest: Manifest, processes: [ProcessImage], mode: VDSOBridgeMode,
+                     host: Host? = Host.current()) throws -> VDSOBridge? {
+        guard let image = manifest.vdsoSymbols, let host else { return nil }
+        let differences = problems(image: image, host: host.symbols) + resized(processes, host: host)
+        let kernels = "the image was made on a kernel (\(manifest.kernelRelease)) whose vDSO differs from this kernel's (\(HostInfo.kernelRelease)): "
+            + differences.joined(separator: ", ") + " (\(ManifestFile.name), field vdsoSymbols)"
+        if differences.isEmpty && mode != .always { return nil }
+        if mode == .never {
+            throw CheckpointError(kernels + ". Its programs hold pointers into the vDSO, which here would lead into other code; restore it on a kernel with the same vDSO, or without --vdso-bridge never to reach this one through jumps")
+        }
+        var reasons: [String] = []
+        let bridge = jumps(image: image, host: host.symbols, reasons: &reasons)
+        reasons += threadsInside(processes) + tooSmall(bridge, processes)
+        guard reasons.isEmpty else {
+            throw CheckpointError((differences.isEmpty ? "the vDSO cannot be bridged: " : kernels + ", and cannot be bridged: ") + reasons.joined(separator: "; "))
+        }
+        return bridge
+    }
+
+    /// A jump per function offset of the image's vDSO. Offset 0 is its ELF
+    /// header, where only the version name points; nothing calls it.
+    private static func jumps(image: [String: UInt64], host: [String: UInt64], reasons: inout [String]) -> VDSOBridge {
+        let byOffset = Dictionary(grouping: image.keys.filter { image[$0]! != 0 }, by: { image[$0]! })
+        var jumps: [VDSOBridge.Jump] = []
+        for offset in byOffset.keys.sorted() {
+            let names = byOffset[offset]!.sorted()
+            let targets = Set(names.compactMap { host[$0] })
+            guard targets.count == 1 else {
+                reasons.append(targets.isEmpty ? "\(names.joined(separator: ", ")) (at \(hex(offset)) there) is missing here, so a call through the old pointer would have nowhere to go"
+                               : "\(names.joined(separator: ", ")) (at \(hex(offset)) there) are different functions here")
+                continue
+            }
+            if let last = jumps.last, last.from + UInt64(VDSOBridge.jumpSize) > offset {
+                reasons.append("the functions at \(hex(last.from)) and \(hex(offset)) are too close for a jump each")
+            }
+            jumps.append(.init(from: offset, to: targets.first!))
+        }
+        return VDSOBridge(jumps: jumps)
+    }
+
+    /// A thread stopped inside the old vDSO would go on in the middle of
+    /// code that is not there any more.
+    private static func threadsInside(_ processes: [ProcessImage]) -> [String] {
+        processes.flatMap { process -> [String] in
+            guard let vdso = process.vmas.first(where: { $0.kind == .vdso }) else { return [] }
+            return process.threads.filter { (vdso.start..<vdso.end).contains($0.registers.rip) }.map {
+                "thread \($0.tid) of pid \(process.pid) was inside the vDSO at the dump (at \(hex($0.registers.rip))); dump it again"
+            }
+        }
+    }
+
+    private static func tooSmall(_ bridge: VDSOBridge, _ processes: [ProcessImage]) -> [String] {
+        guard let last = bridge.jumps.last else { return [] }
+        let sizes = Set(processes.compactMap { $0.vmas.first(where: { $0.kind == .vdso })?.size })
+        return sizes.filter { last.from + UInt64(VDSOBridge.jumpSize) > $0 }.map { "the old vDSO (\($0) bytes) has no room for a jump at \(hex(last.from))" }
+    }
+
+    private static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 }

@@ -3,13 +3,15 @@ import XCTest
 
 /// Starting the sample workloads and judging them.
 extension EndToEndCase {
-    /// Starts fixture-NAME and returns once it printed "ready".
+    /// Starts fixture-NAME and returns once it printed "ready". `wrapper`:
+    /// a program that execs the fixture (`setarch -R`), keeping its pid.
     func startFixture(
-        _ name: String, _ arguments: [String] = [], stdin: StandardInput = .devNull
+        _ name: String, _ arguments: [String] = [], stdin: StandardInput = .devNull, under wrapper: [String] = []
     ) throws -> Fixture {
         let executable = BuildProducts.fixture(name)
         try BuildProducts.requireExecutable(executable)
-        return try launch(name, executable, arguments, stdin: stdin) { $0 == "ready" }
+        guard let program = wrapper.first else { return try launch(name, executable, arguments, stdin: stdin) { $0 == "ready" } }
+        return try launch(name, program, wrapper.dropFirst() + [executable] + arguments, stdin: stdin) { $0 == "ready" }
     }
 
     /// The Python dict holder, under a real python3 interpreter.
