@@ -49,6 +49,9 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to, its listeners and TCP connections unless --tcp-established takes them) open in a crtool-keeper process until the restore on this host takes them back: the outside processes see no end of file or hang-up, and clients connecting meanwhile wait.")
     var holdExternal = false
 
+    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Repeatable.", valueName: "file"))
+    var external: [String] = []
+
     @Option(name: .long, help: "The image to make this dump on, relative to -D unless absolute: a pre-dump (crtool pre-dump) or a dump made with --leave-running --track-mem. Pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
     var prevImagesDir: String?
 
@@ -91,6 +94,7 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
+        options.externals = Set(external)
         options.parent = prevImagesDir
         options.trackMemory = trackMem
         guard !full || prevImagesDir != nil else {

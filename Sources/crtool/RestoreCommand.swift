@@ -39,6 +39,9 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("When this kernel's vDSO is not the one the image's processes started with (a kernel upgraded since the dump), reach it through jumps left where the old one was (auto), refuse the image (never), or use the jumps even when it is the same (always: to try a program on them before the upgrade).", valueName: "auto|always|never"))
     var vdsoBridge = "auto"
 
+    @Option(name: .long, help: ArgumentHelp("Give the restored processes crtool's descriptor N wherever the image has FILE: a file left out at the dump (dump --external), or any other to put in its place (a new pipe to read the output from, another log). FILE as crtool show names it: pipe:[INODE], socket:[INODE] or a path. Repeatable (CRIU's name).", valueName: "fd[N]:FILE"))
+    var inheritFd: [String] = []
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
@@ -66,6 +69,7 @@ struct RestoreCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.cpuChecks = try cpuChecks()
         options.vdsoBridge = try vdsoBridgeMode()
+        options.inherited = try inheritedFiles()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
         if let pidfile {
@@ -118,11 +122,19 @@ struct RestoreCommand: ParsableCommand {
         return mode
     }
 
+    private func inheritedFiles() throws -> [ExternalFiles.Inherited] {
+        try inheritFd.map { text in
+            guard let given = ExternalFiles.Inherited(text) else { throw ValidationError("--inherit-fd takes fd[N]:FILE, not \(text)") }
+            return given
+        }
+    }
+
     private func runCheck() throws {
         let checks = try cpuChecks()
         let bridge = try vdsoBridgeMode()
+        let inherited = try inheritedFiles()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks, vdsoBridge: bridge) }
+        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks, vdsoBridge: bridge, inherited: inherited) }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "

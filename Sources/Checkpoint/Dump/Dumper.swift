@@ -29,6 +29,10 @@ public struct DumpOptions: Sendable {
     /// sockets, connections to outside servers) open in crtool-keeper
     /// until the restore takes them back, rather than refuse them.
     public var holdExternal = false
+    /// Files to leave out of the image, as /proc/PID/fd names them
+    /// (pipe:[INODE], socket:[INODE], a path): the restore is given
+    /// others in their place (CRIU's --external, restore --inherit-fd).
+    public var externals: Set<String> = []
     /// The image this dump is made on (--prev-images-dir), relative to
     /// `directory` unless absolute: a pre-dump, or a dump that tracked
     /// the tree's writes. Pages unwritten since are taken from it.
@@ -174,10 +178,11 @@ public enum Dumper {
             for (p, layout) in zip(tree.processes, layouts) {
                 collected.append(try ProcessCollector.collect(p, layout: layout, mappedObjects: mappedAnywhere,
                                                               system: system, ghostLimit: options.ghostLimit,
-                                                              tcpRepair: tcpRepair, keeper: keeper))
+                                                              tcpRepair: tcpRepair, keeper: keeper, externals: options.externals))
             }
             phases.mark("state")
             var processes = collected.map(\.image)
+            try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
 

@@ -78,7 +78,7 @@ enum ProcessCollector {
     /// carry the process's facts (`layouts(of:workers:forDump:)`).
     static func collect(_ frozen: FrozenProcess, layout: ProcessLayout, mappedObjects: Set<UInt64>,
                         system: SystemDescriptors, ghostLimit: UInt64, tcpRepair: TCPRepairHold? = nil,
-                        keeper: ExternalKeeper? = nil) throws -> CollectedProcess {
+                        keeper: ExternalKeeper? = nil, externals: Set<String> = []) throws -> CollectedProcess {
         let pid = frozen.pid
         guard let facts = layout.facts else { throw CheckpointError("pid \(pid): its facts were not read with its layout") }
         let stat = facts.stat
@@ -90,7 +90,7 @@ enum ProcessCollector {
             vmas[i].aioRing = try AioRingReader.read(vmas[i], memory: memory, pid: pid)
         }
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects,
-                                          tcpRepair: tcpRepair, keeper: keeper)
+                                          tcpRepair: tcpRepair, keeper: keeper, externals: externals)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory, trapIgnored: TaskInspector.ignoresTrap(status))
         try ins.open()

@@ -41,6 +41,10 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     /// A listener also held outside the image, taken back from that
     /// process at the restore; the kind's own state is then not saved.
     public var heldOutside: OutsideHolder?
+    /// Left out at the dump (`dump --external`, naming its `path`): the
+    /// restore gives it the descriptor `restore --inherit-fd` names for
+    /// that path; the kind's own state is not saved.
+    public var external: Bool?
 
     public var pipe: PipeState?
     public var deletedFile: DeletedFileState?

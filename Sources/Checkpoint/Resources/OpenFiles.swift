@@ -6,7 +6,8 @@ import Ptrace
 /// what it is named.
 enum OpenFiles {
     static func collect(pid: Int32, system: SystemDescriptors, ghostLimit: UInt64, mappedObjects: Set<UInt64> = [],
-                        tcpRepair: TCPRepairHold? = nil, keeper: ExternalKeeper? = nil) throws -> [FileDescriptorImage] {
+                        tcpRepair: TCPRepairHold? = nil, keeper: ExternalKeeper? = nil,
+                        externals: Set<String> = []) throws -> [FileDescriptorImage] {
         let context = try FileDumpContext(pid: pid, system: system, ghostLimit: ghostLimit)
         context.tcpRepair = tcpRepair
         context.mappedObjects = mappedObjects
@@ -31,7 +32,9 @@ enum OpenFiles {
             image.inode = probe.inode
             image.socketOwner = SocketOwnership.owner(of: probe, kind: handler.kind)
             do {
-                if let outside = try OutsideListeners.holder(of: probe, context: context) {
+                if externals.contains(target) {
+                    image.external = true
+                } else if let outside = try OutsideListeners.holder(of: probe, context: context) {
                     image.heldOutside = outside
                 } else if let keeper, let sharer = try SharedOutside.sharer(of: probe, context: context) {
                     image.heldOutside = try keeper.hold(try context.local(fd), what: "pid \(pid) fd \(fd) (\(target), \(sharer))")
@@ -115,7 +118,9 @@ enum OpenFiles {
                     continue
                 }
                 let recorded = { try made.record(f.openFile, pid: context.pid, fd: f.fd) }
-                if let outside = f.heldOutside {
+                if let given = try made.inherited(for: f) {
+                    try batch.install(given, as: f, then: recorded)
+                } else if let outside = f.heldOutside {
                     try batch.install(try TakenBack.file(f, from: outside, pid: context.pid), as: f, then: recorded)
                 } else {
                     if handler.opensInProcess(f) { try batch.flush() }
@@ -152,6 +157,17 @@ final class OpenFileRegistry {
     var shared: [String: Any] = [:]
     /// `restore --tcp-close`: TCP connections come back reset (ClosedTCPConnections).
     var closesTCPConnections = false
+    /// `restore --inherit-fd`: crtool's descriptors given for files of the
+    /// image (ExternalFiles).
+    var inherited: [ExternalFiles.Inherited] = []
+
+    /// A copy of crtool's descriptor given for `f`, if one is.
+    func inherited(for f: FileDescriptorImage) throws -> Int32? {
+        guard let given = inherited.first(where: { ExternalFiles.matches(f, $0.file) }) else { return nil }
+        let copy = fcntl(given.fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { throw SystemError("copying fd \(given.fd), given by --inherit-fd for \(given.file)") }
+        return copy
+    }
     /// Every process of the image, by pid, to inject into: sockets whose
     /// peer credentials must be a given process's are made by it
     /// (CredentialedPair).

@@ -46,7 +46,7 @@ enum PipePeers {
         }
         throw CheckpointError(
             "pid \(p.pid) fd \(p.fd) is \(what) \(relation) pid \(outsider.pid)\(command) fd \(outsider.fd), "
-                + "a process outside the image; a pipe can only be checkpointed together with every process that holds it (--hold-external keeps it open for that process until the restore)")
+                + "a process outside the image; a pipe can only be checkpointed together with every process that holds it (--hold-external keeps it open for that process until the restore; --external \(p.link) leaves it out, for restore --inherit-fd fd[N]:\(p.link) to give the process another in its place)")
     }
 
     private static func endName(_ accessMode: Int32) -> String {

@@ -63,6 +63,9 @@ enum ImageConsistency {
                     throw fail("files[\(i)].inetSocket.local", "\(connection) needs its local address")
                 }
             }
+            if f.external == true && f.path.isEmpty {
+                throw fail("files[\(i)].path", "a file left out at the dump (external) needs the name --inherit-fd gives it by")
+            }
             if let bad = f.heldOutside?.invalidField {
                 throw fail("files[\(i)].heldOutside.\(bad.field)", bad.reason)
             }

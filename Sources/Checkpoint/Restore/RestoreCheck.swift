@@ -28,11 +28,14 @@ extension Restorer {
     /// this host before the original is stopped for good. A nil
     /// `stubPath` leaves the stub out, for a check of the image alone.
     /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
-    /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge.
+    /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge,
+    /// `inherited` for one with --inherit-fd.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
-                             cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto) throws -> RestoreCheck {
-        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks, vdsoBridge: vdsoBridge)
+                             cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto,
+                             inherited: [ExternalFiles.Inherited] = []) throws -> RestoreCheck {
+        let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks,
+                                                       vdsoBridge: vdsoBridge, inherited: inherited)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)

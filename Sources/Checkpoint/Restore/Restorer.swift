@@ -24,6 +24,8 @@ public struct RestoreOptions: Sendable {
     /// Whether to reach this kernel's vDSO through jumps where the
     /// image's was (--vdso-bridge).
     public var vdsoBridge: VDSOBridgeMode = .auto
+    /// crtool's descriptors given for files of the image (--inherit-fd).
+    public var inherited: [ExternalFiles.Inherited] = []
 
     public init(directory: String) {
         self.directory = directory
@@ -74,9 +76,10 @@ public enum Restorer {
     /// written since the dump and for register state this CPU cannot hold. `shellJob`: the job's terminal will be
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
     /// of this CPU must match the image's; `vdsoBridge`: whether this
-    /// kernel's vDSO may be reached through jumps.
+    /// kernel's vDSO may be reached through jumps; `inherited`: the
+    /// descriptors given for files of the image.
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
-                             cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
+                             cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode, inherited: [ExternalFiles.Inherited]) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
@@ -85,6 +88,7 @@ public enum Restorer {
         try OpenRegularFiles.requireIntact(plan.processes)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
         try TakenBack.requireHeld(plan.processes)
+        try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
         let bridged = plan.vdsoBridge.map { ["the processes reach this kernel's vDSO through jumps where the image's was (\($0.jumps.count) functions): it differs from the one they started with\(vdsoBridge == .always ? ", or --vdso-bridge always asked for it" : "")"] } ?? []
         return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes))
@@ -112,7 +116,7 @@ public enum Restorer {
         var phases = PhaseTimer()
         OpenFileLimit.raise()
         let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
-                                                           cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge)
+                                                           cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
@@ -124,6 +128,7 @@ public enum Restorer {
 
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose
+        registry.inherited = options.inherited
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
         registry.sharedMemory = sharedMemory

@@ -1,0 +1,66 @@
+@testable import Checkpoint
+import Glibc
+import XCTest
+
+/// What `--inherit-fd` takes, and what the restore checks of the
+/// descriptors given before it makes anything.
+final class ExternalFilesTests: XCTestCase {
+    private var pipeEnds: [Int32] = [-1, -1]
+
+    override func setUpWithError() throws {
+        XCTAssertEqual(pipe(&pipeEnds), 0)
+    }
+
+    override func tearDown() {
+        pipeEnds.forEach { close($0) }
+    }
+
+    private func process(_ files: [FileDescriptorImage]) -> ProcessImage {
+        var p = ProcessImage.testing(pid: 70)
+        p.files = files
+        return p
+    }
+
+    private func file(_ fd: Int32, _ path: String, flags: Int32, external: Bool = false) -> FileDescriptorImage {
+        var f = FileDescriptorImage(fd: fd, kind: path.hasPrefix("pipe:") ? .pipe : .regular, path: path, flags: flags, closeOnExec: false, position: 0)
+        f.external = external ? true : nil
+        return f
+    }
+
+    private func problems(_ files: [FileDescriptorImage], _ given: [String]) -> String? {
+        do {
+            try ExternalFiles.requireGiven([process(files)], inherited: given.map { ExternalFiles.Inherited($0)! })
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testTheFormIsCRIUs() {
+        XCTAssertEqual(ExternalFiles.Inherited("fd[3]:pipe:[123]"), ExternalFiles.Inherited("fd[3]:pipe:[123]"))
+        XCTAssertEqual(ExternalFiles.Inherited("fd[12]:var/log/a:b")?.fd, 12)
+        XCTAssertEqual(ExternalFiles.Inherited("fd[12]:var/log/a:b")?.file, "var/log/a:b")
+        for bad in ["3:pipe:[1]", "fd[]:pipe:[1]", "fd[-1]:x", "fd[3]", "fd[3]:", "fd[3]pipe", "fd[x]:y"] {
+            XCTAssertNil(ExternalFiles.Inherited(bad), bad)
+        }
+    }
+
+    func testAFileLeftOutMustBeGivenAndAGivenOneMustBeThere() {
+        let out = file(1, "pipe:[55]", flags: O_WRONLY, external: true)
+        XCTAssertNil(problems([out], ["fd[\(pipeEnds[1])]:pipe:[55]"]))
+        XCTAssertEqual(problems([out], []), "fd 1 of pid 70 is pipe:[55], left out at the dump (--external): give the restore one in its place with --inherit-fd fd[N]:pipe:[55]")
+        XCTAssertTrue(problems([out], ["fd[\(pipeEnds[1])]:pipe:[55]", "fd[\(pipeEnds[1])]:pipe:[56]"])?.contains("no descriptor of the image is pipe:[56]") == true)
+        XCTAssertTrue(problems([out], ["fd[9999]:pipe:[55]"])?.contains("crtool has no fd 9999 open") == true)
+    }
+
+    func testTheGivenDescriptorMustBeOfTheFilesTypeAndOpenForWhatTheProcessDid() {
+        let out = file(1, "pipe:[55]", flags: O_WRONLY, external: true)
+        XCTAssertEqual(problems([out], ["fd[\(pipeEnds[0])]:pipe:[55]"]),
+                       "--inherit-fd fd[\(pipeEnds[0])]:pipe:[55]: fd \(pipeEnds[0]) is open for reading, but fd 1 of pid 70 was open for writing")
+        let devNull = open("/dev/null", O_RDWR)
+        defer { close(devNull) }
+        XCTAssertTrue(problems([out], ["fd[\(devNull)]:pipe:[55]"])?.contains("fd \(devNull) is not a pipe or FIFO") == true)
+        XCTAssertNil(problems([file(4, "/var/log/app.log", flags: O_WRONLY | O_APPEND)], ["fd[\(devNull)]:var/log/app.log"]),
+                     "a path may leave out its leading slash, and a file of the image not left out may be given another")
+    }
+}
