@@ -27,13 +27,16 @@ enum VDSOCompatibility {
         }
     }
 
-    /// The mappings whose size differs here, one sentence part each.
+    /// The mappings whose size differs here, or that only one side has
+    /// (a newer kernel's [vvar_vclock]), one sentence part each.
     static func resized(_ processes: [ProcessImage], host: Host) -> [String] {
+        func size(_ bytes: UInt64?) -> String { bytes.map { "\($0) bytes" } ?? "none" }
         var found: Set<String> = []
         for process in processes {
             for (kind, name) in VDSOBridge.mappings {
-                guard let vma = process.vmas.first(where: { $0.kind == kind }), host.sizes[name] != vma.size else { continue }
-                found.insert(host.sizes[name].map { "\(name) (\(vma.size) bytes there, \($0) here)" } ?? "\(name) (\(vma.size) bytes there, none here)")
+                let there = process.vmas.first(where: { $0.kind == kind })?.size
+                guard there != host.sizes[name] else { continue }
+                found.insert("\(name) (\(size(there)) there, \(size(host.sizes[name])) here)")
             }
         }
         return found.sorted()
