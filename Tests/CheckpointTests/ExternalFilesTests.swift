@@ -63,4 +63,25 @@ final class ExternalFilesTests: XCTestCase {
         XCTAssertNil(problems([file(4, "/var/log/app.log", flags: O_WRONLY | O_APPEND)], ["fd[\(devNull)]:var/log/app.log"]),
                      "a path may leave out its leading slash, and a file of the image not left out may be given another")
     }
+
+    func testOneEndOfAPairInTheImageCannotBeGivenAnother() {
+        let devNull = open("/dev/null", O_RDWR)
+        defer { close(devNull) }
+        var ends = [Int32](repeating: -1, count: 2)
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends), 0)
+        defer { ends.forEach { close($0) } }
+        func end(_ fd: Int32, _ inode: UInt64, peer: UInt64?) -> FileDescriptorImage {
+            var f = FileDescriptorImage(fd: fd, kind: .unixSocket, path: "socket:[\(inode)]", flags: O_RDWR, closeOnExec: false, position: 0)
+            f.inode = inode
+            f.unixSocket = UnixSocketState(socket: UnixSocketEnd(inode: inode, type: .stream), peer: peer.map { UnixSocketEnd(inode: $0, type: .stream) })
+            return f
+        }
+        let pair = [end(5, 801, peer: 802), end(6, 802, peer: 801)]
+        XCTAssertEqual(problems(pair, ["fd[\(ends[0])]:socket:[801]"]),
+                       "socket:[801] is one end of a socket pair whose other end, fd 6 of pid 70, is in the image: the pair comes back whole or not at all")
+        XCTAssertNil(problems([end(5, 801, peer: nil)], ["fd[\(ends[0])]:socket:[801]"]), "a socket whose peer is outside the image")
+        var data = file(7, "/data/802", flags: O_RDONLY)
+        data.inode = 802
+        XCTAssertNil(problems([end(5, 801, peer: 802), data], ["fd[\(devNull)]:data/802"]), "a file's inode is not a socket's")
+    }
 }

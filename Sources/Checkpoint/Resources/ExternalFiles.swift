@@ -74,8 +74,27 @@ public enum ExternalFiles {
                 problems.append("--inherit-fd fd[\(given.fd)]:\(given.file): fd \(given.fd) is open for \(mode(have)), but fd \(first.file.fd) of pid \(first.pid) was open for \(mode(lacking))")
             }
         }
+        problems += splitPairs(processes, inherited: inherited)
         guard !problems.isEmpty else { return }
         throw CheckpointError(problems.joined(separator: "; "))
+    }
+
+    /// A socket of a connected pair in the image comes back with its peer,
+    /// made together: one end given another would leave the other end
+    /// connected to nothing.
+    private static func splitPairs(_ processes: [ProcessImage], inherited: [Inherited]) -> [String] {
+        var replaced: [UInt64: String] = [:]
+        for p in processes {
+            for f in p.files where f.path.hasPrefix("socket:") && (f.external == true || inherited.contains(where: { matches(f, $0.file) })) {
+                replaced[f.inode] = f.path
+            }
+        }
+        return processes.flatMap { p in
+            p.files.compactMap { f -> String? in
+                guard replaced[f.inode] == nil, let peer = f.unixSocket?.peer?.inode, let path = replaced[peer] else { return nil }
+                return "\(path) is one end of a socket pair whose other end, fd \(f.fd) of pid \(p.pid), is in the image: the pair comes back whole or not at all"
+            }
+        }
     }
 
     private static func mode(_ accessMode: Int32) -> String {
