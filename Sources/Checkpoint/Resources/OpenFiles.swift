@@ -160,14 +160,6 @@ final class OpenFileRegistry {
     /// `restore --inherit-fd`: crtool's descriptors given for files of the
     /// image (ExternalFiles).
     var inherited: [ExternalFiles.Inherited] = []
-
-    /// A copy of crtool's descriptor given for `f`, if one is.
-    func inherited(for f: FileDescriptorImage) throws -> Int32? {
-        guard let given = inherited.first(where: { ExternalFiles.matches(f, $0.file) }) else { return nil }
-        let copy = fcntl(given.fd, F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0 else { throw SystemError("copying fd \(given.fd), given by --inherit-fd for \(given.file)") }
-        return copy
-    }
     /// Every process of the image, by pid, to inject into: sockets whose
     /// peer credentials must be a given process's are made by it
     /// (CredentialedPair).
@@ -183,6 +175,14 @@ final class OpenFileRegistry {
 
     /// Keeps `fd` (a descriptor in crtool) open until finish().
     func keep(_ fd: Int32) { localDescriptors.append(fd) }
+
+    /// A copy of crtool's descriptor given for `f`, if one is.
+    func inherited(for f: FileDescriptorImage) throws -> Int32? {
+        guard let given = inherited.first(where: { ExternalFiles.matches(f, $0.file) }) else { return nil }
+        let copy = fcntl(given.fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { throw SystemError("copying fd \(given.fd), given by --inherit-fd for \(given.file)") }
+        return copy
+    }
 
     /// A copy of `fd` (a socket crtool made, about to be planted) kept
     /// open until finish(), for work at the release.

@@ -73,7 +73,8 @@ public enum Restorer {
     /// The image opened and checked as a tree, and the files on this host
     /// it names checked against it: everything a restore can know is wrong
     /// before it creates a process. Also returns the warnings for files
-    /// written since the dump and for register state this CPU cannot hold. `shellJob`: the job's terminal will be
+    /// written since the dump, for register state this CPU cannot hold
+    /// and for a vDSO bridge. `shellJob`: the job's terminal will be
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
     /// of this CPU must match the image's; `vdsoBridge`: whether this
     /// kernel's vDSO may be reached through jumps; `inherited`: the
@@ -90,7 +91,7 @@ public enum Restorer {
         try TakenBack.requireHeld(plan.processes)
         try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
-        let bridged = plan.vdsoBridge.map { ["the processes reach this kernel's vDSO through jumps where the image's was (\($0.jumps.count) functions): it differs from the one they started with\(vdsoBridge == .always ? ", or --vdso-bridge always asked for it" : "")"] } ?? []
+        let bridged = VDSOCompatibility.warnings(for: plan.vdsoBridge, mode: vdsoBridge)
         return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes))
     }
 

@@ -65,6 +65,13 @@ enum VDSOCompatibility {
         return bridge
     }
 
+    /// What the user is told of a bridge: the programs run through it.
+    static func warnings(for bridge: VDSOBridge?, mode: VDSOBridgeMode) -> [String] {
+        guard let bridge else { return [] }
+        let why = mode == .always ? "--vdso-bridge always asked for it" : "it differs from the one they started with"
+        return ["the processes reach this kernel's vDSO through jumps where the image's was (\(bridge.jumps.count) functions): \(why)"]
+    }
+
     /// A jump per function offset of the image's vDSO. Offset 0 is its ELF
     /// header, where only the version name points; nothing calls it.
     private static func jumps(image: [String: UInt64], host: [String: UInt64], reasons: inout [String]) -> VDSOBridge {
