@@ -85,6 +85,9 @@ final class VDSOCompatibilityTests: XCTestCase {
         assertRefused(["__vdso_time": 0xd00, "__vdso_getcpu": 0xd00], processes(), naming: ["__vdso_getcpu, __vdso_time (at 0xd00 there) are different functions here"])
         assertRefused(["__vdso_time": 0xd00, "__vdso_getcpu": 0xd08], processes(), naming: ["the functions at 0xd00 and 0xd08 are too close"])
         assertRefused(["__vdso_time": 0x1ff8], processes(), naming: ["the old vDSO (8192 bytes) has no room for a jump at 0x1ff8"])
+        assertRefused(["__vdso_time": .max - 4, "__vdso_getcpu": .max], processes(), naming: [
+            "the functions at 0xfffffffffffffffb and 0xffffffffffffffff are too close", "no room for a jump at 0xffffffffffffffff",
+        ])
         assertRefused(["__vdso_time": 0xd00], processes(rip: vdsoStart + 0xd04), naming: [
             "thread 40 of pid 40 was inside the vDSO at the dump (at 0x7f0000006d04); dump it again",
         ])

@@ -85,7 +85,7 @@ enum VDSOCompatibility {
                                : "\(names.joined(separator: ", ")) (at \(hex(offset)) there) are different functions here")
                 continue
             }
-            if let last = jumps.last, last.from + UInt64(VDSOBridge.jumpSize) > offset {
+            if let last = jumps.last, offset - last.from < UInt64(VDSOBridge.jumpSize) {
                 reasons.append("the functions at \(hex(last.from)) and \(hex(offset)) are too close for a jump each")
             }
             jumps.append(.init(from: offset, to: targets.first!))
@@ -107,7 +107,9 @@ enum VDSOCompatibility {
     private static func tooSmall(_ bridge: VDSOBridge, _ processes: [ProcessImage]) -> [String] {
         guard let last = bridge.jumps.last else { return [] }
         let sizes = Set(processes.compactMap { $0.vmas.first(where: { $0.kind == .vdso })?.size })
-        return sizes.filter { last.from + UInt64(VDSOBridge.jumpSize) > $0 }.map { "the old vDSO (\($0) bytes) has no room for a jump at \(hex(last.from))" }
+        let room = UInt64(VDSOBridge.jumpSize)
+        // Compared without adding: a hostile manifest may give any offset.
+        return sizes.filter { $0 < room || last.from > $0 - room }.map { "the old vDSO (\($0) bytes) has no room for a jump at \(hex(last.from))" }
     }
 
     private static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
