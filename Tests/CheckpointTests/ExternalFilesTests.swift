@@ -84,4 +84,13 @@ final class ExternalFilesTests: XCTestCase {
         data.inode = 802
         XCTAssertNil(problems([end(5, 801, peer: 802), data], ["fd[\(devNull)]:data/802"]), "a file's inode is not a socket's")
     }
+
+    /// Files given another are marked as left out, so that the checks of
+    /// what the restore opens on this host pass them by; the others stay.
+    func testFilesGivenAnotherAreMarkedLeftOut() {
+        var processes = [process([file(1, "/var/log/app.log", flags: O_WRONLY), file(2, "/var/log/other.log", flags: O_WRONLY),
+                                  file(3, "pipe:[55]", flags: O_WRONLY, external: true)])]
+        ExternalFiles.markGiven(&processes, inherited: [ExternalFiles.Inherited("fd[9]:var/log/app.log")!])
+        XCTAssertEqual(processes[0].files.map(\.external), [true, nil, true])
+    }
 }

@@ -80,14 +80,19 @@ final class InheritedFileTests: EndToEndCase {
     }
 
     /// Any file of the image can be given another: here the log, named
-    /// without its leading slash as CRIU users write it.
+    /// without its leading slash as CRIU users write it, and rotated away
+    /// since the dump, which refuses a restore that is not given one.
     func testALogIsWrittenWhereTheRestoreIsToldTo() throws {
         let sleeper = try startFixture("sleeper")
         try sleeper.waitFor(line: "woke 2")
         let log = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sleeper.pid)/fd/1")
         let image = try checkpoint(sleeper)
+        let rotated = log + ".1"
+        XCTAssertEqual(rename(log, rotated), 0)
+        try assertRestoreRefused(image, pid: sleeper.pid, mentioning: ["\(log)", "No such file"])
+        let before = Fixture(name: sleeper.name, pid: sleeper.pid, log: LogFile(path: rotated), stderrPath: sleeper.stderrPath)
         let elsewhere = scratch.newPath("elsewhere.log")
-        let moved = try restore(image, of: sleeper, giving: "3>>\(elsewhere)", for: String(log.dropFirst()), writingTo: elsewhere)
+        let moved = try restore(image, of: before, giving: "3>>\(elsewhere)", for: String(log.dropFirst()), writingTo: elsewhere)
         assertNoFailures(moved)
     }
 }

@@ -43,7 +43,8 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var heldOutside: OutsideHolder?
     /// Left out at the dump (`dump --external`, naming its `path`): the
     /// restore gives it the descriptor `restore --inherit-fd` names for
-    /// that path; the kind's own state is not saved.
+    /// that path; the kind's own state is not saved. A restore's plan
+    /// marks so every file it is given a descriptor for.
     public var external: Bool?
 
     public var pipe: PipeState?

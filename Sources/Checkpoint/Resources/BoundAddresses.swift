@@ -16,7 +16,7 @@ enum BoundAddresses {
         var taken: [String] = []
         for p in processes {
             for f in p.files {
-                guard let state = f.inetSocket, let local = state.local, f.heldOutside == nil,
+                guard let state = f.inetSocket, let local = state.local, f.heldOutside == nil, f.external != true,
                       state.connection == nil, state.connecting == nil, tried.insert(f.openFile).inserted else { continue }
                 let what = "fd \(f.fd) of pid \(p.pid)"
                 do {

@@ -79,6 +79,20 @@ public enum ExternalFiles {
         throw CheckpointError(problems.joined(separator: "; "))
     }
 
+    /// Marks every file of the image that a descriptor is given for as
+    /// external, as one left out at the dump is: the restore installs the
+    /// given descriptor, and the checks of what it would open on this host
+    /// leave such a file alone (a log moved away, a keeper ended, a port
+    /// the given socket holds itself).
+    static func markGiven(_ processes: inout [ProcessImage], inherited: [Inherited]) {
+        guard !inherited.isEmpty else { return }
+        for p in processes.indices {
+            for i in processes[p].files.indices where inherited.contains(where: { matches(processes[p].files[i], $0.file) }) {
+                processes[p].files[i].external = true
+            }
+        }
+    }
+
     /// A socket of a connected pair in the image comes back with its peer,
     /// made together: one end given another would leave the other end
     /// connected to nothing.

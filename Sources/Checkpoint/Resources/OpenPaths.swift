@@ -60,8 +60,10 @@ enum OpenPaths {
     }
 
     /// What `f`'s path must lead to, or nil for a descriptor this check
-    /// leaves alone (another kind, or the terminal --shell-job replaces).
+    /// leaves alone (another kind, the terminal --shell-job replaces, or
+    /// one --inherit-fd gives another for).
     private static func expectation(for f: FileDescriptorImage, shellTerminal: UInt64?) -> Expected? {
+        guard f.external != true else { return nil }
         switch f.kind {
         case .directory: return .directory
         case .characterDevice, .terminal:

@@ -73,10 +73,11 @@ enum OpenRegularFiles {
     }
 
     /// Regular files by path with a length recorded, and the pid of the
-    /// process that has each open.
+    /// process that has each open; not those the restore is given
+    /// another for (`external`), whose path it does not open.
     private static func checkable(_ processes: [ProcessImage]) -> [(pid: Int32, file: FileDescriptorImage)] {
         processes.flatMap { p in
-            p.files.filter { $0.kind == .regular && $0.size != nil && !isUnderProc($0.path) }.map { (p.pid, $0) }
+            p.files.filter { $0.kind == .regular && $0.size != nil && $0.external != true && !isUnderProc($0.path) }.map { (p.pid, $0) }
         }
     }
 

@@ -39,7 +39,7 @@ enum TakenBack {
         var tried: Set<Int> = []
         for p in processes {
             for f in p.files {
-                guard let holder = f.heldOutside, tried.insert(f.openFile).inserted else { continue }
+                guard let holder = f.heldOutside, f.external != true, tried.insert(f.openFile).inserted else { continue }
                 do {
                     close(try file(f, from: holder, pid: p.pid))
                 } catch {

@@ -85,11 +85,12 @@ public enum Restorer {
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
+        try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
+        ExternalFiles.markGiven(&plan.processes, inherited: inherited)
         try MappedFiles.requireUnchanged(plan.processes)
         try OpenRegularFiles.requireIntact(plan.processes)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
         try TakenBack.requireHeld(plan.processes)
-        try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
         let bridged = VDSOCompatibility.warnings(for: plan.vdsoBridge, mode: vdsoBridge)
         return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes))
@@ -230,7 +231,7 @@ public enum Restorer {
                                  vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
                                  bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings,
                                  phases: phases.phases,
-                                 takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true }.count },
+                                 takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true && $0.external != true }.count },
                                  keepersEnded: keepers.ended, trackingEnded: trackingEnded)
         } catch {
             tree.killAll()
