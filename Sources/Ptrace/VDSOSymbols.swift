@@ -11,8 +11,9 @@ import Glibc
 public enum VDSOSymbols {
     /// crtool's own vDSO, the one this kernel gives every process: name to
     /// offset from its start. nil when there is none or it does not parse.
-    public static func current() -> [String: UInt64]? {
-        ownImage().flatMap(parse)
+    /// `sizes`: `mappingSizes()`, when the caller has them already.
+    public static func current(sizes: [String: UInt64]? = mappingSizes()) -> [String: UInt64]? {
+        ownImage(size: sizes?["[vdso]"]).flatMap(parse)
     }
 
     /// The sizes of crtool's own vDSO and data-page mappings, by the names
@@ -27,17 +28,11 @@ public enum VDSOSymbols {
         return sizes
     }
 
-    /// The bytes of crtool's own vDSO mapping.
-    static func ownImage() -> [UInt8]? {
+    /// The bytes of crtool's own vDSO mapping, `size` bytes long.
+    static func ownImage(size: UInt64?) -> [UInt8]? {
         let base = cr_vdso_base()
-        guard base != 0, let size = ownMappingSize(at: base), let start = UnsafeRawPointer(bitPattern: UInt(base)) else { return nil }
-        return [UInt8](UnsafeRawBufferPointer(start: start, count: size))
-    }
-
-    private static func ownMappingSize(at base: UInt64) -> Int? {
-        guard let maps = try? Maps.read(pid: getpid()),
-              let vdso = maps.first(where: { $0.start == base && $0.path == "[vdso]" }) else { return nil }
-        return Int(vdso.size)
+        guard base != 0, let size, let start = UnsafeRawPointer(bitPattern: UInt(base)) else { return nil }
+        return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(size)))
     }
 
     /// The defined symbols of an ELF64 image's .dynsym, by name, as

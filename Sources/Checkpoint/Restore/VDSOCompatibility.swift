@@ -14,7 +14,8 @@ enum VDSOCompatibility {
         var sizes: [String: UInt64]
 
         static func current() -> Host? {
-            guard let symbols = VDSOSymbols.current(), let sizes = VDSOSymbols.mappingSizes() else { return nil }
+            let sizes = VDSOSymbols.mappingSizes()
+            guard let sizes, let symbols = VDSOSymbols.current(sizes: sizes) else { return nil }
             return Host(symbols: symbols, sizes: sizes)
         }
     }
