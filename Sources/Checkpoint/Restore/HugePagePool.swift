@@ -19,17 +19,14 @@ enum HugePagePool {
     /// lacks (`SysVIPCRestorer.missing`).
     static func requireEnough(_ plan: RestorePlan, makingSegments: [SysVSharedMemoryImage]) throws {
         var needed: [UInt64: UInt64] = [:]
+        func reserve(_ size: UInt64, pageSize: UInt64?) {
+            if let page = pageSize { needed[page, default: 0] += HugePages.pages(covering: size, pageSize: page) }
+        }
         for p in plan.processes {
-            for v in p.vmas where v.kind == .anonymous && v.sysvShm == nil && !v.flags.contains("nr") {
-                if let page = v.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: v.size, pageSize: page) }
-            }
+            for v in p.vmas where v.kind == .anonymous && v.sysvShm == nil && !v.flags.contains("nr") { reserve(v.size, pageSize: v.hugePageSize) }
         }
-        for object in plan.sharedMemory {
-            if let page = object.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: object.size, pageSize: page) }
-        }
-        for segment in makingSegments {
-            if let page = segment.hugePageSize { needed[page, default: 0] += HugePages.pages(covering: segment.size, pageSize: page) }
-        }
+        for object in plan.sharedMemory { reserve(object.size, pageSize: object.hugePageSize) }
+        for segment in makingSegments { reserve(segment.size, pageSize: segment.hugePageSize) }
         for (page, count) in needed.sorted(by: { $0.key < $1.key }) {
             let available = HugePages.available(pageSize: page)
             guard let available, UInt64(available) >= count else {
