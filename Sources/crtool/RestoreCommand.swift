@@ -60,8 +60,8 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("log-file")], help: "Also write everything about this run (phases, warnings, the summary or the error, and the restored process's exit without -d) to this file, relative to -D unless absolute, even with -q.")
     var logFile: String?
 
-    func run() throws {
-        if checkOnly { return try runCheck() }
+    /// The options a restore and its check both take from the command line.
+    private func restoreOptions() throws -> RestoreOptions {
         var options = RestoreOptions(directory: directory)
         options.quiet = quiet
         options.shellJob = shellJob
@@ -70,6 +70,12 @@ struct RestoreCommand: ParsableCommand {
         options.cpuChecks = try cpuChecks()
         options.vdsoBridge = try vdsoBridgeMode()
         options.inherited = try inheritedFiles()
+        return options
+    }
+
+    func run() throws {
+        if checkOnly { return try runCheck() }
+        let options = try restoreOptions()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
         if let pidfile {
@@ -130,11 +136,12 @@ struct RestoreCommand: ParsableCommand {
     }
 
     private func runCheck() throws {
-        let checks = try cpuChecks()
-        let bridge = try vdsoBridgeMode()
-        let inherited = try inheritedFiles()
+        let options = try restoreOptions()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let check = try runTraced("restore", log: log) { try Restorer.check(directory: directory, shellJob: shellJob, cpuChecks: checks, vdsoBridge: bridge, inherited: inherited) }
+        let check = try runTraced("restore", log: log) {
+            try Restorer.check(directory: directory, shellJob: options.shellJob, cpuChecks: options.cpuChecks,
+                               vdsoBridge: options.vdsoBridge, inherited: options.inherited)
+        }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)
         let contents = "\(directory) holds \(tree)\(check.threads) thread\(check.threads == 1 ? "" : "s"), \(check.vmas) VMAs, "
