@@ -20,7 +20,9 @@ public final class RemoteSyscall {
     public var scratch: UInt64 = 0
     public var scratchSize: Int = 0
     public let memory: RemoteMemory
-    private let saved: Registers
+    /// The thread's own registers, given back by finish(); `stepOut`
+    /// moves them on.
+    var saved: Registers
     private let savedMask: UInt64
     /// Address of the batch runner's code in the tracee, once
     /// `installBatchRunner` put it there; until then `callAll` runs its
@@ -42,7 +44,8 @@ public final class RemoteSyscall {
     /// Every signal but SIGTRAP (see above).
     static let blockedWhileBorrowed = ~(UInt64(1) << UInt64(SIGTRAP - 1))
 
-    /// The registers the thread had before it was borrowed.
+    /// The registers the thread had before it was borrowed, or where
+    /// `stepOut` took it since.
     public var originalRegisters: Registers { saved }
     public var originalSignalMask: UInt64 { savedMask }
 

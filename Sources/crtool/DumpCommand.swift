@@ -115,6 +115,10 @@ struct DumpCommand: ParsableCommand {
         for s in report.stoppedIn {
             log.add("pid \(s.pid) thread \(s.tid) was stopped in \(s.syscall)", printed: verbose && !quiet)
         }
+        for s in report.steppedOutOfVDSO {
+            log.add("pid \(s.pid) thread \(s.tid) was inside the vDSO; it ran \(s.instructions) instruction\(s.instructions == 1 ? "" : "s") to return from it",
+                    printed: verbose && !quiet)
+        }
         log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)
         log.add(DumpSummary.line(report, directory: directory), printed: !quiet)
     }

@@ -81,4 +81,42 @@ final class VDSOLayoutTests: EndToEndCase {
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
     }
+
+    /// A thread that reads the clock without a pause is inside the vDSO
+    /// most of the time. The dump runs such a thread on until it returns
+    /// to its caller, so that the image can go through the bridge to
+    /// another kernel's vDSO, which the restore refuses for a thread
+    /// stopped inside the old one.
+    func testAThreadInsideTheVDSOIsRunOutOfItByTheDump() throws {
+        let sleeper = try startFixture("sleeper", ["--clock-reader"])
+        try sleeper.waitFor("woke", atLeast: 1)
+        var found: String?
+        for _ in 0..<40 where found == nil {
+            let image = try scratch.newDirectory("image")
+            let dump = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", image, "--leave-running", "-v"])
+            XCTAssertTrue(dump.succeeded, "\(dump)")
+            if dump.stdout.contains("was inside the vDSO; it ran") { found = image }
+        }
+        let image = try XCTUnwrap(found, "in 40 dumps the clock reader was never found inside the vDSO")
+        let processFile = (try ImageFiles(directory: image, pid: sleeper.pid).processFile() as NSString).lastPathComponent
+        let process = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile)
+        let vdso = try XCTUnwrap(process.vmas.first { $0.kind == .vdso })
+        XCTAssertEqual(process.threads.count, 2)
+        for t in process.threads {
+            XCTAssertFalse((vdso.start..<vdso.end).contains(t.registers.rip), "thread \(t.tid) is at 0x\(String(t.registers.rip, radix: 16)), inside the vDSO")
+        }
+
+        try killAndReap(sleeper.pid)
+        let mark = sleeper.lineCount
+        let restored = try restore(image, as: sleeper, options: ["--vdso-bridge", "always"])
+        XCTAssertTrue(restored.stderr.contains("reach this kernel's vDSO through jumps where the image's was"), "\(restored)")
+        try sleeper.waitForMore("woke", 3, after: mark)
+        let reads = sleeper.log.lines().dropFirst(mark).compactMap { line in
+            line.split(separator: " ").last.flatMap { Int($0) }
+        }
+        XCTAssertEqual(reads.count, 3, "\(sleeper.log.tail())")
+        XCTAssertEqual(reads, reads.sorted(), "\(reads)")
+        XCTAssertLessThan(reads.first ?? 0, reads.last ?? 0, "the clock reader did not go on: \(reads)")
+        assertNoFailures(sleeper)
+    }
 }

@@ -69,11 +69,15 @@ public struct DumpReport: Sendable {
     public var codec: Codec
     /// Threads that were inside a system call, with its name.
     public var stoppedIn: [(pid: Int32, tid: Int32, syscall: String)]
+    /// Threads found inside the vDSO and run out of it, with the
+    /// instructions that took.
+    public var steppedOutOfVDSO: [(pid: Int32, tid: Int32, instructions: Int)] = []
     public var leftRunning: Bool
     /// Wall time of each phase, in order, for --verbose.
     public var phases: [(name: String, seconds: Double)] = []
     /// What a tree left running did not get back as it was (a connection
-    /// still in repair mode, packets still held).
+    /// still in repair mode, packets still held), and what limits where
+    /// the image can be restored.
     public var warnings: [String] = []
     /// Left alive but stopped (--leave-stopped).
     public var leftStopped = false
@@ -181,6 +185,7 @@ public enum Dumper {
                                                               tcpRepair: tcpRepair, keeper: keeper, externals: options.externals))
             }
             phases.mark("state")
+            let vdsoSteps = collected.flatMap { c in c.inspector.steppedOutOfVDSO.map { (pid: c.image.pid, tid: $0.tid, instructions: $0.instructions) } }
             var processes = collected.map(\.image)
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
@@ -222,7 +227,10 @@ public enum Dumper {
                 for c in collected { try c.inspector.close() }
                 collected = []
             }
-            var warnings: [String] = []
+            var warnings = vdsoSteps.filter { $0.instructions == nil }.map {
+                "thread \($0.tid) of pid \($0.pid) was still inside the vDSO after \(TaskInspector.vdsoStepLimit) instructions; "
+                    + "the image can be restored only on a kernel with the same vDSO"
+            }
             let connections = tcpRepair?.count ?? 0
             // A tree that survives the dump has given all it will: it runs
             // on while the image is written (a failed write leaves it
@@ -324,6 +332,7 @@ public enum Dumper {
                 totalSeconds: Date().timeIntervalSince(started),
                 codec: options.codec,
                 stoppedIn: processes.flatMap { p in p.threads.compactMap { t in t.stoppedIn.map { (p.pid, t.tid, $0) } } },
+                steppedOutOfVDSO: vdsoSteps.compactMap { s in s.instructions.map { (s.pid, s.tid, $0) } },
                 leftRunning: options.treeSurvives, phases: phases.phases, warnings: warnings,
                 leftStopped: options.leaveStopped, tcpConnections: connections,
                 heldByKeeper: keeper?.held ?? 0, keeperPid: keeper?.pid,

@@ -16,6 +16,11 @@ final class TaskInspector {
     /// Read before the first injected call, whose single step resets an
     /// ignored SIGTRAP to SIG_DFL.
     private let trapIgnored: Bool
+    /// The process's vDSO, which no thread is left inside (`leaveVDSO`).
+    private let vdso: Range<UInt64>?
+    /// Threads that were inside the vDSO, with the instructions they ran
+    /// to leave it; nil for one still inside after `vdsoStepLimit`.
+    private(set) var steppedOutOfVDSO: [(tid: Int32, instructions: Int?)] = []
 
     /// `trapIgnored`: whether the process ignores SIGTRAP, as /proc showed
     /// it before anything was injected (`ignoresTrap(_:)`).
@@ -24,6 +29,7 @@ final class TaskInspector {
         self.memory = memory
         self.trapIgnored = trapIgnored
         site = try SyscallSite.inVDSO(pid: frozen.pid, maps: maps)
+        vdso = maps.first { $0.path == "[vdso]" }.map { $0.start..<$0.end }
     }
 
     static func ignoresTrap(_ status: ProcStatus) -> Bool {
@@ -35,13 +41,28 @@ final class TaskInspector {
         inj.scratch = scratch
         inj.scratchSize = scratchSize
         if let leader = leaderInjection { inj.useBatchRunner(of: leader) }
+        try leaveVDSO(inj)
         return inj
     }
+
+    /// A thread stopped inside the vDSO is run on until it returns to its
+    /// caller, before anything of it is read: an image with a thread in
+    /// the middle of the vDSO could be restored only on a kernel with the
+    /// same vDSO, since the bridge to another's (VDSOBridge) has entry
+    /// points alone. A clock read takes some tens of instructions.
+    private func leaveVDSO(_ inj: RemoteSyscall) throws {
+        guard let vdso else { return }
+        let steps = try inj.stepOut(of: vdso, limit: Self.vdsoStepLimit)
+        if steps != 0 { steppedOutOfVDSO.append((inj.tracee.tid, steps)) }
+    }
+
+    static let vdsoStepLimit = 10_000
 
     /// Lends the process a scratch mapping; must be paired with close().
     func open() throws {
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
+        try leaveVDSO(inj)
         // Executable too where the system allows it, for the batch runner:
         // a process's 62 signal actions are then read in one trip into it,
         // not 62 (a tree of 100 shells spent 0.3 s frozen on them).
