@@ -9,21 +9,30 @@ import XCTest
 final class InheritedFileTests: EndToEndCase {
     /// `fixture-sleeper | cat > out`, as a job whose output goes to a
     /// logger: the sleeper's stdout is a pipe whose reader is outside it.
-    private func startPipedSleeper() throws -> (fixture: Fixture, pipe: String) {
+    private func startPipedSleeper() throws -> (fixture: Fixture, file: String) {
         let output = scratch.newPath("piped.stdout")
-        let shell = try spawnProcess("/bin/sh", ["-c", "\(BuildProducts.fixture("sleeper")) | cat > \(output)"],
-                                     stdout: scratch.newPath("sh.stdout"), stderr: scratch.newPath("sh.stderr"))
+        return try startLoggedSleeper("/bin/sh", ["-c", "\(BuildProducts.fixture("sleeper")) | cat > \(output)"], output: output, through: "pipe")
+    }
+
+    /// Runs `launcher`, which starts fixture-sleeper as its child with its
+    /// output going to `output` through a logger outside it, and returns
+    /// the sleeper once it woke twice, with the name of its fd 1, a
+    /// `through` ("pipe" or "socket").
+    private func startLoggedSleeper(_ launcher: String, _ arguments: [String], output: String,
+                                    through kind: String) throws -> (fixture: Fixture, file: String) {
+        let stderr = scratch.newPath("launcher.stderr")
+        let parent = try spawnProcess(launcher, arguments, stdout: scratch.newPath("launcher.stdout"), stderr: stderr)
         var sleeper: pid_t?
         for _ in 0..<100 where sleeper == nil {
-            sleeper = ProcessTable.children(of: shell).first { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("fixture-sleeper") == true }
+            sleeper = ProcessTable.children(of: parent).first { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8))?.hasPrefix("fixture-sleeper") == true }
             if sleeper == nil { usleep(20_000) }
         }
-        let fixture = Fixture(name: "sleeper", pid: try XCTUnwrap(sleeper, "no sleeper under sh \(shell)"), log: LogFile(path: output),
-                              stderrPath: scratch.newPath("sh.stderr"))
+        let fixture = Fixture(name: "sleeper", pid: try XCTUnwrap(sleeper, "no sleeper under \(launcher) \(parent)"), log: LogFile(path: output),
+                              stderrPath: stderr)
         try fixture.waitFor(line: "woke 2")
-        let pipe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(fixture.pid)/fd/1")
-        XCTAssertTrue(pipe.hasPrefix("pipe:["), pipe)
-        return (fixture, pipe)
+        let name = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(fixture.pid)/fd/1")
+        XCTAssertTrue(name.hasPrefix("\(kind):["), name)
+        return (fixture, name)
     }
 
     /// Runs crtool with `opening` (a shell redirection such as `3>path`)
@@ -93,6 +102,76 @@ final class InheritedFileTests: EndToEndCase {
         let before = Fixture(name: sleeper.name, pid: sleeper.pid, log: LogFile(path: rotated), stderrPath: sleeper.stderrPath)
         let elsewhere = scratch.newPath("elsewhere.log")
         let moved = try restore(image, of: before, giving: "3>>\(elsewhere)", for: String(log.dropFirst()), writingTo: elsewhere)
+        assertNoFailures(moved)
+    }
+
+    /// A job whose output goes to a logger through a unix stream socket,
+    /// as a supervisor connects it: the logger is gone by the restore, and
+    /// the job is given a connection to a new one.
+    func testAStreamToALoggerThatIsGoneIsGivenAnotherAtTheRestore() throws {
+        let python = try XCTUnwrap(BuildProducts.python3, "python3 is missing: scripts/install-deps.sh installs it")
+        let output = scratch.newPath("logged.out")
+        let (sleeper, stream) = try startLoggedSleeper(python, ["-c", """
+            import os, socket, sys
+            ours, theirs = socket.socketpair()
+            if os.fork() == 0:
+                ours.close()
+                os.dup2(theirs.fileno(), 1)
+                os.execv(sys.argv[1], [sys.argv[1]])
+            theirs.close()
+            with open(sys.argv[2], "w") as out:
+                for line in ours.makefile():
+                    out.write(line)
+                    out.flush()
+            os.wait()
+            """, BuildProducts.fixture("sleeper"), output],
+                                                       output: output, through: "socket")
+        try assertDumpRefused(sleeper, mentioning: ["is outside the image", "--external \(stream) leaves it out", "--inherit-fd fd[N]:\(stream)"])
+
+        let image = try scratch.newDirectory("image")
+        let dumped = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", image, "--external", stream])
+        XCTAssertTrue(dumped.succeeded, "\(dumped)")
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(sleeper.pid) }, "the logger did not reap the job")
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("left out at the dump: restore --inherit-fd fd[N]:\(stream) gives it one"), shown.stdout)
+        let notASocket = try crtool(opening: "3>/dev/null", ["restore", "-D", image, "-d", "--inherit-fd", "fd[3]:\(stream)"])
+        XCTAssertEqual(notASocket.status, .exited(1), "\(notASocket)")
+        XCTAssertTrue(notASocket.stderr.contains("fd 3 is not a socket"), "\(notASocket)")
+
+        // The new logger listens; the restore connects to it first and
+        // hands crtool the connection as fd 3.
+        let address = scratch.newPath("logger.sock")
+        let newOutput = scratch.newPath("new-logger.out")
+        _ = try spawnProcess(python, ["-c", """
+            import socket, sys
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(sys.argv[1])
+            listener.listen(1)
+            connection, _ = listener.accept()
+            with open(sys.argv[2], "w") as out:
+                for line in connection.makefile():
+                    out.write(line)
+                    out.flush()
+            """, address, newOutput], stdout: scratch.newPath("new-logger.stdout"), stderr: scratch.newPath("new-logger.stderr"))
+        XCTAssertTrue(poll(timeout: 10) { fileExists(address) }, "the new logger never listened")
+        let before = sleeper.lineCount
+        try waitUntilFree(sleeper.pid)
+        let restored = try runCommand(python, ["-c", """
+            import os, socket, sys
+            connection = socket.socket(socket.AF_UNIX)
+            connection.connect(sys.argv[1])
+            if connection.fileno() != 3:
+                os.dup2(connection.fileno(), 3)
+            os.set_inheritable(3, True)
+            os.execv(sys.argv[2], sys.argv[2:])
+            """, address, BuildProducts.crtool, "restore", "-D", image, "-d", "--inherit-fd", "fd[3]:\(stream)"],
+                                      outputPrefix: scratch.newPath("crtool-inherit"), timeout: 60)
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        let moved = Fixture(name: "sleeper", pid: sleeper.pid, log: LogFile(path: newOutput), stderrPath: sleeper.stderrPath)
+        _ = try moved.waitFor("woke", atLeast: before + 2)
+        XCTAssertEqual(sleeper.lineCount, before, "the old output got more: \(sleeper.log.lines())")
+        let woke = { (log: LogFile) in log.lines().compactMap { $0.hasPrefix("woke ") ? Int($0.dropFirst(5)) : nil } }
+        XCTAssertEqual(woke(moved.log).first, try XCTUnwrap(woke(sleeper.log).last) + 1, "the count goes on where the old logger left it")
         assertNoFailures(moved)
     }
 }

@@ -117,7 +117,9 @@ enum UnixSockets: FileKind {
                                 refuse: (String) -> CheckpointError) throws -> UnixSocketEnd {
         guard let holder = holders.first(where: \.inImage), !holders.contains(where: { !$0.inImage }) else {
             let outside = holders.first { !$0.inImage }
-            let hint = outside == nil ? "" : " (--hold-external keeps this end open until the restore)"
+            let own = "socket:[\(p.inode)]"
+            let hint = outside == nil ? "" : " (--hold-external keeps this end open until the restore; --external \(own) leaves it out, "
+                + "for restore --inherit-fd fd[N]:\(own) to give the process another in its place)"
             throw refuse("connected to socket:[\(peer)] held by \(SocketHolders.describe(outside)), which is outside the image; crtool cannot make one end of a connection again alone\(hint)")
         }
         let peerDiag = try UnixSocketDiag.query(inode: peer)
