@@ -29,6 +29,17 @@ public enum CleanSpawn {
         if rc == 0 { rc = cr_spawn_actions_close_from(&actions, 3) }
         guard rc == 0 else { throw SystemError("posix_spawn file actions for \(executable)", errno: rc) }
 
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        rc = withSignalsReset { posix_spawn(&pid, executable, &actions, &$0, argv, environ) }
+        guard rc == 0 else { throw SystemError("starting \(executable)", errno: rc) }
+        return pid
+    }
+
+    /// Spawn attributes that start the child with every signal's default
+    /// action and none blocked, whatever crtool's thread holds.
+    static func withSignalsReset<T>(_ body: (inout posix_spawnattr_t) throws -> T) rethrows -> T {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -39,12 +50,6 @@ public enum CleanSpawn {
         posix_spawnattr_setsigdefault(&attributes, &everySignal)
         posix_spawnattr_setsigmask(&attributes, &noSignal)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw SystemError("starting \(executable)", errno: rc) }
-        return pid
+        return try body(&attributes)
     }
 }
