@@ -49,6 +49,8 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the pipes and sockets the tree shares with processes outside it (a reader of its output, a server it is connected to, its listeners and TCP connections unless --tcp-established takes them) open in a crtool-keeper process until the restore on this host takes them back: the outside processes see no end of file or hang-up, and clients connecting meanwhile wait.")
     var holdExternal = false
 
+    @OptionGroup var actionScripts: ActionScriptOptions
+
     @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Repeatable.", valueName: "file"))
     var external: [String] = []
 
@@ -95,6 +97,7 @@ struct DumpCommand: ParsableCommand {
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
         options.externals = Set(external)
+        options.actionScripts = actionScripts.scripts(imagesDirectory: directory)
         options.parent = prevImagesDir
         options.trackMemory = trackMem
         guard !full || prevImagesDir != nil else {

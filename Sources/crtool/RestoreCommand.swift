@@ -60,6 +60,8 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("log-file")], help: "Also write everything about this run (phases, warnings, the summary or the error, and the restored process's exit without -d) to this file, relative to -D unless absolute, even with -q.")
     var logFile: String?
 
+    @OptionGroup var actionScripts: ActionScriptOptions
+
     /// The options a restore and its check both take from the command line.
     private func restoreOptions() throws -> RestoreOptions {
         var options = RestoreOptions(directory: directory)
@@ -70,6 +72,7 @@ struct RestoreCommand: ParsableCommand {
         options.cpuChecks = try cpuChecks()
         options.vdsoBridge = try vdsoBridgeMode()
         options.inherited = try inheritedFiles()
+        if !checkOnly { options.actionScripts = actionScripts.scripts(imagesDirectory: directory) }
         return options
     }
 

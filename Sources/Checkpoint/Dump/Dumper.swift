@@ -46,6 +46,9 @@ public struct DumpOptions: Sendable {
     /// tracking is taken over from `parent`, so a series of checkpoints can
     /// start again without losing it and older images can be deleted.
     public var storeEveryPage = false
+    /// Run before the freeze and once the image is complete
+    /// (--action-script).
+    public var actionScripts = ActionScripts()
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -118,6 +121,7 @@ public enum Dumper {
         if options.trackMemory && !options.leaveRunning {
             throw CheckpointError("--track-mem tracks the writes of a tree that runs on after the dump: give --leave-running too")
         }
+        try options.actionScripts.run(.preDump, pid: options.pid, otherwise: "nothing was dumped, and pid \(options.pid) runs on untouched")
         // One lock for every attempt: while the program accepts what waits,
         // its listeners take nothing new.
         let lock = options.tcpEstablished && options.networkLock ? NetworkLock.fresh(pid: options.pid) : nil
@@ -306,6 +310,8 @@ public enum Dumper {
                 parent: options.storeEveryPage ? nil : options.parent,
                 parentManifest: options.storeEveryPage ? nil : parent?.parentManifest,
                 tracksWrites: options.trackMemory ? true : nil))
+            try options.actionScripts.run(.postDump, pid: options.pid, otherwise: options.treeSurvives
+                ? "the image is removed" : "the image is removed, and the tree runs on as it was")
             keeper?.finish()
             trackerKeeper?.finish()
             // The parent's tracking has served: its keeper lets go of the

@@ -26,6 +26,9 @@ public struct RestoreOptions: Sendable {
     public var vdsoBridge: VDSOBridgeMode = .auto
     /// crtool's descriptors given for files of the image (--inherit-fd).
     public var inherited: [ExternalFiles.Inherited] = []
+    /// Run before the image is read, before and after the processes are
+    /// let go (--action-script).
+    public var actionScripts = ActionScripts()
 
     public init(directory: String) {
         self.directory = directory
@@ -117,6 +120,7 @@ public enum Restorer {
         let started = Date()
         var phases = PhaseTimer()
         OpenFileLimit.raise()
+        try options.actionScripts.run(.preRestore, pid: nil, otherwise: "nothing was restored")
         let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
                                                            cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited)
         phases.mark("verify")
@@ -213,7 +217,10 @@ public enum Restorer {
                     try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
                 }
             }
+            let killed = "the restored processes were killed before they ran"
+            try options.actionScripts.run(.postRestore, pid: plan.root.pid, otherwise: killed)
             try registry.releasing()
+            try options.actionScripts.run(.preResume, pid: plan.root.pid, otherwise: killed)
             for process in plan.processes {
                 // Queued while every thread is still held, SIGSTOP puts the
                 // process back in its job-control stop as soon as it is let
@@ -226,6 +233,11 @@ public enum Restorer {
             let trackingEnded = plan.trackers.filter { (try? TakenBack.endKeeper($0).get()) == true }.map(\.pid)
             warnings += keepers.warnings
             phases.mark("threads and release")
+            do {
+                try options.actionScripts.run(.postResume, pid: plan.root.pid, otherwise: "the restored processes run on")
+            } catch {
+                warnings.append("\(error)")
+            }
             return RestoreReport(pid: plan.root.pid, processes: plan.processes.count, zombies: plan.zombies.count,
                                  threads: plan.processes.reduce(0) { $0 + $1.threads.count },
                                  vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
