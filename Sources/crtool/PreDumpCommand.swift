@@ -32,6 +32,8 @@ struct PreDumpCommand: ParsableCommand {
 
     @OptionGroup var pageAndFreeze: PageAndFreezeOptions
 
+    @OptionGroup var actionScripts: ActionScriptOptions
+
     @Flag(name: [.short, .long], help: "Say more: how long each phase took.")
     var verbose = false
 
@@ -47,6 +49,7 @@ struct PreDumpCommand: ParsableCommand {
         options.freezeTimeout = pageAndFreeze.timeout
         options.parent = prevImagesDir
         options.quiet = quiet
+        options.actionScripts = actionScripts.scripts(imagesDirectory: directory)
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let report = try runTraced("pre-dump", log: log) { try PreDumper.preDump(options) }
         defer { log.write() }

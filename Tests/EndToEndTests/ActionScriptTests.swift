@@ -86,4 +86,31 @@ final class ActionScriptTests: EndToEndCase {
         try sleeper.waitForMore("woke", 2, after: mark)
         assertNoFailures(sleeper)
     }
+
+    /// A pre-dump runs the dump's two points; failing after the image is
+    /// made removes it, and the tree runs on, as after any pre-dump.
+    func testAPreDumpRunsTheDumpsPoints() throws {
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 2")
+        let (script, log) = try recordingScript()
+        let image = try scratch.newDirectory("pre")
+        let made = try crtool(["pre-dump", "-t", "\(sleeper.pid)", "-D", image, "--action-script", script])
+        XCTAssertTrue(made.succeeded, "\(made)")
+        let seen = lines(log)
+        XCTAssertEqual(seen.count, 2, "\(seen)")
+        XCTAssertTrue(seen.first?.hasPrefix("pre-dump pid=\(sleeper.pid) ") == true, "\(seen)")
+        // A pre-dump lets the tree go once its pages are read.
+        let after = try XCTUnwrap(seen.last)
+        XCTAssertTrue(after.hasPrefix("post-dump pid=\(sleeper.pid) state=") && after.hasSuffix(" manifest=yes dir=\(image)"), after)
+        XCTAssertFalse(after.contains("state=t"), after)
+
+        let failing = try scratch.newDirectory("pre")
+        let refused = try crtool(["pre-dump", "-t", "\(sleeper.pid)", "-D", failing, "--action-script", "test $CRTOOLS_SCRIPT_ACTION != post-dump"])
+        XCTAssertEqual(refused.status, .exited(1), "\(refused)")
+        XCTAssertTrue(refused.stderr.contains("failed at post-dump (exit status 1); the image is removed"), "\(refused)")
+        XCTAssertFalse(fileExists(failing + "/manifest.json"))
+        let mark = sleeper.lineCount
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
 }

@@ -12,6 +12,9 @@ public struct PreDumpOptions: Sendable {
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
     public var freezeTimeout = FrozenProcess.defaultTimeout
+    /// Run before the freeze and once the image is complete
+    /// (--action-script), as for a dump.
+    public var actionScripts = ActionScripts()
 
     public init(pid: Int32, directory: String) {
         self.pid = pid
@@ -55,6 +58,7 @@ public enum PreDumper {
         let started = Date()
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
+        try options.actionScripts.run(.preDump, pid: options.pid, otherwise: "nothing was dumped, and pid \(options.pid) runs on untouched")
         let (chain, parentManifest) = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
             .map { ($0.chain, $0.parentManifest) } ?? (nil, nil)
         let image = try ImageDirectory.create(at: options.directory)
@@ -136,6 +140,7 @@ public enum PreDumper {
             try keeper.commit()
             try image.commit(Manifest(codec: options.codec, processes: entries, parent: options.parent,
                                       parentManifest: parentManifest, preDump: true))
+            try options.actionScripts.run(.postDump, pid: options.pid, otherwise: "the image is removed")
             keeper.finish()
             handover.endTakenOver()
             phases.mark("image")
