@@ -9,4 +9,8 @@ struct Crtool: ParsableCommand {
         version: "0.1.0",
         subcommands: [DumpCommand.self, PreDumpCommand.self, RestoreCommand.self, ShowCommand.self, CheckCommand.self]
     )
+
+    static func main() {
+        main(CriuVerbosity.rewrite(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -89,4 +89,32 @@ final class CommandTests: EndToEndCase {
         assertRunningFree(counter)
         try killAndReap(counter.pid)
     }
+
+    /// CRIU's verbosity arguments, which scripts written for it pass: -v4
+    /// (and --verbosity=4, -vvv) says what -v says, -v0 what -q does, -v2
+    /// changes nothing, and show and check take them without a word.
+    func testCRIUsVerbosityArgumentsAreUnderstood() throws {
+        let sleeper = try startFixture("sleeper")
+        try sleeper.waitFor(line: "woke 1")
+        let cases: [(argument: String, phases: Bool, summary: Bool)] = [
+            ("-v4", true, true), ("--verbosity=4", true, true), ("-vvv", true, true), ("-v2", false, true), ("-v0", false, false),
+        ]
+        for c in cases {
+            let dir = try scratch.newDirectory("image")
+            let dump = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", dir, "--leave-running", c.argument])
+            XCTAssertTrue(dump.succeeded, "\(dump)")
+            XCTAssertEqual(dump.stdoutLines.contains { $0.hasPrefix("phases: ") }, c.phases, "\(c.argument): \(dump)")
+            XCTAssertEqual(dump.stdoutLines.contains { $0.hasPrefix("dumped pid \(sleeper.pid)") }, c.summary, "\(c.argument): \(dump)")
+        }
+        let image = try checkpoint(sleeper, options: ["-v4", "-o", "dump.log"])
+        XCTAssertTrue(readTextFile(image + "/dump.log")?.contains("phases: ") == true)
+        let restored = try restore(image, as: sleeper, options: ["-v4"])
+        XCTAssertTrue(restored.stderr.contains("phases: "), "\(restored)")
+        for command in [["show", image, "-v4"], ["check", "-v4"]] {
+            let result = try crtool(command)
+            XCTAssertTrue(result.succeeded, "\(result)")
+        }
+        try sleeper.waitForMore("woke", 1, after: sleeper.lineCount)
+        assertNoFailures(sleeper)
+    }
 }
