@@ -26,12 +26,12 @@ public enum ScriptAction: String, Sendable, CaseIterable {
 /// it is known, CRTOOLS_INIT_PID (the tree's root).
 public struct ActionScripts: Sendable {
     public var scripts: [String]
-    /// The image directory, absolute.
+    /// The image directory, absolute: a script may run elsewhere.
     public var imageDirectory: String
 
     public init(_ scripts: [String] = [], imageDirectory: String = "") {
         self.scripts = scripts
-        self.imageDirectory = imageDirectory
+        self.imageDirectory = imageDirectory.isEmpty ? "" : FileSystem.absolute(imageDirectory)
     }
 
     /// Runs every script at `action`. The first that fails stops the

@@ -4,14 +4,19 @@ import Glibc
 /// Directory operations for images, with errors that carry path and errno
 /// and permissions set explicitly whatever the umask.
 enum FileSystem {
+    /// `path` taken from the working directory unless absolute.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
     /// Creates `path` and missing parents, each 0700; returns whether the
     /// last component was created (so a failed dump may remove it again).
     @discardableResult
     static func makeDirectories(_ path: String) throws -> Bool {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let full = absolute(path)
         var current = ""
         var createdLast = false
-        for component in absolute.split(separator: "/") {
+        for component in full.split(separator: "/") {
             current += "/" + component
             var info = stat()
             if lstat(current, &info) == 0 {
@@ -25,7 +30,7 @@ enum FileSystem {
             guard chmod(current, 0o700) == 0 else { throw ImageIOError(path: current, operation: "chmod", errno: errno) }
             createdLast = true
         }
-        guard isDirectory(absolute) else { throw ImageIOError(path: path, operation: "open directory", errno: ENOTDIR) }
+        guard isDirectory(full) else { throw ImageIOError(path: path, operation: "open directory", errno: ENOTDIR) }
         return createdLast
     }
 
@@ -45,8 +50,7 @@ enum FileSystem {
     /// `path` taken relative to `directory` unless absolute, with "." and
     /// ".." resolved by name: `directory` may not exist yet.
     static func resolve(_ path: String, relativeTo directory: String) -> String {
-        let joined = path.hasPrefix("/") ? path
-            : (directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory) + "/" + path
+        let joined = path.hasPrefix("/") ? path : absolute(directory) + "/" + path
         var parts: [Substring] = []
         for part in joined.split(separator: "/") {
             if part == "." { continue }
