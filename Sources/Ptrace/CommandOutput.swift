@@ -46,12 +46,8 @@ public enum CommandOutput {
             errorBytes += buffer[0..<n]
         }
         close(fromChild[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw SystemError("waiting for \(executable)") }
-        }
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(status: exit, errorText: String(decoding: errorBytes, as: UTF8.self))
+        let ending = try ChildEnding.waiting(for: pid, "waiting for \(executable)")
+        return Result(status: ending.shellStatus, errorText: String(decoding: errorBytes, as: UTF8.self))
     }
 
     /// Writes to the program's stdin with SIGPIPE held back on this thread

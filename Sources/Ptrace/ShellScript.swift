@@ -8,23 +8,8 @@ import Glibc
 /// open (an image, a tracee's memory), and signals as a fresh program has
 /// them.
 public enum ShellScript {
-    /// How the script ended.
-    public enum Ending: Equatable, Sendable, CustomStringConvertible {
-        case exited(Int32)
-        case killed(signal: Int32)
-
-        public var succeeded: Bool { self == .exited(0) }
-
-        public var description: String {
-            switch self {
-            case .exited(let code): return "exit status \(code)"
-            case .killed(let sig): return "killed by \(SignalNames.name(sig))"
-            }
-        }
-    }
-
     /// `environment`: variables set for the script on top of crtool's own.
-    public static func run(_ code: String, environment: [String: String]) throws -> Ending {
+    public static func run(_ code: String, environment: [String: String]) throws -> ChildEnding {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,10 +32,6 @@ public enum ShellScript {
         var pid: pid_t = 0
         rc = CleanSpawn.withSignalsReset { posix_spawn(&pid, "/bin/sh", &actions, &$0, argv, envp) }
         guard rc == 0 else { throw SystemError("starting /bin/sh for an action script", errno: rc) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw SystemError("waiting for the action script's shell", pid: pid) }
-        }
-        return (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .killed(signal: status & 0x7f)
+        return try ChildEnding.waiting(for: pid, "waiting for the action script's shell")
     }
 }
