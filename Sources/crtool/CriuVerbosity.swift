@@ -8,23 +8,14 @@ enum CriuVerbosity {
 
     static func rewrite(_ arguments: [String]) -> [String] {
         let speaks = arguments.first.map { commandsWithVerbosity.contains($0) } ?? false
-        var out: [String] = []
-        var index = arguments.startIndex
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--" {
-                out += arguments[(index - 1)...]
-                break
-            }
-            guard let level = level(of: argument) else {
-                out.append(argument)
-                continue
-            }
-            guard speaks else { continue }
-            if level == 0 { out.append("-q") } else if level >= 3 { out.append("-v") }
+        // Nothing after "--" is an option.
+        let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        let options = arguments[..<end].flatMap { argument -> [String] in
+            guard let level = level(of: argument) else { return [argument] }
+            guard speaks else { return [] }
+            return level == 0 ? ["-q"] : level >= 3 ? ["-v"] : []
         }
-        return out
+        return options + arguments[end...]
     }
 
     /// The CRIU level an argument asks for; nil for any other argument,
