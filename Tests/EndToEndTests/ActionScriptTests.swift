@@ -20,10 +20,6 @@ final class ActionScriptTests: EndToEndCase {
         return ("sh \(path)", log)
     }
 
-    private func lines(_ log: String) -> [String] {
-        (readTextFile(log) ?? "").split(separator: "\n").map(String.init)
-    }
-
     func testScriptsRunAtEachPointOfADumpAndARestoreInOrder() throws {
         let sleeper = try startFixture("sleeper")
         try sleeper.waitFor(line: "woke 2")
@@ -31,7 +27,7 @@ final class ActionScriptTests: EndToEndCase {
         let second = "echo second $CRTOOLS_SCRIPT_ACTION >> \(log)"
         let image = try checkpoint(sleeper, options: ["--action-script", script, "--action-script", second])
         let pid = sleeper.pid
-        let dumped = lines(log)
+        let dumped = LogFile(path: log).lines()
         XCTAssertEqual(dumped.count, 4, "\(dumped)")
         let running = try XCTUnwrap(dumped.first)
         XCTAssertTrue(running.hasPrefix("pre-dump pid=\(pid) state="), running)
@@ -41,7 +37,7 @@ final class ActionScriptTests: EndToEndCase {
 
         let mark = sleeper.lineCount
         try restore(image, as: sleeper, options: ["--action-script", script])
-        let restored = Array(lines(log).dropFirst(4))
+        let restored = Array(LogFile(path: log).lines().dropFirst(4))
         XCTAssertEqual(restored.count, 4, "\(restored)")
         XCTAssertEqual(Array(restored.prefix(3)), [
             "pre-restore pid=none state=gone manifest=yes dir=\(image)",
@@ -96,7 +92,7 @@ final class ActionScriptTests: EndToEndCase {
         let image = try scratch.newDirectory("pre")
         let made = try crtool(["pre-dump", "-t", "\(sleeper.pid)", "-D", image, "--action-script", script])
         XCTAssertTrue(made.succeeded, "\(made)")
-        let seen = lines(log)
+        let seen = LogFile(path: log).lines()
         XCTAssertEqual(seen.count, 2, "\(seen)")
         XCTAssertTrue(seen.first?.hasPrefix("pre-dump pid=\(sleeper.pid) ") == true, "\(seen)")
         // A pre-dump lets the tree go once its pages are read.
