@@ -11,6 +11,12 @@ import XCTest
 /// on this host and then told their vDSO was otherwise, or bridged on
 /// request (--vdso-bridge always), since this host has one kernel.
 final class VDSOLayoutTests: EndToEndCase {
+    /// The image's record of `pid`, as the restore reads it.
+    private func processImage(_ image: String, pid: pid_t) throws -> ProcessImage {
+        let processFile = (try ImageFiles(directory: image, pid: pid).processFile() as NSString).lastPathComponent
+        return try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile)
+    }
+
     func testWhatCannotBeBridgedIsRefusedBeforeAnythingIsMade() throws {
         let here = try XCTUnwrap(VDSOSymbols.current())
         let offset = try XCTUnwrap(here["__vdso_clock_gettime"], "\(here)")
@@ -50,8 +56,7 @@ final class VDSOLayoutTests: EndToEndCase {
         let sleeper = try startFixture("sleeper", under: ["/usr/bin/setarch", "-R"])
         try sleeper.waitFor(line: "woke 2")
         let image = try checkpoint(sleeper)
-        let processFile = (try ImageFiles(directory: image, pid: sleeper.pid).processFile() as NSString).lastPathComponent
-        let process = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile)
+        let process = try processImage(image, pid: sleeper.pid)
         let old = try XCTUnwrap(process.vmas.first { $0.kind == .vdso })
 
         try waitUntilFree(sleeper.pid)
@@ -98,8 +103,7 @@ final class VDSOLayoutTests: EndToEndCase {
             if dump.stdout.contains("was inside the vDSO; it ran") { found = image }
         }
         let image = try XCTUnwrap(found, "in 40 dumps the clock reader was never found inside the vDSO")
-        let processFile = (try ImageFiles(directory: image, pid: sleeper.pid).processFile() as NSString).lastPathComponent
-        let process = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile)
+        let process = try processImage(image, pid: sleeper.pid)
         let vdso = try XCTUnwrap(process.vmas.first { $0.kind == .vdso })
         XCTAssertEqual(process.threads.count, 2)
         for t in process.threads {
