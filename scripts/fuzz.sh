@@ -41,6 +41,11 @@ start tree "$work/data/tree"
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/tree" --compress none
 start sysvipc "$work/data/sysvipc"
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/sysvipc"
+# System V objects outlive the workload: removed once the image holds
+# them, or each run leaves a set behind whose key a later run's fixture
+# may be given again (ftok of a reused inode), which it then cannot make.
+read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
+ipcrm -m "$shm" -s "$sem" -q "$msg"
 start threads
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1
 start counter --heap-mib 1
