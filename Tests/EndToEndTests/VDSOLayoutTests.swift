@@ -123,4 +123,56 @@ final class VDSOLayoutTests: EndToEndCase {
         XCTAssertLessThan(reads.first ?? 0, reads.last ?? 0, "the clock reader did not go on: \(reads)")
         assertNoFailures(sleeper)
     }
+    /// A thread that does not leave the vDSO within the limit is left
+    /// where the last step took it, and says so with nil; asked again with
+    /// room enough, it steps out, and the program goes on from there.
+    func testStepOutStopsAtItsLimitAndLeavesTheThreadWhereItGot() throws {
+        let sleeper = try startFixture("sleeper", ["--clock-reader"])
+        try sleeper.waitFor("woke", atLeast: 1)
+        let pid = sleeper.pid
+        let reader = try XCTUnwrap(try ProcDirectory.threads(pid: pid).first { $0 != pid }, "the clock reader's thread")
+        let maps = try Maps.read(pid: pid)
+        let entry = try XCTUnwrap(maps.first { $0.path == "[vdso]" })
+        let vdso = entry.start..<entry.end
+        let site = try SyscallSite.inVDSO(pid: pid, maps: maps)
+        struct Steps { var inside: UInt64; var limited: Int?; var stopped: UInt64; var out: Int?; var left: UInt64 }
+        let steps: Steps? = try TracerThread.run {
+            let t = try Tracee.seize(tid: reader, pid: pid, options: [])
+            defer { try? t.detach() }
+            for _ in 0..<200 {
+                try t.interrupt()
+                guard case .eventStop = try t.waitStop() else { throw TraceError(pid: reader, "no interrupt stop") }
+                let rip = try t.registers().rip
+                guard vdso.contains(rip) else {
+                    try t.resume()
+                    usleep(1000)
+                    continue
+                }
+                let inj = try RemoteSyscall(tracee: t, site: site)
+                let limited = try inj.stepOut(of: vdso, limit: 3)
+                let stopped = inj.originalRegisters.rip
+                if let limited, limited < 3 {
+                    // Stopped at the vDSO's last instructions: it left
+                    // before the limit. Try another stop.
+                    try inj.finish()
+                    try t.resume()
+                    continue
+                }
+                let out = try inj.stepOut(of: vdso, limit: 10_000)
+                let left = inj.originalRegisters.rip
+                try inj.finish()
+                return Steps(inside: rip, limited: limited, stopped: stopped, out: out, left: left)
+            }
+            return nil
+        }
+        let s = try XCTUnwrap(steps, "in 200 stops the clock reader was never inside the vDSO")
+        XCTAssertNil(s.limited, "stepped out in 3 instructions from 0x\(String(s.inside, radix: 16))")
+        XCTAssertTrue(vdso.contains(s.stopped), "0x\(String(s.stopped, radix: 16)) after the limit")
+        XCTAssertNotEqual(s.stopped, s.inside, "three steps did not move the thread")
+        XCTAssertGreaterThan(s.out ?? 0, 0)
+        XCTAssertFalse(vdso.contains(s.left), "0x\(String(s.left, radix: 16)) is still inside the vDSO")
+        let mark = sleeper.lineCount
+        try sleeper.waitForMore("woke", 2, after: mark)
+        assertNoFailures(sleeper)
+    }
 }
