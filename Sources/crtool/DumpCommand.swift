@@ -69,10 +69,19 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always saved.")
     var fileLocks = false
 
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: a datagram socket connected to a name outside the tree (/dev/log) needs no flag, the restore connects it to that name again; a stream socket connected outside needs --hold-external or --external.")
+    var extUnixSk = false
+
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: a file deleted while open is saved with its content (up to --ghost-limit), so nothing is linked back into the file system.")
+    var linkRemap = false
+
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 
     @OptionGroup var pageAndFreeze: PageAndFreezeOptions
+
+    @Flag(name: .long, help: "Print the dump's statistics at its end, one to a line, even with -q (CRIU's --display-stats): counts, frozen and total time, each phase's time, pages stored and skipped, bytes read and written.")
+    var displayStats = false
 
     @Flag(name: [.short, .long], help: "Say more: per-thread state such as the system call a thread was stopped in.")
     var verbose = false
@@ -124,6 +133,7 @@ struct DumpCommand: ParsableCommand {
         }
         log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)
         log.add(DumpSummary.line(report, directory: directory), printed: !quiet)
+        if displayStats { log.add(Statistics.dump(report), printed: true) }
     }
 }
 

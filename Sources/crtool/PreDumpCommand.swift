@@ -34,6 +34,9 @@ struct PreDumpCommand: ParsableCommand {
 
     @OptionGroup var actionScripts: ActionScriptOptions
 
+    @Flag(name: .long, help: "Print the pre-dump's statistics at its end, one to a line, even with -q (CRIU's --display-stats): processes, frozen and total time, each phase's time, pages stored and taken from the parent image, bytes read and written.")
+    var displayStats = false
+
     @Flag(name: [.short, .long], help: "Say more: how long each phase took.")
     var verbose = false
 
@@ -56,6 +59,7 @@ struct PreDumpCommand: ParsableCommand {
         for note in report.notes { log.add("note: \(note)", printed: !quiet, onStderr: true) }
         log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)
         log.add(Self.summary(report), printed: !quiet)
+        if displayStats { log.add(Statistics.preDump(report), printed: true) }
     }
 
     static func summary(_ r: PreDumpReport) -> String {

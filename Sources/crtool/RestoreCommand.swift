@@ -33,6 +33,9 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always taken again.")
     var fileLocks = false
 
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: a datagram socket connected to a name outside the tree needs no flag to be connected to that name again.")
+    var extUnixSk = false
+
     @Option(name: .long, help: ArgumentHelp("What of this CPU must match the CPU the image was made on: fpu (the register state its threads may hold), ins (the instruction sets its programs may have chosen code for, which they would stop on with SIGILL), both with a comma, or none.", valueName: "fpu,ins|none"))
     var cpuCap = "fpu,ins"
 
@@ -47,6 +50,9 @@ struct RestoreCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Check the image as a restore does before it creates anything (every checksum and field, the files, directories and devices it maps and opens on this host, the files crtool-keeper holds for it, its System V objects against this host's, the restore stub), decompress every page, and check that its ids, its listeners' and UDP sockets' addresses and the huge pages it needs are free here; create nothing. Exits 1 on the first problem.")
     var checkOnly = false
+
+    @Flag(name: .long, help: "Print the restore's statistics at its end, one to a line, even with -q (CRIU's --display-stats): counts, total time, each phase's time, bytes of memory written; on stderr unless -d.")
+    var displayStats = false
 
     @Flag(name: [.short, .long], help: "Print the time each phase took.")
     var verbose = false
@@ -95,6 +101,7 @@ struct RestoreCommand: ParsableCommand {
         for w in report.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         log.add(PhaseLine.format(report.phases), printed: verbose, onStderr: true)
         log.add(summary(report), printed: !quiet, onStderr: !detach)
+        if displayStats { log.add(Statistics.restore(report), printed: true, onStderr: !detach) }
         log.write()
         if detach { return }
         var status: Int32 = 0

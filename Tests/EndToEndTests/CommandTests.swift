@@ -117,4 +117,49 @@ final class CommandTests: EndToEndCase {
         try sleeper.waitForMore("woke", 1, after: sleeper.lineCount)
         assertNoFailures(sleeper)
     }
+    /// CRIU users pass --display-stats to read a run's numbers off by
+    /// name, and its --ext-unix-sk and --link-remap out of habit. The
+    /// numbers must agree with each other: every page read is stored or
+    /// skipped as zero, and the restore writes back what the dump stored
+    /// and what it took from the pre-dump under it.
+    func testCRIUsDisplayStatsGivesTheNumbersOneToALine() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8", "--zero-half"])
+        try counter.waitFor("tick", atLeast: 2)
+        let checksum = try heapChecksum(counter)
+        let preDumpDir = try scratch.newDirectory("pre")
+        let preDump = try crtool(["pre-dump", "-t", "\(counter.pid)", "-D", preDumpDir, "--display-stats", "-q"])
+        XCTAssertTrue(preDump.succeeded, "\(preDump)")
+        XCTAssertEqual(preDump.stdoutLines.first, "pre-dump statistics:", "\(preDump)")
+        XCTAssertGreaterThan(try statistic("VMAs tracked", in: preDump), 0, "\(preDump)")
+
+        let image = try scratch.newDirectory("image")
+        let dump = try crtool(["dump", "-t", "\(counter.pid)", "-D", image, "--prev-images-dir", preDumpDir,
+                               "--display-stats", "-q", "--ext-unix-sk", "--link-remap"])
+        XCTAssertTrue(dump.succeeded, "\(dump)")
+        _ = try waitForExit(counter.pid, timeout: 10)
+        XCTAssertEqual(dump.stdoutLines.first, "dump statistics:", "-q leaves the statistics alone: \(dump)")
+        XCTAssertEqual(try statistic("processes", in: dump), 1)
+        let stored = try statistic("pages stored", in: dump)
+        let zero = try statistic("zero pages skipped", in: dump)
+        let inherited = try statistic("pages taken from the parent image", in: dump)
+        XCTAssertGreaterThanOrEqual(inherited, 1024, "the heap is unwritten since the pre-dump: \(dump)")
+        XCTAssertGreaterThan(stored, 0, "\(dump)")
+        XCTAssertEqual(try statistic("bytes read", in: dump), (stored + zero) * 4096, "\(dump)")
+        XCTAssertTrue(dump.stdoutLines.contains { $0.hasPrefix("  phase pages: ") }, "\(dump)")
+
+        let mark = counter.lineCount
+        let restored = try restore(image, as: counter, options: ["--display-stats", "--ext-unix-sk"])
+        XCTAssertTrue(restored.stdoutLines.contains("restore statistics:"), "\(restored)")
+        XCTAssertEqual(try statistic("bytes written", in: restored), (stored + inherited) * 4096, "\(restored)")
+        try counter.waitFor("tick", atLeast: 1, from: mark)
+        try checkHeap(counter, is: checksum, from: mark)
+        assertNoFailures(counter)
+    }
+
+    /// The number after "  NAME: " in a --display-stats block.
+    private func statistic(_ name: String, in result: CommandResult) throws -> UInt64 {
+        let line = try XCTUnwrap(result.stdoutLines.first { $0.hasPrefix("  \(name): ") }, "no \(name) in \(result)")
+        let value = line.dropFirst(name.count + 4).prefix { $0.isNumber }
+        return try XCTUnwrap(UInt64(value), "\(line)")
+    }
 }
