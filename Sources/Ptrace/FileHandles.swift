@@ -36,4 +36,25 @@ public enum FileHandles {
         }
         return try ProcFile.link("/proc/self/fd/\(fd)")
     }
+
+    /// The handle of the file `path` leads to, followed: of a /proc/PID/fd
+    /// link, the open file's, whatever its names are now.
+    public static func handle(of path: String, pid: Int32) throws -> (type: Int32, bytes: [UInt8]) {
+        let maxHandle = 128
+        var request = [UInt8].le(UInt32(maxHandle)) + [UInt8](repeating: 0, count: 4 + maxHandle)
+        var mountID: Int32 = 0
+        let r = path.withCString { name in
+            request.withUnsafeMutableBytes { raw in
+                withUnsafeMutablePointer(to: &mountID) { mount in
+                    cr_syscall6(303, UInt64(bitPattern: Int64(AT_FDCWD)), UInt64(UInt(bitPattern: name)),
+                                UInt64(UInt(bitPattern: raw.baseAddress)), UInt64(UInt(bitPattern: mount)),
+                                UInt64(AT_SYMLINK_FOLLOW), 0) // name_to_handle_at
+                }
+            }
+        }
+        if r < 0 { throw SystemError("name_to_handle_at \(path)", pid: pid) }
+        let count = Int(request.withUnsafeBytes { $0.load(as: UInt32.self) })
+        let type = request.withUnsafeBytes { $0.load(fromByteOffset: 4, as: Int32.self) }
+        return (type, Array(request[8..<(8 + min(count, maxHandle))]))
+    }
 }

@@ -103,33 +103,17 @@ final class DeletedFileTests: EndToEndCase {
     /// appends to the same unlinked file, every line once and in order.
     func testWriteOnlyDeletedLogKeepsItsLines() throws {
         let path = scratch.newPath("app.log")
-        let program = try startPython("deleted-log", """
-            import os, sys, time
-            log = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            os.write(log, b"line 1\\n")
-            os.unlink(sys.argv[1])
-            print("fd", log, flush=True)
-            print("ready", flush=True)
-            n = 1
-            while True:
-                n += 1
-                os.write(log, b"line %d\\n" % n)
-                print("tick", n, flush=True)
-                time.sleep(0.02)
-            """, [path])
-        let fd = try program.waitFor("fd", atLeast: 0)
-        try program.waitFor("tick", atLeast: 5)
+        let (program, fd) = try startAppender(path)
+        XCTAssertEqual(unlink(path), 0)
+        try program.waitForMore("tick", 2, after: program.lineCount)
         let (_, mark) = try roundTrip(program)
         try program.waitForMore("tick", 5, after: mark)
-        let last = try XCTUnwrap(program.numbers("tick").last)
         let link = "/proc/\(program.pid)/fd/\(fd)"
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), path.replacingOccurrences(of: "//", with: "/") + " (deleted)")
         let flags = try String(contentsOfFile: "/proc/\(program.pid)/fdinfo/\(fd)", encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("flags:") }.flatMap { Int($0.split(separator: "\t").last ?? "", radix: 8) }
         XCTAssertEqual(try XCTUnwrap(flags) & Int(O_ACCMODE | O_APPEND), Int(O_WRONLY | O_APPEND))
-        let lines = try String(contentsOfFile: link, encoding: .utf8).split(separator: "\n").map(String.init)
-        XCTAssertGreaterThanOrEqual(lines.count, last)
-        XCTAssertEqual(Array(lines.prefix(last)), (1...last).map { "line \($0)" })
+        try assertEveryLine(in: link, upTo: program)
         XCTAssertFalse(fileExists(path))
         assertNoFailures(program)
     }
@@ -200,5 +184,100 @@ final class DeletedFileTests: EndToEndCase {
         let (_, mark) = try roundTrip(holder, options: ["--ghost-limit", "4M"])
         try holder.waitForMore("tick", 3, after: mark)
         assertNoFailures(holder)
+    }
+    /// A program appending to its file, one line a tick, with the file
+    /// descriptor it holds printed first.
+    private func startAppender(_ path: String) throws -> (Fixture, fd: Int) {
+        let program = try startPython("appender", """
+            import os, sys, time
+            out = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            print("fd", out, flush=True)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                os.write(out, b"line %d\\n" % n)
+                print("tick", n, flush=True)
+                time.sleep(0.02)
+            """, [path])
+        let fd = try program.waitFor("fd", atLeast: 0)
+        try program.waitFor("tick", atLeast: 3)
+        return (program, fd)
+    }
+
+    /// The lines of `path` are "line 1" on, each once, in order, up to at
+    /// least the program's last tick.
+    private func assertEveryLine(in path: String, upTo program: Fixture, line: UInt = #line) throws {
+        let last = try XCTUnwrap(program.numbers("tick").last, line: line)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertGreaterThanOrEqual(lines.count, last, "\(path)", line: line)
+        XCTAssertEqual(lines, (1...max(lines.count, 1)).map { "line \($0)" }, "\(path)", line: line)
+    }
+
+    /// `ln name other; rm name`: the file lives on under `other`, and a
+    /// program holding it open sees its name deleted.
+    private func relink(_ name: String, as other: String) throws {
+        guard link(name, other) == 0, unlink(name) == 0 else {
+            throw HarnessError("ln \(name) \(other); rm \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Forgets the names the kernel has cached, so that a file's handle
+    /// no longer leads to a name nobody has open.
+    private func dropCachedNames() throws {
+        try "2\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
+    }
+
+    /// A file deleted under the name the program opened it by but linked
+    /// under another (`ln a b; rm a`) is the very file others read there:
+    /// the restore reopens it by that name, and what the program writes
+    /// after goes on in it, every line once and in order. A copy of its
+    /// bytes would have taken the lines away from it.
+    func testADeletedFileLinkedElsewhereIsReopenedByItsOtherName() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let otherDir = try scratch.newDirectory("other")
+        let (program, fd) = try startAppender(dataDir + "/app.log")
+        let other = otherDir + "/kept.log"
+        try relink(dataDir + "/app.log", as: other)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 5, after: mark)
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(program.pid)/fd/\(fd)")
+        XCTAssertEqual(target, other.replacingOccurrences(of: "//", with: "/"))
+        try assertEveryLine(in: other, upTo: program)
+        XCTAssertFalse(fileExists(dataDir + "/app.log"))
+        assertNoFailures(program)
+    }
+
+    /// With no name cached, the other name is looked for in the deleted
+    /// one's directory. A name elsewhere that nothing leads crtool to is
+    /// refused, naming the file and how to give it a name; the program
+    /// runs on, and once given one as told it is dumped.
+    func testTheOtherNameIsLookedForBesideTheDeletedOneAndRefusedOutOfSight() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let otherDir = try scratch.newDirectory("other")
+        let (program, fd) = try startAppender(dataDir + "/app.log")
+        let beside = dataDir + "/app.log.1"
+        try relink(dataDir + "/app.log", as: beside)
+        try dropCachedNames()
+        let image = try checkpoint(program, options: ["--leave-running"])
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains(beside.replacingOccurrences(of: "//", with: "/")), "\(shown)")
+
+        let elsewhere = otherDir + "/kept.log"
+        try relink(beside, as: elsewhere)
+        try dropCachedNames()
+        let refused = try crtool(["dump", "-t", "\(program.pid)", "-D", try scratch.newDirectory("refused"), "--leave-running"])
+        XCTAssertFalse(refused.succeeded, "\(refused)")
+        let advice = "ln -L /proc/\(program.pid)/fd/\(fd) \((dataDir + "/app.log").replacingOccurrences(of: "//", with: "/"))"
+        XCTAssertTrue(refused.stderr.contains("lives on under another name crtool cannot find"), "\(refused)")
+        XCTAssertTrue(refused.stderr.contains(advice), "\(refused)")
+        try program.waitForMore("tick", 3, after: program.lineCount)
+
+        let ln = try runCommand("/bin/sh", ["-c", advice], outputPrefix: scratch.newPath("ln"), timeout: 10)
+        XCTAssertTrue(ln.succeeded, "\(ln)")
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 5, after: mark)
+        try assertEveryLine(in: elsewhere, upTo: program)
+        assertNoFailures(program)
     }
 }

@@ -27,6 +27,10 @@ enum DeletedFiles: FileKind {
             image.memfd = MemfdState(object: object)
             return
         }
+        if p.links > 0 {
+            try collectLinkedElsewhere(&image, probe: p, context: context)
+            return
+        }
         // The program may hold it write-only (a log that logrotate deleted
         // while the program appends to it): its bytes are read through a
         // descriptor of crtool's own, opened for reading.
@@ -40,6 +44,28 @@ enum DeletedFiles: FileKind {
         if size > 0 { try LocalFile.read(fd, into: &content, count: Int(size), at: 0) }
         image.path = String(p.link.dropLast(suffix.count))
         image.deletedFile = DeletedFileState(mode: p.mode & 0o7777, content: Data(content))
+    }
+
+    /// A file deleted under the name it was opened by but linked under
+    /// another is the same file there: reopened by that name, the process
+    /// goes on writing where everyone else reads. A copy of its bytes would
+    /// be a file of the process's own, and what it wrote after the restore
+    /// would reach no one.
+    private static func collectLinkedElsewhere(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        let deletedName = String(p.link.dropLast(suffix.count))
+        let number = DeviceNumber(p.device)
+        guard let name = SurvivingName.find(deletedName: deletedName, openAs: "/proc/\(p.pid)/fd/\(p.fd)",
+                                            device: p.device, inode: p.inode,
+                                            major: UInt32(number.major), minor: UInt32(number.minor), pid: p.pid) else {
+            throw FileKinds.unsupported(p, what: "\(p.link), a file deleted under this name that lives on under \(p.links == 1 ? "another name" : "\(p.links) other names") "
+                + "crtool cannot find (inode \(p.inode) on device \(number)); a copy of its bytes would not be the file others see. "
+                + "Give it a name in its directory (ln -L /proc/\(p.pid)/fd/\(p.fd) \(deletedName)) and dump again")
+        }
+        var found = p
+        found.link = name
+        image.kind = .regular
+        image.path = name
+        try PathFiles.collect(&image, probe: found, context: context)
     }
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {

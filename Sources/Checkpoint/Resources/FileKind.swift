@@ -69,6 +69,9 @@ struct FileProbe {
     var size: Int64
     /// st_mtim: when the file was last written, in nanoseconds since the epoch.
     var modified: Int64
+    /// st_nlink: the names the file has; more than none for a file whose
+    /// name shows " (deleted)" means it lives on under another.
+    var links: UInt64
     var info: FdInfo
 
     /// From stat(2) of the descriptor's /proc link.
@@ -84,6 +87,7 @@ struct FileProbe {
         gid = st.st_gid
         size = Int64(st.st_size)
         modified = FileAtPath.nanoseconds(st.st_mtim)
+        links = UInt64(st.st_nlink)
         self.info = info
     }
 
