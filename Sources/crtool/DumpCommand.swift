@@ -72,7 +72,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: a datagram socket connected to a name outside the tree (/dev/log) needs no flag, the restore connects it to that name again; a stream socket connected outside needs --hold-external or --external.")
     var extUnixSk = false
 
-    @Flag(name: .long, help: "Accepted for CRIU compatibility: a file deleted while open is saved with its content (up to --ghost-limit), so nothing is linked back into the file system.")
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: a file deleted while open is saved with its content (up to --ghost-limit), or reopened by another name it still has, so nothing is linked back into the file system.")
     var linkRemap = false
 
     @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
