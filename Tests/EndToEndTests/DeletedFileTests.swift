@@ -280,4 +280,38 @@ final class DeletedFileTests: EndToEndCase {
         try assertEveryLine(in: elsewhere, upTo: program)
         assertNoFailures(program)
     }
+    /// The same for a file mapped shared, closed after mapping: the
+    /// mapping is made again from the other name, so what the program
+    /// writes into it after the restore is in the file there.
+    func testASharedMappingOfAFileLinkedElsewhereIsMadeFromTheOtherName() throws {
+        let dataDir = try scratch.newDirectory("data")
+        let otherDir = try scratch.newDirectory("other")
+        let path = dataDir + "/counter.bin"
+        let program = try startPython("mapped-counter", """
+            import mmap, os, struct, sys, time
+            fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)
+            os.ftruncate(fd, 4096)
+            m = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+            os.close(fd)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                m[0:8] = struct.pack("<Q", n)
+                print("tick", n, flush=True)
+                time.sleep(0.02)
+            """, [path])
+        try program.waitFor("tick", atLeast: 3)
+        let other = otherDir + "/counter.bin"
+        try relink(path, as: other)
+        let (_, mark) = try roundTrip(program)
+        try program.waitForMore("tick", 5, after: mark)
+        let last = try XCTUnwrap(program.numbers("tick").last)
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: other))
+        let stored = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        XCTAssertGreaterThanOrEqual(Int(stored), last, "the file at the other name stopped at \(stored)")
+        let maps = try String(contentsOfFile: "/proc/\(program.pid)/maps", encoding: .utf8)
+        XCTAssertTrue(maps.contains(other.replacingOccurrences(of: "//", with: "/")), maps)
+        assertNoFailures(program)
+    }
 }

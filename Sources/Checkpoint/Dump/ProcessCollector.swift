@@ -158,12 +158,15 @@ enum VMAClassifier {
     /// of VMAs paid it thousands of times.
     static func images(of maps: [MapEntry], pid: Int32) throws -> [VMAImage] {
         var secret: [UInt64: Bool] = [:]
-        return try maps.map { try image(of: $0, pid: pid, secretByObject: &secret) }
+        var surviving: [UInt64: String?] = [:]
+        return try maps.map { try image(of: $0, pid: pid, secretByObject: &secret, survivingNames: &surviving) }
     }
 
     /// `secretByObject`: what is known already, by object id, of which
-    /// objects are secret memory.
-    private static func image(of m: MapEntry, pid: Int32, secretByObject: inout [UInt64: Bool]) throws -> VMAImage {
+    /// objects are secret memory; `survivingNames`, of the other names of
+    /// files mapped shared under a name deleted since.
+    private static func image(of m: MapEntry, pid: Int32, secretByObject: inout [UInt64: Bool],
+                              survivingNames: inout [UInt64: String?]) throws -> VMAImage {
         let kind: VMAKind
         var sharedMemory: UInt64?
         var sysvShm: Int32?
@@ -180,6 +183,13 @@ enum VMAClassifier {
             // memory once as an object, like shared anonymous memory.
             kind = m.shared ? .sharedAnonymous : .anonymous
             if m.shared { sharedMemory = objectID(m) }
+        case _ where m.shared && m.isDeleted:
+            if let name = try survivingName(of: m, pid: pid, known: &survivingNames) {
+                kind = .sharedFile
+                return VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: kind, offset: m.offset,
+                                path: name, flags: m.flags, pagesStored: 0, sharedMemory: nil)
+            }
+            fallthrough
         default:
             // memfds and files deleted while mapped have no path to map them
             // from again: their content is saved once, as a shared-memory
@@ -221,6 +231,34 @@ enum VMAClassifier {
         let answer = FileSystemMagic.of("/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))") == FileSystemMagic.secretMemory
         known[id] = answer
         return answer
+    }
+
+    /// The name a file mapped shared still has when the name it was
+    /// mapped by is deleted (`ln a b; rm a`): the mapping is of that very
+    /// file, and a copy would take what the program writes after the
+    /// restore away from everyone else who reads it. Nil for a file with
+    /// no name left (saved as a memfd, as it was the program's alone).
+    private static func survivingName(of m: MapEntry, pid: Int32, known: inout [UInt64: String?]) throws -> String? {
+        let id = objectID(m)
+        if let answer = known[id] { return answer }
+        let path = m.path ?? ""
+        let mapFile = "/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))"
+        var st = stat()
+        guard path.hasPrefix("/"), !path.hasPrefix("/memfd:"), !path.hasPrefix("/SYSV"), m.inode != 0,
+              stat(mapFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink > 0 else {
+            known[id] = .some(nil)
+            return nil
+        }
+        let deletedName = String(path.dropLast(" (deleted)".count))
+        let device = DeviceNumber(UInt64(st.st_dev))
+        guard let name = SurvivingName.find(deletedName: deletedName, openAs: mapFile, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                                            major: UInt32(device.major), minor: UInt32(device.minor), pid: pid) else {
+            throw CheckpointError("pid \(pid) maps \(path) shared at 0x\(String(m.start, radix: 16)), a file deleted under this name that lives on under "
+                + "\(st.st_nlink == 1 ? "another name" : "\(st.st_nlink) other names") crtool cannot find (inode \(st.st_ino) on device \(device)); "
+                + "a copy would not be the file others see. Give it a name in its directory (ln -L \(mapFile) \(deletedName)) and dump again")
+        }
+        known[id] = name
+        return name
     }
 
     /// One number per object: the device (major:minor in maps) in the top
