@@ -187,19 +187,24 @@ final class DeletedFileTests: EndToEndCase {
     }
     /// A program appending to its file, one line a tick, with the file
     /// descriptor it holds printed first.
-    private func startAppender(_ path: String) throws -> (Fixture, fd: Int) {
+    /// `mapped`: it also maps the file's first page privately, as a
+    /// program reading its own records would.
+    private func startAppender(_ path: String, mapped: Bool = false) throws -> (Fixture, fd: Int) {
         let program = try startPython("appender", """
-            import os, sys, time
-            out = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            import mmap, os, sys, time
+            mapped = sys.argv[2] == "mapped"
+            out = os.open(sys.argv[1], (os.O_RDWR if mapped else os.O_WRONLY) | os.O_APPEND | os.O_CREAT, 0o640)
             print("fd", out, flush=True)
             print("ready", flush=True)
             n = 0
             while True:
                 n += 1
                 os.write(out, b"line %d\\n" % n)
+                if mapped and n == 1:
+                    view = mmap.mmap(out, 0, mmap.MAP_PRIVATE, mmap.PROT_READ)
                 print("tick", n, flush=True)
                 time.sleep(0.02)
-            """, [path])
+            """, [path, mapped ? "mapped" : "plain"])
         let fd = try program.waitFor("fd", atLeast: 0)
         try program.waitFor("tick", atLeast: 3)
         return (program, fd)
@@ -234,9 +239,19 @@ final class DeletedFileTests: EndToEndCase {
     /// after goes on in it, every line once and in order. A copy of its
     /// bytes would have taken the lines away from it.
     func testADeletedFileLinkedElsewhereIsReopenedByItsOtherName() throws {
+        try checkReopenedByItsOtherName(mapped: false)
+    }
+
+    /// Also when the program maps it privately as well: the mapping is
+    /// its own copy, the descriptor the file.
+    func testADeletedFileLinkedElsewhereAndMappedPrivatelyIsReopenedByItsOtherName() throws {
+        try checkReopenedByItsOtherName(mapped: true)
+    }
+
+    private func checkReopenedByItsOtherName(mapped: Bool) throws {
         let dataDir = try scratch.newDirectory("data")
         let otherDir = try scratch.newDirectory("other")
-        let (program, fd) = try startAppender(dataDir + "/app.log")
+        let (program, fd) = try startAppender(dataDir + "/app.log", mapped: mapped)
         let other = otherDir + "/kept.log"
         try relink(dataDir + "/app.log", as: other)
         let (_, mark) = try roundTrip(program)

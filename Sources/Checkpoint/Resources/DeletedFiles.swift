@@ -18,6 +18,13 @@ enum DeletedFiles: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
+        // Linked elsewhere, it is that file the descriptor opens, also
+        // when it is mapped privately too (the mapping's copy holds what
+        // the program wrote there, its own).
+        if p.links > 0 {
+            try collectLinkedElsewhere(&image, probe: p, context: context)
+            return
+        }
         // Also mapped, by this process or another of the tree: the
         // mapping's object (a memfd after the restore) is what the
         // descriptor opens again, or the two would come back as two files.
@@ -25,10 +32,6 @@ enum DeletedFiles: FileKind {
         if context.mappedObjects.contains(object) {
             image.kind = .memfd
             image.memfd = MemfdState(object: object)
-            return
-        }
-        if p.links > 0 {
-            try collectLinkedElsewhere(&image, probe: p, context: context)
             return
         }
         // The program may hold it write-only (a log that logrotate deleted
