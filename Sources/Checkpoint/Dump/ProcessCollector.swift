@@ -233,11 +233,9 @@ enum VMAClassifier {
         return answer
     }
 
-    /// The name a file mapped shared still has when the name it was
-    /// mapped by is deleted (`ln a b; rm a`): the mapping is of that very
-    /// file, and a copy would take what the program writes after the
-    /// restore away from everyone else who reads it. Nil for a file with
-    /// no name left (saved as a memfd, as it was the program's alone).
+    /// The other name of a file mapped shared under a name deleted since
+    /// (`LinkedElsewhere`), or nil for a file with no name left (saved as
+    /// a memfd, as it was the program's alone).
     private static func survivingName(of m: MapEntry, pid: Int32, known: inout [UInt64: String?]) throws -> String? {
         let id = objectID(m)
         if let answer = known[id] { return answer }
@@ -245,17 +243,16 @@ enum VMAClassifier {
         let mapFile = "/proc/\(pid)/map_files/\(String(m.start, radix: 16))-\(String(m.end, radix: 16))"
         var st = stat()
         guard path.hasPrefix("/"), !path.hasPrefix("/memfd:"), !path.hasPrefix("/SYSV"), m.inode != 0,
-              stat(mapFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink > 0 else {
+              stat(mapFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink > 0,
+              LinkedElsewhere.applies(device: UInt64(st.st_dev), pid: pid) else {
             known[id] = .some(nil)
             return nil
         }
         let deletedName = String(path.dropLast(" (deleted)".count))
-        let device = DeviceNumber(UInt64(st.st_dev))
-        guard let name = SurvivingName.find(deletedName: deletedName, openAs: mapFile, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
-                                            major: UInt32(device.major), minor: UInt32(device.minor), pid: pid) else {
-            throw CheckpointError("pid \(pid) maps \(path) shared at 0x\(String(m.start, radix: 16)), a file deleted under this name that lives on under "
-                + "\(st.st_nlink == 1 ? "another name" : "\(st.st_nlink) other names") crtool cannot find (inode \(st.st_ino) on device \(device)); "
-                + "a copy would not be the file others see. Give it a name in its directory (ln -L \(mapFile) \(deletedName)) and dump again")
+        let (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
+        guard let name = LinkedElsewhere.name(of: mapFile, deletedName: deletedName, device: device, inode: inode, pid: pid) else {
+            throw CheckpointError("pid \(pid) maps \(path) shared at 0x\(String(m.start, radix: 16)), "
+                + LinkedElsewhere.notFound(mapFile, deletedName: deletedName, device: device, inode: inode, links: UInt64(st.st_nlink)))
         }
         known[id] = name
         return name

@@ -21,7 +21,7 @@ enum DeletedFiles: FileKind {
         // Linked elsewhere, it is that file the descriptor opens, also
         // when it is mapped privately too (the mapping's copy holds what
         // the program wrote there, its own).
-        if p.links > 0 {
+        if p.links > 0 && LinkedElsewhere.applies(device: p.device, pid: p.pid) {
             try collectLinkedElsewhere(&image, probe: p, context: context)
             return
         }
@@ -49,20 +49,13 @@ enum DeletedFiles: FileKind {
         image.deletedFile = DeletedFileState(mode: p.mode & 0o7777, content: Data(content))
     }
 
-    /// A file deleted under the name it was opened by but linked under
-    /// another is the same file there: reopened by that name, the process
-    /// goes on writing where everyone else reads. A copy of its bytes would
-    /// be a file of the process's own, and what it wrote after the restore
-    /// would reach no one.
+    /// See `LinkedElsewhere`: the descriptor is a path file at the other name.
     private static func collectLinkedElsewhere(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let deletedName = String(p.link.dropLast(suffix.count))
-        let number = DeviceNumber(p.device)
-        guard let name = SurvivingName.find(deletedName: deletedName, openAs: "/proc/\(p.pid)/fd/\(p.fd)",
-                                            device: p.device, inode: p.inode,
-                                            major: UInt32(number.major), minor: UInt32(number.minor), pid: p.pid) else {
-            throw FileKinds.unsupported(p, what: "\(p.link), a file deleted under this name that lives on under \(p.links == 1 ? "another name" : "\(p.links) other names") "
-                + "crtool cannot find (inode \(p.inode) on device \(number)); a copy of its bytes would not be the file others see. "
-                + "Give it a name in its directory (ln -L /proc/\(p.pid)/fd/\(p.fd) \(deletedName)) and dump again")
+        let link = "/proc/\(p.pid)/fd/\(p.fd)"
+        guard let name = LinkedElsewhere.name(of: link, deletedName: deletedName, device: p.device, inode: p.inode, pid: p.pid) else {
+            throw FileKinds.unsupported(p, what: "\(p.link), " + LinkedElsewhere.notFound(link, deletedName: deletedName, device: p.device,
+                                                                                          inode: p.inode, links: p.links))
         }
         var found = p
         found.link = name
