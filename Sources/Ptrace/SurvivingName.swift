@@ -11,10 +11,10 @@ public enum SurvivingName {
     /// names a cached link other than the deleted one) and then in the
     /// deleted name's directory. A name counts only if it leads to
     /// `device` and `inode` now.
-    public static func find(deletedName: String, openAs link: String, device: UInt64, inode: UInt64,
-                            major: UInt32, minor: UInt32, pid: Int32) -> String? {
+    public static func find(deletedName: String, openAs link: String, device: UInt64, inode: UInt64, pid: Int32) -> String? {
+        let number = DeviceNumber(device)
         if let handle = try? FileHandles.handle(of: link, pid: pid),
-           let name = try? FileHandles.path(major: major, minor: minor, inode: inode,
+           let name = try? FileHandles.path(major: UInt32(number.major), minor: UInt32(number.minor), inode: inode,
                                             handleType: handle.type, handle: handle.bytes, pid: pid),
            leads(name, to: device, inode) {
             return name

@@ -250,7 +250,7 @@ enum VMAClassifier {
         }
         let deletedName = String(path.dropLast(" (deleted)".count))
         let (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
-        guard let name = LinkedElsewhere.name(of: mapFile, deletedName: deletedName, device: device, inode: inode, pid: pid) else {
+        guard let name = SurvivingName.find(deletedName: deletedName, openAs: mapFile, device: device, inode: inode, pid: pid) else {
             throw CheckpointError("pid \(pid) maps \(path) shared at 0x\(String(m.start, radix: 16)), "
                 + LinkedElsewhere.notFound(mapFile, deletedName: deletedName, device: device, inode: inode, links: UInt64(st.st_nlink)))
         }

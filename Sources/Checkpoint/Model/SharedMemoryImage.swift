@@ -1,3 +1,5 @@
+import Ptrace
+
 /// A shared-memory object mapped by processes of the image (MAP_SHARED
 /// anonymous memory inherited across fork, a memfd): saved once, in its own
 /// page file addressed by offset, and mapped again by every process that

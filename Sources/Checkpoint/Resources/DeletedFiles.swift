@@ -53,7 +53,7 @@ enum DeletedFiles: FileKind {
     private static func collectLinkedElsewhere(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let deletedName = String(p.link.dropLast(suffix.count))
         let link = "/proc/\(p.pid)/fd/\(p.fd)"
-        guard let name = LinkedElsewhere.name(of: link, deletedName: deletedName, device: p.device, inode: p.inode, pid: p.pid) else {
+        guard let name = SurvivingName.find(deletedName: deletedName, openAs: link, device: p.device, inode: p.inode, pid: p.pid) else {
             throw FileKinds.unsupported(p, what: "\(p.link), " + LinkedElsewhere.notFound(link, deletedName: deletedName, device: p.device,
                                                                                           inode: p.inode, links: p.links))
         }

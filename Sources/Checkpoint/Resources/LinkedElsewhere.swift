@@ -4,7 +4,8 @@ import Ptrace
 /// linked under another (`ln a b; rm a`) is the same file there, for a
 /// descriptor and a shared mapping alike: found again by that name, the
 /// process goes on writing where everyone else reads, where a copy of its
-/// bytes would take every later write away from them.
+/// bytes would take every later write away from them. The name is looked
+/// for by `SurvivingName`.
 enum LinkedElsewhere {
     /// Whether a file on `device` can have names at all: its file system
     /// is mounted where the process sees. A file of an internal mount
@@ -14,14 +15,6 @@ enum LinkedElsewhere {
         let number = DeviceNumber(device)
         let mounts = (try? MountTable.read(pid: pid)) ?? []
         return mounts.contains { UInt64($0.major) == number.major && UInt64($0.minor) == number.minor }
-    }
-
-    /// The other name of the file `link` (/proc/PID/fd/N or a map_files
-    /// entry) leads to, or nil when crtool cannot find it.
-    static func name(of link: String, deletedName: String, device: UInt64, inode: UInt64, pid: Int32) -> String? {
-        let number = DeviceNumber(device)
-        return SurvivingName.find(deletedName: deletedName, openAs: link, device: device, inode: inode,
-                                  major: UInt32(number.major), minor: UInt32(number.minor), pid: pid)
     }
 
     /// What a refusal says of such a file whose other name was not found,
