@@ -4,15 +4,14 @@ import Ptrace
 import XCTest
 
 /// A restored process goes back into the cgroups it was in (its limits
-/// and its service manager's view go with them); one that no longer
-/// exists is not made up: the process stays in crtool's, with a warning.
+/// and its service manager's view go with them), before its memory is
+/// made, so that memory is charged there; one that no longer exists is
+/// not made up: the process stays in crtool's, with a warning; one frozen
+/// here refuses the restore.
 final class CgroupTests: EndToEndCase {
     func testProcessReturnsToItsCgroups() throws {
         let made = try makeCgroups()
-        addTeardownBlock { for m in made { rmdir(m.directory) } }
         let counter = try startFixture("counter", ["--heap-mib", "8"])
-        // Runs before the rmdir above (teardown blocks run last first): a
-        // cgroup with a process in it cannot be removed.
         addTeardownBlock { [unowned self] in try? self.killAndReap(counter.pid) }
         let checksum = try heapChecksum(counter)
         for m in made { try join(counter.pid, m.directory) }
@@ -44,36 +43,63 @@ final class CgroupTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// Pages are charged to the memory cgroup of the process they are
+    /// given to and stay there when it moves: a restored process joins its
+    /// cgroups before its memory is made, or its limits would not cover it.
+    func testRestoredMemoryIsChargedToItsMemoryCgroup() throws {
+        let cgroup = try makeCgroup(label: "-memory") { $0.controllers.split(separator: ",").contains("memory") }
+        let usage = cgroup.directory + "/memory.usage_in_bytes"
+        let counter = try startFixture("counter", ["--heap-mib", "64"], under: cgroup.wrapper)
+        let checksum = try heapChecksum(counter)
+        let heap = 64 << 20
+        XCTAssertGreaterThanOrEqual(try chargedBytes(usage), heap, "the fixture's heap is charged to its cgroup")
+        let image = try checkpoint(counter)
+        XCTAssertTrue(poll(timeout: 5) { (try? chargedBytes(usage)).map { $0 < heap } ?? false }, "the dumped counter's memory was freed")
+        let mark = counter.lineCount
+        try restore(image, as: counter)
+        XCTAssertGreaterThanOrEqual(try chargedBytes(usage), heap, "the restored heap is charged to the counter's cgroup")
+        try checkHeap(counter, is: checksum, from: mark)
+        assertNoFailures(counter)
+    }
+
+    func testARestoreIntoAFrozenCgroupIsRefusedBeforeAnythingIsMade() throws {
+        let cgroup = try makeCgroup(label: "-frozen") { $0.controllers.isEmpty }
+        let counter = try startFixture("counter", ["--heap-mib", "4"], under: cgroup.wrapper)
+        let freezer = try CgroupFreezer(directory: cgroup.directory)
+        let checksum = try heapChecksum(counter)
+        let image = try checkpoint(counter)
+        try freezer.freeze(within: 5)
+        try assertRestoreRefused(image, pid: counter.pid, mentioning: [
+            "pid \(counter.pid) was in cgroup \(freezer.directory), which is frozen here", "nothing was restored",
+        ])
+        try freezer.thaw()
+        let mark = counter.lineCount
+        try restore(image, as: counter)
+        try checkHeap(counter, is: checksum, from: mark)
+        assertNoFailures(counter)
+    }
+
     // MARK: -
 
-    private struct Made {
-        var membership: CgroupMembership
-        var directory: String
-        var name: String { membership.controllers.isEmpty ? "unified" : membership.controllers }
+    private func chargedBytes(_ path: String) throws -> Int {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("cannot read \(path)")
+        }
+        return bytes
     }
 
     /// A new cgroup below this process's own in every hierarchy that lets
     /// root make one (not cpuset, whose new cgroups have no CPUs to join).
-    private func makeCgroups() throws -> [Made] {
+    private func makeCgroups() throws -> [TestCgroup] {
         let mounts = try MountTable.read(pid: getpid())
-        var made: [Made] = []
-        for own in try CgroupMembership.read(pid: getpid()) where !own.controllers.contains("cpuset") {
-            let child = CgroupMembership(controllers: own.controllers, path: (own.path == "/" ? "" : own.path) + "/crtool-test-\(getpid())")
-            guard let directory = child.directory(in: mounts), mkdir(directory, 0o755) == 0 else { continue }
-            made.append(Made(membership: child, directory: directory))
-        }
+        let made = try CgroupMembership.read(pid: getpid()).filter { !$0.controllers.contains("cpuset") }
+            .compactMap { makeCgroup(below: $0, mounts: mounts) }
         guard !made.isEmpty else { throw HarnessError("no cgroup hierarchy here lets root make a cgroup") }
         return made
     }
 
-    private func join(_ pid: pid_t, _ directory: String) throws {
-        let text = Array("\(pid)\n".utf8)
-        let fd = open(directory + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-        defer { if fd >= 0 { close(fd) } }
-        guard fd >= 0, write(fd, text, text.count) == text.count else { throw HarnessError("joining \(directory): \(errnoText())") }
-    }
-
-    private func memberships(_ pid: pid_t, _ made: [Made]) throws -> [CgroupMembership] {
+    private func memberships(_ pid: pid_t, _ made: [TestCgroup]) throws -> [CgroupMembership] {
         let all = try CgroupMembership.read(pid: pid)
         return made.map { m in all.first { $0.controllers == m.membership.controllers } ?? CgroupMembership(controllers: m.membership.controllers, path: "?") }
     }

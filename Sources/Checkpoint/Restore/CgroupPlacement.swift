@@ -7,7 +7,11 @@ import Ptrace
 /// threads, through cgroup.procs) where it was, hierarchy by hierarchy.
 /// A cgroup that does not exist here (another host, a service stopped
 /// since) is not made, since its limits would not be there either: the
-/// process stays in crtool's, with a warning.
+/// process stays in crtool's, with a warning. A process joins its cgroups
+/// as soon as it is created, before its memory is made: pages are charged
+/// to the cgroup of the process they are given to, and stay charged there
+/// when it moves, so a process moved after its restore would have all its
+/// memory outside its own limits.
 struct CgroupPlacement {
     /// crtool's own cgroups, where each restored process starts.
     let own: [CgroupMembership]
@@ -39,6 +43,29 @@ struct CgroupPlacement {
     /// for a check made before the restore.
     func missing(for processes: [ProcessImage]) -> [String] {
         processes.flatMap { p in wanted(by: p).filter { $0.directory == nil }.map { Self.missing($0.membership, of: p) } }
+    }
+
+    /// Refuses, before anything is made, a restore into a frozen cgroup (a
+    /// paused container or service): a process joins its cgroups as soon
+    /// as it exists, and one in a frozen cgroup would stop at the first
+    /// system call crtool injects into it, for as long as the cgroup stays
+    /// frozen.
+    func requireThawed(_ processes: [ProcessImage]) throws {
+        var frozen: [CgroupFreezer: Bool] = [:]
+        for p in processes {
+            for (membership, directory) in wanted(by: p) {
+                guard let directory else { continue }
+                let mounted = CgroupFreezer.freezers(of: [membership], mounts: mounts).first
+                guard let freezer = mounted, freezer.directory == directory else { continue }
+                let isFrozen = frozen[freezer] ?? ((try? freezer.isFrozen()) == true || (try? freezer.isFrozenFromAbove()) == true)
+                frozen[freezer] = isFrozen
+                if isFrozen {
+                    throw CheckpointError("pid \(p.pid) was in cgroup \(directory), which is frozen here: a process restored into it "
+                        + "would stop at crtool's first system call and the restore would wait for it. Thaw the cgroup, restore, "
+                        + "and freeze it again; nothing was restored")
+                }
+            }
+        }
     }
 
     /// The cgroups `process` was in that crtool is not, each with its

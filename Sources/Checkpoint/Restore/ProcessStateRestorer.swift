@@ -160,10 +160,9 @@ enum ThreadStateRestorer {
 
     /// What crtool sets from outside once every thread of `process` exists
     /// (a thread can be a descriptor's owner, and each has its own
-    /// scheduling): scheduling, oom_score_adj, cgroups, and the owners of
+    /// scheduling): scheduling, oom_score_adj, and the owners of
     /// signal-driven descriptors.
-    static func restoreOnceThreadsExist(_ process: ProcessImage, with inj: RemoteSyscall, cgroups: CgroupPlacement,
-                                        warnings: inout [String]) throws {
+    static func restoreOnceThreadsExist(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
         for t in process.threads {
             if let s = t.scheduling { SchedulingState.restore(s, tid: t.tid, pid: process.pid, warnings: &warnings) }
         }
@@ -174,7 +173,6 @@ enum ThreadStateRestorer {
         if let nice = process.autogroupNice, process.sid == process.pid {
             SchedulingState.restoreAutogroupNice(nice, pid: process.pid, warnings: &warnings)
         }
-        cgroups.place(process, warnings: &warnings)
         try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
         try PosixTimers.restore(process.posixTimers, with: inj)
     }

@@ -38,6 +38,7 @@ extension Restorer {
                                                        vdsoBridge: vdsoBridge, inherited: inherited)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
+        try CgroupPlacement.here().requireThawed(plan.processes)
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:

@@ -131,6 +131,8 @@ public enum Restorer {
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         try requireRoomOnHost(plan, sysvMissing: sysvMissing)
         try requireStub(options.stubPath)
+        let cgroups = CgroupPlacement.here()
+        try cgroups.requireThawed(plan.processes)
 
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose
@@ -144,7 +146,7 @@ public enum Restorer {
         let tree = RestoredTree()
         var warnings = earlyWarnings
         do {
-            try createTree(plan, tree: tree, options: options, warnings: &warnings)
+            try createTree(plan, tree: tree, options: options, cgroups: cgroups, warnings: &warnings)
             registry.injectors = tree.builders.mapValues(\.inj)
             phases.mark("create")
             var written: UInt64 = 0
@@ -175,13 +177,12 @@ public enum Restorer {
             }
             phases.mark("files and state")
             try sysvIPC.finish()
-            let cgroups = CgroupPlacement.here()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!
                 tree.threads[process.pid] = byTid
-                try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, cgroups: cgroups, warnings: &warnings)
+                try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, warnings: &warnings)
             }
             try SessionRestorer.restoreGroups(plan, tree: tree, warnings: &warnings)
             try TerminalRestorer.restoreControllingTerminals(plan, tree: tree, warnings: &warnings)
@@ -255,8 +256,11 @@ public enum Restorer {
     /// Creates every process as a stub stripped to its scratch area and
     /// vDSO, parents before children, each forked from its own parent;
     /// session leaders call setsid before they have children; zombies are
-    /// created and made to exit.
-    static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, warnings: inout [String]) throws {
+    /// created and made to exit. Each process joins its cgroups as soon as
+    /// it exists, so that the memory the restore gives it is charged
+    /// where its limits are.
+    static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, cgroups: CgroupPlacement,
+                           warnings: inout [String]) throws {
         let root = plan.root
         var spawned: GatedProcess?
         try PidAvailability.retryWhileLingering(root.pid) {
@@ -280,11 +284,13 @@ public enum Restorer {
         }
         try leader.stepOutOfSyscall()
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
+        cgroups.place(root, warnings: &warnings)
         for process in plan.processes where process.pid != root.pid {
             let parent = tree.builders[process.ppid]!.inj
             let child = try TaskSpawner.spawn(.process, id: process.pid, in: process.ppid, with: parent)
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
+            cgroups.place(process, warnings: &warnings)
         }
         for zombie in plan.zombies {
             let parent = tree.builders[zombie.ppid]!.inj
