@@ -101,6 +101,7 @@ struct DumpCommand: ParsableCommand {
             options.ghostLimit = limit
         }
         options.freezeTimeout = pageAndFreeze.timeout
+        options.freezeCgroup = pageAndFreeze.freezeCgroup
         options.leaveRunning = leaveRunning
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished

@@ -50,6 +50,7 @@ struct PreDumpCommand: ParsableCommand {
         var options = PreDumpOptions(pid: pid, directory: directory)
         options.codec = try pageAndFreeze.codec()
         options.freezeTimeout = pageAndFreeze.timeout
+        options.freezeCgroup = pageAndFreeze.freezeCgroup
         options.parent = prevImagesDir
         options.quiet = quiet
         options.actionScripts = actionScripts.scripts(imagesDirectory: directory)

@@ -19,6 +19,10 @@ public struct DumpOptions: Sendable {
     public var ghostLimit = DeletedFiles.defaultLimit
     /// Seconds a thread may take to stop before the dump gives up.
     public var freezeTimeout = FrozenProcess.defaultTimeout
+    /// The cgroup frozen while the tree is seized (--freeze-cgroup), so
+    /// that its tasks stop at one moment, and a tree in a frozen cgroup
+    /// can be dumped at all.
+    public var freezeCgroup: String?
     /// Carry established TCP connections over (TCP repair mode) rather
     /// than refuse them.
     public var tcpEstablished = false
@@ -157,7 +161,7 @@ public enum Dumper {
         OpenFileLimit.raise()
         let parent = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory, wholeChain: !options.storeEveryPage) }
         let image = try ImageDirectory.create(at: options.directory)
-        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
+        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout, freezingCgroup: options.freezeCgroup)
         do {
             try tree.freeze()
         } catch {

@@ -146,6 +146,10 @@ final class FrozenProcess {
         case notYet(Error)
     }
 
+    /// Every fork, clone and exec of a seized thread is reported, and its
+    /// seccomp filters do not apply to the calls crtool injects.
+    static let seizeOptions: PtraceOptions = [.traceClone, .traceFork, .traceVfork, .traceExec, .traceSysGood, .suspendSeccomp]
+
     /// How many times a freeze tries again to seize a thread that refuses
     /// for a moment, a millisecond apart.
     static let seizeRetries = 1000
@@ -161,8 +165,7 @@ final class FrozenProcess {
         }
         do {
             let wchan = try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)
-            let options: PtraceOptions = [.traceClone, .traceFork, .traceVfork, .traceExec, .traceSysGood, .suspendSeccomp]
-            let t = try seizeWatch.seizing(reapingWith: reaper) { try Tracee.seize(tid: tid, pid: pid, options: options) }
+            let t = try seizeWatch.seizing(reapingWith: reaper) { try Tracee.seize(tid: tid, pid: pid, options: Self.seizeOptions) }
             if let wchan, !wchan.isEmpty, wchan != "0" { waitChannels[tid] = wchan }
             try t.interrupt()
             return .attached(t)

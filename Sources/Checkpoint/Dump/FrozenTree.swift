@@ -14,16 +14,23 @@ final class FrozenTree {
     private var parents: [Int32: Int32] = [:]
     private let tasks = AttachedTasks()
     private let timeout: Double
+    /// The cgroup to freeze while the tree is seized (--freeze-cgroup).
+    private let cgroupDirectory: String?
+    private var cgroupFreeze: CgroupFreeze?
 
-    init(root: Int32, timeout: Double = FrozenProcess.defaultTimeout) {
+    init(root: Int32, timeout: Double = FrozenProcess.defaultTimeout, freezingCgroup cgroupDirectory: String? = nil) {
         self.root = root
         self.timeout = timeout
+        self.cgroupDirectory = cgroupDirectory
     }
 
     func freeze() throws {
         var queue: [Int32] = [root]
         var seen: Set<Int32> = [root]
+        var frozenCgroups = FrozenCgroupCheck()
+        if let cgroupDirectory { cgroupFreeze = try CgroupFreeze(directory: cgroupDirectory, root: root) }
         do {
+            if let cgroupFreeze { try seizeWhileFrozen(cgroupFreeze) }
             var pass = 0
             while true {
                 while !queue.isEmpty {
@@ -34,6 +41,7 @@ final class FrozenTree {
                         zombies.append(zombie)
                         continue
                     }
+                    try frozenCgroups.requireThawed(pid)
                     let process = FrozenProcess(pid: pid, tasks: tasks, timeout: timeout)
                     do {
                         try process.freeze()
@@ -65,6 +73,29 @@ final class FrozenTree {
         }
     }
 
+    /// Seizes every thread of the tree with its cgroup frozen, asks each to
+    /// stop, and thaws the cgroup: the threads stop as they come out of
+    /// the freezer, before running any code of their own, and the walk
+    /// that follows adopts them as it adopts children the kernel attached
+    /// at a fork. A thread that cannot be seized now is left to that walk,
+    /// which says why.
+    private func seizeWhileFrozen(_ hold: CgroupFreeze) throws {
+        try hold.freeze(within: timeout)
+        var queue: [Int32] = [root]
+        var seen: Set<Int32> = [root]
+        while let pid = queue.popLast() {
+            for tid in (try? ProcDirectory.threads(pid: pid)) ?? [] {
+                guard let t = try? Tracee.seize(tid: tid, pid: pid, options: FrozenProcess.seizeOptions) else { continue }
+                try? t.interrupt()
+                tasks.add(tid)
+            }
+            for child in (try? ProcDirectory.children(pid: pid)) ?? [] where seen.insert(child).inserted {
+                queue.append(child)
+            }
+        }
+        try hold.thaw()
+    }
+
     /// The process as a zombie of the tree, when it has ended and waits
     /// for its frozen parent to reap it; nil when it runs or is gone.
     private static func zombie(_ pid: Int32) throws -> ZombieImage? {
@@ -75,6 +106,7 @@ final class FrozenTree {
 
     /// Lets every process go on as it was.
     func release() {
+        cgroupFreeze?.restoreUsersState(within: timeout)
         for p in processes.reversed() { p.release() }
         processes = []
         tasks.release()
@@ -99,5 +131,6 @@ final class FrozenTree {
         }
         processes = []
         tasks.release()
+        cgroupFreeze?.restoreUsersState(within: timeout)
     }
 }

@@ -12,6 +12,8 @@ public struct PreDumpOptions: Sendable {
     public var quiet = false
     public var workers = ProcessInfo.processInfo.activeProcessorCount
     public var freezeTimeout = FrozenProcess.defaultTimeout
+    /// The cgroup frozen while the tree is seized (--freeze-cgroup).
+    public var freezeCgroup: String?
     /// Run before the freeze and once the image is complete
     /// (--action-script), as for a dump.
     public var actionScripts = ActionScripts()
@@ -62,7 +64,7 @@ public enum PreDumper {
         let (chain, parentManifest) = try options.parent.map { try ImageChain.open(parent: $0, for: options.directory) }
             .map { ($0.chain, $0.parentManifest) } ?? (nil, nil)
         let image = try ImageDirectory.create(at: options.directory)
-        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout)
+        let tree = FrozenTree(root: options.pid, timeout: options.freezeTimeout, freezingCgroup: options.freezeCgroup)
         do {
             try tree.freeze()
         } catch {

@@ -1,0 +1,56 @@
+import Glibc
+import Ptrace
+
+/// `--freeze-cgroup`: the tree's cgroup is frozen while crtool seizes the
+/// tree, so every task of it stops at one moment and none forks, clones or
+/// execs while the tree is being walked (a build spawning compilers, a
+/// shell loop). Once every thread is seized and asked to stop, the cgroup
+/// is thawed: the threads go from the freezer straight into their ptrace
+/// stops, and injected system calls can run. A cgroup that was frozen
+/// before the dump (a paused container or service) is frozen again before
+/// the tree is let go, so it stays as its user left it.
+final class CgroupFreeze {
+    let freezer: CgroupFreezer
+    let wasFrozen: Bool
+
+    /// Refuses, before anything is frozen, a cgroup that cannot be frozen,
+    /// one that does not hold `root`, and one frozen by a cgroup above it.
+    init(directory: String, root: Int32) throws {
+        do {
+            freezer = try CgroupFreezer(directory: directory)
+        } catch {
+            throw CheckpointError("--freeze-cgroup \(directory): \(error)")
+        }
+        let mounts = try MountTable.read(pid: getpid())
+        guard try freezer.holds(root, mounts: mounts) else {
+            let theirs = (try? freezer.directory(of: root, mounts: mounts)).flatMap { $0 }
+            throw CheckpointError("pid \(root) is not in cgroup \(freezer.directory) "
+                + "(\(theirs.map { "it is in \($0)" } ?? "it is in no cgroup of that hierarchy")); "
+                + "--freeze-cgroup names the cgroup the tree runs in")
+        }
+        if try freezer.isFrozenFromAbove() {
+            throw CheckpointError("cgroup \(freezer.directory) is frozen by a cgroup above it, which --freeze-cgroup would not thaw; "
+                + "name that cgroup instead")
+        }
+        wasFrozen = try freezer.isFrozen()
+    }
+
+    func freeze(within seconds: Double) throws {
+        try freezer.freeze(within: seconds)
+    }
+
+    func thaw() throws {
+        do {
+            try freezer.thaw()
+        } catch {
+            throw CheckpointError("cannot thaw cgroup \(freezer.directory) once the tree was seized: \(error)")
+        }
+    }
+
+    /// Freezes the cgroup again if its user had it frozen. The tasks still
+    /// held in ptrace stops count as frozen, so they never run between
+    /// the dump and the freezer.
+    func restoreUsersState(within seconds: Double) {
+        if wasFrozen { try? freezer.freeze(within: seconds) }
+    }
+}
