@@ -235,3 +235,26 @@ uint32_t cr_xsave_area_size(void) {
 uint64_t cr_vdso_base(void) {
     return getauxval(AT_SYSINFO_EHDR);
 }
+
+static volatile sig_atomic_t interruption;
+
+static void record_interruption(int sig)
+{
+    if (!interruption) interruption = sig;
+}
+
+void cr_catch_interruptions(int on)
+{
+    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on ? record_interruption : SIG_DFL;
+    action.sa_flags = on ? (SA_RESTART | SA_RESETHAND) : 0;
+    sigemptyset(&action.sa_mask);
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+}
+
+int cr_interruption(void)
+{
+    return interruption;
+}

@@ -15,6 +15,7 @@ extension RemoteSyscall {
     /// was still inside after `limit` of them; it stays where it got to.
     public func stepOut(of range: Range<UInt64>, limit: Int) throws -> Int? {
         guard range.contains(saved.rip) else { return 0 }
+        try borrow()
         try tracee.setRegisters(saved)
         var steps = 0
         while steps < limit {

@@ -24,6 +24,9 @@ public final class RemoteSyscall {
     /// moves them on.
     var saved: Registers
     private let savedMask: UInt64
+    /// Whether the thread holds crtool's registers and signal mask rather
+    /// than its own (`giveBack`).
+    private var borrowed = true
     /// Address of the batch runner's code in the tracee, once
     /// `installBatchRunner` put it there; until then `callAll` runs its
     /// calls one by one.
@@ -52,6 +55,7 @@ public final class RemoteSyscall {
     /// Runs one system call and returns its raw result (negative errno on failure).
     public func call(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                      _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> Int64 {
+        try borrow()
         let regs = registers(for: nr, a1, a2, a3, a4, a5, a6)
         try tracee.setRegisters(regs)
         try tracee.singleStep()
@@ -91,6 +95,7 @@ public final class RemoteSyscall {
     /// with PTRACE_O_TRACESYSGOOD.
     public func callAtSyscallStops(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                                    _ a4: UInt64 = 0) throws -> Int64 {
+        try borrow()
         let regs = registers(for: nr, a1, a2, a3, a4, 0, 0)
         try tracee.setRegisters(regs)
         try tracee.resumeToSyscallStop()
@@ -191,8 +196,25 @@ public final class RemoteSyscall {
 
     /// Gives the thread its own registers and signal mask back.
     public func finish() throws {
+        try giveBack()
+    }
+
+    /// Gives the thread its own registers and signal mask back while it
+    /// stays stopped, until the next call borrows it again. A thread left
+    /// borrowed would, if crtool died, go on from the injection site with
+    /// crtool's registers, and crash; one given back goes on as it was.
+    public func giveBack() throws {
         try tracee.setRegisters(saved)
         try tracee.setSignalMask(savedMask)
+        borrowed = false
+    }
+
+    /// Every signal blocked again (a step must not deliver one) before a
+    /// call on a thread given back.
+    func borrow() throws {
+        guard !borrowed else { return }
+        try tracee.setSignalMask(Self.blockedWhileBorrowed)
+        borrowed = true
     }
 }
 

@@ -64,6 +64,7 @@ extension RemoteSyscall {
                 return try call(r.nr, a[0], a[1], a[2], a[3], a[4], a[5])
             }
         }
+        try borrow()
         let tableOffset = scratchSize / 2
         let perTrip = (scratchSize - tableOffset) / Self.batchEntrySize
         var results: [Int64] = []

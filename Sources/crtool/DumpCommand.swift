@@ -121,7 +121,7 @@ struct DumpCommand: ParsableCommand {
         options.codec = try pageAndFreeze.codec()
         options.quiet = quiet
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let report = try runTraced("dump", log: log) { try Dumper.dump(options) }
+        let report = try runTraced("dump", log: log, holdingProcesses: true) { try Dumper.dump(options) }
         defer { log.write() }
         for w in report.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         for note in report.notes { log.add("note: \(note)", printed: !quiet, onStderr: true) }

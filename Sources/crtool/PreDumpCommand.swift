@@ -55,7 +55,7 @@ struct PreDumpCommand: ParsableCommand {
         options.quiet = quiet
         options.actionScripts = actionScripts.scripts(imagesDirectory: directory)
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let report = try runTraced("pre-dump", log: log) { try PreDumper.preDump(options) }
+        let report = try runTraced("pre-dump", log: log, holdingProcesses: true) { try PreDumper.preDump(options) }
         defer { log.write() }
         for note in report.notes { log.add("note: \(note)", printed: !quiet, onStderr: true) }
         log.add(PhaseLine.format(report.phases), printed: verbose && !quiet)

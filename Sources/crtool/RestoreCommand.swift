@@ -86,7 +86,7 @@ struct RestoreCommand: ParsableCommand {
         if checkOnly { return try runCheck() }
         let options = try restoreOptions()
         let log = try RunLog(option: logFile, imagesDirectory: directory)
-        let report = try runTraced("restore", log: log) { try Restorer.restore(options) }
+        let report = try runTraced("restore", log: log, holdingProcesses: true) { try Restorer.restore(options) }
         if let pidfile {
             // The tree runs already: a pidfile that cannot be written is
             // an error to report, not a reason to undo the restore.

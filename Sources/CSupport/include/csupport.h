@@ -165,4 +165,14 @@ uint32_t cr_xsave_area_size(void);
  * it mapped none. */
 uint64_t cr_vdso_base(void);
 
+/* Catches SIGINT, SIGTERM and SIGHUP (`on` nonzero) or gives them their
+ * default action back (`on` zero). The first one caught is recorded for
+ * cr_interruption; calls are restarted, not broken off, so crtool stops
+ * at a point of its choosing. The same signal again takes its default
+ * action at once. */
+void cr_catch_interruptions(int on);
+
+/* The signal cr_catch_interruptions caught first, or 0. */
+int cr_interruption(void);
+
 #endif

@@ -181,6 +181,7 @@ public enum Dumper {
         var released = Date()
         var unresumed: [String] = []
         do {
+            try Interrupted.check(Interrupted.dumpGivenUp)
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
             try SharedTaskResources.refuseShared(tree.processes.map(\.pid))
@@ -193,6 +194,11 @@ public enum Dumper {
                                                               tcpRepair: tcpRepair, keeper: keeper, externals: options.externals))
             }
             phases.mark("state")
+            // Nothing more is asked of the threads until the tree is let
+            // go or killed: they hold their own registers meanwhile, so a
+            // crtool that dies from here on leaves them as they were.
+            for c in collected { try c.inspector.giveThreadsBack() }
+            try Interrupted.check(Interrupted.dumpGivenUp)
             let vdsoSteps = collected.flatMap { c in c.inspector.steppedOutOfVDSO.map { (pid: c.image.pid, tid: $0.tid, instructions: $0.instructions) } }
             var processes = collected.map(\.image)
             try ExternalFiles.requireAllFound(options.externals, in: processes)
@@ -227,6 +233,7 @@ public enum Dumper {
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
             progress.finish()
             phases.mark("shared memory")
+            try Interrupted.check(Interrupted.dumpGivenUp)
             let memories = Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.memory) })
             /// The last look at the frozen tree: no AIO request completed
             /// since its ring was read; then the scratch pages go back.
@@ -303,6 +310,7 @@ public enum Dumper {
                 // still holds).
                 try AioRingReader.requireNoCompletionsSince(processes, memories: memories)
             }
+            try Interrupted.check(Interrupted.dumpGivenUp)
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(

@@ -242,6 +242,7 @@ final class FrozenProcess {
                 // fixture): the tracer is looked at too.
                 if Self.tracer(of: t.tid, pid: pid) != Tracee.callingThreadID { return .replaced }
                 if clock.now >= deadline { throw didNotStop(t.tid) }
+                try Interrupted.check(Interrupted.dumpGivenUp)
                 continue
             }
             switch stop {

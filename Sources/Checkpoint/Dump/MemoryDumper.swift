@@ -187,6 +187,7 @@ final class MemoryDumper {
             // of a buffer a held chunk still shares): no buffer then.
             var buffer = holdingChunks ? [] : [UInt8](repeating: 0, count: MemoryDumper.maxPagesPerItem * 4096)
             return { i in
+                try Interrupted.check(Interrupted.dumpGivenUp)
                 let (j, k) = work[i]
                 let job = jobs[j]
                 let item = job.items[k]
@@ -229,6 +230,7 @@ final class MemoryDumper {
         defer { progress.finish() }
         try ParallelWork.run(count: work.count, workers: workers) {
             { i in
+                try Interrupted.check(Interrupted.dumpGivenUp)
                 let chunk = held[work[i].0][work[i].1]
                 try jobs[work[i].0].writer.append(chunk)
                 progress.add(UInt64(chunk.data.count))

@@ -78,6 +78,7 @@ public enum PreDumper {
         var letGo = false
         var handover = TrackerHandover()
         do {
+            try Interrupted.check(Interrupted.dumpGivenUp)
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
             var entries: [ProcessEntry] = []
             var jobs: [MemoryDumper.Job] = []
@@ -139,6 +140,7 @@ public enum PreDumper {
                                                          inherited: inheritances[i].inherited, keeper: keeper),
                                     to: PageLineage.fileName(pid: entries[i].pid))
             }
+            try Interrupted.check(Interrupted.dumpGivenUp)
             try keeper.commit()
             try image.commit(Manifest(codec: options.codec, processes: entries, parent: options.parent,
                                       parentManifest: parentManifest, preDump: true))

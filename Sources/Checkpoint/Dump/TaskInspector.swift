@@ -75,6 +75,13 @@ final class TaskInspector {
         if runs { try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset)) }
     }
 
+    /// Gives the leader its own registers and signal mask back while the
+    /// scratch mapping stays, for the long part of a dump that asks
+    /// nothing of it; a later call borrows it again.
+    func giveThreadsBack() throws {
+        try leaderInjection?.giveBack()
+    }
+
     /// Where the batch runner's code sits: below the table callAll writes
     /// in the upper half, above the answers calls write from the start.
     static let runnerOffset = 8192 - 64

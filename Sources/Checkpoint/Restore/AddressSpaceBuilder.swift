@@ -316,6 +316,7 @@ final class AddressSpaceBuilder {
         var written: UInt64 = 0
         try ParallelWork.run(workers: workers, next: { queues.take(for: $0) }) { _ in
             { i in
+                try Interrupted.check(Interrupted.restoreGivenUp)
                 // PageLayoutCheck has placed every range inside a VMA
                 // of this process that stores pages.
                 let item = work[i]

@@ -18,6 +18,7 @@ enum PidAvailability {
                 } ?? ""
                 throw CheckpointError("PID \(id) is in use\(holder)\(unreaped); cannot restore \(role) \(id) while it exists")
             }
+            try Interrupted.check("nothing was restored")
             usleep(10_000)
         }
     }

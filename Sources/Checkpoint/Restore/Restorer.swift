@@ -146,7 +146,9 @@ public enum Restorer {
         let tree = RestoredTree()
         var warnings = earlyWarnings
         do {
+            try Interrupted.check(Interrupted.restoreGivenUp)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, warnings: &warnings)
+            try Interrupted.check(Interrupted.restoreGivenUp)
             registry.injectors = tree.builders.mapValues(\.inj)
             phases.mark("create")
             var written: UInt64 = 0
@@ -168,6 +170,7 @@ public enum Restorer {
                 try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry,
                                                  shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
                 phases.mark("files and state")
+                try Interrupted.check(Interrupted.restoreGivenUp)
             }
             progress.finish()
             try registry.allFilesMade()
@@ -222,6 +225,7 @@ public enum Restorer {
             try options.actionScripts.run(.postRestore, pid: plan.root.pid, otherwise: killed)
             try registry.releasing()
             try options.actionScripts.run(.preResume, pid: plan.root.pid, otherwise: killed)
+            try Interrupted.check(Interrupted.restoreGivenUp)
             for process in plan.processes {
                 // Queued while every thread is still held, SIGSTOP puts the
                 // process back in its job-control stop as soon as it is let
