@@ -35,15 +35,13 @@ public struct CgroupFreezer: Sendable, Hashable {
     public init(directory: String) throws {
         guard let resolved = realpath(directory, nil) else { throw SystemError("resolve cgroup \(directory)") }
         defer { free(resolved) }
-        self.directory = String(cString: resolved)
-        if ProcFile.exists(self.directory + "/cgroup.freeze") {
-            version = .v2
-        } else if ProcFile.exists(self.directory + "/freezer.state") {
-            version = .v1
-        } else {
+        let directory = String(cString: resolved)
+        self.directory = directory
+        guard let version = [Version.v2, .v1].first(where: { ProcFile.exists(directory + "/" + $0.stateFile) }) else {
             throw SystemError("find cgroup.freeze or freezer.state in \(self.directory) (a cgroup that can be frozen: "
                 + "one below the root of the unified hierarchy or of a freezer hierarchy)", errno: ENOENT)
         }
+        self.version = version
     }
 
     public init(directory: String, version: Version) {
@@ -66,6 +64,12 @@ public struct CgroupFreezer: Sendable, Hashable {
         case .v2: return try control("cgroup.freeze") == "0" && events()["frozen"] == "1"
         case .v1: return try control("freezer.parent_freezing") == "1"
         }
+    }
+
+    /// Whether the cgroup's tasks are held frozen, by itself or from above:
+    /// what a tracer of them must know.
+    public func isHeldFrozen() throws -> Bool {
+        try isFrozen() || isFrozenFromAbove()
     }
 
     /// Freezes the cgroup and returns once every task in it is frozen.
@@ -130,10 +134,11 @@ public struct CgroupFreezer: Sendable, Hashable {
     }
 
     private func write(frozen: Bool) throws {
-        switch version {
-        case .v2: try LocalFile.writeControl(frozen ? "1" : "0", to: directory + "/cgroup.freeze")
-        case .v1: try LocalFile.writeControl(frozen ? "FROZEN" : "THAWED", to: directory + "/freezer.state")
+        let value = switch version {
+        case .v2: frozen ? "1" : "0"
+        case .v1: frozen ? "FROZEN" : "THAWED"
         }
+        try LocalFile.writeControl(value, to: directory + "/" + version.stateFile)
     }
 
     private func events() throws -> [String: String] {

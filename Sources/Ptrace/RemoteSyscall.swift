@@ -25,7 +25,7 @@ public final class RemoteSyscall {
     var saved: Registers
     private let savedMask: UInt64
     /// Whether the thread holds crtool's registers and signal mask rather
-    /// than its own (`giveBack`).
+    /// than its own (`finish`).
     private var borrowed = true
     /// Address of the batch runner's code in the tracee, once
     /// `installBatchRunner` put it there; until then `callAll` runs its
@@ -194,16 +194,11 @@ public final class RemoteSyscall {
         try memory.read(at: scratch + UInt64(offset), count: count)
     }
 
-    /// Gives the thread its own registers and signal mask back.
-    public func finish() throws {
-        try giveBack()
-    }
-
-    /// Gives the thread its own registers and signal mask back while it
-    /// stays stopped, until the next call borrows it again. A thread left
-    /// borrowed would, if crtool died, go on from the injection site with
+    /// Gives the thread its own registers and signal mask back; a later
+    /// call borrows it again. A thread left borrowed while it stays
+    /// stopped would, if crtool died, go on from the injection site with
     /// crtool's registers, and crash; one given back goes on as it was.
-    public func giveBack() throws {
+    public func finish() throws {
         try tracee.setRegisters(saved)
         try tracee.setSignalMask(savedMask)
         borrowed = false

@@ -1,4 +1,3 @@
-import Glibc
 import Ptrace
 
 /// `--freeze-cgroup`: the tree's cgroup is frozen while crtool seizes the
@@ -15,13 +14,13 @@ final class CgroupFreeze {
 
     /// Refuses, before anything is frozen, a cgroup that cannot be frozen,
     /// one that does not hold `root`, and one frozen by a cgroup above it.
-    init(directory: String, root: Int32) throws {
+    /// `mounts`: the cgroup mounts with a freezer (FrozenCgroupCheck's).
+    init(directory: String, root: Int32, mounts: [MountEntry]) throws {
         do {
             freezer = try CgroupFreezer(directory: directory)
         } catch {
             throw CheckpointError("--freeze-cgroup \(directory): \(error)")
         }
-        let mounts = try MountTable.read(pid: getpid())
         guard try freezer.holds(root, mounts: mounts) else {
             let theirs = (try? freezer.directory(of: root, mounts: mounts)).flatMap { $0 }
             throw CheckpointError("pid \(root) is not in cgroup \(freezer.directory) "
@@ -33,10 +32,6 @@ final class CgroupFreeze {
                 + "name that cgroup instead")
         }
         wasFrozen = try freezer.isFrozen()
-    }
-
-    func freeze(within seconds: Double) throws {
-        try freezer.freeze(within: seconds)
     }
 
     func thaw() throws {

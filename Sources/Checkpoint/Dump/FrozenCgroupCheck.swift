@@ -8,7 +8,9 @@ import Ptrace
 /// it forever. `--freeze-cgroup` thaws the cgroup for the moment of the
 /// seize and freezes it again after, which the refusal says.
 struct FrozenCgroupCheck {
-    private let mounts: [MountEntry]
+    /// The cgroup mounts with a freezer: the unified hierarchy's and a v1
+    /// freezer hierarchy's.
+    let mounts: [MountEntry]
     /// Whether each cgroup directory looked at is frozen, itself or from
     /// above: a tree's processes mostly share a few cgroups.
     private var frozen: [CgroupFreezer: Bool] = [:]
@@ -31,7 +33,7 @@ struct FrozenCgroupCheck {
 
     private mutating func isFrozen(_ freezer: CgroupFreezer) -> Bool {
         if let known = frozen[freezer] { return known }
-        let answer = (try? freezer.isFrozen()) == true || (try? freezer.isFrozenFromAbove()) == true
+        let answer = (try? freezer.isHeldFrozen()) == true
         frozen[freezer] = answer
         return answer
     }

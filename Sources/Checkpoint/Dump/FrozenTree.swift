@@ -28,7 +28,7 @@ final class FrozenTree {
         var queue: [Int32] = [root]
         var seen: Set<Int32> = [root]
         var frozenCgroups = FrozenCgroupCheck()
-        if let cgroupDirectory { cgroupFreeze = try CgroupFreeze(directory: cgroupDirectory, root: root) }
+        if let cgroupDirectory { cgroupFreeze = try CgroupFreeze(directory: cgroupDirectory, root: root, mounts: frozenCgroups.mounts) }
         do {
             if let cgroupFreeze { try seizeWhileFrozen(cgroupFreeze) }
             var pass = 0
@@ -80,7 +80,7 @@ final class FrozenTree {
     /// at a fork. A thread that cannot be seized now is left to that walk,
     /// which says why.
     private func seizeWhileFrozen(_ hold: CgroupFreeze) throws {
-        try hold.freeze(within: timeout)
+        try hold.freezer.freeze(within: timeout)
         var queue: [Int32] = [root]
         var seen: Set<Int32> = [root]
         while let pid = queue.popLast() {

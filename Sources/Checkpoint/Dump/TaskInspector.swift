@@ -79,7 +79,7 @@ final class TaskInspector {
     /// scratch mapping stays, for the long part of a dump that asks
     /// nothing of it; a later call borrows it again.
     func giveThreadsBack() throws {
-        try leaderInjection?.giveBack()
+        try leaderInjection?.finish()
     }
 
     /// Where the batch runner's code sits: below the table callAll writes

@@ -57,7 +57,7 @@ struct CgroupPlacement {
                 guard let directory else { continue }
                 let mounted = CgroupFreezer.freezers(of: [membership], mounts: mounts).first
                 guard let freezer = mounted, freezer.directory == directory else { continue }
-                let isFrozen = frozen[freezer] ?? ((try? freezer.isFrozen()) == true || (try? freezer.isFrozenFromAbove()) == true)
+                let isFrozen = frozen[freezer] ?? ((try? freezer.isHeldFrozen()) == true)
                 frozen[freezer] = isFrozen
                 if isFrozen {
                     throw CheckpointError("pid \(p.pid) was in cgroup \(directory), which is frozen here: a process restored into it "
