@@ -67,6 +67,10 @@ public enum Syscall {
     public static let wait4: Int64 = 61
     public static let kill: Int64 = 62
     public static let setsid: Int64 = 112
+    public static let unshare: Int64 = 272
+    public static let setns: Int64 = 308
+    public static let sethostname: Int64 = 170
+    public static let setdomainname: Int64 = 171
     public static let setpgid: Int64 = 109
     public static let getpgid: Int64 = 121
     public static let rtSigtimedwait: Int64 = 128
