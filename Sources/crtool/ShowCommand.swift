@@ -33,6 +33,12 @@ struct ShowCommand: ParsableCommand {
             if let parent = m.parent {
                 print("  made on the image \(parent), which a restore needs in place")
             }
+            if m.files[NamespaceImage.listFile] != nil {
+                for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
+                    let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")" : "made again empty"
+                    print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own: \(held)")
+                }
+            }
             var lockTables = Set<String>()
             var keepers: [Int32: Int] = [:]
             for entry in m.processes {
@@ -66,6 +72,9 @@ struct ShowCommand: ParsableCommand {
                 let cgroups = (p.cgroups ?? []).filter { $0.path != "/" }
                 if !cgroups.isEmpty {
                     print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
+                }
+                if let own = p.namespaces {
+                    print("  namespaces of its own: " + NamespaceImage.savedKinds.compactMap { k in own[k].map { "\(k.rawValue):[\($0)]" } }.joined(separator: ", "))
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
                 if let mapped = p.mappedFiles, !mapped.isEmpty {

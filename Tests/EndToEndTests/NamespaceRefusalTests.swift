@@ -1,8 +1,9 @@
 import Glibc
 import XCTest
 
-/// A tree with a process in namespaces of its own is refused by name, and
-/// left running untraced: crtool would restore it into its own namespaces.
+/// A tree with a process in namespaces of its own, of a kind crtool does
+/// not make again (all but UTS and IPC), is refused by name, and left
+/// running untraced: crtool would restore it into its own namespaces.
 final class NamespaceRefusalTests: EndToEndCase {
     func testProcessInItsOwnPidNamespaceIsRefused() throws {
         try assertRefused(["--fork", "--pid"], namespace: "pid namespace")
@@ -10,6 +11,14 @@ final class NamespaceRefusalTests: EndToEndCase {
 
     func testProcessInItsOwnUserNamespaceIsRefused() throws {
         try assertRefused(["--user", "--map-root-user"], namespace: "user namespace")
+    }
+
+    func testProcessInItsOwnNetworkNamespaceIsRefused() throws {
+        try assertRefused(["--net"], namespace: "net namespace")
+    }
+
+    func testProcessInItsOwnMountNamespaceIsRefused() throws {
+        try assertRefused(["--mount"], namespace: "mount namespace")
     }
 
     private func assertRefused(_ unshareFlags: [String], namespace: String) throws {

@@ -204,6 +204,7 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
+            let namespaces = try NamespaceDumper.dump(processes)
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)
@@ -299,6 +300,7 @@ public enum Dumper {
             if !shared.isEmpty { try image.writeJSON(shared, to: SharedMemoryImage.listFile) }
             if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
+            if !namespaces.isEmpty { try image.writeJSON(namespaces, to: NamespaceImage.listFile) }
 
             if !options.treeSurvives {
                 // One about to be killed must not have acknowledged bytes
@@ -314,6 +316,7 @@ public enum Dumper {
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(
+                formatVersion: namespaces.isEmpty ? Manifest.standaloneFormatVersion : Manifest.namespacesFormatVersion,
                 cpu: cpu,
                 vdsoSymbols: vdsoSymbols,
                 codec: options.codec,

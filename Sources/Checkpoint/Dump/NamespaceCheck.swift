@@ -1,19 +1,28 @@
 import Ptrace
 
-/// crtool restores processes into its own namespaces. A process that
-/// lives in namespaces of its own would come back in the wrong ones, so
-/// the dump refuses it, naming the namespace.
+/// The namespaces a process is in that crtool is not. A UTS or IPC
+/// namespace of its own (unshare, systemd's ProtectHostname= and
+/// PrivateIPC=) is made again at the restore; the other kinds would bring
+/// the process back in the wrong ones, so the dump refuses them, naming
+/// the namespace.
 enum NamespaceCheck {
-    static let kinds = ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"]
-
-    static func requireSame(pid: Int32) throws {
-        for kind in kinds {
-            guard let mine = try? ProcFile.link("/proc/self/ns/\(kind)"),
-                  let theirs = try? ProcFile.link("/proc/\(pid)/ns/\(kind)") else { continue }
-            if mine != theirs {
-                let name = kind == "mnt" ? "mount" : kind == "uts" ? "UTS" : kind == "ipc" ? "IPC" : kind
-                throw CheckpointError("pid \(pid) runs in its own \(name) namespace (\(theirs), crtool is in \(mine)); crtool cannot checkpoint processes in other namespaces yet")
+    /// Refuses too a thread that entered a namespace its process is not
+    /// in: the restore makes every thread in its process's.
+    static func membership(pid: Int32, threads: [Int32]) throws -> NamespaceMembership? {
+        var membership = NamespaceMembership()
+        for kind in NamespaceKind.allCases {
+            guard let mine = try? kind.ownID(), let theirs = try? kind.id(pid: pid) else { continue }
+            for tid in threads where tid != pid {
+                if let thread = try? kind.id(pid: pid, tid: tid), thread != theirs {
+                    throw CheckpointError("thread \(tid) of pid \(pid) is in another \(kind.title) (\(thread)) than its process (\(theirs)); crtool restores all the threads of a process in one")
+                }
             }
+            guard mine != theirs else { continue }
+            guard NamespaceImage.savedKinds.contains(kind) else {
+                throw CheckpointError("pid \(pid) runs in its own \(kind.title) (\(kind.rawValue):[\(theirs)], crtool is in \(kind.rawValue):[\(mine)]); crtool cannot checkpoint processes in other namespaces of this kind yet")
+            }
+            membership[kind] = theirs
         }
+        return membership.isEmpty ? nil : membership
     }
 }

@@ -25,6 +25,8 @@ struct ProcessLayout {
     var policyCandidates: Set<UInt64> = []
     /// Read with the layout when it is for a dump.
     var facts: ProcessFacts?
+    /// The UTS and IPC namespaces of its own the process is in.
+    var namespaces: NamespaceMembership?
 
     /// The shared-memory objects (memfds, files deleted while mapped) the
     /// VMAs map.
@@ -64,14 +66,14 @@ enum ProcessCollector {
 
     static func layout(of frozen: FrozenProcess) throws -> ProcessLayout {
         let pid = frozen.pid
-        try NamespaceCheck.requireSame(pid: pid)
+        let namespaces = try NamespaceCheck.membership(pid: pid, threads: frozen.threads.map(\.tid))
         let (maps, details) = try Smaps.mapsWithDetails(pid: pid)
         var vmas = try VMAClassifier.images(of: maps, pid: pid)
         for i in vmas.indices where vmas[i].flags.contains("ht") {
             vmas[i].hugePageSize = (details[vmas[i].start]?.kernelPageKiB ?? 2048) * 1024
         }
         try TransparentHugePages.find(in: &vmas, details: details, pid: pid)
-        return ProcessLayout(maps: maps, details: details, vmas: vmas)
+        return ProcessLayout(maps: maps, details: details, vmas: vmas, namespaces: namespaces)
     }
 
     /// `mappedObjects`: what any process of the tree maps. `layout` must
@@ -133,6 +135,7 @@ enum ProcessCollector {
             complete.controls = controls
             complete.mappedFiles = facts.mappedFiles
             complete.cgroups = facts.cgroups
+            complete.namespaces = layout.namespaces
             complete.loginUID = facts.loginUID
             // Only a process with locked memory can have asked for more;
             // reading smaps again is not worth it for the others.

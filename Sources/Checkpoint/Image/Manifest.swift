@@ -7,12 +7,16 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 2
+    public static let currentFormatVersion = 3
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
     /// they would misread.
     public static let standaloneFormatVersion = 1
+    /// An image with processes in namespaces of their own
+    /// (namespaces.json): a tool that reads only up to version 2 would
+    /// bring them back in its own.
+    public static let namespacesFormatVersion = 3
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

@@ -42,6 +42,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// The cgroup of each hierarchy the process was in (absent in older
     /// images).
     public var cgroups: [CgroupMembership]?
+    /// The namespaces of its own it was in (namespaces.json); absent when
+    /// it shared every one with crtool.
+    public var namespaces: NamespaceMembership?
     /// The audit login uid (/proc/PID/loginuid; 4294967295: none), which
     /// audit records carry to say on whose behalf the process runs.
     public var loginUID: UInt32?

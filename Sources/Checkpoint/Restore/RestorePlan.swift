@@ -9,6 +9,8 @@ struct RestorePlan {
     var zombies: [ZombieImage]
     var sharedMemory: [SharedMemoryImage]
     var sysvIPC: SysVIPCImage? = nil
+    /// The UTS and IPC namespaces the processes had of their own.
+    var namespaces: [NamespaceImage] = []
     /// How the processes reach this kernel's vDSO when it is not the
     /// image's (nil: it goes where the image's was).
     var vdsoBridge: VDSOBridge? = nil
@@ -128,6 +130,7 @@ struct RestorePlan {
         plan.inheritedPages = inheritedPages
         plan.trackers = trackers
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
+        plan.namespaces = try NamespaceRestorer.load(image, processes: ordered)
         return plan
     }
 }

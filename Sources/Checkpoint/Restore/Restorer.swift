@@ -260,9 +260,10 @@ public enum Restorer {
     /// Creates every process as a stub stripped to its scratch area and
     /// vDSO, parents before children, each forked from its own parent;
     /// session leaders call setsid before they have children; zombies are
-    /// created and made to exit. Each process joins its cgroups as soon as
-    /// it exists, so that the memory the restore gives it is charged
-    /// where its limits are.
+    /// created and made to exit. Each process enters its namespaces and
+    /// joins its cgroups as soon as it exists: its children inherit the
+    /// namespaces, and the memory the restore gives it is charged where
+    /// its limits are.
     static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, cgroups: CgroupPlacement,
                            warnings: inout [String]) throws {
         let root = plan.root
@@ -287,13 +288,17 @@ public enum Restorer {
             throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
         }
         try leader.stepOutOfSyscall()
+        let namespaces = NamespaceRestorer(plan.namespaces)
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
+        try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj)
         cgroups.place(root, warnings: &warnings)
+        let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
             let parent = tree.builders[process.ppid]!.inj
             let child = try TaskSpawner.spawn(.process, id: process.pid, in: process.ppid, with: parent)
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
+            try namespaces.enter(process, parent: byPid[process.ppid], with: tree.builders[process.pid]!.inj)
             cgroups.place(process, warnings: &warnings)
         }
         for zombie in plan.zombies {

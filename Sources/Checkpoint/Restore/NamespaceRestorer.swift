@@ -1,0 +1,94 @@
+import Glibc
+import Ptrace
+
+/// Puts each restored process in the UTS and IPC namespaces it had, right
+/// after it is created and before it has children, so that they inherit
+/// them as they did. The first process of a namespace makes it with
+/// unshare (and names a UTS one); the others that were in it and do not
+/// inherit it enter it with setns, through /proc/PID/ns of the one that
+/// made it; a process that was in crtool's enters the restoring crtool's.
+/// Threads are made later by their process, in its namespaces.
+final class NamespaceRestorer {
+    private let saved: [NamespaceImage]
+    /// Who made each namespace of the image, by kind and id.
+    private var madeBy: [NamespaceKind: [UInt64: Int32]] = [:]
+    private let crtoolPid = getpid()
+
+    init(_ saved: [NamespaceImage]) {
+        self.saved = saved
+    }
+
+    /// `parent`: the process it was forked from here (nil for the root,
+    /// which starts in crtool's namespaces).
+    func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall) throws {
+        for kind in NamespaceImage.savedKinds {
+            let wanted = process.namespaces?[kind]
+            guard wanted != parent?.namespaces?[kind] else { continue }
+            guard let id = wanted else {
+                try join(kind, of: crtoolPid, with: inj, what: "crtool's \(kind.title)")
+                continue
+            }
+            if let maker = madeBy[kind]?[id] {
+                try join(kind, of: maker, with: inj, what: "\(kind.rawValue):[\(id)] made by pid \(maker)")
+                continue
+            }
+            try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
+            if kind == .uts, let names = saved.first(where: { $0.kind == .uts && $0.id == id }) {
+                try name(names, with: inj)
+            }
+            madeBy[kind, default: [:]][id] = process.pid
+        }
+    }
+
+    private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
+        let path = try inj.stage(string: kind.path(pid: pid))
+        let fd = try inj.checked("opening \(kind.path(pid: pid))", Syscall.openat, UInt64(bitPattern: -100), path, UInt64(O_RDONLY | O_CLOEXEC), 0)
+        defer { _ = try? inj.call(Syscall.close, fd) }
+        try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
+    }
+
+    private func name(_ names: NamespaceImage, with inj: RemoteSyscall) throws {
+        let hostname = Array((names.hostname ?? "").utf8)
+        try inj.checked("hostname \(names.hostname ?? "")", Syscall.sethostname, try inj.stage(hostname + [0]), UInt64(hostname.count))
+        let domainname = Array((names.domainname ?? "").utf8)
+        try inj.checked("domainname \(names.domainname ?? "")", Syscall.setdomainname, try inj.stage(domainname + [0]), UInt64(domainname.count))
+    }
+
+    /// namespaces.json read and checked against the processes: each kind
+    /// one a process may have, each id once, a UTS namespace's names as
+    /// long as the kernel takes, and every id a process names listed.
+    static func load(_ image: ImageDirectory, processes: [ProcessImage]) throws -> [NamespaceImage] {
+        let file = NamespaceImage.listFile
+        let saved = image.manifest.files[file] == nil ? [] : try image.readJSON([NamespaceImage].self, from: file)
+        var seen: Set<String> = []
+        for (i, n) in saved.enumerated() {
+            guard NamespaceImage.savedKinds.contains(n.kind) else {
+                throw ImageError(file: file, field: "[\(i)].kind", reason: "a process cannot have a \(n.kind.title) of its own in an image")
+            }
+            guard seen.insert("\(n.kind.rawValue):\(n.id)").inserted else {
+                throw ImageError(file: file, field: "[\(i)].id", reason: "\(n.kind.rawValue):[\(n.id)] is listed twice")
+            }
+            for (field, value) in [("hostname", n.hostname), ("domainname", n.domainname)] {
+                guard let value else {
+                    if n.kind == .uts { throw ImageError(file: file, field: "[\(i)].\(field)", reason: "a UTS namespace needs its \(field)") }
+                    continue
+                }
+                guard n.kind == .uts else {
+                    throw ImageError(file: file, field: "[\(i)].\(field)", reason: "only a UTS namespace has a \(field)")
+                }
+                guard value.utf8.count <= UTSNames.maximumLength, !value.utf8.contains(0) else {
+                    throw ImageError(file: file, field: "[\(i)].\(field)", reason: "\(value.utf8.count) bytes is not a \(field) (at most \(UTSNames.maximumLength), no NUL)")
+                }
+            }
+        }
+        for p in processes {
+            for kind in NamespaceImage.savedKinds {
+                guard let id = p.namespaces?[kind] else { continue }
+                guard seen.contains("\(kind.rawValue):\(id)") else {
+                    throw ImageError(file: "process-\(p.pid).json", field: "namespaces.\(kind.rawValue)", reason: "\(kind.rawValue):[\(id)] is not in \(file)")
+                }
+            }
+        }
+        return saved
+    }
+}
