@@ -10,6 +10,12 @@ public enum ScriptAction: String, Sendable, CaseIterable {
     case postDump = "post-dump"
     /// Before the image is read.
     case preRestore = "pre-restore"
+    /// Every process exists, in the namespaces the tree had of its own,
+    /// before any of its memory or files are made; only for an image
+    /// with such namespaces, as CRIU runs it only when it made some. A
+    /// script reaches them through /proc/$CRTOOLS_INIT_PID/ns and the
+    /// other processes' (nsenter).
+    case setupNamespaces = "setup-namespaces"
     /// Every process is made, held before its first instruction.
     case postRestore = "post-restore"
     /// Right before the processes are let go.

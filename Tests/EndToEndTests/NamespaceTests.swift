@@ -41,6 +41,27 @@ final class NamespaceTests: EndToEndCase {
         XCTAssertTrue(shown.stdout.contains("UTS namespace") && shown.stdout.contains("hostname crtool-uts-a, domainname dom-a"), "\(shown)")
     }
 
+    /// setup-namespaces runs once the namespaces are made and named, each
+    /// process in its own; a script that fails there kills what was made.
+    func testASetupNamespacesScriptRunsInTheNamespacesMade() throws {
+        let program = try startTicker("scripted", wrapper: [
+            "/usr/bin/unshare", "--uts", "/bin/sh", "-c", "echo scripted > /proc/sys/kernel/hostname && exec \"$0\" \"$@\"",
+        ])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("scripted tick", atLeast: 1)
+        let image = try checkpoint(program)
+        let log = scratch.newPath("actions.log")
+        let failing = try crtool(["restore", "-D", image, "-d", "--action-script", "[ \"$CRTOOLS_SCRIPT_ACTION\" != setup-namespaces ]"])
+        XCTAssertEqual(failing.status, .exited(1), "\(failing)")
+        XCTAssertTrue(failing.stderr.contains("failed at setup-namespaces"), "\(failing)")
+        XCTAssertFalse(ProcessTable.isAlive(program.pid), "a failed restore left pid \(program.pid)")
+
+        let script = "echo \"$CRTOOLS_SCRIPT_ACTION ${CRTOOLS_INIT_PID:+$(nsenter --uts=/proc/$CRTOOLS_INIT_PID/ns/uts hostname)}\" >> \(log)"
+        try restore(image, as: program, options: ["--action-script", script])
+        XCTAssertEqual(readTextFile(log), "pre-restore \nsetup-namespaces scripted\npost-restore scripted\npre-resume scripted\npost-resume scripted\n")
+        try program.waitFor("scripted tick", atLeast: (program.numbers("scripted tick").last ?? 0) + 2)
+    }
+
     /// A namespace list that does not hold together is refused before
     /// anything is made, naming the file and the field.
     func testAnImageWithANamespaceListThatDoesNotHoldIsRefused() throws {

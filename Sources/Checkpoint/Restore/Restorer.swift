@@ -148,6 +148,8 @@ public enum Restorer {
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, warnings: &warnings)
+            let killed = "the restored processes were killed before they ran"
+            if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
             try Interrupted.check(Interrupted.restoreGivenUp)
             registry.injectors = tree.builders.mapValues(\.inj)
             phases.mark("create")
@@ -221,7 +223,6 @@ public enum Restorer {
                     try ThreadStateRestorer.setFinalState(t, on: tree.threads[process.pid]![t.tid]!)
                 }
             }
-            let killed = "the restored processes were killed before they ran"
             try options.actionScripts.run(.postRestore, pid: plan.root.pid, otherwise: killed)
             try registry.releasing()
             try options.actionScripts.run(.preResume, pid: plan.root.pid, otherwise: killed)
