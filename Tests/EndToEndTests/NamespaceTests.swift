@@ -13,12 +13,8 @@ final class NamespaceTests: EndToEndCase {
 
     func testAProcessInAUTSNamespaceOfItsOwnKeepsItsNames() throws {
         let host = UTSNames.current()
-        let program = try startTicker("solo", wrapper: [
-            "/usr/bin/unshare", "--uts", "/bin/sh", "-c",
-            "echo crtool-uts-a > /proc/sys/kernel/hostname && echo dom-a > /proc/sys/kernel/domainname && exec \"$0\" \"$@\"",
-        ])
+        let program = try startTicker("solo", hostname: "crtool-uts-a", domainname: "dom-a", ticks: 2)
         defer { try? stopTree(program.pid) }
-        try program.waitFor("solo tick", atLeast: 2)
         XCTAssertNotEqual(try NamespaceKind.uts.id(pid: program.pid), try NamespaceKind.uts.ownID())
 
         let image = try checkpoint(program)
@@ -44,11 +40,8 @@ final class NamespaceTests: EndToEndCase {
     /// setup-namespaces runs once the namespaces are made and named, each
     /// process in its own; a script that fails there kills what was made.
     func testASetupNamespacesScriptRunsInTheNamespacesMade() throws {
-        let program = try startTicker("scripted", wrapper: [
-            "/usr/bin/unshare", "--uts", "/bin/sh", "-c", "echo scripted > /proc/sys/kernel/hostname && exec \"$0\" \"$@\"",
-        ])
+        let program = try startTicker("scripted", hostname: "scripted")
         defer { try? stopTree(program.pid) }
-        try program.waitFor("scripted tick", atLeast: 1)
         let image = try checkpoint(program)
         let log = scratch.newPath("actions.log")
         let failing = try crtool(["restore", "-D", image, "-d", "--action-script", "[ \"$CRTOOLS_SCRIPT_ACTION\" != setup-namespaces ]"])
@@ -65,11 +58,8 @@ final class NamespaceTests: EndToEndCase {
     /// A namespace list that does not hold together is refused before
     /// anything is made, naming the file and the field.
     func testAnImageWithANamespaceListThatDoesNotHoldIsRefused() throws {
-        let program = try startTicker("listed", wrapper: [
-            "/usr/bin/unshare", "--uts", "/bin/sh", "-c", "echo listed > /proc/sys/kernel/hostname && exec \"$0\" \"$@\"",
-        ])
+        let program = try startTicker("listed", hostname: "listed")
         defer { try? stopTree(program.pid) }
-        try program.waitFor("listed tick", atLeast: 1)
         let image = try checkpoint(program)
         let listed = image + "/" + NamespaceImage.listFile
         let processFile = "process-\(program.pid).json"
@@ -197,6 +187,17 @@ final class NamespaceTests: EndToEndCase {
         defer { try? stopTree(program.pid) }
         let tid = try XCTUnwrap(program.numbers("apart").first)
         try assertRefused(program, mentioning: ["thread \(tid) of pid \(program.pid) is in another UTS namespace"])
+    }
+
+    /// A ticker in a UTS namespace of its own with these names, once it
+    /// has ticked `ticks` times.
+    private func startTicker(_ tag: String, hostname: String, domainname: String = "(none)", ticks: Int = 1) throws -> Fixture {
+        let program = try startTicker(tag, wrapper: [
+            "/usr/bin/unshare", "--uts", "/bin/sh", "-c",
+            "echo \(hostname) > /proc/sys/kernel/hostname && echo '\(domainname)' > /proc/sys/kernel/domainname && exec \"$0\" \"$@\"",
+        ])
+        try program.waitFor("\(tag) tick", atLeast: ticks)
+        return program
     }
 
     private func startTicker(_ tag: String, wrapper: [String]) throws -> Fixture {
