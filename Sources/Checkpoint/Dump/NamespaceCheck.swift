@@ -11,7 +11,7 @@ enum NamespaceCheck {
     static func membership(pid: Int32, threads: [Int32]) throws -> NamespaceMembership? {
         var membership = NamespaceMembership()
         for kind in NamespaceKind.allCases {
-            guard let mine = try? kind.ownID(), let theirs = try? kind.id(pid: pid) else { continue }
+            guard let mine = own[kind], let theirs = try? kind.id(pid: pid) else { continue }
             for tid in threads where tid != pid {
                 if let thread = try? kind.id(pid: pid, tid: tid), thread != theirs {
                     throw CheckpointError("thread \(tid) of pid \(pid) is in another \(kind.title) (\(thread)) than its process (\(theirs)); crtool restores all the threads of a process in one")
@@ -25,4 +25,11 @@ enum NamespaceCheck {
         }
         return membership.isEmpty ? nil : membership
     }
+
+    /// crtool's own, read once: asked for every process of the tree, on
+    /// the dump's workers, while the tree is frozen. A kind this kernel
+    /// does not have is left out.
+    private static let own: [NamespaceKind: UInt64] = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { kind in
+        (try? kind.ownID()).map { (kind, $0) }
+    })
 }
