@@ -30,6 +30,11 @@ public enum ChildEnding: Equatable, Sendable, CustomStringConvertible {
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw SystemError(what, pid: pid) }
         }
-        return (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .killed(signal: status & 0x7f)
+        return ChildEnding(waitStatus: status)
+    }
+
+    /// A status as waitpid gives it for a child that ended.
+    public init(waitStatus status: Int32) {
+        self = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .killed(signal: status & 0x7f)
     }
 }

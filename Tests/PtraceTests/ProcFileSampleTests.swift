@@ -5,10 +5,11 @@ import XCTest
 /// stat, status, limits and fdinfo parsed from fixed samples of real kernel output.
 final class ProcFileSampleTests: XCTestCase {
     /// Fields 3… of a stat line after the command, 52 fields in all (Linux 6.18).
-    static func statLine(pid: String, command: String, state: String = "S", flags: String = "4194304", threads: String = "3") -> String {
+    static func statLine(pid: String, command: String, state: String = "S", flags: String = "4194304", threads: String = "3",
+                         exitStatus: String = "0") -> String {
         "\(pid) (\(command)) \(state) 29309 29310 26579 0 -1 \(flags) 100 0 0 0 7 3 0 0 20 0 \(threads) 0 215836 3133440 414 "
             + "18446744073709551615 94528893349888 94528893369769 140726897042128 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 "
-            + "94528893385776 94528893387392 94529926283264 140726897048267 140726897048287 140726897048287 140726897049579 0\n"
+            + "94528893385776 94528893387392 94529926283264 140726897048267 140726897048287 140726897048287 140726897049579 \(exitStatus)\n"
     }
 
     func testStatFields() throws {
@@ -32,6 +33,16 @@ final class ProcFileSampleTests: XCTestCase {
         XCTAssertEqual(s.envStart, 140_726_897_048_287)
         XCTAssertEqual(s.envEnd, 140_726_897_049_579)
         XCTAssertFalse(s.isKernelThread)
+        XCTAssertEqual(s.exitStatus, 0)
+        XCTAssertNil(s.ending, "a running process has not ended")
+    }
+
+    func testStatOfAZombieNamesHowItEnded() throws {
+        let killed = try ProcStat.parse(Self.statLine(pid: "5", command: "job", state: "Z", exitStatus: "9"))
+        XCTAssertEqual(killed.ending, .killed(signal: 9))
+        let exited = try ProcStat.parse(Self.statLine(pid: "5", command: "job", state: "Z", exitStatus: "768"))
+        XCTAssertEqual(exited.exitStatus, 768)
+        XCTAssertEqual(exited.ending, .exited(3))
     }
 
     func testStatCommandWithParenthesesAndSpaces() throws {

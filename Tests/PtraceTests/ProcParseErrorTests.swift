@@ -117,6 +117,9 @@ final class ProcParseErrorTests: XCTestCase {
         expectParseError(file, "missing field 51") {
             try ProcStat.parse(String(good.split(separator: " ").dropLast(2).joined(separator: " ")), file: file)
         }
+        expectParseError(file, "missing field 52") {
+            try ProcStat.parse(String(good.split(separator: " ").dropLast().joined(separator: " ")), file: file)
+        }
         expectParseError(file, "field 4") { try ProcStat.parse(good.replacingOccurrences(of: ") S 29309 ", with: ") S ppid "), file: file) }
     }
 

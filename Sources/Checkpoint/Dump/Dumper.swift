@@ -166,7 +166,7 @@ public enum Dumper {
             try tree.freeze()
         } catch {
             image.discard()
-            throw error
+            throw EndedDuringDump.explaining(error, operation: "dump", pids: [options.pid] + tree.processes.map(\.pid))
         }
         let frozenAt = Date()
         phases.mark("freeze")
@@ -366,7 +366,10 @@ public enum Dumper {
             // A parent whose pages were protected again no longer knows
             // what was written since it was made: no image may trust it.
             handover.endTakenOver()
+            var error = error
             if !letGo {
+                // Before the tree is let go, while its dead still wait for crtool.
+                error = EndedDuringDump.explaining(error, operation: "dump", pids: tree.processes.map(\.pid))
                 for c in collected { try? c.inspector.close() }
                 unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
                 tree.release()

@@ -37,7 +37,7 @@ final class FrozenTree {
                     let pid = queue.removeFirst()
                     // The root is no zombie (the dump refused one before): a
                     // leader that reads as one is a thread exec'ing.
-                    if pid != root, let zombie = try Self.zombie(pid) {
+                    if pid != root, let zombie = Self.zombie(pid) {
                         zombies.append(zombie)
                         continue
                     }
@@ -49,7 +49,7 @@ final class FrozenTree {
                     } catch is ProcessVanished where pid != root {
                         // A child that exited just now: its parent is frozen
                         // and has not reaped it, so it is a zombie of the tree.
-                        if let zombie = try Self.zombie(pid) { zombies.append(zombie) }
+                        if let zombie = Self.zombie(pid) { zombies.append(zombie) }
                     }
                 }
                 // Children are read only once their parent is stopped, so the
@@ -98,10 +98,10 @@ final class FrozenTree {
 
     /// The process as a zombie of the tree, when it has ended and waits
     /// for its frozen parent to reap it; nil when it runs or is gone.
-    private static func zombie(_ pid: Int32) throws -> ZombieImage? {
+    private static func zombie(_ pid: Int32) -> ZombieImage? {
         guard let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) else { return nil }
         return ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
-                           exitStatus: try ZombieImage.exitStatus(pid: pid))
+                           exitStatus: s.exitStatus)
     }
 
     /// Lets every process go on as it was.

@@ -69,7 +69,7 @@ public enum PreDumper {
             try tree.freeze()
         } catch {
             image.discard()
-            throw error
+            throw EndedDuringDump.explaining(error, operation: "pre-dump", pids: [options.pid] + tree.processes.map(\.pid))
         }
         let frozenAt = Date()
         phases.mark("freeze")
@@ -159,7 +159,10 @@ public enum PreDumper {
             // A parent whose pages were protected again no longer knows
             // what was written since it was made: no image may trust it.
             handover.endTakenOver()
+            var error = error
             if !letGo {
+                // Before the tree is let go, while its dead still wait for crtool.
+                error = EndedDuringDump.explaining(error, operation: "pre-dump", pids: tree.processes.map(\.pid))
                 for inspector in inspectors { try? inspector.close() }
                 tree.release()
             }

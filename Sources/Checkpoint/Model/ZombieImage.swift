@@ -13,12 +13,4 @@ public struct ZombieImage: Codable, Equatable, Sendable {
     public var exitStatus: Int32
 
     public static let listFile = "zombies.json"
-
-    /// Field 52 of /proc/PID/stat holds the wait status of an exited task.
-    static func exitStatus(pid: Int32) throws -> Int32 {
-        let text = try ProcFile.text("/proc/\(pid)/stat", pid: pid)
-        guard let close = text.lastIndex(of: ")") else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count >= 50 ? Int32(fields[49].trimmingCharacters(in: .newlines)) ?? 0 : 0
-    }
 }

@@ -26,9 +26,18 @@ public struct ProcStat: Equatable, Sendable {
     public var argEnd: UInt64
     public var envStart: UInt64
     public var envEnd: UInt64
+    /// A zombie's status as waitpid would give it (field 52), so the
+    /// signal that killed it can be named before its parent reaps it.
+    public var exitStatus: Int32
 
     /// PF_KTHREAD in the flags field: a kernel thread, never dumpable.
     public var isKernelThread: Bool { flags & 0x0020_0000 != 0 }
+
+    /// How a zombie ended, read from its exit status.
+    public var ending: ChildEnding? {
+        guard state == "Z" || state == "X" else { return nil }
+        return ChildEnding(waitStatus: exitStatus)
+    }
 
     public static func read(pid: Int32) throws -> ProcStat {
         try parse(ProcFile.text("/proc/\(pid)/stat", pid: pid), file: "/proc/\(pid)/stat")
@@ -44,7 +53,7 @@ public struct ProcStat: Equatable, Sendable {
             throw ProcParseError(file: file, line: text, reason: "bad pid")
         }
         let command = String(text[text.index(after: open)..<close])
-        let rest = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        let rest = text[text.index(after: close)...].split(omittingEmptySubsequences: true, whereSeparator: { $0 == " " || $0 == "\n" })
         // rest[0] is field 3 (state).
         func f(_ n: Int) throws -> UInt64 {
             let i = n - 3
@@ -61,6 +70,7 @@ public struct ProcStat: Equatable, Sendable {
             flags: try f(9), threads: Int(try f(20)), startTime: try f(22),
             startCode: try f(26), endCode: try f(27), startStack: try f(28),
             startData: try f(45), endData: try f(46), startBrk: try f(47),
-            argStart: try f(48), argEnd: try f(49), envStart: try f(50), envEnd: try f(51))
+            argStart: try f(48), argEnd: try f(49), envStart: try f(50), envEnd: try f(51),
+            exitStatus: Int32(truncatingIfNeeded: try f(52)))
     }
 }
