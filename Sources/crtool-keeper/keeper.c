@@ -10,13 +10,20 @@
  * crtool talks to it over a seqpacket socket on fd 0:
  *   "H" with one descriptor (SCM_RIGHTS): keep it; the answer is the
  *       number it has here (4 bytes, native order).
+ *   "W" with a pidfd: a process whose memory the held files track (a
+ *       pre-dump's write trackers); "W" alone: one that has ended
+ *       already. The answer is "W".
  *   "C": the image is complete; the answer is "C", then this process
- *       stays until it is killed.
+ *       stays until it is killed, or, when it was given pidfds, until
+ *       every one of those processes has ended: a tracker of a process
+ *       that is gone tracks nothing, and nobody would end this keeper.
  * An end of the socket before "C" means the dump failed: everything is
  * let go at once.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,6 +53,26 @@ static int receive(int control, char *what, int *fd)
     return 0;
 }
 
+/* Returns once every process in `watched` has ended. */
+static void wait_for_all(struct pollfd *watched, int count)
+{
+    while (count > 0) {
+        if (poll(watched, count, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        for (int i = 0; i < count;) {
+            if (watched[i].revents) {
+                close(watched[i].fd);
+                watched[i] = watched[--count];
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const int control = 0;
@@ -60,6 +87,8 @@ int main(void)
         files.rlim_cur = files.rlim_max;
         setrlimit(RLIMIT_NOFILE, &files);
     }
+    struct pollfd *watched = NULL;
+    int count = 0, watching = 0;
     for (;;) {
         char what;
         int fd;
@@ -68,10 +97,25 @@ int main(void)
         if (what == 'H' && fd >= 0) {
             if (send(control, &fd, sizeof fd, 0) != sizeof fd)
                 return 0;
+        } else if (what == 'W') {
+            watching = 1;
+            if (fd >= 0) {
+                struct pollfd *grown = realloc(watched, (size_t)(count + 1) * sizeof *watched);
+                if (!grown)
+                    return 1;
+                watched = grown;
+                watched[count++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+            }
+            if (send(control, "W", 1, 0) != 1)
+                return 0;
         } else if (what == 'C') {
             if (send(control, "C", 1, 0) != 1)
                 return 0;
             close(control);
+            if (watching) {
+                wait_for_all(watched, count);
+                return 0;
+            }
             for (;;)
                 pause();
         } else {

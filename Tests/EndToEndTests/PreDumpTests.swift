@@ -109,6 +109,19 @@ final class PreDumpTests: EndToEndCase {
         XCTAssertEqual(liveProcessesStartedHere(), [], "a refused restore left processes behind")
     }
 
+    /// A job that ends by itself after a pre-dump, with no dump on top,
+    /// takes the keeper of its tracking with it; while it runs, the
+    /// keeper stays.
+    func testTheKeeperEndsWhenTheTrackedProcessEnds() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        try counter.waitFor("tick", atLeast: 2)
+        let keeper = try preDump(counter, into: try scratch.newDirectory("pre"))
+        usleep(300_000)
+        XCTAssertTrue(ProcessTable.isAlive(keeper), "the keeper holds the tracking while the process runs")
+        try killAndReap(counter.pid)
+        XCTAssertTrue(poll(timeout: 5) { !ProcessTable.isAlive(keeper) }, "crtool-keeper \(keeper) outlived the process it tracked")
+    }
+
     // MARK: helpers
 
     /// Pre-dumps `fixture` into `dir` (on top of `parent` if given) and

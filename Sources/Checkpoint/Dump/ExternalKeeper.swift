@@ -57,6 +57,23 @@ final class ExternalKeeper {
         return OutsideHolder(pid: keeper.pid, fd: fd, startTime: keeper.startTime, keeper: true)
     }
 
+    /// Has the keeper end by itself once `pid` (started at `startTime`),
+    /// and every other process it watches, has ended: the files it holds
+    /// for them (their write trackers) serve nothing then, and a job that
+    /// simply finishes after a pre-dump would otherwise leave its keeper
+    /// behind for good. One gone already is told as such, without a pidfd.
+    func watch(_ pid: Int32, startTime: UInt64, what: String) throws {
+        let keeper = try started()
+        let pidfd = try? PidFD(pid: pid)
+        let alive = pidfd != nil && (try? ProcStat.read(pid: pid))?.startTime == startTime
+        if case .failure(let e) = Sockets.send(keeper.control, Array("W".utf8), rights: alive ? [pidfd!.fd] : [], flags: 0) {
+            throw CheckpointError("crtool-keeper (pid \(keeper.pid)) could not be told to watch \(what): \(e)")
+        }
+        guard (try? Sockets.receive(keeper.control, count: 1)) == Array("W".utf8) else {
+            throw CheckpointError("crtool-keeper (pid \(keeper.pid)) ended while it was told to watch \(what)")
+        }
+    }
+
     /// Tells the keeper to stay once crtool is gone, just before the image
     /// is committed; `abandon` still ends it if the commit fails.
     func commit() throws {

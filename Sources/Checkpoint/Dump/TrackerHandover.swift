@@ -42,6 +42,7 @@ struct TrackerHandover {
     func lineage(_ index: Int, pid: Int32, startTime: UInt64, inherited: [PageRange],
                  keeper: ExternalKeeper) throws -> PageLineage {
         let holder = try keeper.hold(trackers[index].descriptor, what: "the write tracker of pid \(pid)")
+        try keeper.watch(pid, startTime: startTime, what: "pid \(pid), whose writes it tracks")
         return PageLineage(pid: pid, startTime: startTime, inherited: inherited, tracker: holder)
     }
 
