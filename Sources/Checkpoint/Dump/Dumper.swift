@@ -166,7 +166,7 @@ public enum Dumper {
             try tree.freeze()
         } catch {
             image.discard()
-            throw EndedDuringDump.explaining(error, operation: "dump", pids: [options.pid] + tree.processes.map(\.pid))
+            throw EndedMidway.explaining(error, operation: "dump", pids: [options.pid] + tree.processes.map(\.pid), outcome: EndedMidway.dumpOutcome)
         }
         let frozenAt = Date()
         phases.mark("freeze")
@@ -369,7 +369,7 @@ public enum Dumper {
             var error = error
             if !letGo {
                 // Before the tree is let go, while its dead still wait for crtool.
-                error = EndedDuringDump.explaining(error, operation: "dump", pids: tree.processes.map(\.pid))
+                error = EndedMidway.explaining(error, operation: "dump", pids: tree.processes.map(\.pid), outcome: EndedMidway.dumpOutcome)
                 for c in collected { try? c.inspector.close() }
                 unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
                 tree.release()

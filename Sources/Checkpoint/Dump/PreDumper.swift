@@ -69,7 +69,7 @@ public enum PreDumper {
             try tree.freeze()
         } catch {
             image.discard()
-            throw EndedDuringDump.explaining(error, operation: "pre-dump", pids: [options.pid] + tree.processes.map(\.pid))
+            throw EndedMidway.explaining(error, operation: "pre-dump", pids: [options.pid] + tree.processes.map(\.pid), outcome: EndedMidway.dumpOutcome)
         }
         let frozenAt = Date()
         phases.mark("freeze")
@@ -162,7 +162,7 @@ public enum PreDumper {
             var error = error
             if !letGo {
                 // Before the tree is let go, while its dead still wait for crtool.
-                error = EndedDuringDump.explaining(error, operation: "pre-dump", pids: tree.processes.map(\.pid))
+                error = EndedMidway.explaining(error, operation: "pre-dump", pids: tree.processes.map(\.pid), outcome: EndedMidway.dumpOutcome)
                 for inspector in inspectors { try? inspector.close() }
                 tree.release()
             }

@@ -252,7 +252,14 @@ public enum Restorer {
                                  takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true && $0.external != true }.count },
                                  keepersEnded: keepers.ended, trackingEnded: trackingEnded)
         } catch {
-            tree.killAll()
+            // Before the kill, which would hide one killed from outside
+            // among crtool's own (the image's zombies end by design).
+            let made = tree.leaders.keys.filter { pid in !plan.zombies.contains { $0.pid == pid } }.sorted()
+            let names = Dictionary(plan.processes.map { ($0.pid, $0.command) }, uniquingKeysWith: { a, _ in a })
+            let error = EndedMidway.explaining(error, operation: "restore", pids: made, names: names) { _ in
+                "every process the restore had made was killed"
+            }
+            tree.killAll(reaping: plan.processes.map(\.pid) + plan.zombies.map(\.pid))
             sysvIPC.undo()
             throw error
         }
@@ -335,13 +342,18 @@ final class RestoredTree {
 
     func add(_ t: Tracee) { tracees.append(t) }
 
-    func killAll() {
+    /// Kills every task made and reaps `processes` (the image's, parents
+    /// first): each process's PID is free again when this returns, so a
+    /// restore tried again at once finds them free.
+    func killAll(reaping processes: [Int32]) {
         guard !released else { return }
         let all = tracees + threads.values.flatMap { $0.values }.filter { t in !tracees.contains { $0 === t } }
-        for t in all { _ = kill(t.tid, SIGKILL) }
-        for t in all.sorted(by: { ($0.tid == $0.pid ? 1 : 0) < ($1.tid == $1.pid ? 1 : 0) }) {
-            while let stop = try? t.waitStop(), !stop.isGone {}
+        Subreaper.reapingOrphans(processes) {
+            for t in all { _ = kill(t.tid, SIGKILL) }
+            for t in all.sorted(by: { ($0.tid == $0.pid ? 1 : 0) < ($1.tid == $1.pid ? 1 : 0) }) {
+                while let stop = try? t.waitStop(), !stop.isGone {}
+            }
+            gate?.abandon()
         }
-        gate?.abandon()
     }
 }

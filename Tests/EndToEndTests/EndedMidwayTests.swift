@@ -1,14 +1,15 @@
 import Glibc
 import XCTest
 
-/// A process of the tree killed from outside while the tree is frozen
-/// fails the dump, and the error says so first, naming the process and
-/// the signal, instead of the ESRCH or ENOENT the next request met. The
-/// post-dump action script runs at a point where the tree is frozen
-/// every time, which makes the kill land there.
-final class EndedDuringDumpTests: EndToEndCase {
-    private func killingScript(_ pid: pid_t) -> String {
-        "test \"$CRTOOLS_SCRIPT_ACTION\" != post-dump || { kill -9 \(pid); exit 1; }"
+/// A process killed from outside while a dump holds it frozen, or while
+/// a restore makes it, fails the operation, and the error says so first,
+/// naming the process and the signal, instead of the ESRCH or ENOENT the
+/// next request met. The post-dump and post-restore action scripts run
+/// where crtool holds every process, which makes the kill land there
+/// every time.
+final class EndedMidwayTests: EndToEndCase {
+    private func killingScript(_ pid: pid_t, at action: String = "post-dump") -> String {
+        "test \"$CRTOOLS_SCRIPT_ACTION\" != \(action) || { kill -9 \(pid); exit 1; }"
     }
 
     func testAChildKilledDuringTheDumpIsNamedAndTheRestOfTheTreeRunsOn() throws {
@@ -40,5 +41,28 @@ final class EndedDuringDumpTests: EndToEndCase {
             + "no image was kept (the dump failed at: "), failed.stderr)
         XCTAssertFalse(failed.stderr.contains("the rest of the tree"), failed.stderr)
         XCTAssertEqual(try waitForExit(sleeper.pid, timeout: 5), .signaled(SIGKILL))
+    }
+
+    func testAProcessKilledDuringTheRestoreIsNamedAndEveryPidIsFreeAfter() throws {
+        let tree = try startFixture("sharedtree", ["--procs", "2", "--shared-mib", "1", "--heap-mib", "1"])
+        try tree.waitFor(line: "ready")
+        let child = try XCTUnwrap(ProcessTable.descendants(of: tree.pid).first, "the fixture's child")
+        let image = try checkpoint(tree)
+        try waitUntilFree(tree.pid)
+        try waitUntilFree(child)
+
+        let failed = try crtool(["restore", "-D", image, "-d", "--action-script", killingScript(child, at: "post-restore")])
+        XCTAssertEqual(failed.status, .exited(1), "\(failed)")
+        // Named as the image has it, not as the half-made process is.
+        XCTAssertTrue(failed.stderr.contains("error: pid \(child) (fixture-sharedt) was killed by SIGKILL during the restore; "
+            + "every process the restore had made was killed (the restore failed at: "), failed.stderr)
+        // Reaped by crtool before it returned, not left for init.
+        XCTAssertTrue(ProcessTable.isFree(tree.pid), "\(ProcessTable.stat(tree.pid).map { "\($0)" } ?? "")")
+        XCTAssertTrue(ProcessTable.isFree(child), "\(ProcessTable.stat(child).map { "\($0)" } ?? "")")
+
+        let mark = tree.lineCount
+        try restore(image, as: tree)
+        try tree.waitFor("the child ticks after a restore", from: mark) { $0.hasPrefix("pid \(child) tick ") }
+        assertNoFailures(tree)
     }
 }
