@@ -75,7 +75,7 @@ public enum SysVIPC {
     static let exclusive: Int32 = 0o2000 // IPC_EXCL
     static let remove: Int32 = 0         // IPC_RMID
     static let set: Int32 = 1            // IPC_SET
-    static let stat: Int32 = 2           // IPC_STAT
+    public static let stat: Int32 = 2           // IPC_STAT
 
     /// Every object of a kind, from /proc/sysvipc/<kind> (key and id are
     /// its first two columns).

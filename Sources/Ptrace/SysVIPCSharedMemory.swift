@@ -74,6 +74,11 @@ public enum SysVSharedMemory {
         }
     }
 
+    /// The size of struct shmid64_ds, and where in it shm_segsz is, for
+    /// an IPC_STAT injected into a process of another IPC namespace.
+    public static let statusSize = MemoryLayout<shmid_ds>.size
+    public static let sizeOffset = UInt64(MemoryLayout<shmid_ds>.offset(of: \shmid_ds.shm_segsz)!)
+
     /// SHM_LOCK: the segment's pages stay in memory.
     public static func lock(id: Int32) throws {
         if SysVIPC.raw(Syscall.shmctl, id, 11, 0) < 0 { throw SystemError("SHM_LOCK of System V shared memory \(id)") }

@@ -35,7 +35,13 @@ struct ShowCommand: ParsableCommand {
             }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
-                    let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")" : "made again empty"
+                    let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
+                        : n.sysvIPC.map { o in "System V objects made again: " + [
+                            (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
+                            (o.messageQueues.map(\.id), "message queue"),
+                        ].filter { !$0.0.isEmpty }.map { ids, noun in
+                            "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
+                        }.joined(separator: ", ") } ?? "made again empty"
                     print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own: \(held)")
                 }
             }

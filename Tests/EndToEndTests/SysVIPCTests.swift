@@ -1,3 +1,4 @@
+import Checkpoint
 import Glibc
 import Ptrace
 import XCTest
@@ -74,6 +75,36 @@ final class SysVIPCTests: EndToEndCase {
         XCTAssertEqual(try SysVIPC.list(.sharedMemory).first { $0.id == ids.shm }?.key, 0, "the other segment is untouched")
     }
 
+    /// In an IPC namespace of the tree's own, which goes with the tree,
+    /// every object is saved (in namespaces.json) and made again inside
+    /// the namespace the restore makes, with its ids and contents;
+    /// crtool's own namespace is left as it was.
+    func testObjectsOfTheTreesOwnIPCNamespaceAreMadeAgainInIt() throws {
+        let host = { try [SysVIPCKind.sharedMemory, .semaphores, .messageQueue].map { try SysVIPC.list($0).map(\.id).sorted() } }
+        let hostBefore = try host()
+        let (fixture, ids) = try startSysVFixture(under: ["/usr/bin/unshare", "--ipc"])
+        XCTAssertNotEqual(try NamespaceKind.ipc.id(pid: fixture.pid), try NamespaceKind.ipc.ownID())
+        let inside = { try NamespaceEntry.run(in: .ipc, of: fixture.pid) { try self.describeObjects(ids) } }
+        let before = try inside()
+        XCTAssertFalse(before.contains { $0.hasSuffix("missing") }, "\(before)")
+        let last = try progress(fixture)
+        let tree = ProcessIdentity.tree(fixture.pid)
+        let image = try checkpoint(fixture)
+        try waitForTree(tree)
+        XCTAssertEqual(try ImageDirectory.open(at: image).manifest.formatVersion, Manifest.namespaceSysVIPCFormatVersion)
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("System V objects made again: 1 shared memory segment (id \(ids.shm)), "
+            + "1 semaphore set (id \(ids.sem)), 1 message queue (id \(ids.msg))"), shown.stdout)
+
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        XCTAssertNotEqual(try NamespaceKind.ipc.id(pid: fixture.pid), try NamespaceKind.ipc.ownID(), "restored into crtool's IPC namespace")
+        XCTAssertEqual(try inside(), before, "made again in the new namespace with their ids, keys, modes and sizes")
+        try assertCarriesOn(fixture, from: mark, after: last)
+        XCTAssertEqual(try host(), hostBefore, "crtool's IPC namespace gained or lost objects")
+        assertNoFailures(fixture)
+    }
+
     // MARK: - Helpers
 
     private struct IDs {
@@ -83,16 +114,18 @@ final class SysVIPCTests: EndToEndCase {
         var all: [(SysVIPCKind, Int32)] { [(.sharedMemory, shm), (.semaphores, sem), (.messageQueue, msg)] }
     }
 
-    private func startSysVFixture() throws -> (Fixture, IDs) {
+    /// `wrapper`: a command that runs it in an IPC namespace of its own,
+    /// whose objects go with it and are not removed by the test.
+    private func startSysVFixture(under wrapper: [String] = []) throws -> (Fixture, IDs) {
         let dir = try scratch.newDirectory("keys")
-        let fixture = try startFixture("sysvipc", [dir])
+        let fixture = try startFixture("sysvipc", [dir], under: wrapper)
         let line = try XCTUnwrap(fixture.log.lines().first { $0.hasPrefix("ipc ") }, "the fixture names its objects")
         let f = line.split(separator: " ")
         guard f.count == 7, let shm = Int32(f[2]), let sem = Int32(f[4]), let msg = Int32(f[6]) else {
             throw HarnessError("cannot read the ids in \"\(line)\"")
         }
         let ids = IDs(shm: shm, sem: sem, msg: msg)
-        objects += ids.all
+        if wrapper.isEmpty { objects += ids.all }
         return (fixture, ids)
     }
 

@@ -204,7 +204,7 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
-            let namespaces = try NamespaceDumper.dump(processes)
+            var namespaces = try NamespaceDumper.dump(processes)
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)
@@ -232,6 +232,8 @@ public enum Dumper {
             let (shared, sharedBytes, sharedWritten) = try SharedMemoryDumper.dump(processes, image: image, codec: options.codec,
                                                                     workers: options.workers, progress: progress)
             let sysvIPC = try SysVIPCDumper.dump(processes, image: image, codec: options.codec, progress: progress)
+            namespaces = try SysVIPCDumper.dumpNamespaces(namespaces, processes: processes, image: image, codec: options.codec,
+                                                          progress: progress)
             progress.finish()
             phases.mark("shared memory")
             try Interrupted.check(Interrupted.dumpGivenUp)
@@ -316,7 +318,8 @@ public enum Dumper {
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(
-                formatVersion: namespaces.isEmpty ? Manifest.standaloneFormatVersion : Manifest.namespacesFormatVersion,
+                formatVersion: namespaces.contains { $0.sysvIPC != nil } ? Manifest.namespaceSysVIPCFormatVersion
+                    : namespaces.isEmpty ? Manifest.standaloneFormatVersion : Manifest.namespacesFormatVersion,
                 cpu: cpu,
                 vdsoSymbols: vdsoSymbols,
                 codec: options.codec,

@@ -8,7 +8,8 @@ import Ptrace
 public struct NamespaceImage: Codable, Equatable, Sendable {
     public static let listFile = "namespaces.json"
     /// The kinds a process may have of its own: made again with unshare,
-    /// they hold nothing a restore must fill but a UTS namespace's names.
+    /// they hold nothing a restore must fill but a UTS namespace's names
+    /// and an IPC namespace's System V objects.
     public static let savedKinds: [NamespaceKind] = [.uts, .ipc]
 
     public var kind: NamespaceKind
@@ -16,12 +17,16 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// A UTS namespace's names, as uname(2) gave them.
     public var hostname: String?
     public var domainname: String?
+    /// The System V objects of an IPC namespace, every one it held: the
+    /// namespace is the tree's, and goes with it. Nil when it held none.
+    public var sysvIPC: SysVIPCImage?
 
-    public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil) {
+    public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil) {
         self.kind = kind
         self.id = id
         self.hostname = hostname
         self.domainname = domainname
+        self.sysvIPC = sysvIPC
     }
 }
 

@@ -40,7 +40,11 @@ public struct SysVSharedMemoryImage: Codable, Equatable, Sendable {
     /// A segment on huge pages (SHM_HUGETLB): their size in bytes.
     public var hugePageSize: UInt64? = nil
 
-    public static func pagesFile(id: Int32) -> String { "sysv-shm-\(id).img" }
+    /// `namespace`: the id of the IPC namespace of the tree's own that
+    /// holds it, nil for crtool's; ids repeat from one namespace to the next.
+    public static func pagesFile(id: Int32, namespace: UInt64? = nil) -> String {
+        namespace.map { "sysv-shm-ipc\($0)-\(id).img" } ?? "sysv-shm-\(id).img"
+    }
 }
 
 public struct SysVSemaphoreSetImage: Codable, Equatable, Sendable {

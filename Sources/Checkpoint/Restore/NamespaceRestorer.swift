@@ -7,15 +7,30 @@ import Ptrace
 /// unshare (and names a UTS one); the others that were in it and do not
 /// inherit it enter it with setns, through /proc/PID/ns of the one that
 /// made it; a process that was in crtool's enters the restoring crtool's.
-/// Threads are made later by their process, in its namespaces.
+/// Threads are made later by their process, in its namespaces. An IPC
+/// namespace is given its System V objects, with their ids, as soon as it
+/// is made, from a thread of crtool's inside it: its processes attach
+/// their segments once their memory is made.
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
+    private let image: ImageDirectory
     /// Who made each namespace of the image, by kind and id.
     private var madeBy: [NamespaceKind: [UInt64: Int32]] = [:]
+    /// The System V objects made in each IPC namespace, with its maker.
+    private var sysvIPC: [(maker: Int32, restore: SysVIPCRestore)] = []
     private let crtoolPid = getpid()
 
-    init(_ saved: [NamespaceImage]) {
+    init(_ saved: [NamespaceImage], image: ImageDirectory) {
         self.saved = saved
+        self.image = image
+    }
+
+    /// Once every process has attached its segments: as
+    /// `SysVIPCRestore.finish`, in each IPC namespace.
+    func finishSysVIPC() throws {
+        for (maker, restore) in sysvIPC {
+            try NamespaceEntry.run(in: .ipc, of: maker) { try restore.finish() }
+        }
     }
 
     /// `parent`: the process it was forked from here (nil for the root,
@@ -35,6 +50,14 @@ final class NamespaceRestorer {
             try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             if kind == .uts, let names = saved.first(where: { $0.kind == .uts && $0.id == id }) {
                 try name(names, with: inj)
+            }
+            if kind == .ipc, let objects = saved.first(where: { $0.kind == .ipc && $0.id == id })?.sysvIPC {
+                let image = self.image
+                // A namespace just made holds nothing: every object is made.
+                let restore = try NamespaceEntry.run(in: .ipc, of: process.pid) {
+                    try SysVIPCRestorer.prepare(objects, missing: try SysVIPCRestorer.missing(objects), image: image)
+                }
+                sysvIPC.append((process.pid, restore))
             }
             madeBy[kind, default: [:]][id] = process.pid
         }
@@ -56,7 +79,9 @@ final class NamespaceRestorer {
 
     /// namespaces.json read and checked against the processes: each kind
     /// one a process may have, each id once, a UTS namespace's names as
-    /// long as the kernel takes, and every id a process names listed.
+    /// long as the kernel takes, System V objects only in an IPC one
+    /// (checked further by `SysVIPCRestorer.load`), and every id a process
+    /// names listed.
     static func load(_ image: ImageDirectory, processes: [ProcessImage]) throws -> [NamespaceImage] {
         let file = NamespaceImage.listFile
         let saved = image.manifest.files[file] == nil ? [] : try image.readJSON([NamespaceImage].self, from: file)
@@ -67,6 +92,9 @@ final class NamespaceRestorer {
             }
             guard seen.insert("\(n.kind.rawValue):\(n.id)").inserted else {
                 throw ImageError(file: file, field: "[\(i)].id", reason: "\(n.kind.rawValue):[\(n.id)] is listed twice")
+            }
+            guard n.kind == .ipc || n.sysvIPC == nil else {
+                throw ImageError(file: file, field: "[\(i)].sysvIPC", reason: "only an IPC namespace holds System V objects")
             }
             for (field, value) in [("hostname", n.hostname), ("domainname", n.domainname)] {
                 guard let value else {

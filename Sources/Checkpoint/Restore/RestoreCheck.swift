@@ -65,7 +65,7 @@ extension Restorer {
                 try $0.requireWithin(size: object.size, file: object.pagesFile, object: "object")
             })
         }
-        for segment in plan.sysvIPC?.sharedMemory ?? [] {
+        for segment in (plan.sysvIPC?.sharedMemory ?? []) + plan.namespaces.flatMap({ $0.sysvIPC?.sharedMemory ?? [] }) {
             streams.append(CheckedStream(reader: try image.pageReader(name: segment.pagesFile)) {
                 try $0.requireWithin(size: segment.size, file: segment.pagesFile, object: "segment")
             })

@@ -129,8 +129,8 @@ struct RestorePlan {
         plan.pageReaders = pageReaders
         plan.inheritedPages = inheritedPages
         plan.trackers = trackers
-        plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered)
         plan.namespaces = try NamespaceRestorer.load(image, processes: ordered)
+        plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered, namespaces: plan.namespaces)
         return plan
     }
 }

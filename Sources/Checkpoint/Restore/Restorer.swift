@@ -144,10 +144,11 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
+        let namespaces = NamespaceRestorer(plan.namespaces, image: image)
         var warnings = earlyWarnings
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
-            try createTree(plan, tree: tree, options: options, cgroups: cgroups, warnings: &warnings)
+            try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, warnings: &warnings)
             let killed = "the restored processes were killed before they ran"
             if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
             try Interrupted.check(Interrupted.restoreGivenUp)
@@ -182,6 +183,7 @@ public enum Restorer {
             }
             phases.mark("files and state")
             try sysvIPC.finish()
+            try namespaces.finishSysVIPC()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
@@ -273,7 +275,7 @@ public enum Restorer {
     /// namespaces, and the memory the restore gives it is charged where
     /// its limits are.
     static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, cgroups: CgroupPlacement,
-                           warnings: inout [String]) throws {
+                           namespaces: NamespaceRestorer, warnings: inout [String]) throws {
         let root = plan.root
         var spawned: GatedProcess?
         try PidAvailability.retryWhileLingering(root.pid) {
@@ -296,7 +298,6 @@ public enum Restorer {
             throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
         }
         try leader.stepOutOfSyscall()
-        let namespaces = NamespaceRestorer(plan.namespaces)
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
         try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj)
         cgroups.place(root, warnings: &warnings)

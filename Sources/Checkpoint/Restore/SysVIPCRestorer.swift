@@ -183,33 +183,46 @@ enum SysVIPCRestorer {
         }
     }
 
-    /// Reads sysv-ipc.json if the image has it, and checks it against the
-    /// processes: ids valid, page files in the image, every attached
-    /// segment saved.
-    static func load(_ image: ImageDirectory, processes: [ProcessImage]) throws -> SysVIPCImage? {
+    /// Reads sysv-ipc.json if the image has it, and checks it and the
+    /// objects of each IPC namespace in `namespaces` against the processes
+    /// (`check`).
+    static func load(_ image: ImageDirectory, processes: [ProcessImage], namespaces: [NamespaceImage]) throws -> SysVIPCImage? {
         let file = SysVIPCImage.listFile
         let manifest = image.manifest
         let objects: SysVIPCImage? = manifest.files[file] == nil ? nil : try image.readJSON(SysVIPCImage.self, from: file)
+        try check(objects, file: file, field: "", manifest: manifest, processes: processes.filter { $0.namespaces?.ipc == nil })
+        for (i, n) in namespaces.enumerated() where n.kind == .ipc {
+            try check(n.sysvIPC, file: NamespaceImage.listFile, field: "[\(i)].sysvIPC.", manifest: manifest,
+                      processes: processes.filter { $0.namespaces?.ipc == n.id })
+        }
+        return objects
+    }
+
+    /// Ids valid, page files in the image, and every
+    /// segment one of `processes` (those of the objects' namespace)
+    /// attaches saved; `field` prefixes the names of fields in errors.
+    private static func check(_ objects: SysVIPCImage?, file: String, field prefix: String, manifest: Manifest,
+                              processes: [ProcessImage]) throws {
         let segments = objects?.sharedMemory ?? []
         for (i, s) in segments.enumerated() {
-            guard s.id >= 0 else { throw ImageError(file: file, field: "sharedMemory[\(i)].id", reason: "\(s.id) is not an id") }
+            guard s.id >= 0 else { throw ImageError(file: file, field: "\(prefix)sharedMemory[\(i)].id", reason: "\(s.id) is not an id") }
             guard manifest.files[s.pagesFile] != nil, !s.pagesFile.contains("/") else {
-                throw ImageError(file: file, field: "sharedMemory[\(i)].pagesFile", reason: "\(s.pagesFile) is not a file of this image")
+                throw ImageError(file: file, field: "\(prefix)sharedMemory[\(i)].pagesFile", reason: "\(s.pagesFile) is not a file of this image")
             }
             guard s.size > 0, s.size < 1 << 46 else {
-                throw ImageError(file: file, field: "sharedMemory[\(i)].size", reason: "\(s.size) bytes is not a segment size")
+                throw ImageError(file: file, field: "\(prefix)sharedMemory[\(i)].size", reason: "\(s.size) bytes is not a segment size")
             }
             if let page = s.hugePageSize, !HugePageSizes.valid(page) {
-                throw ImageError(file: file, field: "sharedMemory[\(i)].hugePageSize", reason: "\(page) is not a huge page size")
+                throw ImageError(file: file, field: "\(prefix)sharedMemory[\(i)].hugePageSize", reason: "\(page) is not a huge page size")
             }
         }
         for (i, s) in (objects?.semaphoreSets ?? []).enumerated() where s.id < 0 || s.values.isEmpty || s.values.contains(where: { $0 > 32767 }) {
-            throw ImageError(file: file, field: "semaphoreSets[\(i)]", reason: "id \(s.id) with \(s.values.count) values is not a semaphore set")
+            throw ImageError(file: file, field: "\(prefix)semaphoreSets[\(i)]", reason: "id \(s.id) with \(s.values.count) values is not a semaphore set")
         }
         for (i, q) in (objects?.messageQueues ?? []).enumerated() {
-            guard q.id >= 0 else { throw ImageError(file: file, field: "messageQueues[\(i)].id", reason: "\(q.id) is not an id") }
+            guard q.id >= 0 else { throw ImageError(file: file, field: "\(prefix)messageQueues[\(i)].id", reason: "\(q.id) is not an id") }
             for (j, m) in q.messages.enumerated() where m.type <= 0 {
-                throw ImageError(file: file, field: "messageQueues[\(i)].messages[\(j)].type", reason: "\(m.type) is not a message type")
+                throw ImageError(file: file, field: "\(prefix)messageQueues[\(i)].messages[\(j)].type", reason: "\(m.type) is not a message type")
             }
         }
         let saved = Set(segments.map(\.id))
@@ -222,7 +235,6 @@ enum SysVIPCRestorer {
                 }
             }
         }
-        return objects
     }
 }
 
@@ -235,7 +247,11 @@ enum SysVSharedMemoryAttacher {
     static func attach(_ vma: VMAImage, process: ProcessImage, inj: RemoteSyscall) throws {
         guard let id = vma.sysvShm else { return }
         let where_ = "System V shared memory \(id) at 0x\(String(vma.start, radix: 16)) in pid \(process.pid)"
-        let segment = (try SysVSharedMemory.status(id: id).size + 4095) & ~4095
+        // Asked in the process: the segment is in its IPC namespace, which
+        // may be one of the tree's own rather than crtool's.
+        let status = try inj.stage([UInt8](repeating: 0, count: SysVSharedMemory.statusSize))
+        try inj.checked("reading the size of \(where_)", Syscall.shmctl, UInt64(id), UInt64(SysVIPC.stat), status)
+        let segment = (try inj.memory.read(at: status + SysVSharedMemory.sizeOffset, count: 8).le(UInt64.self, at: 0) + 4095) & ~4095
         guard vma.offset % 4096 == 0, vma.offset + vma.size <= segment else {
             throw ImageError(file: "process-\(process.pid).json", field: "vmas.offset",
                              reason: "\(where_) covers offset \(vma.offset)+\(vma.size) of a \(segment)-byte segment")
