@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the image readers with libFuzzer: real images
 # of sample workloads (a process tree with a zombie and shared memory,
-# System V IPC, eight threads in UTS and IPC namespaces of their own, a
+# System V IPC, eight threads in UTS and IPC namespaces of their own (the
+# IPC one holding System V objects), a
 # dump on top of a pre-dump) are damaged one
 # file at a time and checked as `crtool restore --check-only` checks them.
 # A crash, a hang or a damaged file accepted without its checksums is a
@@ -22,14 +23,15 @@ pids=()
 trap 'kill -9 "${pids[@]}" 2>/dev/null || true; rm -rf "$work/images" "$work/data"' EXIT
 mkdir -p "$work/images" "$work/data"
 
+launcher=()
 # Starts a workload in a session of its own with no inherited descriptors
-# (through $launcher, when set) and waits until it has printed "ready" (or
+# (through the command in the array $launcher, when set) and waits until it has printed "ready" (or
 # a second has passed).
 start() {
     local name=$1; shift
     (
         for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-        exec setsid ${launcher:-} "$bin/fixture-$name" "$@" >"$work/data/$name.log" 2>&1 </dev/null
+        exec setsid "${launcher[@]}" "$bin/fixture-$name" "$@" >"$work/data/$name.log" 2>&1 </dev/null
     ) &
     pid=$!
     disown "$pid"
@@ -48,7 +50,11 @@ start sysvipc "$work/data/sysvipc"
 # may be given again (ftok of a reused inode), which it then cannot make.
 read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
 ipcrm -m "$shm" -s "$sem" -q "$msg"
-launcher="unshare --uts --ipc" start threads
+# In UTS and IPC namespaces of its own, the IPC one holding objects
+# nobody maps: namespaces.json then lists them, with a page file.
+launcher=(unshare --uts --ipc /bin/sh -c 'ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
+start threads
+launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1
 start counter --heap-mib 1
 "$bin/crtool" pre-dump -q -t "$pid" -D "$work/images/counter-pre"
