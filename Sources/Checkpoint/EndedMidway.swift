@@ -36,9 +36,9 @@ public struct EndedMidway: Error, CustomStringConvertible, Sendable {
     /// process that dies stays a zombie, with its status, until its tracer
     /// lets it go to its parent. `names` gives the command a process is
     /// known by where /proc would name something else (a restored
-    /// process, before it takes its name back). `outcome` is told whether any of `pids`
-    /// lives on. An interruption is kept as it is: its signal decides
-    /// crtool's exit status.
+    /// process, before it takes its name back). `outcome` is told whether
+    /// any of `pids` lives on. An interruption is kept as it is: its
+    /// signal decides crtool's exit status.
     static func explaining(_ error: Error, operation: String, pids: [Int32], names: [Int32: String] = [:],
                            outcome: (_ othersLive: Bool) -> String) -> Error {
         if error is Interrupted || error is EndedMidway { return error }
