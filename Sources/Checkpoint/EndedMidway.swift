@@ -64,8 +64,7 @@ public struct EndedMidway: Error, CustomStringConvertible, Sendable {
     /// stop or injected call will reach it again.
     private static func killPending(_ pid: Int32) -> Bool {
         guard let status = try? ProcStatus.read(pid: pid) else { return false }
-        let bit = UInt64(1) << (SIGKILL - 1)
-        return [status.fields["SigPnd"], status.fields["ShdPnd"]].contains { $0.flatMap { UInt64($0, radix: 16) }.map { $0 & bit != 0 } ?? false }
+        return (status.signalsPending | status.signalsPendingShared) & (UInt64(1) << (SIGKILL - 1)) != 0
     }
 }
 

@@ -87,8 +87,8 @@ final class ProcFileSampleTests: XCTestCase {
     VmRSS:\t    1616 kB
     Threads:\t7
     SigQ:\t0/96365
-    SigPnd:\t0000000000000000
-    ShdPnd:\t0000000000000000
+    SigPnd:\t0000000000000100
+    ShdPnd:\t0000000000004000
     SigBlk:\t0000000000010000
     SigIgn:\t0000000000001000
     SigCgt:\t0000000180004a07
@@ -128,6 +128,8 @@ final class ProcFileSampleTests: XCTestCase {
         XCTAssertEqual(s.signalsBlocked, 1 << (UInt64(SIGCHLD) - 1))
         XCTAssertEqual(s.signalsIgnored, 0x1000)
         XCTAssertEqual(s.signalsCaught, 0x1_8000_4a07)
+        XCTAssertEqual(s.signalsPending, 1 << (SIGKILL - 1))
+        XCTAssertEqual(s.signalsPendingShared, 1 << (SIGTERM - 1))
         XCTAssertEqual(s.fields["Speculation_Store_Bypass"], "thread vulnerable")
         XCTAssertEqual(s.fields["VmRSS"], "1616 kB")
         XCTAssertEqual(s.fields["Cpus_allowed_list"], "0-1")

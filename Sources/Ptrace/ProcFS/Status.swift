@@ -23,6 +23,10 @@ public struct ProcStatus: Equatable, Sendable {
     public var signalsBlocked: UInt64
     public var signalsIgnored: UInt64
     public var signalsCaught: UInt64
+    /// Signals pending for the thread (SigPnd) and for the whole process
+    /// (ShdPnd).
+    public var signalsPending: UInt64
+    public var signalsPendingShared: UInt64
     public var fields: [String: String]
 
     public static func read(pid: Int32) throws -> ProcStatus {
@@ -68,6 +72,7 @@ public struct ProcStatus: Equatable, Sendable {
             seccompMode: fields["Seccomp"].flatMap { Int($0) } ?? 0,
             threads: fields["Threads"].flatMap { Int($0) } ?? 1,
             signalsBlocked: hex("SigBlk"), signalsIgnored: hex("SigIgn"), signalsCaught: hex("SigCgt"),
+            signalsPending: hex("SigPnd"), signalsPendingShared: hex("ShdPnd"),
             fields: fields)
     }
 }
