@@ -64,9 +64,10 @@ final class ExternalKeeper {
     /// behind for good. One gone already is told as such, without a pidfd.
     func watch(_ pid: Int32, startTime: UInt64, what: String) throws {
         let keeper = try started()
-        let pidfd = try? PidFD(pid: pid)
-        let alive = pidfd != nil && (try? ProcStat.read(pid: pid))?.startTime == startTime
-        if case .failure(let e) = Sockets.send(keeper.control, Array("W".utf8), rights: alive ? [pidfd!.fd] : [], flags: 0) {
+        // Opened first, so that the start time read after is of the very
+        // process the pidfd refers to.
+        let pidfd = (try? PidFD(pid: pid)).flatMap { (try? ProcStat.read(pid: pid))?.startTime == startTime ? $0 : nil }
+        if case .failure(let e) = Sockets.send(keeper.control, Array("W".utf8), rights: pidfd.map { [$0.fd] } ?? [], flags: 0) {
             throw CheckpointError("crtool-keeper (pid \(keeper.pid)) could not be told to watch \(what): \(e)")
         }
         guard (try? Sockets.receive(keeper.control, count: 1)) == Array("W".utf8) else {

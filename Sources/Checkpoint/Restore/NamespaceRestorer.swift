@@ -48,10 +48,11 @@ final class NamespaceRestorer {
                 continue
             }
             try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
-            if kind == .uts, let names = saved.first(where: { $0.kind == .uts && $0.id == id }) {
-                try name(names, with: inj)
+            let namespace = saved.first { $0.kind == kind && $0.id == id }
+            if kind == .uts, let namespace {
+                try name(namespace, with: inj)
             }
-            if kind == .ipc, let objects = saved.first(where: { $0.kind == .ipc && $0.id == id })?.sysvIPC {
+            if let objects = namespace?.sysvIPC {
                 let image = self.image
                 // A namespace just made holds nothing: every object is made.
                 let restore = try NamespaceEntry.run(in: .ipc, of: process.pid) {

@@ -255,8 +255,9 @@ public enum Restorer {
                                  keepersEnded: keepers.ended, trackingEnded: trackingEnded)
         } catch {
             // Before the kill, which would hide one killed from outside
-            // among crtool's own (the image's zombies end by design).
-            let made = tree.leaders.keys.filter { pid in !plan.zombies.contains { $0.pid == pid } }.sorted()
+            // among crtool's own. The image's zombies, which end by
+            // design, are not among the leaders.
+            let made = tree.leaders.keys.sorted()
             let names = Dictionary(plan.processes.map { ($0.pid, $0.command) }, uniquingKeysWith: { a, _ in a })
             let error = EndedMidway.explaining(error, operation: "restore", pids: made, names: names) { _ in
                 "every process the restore had made was killed"
