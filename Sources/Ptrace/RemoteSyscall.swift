@@ -26,11 +26,15 @@ public final class RemoteSyscall {
     private let savedMask: UInt64
     /// Whether the thread holds crtool's registers and signal mask rather
     /// than its own (`finish`).
-    private var borrowed = true
+    var borrowed = true
     /// Address of the batch runner's code in the tracee, once
     /// `installBatchRunner` put it there; until then `callAll` runs its
     /// calls one by one.
     public internal(set) var batchRunner: UInt64?
+    /// Address of the parking runner (`installParkingRunner`), and where
+    /// the thread is parked once `park` made it go home by itself.
+    public internal(set) var parkingRunner: UInt64?
+    var parking: Parking?
     /// Threads and processes the kernel attached to us during a call
     /// (injected clone3), reported with their first stop still pending.
     public private(set) var newTasks: [Int32] = []
@@ -55,6 +59,9 @@ public final class RemoteSyscall {
     /// Runs one system call and returns its raw result (negative errno on failure).
     public func call(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                      _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> Int64 {
+        if let place = parking {
+            return try parkedTrip([SyscallRequest(nr, a1, a2, a3, a4, a5, a6)], table: scratchSize / 2, place: place)[0]
+        }
         try borrow()
         let regs = registers(for: nr, a1, a2, a3, a4, a5, a6)
         try tracee.setRegisters(regs)
@@ -94,15 +101,22 @@ public final class RemoteSyscall {
     /// is put back after the single steps reset it. Needs a tracee seized
     /// with PTRACE_O_TRACESYSGOOD.
     public func callAtSyscallStops(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
-                                   _ a4: UInt64 = 0) throws -> Int64 {
+                                   _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> Int64 {
         try borrow()
-        let regs = registers(for: nr, a1, a2, a3, a4, 0, 0)
+        let regs = registers(for: nr, a1, a2, a3, a4, a5, a6)
         try tracee.setRegisters(regs)
         try tracee.resumeToSyscallStop()
         var entered = false
         var foreignStops = 0
         while true {
             let stop = try tracee.waitStop()
+            if case .eventStop = stop, foreignStops < 4 {
+                // A stop asked for before this call (an interrupt, a group
+                // stop) reported first: no instruction ran.
+                foreignStops += 1
+                try tracee.resumeToSyscallStop()
+                continue
+            }
             guard stop == .syscall else {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) while running an injected \(SyscallNames.name(nr)) at its system-call stops")
             }
@@ -114,7 +128,7 @@ public final class RemoteSyscall {
                 // The exit of a call the thread was stopped inside, before
                 // ours ran: load our registers again.
                 foreignStops += 1
-                if foreignStops > 2 {
+                if foreignStops > 6 {
                     throw TraceError(pid: tracee.tid, "thread \(tracee.tid) never entered the injected \(SyscallNames.name(nr))")
                 }
                 try tracee.setRegisters(regs)
@@ -130,20 +144,40 @@ public final class RemoteSyscall {
     /// the scratch area as room for the kernel's struct sigaction; then
     /// the scratch area unmapped, which may hold the syscall instruction
     /// itself at its start (the exit stop comes before the next fetch).
+    /// A parked thread runs the first two as parked calls, which raise no
+    /// SIGTRAP either; the unmapping takes its frame and runner away, so
+    /// it is run at `site` and the thread is no longer parked after it.
     public func returnScratch(at address: UInt64, size: UInt64, trapIgnored: Bool) throws {
         if trapIgnored {
             let action = address + size - 32
             precondition(size >= 64 && !(action..<(address + size)).contains(site))
-            try checkedAtSyscallStops("reading SIGTRAP's action", Syscall.rtSigaction, UInt64(SIGTRAP), 0, action, 8)
+            func sigaction(_ what: String, _ new: UInt64, _ old: UInt64) throws {
+                if isParked {
+                    try checked(what, Syscall.rtSigaction, UInt64(SIGTRAP), new, old, 8)
+                } else {
+                    try checkedAtSyscallStops(what, Syscall.rtSigaction, UInt64(SIGTRAP), new, old, 8)
+                }
+            }
+            try sigaction("reading SIGTRAP's action", 0, action)
             try memory.write([UInt8].le(UInt64(1)), at: action) // SIG_IGN
-            try checkedAtSyscallStops("ignoring SIGTRAP", Syscall.rtSigaction, UInt64(SIGTRAP), action, 0, 8)
+            try sigaction("ignoring SIGTRAP", action, 0)
         }
+        parking = nil
         try checkedAtSyscallStops("removing the scratch area", Syscall.munmap, address, size)
     }
 
-    private func checkedAtSyscallStops(_ what: String, _ nr: Int64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64 = 0, _ a4: UInt64 = 0) throws {
-        let r = try callAtSyscallStops(nr, a1, a2, a3, a4)
-        if r < 0 { throw SystemError("injected \(SyscallNames.name(nr)) (\(what)) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r)) }
+    /// Like checked, at the call's system-call stops.
+    @discardableResult
+    public func checkedAtSyscallStops(_ what: @autoclosure () -> String, _ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
+                                      _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> UInt64 {
+        try succeeded(try callAtSyscallStops(nr, a1, a2, a3, a4, a5, a6), nr, what())
+    }
+
+    private func succeeded(_ r: Int64, _ nr: Int64, _ what: @autoclosure () -> String) throws -> UInt64 {
+        if r < 0 && r > -4096 {
+            throw SystemError("injected \(SyscallNames.name(nr)) (\(what())) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))
+        }
+        return UInt64(bitPattern: r)
     }
 
     /// The thread's own registers with `nr` and its arguments loaded and
@@ -162,11 +196,7 @@ public final class RemoteSyscall {
     @discardableResult
     public func checked(_ what: @autoclosure () -> String, _ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                         _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> UInt64 {
-        let r = try call(nr, a1, a2, a3, a4, a5, a6)
-        if r < 0 && r > -4096 {
-            throw SystemError("injected \(SyscallNames.name(nr)) (\(what())) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))
-        }
-        return UInt64(bitPattern: r)
+        try succeeded(try call(nr, a1, a2, a3, a4, a5, a6), nr, what())
     }
 
     /// Takes the tasks attached during calls so far.
@@ -197,18 +227,27 @@ public final class RemoteSyscall {
     /// Gives the thread its own registers and signal mask back; a later
     /// call borrows it again. A thread left borrowed while it stays
     /// stopped would, if crtool died, go on from the injection site with
-    /// crtool's registers, and crash; one given back goes on as it was.
+    /// crtool's registers, and crash (unless parked); one given back goes
+    /// on as it was. A parked thread gets its mask first: between the two
+    /// it stands where it goes home by itself, and its frame puts the
+    /// mask back too; any other gets its registers first, so that it
+    /// never runs crtool's registers with its own mask.
     public func finish() throws {
-        try tracee.setRegisters(saved)
-        try tracee.setSignalMask(savedMask)
+        if isParked {
+            try tracee.setSignalMask(savedMask)
+            try tracee.setRegisters(saved)
+        } else {
+            try tracee.setRegisters(saved)
+            try tracee.setSignalMask(savedMask)
+        }
         borrowed = false
     }
 
-    /// Every signal blocked again (a step must not deliver one) before a
-    /// call on a thread given back.
+    /// Every signal blocked again (a step must not deliver one; a parked
+    /// trip must not run a handler) before a call on a thread given back.
     func borrow() throws {
         guard !borrowed else { return }
-        try tracee.setSignalMask(Self.blockedWhileBorrowed)
+        try tracee.setSignalMask(parking.map { Self.blockedWhileParked(endSignal: $0.endSignal) } ?? Self.blockedWhileBorrowed)
         borrowed = true
     }
 }

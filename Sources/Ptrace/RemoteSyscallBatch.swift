@@ -58,6 +58,14 @@ extension RemoteSyscall {
     /// returned. The table takes the upper half of the scratch area, so a
     /// long batch runs in several trips.
     public func callAll(_ requests: [SyscallRequest]) throws -> [Int64] {
+        let tableOffset = scratchSize / 2
+        if let place = parking {
+            // One entry of each trip is the end signal's.
+            let perTrip = (scratchSize - tableOffset) / Self.batchEntrySize - 1
+            return try stride(from: 0, to: requests.count, by: perTrip).flatMap { start in
+                try parkedTrip(requests[start..<min(requests.count, start + perTrip)], table: tableOffset, place: place)
+            }
+        }
         guard let runner = batchRunner, requests.count > 1 else {
             return try requests.map { r in
                 let a = r.args + [UInt64](repeating: 0, count: 6 - r.args.count)
@@ -65,7 +73,6 @@ extension RemoteSyscall {
             }
         }
         try borrow()
-        let tableOffset = scratchSize / 2
         let perTrip = (scratchSize - tableOffset) / Self.batchEntrySize
         var results: [Int64] = []
         results.reserveCapacity(requests.count)

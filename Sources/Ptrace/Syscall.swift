@@ -34,6 +34,7 @@ public enum Syscall {
     public static let chroot: Int64 = 161
     public static let gettid: Int64 = 186
     public static let setTidAddress: Int64 = 218
+    public static let tgkill: Int64 = 234
     public static let rtTgsigqueueinfo: Int64 = 297
     public static let rtSigqueueinfo: Int64 = 129
     public static let setRobustList: Int64 = 273

@@ -29,6 +29,12 @@ public struct ProcStatus: Equatable, Sendable {
     public var signalsPendingShared: UInt64
     public var fields: [String: String]
 
+    /// Whether the thread runs with a user shadow stack (CET), which
+    /// checks every return, rt_sigreturn's too.
+    public var shadowStackEnabled: Bool {
+        fields["x86_Thread_features"]?.split(separator: " ").contains("shstk") ?? false
+    }
+
     public static func read(pid: Int32) throws -> ProcStatus {
         try parse(ProcFile.text("/proc/\(pid)/status", pid: pid), file: "/proc/\(pid)/status")
     }
