@@ -110,7 +110,7 @@ public enum PreDumper {
             for (i, p) in tree.processes.enumerated() {
                 try handover.arm(inheritances[i], vmas: layouts[i].vmas) {
                     let inspector = try TaskInspector(frozen: p, maps: layouts[i].maps, memory: jobs[i].dumper.memory,
-                                                      trapIgnored: TaskInspector.ignoresTrap(try ProcStatus.read(pid: p.pid)))
+                                                      status: try ProcStatus.read(pid: p.pid))
                     try inspector.open()
                     inspectors.append(inspector)
                     return try inspector.openWriteTracker()

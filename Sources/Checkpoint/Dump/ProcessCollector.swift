@@ -94,7 +94,7 @@ enum ProcessCollector {
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects,
                                           tcpRepair: tcpRepair, keeper: keeper, externals: externals)
 
-        let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory, trapIgnored: TaskInspector.ignoresTrap(status))
+        let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory, status: status)
         try ins.open()
         do {
             let asked = try ins.ask(threadFacts: facts.threads)

@@ -4,30 +4,46 @@ import Ptrace
 /// Reads the state that only the task itself can report (signal
 /// handlers, interval timers, brk, robust list, alternate stack, the
 /// clear-tid address) by injecting system calls into its stopped threads,
-/// with a scratch page it is lent for the answers and that is taken back
+/// with a scratch area it is lent for the answers and that is taken back
 /// before it runs again.
+///
+/// Every thread it borrows is parked (`RemoteSyscall.park`) where it can
+/// be: a crtool killed in the middle of its questions leaves the process
+/// running as it was, but for the scratch area it never took back.
 final class TaskInspector {
     let frozen: FrozenProcess
     let site: UInt64
     let memory: RemoteMemory
     private(set) var scratch: UInt64 = 0
-    let scratchSize = 16384
+    /// The scratch area's size: the work area and two frames.
+    private(set) var scratchSize = 0
+    /// What injected calls use of the scratch area: answers from the
+    /// start, the runners, the batch table in the upper half.
+    static let workArea = 16384
+    /// Room for one thread's frame (`SignalReturnFrame`), after the work
+    /// area: the leader's first, then the other thread being asked.
+    private var frameSlot = 0
     private var leaderInjection: RemoteSyscall?
-    /// Read before the first injected call, whose single step resets an
-    /// ignored SIGTRAP to SIG_DFL.
+    /// Read before anything was injected: a single step (leaving the
+    /// vDSO, or any call of a thread that cannot be parked) raises a
+    /// SIGTRAP, which resets an ignored SIGTRAP to SIG_DFL.
     private let trapIgnored: Bool
+    /// The process's signal dispositions and the leader's status, which
+    /// choose the signal a parked thread stops with.
+    private let status: ProcStatus
     /// The process's vDSO, which no thread is left inside (`leaveVDSO`).
     private let vdso: Range<UInt64>?
     /// Threads that were inside the vDSO, with the instructions they ran
     /// to leave it; nil for one still inside after `vdsoStepLimit`.
     private(set) var steppedOutOfVDSO: [(tid: Int32, instructions: Int?)] = []
 
-    /// `trapIgnored`: whether the process ignores SIGTRAP, as /proc showed
-    /// it before anything was injected (`ignoresTrap(_:)`).
-    init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory, trapIgnored: Bool) throws {
+    /// `status`: the leader's, as /proc showed it before anything was
+    /// injected.
+    init(frozen: FrozenProcess, maps: [MapEntry], memory: RemoteMemory, status: ProcStatus) throws {
         self.frozen = frozen
         self.memory = memory
-        self.trapIgnored = trapIgnored
+        self.status = status
+        trapIgnored = Self.ignoresTrap(status)
         site = try SyscallSite.inVDSO(pid: frozen.pid, maps: maps)
         vdso = maps.first { $0.path == "[vdso]" }.map { $0.start..<$0.end }
     }
@@ -36,13 +52,41 @@ final class TaskInspector {
         status.signalsIgnored & (1 << UInt64(SIGTRAP - 1)) != 0
     }
 
-    private func injection(for t: Tracee) throws -> RemoteSyscall {
+    /// `status`: the thread's.
+    private func injection(for t: Tracee, status: ProcStatus) throws -> RemoteSyscall {
         let inj = try RemoteSyscall(tracee: t, site: site, memory: memory)
         inj.scratch = scratch
-        inj.scratchSize = scratchSize
-        if let leader = leaderInjection { inj.useBatchRunner(of: leader) }
+        inj.scratchSize = Self.workArea
+        if let leader = leaderInjection {
+            inj.useBatchRunner(of: leader)
+            inj.useParkingRunner(of: leader)
+        }
         try leaveVDSO(inj)
+        try park(inj, slot: 1, status: status)
         return inj
+    }
+
+    /// Parks a borrowed thread, unless nothing can stop its trips without
+    /// harm (`ParkingSignal`) or it keeps a shadow stack, on which
+    /// rt_sigreturn would find no token for its frame.
+    private func park(_ inj: RemoteSyscall, slot: Int, status: ProcStatus) throws {
+        guard inj.parkingRunner != nil, !status.shadowStackEnabled,
+              let signal = ParkingSignal.choose(ignored: self.status.signalsIgnored, caught: self.status.signalsCaught,
+                                                blockedByThread: inj.originalSignalMask) else { return }
+        let home = SyscallRestart.resumable(imageRegisters(of: inj))
+        try inj.park(frameAt: scratch + UInt64(Self.workArea + slot * frameSlot), returningTo: home, endSignal: signal)
+    }
+
+    /// A thread's registers as the image keeps them: a wait an earlier
+    /// stop broke off, which the kernel carries on in restart_syscall,
+    /// named by the call itself, so that a restore can start it over.
+    private func imageRegisters(of inj: RemoteSyscall) -> Registers {
+        var regs = inj.originalRegisters
+        let tid = inj.tracee.tid
+        if let wchan = frozen.waitChannels[tid], let call = SyscallRestart.restartedCall(waitChannel: wchan, registers: regs) {
+            regs.origRax = UInt64(call)
+        }
+        return regs
     }
 
     /// A thread stopped inside the vDSO is run on until it returns to its
@@ -63,16 +107,24 @@ final class TaskInspector {
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
         try leaveVDSO(inj)
-        // Executable too where the system allows it, for the batch runner:
-        // a process's 62 signal actions are then read in one trip into it,
-        // not 62 (a tree of 100 shells spent 0.3 s frozen on them).
-        let executable = try inj.call(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
+        frameSlot = (SignalReturnFrame.size(extendedStateSize: try frozen.leader.extendedState().count) + 63) & ~63
+        scratchSize = (Self.workArea + 2 * frameSlot + 4095) & ~4095
+        // Executable too where the system allows it, for the runners: a
+        // process's 62 signal actions are then read in one trip into it,
+        // not 62 (a tree of 100 shells spent 0.3 s frozen on them), and
+        // its threads can be parked. At system-call stops: a single step
+        // would leave the thread stepping, to take a fatal SIGTRAP should
+        // crtool die before it resumes it otherwise.
+        let executable = try inj.callAtSyscallStops(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
         let runs = executable >= 0 || executable < -4095
         scratch = runs ? UInt64(bitPattern: executable)
-            : try inj.checked("scratch page", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
+            : try inj.checkedAtSyscallStops("scratch area", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
         inj.scratch = scratch
-        inj.scratchSize = scratchSize
-        if runs { try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset)) }
+        inj.scratchSize = Self.workArea
+        guard runs else { return }
+        try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset))
+        try inj.installParkingRunner(at: scratch + UInt64(Self.parkingRunnerOffset))
+        try park(inj, slot: 0, status: status)
     }
 
     /// Gives the leader its own registers and signal mask back while the
@@ -82,9 +134,14 @@ final class TaskInspector {
         try leaderInjection?.finish()
     }
 
-    /// Where the batch runner's code sits: below the table callAll writes
-    /// in the upper half, above the answers calls write from the start.
-    static let runnerOffset = 8192 - 64
+    /// Whether the leader, borrowed, would go home by itself were crtool
+    /// to die now.
+    var leaderIsParked: Bool { leaderInjection?.isParked ?? false }
+
+    /// Where the runners' code sits: below the table callAll writes in
+    /// the upper half, above the answers calls write from the start.
+    static let runnerOffset = workArea / 2 - 128
+    static let parkingRunnerOffset = workArea / 2 - 64
 
     /// Takes the scratch mapping back and gives the leader its registers.
     func close() throws {
@@ -140,7 +197,7 @@ final class TaskInspector {
                 threads.append(try thread(t, injection: leader, answers: leaderThread(answers), facts: facts))
                 continue
             }
-            let own = try injection(for: t)
+            let own = try injection(for: t, status: facts.status)
             do {
                 var questions = newBatch()
                 let decode = askThread(&questions)
@@ -202,13 +259,7 @@ final class TaskInspector {
     /// A thread's image: its answers and facts, and what ptrace reads of
     /// it (registers, extended state, pending signals, rseq, seccomp).
     private func thread(_ t: Tracee, injection inj: RemoteSyscall, answers: ThreadAnswers, facts: ThreadFacts) throws -> ThreadImage {
-        var regs = inj.originalRegisters
-        // A wait an earlier stop broke off, which the kernel carries on in
-        // restart_syscall: the image names the call itself, so that the
-        // restore can start it over.
-        if let wchan = frozen.waitChannels[t.tid], let call = SyscallRestart.restartedCall(waitChannel: wchan, registers: regs) {
-            regs.origRax = UInt64(call)
-        }
+        let regs = imageRegisters(of: inj)
         var image = ThreadImage(
             tid: t.tid,
             name: facts.name,
