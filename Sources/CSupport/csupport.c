@@ -258,3 +258,9 @@ int cr_interruption(void)
 {
     return interruption;
 }
+
+long cr_find_bytes(const void *haystack, size_t haystack_size, const void *needle, size_t needle_size)
+{
+    const char *found = memmem(haystack, haystack_size, needle, needle_size);
+    return found ? (long)(found - (const char *)haystack) : -1;
+}

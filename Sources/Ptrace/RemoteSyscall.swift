@@ -147,7 +147,12 @@ public final class RemoteSyscall {
     /// A parked thread runs the first two as parked calls, which raise no
     /// SIGTRAP either; the unmapping takes its frame and runner away, so
     /// it is run at `site` and the thread is no longer parked after it.
-    public func returnScratch(at address: UInt64, size: UInt64, trapIgnored: Bool) throws {
+    /// With `sigreturn` and `home`, the unmapping runs with a home frame
+    /// on the thread's stack (`callGoingHome`), returned to be removed
+    /// once the thread is given back.
+    @discardableResult
+    public func returnScratch(at address: UInt64, size: UInt64, trapIgnored: Bool,
+                              goingHomeThrough sigreturn: UInt64? = nil, returningTo home: Registers? = nil) throws -> StackHome? {
         if trapIgnored {
             let action = address + size - 32
             precondition(size >= 64 && !(action..<(address + size)).contains(site))
@@ -163,7 +168,16 @@ public final class RemoteSyscall {
             try sigaction("ignoring SIGTRAP", action, 0)
         }
         parking = nil
-        try checkedAtSyscallStops("removing the scratch area", Syscall.munmap, address, size)
+        guard let sigreturn, let home else {
+            try checkedAtSyscallStops("removing the scratch area", Syscall.munmap, address, size)
+            return nil
+        }
+        let (r, stackHome) = try callGoingHome(through: sigreturn, returningTo: home, Syscall.munmap, address, size)
+        if r < 0 {
+            try? stackHome?.remove(from: self)
+            throw SystemError("injected munmap (removing the scratch area) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))
+        }
+        return stackHome
     }
 
     /// Like checked, at the call's system-call stops.

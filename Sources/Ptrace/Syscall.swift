@@ -10,6 +10,7 @@ public enum Syscall {
     public static let munmap: Int64 = 11
     public static let brk: Int64 = 12
     public static let rtSigaction: Int64 = 13
+    public static let rtSigreturn: Int64 = 15
     public static let rtSigprocmask: Int64 = 14
     public static let mremap: Int64 = 25
     public static let madvise: Int64 = 28

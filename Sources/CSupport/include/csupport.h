@@ -175,4 +175,8 @@ void cr_catch_interruptions(int on);
 /* The signal cr_catch_interruptions caught first, or 0. */
 int cr_interruption(void);
 
+/* memmem(3), which Glibc's module map leaves out (_GNU_SOURCE): the
+   offset of the first `needle` in `haystack`, or -1. */
+long cr_find_bytes(const void *haystack, size_t haystack_size, const void *needle, size_t needle_size);
+
 #endif
