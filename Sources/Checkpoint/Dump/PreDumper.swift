@@ -113,7 +113,9 @@ public enum PreDumper {
                                                       status: try ProcStatus.read(pid: p.pid))
                     try inspector.open()
                     inspectors.append(inspector)
-                    return try inspector.openWriteTracker()
+                    let tracker = try inspector.openWriteTracker()
+                    FaultPoint.reach(FaultPoint.leaderBorrowed)
+                    return tracker
                 }
             }
             phases.mark("write tracking")

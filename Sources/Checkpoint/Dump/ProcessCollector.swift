@@ -98,6 +98,7 @@ enum ProcessCollector {
         try ins.open()
         do {
             let asked = try ins.ask(threadFacts: facts.threads)
+            FaultPoint.reach(FaultPoint.leaderBorrowed)
             let policies = try ins.memoryPolicies(of: vmas, candidates: layout.policyCandidates)
             for i in vmas.indices { vmas[i].memoryPolicy = policies[vmas[i].start] }
             let image = ProcessImage(

@@ -31,6 +31,9 @@ final class TaskInspector {
     /// The process's signal dispositions and the leader's status, which
     /// choose the signal a parked thread stops with.
     private let status: ProcStatus
+    /// The process's rt_sigreturn code, through which the mapping and the
+    /// unmapping of the scratch area return (`callGoingHome`).
+    private let sigreturn: UInt64?
     /// The process's vDSO, which no thread is left inside (`leaveVDSO`).
     private let vdso: Range<UInt64>?
     /// Threads that were inside the vDSO, with the instructions they ran
@@ -46,6 +49,7 @@ final class TaskInspector {
         trapIgnored = Self.ignoresTrap(status)
         site = try SyscallSite.inVDSO(pid: frozen.pid, maps: maps)
         vdso = maps.first { $0.path == "[vdso]" }.map { $0.start..<$0.end }
+        sigreturn = status.shadowStackEnabled ? nil : SigreturnCode.find(pid: frozen.pid, maps: maps, memory: memory)
     }
 
     static func ignoresTrap(_ status: ProcStatus) -> Bool {
@@ -112,19 +116,34 @@ final class TaskInspector {
         // Executable too where the system allows it, for the runners: a
         // process's 62 signal actions are then read in one trip into it,
         // not 62 (a tree of 100 shells spent 0.3 s frozen on them), and
-        // its threads can be parked. At system-call stops: a single step
-        // would leave the thread stepping, to take a fatal SIGTRAP should
-        // crtool die before it resumes it otherwise.
-        let executable = try inj.callAtSyscallStops(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
+        // its threads can be parked. The leader keeps a home frame on its
+        // stack until it is parked (`callGoingHome`). At system-call stops
+        // in any case: a single step would leave the thread stepping, to
+        // take a fatal SIGTRAP should crtool die before it resumes it
+        // otherwise.
+        let (executable, stackHome) = try sigreturn.map {
+            try inj.callGoingHome(through: $0, returningTo: SyscallRestart.resumable(imageRegisters(of: inj)),
+                                  Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
+        } ?? (try inj.callAtSyscallStops(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0), nil)
+        FaultPoint.reach(FaultPoint.scratchMapped)
         let runs = executable >= 0 || executable < -4095
-        scratch = runs ? UInt64(bitPattern: executable)
-            : try inj.checkedAtSyscallStops("scratch area", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
+        if runs {
+            scratch = UInt64(bitPattern: executable)
+            inj.scratch = scratch
+            inj.scratchSize = Self.workArea
+            try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset))
+            try inj.installParkingRunner(at: scratch + UInt64(Self.parkingRunnerOffset))
+            try park(inj, slot: 0, status: status)
+        }
+        if let stackHome {
+            // Its own registers, or parked: the frame is no longer needed.
+            if !inj.isParked { try inj.finish() }
+            try stackHome.remove(from: inj)
+        }
+        guard !runs else { return }
+        scratch = try inj.checkedAtSyscallStops("scratch area", Syscall.mmap, 0, UInt64(scratchSize), 3, 0x22, UInt64.max, 0)
         inj.scratch = scratch
         inj.scratchSize = Self.workArea
-        guard runs else { return }
-        try inj.installBatchRunner(at: scratch + UInt64(Self.runnerOffset))
-        try inj.installParkingRunner(at: scratch + UInt64(Self.parkingRunnerOffset))
-        try park(inj, slot: 0, status: status)
     }
 
     /// Gives the leader its own registers and signal mask back while the
@@ -148,8 +167,14 @@ final class TaskInspector {
         guard let inj = leaderInjection else { return }
         leaderInjection = nil
         if scratch != 0 {
-            try inj.returnScratch(at: scratch, size: UInt64(scratchSize), trapIgnored: trapIgnored)
+            let home = sigreturn.map { _ in SyscallRestart.resumable(imageRegisters(of: inj)) }
+            let stackHome = try inj.returnScratch(at: scratch, size: UInt64(scratchSize), trapIgnored: trapIgnored,
+                                                  goingHomeThrough: sigreturn, returningTo: home)
             scratch = 0
+            FaultPoint.reach(FaultPoint.scratchUnmapped)
+            try inj.finish()
+            try stackHome?.remove(from: inj)
+            return
         }
         try inj.finish()
     }
