@@ -47,12 +47,15 @@ extension RemoteSyscall {
         try memory.write(SignalReturnFrame.bytes(at: address, registers: registers, signalMask: originalSignalMask,
                                                  extendedState: state), at: address)
         do {
-            try borrow()
             var regs = saved
             regs.origRax = UInt64.max
             regs.rip = sigreturn
             regs.rsp = address + 8
+            // Registers first: a thread given back would otherwise hold
+            // its own registers with crtool's mask for a moment; at the
+            // rt_sigreturn code, the frame puts its mask back.
             try tracee.setRegisters(regs)
+            try borrow()
             let entry = try runToSigreturnEntry(from: regs, at: sigreturn)
             var call = entry
             call.origRax = UInt64(bitPattern: nr)
