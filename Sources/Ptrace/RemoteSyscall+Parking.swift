@@ -28,15 +28,13 @@ extension RemoteSyscall {
     /// The instruction after the runner's `syscall`, where the end signal
     /// stops a trip (rip as the stop shows it).
     static let runnerAfterSyscall: UInt64 = 34
-    /// mov eax, 15 (rt_sigreturn); syscall.
-    static let sigreturnCode: [UInt8] = [0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05]
     /// The batch loop with rt_sigreturn in place of its closing int3.
-    static let parkingRunnerCode = Array(batchRunnerCode.dropLast()) + sigreturnCode
+    static let parkingRunnerCode = Array(batchRunnerCode.dropLast()) + SigreturnCode.bytes
     /// Where the parking runner's rt_sigreturn starts.
     static let parkingRunnerHome = UInt64(batchRunnerCode.count - 1)
 
     /// Writes the parking runner at `address`: executable memory of the
-    /// tracee that nothing else uses (54 bytes).
+    /// tracee that nothing else uses (56 bytes).
     public func installParkingRunner(at address: UInt64) throws {
         try memory.write(Self.parkingRunnerCode, at: address)
         parkingRunner = address
@@ -59,7 +57,7 @@ extension RemoteSyscall {
     public func park(frameAt frameAddress: UInt64, returningTo registers: Registers, endSignal: Int32) throws {
         guard let runner = parkingRunner else { throw TraceError(pid: tracee.tid, "thread \(tracee.tid): no parking runner installed") }
         let frame = SignalReturnFrame.bytes(at: frameAddress, registers: registers, signalMask: originalSignalMask,
-                                            extendedState: try tracee.extendedState())
+                                            extendedState: try originalExtendedState())
         try memory.write(frame, at: frameAddress)
         let place = Parking(runner: runner, stackPointer: frameAddress + 8, endSignal: endSignal)
         var regs = saved
@@ -68,8 +66,8 @@ extension RemoteSyscall {
         regs.rsp = place.stackPointer
         try tracee.setRegisters(regs)
         parking = place
-        borrowed = false
-        try borrow()
+        try tracee.setSignalMask(Self.blockedWhileParked(endSignal: endSignal))
+        borrowed = true
     }
 
     /// Every signal blocked but the end signal, which must reach the
@@ -84,13 +82,7 @@ extension RemoteSyscall {
     /// result.
     func parkedTrip(_ trip: ArraySlice<SyscallRequest>, table tableOffset: Int, place: Parking) throws -> [Int64] {
         let end = SyscallRequest(Syscall.tgkill, UInt64(tracee.pid), UInt64(tracee.tid), UInt64(place.endSignal))
-        var table: [UInt8] = []
-        table.reserveCapacity((trip.count + 1) * Self.batchEntrySize)
-        for r in trip + [end] {
-            table += [UInt8].le(UInt64(bitPattern: r.nr))
-            for i in 0..<7 { table += [UInt8].le(i < r.args.count ? r.args[i] : 0) }
-        }
-        let address = try stage(table, at: tableOffset)
+        let address = try stage(Self.table(of: trip + [end]), at: tableOffset)
         var regs = saved
         regs.origRax = UInt64.max
         regs.rip = place.runner
@@ -120,11 +112,11 @@ extension RemoteSyscall {
             foreign += 1
             if foreign > 16 { throw TraceError(pid: tracee.tid, "thread \(tracee.tid) kept receiving \(SignalNames.name(sig)) while running injected calls") }
         }
-        let written = try fetch(at: tableOffset, count: trip.count * Self.batchEntrySize)
+        let results = try tableResults(at: tableOffset, count: trip.count)
         if debugInjection {
             fputs("inject \(trip.count) parked calls in \(tracee.tid) from 0x\(String(place.runner, radix: 16))\n", stderr)
         }
-        return (0..<trip.count).map { Int64(bitPattern: written.le(UInt64.self, at: $0 * Self.batchEntrySize + 56)) }
+        return results
     }
 }
 

@@ -37,7 +37,7 @@ extension RemoteSyscall {
     public func callGoingHome(through sigreturn: UInt64, returningTo registers: Registers,
                               _ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
                               _ a4: UInt64 = 0, _ a5: UInt64 = 0, _ a6: UInt64 = 0) throws -> (Int64, StackHome?) {
-        let state = try tracee.extendedState()
+        let state = try originalExtendedState()
         let size = SignalReturnFrame.size(extendedStateSize: state.count)
         let address = (saved.rsp &- Self.redZone &- UInt64(size)) & ~63
         guard let covered = try? memory.read(at: address, count: size) else {

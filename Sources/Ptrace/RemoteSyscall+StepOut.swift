@@ -31,6 +31,7 @@ extension RemoteSyscall {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) while stepping out of the vDSO at 0x\(String(saved.rip, radix: 16))")
             }
             saved = try tracee.registers()
+            extendedStateRead = nil
             if !range.contains(saved.rip) { return steps }
         }
         return nil

@@ -35,6 +35,8 @@ public final class RemoteSyscall {
     /// the thread is parked once `park` made it go home by itself.
     public internal(set) var parkingRunner: UInt64?
     var parking: Parking?
+    /// The thread's XSAVE state, once read (`originalExtendedState`).
+    var extendedStateRead: [UInt8]?
     /// Threads and processes the kernel attached to us during a call
     /// (injected clone3), reported with their first stop still pending.
     public private(set) var newTasks: [Int32] = []
@@ -55,6 +57,18 @@ public final class RemoteSyscall {
     /// `stepOut` took it since.
     public var originalRegisters: Registers { saved }
     public var originalSignalMask: UInt64 { savedMask }
+
+    /// The thread's XSAVE state, read once for the frames that take it
+    /// home: the calls crtool runs in it leave that state alone (the
+    /// kernel keeps it across system calls, and the runners use general
+    /// registers only); `stepOut`, which runs the thread's own code,
+    /// reads it anew.
+    public func originalExtendedState() throws -> [UInt8] {
+        if let state = extendedStateRead { return state }
+        let state = try tracee.extendedState()
+        extendedStateRead = state
+        return state
+    }
 
     /// Runs one system call and returns its raw result (negative errno on failure).
     public func call(_ nr: Int64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
@@ -173,9 +187,11 @@ public final class RemoteSyscall {
             return nil
         }
         let (r, stackHome) = try callGoingHome(through: sigreturn, returningTo: home, Syscall.munmap, address, size)
-        if r < 0 {
+        do {
+            try succeeded(r, Syscall.munmap, "removing the scratch area")
+        } catch {
             try? stackHome?.remove(from: self)
-            throw SystemError("injected munmap (removing the scratch area) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))
+            throw error
         }
         return stackHome
     }
@@ -187,6 +203,7 @@ public final class RemoteSyscall {
         try succeeded(try callAtSyscallStops(nr, a1, a2, a3, a4, a5, a6), nr, what())
     }
 
+    @discardableResult
     private func succeeded(_ r: Int64, _ nr: Int64, _ what: @autoclosure () -> String) throws -> UInt64 {
         if r < 0 && r > -4096 {
             throw SystemError("injected \(SyscallNames.name(nr)) (\(what())) in thread \(tracee.tid)", pid: tracee.pid, errno: Int32(-r))

@@ -79,13 +79,7 @@ extension RemoteSyscall {
         var start = 0
         while start < requests.count {
             let trip = requests[start..<min(requests.count, start + perTrip)]
-            var table: [UInt8] = []
-            table.reserveCapacity(trip.count * Self.batchEntrySize)
-            for r in trip {
-                table += [UInt8].le(UInt64(bitPattern: r.nr))
-                for i in 0..<7 { table += [UInt8].le(i < r.args.count ? r.args[i] : 0) }
-            }
-            let address = try stage(table, at: tableOffset)
+            let address = try stage(Self.table(of: trip), at: tableOffset)
             var regs = originalRegisters
             // Not inside a system call: the kernel would restart one, and
             // move rip back over the runner's first bytes.
@@ -100,16 +94,32 @@ extension RemoteSyscall {
             guard case .signalDelivery(let sig) = stop, sig == SIGTRAP, after.rip == runner + UInt64(Self.batchRunnerCode.count) else {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) at 0x\(String(after.rip, radix: 16)) while running \(trip.count) injected calls from 0x\(String(runner, radix: 16))")
             }
-            let written = try fetch(at: tableOffset, count: trip.count * Self.batchEntrySize)
-            for i in 0..<trip.count {
-                results.append(Int64(bitPattern: written.le(UInt64.self, at: i * Self.batchEntrySize + 56)))
-            }
+            results += try tableResults(at: tableOffset, count: trip.count)
             if debugInjection {
                 fputs("inject \(trip.count) calls in \(tracee.tid) from 0x\(String(runner, radix: 16))\n", stderr)
             }
             start += trip.count
         }
         return results
+    }
+
+    /// A trip's table as the runner reads it: each call's number, six
+    /// arguments and room for its result.
+    static func table(of calls: some Collection<SyscallRequest>) -> [UInt8] {
+        var table: [UInt8] = []
+        table.reserveCapacity(calls.count * batchEntrySize)
+        for r in calls {
+            table += [UInt8].le(UInt64(bitPattern: r.nr))
+            for i in 0..<7 { table += [UInt8].le(i < r.args.count ? r.args[i] : 0) }
+        }
+        return table
+    }
+
+    /// The results the runner wrote into the first `count` entries of the
+    /// table at `offset` of the scratch area.
+    func tableResults(at offset: Int, count: Int) throws -> [Int64] {
+        let written = try fetch(at: offset, count: count * Self.batchEntrySize)
+        return (0..<count).map { Int64(bitPattern: written.le(UInt64.self, at: $0 * Self.batchEntrySize + 56)) }
     }
 }
 

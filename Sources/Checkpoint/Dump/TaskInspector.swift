@@ -77,8 +77,7 @@ final class TaskInspector {
         guard inj.parkingRunner != nil, !status.shadowStackEnabled,
               let signal = ParkingSignal.choose(ignored: self.status.signalsIgnored, caught: self.status.signalsCaught,
                                                 blockedByThread: inj.originalSignalMask) else { return }
-        let home = SyscallRestart.resumable(imageRegisters(of: inj))
-        try inj.park(frameAt: scratch + UInt64(Self.workArea + slot * frameSlot), returningTo: home, endSignal: signal)
+        try inj.park(frameAt: scratch + UInt64(Self.workArea + slot * frameSlot), returningTo: homeRegisters(of: inj), endSignal: signal)
     }
 
     /// A thread's registers as the image keeps them: a wait an earlier
@@ -91,6 +90,12 @@ final class TaskInspector {
             regs.origRax = UInt64(call)
         }
         return regs
+    }
+
+    /// What a frame that takes the thread home holds: its registers with
+    /// any interrupted call started over, as a restore would.
+    private func homeRegisters(of inj: RemoteSyscall) -> Registers {
+        SyscallRestart.resumable(imageRegisters(of: inj))
     }
 
     /// A thread stopped inside the vDSO is run on until it returns to its
@@ -111,7 +116,7 @@ final class TaskInspector {
         let inj = try RemoteSyscall(tracee: frozen.leader, site: site, memory: memory)
         leaderInjection = inj
         try leaveVDSO(inj)
-        frameSlot = (SignalReturnFrame.size(extendedStateSize: try frozen.leader.extendedState().count) + 63) & ~63
+        frameSlot = (SignalReturnFrame.size(extendedStateSize: try inj.originalExtendedState().count) + 63) & ~63
         scratchSize = (Self.workArea + 2 * frameSlot + 4095) & ~4095
         // Executable too where the system allows it, for the runners: a
         // process's 62 signal actions are then read in one trip into it,
@@ -122,7 +127,7 @@ final class TaskInspector {
         // take a fatal SIGTRAP should crtool die before it resumes it
         // otherwise.
         let (executable, stackHome) = try sigreturn.map {
-            try inj.callGoingHome(through: $0, returningTo: SyscallRestart.resumable(imageRegisters(of: inj)),
+            try inj.callGoingHome(through: $0, returningTo: homeRegisters(of: inj),
                                   Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0)
         } ?? (try inj.callAtSyscallStops(Syscall.mmap, 0, UInt64(scratchSize), 7, 0x22, UInt64.max, 0), nil)
         FaultPoint.reach(FaultPoint.scratchMapped)
@@ -167,7 +172,7 @@ final class TaskInspector {
         guard let inj = leaderInjection else { return }
         leaderInjection = nil
         if scratch != 0 {
-            let home = sigreturn.map { _ in SyscallRestart.resumable(imageRegisters(of: inj)) }
+            let home = sigreturn.map { _ in homeRegisters(of: inj) }
             let stackHome = try inj.returnScratch(at: scratch, size: UInt64(scratchSize), trapIgnored: trapIgnored,
                                                   goingHomeThrough: sigreturn, returningTo: home)
             scratch = 0
