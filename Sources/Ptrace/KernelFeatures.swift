@@ -77,6 +77,14 @@ public enum KernelFeatures {
                     close(try Sockets.create(family: AF_INET, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW)))
                 }
             },
+            probe("network namespaces and SIOCGSKNS (processes with a network namespace of their own)", required: false) {
+                works(else: "processes in a network namespace of their own cannot be checkpointed") {
+                    let fd = try Sockets.create(family: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
+                    defer { close(fd) }
+                    _ = try NetworkNamespace.of(socket: fd)
+                    _ = try NetworkNamespace.inNewOne { try Loopback.deviceNames() }
+                }
+            },
             probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {
                 Nftables.path.map { (true, $0) } ?? (false, "missing: install nftables, or dump with --network-lock skip")
             },

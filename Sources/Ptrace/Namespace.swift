@@ -25,6 +25,7 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
         case .mnt: return "mount namespace"
         case .uts: return "UTS namespace"
         case .ipc: return "IPC namespace"
+        case .net: return "network namespace"
         default: return "\(rawValue) namespace"
         }
     }
