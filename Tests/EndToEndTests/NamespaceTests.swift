@@ -201,7 +201,7 @@ final class NamespaceTests: EndToEndCase {
         let program = try startProgram("apart", "/usr/bin/python3", ["-c", code])
         defer { try? stopTree(program.pid) }
         let tid = try XCTUnwrap(program.numbers("apart").first)
-        try assertRefused(program, mentioning: ["thread \(tid) of pid \(program.pid) is in another UTS namespace"])
+        try assertDumpRefused(program, mentioning: ["thread \(tid) of pid \(program.pid) is in another UTS namespace"], namingAnFd: false)
     }
 
     /// A ticker in a UTS namespace of its own with these names, once it
@@ -220,22 +220,6 @@ final class NamespaceTests: EndToEndCase {
         return try startProgram(tag, wrapper[0], Array(wrapper.dropFirst()) + [python, ticker, tag]) { $0 == "\(tag) ready" }
     }
 
-    /// A copy of `image` with `from` replaced by `to` in `file`, sealed
-    /// again in the manifest so that only the edit is wrong.
-    private func editedCopy(of image: String, file: String, replacing from: String, with to: String) throws -> String {
-        let copy = try scratch.newDirectory("edited")
-        for name in try FileManager.default.contentsOfDirectory(atPath: image) {
-            try FileManager.default.copyItem(atPath: image + "/" + name, toPath: copy + "/" + name)
-        }
-        let text = try XCTUnwrap(readTextFile(copy + "/" + file))
-        XCTAssertTrue(text.contains(from), "\(file) holds no \(from)")
-        let bytes = Array(text.replacingOccurrences(of: from, with: to).utf8)
-        try writeWholeFile(copy + "/" + file, bytes)
-        let manifest = try ImageDirectory.open(at: image).manifest
-        try writeWholeFile(copy + "/manifest.json", try ImageSealing.manifest(manifest, recording: file, as: bytes))
-        return copy
-    }
-
     /// Each ticker of the tree by its tag (its last argument).
     private func taggedPids(under root: pid_t) throws -> [String: pid_t] {
         var found: [String: pid_t] = [:]
@@ -244,16 +228,5 @@ final class NamespaceTests: EndToEndCase {
             if arguments.count == 3, arguments[1] == ticker { found[arguments[2]] = pid }
         }
         return found
-    }
-
-    private func assertRefused(_ program: Fixture, mentioning texts: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let dir = try scratch.newDirectory("image")
-        let result = try crtool(["dump", "-t", "\(program.pid)", "-D", dir])
-        XCTAssertEqual(result.status, .exited(1), "\(result)", file: file, line: line)
-        for text in texts {
-            XCTAssertTrue(result.stderr.contains(text), "the message should say \"\(text)\": \(result)", file: file, line: line)
-        }
-        XCTAssertFalse(fileExists(dir + "/manifest.json"), "a refused dump left a manifest", file: file, line: line)
-        assertRunningFree(program, file: file, line: line)
     }
 }

@@ -1,17 +1,20 @@
+import Checkpoint
+import Foundation
 import XCTest
 
 /// A dump crtool must refuse: what the message must say, and that nothing
 /// was left behind or touched.
 extension EndToEndCase {
-    /// Dumps, expects a refusal naming the fixture's pid and an fd plus
-    /// `texts`, and returns the message.
+    /// Dumps, expects a refusal naming the fixture's pid and an fd (unless
+    /// `namingAnFd` is false: the refusal is of the process as a whole)
+    /// plus `texts`, and returns the message.
     @discardableResult
-    func assertDumpRefused(_ fixture: Fixture, mentioning texts: [String],
+    func assertDumpRefused(_ fixture: Fixture, mentioning texts: [String], namingAnFd: Bool = true,
                            file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let dir = try scratch.newDirectory("image")
         let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir])
         XCTAssertFalse(result.succeeded, "\(result)", file: file, line: line)
-        for text in ["pid \(fixture.pid) fd "] + texts {
+        for text in (namingAnFd ? ["pid \(fixture.pid) fd "] : []) + texts {
             XCTAssertTrue(result.stderr.contains(text), "the message should say \"\(text)\": \(result)", file: file, line: line)
         }
         XCTAssertFalse(fileExists(dir + "/manifest.json"), "a refused dump left a manifest", file: file, line: line)
@@ -36,5 +39,21 @@ extension EndToEndCase {
             }
             XCTAssertFalse(ProcessTable.isAlive(pid), "\(mode) made pid \(pid): \(refused)", file: file, line: line)
         }
+    }
+
+    /// A copy of `image` with `from` replaced by `to` in `file`, sealed
+    /// again in the manifest so that only the edit is wrong.
+    func editedCopy(of image: String, file: String, replacing from: String, with to: String) throws -> String {
+        let copy = try scratch.newDirectory("edited")
+        for name in try FileManager.default.contentsOfDirectory(atPath: image) {
+            try FileManager.default.copyItem(atPath: image + "/" + name, toPath: copy + "/" + name)
+        }
+        let text = try XCTUnwrap(readTextFile(copy + "/" + file))
+        XCTAssertTrue(text.contains(from), "\(file) holds no \(from)")
+        let bytes = Array(text.replacingOccurrences(of: from, with: to).utf8)
+        try writeWholeFile(copy + "/" + file, bytes)
+        let manifest = try ImageDirectory.open(at: image).manifest
+        try writeWholeFile(copy + "/manifest.json", try ImageSealing.manifest(manifest, recording: file, as: bytes))
+        return copy
     }
 }
