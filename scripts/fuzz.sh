@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the image readers with libFuzzer: real images
 # of sample workloads (a process tree with a zombie and shared memory,
-# System V IPC, eight threads in UTS and IPC namespaces of their own (the
-# IPC one holding System V objects), a
+# System V IPC, eight threads in UTS, IPC and network namespaces of their
+# own (the IPC one holding System V objects, the network one's loopback
+# up), a
 # dump on top of a pre-dump) are damaged one
 # file at a time and checked as `crtool restore --check-only` checks them.
 # A crash, a hang or a damaged file accepted without its checksums is a
@@ -50,9 +51,9 @@ start sysvipc "$work/data/sysvipc"
 # may be given again (ftok of a reused inode), which it then cannot make.
 read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
 ipcrm -m "$shm" -s "$sem" -q "$msg"
-# In UTS and IPC namespaces of its own, the IPC one holding objects
-# nobody maps: namespaces.json then lists them, with a page file.
-launcher=(unshare --uts --ipc /bin/sh -c 'ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
+# In UTS, IPC and network namespaces of its own, the IPC one holding
+# objects nobody maps: namespaces.json then lists them, with a page file.
+launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
 start threads
 launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1

@@ -19,8 +19,9 @@ struct DumpCommand: ParsableCommand {
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
         and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
-        filters, capabilities, no_new_privs; UTS namespaces (with their names) and IPC namespaces (with their System \
-        V objects) of the tree's own.
+        filters, capabilities, no_new_privs; UTS namespaces (with their names), IPC namespaces (with their System \
+        V objects) and network namespaces holding only a loopback device (with the sockets made in them) of the \
+        tree's own.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \

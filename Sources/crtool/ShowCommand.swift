@@ -36,6 +36,7 @@ struct ShowCommand: ParsableCommand {
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
                     let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
+                        : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down"), no other device"
                         : n.sysvIPC.map { o in "System V objects made again: " + [
                             (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
                             (o.messageQueues.map(\.id), "message queue"),

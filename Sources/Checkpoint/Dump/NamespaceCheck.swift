@@ -1,10 +1,10 @@
 import Ptrace
 
-/// The namespaces a process is in that crtool is not. A UTS or IPC
-/// namespace of its own (unshare, systemd's ProtectHostname= and
-/// PrivateIPC=) is made again at the restore; the other kinds would bring
-/// the process back in the wrong ones, so the dump refuses them, naming
-/// the namespace.
+/// The namespaces a process is in that crtool is not. A UTS, IPC or
+/// network namespace of its own (unshare, systemd's ProtectHostname=,
+/// PrivateIPC= and PrivateNetwork=) is made again at the restore; the
+/// other kinds would bring the process back in the wrong ones, so the dump
+/// refuses them, naming the namespace.
 enum NamespaceCheck {
     /// Refuses too a thread that entered a namespace its process is not
     /// in: the restore makes every thread in its process's.
@@ -28,8 +28,10 @@ enum NamespaceCheck {
 
     /// crtool's own, read once: asked for every process of the tree, on
     /// the dump's workers, while the tree is frozen. A kind this kernel
-    /// does not have is left out.
-    private static let own: [NamespaceKind: UInt64] = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { kind in
+    /// does not have is left out. Read before any thread of crtool enters
+    /// another network namespace (NetworkNamespace.entered), as the first
+    /// process's check comes before its files.
+    static let own: [NamespaceKind: UInt64] = Dictionary(uniqueKeysWithValues: NamespaceKind.allCases.compactMap { kind in
         (try? kind.ownID()).map { (kind, $0) }
     })
 }

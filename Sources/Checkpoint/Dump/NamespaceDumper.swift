@@ -1,10 +1,12 @@
 import Ptrace
 
 /// Saves each namespace of the tree's own once: a UTS namespace with its
-/// names, an IPC namespace by its id; its System V objects are read with
-/// the pages (`SysVIPCDumper.dumpNamespaces`).
+/// names, an IPC namespace by its id (its System V objects are read with
+/// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
+/// its loopback's state (NetworkNamespaceDumper).
 enum NamespaceDumper {
     static func dump(_ processes: [ProcessImage]) throws -> [NamespaceImage] {
+        let tree = Set(processes.map(\.pid))
         var saved: [NamespaceImage] = []
         for p in processes {
             guard let membership = p.namespaces else { continue }
@@ -16,11 +18,27 @@ enum NamespaceDumper {
                     saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
                 case .ipc:
                     saved.append(NamespaceImage(kind: .ipc, id: id))
+                case .net:
+                    saved.append(try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree))
                 default:
                     preconditionFailure("\(kind.title) is not saved")
                 }
             }
         }
+        try requireSocketsInSavedNamespaces(processes, saved: saved)
         return saved
+    }
+
+    /// A socket of a network namespace neither crtool's nor any process's
+    /// of the tree (one made there, then passed out or kept by a process
+    /// that left) would have nowhere to be made again.
+    private static func requireSocketsInSavedNamespaces(_ processes: [ProcessImage], saved: [NamespaceImage]) throws {
+        let known = Set(saved.filter { $0.kind == .net }.map(\.id))
+        for p in processes {
+            for f in p.files {
+                guard let id = f.networkNamespace, !known.contains(id) else { continue }
+                throw CheckpointError("pid \(p.pid) fd \(f.fd) is a socket of the network namespace net:[\(id)], which no process of the tree is in; crtool makes sockets again only in the tree's namespaces and its own")
+            }
+        }
     }
 }

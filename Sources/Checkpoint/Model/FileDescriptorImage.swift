@@ -65,6 +65,10 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     /// A socket's owner when not root: who made it, as the kernel keeps
     /// it for stat, /proc/net's uid column and firewall owner matches.
     public var socketOwner: SocketOwner?
+    /// A socket's network namespace when it is one of the tree's own
+    /// (listed in namespaces.json), not crtool's: the socket belongs to
+    /// the namespace it was made in, which need not be its holder's.
+    public var networkNamespace: UInt64?
 
     public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {
         self.fd = fd

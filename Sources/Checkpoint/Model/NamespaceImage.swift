@@ -8,9 +8,11 @@ import Ptrace
 public struct NamespaceImage: Codable, Equatable, Sendable {
     public static let listFile = "namespaces.json"
     /// The kinds a process may have of its own: made again with unshare,
-    /// they hold nothing a restore must fill but a UTS namespace's names
-    /// and an IPC namespace's System V objects.
-    public static let savedKinds: [NamespaceKind] = [.uts, .ipc]
+    /// they hold nothing a restore must fill but a UTS namespace's names,
+    /// an IPC namespace's System V objects and whether a network
+    /// namespace's loopback device is up (the only device a saved one has;
+    /// its sockets are the processes' files).
+    public static let savedKinds: [NamespaceKind] = [.uts, .ipc, .net]
 
     public var kind: NamespaceKind
     public var id: UInt64
@@ -20,13 +22,21 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// The System V objects of an IPC namespace, every one it held: the
     /// namespace is the tree's, and goes with it. Nil when it held none.
     public var sysvIPC: SysVIPCImage?
+    /// A network namespace's loopback device: whether it was up, and its
+    /// addresses, those the kernel gives it as it comes up (the restore
+    /// checks that the one it makes has the same).
+    public var loopbackUp: Bool?
+    public var loopbackAddresses: [String]?
 
-    public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil) {
+    public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
+                loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {
         self.kind = kind
         self.id = id
         self.hostname = hostname
         self.domainname = domainname
         self.sysvIPC = sysvIPC
+        self.loopbackUp = loopbackUp
+        self.loopbackAddresses = loopbackAddresses
     }
 }
 
@@ -35,10 +45,12 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
 public struct NamespaceMembership: Codable, Equatable, Sendable {
     public var uts: UInt64?
     public var ipc: UInt64?
+    public var net: UInt64?
 
-    public init(uts: UInt64? = nil, ipc: UInt64? = nil) {
+    public init(uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil) {
         self.uts = uts
         self.ipc = ipc
+        self.net = net
     }
 
     public subscript(kind: NamespaceKind) -> UInt64? {
@@ -46,6 +58,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             switch kind {
             case .uts: return uts
             case .ipc: return ipc
+            case .net: return net
             default: return nil
             }
         }
@@ -53,10 +66,11 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             switch kind {
             case .uts: uts = newValue
             case .ipc: ipc = newValue
+            case .net: net = newValue
             default: preconditionFailure("a process has no \(kind.title) of its own in an image")
             }
         }
     }
 
-    public var isEmpty: Bool { uts == nil && ipc == nil }
+    public var isEmpty: Bool { uts == nil && ipc == nil && net == nil }
 }

@@ -16,6 +16,14 @@ final class FileDumpContext {
     /// Where established TCP connections are held in repair mode; nil
     /// when the dump was not asked to carry them (--tcp-established).
     var tcpRepair: TCPRepairHold?
+    /// The network namespace of the socket being read, when it is one of
+    /// the tree's own: no packet from outside reaches such a namespace
+    /// (NetworkNamespaceDumper saves only those that hold no device but
+    /// their loopback and no process but the tree's), so its connections
+    /// are not held by the network lock.
+    var networkNamespace: UInt64?
+    /// The nftables table holding the packets of the socket being read.
+    var packetLock: NetworkLock? { networkNamespace == nil ? tcpRepair?.lock : nil }
     private let pidfd: PidFD?
     private var copies: [Int32: Int32] = [:]
 

@@ -32,17 +32,12 @@ enum OpenFiles {
             image.inode = probe.inode
             image.socketOwner = SocketOwnership.owner(of: probe, kind: handler.kind)
             do {
-                if externals.contains(target) {
-                    image.external = true
-                } else if let outside = try OutsideListeners.holder(of: probe, context: context) {
-                    image.heldOutside = outside
-                } else if let keeper, let sharer = try SharedOutside.sharer(of: probe, context: context) {
-                    image.heldOutside = try keeper.hold(try context.local(fd), what: "pid \(pid) fd \(fd) (\(target), \(sharer))")
-                } else {
-                    try handler.collect(&image, probe: probe, context: context)
+                let namespace = try SocketNamespace.ofTreesOwn(probe, context: context)
+                image.networkNamespace = namespace?.id
+                context.networkNamespace = namespace?.id
+                try SocketNamespace.within(namespace) {
+                    try collectState(&image, probe: probe, handler: handler, context: context, keeper: keeper, externals: externals)
                 }
-                image.locks = try FileLocks.collect(probe)
-                image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
             } catch var e as SystemError where !e.operation.contains("fd \(fd)") {
                 // A bare "pread at 0" tells the user nothing: name the descriptor.
                 e.operation += " on fd \(fd) (\(target))"
@@ -52,6 +47,24 @@ enum OpenFiles {
             result.append(image)
         }
         return result
+    }
+
+    /// What a descriptor's kind saves, and what every kind has (locks, the
+    /// owner of its signals).
+    private static func collectState(_ image: inout FileDescriptorImage, probe: FileProbe, handler: any FileKind.Type,
+                                     context: FileDumpContext, keeper: ExternalKeeper?, externals: Set<String>) throws {
+        let pid = probe.pid, fd = probe.fd, target = probe.link
+        if externals.contains(target) {
+            image.external = true
+        } else if let outside = try OutsideListeners.holder(of: probe, context: context) {
+            image.heldOutside = outside
+        } else if let keeper, let sharer = try SharedOutside.sharer(of: probe, context: context) {
+            image.heldOutside = try keeper.hold(try context.local(fd), what: "pid \(pid) fd \(fd) (\(target), \(sharer))")
+        } else {
+            try handler.collect(&image, probe: probe, context: context)
+        }
+        image.locks = try FileLocks.collect(probe)
+        image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
     }
 
     /// Gives descriptors that share one open file description the same
@@ -128,7 +141,7 @@ enum OpenFiles {
                         try recorded()
                         try handler.installed(f, context: context)
                     }
-                    switch try handler.open(f, context: context) {
+                    switch try made.making(in: f.networkNamespace, { try handler.open(f, context: context) }) {
                     case .local(let local):
                         try batch.install(try SocketOwnership.handOver(local, f), as: f, then: installed)
                     case .inProcess(let request):
@@ -168,6 +181,32 @@ final class OpenFileRegistry {
     var sharedMemory: [UInt64: Int32] = [:]
     /// Descriptors in crtool to close when the restore is over.
     private var localDescriptors: [Int32] = []
+    /// The network namespaces made for the image's, by the id they had
+    /// (NamespaceRestorer).
+    var networkNamespaces: [UInt64: NetworkNamespace] = [:]
+    /// The namespace of the socket being made: what it leaves for later
+    /// (its queues once all files are made, its FIN or reset at the
+    /// release) runs there too.
+    private var makingIn: NetworkNamespace?
+
+    /// Runs `body` (making a file) inside the network namespace made for
+    /// the image's `id`; in crtool's own for nil.
+    func making<T>(in id: UInt64?, _ body: () throws -> T) throws -> T {
+        guard let id else { return try body() }
+        guard let namespace = networkNamespaces[id] else {
+            throw CheckpointError("no network namespace was made for net:[\(id)]")
+        }
+        let outer = makingIn
+        makingIn = namespace
+        defer { makingIn = outer }
+        return try namespace.entered(body)
+    }
+
+    /// `work`, to run later in the namespace of the socket being made now.
+    private func inPlace(_ work: @escaping () throws -> Void) -> () throws -> Void {
+        guard let namespace = makingIn else { return work }
+        return { try namespace.entered(work) }
+    }
 
     /// Work that needs every process's descriptors in place (files in
     /// flight that a process holds too), done once all are made.
@@ -193,7 +232,7 @@ final class OpenFileRegistry {
         return copy
     }
 
-    func afterAllFiles(_ work: @escaping () throws -> Void) { deferred.append(work) }
+    func afterAllFiles(_ work: @escaping () throws -> Void) { deferred.append(inPlace(work)) }
 
     /// Work for the moment the processes are let go, not before: what
     /// would speak to the world (a TCP connection leaving repair mode)
@@ -215,12 +254,13 @@ final class OpenFileRegistry {
     private var atReleaseOnce: Set<String> = []
 
     func whenReleasing(_ stage: ReleaseStage = .last, _ work: @escaping () throws -> Void) {
-        atRelease[stage, default: []].append(work)
+        atRelease[stage, default: []].append(inPlace(work))
     }
 
     /// The same, for work many descriptors ask for and that must run once
     /// (removing the one nftables table all connections share): the first
-    /// to ask under `key` gives it.
+    /// to ask under `key` gives it. It runs in crtool's network namespace,
+    /// where the table is.
     func whenReleasing(_ stage: ReleaseStage = .last, once key: String, _ work: @escaping () throws -> Void) {
         if atReleaseOnce.insert(key).inserted { atRelease[stage, default: []].append(work) }
     }

@@ -22,12 +22,12 @@ enum TCPConnecting {
         guard let hold = context.tcpRepair else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connecting from \(local) to \(remote); dump with --tcp-established to carry connections over (or --hold-external to keep them open on this host until the restore)")
         }
-        try hold.hold(fd, inode: p.inode, local: local, remote: remote)
+        try hold.hold(fd, inode: p.inode, local: local, remote: remote, lock: context.packetLock)
         let position = try TCPStreamPosition.read(fd)
         hold.remember(p.inode, at: position, what: "pid \(p.pid) fd \(p.fd), a \(what) connecting to \(remote),")
         // The SYN took one sequence number: the send queue ends after it.
         return TCPConnectingImage(remote: InetSockets.endpoint(remote), initialSequence: position.sendEnd &- 1,
-                                  networkLock: hold.lock?.table)
+                                  networkLock: context.packetLock?.table)
     }
 
     /// Makes `fd`, a fresh TCP socket with its options set, the connection

@@ -24,7 +24,7 @@ enum TCPConnections {
         guard let hold = context.tcpRepair else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is a \(what) connected from \(local) to \(remote); dump with --tcp-established to carry established connections over (or --hold-external to keep them open on this host until the restore)")
         }
-        try hold.hold(fd, inode: p.inode, local: local, remote: remote)
+        try hold.hold(fd, inode: p.inode, local: local, remote: remote, lock: context.packetLock)
         // A socket in repair mode sends nothing, but takes what arrives: an
         // acknowledgement or data between the reads would tear the image.
         let described = "pid \(p.pid) fd \(p.fd), a \(what) connected to \(remote),"
@@ -55,7 +55,7 @@ enum TCPConnections {
             sendWindowScale: negotiated.windowScale?.send, receiveWindowScale: negotiated.windowScale?.receive,
             timestamp: timestamp,
             window: [window.sendWL1, window.sendWindow, window.maxWindow, window.receiveWindow, window.receiveWUP],
-            networkLock: hold.lock?.table, state: stateName)
+            networkLock: context.packetLock?.table, state: stateName)
     }
 
     /// Puts `fd` in repair mode and binds it to the connection's local

@@ -54,8 +54,9 @@ public final class TCPRepairHold: @unchecked Sendable {
     }
 
     /// Puts the socket `fd` (crtool's copy; socket inode `inode`) in repair
-    /// mode until the dump ends; once per socket.
-    func hold(_ fd: Int32, inode: UInt64, local: SocketAddress, remote: SocketAddress) throws {
+    /// mode until the dump ends; once per socket. `lock`: where its packets
+    /// are held (FileDumpContext.packetLock), nil for none.
+    func hold(_ fd: Int32, inode: UInt64, local: SocketAddress, remote: SocketAddress, lock: NetworkLock?) throws {
         guard held[inode] == nil else { return }
         // Packets first, so nothing arrives once the socket is read. A
         // socket no descriptor showed (one in flight in a unix socket's

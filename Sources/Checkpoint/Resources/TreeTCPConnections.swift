@@ -13,7 +13,9 @@ enum TreeTCPConnections {
     /// every listener.
     static func held(by pids: [Int32]) throws -> (connections: [UInt64: NetworkLock.Connection], listeners: [UInt64: SocketAddress]) {
         var sockets = Set<UInt64>()
-        // One process of each network namespace reads its tables.
+        // One process of each network namespace reads its tables: crtool's
+        // own, where the lock stands (one of the tree's own is not locked,
+        // FileDumpContext.packetLock).
         var namespaces: [UInt64: Int32] = [:]
         for pid in pids {
             for fd in try ProcDirectory.fileDescriptors(pid: pid) {
@@ -25,7 +27,7 @@ enum TreeTCPConnections {
             }
             var st = stat()
             guard stat("/proc/\(pid)/ns/net", &st) == 0 else { throw SystemError("stat /proc/\(pid)/ns/net") }
-            if namespaces[UInt64(st.st_ino)] == nil { namespaces[UInt64(st.st_ino)] = pid }
+            if namespaces[UInt64(st.st_ino)] == nil, UInt64(st.st_ino) == NamespaceCheck.own[.net] { namespaces[UInt64(st.st_ino)] = pid }
         }
         guard !sockets.isEmpty else { return ([:], [:]) }
         var found: [UInt64: NetworkLock.Connection] = [:]

@@ -1,7 +1,7 @@
 import Glibc
 import Ptrace
 
-/// Puts each restored process in the UTS and IPC namespaces it had, right
+/// Puts each restored process in the UTS, IPC and network namespaces it had, right
 /// after it is created and before it has children, so that they inherit
 /// them as they did. The first process of a namespace makes it with
 /// unshare (and names a UTS one); the others that were in it and do not
@@ -10,7 +10,9 @@ import Ptrace
 /// Threads are made later by their process, in its namespaces. An IPC
 /// namespace is given its System V objects, with their ids, as soon as it
 /// is made, from a thread of crtool's inside it: its processes attach
-/// their segments once their memory is made.
+/// their segments once their memory is made. A network namespace gets its
+/// loopback device up if it was, and is kept open for the sockets made in
+/// it (OpenFileRegistry.making).
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
     private let image: ImageDirectory
@@ -19,6 +21,8 @@ final class NamespaceRestorer {
     /// The System V objects made in each IPC namespace, with its maker.
     private var sysvIPC: [(maker: Int32, restore: SysVIPCRestore)] = []
     private let crtoolPid = getpid()
+    /// The network namespaces made, by the id they had at the dump.
+    private(set) var networkNamespaces: [UInt64: NetworkNamespace] = [:]
 
     init(_ saved: [NamespaceImage], image: ImageDirectory) {
         self.saved = saved
@@ -52,6 +56,10 @@ final class NamespaceRestorer {
             if kind == .uts, let namespace {
                 try name(namespace, with: inj)
             }
+            if kind == .net, let namespace {
+                try Self.makeLoopback(namespace, in: process.pid)
+                networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
+            }
             if let objects = namespace?.sysvIPC {
                 let image = self.image
                 // A namespace just made holds nothing: every object is made.
@@ -71,6 +79,21 @@ final class NamespaceRestorer {
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
     }
 
+    /// The loopback device as the image's was: up or down, with the
+    /// addresses the kernel gives it (a host with IPv6 disabled gives it
+    /// no ::1, and the program would miss it: named, not ignored).
+    private static func makeLoopback(_ saved: NamespaceImage, in pid: Int32) throws {
+        let up = saved.loopbackUp ?? false
+        let addresses = try NamespaceEntry.run(in: .net, of: pid) { () throws -> [String] in
+            if up { try Loopback.setUp() }
+            return try Loopback.addresses()
+        }
+        let wanted = saved.loopbackAddresses ?? []
+        guard addresses == wanted else {
+            throw CheckpointError("the loopback device of the network namespace made for net:[\(saved.id)] came \(up ? "up" : "down") with \(addresses.isEmpty ? "no address" : addresses.joined(separator: ", ")); the image's had \(wanted.isEmpty ? "none" : wanted.joined(separator: ", "))")
+        }
+    }
+
     private func name(_ names: NamespaceImage, with inj: RemoteSyscall) throws {
         let hostname = Array((names.hostname ?? "").utf8)
         try inj.checked("hostname \(names.hostname ?? "")", Syscall.sethostname, try inj.stage(hostname + [0]), UInt64(hostname.count))
@@ -81,8 +104,8 @@ final class NamespaceRestorer {
     /// namespaces.json read and checked against the processes: each kind
     /// one a process may have, each id once, a UTS namespace's names as
     /// long as the kernel takes, System V objects only in an IPC one
-    /// (checked further by `SysVIPCRestorer.load`), and every id a process
-    /// names listed.
+    /// (checked further by `SysVIPCRestorer.load`), a loopback device only
+    /// in a network one, and every id a process or a socket names listed.
     static func load(_ image: ImageDirectory, processes: [ProcessImage]) throws -> [NamespaceImage] {
         let file = NamespaceImage.listFile
         let saved = image.manifest.files[file] == nil ? [] : try image.readJSON([NamespaceImage].self, from: file)
@@ -96,6 +119,17 @@ final class NamespaceRestorer {
             }
             guard n.kind == .ipc || n.sysvIPC == nil else {
                 throw ImageError(file: file, field: "[\(i)].sysvIPC", reason: "only an IPC namespace holds System V objects")
+            }
+            guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
+                throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")
+            }
+            if n.kind == .net {
+                guard let up = n.loopbackUp else {
+                    throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "a network namespace needs its loopback device's state")
+                }
+                if !up, let addresses = n.loopbackAddresses, !addresses.isEmpty {
+                    throw ImageError(file: file, field: "[\(i)].loopbackAddresses", reason: "a loopback device that is down has no address")
+                }
             }
             for (field, value) in [("hostname", n.hostname), ("domainname", n.domainname)] {
                 guard let value else {
@@ -116,6 +150,10 @@ final class NamespaceRestorer {
                 guard seen.contains("\(kind.rawValue):\(id)") else {
                     throw ImageError(file: "process-\(p.pid).json", field: "namespaces.\(kind.rawValue)", reason: "\(kind.rawValue):[\(id)] is not in \(file)")
                 }
+            }
+            for (i, f) in p.files.enumerated() {
+                guard let id = f.networkNamespace, !seen.contains("net:\(id)") else { continue }
+                throw ImageError(file: "process-\(p.pid).json", field: "files[\(i)].networkNamespace", reason: "net:[\(id)] is not in \(file)")
             }
         }
         return saved

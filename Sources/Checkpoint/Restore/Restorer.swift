@@ -149,6 +149,7 @@ public enum Restorer {
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, warnings: &warnings)
+            registry.networkNamespaces = namespaces.networkNamespaces
             let killed = "the restored processes were killed before they ran"
             if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
             try Interrupted.check(Interrupted.restoreGivenUp)

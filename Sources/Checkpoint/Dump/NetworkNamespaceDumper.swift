@@ -1,0 +1,73 @@
+import Glibc
+import Ptrace
+
+/// A network namespace of the tree's own, saved when crtool can make it
+/// again whole: it holds no device but its loopback (and those the kernel
+/// puts in every new namespace), the loopback has the addresses the
+/// kernel gives it and no others, and no process outside the tree is in
+/// it (the restore would part them). What is saved is whether the
+/// loopback was up; the namespace's sockets are the processes' files.
+/// Routes, firewall rules and sysctls of its own are not saved.
+enum NetworkNamespaceDumper {
+    static func dump(id: UInt64, of pid: Int32, tree: Set<Int32>) throws -> NamespaceImage {
+        let name = "network namespace net:[\(id)] of pid \(pid)"
+        let seen = try NamespaceEntry.run(in: .net, of: pid) { try LoopbackState.current() }
+        let fresh = try FreshNetworkNamespace.state.get()
+        let devices = seen.devices.filter { !fresh.devices.contains($0) }
+        guard devices.isEmpty else {
+            throw CheckpointError("the \(name) has the device\(devices.count == 1 ? "" : "s") \(devices.joined(separator: ", ")); crtool can checkpoint a network namespace of the tree's own only when it holds no device but its loopback (unshare -n, systemd's PrivateNetwork=)")
+        }
+        let expected = seen.up ? fresh.addressesWhenUp : []
+        guard seen.addresses == expected else {
+            let had = seen.addresses.isEmpty ? "no address" : seen.addresses.joined(separator: ", ")
+            let made = expected.isEmpty ? "none" : expected.joined(separator: ", ")
+            throw CheckpointError("the loopback device of the \(name) has \(had); one made again \(seen.up ? "up" : "down") has \(made), and crtool saves no other addresses")
+        }
+        if let outsider = try outsiders(of: id, tree: tree).first {
+            throw CheckpointError("pid \(outsider) is in the \(name) too, and is not in the tree; a restore would leave it in the old namespace, apart from the tree (checkpoint the tree that holds both)")
+        }
+        return NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
+    }
+
+    /// The processes in namespace `id` that are not of `tree` (crtool
+    /// aside, whose threads enter it to read it).
+    private static func outsiders(of id: UInt64, tree: Set<Int32>) throws -> [Int32] {
+        let me = getpid()
+        return try ProcDirectory.numbers("/proc").filter { pid in
+            guard pid != me, !tree.contains(pid) else { return false }
+            var st = stat()
+            return stat(NamespaceKind.net.path(pid: pid), &st) == 0 && UInt64(st.st_ino) == id
+        }
+    }
+}
+
+/// What `Loopback` tells of the calling thread's network namespace.
+struct LoopbackState: Equatable {
+    var devices: [String]
+    var up: Bool
+    var addresses: [String]
+
+    static func current() throws -> LoopbackState {
+        LoopbackState(devices: try Loopback.deviceNames(), up: try Loopback.isUp(), addresses: try Loopback.addresses())
+    }
+}
+
+/// A network namespace made for the purpose and left at once: the devices
+/// the kernel puts in every new one (lo, and the fallback devices of
+/// tunnel modules loaded, sit0, tunl0 and the like), and the addresses
+/// its loopback gets when set up (none for IPv6 where it is disabled).
+/// A restore's namespaces have the same.
+enum FreshNetworkNamespace {
+    struct State {
+        var devices: Set<String>
+        var addressesWhenUp: [String]
+    }
+
+    static let state: Result<State, Error> = Result {
+        try NetworkNamespace.inNewOne {
+            let devices = try Loopback.deviceNames()
+            try Loopback.setUp()
+            return State(devices: Set(devices), addressesWhenUp: try Loopback.addresses())
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Checkpoint
+import Glibc
+import Ptrace
+import XCTest
+
+/// A process in a network namespace of its own (unshare -n, systemd's
+/// PrivateNetwork=) comes back in a namespace of its own, its loopback up,
+/// with each socket made again in the namespace it belonged to: those made
+/// inside in the new one, one made before the process left crtool's in
+/// crtool's. fixtures/namespaces/netns.py sends a number through each of
+/// its sockets every tick and reports FAIL if one is lost, repeated or out
+/// of order.
+final class NetworkNamespaceTests: EndToEndCase {
+    private let script = BuildProducts.packageRoot + "/fixtures/namespaces/netns.py"
+
+    func testAProcessInANetworkNamespaceOfItsOwnKeepsItsSocketsWhereTheyWere() throws {
+        let program = try startNetns("solo", port: 7777)
+        defer { try? stopTree(program.pid) }
+        let ready = try XCTUnwrap(program.log.lines().first { $0.hasPrefix("solo ready") })
+        let words = ready.split(separator: " ")
+        let hostPort = try XCTUnwrap(words.firstIndex(of: "host-udp").flatMap { UInt16(words[$0 + 1]) }, ready)
+        let own = try NamespaceKind.net.ownID()
+        let before = try NamespaceKind.net.id(pid: program.pid)
+        XCTAssertNotEqual(before, own)
+
+        let image = try checkpoint(program, options: ["--tcp-established"])
+        let processFile = "process-\(program.pid).json"
+        let files = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile).files
+        let sockets = files.filter { [.inetSocket, .unixSocket].contains($0.kind) }
+        // The listener, two TCP ends, three unix ones, the UDP pair: inside.
+        XCTAssertEqual(sockets.filter { $0.networkNamespace == before }.count, 8, "\(sockets)")
+        XCTAssertEqual(sockets.filter { $0.networkNamespace == nil }.count, 1, "the host socket: \(sockets)")
+        XCTAssertEqual(sockets.compactMap { $0.inetSocket?.connection?.networkLock }, [], "a connection inside was locked")
+        for (edit, at) in [
+            ((NamespaceImage.listFile, "\"loopbackUp\" : true", "\"loopbackUp\" : false"), "[0].loopbackAddresses"),
+            ((processFile, "\"networkNamespace\" : \(before)", "\"networkNamespace\" : \(before + 1)"), ".networkNamespace"),
+        ] {
+            let copy = try editedCopy(of: image, file: edit.0, replacing: edit.1, with: edit.2)
+            try assertRestoreRefused(copy, pid: program.pid, mentioning: [edit.0, at])
+        }
+
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("solo tick", 5, after: mark)
+        try program.signal(SIGUSR1)
+        try program.waitFor(line: "solo fresh ok", from: mark)
+        assertSequence(program, "solo tick")
+        XCTAssertEqual(program.log.lines().filter { $0.contains("FAIL") }, [])
+
+        XCTAssertNotEqual(try NamespaceKind.net.id(pid: program.pid), own, "the restored process is in crtool's network namespace")
+        let listening = { (pid: Int32) in try InetSocketTable.read(pid: pid, table: "tcp").contains { $0.state == TCPInfo.listen && $0.localPort == 7777 } }
+        XCTAssertTrue(try listening(program.pid), "the listener is in the program's namespace")
+        XCTAssertFalse(try listening(getpid()), "the listener was made in crtool's namespace")
+        XCTAssertTrue(try InetSocketTable.read(pid: getpid(), table: "udp").contains { $0.localPort == hostPort },
+                      "the socket made before the program left crtool's namespace is back in it")
+        XCTAssertTrue(try NamespaceEntry.run(in: .net, of: program.pid) { try Loopback.isUp() })
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("network namespace net:[\(before)] of the tree's own: loopback device up"), "\(shown)")
+    }
+
+    /// A device the restore would not make (a veth pair here) is named.
+    func testANetworkNamespaceWithADeviceBesidesItsLoopbackIsRefused() throws {
+        let program = try startProgram("veth", "/usr/bin/unshare", [
+            "--net", "/bin/sh", "-c", "ip link add crtool-v0 type veth peer name crtool-v1 && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["network namespace net:[", "crtool-v0", "crtool-v1", "no device but its loopback"],
+                              namingAnFd: false)
+    }
+
+    /// A process outside the tree in the same namespace would be parted
+    /// from it by the restore: it is named.
+    func testANetworkNamespaceAProcessOutsideTheTreeIsInIsRefused() throws {
+        let program = try startProgram("inside", "/usr/bin/unshare", ["--net", "/bin/sh", "-c", "echo ready && exec sleep 600"])
+        defer { try? stopTree(program.pid) }
+        let outsider = try spawnProcess("/usr/bin/nsenter", ["--net=/proc/\(program.pid)/ns/net", "/bin/sleep", "600"],
+                                        stdout: scratch.newPath("outsider.out"), stderr: scratch.newPath("outsider.err"))
+        defer { try? killAndReap(outsider) }
+        let namespace = try NamespaceKind.net.id(pid: program.pid)
+        XCTAssertTrue(poll(timeout: 10) { (try? NamespaceKind.net.id(pid: outsider)) == namespace })
+        try assertDumpRefused(program, mentioning: ["pid \(outsider) is in the network namespace net:[\(namespace)]", "not in the tree"],
+                              namingAnFd: false)
+    }
+
+    private func startNetns(_ tag: String, port: Int) throws -> Fixture {
+        guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        let program = try startProgram(tag, python, [script, tag, "\(port)"]) { $0.hasPrefix("\(tag) ready") }
+        try program.waitFor("\(tag) tick", atLeast: 3)
+        return program
+    }
+}
