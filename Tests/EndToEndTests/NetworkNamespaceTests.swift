@@ -82,6 +82,33 @@ final class NetworkNamespaceTests: EndToEndCase {
                               namingAnFd: false)
     }
 
+    /// A namespace `ip netns` named comes back unnamed: the dump says so,
+    /// and the restore leaves the name on the old namespace.
+    func testANamedNetworkNamespaceIsWarnedOfAndComesBackUnnamed() throws {
+        let name = "crtool-test-\(getpid())"
+        let added = try runCommand("/usr/sbin/ip", ["netns", "add", name], outputPrefix: scratch.newPath("ip-add"), timeout: 10)
+        XCTAssertTrue(added.succeeded, "\(added)")
+        defer { _ = try? runCommand("/usr/sbin/ip", ["netns", "delete", name], outputPrefix: scratch.newPath("ip-delete"), timeout: 10) }
+        // As systemd's NetworkNamespacePath= does (ip netns exec would
+        // also give it a mount namespace of its own, which is refused).
+        let program = try startProgram("named", "/usr/bin/nsenter", [
+            "--net=/run/netns/\(name)", "/bin/sh", "-c", "ip link set lo up && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        let named = try NamespaceKind.net.id(pid: program.pid)
+        let dir = try scratch.newDirectory("image")
+        let dumped = try crtool(["dump", "-t", "\(program.pid)", "-D", dir])
+        XCTAssertTrue(dumped.succeeded, "\(dumped)")
+        XCTAssertTrue(dumped.stderr.contains("warning: the network namespace net:[\(named)] is named \(name) (/run/netns/\(name), ip netns)"),
+                      "\(dumped)")
+        XCTAssertNotNil(try waitForExit(program.pid, timeout: 10))
+        try restore(dir, as: program)
+        let restored = try NamespaceKind.net.id(pid: program.pid)
+        XCTAssertNotEqual(restored, named)
+        XCTAssertNotEqual(restored, try NamespaceKind.net.ownID())
+        XCTAssertTrue(try NamespaceEntry.run(in: .net, of: program.pid) { try Loopback.isUp() })
+    }
+
     private func startNetns(_ tag: String, port: Int) throws -> Fixture {
         guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
         let program = try startProgram(tag, python, [script, tag, "\(port)"]) { $0.hasPrefix("\(tag) ready") }

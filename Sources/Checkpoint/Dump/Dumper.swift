@@ -204,7 +204,8 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
-            var namespaces = try NamespaceDumper.dump(processes)
+            let dumpedNamespaces = try NamespaceDumper.dump(processes)
+            var namespaces = dumpedNamespaces.saved
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)
@@ -248,7 +249,7 @@ public enum Dumper {
             var warnings = vdsoSteps.filter { $0.instructions == nil }.map {
                 "thread \($0.tid) of pid \($0.pid) was still inside the vDSO after \(TaskInspector.vdsoStepLimit) instructions; "
                     + "the image can be restored only on a kernel with the same vDSO"
-            }
+            } + dumpedNamespaces.warnings
             let connections = tcpRepair?.count ?? 0
             // A tree that survives the dump has given all it will: it runs
             // on while the image is written (a failed write leaves it

@@ -3,11 +3,13 @@ import Ptrace
 /// Saves each namespace of the tree's own once: a UTS namespace with its
 /// names, an IPC namespace by its id (its System V objects are read with
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
-/// its loopback's state (NetworkNamespaceDumper).
+/// its loopback's state (NetworkNamespaceDumper). Warns of what the
+/// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
-    static func dump(_ processes: [ProcessImage]) throws -> [NamespaceImage] {
+    static func dump(_ processes: [ProcessImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
         let tree = Set(processes.map(\.pid))
         var saved: [NamespaceImage] = []
+        var warnings: [String] = []
         for p in processes {
             guard let membership = p.namespaces else { continue }
             for kind in NamespaceImage.savedKinds {
@@ -20,13 +22,16 @@ enum NamespaceDumper {
                     saved.append(NamespaceImage(kind: .ipc, id: id))
                 case .net:
                     saved.append(try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree))
+                    warnings += NetworkNamespaceDumper.names(of: id).map { name in
+                        "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
+                    }
                 default:
                     preconditionFailure("\(kind.title) is not saved")
                 }
             }
         }
         try requireSocketsInSavedNamespaces(processes, saved: saved)
-        return saved
+        return (saved, warnings)
     }
 
     /// A socket of a network namespace neither crtool's nor any process's

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Ptrace
 
@@ -27,6 +28,19 @@ enum NetworkNamespaceDumper {
             throw CheckpointError("pid \(outsider) is in the \(name) too, and is not in the tree; a restore would leave it in the old namespace, apart from the tree (checkpoint the tree that holds both)")
         }
         return NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
+    }
+
+    /// Where `ip netns` names namespaces: each name a file the namespace
+    /// is bind-mounted on, which keeps it alive with no process in it.
+    static let namesDirectory = "/run/netns"
+
+    /// The names `ip netns` gave namespace `id`.
+    static func names(of id: UInt64) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: namesDirectory)) ?? []
+        return names.sorted().filter { name in
+            var st = stat()
+            return stat("\(namesDirectory)/\(name)", &st) == 0 && UInt64(st.st_ino) == id
+        }
     }
 
     /// The processes in namespace `id` that are not of `tree` (crtool
