@@ -52,8 +52,9 @@ start sysvipc "$work/data/sysvipc"
 read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
 ipcrm -m "$shm" -s "$sem" -q "$msg"
 # In UTS, IPC and network namespaces of its own, the IPC one holding
-# objects nobody maps: namespaces.json then lists them, with a page file.
-launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
+# objects nobody maps, both that and the network one with a sysctl set:
+# namespaces.json then lists them, with a page file.
+launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && sysctl -q -w net.core.somaxconn=77 kernel.msgmni=77 && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
 start threads
 launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1

@@ -82,7 +82,7 @@ public enum KernelFeatures {
                     let fd = try Sockets.create(family: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
                     defer { close(fd) }
                     _ = try NetworkNamespace.of(socket: fd)
-                    _ = try NetworkNamespace.inNewOne { try Loopback.deviceNames() }
+                    _ = try NamespaceEntry.runInNew(.net) { try Loopback.deviceNames() }
                 }
             },
             probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {

@@ -74,6 +74,19 @@ public enum NamespaceEntry {
             return try body()
         }
     }
+
+    /// Runs `body` on a thread of its own in a namespace of `kind` made
+    /// for it, which ends with the thread: what a namespace of this kind
+    /// has before anything is done to it, as a restore makes it.
+    public static func runInNew<T>(_ kind: NamespaceKind, _ body: @escaping () throws -> T) throws -> T {
+        precondition([.uts, .ipc, .net].contains(kind), "unshare moves the whole process for a \(kind.title)")
+        return try DedicatedThread.run(named: "crtool-new-\(kind.rawValue)") {
+            guard cr_syscall6(Int(Syscall.unshare), kind.cloneFlag, 0, 0, 0, 0, 0) == 0 else {
+                throw SystemError("unshare of a new \(kind.title)")
+            }
+            return try body()
+        }
+    }
 }
 
 /// A UTS namespace's names: what uname(2) gives as nodename and

@@ -69,18 +69,6 @@ public final class NetworkNamespace: @unchecked Sendable {
         return try body()
     }
 
-    /// Runs `body` on a thread of its own in a network namespace made for
-    /// it, which ends with the thread: what a namespace has before
-    /// anything is done to it.
-    public static func inNewOne<T>(_ body: @escaping () throws -> T) throws -> T {
-        try DedicatedThread.run(named: "crtool-new-net") {
-            guard cr_syscall6(Int(Syscall.unshare), NamespaceKind.net.cloneFlag, 0, 0, 0, 0, 0) == 0 else {
-                throw SystemError("unshare of a network namespace")
-            }
-            return try body()
-        }
-    }
-
     private static func enter(_ fd: Int32) -> Int {
         cr_syscall6(Int(Syscall.setns), UInt64(fd), NamespaceKind.net.cloneFlag, 0, 0, 0, 0)
     }

@@ -44,6 +44,9 @@ struct ShowCommand: ParsableCommand {
                             "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
                         }.joined(separator: ", ") } ?? "made again empty"
                     print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own: \(held)")
+                    if let sysctls = n.sysctls {
+                        print("    sysctls of its own: " + sysctls.keys.sorted().map { "\($0)=\(sysctls[$0]!)" }.joined(separator: ", "))
+                    }
                 }
             }
             var lockTables = Set<String>()

@@ -151,13 +151,14 @@ final class NamespaceTests: EndToEndCase {
     /// Objects of the tree's own IPC namespace that no process maps or
     /// holds (made by ipcmk, as a service's setup script might) go with
     /// the namespace and come back in it: the ticker, which reports FAIL
-    /// if its counts change, sees the same ones after the restore. A
+    /// if its counts change, sees the same ones after the restore; so do
+    /// the limits the namespace was given (sysctl -w inside it). A
     /// namespaces.json whose objects do not hold together is refused,
     /// naming the field.
     func testAnIPCNamespaceKeepsObjectsNobodyMaps() throws {
         let program = try startTicker("held", wrapper: [
             "/usr/bin/unshare", "--ipc", "/bin/sh", "-c",
-            "ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 3 >/dev/null && exec \"$0\" \"$@\"",
+            "sysctl -q -w kernel.shmmax=1048576 fs.mqueue.msg_max=20 && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 3 >/dev/null && exec \"$0\" \"$@\"",
         ])
         defer { try? stopTree(program.pid) }
         try program.waitFor("held tick", atLeast: 1)
@@ -170,6 +171,8 @@ final class NamespaceTests: EndToEndCase {
         XCTAssertEqual(objects.sharedMemory.map(\.size), [8192])
         XCTAssertEqual(objects.semaphoreSets.map(\.values.count), [3])
         XCTAssertEqual(objects.messageQueues.count, 1)
+        let sysctls = ["kernel/shmmax": "1048576", "fs/mqueue/msg_max": "20"]
+        XCTAssertEqual(namespaces.first { $0.kind == .ipc }?.sysctls, sysctls, "the namespace's own limits")
         let pagesFile = try XCTUnwrap(objects.sharedMemory.first?.pagesFile)
         for (edit, field) in [(("\"ipc\"", "\"uts\""), "[0].sysvIPC"), (("\"\(pagesFile)\"", "\"gone.img\""), "[0].sysvIPC.sharedMemory[0].pagesFile")] {
             let copy = try editedCopy(of: image, file: NamespaceImage.listFile, replacing: edit.0, with: edit.1)
@@ -184,6 +187,8 @@ final class NamespaceTests: EndToEndCase {
             XCTAssertTrue(line.hasSuffix("shm 1 sem 1 msg 1"), "after the restore: \(line)")
         }
         XCTAssertEqual(try SysVIPC.list(.sharedMemory).map(\.id), hostSegments, "crtool's namespace gained or lost segments")
+        XCTAssertEqual(try NamespaceEntry.run(in: .ipc, of: program.pid) { NamespaceSysctls.read(Array(sysctls.keys)) }, sysctls)
+        XCTAssertNotEqual(NamespaceSysctls.read(["kernel/shmmax"]), ["kernel/shmmax": "1048576"], "crtool's own namespace was set")
     }
 
     func testAThreadInAnotherUTSNamespaceThanItsProcessIsRefused() throws {

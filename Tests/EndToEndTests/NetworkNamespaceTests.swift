@@ -22,8 +22,12 @@ final class NetworkNamespaceTests: EndToEndCase {
         let own = try NamespaceKind.net.ownID()
         let before = try NamespaceKind.net.id(pid: program.pid)
         XCTAssertNotEqual(before, own)
+        // A setting of the namespace's own, as sysctl -w inside it makes.
+        try NamespaceEntry.run(in: .net, of: program.pid) { try NamespaceSysctls.write("net/core/somaxconn", "77") }
 
         let image = try checkpoint(program, options: ["--tcp-established"])
+        let saved = try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        XCTAssertEqual(saved.map(\.sysctls), [["net/core/somaxconn": "77"]], "only what differs from a new namespace")
         let processFile = "process-\(program.pid).json"
         let files = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: processFile).files
         let sockets = files.filter { [.inetSocket, .unixSocket].contains($0.kind) }
@@ -34,6 +38,9 @@ final class NetworkNamespaceTests: EndToEndCase {
         for (edit, at) in [
             ((NamespaceImage.listFile, "\"loopbackUp\" : true", "\"loopbackUp\" : false"), "[0].loopbackAddresses"),
             ((processFile, "\"networkNamespace\" : \(before)", "\"networkNamespace\" : \(before + 1)"), ".networkNamespace"),
+            // A hostile image must reach no sysctl but the namespace's.
+            ((NamespaceImage.listFile, "\"net/core/somaxconn\"", "\"kernel/core_pattern\""), "[0].sysctls.kernel/core_pattern"),
+            ((NamespaceImage.listFile, "\"net/core/somaxconn\"", "\"net/../kernel/core_pattern\""), "[0].sysctls.net/../kernel/core_pattern"),
         ] {
             let copy = try editedCopy(of: image, file: edit.0, replacing: edit.1, with: edit.2)
             try assertRestoreRefused(copy, pid: program.pid, mentioning: [edit.0, at])
@@ -54,6 +61,9 @@ final class NetworkNamespaceTests: EndToEndCase {
         XCTAssertTrue(try InetSocketTable.read(pid: getpid(), table: "udp").contains { $0.localPort == hostPort },
                       "the socket made before the program left crtool's namespace is back in it")
         XCTAssertTrue(try NamespaceEntry.run(in: .net, of: program.pid) { try Loopback.isUp() })
+        XCTAssertEqual(try NamespaceEntry.run(in: .net, of: program.pid) { NamespaceSysctls.read(["net/core/somaxconn"]) },
+                       ["net/core/somaxconn": "77"])
+        XCTAssertNotEqual(NamespaceSysctls.read(["net/core/somaxconn"]), ["net/core/somaxconn": "77"], "crtool's own namespace was set")
         let shown = try crtool(["show", image])
         XCTAssertTrue(shown.stdout.contains("network namespace net:[\(before)] of the tree's own: loopback device up"), "\(shown)")
     }

@@ -156,6 +156,8 @@ public enum Dumper {
         // Read before the freeze: /proc/cpuinfo asks every CPU.
         let cpu = HostCPU.current()
         let vdsoSymbols = VDSOSymbols.current()
+        // And what a new namespace holds, if the root has one of its own.
+        NamespaceSysctlDumper.prepare(root: options.pid)
         var phases = PhaseTimer()
         _ = try DumpTarget.validate(pid: options.pid)
         OpenFileLimit.raise()

@@ -3,7 +3,8 @@ import Ptrace
 /// Saves each namespace of the tree's own once: a UTS namespace with its
 /// names, an IPC namespace by its id (its System V objects are read with
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
-/// its loopback's state (NetworkNamespaceDumper). Warns of what the
+/// its loopback's state (NetworkNamespaceDumper); the last two with the
+/// sysctls they were given (NamespaceSysctlDumper). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
     static func dump(_ processes: [ProcessImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
@@ -19,9 +20,13 @@ enum NamespaceDumper {
                     let names = try UTSNames.of(pid: p.pid)
                     saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
                 case .ipc:
-                    saved.append(NamespaceImage(kind: .ipc, id: id))
+                    var namespace = NamespaceImage(kind: .ipc, id: id)
+                    namespace.sysctls = try NamespaceSysctlDumper.differing(.ipc, of: p.pid)
+                    saved.append(namespace)
                 case .net:
-                    saved.append(try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree))
+                    var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree)
+                    namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
+                    saved.append(namespace)
                     warnings += NetworkNamespaceDumper.names(of: id).map { name in
                         "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
                     }

@@ -78,7 +78,7 @@ enum FreshNetworkNamespace {
     }
 
     static let state: Result<State, Error> = Result {
-        try NetworkNamespace.inNewOne {
+        try NamespaceEntry.runInNew(.net) {
             let devices = try Loopback.deviceNames()
             try Loopback.setUp()
             return State(devices: Set(devices), addressesWhenUp: try Loopback.addresses())

@@ -27,6 +27,9 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// checks that the one it makes has the same).
     public var loopbackUp: Bool?
     public var loopbackAddresses: [String]?
+    /// An IPC or network namespace's sysctls that differ from a new one's,
+    /// by path below /proc/sys (NamespaceSysctls); nil when none do.
+    public var sysctls: [String: String]?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {

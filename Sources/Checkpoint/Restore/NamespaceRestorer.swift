@@ -39,7 +39,7 @@ final class NamespaceRestorer {
 
     /// `parent`: the process it was forked from here (nil for the root,
     /// which starts in crtool's namespaces).
-    func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall) throws {
+    func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall, warnings: inout [String]) throws {
         for kind in NamespaceImage.savedKinds {
             let wanted = process.namespaces?[kind]
             guard wanted != parent?.namespaces?[kind] else { continue }
@@ -53,6 +53,9 @@ final class NamespaceRestorer {
             }
             try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             let namespace = saved.first { $0.kind == kind && $0.id == id }
+            if let sysctls = namespace?.sysctls {
+                warnings += try Self.set(sysctls, of: kind, id: id, in: process.pid)
+            }
             if kind == .uts, let namespace {
                 try name(namespace, with: inj)
             }
@@ -77,6 +80,27 @@ final class NamespaceRestorer {
         let fd = try inj.checked("opening \(kind.path(pid: pid))", Syscall.openat, UInt64(bitPattern: -100), path, UInt64(O_RDONLY | O_CLOEXEC), 0)
         defer { _ = try? inj.call(Syscall.close, fd) }
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
+    }
+
+    /// The namespace's sysctls, before anything is made in it (a System V
+    /// object beyond a default limit needs its limit first). One this host
+    /// does not take (not in its kernel, or out of its range) is a
+    /// warning: the program runs on with the host's value.
+    private static func set(_ sysctls: [String: String], of kind: NamespaceKind, id: UInt64, in pid: Int32) throws -> [String] {
+        try NamespaceEntry.run(in: kind, of: pid) {
+            // "all" and "default" before each device's, as they pass their
+            // values on to the devices.
+            sysctls.keys.sorted().compactMap { path in
+                // `load` refused any other; the write is as root.
+                guard NamespaceSysctls.belongs(path, to: kind) else { return "the sysctl \(path) is not \(kind.title)'s: left alone" }
+                do {
+                    try NamespaceSysctls.write(path, sysctls[path]!)
+                    return nil
+                } catch {
+                    return "the sysctl \(path) of \(kind.rawValue):[\(id)] was not set to \(sysctls[path]!): \(error)"
+                }
+            }
+        }
     }
 
     /// The loopback device as the image's was: up or down, with the
@@ -119,6 +143,15 @@ final class NamespaceRestorer {
             }
             guard n.kind == .ipc || n.sysvIPC == nil else {
                 throw ImageError(file: file, field: "[\(i)].sysvIPC", reason: "only an IPC namespace holds System V objects")
+            }
+            for path in (n.sysctls ?? [:]).keys.sorted() {
+                guard NamespaceSysctls.belongs(path, to: n.kind) else {
+                    throw ImageError(file: file, field: "[\(i)].sysctls.\(path)", reason: "not a sysctl a \(n.kind.title) holds")
+                }
+                let value = n.sysctls![path]!
+                guard value.utf8.count <= 4096, !value.utf8.contains(0), !value.contains("\n") else {
+                    throw ImageError(file: file, field: "[\(i)].sysctls.\(path)", reason: "\(value.utf8.count) bytes is not a sysctl's value (at most 4096, one line, no NUL)")
+                }
             }
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")

@@ -301,7 +301,7 @@ public enum Restorer {
         }
         try leader.stepOutOfSyscall()
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
-        try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj)
+        try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
         cgroups.place(root, warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
@@ -309,7 +309,7 @@ public enum Restorer {
             let child = try TaskSpawner.spawn(.process, id: process.pid, in: process.ppid, with: parent)
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
-            try namespaces.enter(process, parent: byPid[process.ppid], with: tree.builders[process.pid]!.inj)
+            try namespaces.enter(process, parent: byPid[process.ppid], with: tree.builders[process.pid]!.inj, warnings: &warnings)
             cgroups.place(process, warnings: &warnings)
         }
         for zombie in plan.zombies {
