@@ -7,8 +7,9 @@ import Ptrace
 /// puts in every new namespace), the loopback has the addresses the
 /// kernel gives it and no others, and no process outside the tree is in
 /// it (the restore would part them). What is saved is whether the
-/// loopback was up; the namespace's sockets are the processes' files.
-/// Routes, firewall rules and sysctls of its own are not saved.
+/// loopback was up (its sysctls are NamespaceSysctlDumper's); the
+/// namespace's sockets are the processes' files. Routes and firewall
+/// rules of its own are not saved.
 enum NetworkNamespaceDumper {
     static func dump(id: UInt64, of pid: Int32, tree: Set<Int32>) throws -> NamespaceImage {
         let name = "network namespace net:[\(id)] of pid \(pid)"

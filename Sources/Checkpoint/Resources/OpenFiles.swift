@@ -35,9 +35,8 @@ enum OpenFiles {
                 let namespace = try SocketNamespace.ofTreesOwn(probe, context: context)
                 image.networkNamespace = namespace?.id
                 context.networkNamespace = namespace?.id
-                try SocketNamespace.within(namespace) {
-                    try collectState(&image, probe: probe, handler: handler, context: context, keeper: keeper, externals: externals)
-                }
+                try collectState(&image, probe: probe, handler: handler, namespace: namespace, context: context, keeper: keeper,
+                                 externals: externals)
             } catch var e as SystemError where !e.operation.contains("fd \(fd)") {
                 // A bare "pread at 0" tells the user nothing: name the descriptor.
                 e.operation += " on fd \(fd) (\(target))"
@@ -50,18 +49,21 @@ enum OpenFiles {
     }
 
     /// What a descriptor's kind saves, and what every kind has (locks, the
-    /// owner of its signals).
+    /// owner of its signals). A socket of another network namespace is
+    /// read from inside it; the keeper, started on first use, is started
+    /// from outside, in crtool's namespaces.
     private static func collectState(_ image: inout FileDescriptorImage, probe: FileProbe, handler: any FileKind.Type,
-                                     context: FileDumpContext, keeper: ExternalKeeper?, externals: Set<String>) throws {
+                                     namespace: NetworkNamespace?, context: FileDumpContext, keeper: ExternalKeeper?,
+                                     externals: Set<String>) throws {
         let pid = probe.pid, fd = probe.fd, target = probe.link
         if externals.contains(target) {
             image.external = true
-        } else if let outside = try OutsideListeners.holder(of: probe, context: context) {
+        } else if let outside = try SocketNamespace.within(namespace, { try OutsideListeners.holder(of: probe, context: context) }) {
             image.heldOutside = outside
-        } else if let keeper, let sharer = try SharedOutside.sharer(of: probe, context: context) {
+        } else if let keeper, let sharer = try SocketNamespace.within(namespace, { try SharedOutside.sharer(of: probe, context: context) }) {
             image.heldOutside = try keeper.hold(try context.local(fd), what: "pid \(pid) fd \(fd) (\(target), \(sharer))")
         } else {
-            try handler.collect(&image, probe: probe, context: context)
+            try SocketNamespace.within(namespace) { try handler.collect(&image, probe: probe, context: context) }
         }
         image.locks = try FileLocks.collect(probe)
         image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
