@@ -54,7 +54,7 @@ ipcrm -m "$shm" -s "$sem" -q "$msg"
 # In UTS, IPC and network namespaces of its own, the IPC one holding
 # objects nobody maps, both that and the network one with a sysctl set:
 # namespaces.json then lists them, with a page file.
-launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && sysctl -q -w net.core.somaxconn=77 kernel.msgmni=77 && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
+launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && echo 77 > /proc/sys/net/core/somaxconn && echo 77 > /proc/sys/kernel/msgmni && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
 start threads
 launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1

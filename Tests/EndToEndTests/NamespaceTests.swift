@@ -158,7 +158,7 @@ final class NamespaceTests: EndToEndCase {
     func testAnIPCNamespaceKeepsObjectsNobodyMaps() throws {
         let program = try startTicker("held", wrapper: [
             "/usr/bin/unshare", "--ipc", "/bin/sh", "-c",
-            "sysctl -q -w kernel.shmmax=1048576 fs.mqueue.msg_max=20 && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 3 >/dev/null && exec \"$0\" \"$@\"",
+            "echo 1048576 > /proc/sys/kernel/shmmax && echo 20 > /proc/sys/fs/mqueue/msg_max && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 3 >/dev/null && exec \"$0\" \"$@\"",
         ])
         defer { try? stopTree(program.pid) }
         try program.waitFor("held tick", atLeast: 1)
