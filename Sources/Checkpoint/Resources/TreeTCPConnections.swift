@@ -3,7 +3,7 @@ import Ptrace
 
 /// The TCP connections a frozen tree's descriptors hold (established or
 /// half closed, as TCPConnections carries them), found
-/// from the namespace's TCP tables before any socket is read, so the dump
+/// from crtool's namespace's TCP tables before any socket is read, so the dump
 /// can hold all their packets with one nft run instead of one per
 /// connection: a server with a thousand clients would otherwise stay
 /// frozen seconds longer.
@@ -13,10 +13,6 @@ enum TreeTCPConnections {
     /// every listener.
     static func held(by pids: [Int32]) throws -> (connections: [UInt64: NetworkLock.Connection], listeners: [UInt64: SocketAddress]) {
         var sockets = Set<UInt64>()
-        // One process of each network namespace reads its tables: crtool's
-        // own, where the lock stands (one of the tree's own is not locked,
-        // FileDumpContext.packetLock).
-        var namespaces: [UInt64: Int32] = [:]
         for pid in pids {
             for fd in try ProcDirectory.fileDescriptors(pid: pid) {
                 guard let link = try? ProcFile.link("/proc/\(pid)/fd/\(fd)", pid: pid),
@@ -25,21 +21,19 @@ enum TreeTCPConnections {
                 else { continue }
                 sockets.insert(inode)
             }
-            var st = stat()
-            guard stat("/proc/\(pid)/ns/net", &st) == 0 else { throw SystemError("stat /proc/\(pid)/ns/net") }
-            if namespaces[UInt64(st.st_ino)] == nil, UInt64(st.st_ino) == NamespaceCheck.own[.net] { namespaces[UInt64(st.st_ino)] = pid }
         }
         guard !sockets.isEmpty else { return ([:], [:]) }
         var found: [UInt64: NetworkLock.Connection] = [:]
         var listeners: [UInt64: SocketAddress] = [:]
-        for pid in namespaces.values {
-            for table in ["tcp", "tcp6"] {
-                for row in try InetSocketTable.read(pid: pid, table: table) where sockets.contains(row.inode) {
-                    if row.state == TCPInfo.listen {
-                        listeners[row.inode] = row.local
-                    } else if TCPConnections.states.contains(row.state) || row.state == TCPInfo.synSent {
-                        found[row.inode] = NetworkLock.Connection(local: row.local, remote: row.remote)
-                    }
+        // crtool's own namespace's tables, where the lock stands: a network
+        // namespace of the tree's own is not locked (FileDumpContext.packetLock).
+        // No thread of crtool is inside another one before the sockets are read.
+        for table in ["tcp", "tcp6"] {
+            for row in try InetSocketTable.read(pid: getpid(), table: table) where sockets.contains(row.inode) {
+                if row.state == TCPInfo.listen {
+                    listeners[row.inode] = row.local
+                } else if TCPConnections.states.contains(row.state) || row.state == TCPInfo.synSent {
+                    found[row.inode] = NetworkLock.Connection(local: row.local, remote: row.remote)
                 }
             }
         }
