@@ -19,23 +19,18 @@ enum NamespaceSysctlDumper {
         for kind in [NamespaceKind.ipc, .net] {
             guard let theirs = try? kind.id(pid: pid), let mine = NamespaceCheck.own[kind], theirs != mine else { continue }
             _ = try? freshValues(kind)
-            if kind == .net { _ = FreshNetworkNamespace.state }
         }
     }
 
     private static func freshValues(_ kind: NamespaceKind) throws -> [String: String] {
         switch kind {
         case .ipc: return try freshIPC.get()
-        case .net: return try freshNetwork.get()
+        case .net: return try FreshNetworkNamespace.state.get().sysctls
         default: return [:]
         }
     }
 
     private static let freshIPC: Result<[String: String], Error> = Result {
         try NamespaceEntry.runInNew(.ipc) { NamespaceSysctls.read(NamespaceSysctls.paths(for: .ipc) ?? []) }
-    }
-
-    private static let freshNetwork: Result<[String: String], Error> = Result {
-        try NamespaceEntry.runInNew(.net) { NamespaceSysctls.read(NamespaceSysctls.paths(for: .net) ?? []) }
     }
 }

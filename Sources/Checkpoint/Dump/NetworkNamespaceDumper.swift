@@ -49,9 +49,7 @@ enum NetworkNamespaceDumper {
     private static func outsiders(of id: UInt64, tree: Set<Int32>) throws -> [Int32] {
         let me = getpid()
         return try ProcDirectory.numbers("/proc").filter { pid in
-            guard pid != me, !tree.contains(pid) else { return false }
-            var st = stat()
-            return stat(NamespaceKind.net.path(pid: pid), &st) == 0 && UInt64(st.st_ino) == id
+            pid != me && !tree.contains(pid) && (try? NamespaceKind.net.id(pid: pid)) == id
         }
     }
 }
@@ -69,20 +67,23 @@ struct LoopbackState: Equatable {
 
 /// A network namespace made for the purpose and left at once: the devices
 /// the kernel puts in every new one (lo, and the fallback devices of
-/// tunnel modules loaded, sit0, tunl0 and the like), and the addresses
-/// its loopback gets when set up (none for IPv6 where it is disabled).
-/// A restore's namespaces have the same.
+/// tunnel modules loaded, sit0, tunl0 and the like), its sysctls, and the
+/// addresses its loopback gets when set up (none for IPv6 where it is
+/// disabled). A restore's namespaces have the same.
 enum FreshNetworkNamespace {
     struct State {
         var devices: Set<String>
+        var sysctls: [String: String]
         var addressesWhenUp: [String]
     }
 
     static let state: Result<State, Error> = Result {
         try NamespaceEntry.runInNew(.net) {
             let devices = try Loopback.deviceNames()
+            // Before the loopback comes up, as a restore sets them.
+            let sysctls = NamespaceSysctls.read(NamespaceSysctls.paths(for: .net) ?? [])
             try Loopback.setUp()
-            return State(devices: Set(devices), addressesWhenUp: try Loopback.addresses())
+            return State(devices: Set(devices), sysctls: sysctls, addressesWhenUp: try Loopback.addresses())
         }
     }
 }
