@@ -221,7 +221,7 @@ final class NamespaceTests: EndToEndCase {
     }
 
     private func startTicker(_ tag: String, wrapper: [String]) throws -> Fixture {
-        guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        let python = try BuildProducts.requirePython3()
         return try startProgram(tag, wrapper[0], Array(wrapper.dropFirst()) + [python, ticker, tag]) { $0 == "\(tag) ready" }
     }
 

@@ -120,7 +120,7 @@ final class NetworkNamespaceTests: EndToEndCase {
     }
 
     private func startNetns(_ tag: String, port: Int) throws -> Fixture {
-        guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        let python = try BuildProducts.requirePython3()
         let program = try startProgram(tag, python, [script, tag, "\(port)"]) { $0.hasPrefix("\(tag) ready") }
         try program.waitFor("\(tag) tick", atLeast: 3)
         return program

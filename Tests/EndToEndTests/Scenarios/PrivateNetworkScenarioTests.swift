@@ -40,7 +40,7 @@ final class PrivateNetworkScenarioTests: EndToEndCase {
 
     func testRedisWithANetworkOfItsOwnCarriesOnWithItsClient() throws {
         try requirePrograms(Self.server, Self.cli, from: "Debian's redis-server")
-        guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        let python = try BuildProducts.requirePython3()
         let dir = try scratch.newDirectory("redis")
         let script = """
             ip link set lo up

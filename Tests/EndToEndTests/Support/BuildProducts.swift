@@ -38,6 +38,12 @@ enum BuildProducts {
         return candidates.first { access($0, X_OK) == 0 }
     }()
 
+    /// `python3`, or an error that says how to install it.
+    static func requirePython3() throws -> String {
+        guard let python = python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        return python
+    }
+
     static func requireExecutable(_ path: String) throws {
         guard access(path, X_OK) == 0 else {
             throw HarnessError("\(path) is missing: build everything first (swift build --build-tests)")

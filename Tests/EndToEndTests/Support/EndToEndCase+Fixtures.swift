@@ -16,7 +16,7 @@ extension EndToEndCase {
 
     /// The Python dict holder, under a real python3 interpreter.
     func startPythonFixture() throws -> Fixture {
-        guard let python = BuildProducts.python3 else { throw HarnessError("python3 is missing: scripts/install-deps.sh installs it") }
+        let python = try BuildProducts.requirePython3()
         return try launch("python", python, [BuildProducts.pythonFixture], stdin: .devNull) {
             $0.hasPrefix("ready ")
         }
