@@ -11,6 +11,18 @@ final class DumpRefusalTests: EndToEndCase {
         assertRefused(result, mentioning: "\(pid)", image: dir)
     }
 
+    /// A process that has ended and waits to be reaped has nothing left
+    /// to dump; it stays for its parent (this test) to reap.
+    func testZombie() throws {
+        let pid = try spawnProcess("/bin/true", [], stdout: scratch.newPath("true.out"), stderr: scratch.newPath("true.err"))
+        defer { _ = try? waitForExit(pid, timeout: 10) }
+        XCTAssertTrue(poll(timeout: 10) { ProcessTable.stat(pid)?.state == "Z" })
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(pid)", "-D", dir])
+        assertRefused(result, mentioning: "PID \(pid) (true) is a zombie; there is nothing left to dump", image: dir)
+        XCTAssertEqual(ProcessTable.stat(pid)?.state, "Z", "the zombie was reaped or touched")
+    }
+
     func testKernelThread() throws {
         guard let pid = ProcessTable.kernelThread() else {
             throw XCTSkip("no kernel thread visible in this PID namespace")

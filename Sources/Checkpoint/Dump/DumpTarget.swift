@@ -26,7 +26,10 @@ enum DumpTarget {
             throw CheckpointError("PID \(pid) (\(stat.command)) is an ancestor of crtool (\(line.joined(separator: " > "))); "
                 + "the tree under it holds crtool itself, which cannot freeze the tree it runs in")
         }
-        if stat.state == "X" || (stat.state == "Z" && FrozenProcess.isZombie(pid: pid)) {
+        // A leader whose thread execs reads as a zombie, and for an
+        // instant as dead (X) while the exec'ing thread takes its PID:
+        // both are looked at again before the process is called ended.
+        if (stat.state == "Z" || stat.state == "X") && FrozenProcess.hasEnded(pid: pid) {
             throw CheckpointError("PID \(pid) (\(stat.command)) is a zombie; there is nothing left to dump")
         }
         return stat
