@@ -80,6 +80,7 @@ let package = Package(
         ),
         .executableTarget(name: "crtool-restore-stub", path: "Sources/crtool-restore-stub"),
         .executableTarget(name: "crtool-keeper", path: "Sources/crtool-keeper"),
+        .executableTarget(name: "crtool-guard", path: "Sources/crtool-guard"),
         // The image fuzzer: scripts/fuzz.sh builds it with libFuzzer.
         .executableTarget(name: "crtool-fuzz", dependencies: ["Checkpoint"], path: "Sources/crtool-fuzz"),
         .executableTarget(name: "crtool-bench", dependencies: ["Checkpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/crtool-bench"),

@@ -4,6 +4,6 @@ import Ptrace
 /// helper programs, and services some kinds of file need at the restore.
 public enum HostFeatures {
     public static func probeAll() -> [KernelFeature] {
-        [RestoreOptions.stubFeature, ExternalKeeper.hostFeature, JournalStreams.hostFeature]
+        [RestoreOptions.stubFeature, ExternalKeeper.hostFeature, DeathGuard.hostFeature, JournalStreams.hostFeature]
     }
 }

@@ -8,7 +8,7 @@ final class CommandTests: EndToEndCase {
         XCTAssertGreaterThanOrEqual(result.stdoutLines.count, 3, "\(result)")
         // Root on this kernel, as the tests run: the probes the TCP and
         // huge-page tests rely on must find what they look for.
-        for feature in ["TCP repair mode", "raw IP sockets", "nft (", "MADV_COLLAPSE (", "crtool-restore-stub", "crtool-keeper"] {
+        for feature in ["TCP repair mode", "raw IP sockets", "nft (", "MADV_COLLAPSE (", "crtool-restore-stub", "crtool-keeper", "crtool-guard"] {
             XCTAssertTrue(result.stdoutLines.contains { $0.hasPrefix("ok ") && $0.contains(feature) }, "\(feature): \(result)")
         }
     }
