@@ -14,6 +14,12 @@ enum FaultPoint {
     /// The scratch area is unmapped and the leader not yet given back.
     static let scratchUnmapped = "scratch-unmapped"
 
+    /// --freeze-cgroup: the cgroup is frozen and the tree not yet seized.
+    static let cgroupFrozen = "cgroup-frozen"
+    /// Every process's state is read: the tree's connections are in
+    /// repair mode and their packets held; no page is read yet.
+    static let stateRead = "state-read"
+
     private static let killAt = getenv("CRTOOL_FAULT_KILL_AT").map { String(cString: $0) }
 
     static func reach(_ name: String) {

@@ -134,11 +134,18 @@ public struct CgroupFreezer: Sendable, Hashable {
     }
 
     private func write(frozen: Bool) throws {
-        let value = switch version {
+        try LocalFile.writeControl(stateText(frozen: frozen), to: stateFilePath)
+    }
+
+    /// The file whose text freezes and thaws the cgroup.
+    public var stateFilePath: String { directory + "/" + version.stateFile }
+
+    /// What `stateFilePath` takes to freeze or thaw the cgroup.
+    public func stateText(frozen: Bool) -> String {
+        switch version {
         case .v2: frozen ? "1" : "0"
         case .v1: frozen ? "FROZEN" : "THAWED"
         }
-        try LocalFile.writeControl(value, to: directory + "/" + version.stateFile)
     }
 
     private func events() throws -> [String: String] {

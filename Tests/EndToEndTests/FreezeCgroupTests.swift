@@ -87,6 +87,45 @@ final class FreezeCgroupTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// crtool killed outright in the middle of a --freeze-cgroup dump
+    /// leaves the cgroup as its user had it, once crtool-guard has acted:
+    /// thawed, when crtool froze it for the seize (killed while frozen);
+    /// frozen, when the user had frozen it (killed once crtool had thawed
+    /// it and seized the tree). The counter goes on when the cgroup is
+    /// thawed, its heap whole.
+    func testADumpKilledOutrightLeavesTheCgroupAsItsUserHadIt() throws {
+        for version in [CgroupFreezer.Version.v2, .v1] {
+            for userFroze in [false, true] {
+                let what = "\(version), \(userFroze ? "frozen by its user" : "running")"
+                let (counter, freezer) = try startCounter(in: version, label: userFroze ? "-frozen" : "")
+                let checksum = try heapChecksum(counter)
+                if userFroze { try freezer.freeze(within: 5) }
+                let point = userFroze ? "state-read" : "cgroup-frozen"
+                let killed = try runCommand("/usr/bin/env", ["CRTOOL_FAULT_KILL_AT=\(point)", BuildProducts.crtool, "dump",
+                                                             "-t", "\(counter.pid)", "-D", try scratch.newDirectory("image"),
+                                                             "--freeze-cgroup", freezer.directory],
+                                            outputPrefix: scratch.newPath("crtool"), timeout: 60)
+                XCTAssertEqual(killed.status, .signaled(SIGKILL), "\(what): \(killed)")
+                let settled = Date().addingTimeInterval(5)
+                while try freezer.isFrozen() != userFroze && Date() < settled { usleep(10_000) }
+                XCTAssertEqual(try freezer.isFrozen(), userFroze, "\(what): the cgroup as its user had it")
+                if userFroze {
+                    usleep(200_000)
+                    let frozenAt = counter.lineCount
+                    usleep(300_000)
+                    XCTAssertEqual(counter.lineCount, frozenAt, "\(what): the counter ran in a cgroup its user froze")
+                    try freezer.thaw()
+                }
+                let mark = counter.lineCount
+                try counter.waitForMore("tick", 2, after: mark)
+                try checkHeap(counter, is: checksum, from: mark)
+                assertRunningFree(counter)
+                assertNoFailures(counter)
+                try killAndReap(counter.pid)
+            }
+        }
+    }
+
     /// Eight threads, each seized while a version 1 freezer holds them,
     /// come back each with its counter.
     func testEveryThreadSeizedInAFrozenCgroupComesBack() throws {
@@ -130,8 +169,8 @@ final class FreezeCgroupTests: EndToEndCase {
     // MARK: -
 
     /// A counter started in a new cgroup of `version`'s freezer hierarchy.
-    private func startCounter(in version: CgroupFreezer.Version) throws -> (Fixture, CgroupFreezer) {
-        let cgroup = try makeCgroup(label: "-\(version)") { m in
+    private func startCounter(in version: CgroupFreezer.Version, label: String = "") throws -> (Fixture, CgroupFreezer) {
+        let cgroup = try makeCgroup(label: "-\(version)\(label)") { m in
             version == .v2 ? m.controllers.isEmpty : m.controllers.split(separator: ",").contains("freezer")
         }
         let counter = try startFixture("counter", ["--heap-mib", "4"], under: cgroup.wrapper)

@@ -129,6 +129,27 @@ final class TCPConnectionTests: EndToEndCase {
         assertRunningFree(server)
     }
 
+    /// crtool killed outright (kill -9, the OOM killer) with the connection
+    /// in repair mode and its packets held: the server runs on, as the
+    /// kernel lets a dead tracer's tracees go, and crtool-guard takes the
+    /// socket out of repair mode with its SO_REUSEADDR and removes the
+    /// table, so the connection answers again and nothing is left held.
+    func testDumpKilledOutrightLeavesTheConnectionWorking() throws {
+        let server = try startEchoServer()
+        let client = try connect(to: server)
+        XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+
+        let dir = try scratch.newDirectory("image")
+        let killed = try runCommand("/usr/bin/env", ["CRTOOL_FAULT_KILL_AT=state-read", BuildProducts.crtool,
+                                                     "dump", "-t", "\(server.pid)", "-D", dir, "--tcp-established"],
+                                    outputPrefix: scratch.newPath("crtool"), timeout: 60)
+        XCTAssertEqual(killed.status, .signaled(SIGKILL), "\(killed)")
+        XCTAssertEqual(try client.ask("two\n"), "echo 2 two reuse 1\n")
+        XCTAssertEqual(heldPacketTables(), [], "the guard let the packets go")
+        assertRunningFree(server)
+        assertNoFailures(server)
+    }
+
     /// An urgent byte the server has not read cannot be put back by repair
     /// mode: the dump is refused, naming it, rather than losing it, and
     /// the server runs on and reads the byte when it gets to it.

@@ -34,11 +34,31 @@ final class CgroupFreeze {
         wasFrozen = try freezer.isFrozen()
     }
 
+    /// Freezes the cgroup. Until it is thawed, crtool-guard would thaw it
+    /// if crtool died: the tree would run on, and so must the cgroup.
+    func freeze(within seconds: Double) throws {
+        if !wasFrozen { DeathGuard.shared.writeAtDeath(freezer.stateText(frozen: false), to: freezer.stateFilePath) }
+        do {
+            try freezer.freeze(within: seconds)
+        } catch {
+            DeathGuard.shared.forgetWrite(to: freezer.stateFilePath)
+            throw error
+        }
+    }
+
+    /// Thaws the cgroup, its tasks held in their ptrace stops. A cgroup its
+    /// user had frozen is what crtool-guard freezes again from now on, if
+    /// crtool died and the tree were let go.
     func thaw() throws {
         do {
             try freezer.thaw()
         } catch {
             throw CheckpointError("cannot thaw cgroup \(freezer.directory) once the tree was seized: \(error)")
+        }
+        if wasFrozen {
+            DeathGuard.shared.writeAtDeath(freezer.stateText(frozen: true), to: freezer.stateFilePath)
+        } else {
+            DeathGuard.shared.forgetWrite(to: freezer.stateFilePath)
         }
     }
 
@@ -46,6 +66,8 @@ final class CgroupFreeze {
     /// held in ptrace stops count as frozen, so they never run between
     /// the dump and the freezer.
     func restoreUsersState(within seconds: Double) {
-        if wasFrozen { try? freezer.freeze(within: seconds) }
+        guard wasFrozen else { return }
+        try? freezer.freeze(within: seconds)
+        DeathGuard.shared.forgetWrite(to: freezer.stateFilePath)
     }
 }

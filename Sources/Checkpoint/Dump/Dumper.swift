@@ -129,6 +129,7 @@ public enum Dumper {
         // One lock for every attempt: while the program accepts what waits,
         // its listeners take nothing new.
         let lock = options.tcpEstablished && options.networkLock ? NetworkLock.fresh(pid: options.pid) : nil
+        if options.tcpEstablished || options.freezeCgroup != nil { DeathGuard.shared.start() }
         var attempt = 1
         while true {
             let last = attempt == attemptsForWaitingConnections
@@ -196,6 +197,7 @@ public enum Dumper {
                                                               tcpRepair: tcpRepair, keeper: keeper, externals: options.externals))
             }
             phases.mark("state")
+            FaultPoint.reach(FaultPoint.stateRead)
             // Nothing more is asked of the threads until the tree is let
             // go or killed: they hold their own registers meanwhile, so a
             // crtool that dies from here on leaves them as they were.

@@ -80,7 +80,8 @@ final class FrozenTree {
     /// at a fork. A thread that cannot be seized now is left to that walk,
     /// which says why.
     private func seizeWhileFrozen(_ hold: CgroupFreeze) throws {
-        try hold.freezer.freeze(within: timeout)
+        try hold.freeze(within: timeout)
+        FaultPoint.reach(FaultPoint.cgroupFrozen)
         var queue: [Int32] = [root]
         var seen: Set<Int32> = [root]
         while let pid = queue.popLast() {

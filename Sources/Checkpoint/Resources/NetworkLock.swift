@@ -98,6 +98,7 @@ public struct NetworkLock: Sendable {
         }
         if !listening.isEmpty { held.append("new connections to \(listening.count == 1 ? "\(listening[0])" : "\(listening.count) listeners")") }
         try run(script, doing: "holding the packets of \(held.joined(separator: " and "))")
+        if let nft = Nftables.path { DeathGuard.shared.deleteAtDeath(table: table, nft: nft) }
     }
 
     /// The host in text as an nft rule must name it (SocketAddress.onTheWire),
@@ -110,8 +111,15 @@ public struct NetworkLock: Sendable {
     /// Lets the packets go; a table already gone (a restore on another
     /// host) is no error.
     public func release() throws {
-        guard Self.exists(table) else { return }
+        guard Self.exists(table) else { return DeathGuard.shared.forget(table: table) }
         try run("delete table inet \(table)\n", doing: "letting the held TCP packets go (nftables table \(table))")
+        DeathGuard.shared.forget(table: table)
+    }
+
+    /// The tree is killed and its image complete: the table stands for the
+    /// restore, also if crtool dies now.
+    func handOverToRestore() {
+        DeathGuard.shared.forget(table: table)
     }
 
     /// Has the restore remove `table` once, at the release, however many

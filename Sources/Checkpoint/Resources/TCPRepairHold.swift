@@ -75,6 +75,7 @@ public final class TCPRepairHold: @unchecked Sendable {
             throw error
         }
         held[inode] = Held(fd: own, reuseAddress: reuse)
+        DeathGuard.shared.resumeAtDeath(socket: own, inode: inode, reuseAddress: reuse)
     }
 
     /// Notes where the connection stood when its state was read.
@@ -109,6 +110,7 @@ public final class TCPRepairHold: @unchecked Sendable {
                 problems.append("socket:[\(inode)]: \(error)")
             }
             close(h.fd)
+            DeathGuard.shared.forget(socket: inode)
         }
         held = [:]
         guard !keepingLock else { return problems }
@@ -124,8 +126,12 @@ public final class TCPRepairHold: @unchecked Sendable {
     /// their packets stay held until the restore.
     public func release() {
         settled = true
-        for h in held.values { close(h.fd) }
+        for (inode, h) in held {
+            close(h.fd)
+            DeathGuard.shared.forget(socket: inode)
+        }
         held = [:]
+        lock?.handOverToRestore()
     }
 }
 
