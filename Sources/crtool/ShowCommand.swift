@@ -33,6 +33,13 @@ struct ShowCommand: ParsableCommand {
             if let parent = m.parent {
                 print("  made on the image \(parent), which a restore needs in place")
             }
+            // A note beside the image, outside its checksums: a damaged one
+            // is said, and the image still shown.
+            do {
+                if let statistics = try DumpStatistics.read(from: directory) { print("  " + StatisticsLine.text(statistics)) }
+            } catch {
+                printError("crtool show: warning: \(error) (statistics only: the image is not affected)")
+            }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
                     let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"

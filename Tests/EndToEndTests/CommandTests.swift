@@ -42,6 +42,42 @@ final class CommandTests: EndToEndCase {
         }
     }
 
+    /// The dump's numbers are kept beside the image: `show` tells the frozen
+    /// time the summary told, and each phase. A damaged statistics file is
+    /// a warning naming its field; the image is shown, and restored, as
+    /// before. A pre-dump keeps its own.
+    func testShowTellsTheStatisticsTheDumpKept() throws {
+        let counter = try startFixture("counter", ["--heap-mib", "8"])
+        try counter.waitFor("tick", atLeast: 1)
+        let base = try scratch.newDirectory("pre")
+        let pre = try crtool(["pre-dump", "-t", "\(counter.pid)", "-D", base])
+        XCTAssertTrue(pre.succeeded, "\(pre)")
+        XCTAssertTrue(try crtool(["show", base], timeout: 30).stdout.contains("  pre-dumped in "))
+
+        let dir = try scratch.newDirectory("image")
+        let dump = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir, "--prev-images-dir", base])
+        XCTAssertTrue(dump.succeeded, "\(dump)")
+        XCTAssertNotNil(try waitForExit(counter.pid, timeout: 10), "killed by the dump")
+        let frozen = try XCTUnwrap(dump.stdout.range(of: #"frozen [0-9.]+ ms"#, options: .regularExpression).map { String(dump.stdout[$0]) })
+        let show = try crtool(["show", dir], timeout: 30)
+        XCTAssertTrue(show.succeeded, "\(show)")
+        let line = try XCTUnwrap(show.stdoutLines.first { $0.hasPrefix("  dumped in ") }, show.stdout)
+        XCTAssertTrue(line.contains("the tree \(frozen) (phases: freeze "), "\(line) against the summary's \(frozen)")
+        XCTAssertTrue(line.contains("taken from the parent image; the tree was killed"), line)
+
+        let path = dir + "/stats-dump"
+        let text = try XCTUnwrap(readTextFile(path))
+        try writeWholeFile(path, Array(text.replacingOccurrences(of: #""frozenSeconds" : "#, with: #""frozenSeconds" : -"#).utf8))
+        let damaged = try crtool(["show", dir], timeout: 30)
+        XCTAssertTrue(damaged.succeeded, "\(damaged)")
+        XCTAssertFalse(damaged.stdout.contains("  dumped in "), damaged.stdout)
+        XCTAssertTrue(damaged.stderr.contains("image file stats-dump, field frozenSeconds: -"), damaged.stderr)
+        let mark = counter.lineCount
+        try restore(dir, as: counter)
+        try counter.waitForMore("tick", 2, after: mark)
+        assertNoFailures(counter)
+    }
+
     /// A tree that runs on after the dump is let go once its pages are
     /// read, and they are compressed and written after; a tree the dump
     /// kills stays frozen until its image is whole. -v lists the phases

@@ -136,6 +136,8 @@ public enum Dumper {
             do {
                 var report = try dumpOnce(options, lock: lock, keepingLockForAnotherTry: !last)
                 report.attempts = attempt
+                let statistics = DumpStatistics("dump", report, zeroPages: report.zeroPages, treeRanOn: report.leftRunning)
+                if let problem = statistics.kept(in: options.directory) { report.warnings.append(problem) }
                 return report
             } catch let waiting as ConnectionsWaiting {
                 guard !last else {

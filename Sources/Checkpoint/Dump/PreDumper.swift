@@ -150,12 +150,16 @@ public enum PreDumper {
             keeper.finish()
             handover.endTakenOver()
             phases.mark("image")
-            return PreDumpReport(
+            var report = PreDumpReport(
                 pid: options.pid, processes: entries.count,
                 bytesRead: results.reduce(0) { $0 + $1.bytesRead }, bytesWritten: written, pagesStored: pages,
                 pagesInherited: inheritances.reduce(0) { $0 + PageRanges.pageCount($1.inherited) },
                 frozenSeconds: released.timeIntervalSince(frozenAt), totalSeconds: Date().timeIntervalSince(started),
                 trackedVMAs: handover.trackedVMAs, keeperPid: keeper.pid, notes: inheritances.compactMap(\.lost) + handover.notes, phases: phases.phases)
+            if let problem = DumpStatistics("pre-dump", report, zeroPages: nil, treeRanOn: true).kept(in: options.directory) {
+                report.notes.append(problem)
+            }
+            return report
         } catch {
             keeper.abandon()
             // A parent whose pages were protected again no longer knows

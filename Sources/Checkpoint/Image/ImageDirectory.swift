@@ -63,6 +63,8 @@ public final class ImageDirectory: @unchecked Sendable {
                 try FileSystem.remove(path + "/" + name)
             }
         }
+        // Statistics of an earlier dump here describe no image of this one.
+        if FileSystem.exists(path + "/" + DumpStatistics.fileName) { try FileSystem.remove(path + "/" + DumpStatistics.fileName) }
         return ImageDirectory(path: path, manifest: Manifest(), createdDirectory: created)
     }
 
