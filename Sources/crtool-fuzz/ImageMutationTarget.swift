@@ -2,7 +2,9 @@ import Checkpoint
 import Foundation
 
 /// Real images damaged one file at a time, each damaged image checked as a
-/// restore would check it (`Restorer.check`), then put back.
+/// restore would check it (`Restorer.check`), then put back; the
+/// statistics a dump keeps beside its image are read as `crtool show`
+/// reads them.
 ///
 /// An input is one byte that picks the file (its low seven bits, modulo
 /// the number of files of all images) followed by the file's new content.
@@ -35,6 +37,10 @@ final class ImageMutationTarget {
             for name in manifest.files.keys.sorted() {
                 slots.append(Slot(image: image, name: name, original: try Self.read(image + "/" + name)))
             }
+            let statistics = image + "/" + DumpStatistics.fileName
+            if FileManager.default.fileExists(atPath: statistics) {
+                slots.append(Slot(image: image, name: DumpStatistics.fileName, original: try Self.read(statistics)))
+            }
         }
         guard !slots.isEmpty, slots.count <= 128 else {
             throw CheckpointError("the fuzzer needs between 1 and 128 image files, and \(images) hold \(slots.count)")
@@ -55,6 +61,14 @@ final class ImageMutationTarget {
         let slot = slots[Int(selector & ~Self.keepChecksums) % slots.count]
         let resealed = selector & Self.keepChecksums == 0
         var content = Array(input.dropFirst())
+        if slot.name == DumpStatistics.fileName {
+            // A note beside the image, outside its checksums, read by
+            // `crtool show` alone: refused or read, never a crash.
+            write(content, slot, slot.name)
+            _ = try? DumpStatistics.read(from: slot.image)
+            write(slot.original, slot, slot.name)
+            return
+        }
         let (manifestBytes, manifest) = manifests[slot.image]!
         if resealed, slot.name.hasSuffix(".img") { ImageSealing.sealChunks(&content) }
         write(content, slot, slot.name)
