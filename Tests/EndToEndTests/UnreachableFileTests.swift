@@ -10,10 +10,13 @@ import XCTest
 /// blank, the interface gone.
 final class UnreachableFileTests: EndToEndCase {
     func testPosixMessageQueueIsRefused() throws {
-        guard let python = BuildProducts.python3 else { throw HarnessError("this test needs python3") }
+        let python = try BuildProducts.requirePython3()
         let name = "/crtool-test-\(getpid())"
+        // Its output goes to the scratch directory, which is removed after
+        // this block has run.
+        let unlinkOutput = scratch.newPath("mq-unlink")
         addTeardownBlock { _ = try? runCommand(python, ["-c", "import ctypes, sys; ctypes.CDLL('librt.so.1').mq_unlink(sys.argv[1].encode())", name],
-                                               outputPrefix: NSTemporaryDirectory() + "mq-unlink-\(getpid())", timeout: 10) }
+                                               outputPrefix: unlinkOutput, timeout: 10) }
         let holder = try startPython("mqueue", """
             import ctypes, os, sys, time
             rt = ctypes.CDLL("librt.so.1", use_errno=True)
