@@ -33,6 +33,12 @@ final class DeathGuard: @unchecked Sendable {
         self.executable = executable
     }
 
+    /// The guard does what is still registered once its socket ends: at
+    /// crtool's exit for the shared one, here for any other.
+    deinit {
+        if let control { close(control) }
+    }
+
     static func defaultPath() -> String {
         CompanionExecutable.path("crtool-guard", environment: "CRTOOL_GUARD")
     }
@@ -66,6 +72,20 @@ final class DeathGuard: @unchecked Sendable {
         var bytes = Array("r".utf8)
         withUnsafeBytes(of: inode) { bytes += $0 }
         unregister("socket \(inode)", bytes)
+    }
+
+    /// Returns once the guard has done what it was told before: the copies
+    /// of the sockets it was told to forget are closed then. A killed
+    /// tree's connections must be gone before the restore makes them
+    /// again on the same addresses.
+    func settle() {
+        lock.withLock {
+            guard let control else { return }
+            guard send(Array("S".utf8), rights: [], on: control) else { return }
+            // A guard that does not answer within a second is stuck or
+            // gone; the dump does not wait on it for longer.
+            guard Sockets.isReadable(control, within: 1000), (try? Sockets.receive(control, count: 1)) == Array("S".utf8) else { return }
+        }
     }
 
     /// At crtool's death, writes `text` to `path` (a cgroup's freezer

@@ -162,4 +162,11 @@ public enum Sockets {
             if errno != EINTR { throw SystemError("recv of \(count) bytes") }
         }
     }
+
+    /// Whether `fd` has something to read (or its end) within
+    /// `milliseconds`.
+    public static func isReadable(_ fd: Int32, within milliseconds: Int32) -> Bool {
+        var wanted = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&wanted, 1, milliseconds) == 1
+    }
 }

@@ -23,8 +23,11 @@
  *   "W<path>\0<text>"       at crtool's death, write text to path (a
  *                           cgroup's freezer state), replacing an earlier
  *                           "W" of the same path;
- *   "w<path>"               forget it.
- * Numbers are in native order. Nothing is answered. An end of the socket
+ *   "w<path>"               forget it;
+ *   "S"                     answered with "S" once everything before it
+ *                           is done: the copies of sockets forgotten are
+ *                           closed, so a restore can make them again.
+ * Numbers are in native order. Nothing else is answered. An end of the socket
  * (crtool's exit, by any means) undoes what is still registered, in an
  * order that lets the tree run first and its packets flow last, and
  * ends this process.
@@ -249,6 +252,11 @@ int main(void)
         if (n < 0) {
             undo_all();
             return 0;
+        }
+        if (data[0] == 'S' && n == 1) {
+            if (send(control, "S", 1, MSG_NOSIGNAL) != 1)
+                return 0;
+            continue;
         }
         if (data[0] != 'R' && fd >= 0) {
             close(fd);

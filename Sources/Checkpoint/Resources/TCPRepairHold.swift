@@ -131,6 +131,7 @@ public final class TCPRepairHold: @unchecked Sendable {
             DeathGuard.shared.forget(socket: inode)
         }
         held = [:]
+        DeathGuard.shared.settle()
         lock?.handOverToRestore()
     }
 }
