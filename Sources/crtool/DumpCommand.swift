@@ -40,7 +40,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Let the process carry on after the dump.")
     var leaveRunning = false
 
-    @Flag(name: .long, help: "Leave the process stopped (SIGSTOP) after the dump: kill it once the restore succeeded, or SIGCONT it.")
+    @Flag(name: [.customShort("s"), .long], help: "Leave the process stopped (SIGSTOP) after the dump: kill it once the restore succeeded, or SIGCONT it.")
     var leaveStopped = false
 
     @Flag(name: .long, help: "Carry TCP connections over (being made, established or closing; TCP repair mode); with the network lock, new connections to the tree's listeners wait for the restore.")

@@ -24,7 +24,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: [.customShort("j"), .long], help: "The tree was started from a shell: restore it into crtool's own session and process group when its session leader is not in the image; terminals are reopened by path.")
     var shellJob = false
 
-    @Flag(name: .long, help: "Leave the restored processes stopped (SIGSTOP), for a SIGCONT later.")
+    @Flag(name: [.customShort("s"), .long], help: "Leave the restored processes stopped (SIGSTOP), for a SIGCONT later.")
     var leaveStopped = false
 
     @Flag(name: .long, help: "Accepted for CRIU compatibility: the TCP connections an image holds (dumped with --tcp-established) always come back, unless --tcp-close resets them.")

@@ -10,7 +10,8 @@ final class LeaveStoppedTests: EndToEndCase {
         let counter = try startFixture("counter", ["--heap-mib", "8"])
         try counter.waitFor("tick", atLeast: 3)
         let dir = try scratch.newDirectory("image")
-        let dump = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir, "--leave-stopped"])
+        // -s, CRIU's short form.
+        let dump = try crtool(["dump", "-t", "\(counter.pid)", "-D", dir, "-s"])
         XCTAssertTrue(dump.succeeded, "\(dump)")
         XCTAssertTrue(dump.stdout.contains("process left stopped"), "\(dump)")
         XCTAssertTrue(poll(timeout: 5, every: 0.01) { ProcessTable.isStopped(counter.pid) }, "the original is stopped")
@@ -20,7 +21,7 @@ final class LeaveStoppedTests: EndToEndCase {
         let lastInImage = try XCTUnwrap(counter.numbers("tick").last)
 
         try killAndReap(counter.pid)
-        let restore = try crtool(["restore", "-D", dir, "-d", "--leave-stopped"])
+        let restore = try crtool(["restore", "-D", dir, "-d", "-s"])
         XCTAssertTrue(restore.succeeded, "\(restore)")
         XCTAssertTrue(restore.stdout.contains("left stopped"), "\(restore)")
         XCTAssertTrue(ProcessTable.isStopped(counter.pid), "the copy is stopped")
