@@ -63,14 +63,14 @@ final class DeathGuard: @unchecked Sendable {
     /// keeps a copy of `fd` until `forget(socket:)`.
     func resumeAtDeath(socket fd: Int32, inode: UInt64, reuseAddress: Int32) {
         var bytes = Array("R".utf8)
-        withUnsafeBytes(of: inode) { bytes += $0 }
-        withUnsafeBytes(of: reuseAddress) { bytes += $0 }
+        bytes.appendLittleEndian(inode)
+        bytes.appendLittleEndian(reuseAddress)
         register("socket \(inode)", bytes, rights: [fd])
     }
 
     func forget(socket inode: UInt64) {
         var bytes = Array("r".utf8)
-        withUnsafeBytes(of: inode) { bytes += $0 }
+        bytes.appendLittleEndian(inode)
         unregister("socket \(inode)", bytes)
     }
 
@@ -152,9 +152,10 @@ final class DeathGuard: @unchecked Sendable {
         return mine
     }
 
+    /// Whether the calling thread is in the namespace crtool's main thread
+    /// is in, which crtool's threads step out of only around socket work.
     private static func inOwnNetworkNamespace() -> Bool {
-        var process = stat(), thread = stat()
-        guard stat("/proc/self/ns/net", &process) == 0, stat("/proc/thread-self/ns/net", &thread) == 0 else { return false }
-        return process.st_ino == thread.st_ino
+        guard let process = try? NamespaceKind.net.ownID(), let thread = try? NetworkNamespace.currentID() else { return false }
+        return process == thread
     }
 }

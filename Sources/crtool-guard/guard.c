@@ -27,7 +27,8 @@
  *   "S"                     answered with "S" once everything before it
  *                           is done: the copies of sockets forgotten are
  *                           closed, so a restore can make them again.
- * Numbers are in native order. Nothing else is answered. An end of the socket
+ * Numbers are little-endian, this machine's own order. Nothing else is
+ * answered. An end of the socket
  * (crtool's exit, by any means) undoes what is still registered, in an
  * order that lets the tree run first and its packets flow last, and
  * ends this process.
