@@ -134,10 +134,32 @@ final class TCPConnectionTests: EndToEndCase {
     /// kernel lets a dead tracer's tracees go, and crtool-guard takes the
     /// socket out of repair mode with its SO_REUSEADDR and removes the
     /// table, so the connection answers again and nothing is left held.
+    /// The guard acts only once crtool is gone, after its tracees may run:
+    /// this server sleeps between reads (the dump finds it in nanosleep),
+    /// as a server that called recv in that instant would get EPERM.
     func testDumpKilledOutrightLeavesTheConnectionWorking() throws {
-        let server = try startEchoServer()
+        let server = try startPython("tcp-sleepy-echo", """
+            import select, socket, time
+            \(pythonListener)
+            conn = listening().accept()[0]
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            print("accepted", flush=True)
+            n = 0
+            while True:
+                time.sleep(0.3)
+                if not select.select([conn], [], [], 0)[0]:
+                    continue
+                line = conn.recv(100).strip()
+                if not line:
+                    break
+                n += 1
+                reuse = conn.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+                conn.sendall(b"echo %d %s reuse %d\\n" % (n, line, reuse))
+            """)
         let client = try connect(to: server)
         XCTAssertEqual(try client.ask("one\n"), "echo 1 one reuse 1\n")
+        try server.waitFor(line: "accepted")
+        usleep(50_000)
 
         let dir = try scratch.newDirectory("image")
         let killed = try runCommand("/usr/bin/env", ["CRTOOL_FAULT_KILL_AT=state-read", BuildProducts.crtool,
