@@ -60,6 +60,16 @@ final class FrozenProcess {
                     continue
                 }
                 let fresh = listed.filter { known[$0] == nil && !gone.contains($0) }
+                if fresh.isEmpty && stopped.count == known.count && known[pid] == nil && !Self.hasEnded(pid: pid) {
+                    // Every thread seen is stopped but the leader's TID is
+                    // between an old leader an exec killed and the thread
+                    // that exec'd, and not listed for a moment: look again
+                    // rather than take the process for gone.
+                    retries += 1
+                    if retries > Self.seizeRetries { throw ProcessVanished(pid: pid) }
+                    usleep(1000)
+                    continue
+                }
                 if fresh.isEmpty && stopped.count == known.count {
                     // An exec since a thread stopped kills it without a
                     // word to us, and a thread that exec'd before it was
