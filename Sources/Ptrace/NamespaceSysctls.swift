@@ -51,11 +51,7 @@ public enum NamespaceSysctls {
 
     /// Writes `value` to `path`, as `sysctl -w` does.
     public static func write(_ path: String, _ value: String) throws {
-        let fd = open(root + path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open \(root + path)") }
-        defer { close(fd) }
-        let bytes = Array((value + "\n").utf8)
-        guard Glibc.write(fd, bytes, bytes.count) == bytes.count else { throw SystemError("writing \(value) to \(root + path)") }
+        try LocalFile.writeControl(value + "\n", to: root + path)
     }
 
     /// Every file below /proc/sys/`directory` its owner may read and write.
