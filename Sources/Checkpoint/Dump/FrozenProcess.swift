@@ -51,26 +51,19 @@ final class FrozenProcess {
             // cloned after.
             while true {
                 let listed = try ProcDirectory.threads(pid: pid)
-                if listed.isEmpty && !Self.hasEnded(pid: pid) {
-                    // Listed as nothing for a moment, while a thread that
-                    // exec'd takes the leader's TID.
-                    retries += 1
-                    if retries > Self.seizeRetries { throw ProcessVanished(pid: pid) }
-                    usleep(1000)
-                    continue
-                }
                 let fresh = listed.filter { known[$0] == nil && !gone.contains($0) }
-                if fresh.isEmpty && stopped.count == known.count && known[pid] == nil && !Self.hasEnded(pid: pid) {
-                    // Every thread seen is stopped but the leader's TID is
-                    // between an old leader an exec killed and the thread
-                    // that exec'd, and not listed for a moment: look again
-                    // rather than take the process for gone.
+                let allStopped = fresh.isEmpty && stopped.count == known.count
+                // While a thread that exec'd takes the leader's TID from the
+                // old leader the exec killed, the task list may show nothing,
+                // or every thread but the leader, for a moment: look again
+                // rather than take the process for gone.
+                if (listed.isEmpty || (allStopped && known[pid] == nil)) && !Self.hasEnded(pid: pid) {
                     retries += 1
                     if retries > Self.seizeRetries { throw ProcessVanished(pid: pid) }
                     usleep(1000)
                     continue
                 }
-                if fresh.isEmpty && stopped.count == known.count {
+                if allStopped {
                     // An exec since a thread stopped kills it without a
                     // word to us, and a thread that exec'd before it was
                     // seized takes the leader's TID untraced: each shows
