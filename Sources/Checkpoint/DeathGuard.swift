@@ -152,10 +152,10 @@ final class DeathGuard: @unchecked Sendable {
         return mine
     }
 
-    /// Whether the calling thread is in the namespace crtool's main thread
-    /// is in, which crtool's threads step out of only around socket work.
+    /// Whether the calling thread is in crtool's own network namespace,
+    /// which its threads step out of only around socket work.
     private static func inOwnNetworkNamespace() -> Bool {
-        guard let process = try? NamespaceKind.net.ownID(), let thread = try? NetworkNamespace.currentID() else { return false }
-        return process == thread
+        guard let own = NamespaceCheck.own[.net], let thread = try? NetworkNamespace.currentID() else { return false }
+        return own == thread
     }
 }
