@@ -71,6 +71,16 @@ public enum Syscall {
     public static let setsid: Int64 = 112
     public static let unshare: Int64 = 272
     public static let setns: Int64 = 308
+    public static let mount: Int64 = 165
+    public static let umount2: Int64 = 166
+    public static let mkdirat: Int64 = 258
+    public static let mknodat: Int64 = 259
+    public static let fchownat: Int64 = 260
+    public static let symlinkat: Int64 = 266
+    public static let fchmodat: Int64 = 268
+    public static let openTree: Int64 = 428
+    public static let moveMount: Int64 = 429
+    public static let mountSetattr: Int64 = 442
     public static let sethostname: Int64 = 170
     public static let setdomainname: Int64 = 171
     public static let setpgid: Int64 = 109

@@ -48,13 +48,15 @@ final class PollingFdInfoTests: XCTestCase {
     func testMountInfoWithEscapedPaths() throws {
         let text = """
         22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
-        36 22 0:41 /sub /mnt/with\\040space rw - tmpfs tmpfs rw
+        36 22 0:41 /sub /mnt/with\\040space ro,nosuid shared:4 master:2 - tmpfs my\\040tmp rw,size=1024k
 
         """
         let mounts = try MountTable.parse(text)
         XCTAssertEqual(mounts, [
-            MountEntry(major: 254, minor: 0, root: "/", mountPoint: "/", fsType: "ext4", superOptions: ["rw"]),
-            MountEntry(major: 0, minor: 41, root: "/sub", mountPoint: "/mnt/with space", fsType: "tmpfs", superOptions: ["rw"]),
+            MountEntry(id: 22, parentID: 1, major: 254, minor: 0, root: "/", mountPoint: "/", fsType: "ext4", superOptions: ["rw"],
+                       mountOptions: ["rw", "relatime"], propagation: ["shared:1"], source: "/dev/vda"),
+            MountEntry(id: 36, parentID: 22, major: 0, minor: 41, root: "/sub", mountPoint: "/mnt/with space", fsType: "tmpfs",
+                       superOptions: ["rw", "size=1024k"], mountOptions: ["ro", "nosuid"], propagation: ["shared:4", "master:2"], source: "my tmp"),
         ])
     }
 }

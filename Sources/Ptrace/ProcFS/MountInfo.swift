@@ -1,5 +1,9 @@
 /// /proc/PID/mountinfo: where each mount's device is and what it shows.
 public struct MountEntry: Equatable, Sendable {
+    /// The mount's id in its namespace, and the id of the mount it sits
+    /// on (its own for the namespace's root).
+    public var id: Int
+    public var parentID: Int
     public var major: UInt32
     public var minor: UInt32
     /// The directory of the file system that is the mount's root.
@@ -9,14 +13,29 @@ public struct MountEntry: Equatable, Sendable {
     /// options (a cgroup v1 hierarchy lists its controllers there).
     public var fsType: String
     public var superOptions: [String]
+    /// The mount's own options ("ro", "nosuid", "relatime"): one file
+    /// system can be mounted in several places with different ones.
+    public var mountOptions: [String]
+    /// How mount events spread to and from it: "shared:N" (peer group
+    /// N), "master:N" (receives from group N), "unbindable"; none for a
+    /// private mount.
+    public var propagation: [String]
+    /// What was mounted: a device, "tmpfs", "proc".
+    public var source: String
 
-    public init(major: UInt32, minor: UInt32, root: String, mountPoint: String, fsType: String = "", superOptions: [String] = []) {
+    public init(id: Int = 0, parentID: Int = 0, major: UInt32, minor: UInt32, root: String, mountPoint: String, fsType: String = "",
+                superOptions: [String] = [], mountOptions: [String] = [], propagation: [String] = [], source: String = "") {
+        self.id = id
+        self.parentID = parentID
         self.major = major
         self.minor = minor
         self.root = root
         self.mountPoint = mountPoint
         self.fsType = fsType
         self.superOptions = superOptions
+        self.mountOptions = mountOptions
+        self.propagation = propagation
+        self.source = source
     }
 }
 
@@ -31,18 +50,52 @@ public enum MountTable {
     public static func parse(_ text: String, file: String = "mountinfo") throws -> [MountEntry] {
         try text.split(separator: "\n").map { line in
             let fields = line.split(separator: " ")
-            guard fields.count >= 5 else { throw ProcParseError(file: file, line: String(line), reason: "too few fields") }
+            guard fields.count >= 6 else { throw ProcParseError(file: file, line: String(line), reason: "too few fields") }
+            guard let id = Int(fields[0]), let parentID = Int(fields[1]) else {
+                throw ProcParseError(file: file, line: String(line), reason: "bad mount id")
+            }
             let device = fields[2].split(separator: ":")
             guard device.count == 2, let major = UInt32(device[0]), let minor = UInt32(device[1]) else {
                 throw ProcParseError(file: file, line: String(line), reason: "bad device")
             }
             // Optional fields end at "-"; the file system type, the source
             // and the super options follow.
-            let tail = fields.firstIndex(of: "-").map { fields[($0 + 1)...] } ?? []
-            return MountEntry(major: major, minor: minor, root: unescape(fields[3]), mountPoint: unescape(fields[4]),
+            let separator = fields.firstIndex(of: "-")
+            let tail = separator.map { fields[($0 + 1)...] } ?? []
+            return MountEntry(id: id, parentID: parentID, major: major, minor: minor, root: unescape(fields[3]), mountPoint: unescape(fields[4]),
                               fsType: tail.first.map(String.init) ?? "",
-                              superOptions: tail.dropFirst(2).first.map { $0.split(separator: ",").map(String.init) } ?? [])
+                              superOptions: tail.dropFirst(2).first.map { $0.split(separator: ",").map(String.init) } ?? [],
+                              mountOptions: fields[5].split(separator: ",").map(String.init),
+                              propagation: fields[6..<(separator ?? fields.endIndex)].map(String.init),
+                              source: tail.dropFirst().first.map { unescape($0) } ?? "")
         }
+    }
+
+    /// The mounts each after the one it sits on, siblings in the order
+    /// the table gave them: an order in which they can be made again (the
+    /// table itself lists a copied namespace's in the order of the copy).
+    /// The namespace's root comes first; a mount whose parent is not in
+    /// the table counts as a root.
+    public static func parentsFirst(_ mounts: [MountEntry]) -> [MountEntry] {
+        let ids = Set(mounts.map(\.id))
+        var children: [Int: [Int]] = [:]
+        var roots: [Int] = []
+        for (i, m) in mounts.enumerated() {
+            if m.parentID == m.id || !ids.contains(m.parentID) {
+                roots.append(i)
+            } else {
+                children[m.parentID, default: []].append(i)
+            }
+        }
+        var ordered: [MountEntry] = []
+        var placed: Set<Int> = []
+        var stack = Array(roots.reversed())
+        while let i = stack.popLast() {
+            guard placed.insert(mounts[i].id).inserted else { continue }
+            ordered.append(mounts[i])
+            stack += (children[mounts[i].id] ?? []).reversed()
+        }
+        return ordered
     }
 
     static func unescape<S: StringProtocol>(_ s: S) -> String {
