@@ -1,8 +1,9 @@
 import Ptrace
 
-/// The namespaces a process is in that crtool is not. A UTS, IPC or
-/// network namespace of its own (unshare, systemd's ProtectHostname=,
-/// PrivateIPC= and PrivateNetwork=) is made again at the restore; the
+/// The namespaces a process is in that crtool is not. A UTS, IPC,
+/// network or mount namespace of its own (unshare, systemd's
+/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=) is made
+/// again at the restore; the
 /// other kinds would bring the process back in the wrong ones, so the dump
 /// refuses them, naming the namespace.
 enum NamespaceCheck {

@@ -4,7 +4,8 @@ import Ptrace
 /// names, an IPC namespace by its id (its System V objects are read with
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
 /// its loopback's state (NetworkNamespaceDumper); the last two with the
-/// sysctls they were given (NamespaceSysctlDumper). Warns of what the
+/// sysctls they were given (NamespaceSysctlDumper); a mount namespace
+/// with its mounts (MountNamespaceDumper). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
     static func dump(_ processes: [ProcessImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
@@ -30,6 +31,10 @@ enum NamespaceDumper {
                     warnings += NetworkNamespaceDumper.names(of: id).map { name in
                         "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
                     }
+                case .mnt:
+                    var namespace = NamespaceImage(kind: .mnt, id: id)
+                    namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid)
+                    saved.append(namespace)
                 default:
                     preconditionFailure("\(kind.title) is not saved")
                 }

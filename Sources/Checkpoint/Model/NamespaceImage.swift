@@ -11,8 +11,10 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// they hold nothing a restore must fill but a UTS namespace's names,
     /// an IPC namespace's System V objects and whether a network
     /// namespace's loopback device is up (the only device a saved one has;
-    /// its sockets are the processes' files).
-    public static let savedKinds: [NamespaceKind] = [.uts, .ipc, .net]
+    /// its sockets are the processes' files), and a mount namespace's
+    /// mounts. The mount namespace comes last at the restore, so that the
+    /// proc, sysfs and mqueue it makes belong to the others.
+    public static let savedKinds: [NamespaceKind] = [.uts, .ipc, .net, .mnt]
 
     public var kind: NamespaceKind
     public var id: UInt64
@@ -30,6 +32,8 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// An IPC or network namespace's sysctls that differ from a new one's,
     /// by path below /proc/sys (NamespaceSysctls); nil when none do.
     public var sysctls: [String: String]?
+    /// A mount namespace's mounts, each after the one it sits on.
+    public var mounts: [SavedMount]?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {
@@ -49,11 +53,13 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
     public var uts: UInt64?
     public var ipc: UInt64?
     public var net: UInt64?
+    public var mnt: UInt64?
 
-    public init(uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil) {
+    public init(uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil, mnt: UInt64? = nil) {
         self.uts = uts
         self.ipc = ipc
         self.net = net
+        self.mnt = mnt
     }
 
     public subscript(kind: NamespaceKind) -> UInt64? {
@@ -62,6 +68,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .uts: return uts
             case .ipc: return ipc
             case .net: return net
+            case .mnt: return mnt
             default: return nil
             }
         }
@@ -70,10 +77,11 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .uts: uts = newValue
             case .ipc: ipc = newValue
             case .net: net = newValue
+            case .mnt: mnt = newValue
             default: preconditionFailure("a process has no \(kind.title) of its own in an image")
             }
         }
     }
 
-    public var isEmpty: Bool { uts == nil && ipc == nil && net == nil }
+    public var isEmpty: Bool { uts == nil && ipc == nil && net == nil && mnt == nil }
 }

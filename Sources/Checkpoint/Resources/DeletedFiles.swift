@@ -69,7 +69,7 @@ enum DeletedFiles: FileKind {
             throw ImageError(file: "process-\(context.pid).json", field: "files[fd \(f.fd)].deletedFile", reason: "missing")
         }
         if f.flags & tmpFile != 0 { return .local(try makeTmpFile(f, state: state, context: context)) }
-        var path = f.path
+        var path = try context.hostPath(f.path, for: "the deleted file of fd \(f.fd)")
         if ProcFile.exists(path) { path += ".crtool-\(context.pid)-\(f.fd)" }
         let made = try LocalFile.open(path, flags: O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW, pid: context.pid, mode: state.mode)
         defer {
@@ -91,7 +91,8 @@ enum DeletedFiles: FileKind {
 
     /// An O_TMPFILE file is made again the same way, in the same directory.
     private static func makeTmpFile(_ f: FileDescriptorImage, state: DeletedFileState, context: FileRestoreContext) throws -> Int32 {
-        let directory = String(f.path[..<(f.path.lastIndex(of: "/") ?? f.path.startIndex)])
+        let inside = try context.hostPath(f.path, for: "the O_TMPFILE file of fd \(f.fd)")
+        let directory = String(inside[..<(inside.lastIndex(of: "/") ?? inside.startIndex)])
         let flags = f.flags & ~Int32(O_CREAT | O_EXCL | O_TRUNC)
         let fd = try LocalFile.open(directory.isEmpty ? "/" : directory, flags: flags, pid: context.pid, mode: state.mode)
         do {

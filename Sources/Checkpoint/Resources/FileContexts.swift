@@ -70,6 +70,16 @@ final class FileRestoreContext {
         _modify { yield &registry.shared }
     }
     let registry: OpenFileRegistry
+
+    /// `path` of the process's as crtool reaches it (HostPaths), for a
+    /// file crtool makes or opens itself; `what` names the file in the
+    /// error for one inside a file system the restore makes anew.
+    func hostPath(_ path: String, for what: @autoclosure () -> String) throws -> String {
+        guard let found = registry.hostPaths.of(path, pid: pid) else {
+            throw CheckpointError("\(what()) is \(path), inside a file system the mount namespace of pid \(pid) has of its own; crtool makes or opens it from its own namespace, where that file system is not")
+        }
+        return found
+    }
     /// With --shell-job: the device of the terminal the tree was started
     /// on; descriptors of it get crtool's own terminal (/dev/tty) instead.
     var shellTerminal: UInt64?

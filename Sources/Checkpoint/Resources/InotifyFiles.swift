@@ -47,7 +47,12 @@ enum InotifyFiles: FileKind {
     }
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
-        let watches = (f.inotify?.watches ?? []).sorted { $0.wd < $1.wd }
+        // A watch is on an inode: the same file reached by crtool's path.
+        let watches = try (f.inotify?.watches ?? []).sorted { $0.wd < $1.wd }.map { w in
+            var reached = w
+            reached.path = try context.hostPath(w.path, for: "watch \(w.wd) of inotify fd \(f.fd)")
+            return reached
+        }
         let fd = try Inotify.create(flags: O_NONBLOCK)
         do {
             try placeWatches(watches, on: fd, what: "inotify fd \(f.fd) of pid \(context.pid)")

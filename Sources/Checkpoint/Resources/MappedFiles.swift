@@ -29,12 +29,13 @@ enum MappedFiles {
     /// Refuses a restore when a file of `processes` changed since the
     /// dump: gone, another kind of file, another size (for a file mapped
     /// privately) or another build id. Every such file is named, once.
-    static func requireUnchanged(_ processes: [ProcessImage]) throws {
+    /// `paths`: where each process's files are in crtool's namespace.
+    static func requireUnchanged(_ processes: [ProcessImage], paths: HostPaths = .crtools) throws {
         var changes: [String] = []
         var checked: Set<String> = []
         for p in processes {
-            for file in p.mappedFiles ?? [] where checked.insert(file.path).inserted {
-                guard let change = change(of: file) else { continue }
+            for file in p.mappedFiles ?? [] {
+                guard let path = paths.of(file.path, pid: p.pid), checked.insert(path).inserted, let change = change(of: file, at: path) else { continue }
                 let address = p.vmas.first { $0.path == file.path }.map { " at 0x\(String($0.start, radix: 16))" } ?? ""
                 changes.append("\(file.path) (mapped by pid \(p.pid)\(address)): \(change)")
             }
@@ -48,9 +49,9 @@ enum MappedFiles {
 
     /// What differs between `file` and the file at its path now; nil
     /// when nothing recorded does.
-    static func change(of file: MappedFileImage) -> String? {
+    static func change(of file: MappedFileImage, at path: String? = nil) -> String? {
         let now: (size: UInt64, buildID: String?)
-        switch look(at: file.path) {
+        switch look(at: path ?? file.path) {
         case .missing(let error): return "it cannot be found: \(ErrnoNames.describe(error))"
         case .notRegular: return "it is no longer a regular file"
         case .unopenable(let error): return "it cannot be opened: \(ErrnoNames.describe(error))"

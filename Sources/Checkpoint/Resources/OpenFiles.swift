@@ -186,6 +186,9 @@ final class OpenFileRegistry {
     /// The network namespaces made for the image's, by the id they had
     /// (NamespaceRestorer).
     var networkNamespaces: [UInt64: NetworkNamespace] = [:]
+    /// Where the processes' paths are in crtool's mount namespace, for
+    /// the files crtool itself makes or opens at a process's path.
+    var hostPaths = HostPaths.crtools
     /// The namespace of the socket being made: what it leaves for later
     /// (its queues once all files are made, its FIN or reset at the
     /// release) runs there too.

@@ -41,13 +41,13 @@ enum OpenPaths {
         var problems: [Problem] = []
         for p in plan.processes {
             for (path, role) in [(p.root, "the root"), (p.cwd, "the working directory")] where !isSkipped(path) {
-                if let found = problem(at: path, expecting: .directory) {
+                if let found = plan.hostPaths.of(path, pid: p.pid).flatMap({ problem(at: $0, expecting: .directory) }) {
                     problems.append(Problem(path: path, pid: p.pid, holder: role, found: found))
                 }
             }
             for f in p.files where !isSkipped(f.path) && !madeTerminals.contains(f.path) {
-                guard let expected = expectation(for: f, shellTerminal: shellTerminal),
-                      let found = problem(at: f.path, expecting: expected) else { continue }
+                guard let expected = expectation(for: f, shellTerminal: shellTerminal), let path = plan.hostPaths.of(f.path, pid: p.pid),
+                      let found = problem(at: path, expecting: expected) else { continue }
                 if let same = problems.lastIndex(where: { $0.path == f.path && $0.pid == p.pid && !$0.fds.isEmpty }) {
                     problems[same].fds.append(f.fd)
                 } else {

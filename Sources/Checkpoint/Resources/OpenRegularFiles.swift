@@ -23,14 +23,17 @@ import Ptrace
 /// checkpoint, but a file the process reads back (its database, its state)
 /// changed under it by someone else is worth a word before it acts on it.
 enum OpenRegularFiles {
-    static func requireIntact(_ processes: [ProcessImage]) throws {
+    /// `paths`: where each process's files are in crtool's namespace; a
+    /// file of a file system the restore makes anew is not looked for.
+    static func requireIntact(_ processes: [ProcessImage], paths: HostPaths = .crtools) throws {
         var missing: [String] = []
         var shortened: [String] = []
         var checked: Set<String> = []
         for (pid, f) in checkable(processes) {
             guard let recorded = f.size, checked.insert("\(f.path)\u{0}\(f.openFile)\u{0}\(f.position)").inserted else { continue }
             let named = name(f, pid)
-            switch FileAtPath(f.path) {
+            guard let path = paths.of(f.path, pid: pid) else { continue }
+            switch FileAtPath(path) {
             case .missing(let error):
                 missing.append("\(named): \(ErrnoNames.describe(error))")
             case .notRegular:
@@ -59,11 +62,11 @@ enum OpenRegularFiles {
 
     /// One warning for each file written since the dump, once per path,
     /// leaving out write-only O_APPEND logs, which the process never reads.
-    static func writtenSinceDump(_ processes: [ProcessImage]) -> [String] {
+    static func writtenSinceDump(_ processes: [ProcessImage], paths: HostPaths = .crtools) -> [String] {
         var warnings: [String] = []
         var named: Set<String> = []
         for (pid, f) in checkable(processes) where !isWriteOnlyAppend(f) {
-            guard let then = f.modified, case .regular(let length, let modified) = FileAtPath(f.path), modified != then,
+            guard let then = f.modified, let path = paths.of(f.path, pid: pid), case .regular(let length, let modified) = FileAtPath(path), modified != then,
                   named.insert(f.path).inserted else { continue }
             let lengths = f.size.map { $0 == length ? "\(length) bytes, as at the dump" : "\(length) bytes, \($0) at the dump" } ?? "\(length) bytes"
             warnings.append("\(name(f, pid)) was written since the dump (last modified \(time(modified)), at the dump \(time(then)); \(lengths)): "

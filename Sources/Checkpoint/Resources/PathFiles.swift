@@ -63,7 +63,8 @@ enum PathFiles: FileKind {
     private static func requireReachable(_ p: FileProbe) throws {
         var st = stat()
         // A symbolic link (held with O_PATH | O_NOFOLLOW) is the link itself.
-        let found = p.fileType == UInt32(S_IFLNK) ? lstat(p.link, &st) : stat(p.link, &st)
+        let path = ReachablePath.of(p.link, pid: p.pid)
+        let found = p.fileType == UInt32(S_IFLNK) ? lstat(path, &st) : stat(path, &st)
         guard found == 0, UInt64(st.st_dev) == p.device, UInt64(st.st_ino) == p.inode else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(p.link), but that path does not lead to the file the process has open "
                 + "(a POSIX message queue, a file on a mount crtool cannot see, or one hidden by a later mount); "

@@ -63,7 +63,7 @@ final class RestoredPipe {
     /// Opening a FIFO for reading alone waits for a writer and the other
     /// way round; read-write never waits, and is an anchor for both ends.
     private static func openFIFO(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> RestoredPipe {
-        let fd = open(f.path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(try context.hostPath(f.path, for: "the FIFO of fd \(f.fd)"), O_RDWR | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             throw CheckpointError("cannot reopen the FIFO \(f.path) for fd \(f.fd) of pid \(context.pid): \(ErrnoNames.name(errno))")
         }

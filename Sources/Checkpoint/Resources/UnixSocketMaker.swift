@@ -199,6 +199,13 @@ struct UnixSocketMaker {
     /// there stops the restore.
     private func bind(_ fd: Int32, _ name: UnixSocketName, to address: SocketAddress) throws {
         if case .unixPath(let path) = address {
+            // The name a socket has is the path bind(2) was given: one
+            // that leads elsewhere in crtool's namespace would be another.
+            guard try context.hostPath(path, for: "a unix socket's file") == path else {
+                throw CheckpointError("pid \(context.pid) has a unix socket bound to \(path), which its mount namespace has from "
+                    + "\(try context.hostPath(path, for: "a unix socket's file")); crtool binds sockets from its own namespace, "
+                    + "where the socket would be named that instead")
+            }
             try StaleSocketFile.remove(path)
             try Sockets.bind(fd, address)
             if let mode = name.fileMode, chmod(path, mode_t(mode)) != 0 {

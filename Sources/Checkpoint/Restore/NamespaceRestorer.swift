@@ -1,7 +1,7 @@
 import Glibc
 import Ptrace
 
-/// Puts each restored process in the UTS, IPC and network namespaces it had, right
+/// Puts each restored process in the UTS, IPC, network and mount namespaces it had, right
 /// after it is created and before it has children, so that they inherit
 /// them as they did. The first process of a namespace makes it with
 /// unshare (and names a UTS one); the others that were in it and do not
@@ -12,7 +12,8 @@ import Ptrace
 /// is made, from a thread of crtool's inside it: its processes attach
 /// their segments once their memory is made. A network namespace gets its
 /// loopback device up if it was, and is kept open for the sockets made in
-/// it (OpenFileRegistry.making).
+/// it (OpenFileRegistry.making). A mount namespace is given its mounts
+/// (MountNamespaceMaker) before any file is opened in it.
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
     private let image: ImageDirectory
@@ -62,6 +63,9 @@ final class NamespaceRestorer {
             if kind == .net, let namespace {
                 try Self.makeLoopback(namespace, in: process.pid)
                 networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
+            }
+            if kind == .mnt, let mounts = namespace?.mounts {
+                try MountNamespaceMaker.make(mounts, id: id, in: process.pid, with: inj)
             }
             if let objects = namespace?.sysvIPC {
                 let image = self.image
@@ -152,6 +156,12 @@ final class NamespaceRestorer {
                 guard value.utf8.count <= 4096, !value.utf8.contains(0), !value.contains("\n") else {
                     throw ImageError(file: file, field: "[\(i)].sysctls.\(path)", reason: "\(value.utf8.count) bytes is not a sysctl's value (at most 4096, one line, no NUL)")
                 }
+            }
+            guard (n.kind == .mnt) == (n.mounts != nil) else {
+                throw ImageError(file: file, field: "[\(i)].mounts", reason: n.kind == .mnt ? "a mount namespace needs its mounts" : "only a mount namespace has mounts")
+            }
+            if let mounts = n.mounts {
+                try SavedMountCheck.check(mounts, file: file, field: "[\(i)].mounts")
             }
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")

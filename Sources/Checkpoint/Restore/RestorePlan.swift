@@ -11,6 +11,8 @@ struct RestorePlan {
     var sysvIPC: SysVIPCImage? = nil
     /// The UTS and IPC namespaces the processes had of their own.
     var namespaces: [NamespaceImage] = []
+    /// Where the processes' paths are in crtool's mount namespace.
+    var hostPaths = HostPaths.crtools
     /// How the processes reach this kernel's vDSO when it is not the
     /// image's (nil: it goes where the image's was).
     var vdsoBridge: VDSOBridge? = nil
@@ -130,6 +132,7 @@ struct RestorePlan {
         plan.inheritedPages = inheritedPages
         plan.trackers = trackers
         plan.namespaces = try NamespaceRestorer.load(image, processes: ordered)
+        plan.hostPaths = HostPaths(namespaces: plan.namespaces, processes: ordered)
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered, namespaces: plan.namespaces)
         return plan
     }

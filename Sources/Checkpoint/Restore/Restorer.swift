@@ -88,15 +88,16 @@ public enum Restorer {
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
+        try MountNamespaceCheck.requireMakeable(plan.namespaces)
         try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
         ExternalFiles.markGiven(&plan.processes, inherited: inherited)
-        try MappedFiles.requireUnchanged(plan.processes)
-        try OpenRegularFiles.requireIntact(plan.processes)
+        try MappedFiles.requireUnchanged(plan.processes, paths: plan.hostPaths)
+        try OpenRegularFiles.requireIntact(plan.processes, paths: plan.hostPaths)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
         try TakenBack.requireHeld(plan.processes)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
         let bridged = VDSOCompatibility.warnings(for: plan.vdsoBridge, mode: vdsoBridge)
-        return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes))
+        return (image, plan, dropped + bridged + OpenRegularFiles.writtenSinceDump(plan.processes, paths: plan.hostPaths))
     }
 
     /// What the tree takes from the host that nothing else may hold: its
@@ -137,6 +138,7 @@ public enum Restorer {
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose
         registry.inherited = options.inherited
+        registry.hostPaths = plan.hostPaths
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
         registry.sharedMemory = sharedMemory

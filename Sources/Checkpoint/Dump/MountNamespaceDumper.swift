@@ -1,0 +1,160 @@
+import Foundation
+import Glibc
+import Ptrace
+
+/// Saves a mount namespace of the tree's own as its mounts, each judged
+/// against crtool's own table: a namespace starts as a copy of the
+/// namespace it was made from, so a mount at the same place showing the
+/// same directory of the same device, on the mount the copy put under it,
+/// is crtool's (`host`); one showing a directory crtool reaches by a path
+/// of its own was bound there (`bind`), as are those showing a part of a
+/// mount made earlier in the namespace; a tmpfs, proc, sysfs, mqueue or
+/// cgroup2 of its own is made anew (`fresh`), with what a tmpfs held.
+/// Anything else (a disk mounted only in the namespace, a FUSE file
+/// system) has no way back and is refused, naming the mount.
+enum MountNamespaceDumper {
+    static let freshTypes: Set<String> = ["tmpfs", "ramfs", "proc", "sysfs", "mqueue", "cgroup2"]
+    /// What a fresh tmpfs may hold: skeletons, not data.
+    static let maximumEntries = 4096
+
+    static func dump(id: UInt64, of pid: Int32) throws -> [SavedMount] {
+        let theirs = MountTable.parentsFirst(try MountTable.read(pid: pid))
+        let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
+        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid)
+    }
+
+    /// `pid`: a process in the namespace, through whose root crtool looks
+    /// at the namespace's files.
+    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32) throws -> [SavedMount] {
+        var index: [Int: Int] = [:]
+        var crtools: [Int: Int] = [:]
+        var taken: Set<Int> = []
+        var saved: [SavedMount] = []
+        for (i, m) in theirs.enumerated() {
+            let parent = index[m.parentID]
+            guard parent != nil || i == 0 else {
+                throw CheckpointError("the mount table of \(namespace) lists \(m.mountPoint) (mount \(m.id)) on a mount it does not list")
+            }
+            var mount = SavedMount(mountPoint: m.mountPoint, parent: parent, origin: .host, fsType: m.fsType, source: m.source, root: m.root,
+                                   flags: m.mountOptions.filter { MountFlag(rawValue: $0) != nil },
+                                   propagation: propagation(of: m))
+            let onTop = !theirs[(i + 1)...].contains { $0.mountPoint == m.mountPoint }
+            if let same = ours.first(where: { o in
+                !taken.contains(o.id) && o.mountPoint == m.mountPoint && o.major == m.major && o.minor == m.minor && o.root == m.root
+                    && o.fsType == m.fsType && (i == 0 ? o.id == ours.first?.id : crtools[m.parentID] == o.parentID)
+            }) {
+                taken.insert(same.id)
+                crtools[m.id] = same.id
+            } else if let source = crtoolsPath(to: m, among: ours, pid: pid, onTop: onTop) {
+                mount.origin = .bind
+                mount.bindSource = source
+            } else if let source = namespacePath(to: m, among: Array(theirs[..<i])) {
+                mount.origin = .bind
+                mount.bindSource = source
+                mount.fromNamespace = true
+            } else if freshTypes.contains(m.fsType), m.root == "/" {
+                mount.origin = .fresh
+                mount.options = m.superOptions.filter { !["rw", "ro", "seclabel"].contains($0) }.joined(separator: ",")
+                mount.readOnlyFileSystem = m.superOptions.contains("ro")
+                if m.fsType == "tmpfs" || m.fsType == "ramfs" {
+                    guard onTop else {
+                        throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) has another mount on top of it, so crtool cannot see what it holds")
+                    }
+                    let inside = theirs.filter { $0.parentID == m.id && $0.mountPoint != m.mountPoint }
+                        .map { MountedPath.remainder(of: $0.mountPoint, below: m.mountPoint) }
+                    mount.entries = try entries(of: m, mountPoints: Set(inside), namespace: namespace, pid: pid)
+                }
+            } else {
+                throw CheckpointError("the mount at \(m.mountPoint) in \(namespace) (\(m.fsType) \(m.source)"
+                    + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
+                    + "and a \(m.fsType) is not a file system crtool makes anew (it makes \(freshTypes.sorted().joined(separator: ", ")))")
+            }
+            guard i > 0 || mount.origin == .host else {
+                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), not crtool's root "
+                    + "(pivot_root, as containers do); crtool makes a mount namespace again only on its own root")
+            }
+            index[m.id] = saved.count
+            saved.append(mount)
+        }
+        return saved
+    }
+
+    static func propagation(of m: MountEntry) -> [String] {
+        var kinds: [MountPropagation] = []
+        if m.propagation.contains(where: { $0.hasPrefix("shared:") }) { kinds.append(.shared) }
+        if m.propagation.contains(where: { $0.hasPrefix("master:") }) { kinds.append(.slave) }
+        if m.propagation.contains("unbindable") { kinds.append(.unbindable) }
+        return kinds.map(\.rawValue)
+    }
+
+    /// A path of crtool's that shows what `m` shows: below one of crtool's
+    /// mounts of the same device whose directory holds `m`'s, and checked
+    /// to be that directory (not hidden by a mount, and, when `m` is on
+    /// top at its place, the very inode the namespace shows there).
+    private static func crtoolsPath(to m: MountEntry, among ours: [MountEntry], pid: Int32, onTop: Bool) -> String? {
+        var shown = stat()
+        let seen = onTop && stat("/proc/\(pid)/root\(m.mountPoint)", &shown) == 0
+        for o in ours.reversed() where o.major == m.major && o.minor == m.minor && MountedPath.contains(o.root, m.root) {
+            let path = MountedPath.join(o.mountPoint, MountedPath.remainder(of: m.root, below: o.root))
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            let device = DeviceNumber(UInt64(st.st_dev))
+            guard device.major == UInt64(m.major), device.minor == UInt64(m.minor) else { continue }
+            guard !seen || (st.st_ino == shown.st_ino && st.st_dev == shown.st_dev) else { continue }
+            return path
+        }
+        return nil
+    }
+
+    /// A path in the namespace, as the mounts before `m` make it, that
+    /// shows what `m` shows: a part of a mount made there bound again.
+    private static func namespacePath(to m: MountEntry, among earlier: [MountEntry]) -> String? {
+        guard let e = earlier.last(where: { $0.major == m.major && $0.minor == m.minor && MountedPath.contains($0.root, m.root) }) else {
+            return nil
+        }
+        return MountedPath.join(e.mountPoint, MountedPath.remainder(of: m.root, below: e.root))
+    }
+
+    /// Everything a fresh tmpfs holds, its own root first: directories,
+    /// empty files, symbolic links and device nodes. The places of mounts
+    /// on it are taken as they look from above, and not entered. A file
+    /// with data, a FIFO or a socket is refused.
+    private static func entries(of m: MountEntry, mountPoints: Set<String>, namespace: String, pid: Int32) throws -> [SavedMountEntry] {
+        let base = "/proc/\(pid)/root\(m.mountPoint)"
+        var found: [SavedMountEntry] = []
+        var pending = [""]
+        while let relative = pending.popLast() {
+            let path = MountedPath.join(base, relative)
+            var st = stat()
+            guard lstat(path, &st) == 0 else {
+                throw CheckpointError("cannot look at \(MountedPath.join(m.mountPoint, relative)) in \(namespace): \(ErrnoNames.describe(errno))")
+            }
+            let type = st.st_mode & S_IFMT
+            var entry = SavedMountEntry(path: relative, kind: .directory, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid)
+            let isMountPoint = mountPoints.contains(relative)
+            switch type {
+            case S_IFDIR:
+                if !isMountPoint {
+                    pending += try FileSystem.list(path).sorted().reversed().map { relative.isEmpty ? $0 : relative + "/" + $0 }
+                }
+            case S_IFREG where st.st_size == 0 || isMountPoint:
+                entry.kind = .emptyFile
+            case S_IFLNK:
+                entry.kind = .symlink
+                entry.linkTarget = try ProcFile.link(path)
+            case S_IFCHR, S_IFBLK:
+                entry.kind = type == S_IFCHR ? .characterDevice : .blockDevice
+                entry.device = UInt64(st.st_rdev)
+            default:
+                let what = type == S_IFREG ? "a file of \(st.st_size) bytes" : type == S_IFIFO ? "a FIFO" : "a socket"
+                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds \(MountedPath.join(m.mountPoint, relative)), \(what); "
+                    + "crtool makes a \(m.fsType) of the namespace again with its directories, links, device nodes and empty files, not its data")
+            }
+            found.append(entry)
+            guard found.count <= maximumEntries else {
+                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds more than \(maximumEntries) entries; crtool makes a \(m.fsType) of the namespace again with its skeleton, not its data")
+            }
+        }
+        return found
+    }
+}

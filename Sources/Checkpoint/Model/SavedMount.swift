@@ -1,0 +1,103 @@
+/// One mount of a mount namespace of the tree's own (unshare -m,
+/// systemd's PrivateTmp=, ProtectSystem=, ProtectHome=), listed each after
+/// the mount it sits on, in the order the restore makes them. A namespace
+/// starts as a copy of crtool's, so each mount is either one of crtool's
+/// the copy kept, something of crtool's namespace mounted again
+/// (mount --bind), or a file system made for the namespace alone.
+public struct SavedMount: Codable, Equatable, Sendable {
+    public enum Origin: String, Codable, Sendable {
+        /// crtool's mount at the same place, as the copy brought it.
+        case host
+        /// A directory or file mounted here again from elsewhere.
+        case bind
+        /// A file system of its own, made anew: tmpfs, ramfs, proc,
+        /// sysfs, mqueue, cgroup2.
+        case fresh
+    }
+
+    public var mountPoint: String
+    /// The index of the mount this one sits on, nil for the namespace's root.
+    public var parent: Int?
+    public var origin: Origin
+    public var fsType: String
+    /// What was mounted, as mountinfo names it ("tmpfs", "/dev/vda").
+    public var source: String
+    /// The directory of the file system the mount shows.
+    public var root: String
+    /// A bind mount's path: in crtool's namespace, or, with
+    /// `fromNamespace`, in this one as the mounts before it made it.
+    public var bindSource: String?
+    public var fromNamespace: Bool?
+    /// A fresh file system's own options, as mount(2) takes them
+    /// ("size=1024k,mode=700"), and whether it is read-only as a whole.
+    public var options: String?
+    public var readOnlyFileSystem: Bool?
+    /// The mount's own flags (MountFlag raw values).
+    public var flags: [String]
+    /// How mount events spread (MountPropagation raw values); empty for a
+    /// private mount.
+    public var propagation: [String]
+    /// What a fresh tmpfs or ramfs held, all of which the restore makes.
+    public var entries: [SavedMountEntry]?
+
+    public init(mountPoint: String, parent: Int?, origin: Origin, fsType: String, source: String, root: String,
+                flags: [String], propagation: [String]) {
+        self.mountPoint = mountPoint
+        self.parent = parent
+        self.origin = origin
+        self.fsType = fsType
+        self.source = source
+        self.root = root
+        self.flags = flags
+        self.propagation = propagation
+    }
+}
+
+/// A mount's own flags, as mountinfo spells them.
+public enum MountFlag: String, CaseIterable, Sendable {
+    case readOnly = "ro"
+    case noSuid = "nosuid"
+    case noDev = "nodev"
+    case noExec = "noexec"
+    case noAtime = "noatime"
+    case noDirAtime = "nodiratime"
+    case relatime = "relatime"
+    case noSymFollow = "nosymfollow"
+}
+
+/// How mount events reach a mount and leave it.
+public enum MountPropagation: String, CaseIterable, Sendable {
+    /// In a peer group: mounts under it appear under its peers.
+    case shared
+    /// Receives the mounts of a group it is not in.
+    case slave
+    case unbindable
+}
+
+/// One thing a fresh tmpfs or ramfs held: the skeletons built for mounts
+/// on top (directories, empty files to bind files over), device nodes and
+/// symbolic links. Its path is below the mount, without a leading slash.
+public struct SavedMountEntry: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case directory, emptyFile, symlink, characterDevice, blockDevice
+    }
+
+    public var path: String
+    public var kind: Kind
+    /// Permission bits, with set-id and sticky bits.
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var linkTarget: String?
+    public var device: UInt64?
+
+    public init(path: String, kind: Kind, mode: UInt32, uid: UInt32, gid: UInt32, linkTarget: String? = nil, device: UInt64? = nil) {
+        self.path = path
+        self.kind = kind
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.linkTarget = linkTarget
+        self.device = device
+    }
+}

@@ -1,0 +1,27 @@
+import Glibc
+import Ptrace
+
+/// The check a restore makes before it creates any process: each saved
+/// mount namespace can be made from crtool's as it is now. The mounts it
+/// shared with crtool's must still be there, on the same mounts, and the
+/// paths it had bound from crtool's namespace must still lead somewhere
+/// (systemd removes a service's PrivateTmp= directories when the service
+/// ends, and a killed service has ended).
+enum MountNamespaceCheck {
+    static func requireMakeable(_ namespaces: [NamespaceImage]) throws {
+        let saved = namespaces.filter { $0.kind == .mnt }
+        guard !saved.isEmpty else { return }
+        let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
+        for n in saved {
+            let mounts = n.mounts ?? []
+            _ = try MountNamespaceMaker.match(mounts, in: ours, namespace: "mnt:[\(n.id)]")
+            for m in mounts where m.origin == .bind && m.fromNamespace != true {
+                let source = m.bindSource ?? ""
+                guard access(source, F_OK) == 0 else {
+                    throw CheckpointError("mnt:[\(n.id)] had \(source) of crtool's namespace bound at \(m.mountPoint), "
+                        + "and \(source) cannot be found now (\(ErrnoNames.describe(errno))); put it back to restore")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Glibc
+import Ptrace
+
+/// Makes a saved mount namespace's mounts in the namespace a restored
+/// process has just made with unshare, a copy of crtool's, by system calls
+/// injected into that process: every mount becomes a slave first, so that
+/// nothing done here reaches crtool's namespace; the sources of bind
+/// mounts from crtool's namespace are taken (open_tree) while the copy
+/// still shows them; the copy's mounts the saved namespace did not have
+/// are unmounted; then the saved mounts are made in order, each with its
+/// own flags (mount_setattr on the very mount, even one later hidden), a
+/// fresh tmpfs with what it held; last, each mount is given the
+/// propagation it had. Which peer group a shared mount was in is not
+/// kept: each shared mount made here starts a group of its own.
+enum MountNamespaceMaker {
+    private static let atFDCWD = UInt64(bitPattern: -100)
+    private static let openTreeClone: UInt64 = 1
+    private static let openTreeCloexec = UInt64(O_CLOEXEC)
+    private static let moveMountFromEmptyPath: UInt64 = 0x4
+    private static let atEmptyPath: UInt64 = 0x1000
+    private static let detach: UInt64 = 2
+    private static let recursive: UInt64 = 0x4000
+    /// Offsets in the scratch area: two paths and a struct mount_attr.
+    private static let first = 0, second = 8192, third = 16384
+
+    /// `id`: the namespace's id at the dump, for messages.
+    static func make(_ mounts: [SavedMount], id: UInt64, in pid: Int32, with inj: RemoteSyscall) throws {
+        let what = "mnt:[\(id)]"
+        try inj.checked("making every mount of the namespace made for \(what) a slave", Syscall.mount,
+                        try inj.stage(string: "none", at: first), try inj.stage(string: "/", at: second), 0,
+                        recursive | UInt64(MountPropagationCall.slave), 0)
+        let copied = MountTable.parentsFirst(try MountTable.read(pid: pid))
+        let kept = try match(mounts, in: copied, namespace: what)
+        var madeFDs: [Int: UInt64] = [:]
+        defer { for fd in madeFDs.values { _ = try? inj.call(Syscall.close, fd) } }
+        for (i, m) in mounts.enumerated() where m.origin == .bind && m.fromNamespace != true {
+            madeFDs[i] = try take(m.bindSource ?? "", for: m, with: inj)
+        }
+        let keptIDs = Set(kept.values.map(\.id))
+        for c in copied.reversed() where !keptIDs.contains(c.id) {
+            try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
+                            try inj.stage(string: c.mountPoint, at: first), detach)
+        }
+        for (i, m) in mounts.enumerated() {
+            switch m.origin {
+            case .host:
+                let now = kept[i]!
+                guard Set(now.mountOptions.filter { MountFlag(rawValue: $0) != nil }) != Set(m.flags) else { continue }
+                let fd = try exact(m.mountPoint, with: inj)
+                madeFDs[i] = fd
+                try setFlags(m, on: fd, with: inj)
+            case .bind:
+                let fd = try madeFDs[i] ?? take(m.bindSource ?? "", for: m, with: inj)
+                madeFDs[i] = fd
+                try inj.checked("binding \(m.bindSource ?? "") at \(m.mountPoint)", Syscall.moveMount, fd, try inj.stage(string: "", at: first),
+                                atFDCWD, try inj.stage(string: m.mountPoint, at: second), moveMountFromEmptyPath)
+                try setFlags(m, on: fd, with: inj)
+            case .fresh:
+                try inj.checked("mounting a \(m.fsType) at \(m.mountPoint)", Syscall.mount, try inj.stage(string: m.source, at: first),
+                                try inj.stage(string: m.mountPoint, at: second), try inj.stage(string: m.fsType, at: third),
+                                m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0,
+                                (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
+                let fd = try exact(m.mountPoint, with: inj)
+                madeFDs[i] = fd
+                try setFlags(m, on: fd, with: inj)
+                try TmpfsSkeleton.make(m.entries ?? [], under: m.mountPoint, with: inj)
+            }
+        }
+        for (i, m) in mounts.enumerated() {
+            let wanted = Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))
+            if m.origin == .host {
+                let copy = kept[i]!
+                let isSlaveNow = copy.propagation.contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }
+                if wanted == (isSlaveNow ? [.slave] : []) { continue }
+            }
+            let fd = try madeFDs[i] ?? exact(m.mountPoint, with: inj)
+            madeFDs[i] = fd
+            for call in MountPropagationCall.calls(for: wanted) {
+                try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
+            }
+        }
+    }
+
+    /// Each saved mount crtool's namespace gave, to the copy's mount it
+    /// is: at the same place, of the same file system and directory, on
+    /// the copy of the mount it sat on.
+    static func match(_ mounts: [SavedMount], in copied: [MountEntry], namespace: String) throws -> [Int: MountEntry] {
+        var kept: [Int: MountEntry] = [:]
+        var taken: Set<Int> = []
+        for (i, m) in mounts.enumerated() where m.origin == .host {
+            guard let c = copied.first(where: { c in
+                !taken.contains(c.id) && c.mountPoint == m.mountPoint && c.fsType == m.fsType && c.source == m.source && c.root == m.root
+                    && (m.parent.map { kept[$0]?.id == c.parentID } ?? (c.id == copied.first?.id))
+            }) else {
+                throw CheckpointError("\(namespace) had crtool's mount at \(m.mountPoint) (\(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)")) "
+                    + "at the dump, and crtool's namespace has no such mount there now; mount it again as it was to restore")
+            }
+            taken.insert(c.id)
+            kept[i] = c
+        }
+        return kept
+    }
+
+    /// A detached copy of the mount showing `path`, to be bound elsewhere.
+    private static func take(_ path: String, for m: SavedMount, with inj: RemoteSyscall) throws -> UInt64 {
+        try inj.checked("taking \(path) to bind at \(m.mountPoint)", Syscall.openTree, atFDCWD, try inj.stage(string: path, at: first),
+                        openTreeClone | openTreeCloexec)
+    }
+
+    /// The mount on top at `path` now, held so that later mounts on top
+    /// of it do not hide it from mount_setattr.
+    private static func exact(_ path: String, with inj: RemoteSyscall) throws -> UInt64 {
+        try inj.checked("holding the mount at \(path)", Syscall.openTree, atFDCWD, try inj.stage(string: path, at: first), openTreeCloexec)
+    }
+
+    private static func setFlags(_ m: SavedMount, on fd: UInt64, with inj: RemoteSyscall) throws {
+        let (set, clear) = MountAttributes.of(m.flags)
+        try setAttributes(on: fd, set: set, clear: clear, propagation: 0, what: "giving \(m.mountPoint) the flags \(m.flags.joined(separator: ","))", with: inj)
+    }
+
+    private static func setAttributes(on fd: UInt64, set: UInt64, clear: UInt64, propagation: UInt64, what: String, with inj: RemoteSyscall) throws {
+        let attributes = try inj.stage([UInt8].le(set, clear, propagation, 0), at: third)
+        try inj.checked(what, Syscall.mountSetattr, fd, try inj.stage(string: "", at: first), atEmptyPath, attributes, 32)
+    }
+}

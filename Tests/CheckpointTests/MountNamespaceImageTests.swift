@@ -1,0 +1,102 @@
+@testable import Checkpoint
+import Ptrace
+import XCTest
+
+/// The pure parts of mount namespace support: the order mounts are made
+/// in, where a namespace's path lies in crtool's, the flags given to
+/// mount_setattr, and the checks a hostile list of mounts fails.
+final class MountNamespaceImageTests: XCTestCase {
+    func testMountsComeEachAfterTheOneTheySitOn() throws {
+        let table = try MountTable.parse("""
+        22 27 0:21 / /proc rw - proc proc rw
+        29 26 0:26 / /dev/pts rw - devpts devpts rw
+        27 1 254:0 / / rw - ext4 /dev/vda rw
+        26 24 0:24 / /dev/pts rw - devpts devpts rw
+        24 27 0:6 / /dev rw - devtmpfs devtmpfs rw
+        """)
+        XCTAssertEqual(MountTable.parentsFirst(table).map(\.id), [27, 22, 24, 26, 29])
+    }
+
+    func testAPathIsFoundThroughTheMountItLiesIn() {
+        var root = SavedMount(mountPoint: "/", parent: nil, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/", flags: [], propagation: [])
+        var tmp = SavedMount(mountPoint: "/tmp", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/tmp/private/tmp",
+                             flags: [], propagation: [])
+        tmp.bindSource = "/tmp/private/tmp"
+        let fresh = SavedMount(mountPoint: "/home", parent: 0, origin: .fresh, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        var again = SavedMount(mountPoint: "/srv/home", parent: 0, origin: .bind, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        again.bindSource = "/tmp/x"
+        again.fromNamespace = true
+        root.flags = ["ro"]
+        let mounts = [root, tmp, fresh, again]
+        XCTAssertEqual(MountedPath.host("/etc/passwd", in: mounts), "/etc/passwd")
+        XCTAssertEqual(MountedPath.host("/tmp", in: mounts), "/tmp/private/tmp")
+        XCTAssertEqual(MountedPath.host("/tmp/a/b", in: mounts), "/tmp/private/tmp/a/b")
+        XCTAssertEqual(MountedPath.host("/tmpx/a", in: mounts), "/tmpx/a", "a sibling with a longer name is not below /tmp")
+        XCTAssertNil(MountedPath.host("/home/user", in: mounts), "inside a tmpfs the restore makes anew")
+        XCTAssertEqual(MountedPath.host("/srv/home/f", in: mounts), "/tmp/private/tmp/x/f", "bound again from inside the namespace")
+    }
+
+    func testFlagsAreSetExactly() {
+        let (set, clear) = MountAttributes.of(["ro", "nosuid", "relatime"])
+        XCTAssertEqual(set, MountAttributes.readOnly | MountAttributes.noSuid)
+        XCTAssertEqual(clear & (MountAttributes.noDev | MountAttributes.noExec | MountAttributes.atimeMask),
+                       MountAttributes.noDev | MountAttributes.noExec | MountAttributes.atimeMask)
+        XCTAssertEqual(MountAttributes.of(["noatime"]).set, MountAttributes.noAtime)
+        XCTAssertEqual(MountAttributes.of([]).set, MountAttributes.strictAtime, "no atime flag shown is strictatime")
+        XCTAssertEqual(MountPropagationCall.calls(for: [.shared, .slave]), [MountPropagationCall.slave, MountPropagationCall.shared])
+        XCTAssertEqual(MountPropagationCall.calls(for: []), [MountPropagationCall.private])
+    }
+
+    func testAHostileListOfMountsIsRefusedByField() {
+        let root = SavedMount(mountPoint: "/", parent: nil, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/", flags: ["relatime"], propagation: [])
+        var tmpfs = SavedMount(mountPoint: "/home", parent: 0, origin: .fresh, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        tmpfs.entries = [SavedMountEntry(path: "", kind: .directory, mode: 0o755, uid: 0, gid: 0),
+                         SavedMountEntry(path: "user", kind: .directory, mode: 0o700, uid: 1000, gid: 1000)]
+        XCTAssertNoThrow(try SavedMountCheck.check([root, tmpfs], file: "namespaces.json", field: "[0].mounts"))
+        var cases: [(String, [SavedMount])] = []
+        var m = tmpfs
+        m.entries![1].path = "../etc"
+        cases.append(("entries[1].path", [root, m]))
+        m = tmpfs
+        m.entries![1].path = "missing/user"
+        cases.append(("entries[1].path", [root, m]))
+        m = tmpfs
+        m.entries!.append(SavedMountEntry(path: "link", kind: .symlink, mode: 0o777, uid: 0, gid: 0))
+        cases.append(("entries[2].linkTarget", [root, m]))
+        m = tmpfs
+        m.entries!.append(SavedMountEntry(path: "dev", kind: .characterDevice, mode: 0o666, uid: 0, gid: 0))
+        cases.append(("entries[2].device", [root, m]))
+        m = tmpfs
+        m.entries![1].mode = 0o100755
+        cases.append(("entries[1].mode", [root, m]))
+        m = tmpfs
+        m.fsType = "ext4"
+        cases.append(("[1].fsType", [root, m]))
+        m = tmpfs
+        m.parent = 1
+        cases.append(("[1].parent", [root, m]))
+        m = tmpfs
+        m.mountPoint = "/home/../etc"
+        cases.append(("[1].mountPoint", [root, m]))
+        m = tmpfs
+        m.flags = ["rw,exec"]
+        cases.append(("[1].flags", [root, m]))
+        m = tmpfs
+        m.origin = .host
+        cases.append(("[1].options", [root, m]))
+        var bind = SavedMount(mountPoint: "/srv", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/data", flags: [], propagation: [])
+        cases.append(("[1].bindSource", [root, bind]))
+        bind.bindSource = "/data"
+        bind.propagation = ["peer"]
+        cases.append(("[1].propagation", [root, bind]))
+        var notRoot = root
+        notRoot.origin = .fresh
+        cases.append(("[0].origin", [notRoot]))
+        cases.append(("mounts", []))
+        for (field, mounts) in cases {
+            XCTAssertThrowsError(try SavedMountCheck.check(mounts, file: "namespaces.json", field: "[0].mounts"), field) { error in
+                XCTAssertTrue("\(error)".contains("namespaces.json") && "\(error)".contains(field), "\(field): \(error)")
+            }
+        }
+    }
+}
