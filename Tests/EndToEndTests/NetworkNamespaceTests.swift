@@ -100,7 +100,7 @@ final class NetworkNamespaceTests: EndToEndCase {
         XCTAssertTrue(added.succeeded, "\(added)")
         defer { _ = try? runCommand("/usr/sbin/ip", ["netns", "delete", name], outputPrefix: scratch.newPath("ip-delete"), timeout: 10) }
         // As systemd's NetworkNamespacePath= does (ip netns exec would
-        // also give it a mount namespace of its own, which is refused).
+        // also give it a mount namespace of its own).
         let program = try startProgram("named", "/usr/bin/nsenter", [
             "--net=/run/netns/\(name)", "/bin/sh", "-c", "ip link set lo up && echo ready && exec sleep 600",
         ])

@@ -1,0 +1,166 @@
+import Checkpoint
+import Glibc
+import Ptrace
+import XCTest
+
+/// A process in a mount namespace of its own (unshare -m, systemd's
+/// PrivateTmp=, ProtectSystem=, ProtectHome=) comes back in a namespace of
+/// its own with the same mounts: crtool's that the namespace kept, with
+/// the flags it gave them, directories bound from crtool's namespace, a
+/// tmpfs of its own with what it held, and none of crtool's it had
+/// unmounted. crtool's own mounts are left as they were.
+/// fixtures/namespaces/mountns.py checks its mounts every tick.
+final class MountNamespaceTests: EndToEndCase {
+    private let script = BuildProducts.packageRoot + "/fixtures/namespaces/mountns.py"
+
+    func testAProcessInAMountNamespaceOfItsOwnComesBackWithItsMounts() throws {
+        let base = try canonical(scratch.newDirectory("mounts"))
+        let (source, shared, hostOnly) = (base + "/source", base + "/shared", base + "/host-only")
+        for directory in [source, shared, hostOnly] { XCTAssertEqual(mkdir(directory, 0o755), 0) }
+        // A mount of crtool's namespace that the program's unmounts: the
+        // restore's copy of crtool's namespace must lose it again.
+        try mountTmpfs("crtool-host-only", at: hostOnly)
+        defer { umount2(hostOnly, Int32(MNT_DETACH)) }
+        // A shared mount of crtool's, which the program's tmpfs sits on:
+        // a mount made on its copy before the copy is made a slave would
+        // appear in crtool's namespace too.
+        try mountTmpfs("crtool-shared", at: shared)
+        defer { umount2(shared, Int32(MNT_DETACH)) }
+        let madeShared = try runCommand("/bin/mount", ["--make-shared", shared], outputPrefix: scratch.newPath("make-shared"), timeout: 10)
+        XCTAssertTrue(madeShared.succeeded, "\(madeShared)")
+        let point = shared + "/point"
+        XCTAssertEqual(mkdir(point, 0o755), 0)
+        let setup = [
+            "mount -t tmpfs -o size=1m,mode=755 crtool-tmp \(point)",
+            "mkdir \(point)/data \(point)/ro",
+            "touch \(point)/empty", "chown 1:2 \(point)/empty", "chmod 640 \(point)/empty",
+            "ln -s /etc/hostname \(point)/link",
+            "mknod -m 620 \(point)/null c 1 3",
+            "mount --bind \(source) \(point)/data",
+            "mount --bind /usr/share \(point)/ro", "mount -o remount,bind,ro,nosuid \(point)/ro",
+            "mount --make-shared \(point)",
+            "umount \(hostOnly)",
+            "cd \(point)",
+            "exec python3 \(script) \(point)",
+        ].joined(separator: " && ")
+        let crtools = try mountView(of: getpid())
+        let program = try startProgram("mountns", "/usr/bin/unshare", ["--mount", "--propagation", "slave", "/bin/sh", "-c", setup])
+        defer { try? stopTree(program.pid) }
+        let own = try NamespaceKind.mnt.ownID()
+        XCTAssertNotEqual(try NamespaceKind.mnt.id(pid: program.pid), own)
+        let before = try mountView(of: program.pid)
+        XCTAssertTrue(before.contains("\(point) tmpfs crtool-tmp / relatime shared"), before.joined(separator: "\n"))
+
+        let image = try checkpoint(program)
+        let saved = try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        let mounts = try XCTUnwrap(saved.first { $0.kind == .mnt }?.mounts)
+        XCTAssertEqual(mounts.first { $0.mountPoint == point }?.origin, .fresh)
+        XCTAssertEqual(mounts.first { $0.mountPoint == point }?.entries?.map(\.path).sorted(), ["", "data", "empty", "link", "null", "ro"])
+        XCTAssertEqual(mounts.first { $0.mountPoint == point + "/data" }?.bindSource, source)
+        XCTAssertEqual(mounts.first { $0.mountPoint == point + "/ro" }?.bindSource, "/usr/share")
+        XCTAssertEqual(mounts.first?.origin, .host)
+        XCTAssertFalse(mounts.contains { $0.mountPoint == hostOnly }, "the unmounted host mount was saved")
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("2 bound, 1 made anew") && shown.stdout.contains("    \(point): tmpfs made anew, relatime"), "\(shown)")
+
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 5, after: mark)
+        assertSequence(program, "tick")
+        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        XCTAssertNotEqual(try NamespaceKind.mnt.id(pid: program.pid), own, "the restored process is in crtool's mount namespace")
+        XCTAssertEqual(try mountView(of: program.pid).sorted(), before.sorted())
+        XCTAssertEqual(try mountView(of: getpid()), crtools, "the restore changed crtool's own mounts")
+        // The log lives in the host directory bound into the namespace.
+        let written = (readTextFile(source + "/log") ?? "").split(separator: "\n").compactMap { Int($0) }
+        XCTAssertGreaterThan(written.count, 5)
+        XCTAssertEqual(written, Array(0..<written.count), "the numbers the program wrote through the bind mount")
+        var st = stat()
+        XCTAssertEqual(lstat("/proc/\(program.pid)/root\(point)/empty", &st), 0)
+        XCTAssertEqual([st.st_uid, st.st_gid, st.st_mode & 0o7777, UInt32(st.st_size)], [1, 2, 0o640, 0])
+        XCTAssertEqual(lstat("/proc/\(program.pid)/root\(point)/null", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o7777, 0o620)
+    }
+
+    /// A file system only the namespace has and crtool does not make anew
+    /// (a devpts instance of its own here) is named.
+    func testAMountCrtoolCannotMakeAgainIsRefusedByName() throws {
+        let point = try canonical(scratch.newDirectory("pts"))
+        let program = try startProgram("devpts", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount -t devpts -o newinstance crtool-pts \(point) && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["the mount at \(point) in mnt:[", "devpts crtool-pts", "is not a file system crtool makes anew"],
+                              namingAnFd: false)
+    }
+
+    /// A tmpfs of the namespace comes back with its skeleton, not its
+    /// data: one holding a file with bytes in it is refused, naming it.
+    func testATmpfsHoldingDataIsRefusedByName() throws {
+        let point = try canonical(scratch.newDirectory("tmp"))
+        let program = try startProgram("tmpfs", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount -t tmpfs crtool-tmp \(point) && echo hi > \(point)/file && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["the tmpfs at \(point) in mnt:[", "holds \(point)/file, a file of 3 bytes"], namingAnFd: false)
+    }
+
+    /// An image whose namespace cannot be made is refused before any
+    /// process exists: a mount of crtool's it shared that crtool's
+    /// namespace no longer has, a bind source that is gone, and a hostile
+    /// list of mounts, each named.
+    func testARestoreRefusesANamespaceItCannotMake() throws {
+        let base = try canonical(scratch.newDirectory("mounts"))
+        let (shared, source, point) = (base + "/shared", base + "/source", base + "/point")
+        for directory in [shared, source, point] { XCTAssertEqual(mkdir(directory, 0o755), 0) }
+        try mountTmpfs("crtool-shared", at: shared)
+        defer { umount2(shared, Int32(MNT_DETACH)) }
+        let program = try startProgram("binder", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount --bind \(source) \(point) && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        let image = try checkpoint(program)
+        let file = NamespaceImage.listFile
+        for (from, to, field) in [
+            ("\"parent\" : 0", "\"parent\" : 99999", ".parent"),
+            ("\"origin\" : \"host\"", "\"origin\" : \"fresh\"", "mounts[0].origin"),
+            ("\"bindSource\" : \"\(source)\"", "\"bindSource\" : \"relative\"", ".bindSource"),
+            ("\"mountPoint\" : \"\(point)\"", "\"mountPoint\" : \"\(point)/../../etc\"", ".mountPoint"),
+        ] {
+            try assertRestoreRefused(try editedCopy(of: image, file: file, replacing: from, with: to), pid: program.pid, mentioning: [file, field])
+        }
+        XCTAssertEqual(rename(source, source + ".moved"), 0)
+        try assertRestoreRefused(image, pid: program.pid, mentioning: ["had \(source) of crtool's namespace bound at \(point)", "put it back"])
+        XCTAssertEqual(rename(source + ".moved", source), 0)
+        XCTAssertEqual(umount2(shared, Int32(MNT_DETACH)), 0)
+        try assertRestoreRefused(image, pid: program.pid, mentioning: ["had crtool's mount at \(shared) (tmpfs crtool-shared)", "no such mount there now"])
+        try mountTmpfs("crtool-shared", at: shared)
+        try restore(image, as: program)
+        XCTAssertTrue(try mountView(of: program.pid).contains { $0.hasPrefix("\(point) ") })
+    }
+
+    /// The path as mountinfo and getcwd give it, without the doubled
+    /// slashes of a scratch path.
+    private func canonical(_ path: String) throws -> String {
+        guard let resolved = realpath(path, nil) else { throw HarnessError("realpath \(path): \(String(cString: strerror(errno)))") }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private func mountTmpfs(_ name: String, at point: String) throws {
+        let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", name, point], outputPrefix: scratch.newPath("mount"), timeout: 10)
+        XCTAssertTrue(mounted.succeeded, "\(mounted)")
+    }
+
+    /// Each mount as one line: place, type, source, directory, its own
+    /// flags and how it propagates (the kind, not the group's number,
+    /// which a restore cannot choose).
+    private func mountView(of pid: Int32) throws -> [String] {
+        try MountTable.parentsFirst(MountTable.read(pid: pid)).map { m in
+            let flags = m.mountOptions.filter { MountFlag(rawValue: $0) != nil }.joined(separator: ",")
+            let kinds = [("shared:", "shared"), ("master:", "slave"), ("unbindable", "unbindable")]
+                .filter { prefix, _ in m.propagation.contains { $0.hasPrefix(prefix) } }.map(\.1)
+            return "\(m.mountPoint) \(m.fsType) \(m.source) \(m.root) \(flags) \(kinds.joined(separator: ","))".trimmingCharacters(in: .whitespaces)
+        }
+    }
+}
