@@ -105,6 +105,47 @@ final class MountNamespaceTests: EndToEndCase {
         try assertDumpRefused(program, mentioning: ["the tmpfs at \(point) in mnt:[", "holds \(point)/file, a file of 3 bytes"], namingAnFd: false)
     }
 
+    /// A unix socket bound to a path the namespace shares with crtool's is
+    /// bound again under the same name, and answers there.
+    func testAUnixListenerInAMountNamespaceKeepsItsName() throws {
+        let base = try canonical(scratch.newDirectory("mounts"))
+        let serve = "import socket; s = socket.socket(socket.AF_UNIX); s.bind('\(base)/sock'); s.listen(); print('ready', flush=True)\n"
+            + "while True:\n c, _ = s.accept(); c.sendall(s.getsockname().encode()); c.close()"
+        let program = try startProgram("unix", "/usr/bin/unshare", ["--mount", "python3", "-c", serve])
+        defer { try? stopTree(program.pid) }
+        XCTAssertNotEqual(try NamespaceKind.mnt.id(pid: program.pid), try NamespaceKind.mnt.ownID())
+        _ = try roundTrip(program)
+        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in (base + "/sock").utf8.enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(connected, 0, "connect: \(String(cString: strerror(errno)))")
+        var reply = [UInt8](repeating: 0, count: 4096)
+        let count = read(client, &reply, reply.count)
+        XCTAssertEqual(String(decoding: reply.prefix(max(count, 0)), as: UTF8.self), base + "/sock", "the name the restored listener has")
+    }
+
+    /// crtool binds a unix socket again from its own namespace, where a
+    /// path under a bind mount of the namespace's is another name: such a
+    /// socket is refused at the dump, not at the restore.
+    func testAUnixSocketBoundUnderABindMountIsRefusedByName() throws {
+        let base = try canonical(scratch.newDirectory("mounts"))
+        let (source, point) = (base + "/source", base + "/point")
+        for directory in [source, point] { XCTAssertEqual(mkdir(directory, 0o755), 0) }
+        let listen = "import socket, time; s = socket.socket(socket.AF_UNIX); s.bind('\(point)/sock'); s.listen(); print('ready', flush=True); time.sleep(600)"
+        let program = try startProgram("unix", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount --bind \(source) \(point) && exec python3 -c \"\(listen)\"",
+        ])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["is a unix socket bound to \(point)/sock", "has from \(source)/sock of crtool's"])
+    }
+
     /// An image whose namespace cannot be made is refused before any
     /// process exists: a mount of crtool's it shared that crtool's
     /// namespace no longer has, a bind source that is gone, and a hostile

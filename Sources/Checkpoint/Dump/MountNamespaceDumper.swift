@@ -79,6 +79,32 @@ enum MountNamespaceDumper {
         return saved
     }
 
+    /// What the restore makes or opens from crtool's namespace at a path
+    /// of the namespace's (FIFOs, deleted files, inotify watches, unix
+    /// socket files) must be there too: not in a tmpfs made anew, and a
+    /// socket's file at the very path it was bound to, as bind(2) names
+    /// the socket by it. Refused here rather than at the restore.
+    static func requireReachable(_ processes: [ProcessImage], mounts: [SavedMount]) throws {
+        for p in processes {
+            for f in p.files {
+                var paths: [String] = []
+                if f.kind == .fifo || f.kind == .deletedFile { paths.append(f.path) }
+                paths += f.inotify?.watches.map(\.path) ?? []
+                for path in paths where path.hasPrefix("/") && MountedPath.host(path, in: mounts) == nil {
+                    throw CheckpointError("pid \(p.pid) fd \(f.fd) needs \(path), in a file system its mount namespace has of its own; "
+                        + "crtool makes or opens it from its own namespace, where that file system is not")
+                }
+                guard let bound = f.unixSocket?.socket.name?.resolvedPath, bound.hasPrefix("/") else { continue }
+                let reached = MountedPath.host(bound, in: mounts)
+                guard reached == bound else {
+                    throw CheckpointError("pid \(p.pid) fd \(f.fd) is a unix socket bound to \(bound), which its mount namespace has "
+                        + (reached.map { "from \($0) of crtool's" } ?? "in a file system of its own")
+                        + "; crtool binds sockets from its own namespace, where the socket could not have that name")
+                }
+            }
+        }
+    }
+
     static func propagation(of m: MountEntry) -> [String] {
         var kinds: [MountPropagation] = []
         if m.propagation.contains(where: { $0.hasPrefix("shared:") }) { kinds.append(.shared) }

@@ -34,6 +34,7 @@ enum NamespaceDumper {
                 case .mnt:
                     var namespace = NamespaceImage(kind: .mnt, id: id)
                     namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid)
+                    try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
                     saved.append(namespace)
                 default:
                     preconditionFailure("\(kind.title) is not saved")

@@ -76,9 +76,9 @@ enum UnixSocketInspector {
             // directory of that moment. The socket file's inode says
             // whether a path found now is still that file.
             let base = (try? ProcFile.link(path.hasPrefix("/") ? "/proc/\(pid)/root" : "/proc/\(pid)/cwd", pid: pid)) ?? "/"
-            let candidate = ReachablePath.of(base == "/" ? (path.hasPrefix("/") ? path : "/" + path) : base + (path.hasPrefix("/") ? "" : "/") + path, pid: pid)
+            let candidate = base == "/" ? (path.hasPrefix("/") ? path : "/" + path) : base + (path.hasPrefix("/") ? "" : "/") + path
             var st = stat()
-            guard stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK,
+            guard stat(ReachablePath.of(candidate, pid: pid), &st) == 0, st.st_mode & S_IFMT == S_IFSOCK,
                   let fileInode = diag.fileInode, UInt32(truncatingIfNeeded: st.st_ino) == fileInode else {
                 throw Refusal(what: "a unix socket bound to \(path), whose socket file was removed or replaced since")
             }

@@ -201,10 +201,10 @@ struct UnixSocketMaker {
         if case .unixPath(let path) = address {
             // The name a socket has is the path bind(2) was given: one
             // that leads elsewhere in crtool's namespace would be another.
-            guard try context.hostPath(path, for: "a unix socket's file") == path else {
+            let reached = try context.hostPath(path, for: "a unix socket's file")
+            guard reached == path else {
                 throw CheckpointError("pid \(context.pid) has a unix socket bound to \(path), which its mount namespace has from "
-                    + "\(try context.hostPath(path, for: "a unix socket's file")); crtool binds sockets from its own namespace, "
-                    + "where the socket would be named that instead")
+                    + "\(reached); crtool binds sockets from its own namespace, where the socket would be named that instead")
             }
             try StaleSocketFile.remove(path)
             try Sockets.bind(fd, address)
