@@ -56,7 +56,7 @@ enum SavedMountCheck {
     }
 
     private static func checkEntries(_ entries: [SavedMountEntry], file: String, field: String) throws {
-        guard entries.count <= MountNamespaceDumper.maximumEntries + 1 else {
+        guard entries.count <= MountNamespaceDumper.maximumEntries else {
             throw ImageError(file: file, field: field, reason: "\(entries.count) entries (at most \(MountNamespaceDumper.maximumEntries))")
         }
         var directories: Set<String> = []
