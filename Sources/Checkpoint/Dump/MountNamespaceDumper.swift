@@ -36,8 +36,7 @@ enum MountNamespaceDumper {
                 throw CheckpointError("the mount table of \(namespace) lists \(m.mountPoint) (mount \(m.id)) on a mount it does not list")
             }
             var mount = SavedMount(mountPoint: m.mountPoint, parent: parent, origin: .host, fsType: m.fsType, source: m.source, root: m.root,
-                                   flags: m.mountOptions.filter { MountFlag(rawValue: $0) != nil },
-                                   propagation: propagation(of: m))
+                                   flags: m.ownFlags, propagation: m.propagationKinds.map(\.rawValue))
             let onTop = !theirs[(i + 1)...].contains { $0.mountPoint == m.mountPoint }
             if let same = ours.first(where: { o in
                 !taken.contains(o.id) && o.mountPoint == m.mountPoint && o.major == m.major && o.minor == m.minor && o.root == m.root
@@ -103,14 +102,6 @@ enum MountNamespaceDumper {
                 }
             }
         }
-    }
-
-    static func propagation(of m: MountEntry) -> [String] {
-        var kinds: [MountPropagation] = []
-        if m.propagation.contains(where: { $0.hasPrefix("shared:") }) { kinds.append(.shared) }
-        if m.propagation.contains(where: { $0.hasPrefix("master:") }) { kinds.append(.slave) }
-        if m.propagation.contains("unbindable") { kinds.append(.unbindable) }
-        return kinds.map(\.rawValue)
     }
 
     /// A path of crtool's that shows what `m` shows: below one of crtool's

@@ -28,7 +28,7 @@ enum MountNamespaceMaker {
         let what = "mnt:[\(id)]"
         try inj.checked("making every mount of the namespace made for \(what) a slave", Syscall.mount,
                         try inj.stage(string: "none", at: first), try inj.stage(string: "/", at: second), 0,
-                        recursive | UInt64(MountPropagationCall.slave), 0)
+                        recursive | MountPropagationCall.slave, 0)
         let copied = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let kept = try match(mounts, in: copied, namespace: what)
         var madeFDs: [Int: UInt64] = [:]
@@ -45,7 +45,7 @@ enum MountNamespaceMaker {
             switch m.origin {
             case .host:
                 let now = kept[i]!
-                guard Set(now.mountOptions.filter { MountFlag(rawValue: $0) != nil }) != Set(m.flags) else { continue }
+                guard Set(now.ownFlags) != Set(m.flags) else { continue }
                 let fd = try exact(m.mountPoint, with: inj)
                 madeFDs[i] = fd
                 try setFlags(m, on: fd, with: inj)
@@ -70,7 +70,8 @@ enum MountNamespaceMaker {
             let wanted = Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))
             if m.origin == .host {
                 let copy = kept[i]!
-                let isSlaveNow = copy.propagation.contains { $0.hasPrefix("shared:") || $0.hasPrefix("master:") }
+                // The first call made every shared or slave mount of the copy a slave.
+                let isSlaveNow = !Set(copy.propagationKinds).isDisjoint(with: [.shared, .slave])
                 if wanted == (isSlaveNow ? [.slave] : []) { continue }
             }
             let fd = try madeFDs[i] ?? exact(m.mountPoint, with: inj)
