@@ -33,16 +33,16 @@ long cr_syscall6(long nr, uint64_t a1, uint64_t a2, uint64_t a3,
     return syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
-pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
-                     char *const envp[], int gate_fd)
+pid_t cr_spawn_gated(const pid_t *tids, size_t ntids, uint64_t flags, const char *path,
+                     char *const argv[], char *const envp[], int gate_fd, int keep_fd)
 {
-    pid_t tids[1] = { want_pid };
     cr_clone_args args;
     memset(&args, 0, sizeof(args));
+    args.flags = flags;
     args.exit_signal = SIGCHLD;
-    if (want_pid > 0) {
+    if (ntids > 0) {
         args.set_tid = (uint64_t)(uintptr_t)tids;
-        args.set_tid_size = 1;
+        args.set_tid_size = ntids;
     }
     long r = syscall(SYS_clone3, &args, sizeof(args));
     if (r != 0)
@@ -58,7 +58,16 @@ pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
         syscall(SYS_exit_group, 126);
     uint64_t empty = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
-    syscall(SYS_close_range, 3, ~0U, 0);
+    int first_closed = 3;
+    if (keep_fd >= 0) {
+        /* Kept across exec at 3: dup3 leaves the copy without O_CLOEXEC. */
+        if (keep_fd != 3 && syscall(SYS_dup3, keep_fd, 3, 0) != 3)
+            syscall(SYS_exit_group, 125);
+        if (keep_fd == 3 && syscall(SYS_fcntl, 3, F_SETFD, 0) != 0)
+            syscall(SYS_exit_group, 125);
+        first_closed = 4;
+    }
+    syscall(SYS_close_range, first_closed, ~0U, 0);
     syscall(SYS_execve, path, argv, envp);
     syscall(SYS_exit_group, 127);
     return -1;

@@ -8,7 +8,12 @@ public struct GatedProcess {
     private let gateWrite: Int32
 
     /// Forks (clone3 with set_tid) and leaves the child waiting before exec.
-    public static func spawn(pid wanted: Int32, executable: String, arguments: [String]) throws -> GatedProcess {
+    /// `namespacePids`: the pid in each PID namespace, the caller's first,
+    /// as NSpid lists them; with more than one, the child is the first
+    /// process of a new PID namespace (`wanted` is then the caller's). A
+    /// `handing` descriptor reaches the program at 3.
+    public static func spawn(pid wanted: Int32, namespacePids: [Int32] = [], executable: String, arguments: [String],
+                             handing kept: Int32? = nil) throws -> GatedProcess {
         var fds: [Int32] = [0, 0]
         if pipe(&fds) != 0 { throw SystemError("pipe for the restore gate") }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -16,16 +21,21 @@ public struct GatedProcess {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [nil]
         defer { argv.forEach { free($0) } }
+        let tids: [pid_t] = namespacePids.count > 1 ? namespacePids.reversed() : wanted > 0 ? [wanted] : []
+        let flags: UInt64 = namespacePids.count > 1 ? NamespaceKind.pid.cloneFlag : 0
         let child = argv.withUnsafeBufferPointer { a in
             envp.withUnsafeBufferPointer { e in
-                cr_spawn_gated(wanted, executable, a.baseAddress, e.baseAddress, fds[0])
+                tids.withUnsafeBufferPointer { t in
+                    cr_spawn_gated(t.baseAddress, t.count, flags, executable, a.baseAddress, e.baseAddress, fds[0], kept ?? -1)
+                }
             }
         }
         let err = errno
         close(fds[0])
         if child < 0 {
             close(fds[1])
-            throw SystemError("clone3 with set_tid \(wanted)", pid: wanted, errno: err)
+            let what = namespacePids.count > 1 ? "clone3 with CLONE_NEWPID and set_tid \(namespacePids)" : "clone3 with set_tid \(wanted)"
+            throw SystemError(what, pid: wanted, errno: err)
         }
         return GatedProcess(pid: child, gateWrite: fds[1])
     }

@@ -42,12 +42,19 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
         try Self.id(link: ProcFile.link(path(pid: pid, tid: tid), pid: pid), path: path(pid: pid, tid: tid))
     }
 
+    /// The PID namespace `pid`'s next children are born in: its own, but
+    /// after an unshare(CLONE_NEWPID) or a setns the one it chose.
+    public static func pidForChildrenID(pid: Int32) throws -> UInt64 {
+        let path = "/proc/\(pid)/ns/pid_for_children"
+        return try id(link: ProcFile.link(path, pid: pid), path: path)
+    }
+
     /// The namespace of this kind crtool itself is in.
     public func ownID() throws -> UInt64 {
         try Self.id(link: ProcFile.link("/proc/self/ns/\(rawValue)"), path: "/proc/self/ns/\(rawValue)")
     }
 
-    static func id(link: String, path: String) throws -> UInt64 {
+    public static func id(link: String, path: String) throws -> UInt64 {
         guard link.hasSuffix("]"), let open = link.firstIndex(of: "["),
               let id = UInt64(link[link.index(after: open)..<link.index(before: link.endIndex)]) else {
             throw SystemError("read the namespace \(path) names (\(link))", errno: EINVAL)

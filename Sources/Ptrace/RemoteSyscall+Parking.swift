@@ -81,7 +81,7 @@ extension RemoteSyscall {
     /// clears any single step left from before. Returns each call's raw
     /// result.
     func parkedTrip(_ trip: ArraySlice<SyscallRequest>, table tableOffset: Int, place: Parking) throws -> [Int64] {
-        let end = SyscallRequest(Syscall.tgkill, UInt64(tracee.pid), UInt64(tracee.tid), UInt64(place.endSignal))
+        let end = SyscallRequest(Syscall.tgkill, UInt64(tracee.ownIDs.pid), UInt64(tracee.ownIDs.tid), UInt64(place.endSignal))
         let address = try stage(Self.table(of: trip + [end]), at: tableOffset)
         var regs = saved
         regs.origRax = UInt64.max

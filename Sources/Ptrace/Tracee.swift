@@ -10,6 +10,14 @@ public final class Tracee {
     public let pid: Int32
     let owner: pthread_t
     public private(set) var lastStop: Stop?
+    /// The ids the thread has in its own PID namespace, which a call
+    /// injected into it must name it by (tgkill, rt_sigqueueinfo): the
+    /// same as `pid` and `tid` in crtool's. Read once, on first use.
+    public private(set) lazy var ownIDs: (pid: Int32, tid: Int32) = {
+        guard let status = try? ProcStatus.read(pid: pid, tid: tid),
+              let tgid = status.namespaceGroupIDs.last, let own = status.namespaceIDs.last else { return (pid, tid) }
+        return (tgid, own)
+    }()
 
     init(tid: Int32, pid: Int32) {
         self.tid = tid

@@ -32,13 +32,17 @@ long cr_syscall6(long nr, uint64_t a1, uint64_t a2, uint64_t a3,
                  uint64_t a4, uint64_t a5, uint64_t a6);
 
 /*
- * Start `path` as a new process whose PID is `want_pid` (0: any PID).
+ * Start `path` as a new process with clone3 `flags` (CLONE_NEWPID: the
+ * first process of a new PID namespace) and the pids `tids` (set_tid:
+ * innermost namespace first; none: any PID).
  * The child blocks reading one byte from `gate_fd` before it execs, so the
- * caller can seize it and see the exec stop. Only raw system calls run in
- * the child. Returns the pid or -1/errno.
+ * caller can seize it and see the exec stop. `keep_fd` (unless -1) is
+ * handed to the program at descriptor 3; every other one but stdio is
+ * closed. Only raw system calls run in the child. Returns the pid (as the
+ * caller's namespace numbers it) or -1/errno.
  */
-pid_t cr_spawn_gated(pid_t want_pid, const char *path, char *const argv[],
-                     char *const envp[], int gate_fd);
+pid_t cr_spawn_gated(const pid_t *tids, size_t ntids, uint64_t flags, const char *path,
+                     char *const argv[], char *const envp[], int gate_fd, int keep_fd);
 
 ssize_t cr_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
                             const struct iovec *remote, unsigned long nremote);

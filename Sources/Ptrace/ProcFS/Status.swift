@@ -35,6 +35,19 @@ public struct ProcStatus: Equatable, Sendable {
         fields["x86_Thread_features"]?.split(separator: " ").contains("shstk") ?? false
     }
 
+    /// The thread's id in each PID namespace it is in, from the reader's
+    /// (NSpid: the first is the one /proc was opened with) down to its
+    /// own; for a thread group, the process's pids. Empty on a kernel
+    /// without the field.
+    public var namespaceIDs: [Int32] {
+        (fields["NSpid"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
+    }
+
+    /// The thread group's pids likewise (NStgid).
+    public var namespaceGroupIDs: [Int32] {
+        (fields["NStgid"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
+    }
+
     public static func read(pid: Int32) throws -> ProcStatus {
         try parse(ProcFile.text("/proc/\(pid)/status", pid: pid), file: "/proc/\(pid)/status")
     }
