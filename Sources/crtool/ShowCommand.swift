@@ -42,7 +42,8 @@ struct ShowCommand: ParsableCommand {
             }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
-                    let held = n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
+                    let held = n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
+                        : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
                         : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
                         : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down"), no other device"
                         : n.sysvIPC.map { o in "System V objects made again: " + [
@@ -88,7 +89,7 @@ struct ShowCommand: ParsableCommand {
                 print("  executable \(p.executable), cwd \(p.cwd)")
                 print("  \(p.threads.count) thread\(p.threads.count == 1 ? "" : "s"):")
                 for t in p.threads {
-                    print("    \(t.tid) \(t.name)\(t.stoppedIn.map { ", stopped in \($0)" } ?? "")\(t.pendingSignals.isEmpty ? "" : ", \(t.pendingSignals.count) pending signal(s)")"
+                    print("    \(t.tid)\(t.tid != p.pid ? t.namespaceTids?.last.map { " (\($0) inside)" } ?? "" : "") \(t.name)\(t.stoppedIn.map { ", stopped in \($0)" } ?? "")\(t.pendingSignals.isEmpty ? "" : ", \(t.pendingSignals.count) pending signal(s)")"
                           + (t.scheduling.map { ", " + Self.describe($0) } ?? ""))
                 }
                 let cgroups = (p.cgroups ?? []).filter { $0.path != "/" }
@@ -96,7 +97,12 @@ struct ShowCommand: ParsableCommand {
                     print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
                 }
                 if let own = p.namespaces {
-                    print("  namespaces of its own: " + NamespaceImage.savedKinds.compactMap { k in own[k].map { "\(k.rawValue):[\($0)]" } }.joined(separator: ", "))
+                    let kinds = NamespaceImage.savedKinds.compactMap { k in own[k].map { "\(k.rawValue):[\($0)]" } }
+                    if !kinds.isEmpty { print("  namespaces of its own: " + kinds.joined(separator: ", ")) }
+                    if let ids = p.namespacePids, let inside = ids.last {
+                        print("  pid \(inside) in its PID namespace" + (inside == 1 ? " (its first process)" : ""))
+                    }
+                    if let forChildren = own.pidForChildren { print("  its children are born in pid:[\(forChildren)]") }
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
                 if let mapped = p.mappedFiles, !mapped.isEmpty {

@@ -101,8 +101,11 @@ final class FrozenTree {
     /// for its frozen parent to reap it; nil when it runs or is gone.
     private static func zombie(_ pid: Int32) -> ZombieImage? {
         guard let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) else { return nil }
-        return ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
-                           exitStatus: s.exitStatus)
+        var zombie = ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
+                                 exitStatus: s.exitStatus)
+        // A zombie's namespaces are gone, its pids are not.
+        if let ids = try? ProcStatus.read(pid: pid).namespaceIDs, ids.count > 1 { zombie.namespacePids = ids }
+        return zombie
     }
 
     /// Lets every process go on as it was.

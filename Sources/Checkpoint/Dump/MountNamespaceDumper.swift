@@ -78,6 +78,22 @@ enum MountNamespaceDumper {
         return saved
     }
 
+    /// A proc shows the PID namespace of the process that mounted it, and
+    /// the restore mounts the namespace's from its first process (`maker`,
+    /// the first of the tree in it, as the restore orders them): a proc of
+    /// another PID namespace (util-linux's unshare --pid --fork
+    /// --mount-proc, dumped from unshare) would show the wrong processes.
+    /// The proc's namespace is that of the pid 1 it lists.
+    static func requireProcOfMaker(_ mounts: [SavedMount], namespace id: UInt64, maker: ProcessImage) throws {
+        let wanted = maker.namespaces?.pid ?? NamespaceCheck.own[.pid]
+        for m in mounts where m.origin == .fresh && m.fsType == "proc" {
+            let path = "/proc/\(maker.pid)/root\(m.mountPoint == "/" ? "" : m.mountPoint)/1/ns/pid"
+            guard let shown = try? NamespaceKind.id(link: ProcFile.link(path, pid: maker.pid), path: path), shown != wanted else { continue }
+            throw CheckpointError("the proc at \(m.mountPoint) in mnt:[\(id)] shows pid:[\(shown)], but pid \(maker.pid), which the restore makes that mount namespace from, is in pid:[\(wanted.map(String.init) ?? "?")]; "
+                + "dump the tree from the first process of pid:[\(shown)] (pid 1 in it)")
+        }
+    }
+
     /// What the restore makes or opens from crtool's namespace at a path
     /// of the namespace's (FIFOs, deleted files, inotify watches, unix
     /// socket files) must be there too: not in a tmpfs made anew, and a

@@ -1,8 +1,9 @@
 import Ptrace
 
-/// The namespaces a process is in that crtool is not. A UTS, IPC,
+/// The namespaces a process is in that crtool is not. A PID namespace
+/// directly inside crtool's (unshare --pid --fork) and a UTS, IPC,
 /// network or mount namespace of its own (unshare, systemd's
-/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=) is made
+/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=) are made
 /// again at the restore; the
 /// other kinds would bring the process back in the wrong ones, so the dump
 /// refuses them, naming the namespace.
@@ -22,7 +23,16 @@ enum NamespaceCheck {
             guard NamespaceImage.savedKinds.contains(kind) else {
                 throw CheckpointError("pid \(pid) runs in its own \(kind.title) (\(kind.rawValue):[\(theirs)], crtool is in \(kind.rawValue):[\(mine)]); crtool cannot checkpoint processes in other namespaces of this kind yet")
             }
+            if kind == .pid {
+                let depth = (try ProcStatus.read(pid: pid)).namespaceIDs.count - 1
+                guard depth == 1 else {
+                    throw CheckpointError("pid \(pid) runs in a PID namespace (pid:[\(theirs)]) \(depth) levels below crtool's; crtool makes PID namespaces again only directly inside its own")
+                }
+            }
             membership[kind] = theirs
+        }
+        if let forChildren = try? NamespaceKind.pidForChildrenID(pid: pid), forChildren != (membership.pid ?? own[.pid]) {
+            membership.pidForChildren = forChildren
         }
         return membership.isEmpty ? nil : membership
     }

@@ -5,10 +5,15 @@ import Ptrace
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
 /// its loopback's state (NetworkNamespaceDumper); the last two with the
 /// sysctls they were given (NamespaceSysctlDumper); a mount namespace
-/// with its mounts (MountNamespaceDumper). Warns of what the
+/// with its mounts (MountNamespaceDumper); a PID namespace by its id
+/// alone, once its processes are known to sit as the restore can make
+/// them (PidNamespaceLayout). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
-    static func dump(_ processes: [ProcessImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
+    static func dump(_ processes: [ProcessImage], zombies: [ZombieImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
+        if let problem = PidNamespaceLayout.problem(processes: processes, zombies: zombies) {
+            throw CheckpointError("\(problem.zombie ? "zombie" : "pid") \(problem.pid): \(problem.reason)")
+        }
         let tree = Set(processes.map(\.pid))
         var saved: [NamespaceImage] = []
         var warnings: [String] = []
@@ -17,6 +22,9 @@ enum NamespaceDumper {
             for kind in NamespaceImage.savedKinds {
                 guard let id = membership[kind], !saved.contains(where: { $0.kind == kind && $0.id == id }) else { continue }
                 switch kind {
+                case .pid:
+                    // It holds its processes, which carry their pids.
+                    saved.append(NamespaceImage(kind: .pid, id: id))
                 case .uts:
                     let names = try UTSNames.of(pid: p.pid)
                     saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
@@ -35,6 +43,7 @@ enum NamespaceDumper {
                     var namespace = NamespaceImage(kind: .mnt, id: id)
                     namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid)
                     try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
+                    try MountNamespaceDumper.requireProcOfMaker(namespace.mounts ?? [], namespace: id, maker: p)
                     saved.append(namespace)
                 default:
                     preconditionFailure("\(kind.title) is not saved")

@@ -137,6 +137,12 @@ enum ProcessCollector {
             complete.mappedFiles = facts.mappedFiles
             complete.cgroups = facts.cgroups
             complete.namespaces = layout.namespaces
+            if layout.namespaces?.pid != nil {
+                complete.namespacePids = status.namespaceIDs
+                for i in complete.threads.indices {
+                    complete.threads[i].namespaceTids = facts.threads[complete.threads[i].tid]?.status.namespaceIDs
+                }
+            }
             complete.loginUID = facts.loginUID
             // Only a process with locked memory can have asked for more;
             // reading smaps again is not worth it for the others.

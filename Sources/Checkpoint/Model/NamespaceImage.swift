@@ -7,14 +7,19 @@ import Ptrace
 /// namespaces.json.
 public struct NamespaceImage: Codable, Equatable, Sendable {
     public static let listFile = "namespaces.json"
-    /// The kinds a process may have of its own: made again with unshare,
-    /// they hold nothing a restore must fill but a UTS namespace's names,
+    /// The kinds a process may have of its own. A PID namespace holds
+    /// nothing but its processes, each made in it with its pids
+    /// (`PidNamespaceLayout`). The others are made again with unshare
+    /// (`enteredKinds`): they hold nothing a restore must fill but a UTS namespace's names,
     /// an IPC namespace's System V objects and whether a network
     /// namespace's loopback device is up (the only device a saved one has;
     /// its sockets are the processes' files), and a mount namespace's
     /// mounts. The mount namespace comes last at the restore, so that the
     /// proc, sysfs and mqueue it makes belong to the others.
-    public static let savedKinds: [NamespaceKind] = [.uts, .ipc, .net, .mnt]
+    public static let savedKinds: [NamespaceKind] = [.pid, .uts, .ipc, .net, .mnt]
+    /// Those a process enters once it exists: a process is born into its
+    /// PID namespace.
+    public static let enteredKinds: [NamespaceKind] = [.uts, .ipc, .net, .mnt]
 
     public var kind: NamespaceKind
     public var id: UInt64
@@ -50,12 +55,18 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
 /// The namespaces of its own a process was in, by id; nil for a kind in
 /// which it shared crtool's.
 public struct NamespaceMembership: Codable, Equatable, Sendable {
+    public var pid: UInt64?
     public var uts: UInt64?
     public var ipc: UInt64?
     public var net: UInt64?
     public var mnt: UInt64?
+    /// The PID namespace its children are born in when it is not its own:
+    /// one it made for a child and kept (util-linux's unshare --pid
+    /// --fork). A namespace of the tree's.
+    public var pidForChildren: UInt64?
 
-    public init(uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil, mnt: UInt64? = nil) {
+    public init(pid: UInt64? = nil, uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil, mnt: UInt64? = nil) {
+        self.pid = pid
         self.uts = uts
         self.ipc = ipc
         self.net = net
@@ -65,6 +76,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
     public subscript(kind: NamespaceKind) -> UInt64? {
         get {
             switch kind {
+            case .pid: return pid
             case .uts: return uts
             case .ipc: return ipc
             case .net: return net
@@ -74,6 +86,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
         }
         set {
             switch kind {
+            case .pid: pid = newValue
             case .uts: uts = newValue
             case .ipc: ipc = newValue
             case .net: net = newValue
@@ -83,5 +96,5 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
         }
     }
 
-    public var isEmpty: Bool { uts == nil && ipc == nil && net == nil && mnt == nil }
+    public var isEmpty: Bool { pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil }
 }

@@ -45,6 +45,9 @@ public struct ProcessImage: Codable, Equatable, Sendable {
     /// The namespaces of its own it was in (namespaces.json); absent when
     /// it shared every one with crtool.
     public var namespaces: NamespaceMembership?
+    /// In a PID namespace of its own: its pid in crtool's, then in its
+    /// own (NSpid); the restore gives it both. Absent in crtool's.
+    public var namespacePids: [Int32]?
     /// The audit login uid (/proc/PID/loginuid; 4294967295: none), which
     /// audit records carry to say on whose behalf the process runs.
     public var loginUID: UInt32?
@@ -146,6 +149,9 @@ public struct VMAImage: Codable, Equatable, Sendable {
 
 public struct ThreadImage: Codable, Equatable, Sendable {
     public var tid: Int32
+    /// Its tid in crtool's PID namespace, then in its process's, when
+    /// that is not crtool's.
+    public var namespaceTids: [Int32]?
     public var name: String
     public var registers: Registers
     /// XSAVE area (FPU, SSE, AVX state) as PTRACE_GETREGSET gave it.

@@ -11,6 +11,9 @@ public struct ZombieImage: Codable, Equatable, Sendable {
     public var command: String
     /// The wait status the parent will read (exit code << 8, or the signal).
     public var exitStatus: Int32
+    /// In a PID namespace other than crtool's (its parent's): its pid in
+    /// crtool's, then in that one.
+    public var namespacePids: [Int32]?
 
     public static let listFile = "zombies.json"
 }

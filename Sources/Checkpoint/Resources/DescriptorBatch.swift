@@ -24,9 +24,6 @@ final class DescriptorBatch {
     /// Bytes of the scratch area's lower half holding staged paths; the
     /// batch runner's table takes the upper half.
     private var stagedBytes = 0
-    /// The pidfd of crtool queued to be made, for the context to take
-    /// once the queue has run.
-    private var crtoolQueued: Int64?
 
     /// What a queued call must return: `result`, or any number that is
     /// not an error when nil.
@@ -120,40 +117,18 @@ final class DescriptorBatch {
                 throw e.failure(r)
             }
         }
-        if let made = crtoolQueued {
-            context.adoptCrtoolDescriptor(made)
-            crtoolQueued = nil
-        }
         let work = afterwards
         afterwards = []
         for w in work { try w() }
     }
 
-    /// The pidfd is made in the same trip as what is queued before it:
-    /// pidfd_open lands on the lowest free number, and F_DUPFD_CLOEXEC
-    /// parks it on the lowest free one at or above the context's parking
-    /// number (three trips of their own, for every process that takes a
-    /// descriptor from crtool). The queue runs then, so that the context
-    /// holds the pidfd before anything else may ask it for one.
+    /// The target's pidfd of crtool, which is not among the numbers free.
     private func crtoolDescriptor() throws -> Int64 {
         if let crtool { return crtool }
-        if let made = context.crtoolPidFD {
-            numbers.take(Int32(made))
-            crtool = made
-            return made
-        }
-        let opened = numbers.next()
-        let opening = FileRestoreContext.openingCrtool
-        queue(opening.request, returning: opened, opening.what)
-        let parked = numbers.next(atOrAbove: context.parking)
-        let parking = context.parkingCalls(opened: Int64(opened))
-        queue(parking.park.request, returning: parked, parking.park.what)
-        queue(parking.close.request, returning: 0, parking.close.what)
-        numbers.free(opened)
-        crtoolQueued = Int64(parked)
-        try flush()
-        crtool = Int64(parked)
-        return Int64(parked)
+        let made = try context.crtoolDescriptor()
+        numbers.take(Int32(made))
+        crtool = made
+        return made
     }
 
     /// Moves the new descriptor at `landing` to `f.fd`, with close-on-exec

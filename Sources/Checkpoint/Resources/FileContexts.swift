@@ -89,7 +89,7 @@ final class FileRestoreContext {
     /// end: a kind that acts as the process before then (a stream to the
     /// journal, which files lines by their sender's user) uses them.
     var credentials: Credentials?
-    /// The target's pidfd of crtool, once made.
+    /// The target's pidfd of crtool, once parked.
     private(set) var crtoolPidFD: Int64?
     /// Where the target keeps its pidfd of crtool: at or above this, above every image fd.
     let parking: Int32
@@ -112,34 +112,26 @@ final class FileRestoreContext {
         return r
     }
 
-    /// The target's pidfd of crtool, made on first use, at a number above
-    /// every image descriptor.
+    /// The target's pidfd of crtool: the one it inherited at 3 (every
+    /// process the restore makes does, `GatedProcess.spawn(handing:)`)
+    /// until `parkCrtoolDescriptor` moves it above the image's
+    /// descriptors, which the files are made among.
     func crtoolDescriptor() throws -> Int64 {
-        if let fd = crtoolPidFD { return fd }
-        let opened = try inj.checkedAll([Self.openingCrtool])[0]
-        let parking = parkingCalls(opened: opened)
-        let parked = try inj.checkedAll([parking.park, parking.close])[0]
-        crtoolPidFD = parked
-        return parked
+        crtoolPidFD ?? Self.inheritedCrtoolPidFD
     }
 
-    /// The target's pidfd of crtool, made by pidfd_open on the lowest free
-    /// number, then moved by `parkingCalls`.
-    static let openingCrtool = (what: "pidfd_open of crtool", request: SyscallRequest(Syscall.pidfdOpen, UInt64(getpid()), 0))
+    static let inheritedCrtoolPidFD: Int64 = 3
 
-    /// F_DUPFD_CLOEXEC of the pidfd at `opened` onto the lowest free number
-    /// at or above `parking` (above the image's descriptors, never one in
-    /// use), then the close of `opened`.
-    func parkingCalls(opened: Int64) -> (park: (what: String, request: SyscallRequest), close: (what: String, request: SyscallRequest)) {
-        (("parking the pidfd of crtool", SyscallRequest(Syscall.fcntl, UInt64(opened), UInt64(F_DUPFD_CLOEXEC), UInt64(parking))),
-         ("close", SyscallRequest(Syscall.close, UInt64(opened))))
-    }
-
-    /// Takes the pidfd of crtool a DescriptorBatch made in the target
-    /// (parked as `crtoolDescriptor` parks it) as this context's.
-    func adoptCrtoolDescriptor(_ fd: Int64) {
-        precondition(crtoolPidFD == nil, "pid \(pid) has a pidfd of crtool already")
-        crtoolPidFD = fd
+    /// Moves the inherited pidfd of crtool to the lowest free number at or
+    /// above `parking`, where no image descriptor goes, and closes every
+    /// other descriptor the stub had: the image's are made next. The
+    /// context then owns the pidfd (`finish` closes it).
+    func parkCrtoolDescriptor() throws {
+        precondition(crtoolPidFD == nil, "pid \(pid) has parked its pidfd of crtool already")
+        let parked = try inj.checked("parking the pidfd of crtool", Syscall.fcntl, UInt64(Self.inheritedCrtoolPidFD), UInt64(F_DUPFD_CLOEXEC), UInt64(parking))
+        _ = try inj.checkedAll([("closing the stub's descriptors", SyscallRequest(Syscall.closeRange, 0, UInt64(parked - 1), 0)),
+                                ("closing the stub's descriptors", SyscallRequest(Syscall.closeRange, UInt64(parked + 1), UInt64(UInt32.max), 0))])
+        crtoolPidFD = Int64(parked)
     }
 
     /// Closes the target's pidfd of crtool.

@@ -59,7 +59,8 @@ enum PosixTimers {
     /// Once every thread of the process exists: a timer may signal one
     /// thread alone (SIGEV_THREAD_ID) or count one thread's CPU time, and
     /// timer_create takes neither for a thread that is not there yet.
-    static func restore(_ timers: [PosixTimerImage], with inj: RemoteSyscall) throws {
+    /// The thread a timer signals is named as the process numbers it.
+    static func restore(_ timers: [PosixTimerImage], of process: ProcessImage, with inj: RemoteSyscall) throws {
         guard !timers.isEmpty else { return }
         let on = try inj.call(Syscall.prctl, 77, 1, 0, 0, 0) // PR_TIMER_CREATE_RESTORE_IDS, ON
         if on < 0 {
@@ -67,7 +68,8 @@ enum PosixTimers {
         }
         for t in timers.sorted(by: { $0.id < $1.id }) {
             // struct sigevent: sigval, signo, notify, then the thread id.
-            var event = [UInt8].le(t.value) + [UInt8].le(t.signal, t.notify, t.thread)
+            let thread = process.threads.first { $0.tid == t.thread }?.namespaceTids?.last ?? t.thread
+            var event = [UInt8].le(t.value) + [UInt8].le(t.signal, t.notify, thread)
             event += [UInt8](repeating: 0, count: 64 - event.count)
             let eventAddress = try inj.stage(event, at: 0)
             let idAddress = try inj.stage([UInt8].le(t.id), at: 128)

@@ -41,7 +41,7 @@ final class NamespaceRestorer {
     /// `parent`: the process it was forked from here (nil for the root,
     /// which starts in crtool's namespaces).
     func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall, warnings: inout [String]) throws {
-        for kind in NamespaceImage.savedKinds {
+        for kind in NamespaceImage.enteredKinds {
             let wanted = process.namespaces?[kind]
             guard wanted != parent?.namespaces?[kind] else { continue }
             guard let id = wanted else {

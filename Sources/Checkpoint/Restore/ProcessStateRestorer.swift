@@ -65,8 +65,8 @@ enum ProcessStateRestorer {
         }
         try WorkingDirectory.enter(process, inj: inj, warnings: &warnings)
         try restoreLoginUID(process, with: inj, warnings: &warnings)
-        try inj.checked("closing the stub's descriptors", Syscall.closeRange, 0, UInt64(UInt32.max), 0)
         let files = FileRestoreContext(pid: process.pid, inj: inj, files: process.files, registry: openFiles)
+        try files.parkCrtoolDescriptor()
         files.shellTerminal = shellTerminal
         files.credentials = process.credentials
         try OpenFiles.restore(process.files, context: files)
@@ -89,12 +89,12 @@ enum ProcessStateRestorer {
     }
 
     /// Signals pending for the whole process at dump time, queued again
-    /// from the leader: the kernel takes a sender-chosen siginfo (a
+    /// from the leader, which names itself by its own pid: the kernel takes a sender-chosen siginfo (a
     /// kill's, a tgkill's) only from the process itself.
     static func requeueSharedSignals(_ process: ProcessImage, with inj: RemoteSyscall) throws {
         for s in process.sharedPendingSignals {
             let info = try inj.stage([UInt8](s.info))
-            try inj.checked("requeueing \(SignalNames.name(s.signal))", Syscall.rtSigqueueinfo, UInt64(process.pid), UInt64(s.signal), info)
+            try inj.checked("requeueing \(SignalNames.name(s.signal))", Syscall.rtSigqueueinfo, UInt64(inj.tracee.ownIDs.pid), UInt64(s.signal), info)
         }
     }
 
@@ -103,11 +103,11 @@ enum ProcessStateRestorer {
     /// compares the target with the calling thread, so a tgkill's signal
     /// (Go's preemption SIGURG, a pthread_kill) sent from the leader to
     /// another thread is refused with EPERM.
-    static func requeueThreadSignals(_ t: ThreadImage, pid: Int32, with inj: RemoteSyscall) throws {
+    static func requeueThreadSignals(_ t: ThreadImage, with inj: RemoteSyscall) throws {
         for s in t.pendingSignals {
             let info = try inj.stage([UInt8](s.info))
             try inj.checked("requeueing \(SignalNames.name(s.signal)) for thread \(t.tid)", Syscall.rtTgsigqueueinfo,
-                            UInt64(pid), UInt64(t.tid), UInt64(s.signal), info)
+                            UInt64(inj.tracee.ownIDs.pid), UInt64(inj.tracee.ownIDs.tid), UInt64(s.signal), info)
         }
     }
 }
@@ -120,7 +120,8 @@ enum ThreadStateRestorer {
     static func createThreads(_ process: ProcessImage, with inj: RemoteSyscall) throws -> [Int32: Tracee] {
         var tracees: [Int32: Tracee] = [:]
         for t in process.threads where t.tid != process.pid {
-            tracees[t.tid] = try TaskSpawner.spawn(.thread, id: t.tid, in: process.pid, with: inj)
+            tracees[t.tid] = try TaskSpawner.spawn(.thread, ids: PidNamespaceMaker.ids(t.tid, namespaceIDs: t.namespaceTids, madeBy: process),
+                                                   in: process.pid, with: inj)
         }
         return tracees
     }
@@ -174,7 +175,7 @@ enum ThreadStateRestorer {
             SchedulingState.restoreAutogroupNice(nice, pid: process.pid, warnings: &warnings)
         }
         try SignalDrivenIO.restore(process, with: inj, warnings: &warnings)
-        try PosixTimers.restore(process.posixTimers, with: inj)
+        try PosixTimers.restore(process.posixTimers, of: process, with: inj)
     }
 
     /// Credentials are per thread in the kernel (glibc only makes them

@@ -28,6 +28,13 @@ struct RestorePlan {
 
     var root: ProcessImage { processes[0] }
 
+    /// `host` as `viewer` numbers it, for a call injected into it (a
+    /// process group, a terminal's foreground): nil for one its PID
+    /// namespace does not see.
+    func id(_ host: Int32, seenBy viewer: ProcessImage) -> Int32? {
+        PidNamespaceLayout.id(host, seenBy: viewer, in: processes, zombies: zombies)
+    }
+
     var allIDs: [Int32] {
         processes.flatMap { p in [p.pid] + p.threads.map(\.tid).filter { $0 != p.pid } } + zombies.map(\.pid)
     }
@@ -126,6 +133,10 @@ struct RestorePlan {
         let threadsBesideLeaders = ordered.reduce(0) { $0 + $1.threads.count - 1 }
         guard Set(allIDs).count == Set(ordered.map(\.pid)).count + threadsBesideLeaders + zombies.count else {
             throw ImageError(file: "manifest.json", field: "processes", reason: "a thread id is used twice in the image")
+        }
+        if let problem = PidNamespaceLayout.problem(processes: ordered, zombies: zombies) {
+            let file = problem.zombie ? ZombieImage.listFile : "process-\(problem.pid).json"
+            throw ImageError(file: file, field: problem.zombie ? "[pid \(problem.pid)].\(problem.field)" : problem.field, reason: problem.reason)
         }
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
         plan.pageReaders = pageReaders

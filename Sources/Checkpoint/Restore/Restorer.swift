@@ -147,10 +147,12 @@ public enum Restorer {
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
         let namespaces = NamespaceRestorer(plan.namespaces, image: image)
+        let pidNamespaces = PidNamespaceMaker()
         var warnings = earlyWarnings
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
-            try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, warnings: &warnings)
+            try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
+                           warnings: &warnings)
             registry.networkNamespaces = namespaces.networkNamespaces
             let killed = "the restored processes were killed before they ran"
             if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
@@ -189,7 +191,9 @@ public enum Restorer {
             try namespaces.finishSysVIPC()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
+                try pidNamespaces.bearChildren(of: process, in: process.namespaces?.pid, with: inj)
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
+                try pidNamespaces.settle(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!
                 tree.threads[process.pid] = byTid
                 try ThreadStateRestorer.restoreOnceThreadsExist(process, with: inj, warnings: &warnings)
@@ -204,14 +208,14 @@ public enum Restorer {
                     ti.scratch = inj.scratch
                     ti.scratchSize = inj.scratchSize
                     ti.useBatchRunner(of: inj)
-                    try ProcessStateRestorer.requeueThreadSignals(t, pid: process.pid, with: ti)
+                    try ProcessStateRestorer.requeueThreadSignals(t, with: ti)
                     try ThreadStateRestorer.restorePerThread(t, credentials: process.credentials, with: ti, warnings: &warnings)
                     try ControlsRestorer.restore(t, parentInImage: process.pid != plan.root.pid, with: ti)
                 }
                 try ProcessStateRestorer.discardRestoreSignals(with: inj)
                 try ProcessStateRestorer.requeueSharedSignals(process, with: inj)
                 if let leaderImage = process.threads.first(where: { $0.tid == process.pid }) {
-                    try ProcessStateRestorer.requeueThreadSignals(leaderImage, pid: process.pid, with: inj)
+                    try ProcessStateRestorer.requeueThreadSignals(leaderImage, with: inj)
                     try ThreadStateRestorer.restorePerThread(leaderImage, credentials: process.credentials, with: inj, warnings: &warnings)
                     try ControlsRestorer.restore(leaderImage, parentInImage: process.pid != plan.root.pid, with: inj)
                 }
@@ -279,12 +283,17 @@ public enum Restorer {
     /// namespaces, and the memory the restore gives it is charged where
     /// its limits are.
     static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, cgroups: CgroupPlacement,
-                           namespaces: NamespaceRestorer, warnings: inout [String]) throws {
+                           namespaces: NamespaceRestorer, pidNamespaces: PidNamespaceMaker, warnings: inout [String]) throws {
         let root = plan.root
         var spawned: GatedProcess?
+        // Every process made inherits it at 3, until its files are made
+        // (CrtoolPidFD): one in a PID namespace of its own cannot name
+        // crtool to open it.
+        let crtool = try PidFD(pid: getpid())
         try PidAvailability.retryWhileLingering(root.pid) {
             do {
-                spawned = try GatedProcess.spawn(pid: root.pid, executable: options.stubPath, arguments: [])
+                spawned = try GatedProcess.spawn(pid: root.pid, namespacePids: root.namespacePids ?? [], executable: options.stubPath,
+                                                 arguments: [], handing: crtool.fd)
                 return false
             } catch let e as SystemError where e.errno == EEXIST {
                 return true
@@ -303,20 +312,28 @@ public enum Restorer {
         }
         try leader.stepOutOfSyscall()
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
+        pidNamespaces.made(root)
         try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
         cgroups.place(root, warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
+            let parentImage = byPid[process.ppid]!
             let parent = tree.builders[process.ppid]!.inj
-            let child = try TaskSpawner.spawn(.process, id: process.pid, in: process.ppid, with: parent)
+            try pidNamespaces.bearChildren(of: parentImage, in: process.namespaces?.pid, with: parent)
+            let child = try TaskSpawner.spawn(.process, ids: PidNamespaceMaker.ids(process.pid, namespaceIDs: process.namespacePids, madeBy: parentImage),
+                                              in: process.ppid, with: parent)
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
-            try namespaces.enter(process, parent: byPid[process.ppid], with: tree.builders[process.pid]!.inj, warnings: &warnings)
+            pidNamespaces.made(process)
+            try namespaces.enter(process, parent: parentImage, with: tree.builders[process.pid]!.inj, warnings: &warnings)
             cgroups.place(process, warnings: &warnings)
         }
         for zombie in plan.zombies {
+            let parentImage = byPid[zombie.ppid]!
             let parent = tree.builders[zombie.ppid]!.inj
-            let child = try TaskSpawner.spawn(.process, id: zombie.pid, in: zombie.ppid, with: parent)
+            try pidNamespaces.bearChildren(of: parentImage, in: parentImage.namespaces?.pid, with: parent)
+            let child = try TaskSpawner.spawn(.process, ids: PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage),
+                                              in: zombie.ppid, with: parent)
             let inj = try RemoteSyscall(tracee: child, site: parent.site, memory: RemoteMemory(pid: zombie.pid))
             inj.scratch = parent.scratch
             inj.scratchSize = parent.scratchSize

@@ -17,13 +17,18 @@ enum SessionRestorer {
         }
     }
 
+    /// Groups are named as each process numbers them.
     static func restoreGroups(_ plan: RestorePlan, tree: RestoredTree, warnings: inout [String]) throws {
         let leadersFirst = plan.processes.sorted { ($0.pgid == $0.pid ? 0 : 1) < ($1.pgid == $1.pid ? 0 : 1) }
         for p in leadersFirst {
             let inj = tree.builders[p.pid]!.inj
             let current = try inj.call(Syscall.getpgid, 0)
-            if current == Int64(p.pgid) { continue }
-            let r = try inj.call(Syscall.setpgid, 0, UInt64(p.pgid))
+            // A group its PID namespace does not see (the one the first
+            // process of a namespace was started in) is the one it was
+            // born in: it stays there.
+            guard let group = plan.id(p.pgid, seenBy: p) else { continue }
+            if current == Int64(group) { continue }
+            let r = try inj.call(Syscall.setpgid, 0, UInt64(group))
             if r < 0 {
                 warnings.append("pid \(p.pid) could not join process group \(p.pgid) (\(ErrnoNames.name(Int32(-r)))); it stays in group \(current)")
             }

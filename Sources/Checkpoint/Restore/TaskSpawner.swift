@@ -11,7 +11,15 @@ enum TaskSpawner {
         case process
     }
 
-    static func spawn(_ kind: Kind, id: Int32, in owner: Int32, with inj: RemoteSyscall) throws -> Tracee {
+    /// A task's id in each PID namespace it is in, crtool's first, and the
+    /// one clone3 returns to the task that makes it.
+    struct IDs {
+        var all: [Int32]
+        var returned: Int32
+    }
+
+    static func spawn(_ kind: Kind, ids: IDs, in owner: Int32, with inj: RemoteSyscall) throws -> Tracee {
+        let id = ids.all[0]
         let flags: UInt64
         let exitSignal: UInt64
         switch kind {
@@ -22,8 +30,9 @@ enum TaskSpawner {
             flags = 0
             exitSignal = UInt64(SIGCHLD)
         }
-        let tidArray = try inj.stage([UInt8].le(UInt32(bitPattern: id), UInt32(0)), at: 512)
-        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, 1)
+        // set_tid: the innermost namespace's first.
+        let tidArray = try inj.stage(ids.all.reversed().flatMap { [UInt8].le(UInt32(bitPattern: $0)) } + [UInt8].le(UInt32(0)), at: 512)
+        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, UInt64(ids.all.count))
         let argsAddress = try inj.stage(args, at: 0)
         var r: Int64 = 0
         try PidAvailability.retryWhileLingering(id) {
@@ -35,7 +44,7 @@ enum TaskSpawner {
             throw CheckpointError("cannot create \(what): \(ErrnoNames.name(Int32(-r)))\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
         }
         let created = inj.takeNewTasks()
-        guard Int64(id) == r, created.contains(id) else {
+        guard Int64(ids.returned) == r, created.contains(id) else {
             throw CheckpointError("\(what) was created as \(r)")
         }
         let tracee = Tracee.adopt(tid: id, pid: kind == .thread ? owner : id)
@@ -60,7 +69,7 @@ enum TaskSpawner {
             regs.rdi = UInt64((status >> 8) & 0xff)
         } else {
             regs.rax = UInt64(Syscall.kill)
-            regs.rdi = UInt64(tracee.pid)
+            regs.rdi = UInt64(tracee.ownIDs.pid)
             regs.rsi = UInt64(signal)
         }
         try tracee.setRegisters(regs)

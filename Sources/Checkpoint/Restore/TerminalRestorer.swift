@@ -26,13 +26,14 @@ enum TerminalRestorer {
         let root = plan.root
         guard let device = shellTerminal, root.foregroundGroup == root.pgid,
               let fd = root.files.first(where: { $0.kind == .terminal && $0.device == device }) else { return }
-        if let failure = try setForeground(root.pgid, terminal: fd, with: tree.builders[root.pid]!.inj) {
+        if let failure = try setForeground(plan.id(root.pgid, seenBy: root) ?? 0, terminal: fd, with: tree.builders[root.pid]!.inj) {
             warnings.append("the job could not take the foreground of crtool's terminal (\(failure))")
         }
     }
 
-    /// TIOCSPGRP on the process's descriptor of its terminal; the errno
-    /// name when the kernel refuses.
+    /// TIOCSPGRP on the process's descriptor of its terminal, `group` as
+    /// the process numbers it (0, for one it does not see, is refused);
+    /// the errno name when the kernel refuses.
     private static func setForeground(_ group: Int32, terminal fd: FileDescriptorImage, with inj: RemoteSyscall) throws -> String? {
         let address = try inj.stage([UInt8].le(group), at: 0)
         let r = try inj.call(Syscall.ioctl, UInt64(fd.fd), TIOCSPGRP, address)
@@ -47,7 +48,7 @@ enum TerminalRestorer {
             }
             let inj = tree.builders[p.pid]!.inj
             try inj.checked("TIOCSCTTY on fd \(fd.fd)", Syscall.ioctl, UInt64(fd.fd), TIOCSCTTY, 0)
-            if p.foregroundGroup > 0, let failure = try setForeground(p.foregroundGroup, terminal: fd, with: inj) {
+            if p.foregroundGroup > 0, let failure = try setForeground(plan.id(p.foregroundGroup, seenBy: p) ?? 0, terminal: fd, with: inj) {
                 warnings.append("the foreground group \(p.foregroundGroup) of \(fd.path) could not be set (\(failure))")
             }
         }
