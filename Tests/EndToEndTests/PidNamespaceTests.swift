@@ -1,0 +1,149 @@
+import Checkpoint
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+/// Processes in a PID namespace of their own (unshare --pid --fork, the
+/// first step of any container) come back in a new one with the pids
+/// they had in it as well as in crtool's: the first process is pid 1
+/// again, its child and its thread have their numbers, they still signal
+/// each other by them, and a process outside that made the namespace
+/// still bears its children there. fixtures/namespaces/pidns.py checks
+/// its pids every tick.
+final class PidNamespaceTests: EndToEndCase {
+    private let script = BuildProducts.packageRoot + "/fixtures/namespaces/pidns.py"
+
+    func testTheFirstProcessOfAPidNamespaceComesBackAsPidOneWithItsOwnProc() throws {
+        let unshare = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "python3", script, "--own-proc"],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
+        let program = Fixture(name: "pidns", pid: first, log: unshare.log, stderrPath: unshare.stderrPath)
+        defer { try? stopTree(first) }
+        let child = try XCTUnwrap(ProcessTable.children(of: first).first)
+        let before = try namespacePids(of: [first, child])
+        XCTAssertEqual(before[first]?.first, [first, 1], "\(before)")
+        XCTAssertEqual(before[first]?.count, 2, "the first process and its thread: \(before)")
+        try program.waitFor("child", atLeast: 3)
+
+        let image = try checkpointOfAChildOfUnshare(program)
+        let saved = try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        XCTAssertEqual(saved.map(\.kind).sorted { $0.rawValue < $1.rawValue }, [.mnt, .pid])
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("pid 1 in its PID namespace (its first process)"), "\(shown)")
+        XCTAssertTrue(shown.stdout.contains("made again by forking its first process"), "\(shown)")
+
+        let mark = program.lineCount
+        let signalsBefore = try XCTUnwrap(signalsCounted(program.log.lines()[..<mark]))
+        try restore(image, as: program)
+        try program.waitForMore("tick", 5, after: mark)
+        try program.waitForMore("child", 5, after: mark)
+        assertSequence(program, "tick")
+        assertSequence(program, "child")
+        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        XCTAssertEqual(try namespacePids(of: [first, child]), before, "the pids of each task, in crtool's namespace and in its own")
+        // The first process signals its child by its pid in the namespace.
+        XCTAssertGreaterThan(try XCTUnwrap(signalsCounted(program.log.lines()[mark...])), signalsBefore + 3)
+        let namespace = try NamespaceKind.pid.id(pid: first)
+        XCTAssertNotEqual(namespace, try NamespaceKind.pid.ownID())
+        XCTAssertEqual(try NamespaceKind.pid.id(pid: child), namespace)
+        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: first), namespace)
+    }
+
+    /// util-linux's unshare keeps bearing its children in the namespace
+    /// it made; dumped from unshare, the tree comes back so. A hostile
+    /// edit of the pids is refused by file and field.
+    func testTheProcessThatMadeTheNamespaceStillBearsItsChildrenThere() throws {
+        let unshare = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "python3", script], isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
+        let child = try XCTUnwrap(ProcessTable.children(of: first).first)
+        let before = try namespacePids(of: [unshare.pid, first, child])
+        XCTAssertEqual(before[unshare.pid], [[unshare.pid]])
+
+        let image = try checkpoint(unshare)
+        let childFile = "process-\(child).json"
+        let inner = try XCTUnwrap(before[child]?.first?.last)
+        for (file, from, to, field) in [
+            (childFile, "\"namespacePids\" : [\n    \(child),\n    \(inner)\n  ]", "\"namespacePids\" : [\n    \(child),\n    1\n  ]", "namespacePids"),
+            (childFile, "\"namespacePids\" : [\n    \(child),\n    \(inner)\n  ]", "\"namespacePids\" : [\n    \(child)\n  ]", "namespacePids"),
+            ("process-\(unshare.pid).json", "\"pidForChildren\" : ", "\"pidForChildren\" : 1", "namespaces.pidForChildren"),
+        ] {
+            try assertRestoreRefused(try editedCopy(of: image, file: file, replacing: from, with: to), pid: unshare.pid, mentioning: [file, field])
+        }
+
+        let mark = unshare.lineCount
+        try restore(image, as: unshare)
+        try unshare.waitForMore("tick", 5, after: mark)
+        XCTAssertEqual(unshare.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        XCTAssertEqual(try namespacePids(of: [unshare.pid, first, child]), before)
+        let namespace = try NamespaceKind.pid.id(pid: first)
+        XCTAssertEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.ownID())
+        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: unshare.pid), namespace, "unshare's children are born in the namespace it made")
+        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: first), namespace)
+        // unshare waits for its child as it did, and ends with it.
+        XCTAssertEqual(kill(first, SIGKILL), 0)
+        XCTAssertNotNil(try waitForExit(unshare.pid, timeout: 10), "unshare did not end with its child")
+    }
+
+    /// A process of a namespace whose first process is not dumped with it
+    /// could only come back in crtool's namespace, with other pids: the
+    /// dump names the namespace's first process, and leaves it running.
+    func testATreeWithoutItsNamespacesFirstProcessIsRefused() throws {
+        let unshare = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "python3", script], isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
+        let child = try XCTUnwrap(ProcessTable.children(of: first).first)
+        let program = Fixture(name: "pidns-child", pid: child, log: unshare.log, stderrPath: unshare.stderrPath)
+        try assertDumpRefused(program, mentioning: ["pid \(child): it is pid ", "whose first process (pid 1 in it) is not in the tree", "dump the tree from it"],
+                              namingAnFd: false)
+        let mark = unshare.lineCount
+        try program.waitForMore("child", 3, after: mark)
+    }
+
+    /// A proc mounted by the namespace's first process, in a mount
+    /// namespace its parent made, would be mounted again by the parent
+    /// and show crtool's processes: refused, naming what to dump instead.
+    func testAProcOfTheNamespaceMountedFromOutsideIsRefused() throws {
+        let unshare = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "python3", script, "--own-proc"],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        try assertDumpRefused(unshare, mentioning: ["the proc at /proc in mnt:[", "dump the tree from the first process of pid:["], namingAnFd: false)
+    }
+
+    /// A namespace inside a namespace of the tree's: refused by depth.
+    func testANamespaceInsideAnotherIsRefused() throws {
+        let outer = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "/usr/bin/unshare", "--pid", "--fork", "python3", script],
+                                     isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(outer.pid) }
+        let inner = try XCTUnwrap(ProcessTable.children(of: outer.pid).first)
+        let first = try XCTUnwrap(ProcessTable.children(of: inner).first)
+        let program = Fixture(name: "pidns-inner", pid: first, log: outer.log, stderrPath: outer.stderrPath)
+        try assertDumpRefused(program, mentioning: ["2 levels below crtool's", "only directly inside its own"], namingAnFd: false)
+    }
+
+    /// As `checkpoint`, for a process unshare reaps.
+    private func checkpointOfAChildOfUnshare(_ program: Fixture) throws -> String {
+        let dir = try scratch.newDirectory("image")
+        let result = try crtool(["dump", "-t", "\(program.pid)", "-D", dir])
+        guard result.succeeded else { throw HarnessError("dump of \(program.name) failed: \(result)\n\(program.log.tail())") }
+        XCTAssertTrue(poll(timeout: 10) { !ProcessTable.isAlive(program.pid) }, "\(program.name) still runs after its dump")
+        try waitUntilFree(program.pid)
+        return dir
+    }
+
+    /// NSpid of each thread of each process, by process.
+    private func namespacePids(of pids: [pid_t]) throws -> [pid_t: [[Int32]]] {
+        var result: [pid_t: [[Int32]]] = [:]
+        for pid in pids {
+            result[pid] = try ProcDirectory.threads(pid: pid).sorted().map { try ProcStatus.read(pid: pid, tid: $0).namespaceIDs }
+        }
+        return result
+    }
+
+    /// The count in the last "child <n> signals <k>" line.
+    private func signalsCounted(_ lines: ArraySlice<String>) -> Int? {
+        lines.last { $0.hasPrefix("child ") && $0.contains(" signals ") }.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+    }
+}
