@@ -19,13 +19,14 @@ struct DumpCommand: ParsableCommand {
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
         and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
-        filters, capabilities, no_new_privs; UTS namespaces (with their names), IPC namespaces (with their System \
+        filters, capabilities, no_new_privs; PID namespaces directly inside crtool's, dumped from their first \
+        process or its parent (every process keeps its pids in both); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding only a loopback device (with the sockets made in them) and mount \
         namespaces made from crtool's (with their bind mounts, flags and tmpfs skeletons) of the tree's own.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \
-        io_uring, other socket families and devices, processes in namespaces of other kinds (user, PID, cgroup, \
+        io_uring, other socket families and devices, processes in namespaces of other kinds (user, cgroup, \
         time), network namespaces with other devices, mounts crtool cannot make again. docs/SUPPORT.md has the \
         details.
         """
