@@ -123,6 +123,49 @@ final class PidNamespaceTests: EndToEndCase {
         try assertDumpRefused(program, mentioning: ["2 levels below crtool's", "only directly inside its own"], namingAnFd: false)
     }
 
+    /// A signal pending at the dump is queued again by the process under
+    /// its own pid there, and a POSIX timer signals its thread by that
+    /// thread's: the fixtures of both, as the first process of a PID
+    /// namespace, carry on as they do in crtool's.
+    func testPendingSignalsAndThreadTimersComeBackInsideThePidNamespace() throws {
+        let signalsUnshare = try startFixture("signals", under: ["/usr/bin/unshare", "--pid", "--fork"])
+        defer { try? stopTree(signalsUnshare.pid) }
+        let signals = try firstProcess(under: signalsUnshare, named: "signals")
+        try signals.signal(SIGUSR1)
+        try signals.waitFor(line: "usr1 1")
+        try signals.signal(SIGUSR2)
+        try signals.waitFor(line: "usr2 pending")
+        let timersUnshare = try startFixture("timers", under: ["/usr/bin/unshare", "--pid", "--fork"])
+        defer { try? stopTree(timersUnshare.pid) }
+        let timers = try firstProcess(under: timersUnshare, named: "timers")
+        try timers.waitFor("timers", atLeast: 2)
+        let timersBefore = try XCTUnwrap(readTextFile("/proc/\(timers.pid)/timers"))
+        XCTAssertTrue(timersBefore.contains("signal/tid."), timersBefore)
+
+        for program in [signals, timers] {
+            let image = try checkpointOfAChildOfUnshare(program)
+            try restore(image, as: program)
+        }
+        sleepSeconds(0.3)
+        assertNoFailures(signals)
+        let mark = signals.lineCount
+        try signals.signal(SIGUSR1)
+        try signals.waitFor(line: "usr1 2", from: mark)
+        // Sent from outside the namespace: no sender it can name.
+        try signals.waitFor(line: "usr2 delivered from 0 code \(SI_USER)", from: mark)
+        let last = try XCTUnwrap(timers.numbers("timers").last)
+        try timers.waitFor("timers", atLeast: last + 4)
+        XCTAssertEqual(Set(try XCTUnwrap(readTextFile("/proc/\(timers.pid)/timers")).split(separator: "\n")), Set(timersBefore.split(separator: "\n")))
+        assertNoFailures(timers)
+    }
+
+    /// The fixture unshare forked as the first process of its namespace.
+    private func firstProcess(under unshare: Fixture, named name: String) throws -> Fixture {
+        let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
+        XCTAssertEqual(try ProcStatus.read(pid: first).namespaceIDs.last, 1)
+        return Fixture(name: name, pid: first, log: unshare.log, stderrPath: unshare.stderrPath)
+    }
+
     /// As `checkpoint`, for a process unshare reaps.
     private func checkpointOfAChildOfUnshare(_ program: Fixture) throws -> String {
         let dir = try scratch.newDirectory("image")
