@@ -5,7 +5,7 @@ import Ptrace
 /// after it is created and before it has children, so that they inherit
 /// them as they did. The first process of a namespace makes it with
 /// unshare (and names a UTS one); the others that were in it and do not
-/// inherit it enter it with setns, through /proc/PID/ns of the one that
+/// inherit it enter it with setns, on /proc/PID/ns (opened by crtool) of the one that
 /// made it; a process that was in crtool's enters the restoring crtool's.
 /// Threads are made later by their process, in its namespaces. An IPC
 /// namespace is given its System V objects, with their ids, as soon as it
@@ -77,11 +77,22 @@ final class NamespaceRestorer {
             }
             madeBy[kind, default: [:]][id] = process.pid
         }
+        if let pidNamespace = process.namespaces?.pid, process.namespacePids?.last == 1, let mnt = process.namespaces?.mnt {
+            for m in saved.first(where: { $0.kind == .mnt && $0.id == mnt })?.mounts ?? [] where m.pidNamespace == pidNamespace {
+                try MountNamespaceMaker.makeProc(m, with: inj)
+            }
+        }
     }
 
+    /// The namespace is opened by crtool and planted through the pidfd
+    /// of crtool every process inherits: the process's own /proc may be
+    /// that of a PID namespace, where `pid` names another process or none.
     private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
-        let path = try inj.stage(string: kind.path(pid: pid))
-        let fd = try inj.checked("opening \(kind.path(pid: pid))", Syscall.openat, UInt64(bitPattern: -100), path, UInt64(O_RDONLY | O_CLOEXEC), 0)
+        let path = kind.path(pid: pid)
+        let local = open(path, O_RDONLY | O_CLOEXEC)
+        guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
+        defer { close(local) }
+        let fd = try inj.checked("pidfd_getfd of \(path)", Syscall.pidfdGetfd, UInt64(FileRestoreContext.inheritedCrtoolPidFD), UInt64(local), 0)
         defer { _ = try? inj.call(Syscall.close, fd) }
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
     }
@@ -162,6 +173,12 @@ final class NamespaceRestorer {
             }
             if let mounts = n.mounts {
                 try SavedMountCheck.check(mounts, file: file, field: "[\(i)].mounts")
+                for (j, m) in mounts.enumerated() {
+                    guard let shown = m.pidNamespace else { continue }
+                    guard processes.contains(where: { $0.namespaces?.pid == shown && $0.namespacePids?.last == 1 && $0.namespaces?.mnt == n.id }) else {
+                        throw ImageError(file: file, field: "[\(i)].mounts[\(j)].pidNamespace", reason: "no first process of pid:[\(shown)] in mnt:[\(n.id)] to mount it")
+                    }
+                }
             }
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")
