@@ -55,7 +55,8 @@ struct ShowCommand: ParsableCommand {
                     print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own: \(held)")
                     for mount in n.mounts ?? [] where mount.origin != .host {
                         print("    \(mount.mountPoint): " + (mount.origin == .bind ? "\(mount.bindSource ?? "") bound" : "\(mount.fsType) made anew")
-                            + (mount.flags.isEmpty ? "" : ", \(mount.flags.joined(separator: ","))"))
+                            + (mount.flags.isEmpty ? "" : ", \(mount.flags.joined(separator: ","))")
+                            + (mount.pidNamespace.map { ", mounted by the first process of pid:[\($0)]" } ?? ""))
                     }
                     if let sysctls = n.sysctls {
                         print("    sysctls of its own: " + sysctls.keys.sorted().map { "\($0)=\(sysctls[$0]!)" }.joined(separator: ", "))

@@ -92,6 +92,18 @@ final class MountNamespaceImageTests: XCTestCase {
         var notRoot = root
         notRoot.origin = .fresh
         cases.append(("[0].origin", [notRoot]))
+        // A proc left to a PID namespace's first process: only a proc, with nothing on it.
+        m = tmpfs
+        m.pidNamespace = 4026532999
+        cases.append(("[1].pidNamespace", [root, m]))
+        var proc = SavedMount(mountPoint: "/proc", parent: 0, origin: .fresh, fsType: "proc", source: "proc", root: "/", flags: [], propagation: [])
+        proc.pidNamespace = 4026532999
+        XCTAssertNoThrow(try SavedMountCheck.check([root, proc], file: "namespaces.json", field: "[0].mounts"))
+        let onProc = SavedMount(mountPoint: "/proc/sys", parent: 1, origin: .bind, fsType: "proc", source: "proc", root: "/sys", flags: ["ro"], propagation: [])
+        var bound = onProc
+        bound.bindSource = "/proc/sys"
+        bound.fromNamespace = true
+        cases.append(("[1].pidNamespace", [root, proc, bound]))
         cases.append(("mounts", []))
         for (field, mounts) in cases {
             XCTAssertThrowsError(try SavedMountCheck.check(mounts, file: "namespaces.json", field: "[0].mounts"), field) { error in

@@ -102,14 +102,35 @@ final class PidNamespaceTests: EndToEndCase {
         try program.waitForMore("child", 3, after: mark)
     }
 
-    /// A proc mounted by the namespace's first process, in a mount
-    /// namespace its parent made, would be mounted again by the parent
-    /// and show crtool's processes: refused, naming what to dump instead.
-    func testAProcOfTheNamespaceMountedFromOutsideIsRefused() throws {
+    /// unshare --mount-proc makes the mount namespace in unshare and the
+    /// proc in its child, the namespace's first process: dumped from
+    /// unshare, the proc is mounted again by that process, so it shows
+    /// the namespace (the fixture checks /proc every tick).
+    func testAProcOfTheNamespaceIsMountedAgainByItsFirstProcess() throws {
         let unshare = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "python3", script, "--own-proc"],
                                        isReady: { $0.hasPrefix("ready") })
         defer { try? stopTree(unshare.pid) }
-        try assertDumpRefused(unshare, mentioning: ["the proc at /proc in mnt:[", "dump the tree from the first process of pid:["], namingAnFd: false)
+        let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
+        let image = try checkpoint(unshare)
+        let saved = try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        let proc = try XCTUnwrap(saved.first { $0.kind == .mnt }?.mounts?.last { $0.mountPoint == "/proc" })
+        XCTAssertEqual(proc.origin, .fresh)
+        let namespace = try XCTUnwrap(saved.first { $0.kind == .pid }?.id)
+        XCTAssertEqual(proc.pidNamespace, namespace)
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("    /proc: proc made anew, "), "\(shown)")
+        XCTAssertTrue(shown.stdout.contains("mounted by the first process of pid:[\(namespace)]"), "\(shown)")
+        let edited = try editedCopy(of: image, file: NamespaceImage.listFile, replacing: "\"pidNamespace\" : \(namespace)", with: "\"pidNamespace\" : 1")
+        try assertRestoreRefused(edited, pid: unshare.pid, mentioning: [NamespaceImage.listFile, "pidNamespace", "no first process of pid:[1]"])
+        let mark = unshare.lineCount
+        try restore(image, as: unshare)
+        try unshare.waitForMore("tick", 5, after: mark)
+        XCTAssertEqual(unshare.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        var st = stat()
+        XCTAssertEqual(lstat("/proc/\(first)/root/proc/1", &st), 0)
+        XCTAssertEqual(try NamespaceKind.id(link: ProcFile.link("/proc/\(first)/root/proc/1/ns/pid", pid: first), path: "pid"),
+                       try NamespaceKind.pid.id(pid: first), "the proc shows the namespace")
+        XCTAssertNotEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.id(pid: first))
     }
 
     /// A namespace inside a namespace of the tree's: refused by depth.

@@ -80,17 +80,24 @@ enum MountNamespaceDumper {
 
     /// A proc shows the PID namespace of the process that mounted it, and
     /// the restore mounts the namespace's from its first process (`maker`,
-    /// the first of the tree in it, as the restore orders them): a proc of
+    /// the first of the tree in it, as the restore orders them). A proc of
     /// another PID namespace (util-linux's unshare --pid --fork
-    /// --mount-proc, dumped from unshare) would show the wrong processes.
-    /// The proc's namespace is that of the pid 1 it lists.
-    static func requireProcOfMaker(_ mounts: [SavedMount], namespace id: UInt64, maker: ProcessImage) throws {
+    /// --mount-proc, dumped from unshare) is marked to be mounted by that
+    /// namespace's first process, which must be in the tree and in this
+    /// mount namespace, with nothing on the proc or in it. The proc's
+    /// namespace is that of the pid 1 it lists.
+    static func placeProcs(_ mounts: inout [SavedMount], namespace id: UInt64, maker: ProcessImage, processes: [ProcessImage]) throws {
         let wanted = maker.namespaces?.pid ?? NamespaceCheck.own[.pid]
-        for m in mounts where m.origin == .fresh && m.fsType == "proc" {
+        for (i, m) in mounts.enumerated() where m.origin == .fresh && m.fsType == "proc" {
             let path = "/proc/\(maker.pid)/root\(m.mountPoint == "/" ? "" : m.mountPoint)/1/ns/pid"
             guard let shown = try? NamespaceKind.id(link: ProcFile.link(path, pid: maker.pid), path: path), shown != wanted else { continue }
-            throw CheckpointError("the proc at \(m.mountPoint) in mnt:[\(id)] shows pid:[\(shown)], but pid \(maker.pid), which the restore makes that mount namespace from, is in pid:[\(wanted.map(String.init) ?? "?")]; "
-                + "dump the tree from the first process of pid:[\(shown)] (pid 1 in it)")
+            let first = processes.first { $0.namespaces?.pid == shown && $0.namespacePids?.last == 1 }
+            guard let first, first.namespaces?.mnt == id, !mounts.contains(where: { $0.parent == i }) else {
+                throw CheckpointError("the proc at \(m.mountPoint) in mnt:[\(id)] shows pid:[\(shown)], whose first process (pid 1 in it) "
+                    + (first == nil ? "is not in the tree" : first!.namespaces?.mnt != id ? "is in another mount namespace" : "would have to mount it under the mounts on it")
+                    + "; crtool mounts such a proc again from that process")
+            }
+            mounts[i].pidNamespace = shown
         }
     }
 

@@ -43,7 +43,7 @@ enum NamespaceDumper {
                     var namespace = NamespaceImage(kind: .mnt, id: id)
                     namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid)
                     try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
-                    try MountNamespaceDumper.requireProcOfMaker(namespace.mounts ?? [], namespace: id, maker: p)
+                    try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                     saved.append(namespace)
                 default:
                     preconditionFailure("\(kind.title) is not saved")

@@ -39,6 +39,12 @@ public struct SavedMount: Codable, Equatable, Sendable {
     public var propagation: [String]
     /// What a fresh tmpfs or ramfs held, all of which the restore makes.
     public var entries: [SavedMountEntry]?
+    /// A proc of a PID namespace of the tree other than that of the
+    /// process the restore makes the mount namespace in (unshare --pid
+    /// --fork --mount-proc: unshare made the mount namespace, its child
+    /// mounted the proc): mounted by the PID namespace's first process,
+    /// which shows it, once that exists. Nothing sits on it or in it.
+    public var pidNamespace: UInt64?
 
     public init(mountPoint: String, parent: Int?, origin: Origin, fsType: String, source: String, root: String,
                 flags: [String], propagation: [String]) {

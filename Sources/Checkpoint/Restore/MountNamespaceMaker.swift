@@ -41,7 +41,7 @@ enum MountNamespaceMaker {
             try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
                             try inj.stage(string: c.mountPoint, at: first), detach)
         }
-        for (i, m) in mounts.enumerated() {
+        for (i, m) in mounts.enumerated() where m.pidNamespace == nil {
             switch m.origin {
             case .host:
                 let now = kept[i]!
@@ -56,17 +56,10 @@ enum MountNamespaceMaker {
                                 atFDCWD, try inj.stage(string: m.mountPoint, at: second), moveMountFromEmptyPath)
                 try setFlags(m, on: fd, with: inj)
             case .fresh:
-                try inj.checked("mounting a \(m.fsType) at \(m.mountPoint)", Syscall.mount, try inj.stage(string: m.source, at: first),
-                                try inj.stage(string: m.mountPoint, at: second), try inj.stage(string: m.fsType, at: third),
-                                m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0,
-                                (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
-                let fd = try exact(m.mountPoint, with: inj)
-                madeFDs[i] = fd
-                try setFlags(m, on: fd, with: inj)
-                try TmpfsSkeleton.make(m.entries ?? [], under: m.mountPoint, with: inj)
+                madeFDs[i] = try mountFresh(m, with: inj)
             }
         }
-        for (i, m) in mounts.enumerated() {
+        for (i, m) in mounts.enumerated() where m.pidNamespace == nil {
             let wanted = Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))
             if m.origin == .host {
                 let copy = kept[i]!
@@ -80,6 +73,30 @@ enum MountNamespaceMaker {
                 try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
             }
         }
+    }
+
+    /// A proc left to a PID namespace's first process (`pidNamespace`),
+    /// mounted by that process (`inj`) as soon as it exists, with its flags
+    /// and propagation: it shows the process's namespace.
+    static func makeProc(_ m: SavedMount, with inj: RemoteSyscall) throws {
+        let fd = try mountFresh(m, with: inj)
+        defer { _ = try? inj.call(Syscall.close, fd) }
+        for call in MountPropagationCall.calls(for: Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))) {
+            try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
+        }
+    }
+
+    /// A file system made anew, with its flags and (a tmpfs) what it held;
+    /// returns a descriptor of the very mount.
+    private static func mountFresh(_ m: SavedMount, with inj: RemoteSyscall) throws -> UInt64 {
+        try inj.checked("mounting a \(m.fsType) at \(m.mountPoint)", Syscall.mount, try inj.stage(string: m.source, at: first),
+                        try inj.stage(string: m.mountPoint, at: second), try inj.stage(string: m.fsType, at: third),
+                        m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0,
+                        (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
+        let fd = try exact(m.mountPoint, with: inj)
+        try setFlags(m, on: fd, with: inj)
+        try TmpfsSkeleton.make(m.entries ?? [], under: m.mountPoint, with: inj)
+        return fd
     }
 
     /// Each saved mount crtool's namespace gave, to the copy's mount it

@@ -44,6 +44,12 @@ enum SavedMountCheck {
                     throw refuse("options", "only a file system made anew has options or entries")
                 }
             }
+            if m.pidNamespace != nil {
+                guard m.origin == .fresh, m.fsType == "proc" else { throw refuse("pidNamespace", "only a proc made anew shows a PID namespace") }
+                guard !mounts.contains(where: { $0.parent == i }) else {
+                    throw refuse("pidNamespace", "a proc mounted by a PID namespace's first process has nothing on it or in it")
+                }
+            }
             guard m.entries == nil || m.fsType == "tmpfs" || m.fsType == "ramfs" else {
                 throw refuse("entries", "only a tmpfs or ramfs is made with what it held")
             }
