@@ -133,6 +133,20 @@ final class PidNamespaceTests: EndToEndCase {
         XCTAssertNotEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.id(pid: first))
     }
 
+    /// A namespace made for children not forked yet has no process the
+    /// restore could make it from: refused, the process left running.
+    func testANamespaceWithoutAFirstProcessYetIsRefused() throws {
+        let program = try startProgram("unshared", "/usr/bin/python3", ["-c", """
+            import ctypes, time
+            assert ctypes.CDLL(None, use_errno=True).unshare(0x20000000) == 0
+            print("ready", flush=True)
+            time.sleep(600)
+            """])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["pid \(program.pid) has made a PID namespace for its children", "not yet forked the first"],
+                              namingAnFd: false)
+    }
+
     /// A namespace inside a namespace of the tree's: refused by depth.
     func testANamespaceInsideAnotherIsRefused() throws {
         let outer = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "/usr/bin/unshare", "--pid", "--fork", "python3", script],

@@ -1,3 +1,4 @@
+import Glibc
 import Ptrace
 
 /// The namespaces a process is in that crtool is not. A PID namespace
@@ -31,8 +32,12 @@ enum NamespaceCheck {
             }
             membership[kind] = theirs
         }
-        if let forChildren = try? NamespaceKind.pidForChildrenID(pid: pid), forChildren != (membership.pid ?? own[.pid]) {
-            membership.pidForChildren = forChildren
+        do {
+            let forChildren = try NamespaceKind.pidForChildrenID(pid: pid)
+            if forChildren != (membership.pid ?? own[.pid]) { membership.pidForChildren = forChildren }
+        } catch let error as SystemError where error.errno == ENOENT {
+            // The kernel shows no namespace that has no first process yet.
+            throw CheckpointError("pid \(pid) has made a PID namespace for its children (unshare) and not yet forked the first; crtool cannot make an empty PID namespace")
         }
         return membership.isEmpty ? nil : membership
     }
