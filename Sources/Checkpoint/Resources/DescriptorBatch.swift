@@ -12,8 +12,8 @@ import Ptrace
 final class DescriptorBatch {
     private let context: FileRestoreContext
     private var numbers: DescriptorNumbers
-    /// The target's pidfd of crtool, for pidfd_getfd, made for the first
-    /// descriptor crtool installs (many processes have none).
+    /// The target's pidfd of crtool, for pidfd_getfd, taken from the
+    /// context at the first descriptor crtool installs.
     private var crtool: Int64?
     private var requests: [SyscallRequest] = []
     private var expectations: [Expectation] = []
