@@ -8,11 +8,10 @@ public struct GatedProcess {
     private let gateWrite: Int32
 
     /// Forks (clone3 with set_tid) and leaves the child waiting before exec.
-    /// `namespacePids`: the pid in each PID namespace, the caller's first,
-    /// as NSpid lists them; with more than one, the child is the first
-    /// process of a new PID namespace (`wanted` is then the caller's). A
-    /// `handing` descriptor reaches the program at 3.
-    public static func spawn(pid wanted: Int32, namespacePids: [Int32] = [], executable: String, arguments: [String],
+    /// With `newPidNamespace`, the child is the first process of a new PID
+    /// namespace: pid 1 there, `wanted` in the caller's. A `handing`
+    /// descriptor reaches the program at 3.
+    public static func spawn(pid wanted: Int32, newPidNamespace: Bool = false, executable: String, arguments: [String],
                              handing kept: Int32? = nil) throws -> GatedProcess {
         var fds: [Int32] = [0, 0]
         if pipe(&fds) != 0 { throw SystemError("pipe for the restore gate") }
@@ -21,8 +20,9 @@ public struct GatedProcess {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [nil]
         defer { argv.forEach { free($0) } }
-        let tids: [pid_t] = namespacePids.count > 1 ? namespacePids.reversed() : wanted > 0 ? [wanted] : []
-        let flags: UInt64 = namespacePids.count > 1 ? NamespaceKind.pid.cloneFlag : 0
+        // set_tid: the innermost namespace's first.
+        let tids: [pid_t] = newPidNamespace ? [1, wanted] : wanted > 0 ? [wanted] : []
+        let flags: UInt64 = newPidNamespace ? NamespaceKind.pid.cloneFlag : 0
         let child = argv.withUnsafeBufferPointer { a in
             envp.withUnsafeBufferPointer { e in
                 tids.withUnsafeBufferPointer { t in
@@ -34,7 +34,7 @@ public struct GatedProcess {
         close(fds[0])
         if child < 0 {
             close(fds[1])
-            let what = namespacePids.count > 1 ? "clone3 with CLONE_NEWPID and set_tid \(namespacePids)" : "clone3 with set_tid \(wanted)"
+            let what = newPidNamespace ? "clone3 with CLONE_NEWPID and set_tid 1, \(wanted)" : "clone3 with set_tid \(wanted)"
             throw SystemError(what, pid: wanted, errno: err)
         }
         return GatedProcess(pid: child, gateWrite: fds[1])

@@ -288,11 +288,12 @@ public enum Restorer {
         var spawned: GatedProcess?
         // Every process made inherits it at 3, until its files are made
         // (CrtoolPidFD): one in a PID namespace of its own cannot name
-        // crtool to open it.
+        // crtool to open it. A root in a PID namespace of its own is that
+        // namespace's first process (PidNamespaceLayout).
         let crtool = try PidFD(pid: getpid())
         try PidAvailability.retryWhileLingering(root.pid) {
             do {
-                spawned = try GatedProcess.spawn(pid: root.pid, namespacePids: root.namespacePids ?? [], executable: options.stubPath,
+                spawned = try GatedProcess.spawn(pid: root.pid, newPidNamespace: root.namespaces?.pid != nil, executable: options.stubPath,
                                                  arguments: [], handing: crtool.fd)
                 return false
             } catch let e as SystemError where e.errno == EEXIST {
