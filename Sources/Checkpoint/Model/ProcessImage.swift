@@ -208,4 +208,12 @@ public struct IntervalTimerImage: Codable, Equatable, Sendable {
     public var which: Int32
     public var intervalMicroseconds: UInt64
     public var valueMicroseconds: UInt64
+
+    /// The time left to arm it with again. A periodic ITIMER_REAL that
+    /// has fired shows nothing left until its SIGALRM is taken off the
+    /// queue, when the kernel arms it for the next period; set with
+    /// nothing left it would stop for good, so it gets a whole period.
+    public var valueToArmMicroseconds: UInt64 {
+        valueMicroseconds == 0 ? intervalMicroseconds : valueMicroseconds
+    }
 }

@@ -74,7 +74,7 @@ enum ProcessStateRestorer {
         try files.finish()
         for t in process.intervalTimers {
             let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
-                                   t.valueMicroseconds / 1_000_000, t.valueMicroseconds % 1_000_000)
+                                   t.valueToArmMicroseconds / 1_000_000, t.valueToArmMicroseconds % 1_000_000)
             try inj.checked("setitimer(\(t.which))", Syscall.setitimer, UInt64(t.which), try inj.stage(value), 0)
         }
     }
