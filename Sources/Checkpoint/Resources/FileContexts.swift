@@ -105,7 +105,14 @@ final class FileRestoreContext {
     /// Installs crtool's descriptor `local` into the target; returns the
     /// target's new descriptor number.
     func install(_ local: Int32) throws -> Int64 {
-        let r = try inj.call(Syscall.pidfdGetfd, UInt64(try crtoolDescriptor()), UInt64(local), 0)
+        try Self.install(local, through: try crtoolDescriptor(), with: inj)
+    }
+
+    /// As `install`, through the target's pidfd of crtool at `crtool`,
+    /// without a context (entering a namespace before any file is made).
+    static func install(_ local: Int32, through crtool: Int64, with inj: RemoteSyscall) throws -> Int64 {
+        let pid = inj.tracee.pid
+        let r = try inj.call(Syscall.pidfdGetfd, UInt64(crtool), UInt64(local), 0)
         if r < 0 {
             throw SystemError("installing a descriptor in pid \(pid) with pidfd_getfd", pid: pid, errno: Int32(-r))
         }

@@ -92,7 +92,7 @@ final class NamespaceRestorer {
         let local = open(path, O_RDONLY | O_CLOEXEC)
         guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
         defer { close(local) }
-        let fd = try inj.checked("pidfd_getfd of \(path)", Syscall.pidfdGetfd, UInt64(FileRestoreContext.inheritedCrtoolPidFD), UInt64(local), 0)
+        let fd = UInt64(try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, with: inj))
         defer { _ = try? inj.call(Syscall.close, fd) }
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
     }
