@@ -91,7 +91,7 @@ enum MountNamespaceDumper {
         for (i, m) in mounts.enumerated() where m.origin == .fresh && m.fsType == "proc" {
             let path = "/proc/\(maker.pid)/root\(m.mountPoint == "/" ? "" : m.mountPoint)/1/ns/pid"
             guard let shown = try? NamespaceKind.id(link: ProcFile.link(path, pid: maker.pid), path: path), shown != wanted else { continue }
-            let first = processes.first { $0.namespaces?.pid == shown && $0.namespacePids?.last == 1 }
+            let first = processes.first { $0.firstOfPidNamespace == shown }
             guard let first, first.namespaces?.mnt == id, !mounts.contains(where: { $0.parent == i }) else {
                 throw CheckpointError("the proc at \(m.mountPoint) in mnt:[\(id)] shows pid:[\(shown)], whose first process (pid 1 in it) "
                     + (first == nil ? "is not in the tree" : first!.namespaces?.mnt != id ? "is in another mount namespace" : "would have to mount it under the mounts on it")

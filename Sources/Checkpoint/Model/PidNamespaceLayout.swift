@@ -109,3 +109,11 @@ public enum PidNamespaceLayout {
         return nil
     }
 }
+
+extension ProcessImage {
+    /// The PID namespace of its own whose first process (pid 1 in it) it
+    /// is: the one that makes it again, mounts its proc. Nil otherwise.
+    public var firstOfPidNamespace: UInt64? {
+        namespacePids?.last == 1 ? namespaces?.pid : nil
+    }
+}

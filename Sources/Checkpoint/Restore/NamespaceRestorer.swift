@@ -77,7 +77,7 @@ final class NamespaceRestorer {
             }
             madeBy[kind, default: [:]][id] = process.pid
         }
-        if let pidNamespace = process.namespaces?.pid, process.namespacePids?.last == 1, let mnt = process.namespaces?.mnt {
+        if let pidNamespace = process.firstOfPidNamespace, let mnt = process.namespaces?.mnt {
             for m in saved.first(where: { $0.kind == .mnt && $0.id == mnt })?.mounts ?? [] where m.pidNamespace == pidNamespace {
                 try MountNamespaceMaker.makeProc(m, with: inj)
             }
@@ -175,7 +175,7 @@ final class NamespaceRestorer {
                 try SavedMountCheck.check(mounts, file: file, field: "[\(i)].mounts")
                 for (j, m) in mounts.enumerated() {
                     guard let shown = m.pidNamespace else { continue }
-                    guard processes.contains(where: { $0.namespaces?.pid == shown && $0.namespacePids?.last == 1 && $0.namespaces?.mnt == n.id }) else {
+                    guard processes.contains(where: { $0.firstOfPidNamespace == shown && $0.namespaces?.mnt == n.id }) else {
                         throw ImageError(file: file, field: "[\(i)].mounts[\(j)].pidNamespace", reason: "no first process of pid:[\(shown)] in mnt:[\(n.id)] to mount it")
                     }
                 }

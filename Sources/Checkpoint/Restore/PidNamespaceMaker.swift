@@ -19,7 +19,7 @@ final class PidNamespaceMaker {
 
     /// Takes note of a process made: the first one of its namespace.
     func made(_ process: ProcessImage) {
-        if let namespace = process.namespaces?.pid, process.namespacePids?.last == 1 { firstProcess[namespace] = process.pid }
+        if let namespace = process.firstOfPidNamespace { firstProcess[namespace] = process.pid }
     }
 
     /// The ids to make a task with, crtool's first (`namespaceIDs`, or
