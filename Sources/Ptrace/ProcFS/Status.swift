@@ -39,13 +39,13 @@ public struct ProcStatus: Equatable, Sendable {
     /// (NSpid: the first is the one /proc was opened with) down to its
     /// own; for a thread group, the process's pids. Empty on a kernel
     /// without the field.
-    public var namespaceIDs: [Int32] {
-        (fields["NSpid"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
-    }
+    public var namespaceIDs: [Int32] { numbers("NSpid") }
 
     /// The thread group's pids likewise (NStgid).
-    public var namespaceGroupIDs: [Int32] {
-        (fields["NStgid"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
+    public var namespaceGroupIDs: [Int32] { numbers("NStgid") }
+
+    private func numbers(_ key: String) -> [Int32] {
+        (fields[key] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int32($0) }
     }
 
     public static func read(pid: Int32) throws -> ProcStatus {
