@@ -32,3 +32,11 @@ enum LibC {
 func errnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }
+
+/// The path as mountinfo and getcwd give it, without the doubled slashes
+/// of a scratch path.
+func canonical(_ path: String) throws -> String {
+    guard let resolved = realpath(path, nil) else { throw HarnessError("realpath \(path): \(errnoText())") }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
