@@ -76,6 +76,7 @@ public enum Syscall {
     public static let mkdirat: Int64 = 258
     public static let mknodat: Int64 = 259
     public static let fchownat: Int64 = 260
+    public static let linkat: Int64 = 265
     public static let symlinkat: Int64 = 266
     public static let fchmodat: Int64 = 268
     public static let openTree: Int64 = 428

@@ -22,7 +22,7 @@ struct DumpCommand: ParsableCommand {
         filters, capabilities, no_new_privs; PID namespaces directly inside crtool's, dumped from their first \
         process or its parent (every process keeps its pids in both); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding only a loopback device (with the sockets made in them) and mount \
-        namespaces made from crtool's (with their bind mounts, flags and tmpfs skeletons) of the tree's own.
+        namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts hold) of the tree's own.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \
@@ -79,7 +79,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: .long, help: "Accepted for CRIU compatibility: a file deleted while open is saved with its content (up to --ghost-limit), or reopened by another name it still has, so nothing is linked back into the file system.")
     var linkRemap = false
 
-    @Option(name: .long, help: "Largest file deleted while open whose content the image carries, in bytes or with K, M or G (default 64M).")
+    @Option(name: .long, help: "Largest file deleted while open whose content the image carries, and the most bytes of files a tmpfs of a mount namespace of the tree's own may hold, in bytes or with K, M or G (default 64M).")
     var ghostLimit: String?
 
     @OptionGroup var pageAndFreeze: PageAndFreezeOptions

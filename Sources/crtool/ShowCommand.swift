@@ -56,7 +56,11 @@ struct ShowCommand: ParsableCommand {
                     for mount in n.mounts ?? [] where mount.origin != .host {
                         print("    \(mount.mountPoint): " + (mount.origin == .bind ? "\(mount.bindSource ?? "") bound" : "\(mount.fsType) made anew")
                             + (mount.flags.isEmpty ? "" : ", \(mount.flags.joined(separator: ","))")
-                            + (mount.pidNamespace.map { ", mounted by the first process of pid:[\($0)]" } ?? ""))
+                            + (mount.pidNamespace.map { ", mounted by the first process of pid:[\($0)]" } ?? "")
+                            + (mount.entries.map { entries in
+                                let files = entries.compactMap(\.content)
+                                return ", holding \(entries.count - 1) entr\(entries.count == 2 ? "y" : "ies"), \(files.count) file\(files.count == 1 ? "" : "s") with \(files.reduce(0) { $0 + $1.count }) bytes"
+                            } ?? ""))
                     }
                     if let sysctls = n.sysctls {
                         print("    sysctls of its own: " + sysctls.keys.sorted().map { "\($0)=\(sysctls[$0]!)" }.joined(separator: ", "))

@@ -1,3 +1,4 @@
+import Foundation
 @testable import Checkpoint
 import Ptrace
 import XCTest
@@ -110,5 +111,50 @@ final class MountNamespaceImageTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("namespaces.json") && "\(error)".contains(field), "\(field): \(error)")
             }
         }
+    }
+
+    /// Files with bytes, FIFOs and hard links: each field only on its
+    /// kind, and a hard link only to an earlier file of the mount.
+    func testHostileFilesOfATmpfsAreRefusedByField() {
+        let root = SavedMount(mountPoint: "/", parent: nil, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/", flags: [], propagation: [])
+        var tmpfs = SavedMount(mountPoint: "/run/app", parent: 0, origin: .fresh, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        var file = SavedMountEntry(path: "state", kind: .file, mode: 0o600, uid: 0, gid: 0)
+        file.content = Data("42".utf8)
+        file.modifiedNanoseconds = 1_000_000_000
+        var link = SavedMountEntry(path: "state.old", kind: .hardLink, mode: 0o600, uid: 0, gid: 0)
+        link.linkTarget = "state"
+        tmpfs.entries = [SavedMountEntry(path: "", kind: .directory, mode: 0o755, uid: 0, gid: 0), file, link,
+                         SavedMountEntry(path: "fifo", kind: .fifo, mode: 0o600, uid: 0, gid: 0)]
+        XCTAssertNoThrow(try SavedMountCheck.check([root, tmpfs], file: "namespaces.json", field: "[0].mounts"))
+        var cases: [(String, (inout [SavedMountEntry]) -> Void)] = []
+        cases.append(("entries[1].content", { $0[1].content = nil }))
+        cases.append(("entries[1].content", { $0[1].content = Data() }))
+        cases.append(("entries[3].content", { $0[3].content = Data("x".utf8) }))
+        cases.append(("entries[0].modifiedNanoseconds", { $0[0].modifiedNanoseconds = 5 }))
+        cases.append(("entries[1].modifiedNanoseconds", { $0[1].modifiedNanoseconds = -1 }))
+        cases.append(("entries[2].linkTarget", { $0[2].linkTarget = nil }))
+        cases.append(("entries[2].linkTarget", { $0[2].linkTarget = "missing" }))
+        cases.append(("entries[2].linkTarget", { $0[2].linkTarget = "" }))
+        cases.append(("entries[1].linkTarget", { $0.swapAt(1, 2) }))
+        cases.append(("entries[3].linkTarget", { $0.append($0[2]); $0[3].linkTarget = "state.old" }))
+        cases.append(("entries[3].device", { $0[3].device = 0x103 }))
+        for (field, edit) in cases {
+            var m = tmpfs
+            edit(&m.entries!)
+            XCTAssertThrowsError(try SavedMountCheck.check([root, m], file: "namespaces.json", field: "[0].mounts"), field) { error in
+                XCTAssertTrue("\(error)".contains(field), "\(field): \(error)")
+            }
+        }
+    }
+
+    /// A file's bytes go back page by page, a page of zeros left a hole.
+    func testOnlyPagesWithBytesAreWritten() {
+        var bytes = [UInt8](repeating: 0, count: 5 * 4096 + 100)
+        bytes[4096 + 7] = 1
+        bytes[2 * 4096] = 2
+        bytes[5 * 4096 + 99] = 3
+        XCTAssertEqual(TmpfsContents.dataRuns(bytes), [4096..<3 * 4096, 5 * 4096..<5 * 4096 + 100])
+        XCTAssertEqual(TmpfsContents.dataRuns([UInt8](repeating: 0, count: 4096)), [])
+        XCTAssertEqual(TmpfsContents.dataRuns([9]), [0..<1])
     }
 }

@@ -94,17 +94,6 @@ final class MountNamespaceTests: EndToEndCase {
                               namingAnFd: false)
     }
 
-    /// A tmpfs of the namespace comes back with its skeleton, not its
-    /// data: one holding a file with bytes in it is refused, naming it.
-    func testATmpfsHoldingDataIsRefusedByName() throws {
-        let point = try canonical(scratch.newDirectory("tmp"))
-        let program = try startProgram("tmpfs", "/usr/bin/unshare", [
-            "--mount", "/bin/sh", "-c", "mount -t tmpfs crtool-tmp \(point) && echo hi > \(point)/file && echo ready && exec sleep 600",
-        ])
-        defer { try? stopTree(program.pid) }
-        try assertDumpRefused(program, mentioning: ["the tmpfs at \(point) in mnt:[", "holds \(point)/file, a file of 3 bytes"], namingAnFd: false)
-    }
-
     /// A unix socket bound to a path the namespace shares with crtool's is
     /// bound again under the same name, and answers there.
     func testAUnixListenerInAMountNamespaceKeepsItsName() throws {
@@ -178,14 +167,6 @@ final class MountNamespaceTests: EndToEndCase {
         try mountTmpfs("crtool-shared", at: shared)
         try restore(image, as: program)
         XCTAssertTrue(try mountView(of: program.pid).contains { $0.hasPrefix("\(point) ") })
-    }
-
-    /// The path as mountinfo and getcwd give it, without the doubled
-    /// slashes of a scratch path.
-    private func canonical(_ path: String) throws -> String {
-        guard let resolved = realpath(path, nil) else { throw HarnessError("realpath \(path): \(String(cString: strerror(errno)))") }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     private func mountTmpfs(_ name: String, at point: String) throws {

@@ -210,7 +210,7 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
-            let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies)
+            let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit)
             var namespaces = dumpedNamespaces.saved
 
             // Kept past leaveTree, which lets `collected` go.

@@ -14,18 +14,20 @@ import Ptrace
 /// system) has no way back and is refused, naming the mount.
 enum MountNamespaceDumper {
     static let freshTypes: Set<String> = ["tmpfs", "ramfs", "proc", "sysfs", "mqueue", "cgroup2"]
-    /// What a fresh tmpfs may hold: skeletons, not data.
+    /// How many entries a fresh tmpfs may hold.
     static let maximumEntries = 4096
 
-    static func dump(id: UInt64, of pid: Int32) throws -> [SavedMount] {
+    /// `dataLimit`: the most bytes of files one fresh tmpfs may hold, all
+    /// of which the image carries (--ghost-limit).
+    static func dump(id: UInt64, of pid: Int32, dataLimit: UInt64) throws -> [SavedMount] {
         let theirs = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
-        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid)
+        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit)
     }
 
     /// `pid`: a process in the namespace, through whose root crtool looks
     /// at the namespace's files.
-    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32) throws -> [SavedMount] {
+    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32, dataLimit: UInt64) throws -> [SavedMount] {
         var index: [Int: Int] = [:]
         var crtools: [Int: Int] = [:]
         var taken: Set<Int> = []
@@ -61,7 +63,7 @@ enum MountNamespaceDumper {
                     }
                     let inside = theirs.filter { $0.parentID == m.id && $0.mountPoint != m.mountPoint }
                         .map { MountedPath.remainder(of: $0.mountPoint, below: m.mountPoint) }
-                    mount.entries = try entries(of: m, mountPoints: Set(inside), namespace: namespace, pid: pid)
+                    mount.entries = try entries(of: m, mountPoints: Set(inside), namespace: namespace, pid: pid, dataLimit: dataLimit)
                 }
             } else {
                 throw CheckpointError("the mount at \(m.mountPoint) in \(namespace) (\(m.fsType) \(m.source)"
@@ -156,12 +158,15 @@ enum MountNamespaceDumper {
     }
 
     /// Everything a fresh tmpfs holds, its own root first: directories,
-    /// empty files, symbolic links and device nodes. The places of mounts
-    /// on it are taken as they look from above, and not entered. A file
-    /// with data, a FIFO or a socket is refused.
-    private static func entries(of m: MountEntry, mountPoints: Set<String>, namespace: String, pid: Int32) throws -> [SavedMountEntry] {
+    /// files with their bytes, symbolic links, device nodes, FIFOs, and a
+    /// second name of any of them as a hard link to the first. The places
+    /// of mounts on it are taken as they look from above, and not
+    /// entered. A socket is refused: nothing listens on it any more.
+    private static func entries(of m: MountEntry, mountPoints: Set<String>, namespace: String, pid: Int32, dataLimit: UInt64) throws -> [SavedMountEntry] {
         let base = "/proc/\(pid)/root\(m.mountPoint)"
         var found: [SavedMountEntry] = []
+        var firstNames: [UInt64: String] = [:]
+        var data: UInt64 = 0
         var pending = [""]
         while let relative = pending.popLast() {
             let path = MountedPath.join(base, relative)
@@ -172,6 +177,15 @@ enum MountNamespaceDumper {
             let type = st.st_mode & S_IFMT
             var entry = SavedMountEntry(path: relative, kind: .directory, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid)
             let isMountPoint = mountPoints.contains(relative)
+            if type != S_IFDIR, st.st_nlink > 1, !isMountPoint {
+                if let first = firstNames[UInt64(st.st_ino)] {
+                    entry.kind = .hardLink
+                    entry.linkTarget = first
+                    found.append(entry)
+                    continue
+                }
+                firstNames[UInt64(st.st_ino)] = relative
+            }
             switch type {
             case S_IFDIR:
                 if !isMountPoint {
@@ -179,6 +193,17 @@ enum MountNamespaceDumper {
                 }
             case S_IFREG where st.st_size == 0 || isMountPoint:
                 entry.kind = .emptyFile
+            case S_IFREG:
+                data += UInt64(st.st_size)
+                guard data <= dataLimit else {
+                    throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds more than the \(dataLimit) bytes of files crtool saves "
+                        + "of one (--ghost-limit), counting \(MountedPath.join(m.mountPoint, relative)) of \(st.st_size) bytes")
+                }
+                entry.kind = .file
+                entry.content = try content(of: path, size: Int(st.st_size), pid: pid)
+                entry.modifiedNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+            case S_IFIFO:
+                entry.kind = .fifo
             case S_IFLNK:
                 entry.kind = .symlink
                 entry.linkTarget = try ProcFile.link(path)
@@ -186,15 +211,25 @@ enum MountNamespaceDumper {
                 entry.kind = type == S_IFCHR ? .characterDevice : .blockDevice
                 entry.device = UInt64(st.st_rdev)
             default:
-                let what = type == S_IFREG ? "a file of \(st.st_size) bytes" : type == S_IFIFO ? "a FIFO" : "a socket"
-                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds \(MountedPath.join(m.mountPoint, relative)), \(what); "
-                    + "crtool makes a \(m.fsType) of the namespace again with its directories, links, device nodes and empty files, not its data")
+                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds \(MountedPath.join(m.mountPoint, relative)), a socket; "
+                    + "crtool makes a \(m.fsType) of the namespace again with its directories, files, links, device nodes and FIFOs, and a socket's "
+                    + "file without the socket would name nothing")
             }
             found.append(entry)
             guard found.count <= maximumEntries else {
-                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds more than \(maximumEntries) entries; crtool makes a \(m.fsType) of the namespace again with its skeleton, not its data")
+                throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds more than \(maximumEntries) entries, the most crtool saves of one")
             }
         }
         return found
+    }
+
+    /// A file's bytes, read through a descriptor of crtool's (the tree is
+    /// frozen, so they are what its processes last wrote).
+    private static func content(of path: String, size: Int, pid: Int32) throws -> Data {
+        let fd = try LocalFile.open(path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, pid: pid)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        try LocalFile.read(fd, into: &bytes, count: size, at: 0)
+        return Data(bytes)
     }
 }

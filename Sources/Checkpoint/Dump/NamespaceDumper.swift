@@ -10,7 +10,7 @@ import Ptrace
 /// them (PidNamespaceLayout). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
-    static func dump(_ processes: [ProcessImage], zombies: [ZombieImage]) throws -> (saved: [NamespaceImage], warnings: [String]) {
+    static func dump(_ processes: [ProcessImage], zombies: [ZombieImage], tmpfsDataLimit: UInt64) throws -> (saved: [NamespaceImage], warnings: [String]) {
         if let problem = PidNamespaceLayout.problem(processes: processes, zombies: zombies) {
             throw CheckpointError("\(problem.zombie ? "zombie" : "pid") \(problem.pid): \(problem.reason)")
         }
@@ -41,7 +41,7 @@ enum NamespaceDumper {
                     }
                 case .mnt:
                     var namespace = NamespaceImage(kind: .mnt, id: id)
-                    namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid)
+                    namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit)
                     try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
                     try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                     saved.append(namespace)

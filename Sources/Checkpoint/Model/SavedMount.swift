@@ -1,3 +1,5 @@
+import Foundation
+
 /// One mount of a mount namespace of the tree's own (unshare -m,
 /// systemd's PrivateTmp=, ProtectSystem=, ProtectHome=), listed each after
 /// the mount it sits on, in the order the restore makes them. A namespace
@@ -80,12 +82,16 @@ public enum MountPropagation: String, CaseIterable, Sendable {
     case unbindable
 }
 
-/// One thing a fresh tmpfs or ramfs held: the skeletons built for mounts
-/// on top (directories, empty files to bind files over), device nodes and
-/// symbolic links. Its path is below the mount, without a leading slash.
+/// One thing a fresh tmpfs or ramfs held: a directory, a file (empty, as
+/// the skeletons built for files bound on top are, or with its bytes), a
+/// symbolic link, a device node, a FIFO, or another name of an earlier
+/// entry. Its path is below the mount, without a leading slash.
 public struct SavedMountEntry: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case directory, emptyFile, symlink, characterDevice, blockDevice
+        case directory, emptyFile, file, symlink, characterDevice, blockDevice, fifo
+        /// A hard link: `linkTarget` is the path of the earlier entry it
+        /// names, below the same mount.
+        case hardLink
     }
 
     public var path: String
@@ -96,6 +102,12 @@ public struct SavedMountEntry: Codable, Equatable, Sendable {
     public var gid: UInt32
     public var linkTarget: String?
     public var device: UInt64?
+    /// A file's bytes; the restore leaves the runs of zero pages in them
+    /// as holes.
+    public var content: Data?
+    /// A file's last modification (st_mtim), in nanoseconds since the
+    /// epoch: build tools and caches judge files by it.
+    public var modifiedNanoseconds: Int64?
 
     public init(path: String, kind: Kind, mode: UInt32, uid: UInt32, gid: UInt32, linkTarget: String? = nil, device: UInt64? = nil) {
         self.path = path

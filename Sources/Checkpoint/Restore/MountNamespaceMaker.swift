@@ -95,7 +95,7 @@ enum MountNamespaceMaker {
                         (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
         let fd = try exact(m.mountPoint, with: inj)
         try setFlags(m, on: fd, with: inj)
-        try TmpfsSkeleton.make(m.entries ?? [], under: m.mountPoint, with: inj)
+        try TmpfsContents.make(m.entries ?? [], under: m.mountPoint, with: inj)
         return fd
     }
 

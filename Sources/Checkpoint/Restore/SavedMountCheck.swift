@@ -1,3 +1,5 @@
+import Foundation
+
 /// The checks a saved mount namespace passes before a restore makes any
 /// of it: the mounts are made by injected calls as root, so a hostile
 /// image must not name a mount it could not have had (one above the
@@ -66,6 +68,7 @@ enum SavedMountCheck {
             throw ImageError(file: file, field: field, reason: "\(entries.count) entries (at most \(MountNamespaceDumper.maximumEntries))")
         }
         var directories: Set<String> = []
+        var linkable: Set<String> = []
         for (j, e) in entries.enumerated() {
             func refuse(_ name: String, _ reason: String) -> ImageError {
                 ImageError(file: file, field: "\(field)[\(j)].\(name)", reason: reason)
@@ -79,14 +82,23 @@ enum SavedMountCheck {
                 throw refuse("path", "the mount's own directory comes first, and every entry after the directory it is in")
             }
             guard e.mode <= 0o7777 else { throw refuse("mode", "\(e.mode) is more than permission, set-id and sticky bits") }
-            guard (e.kind == .symlink) == (e.linkTarget != nil),
+            guard (e.kind == .symlink || e.kind == .hardLink) == (e.linkTarget != nil),
                   (e.linkTarget ?? "x").utf8.count <= maximumPath, !(e.linkTarget ?? "x").isEmpty, !(e.linkTarget ?? "").utf8.contains(0) else {
-                throw refuse("linkTarget", "a symbolic link, and only one, has a target of 1 to \(maximumPath) bytes without NUL")
+                throw refuse("linkTarget", "a link, and only one, has a target of 1 to \(maximumPath) bytes without NUL")
+            }
+            guard e.kind != .hardLink || linkable.contains(e.linkTarget ?? "") else {
+                throw refuse("linkTarget", "a hard link names an earlier entry of the mount that is neither a directory nor a hard link")
             }
             guard (e.kind == .characterDevice || e.kind == .blockDevice) == (e.device != nil) else {
                 throw refuse("device", "a device node, and only one, has a device number")
             }
-            if e.kind == .directory { directories.insert(e.path) }
+            guard (e.kind == .file) == !(e.content ?? Data()).isEmpty, e.kind == .file || e.content == nil else {
+                throw refuse("content", "a file with bytes, and only one, has them")
+            }
+            guard e.modifiedNanoseconds == nil || (e.kind == .file && e.modifiedNanoseconds! >= 0) else {
+                throw refuse("modifiedNanoseconds", "only a file with bytes has a time it was modified, at or after the epoch")
+            }
+            if e.kind == .directory { directories.insert(e.path) } else if e.kind != .hardLink { linkable.insert(e.path) }
         }
     }
 
