@@ -38,7 +38,7 @@ struct ProcessFacts {
             stat: stat,
             status: try ProcStatus.read(pid: pid),
             executable: try ProcFile.link("/proc/\(pid)/exe", pid: pid),
-            cwd: try ProcFile.link("/proc/\(pid)/cwd", pid: pid),
+            cwd: try ReachableWorkingDirectory.of(pid: pid),
             root: try ProcFile.link("/proc/\(pid)/root", pid: pid),
             personality: UInt32(try value("personality"), radix: 16) ?? 0,
             limits: try Limits.read(pid: pid),
