@@ -31,6 +31,7 @@ public enum Syscall {
     public static let setgroups: Int64 = 116
     public static let sigaltstack: Int64 = 131
     public static let personality: Int64 = 135
+    public static let pivotRoot: Int64 = 155
     public static let prctl: Int64 = 157
     public static let chroot: Int64 = 161
     public static let gettid: Int64 = 186

@@ -22,7 +22,8 @@ struct DumpCommand: ParsableCommand {
         filters, capabilities, no_new_privs; PID namespaces directly inside crtool's, dumped from their first \
         process or its parent (every process keeps its pids in both); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding only a loopback device (with the sockets made in them) and mount \
-        namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts hold) of the tree's own.
+        namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts hold, and a root of \
+        their own entered with pivot_root, as containers have) of the tree's own.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \

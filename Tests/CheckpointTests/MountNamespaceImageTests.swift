@@ -93,6 +93,13 @@ final class MountNamespaceImageTests: XCTestCase {
         var notRoot = root
         notRoot.origin = .fresh
         cases.append(("[0].origin", [notRoot]))
+        // A container's root: a directory of crtool's bound there, never one of the namespace's.
+        var boundRoot = root
+        boundRoot.origin = .bind
+        boundRoot.bindSource = "/srv/rootfs"
+        XCTAssertNoThrow(try SavedMountCheck.check([boundRoot, tmpfs], file: "namespaces.json", field: "[0].mounts"))
+        boundRoot.fromNamespace = true
+        cases.append(("[0].origin", [boundRoot]))
         // A proc left to a PID namespace's first process: only a proc, with nothing on it.
         m = tmpfs
         m.pidNamespace = 4026532999

@@ -82,6 +82,40 @@ final class MountNamespaceTests: EndToEndCase {
         XCTAssertEqual(st.st_mode & 0o7777, 0o620)
     }
 
+    /// A process whose namespace's root is a directory of crtool's
+    /// (pivot_root into it, as container runtimes do, leaving none of
+    /// crtool's mounts) comes back in that root with the same mounts: /usr
+    /// bound read-only, a proc, a /dev tmpfs with /dev/null bound on a
+    /// file of it, a /tmp tmpfs the program writes in, and the harness's
+    /// directory bound at its own path so its stdout reaches the test.
+    func testAProcessInAContainerRootComesBackInIt() throws {
+        let container = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let root = container.path
+        let setup = (container.entering + ["exec python3 \(container.fixture) /tmp"]).joined(separator: " && ")
+        let crtools = try mountView(of: getpid())
+        let program = try startProgram("container", "/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", setup])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let before = try mountView(of: program.pid)
+        XCTAssertTrue(before.first?.hasPrefix("/ ") == true && before.first?.contains(" \(root) ") == true, before.joined(separator: "\n"))
+
+        let image = try checkpoint(program)
+        let shown = try crtool(["show", image])
+        XCTAssertTrue(shown.stdout.contains("7 mounts: 0 of crtool's, 4 bound, 3 made anew"), "\(shown)")
+        XCTAssertTrue(shown.stdout.contains("    /: \(root) bound"), "\(shown)")
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 5, after: mark)
+        assertSequence(program, "tick")
+        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        XCTAssertEqual(try mountView(of: program.pid).sorted(), before.sorted())
+        XCTAssertEqual(try mountView(of: getpid()), crtools, "the restore changed crtool's own mounts")
+        var inside = stat(), outside = stat()
+        XCTAssertEqual(stat("/proc/\(program.pid)/root\(container.fixture)", &inside), 0)
+        XCTAssertEqual(stat(root + container.fixture, &outside), 0)
+        XCTAssertEqual([inside.st_dev, inside.st_ino], [outside.st_dev, outside.st_ino], "the restored process's root is not the container's")
+    }
+
     /// A file system only the namespace has and crtool does not make anew
     /// (a devpts instance of its own here) is named.
     func testAMountCrtoolCannotMakeAgainIsRefusedByName() throws {

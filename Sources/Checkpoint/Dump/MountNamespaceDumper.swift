@@ -70,9 +70,9 @@ enum MountNamespaceDumper {
                     + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
                     + "and a \(m.fsType) is not a file system crtool makes anew (it makes \(freshTypes.sorted().joined(separator: ", ")))")
             }
-            guard i > 0 || mount.origin == .host else {
-                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), not crtool's root "
-                    + "(pivot_root, as containers do); crtool makes a mount namespace again only on its own root")
+            guard i > 0 || mount.origin == .host || mount.origin == .bind else {
+                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither crtool's root "
+                    + "nor a directory crtool reaches by a path of its own; crtool makes a mount namespace again only on one of those")
             }
             index[m.id] = saved.count
             saved.append(mount)

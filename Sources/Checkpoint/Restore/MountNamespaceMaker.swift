@@ -12,6 +12,12 @@ import Ptrace
 /// fresh tmpfs with what it held; last, each mount is given the
 /// propagation it had. Which peer group a shared mount was in is not
 /// kept: each shared mount made here starts a group of its own.
+///
+/// A namespace whose root is a directory of crtool's bound there
+/// (pivot_root into it, as containers do) keeps none of crtool's mounts:
+/// its mounts are put together over that directory in the copy, which
+/// then becomes the root (pivot_root), and the copy's mounts are
+/// detached whole.
 enum MountNamespaceMaker {
     private static let atFDCWD = UInt64(bitPattern: -100)
     private static let openTreeClone: UInt64 = 1
@@ -31,13 +37,18 @@ enum MountNamespaceMaker {
                         recursive | MountPropagationCall.slave, 0)
         let copied = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let kept = try match(mounts, in: copied, namespace: what)
+        // Where a mount of the namespace is made before it is the root.
+        let newRoot = mounts.first?.origin == .bind ? mounts.first?.bindSource : nil
+        func placed(_ path: String) -> String {
+            newRoot.map { MountedPath.join($0, MountedPath.remainder(of: path, below: "/")) } ?? path
+        }
         var madeFDs: [Int: UInt64] = [:]
         defer { for fd in madeFDs.values { _ = try? inj.call(Syscall.close, fd) } }
         for (i, m) in mounts.enumerated() where m.origin == .bind && m.fromNamespace != true {
             madeFDs[i] = try take(m.bindSource ?? "", for: m, with: inj)
         }
         let keptIDs = Set(kept.values.map(\.id))
-        for c in copied.reversed() where !keptIDs.contains(c.id) {
+        for c in copied.reversed() where !keptIDs.contains(c.id) && newRoot == nil {
             try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
                             try inj.stage(string: c.mountPoint, at: first), detach)
         }
@@ -50,15 +61,16 @@ enum MountNamespaceMaker {
                 madeFDs[i] = fd
                 try setFlags(m, on: fd, with: inj)
             case .bind:
-                let fd = try madeFDs[i] ?? take(m.bindSource ?? "", for: m, with: inj)
+                let fd = try madeFDs[i] ?? take(placed(m.bindSource ?? ""), for: m, with: inj)
                 madeFDs[i] = fd
                 try inj.checked("binding \(m.bindSource ?? "") at \(m.mountPoint)", Syscall.moveMount, fd, try inj.stage(string: "", at: first),
-                                atFDCWD, try inj.stage(string: m.mountPoint, at: second), moveMountFromEmptyPath)
+                                atFDCWD, try inj.stage(string: placed(m.mountPoint), at: second), moveMountFromEmptyPath)
                 try setFlags(m, on: fd, with: inj)
             case .fresh:
-                madeFDs[i] = try mountFresh(m, with: inj)
+                madeFDs[i] = try mountFresh(m, at: placed(m.mountPoint), with: inj)
             }
         }
+        if let newRoot { try enterRoot(newRoot, of: what, with: inj) }
         for (i, m) in mounts.enumerated() where m.pidNamespace == nil {
             let wanted = Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))
             if m.origin == .host {
@@ -79,24 +91,36 @@ enum MountNamespaceMaker {
     /// mounted by that process (`inj`) as soon as it exists, with its flags
     /// and propagation: it shows the process's namespace.
     static func makeProc(_ m: SavedMount, with inj: RemoteSyscall) throws {
-        let fd = try mountFresh(m, with: inj)
+        let fd = try mountFresh(m, at: m.mountPoint, with: inj)
         defer { _ = try? inj.call(Syscall.close, fd) }
         for call in MountPropagationCall.calls(for: Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))) {
             try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
         }
     }
 
-    /// A file system made anew, with its flags and (a tmpfs) what it held;
-    /// returns a descriptor of the very mount.
-    private static func mountFresh(_ m: SavedMount, with inj: RemoteSyscall) throws -> UInt64 {
+    /// A file system made anew at `path` (its place, or where it is put
+    /// together before the namespace's root is entered), with its flags
+    /// and (a tmpfs) what it held; returns a descriptor of the very mount.
+    private static func mountFresh(_ m: SavedMount, at path: String, with inj: RemoteSyscall) throws -> UInt64 {
         try inj.checked("mounting a \(m.fsType) at \(m.mountPoint)", Syscall.mount, try inj.stage(string: m.source, at: first),
-                        try inj.stage(string: m.mountPoint, at: second), try inj.stage(string: m.fsType, at: third),
+                        try inj.stage(string: path, at: second), try inj.stage(string: m.fsType, at: third),
                         m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0,
                         (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
-        let fd = try exact(m.mountPoint, with: inj)
+        let fd = try exact(path, with: inj)
         try setFlags(m, on: fd, with: inj)
-        try TmpfsContents.make(m.entries ?? [], under: m.mountPoint, with: inj)
+        try TmpfsContents.make(m.entries ?? [], under: path, with: inj)
         return fd
+    }
+
+    /// Makes the mounts put together at `newRoot` the namespace's root:
+    /// pivot_root(".", ".") stacks the old root on the new one, from where
+    /// it is detached with every mount of crtool's copy.
+    private static func enterRoot(_ newRoot: String, of what: String, with inj: RemoteSyscall) throws {
+        try inj.checked("entering \(newRoot), the root of \(what)", Syscall.chdir, try inj.stage(string: newRoot, at: first))
+        let here = try inj.stage(string: ".", at: second)
+        try inj.checked("making \(newRoot) the root of \(what) (pivot_root)", Syscall.pivotRoot, here, here)
+        try inj.checked("detaching crtool's mounts from \(what)", Syscall.umount2, here, detach)
+        try inj.checked("entering the root of \(what)", Syscall.chdir, try inj.stage(string: "/", at: first))
     }
 
     /// Each saved mount crtool's namespace gave, to the copy's mount it

@@ -24,7 +24,9 @@ enum SavedMountCheck {
                 throw refuse(name, "more than \(maximumPath) bytes, or a NUL")
             }
             if i == 0 {
-                guard m.parent == nil, m.origin == .host else { throw refuse("origin", "the namespace's root must be crtool's, on no other mount") }
+                guard m.parent == nil, m.origin == .host || (m.origin == .bind && m.fromNamespace == nil) else {
+                    throw refuse("origin", "the namespace's root is crtool's or a directory of crtool's bound there, on no other mount")
+                }
             } else {
                 guard let parent = m.parent, parent >= 0, parent < i else { throw refuse("parent", "not the index of a mount listed before it") }
                 guard MountedPath.contains(mounts[parent].mountPoint, m.mountPoint) else {
