@@ -47,10 +47,13 @@ enum MountNamespaceMaker {
         for (i, m) in mounts.enumerated() where m.origin == .bind && m.fromNamespace != true {
             madeFDs[i] = try take(m.bindSource ?? "", for: m, with: inj)
         }
-        let keptIDs = Set(kept.values.map(\.id))
-        for c in copied.reversed() where !keptIDs.contains(c.id) && newRoot == nil {
-            try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
-                            try inj.stage(string: c.mountPoint, at: first), detach)
+        // A namespace with a root of its own sheds them all at once (enterRoot).
+        if newRoot == nil {
+            let keptIDs = Set(kept.values.map(\.id))
+            for c in copied.reversed() where !keptIDs.contains(c.id) {
+                try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
+                                try inj.stage(string: c.mountPoint, at: first), detach)
+            }
         }
         for (i, m) in mounts.enumerated() where m.pidNamespace == nil {
             switch m.origin {
