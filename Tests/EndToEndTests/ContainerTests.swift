@@ -37,7 +37,7 @@ final class ContainerTests: EndToEndCase {
         XCTAssertEqual(ProcessTable.children(of: unshare.pid), [program.pid])
         try program.waitForMore("tick", 5, after: mark)
         assertSequence(program, "tick")
-        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        assertNoFailures(program)
         for kind in kinds { XCTAssertNotEqual(try kind.id(pid: program.pid), try kind.ownID(), "\(kind) after the restore") }
         XCTAssertEqual(try ProcStatus.read(pid: program.pid).namespaceIDs.last, 1, "pid 1 in its namespace")
         let inside = "/proc/\(program.pid)/root"

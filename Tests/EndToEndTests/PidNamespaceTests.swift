@@ -41,7 +41,7 @@ final class PidNamespaceTests: EndToEndCase {
         try program.waitForMore("child", 5, after: mark)
         assertSequence(program, "tick")
         assertSequence(program, "child")
-        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        assertNoFailures(program)
         XCTAssertEqual(try namespacePids(of: [first, child]), before, "the pids of each task, in crtool's namespace and in its own")
         // The first process signals its child by its pid in the namespace.
         XCTAssertGreaterThan(try XCTUnwrap(signalsCounted(program.log.lines()[mark...])), signalsBefore + 3)
@@ -76,7 +76,7 @@ final class PidNamespaceTests: EndToEndCase {
         let mark = unshare.lineCount
         try restore(image, as: unshare)
         try unshare.waitForMore("tick", 5, after: mark)
-        XCTAssertEqual(unshare.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        assertNoFailures(unshare)
         XCTAssertEqual(try namespacePids(of: [unshare.pid, first, child]), before)
         let namespace = try NamespaceKind.pid.id(pid: first)
         XCTAssertEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.ownID())
@@ -125,7 +125,7 @@ final class PidNamespaceTests: EndToEndCase {
         let mark = unshare.lineCount
         try restore(image, as: unshare)
         try unshare.waitForMore("tick", 5, after: mark)
-        XCTAssertEqual(unshare.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        assertNoFailures(unshare)
         var st = stat()
         XCTAssertEqual(lstat("/proc/\(first)/root/proc/1", &st), 0)
         XCTAssertEqual(try NamespaceKind.id(link: ProcFile.link("/proc/\(first)/root/proc/1/ns/pid", pid: first), path: "pid"),

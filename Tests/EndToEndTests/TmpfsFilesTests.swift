@@ -44,7 +44,7 @@ final class TmpfsFilesTests: EndToEndCase {
         try restore(image, as: program)
         try program.waitForMore("tick", 5, after: mark)
         assertSequence(program, "tick")
-        XCTAssertEqual(program.log.lines().filter { $0.hasPrefix("FAIL") }, [])
+        assertNoFailures(program)
         let root = "/proc/\(program.pid)/root\(point)"
         XCTAssertEqual(readTextFile(root + "/notes"), "notes\n")
         var notes = stat(), link = stat(), st = stat()
