@@ -24,6 +24,27 @@ public enum NamespaceSysctls {
         }
     }
 
+    /// The device a network sysctl is of ("eth0" of
+    /// net/ipv4/conf/eth0/forwarding), nil for one of the namespace's own
+    /// and for the "all" and "default" entries. A device takes the
+    /// "default" entry's values when it is made; where there is none (the
+    /// neigh entries of a namespace other than the host's), the
+    /// kernel's own, which the loopback has too.
+    public static func device(of path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[0] == "net", parts[1] == "ipv4" || parts[1] == "ipv6",
+              parts[2] == "conf" || parts[2] == "neigh", parts[3] != "all", parts[3] != "default" else { return nil }
+        return String(parts[3])
+    }
+
+    /// The same sysctl of device `other` ("default", "lo").
+    public static func entry(of path: String, for other: String) -> String? {
+        guard device(of: path) != nil else { return nil }
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        parts[3] = Substring(other)
+        return parts.joined(separator: "/")
+    }
+
     /// Whether `path` is one a namespace of `kind` may have saved: a
     /// hostile image must not reach any other sysctl through a restore
     /// that runs as root.
