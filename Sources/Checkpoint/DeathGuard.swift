@@ -50,8 +50,10 @@ final class DeathGuard: @unchecked Sendable {
     }
 
     /// At crtool's death, `nft delete table inet <table>`.
-    func deleteAtDeath(table: String, nft: String) {
-        register("table \(table)", Array("L\(nft)\0\(table)".utf8))
+    /// `namespace`: a descriptor of the network namespace the table is
+    /// in, when it is not crtool's (the guard keeps a copy).
+    func deleteAtDeath(table: String, nft: String, namespace: Int32? = nil) {
+        register("table \(table)", Array("L\(nft)\0\(table)".utf8), rights: namespace.map { [$0] } ?? [])
     }
 
     func forget(table: String) {

@@ -4,7 +4,8 @@
  * tracing: a tracer's death lets every tracee run on. It does not know
  * of what crtool changed outside the tree's threads, and would leave it:
  *   - the packets of the tree's connections dropped by crtool's nftables
- *     table, so the connections of a tree that runs on hang for good;
+ *     table (or a table in a network namespace of the tree's), so the
+ *     connections of a tree that runs on hang for good;
  *   - those connections' sockets in TCP repair mode, where they send
  *     nothing;
  *   - a cgroup frozen while the tree is seized (dump --freeze-cgroup),
@@ -13,7 +14,9 @@
  * crtool tells it what to undo, and what it undid or handed on itself,
  * over a seqpacket socket on fd 0:
  *   "L<nft path>\0<table>"  at crtool's death, delete nftables table
- *                           inet <table>;
+ *                           inet <table>; with a network namespace
+ *                           (SCM_RIGHTS), the table of that namespace
+ *                           (one of the tree's, reached through a veth);
  *   "l<table>"              forget it;
  *   "R<inode: 8 bytes><SO_REUSEADDR: 4 bytes>" with a socket (SCM_RIGHTS)
  *                           at crtool's death, take the socket out of
@@ -33,6 +36,7 @@
  * order that lets the tree run first and its packets flow last, and
  * ends this process.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,6 +45,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,7 +66,7 @@ struct entry {
     char *detail;       /* nft path, text to write */
     uint64_t inode;
     int32_t reuse;
-    int fd;
+    int fd;             /* the socket; the network namespace of a table, or -1 */
 };
 
 static struct entry *entries;
@@ -111,10 +116,12 @@ static int split(char *payload, size_t length, char **first, char **second)
     return 0;
 }
 
-static void run_nft(const char *nft, const char *table)
+static void run_nft(const char *nft, const char *table, int namespace)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (namespace >= 0 && setns(namespace, CLONE_NEWNET) != 0)
+            _exit(126);
         execl(nft, nft, "delete", "table", "inet", table, (char *)NULL);
         _exit(127);
     }
@@ -151,7 +158,7 @@ static void undo_all(void)
     }
     for (size_t i = 0; i < count; i++)
         if (entries[i].kind == 'L')
-            run_nft(entries[i].detail, entries[i].key);
+            run_nft(entries[i].detail, entries[i].key, entries[i].fd);
 }
 
 /* One message into `data` (NUL-terminated past its end), and the
@@ -200,7 +207,7 @@ static int take(char *data, size_t n, int fd)
                 free(detail);
                 return -1;
             }
-            return add((struct entry){ .kind = data[0], .key = key, .detail = detail, .fd = -1 });
+            return add((struct entry){ .kind = data[0], .key = key, .detail = detail, .fd = data[0] == 'L' ? fd : -1 });
         }
     case 'R': {
         int32_t reuse;
@@ -259,7 +266,7 @@ int main(void)
                 return 0;
             continue;
         }
-        if (data[0] != 'R' && fd >= 0) {
+        if (data[0] != 'R' && data[0] != 'L' && fd >= 0) {
             close(fd);
             fd = -1;
         }

@@ -101,6 +101,45 @@ public struct NetworkLock: Sendable {
         if let nft = Nftables.path { DeathGuard.shared.deleteAtDeath(table: table, nft: nft) }
     }
 
+    /// The table of the lock in network namespace `id` of the tree's.
+    func table(inNamespace id: UInt64) -> String { "\(table)-net\(id)" }
+
+    /// Holds every packet into and out of network namespace `id` of the
+    /// tree's (entered through `pid`) through its veth `devices`: the
+    /// peers of its connections are beyond them, where crtool's table does
+    /// not see their packets as the connections' own. Nothing in the
+    /// namespace speaks to the outside while the dump holds the tree; the
+    /// table goes with the namespace when the tree is killed, and a
+    /// restore keeps the new pairs' outside ends down until it lets the
+    /// tree go (VethMaker).
+    func holdNamespace(_ id: UInt64, of pid: Int32, devices: [String]) throws {
+        let names = devices.map { "\"\($0)\"" }.joined(separator: ", ")
+        let table = table(inNamespace: id)
+        let script = """
+            table inet \(table) {
+                chain ingress { type filter hook prerouting priority -300; policy accept; iifname { \(names) } drop; }
+                chain egress { type filter hook postrouting priority 300; policy accept; oifname { \(names) } drop; }
+            }
+
+            """
+        try NamespaceEntry.run(in: .net, of: pid) {
+            try self.run(script, doing: "holding the packets through \(devices.joined(separator: ", ")) of net:[\(id)]")
+        }
+        let path = NamespaceKind.net.path(pid: pid)
+        let namespace = open(path, O_RDONLY | O_CLOEXEC)
+        if let nft = Nftables.path, namespace >= 0 { DeathGuard.shared.deleteAtDeath(table: table, nft: nft, namespace: namespace) }
+        if namespace >= 0 { close(namespace) }
+    }
+
+    /// Lets the packets of namespace `id` go, for a tree that runs on.
+    func releaseNamespace(_ id: UInt64, of pid: Int32) throws {
+        let table = table(inNamespace: id)
+        try NamespaceEntry.run(in: .net, of: pid) {
+            try self.run("delete table inet \(table)\n", doing: "letting the packets of net:[\(id)] go (nftables table \(table) in it)")
+        }
+        DeathGuard.shared.forget(table: table)
+    }
+
     /// The host in text as an nft rule must name it (SocketAddress.onTheWire),
     /// and whether it is an IPv4 one.
     static func wireAddress(_ a: SocketAddress) -> (host: String, ipv4: Bool)? {

@@ -23,6 +23,9 @@ public final class TCPRepairHold: @unchecked Sendable {
     private var packetsHeld = Set<UInt64>()
     /// Listeners (socket inodes) whose new connections the lock holds back.
     private var listenersHeld = Set<UInt64>()
+    /// Network namespaces of the tree's whose veth devices the lock holds
+    /// (NetworkLock.holdNamespace), each with a pid in it.
+    private var namespacesHeld: [(id: UInt64, pid: Int32)] = []
     /// Where the connections' packets are held until the restore; nil
     /// with --network-lock skip.
     let lock: NetworkLock?
@@ -46,6 +49,24 @@ public final class TCPRepairHold: @unchecked Sendable {
         try lock.hold(Array(found.connections.values), listening: Array(found.listeners.values))
         packetsHeld.formUnion(found.connections.keys)
         listenersHeld.formUnion(found.listeners.keys)
+        for (id, pid, devices) in try Self.namespacesWithDevices(of: pids) {
+            try lock.holdNamespace(id, of: pid, devices: devices)
+            namespacesHeld.append((id, pid))
+        }
+    }
+
+    /// The network namespaces of the tree's own (by id, with a pid in
+    /// each) that have devices beyond their loopback, and those devices.
+    private static func namespacesWithDevices(of pids: [Int32]) throws -> [(UInt64, Int32, [String])] {
+        var seen: Set<UInt64> = []
+        var found: [(UInt64, Int32, [String])] = []
+        for pid in pids {
+            guard let id = try? NamespaceKind.net.id(pid: pid), id != NamespaceCheck.own[.net], seen.insert(id).inserted else { continue }
+            let fresh = try FreshNetworkNamespace.state.get().devices
+            let devices = try NamespaceEntry.run(in: .net, of: pid) { try Loopback.deviceNames() }.filter { !fresh.contains($0) }
+            if !devices.isEmpty { found.append((id, pid, devices)) }
+        }
+        return found
     }
 
     /// The table holding back new connections to the listener `inode`, if any.
@@ -119,6 +140,14 @@ public final class TCPRepairHold: @unchecked Sendable {
         } catch {
             problems.append("\(error)")
         }
+        for (id, pid) in namespacesHeld {
+            do {
+                try lock?.releaseNamespace(id, of: pid)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        namespacesHeld = []
         return problems
     }
 
@@ -133,6 +162,10 @@ public final class TCPRepairHold: @unchecked Sendable {
         held = [:]
         DeathGuard.shared.settle()
         lock?.handOverToRestore()
+        // Gone with their namespaces, or cut off with their veth pairs.
+        for (id, _) in namespacesHeld {
+            if let table = lock?.table(inNamespace: id) { DeathGuard.shared.forget(table: table) }
+        }
     }
 }
 
