@@ -3,7 +3,7 @@
 # of sample workloads (a process tree with a zombie and shared memory,
 # System V IPC, eight threads in UTS, IPC and network namespaces of their
 # own (the IPC one holding System V objects, the network one's loopback
-# up), a
+# up and a veth device into the host's, with an address and a route), a
 # dump on top of a pre-dump) are damaged one
 # file at a time and checked as `crtool restore --check-only` checks them.
 # A crash, a hang or a damaged file accepted without its checksums is a
@@ -52,9 +52,11 @@ start sysvipc "$work/data/sysvipc"
 read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
 ipcrm -m "$shm" -s "$sem" -q "$msg"
 # In UTS, IPC and network namespaces of its own, the IPC one holding
-# objects nobody maps, both that and the network one with a sysctl set:
-# namespaces.json then lists them, with a page file.
-launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && echo 77 > /proc/sys/net/core/somaxconn && echo 77 > /proc/sys/kernel/msgmni && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && exec "$0" "$@"')
+# objects nobody maps, both that and the network one with a sysctl set,
+# the network one with a veth device whose other end is in the host's
+# (left down: the dump removes it): namespaces.json then lists them, with
+# a page file.
+launcher=(unshare --uts --ipc --net /bin/sh -c 'ip link set lo up && echo 77 > /proc/sys/net/core/somaxconn && echo 77 > /proc/sys/kernel/msgmni && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && ip link add eth0 type veth peer name crfz$$ netns 1 && ip address add 10.217.0.2/24 dev eth0 && ip link set eth0 up && ip route add 10.218.0.0/16 via 10.217.0.1 && exec "$0" "$@"')
 start threads
 launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1

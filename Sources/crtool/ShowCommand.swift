@@ -45,7 +45,8 @@ struct ShowCommand: ParsableCommand {
                     let held = n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
                         : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
                         : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
-                        : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down"), no other device"
+                        : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
+                            + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
                         : n.sysvIPC.map { o in "System V objects made again: " + [
                             (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
                             (o.messageQueues.map(\.id), "message queue"),
@@ -61,6 +62,14 @@ struct ShowCommand: ParsableCommand {
                                 let files = entries.compactMap(\.content)
                                 return ", holding \(entries.count - 1) entr\(entries.count == 2 ? "y" : "ies"), \(files.count) file\(files.count == 1 ? "" : "s") with \(files.reduce(0) { $0 + $1.count }) bytes"
                             } ?? ""))
+                    }
+                    for v in n.veths ?? [] {
+                        print("    \(Self.deviceSummary(v.inside)), its other end \(Self.deviceSummary(v.outside)) in crtool's namespace"
+                              + (v.outsideMaster.map { ", a port of \($0)" } ?? "")
+                              + (v.outsideRoutes.map { ", routes \($0.map(\.text).joined(separator: "; "))" } ?? ""))
+                    }
+                    if let routes = n.routes {
+                        print("    routes: " + routes.map(\.text).joined(separator: "; "))
                     }
                     if let sysctls = n.sysctls {
                         print("    sysctls of its own: " + sysctls.keys.sorted().map { "\($0)=\(sysctls[$0]!)" }.joined(separator: ", "))
@@ -165,6 +174,11 @@ struct ShowCommand: ParsableCommand {
     /// "SCHED_BATCH nice 5, CPUs 0-1": the policy as chrt names it, and
     /// the CPUs as runs.
     /// "23 mounts: 20 of crtool's, 2 bound, 1 made anew".
+    /// "veth eth0 02:00:00:00:77:02 mtu 1500 up 10.77.0.2/24".
+    static func deviceSummary(_ d: NetworkDeviceImage) -> String {
+        (["veth", d.name, d.hardwareAddress, "mtu \(d.mtu)", d.up ? "up" : "down"] + d.addresses.map(\.address)).joined(separator: " ")
+    }
+
     static func mountSummary(_ mounts: [SavedMount]) -> String {
         let count = { (origin: SavedMount.Origin) in mounts.filter { $0.origin == origin }.count }
         return "\(mounts.count) mounts: \(count(.host)) of crtool's, \(count(.bind)) bound, \(count(.fresh)) made anew"

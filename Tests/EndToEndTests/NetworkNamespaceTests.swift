@@ -68,14 +68,17 @@ final class NetworkNamespaceTests: EndToEndCase {
         XCTAssertTrue(shown.stdout.contains("network namespace net:[\(before)] of the tree's own: loopback device up"), "\(shown)")
     }
 
-    /// A device the restore would not make (a veth pair here) is named.
-    func testANetworkNamespaceWithADeviceBesidesItsLoopbackIsRefused() throws {
-        let program = try startProgram("veth", "/usr/bin/unshare", [
-            "--net", "/bin/sh", "-c", "ip link add crtool-v0 type veth peer name crtool-v1 && echo ready && exec sleep 600",
-        ])
-        defer { try? stopTree(program.pid) }
-        try assertDumpRefused(program, mentioning: ["network namespace net:[", "crtool-v0", "crtool-v1", "no device but its loopback"],
-                              namingAnFd: false)
+    /// A device the restore would not make is named: a veth pair whose
+    /// two ends are both inside, a bridge.
+    func testANetworkNamespaceWithADeviceTheRestoreCouldNotMakeIsRefused() throws {
+        for (name, device, reason) in [
+            ("veth", "ip link add crtool-v0 type veth peer name crtool-v1", "its other end is not in crtool's network namespace"),
+            ("bridge", "ip link add crtool-br type bridge", "a bridge device crtool-br: crtool makes again only veth devices"),
+        ] {
+            let program = try startProgram(name, "/usr/bin/unshare", ["--net", "/bin/sh", "-c", "\(device) && echo ready && exec sleep 600"])
+            defer { try? stopTree(program.pid) }
+            try assertDumpRefused(program, mentioning: ["network namespace net:[", "crtool-", reason], namingAnFd: false)
+        }
     }
 
     /// A process outside the tree in the same namespace would be parted

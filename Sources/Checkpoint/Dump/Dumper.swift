@@ -325,7 +325,8 @@ public enum Dumper {
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(
-                formatVersion: namespaces.contains { $0.sysvIPC != nil } ? Manifest.namespaceSysVIPCFormatVersion
+                formatVersion: namespaces.contains { $0.veths != nil || $0.routes != nil } ? Manifest.namespaceDevicesFormatVersion
+                    : namespaces.contains { $0.sysvIPC != nil } ? Manifest.namespaceSysVIPCFormatVersion
                     : namespaces.isEmpty ? Manifest.standaloneFormatVersion : Manifest.namespacesFormatVersion,
                 cpu: cpu,
                 vdsoSymbols: vdsoSymbols,
@@ -349,6 +350,7 @@ public enum Dumper {
                 // word to their peers.
                 let inspectors = Dictionary(uniqueKeysWithValues: collected.map { ($0.image.pid, $0.inspector) })
                 tree.kill { parent, children in try? inspectors[parent]?.reap(children) }
+                NetworkDevicesDumper.removeOutsideEnds(of: namespaces)
                 tcpRepair?.release()
                 released = Date()
                 phases.mark("release")

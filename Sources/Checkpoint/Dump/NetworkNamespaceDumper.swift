@@ -4,21 +4,19 @@ import Ptrace
 
 /// A network namespace of the tree's own, saved when crtool can make it
 /// again whole: it holds no device but its loopback (and those the kernel
-/// puts in every new namespace), the loopback has the addresses the
+/// puts in every new namespace) and veth devices into crtool's namespace
+/// (NetworkDevicesDumper), the loopback has the addresses the
 /// kernel gives it and no others, and no process outside the tree is in
 /// it (the restore would part them). What is saved is whether the
-/// loopback was up (its sysctls are NamespaceSysctlDumper's); the
-/// namespace's sockets are the processes' files. Routes and firewall
-/// rules of its own are not saved.
+/// loopback was up (its sysctls are NamespaceSysctlDumper's), the veth
+/// devices and the routes; the namespace's sockets are the processes'
+/// files. Firewall rules of its own are not saved.
 enum NetworkNamespaceDumper {
     static func dump(id: UInt64, of pid: Int32, tree: Set<Int32>) throws -> NamespaceImage {
         let name = "network namespace net:[\(id)] of pid \(pid)"
         let seen = try NamespaceEntry.run(in: .net, of: pid) { try LoopbackState.current() }
         let fresh = try FreshNetworkNamespace.state.get()
         let devices = seen.devices.filter { !fresh.devices.contains($0) }
-        guard devices.isEmpty else {
-            throw CheckpointError("the \(name) has the device\(devices.count == 1 ? "" : "s") \(devices.joined(separator: ", ")); crtool can checkpoint a network namespace of the tree's own only when it holds no device but its loopback (unshare -n, systemd's PrivateNetwork=)")
-        }
         let expected = seen.up ? fresh.addressesWhenUp : []
         guard seen.addresses == expected else {
             let had = seen.addresses.isEmpty ? "no address" : seen.addresses.joined(separator: ", ")
@@ -28,7 +26,11 @@ enum NetworkNamespaceDumper {
         if let outsider = try outsiders(of: id, tree: tree).first {
             throw CheckpointError("pid \(outsider) is in the \(name) too, and is not in the tree; a restore would leave it in the old namespace, apart from the tree (checkpoint the tree that holds both)")
         }
-        return NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
+        var image = NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
+        let (veths, routes) = try NetworkDevicesDumper.dump(devices, id: id, of: pid, name: name)
+        image.veths = veths.isEmpty ? nil : veths
+        image.routes = routes.isEmpty ? nil : routes
+        return image
     }
 
     /// Where `ip netns` names namespaces: each name a file the namespace

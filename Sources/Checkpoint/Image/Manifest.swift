@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 4
+    public static let currentFormatVersion = 5
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -21,6 +21,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// objects (namespaces.json lists them): a tool that reads only up to
     /// version 3 would make the namespace again empty.
     public static let namespaceSysVIPCFormatVersion = 4
+    /// An image whose network namespace of the tree's own has veth
+    /// devices or routes: a tool that reads only up to version 4 would
+    /// make the namespace again with its loopback alone.
+    public static let namespaceDevicesFormatVersion = 5
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

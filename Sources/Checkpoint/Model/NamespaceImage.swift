@@ -39,6 +39,11 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     public var sysctls: [String: String]?
     /// A mount namespace's mounts, each after the one it sits on.
     public var mounts: [SavedMount]?
+    /// A network namespace's veth devices into crtool's namespace, and
+    /// the routes of its main table the kernel did not make; nil when it
+    /// has none.
+    public var veths: [VethImage]?
+    public var routes: [RouteImage]?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {

@@ -24,6 +24,8 @@ final class NamespaceRestorer {
     private let crtoolPid = getpid()
     /// The network namespaces made, by the id they had at the dump.
     private(set) var networkNamespaces: [UInt64: NetworkNamespace] = [:]
+    /// Their veth pairs' outside ends, down until the tree is let go.
+    private(set) var outsideEnds: [VethMaker.Raising] = []
 
     init(_ saved: [NamespaceImage], image: ImageDirectory) {
         self.saved = saved
@@ -54,7 +56,10 @@ final class NamespaceRestorer {
             }
             try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             let namespace = saved.first { $0.kind == kind && $0.id == id }
-            if let sysctls = namespace?.sysctls {
+            // A veth's own sysctls once it is made, the others before anything is.
+            let made = Set((namespace?.veths ?? []).map(\.inside.name))
+            let sysctls = (namespace?.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) != true }
+            if !sysctls.isEmpty {
                 warnings += try Self.set(sysctls, of: kind, id: id, in: process.pid)
             }
             if kind == .uts, let namespace {
@@ -62,6 +67,11 @@ final class NamespaceRestorer {
             }
             if kind == .net, let namespace {
                 try Self.makeLoopback(namespace, in: process.pid)
+                outsideEnds += try VethMaker.make(namespace, in: process.pid)
+                let devices = (namespace.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) == true }
+                if !devices.isEmpty {
+                    warnings += try Self.set(devices, of: kind, id: id, in: process.pid)
+                }
                 networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
             }
             if kind == .mnt, let mounts = namespace?.mounts {
@@ -180,6 +190,7 @@ final class NamespaceRestorer {
                     }
                 }
             }
+            try NetworkDevicesCheck.check(n, file: file, index: i)
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")
             }

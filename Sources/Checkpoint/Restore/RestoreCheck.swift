@@ -43,7 +43,7 @@ extension Restorer {
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
         // its ports and huge pages are its own, and the ids are the answer.
-        if takenIDs.isEmpty { try requireRoomOnHost(plan, sysvMissing: sysvMissing) }
+        if takenIDs.isEmpty { try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: 0) }
         return RestoreCheck(
             processes: plan.processes.count, zombies: plan.zombies.count,
             threads: plan.processes.reduce(0) { $0 + $1.threads.count },

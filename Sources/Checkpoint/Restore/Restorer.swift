@@ -101,13 +101,17 @@ public enum Restorer {
     }
 
     /// What the tree takes from the host that nothing else may hold: its
-    /// listeners' and UDP sockets' addresses, and the hugetlb pool's pages
+    /// listeners' and UDP sockets' addresses, the names of its veth
+    /// devices' outside ends, and the hugetlb pool's pages
     /// (for the System V segments the restore makes, `sysvMissing`, among
     /// the rest). Checked once the image's ids are free, since an original
     /// still dying holds them too.
-    static func requireRoomOnHost(_ plan: RestorePlan, sysvMissing: SysVIPCRestorer.Missing?) throws {
+    /// A veth name still taken is waited for `seconds` (the restore's
+    /// --pid-wait), as the ids are.
+    static func requireRoomOnHost(_ plan: RestorePlan, sysvMissing: SysVIPCRestorer.Missing?, seconds: Double) throws {
         try BoundAddresses.requireFree(plan.processes)
         try HugePagePool.requireEnough(plan, makingSegments: sysvMissing?.segments ?? [])
+        try VethMaker.requireRoom(plan.namespaces, seconds: seconds)
     }
 
     /// Every restore starts its processes from the stub.
@@ -130,7 +134,7 @@ public enum Restorer {
         }
         phases.mark("wait for ids")
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
-        try requireRoomOnHost(plan, sysvMissing: sysvMissing)
+        try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: options.pidWaitSeconds)
         try requireStub(options.stubPath)
         let cgroups = CgroupPlacement.here()
         try cgroups.requireThawed(plan.processes)
@@ -154,6 +158,8 @@ public enum Restorer {
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
                            warnings: &warnings)
             registry.networkNamespaces = namespaces.networkNamespaces
+            let outsideEnds = namespaces.outsideEnds
+            registry.whenReleasing(.packets, once: "veth outside ends") { try VethMaker.raise(outsideEnds) }
             let killed = "the restored processes were killed before they ran"
             if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
             try Interrupted.check(Interrupted.restoreGivenUp)

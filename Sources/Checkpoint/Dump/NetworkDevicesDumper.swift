@@ -1,0 +1,126 @@
+import Glibc
+import Ptrace
+
+/// The devices, addresses and routes of a network namespace of the tree's
+/// beyond its loopback: veth devices whose other end is in crtool's
+/// namespace (what a container runtime or `ip link add ... netns` makes),
+/// with both ends' addresses, the bridge the outside end is a port of,
+/// and the routes of the namespace's main table the kernel did not make.
+/// Anything else (another kind of device, a veth into a third namespace,
+/// policy routing) is refused by name: the restore could not make it.
+enum NetworkDevicesDumper {
+    /// What the namespace shows of itself, read from inside it.
+    struct Inside {
+        var links: [NetworkLink]
+        var addresses: [InterfaceAddress]
+        var routes: [Route]
+        /// The id the namespace gives crtool's.
+        var crtoolNamespaceID: Int32
+    }
+
+    static func dump(_ extra: [String], id: UInt64, of pid: Int32, name: String) throws -> (veths: [VethImage], routes: [RouteImage]) {
+        let crtools = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard crtools >= 0 else { throw SystemError("open /proc/self/ns/net") }
+        defer { close(crtools) }
+        let ownPath = NamespaceKind.net.path(pid: pid)
+        let own = open(ownPath, O_RDONLY | O_CLOEXEC)
+        guard own >= 0 else { throw SystemError("open \(ownPath)", pid: pid) }
+        defer { close(own) }
+        let inside = try NamespaceEntry.run(in: .net, of: pid) { () throws -> Inside in
+            let socket = try RouteNetlinkSocket()
+            return Inside(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
+                          crtoolNamespaceID: try socket.namespaceID(of: crtools))
+        }
+        let host = try RouteNetlinkSocket()
+        let hostLinks = try host.links()
+        let ownID = try host.namespaceID(of: own)
+        var veths: [VethImage] = []
+        var saved: [Int32: String] = [:]
+        let hostAddresses = try host.addresses()
+        let hostRoutes = try host.routes()
+        for deviceName in extra {
+            guard let link = inside.links.first(where: { $0.name == deviceName }) else {
+                throw CheckpointError("the device \(deviceName) of the \(name) went while it was read")
+            }
+            guard link.kind == "veth", link.peerNamespaceID == inside.crtoolNamespaceID, let peerIndex = link.peerIndex,
+                  let peer = hostLinks.first(where: { $0.index == peerIndex }), peer.kind == "veth",
+                  peer.peerIndex == link.index, peer.peerNamespaceID == ownID else {
+                let what = link.kind.map { "a \($0) device" } ?? "a device"
+                let why = link.kind == "veth" ? "its other end is not in crtool's network namespace" : "crtool makes again only veth devices whose other end is in its own network namespace"
+                throw CheckpointError("the \(name) has \(what) \(deviceName): \(why)")
+            }
+            let outsideMaster = try peer.masterIndex.map { index in
+                guard let master = hostLinks.first(where: { $0.index == index }), master.kind == "bridge" else {
+                    throw CheckpointError("the veth \(peer.name) of crtool's namespace, the other end of \(deviceName) of the \(name), is a port of a device that is not a bridge; crtool makes again only a port of a bridge")
+                }
+                return master.name
+            }
+            let outsideRoutes = try hostRoutes.filter { $0.outputIndex == peer.index && $0.table == Route.mainTable && $0.protocolNumber != Route.kernelProtocol }
+                .map { try routeImage($0, devices: [peer.index: peer.name], where: "crtool's namespace") }
+            veths.append(VethImage(inside: device(link, hostAddresses: inside.addresses), outside: device(peer, hostAddresses: hostAddresses),
+                                   outsideMaster: outsideMaster, outsideRoutes: outsideRoutes.isEmpty ? nil : outsideRoutes))
+            saved[link.index] = link.name
+        }
+        for link in inside.links where link.name == Loopback.name { saved[link.index] = link.name }
+        var routes: [RouteImage] = []
+        for route in inside.routes where route.table != Route.localTable && route.protocolNumber != Route.kernelProtocol {
+            guard route.table == Route.mainTable else {
+                throw CheckpointError("the \(name) has the route \(routeText(route, devices: saved)) in routing table \(route.table); crtool saves only the main table's routes")
+            }
+            routes.append(try routeImage(route, devices: saved, where: "the \(name)"))
+        }
+        return (veths, routes)
+    }
+
+    static func device(_ link: NetworkLink, hostAddresses addresses: [InterfaceAddress]) -> NetworkDeviceImage {
+        let own = addresses.filter { $0.index == link.index && !$0.isIPv6LinkLocal }.map { a in
+            AddressImage(address: a.text, scope: a.scope, flags: a.flags, broadcast: a.broadcast.flatMap(IPAddressText.text),
+                         label: a.label == link.name ? nil : a.label)
+        }
+        return NetworkDeviceImage(name: link.name, hardwareAddress: NetworkLink.text(ofHardwareAddress: link.hardwareAddress),
+                                  mtu: link.mtu, up: link.isUp, addresses: own)
+    }
+
+    /// A route of one of `devices` (or of none, as a blackhole's); refused
+    /// when it has several next hops, matches by source or goes out of a
+    /// device not saved.
+    static func routeImage(_ route: Route, devices: [Int32: String], where place: String) throws -> RouteImage {
+        let text = routeText(route, devices: devices)
+        guard !route.isMultipath, route.sourceLength == 0 else {
+            throw CheckpointError("\(place) has the route \(text) with \(route.isMultipath ? "several next hops" : "a source prefix"); crtool saves only routes of one next hop matched by destination")
+        }
+        var device: String?
+        if let index = route.outputIndex {
+            guard let name = devices[index] else {
+                throw CheckpointError("\(place) has the route \(text) through a device crtool does not make again")
+            }
+            device = name
+        }
+        return RouteImage(family: route.family == AF_INET6 ? "inet6" : "inet", destination: route.destinationText,
+                          gateway: route.gateway.flatMap(IPAddressText.text), device: device, protocolNumber: route.protocolNumber,
+                          scope: route.scope, type: route.type, metric: route.priority, preferredSource: route.preferredSource.flatMap(IPAddressText.text))
+    }
+
+    static func routeText(_ route: Route, devices: [Int32: String]) -> String {
+        var parts = [route.destinationText]
+        if let gateway = route.gateway.flatMap(IPAddressText.text) { parts += ["via", gateway] }
+        if let index = route.outputIndex { parts += ["dev", devices[index] ?? "#\(index)"] }
+        return parts.joined(separator: " ")
+    }
+
+    /// Once the tree is killed: the outside ends of its veth pairs, which
+    /// would otherwise stay until the kernel has taken the namespace apart
+    /// (seconds), or for good when something else keeps it (a name `ip
+    /// netns` gave it), and hold their names against the restore. Each is
+    /// removed only if it is still the veth saved, with its MAC address;
+    /// removing one removes its inside end too.
+    static func removeOutsideEnds(of namespaces: [NamespaceImage]) {
+        let veths = namespaces.flatMap { $0.veths ?? [] }
+        guard !veths.isEmpty, let host = try? RouteNetlinkSocket(), let links = try? host.links() else { return }
+        for v in veths {
+            guard let link = links.first(where: { $0.name == v.outside.name }), link.kind == "veth",
+                  NetworkLink.text(ofHardwareAddress: link.hardwareAddress) == v.outside.hardwareAddress else { continue }
+            try? host.deleteLink(link.index, what: "remove \(v.outside.name)")
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+import Ptrace
+
+/// Makes a restored network namespace's veth pairs again, from crtool's
+/// namespace: each pair is made with its inside end placed in the new
+/// namespace, both ends with the names, MAC addresses and MTUs they had;
+/// the outside end gets its addresses, becomes a port of its bridge again
+/// and gets its routes; the inside ends get theirs, then the namespace
+/// its routes. All this before any socket is made in the namespace, so
+/// that sockets bound to its addresses can be.
+enum VethMaker {
+    /// Before any process is made: every outside end's name free in
+    /// crtool's namespace and every bridge there. A dump that kills the
+    /// tree removes the pairs; one of a tree killed otherwise goes when
+    /// the kernel has taken its namespace apart, seconds after its
+    /// processes: a name still taken is waited for `seconds`.
+    static func requireRoom(_ namespaces: [NamespaceImage], seconds: Double) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        for n in namespaces {
+            for v in n.veths ?? [] {
+                while NetworkInterface.index(ofName: v.outside.name) != 0 {
+                    guard Date() < deadline else {
+                        throw CheckpointError("the device \(v.outside.name), the outside end of \(v.inside.name) of net:[\(n.id)], is already in crtool's network namespace (the dumped tree still running, or another device of that name); remove it or restore where it is free")
+                    }
+                    usleep(20_000)
+                }
+                if let master = v.outsideMaster, NetworkInterface.index(ofName: master) == 0 {
+                    throw CheckpointError("the bridge \(master), of which \(v.outside.name) was a port, is not in crtool's network namespace; make it first (ip link add \(master) type bridge)")
+                }
+            }
+        }
+    }
+
+    /// An outside end made down, to be set up when the tree is let go.
+    struct Raising {
+        var index: Int32
+        var device: NetworkDeviceImage
+        var routes: [RouteImage]
+    }
+
+    /// `saved`'s pairs and routes, for the namespace process `pid` made.
+    /// The outside ends stay down, so that nothing reaches the namespace
+    /// while its connections are made again in repair mode: the restore
+    /// raises those that were up (`raise`) as it lets the tree go.
+    static func make(_ saved: NamespaceImage, in pid: Int32) throws -> [Raising] {
+        guard saved.veths != nil || saved.routes != nil else { return [] }
+        var raising: [Raising] = []
+        let path = NamespaceKind.net.path(pid: pid)
+        let target = open(path, O_RDONLY | O_CLOEXEC)
+        guard target >= 0 else { throw SystemError("open \(path)", pid: pid) }
+        defer { close(target) }
+        let host = try RouteNetlinkSocket()
+        for v in saved.veths ?? [] {
+            try host.makeVethPair(near: end(v.outside), far: end(v.inside), farNamespace: target)
+            let index = NetworkInterface.index(ofName: v.outside.name)
+            guard index != 0 else { throw CheckpointError("the veth \(v.outside.name) made for net:[\(saved.id)] is gone") }
+            try addAddresses(of: v.outside, index: index, through: host)
+            let master = v.outsideMaster.map(NetworkInterface.index(ofName:))
+            if master == 0 { throw CheckpointError("the bridge \(v.outsideMaster!) of \(v.outside.name) is gone") }
+            if let master, let name = v.outsideMaster {
+                try host.setLink(index, up: false, master: master, what: "make \(v.outside.name) a port of \(name)")
+            }
+            raising.append(Raising(index: index, device: v.outside, routes: v.outsideRoutes ?? []))
+        }
+        try NamespaceEntry.run(in: .net, of: pid) {
+            let inside = try RouteNetlinkSocket()
+            let links = try inside.links()
+            let index: (String) -> Int32? = { name in links.first { $0.name == name }?.index }
+            for v in saved.veths ?? [] {
+                guard let i = index(v.inside.name) else { throw CheckpointError("the veth \(v.inside.name) made in net:[\(saved.id)] is not there") }
+                try addAddresses(of: v.inside, index: i, through: inside)
+                try inside.setLink(i, up: v.inside.up, what: "set \(v.inside.name) of net:[\(saved.id)] \(v.inside.up ? "up" : "down")")
+            }
+            try addRoutes(saved.routes ?? [], through: inside, deviceIndex: index)
+        }
+        return raising
+    }
+
+    /// Sets the outside ends that were up up, and gives them their routes
+    /// (a route needs its device up).
+    static func raise(_ ends: [Raising]) throws {
+        guard !ends.isEmpty else { return }
+        let host = try RouteNetlinkSocket()
+        for end in ends where end.device.up {
+            try host.setLink(end.index, up: true, what: "set \(end.device.name) up")
+            try addRoutes(end.routes, through: host) { $0 == end.device.name ? end.index : nil }
+        }
+    }
+
+    private static func end(_ d: NetworkDeviceImage) -> VethEnd {
+        // NetworkDevicesCheck passed the address.
+        VethEnd(name: d.name, hardwareAddress: NetworkLink.hardwareAddress(d.hardwareAddress) ?? [], mtu: d.mtu)
+    }
+
+    private static func addAddresses(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket) throws {
+        for a in d.addresses {
+            try socket.add(try a.interfaceAddress(index: index).get(), what: "add the address \(a.address) to \(d.name)")
+        }
+    }
+
+    /// Routes without a gateway first: a gateway is reached through one.
+    private static func addRoutes(_ routes: [RouteImage], through socket: RouteNetlinkSocket, deviceIndex: (String) -> Int32?) throws {
+        for r in routes.filter({ $0.gateway == nil }) + routes.filter({ $0.gateway != nil }) {
+            try socket.add(try r.route(deviceIndex: deviceIndex).get(), what: "add the route \(r.text)")
+        }
+    }
+}
