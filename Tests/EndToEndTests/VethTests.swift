@@ -108,6 +108,16 @@ final class VethTests: EndToEndCase {
                 try assertRestoreRefused(copy, pid: server.pid, mentioning: [NamespaceImage.listFile, at])
             }
 
+            // A gateway the namespace cannot reach fails the restore after
+            // the pairs are made: they go with it, at once.
+            let unreachable = try editedCopy(of: image, file: NamespaceImage.listFile, replacing: "\"gateway\" : \"\(net.directSubnet).1\"",
+                                             with: "\"gateway\" : \"10.99.0.1\"")
+            let failed = try crtool(["restore", "-D", unreachable])
+            XCTAssertFalse(failed.succeeded)
+            XCTAssertTrue(failed.stderr.contains("add the route 10.214.0.0/16 via 10.99.0.1 dev eth1"), "\(failed)")
+            XCTAssertFalse(ProcessTable.isAlive(server.pid), "a failed restore left its process")
+            XCTAssertEqual([net.bridgePort, net.direct].map(NetworkInterface.index(ofName:)), [0, 0], "a failed restore left its veth pairs")
+
             let mark = client.lineCount
             try restore(image, as: server)
             try client.waitForMore("client", 10, after: mark)

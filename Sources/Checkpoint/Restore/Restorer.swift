@@ -277,6 +277,7 @@ public enum Restorer {
             }
             tree.killAll(reaping: plan.processes.map(\.pid) + plan.zombies.map(\.pid))
             sysvIPC.undo()
+            VethMaker.remove(namespaces.outsideEnds)
             throw error
         }
     }

@@ -51,30 +51,51 @@ enum VethMaker {
         guard target >= 0 else { throw SystemError("open \(path)", pid: pid) }
         defer { close(target) }
         let host = try RouteNetlinkSocket()
+        do {
+            try makePairs(saved, in: target, through: host, made: &raising)
+            try NamespaceEntry.run(in: .net, of: pid) { try giveInsideEnds(saved) }
+        } catch {
+            remove(raising)
+            throw error
+        }
+        return raising
+    }
+
+    private static func makePairs(_ saved: NamespaceImage, in target: Int32, through host: RouteNetlinkSocket, made raising: inout [Raising]) throws {
         for v in saved.veths ?? [] {
             try host.makeVethPair(near: end(v.outside), far: end(v.inside), farNamespace: target)
             let index = NetworkInterface.index(ofName: v.outside.name)
             guard index != 0 else { throw CheckpointError("the veth \(v.outside.name) made for net:[\(saved.id)] is gone") }
+            raising.append(Raising(index: index, device: v.outside, routes: v.outsideRoutes ?? []))
             try addAddresses(of: v.outside, index: index, through: host)
             let master = v.outsideMaster.map(NetworkInterface.index(ofName:))
             if master == 0 { throw CheckpointError("the bridge \(v.outsideMaster!) of \(v.outside.name) is gone") }
             if let master, let name = v.outsideMaster {
                 try host.setLink(index, up: false, master: master, what: "make \(v.outside.name) a port of \(name)")
             }
-            raising.append(Raising(index: index, device: v.outside, routes: v.outsideRoutes ?? []))
         }
-        try NamespaceEntry.run(in: .net, of: pid) {
-            let inside = try RouteNetlinkSocket()
-            let links = try inside.links()
-            let index: (String) -> Int32? = { name in links.first { $0.name == name }?.index }
-            for v in saved.veths ?? [] {
-                guard let i = index(v.inside.name) else { throw CheckpointError("the veth \(v.inside.name) made in net:[\(saved.id)] is not there") }
-                try addAddresses(of: v.inside, index: i, through: inside)
-                try inside.setLink(i, up: v.inside.up, what: "set \(v.inside.name) of net:[\(saved.id)] \(v.inside.up ? "up" : "down")")
-            }
-            try addRoutes(saved.routes ?? [], through: inside, deviceIndex: index)
+    }
+
+    /// From a thread inside the namespace: the inside ends' addresses and
+    /// state, then the namespace's routes.
+    private static func giveInsideEnds(_ saved: NamespaceImage) throws {
+        let inside = try RouteNetlinkSocket()
+        let links = try inside.links()
+        let index: (String) -> Int32? = { name in links.first { $0.name == name }?.index }
+        for v in saved.veths ?? [] {
+            guard let i = index(v.inside.name) else { throw CheckpointError("the veth \(v.inside.name) made in net:[\(saved.id)] is not there") }
+            try addAddresses(of: v.inside, index: i, through: inside)
+            try inside.setLink(i, up: v.inside.up, what: "set \(v.inside.name) of net:[\(saved.id)] \(v.inside.up ? "up" : "down")")
         }
-        return raising
+        try addRoutes(saved.routes ?? [], through: inside, deviceIndex: index)
+    }
+
+    /// For a restore that failed: the pairs made, at once, rather than
+    /// when the kernel takes the dead namespace apart (removing an outside
+    /// end removes its inside end). One already gone is no error.
+    static func remove(_ ends: [Raising]) {
+        guard !ends.isEmpty, let host = try? RouteNetlinkSocket() else { return }
+        for end in ends { try? host.deleteLink(end.index, what: "remove \(end.device.name)") }
     }
 
     /// Sets the outside ends that were up up, and gives them their routes
