@@ -60,9 +60,9 @@ public final class TCPRepairHold: @unchecked Sendable {
     private static func namespacesWithDevices(of pids: [Int32]) throws -> [(UInt64, Int32, [String])] {
         var seen: Set<UInt64> = []
         var found: [(UInt64, Int32, [String])] = []
+        let fresh = try FreshNetworkNamespace.state.get().devices
         for pid in pids {
             guard let id = try? NamespaceKind.net.id(pid: pid), id != NamespaceCheck.own[.net], seen.insert(id).inserted else { continue }
-            let fresh = try FreshNetworkNamespace.state.get().devices
             let devices = try NamespaceEntry.run(in: .net, of: pid) { try Loopback.deviceNames() }.filter { !fresh.contains($0) }
             if !devices.isEmpty { found.append((id, pid, devices)) }
         }

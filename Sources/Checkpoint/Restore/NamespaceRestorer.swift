@@ -11,8 +11,9 @@ import Ptrace
 /// namespace is given its System V objects, with their ids, as soon as it
 /// is made, from a thread of crtool's inside it: its processes attach
 /// their segments once their memory is made. A network namespace gets its
-/// loopback device up if it was, and is kept open for the sockets made in
-/// it (OpenFileRegistry.making). A mount namespace is given its mounts
+/// loopback device up if it was and its veth pairs and routes (VethMaker,
+/// the outside ends raised when the tree is let go), and is kept open for
+/// the sockets made in it (OpenFileRegistry.making). A mount namespace is given its mounts
 /// (MountNamespaceMaker) before any file is opened in it.
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
