@@ -14,50 +14,66 @@ enum NetworkDevicesDumper {
         var links: [NetworkLink]
         var addresses: [InterfaceAddress]
         var routes: [Route]
-        /// The id the namespace gives crtool's.
-        var crtoolNamespaceID: Int32
+        /// The id the namespace gives crtool's; nil when it has no device
+        /// to find the other end of.
+        var crtoolNamespaceID: Int32?
+    }
+
+    /// What crtool's namespace shows, read only for a namespace with veth
+    /// devices to find the other ends of: a host's routing table may be
+    /// large.
+    struct Outside {
+        var links: [NetworkLink]
+        var addresses: [InterfaceAddress]
+        var routes: [Route]
+        /// The id crtool's namespace gives the tree's.
+        var namespaceID: Int32
+
+        init(tree pid: Int32) throws {
+            let path = NamespaceKind.net.path(pid: pid)
+            let own = open(path, O_RDONLY | O_CLOEXEC)
+            guard own >= 0 else { throw SystemError("open \(path)", pid: pid) }
+            defer { close(own) }
+            let host = try RouteNetlinkSocket()
+            links = try host.links()
+            addresses = try host.addresses()
+            routes = try host.routes()
+            namespaceID = try host.namespaceID(of: own)
+        }
     }
 
     static func dump(_ extra: [String], id: UInt64, of pid: Int32, name: String) throws -> (veths: [VethImage], routes: [RouteImage]) {
         let crtools = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
         guard crtools >= 0 else { throw SystemError("open /proc/self/ns/net") }
         defer { close(crtools) }
-        let ownPath = NamespaceKind.net.path(pid: pid)
-        let own = open(ownPath, O_RDONLY | O_CLOEXEC)
-        guard own >= 0 else { throw SystemError("open \(ownPath)", pid: pid) }
-        defer { close(own) }
         let inside = try NamespaceEntry.run(in: .net, of: pid) { () throws -> Inside in
             let socket = try RouteNetlinkSocket()
             return Inside(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
-                          crtoolNamespaceID: try socket.namespaceID(of: crtools))
+                          crtoolNamespaceID: extra.isEmpty ? nil : try socket.namespaceID(of: crtools))
         }
-        let host = try RouteNetlinkSocket()
-        let hostLinks = try host.links()
-        let ownID = try host.namespaceID(of: own)
         var veths: [VethImage] = []
         var saved: [Int32: String] = [:]
-        let hostAddresses = try host.addresses()
-        let hostRoutes = try host.routes()
+        let outside = extra.isEmpty ? nil : try Outside(tree: pid)
         for deviceName in extra {
             guard let link = inside.links.first(where: { $0.name == deviceName }) else {
                 throw CheckpointError("the device \(deviceName) of the \(name) went while it was read")
             }
-            guard link.kind == "veth", link.peerNamespaceID == inside.crtoolNamespaceID, let peerIndex = link.peerIndex,
-                  let peer = hostLinks.first(where: { $0.index == peerIndex }), peer.kind == "veth",
-                  peer.peerIndex == link.index, peer.peerNamespaceID == ownID else {
+            guard let outside, link.kind == "veth", link.peerNamespaceID == inside.crtoolNamespaceID, let peerIndex = link.peerIndex,
+                  let peer = outside.links.first(where: { $0.index == peerIndex }), peer.kind == "veth",
+                  peer.peerIndex == link.index, peer.peerNamespaceID == outside.namespaceID else {
                 let what = link.kind.map { "a \($0) device" } ?? "a device"
                 let why = link.kind == "veth" ? "its other end is not in crtool's network namespace" : "crtool makes again only veth devices whose other end is in its own network namespace"
                 throw CheckpointError("the \(name) has \(what) \(deviceName): \(why)")
             }
             let outsideMaster = try peer.masterIndex.map { index in
-                guard let master = hostLinks.first(where: { $0.index == index }), master.kind == "bridge" else {
+                guard let master = outside.links.first(where: { $0.index == index }), master.kind == "bridge" else {
                     throw CheckpointError("the veth \(peer.name) of crtool's namespace, the other end of \(deviceName) of the \(name), is a port of a device that is not a bridge; crtool makes again only a port of a bridge")
                 }
                 return master.name
             }
-            let outsideRoutes = try hostRoutes.filter { $0.outputIndex == peer.index && $0.table == Route.mainTable && $0.protocolNumber != Route.kernelProtocol }
+            let outsideRoutes = try outside.routes.filter { $0.outputIndex == peer.index && $0.table == Route.mainTable && $0.protocolNumber != Route.kernelProtocol }
                 .map { try routeImage($0, devices: [peer.index: peer.name], where: "crtool's namespace") }
-            veths.append(VethImage(inside: device(link, hostAddresses: inside.addresses), outside: device(peer, hostAddresses: hostAddresses),
+            veths.append(VethImage(inside: device(link, addresses: inside.addresses), outside: device(peer, addresses: outside.addresses),
                                    outsideMaster: outsideMaster, outsideRoutes: outsideRoutes.isEmpty ? nil : outsideRoutes))
             saved[link.index] = link.name
         }
@@ -65,14 +81,14 @@ enum NetworkDevicesDumper {
         var routes: [RouteImage] = []
         for route in inside.routes where route.table != Route.localTable && route.protocolNumber != Route.kernelProtocol {
             guard route.table == Route.mainTable else {
-                throw CheckpointError("the \(name) has the route \(routeText(route, devices: saved)) in routing table \(route.table); crtool saves only the main table's routes")
+                throw CheckpointError("the \(name) has the route \(image(of: route, devices: saved).text) in routing table \(route.table); crtool saves only the main table's routes")
             }
             routes.append(try routeImage(route, devices: saved, where: "the \(name)"))
         }
         return (veths, routes)
     }
 
-    static func device(_ link: NetworkLink, hostAddresses addresses: [InterfaceAddress]) -> NetworkDeviceImage {
+    static func device(_ link: NetworkLink, addresses: [InterfaceAddress]) -> NetworkDeviceImage {
         let own = addresses.filter { $0.index == link.index && !$0.isIPv6LinkLocal }.map { a in
             AddressImage(address: a.text, scope: a.scope, flags: a.flags, broadcast: a.broadcast.flatMap(IPAddressText.text),
                          label: a.label == link.name ? nil : a.label)
@@ -85,27 +101,23 @@ enum NetworkDevicesDumper {
     /// when it has several next hops, matches by source or goes out of a
     /// device not saved.
     static func routeImage(_ route: Route, devices: [Int32: String], where place: String) throws -> RouteImage {
-        let text = routeText(route, devices: devices)
+        let saved = image(of: route, devices: devices)
         guard !route.isMultipath, route.sourceLength == 0 else {
-            throw CheckpointError("\(place) has the route \(text) with \(route.isMultipath ? "several next hops" : "a source prefix"); crtool saves only routes of one next hop matched by destination")
+            throw CheckpointError("\(place) has the route \(saved.text) with \(route.isMultipath ? "several next hops" : "a source prefix"); crtool saves only routes of one next hop matched by destination")
         }
-        var device: String?
-        if let index = route.outputIndex {
-            guard let name = devices[index] else {
-                throw CheckpointError("\(place) has the route \(text) through a device crtool does not make again")
-            }
-            device = name
+        if let index = route.outputIndex, devices[index] == nil {
+            throw CheckpointError("\(place) has the route \(saved.text) through a device crtool does not make again")
         }
-        return RouteImage(family: route.family == AF_INET6 ? "inet6" : "inet", destination: route.destinationText,
-                          gateway: route.gateway.flatMap(IPAddressText.text), device: device, protocolNumber: route.protocolNumber,
-                          scope: route.scope, type: route.type, metric: route.priority, preferredSource: route.preferredSource.flatMap(IPAddressText.text))
+        return saved
     }
 
-    static func routeText(_ route: Route, devices: [Int32: String]) -> String {
-        var parts = [route.destinationText]
-        if let gateway = route.gateway.flatMap(IPAddressText.text) { parts += ["via", gateway] }
-        if let index = route.outputIndex { parts += ["dev", devices[index] ?? "#\(index)"] }
-        return parts.joined(separator: " ")
+    /// `route` as the image holds it; a device not in `devices` by its
+    /// index ("#7"), for messages.
+    static func image(of route: Route, devices: [Int32: String]) -> RouteImage {
+        RouteImage(family: route.family == AF_INET6 ? "inet6" : "inet", destination: route.destinationText,
+                   gateway: route.gateway.flatMap(IPAddressText.text), device: route.outputIndex.map { devices[$0] ?? "#\($0)" },
+                   protocolNumber: route.protocolNumber, scope: route.scope, type: route.type, metric: route.priority,
+                   preferredSource: route.preferredSource.flatMap(IPAddressText.text))
     }
 
     /// Once the tree is killed: the outside ends of its veth pairs, which
