@@ -18,6 +18,20 @@ final class MountNamespaceImageTests: XCTestCase {
         XCTAssertEqual(MountTable.parentsFirst(table).map(\.id), [27, 22, 24, 26, 29])
     }
 
+    /// A container runtime binds its /dev/null over files of a /proc it
+    /// mounted before /dev: the bind comes after /dev, as the table has it.
+    func testABindOfAPartOfALaterMountComesAfterIt() throws {
+        let table = try MountTable.parse("""
+        67 44 254:0 /srv/rootfs / ro - ext4 /dev/vda rw
+        68 67 0:40 / /proc rw - proc proc rw
+        69 67 0:41 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755
+        70 69 0:42 / /dev/pts rw - devpts devpts rw
+        45 68 0:40 /bus /proc/bus ro - proc proc rw
+        50 68 0:41 /null /proc/keys rw,nosuid - tmpfs tmpfs rw,mode=755
+        """)
+        XCTAssertEqual(MountTable.parentsFirst(table).map(\.id), [67, 68, 69, 70, 45, 50])
+    }
+
     func testAPathIsFoundThroughTheMountItLiesIn() {
         var root = SavedMount(mountPoint: "/", parent: nil, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/", flags: [], propagation: [])
         var tmp = SavedMount(mountPoint: "/tmp", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/tmp/private/tmp",

@@ -71,30 +71,37 @@ public enum MountTable {
         }
     }
 
-    /// The mounts each after the one it sits on, siblings in the order
-    /// the table gave them: an order in which they can be made again (the
-    /// table itself lists a copied namespace's in the order of the copy).
-    /// The namespace's root comes first; a mount whose parent is not in
+    /// The mounts each after the one it sits on, otherwise in the order
+    /// the table gave them: an order in which they can be made again. The
+    /// table lists a namespace's mounts in the order they were made (a
+    /// copied namespace's in the order of the copy), which a bind of a
+    /// part of an earlier mount needs: a container runtime mounts /dev,
+    /// then binds its /dev/null over files of /proc made before it. A
+    /// mount listed before the one it sits on (moved, or under a new
+    /// root) comes right after that one. A mount whose parent is not in
     /// the table counts as a root.
     public static func parentsFirst(_ mounts: [MountEntry]) -> [MountEntry] {
         let ids = Set(mounts.map(\.id))
-        var children: [Int: [Int]] = [:]
-        var roots: [Int] = []
-        for (i, m) in mounts.enumerated() {
-            if m.parentID == m.id || !ids.contains(m.parentID) {
-                roots.append(i)
-            } else {
-                children[m.parentID, default: []].append(i)
+        var waiting: [Int: [Int]] = [:]
+        var placed: Set<Int> = []
+        var ordered: [MountEntry] = []
+        func place(_ i: Int) {
+            var next = [i]
+            while let j = next.popLast() {
+                guard placed.insert(mounts[j].id).inserted else { continue }
+                ordered.append(mounts[j])
+                next += (waiting.removeValue(forKey: mounts[j].id) ?? []).reversed()
             }
         }
-        var ordered: [MountEntry] = []
-        var placed: Set<Int> = []
-        var stack = Array(roots.reversed())
-        while let i = stack.popLast() {
-            guard placed.insert(mounts[i].id).inserted else { continue }
-            ordered.append(mounts[i])
-            stack += (children[mounts[i].id] ?? []).reversed()
+        for (i, m) in mounts.enumerated() {
+            if m.parentID == m.id || !ids.contains(m.parentID) || placed.contains(m.parentID) {
+                place(i)
+            } else {
+                waiting[m.parentID, default: []].append(i)
+            }
         }
+        // Mounts in a loop of parents (not a table the kernel gives) last.
+        for i in mounts.indices where !placed.contains(mounts[i].id) { place(i) }
         return ordered
     }
 
