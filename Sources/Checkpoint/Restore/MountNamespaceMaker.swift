@@ -104,14 +104,22 @@ enum MountNamespaceMaker {
     /// A file system made anew at `path` (its place, or where it is put
     /// together before the namespace's root is entered), with its flags
     /// and (a tmpfs) what it held; returns a descriptor of the very mount.
+    /// A read-only tmpfs (a container runtime masks directories with one)
+    /// is filled first and made read-only after.
     private static func mountFresh(_ m: SavedMount, at path: String, with inj: RemoteSyscall) throws -> UInt64 {
+        let filled = m.entries != nil
+        let readOnly = m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0
         try inj.checked("mounting a \(m.fsType) at \(m.mountPoint)", Syscall.mount, try inj.stage(string: m.source, at: first),
                         try inj.stage(string: path, at: second), try inj.stage(string: m.fsType, at: third),
-                        m.readOnlyFileSystem == true ? UInt64(MS_RDONLY) : 0,
+                        filled ? 0 : readOnly,
                         (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
         let fd = try exact(path, with: inj)
-        try setFlags(m, on: fd, with: inj)
         try TmpfsContents.make(m.entries ?? [], under: path, with: inj)
+        if filled && readOnly != 0 {
+            try inj.checked("making the \(m.fsType) at \(m.mountPoint) read-only", Syscall.mount, 0, try inj.stage(string: path, at: second), 0,
+                            UInt64(MS_REMOUNT) | readOnly, 0)
+        }
+        try setFlags(m, on: fd, with: inj)
         return fd
     }
 
