@@ -117,15 +117,28 @@ final class MountNamespaceTests: EndToEndCase {
     }
 
     /// A file system only the namespace has and crtool does not make anew
-    /// (a devpts instance of its own here) is named.
+    /// (a BPF file system of its own here) is named.
     func testAMountCrtoolCannotMakeAgainIsRefusedByName() throws {
-        let point = try canonical(scratch.newDirectory("pts"))
-        let program = try startProgram("devpts", "/usr/bin/unshare", [
-            "--mount", "/bin/sh", "-c", "mount -t devpts -o newinstance crtool-pts \(point) && echo ready && exec sleep 600",
+        let point = try canonical(scratch.newDirectory("bpf"))
+        let program = try startProgram("bpffs", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount -t bpf crtool-bpf \(point) && echo ready && exec sleep 600",
         ])
         defer { try? stopTree(program.pid) }
-        try assertDumpRefused(program, mentioning: ["the mount at \(point) in mnt:[", "devpts crtool-pts", "is not a file system crtool makes anew"],
+        try assertDumpRefused(program, mentioning: ["the mount at \(point) in mnt:[", "bpf crtool-bpf", "is not a file system crtool makes anew"],
                               namingAnFd: false)
+    }
+
+    /// A devpts instance of the namespace's own is made again empty, so
+    /// one with a terminal open in it is refused, naming the terminal.
+    func testADevptsInstanceWithATerminalOpenIsRefused() throws {
+        let point = try canonical(scratch.newDirectory("pts"))
+        let hold = "import os, time; fd = os.open('\(point)/ptmx', os.O_RDWR | os.O_NOCTTY); print('ready', flush=True); time.sleep(600)"
+        let program = try startProgram("devpts", "/usr/bin/unshare", [
+            "--mount", "/bin/sh", "-c", "mount -t devpts -o newinstance,ptmxmode=666 crtool-pts \(point) && exec python3 -c \"\(hold)\"",
+        ], isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["the devpts at \(point) in mnt:[", "has terminals open in it (\(point)/0)",
+                                                    "only empty"], namingAnFd: false)
     }
 
     /// A unix socket bound to a path the namespace shares with crtool's is
@@ -206,17 +219,5 @@ final class MountNamespaceTests: EndToEndCase {
     private func mountTmpfs(_ name: String, at point: String) throws {
         let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", name, point], outputPrefix: scratch.newPath("mount"), timeout: 10)
         XCTAssertTrue(mounted.succeeded, "\(mounted)")
-    }
-
-    /// Each mount as one line: place, type, source, directory, its own
-    /// flags and how it propagates (the kind, not the group's number,
-    /// which a restore cannot choose).
-    private func mountView(of pid: Int32) throws -> [String] {
-        try MountTable.parentsFirst(MountTable.read(pid: pid)).map { m in
-            let flags = m.mountOptions.filter { MountFlag(rawValue: $0) != nil }.joined(separator: ",")
-            let kinds = [("shared:", "shared"), ("master:", "slave"), ("unbindable", "unbindable")]
-                .filter { prefix, _ in m.propagation.contains { $0.hasPrefix(prefix) } }.map(\.1)
-            return "\(m.mountPoint) \(m.fsType) \(m.source) \(m.root) \(flags) \(kinds.joined(separator: ","))".trimmingCharacters(in: .whitespaces)
-        }
     }
 }

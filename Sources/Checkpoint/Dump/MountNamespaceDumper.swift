@@ -13,7 +13,7 @@ import Ptrace
 /// Anything else (a disk mounted only in the namespace, a FUSE file
 /// system) has no way back and is refused, naming the mount.
 enum MountNamespaceDumper {
-    static let freshTypes: Set<String> = ["tmpfs", "ramfs", "proc", "sysfs", "mqueue", "cgroup2"]
+    static let freshTypes: Set<String> = ["tmpfs", "ramfs", "proc", "sysfs", "mqueue", "cgroup2", "devpts"]
     /// How many entries a fresh tmpfs may hold.
     static let maximumEntries = 4096
 
@@ -65,6 +65,7 @@ enum MountNamespaceDumper {
                         .map { MountedPath.remainder(of: $0.mountPoint, below: m.mountPoint) }
                     mount.entries = try entries(of: m, mountPoints: Set(inside), namespace: namespace, pid: pid, dataLimit: dataLimit)
                 }
+                if m.fsType == "devpts" { try requireNoTerminals(in: m, namespace: namespace, pid: pid) }
             } else {
                 throw CheckpointError("the mount at \(m.mountPoint) in \(namespace) (\(m.fsType) \(m.source)"
                     + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
@@ -155,6 +156,17 @@ enum MountNamespaceDumper {
             return nil
         }
         return MountedPath.join(e.mountPoint, MountedPath.remainder(of: m.root, below: e.root))
+    }
+
+    /// A devpts instance of the namespace's own (a container's /dev/pts) is
+    /// made anew empty: a terminal open in it would have to come back at
+    /// its number in the new instance, which crtool does not do.
+    private static func requireNoTerminals(in m: MountEntry, namespace: String, pid: Int32) throws {
+        let open = try FileSystem.list("/proc/\(pid)/root\(m.mountPoint)").filter { $0 != "ptmx" }.sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }
+        guard open.isEmpty else {
+            throw CheckpointError("the devpts at \(m.mountPoint) in \(namespace) has terminals open in it (\(open.map { MountedPath.join(m.mountPoint, $0) }.joined(separator: ", "))); "
+                + "crtool makes a devpts of the namespace's own again only empty")
+        }
     }
 
     /// Everything a fresh tmpfs holds, its own root first: directories,
