@@ -1,0 +1,93 @@
+import Checkpoint
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+/// A container Debian's runc made from its default spec: PID, mount, UTS,
+/// IPC and network namespaces of its own; pivot_root into a read-only
+/// root; a proc with parts of it bound read-only over themselves and
+/// masked (the container's /dev/null bound over files, a read-only tmpfs
+/// over directories); a tmpfs /dev with device nodes, a devpts instance
+/// of its own, /dev/shm and mqueue; a read-only sysfs with each cgroup
+/// hierarchy's directory of the container bound in. The program keeps
+/// its log and a page it maps shared in /dev/shm. It is dumped by its pid
+/// once `runc run -d` has left, killed, and restored, and carries on in
+/// the same mounts, cgroups and hostname, pid 1 in its namespace.
+final class RuncScenarioTests: EndToEndCase {
+    static let runc = "/usr/sbin/runc"
+
+    func testAContainerRuncMadeComesBackWithItsMounts() throws {
+        try requirePrograms(Self.runc, from: "Debian's runc")
+        let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let bundle = try scratch.newDirectory("bundle")
+        let id = "crtool-test-\(getpid())"
+        try writeSpec(in: bundle, root: root)
+        let started = scratch.newPath("container")
+        let run = try runCommand(Self.runc, ["run", "--detach", "--bundle", bundle, "--pid-file", bundle + "/pid", id],
+                                 outputPrefix: started, timeout: 30)
+        addTeardownBlock { [unowned self] in
+            _ = try? runCommand(Self.runc, ["delete", "--force", id], outputPrefix: self.scratch.newPath("delete"), timeout: 30)
+        }
+        XCTAssertTrue(run.succeeded, "\(run)")
+        guard let pid = pid_t((readTextFile(bundle + "/pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("runc wrote no pid file: \(run)")
+        }
+        let program = Fixture(name: "runc", pid: pid, log: LogFile(path: started + ".stdout"), stderrPath: started + ".stderr")
+        defer { try? stopTree(pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let mounts = try mountView(of: pid)
+        for kind in ["devpts", "mqueue", "sysfs", "proc"] {
+            XCTAssertTrue(mounts.contains { $0.split(separator: " ").dropFirst().first.map(String.init) == kind }, "runc made no \(kind): \(mounts)")
+        }
+        XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc/keys tmpfs tmpfs /null") }, "runc masks /proc/keys with its /dev/null: \(mounts)")
+        let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+        XCTAssertTrue(cgroups.contains("/\(id)\n"), cgroups)
+
+        let image = try checkpoint(program)
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 5, after: mark)
+        assertSequence(program, "tick")
+        assertNoFailures(program)
+        XCTAssertEqual(try mountView(of: pid), mounts)
+        XCTAssertEqual(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8), cgroups)
+        XCTAssertEqual(try UTSNames.of(pid: pid).hostname, "crtool-runc")
+        XCTAssertEqual(try ProcStatus.read(pid: pid).namespaceIDs.last, 1, "pid 1 in its namespace")
+        // /proc/keys is the container's /dev/null again: it opens, and reads as empty.
+        let keys = open("/proc/\(pid)/root/proc/keys", O_RDONLY | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(keys, 0, errnoText())
+        var byte: UInt8 = 0
+        XCTAssertEqual(read(keys, &byte, 1), 0, "/proc/keys is masked again")
+        close(keys)
+        // The devpts made again is an instance of its own: its first terminal is 0.
+        let master = open("/proc/\(pid)/root/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(master, 0, errnoText())
+        defer { close(master) }
+        XCTAssertEqual(try TerminalOps.ptyIndex(master), 0)
+        XCTAssertEqual(access("/proc/\(pid)/root/dev/pts/0", F_OK), 0)
+    }
+
+    /// runc's default spec, changed as a test needs it: the program and
+    /// its root, a hostname, /usr of the host, and the scratch directory
+    /// at its own path, where the program's stdout is.
+    private func writeSpec(in bundle: String, root: ContainerRoot) throws {
+        let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle], outputPrefix: scratch.newPath("spec"), timeout: 30)
+        guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
+        let path = bundle + "/config.json"
+        guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
+              var process = config["process"] as? [String: Any], let mounts = config["mounts"] as? [[String: Any]] else {
+            throw HarnessError("runc spec wrote no config.json of the expected shape")
+        }
+        process["terminal"] = false
+        process["args"] = ["/usr/bin/python3", root.fixture, "/dev/shm"]
+        config["process"] = process
+        config["root"] = ["path": root.path, "readonly": true]
+        config["hostname"] = "crtool-runc"
+        config["mounts"] = mounts + [
+            ["destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]],
+            ["destination": scratch.path, "type": "bind", "source": scratch.path, "options": ["bind"]],
+        ]
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: path))
+    }
+}
