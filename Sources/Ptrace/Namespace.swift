@@ -69,7 +69,7 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
 /// stays where it is.
 public enum NamespaceEntry {
     public static func run<T>(in kind: NamespaceKind, of pid: Int32, _ body: @escaping () throws -> T) throws -> T {
-        precondition([.uts, .ipc, .net].contains(kind), "setns moves the whole process for a \(kind.title)")
+        precondition([.uts, .ipc, .net, .cgroup].contains(kind), "setns moves the whole process for a \(kind.title)")
         let path = kind.path(pid: pid)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open \(path)", pid: pid) }

@@ -2,11 +2,11 @@ import Glibc
 import XCTest
 
 /// A tree with a process in namespaces of its own, of a kind crtool does
-/// not make again (all but PID, UTS, IPC, network and mount), is refused by name, and left
+/// not make again (user and time), is refused by name, and left
 /// running untraced: crtool would restore it into its own namespaces.
 final class NamespaceRefusalTests: EndToEndCase {
-    func testProcessInItsOwnCgroupNamespaceIsRefused() throws {
-        try assertRefused(["--cgroup"], namespace: "cgroup namespace")
+    func testProcessInItsOwnTimeNamespaceIsRefused() throws {
+        try assertRefused(["--time"], namespace: "time namespace")
     }
 
     func testProcessInItsOwnUserNamespaceIsRefused() throws {

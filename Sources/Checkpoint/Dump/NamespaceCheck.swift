@@ -3,8 +3,9 @@ import Ptrace
 
 /// The namespaces a process is in that crtool is not. A PID namespace
 /// directly inside crtool's (unshare --pid --fork) and a UTS, IPC,
-/// network or mount namespace of its own (unshare, systemd's
-/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=) are made
+/// network, mount or cgroup namespace of its own (unshare, systemd's
+/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=, a
+/// container's cgroup namespace) are made
 /// again at the restore; the
 /// other kinds would bring the process back in the wrong ones, so the dump
 /// refuses them, naming the namespace.

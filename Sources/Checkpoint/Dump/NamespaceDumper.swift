@@ -5,7 +5,8 @@ import Ptrace
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
 /// its loopback's state (NetworkNamespaceDumper); the last two with the
 /// sysctls they were given (NamespaceSysctlDumper); a mount namespace
-/// with its mounts (MountNamespaceDumper); a PID namespace by its id
+/// with its mounts (MountNamespaceDumper); a cgroup namespace with where
+/// it is rooted (CgroupNamespaceDumper); a PID namespace by its id
 /// alone, once its processes are known to sit as the restore can make
 /// them (PidNamespaceLayout). Warns of what the
 /// restore will not make again (a network namespace's name).
@@ -39,6 +40,10 @@ enum NamespaceDumper {
                     warnings += NetworkNamespaceDumper.names(of: id).map { name in
                         "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
                     }
+                case .cgroup:
+                    var namespace = NamespaceImage(kind: .cgroup, id: id)
+                    namespace.cgroupRoots = try CgroupNamespaceDumper.roots(id: id, of: p.pid)
+                    saved.append(namespace)
                 case .mnt:
                     var namespace = NamespaceImage(kind: .mnt, id: id)
                     namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit)

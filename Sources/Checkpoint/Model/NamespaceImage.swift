@@ -14,12 +14,14 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// an IPC namespace's System V objects and whether a network
     /// namespace's loopback device is up (the only device a saved one has;
     /// its sockets are the processes' files), and a mount namespace's
-    /// mounts. The mount namespace comes last at the restore, so that the
-    /// proc, sysfs and mqueue it makes belong to the others.
-    public static let savedKinds: [NamespaceKind] = [.pid, .uts, .ipc, .net, .mnt]
+    /// mounts, and a cgroup namespace's roots. The cgroup namespace comes
+    /// first at the restore, as it is made where it was rooted, and the
+    /// mount namespace last, so that the proc, sysfs, mqueue and cgroup
+    /// file systems it makes belong to the others.
+    public static let savedKinds: [NamespaceKind] = [.pid, .cgroup, .uts, .ipc, .net, .mnt]
     /// Those a process enters once it exists: a process is born into its
     /// PID namespace.
-    public static let enteredKinds: [NamespaceKind] = [.uts, .ipc, .net, .mnt]
+    public static let enteredKinds: [NamespaceKind] = [.cgroup, .uts, .ipc, .net, .mnt]
 
     public var kind: NamespaceKind
     public var id: UInt64
@@ -44,6 +46,11 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// has none.
     public var veths: [VethImage]?
     public var routes: [RouteImage]?
+    /// A cgroup namespace's root in each hierarchy, as crtool's namespace
+    /// names it: the cgroups its first process was in when it made it
+    /// (unshare), which its processes see as "/". The restore makes it
+    /// from there.
+    public var cgroupRoots: [CgroupMembership]?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {
@@ -65,6 +72,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
     public var ipc: UInt64?
     public var net: UInt64?
     public var mnt: UInt64?
+    public var cgroup: UInt64?
     /// The PID namespace its children are born in when it is not its own:
     /// one it made for a child and kept (util-linux's unshare --pid
     /// --fork). A namespace of the tree's.
@@ -86,6 +94,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .ipc: return ipc
             case .net: return net
             case .mnt: return mnt
+            case .cgroup: return cgroup
             default: return nil
             }
         }
@@ -96,10 +105,11 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .ipc: ipc = newValue
             case .net: net = newValue
             case .mnt: mnt = newValue
+            case .cgroup: cgroup = newValue
             default: preconditionFailure("a process has no \(kind.title) of its own in an image")
             }
         }
     }
 
-    public var isEmpty: Bool { pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil }
+    public var isEmpty: Bool { pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil && cgroup == nil }
 }

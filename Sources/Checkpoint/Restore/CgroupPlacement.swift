@@ -39,6 +39,35 @@ struct CgroupPlacement {
         }
     }
 
+    /// A cgroup namespace is made where it was rooted: its first process
+    /// joins the root's cgroups, in every hierarchy, and then unshares
+    /// (before `place` moves it into its own). A restore whose roots
+    /// are not here is refused by `requireRoots` before anything is made.
+    func enterRoots(of namespace: NamespaceImage, pid: Int32) throws {
+        for root in namespace.cgroupRoots ?? [] {
+            guard let directory = existing(root) else {
+                throw CheckpointError("cgroup:[\(namespace.id)] was rooted at \(Self.name(of: root)) cgroup \(root.path), which does not exist here")
+            }
+            do {
+                try LocalFile.writeControl("\(pid)\n", to: directory + "/cgroup.procs", pid: pid)
+            } catch {
+                throw CheckpointError("pid \(pid) could not join \(Self.name(of: root)) cgroup \(root.path), where it makes cgroup:[\(namespace.id)] again: \(error)")
+            }
+        }
+    }
+
+    /// A cgroup namespace made anywhere else than where it was rooted
+    /// would show its processes other cgroups than they saw, and their
+    /// cgroup mounts other directories: refused, naming the cgroup.
+    func requireRoots(of namespaces: [NamespaceImage]) throws {
+        for n in namespaces {
+            for root in n.cgroupRoots ?? [] where existing(root) == nil {
+                throw CheckpointError("cgroup:[\(n.id)] was rooted at \(Self.name(of: root)) cgroup \(root.path), which does not exist here: "
+                    + "make it (a container's cgroup) to restore; nothing was restored")
+            }
+        }
+    }
+
     /// The warnings `place` would give for cgroups that do not exist here,
     /// for a check made before the restore.
     func missing(for processes: [ProcessImage]) -> [String] {
@@ -71,10 +100,11 @@ struct CgroupPlacement {
     /// The cgroups `process` was in that crtool is not, each with its
     /// directory here, or nil where it does not exist.
     private func wanted(by process: ProcessImage) -> [(membership: CgroupMembership, directory: String?)] {
-        (process.cgroups ?? []).filter { !own.contains($0) }.map { membership in
-            let directory = membership.directory(in: mounts)
-            return (membership, directory.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
-        }
+        (process.cgroups ?? []).filter { !own.contains($0) }.map { ($0, existing($0)) }
+    }
+
+    private func existing(_ membership: CgroupMembership) -> String? {
+        membership.directory(in: mounts).flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
     }
 
     private static func missing(_ membership: CgroupMembership, of process: ProcessImage) -> String {

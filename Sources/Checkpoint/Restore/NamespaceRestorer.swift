@@ -1,13 +1,15 @@
 import Glibc
 import Ptrace
 
-/// Puts each restored process in the UTS, IPC, network and mount namespaces it had, right
+/// Puts each restored process in the cgroup, UTS, IPC, network and mount namespaces it had, right
 /// after it is created and before it has children, so that they inherit
 /// them as they did. The first process of a namespace makes it with
 /// unshare (and names a UTS one); the others that were in it and do not
 /// inherit it enter it with setns, on /proc/PID/ns (opened by crtool) of the one that
 /// made it; a process that was in crtool's enters the restoring crtool's.
-/// Threads are made later by their process, in its namespaces. An IPC
+/// Threads are made later by their process, in its namespaces. A cgroup
+/// namespace is made where it was rooted: its first process joins the
+/// root's cgroups before it unshares, and its own ones after. An IPC
 /// namespace is given its System V objects, with their ids, as soon as it
 /// is made, from a thread of crtool's inside it: its processes attach
 /// their segments once their memory is made. A network namespace gets its
@@ -28,9 +30,12 @@ final class NamespaceRestorer {
     /// Their veth pairs' outside ends, down until the tree is let go.
     private(set) var outsideEnds: [VethMaker.Raising] = []
 
-    init(_ saved: [NamespaceImage], image: ImageDirectory) {
+    private let cgroups: CgroupPlacement
+
+    init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement) {
         self.saved = saved
         self.image = image
+        self.cgroups = cgroups
     }
 
     /// Once every process has attached its segments: as
@@ -55,8 +60,9 @@ final class NamespaceRestorer {
                 try join(kind, of: maker, with: inj, what: "\(kind.rawValue):[\(id)] made by pid \(maker)")
                 continue
             }
-            try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             let namespace = saved.first { $0.kind == kind && $0.id == id }
+            if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: process.pid) }
+            try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             // A veth's own sysctls once it is made, the others before anything is.
             let made = Set((namespace?.veths ?? []).map(\.inside.name))
             let sysctls = (namespace?.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) != true }
@@ -189,6 +195,14 @@ final class NamespaceRestorer {
                     guard processes.contains(where: { $0.firstOfPidNamespace == shown && $0.namespaces?.mnt == n.id }) else {
                         throw ImageError(file: file, field: "[\(i)].mounts[\(j)].pidNamespace", reason: "no first process of pid:[\(shown)] in mnt:[\(n.id)] to mount it")
                     }
+                }
+            }
+            guard (n.kind == .cgroup) == (n.cgroupRoots != nil) else {
+                throw ImageError(file: file, field: "[\(i)].cgroupRoots", reason: n.kind == .cgroup ? "a cgroup namespace needs its roots" : "only a cgroup namespace has roots")
+            }
+            for (j, root) in (n.cgroupRoots ?? []).enumerated() {
+                guard root.hasPlainPath, !(n.cgroupRoots ?? [])[..<j].contains(where: { $0.controllers == root.controllers }) else {
+                    throw ImageError(file: file, field: "[\(i)].cgroupRoots[\(j)]", reason: "\(root.path) of \(root.controllers.isEmpty ? "the unified hierarchy" : root.controllers) is not a cgroup's path, or its hierarchy's root is listed twice")
                 }
             }
             try NetworkDevicesCheck.check(n, file: file, index: i)

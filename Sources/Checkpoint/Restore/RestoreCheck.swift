@@ -38,7 +38,9 @@ extension Restorer {
                                                        vdsoBridge: vdsoBridge, inherited: inherited)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
-        try CgroupPlacement.here().requireThawed(plan.processes)
+        let cgroups = CgroupPlacement.here()
+        try cgroups.requireThawed(plan.processes)
+        try cgroups.requireRoots(of: plan.namespaces)
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
@@ -50,7 +52,7 @@ extension Restorer {
             vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
             pageBytes: bytes,
             takenIDs: takenIDs,
-            warnings: warnings + CgroupPlacement.here().missing(for: plan.processes))
+            warnings: warnings + cgroups.missing(for: plan.processes))
     }
 
     /// Every page stream a restore of `plan` would write from: the

@@ -138,6 +138,7 @@ public enum Restorer {
         try requireStub(options.stubPath)
         let cgroups = CgroupPlacement.here()
         try cgroups.requireThawed(plan.processes)
+        try cgroups.requireRoots(of: plan.namespaces)
 
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose
@@ -150,7 +151,7 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
-        let namespaces = NamespaceRestorer(plan.namespaces, image: image)
+        let namespaces = NamespaceRestorer(plan.namespaces, image: image, cgroups: cgroups)
         let pidNamespaces = PidNamespaceMaker()
         var warnings = earlyWarnings
         do {
