@@ -4,8 +4,9 @@ import Glibc
 import Ptrace
 import XCTest
 
-/// A container Debian's runc made from its default spec: PID, mount, UTS,
-/// IPC and network namespaces of its own; pivot_root into a read-only
+/// A container Debian's runc made from its default spec and a cgroup
+/// namespace: PID, mount, UTS, IPC, network and cgroup namespaces of its
+/// own; the capabilities and no_new_privs runc gives; pivot_root into a read-only
 /// root; a proc with parts of it bound read-only over themselves and
 /// masked (the container's /dev/null bound over files, a read-only tmpfs
 /// over directories); a tmpfs /dev with device nodes, a devpts instance
@@ -13,7 +14,8 @@ import XCTest
 /// hierarchy's directory of the container bound in. The program keeps
 /// its log and a page it maps shared in /dev/shm. It is dumped by its pid
 /// once `runc run -d` has left, killed, and restored, and carries on in
-/// the same mounts, cgroups and hostname, pid 1 in its namespace.
+/// the same mounts, cgroups (seeing them from the same root), hostname
+/// and privileges, pid 1 in its namespace.
 final class RuncScenarioTests: EndToEndCase {
     static let runc = "/usr/sbin/runc"
 
@@ -43,6 +45,10 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc/keys tmpfs tmpfs /null") }, "runc masks /proc/keys with its /dev/null: \(mounts)")
         let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
         XCTAssertTrue(cgroups.contains("/\(id)\n"), cgroups)
+        let seen = try cgroupsSeenInside(pid)
+        XCTAssertTrue(seen.split(separator: "\n").allSatisfy { $0.hasSuffix(":/") }, "its cgroup namespace is rooted at its cgroups: \(seen)")
+        let privileges = try privilegeLines(pid)
+        XCTAssertTrue(privileges.contains("NoNewPrivs:\t1"), "\(privileges)")
 
         let image = try checkpoint(program)
         let mark = program.lineCount
@@ -50,8 +56,11 @@ final class RuncScenarioTests: EndToEndCase {
         try program.waitForMore("tick", 5, after: mark)
         assertSequence(program, "tick")
         assertNoFailures(program)
-        XCTAssertEqual(try mountView(of: pid), mounts)
+        XCTAssertEqual(try mountView(of: pid).map(withoutCgroupSource), mounts.map(withoutCgroupSource))
         XCTAssertEqual(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8), cgroups)
+        XCTAssertEqual(try cgroupsSeenInside(pid), seen)
+        XCTAssertNotEqual(try NamespaceKind.cgroup.id(pid: pid), try NamespaceKind.cgroup.ownID())
+        XCTAssertEqual(try privilegeLines(pid), privileges)
         XCTAssertEqual(try UTSNames.of(pid: pid).hostname, "crtool-runc")
         XCTAssertEqual(try ProcStatus.read(pid: pid).namespaceIDs.last, 1, "pid 1 in its namespace")
         // /proc/keys is the container's /dev/null again: it opens, and reads as empty.
@@ -68,8 +77,32 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(access("/proc/\(pid)/root/dev/pts/0", F_OK), 0)
     }
 
+    /// runc mounts each cgroup hierarchy anew in the container's cgroup
+    /// namespace, as "cgroup"; the restore binds the container's cgroup
+    /// directory from crtool's mount of the hierarchy, the same directory,
+    /// whose mount carries the name crtool's has ("systemd" for one).
+    private func withoutCgroupSource(_ line: String) -> String {
+        var fields = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        if fields.count > 2, fields[1] == "cgroup" { fields[2] = "-" }
+        return fields.joined(separator: " ")
+    }
+
+    /// /proc/PID/cgroup as the process's cgroup namespace shows it.
+    private func cgroupsSeenInside(_ pid: pid_t) throws -> String {
+        let seen = try runCommand("/usr/bin/nsenter", ["-t", "\(pid)", "--cgroup", "cat", "/proc/\(pid)/cgroup"],
+                                  outputPrefix: scratch.newPath("cgroups-inside"), timeout: 10)
+        guard seen.succeeded else { throw HarnessError("nsenter failed: \(seen)") }
+        return seen.stdout
+    }
+
+    /// The capability sets and no_new_privs runc gave the program.
+    private func privilegeLines(_ pid: pid_t) throws -> [String] {
+        try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n").map(String.init)
+            .filter { $0.hasPrefix("Cap") || $0.hasPrefix("NoNewPrivs") }
+    }
+
     /// runc's default spec, changed as a test needs it: the program and
-    /// its root, a hostname, /usr of the host, and the scratch directory
+    /// its root, a hostname, a cgroup namespace, /usr of the host, and the scratch directory
     /// at its own path, where the program's stdout is.
     private func writeSpec(in bundle: String, root: ContainerRoot) throws {
         let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle], outputPrefix: scratch.newPath("spec"), timeout: 30)
@@ -84,6 +117,10 @@ final class RuncScenarioTests: EndToEndCase {
         config["process"] = process
         config["root"] = ["path": root.path, "readonly": true]
         config["hostname"] = "crtool-runc"
+        if var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
+            linux["namespaces"] = namespaces + [["type": "cgroup"]]
+            config["linux"] = linux
+        }
         config["mounts"] = mounts + [
             ["destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]],
             ["destination": scratch.path, "type": "bind", "source": scratch.path, "options": ["bind"]],
