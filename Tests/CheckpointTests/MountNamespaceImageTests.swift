@@ -114,6 +114,14 @@ final class MountNamespaceImageTests: XCTestCase {
         XCTAssertNoThrow(try SavedMountCheck.check([boundRoot, tmpfs], file: "namespaces.json", field: "[0].mounts"))
         boundRoot.fromNamespace = true
         cases.append(("[0].origin", [boundRoot]))
+        // bubblewrap's root: a part of a tmpfs of its own. Of a proc made anew, only the whole.
+        var tmpfsRoot = tmpfs
+        tmpfsRoot.mountPoint = "/"
+        tmpfsRoot.parent = nil
+        tmpfsRoot.root = "/newroot"
+        XCTAssertNoThrow(try SavedMountCheck.check([tmpfsRoot], file: "namespaces.json", field: "[0].mounts"))
+        var procPart = SavedMount(mountPoint: "/proc", parent: 0, origin: .fresh, fsType: "proc", source: "proc", root: "/sys", flags: [], propagation: [])
+        cases.append(("[1].root", [root, procPart]))
         // A proc left to a PID namespace's first process: only a proc, with nothing on it.
         m = tmpfs
         m.pidNamespace = 4026532999

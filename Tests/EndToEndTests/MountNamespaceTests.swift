@@ -128,6 +128,23 @@ final class MountNamespaceTests: EndToEndCase {
                               namingAnFd: false)
     }
 
+    /// Two parts of one tmpfs of the namespace's own, neither inside the
+    /// other and the whole mounted nowhere, would come back as two file
+    /// systems: refused, naming both.
+    func testTwoPartsOfOneTmpfsAreRefused() throws {
+        let whole = try canonical(scratch.newDirectory("whole"))
+        let one = try canonical(scratch.newDirectory("one"))
+        let two = try canonical(scratch.newDirectory("two"))
+        let program = try startProgram("parts", "/usr/bin/unshare", [
+            "--mount", "--propagation", "private", "/bin/sh", "-c",
+            "mount -t tmpfs crtool-parts \(whole) && mkdir \(whole)/a \(whole)/b && mount --bind \(whole)/a \(one) && mount --bind \(whole)/b \(two) "
+                + "&& umount \(whole) && echo ready && exec sleep 600",
+        ])
+        defer { try? stopTree(program.pid) }
+        try assertDumpRefused(program, mentioning: ["the tmpfs at \(two) in mnt:[", "shows /b of the one whose /a is at \(one)",
+                                                    "crtool would make them two file systems"], namingAnFd: false)
+    }
+
     /// A devpts instance of the namespace's own is made again empty, so
     /// one with a terminal open in it is refused, naming the terminal.
     func testADevptsInstanceWithATerminalOpenIsRefused() throws {

@@ -53,7 +53,14 @@ enum MountNamespaceDumper {
                 mount.origin = .bind
                 mount.bindSource = source
                 mount.fromNamespace = true
-            } else if freshTypes.contains(m.fsType), m.root == "/" {
+            } else if freshTypes.contains(m.fsType), m.root == "/" || holdsFiles(m) {
+                // A part of a tmpfs of its own (bubblewrap's root is /newroot
+                // of one) is made as a tmpfs holding that part; two parts of
+                // one, neither inside the other, would become two.
+                if let whole = theirs[..<i].last(where: { $0.major == m.major && $0.minor == m.minor }) {
+                    throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) shows \(m.root) of the one whose \(whole.root) is at \(whole.mountPoint); "
+                        + "crtool would make them two file systems")
+                }
                 mount.origin = .fresh
                 mount.options = m.superOptions.filter { !["rw", "ro", "seclabel"].contains($0) }.joined(separator: ",")
                 mount.readOnlyFileSystem = m.superOptions.contains("ro")
@@ -71,15 +78,19 @@ enum MountNamespaceDumper {
                     + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
                     + "and a \(m.fsType) is not a file system crtool makes anew (it makes \(freshTypes.sorted().joined(separator: ", ")))")
             }
-            guard i > 0 || mount.origin == .host || mount.origin == .bind else {
-                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither crtool's root "
-                    + "nor a directory crtool reaches by a path of its own; crtool makes a mount namespace again only on one of those")
+            guard i > 0 || mount.origin == .host || mount.origin == .bind || holdsFiles(m) else {
+                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither crtool's root, "
+                    + "a directory crtool reaches by a path of its own, nor a tmpfs of its own; crtool makes a mount namespace again only on one of those")
             }
             index[m.id] = saved.count
             saved.append(mount)
         }
         return saved
     }
+
+    /// A tmpfs or ramfs: what it holds is saved, so a part of one can be
+    /// made again as well as the whole.
+    static func holdsFiles(_ m: MountEntry) -> Bool { m.fsType == "tmpfs" || m.fsType == "ramfs" }
 
     /// A proc shows the PID namespace of the process that mounted it, and
     /// the restore mounts the namespace's from its first process (`maker`,

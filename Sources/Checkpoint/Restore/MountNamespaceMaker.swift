@@ -37,8 +37,13 @@ enum MountNamespaceMaker {
                         recursive | MountPropagationCall.slave, 0)
         let copied = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let kept = try match(mounts, in: copied, namespace: what)
-        // Where a mount of the namespace is made before it is the root.
-        let newRoot = mounts.first?.origin == .bind ? mounts.first?.bindSource : nil
+        // Where a mount of the namespace is made before it is the root: a
+        // directory of crtool's it was bound from, or for a tmpfs of its
+        // own an empty directory crtool makes for the while (the copy
+        // sees it, as it sees every file of crtool's namespace).
+        let staging = mounts.first?.origin == .fresh ? try StagingDirectory() : nil
+        defer { staging?.remove() }
+        let newRoot = mounts.first?.origin == .bind ? mounts.first?.bindSource : staging?.path
         func placed(_ path: String) -> String {
             newRoot.map { MountedPath.join($0, MountedPath.remainder(of: path, below: "/")) } ?? path
         }
@@ -113,14 +118,33 @@ enum MountNamespaceMaker {
                         try inj.stage(string: path, at: second), try inj.stage(string: m.fsType, at: third),
                         filled ? 0 : readOnly,
                         (m.options ?? "").isEmpty ? 0 : try inj.stage(string: m.options!, at: third + 256))
-        let fd = try exact(path, with: inj)
-        try TmpfsContents.make(m.entries ?? [], under: path, with: inj)
+        var fd = try exact(path, with: inj)
+        // A part of one (m.root) holds the files, and alone stays there.
+        let part = MountedPath.join(path, MountedPath.remainder(of: m.root, below: "/"))
+        var made = path
+        for component in m.root.split(separator: "/") {
+            made = MountedPath.join(made, String(component))
+            try inj.checked("making the directory \(made)", Syscall.mkdirat, atFDCWD, try inj.stage(string: made, at: first), 0o755)
+        }
+        try TmpfsContents.make(m.entries ?? [], under: part, with: inj)
         if filled && readOnly != 0 {
             try inj.checked("making the \(m.fsType) at \(m.mountPoint) read-only", Syscall.mount, 0, try inj.stage(string: path, at: second), 0,
                             UInt64(MS_REMOUNT) | readOnly, 0)
         }
+        if part != path { fd = try keepOnly(part, of: fd, at: path, for: m, with: inj) }
         try setFlags(m, on: fd, with: inj)
         return fd
+    }
+
+    /// Puts a detached copy of `part` of the file system mounted at `path`
+    /// in the place of the whole, as the namespace had only that part.
+    private static func keepOnly(_ part: String, of whole: UInt64, at path: String, for m: SavedMount, with inj: RemoteSyscall) throws -> UInt64 {
+        let copy = try take(part, for: m, with: inj)
+        _ = try? inj.call(Syscall.close, whole)
+        try inj.checked("unmounting the whole \(m.fsType) made for \(m.mountPoint)", Syscall.umount2, try inj.stage(string: path, at: first), detach)
+        try inj.checked("putting \(m.root) of the \(m.fsType) at \(m.mountPoint)", Syscall.moveMount, copy, try inj.stage(string: "", at: first),
+                        atFDCWD, try inj.stage(string: path, at: second), moveMountFromEmptyPath)
+        return copy
     }
 
     /// Makes the mounts put together at `newRoot` the namespace's root:

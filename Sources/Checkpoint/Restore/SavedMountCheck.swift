@@ -24,8 +24,8 @@ enum SavedMountCheck {
                 throw refuse(name, "more than \(maximumPath) bytes, or a NUL")
             }
             if i == 0 {
-                guard m.parent == nil, m.origin == .host || (m.origin == .bind && m.fromNamespace == nil) else {
-                    throw refuse("origin", "the namespace's root is crtool's or a directory of crtool's bound there, on no other mount")
+                guard m.parent == nil, m.origin == .host || (m.origin == .bind && m.fromNamespace == nil) || (m.origin == .fresh && holdsFiles(m)) else {
+                    throw refuse("origin", "the namespace's root is crtool's, a directory of crtool's bound there or a tmpfs of its own, on no other mount")
                 }
             } else {
                 guard let parent = m.parent, parent >= 0, parent < i else { throw refuse("parent", "not the index of a mount listed before it") }
@@ -42,6 +42,9 @@ enum SavedMountCheck {
             if m.origin == .fresh {
                 guard MountNamespaceDumper.freshTypes.contains(m.fsType) else {
                     throw refuse("fsType", "crtool makes no \(m.fsType) anew")
+                }
+                guard m.root == "/" || holdsFiles(m) else {
+                    throw refuse("root", "a \(m.fsType) made anew shows its whole file system; only a part of a tmpfs or ramfs is made")
                 }
             } else {
                 guard m.options == nil, m.readOnlyFileSystem == nil, m.entries == nil else {
@@ -64,6 +67,8 @@ enum SavedMountCheck {
             try checkEntries(m.entries ?? [], file: file, field: "\(field)[\(i)].entries")
         }
     }
+
+    private static func holdsFiles(_ m: SavedMount) -> Bool { m.fsType == "tmpfs" || m.fsType == "ramfs" }
 
     private static func checkEntries(_ entries: [SavedMountEntry], file: String, field: String) throws {
         guard entries.count <= MountNamespaceDumper.maximumEntries else {

@@ -1,0 +1,22 @@
+import Glibc
+import Ptrace
+
+/// An empty directory of crtool's, made for the while a restored process
+/// puts a mount namespace's root together on it in its copy of crtool's
+/// namespace, and removed once the namespace has entered that root
+/// (mounts a copy still has on it then go with the copy).
+struct StagingDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/crtool-root-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw SystemError("making a directory to put a mount namespace's root together on (mkdtemp in /tmp)")
+        }
+        path = String(cString: made)
+    }
+
+    func remove() {
+        rmdir(path)
+    }
+}
