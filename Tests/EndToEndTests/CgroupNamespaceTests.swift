@@ -68,11 +68,7 @@ final class CgroupNamespaceTests: EndToEndCase {
         XCTAssertEqual(mkdir(root.directory, 0o755), 0, errnoText())
         XCTAssertEqual(mkdir(sub.directory, 0o755), 0, errnoText())
 
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        assertSequence(program, "tick")
-        assertNoFailures(program)
+        let mark = try restoreAndWatch(image, as: program)
         XCTAssertTrue(program.log.lines().dropFirst(mark).allSatisfy { !$0.hasPrefix("tick") || $0.hasSuffix(" sees \(inside)") }, program.log.tail())
         XCTAssertNotEqual(try NamespaceKind.cgroup.id(pid: program.pid), try NamespaceKind.cgroup.ownID())
         XCTAssertTrue(try CgroupMembership.read(pid: program.pid).contains(sub.membership), "back in its own cgroup")

@@ -63,11 +63,7 @@ final class MountNamespaceTests: EndToEndCase {
         let shown = try crtool(["show", image])
         XCTAssertTrue(shown.stdout.contains("2 bound, 1 made anew") && shown.stdout.contains("    \(point): tmpfs made anew, relatime"), "\(shown)")
 
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        assertSequence(program, "tick")
-        assertNoFailures(program)
+        try restoreAndWatch(image, as: program)
         XCTAssertNotEqual(try NamespaceKind.mnt.id(pid: program.pid), own, "the restored process is in crtool's mount namespace")
         XCTAssertEqual(try mountView(of: program.pid).sorted(), before.sorted())
         XCTAssertEqual(try mountView(of: getpid()), crtools, "the restore changed crtool's own mounts")
@@ -103,11 +99,7 @@ final class MountNamespaceTests: EndToEndCase {
         let shown = try crtool(["show", image])
         XCTAssertTrue(shown.stdout.contains("7 mounts: 0 of crtool's, 4 bound, 3 made anew"), "\(shown)")
         XCTAssertTrue(shown.stdout.contains("    /: \(root) bound"), "\(shown)")
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        assertSequence(program, "tick")
-        assertNoFailures(program)
+        try restoreAndWatch(image, as: program)
         XCTAssertEqual(try mountView(of: program.pid).sorted(), before.sorted())
         XCTAssertEqual(try mountView(of: getpid()), crtools, "the restore changed crtool's own mounts")
         var inside = stat(), outside = stat()

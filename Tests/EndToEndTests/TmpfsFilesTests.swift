@@ -40,11 +40,7 @@ final class TmpfsFilesTests: EndToEndCase {
         let shown = try crtool(["show", image])
         XCTAssertTrue(shown.stdout.contains("    \(point): tmpfs made anew, relatime, holding 6 entries, 4 files with "), "\(shown)")
 
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        assertSequence(program, "tick")
-        assertNoFailures(program)
+        try restoreAndWatch(image, as: program)
         let root = "/proc/\(program.pid)/root\(point)"
         XCTAssertEqual(readTextFile(root + "/notes"), "notes\n")
         var notes = stat(), link = stat(), st = stat()

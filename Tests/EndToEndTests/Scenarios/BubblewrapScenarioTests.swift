@@ -36,11 +36,7 @@ final class BubblewrapScenarioTests: EndToEndCase {
         XCTAssertNotEqual(try NamespaceKind.mnt.id(pid: program), try NamespaceKind.mnt.ownID())
 
         let image = try checkpoint(sandbox)
-        let mark = sandbox.lineCount
-        try restore(image, as: sandbox)
-        try sandbox.waitForMore("tick", 5, after: mark)
-        assertSequence(sandbox, "tick")
-        assertNoFailures(sandbox)
+        try restoreAndWatch(image, as: sandbox)
         XCTAssertEqual(try mountView(of: program), mounts)
         XCTAssertEqual(try UTSNames.of(pid: program).hostname, "crtool-bwrap")
         XCTAssertEqual(try ProcFile.link("/proc/\(program)/root/bin"), "usr/bin", "the root holds what bwrap made in it")

@@ -51,11 +51,7 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertTrue(privileges.contains("NoNewPrivs:\t1"), "\(privileges)")
 
         let image = try checkpoint(program)
-        let mark = program.lineCount
-        try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        assertSequence(program, "tick")
-        assertNoFailures(program)
+        try restoreAndWatch(image, as: program)
         XCTAssertEqual(try mountView(of: pid).map(withoutCgroupSource), mounts.map(withoutCgroupSource))
         XCTAssertEqual(try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8), cgroups)
         XCTAssertEqual(try cgroupsSeenInside(pid), seen)

@@ -50,6 +50,20 @@ extension EndToEndCase {
         return result
     }
 
+    /// Restores `fixture` and watches it carry on: `more` new "`prefix` <n>"
+    /// lines, every number of them in sequence over the whole log, no FAIL.
+    /// Returns the line the restored process's log starts at.
+    @discardableResult
+    func restoreAndWatch(_ image: String, as fixture: Fixture, counting prefix: String = "tick", more: Int = 5,
+                         file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        try fixture.waitForMore(prefix, more, after: mark)
+        assertSequence(fixture, prefix, file: file, line: line)
+        assertNoFailures(fixture, file: file, line: line)
+        return mark
+    }
+
     /// Dump, then restore: the fixture's log continues from `mark` on.
     @discardableResult
     func roundTrip(_ fixture: Fixture, options: [String] = [], timeout: Double = 60) throws -> (image: String, mark: Int) {
