@@ -7,7 +7,7 @@ import XCTest
 /// A container Debian's runc made from its default spec and a cgroup
 /// namespace: PID, mount, UTS, IPC, network and cgroup namespaces of its
 /// own; the capabilities and no_new_privs runc gives; pivot_root into a read-only
-/// root; a proc with parts of it bound read-only over themselves and
+/// root, an overlay mounted in crtool's namespace as Docker mounts one; a proc with parts of it bound read-only over themselves and
 /// masked (the container's /dev/null bound over files, a read-only tmpfs
 /// over directories); a tmpfs /dev with device nodes, a devpts instance
 /// of its own, /dev/shm and mqueue; a read-only sysfs with each cgroup
@@ -24,7 +24,8 @@ final class RuncScenarioTests: EndToEndCase {
         let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
         let bundle = try scratch.newDirectory("bundle")
         let id = "crtool-test-\(getpid())"
-        try writeSpec(in: bundle, root: root)
+        let merged = try overlay(on: root.path)
+        try writeSpec(in: bundle, root: root, at: merged)
         let started = scratch.newPath("container")
         let run = try runCommand(Self.runc, ["run", "--detach", "--bundle", bundle, "--pid-file", bundle + "/pid", id],
                                  outputPrefix: started, timeout: 30)
@@ -43,6 +44,7 @@ final class RuncScenarioTests: EndToEndCase {
             XCTAssertTrue(mounts.contains { $0.split(separator: " ").dropFirst().first.map(String.init) == kind }, "runc made no \(kind): \(mounts)")
         }
         XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc/keys tmpfs tmpfs /null") }, "runc masks /proc/keys with its /dev/null: \(mounts)")
+        XCTAssertEqual(mounts.first?.hasPrefix("/ overlay crtool-overlay / "), true, "the root is the overlay: \(mounts)")
         let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
         XCTAssertTrue(cgroups.contains("/\(id)\n"), cgroups)
         let seen = try cgroupsSeenInside(pid)
@@ -100,7 +102,19 @@ final class RuncScenarioTests: EndToEndCase {
     /// runc's default spec, changed as a test needs it: the program and
     /// its root, a hostname, a cgroup namespace, /usr of the host, and the scratch directory
     /// at its own path, where the program's stdout is.
-    private func writeSpec(in bundle: String, root: ContainerRoot) throws {
+    /// An overlay mounted in crtool's namespace on `lower`, as Docker
+    /// mounts an image's layers and a container's own, which runc gets as
+    /// the root; unmounted when the test ends.
+    private func overlay(on lower: String) throws -> String {
+        let upper = try scratch.newDirectory("upper"), work = try scratch.newDirectory("work"), merged = try scratch.newDirectory("merged")
+        let mounted = try runCommand("/bin/mount", ["-t", "overlay", "crtool-overlay", "-o", "lowerdir=\(lower),upperdir=\(upper),workdir=\(work)", merged],
+                                     outputPrefix: scratch.newPath("mount-overlay"), timeout: 10)
+        guard mounted.succeeded else { throw HarnessError("mounting the overlay failed: \(mounted)") }
+        addTeardownBlock { umount2(merged, Int32(MNT_DETACH)) }
+        return merged
+    }
+
+    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String) throws {
         let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle], outputPrefix: scratch.newPath("spec"), timeout: 30)
         guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
         let path = bundle + "/config.json"
@@ -111,7 +125,7 @@ final class RuncScenarioTests: EndToEndCase {
         process["terminal"] = false
         process["args"] = ["/usr/bin/python3", root.fixture, "/dev/shm"]
         config["process"] = process
-        config["root"] = ["path": root.path, "readonly": true]
+        config["root"] = ["path": merged, "readonly": true]
         config["hostname"] = "crtool-runc"
         if var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
             linux["namespaces"] = namespaces + [["type": "cgroup"]]
