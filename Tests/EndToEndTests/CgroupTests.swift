@@ -79,6 +79,38 @@ final class CgroupTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// A child forked before its parent moved into a cgroup of its own
+    /// stays in crtool's: restored, it is forked from its parent, in the
+    /// parent's cgroup, and must be moved back.
+    func testAChildLeftInCrtoolsCgroupGoesBackThere() throws {
+        let cgroup = try makeCgroup(label: "-parent") { $0.controllers.isEmpty }
+        let program = """
+        import os, sys, time
+        if os.fork() == 0:
+            n = 0
+            while True:
+                print(f"tick {n}", flush=True)
+                n += 1
+                time.sleep(0.05)
+        with open(sys.argv[1] + "/cgroup.procs", "w") as f:
+            f.write("0")
+        os.wait()
+        """
+        let parent = try startProgram("forked", try BuildProducts.requirePython3(), ["-c", program, cgroup.directory], isReady: { $0.hasPrefix("tick") })
+        defer { try? stopTree(parent.pid) }
+        let child = try XCTUnwrap(ProcessTable.children(of: parent.pid).first)
+        try parent.waitFor("tick", atLeast: 2)
+        let own = try XCTUnwrap(try CgroupMembership.read(pid: getpid()).first { $0.controllers.isEmpty })
+        func unified(_ pid: pid_t) throws -> CgroupMembership? { try CgroupMembership.read(pid: pid).first { $0.controllers.isEmpty } }
+        XCTAssertTrue(poll(timeout: 5) { (try? unified(parent.pid)) == cgroup.membership }, "the parent moved")
+        XCTAssertEqual(try unified(child), own)
+
+        let image = try checkpoint(parent)
+        try restoreAndWatch(image, as: parent)
+        XCTAssertEqual(try unified(parent.pid), cgroup.membership)
+        XCTAssertEqual(try unified(child), own, "the child is back in crtool's cgroup, not its parent's")
+    }
+
     // MARK: -
 
     private func chargedBytes(_ path: String) throws -> Int {

@@ -25,8 +25,10 @@ struct CgroupPlacement {
                         mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" })
     }
 
-    func place(_ process: ProcessImage, warnings: inout [String]) {
-        for (membership, directory) in wanted(by: process) {
+    /// `start`: the cgroups the process is in now (`start(of:)`); it is
+    /// moved in each hierarchy where the image has it elsewhere.
+    func place(_ process: ProcessImage, from start: [CgroupMembership], warnings: inout [String]) {
+        for (membership, directory) in wanted(by: process, from: start) {
             guard let directory else {
                 warnings.append(Self.missing(membership, of: process))
                 continue
@@ -37,6 +39,18 @@ struct CgroupPlacement {
                 warnings.append("pid \(process.pid) could not join \(Self.name(of: membership)) cgroup \(membership.path): \(error)")
             }
         }
+    }
+
+    /// Where a restored process is before `place` moves it: the root in
+    /// crtool's cgroups, any other in those of the parent it was forked
+    /// from (placed before it), except in each hierarchy where a cgroup
+    /// namespace it made is rooted (`enterRoots` moved it there). A
+    /// process the image has in crtool's cgroups but whose parent is
+    /// elsewhere is moved back to crtool's.
+    func start(parent: ProcessImage?, namespaceRoots: [CgroupMembership]?) -> [CgroupMembership] {
+        let inherited = parent.map { $0.cgroups ?? own } ?? own
+        guard let namespaceRoots else { return inherited }
+        return inherited.map { m in namespaceRoots.first { $0.controllers == m.controllers } ?? m }
     }
 
     /// A cgroup namespace is made where it was rooted: its first process
@@ -71,7 +85,7 @@ struct CgroupPlacement {
     /// The warnings `place` would give for cgroups that do not exist here,
     /// for a check made before the restore.
     func missing(for processes: [ProcessImage]) -> [String] {
-        processes.flatMap { p in wanted(by: p).filter { $0.directory == nil }.map { Self.missing($0.membership, of: p) } }
+        processes.flatMap { p in wanted(by: p, from: own).filter { $0.directory == nil }.map { Self.missing($0.membership, of: p) } }
     }
 
     /// Refuses, before anything is made, a restore into a frozen cgroup (a
@@ -82,7 +96,7 @@ struct CgroupPlacement {
     func requireThawed(_ processes: [ProcessImage]) throws {
         var frozen: [CgroupFreezer: Bool] = [:]
         for p in processes {
-            for (membership, directory) in wanted(by: p) {
+            for (membership, directory) in wanted(by: p, from: own) {
                 guard let directory else { continue }
                 let mounted = CgroupFreezer.freezers(of: [membership], mounts: mounts).first
                 guard let freezer = mounted, freezer.directory == directory else { continue }
@@ -97,10 +111,10 @@ struct CgroupPlacement {
         }
     }
 
-    /// The cgroups `process` was in that crtool is not, each with its
-    /// directory here, or nil where it does not exist.
-    private func wanted(by process: ProcessImage) -> [(membership: CgroupMembership, directory: String?)] {
-        (process.cgroups ?? []).filter { !own.contains($0) }.map { ($0, existing($0)) }
+    /// The cgroups `process` was in that it is not in at `start`, each
+    /// with its directory here, or nil where it does not exist.
+    private func wanted(by process: ProcessImage, from start: [CgroupMembership]) -> [(membership: CgroupMembership, directory: String?)] {
+        (process.cgroups ?? []).filter { !start.contains($0) }.map { ($0, existing($0)) }
     }
 
     private func existing(_ membership: CgroupMembership) -> String? {

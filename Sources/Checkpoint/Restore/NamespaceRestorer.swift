@@ -38,6 +38,13 @@ final class NamespaceRestorer {
         self.cgroups = cgroups
     }
 
+    /// The roots of the cgroup namespace `pid` made, if it made one: it
+    /// joined them before it unshared.
+    func cgroupRootsMade(by pid: Int32) -> [CgroupMembership]? {
+        guard let (id, _) = madeBy[.cgroup]?.first(where: { $0.value == pid }) else { return nil }
+        return saved.first { $0.kind == .cgroup && $0.id == id }?.cgroupRoots
+    }
+
     /// Once every process has attached its segments: as
     /// `SysVIPCRestore.finish`, in each IPC namespace.
     func finishSysVIPC() throws {

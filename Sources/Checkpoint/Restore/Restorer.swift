@@ -323,7 +323,7 @@ public enum Restorer {
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
         pidNamespaces.made(root)
         try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
-        cgroups.place(root, warnings: &warnings)
+        cgroups.place(root, from: cgroups.start(parent: nil, namespaceRoots: namespaces.cgroupRootsMade(by: root.pid)), warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
             let parentImage = byPid[process.ppid]!
@@ -335,7 +335,8 @@ public enum Restorer {
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
             pidNamespaces.made(process)
             try namespaces.enter(process, parent: parentImage, with: tree.builders[process.pid]!.inj, warnings: &warnings)
-            cgroups.place(process, warnings: &warnings)
+            cgroups.place(process, from: cgroups.start(parent: parentImage, namespaceRoots: namespaces.cgroupRootsMade(by: process.pid)),
+                          warnings: &warnings)
         }
         for zombie in plan.zombies {
             let parentImage = byPid[zombie.ppid]!
