@@ -45,7 +45,7 @@ struct ShowCommand: ParsableCommand {
                     let held = n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
                         : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
                         : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
-                        : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", ")
+                        : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
                         : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
                             + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
                         : n.sysvIPC.map { o in "System V objects made again: " + [
@@ -109,7 +109,7 @@ struct ShowCommand: ParsableCommand {
                 }
                 let cgroups = (p.cgroups ?? []).filter { $0.path != "/" }
                 if !cgroups.isEmpty {
-                    print("  cgroups: " + cgroups.map { "\($0.controllers.isEmpty ? "unified" : $0.controllers):\($0.path)" }.joined(separator: ", "))
+                    print("  cgroups: " + cgroups.map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", "))
                 }
                 if let own = p.namespaces {
                     let kinds = NamespaceImage.savedKinds.compactMap { k in own[k].map { "\(k.rawValue):[\($0)]" } }

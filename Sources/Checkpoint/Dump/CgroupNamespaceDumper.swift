@@ -14,7 +14,7 @@ enum CgroupNamespaceDumper {
         }
         return try zip(outside, inside).map { full, seen in
             guard full.controllers == seen.controllers, let root = root(of: full.path, seen: seen.path) else {
-                throw CheckpointError("pid \(pid) is in \(name(of: full)) cgroup \(full.path), which its cgroup namespace cgroup:[\(id)] shows as \(seen.path): "
+                throw CheckpointError("pid \(pid) is in \(full.hierarchyName) cgroup \(full.path), which its cgroup namespace cgroup:[\(id)] shows as \(seen.path): "
                     + "not below the namespace's root, so crtool cannot tell where the namespace is rooted")
             }
             return CgroupMembership(controllers: full.controllers, path: root)
@@ -29,9 +29,5 @@ enum CgroupNamespaceDumper {
         let root = String(full.dropLast(seen.count))
         if root.isEmpty { return "/" }
         return root.hasSuffix("/") ? nil : root
-    }
-
-    private static func name(of membership: CgroupMembership) -> String {
-        membership.controllers.isEmpty ? "unified" : membership.controllers
     }
 }

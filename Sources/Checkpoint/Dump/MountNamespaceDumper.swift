@@ -53,7 +53,7 @@ enum MountNamespaceDumper {
                 mount.origin = .bind
                 mount.bindSource = source
                 mount.fromNamespace = true
-            } else if freshTypes.contains(m.fsType), m.root == "/" || holdsFiles(m) {
+            } else if freshTypes.contains(m.fsType), m.root == "/" || holdsFiles(m.fsType) {
                 // A part of a tmpfs of its own (bubblewrap's root is /newroot
                 // of one) is made as a tmpfs holding that part; two parts of
                 // one, neither inside the other, would become two.
@@ -64,7 +64,7 @@ enum MountNamespaceDumper {
                 mount.origin = .fresh
                 mount.options = m.superOptions.filter { !["rw", "ro", "seclabel"].contains($0) }.joined(separator: ",")
                 mount.readOnlyFileSystem = m.superOptions.contains("ro")
-                if m.fsType == "tmpfs" || m.fsType == "ramfs" {
+                if holdsFiles(m.fsType) {
                     guard onTop else {
                         throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) has another mount on top of it, so crtool cannot see what it holds")
                     }
@@ -78,7 +78,7 @@ enum MountNamespaceDumper {
                     + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
                     + "and a \(m.fsType) is not a file system crtool makes anew (it makes \(freshTypes.sorted().joined(separator: ", ")))")
             }
-            guard i > 0 || mount.origin == .host || mount.origin == .bind || holdsFiles(m) else {
+            guard i > 0 || mount.origin == .host || mount.origin == .bind || holdsFiles(m.fsType) else {
                 throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither crtool's root, "
                     + "a directory crtool reaches by a path of its own, nor a tmpfs of its own; crtool makes a mount namespace again only on one of those")
             }
@@ -90,7 +90,7 @@ enum MountNamespaceDumper {
 
     /// A tmpfs or ramfs: what it holds is saved, so a part of one can be
     /// made again as well as the whole.
-    static func holdsFiles(_ m: MountEntry) -> Bool { m.fsType == "tmpfs" || m.fsType == "ramfs" }
+    static func holdsFiles(_ fsType: String) -> Bool { fsType == "tmpfs" || fsType == "ramfs" }
 
     /// A proc shows the PID namespace of the process that mounted it, and
     /// the restore mounts the namespace's from its first process (`maker`,

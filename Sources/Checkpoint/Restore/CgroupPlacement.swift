@@ -25,7 +25,7 @@ struct CgroupPlacement {
                         mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" })
     }
 
-    /// `start`: the cgroups the process is in now (`start(of:)`); it is
+    /// `start`: the cgroups the process is in now (`start(parent:namespaceRoots:)`); it is
     /// moved in each hierarchy where the image has it elsewhere.
     func place(_ process: ProcessImage, from start: [CgroupMembership], warnings: inout [String]) {
         for (membership, directory) in wanted(by: process, from: start) {
@@ -36,7 +36,7 @@ struct CgroupPlacement {
             do {
                 try LocalFile.writeControl("\(process.pid)\n", to: directory + "/cgroup.procs", pid: process.pid)
             } catch {
-                warnings.append("pid \(process.pid) could not join \(Self.name(of: membership)) cgroup \(membership.path): \(error)")
+                warnings.append("pid \(process.pid) could not join \(membership.hierarchyName) cgroup \(membership.path): \(error)")
             }
         }
     }
@@ -60,12 +60,12 @@ struct CgroupPlacement {
     func enterRoots(of namespace: NamespaceImage, pid: Int32) throws {
         for root in namespace.cgroupRoots ?? [] {
             guard let directory = existing(root) else {
-                throw CheckpointError("cgroup:[\(namespace.id)] was rooted at \(Self.name(of: root)) cgroup \(root.path), which does not exist here")
+                throw CheckpointError("cgroup:[\(namespace.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here")
             }
             do {
                 try LocalFile.writeControl("\(pid)\n", to: directory + "/cgroup.procs", pid: pid)
             } catch {
-                throw CheckpointError("pid \(pid) could not join \(Self.name(of: root)) cgroup \(root.path), where it makes cgroup:[\(namespace.id)] again: \(error)")
+                throw CheckpointError("pid \(pid) could not join \(root.hierarchyName) cgroup \(root.path), where it makes cgroup:[\(namespace.id)] again: \(error)")
             }
         }
     }
@@ -76,7 +76,7 @@ struct CgroupPlacement {
     func requireRoots(of namespaces: [NamespaceImage]) throws {
         for n in namespaces {
             for root in n.cgroupRoots ?? [] where existing(root) == nil {
-                throw CheckpointError("cgroup:[\(n.id)] was rooted at \(Self.name(of: root)) cgroup \(root.path), which does not exist here: "
+                throw CheckpointError("cgroup:[\(n.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here: "
                     + "make it (a container's cgroup) to restore; nothing was restored")
             }
         }
@@ -122,10 +122,7 @@ struct CgroupPlacement {
     }
 
     private static func missing(_ membership: CgroupMembership, of process: ProcessImage) -> String {
-        "pid \(process.pid) was in \(name(of: membership)) cgroup \(membership.path), which does not exist here; it stays in crtool's"
+        "pid \(process.pid) was in \(membership.hierarchyName) cgroup \(membership.path), which does not exist here; it stays in crtool's"
     }
 
-    private static func name(of membership: CgroupMembership) -> String {
-        membership.controllers.isEmpty ? "unified" : membership.controllers
-    }
 }

@@ -24,7 +24,7 @@ enum SavedMountCheck {
                 throw refuse(name, "more than \(maximumPath) bytes, or a NUL")
             }
             if i == 0 {
-                guard m.parent == nil, m.origin == .host || (m.origin == .bind && m.fromNamespace == nil) || (m.origin == .fresh && holdsFiles(m)) else {
+                guard m.parent == nil, m.origin == .host || (m.origin == .bind && m.fromNamespace == nil) || (m.origin == .fresh && MountNamespaceDumper.holdsFiles(m.fsType)) else {
                     throw refuse("origin", "the namespace's root is crtool's, a directory of crtool's bound there or a tmpfs of its own, on no other mount")
                 }
             } else {
@@ -43,7 +43,7 @@ enum SavedMountCheck {
                 guard MountNamespaceDumper.freshTypes.contains(m.fsType) else {
                     throw refuse("fsType", "crtool makes no \(m.fsType) anew")
                 }
-                guard m.root == "/" || holdsFiles(m) else {
+                guard m.root == "/" || MountNamespaceDumper.holdsFiles(m.fsType) else {
                     throw refuse("root", "a \(m.fsType) made anew shows its whole file system; only a part of a tmpfs or ramfs is made")
                 }
             } else {
@@ -57,7 +57,7 @@ enum SavedMountCheck {
                     throw refuse("pidNamespace", "a proc mounted by a PID namespace's first process has nothing on it or in it")
                 }
             }
-            guard m.entries == nil || m.fsType == "tmpfs" || m.fsType == "ramfs" else {
+            guard m.entries == nil || MountNamespaceDumper.holdsFiles(m.fsType) else {
                 throw refuse("entries", "only a tmpfs or ramfs is made with what it held")
             }
             if let bad = m.flags.first(where: { MountFlag(rawValue: $0) == nil }) { throw refuse("flags", "\(bad) is not a mount flag") }
@@ -67,8 +67,6 @@ enum SavedMountCheck {
             try checkEntries(m.entries ?? [], file: file, field: "\(field)[\(i)].entries")
         }
     }
-
-    private static func holdsFiles(_ m: SavedMount) -> Bool { m.fsType == "tmpfs" || m.fsType == "ramfs" }
 
     private static func checkEntries(_ entries: [SavedMountEntry], file: String, field: String) throws {
         guard entries.count <= MountNamespaceDumper.maximumEntries else {

@@ -7,6 +7,10 @@ public struct CgroupMembership: Codable, Equatable, Sendable {
     /// The cgroup, from the hierarchy's root.
     public var path: String
 
+    /// The hierarchy as messages and `crtool show` name it: its
+    /// controllers, or "unified".
+    public var hierarchyName: String { controllers.isEmpty ? "unified" : controllers }
+
     public init(controllers: String, path: String) {
         self.controllers = controllers
         self.path = path

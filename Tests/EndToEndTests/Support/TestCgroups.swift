@@ -8,7 +8,7 @@ struct TestCgroup {
     var directory: String
     /// The hierarchy's name as `crtool show` gives it: its controllers, or
     /// "unified".
-    var name: String { membership.controllers.isEmpty ? "unified" : membership.controllers }
+    var name: String { membership.hierarchyName }
 
     /// A program for `startFixture(under:)` that moves itself into this
     /// cgroup and execs the fixture, so that all the fixture's memory is
