@@ -45,8 +45,20 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
     /// The PID namespace `pid`'s next children are born in: its own, but
     /// after an unshare(CLONE_NEWPID) or a setns the one it chose.
     public static func pidForChildrenID(pid: Int32) throws -> UInt64 {
-        let path = "/proc/\(pid)/ns/pid_for_children"
-        return try id(link: ProcFile.link(path, pid: pid), path: path)
+        try NamespaceKind.pid.forChildrenID(pid: pid)
+    }
+
+    /// The file that stands for the namespace of this kind (PID or time)
+    /// `pid`'s next children are born in: after an unshare of these two
+    /// kinds the caller stays where it was.
+    public func forChildrenPath(pid: Int32) -> String {
+        precondition(self == .pid || self == .time, "only PID and time namespaces are chosen for children")
+        return "/proc/\(pid)/ns/\(rawValue)_for_children"
+    }
+
+    public func forChildrenID(pid: Int32) throws -> UInt64 {
+        let path = forChildrenPath(pid: pid)
+        return try Self.id(link: ProcFile.link(path, pid: pid), path: path)
     }
 
     /// The namespace of this kind crtool itself is in.
