@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the image readers with libFuzzer: real images
 # of sample workloads (a process tree with a zombie and shared memory,
-# System V IPC, eight threads in UTS, IPC, network and cgroup namespaces of their
+# System V IPC, eight threads in UTS, IPC, network, cgroup and time namespaces of their
 # own (the IPC one holding System V objects, the network one's loopback
 # up and a veth device into the host's, with an address and a route), a
 # dump on top of a pre-dump) are damaged one
@@ -51,12 +51,12 @@ start sysvipc "$work/data/sysvipc"
 # may be given again (ftok of a reused inode), which it then cannot make.
 read -r _ _ shm _ sem _ msg < <(grep -m1 '^ipc ' "$work/data/sysvipc.log")
 ipcrm -m "$shm" -s "$sem" -q "$msg"
-# In UTS, IPC, network and cgroup namespaces of its own, the IPC one holding
+# In UTS, IPC, network, cgroup and time namespaces of its own, the IPC one holding
 # objects nobody maps, both that and the network one with a sysctl set,
 # the network one with a veth device whose other end is in the host's
 # (left down: the dump removes it): namespaces.json then lists them, with
 # a page file.
-launcher=(unshare --uts --ipc --net --cgroup /bin/sh -c 'ip link set lo up && echo 77 > /proc/sys/net/core/somaxconn && echo 77 > /proc/sys/kernel/msgmni && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && ip link add eth0 type veth peer name crfz$$ netns 1 && ip address add 10.217.0.2/24 dev eth0 && ip link set eth0 up && ip route add 10.218.0.0/16 via 10.217.0.1 && exec "$0" "$@"')
+launcher=(unshare --uts --ipc --net --cgroup --time --monotonic 500 /bin/sh -c 'ip link set lo up && echo 77 > /proc/sys/net/core/somaxconn && echo 77 > /proc/sys/kernel/msgmni && ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null && ipcmk -S 2 >/dev/null && ip link add eth0 type veth peer name crfz$$ netns 1 && ip address add 10.217.0.2/24 dev eth0 && ip link set eth0 up && ip route add 10.218.0.0/16 via 10.217.0.1 && exec "$0" "$@"')
 start threads
 launcher=()
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/threads" --compress zlib:1

@@ -45,6 +45,9 @@ struct ShowCommand: ParsableCommand {
                     let held = n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
                         : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
                         : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
+                        : n.kind == .time ? n.clocks.map { c in
+                            "clocks at the dump monotonic \(String(format: "%.3f", Double(c.monotonic) / 1e9)) s, boottime \(String(format: "%.3f", Double(c.boottime) / 1e9)) s, which carry on from there"
+                        } ?? ""
                         : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
                         : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
                             + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
@@ -118,6 +121,7 @@ struct ShowCommand: ParsableCommand {
                         print("  pid \(inside) in its PID namespace" + (inside == 1 ? " (its first process)" : ""))
                     }
                     if let forChildren = own.pidForChildren { print("  its children are born in pid:[\(forChildren)]") }
+                    if let forChildren = own.timeForChildren { print("  its children are born in time:[\(forChildren)]") }
                 }
                 print("  \(p.vmas.count) VMAs, \(p.files.count) open files, \(p.signalActions.count) signal handlers")
                 if let mapped = p.mappedFiles, !mapped.isEmpty {

@@ -1,14 +1,10 @@
 import Glibc
 import XCTest
 
-/// A tree with a process in namespaces of its own, of a kind crtool does
-/// not make again (user and time), is refused by name, and left
-/// running untraced: crtool would restore it into its own namespaces.
+/// A tree with a process in a namespace of its own, of a kind crtool
+/// does not make again (user), is refused by name, and left running
+/// untraced: crtool would restore it into its own namespace.
 final class NamespaceRefusalTests: EndToEndCase {
-    func testProcessInItsOwnTimeNamespaceIsRefused() throws {
-        try assertRefused(["--time"], namespace: "time namespace")
-    }
-
     func testProcessInItsOwnUserNamespaceIsRefused() throws {
         try assertRefused(["--user", "--map-root-user"], namespace: "user namespace")
     }

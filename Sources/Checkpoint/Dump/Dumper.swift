@@ -186,6 +186,8 @@ public enum Dumper {
         var released = Date()
         var unresumed: [String] = []
         do {
+            // Where the tree's time namespaces' clocks stopped.
+            let frozenClocks = try TimeNamespaceClocks.host()
             try Interrupted.check(Interrupted.dumpGivenUp)
             let system = SystemDescriptors()
             for p in tree.processes { try ExecutionMode.require64Bit(p) }
@@ -210,7 +212,8 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
-            let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit)
+            let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit,
+                                                             frozenClocks: frozenClocks)
             var namespaces = dumpedNamespaces.saved
 
             // Kept past leaveTree, which lets `collected` go.

@@ -3,7 +3,7 @@ import Ptrace
 
 /// The namespaces a process is in that crtool is not. A PID namespace
 /// directly inside crtool's (unshare --pid --fork) and a UTS, IPC,
-/// network, mount or cgroup namespace of its own (unshare, systemd's
+/// network, mount, cgroup or time namespace of its own (unshare, systemd's
 /// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=, a
 /// container's cgroup namespace) are made
 /// again at the restore; the
@@ -39,6 +39,10 @@ enum NamespaceCheck {
         } catch let error as SystemError where error.errno == ENOENT {
             // The kernel shows no namespace that has no first process yet.
             throw CheckpointError("pid \(pid) has made a PID namespace for its children (unshare) and not yet forked the first; crtool cannot make an empty PID namespace")
+        }
+        if let mine = own[.time] {
+            let forChildren = try NamespaceKind.time.forChildrenID(pid: pid)
+            if forChildren != (membership.time ?? mine) { membership.timeForChildren = forChildren }
         }
         return membership.isEmpty ? nil : membership
     }

@@ -6,12 +6,15 @@ import Ptrace
 /// its loopback's state (NetworkNamespaceDumper); the last two with the
 /// sysctls they were given (NamespaceSysctlDumper); a mount namespace
 /// with its mounts (MountNamespaceDumper); a cgroup namespace with where
-/// it is rooted (CgroupNamespaceDumper); a PID namespace by its id
+/// it is rooted (CgroupNamespaceDumper); a time namespace with its clocks
+/// when the tree was frozen (TimeNamespaceDumper); a PID namespace by its id
 /// alone, once its processes are known to sit as the restore can make
 /// them (PidNamespaceLayout). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
-    static func dump(_ processes: [ProcessImage], zombies: [ZombieImage], tmpfsDataLimit: UInt64) throws -> (saved: [NamespaceImage], warnings: [String]) {
+    /// `frozenClocks`: the host's clocks when the tree was frozen.
+    static func dump(_ processes: [ProcessImage], zombies: [ZombieImage], tmpfsDataLimit: UInt64,
+                     frozenClocks: TimeNamespaceClocks) throws -> (saved: [NamespaceImage], warnings: [String]) {
         if let problem = PidNamespaceLayout.problem(processes: processes, zombies: zombies) {
             throw CheckpointError("\(problem.zombie ? "zombie" : "pid") \(problem.pid): \(problem.reason)")
         }
@@ -21,37 +24,42 @@ enum NamespaceDumper {
         for p in processes {
             guard let membership = p.namespaces else { continue }
             for kind in NamespaceImage.savedKinds {
-                guard let id = membership[kind], !saved.contains(where: { $0.kind == kind && $0.id == id }) else { continue }
-                switch kind {
-                case .pid:
-                    // It holds its processes, which carry their pids.
-                    saved.append(NamespaceImage(kind: .pid, id: id))
-                case .uts:
-                    let names = try UTSNames.of(pid: p.pid)
-                    saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
-                case .ipc:
-                    var namespace = NamespaceImage(kind: .ipc, id: id)
-                    namespace.sysctls = try NamespaceSysctlDumper.differing(.ipc, of: p.pid)
-                    saved.append(namespace)
-                case .net:
-                    var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree)
-                    namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
-                    saved.append(namespace)
-                    warnings += NetworkNamespaceDumper.names(of: id).map { name in
-                        "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
+                for id in membership.ids(of: kind) where !saved.contains(where: { $0.kind == kind && $0.id == id }) {
+                    switch kind {
+                    case .pid:
+                        // It holds its processes, which carry their pids.
+                        saved.append(NamespaceImage(kind: .pid, id: id))
+                    case .uts:
+                        let names = try UTSNames.of(pid: p.pid)
+                        saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
+                    case .ipc:
+                        var namespace = NamespaceImage(kind: .ipc, id: id)
+                        namespace.sysctls = try NamespaceSysctlDumper.differing(.ipc, of: p.pid)
+                        saved.append(namespace)
+                    case .net:
+                        var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree)
+                        namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
+                        saved.append(namespace)
+                        warnings += NetworkNamespaceDumper.names(of: id).map { name in
+                            "the network namespace net:[\(id)] is named \(name) (\(NetworkNamespaceDumper.namesDirectory)/\(name), ip netns); the restore makes a new one and does not name it, so `ip netns exec \(name)` reaches the old one"
+                        }
+                    case .cgroup:
+                        var namespace = NamespaceImage(kind: .cgroup, id: id)
+                        namespace.cgroupRoots = try CgroupNamespaceDumper.roots(id: id, of: p.pid)
+                        saved.append(namespace)
+                    case .mnt:
+                        var namespace = NamespaceImage(kind: .mnt, id: id)
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit)
+                        try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
+                        try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
+                        saved.append(namespace)
+                    case .time:
+                        var namespace = NamespaceImage(kind: .time, id: id)
+                        namespace.clocks = try TimeNamespaceDumper.clocks(of: id, processes: processes, frozenClocks: frozenClocks)
+                        saved.append(namespace)
+                    default:
+                        preconditionFailure("\(kind.title) is not saved")
                     }
-                case .cgroup:
-                    var namespace = NamespaceImage(kind: .cgroup, id: id)
-                    namespace.cgroupRoots = try CgroupNamespaceDumper.roots(id: id, of: p.pid)
-                    saved.append(namespace)
-                case .mnt:
-                    var namespace = NamespaceImage(kind: .mnt, id: id)
-                    namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit)
-                    try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
-                    try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
-                    saved.append(namespace)
-                default:
-                    preconditionFailure("\(kind.title) is not saved")
                 }
             }
         }

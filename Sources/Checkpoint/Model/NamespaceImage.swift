@@ -14,14 +14,15 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// an IPC namespace's System V objects and whether a network
     /// namespace's loopback device is up (the only device a saved one has;
     /// its sockets are the processes' files), and a mount namespace's
-    /// mounts, and a cgroup namespace's roots. The cgroup namespace comes
+    /// mounts, and a cgroup namespace's roots, and a time namespace's
+    /// clocks. The cgroup namespace comes
     /// first at the restore, as it is made where it was rooted, and the
     /// mount namespace last, so that the proc, sysfs, mqueue and cgroup
     /// file systems it makes belong to the others.
-    public static let savedKinds: [NamespaceKind] = [.pid, .cgroup, .uts, .ipc, .net, .mnt]
+    public static let savedKinds: [NamespaceKind] = [.pid, .cgroup, .time, .uts, .ipc, .net, .mnt]
     /// Those a process enters once it exists: a process is born into its
     /// PID namespace.
-    public static let enteredKinds: [NamespaceKind] = [.cgroup, .uts, .ipc, .net, .mnt]
+    public static let enteredKinds: [NamespaceKind] = [.cgroup, .time, .uts, .ipc, .net, .mnt]
 
     public var kind: NamespaceKind
     public var id: UInt64
@@ -51,6 +52,12 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// (unshare), which its processes see as "/". The restore makes it
     /// from there.
     public var cgroupRoots: [CgroupMembership]?
+    /// A time namespace's clocks as its processes read them when the tree
+    /// was frozen. The restore sets its offsets so that they carry on
+    /// from there, on any host and after any wait: a program that
+    /// measures time with them (or sleeps until a moment of them) sees
+    /// no jump.
+    public var clocks: TimeNamespaceClocks?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {
@@ -77,6 +84,10 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
     /// one it made for a child and kept (util-linux's unshare --pid
     /// --fork). A namespace of the tree's.
     public var pidForChildren: UInt64?
+    public var time: UInt64?
+    /// The time namespace its children are born in when it is not its own:
+    /// one it made for them (unshare --time --fork) and did not enter.
+    public var timeForChildren: UInt64?
 
     public init(pid: UInt64? = nil, uts: UInt64? = nil, ipc: UInt64? = nil, net: UInt64? = nil, mnt: UInt64? = nil) {
         self.pid = pid
@@ -95,6 +106,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .net: return net
             case .mnt: return mnt
             case .cgroup: return cgroup
+            case .time: return time
             default: return nil
             }
         }
@@ -106,10 +118,23 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .net: net = newValue
             case .mnt: mnt = newValue
             case .cgroup: cgroup = newValue
+            case .time: time = newValue
             default: preconditionFailure("a process has no \(kind.title) of its own in an image")
             }
         }
     }
 
-    public var isEmpty: Bool { pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil && cgroup == nil }
+    public var isEmpty: Bool {
+        pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil && cgroup == nil
+            && time == nil && timeForChildren == nil
+    }
+
+    /// The namespaces of `kind` of the tree's it names: its own, and for
+    /// a time namespace the one its children are born in.
+    public func ids(of kind: NamespaceKind) -> [UInt64] {
+        [self[kind], kind == .time ? timeForChildren : nil].compactMap { $0 }
+    }
+
+    /// The time namespace its children are born in; nil for crtool's.
+    public var timeOfChildren: UInt64? { timeForChildren ?? time }
 }

@@ -16,12 +16,17 @@ import Ptrace
 /// loopback device up if it was and its veth pairs and routes (VethMaker,
 /// the outside ends raised when the tree is let go), and is kept open for
 /// the sockets made in it (OpenFileRegistry.making). A mount namespace is given its mounts
-/// (MountNamespaceMaker) before any file is opened in it.
+/// (MountNamespaceMaker) before any file is opened in it. A time
+/// namespace is given offsets that carry its clocks on from where they
+/// stopped (`enterTime`).
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
     private let image: ImageDirectory
     /// Who made each namespace of the image, by kind and id.
     private var madeBy: [NamespaceKind: [UInt64: Int32]] = [:]
+    /// The file each time namespace made is entered through: its maker
+    /// may have made it only for its children.
+    private var timeNamespacePaths: [UInt64: String] = [:]
     /// The System V objects made in each IPC namespace, with its maker.
     private var sysvIPC: [(maker: Int32, restore: SysVIPCRestore)] = []
     private let crtoolPid = getpid()
@@ -57,6 +62,10 @@ final class NamespaceRestorer {
     /// which starts in crtool's namespaces).
     func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall, warnings: inout [String]) throws {
         for kind in NamespaceImage.enteredKinds {
+            if kind == .time {
+                try enterTime(process, parent: parent, with: inj)
+                continue
+            }
             let wanted = process.namespaces?[kind]
             guard wanted != parent?.namespaces?[kind] else { continue }
             guard let id = wanted else {
@@ -108,11 +117,57 @@ final class NamespaceRestorer {
         }
     }
 
+    /// A process is born in the time namespace its parent's children are
+    /// born in. When its own is another, it makes it (unshare), the
+    /// offsets are set while nobody is in it, and it enters it through
+    /// its time_for_children (unshare leaves the caller outside); or it
+    /// enters the one made already. A process whose children are born in
+    /// another one (unshare --time --fork) makes that one after, and
+    /// stays out of it.
+    private func enterTime(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall) throws {
+        let own = process.namespaces?.time
+        let born = parent?.namespaces?.timeOfChildren
+        if own != born {
+            if let own {
+                if timeNamespacePaths[own] == nil { try makeTime(own, by: process.pid, with: inj) }
+                try join(.time, path: timeNamespacePaths[own]!, with: inj, what: "time:[\(own)]")
+            } else {
+                try join(.time, of: crtoolPid, with: inj, what: "crtool's time namespace")
+            }
+        }
+        if let forChildren = process.namespaces?.timeForChildren {
+            guard timeNamespacePaths[forChildren] == nil else {
+                throw CheckpointError("the children of pid \(process.pid) were born in time:[\(forChildren)], which another process of the tree made before it; crtool can give a process's children only a time namespace it makes for them")
+            }
+            try makeTime(forChildren, by: process.pid, with: inj)
+            timeNamespacePaths[forChildren] = NamespaceKind.time.forChildrenPath(pid: process.pid)
+        }
+    }
+
+    /// The offsets are the clocks saved less the host's now, written
+    /// before anything else is done, so that the restore's own time is
+    /// the only jump its processes see.
+    private func makeTime(_ id: UInt64, by pid: Int32, with inj: RemoteSyscall) throws {
+        try inj.checked("a time namespace of its own, as time:[\(id)] was", Syscall.unshare, NamespaceKind.time.cloneFlag)
+        // `load` gave every time namespace its clocks.
+        let clocks = saved.first { $0.kind == .time && $0.id == id }!.clocks!
+        do {
+            try (clocks - TimeNamespaceClocks.host()).setOffsets(pid: pid)
+        } catch {
+            throw CheckpointError("setting the clocks of time:[\(id)] made by pid \(pid) to carry on from monotonic \(clocks.monotonic) ns, boottime \(clocks.boottime) ns: \(error)")
+        }
+        timeNamespacePaths[id] = NamespaceKind.time.forChildrenPath(pid: pid)
+    }
+
+    private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
+        try join(kind, path: kind.path(pid: pid), with: inj, what: what)
+    }
+
     /// The namespace is opened by crtool and planted through the pidfd
     /// of crtool every process inherits: the process's own /proc may be
-    /// that of a PID namespace, where `pid` names another process or none.
-    private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
-        let path = kind.path(pid: pid)
+    /// that of a PID namespace, where a pid names another process or none.
+    private func join(_ kind: NamespaceKind, path: String, with inj: RemoteSyscall, what: String) throws {
+        let pid = inj.memory.pid
         let local = open(path, O_RDONLY | O_CLOEXEC)
         guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
         defer { close(local) }
@@ -204,6 +259,14 @@ final class NamespaceRestorer {
                     }
                 }
             }
+            guard (n.kind == .time) == (n.clocks != nil) else {
+                throw ImageError(file: file, field: "[\(i)].clocks", reason: n.kind == .time ? "a time namespace needs its clocks" : "only a time namespace has clocks")
+            }
+            if let clocks = n.clocks {
+                for (name, value) in [("monotonic", clocks.monotonic), ("boottime", clocks.boottime)] where !(0...TimeNamespaceClocks.greatest).contains(value) {
+                    throw ImageError(file: file, field: "[\(i)].clocks.\(name)", reason: "\(value) ns is not a clock's reading (0 to \(TimeNamespaceClocks.greatest))")
+                }
+            }
             guard (n.kind == .cgroup) == (n.cgroupRoots != nil) else {
                 throw ImageError(file: file, field: "[\(i)].cgroupRoots", reason: n.kind == .cgroup ? "a cgroup namespace needs its roots" : "only a cgroup namespace has roots")
             }
@@ -239,9 +302,9 @@ final class NamespaceRestorer {
         }
         for p in processes {
             for kind in NamespaceImage.savedKinds {
-                guard let id = p.namespaces?[kind] else { continue }
-                guard seen.contains("\(kind.rawValue):\(id)") else {
-                    throw ImageError(file: "process-\(p.pid).json", field: "namespaces.\(kind.rawValue)", reason: "\(kind.rawValue):[\(id)] is not in \(file)")
+                for id in p.namespaces?.ids(of: kind) ?? [] where !seen.contains("\(kind.rawValue):\(id)") {
+                    let field = id == p.namespaces?[kind] ? kind.rawValue : "\(kind.rawValue)ForChildren"
+                    throw ImageError(file: "process-\(p.pid).json", field: "namespaces.\(field)", reason: "\(kind.rawValue):[\(id)] is not in \(file)")
                 }
             }
             for (i, f) in p.files.enumerated() {
