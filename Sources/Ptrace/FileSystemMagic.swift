@@ -11,10 +11,21 @@ public enum FileSystemMagic {
     public static let tmpfs = 0x0102_1994
     /// HUGETLBFS_MAGIC: memfds made with MFD_HUGETLB.
     public static let hugetlbfs = 0x9584_58f6
+    /// DEVPTS_SUPER_MAGIC: a devpts instance, whose own ptmx a pty master
+    /// may be opened on.
+    public static let devpts = 0x1cd1
 
     /// f_type of the file system `path` is on, nil when it cannot be read.
     public static func of(_ path: String) -> Int? {
         let magic = cr_fs_magic(path)
+        return magic < 0 ? nil : Int(magic)
+    }
+
+    /// f_type of the file system the file `fd` is open on, nil when it
+    /// cannot be read.
+    public static func of(fd: Int32) -> Int? {
+        var blockSize: UInt64 = 0
+        let magic = cr_fd_fs_magic(fd, &blockSize)
         return magic < 0 ? nil : Int(magic)
     }
 }

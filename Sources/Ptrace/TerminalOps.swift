@@ -43,15 +43,16 @@ public enum TerminalOps {
         return index
     }
 
-    /// Opens /dev/ptmx until the kernel hands out pty `index` (numbers
+    /// Opens `ptmx` until the kernel hands out pty `index` (numbers
     /// are given lowest first, so the ones below it are held meanwhile),
-    /// and unlocks it. Fails if `index` is taken.
-    public static func openPtyMaster(index: Int32) throws -> Int32 {
+    /// and unlocks it. Fails if `index` is taken. `ptmx`: crtool's, or
+    /// the ptmx of another devpts instance.
+    public static func openPtyMaster(index: Int32, ptmx: String = "/dev/ptmx") throws -> Int32 {
         var held: [Int32] = []
         defer { held.forEach { close($0) } }
         while held.count <= Int(index) {
-            let fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
-            if fd < 0 { throw SystemError("open /dev/ptmx") }
+            let fd = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC)
+            if fd < 0 { throw SystemError("open \(ptmx)") }
             let got = try ptyIndex(fd)
             if got == index {
                 var unlock: Int32 = 0
@@ -64,6 +65,6 @@ public enum TerminalOps {
             held.append(fd)
             if got > index { break }
         }
-        throw SystemError("opening pseudo-terminal \(index), which is in use", errno: EBUSY)
+        throw SystemError("opening pseudo-terminal \(index) of \(ptmx), which is in use", errno: EBUSY)
     }
 }

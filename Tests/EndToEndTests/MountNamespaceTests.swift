@@ -137,19 +137,6 @@ final class MountNamespaceTests: EndToEndCase {
                                                     "crtool would make them two file systems"], namingAnFd: false)
     }
 
-    /// A devpts instance of the namespace's own is made again empty, so
-    /// one with a terminal open in it is refused, naming the terminal.
-    func testADevptsInstanceWithATerminalOpenIsRefused() throws {
-        let point = try canonical(scratch.newDirectory("pts"))
-        let hold = "import os, time; fd = os.open('\(point)/ptmx', os.O_RDWR | os.O_NOCTTY); print('ready', flush=True); time.sleep(600)"
-        let program = try startProgram("devpts", "/usr/bin/unshare", [
-            "--mount", "/bin/sh", "-c", "mount -t devpts -o newinstance,ptmxmode=666 crtool-pts \(point) && exec python3 -c \"\(hold)\"",
-        ], isReady: { $0.hasPrefix("ready") })
-        defer { try? stopTree(program.pid) }
-        try assertDumpRefused(program, mentioning: ["the devpts at \(point) in mnt:[", "has terminals open in it (\(point)/0)",
-                                                    "only empty"], namingAnFd: false)
-    }
-
     /// A unix socket bound to a path the namespace shares with crtool's is
     /// bound again under the same name, and answers there.
     func testAUnixListenerInAMountNamespaceKeepsItsName() throws {

@@ -18,16 +18,19 @@ enum MountNamespaceDumper {
     static let maximumEntries = 4096
 
     /// `dataLimit`: the most bytes of files one fresh tmpfs may hold, all
-    /// of which the image carries (--ghost-limit).
-    static func dump(id: UInt64, of pid: Int32, dataLimit: UInt64) throws -> [SavedMount] {
+    /// of which the image carries (--ghost-limit). `heldPtys`: the ptys
+    /// whose masters the tree holds, by the place of their devpts in the
+    /// namespace.
+    static func dump(id: UInt64, of pid: Int32, dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:]) throws -> [SavedMount] {
         let theirs = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
-        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit)
+        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit, heldPtys: heldPtys)
     }
 
     /// `pid`: a process in the namespace, through whose root crtool looks
     /// at the namespace's files.
-    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32, dataLimit: UInt64) throws -> [SavedMount] {
+    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32, dataLimit: UInt64,
+                      heldPtys: [String: Set<Int32>] = [:]) throws -> [SavedMount] {
         var index: [Int: Int] = [:]
         var crtools: [Int: Int] = [:]
         var taken: Set<Int> = []
@@ -72,7 +75,7 @@ enum MountNamespaceDumper {
                         .map { MountedPath.remainder(of: $0.mountPoint, below: m.mountPoint) }
                     mount.entries = try entries(of: m, mountPoints: Set(inside), namespace: namespace, pid: pid, dataLimit: dataLimit)
                 }
-                if m.fsType == "devpts" { try requireNoTerminals(in: m, namespace: namespace, pid: pid) }
+                if m.fsType == "devpts" { try requireNoOtherTerminals(in: m, held: heldPtys[m.mountPoint] ?? [], namespace: namespace, pid: pid) }
             } else {
                 throw CheckpointError("the mount at \(m.mountPoint) in \(namespace) (\(m.fsType) \(m.source)"
                     + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
@@ -170,13 +173,18 @@ enum MountNamespaceDumper {
     }
 
     /// A devpts instance of the namespace's own (a container's /dev/pts) is
-    /// made anew empty: a terminal open in it would have to come back at
-    /// its number in the new instance, which crtool does not do.
-    private static func requireNoTerminals(in m: MountEntry, namespace: String, pid: Int32) throws {
-        let open = try FileSystem.list("/proc/\(pid)/root\(m.mountPoint)").filter { $0 != "ptmx" }.sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }
+    /// made anew, and the tree's pty masters in it again at their numbers
+    /// (`PtyMasters`). A terminal whose master is outside the tree (one a
+    /// runtime gave the container: runc's terminal, docker -t) would be
+    /// missing from it.
+    private static func requireNoOtherTerminals(in m: MountEntry, held: Set<Int32>, namespace: String, pid: Int32) throws {
+        let open = try FileSystem.list("/proc/\(pid)/root\(m.mountPoint)")
+            .filter { $0 != "ptmx" && !(Int32($0).map(held.contains) ?? false) }
+            .sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }
         guard open.isEmpty else {
-            throw CheckpointError("the devpts at \(m.mountPoint) in \(namespace) has terminals open in it (\(open.map { MountedPath.join(m.mountPoint, $0) }.joined(separator: ", "))); "
-                + "crtool makes a devpts of the namespace's own again only empty")
+            throw CheckpointError("the devpts at \(m.mountPoint) in \(namespace) has terminals open in it whose masters are not in the tree "
+                + "(\(open.map { MountedPath.join(m.mountPoint, $0) }.joined(separator: ", "))), as a terminal a runtime gives a container is; "
+                + "crtool makes a devpts of the namespace's own again with only the tree's own ptys in it")
         }
     }
 

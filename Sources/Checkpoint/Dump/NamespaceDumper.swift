@@ -49,7 +49,8 @@ enum NamespaceDumper {
                         saved.append(namespace)
                     case .mnt:
                         var namespace = NamespaceImage(kind: .mnt, id: id)
-                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit)
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit,
+                                                                         heldPtys: PtyMasters.held(by: processes.filter { $0.namespaces?.mnt == id }))
                         try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
                         try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                         saved.append(namespace)
@@ -64,6 +65,11 @@ enum NamespaceDumper {
             }
         }
         try requireSocketsInSavedNamespaces(processes, saved: saved)
+        for p in processes {
+            for f in p.files {
+                if let problem = PtyMasters.devptsProblem(f, of: p, namespaces: saved) { throw CheckpointError(problem + "; crtool cannot make its pty again") }
+            }
+        }
         return (saved, warnings)
     }
 

@@ -9,4 +9,15 @@ public struct PtyState: Codable, Equatable, Sendable {
     public var attributes: Data
     /// struct winsize.
     public var windowSize: Data
+    /// Where the devpts instance the pty is in is mounted in its holder's
+    /// mount namespace, when that is one of the namespace's own (a
+    /// container's /dev/pts); nil for crtool's /dev/pts.
+    public var devpts: String?
+
+    public init(index: Int32, attributes: Data, windowSize: Data, devpts: String? = nil) {
+        self.index = index
+        self.attributes = attributes
+        self.windowSize = windowSize
+        self.devpts = devpts
+    }
 }

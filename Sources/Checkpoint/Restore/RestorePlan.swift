@@ -143,6 +143,7 @@ struct RestorePlan {
         plan.inheritedPages = inheritedPages
         plan.trackers = trackers
         plan.namespaces = try NamespaceRestorer.load(image, processes: ordered)
+        try PtyMasters.check(ordered, namespaces: plan.namespaces)
         plan.hostPaths = HostPaths(namespaces: plan.namespaces, processes: ordered)
         plan.sysvIPC = try SysVIPCRestorer.load(image, processes: ordered, namespaces: plan.namespaces)
         return plan

@@ -158,6 +158,7 @@ public enum Restorer {
             try Interrupted.check(Interrupted.restoreGivenUp)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
                            warnings: &warnings)
+            try PtyMasters.prepareInNamespaces(plan.processes, registry: registry)
             registry.networkNamespaces = namespaces.networkNamespaces
             let outsideEnds = namespaces.outsideEnds
             registry.whenReleasing(.packets, once: "veth outside ends") { try VethMaker.raise(outsideEnds) }
