@@ -49,6 +49,12 @@ final class MountNamespaceImageTests: XCTestCase {
         XCTAssertEqual(MountedPath.host("/tmpx/a", in: mounts), "/tmpx/a", "a sibling with a longer name is not below /tmp")
         XCTAssertNil(MountedPath.host("/home/user", in: mounts), "inside a tmpfs the restore makes anew")
         XCTAssertEqual(MountedPath.host("/srv/home/f", in: mounts), "/tmp/private/tmp/x/f", "bound again from inside the namespace")
+        // A path written with doubled slashes or "." (TMPDIR=/tmp/ gives them) lies where the plain one does.
+        XCTAssertEqual(MountedPath.host("/tmp//a/./b", in: mounts), "/tmp/private/tmp/a/b")
+        XCTAssertNil(MountedPath.host("//home/./user", in: mounts))
+        XCTAssertEqual(MountedPath.lexical("/tmp//a/./b/"), "/tmp/a/b")
+        XCTAssertEqual(MountedPath.lexical("/"), "/")
+        XCTAssertEqual(MountedPath.lexical("/a/../b"), "/a/../b", ".. is left to the links before it")
     }
 
     func testFlagsAreSetExactly() {

@@ -7,7 +7,7 @@ public enum MountedPath {
     /// host). A path under one of crtool's mounts is itself.
     public static func host(_ path: String, in mounts: [SavedMount]) -> String? {
         var depth = 0
-        var current = path
+        var current = lexical(path)
         while depth < mounts.count + 1 {
             guard let i = innermost(current, in: mounts) else { return current }
             let mount = mounts[i]
@@ -35,6 +35,15 @@ public enum MountedPath {
             best = i
         }
         return best
+    }
+
+    /// `path` with repeated slashes and "." components taken out, as
+    /// mount points are written: "/tmp//a/./b" is "/tmp/a/b". ".." is
+    /// left, as it means what the links before it lead to.
+    public static func lexical(_ path: String) -> String {
+        guard path.hasPrefix("/") else { return path }
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// Whether `path` is `directory` or below it.
