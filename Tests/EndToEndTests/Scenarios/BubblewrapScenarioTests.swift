@@ -12,6 +12,9 @@ import XCTest
 /// log and a page it maps shared in /tmp. bwrap, the PID namespace's
 /// first process (bwrap again) and the program are dumped together,
 /// killed and restored; the program carries on in the same mounts.
+/// A tmux server in such a sandbox gives its panes ptys of the sandbox's
+/// own devpts; they come back in the new one, and the shells in them
+/// carry on.
 final class BubblewrapScenarioTests: EndToEndCase {
     static let bwrap = "/usr/bin/bwrap"
 
@@ -42,5 +45,59 @@ final class BubblewrapScenarioTests: EndToEndCase {
         XCTAssertEqual(try ProcFile.link("/proc/\(program)/root/bin"), "usr/bin", "the root holds what bwrap made in it")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("crtool-root-") }, [],
                        "the directory the root was put together on is gone")
+    }
+
+    func testATmuxServerInASandboxKeepsItsPanes() throws {
+        try requirePrograms(Self.bwrap, "/usr/bin/tmux", from: "Debian's bubblewrap and tmux")
+        let shared = try scratch.newDirectory("shared")
+        let socket = shared + "/tmux.sock"
+        let counter = shared + "/counter"
+        let sandbox = try startProgram("bwrap", Self.bwrap, [
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", scratch.path, scratch.path,
+            "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--hostname", "crtool-tmux",
+            // -D: the server stays bwrap's child instead of leaving as a daemon.
+            "/usr/bin/tmux", "-S", socket, "-f", "/dev/null", "-D",
+        ], isReady: nil)
+        defer { try? stopTree(sandbox.pid) }
+        XCTAssertTrue(poll(timeout: 15) { fileExists(socket) }, "the server listens")
+        try tmux(socket, ["new-session", "-d", "-s", "work", "-x", "80", "-y", "24", "env PS1='$ ' bash --norc --noprofile -i"])
+        try tmux(socket, ["send-keys", "-t", "work", "echo before-the-dump; while :; do echo $((++i)) >> \(counter); sleep 0.05; done &", "Enter"])
+        XCTAssertTrue(poll(timeout: 15) { self.counted(counter).count >= 10 }, "the job counts")
+        // The pane's shell, the oldest bash: tmux names it by its pid inside.
+        let shell = try XCTUnwrap(ProcessTable.descendants(of: sandbox.pid).sorted().first { readTextFile("/proc/\($0)/comm") == "bash\n" })
+        XCTAssertEqual(try ProcFile.link("/proc/\(shell)/fd/0"), "/dev/pts/0")
+        XCTAssertEqual(try device(of: "/proc/\(shell)/fd/0"), try device(of: "/proc/\(shell)/root/dev/pts"), "the pane's pty is of the sandbox's devpts")
+        XCTAssertNotEqual(try device(of: "/proc/\(shell)/root/dev/pts"), try device(of: "/dev/pts"))
+
+        let image = try checkpoint(sandbox)
+        let before = counted(counter).count
+        try restore(image, as: sandbox)
+        XCTAssertTrue(poll(timeout: 15) { self.counted(counter).count >= before + 20 }, "the job counts on")
+        XCTAssertNil(LogLines.breakInSequence(counted(counter), startingAt: 1), "every number once, in order")
+        XCTAssertEqual(try device(of: "/proc/\(shell)/fd/0"), try device(of: "/proc/\(shell)/root/dev/pts"), "in the new devpts of the sandbox")
+        let typed = shared + "/typed"
+        try tmux(socket, ["send-keys", "-t", "work", "echo typed-after > \(typed)", "Enter"])
+        XCTAssertTrue(poll(timeout: 15) { readTextFile(typed) == "typed-after\n" }, "keys sent to the pane reach its shell")
+        let pane = try tmux(socket, ["capture-pane", "-p", "-t", "work"])
+        XCTAssertTrue(pane.contains("before-the-dump"), "the pane keeps what it showed: \(pane)")
+    }
+
+    /// Runs a tmux command against the server at `socket`; its output.
+    @discardableResult
+    private func tmux(_ socket: String, _ arguments: [String]) throws -> String {
+        let result = try runCommand("/usr/bin/tmux", ["-S", socket] + arguments, outputPrefix: scratch.newPath("tmux"), timeout: 30)
+        guard result.succeeded else { throw HarnessError("tmux failed: \(result)") }
+        return result.stdout
+    }
+
+    private func counted(_ path: String) -> [Int] {
+        (readTextFile(path) ?? "").split(separator: "\n").compactMap { Int($0) }
+    }
+
+    private func device(of path: String) throws -> UInt64 {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw HarnessError("stat \(path): errno \(errno)") }
+        return UInt64(st.st_dev)
     }
 }
