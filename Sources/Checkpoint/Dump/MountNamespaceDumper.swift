@@ -135,7 +135,7 @@ enum MountNamespaceDumper {
                 }
                 guard let bound = f.unixSocket?.socket.name?.resolvedPath, bound.hasPrefix("/") else { continue }
                 let reached = MountedPath.host(bound, in: mounts)
-                guard reached == MountedPath.lexical(bound) else {
+                guard reached.map(MountedPath.lexical) == MountedPath.lexical(bound) else {
                     throw CheckpointError("pid \(p.pid) fd \(f.fd) is a unix socket bound to \(bound), which its mount namespace has "
                         + (reached.map { "from \($0) of crtool's" } ?? "in a file system of its own")
                         + "; crtool binds sockets from its own namespace, where the socket could not have that name")

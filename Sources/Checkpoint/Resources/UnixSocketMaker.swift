@@ -202,7 +202,7 @@ struct UnixSocketMaker {
             // The name a socket has is the path bind(2) was given: one
             // that leads elsewhere in crtool's namespace would be another.
             let reached = try context.hostPath(path, for: "a unix socket's file")
-            guard reached == MountedPath.lexical(path) else {
+            guard MountedPath.lexical(reached) == MountedPath.lexical(path) else {
                 throw CheckpointError("pid \(context.pid) has a unix socket bound to \(path), which its mount namespace has from "
                     + "\(reached); crtool binds sockets from its own namespace, where the socket would be named that instead")
             }
