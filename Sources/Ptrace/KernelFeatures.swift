@@ -85,6 +85,11 @@ public enum KernelFeatures {
                     _ = try NamespaceEntry.runInNew(.net) { try Loopback.deviceNames() }
                 }
             },
+            probe("time namespaces and timens_offsets (processes with a time namespace of their own)", required: false) {
+                works(else: "processes in a time namespace of their own cannot be checkpointed") {
+                    _ = try TimeNamespaceClocks.offsets(pid: getpid())
+                }
+            },
             probe("nft (--network-lock nftables holds TCP packets from dump to restore)", required: false) {
                 Nftables.path.map { (true, $0) } ?? (false, "missing: install nftables, or dump with --network-lock skip")
             },
