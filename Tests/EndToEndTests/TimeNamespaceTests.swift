@@ -38,6 +38,41 @@ final class TimeNamespaceTests: EndToEndCase {
         XCTAssertEqual(try NamespaceKind.time.forChildrenID(pid: program.pid), namespace, "its children are born in it")
     }
 
+    /// A process that forked a child in its time namespace, then made
+    /// another for its next children (unshare(CLONE_NEWTIME) and its
+    /// offsets, as unshare(1) does) and forked one there: each of the
+    /// three comes back in the namespace it had, with the offsets it had
+    /// less the wait.
+    func testAProcessWithAChildInEachOfTwoTimeNamespaces() throws {
+        let program = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            + "def idle():\n    while True: time.sleep(1)\n"
+            + "older = os.fork()\nif older == 0: idle()\n"
+            + "assert libc.unshare(0x80) == 0, ctypes.get_errno()\n"
+            + "open('/proc/self/timens_offsets', 'w').write('monotonic 5000 0\\n')\n"
+            + "younger = os.fork()\nif younger == 0: idle()\n"
+            + "print('ready', older, younger, flush=True)\nidle()"
+        let maker = try startProgram("time-maker", "/usr/bin/unshare", ["--time", "--monotonic", "100", "python3", "-c", program],
+                                     isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(maker.pid) }
+        let ready = try XCTUnwrap(maker.log.lines().first { $0.hasPrefix("ready") }).split(separator: " ")
+        let older = try XCTUnwrap(Int32(ready[1])), younger = try XCTUnwrap(Int32(ready[2]))
+        XCTAssertEqual(try NamespaceKind.time.id(pid: older), try NamespaceKind.time.id(pid: maker.pid))
+        XCTAssertEqual(try NamespaceKind.time.id(pid: younger), try NamespaceKind.time.forChildrenID(pid: maker.pid))
+
+        let image = try checkpoint(maker)
+        Thread.sleep(forTimeInterval: wait)
+        try restore(image, as: maker)
+        let own = try NamespaceKind.time.id(pid: maker.pid), forChildren = try NamespaceKind.time.forChildrenID(pid: maker.pid)
+        XCTAssertNotEqual(own, forChildren)
+        XCTAssertNotEqual(own, try NamespaceKind.time.ownID())
+        XCTAssertEqual(try NamespaceKind.time.id(pid: older), own, "the older child is in its parent's namespace")
+        XCTAssertEqual(try NamespaceKind.time.id(pid: younger), forChildren, "the younger in the one made for it")
+        for (pid, given) in [(older, 100.0), (younger, 5000.0)] {
+            let lost = given - Double(try TimeNamespaceClocks.offsets(pid: pid).monotonic) / 1e9
+            XCTAssertTrue(lost >= wait && lost < wait + 60, "pid \(pid): the monotonic offset went from \(given) s to \(given - lost) s")
+        }
+    }
+
     /// A hostile or missing reading is refused by field, before anything is made.
     func testHostileClocksAreRefusedByField() throws {
         let program = try startProgram("clocks", "/usr/bin/unshare", ["--time", "--monotonic", "1000", "python3", script],

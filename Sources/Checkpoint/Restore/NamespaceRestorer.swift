@@ -129,8 +129,11 @@ final class NamespaceRestorer {
         let born = parent?.namespaces?.timeOfChildren
         if own != born {
             if let own {
-                if timeNamespacePaths[own] == nil { try makeTime(own, by: process.pid, with: inj) }
+                let made = timeNamespacePaths[own] == nil
+                if made { try makeTime(own, by: process.pid, with: inj) }
                 try join(.time, path: timeNamespacePaths[own]!, with: inj, what: "time:[\(own)]")
+                // Its maker is in it now, and may make another for its children.
+                if made { timeNamespacePaths[own] = NamespaceKind.time.path(pid: process.pid) }
             } else {
                 try join(.time, of: crtoolPid, with: inj, what: "crtool's time namespace")
             }
