@@ -83,18 +83,6 @@ final class BubblewrapScenarioTests: EndToEndCase {
         XCTAssertTrue(pane.contains("before-the-dump"), "the pane keeps what it showed: \(pane)")
     }
 
-    /// Runs a tmux command against the server at `socket`; its output.
-    @discardableResult
-    private func tmux(_ socket: String, _ arguments: [String]) throws -> String {
-        let result = try runCommand("/usr/bin/tmux", ["-S", socket] + arguments, outputPrefix: scratch.newPath("tmux"), timeout: 30)
-        guard result.succeeded else { throw HarnessError("tmux failed: \(result)") }
-        return result.stdout
-    }
-
-    private func counted(_ path: String) -> [Int] {
-        (readTextFile(path) ?? "").split(separator: "\n").compactMap { Int($0) }
-    }
-
     private func device(of path: String) throws -> UInt64 {
         var st = stat()
         guard stat(path, &st) == 0 else { throw HarnessError("stat \(path): errno \(errno)") }

@@ -52,16 +52,4 @@ final class TmuxScenarioTests: EndToEndCase {
         try tmux(socket, ["kill-server"])
         XCTAssertNotNil(try waitForExit(client, timeout: 15), "the client leaves when its server is told to stop")
     }
-
-    /// Runs a tmux command against the server at `socket`; its output.
-    @discardableResult
-    private func tmux(_ socket: String, _ arguments: [String]) throws -> String {
-        let result = try runCommand("/usr/bin/tmux", ["-S", socket] + arguments, outputPrefix: scratch.newPath("tmux"), timeout: 30)
-        guard result.succeeded else { throw HarnessError("tmux failed: \(result)") }
-        return result.stdout
-    }
-
-    private func counted(_ path: String) -> [Int] {
-        (readTextFile(path) ?? "").split(separator: "\n").compactMap { Int($0) }
-    }
 }
