@@ -42,15 +42,10 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
         try Self.id(link: ProcFile.link(path(pid: pid, tid: tid), pid: pid), path: path(pid: pid, tid: tid))
     }
 
-    /// The PID namespace `pid`'s next children are born in: its own, but
-    /// after an unshare(CLONE_NEWPID) or a setns the one it chose.
-    public static func pidForChildrenID(pid: Int32) throws -> UInt64 {
-        try NamespaceKind.pid.forChildrenID(pid: pid)
-    }
-
     /// The file that stands for the namespace of this kind (PID or time)
-    /// `pid`'s next children are born in: after an unshare of these two
-    /// kinds the caller stays where it was.
+    /// `pid`'s next children are born in: its own, but after an unshare
+    /// of these two kinds (the caller stays where it was) or a setns of a
+    /// PID namespace the one it chose.
     public func forChildrenPath(pid: Int32) -> String {
         precondition(self == .pid || self == .time, "only PID and time namespaces are chosen for children")
         return "/proc/\(pid)/ns/\(rawValue)_for_children"

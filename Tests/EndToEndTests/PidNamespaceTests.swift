@@ -48,7 +48,7 @@ final class PidNamespaceTests: EndToEndCase {
         let namespace = try NamespaceKind.pid.id(pid: first)
         XCTAssertNotEqual(namespace, try NamespaceKind.pid.ownID())
         XCTAssertEqual(try NamespaceKind.pid.id(pid: child), namespace)
-        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: first), namespace)
+        XCTAssertEqual(try NamespaceKind.pid.forChildrenID(pid: first), namespace)
     }
 
     /// util-linux's unshare keeps bearing its children in the namespace
@@ -80,8 +80,8 @@ final class PidNamespaceTests: EndToEndCase {
         XCTAssertEqual(try namespacePids(of: [unshare.pid, first, child]), before)
         let namespace = try NamespaceKind.pid.id(pid: first)
         XCTAssertEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.ownID())
-        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: unshare.pid), namespace, "unshare's children are born in the namespace it made")
-        XCTAssertEqual(try NamespaceKind.pidForChildrenID(pid: first), namespace)
+        XCTAssertEqual(try NamespaceKind.pid.forChildrenID(pid: unshare.pid), namespace, "unshare's children are born in the namespace it made")
+        XCTAssertEqual(try NamespaceKind.pid.forChildrenID(pid: first), namespace)
         // unshare waits for its child as it did, and ends with it.
         XCTAssertEqual(kill(first, SIGKILL), 0)
         XCTAssertNotNil(try waitForExit(unshare.pid, timeout: 10), "unshare did not end with its child")

@@ -34,7 +34,7 @@ enum NamespaceCheck {
             membership[kind] = theirs
         }
         do {
-            let forChildren = try NamespaceKind.pidForChildrenID(pid: pid)
+            let forChildren = try NamespaceKind.pid.forChildrenID(pid: pid)
             if forChildren != (membership.pid ?? own[.pid]) { membership.pidForChildren = forChildren }
         } catch let error as SystemError where error.errno == ENOENT {
             // The kernel shows no namespace that has no first process yet.

@@ -48,10 +48,10 @@ enum NamespaceDumper {
                         namespace.cgroupRoots = try CgroupNamespaceDumper.roots(id: id, of: p.pid)
                         saved.append(namespace)
                     case .mnt:
+                        let members = processes.filter { $0.namespaces?.mnt == id }
                         var namespace = NamespaceImage(kind: .mnt, id: id)
-                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit,
-                                                                         heldPtys: PtyMasters.held(by: processes.filter { $0.namespaces?.mnt == id }))
-                        try MountNamespaceDumper.requireReachable(processes.filter { $0.namespaces?.mnt == id }, mounts: namespace.mounts ?? [])
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit, heldPtys: PtyMasters.held(by: members))
+                        try MountNamespaceDumper.requireReachable(members, mounts: namespace.mounts ?? [])
                         try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                         saved.append(namespace)
                     case .time:
