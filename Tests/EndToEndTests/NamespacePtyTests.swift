@@ -24,7 +24,7 @@ final class NamespacePtyTests: EndToEndCase {
         XCTAssertEqual(ready[1], "/dev/pts/0")
         let child = try XCTUnwrap(Int32(ready[3]))
         try program.waitFor("tick", atLeast: 3)
-        let terminalBefore = try terminalNumber(of: child)
+        let terminalBefore = try ProcStat.read(pid: child).terminal
 
         let image = try checkpoint(program)
         let saved = try ImageDirectory.open(at: image).readJSON(ProcessImage.self, from: "process-\(program.pid).json")
@@ -36,14 +36,11 @@ final class NamespacePtyTests: EndToEndCase {
                                  pid: program.pid, mentioning: ["process-\(program.pid).json", "files[fd \(master.fd)].pty.devpts", "/dev/shm"])
 
         try restoreAndWatch(image, as: program)
-        XCTAssertEqual(try terminalNumber(of: child), terminalBefore, "the child's controlling terminal")
+        XCTAssertEqual(try ProcStat.read(pid: child).terminal, terminalBefore, "the child's controlling terminal")
         // The child's terminal is of the namespace's devpts, not crtool's.
-        var inside = stat(), host = stat(), own = stat()
-        XCTAssertEqual(stat("/proc/\(child)/fd/0", &inside), 0)
-        XCTAssertEqual(stat("/proc/\(child)/root/dev/pts", &own), 0)
-        XCTAssertEqual(stat("/dev/pts", &host), 0)
-        XCTAssertEqual(inside.st_dev, own.st_dev)
-        XCTAssertNotEqual(own.st_dev, host.st_dev, "the namespace has its own devpts again")
+        let own = try fileSystemDevice(of: "/proc/\(child)/root/dev/pts")
+        XCTAssertEqual(try fileSystemDevice(of: "/proc/\(child)/fd/0"), own)
+        XCTAssertNotEqual(own, try fileSystemDevice(of: "/dev/pts"), "the namespace has its own devpts again")
     }
 
     /// The slave is in the tree, its master in the process that made the
@@ -59,12 +56,5 @@ final class NamespacePtyTests: EndToEndCase {
         let holder = Fixture(name: "devpts-child", pid: child, log: program.log, stderrPath: program.stderrPath)
         try assertDumpRefused(holder, mentioning: ["the devpts at /dev/pts in mnt:[", "has terminals open in it whose masters are not in the tree (/dev/pts/0)"],
                               namingAnFd: false)
-    }
-
-    /// tty_nr of /proc/PID/stat: the controlling terminal's device.
-    private func terminalNumber(of pid: Int32) throws -> Int {
-        let stat = try XCTUnwrap(readTextFile("/proc/\(pid)/stat"))
-        let fields = stat[stat.index(after: try XCTUnwrap(stat.lastIndex(of: ")")))...].split(separator: " ")
-        return try XCTUnwrap(Int(fields[4]))
     }
 }

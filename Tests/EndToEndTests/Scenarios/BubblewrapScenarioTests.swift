@@ -67,25 +67,19 @@ final class BubblewrapScenarioTests: EndToEndCase {
         // The pane's shell, the oldest bash: tmux names it by its pid inside.
         let shell = try XCTUnwrap(ProcessTable.descendants(of: sandbox.pid).sorted().first { readTextFile("/proc/\($0)/comm") == "bash\n" })
         XCTAssertEqual(try ProcFile.link("/proc/\(shell)/fd/0"), "/dev/pts/0")
-        XCTAssertEqual(try device(of: "/proc/\(shell)/fd/0"), try device(of: "/proc/\(shell)/root/dev/pts"), "the pane's pty is of the sandbox's devpts")
-        XCTAssertNotEqual(try device(of: "/proc/\(shell)/root/dev/pts"), try device(of: "/dev/pts"))
+        XCTAssertEqual(try fileSystemDevice(of: "/proc/\(shell)/fd/0"), try fileSystemDevice(of: "/proc/\(shell)/root/dev/pts"), "the pane's pty is of the sandbox's devpts")
+        XCTAssertNotEqual(try fileSystemDevice(of: "/proc/\(shell)/root/dev/pts"), try fileSystemDevice(of: "/dev/pts"))
 
         let image = try checkpoint(sandbox)
         let before = counted(counter).count
         try restore(image, as: sandbox)
         XCTAssertTrue(poll(timeout: 15) { self.counted(counter).count >= before + 20 }, "the job counts on")
         XCTAssertNil(LogLines.breakInSequence(counted(counter), startingAt: 1), "every number once, in order")
-        XCTAssertEqual(try device(of: "/proc/\(shell)/fd/0"), try device(of: "/proc/\(shell)/root/dev/pts"), "in the new devpts of the sandbox")
+        XCTAssertEqual(try fileSystemDevice(of: "/proc/\(shell)/fd/0"), try fileSystemDevice(of: "/proc/\(shell)/root/dev/pts"), "in the new devpts of the sandbox")
         let typed = shared + "/typed"
         try tmux(socket, ["send-keys", "-t", "work", "echo typed-after > \(typed)", "Enter"])
         XCTAssertTrue(poll(timeout: 15) { readTextFile(typed) == "typed-after\n" }, "keys sent to the pane reach its shell")
         let pane = try tmux(socket, ["capture-pane", "-p", "-t", "work"])
         XCTAssertTrue(pane.contains("before-the-dump"), "the pane keeps what it showed: \(pane)")
-    }
-
-    private func device(of path: String) throws -> UInt64 {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw HarnessError("stat \(path): errno \(errno)") }
-        return UInt64(st.st_dev)
     }
 }

@@ -40,3 +40,11 @@ func canonical(_ path: String) throws -> String {
     defer { free(resolved) }
     return String(cString: resolved)
 }
+
+/// The device of the file system `path` is on (st_dev): which devpts
+/// instance a terminal is of.
+func fileSystemDevice(of path: String) throws -> UInt64 {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw HarnessError("stat \(path): \(errnoText())") }
+    return UInt64(st.st_dev)
+}
