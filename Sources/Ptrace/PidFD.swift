@@ -38,6 +38,24 @@ public final class PidFD {
         if r < 0 { throw SystemError("process_mrelease", pid: pid) }
     }
 
+    /// Whether the process has ended as a whole. The kernel makes a pidfd
+    /// readable once every thread has exited, not while the main thread
+    /// alone has: after pthread_exit in main, or while a thread's exec
+    /// kills the main thread and is about to take its PID. Read from
+    /// /proc, both look like a zombie, and a process that execs from a
+    /// thread over and over looks like one at every look.
+    public var processHasEnded: Bool {
+        var wanted = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&wanted, 1, 0) == 1
+    }
+
+    /// Whether the process `pid` has ended as a whole (`processHasEnded`),
+    /// or is gone altogether: no process has that PID any more.
+    public static func processHasEnded(pid: Int32) -> Bool {
+        guard let handle = try? PidFD(pid: pid) else { return true }
+        return handle.processHasEnded
+    }
+
     /// A descriptor in crtool for the process's descriptor `target`
     /// (close-on-exec); the caller closes it.
     public func duplicate(_ target: Int32) throws -> Int32 {

@@ -28,7 +28,7 @@ enum DumpTarget {
         }
         // A leader whose thread execs reads as a zombie, and for an
         // instant as dead (X) while the exec'ing thread takes its PID:
-        // both are looked at again before the process is called ended.
+        // only a process whose every thread has ended is called ended.
         if (stat.state == "Z" || stat.state == "X") && FrozenProcess.hasEnded(pid: pid) {
             throw CheckpointError("PID \(pid) (\(stat.command)) is a zombie; there is nothing left to dump")
         }

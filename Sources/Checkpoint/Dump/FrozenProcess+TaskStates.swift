@@ -31,23 +31,10 @@ extension FrozenProcess {
             + "a thread has one tracer, so crtool can freeze it only once that one lets go")
     }
 
-    /// Whether the whole process has ended and waits to be reaped, not
-    /// just its main thread. A process whose leader reads as a zombie is
-    /// often one where a thread is exec'ing: the kernel ends the leader
-    /// and gives its TID to that thread a moment later, so the state is
-    /// read again after the threads are looked at.
-    static func isZombie(pid: Int32) -> Bool {
-        // A zombie process lists its leader alone; an exec in progress
-        // may list nothing for a moment.
-        guard let listed = try? ProcDirectory.threads(pid: pid), listed.contains(pid),
-              !listed.contains(where: { $0 != pid && !hasExited(tid: $0, pid: pid) }) else { return false }
-        return (try? ProcStat.read(pid: pid))?.state == "Z"
-    }
-
-    /// The process is a zombie or gone altogether.
+    /// The process is a zombie or gone altogether: not just its main
+    /// thread, which a thread's exec ends a moment before it takes the
+    /// main thread's PID (see `PidFD.processHasEnded`).
     static func hasEnded(pid: Int32) -> Bool {
-        guard let state = (try? ProcStat.read(pid: pid))?.state else { return true }
-        guard state == "Z" || state == "X" else { return false }
-        return isZombie(pid: pid) || (try? ProcStat.read(pid: pid)) == nil
+        PidFD.processHasEnded(pid: pid)
     }
 }

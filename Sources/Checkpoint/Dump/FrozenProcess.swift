@@ -86,6 +86,12 @@ final class FrozenProcess {
                 for tid in fresh {
                     switch try attach(tid) {
                     case .attached(let t): known[tid] = t
+                    case .gone where tid == pid && !Self.hasEnded(pid: pid):
+                        // The old leader, killed by a thread's exec as it
+                        // was seized: its TID passes to that thread, which
+                        // the next pass seizes.
+                        retries += 1
+                        if retries > Self.seizeRetries { throw ProcessVanished(pid: pid) }
                     case .gone: gone.insert(tid)
                     case .notYet(let error):
                         retries += 1

@@ -100,7 +100,8 @@ final class FrozenTree {
     /// The process as a zombie of the tree, when it has ended and waits
     /// for its frozen parent to reap it; nil when it runs or is gone.
     private static func zombie(_ pid: Int32) -> ZombieImage? {
-        guard let s = try? ProcStat.read(pid: pid), s.state == "Z", FrozenProcess.isZombie(pid: pid) else { return nil }
+        // Ended first: what /proc reads after it is final.
+        guard FrozenProcess.hasEnded(pid: pid), let s = try? ProcStat.read(pid: pid), s.state == "Z" else { return nil }
         var zombie = ZombieImage(pid: pid, ppid: s.ppid, pgid: s.pgid, sid: s.sid, command: s.command,
                                  exitStatus: s.exitStatus)
         // A zombie's namespaces are gone, its pids are not.
