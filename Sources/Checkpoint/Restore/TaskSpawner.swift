@@ -45,6 +45,7 @@ enum TaskSpawner {
         }
         let created = inj.takeNewTasks()
         guard Int64(ids.returned) == r, created.contains(id) else {
+            discard(created, owner: owner)
             throw CheckpointError("\(what) was created as \(r)")
         }
         let tracee = Tracee.adopt(tid: id, pid: kind == .thread ? owner : id)
@@ -53,6 +54,17 @@ enum TaskSpawner {
             throw CheckpointError("new \(what) \(stop) instead of waiting for its state")
         }
         return tracee
+    }
+
+    /// Kills and reaps tasks made with other ids than the image's: the
+    /// restore's cleanup knows only the image's tasks, and would wait
+    /// for its processes while one of these held on to their pids.
+    private static func discard(_ tasks: [Int32], owner: Int32) {
+        for tid in tasks {
+            let t = Tracee.adopt(tid: tid, pid: owner)
+            _ = kill(tid, SIGKILL)
+            while let stop = try? t.waitStop(), !stop.isGone {}
+        }
     }
 
     /// Makes a freshly created process exit with a zombie's wait status:
