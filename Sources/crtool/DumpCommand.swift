@@ -19,8 +19,8 @@ struct DumpCommand: ParsableCommand {
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
         and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
-        filters, capabilities, no_new_privs; PID namespaces directly inside crtool's, dumped from their first \
-        process or its parent (every process keeps its pids in both); UTS namespaces (with their names), IPC namespaces (with their System \
+        filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
+        process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding only a loopback device (with the sockets made in them) and mount \
         namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts hold, and a root of \
         their own entered with pivot_root, as containers have) of the tree's own.

@@ -118,7 +118,9 @@ struct ShowCommand: ParsableCommand {
                     let kinds = NamespaceImage.savedKinds.compactMap { k in own[k].map { "\(k.rawValue):[\($0)]" } }
                     if !kinds.isEmpty { print("  namespaces of its own: " + kinds.joined(separator: ", ")) }
                     if let ids = p.namespacePids, let inside = ids.last {
-                        print("  pid \(inside) in its PID namespace" + (inside == 1 ? " (its first process)" : ""))
+                        let outer = ids.dropFirst().dropLast().map(String.init)
+                        print("  pid \(inside) in its PID namespace" + (inside == 1 ? " (its first process)" : "")
+                            + (outer.isEmpty ? "" : ", \(outer.joined(separator: " then ")) in the one\(outer.count > 1 ? "s" : "") it is inside, outermost first"))
                     }
                     if let forChildren = own.pidForChildren { print("  its children are born in pid:[\(forChildren)]") }
                     if let forChildren = own.timeForChildren { print("  its children are born in time:[\(forChildren)]") }

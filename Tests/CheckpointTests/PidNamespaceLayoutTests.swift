@@ -3,9 +3,9 @@ import Foundation
 import Ptrace
 import XCTest
 
-/// The one shape of PID namespaces crtool makes again: each directly
-/// inside crtool's, made from its first process (pid 1 in it), the others
-/// forked inside it. Anything else is named by process and field, so the
+/// The one shape of PID namespaces crtool makes again: each made from
+/// its first process (pid 1 in it), forked in the namespace it is inside
+/// (crtool's or one of the tree's), the others forked inside it. Anything else is named by process and field, so the
 /// dump and the restore refuse it with the same words.
 final class PidNamespaceLayoutTests: XCTestCase {
     private let namespace: UInt64 = 4026532999
@@ -86,14 +86,65 @@ final class PidNamespaceLayoutTests: XCTestCase {
         assertProblem({ $0[0].namespaces?.pidForChildren = 4026533000 }, pid: 100, field: "namespaces.pidForChildren", saying: "pid:[4026533000]")
     }
 
-    func testANamespaceInsideAnotherIsRefused() {
+    /// `tree()` with unshare --pid --fork run by the namespace's first
+    /// process: a second namespace inside the first, whose first process
+    /// 106 (4 in the outer one) has a child 107 (5, then 2).
+    private func nestedTree() -> [ProcessImage] {
         var processes = tree()
-        var inner = process(106, parent: 102, inner: 1)
-        inner.namespaces?.pid = namespace + 1
-        processes.append(inner)
-        let found = problem(processes)
+        processes[1].namespaces?.pidForChildren = namespace + 1
+        func nested(_ pid: Int32, parent: Int32, ids: [Int32]) -> ProcessImage {
+            var p = process(pid, parent: parent, inner: ids[1])
+            p.namespaces?.pid = namespace + 1
+            p.namespacePids = ids
+            p.threads[0].namespaceTids = ids
+            return p
+        }
+        return processes + [nested(106, parent: 101, ids: [106, 4, 1]), nested(107, parent: 106, ids: [107, 5, 2])]
+    }
+
+    func testANamespaceInsideAnotherPassesWithAPidInEachLevel() {
+        XCTAssertNil(problem(nestedTree(), zombies: [zombie(108, parent: 107, inner: nil).with([108, 6, 3])]))
+        XCTAssertNil(problem(Array(nestedTree().dropFirst())), "the outer namespace's first process as the root")
+        let found = problem(Array(nestedTree().dropFirst(3)))
         XCTAssertEqual(found?.pid, 106)
-        XCTAssertTrue(found?.reason.contains("only directly inside its own") == true, "\(String(describing: found))")
+        XCTAssertTrue(found?.reason.contains("2 levels below crtool's, and the namespace that one is inside has its own first process outside the tree") == true,
+                      "\(String(describing: found))")
+    }
+
+    func testANamespaceInsideAnotherNamesWhatIsWrong() {
+        func assertProblem(_ change: (inout [ProcessImage]) -> Void, zombies: [ZombieImage] = [], pid: Int32, field: String, saying text: String,
+                           line: UInt = #line) {
+            var processes = nestedTree()
+            change(&processes)
+            let found = problem(processes, zombies: zombies)
+            XCTAssertEqual(found?.pid, pid, "\(String(describing: found))", line: line)
+            XCTAssertEqual(found?.field, field, line: line)
+            XCTAssertTrue(found?.reason.contains(text) == true, "\(String(describing: found?.reason))", line: line)
+        }
+        assertProblem({ $0[4].namespacePids = [107, 2] }, pid: 107, field: "namespacePids", saying: "a positive one in each namespace down to its own (2 below crtool's)")
+        assertProblem({ $0[4].namespacePids = [107, 2, 2]; $0[4].threads[0].namespaceTids = [107, 2, 2] }, pid: 107, field: "namespacePids",
+                      saying: "pid 2 is taken twice in pid:[\(namespace)]")
+        assertProblem({ $0[4].threads[0].namespaceTids = [107, 5] }, pid: 107, field: "threads[tid 107].namespaceTids", saying: "needs its tid")
+        assertProblem({ $0[0].namespaces?.pidForChildren = namespace + 1 }, pid: 100, field: "namespaces.pidForChildren",
+                      saying: "pid:[\(namespace + 1)], which is not a PID namespace of the tree directly inside its own")
+        assertProblem({ _ in }, zombies: [zombie(108, parent: 107, inner: 6)], pid: 108, field: "namespacePids", saying: "then one in each namespace down to its parent's")
+        assertProblem({ _ in }, zombies: [zombie(108, parent: 102, inner: nil).with([108, 4, 1])], pid: 108, field: "namespacePids", saying: "ended with it")
+        // Each namespace's first process forked from the other's: no
+        // namespace is inside crtool's.
+        assertProblem({ $0[1].ppid = 106; $0.removeFirst() }, pid: 101, field: "namespaces.pid", saying: "whose first process (pid 1 in it) is not in the tree")
+    }
+
+    func testPidsAreTranslatedThroughEachLevel() {
+        let processes = nestedTree()
+        func id(_ host: Int32, seenBy viewer: Int) -> Int32? {
+            PidNamespaceLayout.id(host, seenBy: processes[viewer], in: processes, zombies: [])
+        }
+        XCTAssertEqual(id(107, seenBy: 0), 107)
+        XCTAssertEqual(id(107, seenBy: 1), 5, "the outer namespace numbers the inner one's processes")
+        XCTAssertEqual(id(107, seenBy: 3), 2)
+        XCTAssertEqual(id(106, seenBy: 4), 1)
+        XCTAssertNil(id(101, seenBy: 3), "the outer namespace's process, from the inner one")
+        XCTAssertNil(id(100, seenBy: 1))
     }
 
     func testZombiesAreNamedInTheirParentsNamespace() {
@@ -122,5 +173,13 @@ final class PidNamespaceLayoutTests: XCTestCase {
         XCTAssertEqual(status.namespaceIDs, [103, 3])
         XCTAssertEqual(status.namespaceGroupIDs, [101, 1])
         XCTAssertEqual(try ProcStatus.parse("Tgid:\t1\nPid:\t1\nPPid:\t0\nUid:\t0\nGid:\t0\n").namespaceIDs, [])
+    }
+}
+
+private extension ZombieImage {
+    func with(_ ids: [Int32]) -> ZombieImage {
+        var z = self
+        z.namespacePids = ids
+        return z
     }
 }

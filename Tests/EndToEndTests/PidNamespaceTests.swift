@@ -22,7 +22,7 @@ final class PidNamespaceTests: EndToEndCase {
         let program = Fixture(name: "pidns", pid: first, log: unshare.log, stderrPath: unshare.stderrPath)
         defer { try? stopTree(first) }
         let child = try XCTUnwrap(ProcessTable.children(of: first).first)
-        let before = try namespacePids(of: [first, child])
+        let before = ProcessTable.namespacePids(of: [first, child])
         XCTAssertEqual(before[first]?.first, [first, 1], "\(before)")
         XCTAssertEqual(before[first]?.count, 2, "the first process and its thread: \(before)")
         try program.waitFor("child", atLeast: 3)
@@ -37,12 +37,8 @@ final class PidNamespaceTests: EndToEndCase {
         let mark = program.lineCount
         let signalsBefore = try XCTUnwrap(signalsCounted(program.log.lines()[..<mark]))
         try restore(image, as: program)
-        try program.waitForMore("tick", 5, after: mark)
-        try program.waitForMore("child", 5, after: mark)
-        assertSequence(program, "tick")
-        assertSequence(program, "child")
-        assertNoFailures(program)
-        XCTAssertEqual(try namespacePids(of: [first, child]), before, "the pids of each task, in crtool's namespace and in its own")
+        try assertBothCountOn(program, after: mark)
+        XCTAssertEqual(ProcessTable.namespacePids(of: [first, child]), before, "the pids of each task, in crtool's namespace and in its own")
         // The first process signals its child by its pid in the namespace.
         XCTAssertGreaterThan(try XCTUnwrap(signalsCounted(program.log.lines()[mark...])), signalsBefore + 3)
         let namespace = try NamespaceKind.pid.id(pid: first)
@@ -59,7 +55,7 @@ final class PidNamespaceTests: EndToEndCase {
         defer { try? stopTree(unshare.pid) }
         let first = try XCTUnwrap(ProcessTable.children(of: unshare.pid).first)
         let child = try XCTUnwrap(ProcessTable.children(of: first).first)
-        let before = try namespacePids(of: [unshare.pid, first, child])
+        let before = ProcessTable.namespacePids(of: [unshare.pid, first, child])
         XCTAssertEqual(before[unshare.pid], [[unshare.pid]])
 
         let image = try checkpoint(unshare)
@@ -77,7 +73,7 @@ final class PidNamespaceTests: EndToEndCase {
         try restore(image, as: unshare)
         try unshare.waitForMore("tick", 5, after: mark)
         assertNoFailures(unshare)
-        XCTAssertEqual(try namespacePids(of: [unshare.pid, first, child]), before)
+        XCTAssertEqual(ProcessTable.namespacePids(of: [unshare.pid, first, child]), before)
         let namespace = try NamespaceKind.pid.id(pid: first)
         XCTAssertEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.ownID())
         XCTAssertEqual(try NamespaceKind.pid.forChildrenID(pid: unshare.pid), namespace, "unshare's children are born in the namespace it made")
@@ -147,17 +143,6 @@ final class PidNamespaceTests: EndToEndCase {
                               namingAnFd: false)
     }
 
-    /// A namespace inside a namespace of the tree's: refused by depth.
-    func testANamespaceInsideAnotherIsRefused() throws {
-        let outer = try startProgram("unshare", "/usr/bin/unshare", ["--pid", "--fork", "/usr/bin/unshare", "--pid", "--fork", "python3", script],
-                                     isReady: { $0.hasPrefix("ready") })
-        defer { try? stopTree(outer.pid) }
-        let inner = try XCTUnwrap(ProcessTable.children(of: outer.pid).first)
-        let first = try XCTUnwrap(ProcessTable.children(of: inner).first)
-        let program = Fixture(name: "pidns-inner", pid: first, log: outer.log, stderrPath: outer.stderrPath)
-        try assertDumpRefused(program, mentioning: ["2 levels below crtool's", "only directly inside its own"], namingAnFd: false)
-    }
-
     /// A signal pending at the dump is queued again by the process under
     /// its own pid there, and a POSIX timer signals its thread by that
     /// thread's: the fixtures of both, as the first process of a PID
@@ -194,17 +179,20 @@ final class PidNamespaceTests: EndToEndCase {
         assertNoFailures(timers)
     }
 
-    /// NSpid of each thread of each process, by process.
-    private func namespacePids(of pids: [pid_t]) throws -> [pid_t: [[Int32]]] {
-        var result: [pid_t: [[Int32]]] = [:]
-        for pid in pids {
-            result[pid] = try ProcDirectory.threads(pid: pid).sorted().map { try ProcStatus.read(pid: pid, tid: $0).namespaceIDs }
-        }
-        return result
-    }
-
     /// The count in the last "child <n> signals <k>" line.
     private func signalsCounted(_ lines: ArraySlice<String>) -> Int? {
         lines.last { $0.hasPrefix("child ") && $0.contains(" signals ") }.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+    }
+}
+
+extension EndToEndCase {
+    /// pidns.py's first process and its child both tick on after `mark`,
+    /// every number once, and nothing failed.
+    func assertBothCountOn(_ program: Fixture, after mark: Int) throws {
+        try program.waitForMore("tick", 5, after: mark)
+        try program.waitForMore("child", 5, after: mark)
+        assertSequence(program, "tick")
+        assertSequence(program, "child")
+        assertNoFailures(program)
     }
 }

@@ -1,14 +1,13 @@
 import Glibc
 import Ptrace
 
-/// The namespaces a process is in that crtool is not. A PID namespace
-/// directly inside crtool's (unshare --pid --fork) and a UTS, IPC,
-/// network, mount, cgroup or time namespace of its own (unshare, systemd's
-/// ProtectHostname=, PrivateIPC=, PrivateNetwork=, PrivateTmp=, a
-/// container's cgroup namespace) are made
-/// again at the restore; the
-/// other kinds would bring the process back in the wrong ones, so the dump
-/// refuses them, naming the namespace.
+/// The namespaces a process is in that crtool is not. A PID namespace of
+/// its own (unshare --pid --fork), however deep below crtool's, and a
+/// UTS, IPC, network, mount, cgroup or time namespace of its own
+/// (unshare, systemd's ProtectHostname=, PrivateIPC=, PrivateNetwork=,
+/// PrivateTmp=, a container's cgroup namespace) are made again at the
+/// restore; the other kinds would bring the process back in the wrong
+/// ones, so the dump refuses them, naming the namespace.
 enum NamespaceCheck {
     /// Refuses too a thread that entered a namespace its process is not
     /// in: the restore makes every thread in its process's.
@@ -24,12 +23,6 @@ enum NamespaceCheck {
             guard mine != theirs else { continue }
             guard NamespaceImage.savedKinds.contains(kind) else {
                 throw CheckpointError("pid \(pid) runs in its own \(kind.title) (\(kind.rawValue):[\(theirs)], crtool is in \(kind.rawValue):[\(mine)]); crtool cannot checkpoint processes in other namespaces of this kind yet")
-            }
-            if kind == .pid {
-                let depth = (try ProcStatus.read(pid: pid)).namespaceIDs.count - 1
-                guard depth == 1 else {
-                    throw CheckpointError("pid \(pid) runs in a PID namespace (pid:[\(theirs)]) \(depth) levels below crtool's; crtool makes PID namespaces again only directly inside its own")
-                }
             }
             membership[kind] = theirs
         }

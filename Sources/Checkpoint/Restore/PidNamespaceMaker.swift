@@ -10,24 +10,32 @@ import Ptrace
 /// Threads are born only where their process is (clone3 refuses
 /// CLONE_THREAD otherwise), so every process's children go to its own
 /// namespace while its threads are made, and to the one they went to at
-/// the dump afterwards.
+/// the dump afterwards. A namespace inside another is made the same way,
+/// by its first process's parent in that other one.
 final class PidNamespaceMaker {
-    /// The first process of each namespace made, by id.
-    private var firstProcess: [UInt64: Int32] = [:]
+    /// The pids of the first process of each namespace made, by id: one
+    /// for each namespace from crtool's down to the one it is first of.
+    private var firstProcess: [UInt64: [Int32]] = [:]
     /// Where each process's children are born now, when not in its own.
     private var childrenIn: [Int32: UInt64] = [:]
 
     /// Takes note of a process made: the first one of its namespace.
     func made(_ process: ProcessImage) {
-        if let namespace = process.firstOfPidNamespace { firstProcess[namespace] = process.pid }
+        if let namespace = process.firstOfPidNamespace { firstProcess[namespace] = process.namespacePids }
     }
 
     /// The ids to make a task with, crtool's first (`namespaceIDs`, or
     /// `id` alone in crtool's namespace), and the one clone3 returns in
-    /// `caller`, which numbers it in its own namespace.
+    /// `caller`, which numbers it in its own namespace: the task is in
+    /// that one or in one inside it.
     static func ids(_ id: Int32, namespaceIDs: [Int32]?, madeBy caller: ProcessImage) -> TaskSpawner.IDs {
         let all = namespaceIDs ?? [id]
-        return TaskSpawner.IDs(all: all, returned: caller.namespaces?.pid == nil ? all[0] : all[all.count - 1])
+        return TaskSpawner.IDs(all: all, returned: all[min(depth(of: caller), all.count - 1)])
+    }
+
+    /// How many PID namespaces below crtool's the process is.
+    private static func depth(of process: ProcessImage) -> Int {
+        process.namespaces?.pid == nil ? 0 : max((process.namespacePids?.count ?? 1) - 1, 0)
     }
 
     /// Points `parent`'s next children at `namespace` (nil: crtool's),
@@ -41,9 +49,10 @@ final class PidNamespaceMaker {
             // a namespace of its own.
             try enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj)
         } else if let namespace, let first = firstProcess[namespace] {
-            // The layout keeps namespaces directly inside crtool's: a
-            // parent outside one sees its first process by crtool's pid.
-            try enter(pidOf: first, what: "pid:[\(namespace)] of pid \(first)", with: inj)
+            // The layout keeps a namespace directly inside its parent's:
+            // the parent numbers the first process by its pid there.
+            let seen = first[min(Self.depth(of: parent), first.count - 1)]
+            try enter(pidOf: seen, what: "pid:[\(namespace)] of pid \(first[0])", with: inj)
         } else if let namespace {
             if current != own { try enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj) }
             try inj.checked("a PID namespace for its child, as pid:[\(namespace)] was", Syscall.unshare, NamespaceKind.pid.cloneFlag)

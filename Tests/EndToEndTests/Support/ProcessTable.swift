@@ -61,6 +61,18 @@ enum ProcessTable {
         directoryEntries("/proc/\(pid)/task").compactMap { pid_t($0) }.sorted()
     }
 
+    /// Each thread's pids (NSpid), from crtool's namespace down to its
+    /// own, by process, threads in tid order.
+    static func namespacePids(of pids: [pid_t]) -> [pid_t: [[Int32]]] {
+        var result: [pid_t: [[Int32]]] = [:]
+        for pid in pids {
+            result[pid] = threadIds(of: pid).map { tid in
+                statusField(tid, "NSpid").map { $0.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) } } ?? []
+            }
+        }
+        return result
+    }
+
     static func allPids() -> [pid_t] {
         directoryEntries("/proc").compactMap { pid_t($0) }
     }
