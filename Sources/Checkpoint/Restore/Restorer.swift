@@ -384,9 +384,26 @@ final class RestoredTree {
         Subreaper.reapingOrphans(processes) {
             for t in all { _ = kill(t.tid, SIGKILL) }
             for t in all.sorted(by: { ($0.tid == $0.pid ? 1 : 0) < ($1.tid == $1.pid ? 1 : 0) }) {
-                while let stop = try? t.waitStop(), !stop.isGone {}
+                Self.waitUntilGone(t)
             }
             gate?.abandon()
+        }
+    }
+
+    /// Waits for a killed task's exit. The first process of a PID
+    /// namespace ends only once every task of the namespace is reaped,
+    /// and crtool, their tracer, reaps them: one made by a call that then
+    /// failed, known to no list, would hold it forever. Any task crtool
+    /// traces and that has ended is reaped meanwhile.
+    private static func waitUntilGone(_ t: Tracee) {
+        while true {
+            switch Result(catching: { try t.waitStop(within: 0.05) }) {
+            case .failure: return
+            case .success(let stop?): if stop.isGone { return }
+            case .success(nil):
+                var status: Int32 = 0
+                while waitpid(-1, &status, WNOHANG | __WALL) > 0 {}
+            }
         }
     }
 }
