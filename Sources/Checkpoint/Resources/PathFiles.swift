@@ -102,7 +102,30 @@ enum PathFiles: FileKind {
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
         let shellJob = f.kind == .terminal && f.device != nil && f.device == context.shellTerminal
-        let seeks = (f.kind == .regular || f.kind == .directory) && f.position != 0
+        let seeks = (f.kind == .regular || f.kind == .directory) && f.position != 0 && !isProcText(f)
         return .inProcess(PathOpen(path: shellJob ? "/dev/tty" : f.path, flags: flags, position: seeks ? f.position : 0))
+    }
+
+    /// A /proc file's position is a place in text the kernel writes as it
+    /// is read (seq_file), and a seek writes it up to there. Written while
+    /// crtool's scratch area is still mapped in the process, its maps has
+    /// a line more than it will have, and the program would go on reading
+    /// from the middle of a line. The position is set once the scratch
+    /// area is gone, just before the process is let go, on a copy of the
+    /// process's descriptor (the same open file).
+    static func installed(_ f: FileDescriptorImage, context: FileRestoreContext) throws {
+        guard isProcText(f), f.position != 0 else { return }
+        let pid = context.pid, fd = f.fd, position = f.position
+        context.registry.whenReleasing(once: "position of /proc file fd \(fd) of pid \(pid)") {
+            let copy = try PidFD(pid: pid).duplicate(fd)
+            defer { close(copy) }
+            guard lseek(copy, off_t(position), SEEK_SET) == off_t(position) else {
+                throw SystemError("setting fd \(fd) (\(f.path)) at \(position)", pid: pid)
+            }
+        }
+    }
+
+    private static func isProcText(_ f: FileDescriptorImage) -> Bool {
+        f.kind == .regular && f.path.hasPrefix("/proc/")
     }
 }
