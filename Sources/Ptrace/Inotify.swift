@@ -38,8 +38,6 @@ public enum Inotify {
     /// A new empty directory only crtool knows of, for watches that exist
     /// just to use up a watch descriptor number; the caller removes it.
     public static func placeholderDirectory() throws -> String {
-        var template = Array("/tmp/crtool-inotify-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp in /tmp") }
-        return String(cString: made)
+        try TemporaryDirectory.make(prefix: "crtool-inotify")
     }
 }

@@ -9,11 +9,11 @@ struct StagingDirectory {
     let path: String
 
     init() throws {
-        var template = Array("/tmp/crtool-root-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw SystemError("making a directory to put a mount namespace's root together on (mkdtemp in /tmp)")
+        do {
+            path = try TemporaryDirectory.make(prefix: "crtool-root")
+        } catch let e as SystemError {
+            throw SystemError("making a directory to put a mount namespace's root together on (mkdtemp in /tmp)", errno: e.errno)
         }
-        path = String(cString: made)
     }
 
     func remove() {

@@ -28,11 +28,12 @@ enum WorkingDirectory {
             return
         }
         let taken = errno
-        var template = Array("/tmp/crtool-cwd-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(ErrnoNames.name(errno))")
+        let parent: String
+        do {
+            parent = try TemporaryDirectory.make(prefix: "crtool-cwd")
+        } catch let e as SystemError {
+            throw CheckpointError("cannot make a deleted working directory for pid \(process.pid): \(ErrnoNames.name(e.errno))")
         }
-        let parent = String(cString: made)
         let stand = parent + "/" + ((path as NSString).lastPathComponent.isEmpty ? "cwd" : (path as NSString).lastPathComponent)
         defer {
             rmdir(stand)
