@@ -42,7 +42,8 @@ struct ShowCommand: ParsableCommand {
             }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
-                    let held = n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
+                    let held = n.kind == .user ? "made by uid \(n.ownerUID ?? 0), uid_map \(Self.mapSummary(n.uidMap)), gid_map \(Self.mapSummary(n.gidMap)), setgroups \(n.setgroupsAllowed == false ? "denied" : "allowed")"
+                        : n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
                         : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
                         : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
                         : n.kind == .time ? n.clocks.map { c in
@@ -57,7 +58,7 @@ struct ShowCommand: ParsableCommand {
                         ].filter { !$0.0.isEmpty }.map { ids, noun in
                             "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
                         }.joined(separator: ", ") } ?? "made again empty"
-                    print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own: \(held)")
+                    print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own\(n.owner.map { ", made inside user:[\($0)]" } ?? ""): \(held)")
                     for mount in n.mounts ?? [] where mount.origin != .host {
                         print("    \(mount.mountPoint): " + (mount.origin == .bind ? "\(mount.bindSource ?? "") bound" : "\(mount.fsType) made anew")
                             + (mount.flags.isEmpty ? "" : ", \(mount.flags.joined(separator: ","))")
@@ -182,6 +183,12 @@ struct ShowCommand: ParsableCommand {
     /// the CPUs as runs.
     /// "23 mounts: 20 of crtool's, 2 bound, 1 made anew".
     /// "veth eth0 02:00:00:00:77:02 mtu 1500 up 10.77.0.2/24".
+    /// "0 1000 1; 1 100000 65536", or "none" for a map never written.
+    static func mapSummary(_ map: [NamespaceImage.IDMap]?) -> String {
+        guard let map, !map.isEmpty else { return "none" }
+        return map.map { "\($0.inside) \($0.outside) \($0.count)" }.joined(separator: "; ")
+    }
+
     static func deviceSummary(_ d: NetworkDeviceImage) -> String {
         (["veth", d.name, d.hardwareAddress, "mtu \(d.mtu)", d.up ? "up" : "down"] + d.addresses.map(\.address)).joined(separator: " ")
     }

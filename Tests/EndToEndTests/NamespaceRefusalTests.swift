@@ -1,12 +1,12 @@
 import Glibc
 import XCTest
 
-/// A tree with a process in a namespace of its own, of a kind crtool
-/// does not make again (user), is refused by name, and left running
-/// untraced: crtool would restore it into its own namespace.
+/// A tree with a process in a namespace crtool does not make again (a
+/// user namespace inside another) is refused by name, and left running
+/// untraced: crtool would restore it into another namespace.
 final class NamespaceRefusalTests: EndToEndCase {
-    func testProcessInItsOwnUserNamespaceIsRefused() throws {
-        try assertRefused(["--user", "--map-root-user"], namespace: "user namespace")
+    func testAUserNamespaceInsideAnotherIsRefused() throws {
+        try assertRefused(["--user", "--map-root-user", "/usr/bin/unshare", "--user"], namespace: "crtool restores user namespaces only one level below its own")
     }
 
     private func assertRefused(_ unshareFlags: [String], namespace: String) throws {

@@ -66,7 +66,7 @@ final class NamespaceTests: EndToEndCase {
         let id = try XCTUnwrap(try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile).first?.id)
         let edits: [(file: String, from: String, to: String, field: String)] = [
             (NamespaceImage.listFile, "\"listed\"", "\"\(String(repeating: "x", count: 65))\"", "[0].hostname"),
-            (NamespaceImage.listFile, "\"uts\"", "\"user\"", "[0].kind"),
+            (NamespaceImage.listFile, "\"uts\"", "\"user\"", "[0].uidMap"),
             (NamespaceImage.listFile, "\"domainname\"", "\"domain\"", "[0].domainname"),
             (processFile, "\(id)", "\(id + 1)", "namespaces.uts"),
         ]

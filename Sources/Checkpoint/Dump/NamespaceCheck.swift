@@ -1,8 +1,10 @@
 import Glibc
 import Ptrace
 
-/// The namespaces a process is in that crtool is not. A PID namespace of
-/// its own (unshare --pid --fork), however deep below crtool's, and a
+/// The namespaces a process is in that crtool is not. A user namespace
+/// made inside crtool's (unshare --user, a rootless container), a PID
+/// namespace of its own (unshare --pid --fork), however deep below
+/// crtool's, and a
 /// UTS, IPC, network, mount, cgroup or time namespace of its own
 /// (unshare, systemd's ProtectHostname=, PrivateIPC=, PrivateNetwork=,
 /// PrivateTmp=, a container's cgroup namespace) are made again at the
@@ -23,6 +25,12 @@ enum NamespaceCheck {
             guard mine != theirs else { continue }
             guard NamespaceImage.savedKinds.contains(kind) else {
                 throw CheckpointError("pid \(pid) runs in its own \(kind.title) (\(kind.rawValue):[\(theirs)], crtool is in \(kind.rawValue):[\(mine)]); crtool cannot checkpoint processes in other namespaces of this kind yet")
+            }
+            if kind == .user {
+                let parent = try NamespaceKind.parentID(path: kind.path(pid: pid), pid: pid)
+                guard parent == mine else {
+                    throw CheckpointError("pid \(pid) runs in user:[\(theirs)], which is inside user:[\(parent)], not crtool's user:[\(mine)]; crtool restores user namespaces only one level below its own")
+                }
             }
             membership[kind] = theirs
         }

@@ -1,6 +1,7 @@
 import Ptrace
 
-/// Saves each namespace of the tree's own once: a UTS namespace with its
+/// Saves each namespace of the tree's own once, with the user namespace
+/// of the tree's that owns it: a user namespace with its maps; a UTS namespace with its
 /// names, an IPC namespace by its id (its System V objects are read with
 /// the pages, `SysVIPCDumper.dumpNamespaces`), a network namespace with
 /// its loopback's state (NetworkNamespaceDumper); the last two with the
@@ -25,7 +26,18 @@ enum NamespaceDumper {
             guard let membership = p.namespaces else { continue }
             for kind in NamespaceImage.savedKinds {
                 for id in membership.ids(of: kind) where !saved.contains(where: { $0.kind == kind && $0.id == id }) {
+                    let owned = try owner(of: kind, id: id, in: p)
                     switch kind {
+                    case .user:
+                        var namespace = NamespaceImage(kind: .user, id: id)
+                        namespace.uidMap = try IDMap.read(pid: p.pid, file: "uid_map")
+                        namespace.gidMap = try IDMap.read(pid: p.pid, file: "gid_map")
+                        namespace.setgroupsAllowed = try IDMap.setgroupsAllowed(pid: p.pid)
+                        namespace.ownerUID = try NamespaceKind.ownerUID(path: kind.path(pid: p.pid), pid: p.pid)
+                        for (name, map) in [("uid_map", namespace.uidMap!), ("gid_map", namespace.gidMap!)] {
+                            if let problem = IDMap.problem(map) { throw CheckpointError("the \(name) of user:[\(id)] (pid \(p.pid)): \(problem)") }
+                        }
+                        saved.append(namespace)
                     case .pid:
                         // It holds its processes, which carry their pids.
                         saved.append(NamespaceImage(kind: .pid, id: id))
@@ -58,11 +70,14 @@ enum NamespaceDumper {
                         var namespace = NamespaceImage(kind: .time, id: id)
                         namespace.clocks = try TimeNamespaceDumper.clocks(of: id, processes: processes, frozenClocks: frozenClocks)
                         saved.append(namespace)
-                    default:
-                        preconditionFailure("\(kind.title) is not saved")
                     }
+                    if kind != .user { saved[saved.count - 1].owner = owned }
                 }
             }
+        }
+        try requireOwnersSaved(saved)
+        if let problem = UserNamespaceLayout.problem(processes: processes, saved: saved) {
+            throw CheckpointError("pid \(problem.pid): \(problem.reason)")
         }
         try requireSocketsInSavedNamespaces(processes, saved: saved)
         for p in processes {
@@ -71,6 +86,27 @@ enum NamespaceDumper {
             }
         }
         return (saved, warnings)
+    }
+
+    /// The user namespace that owns a namespace of the tree's, when it is
+    /// not crtool's; asked of the file that names it for `p` (a time
+    /// namespace may be the one for its children).
+    private static func owner(of kind: NamespaceKind, id: UInt64, in p: ProcessImage) throws -> UInt64? {
+        guard kind != .user else { return nil }
+        let path = id == p.namespaces?[kind] ? kind.path(pid: p.pid) : kind.forChildrenPath(pid: p.pid)
+        let owner = try NamespaceKind.ownerID(path: path, pid: p.pid)
+        return owner == NamespaceCheck.own[.user] ? nil : owner
+    }
+
+    /// A namespace owned by a user namespace no process of the tree is in
+    /// (entered with setns from outside it) would have no maps to be made
+    /// again with.
+    private static func requireOwnersSaved(_ saved: [NamespaceImage]) throws {
+        let users = Set(saved.filter { $0.kind == .user }.map(\.id))
+        for n in saved {
+            guard let owner = n.owner, !users.contains(owner) else { continue }
+            throw CheckpointError("\(n.kind.rawValue):[\(n.id)] belongs to user:[\(owner)], which no process of the tree is in; crtool makes a user namespace again only from the maps of a process in it")
+        }
     }
 
     /// A socket of a network namespace neither crtool's nor any process's

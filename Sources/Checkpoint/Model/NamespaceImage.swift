@@ -6,6 +6,9 @@ import Ptrace
 /// shared them goes back into the restoring crtool's. Listed in
 /// namespaces.json.
 public struct NamespaceImage: Codable, Equatable, Sendable {
+    /// A line of a user namespace's map, named here for code that reads
+    /// images without the Ptrace layer.
+    public typealias IDMap = IDMapping
     public static let listFile = "namespaces.json"
     /// The kinds a process may have of its own. A PID namespace holds
     /// nothing but its processes, each made in it with its pids
@@ -19,13 +22,26 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// first at the restore, as it is made where it was rooted, and the
     /// mount namespace last, so that the proc, sysfs, mqueue and cgroup
     /// file systems it makes belong to the others.
-    public static let savedKinds: [NamespaceKind] = [.pid, .cgroup, .time, .uts, .ipc, .net, .mnt]
+    /// A user namespace comes first: the others name the one that owns
+    /// them (`owner`).
+    public static let savedKinds: [NamespaceKind] = [.user, .pid, .cgroup, .time, .uts, .ipc, .net, .mnt]
     /// Those a process enters once it exists: a process is born into its
-    /// PID namespace.
+    /// PID namespace, and enters its user namespace last of all
+    /// (`UserNamespaceMaker`).
     public static let enteredKinds: [NamespaceKind] = [.cgroup, .time, .uts, .ipc, .net, .mnt]
 
     public var kind: NamespaceKind
     public var id: UInt64
+    /// The user namespace of the tree's that owns it (its capabilities
+    /// rule it): one whose processes made it. Nil when crtool's does.
+    public var owner: UInt64?
+    /// A user namespace's maps (lines of inside, outside, count, outside
+    /// being crtool's ids), whether setgroups was allowed in it, and the
+    /// uid that made it, which has every capability in it.
+    public var uidMap: [IDMapping]?
+    public var gidMap: [IDMapping]?
+    public var setgroupsAllowed: Bool?
+    public var ownerUID: UInt32?
     /// A UTS namespace's names, as uname(2) gave them.
     public var hostname: String?
     public var domainname: String?
@@ -74,6 +90,8 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
 /// The namespaces of its own a process was in, by id; nil for a kind in
 /// which it shared crtool's.
 public struct NamespaceMembership: Codable, Equatable, Sendable {
+    /// One level below crtool's (`NamespaceCheck`).
+    public var user: UInt64?
     public var pid: UInt64?
     public var uts: UInt64?
     public var ipc: UInt64?
@@ -100,6 +118,7 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
     public subscript(kind: NamespaceKind) -> UInt64? {
         get {
             switch kind {
+            case .user: return user
             case .pid: return pid
             case .uts: return uts
             case .ipc: return ipc
@@ -107,11 +126,11 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .mnt: return mnt
             case .cgroup: return cgroup
             case .time: return time
-            default: return nil
             }
         }
         set {
             switch kind {
+            case .user: user = newValue
             case .pid: pid = newValue
             case .uts: uts = newValue
             case .ipc: ipc = newValue
@@ -119,13 +138,12 @@ public struct NamespaceMembership: Codable, Equatable, Sendable {
             case .mnt: mnt = newValue
             case .cgroup: cgroup = newValue
             case .time: time = newValue
-            default: preconditionFailure("a process has no \(kind.title) of its own in an image")
             }
         }
     }
 
     public var isEmpty: Bool {
-        pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil && cgroup == nil
+        user == nil && pid == nil && pidForChildren == nil && uts == nil && ipc == nil && net == nil && mnt == nil && cgroup == nil
             && time == nil && timeForChildren == nil
     }
 

@@ -18,7 +18,10 @@ import Ptrace
 /// the sockets made in it (OpenFileRegistry.making). A mount namespace is given its mounts
 /// (MountNamespaceMaker) before any file is opened in it. A time
 /// namespace is given offsets that carry its clocks on from where they
-/// stopped (`enterTime`).
+/// stopped (`enterTime`). A namespace a user namespace of the tree owns
+/// is made inside it instead, by a helper (`UserNamespaceMaker`), and
+/// entered with setns; a mount namespace is given its mounts first, then
+/// copied there.
 final class NamespaceRestorer {
     private let saved: [NamespaceImage]
     private let image: ImageDirectory
@@ -36,11 +39,14 @@ final class NamespaceRestorer {
     private(set) var outsideEnds: [VethMaker.Raising] = []
 
     private let cgroups: CgroupPlacement
+    /// The tree's user namespaces, and the namespaces they own.
+    let users: UserNamespaceMaker
 
     init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement) {
         self.saved = saved
         self.image = image
         self.cgroups = cgroups
+        users = UserNamespaceMaker(saved)
     }
 
     /// The roots of the cgroup namespace `pid` made, if it made one: it
@@ -61,6 +67,8 @@ final class NamespaceRestorer {
     /// `parent`: the process it was forked from here (nil for the root,
     /// which starts in crtool's namespaces).
     func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall, warnings: inout [String]) throws {
+        // Made while the process is small: its helper is a copy of it.
+        if let user = process.namespaces?.user { _ = try users.path(ofUser: user, from: inj) }
         for kind in NamespaceImage.enteredKinds {
             if kind == .time {
                 try enterTime(process, parent: parent, with: inj)
@@ -77,8 +85,16 @@ final class NamespaceRestorer {
                 continue
             }
             let namespace = saved.first { $0.kind == kind && $0.id == id }
-            if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: process.pid) }
-            try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
+            if let owner = namespace?.owner, kind != .mnt {
+                let cgroups = self.cgroups
+                let path = try users.path(of: kind, id: id, from: inj, prepare: { helper in
+                    if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: helper) }
+                })
+                try Self.join(kind, path: path, with: inj, what: "\(kind.rawValue):[\(id)], made inside user:[\(owner)]")
+            } else {
+                if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: process.pid) }
+                try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
+            }
             // A veth's own sysctls once it is made, the others before anything is.
             let made = Set((namespace?.veths ?? []).map(\.inside.name))
             let sysctls = (namespace?.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) != true }
@@ -99,6 +115,12 @@ final class NamespaceRestorer {
             }
             if kind == .mnt, let mounts = namespace?.mounts {
                 try MountNamespaceMaker.make(mounts, id: id, in: process.pid, with: inj)
+                if let owner = namespace?.owner {
+                    // Its copy inside the user namespace, where the
+                    // program can change its mounts as it could.
+                    let path = try users.path(of: .mnt, id: id, from: inj)
+                    try Self.join(.mnt, path: path, with: inj, what: "mnt:[\(id)], copied inside user:[\(owner)]")
+                }
             }
             if let objects = namespace?.sysvIPC {
                 let image = self.image
@@ -131,7 +153,7 @@ final class NamespaceRestorer {
             if let own {
                 let made = timeNamespacePaths[own] == nil
                 if made { try makeTime(own, by: process.pid, with: inj) }
-                try join(.time, path: timeNamespacePaths[own]!, with: inj, what: "time:[\(own)]")
+                try Self.join(.time, path: timeNamespacePaths[own]!, with: inj, what: "time:[\(own)]")
                 // Its maker is in it now, and may make another for its children.
                 if made { timeNamespacePaths[own] = NamespaceKind.time.path(pid: process.pid) }
             } else {
@@ -151,25 +173,32 @@ final class NamespaceRestorer {
     /// before anything else is done, so that the restore's own time is
     /// the only jump its processes see.
     private func makeTime(_ id: UInt64, by pid: Int32, with inj: RemoteSyscall) throws {
-        try inj.checked("a time namespace of its own, as time:[\(id)] was", Syscall.unshare, NamespaceKind.time.cloneFlag)
         // `load` gave every time namespace its clocks.
         let clocks = saved.first { $0.kind == .time && $0.id == id }!.clocks!
-        do {
-            try (clocks - TimeNamespaceClocks.host()).setOffsets(pid: pid)
-        } catch {
-            throw CheckpointError("setting the clocks of time:[\(id)] made by pid \(pid) to carry on from monotonic \(clocks.monotonic) ns, boottime \(clocks.boottime) ns: \(error)")
+        func setOffsets(of maker: Int32) throws {
+            do {
+                try (clocks - TimeNamespaceClocks.host()).setOffsets(pid: maker)
+            } catch {
+                throw CheckpointError("setting the clocks of time:[\(id)] made by pid \(maker) to carry on from monotonic \(clocks.monotonic) ns, boottime \(clocks.boottime) ns: \(error)")
+            }
         }
+        if users.owner(of: .time, id: id) != nil {
+            timeNamespacePaths[id] = try users.path(of: .time, id: id, from: inj, made: setOffsets)
+            return
+        }
+        try inj.checked("a time namespace of its own, as time:[\(id)] was", Syscall.unshare, NamespaceKind.time.cloneFlag)
+        try setOffsets(of: pid)
         timeNamespacePaths[id] = NamespaceKind.time.forChildrenPath(pid: pid)
     }
 
     private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
-        try join(kind, path: kind.path(pid: pid), with: inj, what: what)
+        try Self.join(kind, path: kind.path(pid: pid), with: inj, what: what)
     }
 
     /// The namespace is opened by crtool and planted through the pidfd
     /// of crtool every process inherits: the process's own /proc may be
     /// that of a PID namespace, where a pid names another process or none.
-    private func join(_ kind: NamespaceKind, path: String, with inj: RemoteSyscall, what: String) throws {
+    static func join(_ kind: NamespaceKind, path: String, with inj: RemoteSyscall, what: String) throws {
         let pid = inj.memory.pid
         let local = open(path, O_RDONLY | O_CLOEXEC)
         guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
@@ -278,6 +307,7 @@ final class NamespaceRestorer {
                     throw ImageError(file: file, field: "[\(i)].cgroupRoots[\(j)]", reason: "\(root.path) of \(root.controllers.isEmpty ? "the unified hierarchy" : root.controllers) is not a cgroup's path, or its hierarchy's root is listed twice")
                 }
             }
+            try checkUser(n, file: file, index: i, saved: saved)
             try NetworkDevicesCheck.check(n, file: file, index: i)
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")
@@ -315,6 +345,30 @@ final class NamespaceRestorer {
                 throw ImageError(file: "process-\(p.pid).json", field: "files[\(i)].networkNamespace", reason: "net:[\(id)] is not in \(file)")
             }
         }
+        if let problem = UserNamespaceLayout.problem(processes: processes, saved: saved) {
+            throw ImageError(file: "process-\(problem.pid).json", field: problem.field, reason: problem.reason)
+        }
         return saved
+    }
+
+    /// A user namespace's maps as the kernel would take them, its
+    /// setgroups and maker; an owner only on another kind, and one listed.
+    private static func checkUser(_ n: NamespaceImage, file: String, index i: Int, saved: [NamespaceImage]) throws {
+        let isUser = n.kind == .user
+        for (field, present) in [("uidMap", n.uidMap != nil), ("gidMap", n.gidMap != nil), ("setgroupsAllowed", n.setgroupsAllowed != nil),
+                                 ("ownerUID", n.ownerUID != nil)] where present != isUser {
+            throw ImageError(file: file, field: "[\(i)].\(field)", reason: isUser ? "a user namespace needs its \(field)" : "only a user namespace has a \(field)")
+        }
+        for (field, map) in [("uidMap", n.uidMap), ("gidMap", n.gidMap)] {
+            if let map, let problem = IDMap.problem(map) { throw ImageError(file: file, field: "[\(i)].\(field)", reason: problem) }
+        }
+        if let owner = n.owner {
+            guard !isUser else {
+                throw ImageError(file: file, field: "[\(i)].owner", reason: "a user namespace of the tree is one level below crtool's, owned by crtool's")
+            }
+            guard saved.contains(where: { $0.kind == .user && $0.id == owner }) else {
+                throw ImageError(file: file, field: "[\(i)].owner", reason: "user:[\(owner)] is not in \(file)")
+            }
+        }
     }
 }

@@ -36,8 +36,12 @@ enum ProcessStateRestorer {
         try inj.checked("chroot to \(process.root)", Syscall.chroot, try inj.stage(string: process.root))
     }
 
+    /// `lastTaken`: given the context once the image's descriptors are
+    /// made, before the pidfd of crtool is closed, for a descriptor the
+    /// process needs later (its user namespace's).
     static func restore(_ process: ProcessImage, with inj: RemoteSyscall, openFiles: OpenFileRegistry,
-                        shellTerminal: UInt64? = nil, warnings: inout [String]) throws {
+                        shellTerminal: UInt64? = nil, lastTaken: (FileRestoreContext) throws -> Void = { _ in },
+                        warnings: inout [String]) throws {
         // Every signal gets the image's action, or SIG_DFL: dispositions set
         // to SIG_IGN survive exec, so the stub may have inherited crtool's.
         // One trip for all of them (the batch loop): a call each made a
@@ -71,6 +75,7 @@ enum ProcessStateRestorer {
         files.credentials = process.credentials
         try OpenFiles.restore(process.files, context: files)
         try FileLocks.restore(process.files, context: files)
+        try lastTaken(files)
         try files.finish()
         for t in process.intervalTimers {
             let value = [UInt8].le(t.intervalMicroseconds / 1_000_000, t.intervalMicroseconds % 1_000_000,
@@ -182,10 +187,15 @@ enum ThreadStateRestorer {
     /// look process-wide), so every thread sets its own, last. Capabilities
     /// survive the change of uid only with PR_SET_KEEPCAPS, and the bounding
     /// set can only shrink while the thread still has CAP_SETPCAP, so the
-    /// order is: bounding set, keep-caps, ids, capset, ambient set.
+    /// order is: bounding set, keep-caps, ids, capset, ambient set. Ids
+    /// the thread has already are not set again: inside a user namespace
+    /// an unmapped one could not be.
     static func restoreCredentials(_ c: Credentials, with inj: RemoteSyscall) throws {
         guard c.uids.count == 4, c.gids.count == 4 else { return }
-        let own = try ProcStatus.read(pid: getpid())
+        // As the thread is now: crtool's, or for a process in a user
+        // namespace of its own its ids set already and every capability
+        // there (`UserNamespaceMaker.enter`).
+        let own = try ProcStatus.read(pid: inj.tracee.tid)
         let sameIds = c.uids == own.uids && c.gids == own.gids && c.groups == own.groups
         let sameCaps = c.capEffective == own.capEffective && c.capPermitted == own.capPermitted
             && c.capInheritable == own.capInheritable && c.capBounding == own.capBounding && c.capAmbient == own.capAmbient
@@ -194,13 +204,7 @@ enum ThreadStateRestorer {
             try inj.checked("dropping capability \(cap) from the bounding set", Syscall.prctl, 24, UInt64(cap))
         }
         try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 1)
-        var groups: [UInt8] = []
-        for g in c.groups { groups += [UInt8].le(g) }
-        try inj.checked("setgroups", Syscall.setgroups, UInt64(c.groups.count), groups.isEmpty ? 0 : try inj.stage(groups, at: 2048))
-        try inj.checked("setresgid", Syscall.setresgid, UInt64(c.gids[0]), UInt64(c.gids[1]), UInt64(c.gids[2]))
-        try inj.checked("setresuid", Syscall.setresuid, UInt64(c.uids[0]), UInt64(c.uids[1]), UInt64(c.uids[2]))
-        _ = try inj.call(Syscall.setfsgid, UInt64(c.gids[3]))
-        _ = try inj.call(Syscall.setfsuid, UInt64(c.uids[3]))
+        if !sameIds { try setIDs(c, with: inj) }
         let header = try inj.stage([UInt8].le(UInt32(0x2008_0522), UInt32(0)), at: 0)
         let data = try inj.stage([UInt8].le(
             UInt32(truncatingIfNeeded: c.capEffective), UInt32(truncatingIfNeeded: c.capPermitted), UInt32(truncatingIfNeeded: c.capInheritable),
@@ -210,6 +214,17 @@ enum ThreadStateRestorer {
             try inj.checked("raising ambient capability \(cap)", Syscall.prctl, 47, 2, UInt64(cap))
         }
         try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 0)
+    }
+
+    /// Groups, gids and uids, the file system ones last.
+    static func setIDs(_ c: Credentials, with inj: RemoteSyscall) throws {
+        var groups: [UInt8] = []
+        for g in c.groups { groups += [UInt8].le(g) }
+        try inj.checked("setgroups", Syscall.setgroups, UInt64(c.groups.count), groups.isEmpty ? 0 : try inj.stage(groups, at: 2048))
+        try inj.checked("setresgid", Syscall.setresgid, UInt64(c.gids[0]), UInt64(c.gids[1]), UInt64(c.gids[2]))
+        try inj.checked("setresuid", Syscall.setresuid, UInt64(c.uids[0]), UInt64(c.uids[1]), UInt64(c.uids[2]))
+        _ = try inj.call(Syscall.setfsgid, UInt64(c.gids[3]))
+        _ = try inj.call(Syscall.setfsuid, UInt64(c.uids[3]))
     }
 
     static func setFinalState(_ t: ThreadImage, on tracee: Tracee) throws {

@@ -184,7 +184,8 @@ public enum Restorer {
                 try builder.setMemoryLayout(sharedMemory: sharedMemory, registry: registry)
                 warnings += builder.warnings
                 try ProcessStateRestorer.restore(process, with: builder.inj, openFiles: registry,
-                                                 shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil, warnings: &warnings)
+                                                 shellTerminal: process.sid == plan.root.sid ? shellTerminal : nil,
+                                                 lastTaken: { try namespaces.users.plant(process, through: $0) }, warnings: &warnings)
                 phases.mark("files and state")
                 try Interrupted.check(Interrupted.restoreGivenUp)
             }
@@ -200,6 +201,7 @@ public enum Restorer {
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 try pidNamespaces.bearChildren(of: process, in: process.namespaces?.pid, with: inj)
+                try namespaces.users.enter(process, with: inj)
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 try pidNamespaces.settle(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!

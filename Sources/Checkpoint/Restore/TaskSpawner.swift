@@ -56,6 +56,43 @@ enum TaskSpawner {
         return tracee
     }
 
+    /// A process forked from `inj`'s with whatever pid the kernel gives
+    /// it, for work that leaves a process changed for good (entering a
+    /// user namespace), and discarded with `endHelper` before the restore
+    /// makes anything else: no pid of the image can be taken meanwhile.
+    /// Its memory is its parent's, so it injects through the same site and
+    /// scratch area.
+    static func spawnHelper(from inj: RemoteSyscall) throws -> (inj: RemoteSyscall, pidInParent: Int32) {
+        let args = [UInt8].le(0, 0, 0, 0, UInt64(SIGCHLD), 0, 0, 0, 0, 0)
+        let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
+        let owner = inj.tracee.pid
+        guard r > 0 else { throw CheckpointError("cannot fork a helper from pid \(owner): \(ErrnoNames.name(Int32(-r)))") }
+        let created = inj.takeNewTasks()
+        guard created.count == 1, let id = created.first else {
+            discard(created, owner: owner)
+            throw CheckpointError("forking a helper from pid \(owner) made \(created.count) tasks")
+        }
+        let tracee = Tracee.adopt(tid: id, pid: id)
+        let stop = try tracee.waitStop()
+        guard case .eventStop = stop else {
+            throw CheckpointError("the helper \(id) forked from pid \(owner) \(stop) instead of waiting")
+        }
+        let helper = try RemoteSyscall(tracee: tracee, site: inj.site, memory: RemoteMemory(pid: id))
+        helper.scratch = inj.scratch
+        helper.scratchSize = inj.scratchSize
+        return (helper, Int32(r))
+    }
+
+    /// Kills a helper and has its parent reap it (crtool, its tracer,
+    /// sees it end first); the SIGCHLD it leaves is taken off the
+    /// parent's queue with the restore's others.
+    static func endHelper(_ helper: RemoteSyscall, pidInParent: Int32, parent inj: RemoteSyscall) throws {
+        let tracee = helper.tracee
+        _ = kill(tracee.pid, SIGKILL)
+        while let stop = try? tracee.waitStop(), !stop.isGone {}
+        try inj.checked("reaping the helper \(tracee.pid)", Syscall.wait4, UInt64(UInt32(bitPattern: pidInParent)), 0, 0x4000_0000, 0)
+    }
+
     /// Kills and reaps tasks made with other ids than the image's: the
     /// restore's cleanup knows only the image's tasks, and would wait
     /// for its processes while one of these held on to their pids.
