@@ -54,6 +54,7 @@ public enum Syscall {
     public static let userfaultfd: Int64 = 323
     public static let kcmp: Int64 = 312
     public static let restartSyscall: Int64 = 219
+    public static let exit: Int64 = 60
     public static let exitGroup: Int64 = 231
     public static let seccomp: Int64 = 317
     public static let ioctl: Int64 = 16

@@ -71,11 +71,17 @@ final class UserNamespaceLayoutTests: XCTestCase {
         XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "one crtool's user namespace owns")
     }
 
-    func testThreadsInsideAUserNamespaceAreNamed() {
+    /// Threads get their ids from ns_last_pid, which crtool can set only
+    /// in its own PID namespace.
+    func testThreadsInsideAUserNamespaceAndAPidNamespaceBelowCrtoolsAreNamed() {
         var (processes, saved) = tree()
         var second = processes[0].threads[0]
         second.tid = 101
         processes[0].threads.append(second)
+        XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "in crtool's PID namespace")
+        processes[0].namespaces?.pid = 4
+        processes[0].namespacePids = [100, 1]
+        saved.append(NamespaceImage(kind: .pid, id: 4))
         XCTAssertEqual(UserNamespaceLayout.problem(processes: processes, saved: saved)?.field, "threads")
         processes[0].namespaces?.user = nil
         saved[1].owner = nil

@@ -111,13 +111,30 @@ final class UserNamespaceTests: EndToEndCase {
         }
     }
 
+    /// Threads are made after their process entered its user namespace,
+    /// each with its tid (ns_last_pid, as clone3 takes no set_tid there).
+    func testAProcessWithThreadsInAUserNamespaceKeepsItsThreadIDs() throws {
+        let fixture = try start(["/usr/bin/unshare", "--user", "--map-root-user", "python3", script, "threads"])
+        defer { try? stopTree(fixture.pid) }
+        let tids = ProcessTable.threadIds(of: fixture.pid)
+        XCTAssertEqual(tids.count, 4, "\(tids)")
+        let image = try checkpoint(fixture)
+        let mark = fixture.lineCount
+        try restore(image, as: fixture)
+        try fixture.waitForMore("tick", 5, after: mark)
+        XCTAssertEqual(ProcessTable.threadIds(of: fixture.pid), tids)
+        XCTAssertEqual(try NamespaceKind.user.id(pid: fixture.pid) == (try NamespaceKind.user.ownID()), false)
+        assertSequence(fixture, "tick")
+        assertNoFailures(fixture)
+    }
+
     /// What the restore cannot make yet is refused at the dump, naming
     /// why, and the tree runs on untouched.
     func testWhatCannotBeMadeInsideAUserNamespaceIsRefused() throws {
         let sleeper = "import threading, time; threading.Thread(target=time.sleep, args=(60,), daemon=True).start(); print('ready', flush=True); time.sleep(60)"
-        for (flags, mentioning) in [([] as [String], "threads are in user:["),
-                                    (["--pid", "--fork"], "cannot yet make a PID namespace inside a user namespace")] {
-            let fixture = try start(["/usr/bin/unshare", "--user", "--map-root-user"] + flags + ["python3", "-c", sleeper])
+        for (command, mentioning) in [(["/usr/bin/unshare", "--pid", "--fork", "/usr/bin/unshare", "--user", "--map-root-user"], "threads are in user:["),
+                                      (["/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork"], "cannot yet make a PID namespace inside a user namespace")] {
+            let fixture = try start(command + ["python3", "-c", sleeper])
             defer { try? stopTree(fixture.pid) }
             try assertDumpRefused(fixture, mentioning: [mentioning], namingAnFd: false)
         }

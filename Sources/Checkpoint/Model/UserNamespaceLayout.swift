@@ -12,9 +12,11 @@ import Ptrace
 ///   one until it has that process), so its files and memory would have
 ///   to be made from inside;
 /// - a process with more than one thread in a user namespace of the
-///   tree's: its threads are made after it entered, and clone3 takes
-///   their ids only with CAP_CHECKPOINT_RESTORE over the user namespace
-///   that owns their PID namespace, here crtool's;
+///   tree's and in a PID namespace below crtool's: its threads are made
+///   after it entered, when clone3 takes no ids (that needs
+///   CAP_CHECKPOINT_RESTORE over the user namespace that owns their PID
+///   namespace, crtool's), and crtool can choose the next id (ns_last_pid,
+///   `TaskSpawner.spawnThreadAfterLastPid`) only in its own;
 /// - a time namespace a user namespace owns made by a process only for
 ///   its children (unshare --time --fork): setns, the one way into it
 ///   from outside, moves the caller too;
@@ -40,8 +42,8 @@ public enum UserNamespaceLayout {
             return Problem(pid: first?.pid ?? 0, field: "namespaces.pid", reason: "pid:[\(n.id)] was made inside user:[\(n.owner!)]; crtool cannot yet make a PID namespace inside a user namespace")
         }
         for p in processes {
-            guard let user = p.namespaces?.user, p.threads.count > 1 else { continue }
-            return Problem(pid: p.pid, field: "threads", reason: "its \(p.threads.count) threads are in user:[\(user)]; crtool makes threads after their process entered its user namespace, and from there cannot yet give them their ids")
+            guard let user = p.namespaces?.user, p.threads.count > 1, let namespace = p.namespaces?.pid else { continue }
+            return Problem(pid: p.pid, field: "threads", reason: "its \(p.threads.count) threads are in user:[\(user)] and in pid:[\(namespace)]; crtool makes threads after their process entered its user namespace, and from there cannot yet give them their ids in a PID namespace below its own")
         }
         for p in processes {
             if let time = p.namespaces?.timeForChildren, let user = owner(.time, time) {

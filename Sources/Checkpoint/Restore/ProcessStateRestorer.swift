@@ -125,6 +125,11 @@ enum ThreadStateRestorer {
     static func createThreads(_ process: ProcessImage, with inj: RemoteSyscall) throws -> [Int32: Tracee] {
         var tracees: [Int32: Tracee] = [:]
         for t in process.threads where t.tid != process.pid {
+            if process.namespaces?.user != nil {
+                // `UserNamespaceLayout`: in crtool's PID namespace.
+                tracees[t.tid] = try TaskSpawner.spawnThreadAfterLastPid(t.tid, in: process.pid, with: inj)
+                continue
+            }
             tracees[t.tid] = try TaskSpawner.spawn(.thread, ids: PidNamespaceMaker.ids(t.tid, namespaceIDs: t.namespaceTids, madeBy: process),
                                                    in: process.pid, with: inj)
         }

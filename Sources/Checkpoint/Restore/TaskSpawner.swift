@@ -56,6 +56,51 @@ enum TaskSpawner {
         return tracee
     }
 
+    /// A thread of a process that has entered a user namespace of its own
+    /// while in crtool's PID namespace: clone3 takes no set_tid from
+    /// there (that needs CAP_CHECKPOINT_RESTORE over crtool's user
+    /// namespace, which owns the PID namespace), so crtool sets
+    /// ns_last_pid just below the tid and the kernel gives the next one.
+    /// A task made elsewhere on the host in between takes it: the thread
+    /// made with another tid exits, and the next try sets it again.
+    static func spawnThreadAfterLastPid(_ tid: Int32, in owner: Int32, with inj: RemoteSyscall, tries: Int = 50) throws -> Tracee {
+        let flags: UInt64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
+        let args = [UInt8].le(flags, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let argsAddress = try inj.stage(args, at: 0)
+        var made: [Int32] = []
+        for _ in 0..<tries {
+            try LocalFile.writeControl("\(tid - 1)", to: lastPidFile, pid: owner)
+            let r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
+            if r < 0 { throw CheckpointError("cannot create thread \(tid) of pid \(owner): \(ErrnoNames.name(Int32(-r)))") }
+            made = inj.takeNewTasks()
+            for other in made where other != tid { try endThread(other, of: owner, site: inj.site) }
+            guard made.contains(tid) else { continue }
+            let tracee = Tracee.adopt(tid: tid, pid: owner)
+            let stop = try tracee.waitStop()
+            guard case .eventStop = stop else {
+                throw CheckpointError("new thread \(tid) of pid \(owner) \(stop) instead of waiting for its state")
+            }
+            return tracee
+        }
+        throw CheckpointError("cannot create thread \(tid) of pid \(owner): another task took that id each of \(tries) times, the last one \(made)")
+    }
+
+    private static let lastPidFile = "/proc/sys/kernel/ns_last_pid"
+
+    /// Makes a thread just created (and not yet run) exit by itself.
+    private static func endThread(_ tid: Int32, of owner: Int32, site: UInt64) throws {
+        let tracee = Tracee.adopt(tid: tid, pid: owner)
+        _ = try tracee.waitStop()
+        var regs = try tracee.registers()
+        regs.rip = site
+        regs.origRax = UInt64.max
+        regs.rax = UInt64(Syscall.exit)
+        regs.rdi = 0
+        try tracee.setRegisters(regs)
+        try tracee.resume()
+        while let stop = try? tracee.waitStop(), !stop.isGone { try tracee.resume() }
+    }
+
     /// A process forked from `inj`'s with whatever pid the kernel gives
     /// it, for work that leaves a process changed for good (entering a
     /// user namespace), and discarded with `endHelper` before the restore
