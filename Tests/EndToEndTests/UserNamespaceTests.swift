@@ -46,6 +46,7 @@ final class UserNamespaceTests: EndToEndCase {
         let net = try NamespaceKind.net.id(pid: fixture.pid)
 
         let image = try checkpoint(fixture)
+        XCTAssertEqual(try ImageDirectory.open(at: image).manifest.formatVersion, Manifest.userNamespaceFormatVersion)
         let shown = try crtool(["show", image]).stdout
         XCTAssertTrue(shown.contains("user namespace user:[\(user)] of the tree's own: made by uid 0, uid_map 0 0 1, gid_map 0 0 1, setgroups denied"), shown)
         XCTAssertTrue(shown.contains("network namespace net:[\(net)] of the tree's own, made inside user:[\(user)]"), shown)
@@ -54,6 +55,8 @@ final class UserNamespaceTests: EndToEndCase {
         try fixture.waitForMore("tick", 3, after: mark)
         let after = try powers(of: fixture, from: mark)
         XCTAssertTrue(after.hasSuffix(" mount ok link ok") && after.hasPrefix("powers host renamed-"), "the namespaces made inside it are still its own: \(after)")
+        XCTAssertEqual(try fixture.waitFor("held", from: mark) { $0.hasPrefix("held") }.line, "held 0 0 1",
+                       "a /proc file it held open shows ids as its own user namespace sees them")
         XCTAssertEqual(userNamespaceFiles(fixture.pid), files)
         XCTAssertEqual(idsAndCapabilities(fixture.pid), ids)
         let restored = try NamespaceKind.user.id(pid: fixture.pid)

@@ -183,6 +183,11 @@ final class OpenFileRegistry {
     var sharedMemory: [UInt64: Int32] = [:]
     /// Descriptors in crtool to close when the restore is over.
     private var localDescriptors: [Int32] = []
+    /// Each process's /proc text files, as its descriptors and the path
+    /// and flags they were opened with: one inside a user namespace opens
+    /// them again once it is in it (`UserNamespaceMaker.enter`), as the
+    /// kernel writes ids in them as their opener's namespace sees them.
+    var procTextFiles: [Int32: [(fd: Int32, path: String, flags: Int32)]] = [:]
     /// The network namespaces made for the image's, by the id they had
     /// (NamespaceRestorer).
     var networkNamespaces: [UInt64: NetworkNamespace] = [:]

@@ -93,7 +93,8 @@ enum PathFiles: FileKind {
         return (136...143).contains(major) || major == 4 || major == 5
     }
 
-    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+    /// The flags to open it again with.
+    private static func openFlags(_ f: FileDescriptorImage) -> Int32 {
         // O_ASYNC given to open is only a flag, with no signal behind it;
         // SignalDrivenIO sets it the way that registers the file.
         let drop = Int32(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC)
@@ -101,6 +102,11 @@ enum PathFiles: FileKind {
         if f.closeOnExec { flags |= Int32(O_CLOEXEC) }
         if f.kind == .terminal { flags |= Int32(O_NOCTTY) }
         if f.kind == .directory { flags |= Int32(O_DIRECTORY) }
+        return flags
+    }
+
+    static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
+        let flags = openFlags(f)
         let shellJob = f.kind == .terminal && f.device != nil && f.device == context.shellTerminal
         let seeks = (f.kind == .regular || f.kind == .directory) && f.position != 0 && !isProcText(f)
         return .inProcess(PathOpen(path: shellJob ? "/dev/tty" : f.path, flags: flags, position: seeks ? f.position : 0))
@@ -114,7 +120,9 @@ enum PathFiles: FileKind {
     /// area is gone, just before the process is let go, on a copy of the
     /// process's descriptor (the same open file).
     static func installed(_ f: FileDescriptorImage, context: FileRestoreContext) throws {
-        guard isProcText(f), f.position != 0 else { return }
+        guard isProcText(f) else { return }
+        context.registry.procTextFiles[context.pid, default: []].append((f.fd, f.path, openFlags(f)))
+        guard f.position != 0 else { return }
         let pid = context.pid, fd = f.fd, position = f.position
         context.registry.whenReleasing(once: "position of /proc file fd \(fd) of pid \(pid)") {
             let copy = try PidFD(pid: pid).duplicate(fd)

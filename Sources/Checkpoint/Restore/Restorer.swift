@@ -201,7 +201,7 @@ public enum Restorer {
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
                 try pidNamespaces.bearChildren(of: process, in: process.namespaces?.pid, with: inj)
-                try namespaces.users.enter(process, with: inj)
+                try namespaces.users.enter(process, procTextFiles: registry.procTextFiles[process.pid] ?? [], with: inj)
                 var byTid = try ThreadStateRestorer.createThreads(process, with: inj)
                 try pidNamespaces.settle(process, with: inj)
                 byTid[process.pid] = tree.leaders[process.pid]!

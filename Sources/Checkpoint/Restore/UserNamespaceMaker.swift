@@ -102,7 +102,11 @@ final class UserNamespaceMaker {
     /// capabilities that let it enter; the namespace gives it every
     /// capability in it, which its threads, made next, inherit, and each
     /// thread then narrows to its own (`restoreCredentials`).
-    func enter(_ process: ProcessImage, with inj: RemoteSyscall) throws {
+    /// `procTextFiles`: its /proc text files (`OpenFileRegistry`),
+    /// opened again once it is inside, each at its number: the kernel
+    /// writes ids in them (uid_map, status) as their opener's user
+    /// namespace sees them, and the opener was the process, in crtool's.
+    func enter(_ process: ProcessImage, procTextFiles: [(fd: Int32, path: String, flags: Int32)], with inj: RemoteSyscall) throws {
         guard let user = process.namespaces?.user else { return }
         guard let fd = planted.removeValue(forKey: process.pid) else {
             preconditionFailure("pid \(process.pid) was not given the file of user:[\(user)]")
@@ -120,6 +124,14 @@ final class UserNamespaceMaker {
         }
         try inj.checked("entering user:[\(user)]", Syscall.setns, UInt64(fd), NamespaceKind.user.cloneFlag)
         try inj.checked("close", Syscall.close, UInt64(fd))
+        for file in procTextFiles {
+            let path = try inj.stage(Array(file.path.utf8) + [0])
+            let opened = try inj.checked("opening \(file.path) again inside user:[\(user)]", Syscall.openat,
+                                         UInt64(bitPattern: -100), path, UInt64(UInt32(bitPattern: file.flags)))
+            try inj.checked("putting \(file.path) at fd \(file.fd)", Syscall.dup3, UInt64(opened), UInt64(file.fd),
+                            UInt64(file.flags & Int32(O_CLOEXEC)))
+            try inj.checked("close", Syscall.close, UInt64(opened))
+        }
     }
 
     private func keep(_ path: String, as key: String, pid: Int32) throws -> String {
