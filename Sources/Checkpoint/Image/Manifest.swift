@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 5
+    public static let currentFormatVersion = 6
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -25,6 +25,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// devices or routes: a tool that reads only up to version 4 would
     /// make the namespace again with its loopback alone.
     public static let namespaceDevicesFormatVersion = 5
+    /// An image with a user namespace of the tree's own, and namespaces
+    /// made inside it (`NamespaceImage.owner`): a tool that reads only up
+    /// to version 5 would make those in its own user namespace.
+    public static let userNamespaceFormatVersion = 6
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int
