@@ -210,15 +210,20 @@ enum ThreadStateRestorer {
         }
         try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 1)
         if !sameIds { try setIDs(c, with: inj) }
-        let header = try inj.stage([UInt8].le(UInt32(0x2008_0522), UInt32(0)), at: 0)
-        let data = try inj.stage([UInt8].le(
-            UInt32(truncatingIfNeeded: c.capEffective), UInt32(truncatingIfNeeded: c.capPermitted), UInt32(truncatingIfNeeded: c.capInheritable),
-            UInt32(truncatingIfNeeded: c.capEffective >> 32), UInt32(truncatingIfNeeded: c.capPermitted >> 32), UInt32(truncatingIfNeeded: c.capInheritable >> 32)), at: 64)
-        try inj.checked("capset", Syscall.capset, header, data)
+        try capset(effective: c.capEffective, permitted: c.capPermitted, inheritable: c.capInheritable, what: "capset", with: inj)
         for cap in 0..<64 where c.capAmbient & (1 << UInt64(cap)) != 0 {
             try inj.checked("raising ambient capability \(cap)", Syscall.prctl, 47, 2, UInt64(cap))
         }
         try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 0)
+    }
+
+    /// The calling thread's three capability sets (capset, version 3).
+    static func capset(effective: UInt64, permitted: UInt64, inheritable: UInt64, what: String, with inj: RemoteSyscall) throws {
+        let header = try inj.stage([UInt8].le(UInt32(0x2008_0522), UInt32(0)), at: 0)
+        let data = try inj.stage([UInt8].le(
+            UInt32(truncatingIfNeeded: effective), UInt32(truncatingIfNeeded: permitted), UInt32(truncatingIfNeeded: inheritable),
+            UInt32(truncatingIfNeeded: effective >> 32), UInt32(truncatingIfNeeded: permitted >> 32), UInt32(truncatingIfNeeded: inheritable >> 32)), at: 64)
+        try inj.checked(what, Syscall.capset, header, data)
     }
 
     /// Groups, gids and uids, the file system ones last.

@@ -347,9 +347,7 @@ public enum Restorer {
             try pidNamespaces.bearChildren(of: parentImage, in: parentImage.namespaces?.pid, with: parent)
             let child = try TaskSpawner.spawn(.process, ids: PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage),
                                               in: zombie.ppid, with: parent)
-            let inj = try RemoteSyscall(tracee: child, site: parent.site, memory: RemoteMemory(pid: zombie.pid))
-            inj.scratch = parent.scratch
-            inj.scratchSize = parent.scratchSize
+            let inj = try TaskSpawner.injector(for: child, forkedFrom: parent)
             if zombie.sid == zombie.pid {
                 try inj.checked("setsid", Syscall.setsid)
             }

@@ -24,7 +24,7 @@ enum TaskSpawner {
         let exitSignal: UInt64
         switch kind {
         case .thread:
-            flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
+            flags = threadFlags
             exitSignal = 0
         case .process:
             flags = 0
@@ -48,12 +48,42 @@ enum TaskSpawner {
             discard(created, owner: owner)
             throw CheckpointError("\(what) was created as \(r)")
         }
-        let tracee = Tracee.adopt(tid: id, pid: kind == .thread ? owner : id)
+        return try adoptNew(id, pid: kind == .thread ? owner : id, what: "new \(what)")
+    }
+
+    /// clone3's flags for a thread: VM FS FILES SIGHAND THREAD SYSVSEM.
+    private static let threadFlags: UInt64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000
+
+    /// A task just created, once it stops before running any user code.
+    private static func adoptNew(_ tid: Int32, pid: Int32, what: String) throws -> Tracee {
+        let tracee = Tracee.adopt(tid: tid, pid: pid)
         let stop = try tracee.waitStop()
         guard case .eventStop = stop else {
-            throw CheckpointError("new \(what) \(stop) instead of waiting for its state")
+            throw CheckpointError("\(what) \(stop) instead of waiting for its state")
         }
         return tracee
+    }
+
+    /// An injector for `child`, forked from `inj`'s process: its memory is
+    /// a copy of the parent's, so it injects through the same site and
+    /// scratch area.
+    static func injector(for child: Tracee, forkedFrom inj: RemoteSyscall) throws -> RemoteSyscall {
+        let injector = try RemoteSyscall(tracee: child, site: inj.site, memory: RemoteMemory(pid: child.pid))
+        injector.scratch = inj.scratch
+        injector.scratchSize = inj.scratchSize
+        return injector
+    }
+
+    /// Points a stopped task at the syscall instruction at `site`, to
+    /// make the call `number` when it is resumed.
+    private static func aim(_ tracee: Tracee, at site: UInt64, calling number: Int64, _ first: UInt64, _ second: UInt64 = 0) throws {
+        var regs = try tracee.registers()
+        regs.rip = site
+        regs.origRax = UInt64.max
+        regs.rax = UInt64(number)
+        regs.rdi = first
+        regs.rsi = second
+        try tracee.setRegisters(regs)
     }
 
     /// A thread of a process that has entered a user namespace of its own
@@ -64,8 +94,7 @@ enum TaskSpawner {
     /// A task made elsewhere on the host in between takes it: the thread
     /// made with another tid exits, and the next try sets it again.
     static func spawnThreadAfterLastPid(_ tid: Int32, in owner: Int32, with inj: RemoteSyscall, tries: Int = 50) throws -> Tracee {
-        let flags: UInt64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 // VM FS FILES SIGHAND THREAD SYSVSEM
-        let args = [UInt8].le(flags, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let args = [UInt8].le(threadFlags, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         let argsAddress = try inj.stage(args, at: 0)
         var made: [Int32] = []
         for _ in 0..<tries {
@@ -75,12 +104,7 @@ enum TaskSpawner {
             made = inj.takeNewTasks()
             for other in made where other != tid { try endThread(other, of: owner, site: inj.site) }
             guard made.contains(tid) else { continue }
-            let tracee = Tracee.adopt(tid: tid, pid: owner)
-            let stop = try tracee.waitStop()
-            guard case .eventStop = stop else {
-                throw CheckpointError("new thread \(tid) of pid \(owner) \(stop) instead of waiting for its state")
-            }
-            return tracee
+            return try adoptNew(tid, pid: owner, what: "new thread \(tid) of pid \(owner)")
         }
         throw CheckpointError("cannot create thread \(tid) of pid \(owner): another task took that id each of \(tries) times, the last one \(made)")
     }
@@ -91,12 +115,7 @@ enum TaskSpawner {
     private static func endThread(_ tid: Int32, of owner: Int32, site: UInt64) throws {
         let tracee = Tracee.adopt(tid: tid, pid: owner)
         _ = try tracee.waitStop()
-        var regs = try tracee.registers()
-        regs.rip = site
-        regs.origRax = UInt64.max
-        regs.rax = UInt64(Syscall.exit)
-        regs.rdi = 0
-        try tracee.setRegisters(regs)
+        try aim(tracee, at: site, calling: Syscall.exit, 0)
         try tracee.resume()
         while let stop = try? tracee.waitStop(), !stop.isGone { try tracee.resume() }
     }
@@ -105,8 +124,6 @@ enum TaskSpawner {
     /// it, for work that leaves a process changed for good (entering a
     /// user namespace), and discarded with `endHelper` before the restore
     /// makes anything else: no pid of the image can be taken meanwhile.
-    /// Its memory is its parent's, so it injects through the same site and
-    /// scratch area.
     static func spawnHelper(from inj: RemoteSyscall) throws -> (inj: RemoteSyscall, pidInParent: Int32) {
         let args = [UInt8].le(0, 0, 0, 0, UInt64(SIGCHLD), 0, 0, 0, 0, 0)
         let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
@@ -117,25 +134,17 @@ enum TaskSpawner {
             discard(created, owner: owner)
             throw CheckpointError("forking a helper from pid \(owner) made \(created.count) tasks")
         }
-        let tracee = Tracee.adopt(tid: id, pid: id)
-        let stop = try tracee.waitStop()
-        guard case .eventStop = stop else {
-            throw CheckpointError("the helper \(id) forked from pid \(owner) \(stop) instead of waiting")
-        }
-        let helper = try RemoteSyscall(tracee: tracee, site: inj.site, memory: RemoteMemory(pid: id))
-        helper.scratch = inj.scratch
-        helper.scratchSize = inj.scratchSize
-        return (helper, Int32(r))
+        let tracee = try adoptNew(id, pid: id, what: "the helper \(id) forked from pid \(owner)")
+        return (try injector(for: tracee, forkedFrom: inj), Int32(r))
     }
 
     /// Kills a helper and has its parent reap it (crtool, its tracer,
     /// sees it end first); the SIGCHLD it leaves is taken off the
     /// parent's queue with the restore's others.
     static func endHelper(_ helper: RemoteSyscall, pidInParent: Int32, parent inj: RemoteSyscall) throws {
-        let tracee = helper.tracee
-        _ = kill(tracee.pid, SIGKILL)
-        while let stop = try? tracee.waitStop(), !stop.isGone {}
-        try inj.checked("reaping the helper \(tracee.pid)", Syscall.wait4, UInt64(UInt32(bitPattern: pidInParent)), 0, 0x4000_0000, 0)
+        let pid = helper.tracee.pid
+        discard([pid], owner: pid)
+        try inj.checked("reaping the helper \(pid)", Syscall.wait4, UInt64(UInt32(bitPattern: pidInParent)), 0, 0x4000_0000, 0)
     }
 
     /// Kills and reaps tasks made with other ids than the image's: the
@@ -154,19 +163,12 @@ enum TaskSpawner {
     /// death by signal. crtool, as tracer, collects the exit first; the
     /// zombie then waits for its real parent.
     static func exit(_ tracee: Tracee, status: Int32, site: UInt64) throws {
-        var regs = try tracee.registers()
-        regs.rip = site
-        regs.origRax = UInt64.max
         let signal = status & 0x7f
         if signal == 0 {
-            regs.rax = UInt64(Syscall.exitGroup)
-            regs.rdi = UInt64((status >> 8) & 0xff)
+            try aim(tracee, at: site, calling: Syscall.exitGroup, UInt64((status >> 8) & 0xff))
         } else {
-            regs.rax = UInt64(Syscall.kill)
-            regs.rdi = UInt64(tracee.ownIDs.pid)
-            regs.rsi = UInt64(signal)
+            try aim(tracee, at: site, calling: Syscall.kill, UInt64(tracee.ownIDs.pid), UInt64(signal))
         }
-        try tracee.setRegisters(regs)
         try tracee.setSignalMask(0)
         try tracee.resume()
         while true {

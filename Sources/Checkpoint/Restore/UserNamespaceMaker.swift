@@ -116,11 +116,8 @@ final class UserNamespaceMaker {
         if c.uids.count == 4, c.gids.count == 4, (c.uids, c.gids, c.groups) != (now.uids, now.gids, now.groups) {
             try inj.checked("PR_SET_KEEPCAPS", Syscall.prctl, 8, 1)
             try ThreadStateRestorer.setIDs(c, with: inj)
-            let header = try inj.stage([UInt8].le(UInt32(0x2008_0522), UInt32(0)), at: 0)
-            let data = try inj.stage([UInt8].le(
-                UInt32(truncatingIfNeeded: now.capPermitted), UInt32(truncatingIfNeeded: now.capPermitted), UInt32(0),
-                UInt32(truncatingIfNeeded: now.capPermitted >> 32), UInt32(truncatingIfNeeded: now.capPermitted >> 32), UInt32(0)), at: 64)
-            try inj.checked("capset, to enter user:[\(user)]", Syscall.capset, header, data)
+            try ThreadStateRestorer.capset(effective: now.capPermitted, permitted: now.capPermitted, inheritable: 0,
+                                           what: "capset, to enter user:[\(user)]", with: inj)
         }
         try inj.checked("entering user:[\(user)]", Syscall.setns, UInt64(fd), NamespaceKind.user.cloneFlag)
         try inj.checked("close", Syscall.close, UInt64(fd))
