@@ -10,20 +10,23 @@ enum ProcessStateRestorer {
     /// root shell would name root's login). Only a task may write its own,
     /// and only while it has CAP_AUDIT_CONTROL: by injection, before the
     /// credentials drop. The kernel gives it a new audit session id.
+    /// One born inside a user namespace, where it may not, has it from
+    /// the helper it was forked from (`UserNamespaceMaker.bearFirst`), or
+    /// from its parent, so it is compared with the task's own.
     static func restoreLoginUID(_ process: ProcessImage, with inj: RemoteSyscall, warnings: inout [String]) throws {
         guard let wanted = process.loginUID,
-              let own = UInt32((try? ProcFile.text("/proc/self/loginuid"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""),
+              let own = UInt32((try? ProcFile.text("/proc/\(inj.tracee.tid)/loginuid"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""),
               own != wanted else { return }
         let fd = try inj.call(Syscall.openat, UInt64(bitPattern: -100), try inj.stage(string: "/proc/self/loginuid"), UInt64(O_WRONLY | O_CLOEXEC), 0)
         guard fd >= 0 else {
-            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): \(ErrnoNames.name(Int32(-fd)))")
+            warnings.append("pid \(process.pid) keeps the audit login uid \(own) instead of \(wanted): \(ErrnoNames.name(Int32(-fd)))")
             return
         }
         defer { _ = try? inj.call(Syscall.close, UInt64(fd)) }
         let text = Array("\(wanted)".utf8)
         let written = try inj.call(Syscall.write, UInt64(fd), try inj.stage(text, at: 256), UInt64(text.count))
         if written != Int64(text.count) {
-            warnings.append("pid \(process.pid) keeps crtool's audit login uid \(own) instead of \(wanted): "
+            warnings.append("pid \(process.pid) keeps the audit login uid \(own) instead of \(wanted): "
                 + (written < 0 ? ErrnoNames.name(Int32(-written)) : "short write"))
         }
     }
@@ -56,16 +59,14 @@ enum ProcessStateRestorer {
             staged += [UInt8].le(a.handler, a.flags, a.restorer, a.mask)
         }
         var others: [SyscallRequest] = []
-        for limit in process.limits {
-            others.append(SyscallRequest(Syscall.prlimit64, 0, UInt64(limit.resource), inj.scratch + UInt64(staged.count), 0))
-            staged += [UInt8].le(limit.soft, limit.hard)
-        }
         others.append(SyscallRequest(Syscall.umask, UInt64(process.umask)))
         others.append(SyscallRequest(Syscall.personality, UInt64(process.personality)))
         try inj.stage(staged)
-        let results = try inj.checkedAll(handlers, alsoRunning: others)
-        for (limit, r) in zip(process.limits, results.dropFirst(signals.count)) where r < 0 {
-            warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(ErrnoNames.name(Int32(-r)))")
+        _ = try inj.checkedAll(handlers, alsoRunning: others)
+        for limit in process.limits {
+            if let errno = Limits.set(limit, pid: process.pid) {
+                warnings.append("limit \(limit.name) could not be set to \(limit.soft)/\(limit.hard): \(ErrnoNames.name(errno))")
+            }
         }
         try WorkingDirectory.enter(process, inj: inj, warnings: &warnings)
         try restoreLoginUID(process, with: inj, warnings: &warnings)
@@ -125,13 +126,12 @@ enum ThreadStateRestorer {
     static func createThreads(_ process: ProcessImage, with inj: RemoteSyscall) throws -> [Int32: Tracee] {
         var tracees: [Int32: Tracee] = [:]
         for t in process.threads where t.tid != process.pid {
+            let ids = PidNamespaceMaker.ids(t.tid, namespaceIDs: t.namespaceTids, madeBy: process)
             if process.namespaces?.user != nil {
-                // `UserNamespaceLayout`: in crtool's PID namespace.
-                tracees[t.tid] = try TaskSpawner.spawnThreadAfterLastPid(t.tid, in: process.pid, with: inj)
+                tracees[t.tid] = try TaskSpawner.spawnAfterLastPid(.thread, ids: ids, in: process.pid, with: inj)
                 continue
             }
-            tracees[t.tid] = try TaskSpawner.spawn(.thread, ids: PidNamespaceMaker.ids(t.tid, namespaceIDs: t.namespaceTids, madeBy: process),
-                                                   in: process.pid, with: inj)
+            tracees[t.tid] = try TaskSpawner.spawn(.thread, ids: ids, in: process.pid, with: inj)
         }
         return tracees
     }

@@ -39,7 +39,7 @@ enum TaskSpawner {
             r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
             return r == -Int64(EEXIST)
         }
-        let what = kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
+        let what = description(kind, id, of: owner)
         if r < 0 {
             throw CheckpointError("cannot create \(what): \(ErrnoNames.name(Int32(-r)))\(r == -Int64(EEXIST) ? PidAvailability.groupOrSessionHolding(id) : "")")
         }
@@ -86,27 +86,60 @@ enum TaskSpawner {
         try tracee.setRegisters(regs)
     }
 
-    /// A thread of a process that has entered a user namespace of its own
-    /// while in crtool's PID namespace: clone3 takes no set_tid from
-    /// there (that needs CAP_CHECKPOINT_RESTORE over crtool's user
-    /// namespace, which owns the PID namespace), so crtool sets
-    /// ns_last_pid just below the tid and the kernel gives the next one.
-    /// A task made elsewhere on the host in between takes it: the thread
-    /// made with another tid exits, and the next try sets it again.
-    static func spawnThreadAfterLastPid(_ tid: Int32, in owner: Int32, with inj: RemoteSyscall, tries: Int = 50) throws -> Tracee {
-        let args = [UInt8].le(threadFlags, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let argsAddress = try inj.stage(args, at: 0)
+    /// A task made from inside a user namespace of the tree (a thread of
+    /// a process that entered it, a child of one born there): clone3
+    /// takes set_tid there only for the PID namespaces that user
+    /// namespace owns, which are all but crtool's (`UserNamespaceLayout`).
+    /// For crtool's, crtool sets ns_last_pid just below the id and the
+    /// kernel gives the next one. A task made elsewhere on the host in
+    /// between takes it: the task made with another id is ended, and the
+    /// next try sets it again.
+    static func spawnAfterLastPid(_ kind: Kind, ids: IDs, in owner: Int32, with inj: RemoteSyscall, tries: Int = 50) throws -> Tracee {
         var made: [Int32] = []
         for _ in 0..<tries {
-            try LocalFile.writeControl("\(tid - 1)", to: lastPidFile, pid: owner)
-            let r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
-            if r < 0 { throw CheckpointError("cannot create thread \(tid) of pid \(owner): \(ErrnoNames.name(Int32(-r)))") }
-            made = inj.takeNewTasks()
-            for other in made where other != tid { try endThread(other, of: owner, site: inj.site) }
-            guard made.contains(tid) else { continue }
-            return try adoptNew(tid, pid: owner, what: "new thread \(tid) of pid \(owner)")
+            let attempt = try spawnOnceAfterLastPid(kind, ids: ids, in: owner, with: inj, reapedBy: inj)
+            if let task = attempt.task { return task }
+            made = attempt.made
         }
-        throw CheckpointError("cannot create thread \(tid) of pid \(owner): another task took that id each of \(tries) times, the last one \(made)")
+        throw CheckpointError("cannot create \(description(kind, ids.all[0], of: owner)): another task took that id each of \(tries) times, the last one \(made)")
+    }
+
+    /// One try of `spawnAfterLastPid`: nil when another task took the id,
+    /// with the tasks made instead (ended). `extraFlags`: CLONE_PARENT,
+    /// for a process made by a helper as a child of the helper's parent,
+    /// `reapedBy`.
+    static func spawnOnceAfterLastPid(_ kind: Kind, ids: IDs, in owner: Int32, with inj: RemoteSyscall, extraFlags: UInt64 = 0,
+                                      reapedBy reaper: RemoteSyscall) throws -> (task: Tracee?, made: [Int32]) {
+        let id = ids.all[0]
+        let inner = Array(ids.all.dropFirst().reversed())
+        let tidArray = inner.isEmpty ? 0 : try inj.stage(inner.flatMap { [UInt8].le(UInt32(bitPattern: $0)) }, at: 512)
+        let flags = (kind == .thread ? threadFlags : 0) | extraFlags
+        // A child of the caller's parent takes the caller's exit signal:
+        // clone3 refuses one of its own.
+        let exitSignal = kind == .thread || extraFlags & cloneParent != 0 ? 0 : UInt64(SIGCHLD)
+        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, UInt64(inner.count))
+        let argsAddress = try inj.stage(args, at: 0)
+        let what = description(kind, id, of: owner)
+        try LocalFile.writeControl("\(id - 1)", to: lastPidFile, pid: owner)
+        let r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
+        if r < 0 { throw CheckpointError("cannot create \(what): \(ErrnoNames.name(Int32(-r)))") }
+        let made = inj.takeNewTasks()
+        for other in made where other != id {
+            if kind == .thread {
+                try endThread(other, of: owner, site: inj.site)
+            } else {
+                discard([other], owner: other)
+                try reaper.checked("reaping process \(other), made instead of \(id)", Syscall.wait4, UInt64(r), 0, 0x4000_0000, 0)
+            }
+        }
+        guard made.contains(id) else { return (nil, made) }
+        return (try adoptNew(id, pid: kind == .thread ? owner : id, what: "new \(what)"), made)
+    }
+
+    static let cloneParent: UInt64 = 0x8000
+
+    private static func description(_ kind: Kind, _ id: Int32, of owner: Int32) -> String {
+        kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
     }
 
     private static let lastPidFile = "/proc/sys/kernel/ns_last_pid"

@@ -62,7 +62,10 @@ final class UserfaultFill {
     /// copies before the process closes its own: one trip into it to open
     /// them all, one to close them.
     private static func adopt(_ count: Int, inj: RemoteSyscall, pid: Int32) -> [RemoteUserfault] {
-        let open = SyscallRequest(Syscall.userfaultfd, UInt64(O_CLOEXEC | O_NONBLOCK))
+        // Faults from user space only: a process inside a user namespace
+        // may open no other kind, and nothing of the restore faults on
+        // these ranges from the kernel (a fault there would wait forever).
+        let open = SyscallRequest(Syscall.userfaultfd, WriteTracker.creationFlags)
         guard let made = try? inj.callAll([SyscallRequest](repeating: open, count: count)) else { return [] }
         let remote = made.filter { $0 >= 0 }.map { Int32($0) }
         let handle = try? PidFD(pid: pid)
