@@ -141,7 +141,7 @@ extension SocketQueue {
     /// The descriptors of every SCM_RIGHTS message in a control buffer
     /// (struct cmsghdr: a 64-bit length, level, type, then the data,
     /// each header aligned to 8 bytes).
-    static func rights(in control: [UInt8]) -> [Int32] {
+    public static func rights(in control: [UInt8]) -> [Int32] {
         func load<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
             var v: T = 0
             for i in 0..<MemoryLayout<T>.size { v |= T(control[at + i]) << (8 * i) }

@@ -62,6 +62,7 @@ public enum Syscall {
     public static let connect: Int64 = 42
     public static let listen: Int64 = 50
     public static let socketpair: Int64 = 53
+    public static let recvmsg: Int64 = 47
     public static let timerCreate: Int64 = 222
     public static let timerSettime: Int64 = 223
     public static let timerGettime: Int64 = 224

@@ -56,33 +56,50 @@ final class UserNamespaceLayoutTests: XCTestCase {
         XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved))
     }
 
-    func testAPidNamespaceMadeInsideAUserNamespaceIsNamed() {
+    /// A PID namespace a user namespace owns is made from inside it: its
+    /// first process is born there, with its pid in crtool's namespace
+    /// from ns_last_pid, which crtool can set only in its own; its threads
+    /// too.
+    func testAPidNamespaceMadeInsideAUserNamespaceMustBeDirectlyBelowCrtoolsWithItsFirstProcessInside() {
         var (processes, saved) = tree()
+        var second = processes[0].threads[0]
+        second.tid = 101
+        processes[0].threads.append(second)
         processes[0].namespaces?.pid = 4
         processes[0].namespacePids = [100, 1]
         var pid = NamespaceImage(kind: .pid, id: 4)
         pid.owner = user
         saved.append(pid)
-        let problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
+        XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "first process inside, threads and all")
+
+        processes[0].namespacePids = [100, 7, 1]
+        var problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
         XCTAssertEqual(problem?.pid, 100)
-        XCTAssertEqual(problem?.field, "namespaces.pid")
-        XCTAssertTrue(problem?.reason.contains("pid:[4] was made inside user:[\(user)]") == true, "\(String(describing: problem))")
-        saved[saved.count - 1].owner = nil
-        XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "one crtool's user namespace owns")
+        XCTAssertEqual(problem?.field, "namespacePids")
+        XCTAssertTrue(problem?.reason.contains("pid:[4] was made inside user:[\(user)] and is not directly below") == true, "\(String(describing: problem))")
+
+        processes[0].namespacePids = [100, 1]
+        processes[0].namespaces?.user = nil
+        problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
+        XCTAssertEqual(problem?.field, "namespaces.user")
+        XCTAssertTrue(problem?.reason.contains("first process of pid:[4], which user:[\(user)] owns") == true, "\(String(describing: problem))")
     }
 
     /// Threads get their ids from ns_last_pid, which crtool can set only
-    /// in its own PID namespace.
-    func testThreadsInsideAUserNamespaceAndAPidNamespaceBelowCrtoolsAreNamed() {
+    /// in its own PID namespace, and from clone3 in the PID namespaces
+    /// their user namespace owns: not in one crtool's owns.
+    func testThreadsInsideAUserNamespaceAndAPidNamespaceItDoesNotOwnAreNamed() {
         var (processes, saved) = tree()
         var second = processes[0].threads[0]
         second.tid = 101
         processes[0].threads.append(second)
         XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "in crtool's PID namespace")
         processes[0].namespaces?.pid = 4
-        processes[0].namespacePids = [100, 1]
+        processes[0].namespacePids = [100, 2]
         saved.append(NamespaceImage(kind: .pid, id: 4))
-        XCTAssertEqual(UserNamespaceLayout.problem(processes: processes, saved: saved)?.field, "threads")
+        let problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
+        XCTAssertEqual(problem?.field, "threads")
+        XCTAssertTrue(problem?.reason.contains("which that user namespace does not own") == true, "\(String(describing: problem))")
         processes[0].namespaces?.user = nil
         saved[1].owner = nil
         saved[2].owner = nil

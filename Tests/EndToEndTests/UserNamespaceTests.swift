@@ -136,7 +136,8 @@ final class UserNamespaceTests: EndToEndCase {
     func testWhatCannotBeMadeInsideAUserNamespaceIsRefused() throws {
         let sleeper = "import threading, time; threading.Thread(target=time.sleep, args=(60,), daemon=True).start(); print('ready', flush=True); time.sleep(60)"
         for (command, mentioning) in [(["/usr/bin/unshare", "--pid", "--fork", "/usr/bin/unshare", "--user", "--map-root-user"], "threads are in user:["),
-                                      (["/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork"], "cannot yet make a PID namespace inside a user namespace")] {
+                                      (["/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "/usr/bin/unshare", "--pid", "--fork"],
+                                       "is not directly below crtool's PID namespace")] {
             let fixture = try start(command + ["python3", "-c", sleeper])
             defer { try? stopTree(fixture.pid) }
             try assertDumpRefused(fixture, mentioning: [mentioning], namingAnFd: false)

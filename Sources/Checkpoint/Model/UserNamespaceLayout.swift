@@ -5,18 +5,21 @@ import Ptrace
 /// the namespaces it owns are made by helpers that entered it, and every
 /// process enters its own user namespace last, once its files, memory and
 /// children are made from crtool's, where all of that is allowed
-/// (`UserNamespaceMaker`). That order rules out, checked at the dump and
-/// again at the restore:
-/// - a PID namespace a user namespace owns: the first process of one is
-///   born inside the user namespace (the kernel shows the namespace to no
-///   one until it has that process), so its files and memory would have
-///   to be made from inside;
+/// (`UserNamespaceMaker`). The first process of a PID namespace a user
+/// namespace owns is the exception: the kernel shows the namespace to no
+/// one until it has that process, so it is born inside, and so are its
+/// descendants; crtool gives them their descriptors by message
+/// (`DescriptorCourier`) and their pids in its own PID namespace through
+/// ns_last_pid (`TaskSpawner.spawnAfterLastPid`), the one namespace whose
+/// ids clone3 takes from them only there. That order rules out, checked
+/// at the dump and again at the restore:
+/// - a PID namespace a user namespace owns that is not directly below
+///   crtool's (crtool can set ns_last_pid only in its own), or whose
+///   first process is outside that user namespace;
 /// - a process with more than one thread in a user namespace of the
-///   tree's and in a PID namespace below crtool's: its threads are made
-///   after it entered, when clone3 takes no ids (that needs
-///   CAP_CHECKPOINT_RESTORE over the user namespace that owns their PID
-///   namespace, crtool's), and crtool can choose the next id (ns_last_pid,
-///   `TaskSpawner.spawnThreadAfterLastPid`) only in its own;
+///   tree's and in a PID namespace below crtool's that another user
+///   namespace owns: its threads are made after it entered, when clone3
+///   takes ids only in PID namespaces its own user namespace owns;
 /// - a time namespace a user namespace owns made by a process only for
 ///   its children (unshare --time --fork): setns, the one way into it
 ///   from outside, moves the caller too;
@@ -37,13 +40,19 @@ public enum UserNamespaceLayout {
         func owner(_ kind: NamespaceKind, _ id: UInt64?) -> UInt64? {
             id.flatMap { owners["\(kind.rawValue):\($0)"] ?? nil }
         }
-        for n in saved where n.kind == .pid && n.owner != nil {
-            let first = processes.first { $0.firstOfPidNamespace == n.id } ?? processes.first { $0.namespaces?.pid == n.id }
-            return Problem(pid: first?.pid ?? 0, field: "namespaces.pid", reason: "pid:[\(n.id)] was made inside user:[\(n.owner!)]; crtool cannot yet make a PID namespace inside a user namespace")
+        for n in saved where n.kind == .pid {
+            guard let user = n.owner else { continue }
+            if let deep = processes.first(where: { $0.namespaces?.pid == n.id && ($0.namespacePids?.count ?? 0) != 2 }) {
+                return Problem(pid: deep.pid, field: "namespacePids", reason: "pid:[\(n.id)] was made inside user:[\(user)] and is not directly below crtool's PID namespace; crtool can make a PID namespace inside a user namespace only there")
+            }
+            if let first = processes.first(where: { $0.firstOfPidNamespace == n.id }), first.namespaces?.user != user {
+                return Problem(pid: first.pid, field: "namespaces.user", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and is not in that user namespace; crtool makes such a process inside it")
+            }
         }
         for p in processes {
-            guard let user = p.namespaces?.user, p.threads.count > 1, let namespace = p.namespaces?.pid else { continue }
-            return Problem(pid: p.pid, field: "threads", reason: "its \(p.threads.count) threads are in user:[\(user)] and in pid:[\(namespace)]; crtool makes threads after their process entered its user namespace, and from there cannot yet give them their ids in a PID namespace below its own")
+            guard let user = p.namespaces?.user, p.threads.count > 1, let namespace = p.namespaces?.pid,
+                  owner(.pid, namespace) != user else { continue }
+            return Problem(pid: p.pid, field: "threads", reason: "its \(p.threads.count) threads are in user:[\(user)] and in pid:[\(namespace)], which that user namespace does not own; crtool makes threads after their process entered its user namespace, and from there cannot yet give them their ids in that PID namespace")
         }
         for p in processes {
             if let time = p.namespaces?.timeForChildren, let user = owner(.time, time) {

@@ -21,9 +21,14 @@ final class DescriptorBatch {
     private var locals: [Int32] = []
     /// Work for once the queued calls have run, in order.
     private var afterwards: [() throws -> Void] = []
-    /// Bytes of the scratch area's lower half holding staged paths; the
-    /// batch runner's table takes the upper half.
+    /// Bytes of the scratch area's lower half holding staged paths and
+    /// message headers; the batch runner's table takes the upper half.
     private var stagedBytes = 0
+    /// For a process born inside a user namespace, which takes crtool's
+    /// descriptors by message: the courier, and each queued receive's
+    /// staged header and the number its descriptor must land at.
+    private let courier: DescriptorCourier?
+    private var receives: [(offset: Int, landing: Int32, fd: Int32)] = []
 
     /// What a queued call must return: `result`, or any number that is
     /// not an error when nil.
@@ -35,6 +40,7 @@ final class DescriptorBatch {
     init(context: FileRestoreContext) throws {
         self.context = context
         numbers = DescriptorNumbers(try ProcDirectory.fileDescriptors(pid: context.pid))
+        courier = try context.registry.courier.flatMap { try $0.isNeeded(for: context.pid) ? $0 : nil }
     }
 
     deinit { for fd in locals { close(fd) } }
@@ -51,13 +57,39 @@ final class DescriptorBatch {
             close(local)
             throw error
         }
+        if courier != nil, receives.count == DescriptorCourier.inFlightLimit
+            || ((stagedBytes + 7) & ~7) + DescriptorCourier.stagedBytes > context.inj.scratchSize / 2 {
+            do {
+                try flush()
+            } catch {
+                close(local)
+                throw error
+            }
+        }
         locals.append(local)
         let landing = numbers.next()
-        queue(SyscallRequest(Syscall.pidfdGetfd, UInt64(crtool), UInt64(local), 0), returning: landing,
-              "installing fd \(f.fd) with pidfd_getfd")
-        // pidfd_getfd always sets close-on-exec.
+        if let courier {
+            try receive(local, at: landing, as: f, through: crtool, from: courier)
+        } else {
+            queue(SyscallRequest(Syscall.pidfdGetfd, UInt64(crtool), UInt64(local), 0), returning: landing,
+                  "installing fd \(f.fd) with pidfd_getfd")
+        }
+        // pidfd_getfd always sets close-on-exec, and so does the receive.
         try place(landing, as: f, closeOnExec: true)
         afterwards.append(then)
+    }
+
+    /// Sends `local` now and queues the recvmsg that takes it, whose
+    /// descriptor `flush` checks landed where the table says.
+    private func receive(_ local: Int32, at landing: Int32, as f: FileDescriptorImage, through socket: Int64,
+                         from courier: DescriptorCourier) throws {
+        let offset = (stagedBytes + 7) & ~7
+        let (bytes, request) = DescriptorCourier.receive(on: socket, stagedAt: context.inj.scratch + UInt64(offset))
+        try context.inj.stage(bytes, at: offset)
+        stagedBytes = offset + bytes.count
+        try courier.send(local, to: pid)
+        receives.append((offset, landing, f.fd))
+        queue(request, returning: 1, "taking fd \(f.fd) from crtool with recvmsg")
     }
 
     /// Queues a copy of the description the process holds at `source`
@@ -109,6 +141,7 @@ final class DescriptorBatch {
             locals = []
             requests = []
             expectations = []
+            receives = []
             stagedBytes = 0
         }
         if !requests.isEmpty {
@@ -116,10 +149,24 @@ final class DescriptorBatch {
             for (r, e) in zip(results, expectations) where e.result.map({ r != $0 }) ?? (r < 0) {
                 throw e.failure(r)
             }
+            try checkReceived()
         }
         let work = afterwards
         afterwards = []
         for w in work { try w() }
+    }
+
+    /// Every descriptor taken by message is at the number the table gave.
+    private func checkReceived() throws {
+        guard let last = receives.last else { return }
+        defer { receives = [] }
+        let staged = try context.inj.fetch(at: 0, count: last.offset + DescriptorCourier.stagedBytes)
+        for r in receives {
+            let got = DescriptorCourier.received(Array(staged[r.offset..<(r.offset + DescriptorCourier.stagedBytes)]))
+            guard got == r.landing else {
+                throw CheckpointError("fd \(r.fd) of pid \(pid) was taken from crtool as \(got.map { "fd \($0)" } ?? "nothing"), not fd \(r.landing) as its table said")
+            }
+        }
     }
 
     /// The target's pidfd of crtool, which is not among the numbers free.

@@ -105,13 +105,18 @@ final class FileRestoreContext {
     /// Installs crtool's descriptor `local` into the target; returns the
     /// target's new descriptor number.
     func install(_ local: Int32) throws -> Int64 {
-        try Self.install(local, through: try crtoolDescriptor(), with: inj)
+        try Self.install(local, through: try crtoolDescriptor(), courier: registry.courier, with: inj)
     }
 
     /// As `install`, through the target's pidfd of crtool at `crtool`,
-    /// without a context (entering a namespace before any file is made).
-    static func install(_ local: Int32, through crtool: Int64, with inj: RemoteSyscall) throws -> Int64 {
+    /// without a context (entering a namespace before any file is made);
+    /// for a process born inside a user namespace, `crtool` is its socket
+    /// from `courier` instead.
+    static func install(_ local: Int32, through crtool: Int64, courier: DescriptorCourier?, with inj: RemoteSyscall) throws -> Int64 {
         let pid = inj.tracee.pid
+        if let courier, try courier.isNeeded(for: pid) {
+            return try courier.install(local, through: crtool, with: inj)
+        }
         let r = try inj.call(Syscall.pidfdGetfd, UInt64(crtool), UInt64(local), 0)
         if r < 0 {
             throw SystemError("installing a descriptor in pid \(pid) with pidfd_getfd", pid: pid, errno: Int32(-r))

@@ -181,6 +181,9 @@ final class OpenFileRegistry {
     var injectors: [Int32: RemoteSyscall] = [:]
     /// crtool's memfd of each shared-memory object, by SharedMemoryImage.id.
     var sharedMemory: [UInt64: Int32] = [:]
+    /// How processes born inside a user namespace take descriptors; nil
+    /// when the tree has none.
+    var courier: DescriptorCourier?
     /// Descriptors in crtool to close when the restore is over.
     private var localDescriptors: [Int32] = []
     /// Each process's /proc text files, as its descriptors and the path

@@ -42,11 +42,11 @@ final class NamespaceRestorer {
     /// The tree's user namespaces, and the namespaces they own.
     let users: UserNamespaceMaker
 
-    init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement) {
+    init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement) throws {
         self.saved = saved
         self.image = image
         self.cgroups = cgroups
-        users = UserNamespaceMaker(saved)
+        users = try UserNamespaceMaker(saved)
     }
 
     /// The roots of the cgroup namespace `pid` made, if it made one: it
@@ -90,7 +90,7 @@ final class NamespaceRestorer {
                 let path = try users.path(of: kind, id: id, from: inj, prepare: { helper in
                     if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: helper) }
                 })
-                try Self.join(kind, path: path, with: inj, what: "\(kind.rawValue):[\(id)], made inside user:[\(owner)]")
+                try Self.join(kind, path: path, courier: users.courier, with: inj, what: "\(kind.rawValue):[\(id)], made inside user:[\(owner)]")
             } else {
                 if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: process.pid) }
                 try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
@@ -119,7 +119,7 @@ final class NamespaceRestorer {
                     // Its copy inside the user namespace, where the
                     // program can change its mounts as it could.
                     let path = try users.path(of: .mnt, id: id, from: inj)
-                    try Self.join(.mnt, path: path, with: inj, what: "mnt:[\(id)], copied inside user:[\(owner)]")
+                    try Self.join(.mnt, path: path, courier: users.courier, with: inj, what: "mnt:[\(id)], copied inside user:[\(owner)]")
                 }
             }
             if let objects = namespace?.sysvIPC {
@@ -153,7 +153,7 @@ final class NamespaceRestorer {
             if let own {
                 let made = timeNamespacePaths[own] == nil
                 if made { try makeTime(own, by: process.pid, with: inj) }
-                try Self.join(.time, path: timeNamespacePaths[own]!, with: inj, what: "time:[\(own)]")
+                try Self.join(.time, path: timeNamespacePaths[own]!, courier: users.courier, with: inj, what: "time:[\(own)]")
                 // Its maker is in it now, and may make another for its children.
                 if made { timeNamespacePaths[own] = NamespaceKind.time.path(pid: process.pid) }
             } else {
@@ -192,18 +192,18 @@ final class NamespaceRestorer {
     }
 
     private func join(_ kind: NamespaceKind, of pid: Int32, with inj: RemoteSyscall, what: String) throws {
-        try Self.join(kind, path: kind.path(pid: pid), with: inj, what: what)
+        try Self.join(kind, path: kind.path(pid: pid), courier: users.courier, with: inj, what: what)
     }
 
     /// The namespace is opened by crtool and planted through the pidfd
     /// of crtool every process inherits: the process's own /proc may be
     /// that of a PID namespace, where a pid names another process or none.
-    static func join(_ kind: NamespaceKind, path: String, with inj: RemoteSyscall, what: String) throws {
+    static func join(_ kind: NamespaceKind, path: String, courier: DescriptorCourier?, with inj: RemoteSyscall, what: String) throws {
         let pid = inj.memory.pid
         let local = open(path, O_RDONLY | O_CLOEXEC)
         guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
         defer { close(local) }
-        let fd = UInt64(try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, with: inj))
+        let fd = UInt64(try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, courier: courier, with: inj))
         defer { _ = try? inj.call(Syscall.close, fd) }
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
     }

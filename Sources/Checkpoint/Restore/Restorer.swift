@@ -151,7 +151,8 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
-        let namespaces = NamespaceRestorer(plan.namespaces, image: image, cgroups: cgroups)
+        let namespaces = try NamespaceRestorer(plan.namespaces, image: image, cgroups: cgroups)
+        registry.courier = namespaces.users.courier
         let pidNamespaces = PidNamespaceMaker()
         var warnings = earlyWarnings
         do {
@@ -331,9 +332,8 @@ public enum Restorer {
         for process in plan.processes where process.pid != root.pid {
             let parentImage = byPid[process.ppid]!
             let parent = tree.builders[process.ppid]!.inj
-            try pidNamespaces.bearChildren(of: parentImage, in: process.namespaces?.pid, with: parent)
-            let child = try TaskSpawner.spawn(.process, ids: PidNamespaceMaker.ids(process.pid, namespaceIDs: process.namespacePids, madeBy: parentImage),
-                                              in: process.ppid, with: parent)
+            let child = try spawn(process, parent: parentImage, with: parent, namespaces: namespaces, pidNamespaces: pidNamespaces,
+                                  warnings: &warnings)
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
             pidNamespaces.made(process)
@@ -344,9 +344,14 @@ public enum Restorer {
         for zombie in plan.zombies {
             let parentImage = byPid[zombie.ppid]!
             let parent = tree.builders[zombie.ppid]!.inj
-            try pidNamespaces.bearChildren(of: parentImage, in: parentImage.namespaces?.pid, with: parent)
-            let child = try TaskSpawner.spawn(.process, ids: PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage),
-                                              in: zombie.ppid, with: parent)
+            let ids = PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage)
+            let child: Tracee
+            if namespaces.users.bornInside.contains(parentImage.pid) {
+                child = try TaskSpawner.spawnAfterLastPid(.process, ids: ids, in: zombie.ppid, with: parent)
+            } else {
+                try pidNamespaces.bearChildren(of: parentImage, in: parentImage.namespaces?.pid, with: parent)
+                child = try TaskSpawner.spawn(.process, ids: ids, in: zombie.ppid, with: parent)
+            }
             let inj = try TaskSpawner.injector(for: child, forkedFrom: parent)
             if zombie.sid == zombie.pid {
                 try inj.checked("setsid", Syscall.setsid)
@@ -354,6 +359,25 @@ public enum Restorer {
             try inj.checked("PR_SET_NAME", Syscall.prctl, 15, try inj.stage(string: String(zombie.command.prefix(15))))
             try TaskSpawner.exit(child, status: zombie.exitStatus, site: parent.site)
         }
+    }
+
+    /// Makes `process` as a child of `parent`: inside its
+    /// user namespace if it is to be born there (`UserNamespaceMaker`),
+    /// else in the PID namespace it had, with every id given by clone3.
+    private static func spawn(_ process: ProcessImage, parent: ProcessImage, with inj: RemoteSyscall, namespaces: NamespaceRestorer,
+                              pidNamespaces: PidNamespaceMaker, warnings: inout [String]) throws -> Tracee {
+        let ids = PidNamespaceMaker.ids(process.pid, namespaceIDs: process.namespacePids, madeBy: parent)
+        let users = namespaces.users
+        guard users.isBornInside(process) else {
+            try pidNamespaces.bearChildren(of: parent, in: process.namespaces?.pid, with: inj)
+            return try TaskSpawner.spawn(.process, ids: ids, in: process.ppid, with: inj)
+        }
+        if users.bornInside.contains(parent.pid) {
+            let child = try TaskSpawner.spawnAfterLastPid(.process, ids: ids, in: process.ppid, with: inj)
+            users.madeInside(process)
+            return child
+        }
+        return try users.bearFirst(process, from: inj, warnings: &warnings)
     }
 
     private static func adopt(_ process: ProcessImage, leader: Tracee, tree: RestoredTree, plan: RestorePlan, warnings: inout [String]) throws {

@@ -1,0 +1,91 @@
+import Checkpoint
+import Foundation
+import Glibc
+import Ptrace
+import XCTest
+
+/// A PID namespace made inside a user namespace (unshare --user --pid
+/// --fork, the way rootless containers start) comes back inside a user
+/// namespace with the same maps, its processes with their pids in both
+/// PID namespaces, the new PID namespace owned by the new user namespace,
+/// and its proc mounted again: its first process is born inside the user
+/// namespace, and so are that process's children.
+final class UserPidNamespaceTests: EndToEndCase {
+    private let script = BuildProducts.packageRoot + "/fixtures/namespaces/userns.py"
+
+    private func idsAndCapabilities(_ pid: pid_t) -> [String] {
+        let fields = ["Uid:", "Gid:", "Groups:", "CapPrm:", "CapEff:", "CapBnd:"]
+        return (readTextFile("/proc/\(pid)/status") ?? "").split(separator: "\n").map(String.init).filter { line in
+            fields.contains { line.hasPrefix($0) }
+        }
+    }
+
+    private func link(_ path: String) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: path)
+    }
+
+    /// The pids the proc mounted inside shows, seen through the
+    /// process's root in its mount namespace.
+    private func pidsInsideProc(of pid: pid_t) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/proc")) ?? []).compactMap { Int32($0) }.sorted()
+    }
+
+    /// unshare stays outside, in the user namespace, with its children
+    /// born in the PID namespace; inside, bash runs the fixture (three
+    /// threads) into cat, which writes the log: four processes, a pipe
+    /// between two of them, and a proc of the namespace's own.
+    func testAPidNamespaceMadeInsideAUserNamespaceComesBackInsideIt() throws {
+        let unshare = try startProgram("userns-pid", "/usr/bin/unshare",
+                                       ["--user", "--map-root-user", "--pid", "--fork", "--mount", "--mount-proc",
+                                        "/bin/bash", "-c", "python3 \(script) mnt threads | cat"],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let shell = try firstProcess(under: unshare, named: "bash")
+        let inside = ProcessTable.children(of: shell.pid)
+        let python = try XCTUnwrap(inside.first { (readTextFile("/proc/\($0)/cmdline") ?? "").contains("userns.py") })
+        let program = Fixture(name: "userns.py", pid: python, log: unshare.log, stderrPath: unshare.stderrPath)
+        let pids = [unshare.pid, shell.pid] + inside.sorted()
+        XCTAssertEqual(pids.count, 4)
+        let namespacePids = ProcessTable.namespacePids(of: pids)
+        XCTAssertEqual(namespacePids[python]?.count, 4, "the fixture and its three threads")
+        XCTAssertEqual(namespacePids[shell.pid]?.first, [shell.pid, 1])
+        let ids = pids.map(idsAndCapabilities)
+        let maps = ["uid_map", "gid_map", "setgroups"].map { readTextFile("/proc/\(python)/\($0)") }
+        let procInside = pidsInsideProc(of: shell.pid)
+        XCTAssertEqual(procInside, namespacePids.values.compactMap { $0.first?.count == 2 ? $0.first![1] : nil }.sorted())
+        try program.signal(SIGUSR1)
+        XCTAssertEqual(try program.waitFor("powers") { $0.hasPrefix("powers") }.line, "powers host - mount ok link -")
+
+        for round in 1...2 {
+            let image = try checkpoint(unshare)
+            let mark = unshare.lineCount
+            try restore(image, as: unshare)
+            try program.waitForMore("tick", 3, after: mark)
+            XCTAssertEqual(ProcessTable.namespacePids(of: pids), namespacePids, "round \(round): every process and thread has its pids in both namespaces")
+            XCTAssertEqual(ProcessTable.children(of: unshare.pid), [shell.pid], "round \(round): no helper is left behind")
+            XCTAssertEqual(ProcessTable.children(of: shell.pid).sorted(), inside.sorted(), "round \(round)")
+            XCTAssertEqual(pids.map(idsAndCapabilities), ids, "round \(round)")
+            XCTAssertEqual(["uid_map", "gid_map", "setgroups"].map { readTextFile("/proc/\(python)/\($0)") }, maps, "round \(round)")
+
+            let user = try NamespaceKind.user.id(pid: python)
+            let pidNamespace = try NamespaceKind.pid.id(pid: python)
+            XCTAssertNotEqual(user, try NamespaceKind.user.ownID())
+            XCTAssertNotEqual(pidNamespace, try NamespaceKind.pid.ownID())
+            for pid in pids {
+                XCTAssertEqual(try NamespaceKind.user.id(pid: pid), user, "round \(round): pid \(pid)")
+            }
+            XCTAssertEqual(try NamespaceKind.pid.id(pid: unshare.pid), try NamespaceKind.pid.ownID(), "unshare stays in crtool's")
+            XCTAssertEqual(link("/proc/\(unshare.pid)/ns/pid_for_children"), "pid:[\(pidNamespace)]", "round \(round): unshare's children go inside")
+            XCTAssertEqual(try NamespaceKind.ownerID(path: NamespaceKind.pid.path(pid: python), pid: python), user,
+                           "round \(round): the PID namespace belongs to the user namespace")
+            XCTAssertEqual(pidsInsideProc(of: shell.pid), procInside, "round \(round): the proc inside shows the namespace's own pids")
+
+            try program.signal(SIGUSR1)
+            XCTAssertEqual(try program.waitFor("powers", from: mark) { $0.hasPrefix("powers") }.line, "powers host - mount ok link -",
+                           "round \(round): root of its user namespace, it still mounts in its mount namespace")
+            XCTAssertEqual(try program.waitFor("held", from: mark) { $0.hasPrefix("held") }.line, "held 0 0 1", "round \(round)")
+            assertSequence(program, "tick")
+            assertNoFailures(program)
+        }
+    }
+}
