@@ -88,4 +88,54 @@ final class UserPidNamespaceTests: EndToEndCase {
             assertNoFailures(program)
         }
     }
+
+    /// A bubblewrap sandbox, made as flatpak's are: a user, PID and mount
+    /// namespace, its root crtool's bound read-only, a proc of its own
+    /// with parts of crtool's bound on it, a /dev tmpfs with device nodes
+    /// bound in, and a tmpfs. Its first process (bwrap, pid 1) made the
+    /// mount namespace, inside the user namespace: at the restore a
+    /// helper in crtool's user namespace, born in the sandbox's PID
+    /// namespace, makes the mounts, and the sandbox gets the copy made
+    /// inside the user namespace.
+    func testABubblewrapSandboxComesBack() throws {
+        let outside = try startProgram("bwrap", "/usr/bin/bwrap",
+                                       ["--unshare-user", "--unshare-pid", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+                                        "--tmpfs", "/var/tmp", "python3", script, "threads"],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(outside.pid) }
+        let first = try firstProcess(under: outside, named: "bwrap")
+        let python = try XCTUnwrap(ProcessTable.children(of: first.pid).first)
+        let program = Fixture(name: "userns.py", pid: python, log: outside.log, stderrPath: outside.stderrPath)
+        let pids = [outside.pid, first.pid, python]
+        let namespacePids = ProcessTable.namespacePids(of: pids)
+        XCTAssertEqual(namespacePids[python]?.first, [python, 2])
+        XCTAssertEqual(pidsInsideProc(of: python), [1, 2])
+        let mounts = Set(["/proc", "/dev", "/dev/null", "/var/tmp"])
+        func mountPoints(_ pid: pid_t) -> [String] {
+            (readTextFile("/proc/\(pid)/mountinfo") ?? "").split(separator: "\n").map { String($0.split(separator: " ")[4]) }.filter(mounts.contains)
+        }
+        let shown = mountPoints(python)
+
+        let image = try checkpoint(outside)
+        let mark = outside.lineCount
+        try restore(image, as: outside)
+        try program.waitForMore("tick", 3, after: mark)
+        XCTAssertEqual(ProcessTable.namespacePids(of: pids), namespacePids)
+        XCTAssertEqual(ProcessTable.children(of: outside.pid), [first.pid], "no helper is left behind")
+        XCTAssertEqual(ProcessTable.children(of: first.pid), [python])
+        XCTAssertEqual(pidsInsideProc(of: python), [1, 2], "its proc shows its own PID namespace")
+        XCTAssertEqual(mountPoints(python).sorted(), shown.sorted(), "the same mounts, each where it was")
+        var device = stat()
+        XCTAssertEqual(stat("/proc/\(python)/root/dev/null", &device), 0)
+        XCTAssertEqual(device.st_mode & S_IFMT, S_IFCHR)
+        XCTAssertEqual(DeviceNumber(UInt64(device.st_rdev)).description, "1:3")
+        let user = try NamespaceKind.user.id(pid: python)
+        XCTAssertNotEqual(user, try NamespaceKind.user.ownID())
+        XCTAssertEqual(try NamespaceKind.ownerID(path: NamespaceKind.pid.path(pid: python), pid: python), user)
+        XCTAssertEqual(try NamespaceKind.ownerID(path: NamespaceKind.mnt.path(pid: python), pid: python), user)
+        try program.signal(SIGUSR1)
+        XCTAssertEqual(try program.waitFor("held", from: mark) { $0.hasPrefix("held") }.line, "held 0 0 1")
+        assertSequence(program, "tick")
+        assertNoFailures(program)
+    }
 }

@@ -65,8 +65,9 @@ final class NamespaceRestorer {
     }
 
     /// `parent`: the process it was forked from here (nil for the root,
-    /// which starts in crtool's namespaces).
-    func enter(_ process: ProcessImage, parent: ProcessImage?, with inj: RemoteSyscall, warnings: inout [String]) throws {
+    /// which starts in crtool's namespaces), and its injector.
+    func enter(_ process: ProcessImage, parent: ProcessImage?, parentInjector: RemoteSyscall?, with inj: RemoteSyscall,
+               warnings: inout [String]) throws {
         // Made while the process is small: its helper is a copy of it.
         if let user = process.namespaces?.user { _ = try users.path(ofUser: user, from: inj) }
         for kind in NamespaceImage.enteredKinds {
@@ -85,6 +86,11 @@ final class NamespaceRestorer {
                 continue
             }
             let namespace = saved.first { $0.kind == kind && $0.id == id }
+            if kind == .mnt, let parentInjector, let namespace, users.bornInside.contains(process.pid) {
+                try enterMadeOutside(namespace, by: parentInjector, with: inj)
+                madeBy[kind, default: [:]][id] = process.pid
+                continue
+            }
             if let owner = namespace?.owner, kind != .mnt {
                 let cgroups = self.cgroups
                 let path = try users.path(of: kind, id: id, from: inj, prepare: { helper in
@@ -137,6 +143,42 @@ final class NamespaceRestorer {
                 try MountNamespaceMaker.makeProc(m, with: inj)
             }
         }
+    }
+
+    /// A mount namespace for a process born inside its user namespace
+    /// (`UserNamespaceMaker.bearFirst`), which could make from there
+    /// neither the mounts crtool's namespace has nor a device node in a
+    /// tmpfs: a helper of its parent's, still in crtool's user namespace,
+    /// makes them in a namespace of its own, and the copy a helper of its
+    /// makes inside the user namespace is the one the process enters.
+    /// A proc among them shows the PID namespace of the process that
+    /// mounts it: when the process is in another one than its parent
+    /// (the first process of its PID namespace), the helper points its
+    /// children at the process's and the mounts are made by a child of
+    /// the helper's, born there (in crtool's user namespace still).
+    private func enterMadeOutside(_ namespace: NamespaceImage, by parent: RemoteSyscall, with inj: RemoteSyscall) throws {
+        let id = namespace.id
+        let (helper, pidInParent) = try TaskSpawner.spawnHelper(from: parent)
+        defer { try? TaskSpawner.endHelper(helper, pidInParent: pidInParent, parent: parent) }
+        let pid = inj.tracee.pid
+        guard try NamespaceKind.pid.id(pid: pid) != (try NamespaceKind.pid.id(pid: helper.tracee.pid)) else {
+            return try makeOutside(namespace, in: helper, with: inj)
+        }
+        let pidfd = try helper.checked("pidfd_open of pid \(pid)", Syscall.pidfdOpen, UInt64(pid), 0)
+        try helper.checked("pointing its children at the PID namespace of pid \(pid)", Syscall.setns, UInt64(pidfd), NamespaceKind.pid.cloneFlag)
+        try helper.checked("close", Syscall.close, UInt64(pidfd))
+        let (maker, pidInHelper) = try TaskSpawner.spawnHelper(from: helper)
+        defer { try? TaskSpawner.endHelper(maker, pidInParent: pidInHelper, parent: helper) }
+        try makeOutside(namespace, in: maker, with: inj)
+    }
+
+    private func makeOutside(_ namespace: NamespaceImage, in maker: RemoteSyscall, with inj: RemoteSyscall) throws {
+        let id = namespace.id
+        try maker.checked("a mount namespace, as mnt:[\(id)] was", Syscall.unshare, NamespaceKind.mnt.cloneFlag)
+        try MountNamespaceMaker.make(namespace.mounts ?? [], id: id, in: maker.tracee.pid, with: maker)
+        let path = try users.path(of: .mnt, id: id, from: maker)
+        try Self.join(.mnt, path: path, courier: users.courier, with: inj,
+                      what: "mnt:[\(id)], copied inside user:[\(namespace.owner.map(String.init) ?? "?")]")
     }
 
     /// A process is born in the time namespace its parent's children are

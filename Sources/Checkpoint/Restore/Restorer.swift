@@ -326,7 +326,7 @@ public enum Restorer {
         try leader.stepOutOfSyscall()
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
         pidNamespaces.made(root)
-        try namespaces.enter(root, parent: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
+        try namespaces.enter(root, parent: nil, parentInjector: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
         cgroups.place(root, from: cgroups.start(parent: nil, namespaceRoots: namespaces.cgroupRootsMade(by: root.pid)), warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
@@ -337,7 +337,7 @@ public enum Restorer {
             tree.add(child)
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
             pidNamespaces.made(process)
-            try namespaces.enter(process, parent: parentImage, with: tree.builders[process.pid]!.inj, warnings: &warnings)
+            try namespaces.enter(process, parent: parentImage, parentInjector: parent, with: tree.builders[process.pid]!.inj, warnings: &warnings)
             cgroups.place(process, from: cgroups.start(parent: parentImage, namespaceRoots: namespaces.cgroupRootsMade(by: process.pid)),
                           warnings: &warnings)
         }
