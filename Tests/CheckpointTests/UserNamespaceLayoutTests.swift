@@ -62,24 +62,32 @@ final class UserNamespaceLayoutTests: XCTestCase {
     /// too.
     func testAPidNamespaceMadeInsideAUserNamespaceMustBeDirectlyBelowCrtoolsWithItsFirstProcessInside() {
         var (processes, saved) = tree()
+        var parent = processes[0]
+        parent.pid = 99
+        processes[0].ppid = 99
         var second = processes[0].threads[0]
         second.tid = 101
         processes[0].threads.append(second)
         processes[0].namespaces?.pid = 4
         processes[0].namespacePids = [100, 1]
+        processes.insert(parent, at: 0)
         var pid = NamespaceImage(kind: .pid, id: 4)
         pid.owner = user
         saved.append(pid)
         XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "first process inside, threads and all")
 
-        processes[0].namespacePids = [100, 7, 1]
+        processes[1].namespacePids = [100, 7, 1]
         var problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
         XCTAssertEqual(problem?.pid, 100)
         XCTAssertEqual(problem?.field, "namespacePids")
         XCTAssertTrue(problem?.reason.contains("pid:[4] was made inside user:[\(user)] and is not directly below") == true, "\(String(describing: problem))")
 
-        processes[0].namespacePids = [100, 1]
-        processes[0].namespaces?.user = nil
+        processes[1].namespacePids = [100, 1]
+        problem = UserNamespaceLayout.problem(processes: Array(processes.dropFirst()), saved: saved)
+        XCTAssertEqual(problem?.field, "ppid", "the root of the tree")
+        XCTAssertTrue(problem?.reason.contains("checkpoint the process that made the namespace") == true, "\(String(describing: problem))")
+
+        processes[1].namespaces?.user = nil
         problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
         XCTAssertEqual(problem?.field, "namespaces.user")
         XCTAssertTrue(problem?.reason.contains("first process of pid:[4], which user:[\(user)] owns") == true, "\(String(describing: problem))")

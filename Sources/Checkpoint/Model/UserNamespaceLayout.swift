@@ -15,7 +15,8 @@ import Ptrace
 /// at the dump and again at the restore:
 /// - a PID namespace a user namespace owns that is not directly below
 ///   crtool's (crtool can set ns_last_pid only in its own), or whose
-///   first process is outside that user namespace;
+///   first process is outside that user namespace or is the root of the
+///   tree (it is made from its parent);
 /// - a process with more than one thread in a user namespace of the
 ///   tree's and in a PID namespace below crtool's that another user
 ///   namespace owns: its threads are made after it entered, when clone3
@@ -45,8 +46,13 @@ public enum UserNamespaceLayout {
             if let deep = processes.first(where: { $0.namespaces?.pid == n.id && ($0.namespacePids?.count ?? 0) != 2 }) {
                 return Problem(pid: deep.pid, field: "namespacePids", reason: "pid:[\(n.id)] was made inside user:[\(user)] and is not directly below crtool's PID namespace; crtool can make a PID namespace inside a user namespace only there")
             }
-            if let first = processes.first(where: { $0.firstOfPidNamespace == n.id }), first.namespaces?.user != user {
-                return Problem(pid: first.pid, field: "namespaces.user", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and is not in that user namespace; crtool makes such a process inside it")
+            if let first = processes.first(where: { $0.firstOfPidNamespace == n.id }) {
+                if first.namespaces?.user != user {
+                    return Problem(pid: first.pid, field: "namespaces.user", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and is not in that user namespace; crtool makes such a process inside it")
+                }
+                if !processes.contains(where: { $0.pid == first.ppid }) {
+                    return Problem(pid: first.pid, field: "ppid", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and its parent \(first.ppid) is not in the tree; crtool makes such a process from its parent: checkpoint the process that made the namespace (unshare, bwrap) instead")
+                }
             }
         }
         for p in processes {
