@@ -86,7 +86,7 @@ final class NamespaceRestorer {
                 continue
             }
             let namespace = saved.first { $0.kind == kind && $0.id == id }
-            if kind == .mnt, let parentInjector, let namespace, users.bornInside.contains(process.pid) {
+            if kind == .mnt, let parentInjector, let namespace, namespace.owner != nil, users.bornInside.contains(process.pid) {
                 try enterMadeOutside(namespace, by: parentInjector, with: inj)
                 madeBy[kind, default: [:]][id] = process.pid
                 continue
