@@ -86,8 +86,8 @@ final class NamespaceRestorer {
                 continue
             }
             let namespace = saved.first { $0.kind == kind && $0.id == id }
-            if kind == .mnt, let parentInjector, let namespace, namespace.owner != nil, users.bornInside.contains(process.pid) {
-                try enterMadeOutside(namespace, by: parentInjector, with: inj)
+            if kind == .mnt, let parentInjector, let namespace, let owner = namespace.owner, users.bornInside.contains(process.pid) {
+                try enterMadeOutside(namespace, owner: owner, by: parentInjector, with: inj)
                 madeBy[kind, default: [:]][id] = process.pid
                 continue
             }
@@ -156,29 +156,26 @@ final class NamespaceRestorer {
     /// (the first process of its PID namespace), the helper points its
     /// children at the process's and the mounts are made by a child of
     /// the helper's, born there (in crtool's user namespace still).
-    private func enterMadeOutside(_ namespace: NamespaceImage, by parent: RemoteSyscall, with inj: RemoteSyscall) throws {
-        let id = namespace.id
+    private func enterMadeOutside(_ namespace: NamespaceImage, owner: UInt64, by parent: RemoteSyscall, with inj: RemoteSyscall) throws {
         let (helper, pidInParent) = try TaskSpawner.spawnHelper(from: parent)
         defer { try? TaskSpawner.endHelper(helper, pidInParent: pidInParent, parent: parent) }
         let pid = inj.tracee.pid
         guard try NamespaceKind.pid.id(pid: pid) != (try NamespaceKind.pid.id(pid: helper.tracee.pid)) else {
-            return try makeOutside(namespace, in: helper, with: inj)
+            return try makeOutside(namespace, owner: owner, in: helper, with: inj)
         }
-        let pidfd = try helper.checked("pidfd_open of pid \(pid)", Syscall.pidfdOpen, UInt64(pid), 0)
-        try helper.checked("pointing its children at the PID namespace of pid \(pid)", Syscall.setns, UInt64(pidfd), NamespaceKind.pid.cloneFlag)
-        try helper.checked("close", Syscall.close, UInt64(pidfd))
+        try PidNamespaceMaker.enter(pidOf: pid, what: "the PID namespace of pid \(pid)", with: helper)
         let (maker, pidInHelper) = try TaskSpawner.spawnHelper(from: helper)
         defer { try? TaskSpawner.endHelper(maker, pidInParent: pidInHelper, parent: helper) }
-        try makeOutside(namespace, in: maker, with: inj)
+        try makeOutside(namespace, owner: owner, in: maker, with: inj)
     }
 
-    private func makeOutside(_ namespace: NamespaceImage, in maker: RemoteSyscall, with inj: RemoteSyscall) throws {
+    private func makeOutside(_ namespace: NamespaceImage, owner: UInt64, in maker: RemoteSyscall, with inj: RemoteSyscall) throws {
         let id = namespace.id
         try maker.checked("a mount namespace, as mnt:[\(id)] was", Syscall.unshare, NamespaceKind.mnt.cloneFlag)
         try MountNamespaceMaker.make(namespace.mounts ?? [], id: id, in: maker.tracee.pid, with: maker)
         let path = try users.path(of: .mnt, id: id, from: maker)
         try Self.join(.mnt, path: path, courier: users.courier, with: inj,
-                      what: "mnt:[\(id)], copied inside user:[\(namespace.owner.map(String.init) ?? "?")]")
+                      what: "mnt:[\(id)], copied inside user:[\(owner)]")
     }
 
     /// A process is born in the time namespace its parent's children are

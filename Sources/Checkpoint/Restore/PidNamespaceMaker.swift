@@ -47,14 +47,14 @@ final class PidNamespaceMaker {
         if namespace == own {
             // Its own pid as it sees itself: the only one it can name in
             // a namespace of its own.
-            try enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj)
+            try Self.enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj)
         } else if let namespace, let first = firstProcess[namespace] {
             // The layout keeps a namespace directly inside its parent's:
             // the parent numbers the first process by its pid there.
             let seen = first[min(Self.depth(of: parent), first.count - 1)]
-            try enter(pidOf: seen, what: "pid:[\(namespace)] of pid \(first[0])", with: inj)
+            try Self.enter(pidOf: seen, what: "pid:[\(namespace)] of pid \(first[0])", with: inj)
         } else if let namespace {
-            if current != own { try enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj) }
+            if current != own { try Self.enter(pidOf: inj.tracee.ownIDs.pid, what: "its own PID namespace", with: inj) }
             try inj.checked("a PID namespace for its child, as pid:[\(namespace)] was", Syscall.unshare, NamespaceKind.pid.cloneFlag)
         }
         childrenIn[parent.pid] = namespace == own ? nil : namespace
@@ -68,7 +68,7 @@ final class PidNamespaceMaker {
 
     /// setns on a pidfd of the process the target numbers `pid`: its
     /// children are then born in that process's PID namespace.
-    private func enter(pidOf pid: Int32, what: String, with inj: RemoteSyscall) throws {
+    static func enter(pidOf pid: Int32, what: String, with inj: RemoteSyscall) throws {
         let fd = try inj.checked("pidfd_open of pid \(pid)", Syscall.pidfdOpen, UInt64(pid), 0)
         defer { _ = try? inj.call(Syscall.close, UInt64(fd)) }
         try inj.checked("pointing its children at \(what)", Syscall.setns, UInt64(fd), NamespaceKind.pid.cloneFlag)

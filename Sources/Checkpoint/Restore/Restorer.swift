@@ -344,14 +344,9 @@ public enum Restorer {
         for zombie in plan.zombies {
             let parentImage = byPid[zombie.ppid]!
             let parent = tree.builders[zombie.ppid]!.inj
-            let ids = PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage)
-            let child: Tracee
-            if namespaces.users.bornInside.contains(parentImage.pid) {
-                child = try TaskSpawner.spawnAfterLastPid(.process, ids: ids, in: zombie.ppid, with: parent)
-            } else {
-                try pidNamespaces.bearChildren(of: parentImage, in: parentImage.namespaces?.pid, with: parent)
-                child = try TaskSpawner.spawn(.process, ids: ids, in: zombie.ppid, with: parent)
-            }
+            let child = try spawnChild(ids: PidNamespaceMaker.ids(zombie.pid, namespaceIDs: zombie.namespacePids, madeBy: parentImage),
+                                       in: parentImage.namespaces?.pid, of: parentImage, with: parent, namespaces: namespaces,
+                                       pidNamespaces: pidNamespaces)
             let inj = try TaskSpawner.injector(for: child, forkedFrom: parent)
             if zombie.sid == zombie.pid {
                 try inj.checked("setsid", Syscall.setsid)
@@ -366,18 +361,26 @@ public enum Restorer {
     /// else in the PID namespace it had, with every id given by clone3.
     private static func spawn(_ process: ProcessImage, parent: ProcessImage, with inj: RemoteSyscall, namespaces: NamespaceRestorer,
                               pidNamespaces: PidNamespaceMaker, warnings: inout [String]) throws -> Tracee {
-        let ids = PidNamespaceMaker.ids(process.pid, namespaceIDs: process.namespacePids, madeBy: parent)
         let users = namespaces.users
-        guard users.isBornInside(process) else {
-            try pidNamespaces.bearChildren(of: parent, in: process.namespaces?.pid, with: inj)
-            return try TaskSpawner.spawn(.process, ids: ids, in: process.ppid, with: inj)
+        if users.isBornInside(process), !users.bornInside.contains(parent.pid) {
+            return try users.bearFirst(process, from: inj, warnings: &warnings)
         }
-        if users.bornInside.contains(parent.pid) {
-            let child = try TaskSpawner.spawnAfterLastPid(.process, ids: ids, in: process.ppid, with: inj)
-            users.madeInside(process)
-            return child
+        let child = try spawnChild(ids: PidNamespaceMaker.ids(process.pid, namespaceIDs: process.namespacePids, madeBy: parent),
+                                   in: process.namespaces?.pid, of: parent, with: inj, namespaces: namespaces, pidNamespaces: pidNamespaces)
+        if users.bornInside.contains(parent.pid) { users.madeInside(process) }
+        return child
+    }
+
+    /// A child (a process or a zombie) of `parent`, in PID namespace
+    /// `namespace`: from a parent born inside its user namespace, with
+    /// its pid in crtool's namespace through ns_last_pid.
+    private static func spawnChild(ids: TaskSpawner.IDs, in namespace: UInt64?, of parent: ProcessImage, with inj: RemoteSyscall,
+                                   namespaces: NamespaceRestorer, pidNamespaces: PidNamespaceMaker) throws -> Tracee {
+        if namespaces.users.bornInside.contains(parent.pid) {
+            return try TaskSpawner.spawnAfterLastPid(.process, ids: ids, in: parent.pid, with: inj)
         }
-        return try users.bearFirst(process, from: inj, warnings: &warnings)
+        try pidNamespaces.bearChildren(of: parent, in: namespace, with: inj)
+        return try TaskSpawner.spawn(.process, ids: ids, in: parent.pid, with: inj)
     }
 
     private static func adopt(_ process: ProcessImage, leader: Tracee, tree: RestoredTree, plan: RestorePlan, warnings: inout [String]) throws {

@@ -30,13 +30,10 @@ enum TaskSpawner {
             flags = 0
             exitSignal = UInt64(SIGCHLD)
         }
-        // set_tid: the innermost namespace's first.
-        let tidArray = try inj.stage(ids.all.reversed().flatMap { [UInt8].le(UInt32(bitPattern: $0)) } + [UInt8].le(UInt32(0)), at: 512)
-        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, UInt64(ids.all.count))
-        let argsAddress = try inj.stage(args, at: 0)
+        let args = try stageCloneArgs(flags: flags, exitSignal: exitSignal, setTid: ids.all.reversed(), with: inj)
         var r: Int64 = 0
         try PidAvailability.retryWhileLingering(id) {
-            r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
+            r = try inj.call(Syscall.clone3, args.address, args.size)
             return r == -Int64(EEXIST)
         }
         let what = description(kind, id, of: owner)
@@ -111,17 +108,14 @@ enum TaskSpawner {
     static func spawnOnceAfterLastPid(_ kind: Kind, ids: IDs, in owner: Int32, with inj: RemoteSyscall, extraFlags: UInt64 = 0,
                                       reapedBy reaper: RemoteSyscall) throws -> (task: Tracee?, made: [Int32]) {
         let id = ids.all[0]
-        let inner = Array(ids.all.dropFirst().reversed())
-        let tidArray = inner.isEmpty ? 0 : try inj.stage(inner.flatMap { [UInt8].le(UInt32(bitPattern: $0)) }, at: 512)
         let flags = (kind == .thread ? threadFlags : 0) | extraFlags
         // A child of the caller's parent takes the caller's exit signal:
         // clone3 refuses one of its own.
         let exitSignal = kind == .thread || extraFlags & cloneParent != 0 ? 0 : UInt64(SIGCHLD)
-        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, UInt64(inner.count))
-        let argsAddress = try inj.stage(args, at: 0)
+        let args = try stageCloneArgs(flags: flags, exitSignal: exitSignal, setTid: ids.all.dropFirst().reversed(), with: inj)
         let what = description(kind, id, of: owner)
         try LocalFile.writeControl("\(id - 1)", to: lastPidFile, pid: owner)
-        let r = try inj.call(Syscall.clone3, argsAddress, UInt64(args.count))
+        let r = try inj.call(Syscall.clone3, args.address, args.size)
         if r < 0 { throw CheckpointError("cannot create \(what): \(ErrnoNames.name(Int32(-r)))") }
         let made = inj.takeNewTasks()
         for other in made where other != id {
@@ -137,6 +131,15 @@ enum TaskSpawner {
     }
 
     static let cloneParent: UInt64 = 0x8000
+
+    /// Stages clone3's struct clone_args (and its set_tid array, the
+    /// innermost namespace's id first) in `inj`'s scratch area.
+    private static func stageCloneArgs(flags: UInt64, exitSignal: UInt64, setTid: [Int32],
+                                       with inj: RemoteSyscall) throws -> (address: UInt64, size: UInt64) {
+        let tidArray = setTid.isEmpty ? 0 : try inj.stage(setTid.flatMap { [UInt8].le(UInt32(bitPattern: $0)) }, at: 512)
+        let args = [UInt8].le(flags, 0, 0, 0, exitSignal, 0, 0, 0, tidArray, UInt64(setTid.count))
+        return (try inj.stage(args, at: 0), UInt64(args.count))
+    }
 
     private static func description(_ kind: Kind, _ id: Int32, of owner: Int32) -> String {
         kind == .thread ? "thread \(id) of pid \(owner)" : "process \(id) as a child of \(owner)"
@@ -158,8 +161,8 @@ enum TaskSpawner {
     /// user namespace), and discarded with `endHelper` before the restore
     /// makes anything else: no pid of the image can be taken meanwhile.
     static func spawnHelper(from inj: RemoteSyscall) throws -> (inj: RemoteSyscall, pidInParent: Int32) {
-        let args = [UInt8].le(0, 0, 0, 0, UInt64(SIGCHLD), 0, 0, 0, 0, 0)
-        let r = try inj.call(Syscall.clone3, try inj.stage(args, at: 0), UInt64(args.count))
+        let args = try stageCloneArgs(flags: 0, exitSignal: UInt64(SIGCHLD), setTid: [], with: inj)
+        let r = try inj.call(Syscall.clone3, args.address, args.size)
         let owner = inj.tracee.pid
         guard r > 0 else { throw CheckpointError("cannot fork a helper from pid \(owner): \(ErrnoNames.name(Int32(-r)))") }
         let created = inj.takeNewTasks()
