@@ -125,12 +125,4 @@ final class UserNamespaceLayoutTests: XCTestCase {
         processes[0].namespaces?.timeForChildren = nil
         XCTAssertNil(UserNamespaceLayout.problem(processes: processes, saved: saved), "one it entered")
     }
-
-    func testAMountNamespaceWithARootOfItsOwnInsideAUserNamespaceIsNamed() {
-        var (processes, saved) = tree()
-        saved[2].mounts![0].origin = .fresh
-        let problem = UserNamespaceLayout.problem(processes: processes, saved: saved)
-        XCTAssertEqual(problem?.field, "namespaces.mnt")
-        XCTAssertEqual(problem?.pid, 100)
-    }
 }

@@ -138,4 +138,37 @@ final class UserPidNamespaceTests: EndToEndCase {
         assertSequence(program, "tick")
         assertNoFailures(program)
     }
+
+    /// A container made inside a user namespace (unshare --user --pid
+    /// --fork --mount, then pivot_root into a root of its own, as rootless
+    /// runtimes make one), dumped from unshare: its mounts are made in
+    /// crtool's user namespace and copied inside; its proc, which a
+    /// process inside could mount only while another was in full view,
+    /// is made by a helper born in its PID namespace and put in place by
+    /// its first process.
+    func testAContainerRootMadeInsideAUserNamespaceComesBack() throws {
+        let container = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let setup = (container.entering + ["exec python3 \(container.fixture) /tmp"]).joined(separator: " && ")
+        let unshare = try startProgram("userns-container", "/bin/sh", ["-c", "cd / && exec \"$0\" \"$@\"", "/usr/bin/unshare",
+                                       "--user", "--map-root-user", "--pid", "--fork", "--mount", "--propagation", "private", "/bin/sh", "-c", setup],
+                                       isReady: { $0.hasPrefix("tick") })
+        defer { try? stopTree(unshare.pid) }
+        let program = try firstProcess(under: unshare, named: "python3")
+        try unshare.waitFor("tick", atLeast: 2)
+        let mounts = try mountView(of: program.pid)
+        XCTAssertEqual(mounts.first?.hasPrefix("/ ext4 "), true, "its root is the directory bound there: \(mounts)")
+        XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc proc ") }, "\(mounts)")
+        XCTAssertEqual(pidsInsideProc(of: program.pid), [1])
+
+        let image = try checkpoint(unshare)
+        try restoreAndWatch(image, as: unshare)
+        XCTAssertEqual(try mountView(of: program.pid), mounts)
+        XCTAssertEqual(pidsInsideProc(of: program.pid), [1], "its proc shows its own PID namespace")
+        XCTAssertEqual(ProcessTable.children(of: unshare.pid), [program.pid], "no helper is left behind")
+        let user = try NamespaceKind.user.id(pid: program.pid)
+        XCTAssertNotEqual(user, try NamespaceKind.user.ownID())
+        for kind in [NamespaceKind.pid, .mnt] {
+            XCTAssertEqual(try NamespaceKind.ownerID(path: kind.path(pid: program.pid), pid: program.pid), user, "\(kind)")
+        }
+    }
 }

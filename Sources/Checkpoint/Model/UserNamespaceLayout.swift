@@ -23,11 +23,7 @@ import Ptrace
 ///   takes ids only in PID namespaces its own user namespace owns;
 /// - a time namespace a user namespace owns made by a process only for
 ///   its children (unshare --time --fork): setns, the one way into it
-///   from outside, moves the caller too;
-/// - a mount namespace a user namespace owns that has a root of its own
-///   (pivot_root): its mounts come from a copy made inside the user
-///   namespace, where they are locked together and crtool's cannot be
-///   taken off them.
+///   from outside, moves the caller too.
 public enum UserNamespaceLayout {
     public struct Problem: Equatable, Sendable {
         public var pid: Int32
@@ -64,10 +60,6 @@ public enum UserNamespaceLayout {
             if let time = p.namespaces?.timeForChildren, let user = owner(.time, time) {
                 return Problem(pid: p.pid, field: "namespaces.timeForChildren", reason: "its children are born in time:[\(time)], which user:[\(user)] owns and which it did not enter itself; crtool can give a process a time namespace made inside a user namespace only by entering it")
             }
-        }
-        for n in saved where n.kind == .mnt && n.owner != nil && n.mounts?.first?.origin != .host {
-            let maker = processes.first { $0.namespaces?.mnt == n.id }?.pid ?? 0
-            return Problem(pid: maker, field: "namespaces.mnt", reason: "mnt:[\(n.id)] has a root of its own (pivot_root) and user:[\(n.owner!)] owns it; crtool cannot yet make such a namespace inside a user namespace")
         }
         return nil
     }

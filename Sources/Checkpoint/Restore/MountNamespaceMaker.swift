@@ -101,9 +101,30 @@ enum MountNamespaceMaker {
     static func makeProc(_ m: SavedMount, with inj: RemoteSyscall) throws {
         let fd = try mountFresh(m, at: m.mountPoint, with: inj)
         defer { _ = try? inj.call(Syscall.close, fd) }
+        try setPropagation(m, on: fd, with: inj)
+    }
+
+    private static func setPropagation(_ m: SavedMount, on fd: UInt64, with inj: RemoteSyscall) throws {
         for call in MountPropagationCall.calls(for: Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))) {
             try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
         }
+    }
+
+    /// A copy of the proc `m` made anew at its place by `inj`, detached
+    /// and with its flags, for `place` in another mount namespace.
+    static func detachedFresh(_ m: SavedMount, with inj: RemoteSyscall) throws -> UInt64 {
+        let fd = try mountFresh(m, at: m.mountPoint, with: inj)
+        defer { _ = try? inj.call(Syscall.close, fd) }
+        return try take(m.mountPoint, for: m, with: inj)
+    }
+
+    /// Puts the detached mount `fd` (`detachedFresh`, whose copy kept the
+    /// flags) at `m`'s place, with its propagation, and closes it.
+    static func place(_ m: SavedMount, detached fd: UInt64, with inj: RemoteSyscall) throws {
+        defer { _ = try? inj.call(Syscall.close, fd) }
+        try inj.checked("putting the \(m.fsType) made for \(m.mountPoint) in place", Syscall.moveMount, fd, try inj.stage(string: "", at: first),
+                        atFDCWD, try inj.stage(string: m.mountPoint, at: second), moveMountFromEmptyPath)
+        try setPropagation(m, on: fd, with: inj)
     }
 
     /// A file system made anew at `path` (its place, or where it is put

@@ -140,8 +140,32 @@ final class NamespaceRestorer {
         }
         if let pidNamespace = process.firstOfPidNamespace, let mnt = process.namespaces?.mnt {
             for m in saved.first(where: { $0.kind == .mnt && $0.id == mnt })?.mounts ?? [] where m.pidNamespace == pidNamespace {
-                try MountNamespaceMaker.makeProc(m, with: inj)
+                if let parentInjector, users.bornInside.contains(process.pid) {
+                    try makeProcOutside(m, by: parentInjector, for: inj)
+                } else {
+                    try MountNamespaceMaker.makeProc(m, with: inj)
+                }
             }
+        }
+    }
+
+    /// A proc for the first process of a PID namespace born inside its
+    /// user namespace: from there the kernel lets it mount one only while
+    /// another proc is in full view in its mount namespace, which a
+    /// namespace with a root of its own (pivot_root) no longer has. A
+    /// helper of its parent's, in crtool's user namespace and born in the
+    /// process's PID namespace (`withHelperBornBeside`), mounts the proc
+    /// in a mount namespace of its own; the process puts a detached copy
+    /// of it in place (move_mount).
+    private func makeProcOutside(_ m: SavedMount, by parent: RemoteSyscall, for inj: RemoteSyscall) throws {
+        let pid = inj.tracee.pid
+        try Self.withHelperBornBeside(pid, from: parent) { maker in
+            try maker.checked("a mount namespace to mount a proc for pid \(pid) in", Syscall.unshare, NamespaceKind.mnt.cloneFlag)
+            let made = try MountNamespaceMaker.detachedFresh(m, with: maker)
+            let local = try PidFD(pid: maker.tracee.pid).duplicate(Int32(made))
+            defer { close(local) }
+            let fd = try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, courier: users.courier, with: inj)
+            try MountNamespaceMaker.place(m, detached: UInt64(fd), with: inj)
         }
     }
 
@@ -152,21 +176,29 @@ final class NamespaceRestorer {
     /// makes them in a namespace of its own, and the copy a helper of its
     /// makes inside the user namespace is the one the process enters.
     /// A proc among them shows the PID namespace of the process that
-    /// mounts it: when the process is in another one than its parent
-    /// (the first process of its PID namespace), the helper points its
-    /// children at the process's and the mounts are made by a child of
-    /// the helper's, born there (in crtool's user namespace still).
+    /// mounts it, so the helper is born in the process's
+    /// (`withHelperBornBeside`).
     private func enterMadeOutside(_ namespace: NamespaceImage, owner: UInt64, by parent: RemoteSyscall, with inj: RemoteSyscall) throws {
+        try Self.withHelperBornBeside(inj.tracee.pid, from: parent) { maker in
+            try makeOutside(namespace, owner: owner, in: maker, with: inj)
+        }
+    }
+
+    /// Runs `body` with a helper forked from `parent`, still in crtool's
+    /// user namespace, in the PID namespace of the process `pid`: when
+    /// that is not its parent's (the first process of its PID
+    /// namespace), the helper points its children at the process's and
+    /// the one run is a child of the helper's, born there.
+    private static func withHelperBornBeside(_ pid: Int32, from parent: RemoteSyscall, _ body: (RemoteSyscall) throws -> Void) throws {
         let (helper, pidInParent) = try TaskSpawner.spawnHelper(from: parent)
         defer { try? TaskSpawner.endHelper(helper, pidInParent: pidInParent, parent: parent) }
-        let pid = inj.tracee.pid
         guard try NamespaceKind.pid.id(pid: pid) != (try NamespaceKind.pid.id(pid: helper.tracee.pid)) else {
-            return try makeOutside(namespace, owner: owner, in: helper, with: inj)
+            return try body(helper)
         }
         try PidNamespaceMaker.enter(pidOf: pid, what: "the PID namespace of pid \(pid)", with: helper)
         let (maker, pidInHelper) = try TaskSpawner.spawnHelper(from: helper)
         defer { try? TaskSpawner.endHelper(maker, pidInParent: pidInHelper, parent: helper) }
-        try makeOutside(namespace, owner: owner, in: maker, with: inj)
+        try body(maker)
     }
 
     private func makeOutside(_ namespace: NamespaceImage, owner: UInt64, in maker: RemoteSyscall, with inj: RemoteSyscall) throws {

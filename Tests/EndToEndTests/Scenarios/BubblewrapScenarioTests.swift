@@ -19,6 +19,18 @@ final class BubblewrapScenarioTests: EndToEndCase {
     static let bwrap = "/usr/bin/bwrap"
 
     func testASandboxWithATmpfsRootComesBack() throws {
+        try assertSandboxWithATmpfsRootComesBack(userNamespace: false)
+    }
+
+    /// The same sandbox in a user namespace of its own (--unshare-user),
+    /// which owns its other namespaces: its mounts are made in crtool's
+    /// user namespace and copied inside, and its namespaces belong to the
+    /// new user namespace.
+    func testASandboxWithATmpfsRootInAUserNamespaceComesBack() throws {
+        try assertSandboxWithATmpfsRootComesBack(userNamespace: true)
+    }
+
+    private func assertSandboxWithATmpfsRootComesBack(userNamespace: Bool) throws {
         try requirePrograms(Self.bwrap, from: "Debian's bubblewrap")
         let python = try BuildProducts.requirePython3()
         let fixture = BuildProducts.packageRoot + "/fixtures/namespaces/tmpfsfiles.py"
@@ -27,8 +39,7 @@ final class BubblewrapScenarioTests: EndToEndCase {
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", scratch.path, scratch.path,
             "--ro-bind", fixture, "/app/tmpfsfiles.py",
             "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-net", "--unshare-cgroup", "--hostname", "crtool-bwrap",
-            python, "/app/tmpfsfiles.py", "/tmp",
-        ], isReady: { $0.hasPrefix("tick") })
+        ] + (userNamespace ? ["--unshare-user"] : []) + [python, "/app/tmpfsfiles.py", "/tmp"], isReady: { $0.hasPrefix("tick") })
         defer { try? stopTree(sandbox.pid) }
         guard let program = ProcessTable.descendants(of: sandbox.pid).first(where: { (readTextFile("/proc/\($0)/cmdline") ?? "").contains("tmpfsfiles") }) else {
             throw HarnessError("bwrap started no program")
@@ -45,6 +56,13 @@ final class BubblewrapScenarioTests: EndToEndCase {
         XCTAssertEqual(try ProcFile.link("/proc/\(program)/root/bin"), "usr/bin", "the root holds what bwrap made in it")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("crtool-root-") }, [],
                        "the directory the root was put together on is gone")
+        let user = try NamespaceKind.user.id(pid: program)
+        XCTAssertEqual(user != (try NamespaceKind.user.ownID()), userNamespace)
+        if userNamespace {
+            for kind in [NamespaceKind.pid, .mnt, .uts, .ipc, .net, .cgroup] {
+                XCTAssertEqual(try NamespaceKind.ownerID(path: kind.path(pid: program), pid: program), user, "\(kind) belongs to its user namespace")
+            }
+        }
     }
 
     func testATmuxServerInASandboxKeepsItsPanes() throws {
