@@ -139,6 +139,47 @@ final class UserPidNamespaceTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// The first process of such a namespace dumped alone, as a container's
+    /// pid 1 is once its runtime has left: the root of the tree, its
+    /// parent not in it. It is born inside from a stand-in for its parent,
+    /// which is gone once the restore is done, and comes back with its
+    /// threads, each with its ids in both namespaces.
+    func testTheFirstProcessOfSuchANamespaceComesBackAsTheRoot() throws {
+        let unshare = try startProgram("userns-root", "/usr/bin/unshare",
+                                       ["--user", "--map-root-user", "--pid", "--fork", "python3", script, "threads"],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let first = try firstProcess(under: unshare, named: "python3")
+        let program = Fixture(name: "userns.py", pid: first.pid, log: unshare.log, stderrPath: unshare.stderrPath)
+        let namespacePids = ProcessTable.namespacePids(of: [first.pid])
+        XCTAssertEqual(namespacePids[first.pid]?.count, 4, "the fixture and its three threads")
+        XCTAssertEqual(namespacePids[first.pid]?.first, [first.pid, 1])
+        let maps = ["uid_map", "gid_map", "setgroups"].map { readTextFile("/proc/\(first.pid)/\($0)") }
+        let ids = idsAndCapabilities(first.pid)
+
+        // Not a child of the harness: unshare reaps it.
+        let image = try scratch.newDirectory("image")
+        let dumped = try crtool(["dump", "-t", "\(first.pid)", "-D", image])
+        XCTAssertTrue(dumped.succeeded, "\(dumped)")
+        try waitUntilFree(first.pid)
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 3, after: mark)
+        XCTAssertEqual(ProcessTable.namespacePids(of: [first.pid]), namespacePids, "every thread has its ids in both namespaces")
+        XCTAssertEqual(ProcessTable.stat(first.pid)?.ppid, getpid(), "crtool's child, left to the harness: the stand-in is gone")
+        XCTAssertEqual(ProcessTable.children(of: first.pid), [], "no helper is left behind")
+        XCTAssertEqual(idsAndCapabilities(first.pid), ids)
+        XCTAssertEqual(["uid_map", "gid_map", "setgroups"].map { readTextFile("/proc/\(first.pid)/\($0)") }, maps)
+        let user = try NamespaceKind.user.id(pid: first.pid)
+        XCTAssertNotEqual(user, try NamespaceKind.user.ownID())
+        XCTAssertEqual(try NamespaceKind.ownerID(path: NamespaceKind.pid.path(pid: first.pid), pid: first.pid), user,
+                       "the PID namespace belongs to the user namespace")
+        try program.signal(SIGUSR1)
+        XCTAssertEqual(try program.waitFor("held", from: mark) { $0.hasPrefix("held") }.line, "held 0 0 1")
+        assertSequence(program, "tick")
+        assertNoFailures(program)
+    }
+
     /// A container made inside a user namespace (unshare --user --pid
     /// --fork --mount, then pivot_root into a root of its own, as rootless
     /// runtimes make one), dumped from unshare: its mounts are made in

@@ -7,7 +7,8 @@ import Ptrace
 /// children are made from crtool's, where all of that is allowed
 /// (`UserNamespaceMaker`). The first process of a PID namespace a user
 /// namespace owns is the exception: the kernel shows the namespace to no
-/// one until it has that process, so it is born inside, and so are its
+/// one until it has that process, so it is born inside (from its parent,
+/// or for the tree's root from a stand-in for it), and so are its
 /// descendants; crtool gives them their descriptors by message
 /// (`DescriptorCourier`) and their pids in its own PID namespace through
 /// ns_last_pid (`TaskSpawner.spawnAfterLastPid`), the one namespace whose
@@ -15,8 +16,7 @@ import Ptrace
 /// at the dump and again at the restore:
 /// - a PID namespace a user namespace owns that is not directly below
 ///   crtool's (crtool can set ns_last_pid only in its own), or whose
-///   first process is outside that user namespace or is the root of the
-///   tree (it is made from its parent);
+///   first process is outside that user namespace;
 /// - a process with more than one thread in a user namespace of the
 ///   tree's and in a PID namespace below crtool's that another user
 ///   namespace owns: its threads are made after it entered, when clone3
@@ -45,9 +45,6 @@ public enum UserNamespaceLayout {
             if let first = processes.first(where: { $0.firstOfPidNamespace == n.id }) {
                 if first.namespaces?.user != user {
                     return Problem(pid: first.pid, field: "namespaces.user", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and is not in that user namespace; crtool makes such a process inside it")
-                }
-                if !processes.contains(where: { $0.pid == first.ppid }) {
-                    return Problem(pid: first.pid, field: "ppid", reason: "it is the first process of pid:[\(n.id)], which user:[\(user)] owns, and its parent \(first.ppid) is not in the tree; crtool makes such a process from its parent: checkpoint the process that made the namespace (unshare, bwrap) instead")
                 }
             }
         }

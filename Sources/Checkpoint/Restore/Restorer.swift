@@ -297,36 +297,25 @@ public enum Restorer {
     static func createTree(_ plan: RestorePlan, tree: RestoredTree, options: RestoreOptions, cgroups: CgroupPlacement,
                            namespaces: NamespaceRestorer, pidNamespaces: PidNamespaceMaker, warnings: inout [String]) throws {
         let root = plan.root
-        var spawned: GatedProcess?
         // Every process made inherits it at 3, until its files are made
         // (CrtoolPidFD): one in a PID namespace of its own cannot name
         // crtool to open it. A root in a PID namespace of its own is that
         // namespace's first process (PidNamespaceLayout).
         let crtool = try PidFD(pid: getpid())
-        try PidAvailability.retryWhileLingering(root.pid) {
-            do {
-                spawned = try GatedProcess.spawn(pid: root.pid, newPidNamespace: root.namespaces?.pid != nil, executable: options.stubPath,
-                                                 arguments: [], handing: crtool.fd)
-                return false
-            } catch let e as SystemError where e.errno == EEXIST {
-                return true
-            }
+        // A root born inside its user namespace is made from a stand-in
+        // for its parent, which ends once the root has its namespaces.
+        let standIn = namespaces.users.isBornInside(root) ? try StandInParent(stub: options.stubPath, handing: crtool.fd) : nil
+        defer { standIn?.end() }
+        if let standIn {
+            let leader = try namespaces.users.bearFirst(root, from: standIn.inj, warnings: &warnings)
+            tree.add(leader)
+            try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
+        } else {
+            try spawnRoot(root, handing: crtool, tree: tree, plan: plan, options: options, warnings: &warnings)
         }
-        guard let gate = spawned else {
-            throw CheckpointError("cannot create process \(root.pid): EEXIST\(PidAvailability.groupOrSessionHolding(root.pid))")
-        }
-        tree.gate = gate
-        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill, .suspendSeccomp])
-        tree.add(leader)
-        try gate.open()
-        let stop = try leader.waitStop()
-        guard case .event(.exec, _) = stop else {
-            throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
-        }
-        try leader.stepOutOfSyscall()
-        try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
         pidNamespaces.made(root)
-        try namespaces.enter(root, parent: nil, parentInjector: nil, with: tree.builders[root.pid]!.inj, warnings: &warnings)
+        try namespaces.enter(root, parent: nil, parentInjector: standIn?.inj, with: tree.builders[root.pid]!.inj, warnings: &warnings)
+        standIn?.end()
         cgroups.place(root, from: cgroups.start(parent: nil, namespaceRoots: namespaces.cgroupRootsMade(by: root.pid)), warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
@@ -354,6 +343,35 @@ public enum Restorer {
             try inj.checked("PR_SET_NAME", Syscall.prctl, 15, try inj.stage(string: String(zombie.command.prefix(15))))
             try TaskSpawner.exit(child, status: zombie.exitStatus, site: parent.site)
         }
+    }
+
+    /// The root made by crtool, with its pid (and pid 1 of a PID
+    /// namespace of its own when it had one), gated until crtool traces it.
+    private static func spawnRoot(_ root: ProcessImage, handing crtool: PidFD, tree: RestoredTree, plan: RestorePlan, options: RestoreOptions,
+                                  warnings: inout [String]) throws {
+        var spawned: GatedProcess?
+        try PidAvailability.retryWhileLingering(root.pid) {
+            do {
+                spawned = try GatedProcess.spawn(pid: root.pid, newPidNamespace: root.namespaces?.pid != nil, executable: options.stubPath,
+                                                 arguments: [], handing: crtool.fd)
+                return false
+            } catch let e as SystemError where e.errno == EEXIST {
+                return true
+            }
+        }
+        guard let gate = spawned else {
+            throw CheckpointError("cannot create process \(root.pid): EEXIST\(PidAvailability.groupOrSessionHolding(root.pid))")
+        }
+        tree.gate = gate
+        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill, .suspendSeccomp])
+        tree.add(leader)
+        try gate.open()
+        let stop = try leader.waitStop()
+        guard case .event(.exec, _) = stop else {
+            throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
+        }
+        try leader.stepOutOfSyscall()
+        try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
     }
 
     /// Makes `process` as a child of `parent`: inside its

@@ -26,17 +26,8 @@ final class RuncScenarioTests: EndToEndCase {
         let id = "crtool-test-\(getpid())"
         let merged = try overlay(on: root.path)
         try writeSpec(in: bundle, root: root, at: merged)
-        let started = scratch.newPath("container")
-        let run = try runCommand(Self.runc, ["run", "--detach", "--bundle", bundle, "--pid-file", bundle + "/pid", id],
-                                 outputPrefix: started, timeout: 30)
-        addTeardownBlock { [unowned self] in
-            _ = try? runCommand(Self.runc, ["delete", "--force", id], outputPrefix: self.scratch.newPath("delete"), timeout: 30)
-        }
-        XCTAssertTrue(run.succeeded, "\(run)")
-        guard let pid = pid_t((readTextFile(bundle + "/pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw HarnessError("runc wrote no pid file: \(run)")
-        }
-        let program = Fixture(name: "runc", pid: pid, log: LogFile(path: started + ".stdout"), stderrPath: started + ".stderr")
+        let program = try runDetached(bundle: bundle, id: id)
+        let pid = program.pid
         defer { try? stopTree(pid) }
         try program.waitFor("tick", atLeast: 2)
         let mounts = try mountView(of: pid)
@@ -75,6 +66,44 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(access("/proc/\(pid)/root/dev/pts/0", F_OK), 0)
     }
 
+    /// A container runc made in a user namespace of its own, from its
+    /// rootless spec (user, PID, mount, UTS and IPC namespaces; /sys bound
+    /// from the host): its pid 1 is the first process of a PID namespace
+    /// the user namespace owns, and the root of the tree once `runc run
+    /// -d` has left. It comes back inside a new user namespace with the
+    /// same maps, owning its other namespaces, pid 1 again, in the same
+    /// mounts, and writes on without a gap.
+    func testAContainerRuncMadeInAUserNamespaceComesBack() throws {
+        try requirePrograms(Self.runc, from: "Debian's runc")
+        let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let bundle = try scratch.newDirectory("bundle")
+        let id = "crtool-test-userns-\(getpid())"
+        try writeSpec(in: bundle, root: root, at: root.path, rootless: true)
+        let program = try runDetached(bundle: bundle, id: id)
+        let pid = program.pid
+        defer { try? stopTree(pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let user = try NamespaceKind.user.id(pid: pid)
+        XCTAssertNotEqual(user, try NamespaceKind.user.ownID(), "runc made a user namespace")
+        XCTAssertEqual(try ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1])
+        let mounts = try mountView(of: pid)
+        XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc proc ") }, "\(mounts)")
+        let maps = ["uid_map", "gid_map"].map { readTextFile("/proc/\(pid)/\($0)") }
+
+        let image = try checkpoint(program)
+        try restoreAndWatch(image, as: program)
+        XCTAssertEqual(try mountView(of: pid), mounts)
+        XCTAssertEqual(try ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1], "pid 1 in its namespace")
+        XCTAssertEqual(["uid_map", "gid_map"].map { readTextFile("/proc/\(pid)/\($0)") }, maps)
+        XCTAssertEqual(try UTSNames.of(pid: pid).hostname, "crtool-runc")
+        let restoredUser = try NamespaceKind.user.id(pid: pid)
+        XCTAssertNotEqual(restoredUser, try NamespaceKind.user.ownID())
+        for kind in [NamespaceKind.pid, .mnt, .uts, .ipc] {
+            XCTAssertEqual(try NamespaceKind.ownerID(path: kind.path(pid: pid), pid: pid), restoredUser, "\(kind) belongs to its user namespace")
+        }
+        XCTAssertEqual(ProcessTable.children(of: pid), [], "no helper is left behind")
+    }
+
     /// runc mounts each cgroup hierarchy anew in the container's cgroup
     /// namespace, as "cgroup"; the restore binds the container's cgroup
     /// directory from crtool's mount of the hierarchy, the same directory,
@@ -99,9 +128,21 @@ final class RuncScenarioTests: EndToEndCase {
             .filter { $0.hasPrefix("Cap") || $0.hasPrefix("NoNewPrivs") }
     }
 
-    /// runc's default spec, changed as a test needs it: the program and
-    /// its root, a hostname, a cgroup namespace, /usr of the host, and the scratch directory
-    /// at its own path, where the program's stdout is.
+    /// `runc run -d` of the bundle: the container's pid 1, its output
+    /// in the scratch directory; deleted when the test ends.
+    private func runDetached(bundle: String, id: String) throws -> Fixture {
+        let started = scratch.newPath("container")
+        let run = try runCommand(Self.runc, ["run", "--detach", "--bundle", bundle, "--pid-file", bundle + "/pid", id],
+                                 outputPrefix: started, timeout: 30)
+        addTeardownBlock { [unowned self] in
+            _ = try? runCommand(Self.runc, ["delete", "--force", id], outputPrefix: self.scratch.newPath("delete"), timeout: 30)
+        }
+        guard run.succeeded, let pid = pid_t((readTextFile(bundle + "/pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("runc run failed or wrote no pid file: \(run)")
+        }
+        return Fixture(name: "runc", pid: pid, log: LogFile(path: started + ".stdout"), stderrPath: started + ".stderr")
+    }
+
     /// An overlay mounted in crtool's namespace on `lower`, as Docker
     /// mounts an image's layers and a container's own, which runc gets as
     /// the root; unmounted when the test ends.
@@ -114,8 +155,13 @@ final class RuncScenarioTests: EndToEndCase {
         return merged
     }
 
-    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String) throws {
-        let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle], outputPrefix: scratch.newPath("spec"), timeout: 30)
+    /// runc's default spec, changed as a test needs it: the program and
+    /// its root, a hostname, a cgroup namespace, /usr of the host, and the
+    /// scratch directory at its own path, where the program's stdout is.
+    /// `rootless`: runc's rootless spec instead, in a user namespace,
+    /// without the cgroup namespace.
+    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false) throws {
+        let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle] + (rootless ? ["--rootless"] : []), outputPrefix: scratch.newPath("spec"), timeout: 30)
         guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
         let path = bundle + "/config.json"
         guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
@@ -127,7 +173,7 @@ final class RuncScenarioTests: EndToEndCase {
         config["process"] = process
         config["root"] = ["path": merged, "readonly": true]
         config["hostname"] = "crtool-runc"
-        if var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
+        if !rootless, var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
             linux["namespaces"] = namespaces + [["type": "cgroup"]]
             config["linux"] = linux
         }
