@@ -21,15 +21,16 @@ struct DumpCommand: ParsableCommand {
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
-        V objects), network namespaces holding only a loopback device (with the sockets made in them) and mount \
-        namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts hold, and a root of \
-        their own entered with pivot_root, as containers have) of the tree's own.
+        V objects), network namespaces holding a loopback device and veth pairs to crtool's (with the sockets made \
+        in them), mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
+        hold, and a root of their own entered with pivot_root, as containers have), cgroup and time namespaces, \
+        and user namespaces one level below crtool's with the namespaces made inside them (unshare --user, \
+        bwrap --unshare-user, runc's rootless spec) of the tree's own.
 
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \
-        io_uring, other socket families and devices, processes in namespaces of other kinds (user, cgroup, \
-        time), network namespaces with other devices, mounts crtool cannot make again. docs/SUPPORT.md has the \
-        details.
+        io_uring, other socket families and devices, user namespaces inside another, network namespaces with \
+        other devices, mounts crtool cannot make again. docs/SUPPORT.md has the details.
         """
     )
 
