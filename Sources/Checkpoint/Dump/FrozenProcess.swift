@@ -49,7 +49,13 @@ final class FrozenProcess {
             // Read the task list again once every thread known is stopped:
             // a thread cloned meanwhile is listed by then, and none can be
             // cloned after.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(Self.wholeFreezeTimeouts * timeout)
             while true {
+                // Each thread stops within the timeout; a process whose
+                // threads are made, exec or are replaced as fast as they
+                // are stopped would hold every pass, not any one thread.
+                if clock.now >= deadline { throw didNotHoldStill() }
                 let listed = try ProcDirectory.threads(pid: pid)
                 let fresh = listed.filter { known[$0] == nil && !gone.contains($0) }
                 let allStopped = fresh.isEmpty && stopped.count == known.count
@@ -277,6 +283,8 @@ final class FrozenProcess {
             case .exited, .killed:
                 return .gone
             }
+            // A thread that reports one event after another is not stopped either.
+            if clock.now >= deadline { throw didNotStop(t.tid) }
         }
     }
 
@@ -314,6 +322,14 @@ final class FrozenProcess {
     }
 
     /// Why a thread would not stop, from its state and where it sleeps.
+    /// How many timeouts the whole freeze of a process may take.
+    static let wholeFreezeTimeouts = 2.0
+
+    private func didNotHoldStill() -> CheckpointError {
+        CheckpointError("pid \(pid) did not hold still within \(Self.format(Self.wholeFreezeTimeouts * timeout)) s: its threads were made, exec'd "
+            + "or replaced as fast as they were stopped; the dump let every process go as it was (--timeout waits longer)")
+    }
+
     private func didNotStop(_ tid: Int32) -> CheckpointError {
         let state = (try? ProcStatus.read(pid: pid, tid: tid))?.state ?? "unknown"
         let wchan = (try? ProcFile.text("/proc/\(pid)/task/\(tid)/wchan", pid: pid)).flatMap { $0.isEmpty || $0 == "0" ? nil : $0 }
