@@ -7,7 +7,7 @@ struct PageAndFreezeOptions: ParsableArguments {
     @Option(name: .long, help: "Page codec: none, zlib[:1-9] or zstd[:1-19].")
     var compress: String = "zstd:1"
 
-    @Option(name: .long, help: "Seconds each thread may take to stop before crtool gives up and lets the tree go.")
+    @Option(name: .long, help: "Seconds each thread may take to stop (and twice that each process, however busy its threads keep it) before crtool gives up and lets the tree go.")
     var timeout: Double = 10
 
     @Option(name: .customLong("freeze-cgroup"), help: ArgumentHelp(
