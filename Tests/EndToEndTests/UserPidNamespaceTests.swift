@@ -212,4 +212,50 @@ final class UserPidNamespaceTests: EndToEndCase {
             XCTAssertEqual(try NamespaceKind.ownerID(path: kind.path(pid: program.pid), pid: program.pid), user, "\(kind)")
         }
     }
+
+    /// A process born inside holding more descriptors than crtool sends
+    /// in one batch (`DescriptorCourier.inFlightLimit`, 128): 150 pipes, each
+    /// holding its own number, which the program reads and writes back
+    /// every tick. Every pipe comes back at its numbers with its byte.
+    func testManyDescriptorsReachAProcessBornInsideInBatches() throws {
+        let pipes = 150
+        let program = """
+            import os, sys, time
+            pipes = []
+            for i in range(\(pipes)):
+                r, w = os.pipe()
+                os.write(w, b"%d\\n" % i)
+                pipes.append((r, w))
+            print("ready", flush=True)
+            n = 0
+            while True:
+                for i, (r, w) in enumerate(pipes):
+                    held = os.read(r, 64)
+                    if held != b"%d\\n" % i:
+                        print(f"FAIL: pipe {i} held {held!r}", flush=True)
+                        sys.exit(1)
+                    os.write(w, held)
+                print(f"tick {n}", flush=True)
+                n += 1
+                time.sleep(0.05)
+            """
+        let unshare = try startProgram("userns-pipes", "/usr/bin/unshare",
+                                       ["--user", "--map-root-user", "--pid", "--fork", "python3", "-c", program],
+                                       isReady: { $0.hasPrefix("ready") })
+        defer { try? stopTree(unshare.pid) }
+        let python = try firstProcess(under: unshare, named: "python3")
+        try unshare.waitFor("tick", atLeast: 2)
+        func descriptors() -> [String: String] {
+            let directory = "/proc/\(python.pid)/fd"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return Dictionary(uniqueKeysWithValues: names.map { ($0, (try? ProcFile.link(directory + "/" + $0)).map { $0.hasPrefix("pipe:") ? "pipe" : $0 } ?? "?") })
+        }
+        let before = descriptors()
+        XCTAssertGreaterThanOrEqual(before.values.filter { $0 == "pipe" }.count, 2 * pipes)
+
+        let image = try checkpoint(unshare)
+        try restoreAndWatch(image, as: unshare)
+        XCTAssertEqual(descriptors(), before, "every descriptor at its number, of its kind")
+        XCTAssertNotEqual(try NamespaceKind.user.id(pid: python.pid), try NamespaceKind.user.ownID(), "born inside its user namespace")
+    }
 }
