@@ -62,7 +62,7 @@ enum NamespaceDumper {
                     case .mnt:
                         let members = processes.filter { $0.namespaces?.mnt == id }
                         var namespace = NamespaceImage(kind: .mnt, id: id)
-                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit, heldPtys: PtyMasters.held(by: members))
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit, heldPtys: PtyMasters.held(by: members).merging(ExternalFiles.terminals(of: members)) { $0.union($1) })
                         try MountNamespaceDumper.requireReachable(members, mounts: namespace.mounts ?? [])
                         try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                         saved.append(namespace)

@@ -34,6 +34,24 @@ public enum ExternalFiles {
         throw CheckpointError("--external \(missing.joined(separator: ", ")): no descriptor of the tree is such a file (names are as /proc/PID/fd shows them: pipe:[INODE], socket:[INODE] or a path)")
     }
 
+    /// The terminals left out (`--external /dev/pts/0`, the terminal a
+    /// runtime gave a container, whose master it holds), by the directory
+    /// they are in as the processes see it: the devpts made again at the
+    /// restore needs no pty of theirs, as the restore gives the processes
+    /// another terminal (--inherit-fd) in their place. Any file left out
+    /// whose name is a number counts: only a devpts's are looked up.
+    static func terminals(of processes: [ProcessImage]) -> [String: Set<Int32>] {
+        var found: [String: Set<Int32>] = [:]
+        for p in processes {
+            for f in p.files where f.external == true {
+                let parts = f.path.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count > 1, let index = Int32(parts.last!) else { continue }
+                found[parts.dropLast().joined(separator: "/"), default: []].insert(index)
+            }
+        }
+        return found
+    }
+
     static func matches(_ f: FileDescriptorImage, _ file: String) -> Bool {
         f.path == file || (!file.hasPrefix("/") && f.path == "/" + file)
     }
@@ -89,6 +107,27 @@ public enum ExternalFiles {
         for p in processes.indices {
             for i in processes[p].files.indices where inherited.contains(where: { matches(processes[p].files[i], $0.file) }) {
                 processes[p].files[i].external = true
+            }
+        }
+    }
+
+    /// A bind mount of a file left out at the dump (runc binds the
+    /// container's terminal at /dev/console) is made from the file given
+    /// in its place, by the path crtool reaches it at: the file it was a
+    /// part of (a devpts made anew) would not have it.
+    static func bindGiven(_ namespaces: inout [NamespaceImage], inherited: [Inherited]) throws {
+        guard !inherited.isEmpty else { return }
+        for n in namespaces.indices {
+            for i in (namespaces[n].mounts ?? []).indices {
+                let m = namespaces[n].mounts![i]
+                guard m.origin == .bind, m.fromNamespace == true, let source = m.bindSource,
+                      let given = inherited.first(where: { $0.file == source || (!$0.file.hasPrefix("/") && "/" + $0.file == source) }) else { continue }
+                guard let path = try? ProcFile.link("/proc/self/fd/\(given.fd)"), path.hasPrefix("/") else {
+                    throw CheckpointError("--inherit-fd fd[\(given.fd)]:\(given.file): mnt:[\(namespaces[n].id)] binds \(source) at \(m.mountPoint), "
+                        + "and fd \(given.fd) has no path crtool could bind it from")
+                }
+                namespaces[n].mounts![i].fromNamespace = nil
+                namespaces[n].mounts![i].bindSource = path
             }
         }
     }

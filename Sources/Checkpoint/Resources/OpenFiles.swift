@@ -58,6 +58,12 @@ enum OpenFiles {
         let pid = probe.pid, fd = probe.fd, target = probe.link
         if externals.contains(target) {
             image.external = true
+            if probe.fileType == UInt32(S_IFCHR) {
+                // What it was: the controlling terminal the restore gives
+                // back is the one given in its place.
+                image.kind = PathFiles.isTerminal(device: probe.rdev) ? .terminal : .characterDevice
+                image.device = probe.rdev
+            }
         } else if let outside = try SocketNamespace.within(namespace, { try OutsideListeners.holder(of: probe, context: context) }) {
             image.heldOutside = outside
         } else if let keeper, let sharer = try SocketNamespace.within(namespace, { try SharedOutside.sharer(of: probe, context: context) }) {

@@ -104,6 +104,59 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(ProcessTable.children(of: pid), [], "no helper is left behind")
     }
 
+    /// A container with a terminal (process.terminal, as docker -t and
+    /// podman -t run one): runc makes the pty in the container's devpts,
+    /// binds it at /dev/console, and sends its master to the console
+    /// socket, outside the tree. The dump is refused, naming the
+    /// terminal, until it is left out (--external /dev/pts/0); the restore
+    /// gives the container a new terminal in its place (--inherit-fd),
+    /// which is then its stdio, its /dev/console and its controlling
+    /// terminal, and the program writes on there.
+    func testAContainerWithATerminalComesBackOnTheTerminalGivenInItsPlace() throws {
+        try requirePrograms(Self.runc, from: "Debian's runc")
+        let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let bundle = try scratch.newDirectory("bundle")
+        try writeSpec(in: bundle, root: root, at: root.path, terminal: true)
+        let console = BuildProducts.packageRoot + "/fixtures/namespaces/console.py"
+        let socket = scratch.newPath("console.sock")
+        let receiver = try startProgram("console", "/usr/bin/python3", [console, "receive", socket], isReady: nil)
+        defer { try? stopTree(receiver.pid) }
+        XCTAssertTrue(poll(timeout: 15) { fileExists(socket) }, "the console socket listens")
+        let started = try runDetached(bundle: bundle, id: "crtool-test-tty-\(getpid())", consoleSocket: socket)
+        let pid = started.pid
+        let program = Fixture(name: "runc", pid: pid, log: receiver.log, stderrPath: receiver.stderrPath)
+        defer { try? stopTree(pid) }
+        try program.waitFor("tick", atLeast: 2)
+        XCTAssertEqual(try ProcFile.link("/proc/\(pid)/fd/1"), "/dev/pts/0")
+        try assertDumpRefused(program, mentioning: ["has terminals open in it whose masters are not in the tree", "/dev/pts/0"], namingAnFd: false)
+
+        let image = try checkpoint(program, options: ["--external", "/dev/pts/0"])
+        let lastBefore = program.log.lines().last { $0.hasPrefix("tick") }
+        let given = try startProgram("console-given", "/usr/bin/python3",
+                                     [console, "give", BuildProducts.crtool, "restore", "-D", image, "-d", "--inherit-fd", "fd[3]:/dev/pts/0"],
+                                     isReady: { $0.hasPrefix("crtool") })
+        defer { try? stopTree(given.pid) }
+        XCTAssertTrue(given.log.lines().contains("crtool 0"), "\(given.log.lines())\n\(given.stderrTail())")
+        let restored = Fixture(name: "runc", pid: pid, log: given.log, stderrPath: given.stderrPath)
+        try restored.waitFor("tick", atLeast: 3)
+        assertSequence(restored, "tick")
+        assertNoFailures(restored)
+        let firstAfter = try XCTUnwrap(given.log.lines().first { $0.hasPrefix("tick") })
+        XCTAssertGreaterThan(Int(firstAfter.split(separator: " ")[1]) ?? 0, Int(lastBefore?.split(separator: " ")[1] ?? "") ?? .max,
+                             "the program carries on where it was")
+        // "given /dev/pts/N MAJOR:MINOR"
+        let announced = try XCTUnwrap(given.log.lines().first { $0.hasPrefix("given ") }).split(separator: " ")
+        let device = String(announced[2])
+        for path in ["/proc/\(pid)/fd/0", "/proc/\(pid)/fd/1", "/proc/\(pid)/root/dev/console"] {
+            var st = stat()
+            XCTAssertEqual(stat(path, &st), 0, path)
+            XCTAssertEqual(DeviceNumber(UInt64(st.st_rdev)).description, device, "\(path) is the terminal given")
+        }
+        let fields = try XCTUnwrap(readTextFile("/proc/\(pid)/stat")).split(separator: ")").last!.split(separator: " ")
+        let terminal = UInt64(fields[4]) ?? 0  // tty_nr
+        XCTAssertEqual("\((terminal >> 8) & 0xfff):\((terminal & 0xff) | ((terminal >> 12) & 0xfff00))", device, "its controlling terminal")
+    }
+
     /// runc mounts each cgroup hierarchy anew in the container's cgroup
     /// namespace, as "cgroup"; the restore binds the container's cgroup
     /// directory from crtool's mount of the hierarchy, the same directory,
@@ -130,9 +183,10 @@ final class RuncScenarioTests: EndToEndCase {
 
     /// `runc run -d` of the bundle: the container's pid 1, its output
     /// in the scratch directory; deleted when the test ends.
-    private func runDetached(bundle: String, id: String) throws -> Fixture {
+    private func runDetached(bundle: String, id: String, consoleSocket: String? = nil) throws -> Fixture {
         let started = scratch.newPath("container")
-        let run = try runCommand(Self.runc, ["run", "--detach", "--bundle", bundle, "--pid-file", bundle + "/pid", id],
+        let console = consoleSocket.map { ["--console-socket", $0] } ?? []
+        let run = try runCommand(Self.runc, ["run", "--detach"] + console + ["--bundle", bundle, "--pid-file", bundle + "/pid", id],
                                  outputPrefix: started, timeout: 30)
         addTeardownBlock { [unowned self] in
             _ = try? runCommand(Self.runc, ["delete", "--force", id], outputPrefix: self.scratch.newPath("delete"), timeout: 30)
@@ -159,8 +213,8 @@ final class RuncScenarioTests: EndToEndCase {
     /// its root, a hostname, a cgroup namespace, /usr of the host, and the
     /// scratch directory at its own path, where the program's stdout is.
     /// `rootless`: runc's rootless spec instead, in a user namespace,
-    /// without the cgroup namespace.
-    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false) throws {
+    /// without the cgroup namespace. `terminal`: a terminal runc makes.
+    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false, terminal: Bool = false) throws {
         let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle] + (rootless ? ["--rootless"] : []), outputPrefix: scratch.newPath("spec"), timeout: 30)
         guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
         let path = bundle + "/config.json"
@@ -168,7 +222,7 @@ final class RuncScenarioTests: EndToEndCase {
               var process = config["process"] as? [String: Any], let mounts = config["mounts"] as? [[String: Any]] else {
             throw HarnessError("runc spec wrote no config.json of the expected shape")
         }
-        process["terminal"] = false
+        process["terminal"] = terminal
         process["args"] = ["/usr/bin/python3", root.fixture, "/dev/shm"]
         config["process"] = process
         config["root"] = ["path": merged, "readonly": true]
