@@ -93,4 +93,37 @@ final class ExternalFilesTests: XCTestCase {
         ExternalFiles.markGiven(&processes, inherited: [ExternalFiles.Inherited("fd[9]:var/log/app.log")!])
         XCTAssertEqual(processes[0].files.map(\.external), [true, nil, true])
     }
+
+    /// A terminal left out is counted in the directory it is in, so the
+    /// dump does not look for its master in that devpts; other names are
+    /// not terminals.
+    func testTerminalsLeftOutAreFoundByTheirDirectory() {
+        let files = [file(0, "/dev/pts/0", flags: O_RDWR, external: true), file(1, "/dev/pts/3", flags: O_RDWR, external: true),
+                     file(2, "/dev/pts/5", flags: O_RDWR), file(3, "pipe:[7]", flags: O_RDONLY, external: true)]
+        XCTAssertEqual(ExternalFiles.terminals(of: [process(files)]), ["/dev/pts": [0, 3]])
+    }
+
+    /// A bind of a file left out (runc's /dev/console) is made from the
+    /// file given in its place; one given without a path is refused,
+    /// naming the mount.
+    func testABindOfAFileLeftOutIsMadeFromTheOneGiven() throws {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(null, 0)
+        defer { close(null) }
+        var console = SavedMount(mountPoint: "/dev/console", parent: 0, origin: .bind, fsType: "devpts", source: "devpts", root: "/0",
+                                 flags: [], propagation: [])
+        console.bindSource = "/dev/pts/0"
+        console.fromNamespace = true
+        var mnt = NamespaceImage(kind: .mnt, id: 9)
+        mnt.mounts = [console]
+        var namespaces = [mnt]
+        try ExternalFiles.bindGiven(&namespaces, inherited: [try XCTUnwrap(ExternalFiles.Inherited("fd[\(null)]:dev/pts/0"))])
+        XCTAssertEqual(namespaces[0].mounts?[0].bindSource, "/dev/null")
+        XCTAssertNil(namespaces[0].mounts?[0].fromNamespace, "from crtool's namespace")
+
+        namespaces = [mnt]
+        XCTAssertThrowsError(try ExternalFiles.bindGiven(&namespaces, inherited: [try XCTUnwrap(ExternalFiles.Inherited("fd[\(pipeEnds[0])]:/dev/pts/0"))])) { error in
+            XCTAssertTrue("\(error)".contains("mnt:[9] binds /dev/pts/0 at /dev/console, and fd \(pipeEnds[0]) has no path"), "\(error)")
+        }
+    }
 }

@@ -53,7 +53,12 @@ public enum ExternalFiles {
     }
 
     static func matches(_ f: FileDescriptorImage, _ file: String) -> Bool {
-        f.path == file || (!file.hasPrefix("/") && f.path == "/" + file)
+        names(f.path, file)
+    }
+
+    /// Whether `file`, as --inherit-fd gives it, names `path`.
+    private static func names(_ path: String, _ file: String) -> Bool {
+        path == file || (!file.hasPrefix("/") && path == "/" + file)
     }
 
     /// The check a restore makes before it creates any process: every file
@@ -121,7 +126,7 @@ public enum ExternalFiles {
             for i in (namespaces[n].mounts ?? []).indices {
                 let m = namespaces[n].mounts![i]
                 guard m.origin == .bind, m.fromNamespace == true, let source = m.bindSource,
-                      let given = inherited.first(where: { $0.file == source || (!$0.file.hasPrefix("/") && "/" + $0.file == source) }) else { continue }
+                      let given = inherited.first(where: { names(source, $0.file) }) else { continue }
                 guard let path = try? ProcFile.link("/proc/self/fd/\(given.fd)"), path.hasPrefix("/") else {
                     throw CheckpointError("--inherit-fd fd[\(given.fd)]:\(given.file): mnt:[\(namespaces[n].id)] binds \(source) at \(m.mountPoint), "
                         + "and fd \(given.fd) has no path crtool could bind it from")
