@@ -48,6 +48,19 @@ public struct GatedProcess {
         if n != 1 { throw SystemError("write to the restore gate", pid: pid) }
     }
 
+    /// Seizes the child with `options`, lets it go on to exec, and
+    /// returns it stopped just past the exec, ready for injected calls.
+    public func seizeThroughExec(options: PtraceOptions) throws -> Tracee {
+        let tracee = try Tracee.seize(tid: pid, pid: pid, options: options)
+        try open()
+        let stop = try tracee.waitStop()
+        guard case .event(.exec, _) = stop else {
+            throw TraceError(pid: pid, "the restore stub \(stop) instead of stopping at exec")
+        }
+        try tracee.stepOutOfSyscall()
+        return tracee
+    }
+
     /// Abandons the child: kill and reap.
     public func abandon() {
         close(gateWrite)

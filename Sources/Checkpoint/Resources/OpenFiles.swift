@@ -61,8 +61,7 @@ enum OpenFiles {
             if probe.fileType == UInt32(S_IFCHR) {
                 // What it was: the controlling terminal the restore gives
                 // back is the one given in its place.
-                image.kind = PathFiles.isTerminal(device: probe.rdev) ? .terminal : .characterDevice
-                image.device = probe.rdev
+                PathFiles.noteDevice(&image, rdev: probe.rdev)
             }
         } else if let outside = try SocketNamespace.within(namespace, { try OutsideListeners.holder(of: probe, context: context) }) {
             image.heldOutside = outside

@@ -37,8 +37,7 @@ enum PathFiles: FileKind {
         switch p.fileType {
         case UInt32(S_IFDIR): image.kind = .directory
         case UInt32(S_IFCHR):
-            image.kind = isTerminal(device: p.rdev) ? .terminal : .characterDevice
-            image.device = p.rdev
+            noteDevice(&image, rdev: p.rdev)
             if let state = statefulDevice(p.rdev) {
                 throw FileKinds.unsupported(p, what: "\(p.link), a device whose open file holds \(state); "
                     + "reopening it by path would give a blank one")
@@ -86,6 +85,12 @@ enum PathFiles: FileKind {
         case (226, _): return "a GPU context (DRM)"
         default: return nil
         }
+    }
+
+    /// A character device's kind (a terminal or another) and number.
+    static func noteDevice(_ image: inout FileDescriptorImage, rdev: UInt64) {
+        image.kind = isTerminal(device: rdev) ? .terminal : .characterDevice
+        image.device = rdev
     }
 
     static func isTerminal(device: UInt64) -> Bool {

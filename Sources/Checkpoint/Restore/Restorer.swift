@@ -363,15 +363,10 @@ public enum Restorer {
         guard let gate = spawned else {
             throw CheckpointError("cannot create process \(root.pid): EEXIST\(PidAvailability.groupOrSessionHolding(root.pid))")
         }
+        // Killed and reaped by the gate if the restore fails from here on.
         tree.gate = gate
-        let leader = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill, .suspendSeccomp])
+        let leader = try gate.seizeThroughExec(options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill, .suspendSeccomp])
         tree.add(leader)
-        try gate.open()
-        let stop = try leader.waitStop()
-        guard case .event(.exec, _) = stop else {
-            throw CheckpointError("the restore stub \(stop) instead of stopping at exec")
-        }
-        try leader.stepOutOfSyscall()
         try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)
     }
 

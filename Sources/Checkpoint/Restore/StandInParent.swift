@@ -20,27 +20,18 @@ final class StandInParent {
     /// every process a restore makes does.
     init(stub: String, handing crtool: Int32) throws {
         if !wasSubreaper { try Subreaper.set(true) }
+        var started: GatedProcess?
         do {
-            gate = try GatedProcess.spawn(pid: 0, executable: stub, arguments: [], handing: crtool)
-        } catch {
-            if !wasSubreaper { try? Subreaper.set(false) }
-            throw error
-        }
-        do {
-            let tracee = try Tracee.seize(tid: gate.pid, pid: gate.pid, options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill])
-            try gate.open()
-            let stop = try tracee.waitStop()
-            guard case .event(.exec, _) = stop else {
-                throw CheckpointError("the restore stub \(gate.pid), standing in for a parent, \(stop) instead of stopping at exec")
-            }
-            try tracee.stepOutOfSyscall()
-            let maps = try Maps.read(pid: gate.pid)
-            inj = try RemoteSyscall(tracee: tracee, site: try SyscallSite.inVDSO(pid: gate.pid, maps: maps))
+            let gate = try GatedProcess.spawn(pid: 0, executable: stub, arguments: [], handing: crtool)
+            started = gate
+            let tracee = try gate.seizeThroughExec(options: [.traceExec, .traceClone, .traceFork, .traceSysGood, .exitKill])
+            inj = try RemoteSyscall(tracee: tracee, site: try SyscallSite.inVDSO(pid: gate.pid, maps: try Maps.read(pid: gate.pid)))
             let size = UInt64(AddressSpaceBuilder.scratchSize)
             inj.scratch = try inj.checked("a scratch area for the stand-in parent", Syscall.mmap, 0, size, 3, 0x22, UInt64.max, 0)
             inj.scratchSize = Int(size)
+            self.gate = gate
         } catch {
-            gate.abandon()
+            started?.abandon()
             if !wasSubreaper { try? Subreaper.set(false) }
             throw error
         }
