@@ -108,6 +108,26 @@ final class MountNamespaceTests: EndToEndCase {
         XCTAssertEqual([inside.st_dev, inside.st_ino], [outside.st_dev, outside.st_ino], "the restored process's root is not the container's")
     }
 
+    /// A name the host gave a namespace (ip netns add binds it at
+    /// /run/netns/NAME, a mount of nsfs) is the host's: the namespace
+    /// saves it not, and the restore leaves it where crtool's copy has it.
+    func testANamespaceNamedByTheHostIsLeftToTheHost() throws {
+        let name = "crtool-mnt-\(getpid())"
+        let added = try runCommand("/usr/sbin/ip", ["netns", "add", name], outputPrefix: scratch.newPath("ip-add"), timeout: 10)
+        XCTAssertTrue(added.succeeded, "\(added)")
+        defer { _ = try? runCommand("/usr/sbin/ip", ["netns", "delete", name], outputPrefix: scratch.newPath("ip-delete"), timeout: 10) }
+        let program = try startProgram("named", "/usr/bin/unshare", ["--mount", "--propagation", "slave", "/bin/sh", "-c", "echo ready && exec sleep 600"])
+        defer { try? stopTree(program.pid) }
+        let before = try mountView(of: program.pid)
+        XCTAssertTrue(before.contains { $0.hasPrefix("/run/netns/\(name) nsfs ") }, before.joined(separator: "\n"))
+
+        let image = try checkpoint(program)
+        let saved = try ImageDirectory.open(at: image).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        XCTAssertEqual(saved.flatMap { $0.mounts ?? [] }.filter { $0.fsType == "nsfs" }.map(\.mountPoint), [])
+        try restore(image, as: program)
+        XCTAssertEqual(try mountView(of: program.pid).sorted(), before.sorted())
+    }
+
     /// A file system only the namespace has and crtool does not make anew
     /// (a BPF file system of its own here) is named.
     func testAMountCrtoolCannotMakeAgainIsRefusedByName() throws {

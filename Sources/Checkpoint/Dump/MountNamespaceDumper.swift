@@ -49,6 +49,10 @@ enum MountNamespaceDumper {
             }) {
                 taken.insert(same.id)
                 crtools[m.id] = same.id
+                // A name crtool's namespace gives a namespace (ip netns
+                // add binds one at /run/netns/NAME): the host's, not the
+                // tree's, and left to the copy the restore makes.
+                if m.fsType == MountNamespaceDumper.namespaceFileSystem { continue }
             } else if let source = crtoolsPath(to: m, among: ours, pid: pid, onTop: onTop) {
                 mount.origin = .bind
                 mount.bindSource = source
@@ -90,6 +94,10 @@ enum MountNamespaceDumper {
         }
         return saved
     }
+
+    /// The file system of /proc/PID/ns files, and of the mounts that
+    /// keep namespaces alive under a name.
+    static let namespaceFileSystem = "nsfs"
 
     /// A tmpfs or ramfs: what it holds is saved, so a part of one can be
     /// made again as well as the whole.

@@ -55,7 +55,8 @@ enum MountNamespaceMaker {
         // A namespace with a root of its own sheds them all at once (enterRoot).
         if newRoot == nil {
             let keptIDs = Set(kept.values.map(\.id))
-            for c in copied.reversed() where !keptIDs.contains(c.id) {
+            // Names of namespaces (ip netns) are the host's as it is now: not saved, not taken away.
+            for c in copied.reversed() where !keptIDs.contains(c.id) && c.fsType != MountNamespaceDumper.namespaceFileSystem {
                 try inj.checked("unmounting \(c.mountPoint), which \(what) did not have", Syscall.umount2,
                                 try inj.stage(string: c.mountPoint, at: first), detach)
             }
