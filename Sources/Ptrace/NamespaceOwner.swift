@@ -6,7 +6,17 @@ import Glibc
 extension NamespaceKind {
     private static let getUserNamespace: UInt = 0xb701 // NS_GET_USERNS
     private static let getParent: UInt = 0xb702 // NS_GET_PARENT
+    private static let getType: UInt = 0xb703 // NS_GET_NSTYPE
     private static let getOwnerUID: UInt = 0xb704 // NS_GET_OWNER_UID
+
+    /// The kind of namespace descriptor `fd` stands for; nil when it is
+    /// none (not a file of nsfs), so that a descriptor handed to crtool
+    /// for a namespace can be told from any other file.
+    public static func of(descriptor fd: Int32) -> NamespaceKind? {
+        let type = ioctl(fd, getType)
+        guard type > 0 else { return nil }
+        return allCases.first { $0.cloneFlag == UInt64(type) }
+    }
 
     /// The id of the user namespace that owns the namespace `path` stands
     /// for (for a user namespace: its parent).

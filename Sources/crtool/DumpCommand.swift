@@ -22,7 +22,7 @@ struct DumpCommand: ParsableCommand {
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding a loopback device and veth pairs to crtool's (with the sockets made \
-        in them), mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
+        in them) or any network namespace left out with --external net[INODE]:KEY for the restore to be given one, mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
         hold, and a root of their own entered with pivot_root, as containers have), cgroup and time namespaces, \
         and user namespaces one level below crtool's with the namespaces made inside them (unshare --user, \
         bwrap --unshare-user, runc's rootless spec) of the tree's own.
@@ -30,7 +30,7 @@ struct DumpCommand: ParsableCommand {
         Refused with a message naming the pid, the fd and what it is: TCP connections without \
         --tcp-established, sockets or pipes shared with processes outside the tree without --hold-external, \
         io_uring, other socket families and devices, user namespaces inside another, network namespaces with \
-        other devices, mounts crtool cannot make again. docs/SUPPORT.md has the details.
+        other devices unless left out, mounts crtool cannot make again. docs/SUPPORT.md has the details.
         """
     )
 
@@ -57,7 +57,7 @@ struct DumpCommand: ParsableCommand {
 
     @OptionGroup var actionScripts: ActionScriptOptions
 
-    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Repeatable.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Or net[INODE]:KEY, a network namespace of the tree's (/proc/PID/ns/net names its inode) that its runtime made and will make again: nothing of it is saved, and restore --inherit-fd fd[N]:KEY gives the one to restore into. Repeatable.", valueName: "file"))
     var external: [String] = []
 
     @Option(name: .long, help: "The image to make this dump on, relative to -D unless absolute: a pre-dump (crtool pre-dump) or a dump made with --leave-running --track-mem. Pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
@@ -112,7 +112,11 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
-        options.externals = Set(external)
+        options.externalNamespaces = external.compactMap(ExternalNamespaces.LeftOut.init)
+        for leftOut in options.externalNamespaces where !ExternalNamespaces.kinds.contains(leftOut.kind) {
+            throw ValidationError("--external \(leftOut.kind.rawValue)[\(leftOut.id)]:\(leftOut.key): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
+        }
+        options.externals = Set(external.filter { ExternalNamespaces.LeftOut($0) == nil })
         options.actionScripts = actionScripts.scripts(imagesDirectory: directory)
         options.parent = prevImagesDir
         options.trackMemory = trackMem

@@ -42,22 +42,7 @@ struct ShowCommand: ParsableCommand {
             }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
-                    let held = n.kind == .user ? "made by uid \(n.ownerUID ?? 0), uid_map \(Self.mapSummary(n.uidMap)), gid_map \(Self.mapSummary(n.gidMap)), setgroups \(n.setgroupsAllowed == false ? "denied" : "allowed")"
-                        : n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
-                        : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
-                        : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
-                        : n.kind == .time ? n.clocks.map { c in
-                            "clocks at the dump monotonic \(String(format: "%.3f", Double(c.monotonic) / 1e9)) s, boottime \(String(format: "%.3f", Double(c.boottime) / 1e9)) s, which carry on from there"
-                        } ?? ""
-                        : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
-                        : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
-                            + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
-                        : n.sysvIPC.map { o in "System V objects made again: " + [
-                            (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
-                            (o.messageQueues.map(\.id), "message queue"),
-                        ].filter { !$0.0.isEmpty }.map { ids, noun in
-                            "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
-                        }.joined(separator: ", ") } ?? "made again empty"
+                    let held = Self.summary(of: n)
                     print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own\(n.owner.map { ", made inside user:[\($0)]" } ?? ""): \(held)")
                     for mount in n.mounts ?? [] where mount.origin != .host {
                         print("    \(mount.mountPoint): " + (mount.origin == .bind ? "\(mount.bindSource ?? "") bound" : "\(mount.fsType) made anew")
@@ -191,6 +176,27 @@ struct ShowCommand: ParsableCommand {
 
     static func deviceSummary(_ d: NetworkDeviceImage) -> String {
         (["veth", d.name, d.hardwareAddress, "mtu \(d.mtu)", d.up ? "up" : "down"] + d.addresses.map(\.address)).joined(separator: " ")
+    }
+
+    /// What `show` says a saved namespace holds, or that it was left out.
+    static func summary(of n: NamespaceImage) -> String {
+        if let key = n.externalKey { return "left out at the dump: restore --inherit-fd fd[N]:\(key) gives the one to enter" }
+        return n.kind == .user ? "made by uid \(n.ownerUID ?? 0), uid_map \(Self.mapSummary(n.uidMap)), gid_map \(Self.mapSummary(n.gidMap)), setgroups \(n.setgroupsAllowed == false ? "denied" : "allowed")"
+            : n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
+            : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
+            : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
+            : n.kind == .time ? n.clocks.map { c in
+                "clocks at the dump monotonic \(String(format: "%.3f", Double(c.monotonic) / 1e9)) s, boottime \(String(format: "%.3f", Double(c.boottime) / 1e9)) s, which carry on from there"
+            } ?? ""
+            : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
+            : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
+                + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
+            : n.sysvIPC.map { o in "System V objects made again: " + [
+                (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
+                (o.messageQueues.map(\.id), "message queue"),
+            ].filter { !$0.0.isEmpty }.map { ids, noun in
+                "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
+            }.joined(separator: ", ") } ?? "made again empty"
     }
 
     static func mountSummary(_ mounts: [SavedMount]) -> String {

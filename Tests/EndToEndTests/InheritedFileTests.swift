@@ -35,14 +35,6 @@ final class InheritedFileTests: EndToEndCase {
         return (fixture, name)
     }
 
-    /// Runs crtool with `opening` (a shell redirection such as `3>path`)
-    /// done first: the descriptor it gives to --inherit-fd.
-    private func crtool(opening redirection: String, _ arguments: [String]) throws -> CommandResult {
-        let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
-        return try runCommand("/bin/sh", ["-c", "exec \(redirection); exec \(BuildProducts.crtool) \(quoted)"],
-                              outputPrefix: scratch.newPath("crtool-inherit"), timeout: 60)
-    }
-
     /// Restores `sleeper` from `image` with descriptor 3 opened by
     /// `redirection` and given for `file`, and returns the sleeper as seen
     /// through `output`, where its next lines must go and not to its old

@@ -37,6 +37,9 @@ public struct DumpOptions: Sendable {
     /// (pipe:[INODE], socket:[INODE], a path): the restore is given
     /// others in their place (CRIU's --external, restore --inherit-fd).
     public var externals: Set<String> = []
+    /// Namespaces of the tree's to leave out (--external net[INODE]:KEY):
+    /// the restore is given one in their place.
+    public var externalNamespaces: [ExternalNamespaces.LeftOut] = []
     /// The image this dump is made on (--prev-images-dir), relative to
     /// `directory` unless absolute: a pre-dump, or a dump that tracked
     /// the tree's writes. Pages unwritten since are taken from it.
@@ -213,8 +216,11 @@ public enum Dumper {
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
             let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit,
-                                                             frozenClocks: frozenClocks)
+                                                             frozenClocks: frozenClocks, leftOut: options.externalNamespaces)
             var namespaces = dumpedNamespaces.saved
+            for i in namespaces.indices where namespaces[i].externalKey != nil {
+                namespaces[i].networkLock = tcpRepair?.table(ofNamespace: namespaces[i].id)
+            }
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)

@@ -13,9 +13,10 @@ import Ptrace
 /// them (PidNamespaceLayout). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
-    /// `frozenClocks`: the host's clocks when the tree was frozen.
+    /// `frozenClocks`: the host's clocks when the tree was frozen;
+    /// `leftOut`: the namespaces saved by their key alone (--external).
     static func dump(_ processes: [ProcessImage], zombies: [ZombieImage], tmpfsDataLimit: UInt64,
-                     frozenClocks: TimeNamespaceClocks) throws -> (saved: [NamespaceImage], warnings: [String]) {
+                     frozenClocks: TimeNamespaceClocks, leftOut: [ExternalNamespaces.LeftOut] = []) throws -> (saved: [NamespaceImage], warnings: [String]) {
         if let problem = PidNamespaceLayout.problem(processes: processes, zombies: zombies) {
             throw CheckpointError("\(problem.zombie ? "zombie" : "pid") \(problem.pid): \(problem.reason)")
         }
@@ -49,6 +50,13 @@ enum NamespaceDumper {
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.ipc, of: p.pid)
                         saved.append(namespace)
                     case .net:
+                        if let key = ExternalNamespaces.key(of: .net, id: id, in: leftOut) {
+                            // The runtime's: its devices, settings and other members are its own business.
+                            var namespace = NamespaceImage(kind: .net, id: id)
+                            namespace.externalKey = key
+                            saved.append(namespace)
+                            break
+                        }
                         var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree)
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
                         saved.append(namespace)
@@ -71,10 +79,12 @@ enum NamespaceDumper {
                         namespace.clocks = try TimeNamespaceDumper.clocks(of: id, processes: processes, frozenClocks: frozenClocks)
                         saved.append(namespace)
                     }
-                    if kind != .user { saved[saved.count - 1].owner = owned }
+                    // One left out is entered as given, whoever owns it.
+                    if kind != .user, saved[saved.count - 1].externalKey == nil { saved[saved.count - 1].owner = owned }
                 }
             }
         }
+        try ExternalNamespaces.requireAllFound(leftOut, saved: saved)
         try requireOwnersSaved(saved)
         if let problem = UserNamespaceLayout.problem(processes: processes, saved: saved) {
             throw CheckpointError("pid \(problem.pid): \(problem.reason)")

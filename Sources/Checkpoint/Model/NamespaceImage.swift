@@ -74,6 +74,20 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// measures time with them (or sleeps until a moment of them) sees
     /// no jump.
     public var clocks: TimeNamespaceClocks?
+    /// A namespace left out at the dump (`dump --external net[INODE]:KEY`,
+    /// CRIU's form): the one a runtime made and configured (its devices,
+    /// addresses, routes, a tap a user-mode network stack holds), which
+    /// the runtime makes again for the restore and hands over with
+    /// `restore --inherit-fd fd[N]:KEY`. Nothing of it is saved but the
+    /// key; its processes' sockets are saved as any, and made in the one
+    /// given.
+    public var externalKey: String?
+    /// The nftables table a dump with --tcp-established left in a
+    /// namespace left out, holding the packets of its devices: the
+    /// namespace outlives the tree, and its connections' peers must meet
+    /// silence there, not resets, until the restore. Removed by the
+    /// restore when the namespace given is that one.
+    public var networkLock: String?
 
     public init(kind: NamespaceKind, id: UInt64, hostname: String? = nil, domainname: String? = nil, sysvIPC: SysVIPCImage? = nil,
                 loopbackUp: Bool? = nil, loopbackAddresses: [String]? = nil) {

@@ -167,6 +167,17 @@ public struct NetworkLock: Sendable {
         registry.whenReleasing(.packets, once: "nftables table \(table)") { try NetworkLock(table: table).release() }
     }
 
+    /// Has the restore remove `table`, left by the dump in a network
+    /// namespace left out (ExternalNamespaces), from `namespace`, the one
+    /// given in its place, at the release: a runtime that gives the same
+    /// namespace back finds its devices passing packets again; one given
+    /// anew never had the table.
+    static func releaseWhenRestored(_ table: String, in namespace: NetworkNamespace, registry: OpenFileRegistry) {
+        registry.whenReleasing(.packets, once: "nftables table \(table) in net:[\(namespace.id)]") {
+            try namespace.entered { try NetworkLock(table: table).release() }
+        }
+    }
+
     static func exists(_ table: String) -> Bool {
         guard let nft = Nftables.path else { return false }
         return (try? CommandOutput.run(nft, ["list", "table", "inet", table]))?.status == 0

@@ -69,6 +69,12 @@ public final class TCPRepairHold: @unchecked Sendable {
         return found
     }
 
+    /// The table holding the devices of network namespace `id`, if any.
+    func table(ofNamespace id: UInt64) -> String? {
+        guard let lock, namespacesHeld.contains(where: { $0.id == id }) else { return nil }
+        return lock.table(inNamespace: id)
+    }
+
     /// The table holding back new connections to the listener `inode`, if any.
     func lockTable(forListener inode: UInt64) -> String? {
         listenersHeld.contains(inode) ? lock?.table : nil
@@ -162,7 +168,8 @@ public final class TCPRepairHold: @unchecked Sendable {
         held = [:]
         DeathGuard.shared.settle()
         lock?.handOverToRestore()
-        // Gone with their namespaces, or cut off with their veth pairs.
+        // Gone with their namespaces, cut off with their veth pairs, or,
+        // in a namespace left out that outlives the tree, the restore's.
         for (id, _) in namespacesHeld {
             if let table = lock?.table(inNamespace: id) { DeathGuard.shared.forget(table: table) }
         }

@@ -42,8 +42,13 @@ final class NamespaceRestorer {
     /// The tree's user namespaces, and the namespaces they own.
     let users: UserNamespaceMaker
 
-    init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement) throws {
+    /// crtool's descriptors given for the namespaces left out at the
+    /// dump (`ExternalNamespaces`), by their ids there.
+    private let given: [UInt64: Int32]
+
+    init(_ saved: [NamespaceImage], image: ImageDirectory, cgroups: CgroupPlacement, given: [UInt64: Int32] = [:]) throws {
         self.saved = saved
+        self.given = given
         self.image = image
         self.cgroups = cgroups
         users = try UserNamespaceMaker(saved)
@@ -86,6 +91,18 @@ final class NamespaceRestorer {
                 continue
             }
             let namespace = saved.first { $0.kind == kind && $0.id == id }
+            if let key = namespace?.externalKey {
+                // Checked before any process was made (`ExternalNamespaces.requireGiven`).
+                guard let fd = given[id] else { throw CheckpointError("\(kind.rawValue):[\(id)] was left out at the dump and none was given for \(key)") }
+                guard !users.bornInside.contains(process.pid) else {
+                    // It has capabilities in the user namespace made for it alone.
+                    throw CheckpointError("pid \(process.pid) is made inside its user namespace, from where it cannot enter the \(kind.title) given for \(key) (\(kind.rawValue):[\(id)] at the dump); crtool cannot yet restore such a process into a namespace left out")
+                }
+                try Self.join(kind, descriptor: fd, courier: users.courier, with: inj, what: "the \(kind.title) given for \(key) in place of \(kind.rawValue):[\(id)]")
+                if kind == .net { networkNamespaces[id] = try NetworkNamespace(pid: process.pid) }
+                madeBy[kind, default: [:]][id] = process.pid
+                continue
+            }
             if kind == .mnt, let parentInjector, let namespace, let owner = namespace.owner, users.bornInside.contains(process.pid) {
                 try enterMadeOutside(namespace, owner: owner, by: parentInjector, with: inj)
                 madeBy[kind, default: [:]][id] = process.pid
@@ -274,6 +291,11 @@ final class NamespaceRestorer {
         let local = open(path, O_RDONLY | O_CLOEXEC)
         guard local >= 0 else { throw SystemError("open \(path) to enter \(what)", pid: pid) }
         defer { close(local) }
+        try join(kind, descriptor: local, courier: courier, with: inj, what: what)
+    }
+
+    /// As above, the namespace crtool's descriptor `local` stands for.
+    static func join(_ kind: NamespaceKind, descriptor local: Int32, courier: DescriptorCourier?, with inj: RemoteSyscall, what: String) throws {
         let fd = UInt64(try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, courier: courier, with: inj))
         defer { _ = try? inj.call(Syscall.close, fd) }
         try inj.checked("entering \(what)", Syscall.setns, fd, kind.cloneFlag)
@@ -383,7 +405,12 @@ final class NamespaceRestorer {
             guard n.kind == .net || (n.loopbackUp == nil && n.loopbackAddresses == nil) else {
                 throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "only a network namespace has a loopback device")
             }
-            if n.kind == .net {
+            guard n.networkLock == nil || n.externalKey != nil else {
+                throw ImageError(file: file, field: "[\(i)].networkLock", reason: "only a namespace left out at the dump keeps a table of the dump's")
+            }
+            if let key = n.externalKey {
+                try checkLeftOut(n, key: key, file: file, index: i)
+            } else if n.kind == .net {
                 guard let up = n.loopbackUp else {
                     throw ImageError(file: file, field: "[\(i)].loopbackUp", reason: "a network namespace needs its loopback device's state")
                 }
@@ -420,6 +447,25 @@ final class NamespaceRestorer {
             throw ImageError(file: "process-\(problem.pid).json", field: problem.field, reason: problem.reason)
         }
         return saved
+    }
+
+    /// A namespace left out at the dump holds its key and nothing the
+    /// restore would make: it is entered as given.
+    private static func checkLeftOut(_ n: NamespaceImage, key: String, file: String, index i: Int) throws {
+        guard ExternalNamespaces.kinds.contains(n.kind) else {
+            throw ImageError(file: file, field: "[\(i)].externalKey", reason: "crtool leaves out only a network namespace, not a \(n.kind.title)")
+        }
+        guard !key.isEmpty, key.utf8.count <= 4096, !key.utf8.contains(0) else {
+            throw ImageError(file: file, field: "[\(i)].externalKey", reason: "\(key.utf8.count) bytes is not a key --inherit-fd can give (1 to 4096, no NUL)")
+        }
+        let fields: [(String, Bool)] = [("loopbackUp", n.loopbackUp != nil), ("loopbackAddresses", n.loopbackAddresses != nil), ("sysctls", n.sysctls != nil),
+                                        ("veths", n.veths != nil), ("routes", n.routes != nil), ("owner", n.owner != nil)]
+        if let table = n.networkLock, !TCPConnectionImage.isTableName(table) {
+            throw ImageError(file: file, field: "[\(i)].networkLock", reason: "\"\(table)\" is not a table name crtool makes")
+        }
+        if let (field, _) = fields.first(where: { $0.1 }) {
+            throw ImageError(file: file, field: "[\(i)].\(field)", reason: "\(n.kind.rawValue):[\(n.id)] was left out at the dump (\(key)): the one given is entered as it is")
+        }
     }
 
     /// A user namespace's maps as the kernel would take them, its

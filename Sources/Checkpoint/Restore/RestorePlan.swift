@@ -16,6 +16,9 @@ struct RestorePlan {
     /// How the processes reach this kernel's vDSO when it is not the
     /// image's (nil: it goes where the image's was).
     var vdsoBridge: VDSOBridge? = nil
+    /// crtool's descriptors given for the namespaces left out at the
+    /// dump, by their ids there (`ExternalNamespaces.requireGiven`).
+    var givenNamespaces: [UInt64: Int32] = [:]
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]

@@ -88,9 +88,11 @@ public enum Restorer {
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
-        try ExternalFiles.requireGiven(plan.processes, inherited: inherited)
-        ExternalFiles.markGiven(&plan.processes, inherited: inherited)
-        try ExternalFiles.bindGiven(&plan.namespaces, inherited: inherited)
+        plan.givenNamespaces = try ExternalNamespaces.requireGiven(plan.namespaces, inherited: inherited)
+        let files = ExternalNamespaces.forFiles(inherited, namespaces: plan.namespaces)
+        try ExternalFiles.requireGiven(plan.processes, inherited: files)
+        ExternalFiles.markGiven(&plan.processes, inherited: files)
+        try ExternalFiles.bindGiven(&plan.namespaces, inherited: files)
         try MountNamespaceCheck.requireMakeable(plan.namespaces)
         try MappedFiles.requireUnchanged(plan.processes, paths: plan.hostPaths)
         try OpenRegularFiles.requireIntact(plan.processes, paths: plan.hostPaths)
@@ -143,7 +145,7 @@ public enum Restorer {
 
         let registry = OpenFileRegistry()
         registry.closesTCPConnections = options.tcpClose
-        registry.inherited = options.inherited
+        registry.inherited = ExternalNamespaces.forFiles(options.inherited, namespaces: plan.namespaces)
         registry.hostPaths = plan.hostPaths
         defer { registry.finish() }
         let sharedMemory = try SharedMemoryRestorer.load(plan.sharedMemory, image: image, registry: registry)
@@ -152,7 +154,7 @@ public enum Restorer {
         let shellTerminal = TerminalRestorer.shellTerminal(plan, shellJob: options.shellJob)
         let sysvIPC = try SysVIPCRestorer.prepare(plan.sysvIPC, missing: sysvMissing, image: image)
         let tree = RestoredTree()
-        let namespaces = try NamespaceRestorer(plan.namespaces, image: image, cgroups: cgroups)
+        let namespaces = try NamespaceRestorer(plan.namespaces, image: image, cgroups: cgroups, given: plan.givenNamespaces)
         registry.courier = namespaces.users.courier
         let pidNamespaces = PidNamespaceMaker()
         var warnings = earlyWarnings
@@ -164,6 +166,10 @@ public enum Restorer {
             registry.networkNamespaces = namespaces.networkNamespaces
             let outsideEnds = namespaces.outsideEnds
             registry.whenReleasing(.packets, once: "veth outside ends") { try VethMaker.raise(outsideEnds) }
+            for n in plan.namespaces {
+                guard let table = n.networkLock, let given = namespaces.networkNamespaces[n.id] else { continue }
+                NetworkLock.releaseWhenRestored(table, in: given, registry: registry)
+            }
             let killed = "the restored processes were killed before they ran"
             if !plan.namespaces.isEmpty { try options.actionScripts.run(.setupNamespaces, pid: plan.root.pid, otherwise: killed) }
             try Interrupted.check(Interrupted.restoreGivenUp)

@@ -9,6 +9,15 @@ extension EndToEndCase {
         return try runCommand(BuildProducts.crtool, arguments, outputPrefix: prefix, timeout: timeout)
     }
 
+    /// Runs crtool with `opening` (a shell redirection such as `3>path`)
+    /// done first: the descriptor it gives to --inherit-fd.
+    func crtool(opening redirection: String, _ arguments: [String]) throws -> CommandResult {
+        try BuildProducts.requireExecutable(BuildProducts.crtool)
+        let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
+        return try runCommand("/bin/sh", ["-c", "exec \(redirection); exec \(BuildProducts.crtool) \(quoted)"],
+                              outputPrefix: scratch.newPath("crtool-inherit"), timeout: 60)
+    }
+
     /// crtool as if installed without the restore stub: CRTOOL_STUB
     /// names /nonexistent/crtool-restore-stub.
     func crtoolWithoutStub(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {

@@ -7,12 +7,12 @@ import XCTest
 extension EndToEndCase {
     /// Dumps, expects a refusal naming the fixture's pid and an fd (unless
     /// `namingAnFd` is false: the refusal is of the process as a whole)
-    /// plus `texts`, and returns the message.
+    /// plus `texts`, and returns the message. `options`: the dump's.
     @discardableResult
-    func assertDumpRefused(_ fixture: Fixture, mentioning texts: [String], namingAnFd: Bool = true,
+    func assertDumpRefused(_ fixture: Fixture, mentioning texts: [String], namingAnFd: Bool = true, options: [String] = [],
                            file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let dir = try scratch.newDirectory("image")
-        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir])
+        let result = try crtool(["dump", "-t", "\(fixture.pid)", "-D", dir] + options)
         XCTAssertFalse(result.succeeded, "\(result)", file: file, line: line)
         for text in (namingAnFd ? ["pid \(fixture.pid) fd "] : []) + texts {
             XCTAssertTrue(result.stderr.contains(text), "the message should say \"\(text)\": \(result)", file: file, line: line)
