@@ -15,8 +15,8 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
     private let script = BuildProducts.packageRoot + "/fixtures/namespaces/netns.py"
 
     func testANetworkNamespaceLeftOutIsEnteredAsGivenWithItsSocketsMadeThere() throws {
-        let first = try makeRuntimeNamespace("a")
-        let second = try makeRuntimeNamespace("b")
+        let first = try makeRuntimeNetworkNamespace("a")
+        let second = try makeRuntimeNetworkNamespace("b")
         let port = 7790
         let python = try BuildProducts.requirePython3()
         let program = try startProgram("ext", "/usr/bin/nsenter", ["--net=/run/netns/\(first.name)", python, script, "ext", "\(port)", "--here"]) {
@@ -34,7 +34,7 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
         XCTAssertEqual(saved.map(\.externalKey), ["runtime-net"])
         XCTAssertNil(saved.first?.veths, "a namespace left out saves nothing of its own")
         let table = try XCTUnwrap(saved.first?.networkLock, "the bridge's packets are held in the namespace, which outlives the tree")
-        XCTAssertEqual(try tables(in: first.name), [table])
+        XCTAssertEqual(try nftTables(inNamespace: first.name), [table])
         let shown = try crtool(["show", image])
         XCTAssertTrue(shown.stdout.contains("net:[\(first.id)] of the tree's own: left out at the dump: restore --inherit-fd fd[N]:runtime-net"), "\(shown)")
 
@@ -50,25 +50,25 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
 
         // Into another namespace: the old one keeps the table, the runtime's to delete with it.
         var mark = program.lineCount
-        try restore(image, of: program, into: second.name)
+        try restore(image, pid: program.pid, givingNamespace: second.name, for: "runtime-net")
         XCTAssertEqual(try NamespaceKind.net.id(pid: program.pid), second.id)
         try program.waitForMore("ext tick", 5, after: mark)
         try program.signal(SIGUSR1)
         try program.waitFor(line: "ext fresh ok", from: mark)
         XCTAssertTrue(try InetSocketTable.read(pid: program.pid, table: "tcp").contains { $0.state == TCPInfo.listen && $0.localPort == UInt16(port) },
                       "the listener is in the namespace given")
-        XCTAssertEqual(try tables(in: first.name), [table])
-        XCTAssertEqual(try tables(in: second.name), [])
+        XCTAssertEqual(try nftTables(inNamespace: first.name), [table])
+        XCTAssertEqual(try nftTables(inNamespace: second.name), [])
 
         // And back into the one it was dumped in: the restore takes the dump's table away.
         let again = try checkpoint(program, options: ["--tcp-established", "--external", "net[\(second.id)]:runtime-net"])
         let againTable = try XCTUnwrap(try ImageDirectory.open(at: again).readJSON([NamespaceImage].self, from: NamespaceImage.listFile).first?.networkLock)
-        XCTAssertEqual(try tables(in: second.name), [againTable])
+        XCTAssertEqual(try nftTables(inNamespace: second.name), [againTable])
         mark = program.lineCount
-        try restore(again, of: program, into: second.name)
+        try restore(again, pid: program.pid, givingNamespace: second.name, for: "runtime-net")
         XCTAssertEqual(try NamespaceKind.net.id(pid: program.pid), second.id)
         try program.waitForMore("ext tick", 5, after: mark)
-        XCTAssertEqual(try tables(in: second.name), [], "the table the dump left in the namespace given back")
+        XCTAssertEqual(try nftTables(inNamespace: second.name), [], "the table the dump left in the namespace given back")
         assertSequence(program, "ext tick")
         XCTAssertEqual(program.log.lines().filter { $0.contains("FAIL") }, [])
     }
@@ -89,40 +89,5 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
         }
         let mark = sleeper.lineCount
         _ = try sleeper.waitFor("woke", atLeast: mark + 1)
-    }
-
-    /// A namespace named `crtool-ext-PID-TAG` as a runtime makes one: its
-    /// loopback up and a bridge at 192.0.2.1/24; deleted when the test ends.
-    private func makeRuntimeNamespace(_ tag: String) throws -> (name: String, id: UInt64) {
-        let name = "crtool-ext-\(getpid())-\(tag)"
-        let commands = [["netns", "add", name], ["-n", name, "link", "set", "lo", "up"], ["-n", name, "link", "add", "crtool-br0", "type", "bridge"],
-                        ["-n", name, "addr", "add", "192.0.2.1/24", "dev", "crtool-br0"], ["-n", name, "link", "set", "crtool-br0", "up"]]
-        for (i, arguments) in commands.enumerated() {
-            let result = try runCommand("/usr/sbin/ip", arguments, outputPrefix: scratch.newPath("ip"), timeout: 10)
-            XCTAssertTrue(result.succeeded, "\(arguments): \(result)")
-            if i == 0 {
-                addTeardownBlock { _ = try? runCommand("/usr/sbin/ip", ["netns", "delete", name], outputPrefix: self.scratch.newPath("ip-delete"), timeout: 10) }
-            }
-        }
-        var st = stat()
-        guard stat("/run/netns/\(name)", &st) == 0 else { throw HarnessError("ip netns add \(name) made no /run/netns/\(name)") }
-        return (name, UInt64(st.st_ino))
-    }
-
-    /// The nftables tables of namespace `name`.
-    private func tables(in name: String) throws -> [String] {
-        let listed = try runCommand("/usr/sbin/ip", ["netns", "exec", name, "nft", "list", "tables"], outputPrefix: scratch.newPath("nft"), timeout: 10)
-        XCTAssertTrue(listed.succeeded, "\(listed)")
-        return listed.stdout.split(separator: "\n").compactMap { line in
-            line.hasPrefix("table inet ") ? String(line.dropFirst("table inet ".count)) : nil
-        }
-    }
-
-    /// Restores `image` detached, giving it the namespace `/run/netns/name`.
-    private func restore(_ image: String, of program: Fixture, into name: String) throws {
-        try waitUntilFree(program.pid)
-        let restored = try crtool(opening: "3</run/netns/\(name)", ["restore", "-D", image, "-d", "--inherit-fd", "fd[3]:runtime-net"])
-        XCTAssertTrue(restored.succeeded, "\(restored)")
-        XCTAssertTrue(ProcessTable.isAlive(program.pid), "\(restored)")
     }
 }

@@ -66,6 +66,48 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(access("/proc/\(pid)/root/dev/pts/0", F_OK), 0)
     }
 
+    /// A container in a network namespace its runtime made, named in the
+    /// spec by path (as the CNI runtimes give runc one): runc's checkpoint
+    /// leaves it out with --external net[INODE]:extRootNetNS and gives
+    /// the one made for the restore with --inherit-fd. The program keeps
+    /// TCP, unix and UDP traffic going inside it and comes back in the
+    /// namespace given, its listener there, its sysfs showing that
+    /// namespace's devices.
+    func testAContainerInANetworkNamespaceItsRuntimeMadeComesBackInTheOneGiven() throws {
+        try requirePrograms(Self.runc, from: "Debian's runc")
+        let first = try makeRuntimeNetworkNamespace("runc-a")
+        let second = try makeRuntimeNetworkNamespace("runc-b")
+        let root = try ContainerRoot(in: scratch, fixture: "namespaces/netns.py")
+        let bundle = try scratch.newDirectory("bundle")
+        try writeSpec(in: bundle, root: root, at: try overlay(on: root.path), arguments: [root.fixture, "runc", "7792", "--here"],
+                      network: "/run/netns/\(first.name)")
+        let program = try runDetached(bundle: bundle, id: "crtool-test-\(getpid())")
+        let pid = program.pid
+        defer { try? stopTree(pid) }
+        try program.waitFor("runc tick", atLeast: 3)
+        XCTAssertEqual(try NamespaceKind.net.id(pid: pid), first.id)
+        XCTAssertTrue(program.log.lines().contains { $0.contains("devices lo,crtool-br0") }, program.log.tail())
+
+        let image = try checkpoint(program, options: ["--tcp-established", "--external", "net[\(first.id)]:extRootNetNS"])
+        let mark = program.lineCount
+        try restore(image, pid: pid, givingNamespace: second.name, for: "extRootNetNS")
+        XCTAssertEqual(try NamespaceKind.net.id(pid: pid), second.id)
+        XCTAssertEqual(try ProcStatus.read(pid: pid).namespaceIDs.last, 1, "pid 1 in its namespace")
+        try program.waitForMore("runc tick", 5, after: mark)
+        try program.signal(SIGUSR1)
+        try program.waitFor(line: "runc fresh ok", from: mark)
+        assertSequence(program, "runc tick")
+        XCTAssertEqual(program.log.lines().filter { $0.contains("FAIL") }, [])
+        let bridge = try NamespaceEntry.run(in: .net, of: pid) { try Loopback.deviceNames() }
+        XCTAssertTrue(bridge.contains("crtool-br0"), "\(bridge)")
+        // Each bridge has a MAC address of its own: sysfs shows the namespace it was mounted in.
+        let given = try runCommand("/usr/sbin/ip", ["netns", "exec", second.name, "cat", "/sys/class/net/crtool-br0/address"],
+                                   outputPrefix: scratch.newPath("mac"), timeout: 10)
+        XCTAssertTrue(given.succeeded, "\(given)")
+        XCTAssertEqual(readTextFile("/proc/\(pid)/root/sys/class/net/crtool-br0/address"), given.stdout, "the container's sysfs shows the namespace given")
+        XCTAssertEqual(try nftTables(inNamespace: second.name), [])
+    }
+
     /// A container runc made in a user namespace of its own, from its
     /// rootless spec (user, PID, mount, UTS and IPC namespaces; /sys bound
     /// from the host): its pid 1 is the first process of a PID namespace
@@ -214,7 +256,10 @@ final class RuncScenarioTests: EndToEndCase {
     /// scratch directory at its own path, where the program's stdout is.
     /// `rootless`: runc's rootless spec instead, in a user namespace,
     /// without the cgroup namespace. `terminal`: a terminal runc makes.
-    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false, terminal: Bool = false) throws {
+    /// `arguments`: python3's, in place of the fixture's with /dev/shm;
+    /// `network`: a network namespace's path for runc to put it in.
+    private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false, terminal: Bool = false,
+                           arguments: [String]? = nil, network: String? = nil) throws {
         let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle] + (rootless ? ["--rootless"] : []), outputPrefix: scratch.newPath("spec"), timeout: 30)
         guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
         let path = bundle + "/config.json"
@@ -223,12 +268,15 @@ final class RuncScenarioTests: EndToEndCase {
             throw HarnessError("runc spec wrote no config.json of the expected shape")
         }
         process["terminal"] = terminal
-        process["args"] = ["/usr/bin/python3", root.fixture, "/dev/shm"]
+        process["args"] = ["/usr/bin/python3"] + (arguments ?? [root.fixture, "/dev/shm"])
         config["process"] = process
         config["root"] = ["path": merged, "readonly": true]
         config["hostname"] = "crtool-runc"
         if !rootless, var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
-            linux["namespaces"] = namespaces + [["type": "cgroup"]]
+            linux["namespaces"] = namespaces.map { n in
+                guard let network, n["type"] as? String == "network" else { return n }
+                return ["type": "network", "path": network]
+            } + [["type": "cgroup"]]
             config["linux"] = linux
         }
         config["mounts"] = mounts + [
