@@ -94,11 +94,13 @@ final class NamespaceRestorer {
             if let key = namespace?.externalKey {
                 // Checked before any process was made (`ExternalNamespaces.requireGiven`).
                 guard let fd = given[id] else { throw CheckpointError("\(kind.rawValue):[\(id)] was left out at the dump and none was given for \(key)") }
-                guard !users.bornInside.contains(process.pid) else {
-                    // It has capabilities in the user namespace made for it alone.
-                    throw CheckpointError("pid \(process.pid) is made inside its user namespace, from where it cannot enter the \(kind.title) given for \(key) (\(kind.rawValue):[\(id)] at the dump); crtool cannot yet restore such a process into a namespace left out")
+                if try !Self.isIn(kind, descriptor: fd, pid: process.pid) {
+                    guard !users.bornInside.contains(process.pid) else {
+                        // It has capabilities in the user namespace made for it alone.
+                        throw CheckpointError("pid \(process.pid) is made inside its user namespace, from where it cannot enter the \(kind.title) given for \(key) (\(kind.rawValue):[\(id)] at the dump), and its parent is not in it; crtool cannot yet restore such a process into a namespace left out")
+                    }
+                    try Self.join(kind, descriptor: fd, courier: users.courier, with: inj, what: "the \(kind.title) given for \(key) in place of \(kind.rawValue):[\(id)]")
                 }
-                try Self.join(kind, descriptor: fd, courier: users.courier, with: inj, what: "the \(kind.title) given for \(key) in place of \(kind.rawValue):[\(id)]")
                 if kind == .net { networkNamespaces[id] = try NetworkNamespace(pid: process.pid) }
                 madeBy[kind, default: [:]][id] = process.pid
                 continue
@@ -164,6 +166,25 @@ final class NamespaceRestorer {
                 }
             }
         }
+    }
+
+    /// Puts the stand-in parent of a root born inside its user namespace
+    /// (`inj`, in crtool's) in the namespaces given for those the root
+    /// had left out, for the root to be born in them: from inside, it has
+    /// no capabilities over a namespace crtool's user namespace owns.
+    func enterGiven(of root: ProcessImage, with inj: RemoteSyscall) throws {
+        for kind in ExternalNamespaces.kinds {
+            guard let id = root.namespaces?[kind], let fd = given[id],
+                  let key = saved.first(where: { $0.kind == kind && $0.id == id })?.externalKey else { continue }
+            try Self.join(kind, descriptor: fd, courier: users.courier, with: inj, what: "the \(kind.title) given for \(key), for pid \(root.pid) to be born in")
+        }
+    }
+
+    /// Whether `pid` is in the namespace crtool's descriptor `fd` stands for.
+    private static func isIn(_ kind: NamespaceKind, descriptor fd: Int32, pid: Int32) throws -> Bool {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError("fstat of the \(kind.title) given", pid: pid) }
+        return try kind.id(pid: pid) == UInt64(st.st_ino)
     }
 
     /// A proc for the first process of a PID namespace born inside its

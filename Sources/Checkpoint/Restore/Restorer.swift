@@ -314,6 +314,7 @@ public enum Restorer {
         let standIn = namespaces.users.isBornInside(root) ? try StandInParent(stub: options.stubPath, handing: crtool.fd) : nil
         defer { standIn?.end() }
         if let standIn {
+            try namespaces.enterGiven(of: root, with: standIn.inj)
             let leader = try namespaces.users.bearFirst(root, from: standIn.inj, warnings: &warnings)
             tree.add(leader)
             try adopt(root, leader: leader, tree: tree, plan: plan, warnings: &warnings)

@@ -74,12 +74,25 @@ final class RuncScenarioTests: EndToEndCase {
     /// namespace given, its listener there, its sysfs showing that
     /// namespace's devices.
     func testAContainerInANetworkNamespaceItsRuntimeMadeComesBackInTheOneGiven() throws {
+        try checkContainerComesBackInTheNetworkNamespaceGiven(rootless: false)
+    }
+
+    /// The same from runc's rootless spec: its pid 1 is born inside the
+    /// user namespace the restore makes, where it has no capabilities
+    /// over the namespace given, so its stand-in parent enters that one
+    /// first and it is born there.
+    func testARootlessContainerInANetworkNamespaceItsRuntimeMadeComesBackInTheOneGiven() throws {
+        try checkContainerComesBackInTheNetworkNamespaceGiven(rootless: true)
+    }
+
+    private func checkContainerComesBackInTheNetworkNamespaceGiven(rootless: Bool) throws {
         try requirePrograms(Self.runc, from: "Debian's runc")
         let first = try makeRuntimeNetworkNamespace("runc-a")
         let second = try makeRuntimeNetworkNamespace("runc-b")
         let root = try ContainerRoot(in: scratch, fixture: "namespaces/netns.py")
         let bundle = try scratch.newDirectory("bundle")
-        try writeSpec(in: bundle, root: root, at: try overlay(on: root.path), arguments: [root.fixture, "runc", "7792", "--here"],
+        // A rootless container's root is a directory of crtool's, as in the test above.
+        try writeSpec(in: bundle, root: root, at: rootless ? root.path : try overlay(on: root.path), rootless: rootless, arguments: [root.fixture, "runc", "7792", "--here"],
                       network: "/run/netns/\(first.name)")
         let program = try runDetached(bundle: bundle, id: "crtool-test-\(getpid())")
         let pid = program.pid
@@ -100,12 +113,20 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(program.log.lines().filter { $0.contains("FAIL") }, [])
         let bridge = try NamespaceEntry.run(in: .net, of: pid) { try Loopback.deviceNames() }
         XCTAssertTrue(bridge.contains("crtool-br0"), "\(bridge)")
-        // Each bridge has a MAC address of its own: sysfs shows the namespace it was mounted in.
-        let given = try runCommand("/usr/sbin/ip", ["netns", "exec", second.name, "cat", "/sys/class/net/crtool-br0/address"],
+        // Each bridge has a MAC address of its own: sysfs shows the namespace
+        // it was mounted in (the rootless spec binds the host's instead).
+        let given = rootless ? nil : try runCommand("/usr/sbin/ip", ["netns", "exec", second.name, "cat", "/sys/class/net/crtool-br0/address"],
                                    outputPrefix: scratch.newPath("mac"), timeout: 10)
-        XCTAssertTrue(given.succeeded, "\(given)")
-        XCTAssertEqual(readTextFile("/proc/\(pid)/root/sys/class/net/crtool-br0/address"), given.stdout, "the container's sysfs shows the namespace given")
+        if let given {
+            XCTAssertTrue(given.succeeded, "\(given)")
+            XCTAssertEqual(readTextFile("/proc/\(pid)/root/sys/class/net/crtool-br0/address"), given.stdout, "the container's sysfs shows the namespace given")
+        }
         XCTAssertEqual(try nftTables(inNamespace: second.name), [])
+        if rootless {
+            let user = try NamespaceKind.user.id(pid: pid)
+            XCTAssertNotEqual(user, try NamespaceKind.user.ownID())
+            XCTAssertEqual(try NamespaceKind.ownerID(path: NamespaceKind.pid.path(pid: pid), pid: pid), user, "its PID namespace is its user namespace's")
+        }
     }
 
     /// A container runc made in a user namespace of its own, from its
@@ -272,11 +293,10 @@ final class RuncScenarioTests: EndToEndCase {
         config["process"] = process
         config["root"] = ["path": merged, "readonly": true]
         config["hostname"] = "crtool-runc"
-        if !rootless, var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
-            linux["namespaces"] = namespaces.map { n in
-                guard let network, n["type"] as? String == "network" else { return n }
-                return ["type": "network", "path": network]
-            } + [["type": "cgroup"]]
+        if var linux = config["linux"] as? [String: Any], var namespaces = linux["namespaces"] as? [[String: Any]] {
+            if let network { namespaces = namespaces.filter { $0["type"] as? String != "network" } + [["type": "network", "path": network]] }
+            if !rootless { namespaces.append(["type": "cgroup"]) }
+            linux["namespaces"] = namespaces
             config["linux"] = linux
         }
         config["mounts"] = mounts + [
