@@ -113,6 +113,9 @@ struct DumpCommand: ParsableCommand {
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
         options.externalNamespaces = external.compactMap(ExternalNamespaces.LeftOut.init)
+        for text in external where ExternalNamespaces.LeftOut(text) == nil && NamespaceKind.allCases.contains(where: { text.hasPrefix($0.rawValue + "[") }) {
+            throw ValidationError("--external \(text): a namespace is left out as KIND[INODE]:KEY (net[4026532245]:extRootNetNS), the key being what restore --inherit-fd fd[N]:KEY gives it by")
+        }
         for leftOut in options.externalNamespaces where !ExternalNamespaces.kinds.contains(leftOut.kind) {
             throw ValidationError("--external \(leftOut.kind.rawValue)[\(leftOut.id)]:\(leftOut.key): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
         }

@@ -80,7 +80,8 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
         defer { try? stopTree(sleeper.pid) }
         let own = try NamespaceKind.net.ownID()
         for (external, text) in [("net[\(own)]:mine", "--external net[\(own)]:mine: no process of the tree is in such a namespace of its own"),
-                                 ("uts[\(try NamespaceKind.uts.ownID())]:names", "crtool leaves out only a network namespace")] {
+                                 ("uts[\(try NamespaceKind.uts.ownID())]:names", "crtool leaves out only a network namespace"),
+                                 ("net[\(own)]", "a namespace is left out as KIND[INODE]:KEY")] {
             let dir = try scratch.newDirectory("image")
             let refused = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", dir, "--external", external])
             XCTAssertNotEqual(refused.status, .exited(0), "\(refused)")
