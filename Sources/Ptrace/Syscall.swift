@@ -78,6 +78,7 @@ public enum Syscall {
     public static let umount2: Int64 = 166
     public static let mkdirat: Int64 = 258
     public static let mknodat: Int64 = 259
+    public static let lsetxattr: Int64 = 189
     public static let fchownat: Int64 = 260
     public static let linkat: Int64 = 265
     public static let symlinkat: Int64 = 266

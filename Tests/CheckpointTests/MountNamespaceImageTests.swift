@@ -156,6 +156,7 @@ final class MountNamespaceImageTests: XCTestCase {
         var file = SavedMountEntry(path: "state", kind: .file, mode: 0o600, uid: 0, gid: 0)
         file.content = Data("42".utf8)
         file.modifiedNanoseconds = 1_000_000_000
+        file.extendedAttributes = ["user.origin": Data("here".utf8), "system.posix_acl_access": Data([2, 0, 0, 0])]
         var link = SavedMountEntry(path: "state.old", kind: .hardLink, mode: 0o600, uid: 0, gid: 0)
         link.linkTarget = "state"
         tmpfs.entries = [SavedMountEntry(path: "", kind: .directory, mode: 0o755, uid: 0, gid: 0), file, link,
@@ -173,6 +174,13 @@ final class MountNamespaceImageTests: XCTestCase {
         cases.append(("entries[1].linkTarget", { $0.swapAt(1, 2) }))
         cases.append(("entries[3].linkTarget", { $0.append($0[2]); $0[3].linkTarget = "state.old" }))
         cases.append(("entries[3].device", { $0[3].device = 0x103 }))
+        cases.append(("entries[1].extendedAttributes.system.sockprotoname", { $0[1].extendedAttributes?["system.sockprotoname"] = Data("x".utf8) }))
+        cases.append(("entries[1].extendedAttributes.user.", { $0[1].extendedAttributes?["user."] = Data("x".utf8) }))
+        cases.append(("entries[2].extendedAttributes.user.origin", { $0[2].extendedAttributes = ["user.origin": Data("x".utf8)] }))
+        cases.append(("entries[1].extendedAttributes.user.origin", { $0[1].extendedAttributes?["user.origin"] = Data(count: 32769) }))
+        cases.append(("entries[1].extendedAttributes", { e in
+            e[1].extendedAttributes = Dictionary(uniqueKeysWithValues: (0...256).map { ("user.a\($0)", Data()) })
+        }))
         for (field, edit) in cases {
             var m = tmpfs
             edit(&m.entries!)

@@ -1,5 +1,6 @@
 import Checkpoint
 import Glibc
+import Ptrace
 import XCTest
 
 /// A tmpfs of a mount namespace of the tree's own comes back with what it
@@ -19,6 +20,7 @@ final class TmpfsFilesTests: EndToEndCase {
             "ln \(point)/notes \(point)/notes-link",
             "mkfifo -m 604 \(point)/pipe",
             "truncate -s 1M \(point)/sparse", "printf x | dd of=\(point)/sparse bs=1 seek=524288 conv=notrunc status=none",
+            "python3 -c \"\(Self.attributesSetter(point))\"",
             "exec python3 \(script) \(point)",
         ].joined(separator: " && ")
         let program = try startProgram("tmpfsfiles", "/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", setup])
@@ -55,6 +57,33 @@ final class TmpfsFilesTests: EndToEndCase {
         XCTAssertEqual(st.st_size, 1 << 20)
         XCTAssertLessThanOrEqual(st.st_blocks * 512, 8192, "the holes of the sparse file were filled")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: point), [], "the files were made in crtool's namespace")
+        XCTAssertEqual(try ExtendedAttributes.read(root + "/notes"), Self.notesAttributes, "a capability, an ACL, a user's and a trusted attribute")
+        XCTAssertEqual(try ExtendedAttributes.read(root + "/notes-link"), Self.notesAttributes)
+        XCTAssertEqual(try ExtendedAttributes.read(root), ["user.purpose": Array("scratch".utf8)], "the tmpfs's own directory")
+        XCTAssertEqual(try ExtendedAttributes.read(root + "/pipe"), [:])
+    }
+
+    /// What the set-up gives notes: a download's origin, a trusted
+    /// attribute, a file capability (CAP_NET_BIND_SERVICE) and an ACL
+    /// that lets uid 1000 read it (mask r--, as mode 640's group bits).
+    private static let notesAttributes: [String: [UInt8]] = [
+        "user.xdg.origin.url": Array("https://example.org/notes".utf8),
+        "trusted.crtool": [0, 1, 2],
+        // VFS_CAP_REVISION_2 | effective, permitted: bit 10; inheritable 0.
+        "security.capability": [1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        // Version 2, then (tag, perm, id) as 16, 16 and 32 bits: user::rw-,
+        // user:1000:r--, group::r--, mask::r--, other::---.
+        "system.posix_acl_access": [2, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255, 2, 0, 4, 0, 232, 3, 0, 0,
+                                    4, 0, 4, 0, 255, 255, 255, 255, 16, 0, 4, 0, 255, 255, 255, 255, 32, 0, 0, 0, 255, 255, 255, 255],
+    ]
+
+    /// A Python line that gives `point`/notes `notesAttributes`, and
+    /// `point` itself one, as setfattr and setfacl would.
+    private static func attributesSetter(_ point: String) -> String {
+        let sets = notesAttributes.sorted { $0.key < $1.key }.map { name, value in
+            "os.setxattr('\(point)/notes', '\(name)', bytes(\(value)))"
+        }
+        return (["import os"] + sets + ["os.setxattr('\(point)', 'user.purpose', b'scratch')"]).joined(separator: "; ")
     }
 
     /// A socket's file in such a tmpfs would name nothing after the

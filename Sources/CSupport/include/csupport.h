@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <signal.h>
 #include <spawn.h>
 

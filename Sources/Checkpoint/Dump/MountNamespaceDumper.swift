@@ -95,6 +95,16 @@ enum MountNamespaceDumper {
         return saved
     }
 
+    /// The largest value of an extended attribute of a tmpfs's file the
+    /// dump saves: the restore stages each in a scratch area of 64 KiB
+    /// beside the file's path and the attribute's name.
+    static let maximumAttributeValue = 32768
+    /// The most extended attributes a restore gives one file.
+    static let maximumAttributes = 256
+    /// The names an extended attribute may have: one of a namespace the
+    /// kernel keeps on a tmpfs, or a POSIX ACL.
+    static let attributePrefixes = ["user.", "trusted.", "security.", "system.posix_acl_access", "system.posix_acl_default"]
+
     /// The file system of /proc/PID/ns files, and of the mounts that
     /// keep namespaces alive under a name.
     static let namespaceFileSystem = "nsfs"
@@ -254,6 +264,16 @@ enum MountNamespaceDumper {
                     + "crtool makes a \(m.fsType) of the namespace again with its directories, files, links, device nodes and FIFOs, and a socket's "
                     + "file without the socket would name nothing")
             }
+            let attributes = try ExtendedAttributes.read(path)
+            if attributes.count > maximumAttributes {
+                throw CheckpointError("\(MountedPath.join(m.mountPoint, relative)) in the \(m.fsType) at \(m.mountPoint) of \(namespace) has \(attributes.count) extended attributes; "
+                    + "crtool saves at most \(maximumAttributes) of a file")
+            }
+            if let (name, value) = attributes.first(where: { $0.value.count > maximumAttributeValue }) {
+                throw CheckpointError("\(MountedPath.join(m.mountPoint, relative)) in the \(m.fsType) at \(m.mountPoint) of \(namespace) has the extended attribute "
+                    + "\(name) of \(value.count) bytes; crtool saves those of at most \(maximumAttributeValue)")
+            }
+            entry.extendedAttributes = attributes.isEmpty ? nil : attributes.mapValues { Data($0) }
             found.append(entry)
             guard found.count <= maximumEntries else {
                 throw CheckpointError("the \(m.fsType) at \(m.mountPoint) in \(namespace) holds more than \(maximumEntries) entries, the most crtool saves of one")

@@ -108,6 +108,12 @@ public struct SavedMountEntry: Codable, Equatable, Sendable {
     /// A file's last modification (st_mtim), in nanoseconds since the
     /// epoch: build tools and caches judge files by it.
     public var modifiedNanoseconds: Int64?
+    /// Its extended attributes by name (user.*, trusted.*, security.*,
+    /// and its POSIX ACLs as system.posix_acl_access and _default): the
+    /// origin a browser noted of a download, a capability a program was
+    /// given, who else may read it. Nil when it has none; a hard link has
+    /// those of the name it shares.
+    public var extendedAttributes: [String: Data]?
 
     public init(path: String, kind: Kind, mode: UInt32, uid: UInt32, gid: UInt32, linkTarget: String? = nil, device: UInt64? = nil) {
         self.path = path

@@ -94,6 +94,18 @@ enum SavedMountCheck {
             guard e.kind != .hardLink || linkable.contains(e.linkTarget ?? "") else {
                 throw refuse("linkTarget", "a hard link names an earlier entry of the mount that is neither a directory nor a hard link")
             }
+            for name in (e.extendedAttributes ?? [:]).keys.sorted() {
+                guard e.kind != .hardLink, name.utf8.count <= 255, !name.utf8.contains(0),
+                      MountNamespaceDumper.attributePrefixes.contains(where: { name.hasPrefix($0) && (name.count > $0.count || !$0.hasSuffix(".")) }) else {
+                    throw refuse("extendedAttributes.\(name)", "not an extended attribute a file of a tmpfs has (user., trusted., security. and 1 to 255 bytes, or a POSIX ACL; none on a hard link)")
+                }
+                guard e.extendedAttributes![name]!.count <= MountNamespaceDumper.maximumAttributeValue else {
+                    throw refuse("extendedAttributes.\(name)", "\(e.extendedAttributes![name]!.count) bytes (at most \(MountNamespaceDumper.maximumAttributeValue))")
+                }
+            }
+            guard (e.extendedAttributes?.count ?? 0) <= MountNamespaceDumper.maximumAttributes else {
+                throw refuse("extendedAttributes", "\(e.extendedAttributes!.count) extended attributes (at most \(MountNamespaceDumper.maximumAttributes))")
+            }
             guard (e.kind == .characterDevice || e.kind == .blockDevice) == (e.device != nil) else {
                 throw refuse("device", "a device node, and only one, has a device number")
             }

@@ -44,6 +44,12 @@ enum TmpfsContents {
             if e.kind != .symlink {
                 try inj.checked("giving \(path) its mode", Syscall.fchmodat, atFDCWD, staged, UInt64(e.mode & 0o7777))
             }
+            // After the owner: a change of owner drops a file capability.
+            for (name, value) in (e.extendedAttributes ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let stagedName = try inj.stage(string: name, at: 8192)
+                let stagedValue = try inj.stage([UInt8](value), at: 8192 + 512)
+                try inj.checked("giving \(path) its extended attribute \(name)", Syscall.lsetxattr, staged, stagedName, stagedValue, UInt64(value.count), 0)
+            }
         }
     }
 
