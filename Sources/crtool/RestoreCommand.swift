@@ -42,7 +42,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("When this kernel's vDSO is not the one the image's processes started with (a kernel upgraded since the dump), reach it through jumps left where the old one was (auto), refuse the image (never), or use the jumps even when it is the same (always: to try a program on them before the upgrade).", valueName: "auto|always|never"))
     var vdsoBridge = "auto"
 
-    @Option(name: .long, help: ArgumentHelp("Give the restored processes crtool's descriptor N wherever the image has FILE: a file left out at the dump (dump --external), or any other to put in its place (a new pipe to read the output from, another log). FILE as crtool show names it: pipe:[INODE], socket:[INODE] or a path. Repeatable (CRIU's name).", valueName: "fd[N]:FILE"))
+    @Option(name: .long, help: ArgumentHelp("Give the restored processes crtool's descriptor N wherever the image has FILE: a file left out at the dump (dump --external), or any other to put in its place (a new pipe to read the output from, another log). FILE as crtool show names it: pipe:[INODE], socket:[INODE] or a path. Or the KEY of a network namespace left out at the dump (dump --external net[INODE]:KEY), N then open on the namespace to restore into (/run/netns/NAME). Repeatable (CRIU's name).", valueName: "fd[N]:FILE"))
     var inheritFd: [String] = []
 
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
