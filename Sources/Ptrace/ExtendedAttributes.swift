@@ -5,9 +5,6 @@ import Glibc
 /// link: what a tmpfs holds beyond bytes and modes (a download's origin,
 /// a file capability, a POSIX ACL as system.posix_acl_access).
 public enum ExtendedAttributes {
-    /// The most a value holds (XATTR_SIZE_MAX).
-    public static let maximumValue = 65536
-
     /// Each attribute of `path` by name; empty where the file system keeps
     /// none.
     public static func read(_ path: String) throws -> [String: [UInt8]] {

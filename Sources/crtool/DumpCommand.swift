@@ -112,14 +112,18 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
-        options.externalNamespaces = external.compactMap(ExternalNamespaces.LeftOut.init)
-        for text in external where ExternalNamespaces.LeftOut(text) == nil && NamespaceKind.allCases.contains(where: { text.hasPrefix($0.rawValue + "[") }) {
-            throw ValidationError("--external \(text): a namespace is left out as KIND[INODE]:KEY (net[4026532245]:extRootNetNS), the key being what restore --inherit-fd fd[N]:KEY gives it by")
+        for text in external {
+            if let leftOut = ExternalNamespaces.LeftOut(text) {
+                guard ExternalNamespaces.kinds.contains(leftOut.kind) else {
+                    throw ValidationError("--external \(text): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
+                }
+                options.externalNamespaces.append(leftOut)
+            } else if NamespaceKind.allCases.contains(where: { text.hasPrefix($0.rawValue + "[") }) {
+                throw ValidationError("--external \(text): a namespace is left out as KIND[INODE]:KEY (net[4026532245]:extRootNetNS), the key being what restore --inherit-fd fd[N]:KEY gives it by")
+            } else {
+                options.externals.insert(text)
+            }
         }
-        for leftOut in options.externalNamespaces where !ExternalNamespaces.kinds.contains(leftOut.kind) {
-            throw ValidationError("--external \(leftOut.kind.rawValue)[\(leftOut.id)]:\(leftOut.key): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
-        }
-        options.externals = Set(external.filter { ExternalNamespaces.LeftOut($0) == nil })
         options.actionScripts = actionScripts.scripts(imagesDirectory: directory)
         options.parent = prevImagesDir
         options.trackMemory = trackMem

@@ -265,13 +265,12 @@ enum MountNamespaceDumper {
                     + "file without the socket would name nothing")
             }
             let attributes = try ExtendedAttributes.read(path)
+            let file = "\(MountedPath.join(m.mountPoint, relative)) in the \(m.fsType) at \(m.mountPoint) of \(namespace)"
             if attributes.count > maximumAttributes {
-                throw CheckpointError("\(MountedPath.join(m.mountPoint, relative)) in the \(m.fsType) at \(m.mountPoint) of \(namespace) has \(attributes.count) extended attributes; "
-                    + "crtool saves at most \(maximumAttributes) of a file")
+                throw CheckpointError("\(file) has \(attributes.count) extended attributes; crtool saves at most \(maximumAttributes) of a file")
             }
             if let (name, value) = attributes.first(where: { $0.value.count > maximumAttributeValue }) {
-                throw CheckpointError("\(MountedPath.join(m.mountPoint, relative)) in the \(m.fsType) at \(m.mountPoint) of \(namespace) has the extended attribute "
-                    + "\(name) of \(value.count) bytes; crtool saves those of at most \(maximumAttributeValue)")
+                throw CheckpointError("\(file) has the extended attribute \(name) of \(value.count) bytes; crtool saves those of at most \(maximumAttributeValue)")
             }
             entry.extendedAttributes = attributes.isEmpty ? nil : attributes.mapValues { Data($0) }
             found.append(entry)
