@@ -126,7 +126,7 @@ final class MountNamespaceImageTests: XCTestCase {
         tmpfsRoot.parent = nil
         tmpfsRoot.root = "/newroot"
         XCTAssertNoThrow(try SavedMountCheck.check([tmpfsRoot], file: "namespaces.json", field: "[0].mounts"))
-        var procPart = SavedMount(mountPoint: "/proc", parent: 0, origin: .fresh, fsType: "proc", source: "proc", root: "/sys", flags: [], propagation: [])
+        let procPart = SavedMount(mountPoint: "/proc", parent: 0, origin: .fresh, fsType: "proc", source: "proc", root: "/sys", flags: [], propagation: [])
         cases.append(("[1].root", [root, procPart]))
         // A proc left to a PID namespace's first process: only a proc, with nothing on it.
         m = tmpfs

@@ -148,7 +148,7 @@ final class RuncScenarioTests: EndToEndCase {
         try program.waitFor("tick", atLeast: 2)
         let user = try NamespaceKind.user.id(pid: pid)
         XCTAssertNotEqual(user, try NamespaceKind.user.ownID(), "runc made a user namespace")
-        XCTAssertEqual(try ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1])
+        XCTAssertEqual(ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1])
         let mounts = try mountView(of: pid)
         XCTAssertTrue(mounts.contains { $0.hasPrefix("/proc proc ") }, "\(mounts)")
         let maps = ["uid_map", "gid_map"].map { readTextFile("/proc/\(pid)/\($0)") }
@@ -156,7 +156,7 @@ final class RuncScenarioTests: EndToEndCase {
         let image = try checkpoint(program)
         try restoreAndWatch(image, as: program)
         XCTAssertEqual(try mountView(of: pid), mounts)
-        XCTAssertEqual(try ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1], "pid 1 in its namespace")
+        XCTAssertEqual(ProcessTable.namespacePids(of: [pid])[pid]?.first, [pid, 1], "pid 1 in its namespace")
         XCTAssertEqual(["uid_map", "gid_map"].map { readTextFile("/proc/\(pid)/\($0)") }, maps)
         XCTAssertEqual(try UTSNames.of(pid: pid).hostname, "crtool-runc")
         let restoredUser = try NamespaceKind.user.id(pid: pid)
