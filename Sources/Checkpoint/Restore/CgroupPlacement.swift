@@ -12,31 +12,44 @@ import Ptrace
 /// to the cgroup of the process they are given to, and stay charged there
 /// when it moves, so a process moved after its restore would have all its
 /// memory outside its own limits.
+/// Below a cgroup given with --cgroup-root (`CgroupRootChange`) it is
+/// different: the user chose where the tree goes, so the cgroups the
+/// tree had below its root are made there, removed again by `removeMade`
+/// if the restore fails, and a process that cannot join one fails the
+/// restore.
 struct CgroupPlacement {
     /// crtool's own cgroups, where each restored process starts.
     let own: [CgroupMembership]
     /// The cgroup file systems mounted here.
     let mounts: [MountEntry]
+    /// The cgroups given with --cgroup-root, one per hierarchy changed.
+    var given: [CgroupMembership] = []
+    /// The directories made below them, in the order they were made.
+    private let made = MadeDirectories()
 
     /// Read once for a whole tree: the mount table alone is some 0.1 ms
     /// to read and parse, which a tree of hundreds paid per process.
-    static func here() -> CgroupPlacement {
+    static func here(given: [CgroupMembership] = []) -> CgroupPlacement {
         CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [],
-                        mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" })
+                        mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" },
+                        given: given)
     }
 
     /// `start`: the cgroups the process is in now (`start(parent:namespaceRoots:)`); it is
     /// moved in each hierarchy where the image has it elsewhere.
-    func place(_ process: ProcessImage, from start: [CgroupMembership], warnings: inout [String]) {
-        for (membership, directory) in wanted(by: process, from: start) {
-            guard let directory else {
+    func place(_ process: ProcessImage, from start: [CgroupMembership], warnings: inout [String]) throws {
+        for (membership, existing) in wanted(by: process, from: start) {
+            let chosen = isGiven(membership)
+            guard let directory = try existing ?? (chosen ? make(membership) : nil) else {
                 warnings.append(Self.missing(membership, of: process))
                 continue
             }
             do {
                 try LocalFile.writeControl("\(process.pid)\n", to: directory + "/cgroup.procs", pid: process.pid)
             } catch {
-                warnings.append("pid \(process.pid) could not join \(membership.hierarchyName) cgroup \(membership.path): \(error)")
+                let failure = "pid \(process.pid) could not join \(membership.hierarchyName) cgroup \(membership.path): \(error)"
+                if chosen { throw CheckpointError(failure + " (under --cgroup-root)") }
+                warnings.append(failure)
             }
         }
     }
@@ -59,7 +72,7 @@ struct CgroupPlacement {
     /// are not here is refused by `requireRoots` before anything is made.
     func enterRoots(of namespace: NamespaceImage, pid: Int32) throws {
         for root in namespace.cgroupRoots ?? [] {
-            guard let directory = existing(root) else {
+            guard let directory = try existing(root) ?? (isGiven(root) ? make(root) : nil) else {
                 throw CheckpointError("cgroup:[\(namespace.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here")
             }
             do {
@@ -74,8 +87,12 @@ struct CgroupPlacement {
     /// would show its processes other cgroups than they saw, and their
     /// cgroup mounts other directories: refused, naming the cgroup.
     func requireRoots(of namespaces: [NamespaceImage]) throws {
+        for root in given where existing(root) == nil {
+            throw CheckpointError("\(root.hierarchyName) cgroup \(root.path), given with --cgroup-root, does not exist here: "
+                + "make it to restore under it; nothing was restored")
+        }
         for n in namespaces {
-            for root in n.cgroupRoots ?? [] where existing(root) == nil {
+            for root in n.cgroupRoots ?? [] where existing(root) == nil && !isGiven(root) {
                 throw CheckpointError("cgroup:[\(n.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here: "
                     + "make it (a container's cgroup) to restore; nothing was restored")
             }
@@ -85,7 +102,9 @@ struct CgroupPlacement {
     /// The warnings `place` would give for cgroups that do not exist here,
     /// for a check made before the restore.
     func missing(for processes: [ProcessImage]) -> [String] {
-        processes.flatMap { p in wanted(by: p, from: own).filter { $0.directory == nil }.map { Self.missing($0.membership, of: p) } }
+        processes.flatMap { p in
+            wanted(by: p, from: own).filter { $0.directory == nil && !isGiven($0.membership) }.map { Self.missing($0.membership, of: p) }
+        }
     }
 
     /// Refuses, before anything is made, a restore into a frozen cgroup (a
@@ -117,6 +136,41 @@ struct CgroupPlacement {
         (process.cgroups ?? []).filter { !start.contains($0) }.map { ($0, existing($0)) }
     }
 
+    /// At or below a cgroup given with --cgroup-root.
+    private func isGiven(_ membership: CgroupMembership) -> Bool {
+        given.contains { g in
+            g.controllers == membership.controllers && CgroupRootChange.moved(membership.path, from: g.path, to: g.path) != nil
+        }
+    }
+
+    /// Makes the cgroup, and any missing between it and the cgroup given
+    /// above it, whose directory `requireRoots` found.
+    private func make(_ membership: CgroupMembership) throws -> String? {
+        guard let top = given.first(where: { $0.controllers == membership.controllers })?.directory(in: mounts),
+              let target = membership.directory(in: mounts), target.hasPrefix(top) else { return nil }
+        var directory = top
+        for part in target.dropFirst(top.count).split(separator: "/") {
+            directory += "/" + part
+            if mkdir(directory, 0o755) == 0 {
+                made.add(directory)
+            } else if errno != EEXIST {
+                throw SystemError("mkdir \(directory), a cgroup of the tree's under --cgroup-root")
+            }
+        }
+        return directory
+    }
+
+    /// Removes the cgroups `place` made, deepest first, once a restore
+    /// that failed has killed and reaped its processes: the kernel frees
+    /// a cgroup of a process only shortly after its exit, so each is
+    /// waited for a moment.
+    func removeMade() {
+        for directory in made.directories.reversed() {
+            let deadline = Date().addingTimeInterval(2)
+            while rmdir(directory) != 0 && errno == EBUSY && Date() < deadline { usleep(10_000) }
+        }
+    }
+
     private func existing(_ membership: CgroupMembership) -> String? {
         membership.directory(in: mounts).flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
     }
@@ -124,5 +178,11 @@ struct CgroupPlacement {
     private static func missing(_ membership: CgroupMembership, of process: ProcessImage) -> String {
         "pid \(process.pid) was in \(membership.hierarchyName) cgroup \(membership.path), which does not exist here; it stays in crtool's"
     }
+}
 
+/// The directories one restore made, shared by the copies of its
+/// `CgroupPlacement`.
+private final class MadeDirectories: @unchecked Sendable {
+    private(set) var directories: [String] = []
+    func add(_ directory: String) { directories.append(directory) }
 }

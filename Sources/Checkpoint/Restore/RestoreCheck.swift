@@ -29,16 +29,17 @@ extension Restorer {
     /// `stubPath` leaves the stub out, for a check of the image alone.
     /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
     /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge,
-    /// `inherited` for one with --inherit-fd.
+    /// `inherited` for one with --inherit-fd, `cgroupRoots` for one with
+    /// --cgroup-root.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
                              cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto,
-                             inherited: [ExternalFiles.Inherited] = []) throws -> RestoreCheck {
+                             inherited: [ExternalFiles.Inherited] = [], cgroupRoots: [CgroupRootChange] = []) throws -> RestoreCheck {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks,
-                                                       vdsoBridge: vdsoBridge, inherited: inherited)
+                                                       vdsoBridge: vdsoBridge, inherited: inherited, cgroupRoots: cgroupRoots)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
-        let cgroups = CgroupPlacement.here()
+        let cgroups = CgroupPlacement.here(given: plan.givenCgroups)
         try cgroups.requireThawed(plan.processes)
         try cgroups.requireRoots(of: plan.namespaces)
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)

@@ -19,6 +19,9 @@ struct RestorePlan {
     /// crtool's descriptors given for the namespaces left out at the
     /// dump, by their ids there (`ExternalNamespaces.requireGiven`).
     var givenNamespaces: [UInt64: Int32] = [:]
+    /// The cgroups given with --cgroup-root, the plan's cgroups already
+    /// moved under them (`CgroupRootChange.apply`).
+    var givenCgroups: [CgroupMembership] = []
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]

@@ -26,6 +26,8 @@ public struct RestoreOptions: Sendable {
     public var vdsoBridge: VDSOBridgeMode = .auto
     /// crtool's descriptors given for files of the image (--inherit-fd).
     public var inherited: [ExternalFiles.Inherited] = []
+    /// Where the tree's cgroups go instead of where they were (--cgroup-root).
+    public var cgroupRoots: [CgroupRootChange] = []
     /// Run before the image is read, before and after the processes are
     /// let go (--action-script).
     public var actionScripts = ActionScripts()
@@ -81,12 +83,15 @@ public enum Restorer {
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
     /// of this CPU must match the image's; `vdsoBridge`: whether this
     /// kernel's vDSO may be reached through jumps; `inherited`: the
-    /// descriptors given for files of the image.
+    /// descriptors given for files of the image; `cgroupRoots`: where the
+    /// tree's cgroups go instead (--cgroup-root).
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
-                             cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode, inherited: [ExternalFiles.Inherited]) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
+                             cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode, inherited: [ExternalFiles.Inherited],
+                             cgroupRoots: [CgroupRootChange]) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
+        plan.givenCgroups = try CgroupRootChange.apply(cgroupRoots, to: &plan)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
         plan.givenNamespaces = try ExternalNamespaces.requireGiven(plan.namespaces, inherited: inherited)
         let files = ExternalNamespaces.forFiles(inherited, namespaces: plan.namespaces)
@@ -130,7 +135,8 @@ public enum Restorer {
         OpenFileLimit.raise()
         try options.actionScripts.run(.preRestore, pid: nil, otherwise: "nothing was restored")
         let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
-                                                           cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited)
+                                                           cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited,
+                                                           cgroupRoots: options.cgroupRoots)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
@@ -139,7 +145,7 @@ public enum Restorer {
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: options.pidWaitSeconds)
         try requireStub(options.stubPath)
-        let cgroups = CgroupPlacement.here()
+        let cgroups = CgroupPlacement.here(given: plan.givenCgroups)
         try cgroups.requireThawed(plan.processes)
         try cgroups.requireRoots(of: plan.namespaces)
 
@@ -288,6 +294,7 @@ public enum Restorer {
                 "every process the restore had made was killed"
             }
             tree.killAll(reaping: plan.processes.map(\.pid) + plan.zombies.map(\.pid))
+            cgroups.removeMade()
             sysvIPC.undo()
             VethMaker.remove(namespaces.outsideEnds)
             throw error
@@ -324,7 +331,7 @@ public enum Restorer {
         pidNamespaces.made(root)
         try namespaces.enter(root, parent: nil, parentInjector: standIn?.inj, with: tree.builders[root.pid]!.inj, warnings: &warnings)
         standIn?.end()
-        cgroups.place(root, from: cgroups.start(parent: nil, namespaceRoots: namespaces.cgroupRootsMade(by: root.pid)), warnings: &warnings)
+        try cgroups.place(root, from: cgroups.start(parent: nil, namespaceRoots: namespaces.cgroupRootsMade(by: root.pid)), warnings: &warnings)
         let byPid = Dictionary(uniqueKeysWithValues: plan.processes.map { ($0.pid, $0) })
         for process in plan.processes where process.pid != root.pid {
             let parentImage = byPid[process.ppid]!
@@ -335,7 +342,7 @@ public enum Restorer {
             try adopt(process, leader: child, tree: tree, plan: plan, warnings: &warnings)
             pidNamespaces.made(process)
             try namespaces.enter(process, parent: parentImage, parentInjector: parent, with: tree.builders[process.pid]!.inj, warnings: &warnings)
-            cgroups.place(process, from: cgroups.start(parent: parentImage, namespaceRoots: namespaces.cgroupRootsMade(by: process.pid)),
+            try cgroups.place(process, from: cgroups.start(parent: parentImage, namespaceRoots: namespaces.cgroupRootsMade(by: process.pid)),
                           warnings: &warnings)
         }
         for zombie in plan.zombies {
