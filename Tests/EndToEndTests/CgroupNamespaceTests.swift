@@ -74,6 +74,30 @@ final class CgroupNamespaceTests: EndToEndCase {
         XCTAssertTrue(try CgroupMembership.read(pid: program.pid).contains(sub.membership), "back in its own cgroup")
     }
 
+    /// With --cgroup-root the namespace is rooted at the cgroup given (a
+    /// container under its new name), and the process's cgroup below the
+    /// old root is made below the new one: it sees the same paths.
+    func testACgroupNamespaceComesBackRootedAtTheCgroupGiven() throws {
+        let mounts = try MountTable.read(pid: getpid())
+        let root = try makeCgroup(label: "-nsfrom") { $0.controllers.isEmpty }
+        let sub = try XCTUnwrap(makeCgroup(below: root.membership, label: "-sub", mounts: mounts))
+        let given = try makeCgroup(label: "-nsto") { $0.controllers.isEmpty }
+        let program = try startProgram("cgroupns", try BuildProducts.requirePython3(), ["-c", Self.program, root.directory, sub.directory])
+        defer { try? stopTree(program.pid) }
+        let inside = String(sub.membership.path.dropFirst(root.membership.path.count))
+        try program.waitFor("tick", atLeast: 1)
+        let image = try checkpoint(program)
+        XCTAssertEqual(rmdir(sub.directory), 0, errnoText())
+        XCTAssertEqual(rmdir(root.directory), 0, errnoText())
+
+        let mark = try restoreAndWatch(image, as: program, options: ["--cgroup-root", "unified:\(given.membership.path)"])
+        XCTAssertTrue(program.log.lines().dropFirst(mark).allSatisfy { !$0.hasPrefix("tick") || $0.hasSuffix(" sees \(inside)") }, program.log.tail())
+        XCTAssertTrue(try CgroupMembership.read(pid: program.pid).contains(CgroupMembership(controllers: "", path: given.membership.path + inside)),
+                      "in the cgroup made below the one given")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.directory), "the old root is not made again")
+        assertNoFailures(program)
+    }
+
     /// A root that is no cgroup's path is refused by field.
     func testAHostileRootIsRefusedByField() throws {
         let root = try makeCgroup(label: "-nshostile") { $0.controllers.isEmpty }

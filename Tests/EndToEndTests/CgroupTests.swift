@@ -113,14 +113,6 @@ final class CgroupTests: EndToEndCase {
 
     // MARK: -
 
-    private func chargedBytes(_ path: String) throws -> Int {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw HarnessError("cannot read \(path)")
-        }
-        return bytes
-    }
-
     /// A new cgroup below this process's own in every hierarchy that lets
     /// root make one (not cpuset, whose new cgroups have no CPUs to join).
     private func makeCgroups() throws -> [TestCgroup] {

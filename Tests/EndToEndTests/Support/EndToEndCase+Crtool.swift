@@ -63,10 +63,10 @@ extension EndToEndCase {
     /// lines, every number of them in sequence over the whole log, no FAIL.
     /// Returns the line the restored process's log starts at.
     @discardableResult
-    func restoreAndWatch(_ image: String, as fixture: Fixture, counting prefix: String = "tick", more: Int = 5,
+    func restoreAndWatch(_ image: String, as fixture: Fixture, counting prefix: String = "tick", more: Int = 5, options: [String] = [],
                          file: StaticString = #filePath, line: UInt = #line) throws -> Int {
         let mark = fixture.lineCount
-        try restore(image, as: fixture)
+        try restore(image, as: fixture, options: options)
         try fixture.waitForMore(prefix, more, after: mark)
         assertSequence(fixture, prefix, file: file, line: line)
         assertNoFailures(fixture, file: file, line: line)

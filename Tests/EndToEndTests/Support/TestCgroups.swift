@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Ptrace
 import XCTest
@@ -24,13 +25,21 @@ extension EndToEndCase {
     func makeCgroup(below own: CgroupMembership, label: String = "", mounts: [MountEntry]) -> TestCgroup? {
         let child = CgroupMembership(controllers: own.controllers, path: (own.path == "/" ? "" : own.path) + "/crtool-test-\(getpid())\(label)")
         guard let directory = child.directory(in: mounts), mkdir(directory, 0o755) == 0 else { return nil }
-        addTeardownBlock { [unowned self] in
-            if let freezer = try? CgroupFreezer(directory: directory) { try? freezer.thaw() }
-            let pids = (try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
-            for pid in pids { try? self.killAndReap(pid) }
-            _ = poll(timeout: 5) { rmdir(directory) == 0 || errno == ENOENT }
-        }
+        addTeardownBlock { [unowned self] in self.removeCgroup(directory) }
         return TestCgroup(membership: child, directory: directory)
+    }
+
+    /// Thaws `directory`, kills and reaps every process in it, and removes
+    /// it, the cgroups below it first (a restore made them there).
+    func removeCgroup(_ directory: String) {
+        let below = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in below where FileManager.default.fileExists(atPath: "\(directory)/\(name)/cgroup.procs") {
+            removeCgroup("\(directory)/\(name)")
+        }
+        if let freezer = try? CgroupFreezer(directory: directory) { try? freezer.thaw() }
+        let pids = (try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
+        for pid in pids { try? killAndReap(pid) }
+        _ = poll(timeout: 5) { rmdir(directory) == 0 || errno == ENOENT }
     }
 
     /// A new cgroup in the first of this process's hierarchies that
@@ -41,6 +50,14 @@ extension EndToEndCase {
             if let made = makeCgroup(below: own, label: label, mounts: mounts) { return made }
         }
         throw HarnessError("no cgroup hierarchy here that the test needs lets root make a cgroup")
+    }
+
+    /// The bytes a v1 memory cgroup's file (memory.usage_in_bytes) counts.
+    func chargedBytes(_ path: String) throws -> Int {
+        guard let text = readTextFile(path), let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("cannot read \(path)")
+        }
+        return bytes
     }
 
     func join(_ pid: pid_t, _ directory: String) throws {
