@@ -22,6 +22,25 @@ enum MountNamespaceCheck {
                         + "and \(source) cannot be found now (\(ErrnoNames.describe(errno))); put it back to restore")
                 }
             }
+            try requireMountPoints(mounts, namespace: n.id)
+        }
+    }
+
+    /// A mount made on a directory of crtool's bound in needs its mount
+    /// point there: a container's root mounted anew (another overlay of
+    /// its image, an emptied mount point) may lack the directories its
+    /// runtime made when it started it, and the restore would fail half
+    /// way, at that mount.
+    static func requireMountPoints(_ mounts: [SavedMount], namespace id: UInt64) throws {
+        for m in mounts {
+            guard let p = m.parent, mounts.indices.contains(p), mounts[p].origin == .bind, mounts[p].fromNamespace != true,
+                  let source = mounts[p].bindSource else { continue }
+            let path = MountedPath.join(source, MountedPath.remainder(of: m.mountPoint, below: mounts[p].mountPoint))
+            guard access(path, F_OK) == 0 else {
+                throw CheckpointError("mnt:[\(id)] had \(m.fsType) mounted at \(m.mountPoint) on \(source) of crtool's namespace, "
+                    + "and \(path) cannot be found now (\(ErrnoNames.describe(errno))): make it, as a runtime makes the mount points "
+                    + "of a container's root, to restore; nothing was restored")
+            }
         }
     }
 }
