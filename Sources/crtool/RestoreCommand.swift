@@ -45,6 +45,9 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Give the restored processes crtool's descriptor N wherever the image has FILE: a file left out at the dump (dump --external), or any other to put in its place (a new pipe to read the output from, another log). FILE as crtool show names it: pipe:[INODE], socket:[INODE] or a path. Or the KEY of a network namespace left out at the dump (dump --external net[INODE]:KEY), N then open on the namespace to restore into (/run/netns/NAME). Repeatable (CRIU's name).", valueName: "fd[N]:FILE"))
     var inheritFd: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("The container's root file system is at DIR here (another mount of its image, as a runtime restoring it under a new name makes): for a tree whose mount namespace was rooted at a directory of this namespace's bound in and entered with pivot_root, DIR takes that directory's place, and the files the tree maps and opens are looked for there (CRIU's name).", valueName: "DIR"))
+    var root: String?
+
     @Option(name: .long, help: ArgumentHelp("Restore the tree under the cgroup PATH instead of where it was (a container under its new name, a job in another slice): the cgroup the tree was rooted at (its cgroup namespace's root, else its root process's cgroup) becomes PATH, in the hierarchy with CONTROLLER (unified for v2) or, without one, in every hierarchy no other --cgroup-root names; the tree's cgroups below it go below PATH and are made there when missing. PATH must exist. Repeatable (CRIU's name).", valueName: "[CONTROLLER:]PATH"))
     var cgroupRoot: [String] = []
 
@@ -81,7 +84,8 @@ struct RestoreCommand: ParsableCommand {
         options.cpuChecks = try cpuChecks()
         options.vdsoBridge = try vdsoBridgeMode()
         options.inherited = try inheritedFiles()
-        options.cgroupRoots = try cgroupRoot.map { text in
+        options.relocation.rootDirectory = root
+        options.relocation.cgroupRoots = try cgroupRoot.map { text in
             guard let change = CgroupRootChange(text) else {
                 throw ValidationError("--cgroup-root takes [CONTROLLER:]PATH, PATH absolute and without . or .., not \(text)")
             }
@@ -159,7 +163,7 @@ struct RestoreCommand: ParsableCommand {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let check = try runTraced("restore", log: log) {
             try Restorer.check(directory: directory, shellJob: options.shellJob, cpuChecks: options.cpuChecks,
-                               vdsoBridge: options.vdsoBridge, inherited: options.inherited, cgroupRoots: options.cgroupRoots)
+                               vdsoBridge: options.vdsoBridge, inherited: options.inherited, relocation: options.relocation)
         }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)

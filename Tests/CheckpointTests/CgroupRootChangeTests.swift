@@ -15,12 +15,12 @@ final class CgroupRootChangeTests: XCTestCase {
     }
 
     func testACgroupMovesWithTheOneItIsAtOrBelow() {
-        XCTAssertEqual(CgroupRootChange.moved("/box", from: "/box", to: "/new"), "/new")
-        XCTAssertEqual(CgroupRootChange.moved("/box/app/x", from: "/box", to: "/new"), "/new/app/x")
-        XCTAssertEqual(CgroupRootChange.moved("/app", from: "/", to: "/new"), "/new/app")
-        XCTAssertEqual(CgroupRootChange.moved("/box/app", from: "/box", to: "/"), "/app")
-        XCTAssertNil(CgroupRootChange.moved("/boxes", from: "/box", to: "/new"), "only whole components")
-        XCTAssertNil(CgroupRootChange.moved("/other", from: "/box", to: "/new"))
+        XCTAssertEqual(MountedPath.moved("/box", from: "/box", to: "/new"), "/new")
+        XCTAssertEqual(MountedPath.moved("/box/app/x", from: "/box", to: "/new"), "/new/app/x")
+        XCTAssertEqual(MountedPath.moved("/app", from: "/", to: "/new"), "/new/app")
+        XCTAssertEqual(MountedPath.moved("/box/app", from: "/box", to: "/"), "/app")
+        XCTAssertNil(MountedPath.moved("/boxes", from: "/box", to: "/new"), "only whole components")
+        XCTAssertNil(MountedPath.moved("/other", from: "/box", to: "/new"))
     }
 
     func testTheTreeIsMovedFromItsRootsCgroupsOrItsNamespacesRoot() throws {
@@ -34,7 +34,7 @@ final class CgroupRootChangeTests: XCTestCase {
         namespace.cgroupRoots = [CgroupMembership(controllers: "", path: "/box")]
         var plan = RestorePlan(processes: [root, child], zombies: [], sharedMemory: [], namespaces: [namespace])
 
-        let given = try CgroupRootChange.apply([CgroupRootChange(controller: "unified", path: "/new"), CgroupRootChange(controller: nil, path: "/moved")], to: &plan)
+        let given = try CgroupRootChange.apply([CgroupRootChange(controller: "unified", path: "/new"), CgroupRootChange(controller: nil, path: "/moved")], to: &plan, mounts: [])
         XCTAssertEqual(given, [CgroupMembership(controllers: "memory", path: "/moved"), CgroupMembership(controllers: "", path: "/new")])
         XCTAssertEqual(plan.processes[0].cgroups, [CgroupMembership(controllers: "memory", path: "/moved"), CgroupMembership(controllers: "", path: "/new/init.scope")],
                        "unified from the namespace's root, memory from the root's own cgroup")
@@ -49,13 +49,13 @@ final class CgroupRootChangeTests: XCTestCase {
         var plan = RestorePlan(processes: [root], zombies: [], sharedMemory: [])
         func refusal(_ changes: [CgroupRootChange]) -> String {
             do {
-                _ = try CgroupRootChange.apply(changes, to: &plan)
+                _ = try CgroupRootChange.apply(changes, to: &plan, mounts: [])
                 return "accepted"
             } catch {
                 return "\(error)"
             }
         }
-        XCTAssertEqual(try CgroupRootChange.apply([CgroupRootChange(controller: "cpuacct", path: "/b")], to: &plan).map(\.path), ["/b"],
+        XCTAssertEqual(try CgroupRootChange.apply([CgroupRootChange(controller: "cpuacct", path: "/b")], to: &plan, mounts: []).map(\.path), ["/b"],
                        "a controller names the hierarchy it is one of")
         XCTAssertTrue(refusal([CgroupRootChange(controller: "memory", path: "/b")]).contains("no hierarchy with the controller memory (it was in cpu,cpuacct)"))
         XCTAssertTrue(refusal([CgroupRootChange(controller: nil, path: "/b"), CgroupRootChange(controller: nil, path: "/c")]).contains("given twice for every hierarchy"))

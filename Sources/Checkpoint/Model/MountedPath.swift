@@ -57,6 +57,12 @@ public enum MountedPath {
         return String(path.dropFirst(directory == "/" ? 1 : directory.count + 1))
     }
 
+    /// Where `path` goes when `from` is put at `to`: nil for a path not
+    /// at or below `from`.
+    public static func moved(_ path: String, from: String, to: String) -> String? {
+        contains(from, path) ? join(to, remainder(of: path, below: from)) : nil
+    }
+
     public static func join(_ directory: String, _ rest: String) -> String {
         rest.isEmpty ? directory : (directory.hasSuffix("/") ? directory + rest : directory + "/" + rest)
     }

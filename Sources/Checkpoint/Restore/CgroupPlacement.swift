@@ -30,9 +30,12 @@ struct CgroupPlacement {
     /// Read once for a whole tree: the mount table alone is some 0.1 ms
     /// to read and parse, which a tree of hundreds paid per process.
     static func here(given: [CgroupMembership] = []) -> CgroupPlacement {
-        CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [],
-                        mounts: ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" },
-                        given: given)
+        CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [], mounts: cgroupMounts(), given: given)
+    }
+
+    /// The cgroup file systems mounted in crtool's namespace.
+    static func cgroupMounts() -> [MountEntry] {
+        ((try? MountTable.read(pid: getpid())) ?? []).filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" }
     }
 
     /// `start`: the cgroups the process is in now (`start(parent:namespaceRoots:)`); it is
@@ -139,7 +142,7 @@ struct CgroupPlacement {
     /// At or below a cgroup given with --cgroup-root.
     private func isGiven(_ membership: CgroupMembership) -> Bool {
         given.contains { g in
-            g.controllers == membership.controllers && CgroupRootChange.moved(membership.path, from: g.path, to: g.path) != nil
+            g.controllers == membership.controllers && MountedPath.contains(g.path, membership.path)
         }
     }
 

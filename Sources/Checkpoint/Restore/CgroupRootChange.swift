@@ -37,15 +37,6 @@ public struct CgroupRootChange: Equatable, Sendable {
             : hierarchy.controllers.split(separator: ",").contains { $0 == controller }
     }
 
-    /// Where `path` goes when the cgroup `from` becomes `to`: nil for a
-    /// cgroup not at or below `from`.
-    static func moved(_ path: String, from: String, to: String) -> String? {
-        if path == from { return to }
-        let prefix = from == "/" ? "/" : from + "/"
-        guard path.hasPrefix(prefix) else { return nil }
-        return (to == "/" ? "" : to) + "/" + path.dropFirst(prefix.count)
-    }
-
     /// The cgroups the tree was rooted at, one per hierarchy: the root of
     /// the root process's cgroup namespace when the image makes that
     /// namespace (a container's, whose processes may have moved below
@@ -60,11 +51,14 @@ public struct CgroupRootChange: Equatable, Sendable {
     }
 
     /// Moves every cgroup of `plan` (the processes', the cgroup
-    /// namespaces' roots) as `changes` say, and returns the cgroups given,
-    /// one per hierarchy changed. Refused by name: a change given twice
-    /// for one hierarchy, one naming a controller the tree's root was in
-    /// no hierarchy of, and any change for an image without cgroups.
-    static func apply(_ changes: [CgroupRootChange], to plan: inout RestorePlan) throws -> [CgroupMembership] {
+    /// namespaces' roots, and the cgroup directories its mount namespaces
+    /// bind in from `mounts`, the cgroup file systems here, as runc binds
+    /// a container's into its /sys/fs/cgroup) as `changes` say, and
+    /// returns the cgroups given, one per hierarchy changed. Refused by
+    /// name: a change given twice for one hierarchy, one naming a
+    /// controller the tree's root was in no hierarchy of, and any change
+    /// for an image without cgroups.
+    static func apply(_ changes: [CgroupRootChange], to plan: inout RestorePlan, mounts: [MountEntry]) throws -> [CgroupMembership] {
         guard !changes.isEmpty else { return [] }
         for (i, c) in changes.enumerated() where changes[..<i].contains(where: { $0.controller == c.controller }) {
             throw CheckpointError("--cgroup-root is given twice for \(c.controller.map { "the \($0) hierarchy" } ?? "every hierarchy"); nothing was restored")
@@ -84,7 +78,7 @@ public struct CgroupRootChange: Equatable, Sendable {
         }
         func move(_ m: CgroupMembership) -> CgroupMembership {
             guard let (from, to) = moves.first(where: { $0.from.controllers == m.controllers }),
-                  let path = moved(m.path, from: from.path, to: to.path) else { return m }
+                  let path = MountedPath.moved(m.path, from: from.path, to: to.path) else { return m }
             return CgroupMembership(controllers: m.controllers, path: path)
         }
         for i in plan.processes.indices {
@@ -92,6 +86,15 @@ public struct CgroupRootChange: Equatable, Sendable {
         }
         for i in plan.namespaces.indices {
             plan.namespaces[i].cgroupRoots = plan.namespaces[i].cgroupRoots?.map(move)
+        }
+        let directories = moves.compactMap { m in m.from.directory(in: mounts).flatMap { from in m.to.directory(in: mounts).map { (from, $0) } } }
+        for n in plan.namespaces.indices {
+            for i in (plan.namespaces[n].mounts ?? []).indices {
+                let m = plan.namespaces[n].mounts![i]
+                guard m.origin == .bind, m.fromNamespace != true, m.fsType == "cgroup" || m.fsType == "cgroup2", let source = m.bindSource,
+                      let moved = directories.lazy.compactMap({ MountedPath.moved(source, from: $0.0, to: $0.1) }).first else { continue }
+                plan.namespaces[n].mounts![i].bindSource = moved
+            }
         }
         return moves.map(\.to)
     }

@@ -29,14 +29,14 @@ extension Restorer {
     /// `stubPath` leaves the stub out, for a check of the image alone.
     /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
     /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge,
-    /// `inherited` for one with --inherit-fd, `cgroupRoots` for one with
-    /// --cgroup-root.
+    /// `inherited` for one with --inherit-fd, `relocation` for one with
+    /// --cgroup-root or --root.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
                              cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto,
-                             inherited: [ExternalFiles.Inherited] = [], cgroupRoots: [CgroupRootChange] = []) throws -> RestoreCheck {
+                             inherited: [ExternalFiles.Inherited] = [], relocation: Relocation = Relocation()) throws -> RestoreCheck {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks,
-                                                       vdsoBridge: vdsoBridge, inherited: inherited, cgroupRoots: cgroupRoots)
+                                                       vdsoBridge: vdsoBridge, inherited: inherited, relocation: relocation)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
         let cgroups = CgroupPlacement.here(given: plan.givenCgroups)

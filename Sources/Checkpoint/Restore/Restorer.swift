@@ -26,8 +26,9 @@ public struct RestoreOptions: Sendable {
     public var vdsoBridge: VDSOBridgeMode = .auto
     /// crtool's descriptors given for files of the image (--inherit-fd).
     public var inherited: [ExternalFiles.Inherited] = []
-    /// Where the tree's cgroups go instead of where they were (--cgroup-root).
-    public var cgroupRoots: [CgroupRootChange] = []
+    /// Where the tree's cgroups and root go instead of where they were
+    /// (--cgroup-root, --root).
+    public var relocation = Relocation()
     /// Run before the image is read, before and after the processes are
     /// let go (--action-script).
     public var actionScripts = ActionScripts()
@@ -83,15 +84,15 @@ public enum Restorer {
     /// crtool's, so the one it had need not be there. `cpuChecks`: what
     /// of this CPU must match the image's; `vdsoBridge`: whether this
     /// kernel's vDSO may be reached through jumps; `inherited`: the
-    /// descriptors given for files of the image; `cgroupRoots`: where the
-    /// tree's cgroups go instead (--cgroup-root).
+    /// descriptors given for files of the image; `relocation`: where the
+    /// tree's cgroups and root go instead (--cgroup-root, --root).
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
                              cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode, inherited: [ExternalFiles.Inherited],
-                             cgroupRoots: [CgroupRootChange]) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
+                             relocation: Relocation) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
         let image = try ImageDirectory.open(at: directory)
         try CPUCompatibility.require(image.manifest, checks: cpuChecks)
         var plan = try RestorePlan.load(image, workers: workers)
-        plan.givenCgroups = try CgroupRootChange.apply(cgroupRoots, to: &plan)
+        try relocation.apply(to: &plan)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
         plan.givenNamespaces = try ExternalNamespaces.requireGiven(plan.namespaces, inherited: inherited)
         let files = ExternalNamespaces.forFiles(inherited, namespaces: plan.namespaces)
@@ -136,7 +137,7 @@ public enum Restorer {
         try options.actionScripts.run(.preRestore, pid: nil, otherwise: "nothing was restored")
         let (image, plan, earlyWarnings) = try verifiedPlan(options.directory, workers: options.workers, shellJob: options.shellJob,
                                                            cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited,
-                                                           cgroupRoots: options.cgroupRoots)
+                                                           relocation: options.relocation)
         phases.mark("verify")
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
