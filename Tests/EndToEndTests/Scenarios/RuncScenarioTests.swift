@@ -66,6 +66,54 @@ final class RuncScenarioTests: EndToEndCase {
         XCTAssertEqual(access("/proc/\(pid)/root/dev/pts/0", F_OK), 0)
     }
 
+    /// A container restored as another, as a runtime restores one under a
+    /// new name: its image and its own layer mounted again elsewhere, the
+    /// first mount gone (--root), and under other cgroups (--cgroup-root).
+    /// It sees the same mounts and cgroup paths inside, and its
+    /// /sys/fs/cgroup shows the cgroups given. Its first root, now an
+    /// empty directory, lacks the mount points runc made: refused.
+    func testAContainerComesBackOnAnotherRootUnderOtherCgroups() throws {
+        try requirePrograms(Self.runc, from: "Debian's runc")
+        let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
+        let bundle = try scratch.newDirectory("bundle")
+        let layer = try scratch.newDirectory("upper")
+        let first = try overlay(on: root.path, upper: layer)
+        try writeSpec(in: bundle, root: root, at: first)
+        let program = try runDetached(bundle: bundle, id: "crtool-test-\(getpid())")
+        let pid = program.pid
+        defer { try? stopTree(pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let mounts = try mountView(of: pid)
+        let seen = try cgroupsSeenInside(pid)
+        let memoryBefore = try XCTUnwrap(try CgroupMembership.read(pid: pid).first { $0.controllers == "memory" })
+        let image = try checkpoint(program)
+        XCTAssertEqual(umount2(first, Int32(MNT_DETACH)), 0, errnoText())
+        try assertRestoreRefused(image, pid: pid, mentioning: ["and \(MountedPath.lexical(first))/proc cannot be found now", "nothing was restored"])
+        let second = try overlay(on: root.path, upper: layer)
+        let unified = try makeCgroup(label: "-runc") { $0.controllers.isEmpty }
+        let memory = try makeCgroup(label: "-runc") { $0.controllers.split(separator: ",").contains("memory") }
+        let giving = ["--root", second, "--cgroup-root", "unified:\(unified.membership.path)", "--cgroup-root", "memory:\(memory.membership.path)"]
+        try assertRestoreRefused(image, pid: pid, mentioning: ["--root \(bundle)/none", "nothing was restored"], options: ["--root", bundle + "/none"])
+
+        try restoreAndWatch(image, as: program, options: giving)
+        // The same mounts, runc's bind of its memory cgroup now of the one given.
+        let boundMemory = "/sys/fs/cgroup/memory cgroup - "
+        XCTAssertEqual(try mountView(of: pid).map(withoutCgroupSource), mounts.map(withoutCgroupSource).map { line in
+            line.hasPrefix(boundMemory + memoryBefore.path + " ") ? line.replacingOccurrences(of: memoryBefore.path, with: memory.membership.path) : line
+        })
+        var restoredRoot = stat(), secondRoot = stat()
+        XCTAssertEqual(stat("/proc/\(pid)/root/", &restoredRoot), 0, errnoText())
+        XCTAssertEqual(stat(second, &secondRoot), 0, errnoText())
+        XCTAssertEqual(restoredRoot.st_dev, secondRoot.st_dev, "its root is the second overlay")
+        let cgroups = try CgroupMembership.read(pid: pid)
+        XCTAssertTrue(cgroups.contains(unified.membership) && cgroups.contains(memory.membership), "\(cgroups)")
+        XCTAssertEqual(try cgroupsSeenInside(pid), seen)
+        // The cgroup directory runc bound in is the one given now.
+        let limit = "\(memory.directory)/memory.limit_in_bytes"
+        try writeWholeFile(limit, Array("123731968".utf8))
+        XCTAssertEqual(readTextFile("/proc/\(pid)/root/sys/fs/cgroup/memory/memory.limit_in_bytes"), "123731968\n")
+    }
+
     /// A container in a network namespace its runtime made, named in the
     /// spec by path (as the CNI runtimes give runc one): runc's checkpoint
     /// leaves it out with --external net[INODE]:extRootNetNS and gives
@@ -263,8 +311,9 @@ final class RuncScenarioTests: EndToEndCase {
     /// An overlay mounted in crtool's namespace on `lower`, as Docker
     /// mounts an image's layers and a container's own, which runc gets as
     /// the root; unmounted when the test ends.
-    private func overlay(on lower: String) throws -> String {
-        let upper = try scratch.newDirectory("upper"), work = try scratch.newDirectory("work"), merged = try scratch.newDirectory("merged")
+    /// `upper`: the container's own layer, when it is mounted again.
+    private func overlay(on lower: String, upper given: String? = nil) throws -> String {
+        let upper = try given ?? scratch.newDirectory("upper"), work = try scratch.newDirectory("work"), merged = try scratch.newDirectory("merged")
         let mounted = try runCommand("/bin/mount", ["-t", "overlay", "crtool-overlay", "-o", "lowerdir=\(lower),upperdir=\(upper),workdir=\(work)", merged],
                                      outputPrefix: scratch.newPath("mount-overlay"), timeout: 10)
         guard mounted.succeeded else { throw HarnessError("mounting the overlay failed: \(mounted)") }
