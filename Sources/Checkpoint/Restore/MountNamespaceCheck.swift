@@ -30,7 +30,9 @@ enum MountNamespaceCheck {
     /// point there: a container's root mounted anew (another overlay of
     /// its image, an emptied mount point) may lack the directories its
     /// runtime made when it started it, and the restore would fail half
-    /// way, at that mount.
+    /// way, at that mount. So would a bind of a directory on a file, or
+    /// of a file on a directory (a source given another with
+    /// --ext-mount-map).
     static func requireMountPoints(_ mounts: [SavedMount], namespace id: UInt64) throws {
         for m in mounts {
             guard let p = m.parent, mounts.indices.contains(p), mounts[p].origin == .bind, mounts[p].fromNamespace != true,
@@ -40,6 +42,13 @@ enum MountNamespaceCheck {
                 throw CheckpointError("mnt:[\(id)] had \(m.fsType) mounted at \(m.mountPoint) on \(source) of crtool's namespace, "
                     + "and \(path) cannot be found now (\(ErrnoNames.describe(errno))): make it, as a runtime makes the mount points "
                     + "of a container's root, to restore; nothing was restored")
+            }
+            var point = stat(), bound = stat()
+            guard m.origin == .bind, m.fromNamespace != true, let from = m.bindSource, stat(path, &point) == 0, stat(from, &bound) == 0 else { continue }
+            let isDirectory = { (s: stat) in s.st_mode & S_IFMT == S_IFDIR }
+            guard isDirectory(point) == isDirectory(bound) else {
+                throw CheckpointError("mnt:[\(id)] binds \(from) at \(m.mountPoint), and \(from) is \(isDirectory(bound) ? "a directory" : "not a directory") "
+                    + "while \(path), where it goes, is \(isDirectory(point) ? "one" : "not"): a directory binds on a directory, a file on a file; nothing was restored")
             }
         }
     }
