@@ -4,14 +4,6 @@ import XCTest
 
 /// `restore --root`: which mounts it moves, and which trees it refuses.
 final class RootDirectoryChangeTests: XCTestCase {
-    private func bind(_ mountPoint: String, parent: Int?, from source: String, inNamespace: Bool = false) -> SavedMount {
-        var m = SavedMount(mountPoint: mountPoint, parent: parent, origin: .bind, fsType: "ext4", source: "/dev/vda", root: source,
-                           flags: [], propagation: [])
-        m.bindSource = source
-        m.fromNamespace = inNamespace ? true : nil
-        return m
-    }
-
     private func plan(rootedAt mounts: [SavedMount]) -> RestorePlan {
         var root = ProcessImage.testing(pid: 10)
         root.namespaces = NamespaceMembership(mnt: 5)
@@ -25,10 +17,10 @@ final class RootDirectoryChangeTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: given, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: given) }
         var plan = plan(rootedAt: [
-            bind("/", parent: nil, from: "/var/lib/old/merged"),
-            bind("/data", parent: 0, from: "/var/lib/old/merged/srv/data"),
-            bind("/usr", parent: 0, from: "/usr"),
-            bind("/copy", parent: 0, from: "/data", inNamespace: true),
+            SavedMount.testingBind("/", parent: nil, from: "/var/lib/old/merged"),
+            SavedMount.testingBind("/data", parent: 0, from: "/var/lib/old/merged/srv/data"),
+            SavedMount.testingBind("/usr", parent: 0, from: "/usr"),
+            SavedMount.testingBind("/copy", parent: 0, from: "/data", inNamespace: true),
         ])
         try RootDirectoryChange.apply(given, to: &plan)
         let moved = FileSystem.canonical(given)
@@ -42,7 +34,7 @@ final class RootDirectoryChangeTests: XCTestCase {
         XCTAssertThrowsError(try RootDirectoryChange.apply("/tmp", to: &notBound)) { error in
             XCTAssertTrue("\(error)".contains("the tree's root was not a directory bound in and entered with pivot_root"), "\(error)")
         }
-        var bound = plan(rootedAt: [bind("/", parent: nil, from: "/var/lib/old/merged")])
+        var bound = plan(rootedAt: [SavedMount.testingBind("/", parent: nil, from: "/var/lib/old/merged")])
         let file = NSTemporaryDirectory() + "crtool-root-file-\(getpid())"
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data()))
         defer { try? FileManager.default.removeItem(atPath: file) }

@@ -1,13 +1,16 @@
 /// Where on this host a tree goes when not where it was: its cgroups
-/// (--cgroup-root) and its root file system (--root), as a runtime
-/// restoring a container under a new name gives it both.
+/// (--cgroup-root), its root file system (--root) and what is bound into
+/// it (--ext-mount-map), as a runtime restoring a container under a new
+/// name gives it all three.
 public struct Relocation: Equatable, Sendable {
     public var cgroupRoots: [CgroupRootChange] = []
     public var rootDirectory: String?
+    public var mountSources: [MountSourceChange] = []
 
-    public init(cgroupRoots: [CgroupRootChange] = [], rootDirectory: String? = nil) {
+    public init(cgroupRoots: [CgroupRootChange] = [], rootDirectory: String? = nil, mountSources: [MountSourceChange] = []) {
         self.cgroupRoots = cgroupRoots
         self.rootDirectory = rootDirectory
+        self.mountSources = mountSources
     }
 
     /// Moves what the plan names, before any check of it against this host.
@@ -16,5 +19,6 @@ public struct Relocation: Equatable, Sendable {
             plan.givenCgroups = try CgroupRootChange.apply(cgroupRoots, to: &plan, mounts: CgroupPlacement.cgroupMounts())
         }
         try RootDirectoryChange.apply(rootDirectory, to: &plan)
+        try MountSourceChange.apply(mountSources, to: &plan)
     }
 }
