@@ -68,21 +68,31 @@ final class RuncScenarioTests: EndToEndCase {
 
     /// A container restored as another, as a runtime restores one under a
     /// new name: its image and its own layer mounted again elsewhere, the
-    /// first mount gone (--root), and under other cgroups (--cgroup-root).
-    /// It sees the same mounts and cgroup paths inside, and its
-    /// /sys/fs/cgroup shows the cgroups given. Its first root, now an
-    /// empty directory, lacks the mount points runc made: refused.
-    func testAContainerComesBackOnAnotherRootUnderOtherCgroups() throws {
+    /// first mount gone (--root), under other cgroups (--cgroup-root), its
+    /// volume and its hosts file bound from new places (--ext-mount-map,
+    /// --external mnt[]). It sees the same mounts and cgroup paths inside,
+    /// and its /sys/fs/cgroup shows the cgroups given. Its first root, now
+    /// an empty directory, lacks the mount points runc made: refused.
+    func testAContainerComesBackAsAnotherOnItsOwnRootCgroupsAndVolumes() throws {
         try requirePrograms(Self.runc, from: "Debian's runc")
         let root = try ContainerRoot(in: scratch, fixture: "namespaces/tmpfsfiles.py")
         let bundle = try scratch.newDirectory("bundle")
         let layer = try scratch.newDirectory("upper")
         let first = try overlay(on: root.path, upper: layer)
-        try writeSpec(in: bundle, root: root, at: first)
+        var volumes: [String] = [], hosts: [String] = []
+        for name in ["a", "b"] {
+            let volume = try scratch.newDirectory("volume-\(name)")
+            try writeWholeFile(volume + "/name", Array("\(name)\n".utf8))
+            volumes.append(volume)
+            hosts.append(scratch.newPath("hosts-\(name)"))
+            try writeWholeFile(hosts.last!, Array("192.0.2.1 \(name)\n".utf8))
+        }
+        try writeSpec(in: bundle, root: root, at: first, binds: [(volumes[0], "/volume"), (hosts[0], "/etc/crtool-hosts")])
         let program = try runDetached(bundle: bundle, id: "crtool-test-\(getpid())")
         let pid = program.pid
         defer { try? stopTree(pid) }
         try program.waitFor("tick", atLeast: 2)
+        XCTAssertEqual(readTextFile("/proc/\(pid)/root/volume/name"), "a\n")
         let mounts = try mountView(of: pid)
         let seen = try cgroupsSeenInside(pid)
         let memoryBefore = try XCTUnwrap(try CgroupMembership.read(pid: pid).first { $0.controllers == "memory" })
@@ -92,14 +102,24 @@ final class RuncScenarioTests: EndToEndCase {
         let second = try overlay(on: root.path, upper: layer)
         let unified = try makeCgroup(label: "-runc") { $0.controllers.isEmpty }
         let memory = try makeCgroup(label: "-runc") { $0.controllers.split(separator: ",").contains("memory") }
-        let giving = ["--root", second, "--cgroup-root", "unified:\(unified.membership.path)", "--cgroup-root", "memory:\(memory.membership.path)"]
+        let relocating = ["--root", second, "--cgroup-root", "unified:\(unified.membership.path)", "--cgroup-root", "memory:\(memory.membership.path)"]
+        let giving = relocating + ["--ext-mount-map", "/volume:\(volumes[1])", "--external", "mnt[/etc/crtool-hosts]:\(hosts[1])"]
         try assertRestoreRefused(image, pid: pid, mentioning: ["--root \(bundle)/none", "nothing was restored"], options: ["--root", bundle + "/none"])
+        try assertRestoreRefused(image, pid: pid, mentioning: [
+            "--ext-mount-map /nothing:\(volumes[1]): no mount namespace of the tree binds a file or directory of crtool's at /nothing", "/volume", "nothing was restored",
+        ], options: relocating + ["--ext-mount-map", "/nothing:\(volumes[1])"])
+        try assertRestoreRefused(image, pid: pid, mentioning: [
+            "at /volume, and \(MountedPath.lexical(hosts[1])) is not a directory while", "nothing was restored",
+        ], options: relocating + ["--ext-mount-map", "/volume:\(hosts[1])"])
 
         try restoreAndWatch(image, as: program, options: giving)
-        // The same mounts, runc's bind of its memory cgroup now of the one given.
+        // The same mounts, runc's bind of its memory cgroup now of the one
+        // given, the volume and the hosts file the ones given.
         let boundMemory = "/sys/fs/cgroup/memory cgroup - "
         XCTAssertEqual(try mountView(of: pid).map(withoutCgroupSource), mounts.map(withoutCgroupSource).map { line in
-            line.hasPrefix(boundMemory + memoryBefore.path + " ") ? line.replacingOccurrences(of: memoryBefore.path, with: memory.membership.path) : line
+            line.hasPrefix(boundMemory + memoryBefore.path + " ") ? line.replacingOccurrences(of: memoryBefore.path, with: memory.membership.path)
+                : line.replacingOccurrences(of: MountedPath.lexical(volumes[0]), with: MountedPath.lexical(volumes[1]))
+                    .replacingOccurrences(of: MountedPath.lexical(hosts[0]), with: MountedPath.lexical(hosts[1]))
         })
         var restoredRoot = stat(), secondRoot = stat()
         XCTAssertEqual(stat("/proc/\(pid)/root/", &restoredRoot), 0, errnoText())
@@ -112,6 +132,8 @@ final class RuncScenarioTests: EndToEndCase {
         let limit = "\(memory.directory)/memory.limit_in_bytes"
         try writeWholeFile(limit, Array("123731968".utf8))
         XCTAssertEqual(readTextFile("/proc/\(pid)/root/sys/fs/cgroup/memory/memory.limit_in_bytes"), "123731968\n")
+        XCTAssertEqual(readTextFile("/proc/\(pid)/root/volume/name"), "b\n", "the volume given")
+        XCTAssertEqual(readTextFile("/proc/\(pid)/root/etc/crtool-hosts"), "192.0.2.1 b\n", "the hosts file given")
     }
 
     /// A container in a network namespace its runtime made, named in the
@@ -327,9 +349,10 @@ final class RuncScenarioTests: EndToEndCase {
     /// `rootless`: runc's rootless spec instead, in a user namespace,
     /// without the cgroup namespace. `terminal`: a terminal runc makes.
     /// `arguments`: python3's, in place of the fixture's with /dev/shm;
-    /// `network`: a network namespace's path for runc to put it in.
+    /// `network`: a network namespace's path for runc to put it in;
+    /// `binds`: more files and directories of the host bound in.
     private func writeSpec(in bundle: String, root: ContainerRoot, at merged: String, rootless: Bool = false, terminal: Bool = false,
-                           arguments: [String]? = nil, network: String? = nil) throws {
+                           arguments: [String]? = nil, network: String? = nil, binds: [(source: String, destination: String)] = []) throws {
         let spec = try runCommand(Self.runc, ["spec", "--bundle", bundle] + (rootless ? ["--rootless"] : []), outputPrefix: scratch.newPath("spec"), timeout: 30)
         guard spec.succeeded else { throw HarnessError("runc spec failed: \(spec)") }
         let path = bundle + "/config.json"
@@ -351,7 +374,7 @@ final class RuncScenarioTests: EndToEndCase {
         config["mounts"] = mounts + [
             ["destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]],
             ["destination": scratch.path, "type": "bind", "source": scratch.path, "options": ["bind"]],
-        ]
+        ] + binds.map { ["destination": $0.destination, "type": "bind", "source": $0.source, "options": ["bind"]] }
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: path))
     }
 }
