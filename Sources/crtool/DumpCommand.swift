@@ -57,8 +57,11 @@ struct DumpCommand: ParsableCommand {
 
     @OptionGroup var actionScripts: ActionScriptOptions
 
-    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Or net[INODE]:KEY, a network namespace of the tree's (/proc/PID/ns/net names its inode) that its runtime made and will make again: nothing of it is saved, and restore --inherit-fd fd[N]:KEY gives the one to restore into. Repeatable.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Or mnt[MOUNTPOINT]:KEY, a file or directory bound into the tree's mount namespace (see --ext-mount-map). Or net[INODE]:KEY, a network namespace of the tree's (/proc/PID/ns/net names its inode) that its runtime made and will make again: nothing of it is saved, and restore --inherit-fd fd[N]:KEY gives the one to restore into. Repeatable.", valueName: "file"))
     var external: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Leave out the file or directory of this namespace's bound at MOUNTPOINT in the tree's mount namespace (a volume, a container's /etc/hosts): it is saved with KEY, and restore --ext-mount-map KEY:PATH must give its place. The same as --external mnt[MOUNTPOINT]:KEY. auto, and mnt[] with --external, are accepted and do nothing: every such bind is saved anyway. Repeatable (CRIU's name).", valueName: "MOUNTPOINT:KEY"))
+    var extMountMap: [String] = []
 
     @Option(name: .long, help: "The image to make this dump on, relative to -D unless absolute: a pre-dump (crtool pre-dump) or a dump made with --leave-running --track-mem. Pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
     var prevImagesDir: String?
@@ -112,8 +115,20 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
+        for text in extMountMap where !ExternalMounts.isAutomatic(text) {
+            guard !text.hasPrefix("mnt["), let leftOut = ExternalMounts.LeftOut(text) else {
+                throw ValidationError("--ext-mount-map \(text): a mount is left out as MOUNTPOINT:KEY, MOUNTPOINT absolute (or auto)")
+            }
+            options.externalMounts.append(leftOut)
+        }
         for text in external {
-            if let leftOut = ExternalNamespaces.LeftOut(text) {
+            if text.hasPrefix("mnt[") {
+                guard !ExternalMounts.isAutomatic(text) else { continue }
+                guard let leftOut = ExternalMounts.LeftOut(text) else {
+                    throw ValidationError("--external \(text): a mount is left out as mnt[MOUNTPOINT]:KEY, MOUNTPOINT absolute")
+                }
+                options.externalMounts.append(leftOut)
+            } else if let leftOut = ExternalNamespaces.LeftOut(text) {
                 guard ExternalNamespaces.kinds.contains(leftOut.kind) else {
                     throw ValidationError("--external \(text): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
                 }

@@ -48,10 +48,10 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The container's root file system is at DIR here (another mount of its image, as a runtime restoring it under a new name makes): for a tree whose mount namespace was rooted at a directory of this namespace's bound in and entered with pivot_root, DIR takes that directory's place, and the files the tree maps and opens are looked for there (CRIU's name).", valueName: "DIR"))
     var root: String?
 
-    @Option(name: .long, help: ArgumentHelp("Bind PATH where the tree's mount namespace had a file or directory of this namespace's bound at MOUNTPOINT (a volume, a container's /etc/hosts or /etc/resolv.conf at a new place), MOUNTPOINT as crtool show lists it. Repeatable (CRIU's name; runc's key is the mount point too).", valueName: "MOUNTPOINT:PATH"))
+    @Option(name: .long, help: ArgumentHelp("Bind PATH where the tree's mount namespace had a file or directory of this namespace's bound (a volume, a container's /etc/hosts or /etc/resolv.conf at a new place): KEY is its mount point as crtool show lists it (runc's key too), or the key dump --external mnt[MOUNTPOINT]:KEY left it out with, which must be given. Repeatable (CRIU's name).", valueName: "KEY:PATH"))
     var extMountMap: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("CRIU's other form of --ext-mount-map: mnt[MOUNTPOINT]:PATH. Repeatable.", valueName: "mnt[MOUNTPOINT]:PATH"))
+    @Option(name: .long, help: ArgumentHelp("CRIU's other form of --ext-mount-map: mnt[KEY]:PATH. Repeatable.", valueName: "mnt[KEY]:PATH"))
     var external: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Restore the tree under the cgroup PATH instead of where it was (a container under its new name, a job in another slice): the cgroup the tree was rooted at (its cgroup namespace's root, else its root process's cgroup) becomes PATH, in the hierarchy with CONTROLLER (unified for v2) or, without one, in every hierarchy no other --cgroup-root names; the tree's cgroups below it go below PATH and are made there when missing. PATH must exist. Repeatable (CRIU's name).", valueName: "[CONTROLLER:]PATH"))
@@ -93,12 +93,12 @@ struct RestoreCommand: ParsableCommand {
         options.relocation.rootDirectory = root
         options.relocation.mountSources = try extMountMap.map { text in
             guard !text.hasPrefix("mnt["), let change = MountSourceChange(text) else {
-                throw ValidationError("--ext-mount-map takes MOUNTPOINT:PATH, both absolute, not \(text)")
+                throw ValidationError("--ext-mount-map takes KEY:PATH, PATH absolute, not \(text)")
             }
             return change
         } + external.map { text in
             guard text.hasPrefix("mnt["), let change = MountSourceChange(text) else {
-                throw ValidationError("restore --external takes mnt[MOUNTPOINT]:PATH, both absolute, not \(text)")
+                throw ValidationError("restore --external takes mnt[KEY]:PATH, PATH absolute, not \(text)")
             }
             return change
         }

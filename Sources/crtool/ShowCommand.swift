@@ -46,6 +46,7 @@ struct ShowCommand: ParsableCommand {
                     print("  \(n.kind.title) \(n.kind.rawValue):[\(n.id)] of the tree's own\(n.owner.map { ", made inside user:[\($0)]" } ?? ""): \(held)")
                     for mount in n.mounts ?? [] where mount.origin != .host {
                         print("    \(mount.mountPoint): " + (mount.origin == .bind ? "\(mount.bindSource ?? "") bound" : "\(mount.fsType) made anew")
+                            + (mount.externalKey.map { ", left out as \($0): restore --ext-mount-map \($0):PATH gives its place" } ?? "")
                             + (mount.flags.isEmpty ? "" : ", \(mount.flags.joined(separator: ","))")
                             + (mount.pidNamespace.map { ", mounted by the first process of pid:[\($0)]" } ?? "")
                             + (mount.entries.map { entries in

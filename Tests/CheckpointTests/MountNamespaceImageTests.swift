@@ -108,6 +108,20 @@ final class MountNamespaceImageTests: XCTestCase {
         var bind = SavedMount(mountPoint: "/srv", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/data", flags: [], propagation: [])
         cases.append(("[1].bindSource", [root, bind]))
         bind.bindSource = "/data"
+        // A key for a bind of crtool's below the root only, and a short one.
+        var keyed = bind
+        keyed.externalKey = "volume"
+        XCTAssertNoThrow(try SavedMountCheck.check([root, keyed], file: "namespaces.json", field: "[0].mounts"))
+        keyed.externalKey = ""
+        cases.append(("[1].externalKey", [root, keyed]))
+        keyed.externalKey = String(repeating: "k", count: 257)
+        cases.append(("[1].externalKey", [root, keyed]))
+        keyed.externalKey = "volume"
+        keyed.fromNamespace = true
+        cases.append(("[1].externalKey", [root, keyed]))
+        var keyedTmpfs = tmpfs
+        keyedTmpfs.externalKey = "t"
+        cases.append(("[1].externalKey", [root, keyedTmpfs]))
         bind.propagation = ["peer"]
         cases.append(("[1].propagation", [root, bind]))
         var notRoot = root

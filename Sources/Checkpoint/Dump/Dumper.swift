@@ -40,6 +40,9 @@ public struct DumpOptions: Sendable {
     /// Namespaces of the tree's to leave out (--external net[INODE]:KEY):
     /// the restore is given one in their place.
     public var externalNamespaces: [ExternalNamespaces.LeftOut] = []
+    /// Binds of crtool's left out, to be given a place at the restore
+    /// (--external mnt[MOUNTPOINT]:KEY, --ext-mount-map).
+    public var externalMounts: [ExternalMounts.LeftOut] = []
     /// The image this dump is made on (--prev-images-dir), relative to
     /// `directory` unless absolute: a pre-dump, or a dump that tracked
     /// the tree's writes. Pages unwritten since are taken from it.
@@ -218,6 +221,7 @@ public enum Dumper {
             let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit,
                                                              frozenClocks: frozenClocks, leftOut: options.externalNamespaces)
             var namespaces = dumpedNamespaces.saved
+            try ExternalMounts.mark(&namespaces, leftOut: options.externalMounts)
             for i in namespaces.indices where namespaces[i].externalKey != nil {
                 namespaces[i].networkLock = tcpRepair?.table(ofNamespace: namespaces[i].id)
             }

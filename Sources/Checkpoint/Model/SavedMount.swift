@@ -30,6 +30,10 @@ public struct SavedMount: Codable, Equatable, Sendable {
     /// `fromNamespace`, in this one as the mounts before it made it.
     public var bindSource: String?
     public var fromNamespace: Bool?
+    /// The key a bind of crtool's was left out with at the dump
+    /// (`dump --external mnt[MOUNTPOINT]:KEY`): the restore must be given
+    /// its place (`--ext-mount-map KEY:PATH`).
+    public var externalKey: String?
     /// A fresh file system's own options, as mount(2) takes them
     /// ("size=1024k,mode=700"), and whether it is read-only as a whole.
     public var options: String?

@@ -51,6 +51,12 @@ enum SavedMountCheck {
                     throw refuse("options", "only a file system made anew has options or entries")
                 }
             }
+            if let key = m.externalKey {
+                guard m.origin == .bind, m.fromNamespace == nil, i > 0 else {
+                    throw refuse("externalKey", "only a file or directory of crtool's bound below the root is left out by a key")
+                }
+                guard ExternalMounts.isKey(key) else { throw refuse("externalKey", ExternalMounts.keyRule) }
+            }
             if m.pidNamespace != nil {
                 guard m.origin == .fresh, m.fsType == "proc" else { throw refuse("pidNamespace", "only a proc made anew shows a PID namespace") }
                 guard !mounts.contains(where: { $0.parent == i }) else {
