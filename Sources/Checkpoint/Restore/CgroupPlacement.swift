@@ -12,6 +12,7 @@ import Ptrace
 /// to the cgroup of the process they are given to, and stay charged there
 /// when it moves, so a process moved after its restore would have all its
 /// memory outside its own limits.
+///
 /// Below a cgroup given with --cgroup-root (`CgroupRootChange`) it is
 /// different: the user chose where the tree goes, so the cgroups the
 /// tree had below its root are made there, removed again by `removeMade`

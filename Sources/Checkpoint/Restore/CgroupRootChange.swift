@@ -43,7 +43,7 @@ public struct CgroupRootChange: Equatable, Sendable {
     /// it), otherwise the root process's own cgroup.
     static func treeRoots(of plan: RestorePlan) -> [CgroupMembership] {
         let namespaceRoots = plan.root.namespaces?.cgroup.flatMap { id in
-            plan.namespaces.first { $0.kind == .cgroup && $0.id == id && $0.externalKey == nil }?.cgroupRoots
+            plan.namespaces.first { $0.kind == .cgroup && $0.id == id }?.cgroupRoots
         } ?? []
         return (plan.root.cgroups ?? []).map { own in
             namespaceRoots.first { $0.controllers == own.controllers } ?? own

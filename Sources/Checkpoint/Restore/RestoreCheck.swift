@@ -30,7 +30,7 @@ extension Restorer {
     /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
     /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge,
     /// `inherited` for one with --inherit-fd, `relocation` for one with
-    /// --cgroup-root or --root.
+    /// --cgroup-root, --root or --ext-mount-map.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
                              cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto,

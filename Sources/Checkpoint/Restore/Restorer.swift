@@ -26,8 +26,8 @@ public struct RestoreOptions: Sendable {
     public var vdsoBridge: VDSOBridgeMode = .auto
     /// crtool's descriptors given for files of the image (--inherit-fd).
     public var inherited: [ExternalFiles.Inherited] = []
-    /// Where the tree's cgroups and root go instead of where they were
-    /// (--cgroup-root, --root).
+    /// Where the tree's cgroups, root and binds go instead of where they
+    /// were (--cgroup-root, --root, --ext-mount-map).
     public var relocation = Relocation()
     /// Run before the image is read, before and after the processes are
     /// let go (--action-script).
@@ -85,7 +85,8 @@ public enum Restorer {
     /// of this CPU must match the image's; `vdsoBridge`: whether this
     /// kernel's vDSO may be reached through jumps; `inherited`: the
     /// descriptors given for files of the image; `relocation`: where the
-    /// tree's cgroups and root go instead (--cgroup-root, --root).
+    /// tree's cgroups, root and binds go instead (--cgroup-root, --root,
+    /// --ext-mount-map).
     static func verifiedPlan(_ directory: String, workers: Int, shellJob: Bool,
                              cpuChecks: CPUChecks, vdsoBridge: VDSOBridgeMode, inherited: [ExternalFiles.Inherited],
                              relocation: Relocation) throws -> (ImageDirectory, RestorePlan, warnings: [String]) {
