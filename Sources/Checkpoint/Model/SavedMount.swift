@@ -63,6 +63,22 @@ public struct SavedMount: Codable, Equatable, Sendable {
         self.flags = flags
         self.propagation = propagation
     }
+
+    /// The path of crtool's namespace this mount binds, when it binds one
+    /// (not a part of the namespace's own mounts): what a restore looks
+    /// for on the host, and what --root and --ext-mount-map put elsewhere.
+    public var crtoolsSource: String? {
+        origin == .bind && fromNamespace != true ? bindSource : nil
+    }
+
+    /// Each mount of `namespaces`' mount namespaces that binds a path of
+    /// crtool's, the root's own included, by index of namespace and of
+    /// mount.
+    public static func crtoolsBinds(in namespaces: [NamespaceImage]) -> [(namespace: Int, mount: Int)] {
+        namespaces.indices.filter { namespaces[$0].kind == .mnt }.flatMap { n in
+            (namespaces[n].mounts ?? []).indices.filter { namespaces[n].mounts![$0].crtoolsSource != nil }.map { (n, $0) }
+        }
+    }
 }
 
 /// A mount's own flags, as mountinfo spells them.

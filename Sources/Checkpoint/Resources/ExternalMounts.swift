@@ -34,12 +34,7 @@ public enum ExternalMounts {
     /// namespace's root is, by index of namespace and of mount: what can
     /// be left out at the dump and given a place at the restore.
     static func binds(in namespaces: [NamespaceImage]) -> [(namespace: Int, mount: Int)] {
-        namespaces.indices.filter { namespaces[$0].kind == .mnt }.flatMap { n in
-            (namespaces[n].mounts ?? []).indices.filter { i in
-                let m = namespaces[n].mounts![i]
-                return m.origin == .bind && m.fromNamespace != true && m.parent != nil
-            }.map { (n, $0) }
-        }
+        SavedMount.crtoolsBinds(in: namespaces).filter { namespaces[$0.namespace].mounts![$0.mount].parent != nil }
     }
 
     /// The mount points of `binds`, each once, for a message that says

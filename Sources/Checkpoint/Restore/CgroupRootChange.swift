@@ -88,13 +88,11 @@ public struct CgroupRootChange: Equatable, Sendable {
             plan.namespaces[i].cgroupRoots = plan.namespaces[i].cgroupRoots?.map(move)
         }
         let directories = moves.compactMap { m in m.from.directory(in: mounts).flatMap { from in m.to.directory(in: mounts).map { (from, $0) } } }
-        for n in plan.namespaces.indices {
-            for i in (plan.namespaces[n].mounts ?? []).indices {
-                let m = plan.namespaces[n].mounts![i]
-                guard m.origin == .bind, m.fromNamespace != true, m.fsType == "cgroup" || m.fsType == "cgroup2", let source = m.bindSource,
-                      let moved = directories.lazy.compactMap({ MountedPath.moved(source, from: $0.0, to: $0.1) }).first else { continue }
-                plan.namespaces[n].mounts![i].bindSource = moved
-            }
+        for b in SavedMount.crtoolsBinds(in: plan.namespaces) {
+            let m = plan.namespaces[b.namespace].mounts![b.mount]
+            guard m.fsType == "cgroup" || m.fsType == "cgroup2", let source = m.crtoolsSource,
+                  let moved = directories.lazy.compactMap({ MountedPath.moved(source, from: $0.0, to: $0.1) }).first else { continue }
+            plan.namespaces[b.namespace].mounts![b.mount].bindSource = moved
         }
         return moves.map(\.to)
     }

@@ -15,8 +15,8 @@ enum MountNamespaceCheck {
         for n in saved {
             let mounts = n.mounts ?? []
             _ = try MountNamespaceMaker.match(mounts, in: ours, namespace: "mnt:[\(n.id)]")
-            for m in mounts where m.origin == .bind && m.fromNamespace != true {
-                let source = m.bindSource ?? ""
+            for m in mounts {
+                guard let source = m.crtoolsSource else { continue }
                 guard access(source, F_OK) == 0 else {
                     throw CheckpointError("mnt:[\(n.id)] had \(source) of crtool's namespace bound at \(m.mountPoint), "
                         + "and \(source) cannot be found now (\(ErrnoNames.describe(errno))); put it back to restore")
@@ -35,8 +35,7 @@ enum MountNamespaceCheck {
     /// --ext-mount-map).
     static func requireMountPoints(_ mounts: [SavedMount], namespace id: UInt64) throws {
         for m in mounts {
-            guard let p = m.parent, mounts.indices.contains(p), mounts[p].origin == .bind, mounts[p].fromNamespace != true,
-                  let source = mounts[p].bindSource else { continue }
+            guard let p = m.parent, mounts.indices.contains(p), let source = mounts[p].crtoolsSource else { continue }
             let path = MountedPath.join(source, MountedPath.remainder(of: m.mountPoint, below: mounts[p].mountPoint))
             guard access(path, F_OK) == 0 else {
                 throw CheckpointError("mnt:[\(id)] had \(m.fsType) mounted at \(m.mountPoint) on \(source) of crtool's namespace, "
@@ -44,7 +43,7 @@ enum MountNamespaceCheck {
                     + "of a container's root, to restore; nothing was restored")
             }
             var point = stat(), bound = stat()
-            guard m.origin == .bind, m.fromNamespace != true, let from = m.bindSource, stat(path, &point) == 0, stat(from, &bound) == 0 else { continue }
+            guard let from = m.crtoolsSource, stat(path, &point) == 0, stat(from, &bound) == 0 else { continue }
             let isDirectory = { (s: stat) in s.st_mode & S_IFMT == S_IFDIR }
             guard isDirectory(point) == isDirectory(bound) else {
                 throw CheckpointError("mnt:[\(id)] binds \(from) at \(m.mountPoint), and \(from) is \(isDirectory(bound) ? "a directory" : "not a directory") "

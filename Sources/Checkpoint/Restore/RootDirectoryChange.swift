@@ -18,23 +18,20 @@ enum RootDirectoryChange {
     static func apply(_ directory: String?, to plan: inout RestorePlan) throws {
         guard let directory else { return }
         var status = stat()
-        guard stat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
-            throw CheckpointError("--root \(directory): \(stat(directory, &status) == 0 ? "not a directory" : ErrnoNames.describe(errno)); nothing was restored")
+        let found = stat(directory, &status) == 0
+        guard found, status.st_mode & S_IFMT == S_IFDIR else {
+            throw CheckpointError("--root \(directory): \(found ? "not a directory" : ErrnoNames.describe(errno)); nothing was restored")
         }
         let given = FileSystem.canonical(directory)
         guard let id = plan.root.namespaces?.mnt,
               let root = plan.namespaces.first(where: { $0.kind == .mnt && $0.id == id })?.mounts?.first,
-              root.origin == .bind, root.fromNamespace != true, let old = root.bindSource else {
+              let old = root.crtoolsSource else {
             throw CheckpointError("--root \(directory): the tree's root was not a directory bound in and entered with pivot_root "
                 + "(a container's root file system), so there is no root to put elsewhere; nothing was restored")
         }
-        for n in plan.namespaces.indices where plan.namespaces[n].kind == .mnt {
-            for i in (plan.namespaces[n].mounts ?? []).indices {
-                let m = plan.namespaces[n].mounts![i]
-                guard m.origin == .bind, m.fromNamespace != true, let source = m.bindSource,
-                      let moved = MountedPath.moved(source, from: old, to: given) else { continue }
-                plan.namespaces[n].mounts![i].bindSource = moved
-            }
+        for b in SavedMount.crtoolsBinds(in: plan.namespaces) {
+            guard let moved = MountedPath.moved(plan.namespaces[b.namespace].mounts![b.mount].crtoolsSource!, from: old, to: given) else { continue }
+            plan.namespaces[b.namespace].mounts![b.mount].bindSource = moved
         }
         plan.hostPaths = HostPaths(namespaces: plan.namespaces, processes: plan.processes)
     }
