@@ -40,6 +40,12 @@ struct ShowCommand: ParsableCommand {
             } catch {
                 printError("crtool show: warning: \(error) (statistics only: the image is not affected)")
             }
+            if m.files[CgroupImage.listFile] != nil {
+                for c in try image.readJSON([CgroupImage].self, from: CgroupImage.listFile) {
+                    print("  cgroup \(c.membership.hierarchyName):\(c.path) of the tree's: "
+                          + (c.settings.isEmpty ? "no settings" : c.settings.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")))
+                }
+            }
             if m.files[NamespaceImage.listFile] != nil {
                 for n in try image.readJSON([NamespaceImage].self, from: NamespaceImage.listFile) {
                     let held = Self.summary(of: n)

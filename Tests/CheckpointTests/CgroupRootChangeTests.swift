@@ -33,6 +33,8 @@ final class CgroupRootChangeTests: XCTestCase {
         var namespace = NamespaceImage(kind: .cgroup, id: 7)
         namespace.cgroupRoots = [CgroupMembership(controllers: "", path: "/box")]
         var plan = RestorePlan(processes: [root, child], zombies: [], sharedMemory: [], namespaces: [namespace])
+        plan.cgroups = [CgroupImage(controllers: "memory", path: "/jobs/one/worker", settings: [CgroupSetting(name: "pids.max", value: "5")]),
+                        CgroupImage(controllers: "", path: "/box", settings: [])]
 
         let given = try CgroupRootChange.apply([CgroupRootChange(controller: "unified", path: "/new"), CgroupRootChange(controller: nil, path: "/moved")], to: &plan, mounts: [])
         XCTAssertEqual(given, [CgroupMembership(controllers: "memory", path: "/moved"), CgroupMembership(controllers: "", path: "/new")])
@@ -41,6 +43,8 @@ final class CgroupRootChangeTests: XCTestCase {
         XCTAssertEqual(plan.processes[1].cgroups, [CgroupMembership(controllers: "memory", path: "/moved/worker"), CgroupMembership(controllers: "", path: "/elsewhere")],
                        "a cgroup outside the tree's root is kept")
         XCTAssertEqual(plan.namespaces[0].cgroupRoots, [CgroupMembership(controllers: "", path: "/new")])
+        XCTAssertEqual(plan.cgroups.map(\.membership), [CgroupMembership(controllers: "memory", path: "/moved/worker"), CgroupMembership(controllers: "", path: "/new")],
+                       "the saved settings go with their cgroups")
     }
 
     func testWhatCannotBeMovedIsRefusedByName() {

@@ -225,6 +225,7 @@ public enum Dumper {
             for i in namespaces.indices where namespaces[i].externalKey != nil {
                 namespaces[i].networkLock = tcpRepair?.table(ofNamespace: namespaces[i].id)
             }
+            let cgroups = CgroupSettingsReader.read(processes, namespaces: namespaces)
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)
@@ -323,6 +324,7 @@ public enum Dumper {
             if !sysvIPC.isEmpty { try image.writeJSON(sysvIPC, to: SysVIPCImage.listFile) }
             if !tree.zombies.isEmpty { try image.writeJSON(tree.zombies, to: ZombieImage.listFile) }
             if !namespaces.isEmpty { try image.writeJSON(namespaces, to: NamespaceImage.listFile) }
+            if !cgroups.isEmpty { try image.writeJSON(cgroups, to: CgroupImage.listFile) }
 
             if !options.treeSurvives {
                 // One about to be killed must not have acknowledged bytes

@@ -37,23 +37,11 @@ public struct CgroupRootChange: Equatable, Sendable {
             : hierarchy.controllers.split(separator: ",").contains { $0 == controller }
     }
 
-    /// The cgroups the tree was rooted at, one per hierarchy: the root of
-    /// the root process's cgroup namespace when the image makes that
-    /// namespace (a container's, whose processes may have moved below
-    /// it), otherwise the root process's own cgroup.
-    static func treeRoots(of plan: RestorePlan) -> [CgroupMembership] {
-        let namespaceRoots = plan.root.namespaces?.cgroup.flatMap { id in
-            plan.namespaces.first { $0.kind == .cgroup && $0.id == id }?.cgroupRoots
-        } ?? []
-        return (plan.root.cgroups ?? []).map { own in
-            namespaceRoots.first { $0.controllers == own.controllers } ?? own
-        }
-    }
-
     /// Moves every cgroup of `plan` (the processes', the cgroup
-    /// namespaces' roots, and the cgroup directories its mount namespaces
-    /// bind in from `mounts`, the cgroup file systems here, as runc binds
-    /// a container's into its /sys/fs/cgroup) as `changes` say, and
+    /// namespaces' roots, those whose settings were saved, and the cgroup
+    /// directories its mount namespaces bind in from `mounts`, the cgroup
+    /// file systems here, as runc binds a container's into its
+    /// /sys/fs/cgroup) as `changes` say, and
     /// returns the cgroups given, one per hierarchy changed. Refused by
     /// name: a change given twice for one hierarchy, one naming a
     /// controller the tree's root was in no hierarchy of, and any change
@@ -63,7 +51,7 @@ public struct CgroupRootChange: Equatable, Sendable {
         for (i, c) in changes.enumerated() where changes[..<i].contains(where: { $0.controller == c.controller }) {
             throw CheckpointError("--cgroup-root is given twice for \(c.controller.map { "the \($0) hierarchy" } ?? "every hierarchy"); nothing was restored")
         }
-        let roots = treeRoots(of: plan)
+        let roots = CgroupImage.treeRoots(root: plan.root, namespaces: plan.namespaces)
         guard !roots.isEmpty else {
             throw CheckpointError("--cgroup-root \(changes[0].option): the image records no cgroup of its processes; nothing was restored")
         }
@@ -86,6 +74,9 @@ public struct CgroupRootChange: Equatable, Sendable {
         }
         for i in plan.namespaces.indices {
             plan.namespaces[i].cgroupRoots = plan.namespaces[i].cgroupRoots?.map(move)
+        }
+        for i in plan.cgroups.indices {
+            plan.cgroups[i].path = move(plan.cgroups[i].membership).path
         }
         let directories = moves.compactMap { m in m.from.directory(in: mounts).flatMap { from in m.to.directory(in: mounts).map { (from, $0) } } }
         for b in SavedMount.crtoolsBinds(in: plan.namespaces) {

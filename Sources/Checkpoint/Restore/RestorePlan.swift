@@ -22,6 +22,9 @@ struct RestorePlan {
     /// The cgroups given with --cgroup-root, the plan's cgroups already
     /// moved under them (`CgroupRootChange.apply`).
     var givenCgroups: [CgroupMembership] = []
+    /// The tree's cgroups with the settings the dump saved, moved with the
+    /// rest by --cgroup-root.
+    var cgroups: [CgroupImage] = []
     /// Each process's page stream, its chunk headers read and checked
     /// against the process; files closed until pages are written.
     var pageReaders: [Int32: PageStreamReader] = [:]
@@ -145,6 +148,10 @@ struct RestorePlan {
             throw ImageError(file: file, field: problem.zombie ? "[pid \(problem.pid)].\(problem.field)" : problem.field, reason: problem.reason)
         }
         var plan = RestorePlan(processes: ordered, zombies: zombies, sharedMemory: shared)
+        if manifest.files[CgroupImage.listFile] != nil {
+            plan.cgroups = try image.readJSON([CgroupImage].self, from: CgroupImage.listFile)
+            try CgroupImageCheck.check(plan.cgroups)
+        }
         plan.pageReaders = pageReaders
         plan.inheritedPages = inheritedPages
         plan.trackers = trackers
