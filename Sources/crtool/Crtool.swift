@@ -11,6 +11,6 @@ struct Crtool: ParsableCommand {
     )
 
     static func main() {
-        main(CriuVerbosity.rewrite(Array(CommandLine.arguments.dropFirst())))
+        main(CriuOptionalValues.rewrite(CriuVerbosity.rewrite(Array(CommandLine.arguments.dropFirst()))))
     }
 }

@@ -57,6 +57,9 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Restore the tree under the cgroup PATH instead of where it was (a container under its new name, a job in another slice): the cgroup the tree was rooted at (its cgroup namespace's root, else its root process's cgroup) becomes PATH, in the hierarchy with CONTROLLER (unified for v2) or, without one, in every hierarchy no other --cgroup-root names; the tree's cgroups below it go below PATH and are made there when missing. PATH must exist. Repeatable (CRIU's name).", valueName: "[CONTROLLER:]PATH"))
     var cgroupRoot: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Which of the tree's cgroups the restore makes, and writes the settings the dump saved onto (limits, weights, CPU and memory node lists, controllers enabled below): soft makes the missing ones, with their settings, and leaves those that exist as they are; full also writes the settings onto those that exist; strict is full, and refuses a tree whose cgroups exist already (a --cgroup-root aside); props makes none and writes onto those that exist; none makes and writes nothing, and leaves a process whose cgroup is missing in crtool's; ignore leaves every process in crtool's cgroups. Alone it means soft (CRIU's name and modes).", valueName: "soft|full|strict|props|none|ignore"))
+    var manageCgroups: String = CgroupManagement.soft.rawValue
+
     @Flag(name: .long, help: "Bring TCP connections back reset (the program reads ECONNRESET) instead of carrying them on: for peers that are gone.")
     var tcpClose = false
 
@@ -108,6 +111,10 @@ struct RestoreCommand: ParsableCommand {
             }
             return change
         }
+        guard let mode = CgroupManagement(rawValue: manageCgroups) else {
+            throw ValidationError("--manage-cgroups takes \(CgroupManagement.allCases.map(\.rawValue).joined(separator: ", ")), not \(manageCgroups)")
+        }
+        options.manageCgroups = mode
         if !checkOnly { options.actionScripts = actionScripts.scripts(imagesDirectory: directory) }
         return options
     }
@@ -180,7 +187,8 @@ struct RestoreCommand: ParsableCommand {
         let log = try RunLog(option: logFile, imagesDirectory: directory)
         let check = try runTraced("restore", log: log) {
             try Restorer.check(directory: directory, shellJob: options.shellJob, cpuChecks: options.cpuChecks,
-                               vdsoBridge: options.vdsoBridge, inherited: options.inherited, relocation: options.relocation)
+                               vdsoBridge: options.vdsoBridge, inherited: options.inherited, relocation: options.relocation,
+                               manageCgroups: options.manageCgroups)
         }
         for w in check.warnings { log.add("warning: \(w)", printed: !quiet, onStderr: true) }
         let tree = treeCounts(processes: check.processes, zombies: check.zombies)

@@ -5,19 +5,18 @@ import Ptrace
 /// and CPU limits, and what a service manager knows of it, go with the
 /// cgroup. A restored process starts in crtool's; it is moved (all its
 /// threads, through cgroup.procs) where it was, hierarchy by hierarchy.
-/// A cgroup that does not exist here (another host, a service stopped
-/// since) is not made, since its limits would not be there either: the
-/// process stays in crtool's, with a warning. A process joins its cgroups
-/// as soon as it is created, before its memory is made: pages are charged
-/// to the cgroup of the process they are given to, and stay charged there
-/// when it moves, so a process moved after its restore would have all its
-/// memory outside its own limits.
+/// A process joins its cgroups as soon as it is created, before its
+/// memory is made: pages are charged to the cgroup of the process they are
+/// given to, and stay charged there when it moves, so a process moved
+/// after its restore would have all its memory outside its own limits.
 ///
-/// Below a cgroup given with --cgroup-root (`CgroupRootChange`) it is
-/// different: the user chose where the tree goes, so the cgroups the
-/// tree had below its root are made there, removed again by `removeMade`
-/// if the restore fails, and a process that cannot join one fails the
-/// restore.
+/// Before any process exists, `prepare` makes the cgroups that are missing
+/// here (another host, a service stopped since, a new --cgroup-root) and
+/// writes the settings the dump saved, as --manage-cgroups says
+/// (`CgroupManagement`); `removeMade` removes what it made if the restore
+/// fails. Below a cgroup given with --cgroup-root the user chose where the
+/// tree goes, so a process that cannot join its cgroup there fails the
+/// restore; elsewhere it stays in crtool's, with a warning.
 struct CgroupPlacement {
     /// crtool's own cgroups, where each restored process starts.
     let own: [CgroupMembership]
@@ -25,13 +24,16 @@ struct CgroupPlacement {
     let mounts: [MountEntry]
     /// The cgroups given with --cgroup-root, one per hierarchy changed.
     var given: [CgroupMembership] = []
+    var mode: CgroupManagement = .soft
+    /// The tree's cgroups with their settings, parents first.
+    var saved: [CgroupImage] = []
     /// The directories made below them, in the order they were made.
     private let made = MadeDirectories()
 
     /// Read once for a whole tree: the mount table alone is some 0.1 ms
     /// to read and parse, which a tree of hundreds paid per process.
-    static func here(given: [CgroupMembership] = []) -> CgroupPlacement {
-        CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [], mounts: cgroupMounts(), given: given)
+    static func here(given: [CgroupMembership] = [], mode: CgroupManagement = .soft, saved: [CgroupImage] = []) -> CgroupPlacement {
+        CgroupPlacement(own: (try? CgroupMembership.read(pid: getpid())) ?? [], mounts: cgroupMounts(), given: given, mode: mode, saved: saved)
     }
 
     /// The cgroup file systems mounted in crtool's namespace.
@@ -42,9 +44,10 @@ struct CgroupPlacement {
     /// `start`: the cgroups the process is in now (`start(parent:namespaceRoots:)`); it is
     /// moved in each hierarchy where the image has it elsewhere.
     func place(_ process: ProcessImage, from start: [CgroupMembership], warnings: inout [String]) throws {
+        guard mode != .ignore else { return }
         for (membership, existing) in wanted(by: process, from: start) {
             let chosen = isGiven(membership)
-            guard let directory = try existing ?? (chosen ? make(membership) : nil) else {
+            guard let directory = existing else {
                 warnings.append(Self.missing(membership, of: process))
                 continue
             }
@@ -75,8 +78,9 @@ struct CgroupPlacement {
     /// (before `place` moves it into its own). A restore whose roots
     /// are not here is refused by `requireRoots` before anything is made.
     func enterRoots(of namespace: NamespaceImage, pid: Int32) throws {
+        guard mode != .ignore else { return }
         for root in namespace.cgroupRoots ?? [] {
-            guard let directory = try existing(root) ?? (isGiven(root) ? make(root) : nil) else {
+            guard let directory = existing(root) else {
                 throw CheckpointError("cgroup:[\(namespace.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here")
             }
             do {
@@ -91,14 +95,54 @@ struct CgroupPlacement {
     /// would show its processes other cgroups than they saw, and their
     /// cgroup mounts other directories: refused, naming the cgroup.
     func requireRoots(of namespaces: [NamespaceImage]) throws {
+        guard mode != .ignore else {
+            if !given.isEmpty {
+                throw CheckpointError("--cgroup-root has nothing to do with --manage-cgroups ignore, which leaves every process "
+                    + "in crtool's cgroups; nothing was restored")
+            }
+            return
+        }
         for root in given where existing(root) == nil {
             throw CheckpointError("\(root.hierarchyName) cgroup \(root.path), given with --cgroup-root, does not exist here: "
                 + "make it to restore under it; nothing was restored")
         }
-        for n in namespaces {
-            for root in n.cgroupRoots ?? [] where existing(root) == nil && !isGiven(root) {
+        for n in namespaces where !mode.makesMissing {
+            for root in n.cgroupRoots ?? [] where existing(root) == nil {
                 throw CheckpointError("cgroup:[\(n.id)] was rooted at \(root.hierarchyName) cgroup \(root.path), which does not exist here: "
-                    + "make it (a container's cgroup) to restore; nothing was restored")
+                    + "make it (a container's cgroup), or let the restore make it (--manage-cgroups soft); nothing was restored")
+            }
+        }
+        if mode == .strict {
+            for c in saved where existing(c.membership) != nil && !given.contains(c.membership) {
+                throw CheckpointError("\(c.membership.hierarchyName) cgroup \(c.path) exists here, and --manage-cgroups strict makes "
+                    + "every cgroup of the tree's anew; nothing was restored")
+            }
+        }
+    }
+
+    /// Makes the cgroups the tree is in that are missing here, parents
+    /// first, and writes the saved settings onto those `mode` says, before
+    /// any process exists: a v1 cpuset cgroup takes no process before it
+    /// has CPUs, and a unified one enables controllers for the cgroups
+    /// below it only while no process is in it. A cgroup whose hierarchy
+    /// is not mounted here is left to `place`'s warning.
+    func prepare(_ processes: [ProcessImage], namespaces: [NamespaceImage]) throws {
+        guard mode != .ignore else { return }
+        var needed = saved.map(\.membership)
+        for m in processes.flatMap({ $0.cgroups ?? [] }) + namespaces.flatMap({ $0.cgroupRoots ?? [] }) where !needed.contains(m) {
+            needed.append(m)
+        }
+        let parentsFirst = needed.sorted { ($0.path.split(separator: "/").count, $0.path) < ($1.path.split(separator: "/").count, $1.path) }
+        for m in parentsFirst {
+            guard let directory = m.directory(in: mounts) else { continue }
+            var isMade = false
+            if !FileManager.default.fileExists(atPath: directory) {
+                guard mode.makesMissing else { continue }
+                try make(directory, for: m)
+                isMade = true
+            }
+            if mode.writesSettings(made: isMade), let settings = saved.first(where: { $0.membership == m }) {
+                try CgroupSettingsWriter.write(settings, to: directory)
             }
         }
     }
@@ -106,8 +150,11 @@ struct CgroupPlacement {
     /// The warnings `place` would give for cgroups that do not exist here,
     /// for a check made before the restore.
     func missing(for processes: [ProcessImage]) -> [String] {
-        processes.flatMap { p in
-            wanted(by: p, from: own).filter { $0.directory == nil && !isGiven($0.membership) }.map { Self.missing($0.membership, of: p) }
+        guard mode != .ignore else { return [] }
+        return processes.flatMap { p in
+            wanted(by: p, from: own).filter { m in
+                m.directory == nil && !(mode.makesMissing && m.membership.directory(in: mounts) != nil)
+            }.map { Self.missing($0.membership, of: p) }
         }
     }
 
@@ -117,6 +164,7 @@ struct CgroupPlacement {
     /// system call crtool injects into it, for as long as the cgroup stays
     /// frozen.
     func requireThawed(_ processes: [ProcessImage]) throws {
+        guard mode != .ignore else { return }
         var frozen: [CgroupFreezer: Bool] = [:]
         for p in processes {
             for (membership, directory) in wanted(by: p, from: own) {
@@ -147,24 +195,24 @@ struct CgroupPlacement {
         }
     }
 
-    /// Makes the cgroup, and any missing between it and the cgroup given
-    /// above it, whose directory `requireRoots` found.
-    private func make(_ membership: CgroupMembership) throws -> String? {
-        guard let top = given.first(where: { $0.controllers == membership.controllers })?.directory(in: mounts),
-              let target = membership.directory(in: mounts), target.hasPrefix(top) else { return nil }
-        var directory = top
-        for part in target.dropFirst(top.count).split(separator: "/") {
-            directory += "/" + part
-            if mkdir(directory, 0o755) == 0 {
-                made.add(directory)
+    /// Makes `directory` and any directory missing above it.
+    private func make(_ directory: String, for membership: CgroupMembership) throws {
+        var missing: [String] = []
+        var d = directory
+        while !d.isEmpty && !FileManager.default.fileExists(atPath: d) {
+            missing.append(d)
+            d = String(d[..<(d.lastIndex(of: "/") ?? d.startIndex)])
+        }
+        for d in missing.reversed() {
+            if mkdir(d, 0o755) == 0 {
+                made.add(d)
             } else if errno != EEXIST {
-                throw SystemError("mkdir \(directory), a cgroup of the tree's under --cgroup-root")
+                throw SystemError("mkdir \(d), for the tree's \(membership.hierarchyName) cgroup \(membership.path)")
             }
         }
-        return directory
     }
 
-    /// Removes the cgroups `place` made, deepest first, once a restore
+    /// Removes the cgroups `prepare` made, deepest first, once a restore
     /// that failed has killed and reaped its processes: the kernel frees
     /// a cgroup of a process only shortly after its exit, so each is
     /// waited for a moment.

@@ -14,7 +14,8 @@ public struct RestoreCheck: Sendable {
     /// host has now: a restore would wait for them, then fail.
     public var takenIDs: [Int32]
     /// What the restore would warn of: files the processes had open that
-    /// were written since the dump, cgroups that do not exist here.
+    /// were written since the dump, cgroups that do not exist here and
+    /// would not be made.
     public var warnings: [String]
 }
 
@@ -30,16 +31,18 @@ extension Restorer {
     /// `shellJob` checks for a restore with --shell-job, `cpuChecks` for
     /// one with --cpu-cap, `vdsoBridge` for one with --vdso-bridge,
     /// `inherited` for one with --inherit-fd, `relocation` for one with
-    /// --cgroup-root, --root or --ext-mount-map.
+    /// --cgroup-root, --root or --ext-mount-map, `manageCgroups` for one
+    /// with --manage-cgroups.
     public static func check(directory: String, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                              stubPath: String? = RestoreOptions.defaultStubPath(), shellJob: Bool = false,
                              cpuChecks: CPUChecks = .all, vdsoBridge: VDSOBridgeMode = .auto,
-                             inherited: [ExternalFiles.Inherited] = [], relocation: Relocation = Relocation()) throws -> RestoreCheck {
+                             inherited: [ExternalFiles.Inherited] = [], relocation: Relocation = Relocation(),
+                             manageCgroups: CgroupManagement = .soft) throws -> RestoreCheck {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks,
                                                        vdsoBridge: vdsoBridge, inherited: inherited, relocation: relocation)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         if let stubPath { try requireStub(stubPath) }
-        let cgroups = CgroupPlacement.here(given: plan.givenCgroups)
+        let cgroups = CgroupPlacement.here(given: plan.givenCgroups, mode: manageCgroups, saved: plan.cgroups)
         try cgroups.requireThawed(plan.processes)
         try cgroups.requireRoots(of: plan.namespaces)
         let bytes = try decodeAll(try pageStreams(image, plan), workers: workers)

@@ -29,6 +29,9 @@ public struct RestoreOptions: Sendable {
     /// Where the tree's cgroups, root and binds go instead of where they
     /// were (--cgroup-root, --root, --ext-mount-map).
     public var relocation = Relocation()
+    /// Which of the tree's cgroups are made, and given their saved
+    /// settings (--manage-cgroups).
+    public var manageCgroups = CgroupManagement.soft
     /// Run before the image is read, before and after the processes are
     /// let go (--action-script).
     public var actionScripts = ActionScripts()
@@ -147,7 +150,7 @@ public enum Restorer {
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: options.pidWaitSeconds)
         try requireStub(options.stubPath)
-        let cgroups = CgroupPlacement.here(given: plan.givenCgroups)
+        let cgroups = CgroupPlacement.here(given: plan.givenCgroups, mode: options.manageCgroups, saved: plan.cgroups)
         try cgroups.requireThawed(plan.processes)
         try cgroups.requireRoots(of: plan.namespaces)
 
@@ -168,6 +171,7 @@ public enum Restorer {
         var warnings = earlyWarnings
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
+            try cgroups.prepare(plan.processes, namespaces: plan.namespaces)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
                            warnings: &warnings)
             try PtyMasters.prepareInNamespaces(plan.processes, registry: registry)
