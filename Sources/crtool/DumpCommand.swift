@@ -63,6 +63,9 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Leave out the file or directory of this namespace's bound at MOUNTPOINT in the tree's mount namespace (a volume, a container's /etc/hosts): it is saved with KEY, and restore --ext-mount-map KEY:PATH must give its place. The same as --external mnt[MOUNTPOINT]:KEY. auto, and mnt[] with --external, are accepted and do nothing: every such bind is saved anyway. Repeatable (CRIU's name).", valueName: "MOUNTPOINT:KEY"))
     var extMountMap: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Accepted for CRIU compatibility, alone or with a mode: the settings of the tree's cgroups (limits, node lists) are saved for every mode but ignore, which saves none; restore --manage-cgroups chooses what is made and written.", valueName: "soft|full|strict|props|none|ignore"))
+    var manageCgroups: String = CgroupManagement.soft.rawValue
+
     @Option(name: .long, help: "The image to make this dump on, relative to -D unless absolute: a pre-dump (crtool pre-dump) or a dump made with --leave-running --track-mem. Pages unwritten since are taken from it instead of read again. Restoring the dump needs it in place.")
     var prevImagesDir: String?
 
@@ -115,6 +118,7 @@ struct DumpCommand: ParsableCommand {
         options.leaveStopped = leaveStopped
         options.tcpEstablished = tcpEstablished
         options.holdExternal = holdExternal
+        options.savesCgroupSettings = try CgroupManagement.option(manageCgroups) != .ignore
         for text in extMountMap where !ExternalMounts.isAutomatic(text) {
             guard !text.hasPrefix("mnt["), let leftOut = ExternalMounts.LeftOut(text) else {
                 throw ValidationError("--ext-mount-map \(text): a mount is left out as MOUNTPOINT:KEY, MOUNTPOINT absolute (or auto)")

@@ -111,10 +111,7 @@ struct RestoreCommand: ParsableCommand {
             }
             return change
         }
-        guard let mode = CgroupManagement(rawValue: manageCgroups) else {
-            throw ValidationError("--manage-cgroups takes \(CgroupManagement.allCases.map(\.rawValue).joined(separator: ", ")), not \(manageCgroups)")
-        }
-        options.manageCgroups = mode
+        options.manageCgroups = try CgroupManagement.option(manageCgroups)
         if !checkOnly { options.actionScripts = actionScripts.scripts(imagesDirectory: directory) }
         return options
     }

@@ -140,6 +140,13 @@ final class CgroupSettingsTests: EndToEndCase {
         XCTAssertEqual(try read(unified.directory, "cgroup.max.descendants"), "4")
         let bad = try crtool(["restore", "-D", image, "-d", "--manage-cgroups", "most"])
         XCTAssertTrue(!bad.succeeded && bad.stderr.contains("--manage-cgroups takes soft, full, strict, props, none, ignore, not most"), "\(bad)")
+
+        // A dump with ignore saves no settings; one with the flag alone does.
+        try restore(image, as: counter)
+        let withSettings = try checkpoint(counter, options: ["--leave-running", "--manage-cgroups"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: withSettings + "/cgroups.json"))
+        let without = try checkpoint(counter, options: ["--manage-cgroups", "ignore"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: without + "/cgroups.json"), "ignore saved the cgroups' settings")
     }
 
     /// A setting this host refuses (here an image edited to a value no

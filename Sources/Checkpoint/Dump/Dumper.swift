@@ -43,6 +43,9 @@ public struct DumpOptions: Sendable {
     /// Binds of crtool's left out, to be given a place at the restore
     /// (--external mnt[MOUNTPOINT]:KEY, --ext-mount-map).
     public var externalMounts: [ExternalMounts.LeftOut] = []
+    /// Save the settings of the tree's cgroups (all but --manage-cgroups
+    /// ignore, which has the restore leave cgroups alone).
+    public var savesCgroupSettings = true
     /// The image this dump is made on (--prev-images-dir), relative to
     /// `directory` unless absolute: a pre-dump, or a dump that tracked
     /// the tree's writes. Pages unwritten since are taken from it.
@@ -225,7 +228,7 @@ public enum Dumper {
             for i in namespaces.indices where namespaces[i].externalKey != nil {
                 namespaces[i].networkLock = tcpRepair?.table(ofNamespace: namespaces[i].id)
             }
-            let cgroups = CgroupSettingsReader.read(processes, namespaces: namespaces)
+            let cgroups = options.savesCgroupSettings ? CgroupSettingsReader.read(processes, namespaces: namespaces) : []
 
             // Kept past leaveTree, which lets `collected` go.
             let startTimes = collected.map(\.startTime)
