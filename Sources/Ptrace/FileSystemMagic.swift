@@ -14,6 +14,8 @@ public enum FileSystemMagic {
     /// DEVPTS_SUPER_MAGIC: a devpts instance, whose own ptmx a pty master
     /// may be opened on.
     public static let devpts = 0x1cd1
+    /// MQUEUE_MAGIC: the file system POSIX message queues live on.
+    public static let mqueue = 0x1980_0202
 
     /// f_type of the file system `path` is on, nil when it cannot be read.
     public static func of(_ path: String) -> Int? {
