@@ -7,7 +7,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case regular, directory, characterDevice, terminal, deletedFile, memfd, ptyMaster
         case pipe, fifo
-        case eventfd, signalfd, timerfd, epoll, inotify, pidfd
+        case eventfd, signalfd, timerfd, epoll, inotify, pidfd, messageQueue
         case unixSocket, inetSocket, rawSocket, netlinkSocket, packetSocket
     }
     public var fd: Int32
@@ -52,6 +52,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var memfd: MemfdState?
     public var pty: PtyState?
     public var eventfd: EventFDState?
+    public var messageQueue: MessageQueueState?
     public var pidfd: PidFDState?
     public var signalfd: SignalFDState?
     public var timerfd: TimerFDState?

@@ -97,6 +97,9 @@ struct FileProbe {
 /// The registry of kinds, in the order they are tried.
 enum FileKinds {
     static let all: [FileKind.Type] = [
+        // An unlinked queue's name ends in " (deleted)" as a deleted
+        // file's does.
+        MessageQueues.self,
         MemfdFiles.self,
         DeletedFiles.self,
         PtyMasters.self,

@@ -233,6 +233,15 @@ final class OpenFileRegistry {
     /// Keeps `fd` (a descriptor in crtool) open until finish().
     func keep(_ fd: Int32) { localDescriptors.append(fd) }
 
+    /// What a failed restore takes back that would outlive its processes
+    /// (a message queue made by name), newest first.
+    private var undo: [() -> Void] = []
+    func undoOnFailure(_ work: @escaping () -> Void) { undo.append(work) }
+    func undoMade() {
+        for work in undo.reversed() { work() }
+        undo = []
+    }
+
     /// A copy of crtool's descriptor given for `f`, if one is.
     func inherited(for f: FileDescriptorImage) throws -> Int32? {
         guard let given = inherited.first(where: { ExternalFiles.matches(f, $0.file) }) else { return nil }
@@ -307,6 +316,7 @@ final class OpenFileRegistry {
         for fd in localDescriptors { close(fd) }
         localDescriptors = []
         shared = [:]
+        undo = []
     }
 
     deinit { finish() }

@@ -57,8 +57,8 @@ enum PathFiles: FileKind {
 
     /// The restore opens the path the kernel names: it must lead to this
     /// very file now. It does not for a file on a file system no path of
-    /// crtool's reaches (a POSIX message queue, a mount of another
-    /// namespace) or one something was mounted over since.
+    /// crtool's reaches (a mount of another namespace) or one something
+    /// was mounted over since.
     private static func requireReachable(_ p: FileProbe) throws {
         var st = stat()
         // A symbolic link (held with O_PATH | O_NOFOLLOW) is the link itself.
@@ -66,7 +66,7 @@ enum PathFiles: FileKind {
         let found = p.fileType == UInt32(S_IFLNK) ? lstat(path, &st) : stat(path, &st)
         guard found == 0, UInt64(st.st_dev) == p.device, UInt64(st.st_ino) == p.inode else {
             throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(p.link), but that path does not lead to the file the process has open "
-                + "(a POSIX message queue, a file on a mount crtool cannot see, or one hidden by a later mount); "
+                + "(a file on a mount crtool cannot see, or one hidden by a later mount); "
                 + "crtool reopens files by path, so it cannot checkpoint this one")
         }
     }

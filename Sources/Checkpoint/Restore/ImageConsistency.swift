@@ -72,6 +72,12 @@ enum ImageConsistency {
             if let bad = f.unixSocket?.journalStream?.invalidField {
                 throw fail("files[\(i)].unixSocket.journalStream.\(bad.field)", bad.reason)
             }
+            if f.kind == .messageQueue && f.messageQueue == nil && f.external != true {
+                throw fail("files[\(i)].messageQueue", "a message queue's descriptor without its queue")
+            }
+            if let bad = f.messageQueue?.invalidField {
+                throw fail("files[\(i)].messageQueue.\(bad.field)", bad.reason)
+            }
             for (j, lock) in (f.locks ?? []).enumerated() {
                 guard lock.hasValidRange else {
                     throw fail("files[\(i)].locks[\(j)]", "bytes \(lock.start)-\(lock.end.map(String.init) ?? "end") is not a range a lock can cover")

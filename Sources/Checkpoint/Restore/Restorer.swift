@@ -299,6 +299,7 @@ public enum Restorer {
             let error = EndedMidway.explaining(error, operation: "restore", pids: made, names: names) { _ in
                 "every process the restore had made was killed"
             }
+            registry.undoMade()
             tree.killAll(reaping: plan.processes.map(\.pid) + plan.zombies.map(\.pid))
             cgroups.removeMade()
             sysvIPC.undo()
