@@ -2,33 +2,28 @@ import Glibc
 import XCTest
 
 /// crtool reopens files by path; a descriptor whose path leads elsewhere
-/// (here a POSIX message queue, whose "/name" is a path on the mqueue file
-/// system that no path of crtool's reaches), or to a device whose state is
-/// the open file's own (a tun interface), is refused at the dump, while
-/// the process runs on. The queue used to be dumped, and the restore then
-/// failed to open "/name", the process gone; the tun device came back
-/// blank, the interface gone.
+/// (a file something was mounted over), or to a device whose state is the
+/// open file's own (a tun interface), is refused at the dump, while the
+/// process runs on. The tun device used to come back blank, the interface
+/// gone.
 final class UnreachableFileTests: EndToEndCase {
-    func testPosixMessageQueueIsRefused() throws {
-        let python = try BuildProducts.requirePython3()
-        let name = "/crtool-test-\(getpid())"
-        // Its output goes to the scratch directory, which is removed after
-        // this block has run.
-        let unlinkOutput = scratch.newPath("mq-unlink")
-        addTeardownBlock { _ = try? runCommand(python, ["-c", "import ctypes, sys; ctypes.CDLL('librt.so.1').mq_unlink(sys.argv[1].encode())", name],
-                                               outputPrefix: unlinkOutput, timeout: 10) }
-        let holder = try startPython("mqueue", """
-            import ctypes, os, sys, time
-            rt = ctypes.CDLL("librt.so.1", use_errno=True)
-            fd = rt.mq_open(sys.argv[1].encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
-            if fd < 0:
-                print("FAIL: mq_open", ctypes.get_errno(), flush=True)
-                sys.exit(1)
+    /// A file something was mounted over since it was opened: its path
+    /// now leads to another file, or to none.
+    func testAFileHiddenByALaterMountIsRefused() throws {
+        let directory = try scratch.newDirectory("hidden")
+        let path = directory + "/data"
+        try writeWholeFile(path, Array("kept\n".utf8))
+        let holder = try startPython("hidden", """
+            import sys, time
+            f = open(sys.argv[1])
             print("ready", flush=True)
             while True:
                 time.sleep(1)
-            """, [name])
-        try assertDumpRefused(holder, mentioning: ["is \(name), but that path does not lead to the file the process has open"])
+            """, [path])
+        let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", "none", directory], outputPrefix: scratch.newPath("mount"), timeout: 10)
+        XCTAssertTrue(mounted.succeeded, "\(mounted)")
+        defer { umount2(directory, Int32(MNT_DETACH)) }
+        try assertDumpRefused(holder, mentioning: ["hidden/data, but that path does not lead to the file the process has open"])
         assertNoFailures(holder)
     }
 
