@@ -18,7 +18,7 @@ struct DumpCommand: ParsableCommand {
         processes; regular files (also deleted ones), directories, character devices, terminals and pty pairs; \
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
         and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
-        --tcp-established; eventfd, signalfd, timerfd, epoll, inotify; POSIX and interval timers; seccomp \
+        --tcp-established; eventfd, signalfd, timerfd, epoll, inotify, POSIX message queues (with their messages); POSIX and interval timers; seccomp \
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding a loopback device and veth pairs to crtool's (with the sockets made \
