@@ -64,8 +64,7 @@ public enum NamespaceSysctls {
     public static func read(_ paths: [String]) -> [String: String] {
         var values: [String: String] = [:]
         for path in paths {
-            guard let text = try? ProcFile.text(root + path) else { continue }
-            values[path] = text.hasSuffix("\n") ? String(text.dropLast()) : text
+            values[path] = try? ProcFile.value(root + path)
         }
         return values
     }

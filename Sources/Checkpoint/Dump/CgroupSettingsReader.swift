@@ -17,12 +17,12 @@ enum CgroupSettingsReader {
             for m in named where m.controllers == top.controllers && MountedPath.contains(top.path, m.path) {
                 var path = m.path
                 while path != "/" && paths.insert(path).inserted && path != top.path {
-                    path = parent(of: path)
+                    path = MountedPath.parent(of: path)
                 }
             }
             // Parents first: a cgroup is made, and its settings written,
             // before the cgroups below it.
-            return paths.sorted { ($0.split(separator: "/").count, $0) < ($1.split(separator: "/").count, $1) }.compactMap { path in
+            return paths.sorted(by: CgroupImage.parentsFirst).compactMap { path in
                 let membership = CgroupMembership(controllers: top.controllers, path: path)
                 guard let directory = membership.directory(in: mounts) else { return nil }
                 return CgroupImage(controllers: top.controllers, path: path, settings: settings(in: directory, controllers: top.controllers))
@@ -36,15 +36,10 @@ enum CgroupSettingsReader {
         let hugePages = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             .filter { CgroupSettingNames.isHugePageLimit($0, controllers: controllers) }.sorted()
         return (CgroupSettingNames.names(for: controllers) + hugePages).compactMap { name in
-            guard let text = try? ProcFile.text(directory + "/" + name) else { return nil }
-            let value = text.hasSuffix("\n") ? String(text.dropLast()) : text
-            guard !value.isEmpty, CgroupSettingNames.isPlainValue(value) else { return nil }
+            guard let value = try? ProcFile.value(directory + "/" + name), !value.isEmpty, CgroupSettingNames.isPlainValue(value) else {
+                return nil
+            }
             return CgroupSetting(name: name, value: value)
         }
-    }
-
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
-        return String(path[..<slash])
     }
 }

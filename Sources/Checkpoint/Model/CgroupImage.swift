@@ -24,6 +24,12 @@ public struct CgroupImage: Codable, Equatable, Sendable {
 
     public var membership: CgroupMembership { CgroupMembership(controllers: controllers, path: path) }
 
+    /// Orders cgroup paths so that each comes after the cgroups above it,
+    /// which are made, and their settings written, first.
+    static func parentsFirst(_ a: String, _ b: String) -> Bool {
+        (a.split(separator: "/").count, a) < (b.split(separator: "/").count, b)
+    }
+
     /// The cgroups a tree is rooted at, one per hierarchy: the root of the
     /// root process's cgroup namespace when it has one of the tree's own
     /// (a container's, whose processes may have moved below it), otherwise

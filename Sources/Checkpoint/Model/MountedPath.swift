@@ -63,6 +63,12 @@ public enum MountedPath {
         contains(from, path) ? join(to, remainder(of: path, below: from)) : nil
     }
 
+    /// The directory `path` is in ("/" for "/" itself).
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
     public static func join(_ directory: String, _ rest: String) -> String {
         rest.isEmpty ? directory : (directory.hasSuffix("/") ? directory + rest : directory + "/" + rest)
     }

@@ -13,7 +13,6 @@ import Ptrace
 /// descriptor, with its own access mode and O_NONBLOCK.
 enum MessageQueues: FileKind {
     static let kind = FileDescriptorImage.Kind.messageQueue
-    private static let deletedSuffix = " (deleted)"
 
     /// A queue's file is a regular file on an anonymous device; only the
     /// file system tells it from a tmpfs file.
@@ -23,8 +22,8 @@ enum MessageQueues: FileKind {
     }
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
-        let unlinked = p.link.hasSuffix(deletedSuffix)
-        let name = unlinked ? String(p.link.dropLast(deletedSuffix.count)) : p.link
+        let unlinked = p.link.hasSuffix(DeletedFiles.suffix)
+        let name = unlinked ? String(p.link.dropLast(DeletedFiles.suffix.count)) : p.link
         let what = "pid \(p.pid) fd \(p.fd), the POSIX message queue \(name)"
         let reader = Glibc.open("/proc/self/fd/\(try context.local(p.fd))", O_RDWR | O_CLOEXEC)
         guard reader >= 0 else { throw SystemError("opening \(what), to read its messages", pid: p.pid) }

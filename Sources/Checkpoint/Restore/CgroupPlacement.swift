@@ -132,8 +132,7 @@ struct CgroupPlacement {
         for m in processes.flatMap({ $0.cgroups ?? [] }) + namespaces.flatMap({ $0.cgroupRoots ?? [] }) where !needed.contains(m) {
             needed.append(m)
         }
-        let parentsFirst = needed.sorted { ($0.path.split(separator: "/").count, $0.path) < ($1.path.split(separator: "/").count, $1.path) }
-        for m in parentsFirst {
+        for m in needed.sorted(by: { CgroupImage.parentsFirst($0.path, $1.path) }) {
             guard let directory = m.directory(in: mounts) else { continue }
             var isMade = false
             if !FileManager.default.fileExists(atPath: directory) {
@@ -199,9 +198,9 @@ struct CgroupPlacement {
     private func make(_ directory: String, for membership: CgroupMembership) throws {
         var missing: [String] = []
         var d = directory
-        while !d.isEmpty && !FileManager.default.fileExists(atPath: d) {
+        while d != "/" && !FileManager.default.fileExists(atPath: d) {
             missing.append(d)
-            d = String(d[..<(d.lastIndex(of: "/") ?? d.startIndex)])
+            d = MountedPath.parent(of: d)
         }
         for d in missing.reversed() {
             if mkdir(d, 0o755) == 0 {

@@ -28,11 +28,10 @@ enum CgroupSettingsWriter {
 
     private static func apply(_ setting: CgroupSetting, in directory: String) throws {
         let path = directory + "/" + setting.name
-        guard let text = try? ProcFile.text(path) else {
+        guard let current = try? ProcFile.value(path) else {
             throw CheckpointError("\(path) does not exist here (a controller not enabled in the cgroup.subtree_control "
                 + "of the cgroup above it, or one this kernel lacks)")
         }
-        let current = text.hasSuffix("\n") ? String(text.dropLast()) : text
         if setting.name == "cgroup.subtree_control" {
             let enabled = Set(current.split(separator: " "))
             let added = setting.value.split(separator: " ").filter { !enabled.contains($0) }

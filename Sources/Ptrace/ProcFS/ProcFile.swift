@@ -28,6 +28,13 @@ public enum ProcFile {
         String(decoding: try read(path, pid: pid), as: UTF8.self)
     }
 
+    /// A file holding one value (a sysctl, a cgroup's control file), its
+    /// trailing newline dropped.
+    public static func value(_ path: String) throws -> String {
+        let text = try self.text(path)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
     public static func link(_ path: String, pid: Int32? = nil) throws -> String {
         var buffer = [Int8](repeating: 0, count: 4097)
         let n = readlink(path, &buffer, 4096)
