@@ -239,6 +239,7 @@ final class ProcFileSampleTests: XCTestCase {
             + "lock:\t4: FLOCK  ADVISORY  READ 12019 fe:00:16220964 0 EOF\n"
             + "lock:\t5: LEASE  ACTIVE    READ 12019 fe:00:16220964 0 EOF\n"
             + "lock:\t6: LEASE  BREAKING  UNLCK 12019 fe:00:16220964 0 EOF\n"
+            + "lock:\t7: LEASE  BREAKING  READ 12019 fe:00:16220964 0 EOF\n"
         let locks = try FdInfo.parse(text).locks
         XCTAssertEqual(locks, [
             HeldFileLock(kind: .posix, access: .write, pid: 12019, inode: 16220964, start: 0, end: 99),
@@ -246,7 +247,8 @@ final class ProcFileSampleTests: XCTestCase {
             HeldFileLock(kind: .openFileDescription, access: .write, pid: -1, inode: 16220964, start: 100, end: 149),
             HeldFileLock(kind: .flock, access: .read, pid: 12019, inode: 16220964, start: 0, end: nil),
             HeldFileLock(kind: .lease, access: .read, pid: 12019, inode: 16220964, start: 0, end: nil),
-            HeldFileLock(kind: .lease, access: .unlocked, pid: 12019, inode: 16220964, start: 0, end: nil),
+            HeldFileLock(kind: .lease, access: .unlocked, pid: 12019, inode: 16220964, start: 0, end: nil, breaking: true),
+            HeldFileLock(kind: .lease, access: .read, pid: 12019, inode: 16220964, start: 0, end: nil, breaking: true),
         ])
     }
 

@@ -5,6 +5,7 @@
 ///     lock:	1: OFDLCK ADVISORY  WRITE -1 fe:00:16220964 100 149
 ///     lock:	1: FLOCK  ADVISORY  READ 1234 fe:00:16220978 0 EOF
 ///     lock:	1: LEASE  ACTIVE    READ 1234 fe:00:16220978 0 EOF
+///     lock:	1: LEASE  BREAKING  UNLCK 1234 fe:00:16220978 0 EOF
 ///
 /// The kernel lists only the locks of that descriptor's own open file
 /// description (flock, OFD, leases) and the process's own record locks
@@ -18,14 +19,14 @@ public struct HeldFileLock: Equatable, Sendable {
         case openFileDescription
         /// flock(2): owned by the open file description, whole file.
         case flock
-        /// F_SETLEASE, or a delegation an NFS server gave: promises made
-        /// to the kernel about other openers, which no restore can make.
+        /// F_SETLEASE (or a delegation an NFS server gave): the kernel
+        /// tells the holder when another process opens the file.
         case lease
     }
 
     public enum Access: String, Sendable {
         case read, write
-        /// A lease being broken shows UNLCK.
+        /// A lease being broken to nothing shows UNLCK.
         case unlocked
     }
 
@@ -38,14 +39,18 @@ public struct HeldFileLock: Equatable, Sendable {
     public var start: Int64
     /// The last byte, nil for "to the end of the file, however long".
     public var end: Int64?
+    /// A lease another opener is breaking (BREAKING): `access` is then
+    /// what the break leaves, a read lease or none (UNLCK).
+    public var breaking: Bool
 
-    public init(kind: Kind, access: Access, pid: Int32, inode: UInt64, start: Int64, end: Int64?) {
+    public init(kind: Kind, access: Access, pid: Int32, inode: UInt64, start: Int64, end: Int64?, breaking: Bool = false) {
         self.kind = kind
         self.access = access
         self.pid = pid
         self.inode = inode
         self.start = start
         self.end = end
+        self.breaking = breaking
     }
 
     /// Parses what follows "lock:" on one fdinfo line.
@@ -85,7 +90,8 @@ public struct HeldFileLock: Equatable, Sendable {
             guard let last = Int64(words[6]), last >= start else { throw bad("bad end \(words[6])") }
             end = last
         }
-        return HeldFileLock(kind: kind, access: access, pid: pid, inode: inode, start: start, end: end)
+        return HeldFileLock(kind: kind, access: access, pid: pid, inode: inode, start: start, end: end,
+                            breaking: words[1] == "BREAKING")
     }
 
     /// Every lock held on the system (/proc/locks, same line format),
