@@ -1,4 +1,5 @@
 @testable import Checkpoint
+import Ptrace
 import Glibc
 import XCTest
 
@@ -39,5 +40,24 @@ final class FileLockStateTests: XCTestCase {
         XCTAssertEqual(FileLockState(kind: .ofd, access: .read, start: 200, end: nil).description,
                        "read lock (fcntl F_OFD_SETLK, bytes 200 to the end)")
         XCTAssertEqual(FileLockState(kind: .flock, access: .read, start: 0, end: nil).description, "shared flock")
+    }
+
+    /// What the dump saves of each lease fdinfo shows: an active lease as
+    /// it is, a lease being broken as what its break leaves, which is a
+    /// read lease only on a read-only descriptor (the kernel gives no
+    /// read lease on a file open for writing, its own descriptor included).
+    func testLeasesAreSavedAsTheirBreaksLeaveThem() throws {
+        func saved(_ line: String, flags: String) throws -> [FileLockState]? {
+            let info = try FdInfo.parse("pos:\t0\nflags:\t\(flags)\nmnt_id:\t27\nino:\t42\nlock:\t1: \(line) 77 fe:00:42 0 EOF\n")
+            return FileLocks.collect(FileProbe(pid: 77, fd: 5, link: "/srv/file", status: stat(), info: info))
+        }
+        let read = [FileLockState(kind: .lease, access: .read, start: 0, end: nil)]
+        let write = [FileLockState(kind: .lease, access: .write, start: 0, end: nil)]
+        XCTAssertEqual(try saved("LEASE  ACTIVE    READ", flags: "0100000"), read)
+        XCTAssertEqual(try saved("LEASE  ACTIVE    WRITE", flags: "0100002"), write)
+        XCTAssertEqual(try saved("LEASE  BREAKING  READ", flags: "0100000"), read)
+        XCTAssertNil(try saved("LEASE  BREAKING  READ", flags: "0100002"), "a read lease on a writable descriptor")
+        XCTAssertNil(try saved("LEASE  BREAKING  UNLCK", flags: "0100000"))
+        XCTAssertEqual(try saved("FLOCK  ADVISORY  WRITE", flags: "0100002"), [FileLockState(kind: .flock, access: .write, start: 0, end: nil)])
     }
 }

@@ -8,6 +8,10 @@ public struct FileLockState: Codable, Equatable, Sendable {
         case ofd
         /// flock(2): a whole-file lock of the open file description.
         case flock
+        /// fcntl F_SETLEASE: a lease of the open file description, under
+        /// which the kernel signals the holder when another process opens
+        /// the file (for writing, for a read lease).
+        case lease
     }
 
     public enum Access: String, Codable, Sendable {
@@ -16,7 +20,7 @@ public struct FileLockState: Codable, Equatable, Sendable {
 
     public var kind: Kind
     public var access: Access
-    /// First byte; flock locks always cover the whole file (0, no end).
+    /// First byte; flock locks and leases always cover the whole file (0, no end).
     public var start: Int64
     /// Last byte; absent for a lock that runs to the end of the file,
     /// however long it grows.
@@ -52,6 +56,7 @@ extension FileLockState: CustomStringConvertible {
         case .posix: return "\(access.rawValue) lock (fcntl F_SETLK, \(range))"
         case .ofd: return "\(access.rawValue) lock (fcntl F_OFD_SETLK, \(range))"
         case .flock: return "\(access == .write ? "exclusive" : "shared") flock"
+        case .lease: return "\(access.rawValue) lease (F_SETLEASE)"
         }
     }
 }

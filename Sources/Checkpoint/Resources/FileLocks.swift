@@ -8,30 +8,38 @@ import Ptrace
 /// waiting instead of writing under it. A lock some other process took
 /// meanwhile fails the restore with the holder named.
 ///
-/// Leases stop the dump: a lease is a promise the kernel makes to its
-/// holder about other openers, and breaking it on the way out and back
-/// would tell the holder things that never happened.
+/// Leases (F_SETLEASE) are taken again the same way, by the restored
+/// process itself: the kernel makes the caller the file's owner, the one
+/// it signals when another process opens the file (the kernel marks a
+/// leased file O_ASYNC, so the owner and the F_SETSIG signal are saved and
+/// set again afterwards as for signal-driven I/O). A lease another opener
+/// was breaking at the dump comes back as what the break leaves: a read
+/// lease when the break was to one and the descriptor is read-only (the
+/// kernel gives no process a read lease on a file open for writing, its
+/// own descriptor included), otherwise none. That opener went on while
+/// the tree was an image (the lease ended with the dump), and the holder
+/// already has its signal, pending or handled, so it downgrades or lets
+/// go of the lease as it would have, as it must when the kernel ends a
+/// break it waited too long on (lease-break-time).
 enum FileLocks {
     /// The locks the kernel lists for the descriptor `probe` looks at.
-    static func collect(_ probe: FileProbe) throws -> [FileLockState]? {
-        guard !probe.info.locks.isEmpty else { return nil }
-        return try probe.info.locks.map { held in
-            guard held.access != .unlocked else {
-                throw unsupported(probe, "a lease being broken")
-            }
+    static func collect(_ probe: FileProbe) -> [FileLockState]? {
+        let locks = probe.info.locks.compactMap { held -> FileLockState? in
             let access: FileLockState.Access = held.access == .write ? .write : .read
             switch held.kind {
             case .posix: return FileLockState(kind: .posix, access: access, start: held.start, end: held.end)
             case .openFileDescription: return FileLockState(kind: .ofd, access: access, start: held.start, end: held.end)
             case .flock: return FileLockState(kind: .flock, access: access, start: 0, end: nil)
-            case .lease: throw unsupported(probe, "a \(held.access.rawValue) lease (F_SETLEASE)")
+            case .lease:
+                guard held.breaking else { return FileLockState(kind: .lease, access: access, start: 0, end: nil) }
+                // A break to a read lease leaves one only where a process
+                // can hold one: a read lease needs the file open nowhere
+                // for writing, its own descriptor included.
+                guard held.access == .read, probe.info.flags & O_ACCMODE == O_RDONLY else { return nil }
+                return FileLockState(kind: .lease, access: .read, start: 0, end: nil)
             }
         }
-    }
-
-    private static func unsupported(_ probe: FileProbe, _ what: String) -> CheckpointError {
-        CheckpointError("pid \(probe.pid) fd \(probe.fd) (\(probe.link)) holds \(what), which crtool cannot checkpoint: "
-            + "a lease is the kernel's promise to tell its holder when another process opens the file")
+        return locks.isEmpty ? nil : locks
     }
 
     /// Takes every lock of `files` again in the process of `context`. A
@@ -46,7 +54,8 @@ enum FileLocks {
             let posixDone = posixTaken.contains(f.openFile)
             for lock in locks {
                 switch lock.kind {
-                case .posix where posixDone, .ofd where descriptionDone, .flock where descriptionDone: continue
+                case .posix where posixDone, .ofd where descriptionDone, .flock where descriptionDone,
+                     .lease where descriptionDone: continue
                 default: try take(lock, fd: f, context: context)
                 }
             }
@@ -60,6 +69,7 @@ enum FileLocks {
 
     /// fcntl commands glibc's headers hide without _GNU_SOURCE.
     static let setOFDLock: UInt64 = 37 // F_OFD_SETLK
+    static let setLease: UInt64 = 1024 // F_SETLEASE
 
     private static func take(_ lock: FileLockState, fd f: FileDescriptorImage, context: FileRestoreContext) throws {
         let inj = context.inj
@@ -72,12 +82,16 @@ enum FileLocks {
         case .flock:
             let operation = (lock.access == .write ? LOCK_EX : LOCK_SH) | LOCK_NB
             result = try inj.call(Syscall.flock, UInt64(f.fd), UInt64(operation))
+        case .lease:
+            result = try inj.call(Syscall.fcntl, UInt64(f.fd), setLease, UInt64(lock.access == .write ? F_WRLCK : F_RDLCK))
         }
         guard result < 0 else { return }
         let errno = Int32(-result)
         var message = "pid \(context.pid) cannot take back its \(lock) on \(f.path) (fd \(f.fd)): "
             + ErrnoNames.name(errno)
-        if errno == EAGAIN || errno == EACCES, let holders = conflictingHolders(pid: context.pid, fd: f.fd, lock: lock) {
+        if lock.kind == .lease, errno == EAGAIN {
+            message += "; " + leaseObstacle(lock, path: f.path, pid: context.pid)
+        } else if errno == EAGAIN || errno == EACCES, let holders = conflictingHolders(pid: context.pid, fd: f.fd, lock: lock) {
             message += "; held now by \(holders)"
         }
         throw CheckpointError(message)
@@ -88,6 +102,17 @@ enum FileLocks {
         let type = Int16(lock.access == .write ? F_WRLCK : F_RDLCK)
         return [UInt8].le(type, Int16(SEEK_SET)) + [UInt8](repeating: 0, count: 4)
             + [UInt8].le(lock.start, lock.length) + [UInt8](repeating: 0, count: 8)
+    }
+
+    /// Why the kernel refused a lease: a write lease needs the file open
+    /// nowhere else, a read lease needs it open nowhere for writing.
+    private static func leaseObstacle(_ lock: FileLockState, path: String, pid: Int32) -> String {
+        let rule = lock.access == .write ? "a write lease needs the file open by no one else"
+            : "a read lease needs the file open by no one for writing"
+        let others = SystemDescriptors().holders(of: path).filter { $0.pid != pid }
+        guard !others.isEmpty else { return rule }
+        let named = others.map { "pid \($0.pid) fd \($0.fd)" }.joined(separator: ", ")
+        return rule + ", and it is open now in " + named
     }
 
     /// Who holds locks on the same file that stand in the way, from

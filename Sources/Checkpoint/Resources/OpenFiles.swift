@@ -70,7 +70,7 @@ enum OpenFiles {
         } else {
             try SocketNamespace.within(namespace) { try handler.collect(&image, probe: probe, context: context) }
         }
-        image.locks = try FileLocks.collect(probe)
+        image.locks = FileLocks.collect(probe)
         image.owner = try SignalDrivenIO.owner(of: probe, kind: image.kind, context: context)
     }
 
