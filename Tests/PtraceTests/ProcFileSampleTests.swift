@@ -252,6 +252,29 @@ final class ProcFileSampleTests: XCTestCase {
         ])
     }
 
+    /// A fanotify group's fdinfo: its flags, then its marks newest first,
+    /// each on an inode (with its file handle), a mount or a file system.
+    func testFanotifyGroupAndEveryKindOfMark() throws {
+        let text = "pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1039\n"
+            + "fanotify flags:3 event-flags:8000\n"
+            + "fanotify sdev:fe00000 mflags:0 mask:1 ignored_mask:0\n"
+            + "fanotify mnt_id:1b mflags:0 mask:10 ignored_mask:0\n"
+            + "fanotify ino:fda217 sdev:fe00000 mflags:40 mask:0 ignored_mask:20 fhandle-bytes:8 fhandle-type:1 f_handle:17a2fd00166e972f\n"
+        let group = try FanotifyInfo.parse(text)
+        XCTAssertEqual(group.flags, 3)
+        XCTAssertEqual(group.eventFlags, 0x8000)
+        XCTAssertEqual(group.marks, [
+            FanotifyMark(object: .filesystem(device: 0xfe00000), flags: 0, mask: 1, ignoredMask: 0),
+            FanotifyMark(object: .mount(27), flags: 0, mask: 0x10, ignoredMask: 0),
+            FanotifyMark(object: .inode(0xfda217, device: 0xfe00000, handleType: 1, handle: [0x17, 0xa2, 0xfd, 0x00, 0x16, 0x6e, 0x97, 0x2f]),
+                         flags: 0x40, mask: 0, ignoredMask: 0x20),
+        ])
+        XCTAssertThrowsError(try FanotifyInfo.parse("pos:\t0\nflags:\t02\n"), "no group line")
+        XCTAssertThrowsError(try FanotifyInfo.parse("fanotify flags:0 event-flags:0\nfanotify mntns:4 mflags:0 mask:1 ignored_mask:0\n"),
+                             "a mark on an object it does not know")
+        XCTAssertThrowsError(try FanotifyInfo.parse("fanotify flags:0 event-flags:0\nfanotify mnt_id:1b mflags:0 mask:zz ignored_mask:0\n"))
+    }
+
     func testFdInfoOfAnEpollKeepsTheFirstOfRepeatedKeys() throws {
         let text = "pos:\t0\nflags:\t02\nmnt_id:\t16\nino:\t1057\n"
             + "tfd:        5 events:       19 data:                5  pos:0 ino:41 sdev:d\n"
