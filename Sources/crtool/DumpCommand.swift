@@ -18,7 +18,7 @@ struct DumpCommand: ParsableCommand {
         processes; regular files (also deleted ones), directories, character devices, terminals and pty pairs; \
         pipes and FIFOs with their buffered bytes; unix sockets (pairs, listeners, connected pairs, queued data \
         and descriptors in flight); TCP listeners and UDP sockets; established TCP connections with \
-        --tcp-established; eventfd, signalfd, timerfd, epoll, inotify, POSIX message queues (with their messages); POSIX and interval timers; seccomp \
+        --tcp-established; eventfd, signalfd, timerfd, epoll, inotify, fanotify, POSIX message queues (with their messages); POSIX and interval timers; seccomp \
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding a loopback device and veth pairs to crtool's (with the sockets made \
@@ -78,7 +78,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("j"), .long], help: "Accepted for CRIU compatibility: terminals are saved by path.")
     var shellJob = false
 
-    @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks are always saved.")
+    @Flag(name: .long, help: "Accepted for CRIU compatibility: file locks and leases are always saved.")
     var fileLocks = false
 
     @Flag(name: .long, help: "Accepted for CRIU compatibility: a datagram socket connected to a name outside the tree (/dev/log) needs no flag, the restore connects it to that name again; a stream socket connected outside needs --hold-external or --external.")

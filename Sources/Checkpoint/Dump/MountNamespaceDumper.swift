@@ -137,16 +137,18 @@ enum MountNamespaceDumper {
     }
 
     /// What the restore makes or opens from crtool's namespace at a path
-    /// of the namespace's (FIFOs, deleted files, inotify watches, unix
-    /// socket files) must be there too: not in a tmpfs made anew, and a
-    /// socket's file at the very path it was bound to, as bind(2) names
-    /// the socket by it. Refused here rather than at the restore.
+    /// of the namespace's (FIFOs, deleted files, inotify watches, fanotify
+    /// marks on inodes, unix socket files) must be there too: not in a
+    /// tmpfs made anew, and a socket's file at the very path it was bound
+    /// to, as bind(2) names the socket by it. Refused here rather than at
+    /// the restore.
     static func requireReachable(_ processes: [ProcessImage], mounts: [SavedMount]) throws {
         for p in processes {
             for f in p.files {
                 var paths: [String] = []
                 if f.kind == .fifo || f.kind == .deletedFile { paths.append(f.path) }
                 paths += f.inotify?.watches.map(\.path) ?? []
+                paths += f.fanotify?.marks.filter { $0.object == .inode }.map(\.path) ?? []
                 for path in paths where path.hasPrefix("/") && MountedPath.host(path, in: mounts) == nil {
                     throw CheckpointError("pid \(p.pid) fd \(f.fd) needs \(path), in a file system its mount namespace has of its own; "
                         + "crtool makes or opens it from its own namespace, where that file system is not")

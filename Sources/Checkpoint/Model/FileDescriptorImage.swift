@@ -7,7 +7,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case regular, directory, characterDevice, terminal, deletedFile, memfd, ptyMaster
         case pipe, fifo
-        case eventfd, signalfd, timerfd, epoll, inotify, pidfd, messageQueue
+        case eventfd, signalfd, timerfd, epoll, inotify, fanotify, pidfd, messageQueue
         case unixSocket, inetSocket, rawSocket, netlinkSocket, packetSocket
     }
     public var fd: Int32
@@ -58,6 +58,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var timerfd: TimerFDState?
     public var epoll: EpollState?
     public var inotify: InotifyState?
+    public var fanotify: FanotifyState?
     public var unixSocket: UnixSocketState?
     public var inetSocket: InetSocketState?
     public var rawSocket: RawSocketState?

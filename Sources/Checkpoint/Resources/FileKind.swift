@@ -112,6 +112,7 @@ enum FileKinds {
         TimerFDs.self,
         EpollFiles.self,
         InotifyFiles.self,
+        FanotifyFiles.self,
         UnixSockets.self,
         InetSockets.self,
         RawSockets.self,

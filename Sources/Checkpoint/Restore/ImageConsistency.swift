@@ -75,6 +75,12 @@ enum ImageConsistency {
             if f.kind == .messageQueue && f.messageQueue == nil && f.external != true {
                 throw fail("files[\(i)].messageQueue", "a message queue's descriptor without its queue")
             }
+            if f.kind == .fanotify && f.fanotify == nil {
+                throw fail("files[\(i)].fanotify", "a fanotify descriptor without its group")
+            }
+            if let bad = f.fanotify?.invalidField {
+                throw fail("files[\(i)].fanotify.\(bad.field)", bad.reason)
+            }
             if let bad = f.messageQueue?.invalidField {
                 throw fail("files[\(i)].messageQueue.\(bad.field)", bad.reason)
             }
