@@ -175,6 +175,46 @@ final class CgroupSettingsTests: EndToEndCase {
         assertNoFailures(counter)
     }
 
+    /// A unified cgroup made below one whose cgroup.subtree_control does
+    /// not enable a controller its settings need (a new slice, say) gets
+    /// that controller enabled on the way down, from the hierarchy's root
+    /// here; a restore that fails disables it again.
+    func testControllersTheSettingsNeedAreEnabledAboveAMadeCgroup() throws {
+        let mounts = try MountTable.read(pid: getpid())
+        let root = try XCTUnwrap(CgroupMembership(controllers: "", path: "/").directory(in: mounts), "no unified hierarchy mounted")
+        XCTAssertTrue(try read(root, "cgroup.controllers").split(separator: " ").contains("hugetlb"),
+                      "this test needs the hugetlb controller in the unified hierarchy")
+        let rootHadIt = try read(root, "cgroup.subtree_control").split(separator: " ").contains("hugetlb")
+        // Runs after the cgroups below are gone (teardown blocks run last first).
+        addTeardownBlock { if !rootHadIt { try? LocalFile.writeControl("-hugetlb", to: root + "/cgroup.subtree_control") } }
+        let slice = try makeCgroup(label: "-slice") { $0.controllers.isEmpty && $0.path == "/" }
+        try set(root, "cgroup.subtree_control", "+hugetlb")
+        try set(slice.directory, "cgroup.subtree_control", "+hugetlb")
+        let job = try XCTUnwrap(makeCgroup(below: slice.membership, label: "-job", mounts: mounts))
+        try set(job.directory, "hugetlb.2MB.max", "\(4 << 20)")
+        let tree = try startProgram("cgroupoffer", "/bin/sh", ["-c", "echo $$ > '\(job.directory)/cgroup.procs' && exec \"$0\" \"$@\"",
+                                                                try BuildProducts.requirePython3(), "-c", Self.program], isReady: { $0.hasPrefix("parent") })
+        defer { try? stopTree(tree.pid) }
+        let image = try checkpoint(tree)
+
+        removeCgroup(job.directory)
+        try set(slice.directory, "cgroup.subtree_control", "-hugetlb")
+        if !rootHadIt { try set(root, "cgroup.subtree_control", "-hugetlb") }
+        let failed = try crtool(["restore", "-D", image, "-d", "--action-script", "test \"$CRTOOLS_SCRIPT_ACTION\" != post-restore"])
+        XCTAssertFalse(failed.succeeded, "\(failed)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.directory), "the failed restore left the cgroup it made")
+        XCTAssertEqual(try read(slice.directory, "cgroup.subtree_control"), "", "the failed restore left hugetlb enabled")
+        XCTAssertEqual(try read(root, "cgroup.subtree_control").split(separator: " ").contains("hugetlb"), rootHadIt)
+
+        let mark = tree.lineCount
+        try restore(image, as: tree)
+        XCTAssertEqual(try read(slice.directory, "cgroup.subtree_control"), "hugetlb")
+        XCTAssertEqual(try read(job.directory, "hugetlb.2MB.max"), "\(4 << 20)")
+        XCTAssertTrue(try CgroupMembership.read(pid: tree.pid).contains(job.membership))
+        try tree.waitForMore("parent", 5, after: mark)
+        assertNoFailures(tree)
+    }
+
     // MARK: -
 
     /// A cgroup below this process's own in the first hierarchy `matching`

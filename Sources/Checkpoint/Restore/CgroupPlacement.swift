@@ -141,6 +141,9 @@ struct CgroupPlacement {
                 isMade = true
             }
             if mode.writesSettings(made: isMade), let settings = saved.first(where: { $0.membership == m }) {
+                if m.controllers.isEmpty {
+                    made.enabled += try CgroupControllers.offer(CgroupControllers.needed(by: settings), in: directory)
+                }
                 try CgroupSettingsWriter.write(settings, to: directory)
             }
         }
@@ -214,12 +217,13 @@ struct CgroupPlacement {
     /// Removes the cgroups `prepare` made, deepest first, once a restore
     /// that failed has killed and reaped its processes: the kernel frees
     /// a cgroup of a process only shortly after its exit, so each is
-    /// waited for a moment.
+    /// waited for a moment. Then disables the controllers it enabled.
     func removeMade() {
         for directory in made.directories.reversed() {
             let deadline = Date().addingTimeInterval(2)
             while rmdir(directory) != 0 && errno == EBUSY && Date() < deadline { usleep(10_000) }
         }
+        CgroupControllers.disable(made.enabled)
     }
 
     private func existing(_ membership: CgroupMembership) -> String? {
@@ -231,9 +235,10 @@ struct CgroupPlacement {
     }
 }
 
-/// The directories one restore made, shared by the copies of its
-/// `CgroupPlacement`.
+/// The directories one restore made, and the controllers it enabled,
+/// shared by the copies of its `CgroupPlacement`.
 private final class MadeDirectories: @unchecked Sendable {
     private(set) var directories: [String] = []
+    var enabled: [(directory: String, controller: String)] = []
     func add(_ directory: String) { directories.append(directory) }
 }
