@@ -147,6 +147,8 @@ final class FileLockTests: EndToEndCase {
                      "a write lease needs the file open by no one else", "open now in pid \(getpid()) fd \(opener)"] {
             XCTAssertTrue(refused.stderr.contains(text), "the message should say \"\(text)\": \(refused)")
         }
+        XCTAssertFalse(refused.stderr.contains("pid \(fixture.pid) fd") || refused.stderr.contains("pid \(child) fd"),
+                       "the message names the tree's own copies of the leased description: \(refused)")
         XCTAssertFalse(ProcessTable.isAlive(fixture.pid), "the root runs after a failed restore")
         XCTAssertFalse(ProcessTable.isAlive(child), "the child runs after a failed restore")
         XCTAssertEqual(liveProcessesStartedHere(), [], "the failed restore left processes behind")

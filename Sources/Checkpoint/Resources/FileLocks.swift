@@ -90,7 +90,7 @@ enum FileLocks {
         var message = "pid \(context.pid) cannot take back its \(lock) on \(f.path) (fd \(f.fd)): "
             + ErrnoNames.name(errno)
         if lock.kind == .lease, errno == EAGAIN {
-            message += "; " + leaseObstacle(lock, path: f.path, pid: context.pid)
+            message += "; " + leaseObstacle(lock, path: f.path, pid: context.pid, fd: f.fd)
         } else if errno == EAGAIN || errno == EACCES, let holders = conflictingHolders(pid: context.pid, fd: f.fd, lock: lock) {
             message += "; held now by \(holders)"
         }
@@ -105,11 +105,13 @@ enum FileLocks {
     }
 
     /// Why the kernel refused a lease: a write lease needs the file open
-    /// nowhere else, a read lease needs it open nowhere for writing.
-    private static func leaseObstacle(_ lock: FileLockState, path: String, pid: Int32) -> String {
+    /// nowhere else, a read lease needs it open nowhere for writing. The
+    /// descriptors named are other openings of the file: copies of the
+    /// leased description (the restored tree's own, after a fork) are not.
+    private static func leaseObstacle(_ lock: FileLockState, path: String, pid: Int32, fd: Int32) -> String {
         let rule = lock.access == .write ? "a write lease needs the file open by no one else"
             : "a read lease needs the file open by no one for writing"
-        let others = SystemDescriptors().holders(of: path).filter { $0.pid != pid }
+        let others = SystemDescriptors().holders(of: path).filter { (try? KernelCompare.fileOrder(pid, fd, $0.pid, $0.fd)) != 0 }
         guard !others.isEmpty else { return rule }
         let named = others.map { "pid \($0.pid) fd \($0.fd)" }.joined(separator: ", ")
         return rule + ", and it is open now in " + named
