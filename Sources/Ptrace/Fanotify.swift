@@ -5,10 +5,12 @@ import Glibc
 /// Swift module leaves sys/fanotify.h out), with errors that name the path.
 public enum Fanotify {
     public static let classMask: UInt32 = 0x0c // FAN_CLASS_NOTIF 0, _CONTENT 4, _PRE_CONTENT 8
+    public static let classContent: UInt32 = 0x04
     public static let cloexec: UInt32 = 0x01
     public static let nonblock: UInt32 = 0x02
 
     public static let markAdd: UInt32 = 0x01
+    public static let markDontFollow: UInt32 = 0x04
     public static let markMount: UInt32 = 0x10
     public static let markIgnoredMask: UInt32 = 0x20
     public static let markFilesystem: UInt32 = 0x100

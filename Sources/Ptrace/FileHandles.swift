@@ -9,6 +9,12 @@ public enum FileHandles {
     /// O_PATH, hidden by glibc's headers without _GNU_SOURCE.
     static let oPath: Int32 = 0o10_000_000
 
+    /// The major and minor numbers of a device as inotify's and fanotify's
+    /// fdinfo show it (sdev), in the kernel's own encoding: major << 20 | minor.
+    public static func split(kernelDevice device: UInt32) -> (major: UInt32, minor: UInt32) {
+        (device >> 20, device & 0xfffff)
+    }
+
     /// The path of the file behind `handle` on the device `major:minor`,
     /// checked to be inode `inode`. The mount is looked up in the mount
     /// table of `pid`, so the file system need not be mounted in crtool's.

@@ -1,3 +1,5 @@
+import Ptrace
+
 /// A fanotify group of the notification class: the flags it was made
 /// with and its marks (see Resources/FanotifyFiles.swift). Events queued
 /// but not yet read at the dump are not kept.
@@ -45,7 +47,7 @@ extension FanotifyState {
     /// another class than notification decides other processes' accesses,
     /// which crtool does not take on; marks must name an absolute path.
     var invalidField: (field: String, reason: String)? {
-        if flags & 0x0c != 0 { return ("flags", "0x\(String(flags, radix: 16)) is not a notification class group's") }
+        if flags & Fanotify.classMask != 0 { return ("flags", "0x\(String(flags, radix: 16)) is not a notification class group's") }
         for (i, m) in marks.enumerated() {
             guard m.path.hasPrefix("/") else { return ("marks[\(i)].path", "\"\(m.path)\" is not an absolute path") }
             guard m.mask != 0 || m.ignoredMask != 0 else { return ("marks[\(i)].mask", "a mark with neither a mask nor an ignored mask") }

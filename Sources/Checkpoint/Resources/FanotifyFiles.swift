@@ -19,9 +19,6 @@ import Ptrace
 enum FanotifyFiles: FileKind {
     static let kind = FileDescriptorImage.Kind.fanotify
 
-    /// FAN_MARK_DONT_FOLLOW: a saved path names the marked object itself.
-    private static let dontFollow: UInt32 = 0x04
-
     static func recognizes(_ p: FileProbe) -> Bool {
         p.link == "anon_inode:[fanotify]"
     }
@@ -29,7 +26,7 @@ enum FanotifyFiles: FileKind {
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let group = try FanotifyInfo.read(pid: p.pid, fd: p.fd)
         guard group.flags & Fanotify.classMask == 0 else {
-            let name = group.flags & Fanotify.classMask == 0x04 ? "content" : "pre-content"
+            let name = group.flags & Fanotify.classMask == Fanotify.classContent ? "content" : "pre-content"
             throw FileKinds.unsupported(p, what: "a fanotify group of the \(name) class, which decides other processes' accesses (permission events)")
         }
         let mounts = try MountTable.read(pid: p.pid)
@@ -43,16 +40,8 @@ enum FanotifyFiles: FileKind {
         }
         switch mark.object {
         case let .inode(inode, device, handleType, handle):
-            let path: String
-            do {
-                path = try FileHandles.path(major: device >> 20, minor: device & 0xfffff, inode: inode,
-                                            handleType: handleType, handle: handle, pid: p.pid)
-            } catch {
-                throw FileKinds.unsupported(p, what: "a fanotify group whose mark on inode \(inode) (device \(device >> 20):\(device & 0xfffff)) has no path crtool can find (\(error))")
-            }
-            if path.hasSuffix(" (deleted)") {
-                throw FileKinds.unsupported(p, what: "a fanotify group with a mark on \(path), a file deleted since")
-            }
+            let path = try WatchedInodes.path(inode: inode, device: device, handleType: handleType, handle: handle,
+                                              probe: p, holder: "a fanotify group whose mark")
             return made(.inode, path, inode: inode)
         case let .mount(id):
             guard let at = mounts.firstIndex(where: { $0.id == id }) else {
@@ -64,9 +53,10 @@ enum FanotifyFiles: FileKind {
             }
             return made(.mount, point)
         case let .filesystem(device):
-            let ofDevice = mounts.filter { $0.major == device >> 20 && $0.minor == device & 0xfffff }
+            let (major, minor) = FileHandles.split(kernelDevice: device)
+            let ofDevice = mounts.filter { $0.major == major && $0.minor == minor }
             guard let mount = ofDevice.first(where: { $0.root == "/" }) ?? ofDevice.first else {
-                throw FileKinds.unsupported(p, what: "a fanotify group with a mark on the file system of device \(device >> 20):\(device & 0xfffff), which no mount of the process's shows")
+                throw FileKinds.unsupported(p, what: "a fanotify group with a mark on the file system of device \(major):\(minor), which no mount of the process's shows")
             }
             return made(.filesystem, mount.mountPoint)
         }
@@ -96,20 +86,14 @@ enum FanotifyFiles: FileKind {
     /// Adds the mask, then the ignored mask, with the flags each needs; an
     /// evictable mark must be evictable from its first add.
     private static func place(_ mark: FanotifyState.Mark, on fd: Int32, context: FileRestoreContext, what: String) throws {
-        let path: String
-        let object: UInt32
-        switch mark.object {
-        case .inode:
-            path = try context.hostPath(mark.path, for: what)
-            object = 0
-        case .mount:
-            path = "/proc/\(context.pid)/root" + mark.path
-            object = Fanotify.markMount
-        case .filesystem:
-            path = "/proc/\(context.pid)/root" + mark.path
-            object = Fanotify.markFilesystem
+        let object: UInt32 = switch mark.object {
+        case .inode: 0
+        case .mount: Fanotify.markMount
+        case .filesystem: Fanotify.markFilesystem
         }
-        let common = Fanotify.markAdd | object | dontFollow | mark.flags & Fanotify.markEvictable
+        // A saved path names the marked object itself: not followed.
+        let path = mark.object == .inode ? try context.hostPath(mark.path, for: what) : "/proc/\(context.pid)/root" + mark.path
+        let common = Fanotify.markAdd | object | Fanotify.markDontFollow | mark.flags & Fanotify.markEvictable
         do {
             if mark.mask != 0 {
                 try Fanotify.mark(fd, flags: common, mask: mark.mask, path: path)

@@ -30,16 +30,8 @@ enum InotifyFiles: FileKind {
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         var watches: [InotifyState.Watch] = []
         for w in try InotifyInfo.read(pid: p.pid, fd: p.fd) {
-            let path: String
-            do {
-                path = try FileHandles.path(major: w.deviceMajor, minor: w.deviceMinor, inode: w.inode,
-                                            handleType: w.handleType, handle: w.handle, pid: p.pid)
-            } catch {
-                throw FileKinds.unsupported(p, what: "an inotify instance whose watch \(w.wd) (inode \(w.inode) on device \(w.deviceMajor):\(w.deviceMinor)) has no path crtool can find (\(error))")
-            }
-            if path.hasSuffix(" (deleted)") {
-                throw FileKinds.unsupported(p, what: "an inotify instance whose watch \(w.wd) is on \(path), a file deleted since")
-            }
+            let path = try WatchedInodes.path(inode: w.inode, device: w.device, handleType: w.handleType, handle: w.handle,
+                                              probe: p, holder: "an inotify instance whose watch \(w.wd)")
             let mask = w.mask & ~(Inotify.maskAdd | Inotify.maskCreate)
             watches.append(InotifyState.Watch(wd: w.wd, path: path, mask: mask, inode: w.inode))
         }

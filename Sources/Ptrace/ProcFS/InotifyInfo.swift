@@ -10,8 +10,8 @@ public struct InotifyWatch: Equatable, Sendable {
     public var handleType: Int32
     public var handle: [UInt8]
 
-    public var deviceMajor: UInt32 { device >> 20 }
-    public var deviceMinor: UInt32 { device & 0xfffff }
+    public var deviceMajor: UInt32 { FileHandles.split(kernelDevice: device).major }
+    public var deviceMinor: UInt32 { FileHandles.split(kernelDevice: device).minor }
 }
 
 public enum InotifyInfo {
