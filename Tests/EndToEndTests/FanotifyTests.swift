@@ -94,10 +94,9 @@ final class FanotifyTests: EndToEndCase {
     /// the group and its marks.
     private func fanotifyLines(of pid: pid_t) throws -> [Int32: [String]] {
         var found: [Int32: [String]] = [:]
-        for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") {
-            guard let fd = Int32(entry),
-                  (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)")) == "anon_inode:[fanotify]",
-                  let info = readTextFile("/proc/\(pid)/fdinfo/\(entry)") else { continue }
+        for fd in try ProcDirectory.fileDescriptors(pid: pid) {
+            guard (try? ProcFile.link("/proc/\(pid)/fd/\(fd)")) == "anon_inode:[fanotify]",
+                  let info = readTextFile("/proc/\(pid)/fdinfo/\(fd)") else { continue }
             found[fd] = info.split(separator: "\n").filter { $0.hasPrefix("fanotify ") }.map(String.init)
         }
         return found

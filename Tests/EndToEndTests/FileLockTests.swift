@@ -1,4 +1,5 @@
 import Glibc
+import Ptrace
 import XCTest
 
 /// File locks come back with their processes: POSIX record locks owned by
@@ -195,8 +196,8 @@ final class FileLockTests: EndToEndCase {
     /// shows its state and access: "ACTIVE WRITE", "BREAKING UNLCK".
     private func leases(of pid: pid_t) throws -> [String: String] {
         var found: [String: String] = [:]
-        for fd in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fdinfo") {
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+        for fd in try ProcDirectory.fileDescriptors(pid: pid) {
+            guard let target = try? ProcFile.link("/proc/\(pid)/fd/\(fd)"),
                   let info = readTextFile("/proc/\(pid)/fdinfo/\(fd)") else { continue }
             for line in info.split(separator: "\n") where line.hasPrefix("lock:") {
                 // "lock:\t1: LEASE  ACTIVE    READ 1234 fe:00:16220978 0 EOF"
