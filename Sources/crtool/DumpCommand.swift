@@ -189,6 +189,6 @@ enum DumpSummary {
             + "frozen \(ms), total \(total) (\(rate)); "
             + (r.leftStopped ? "process left stopped" : r.leftRunning ? "process left running" : "process killed")
             + (r.trackerKeeperPid.map { "; writes to \(r.trackedVMAs) VMAs tracked by crtool-keeper pid \($0) for the next dump on this one (--prev-images-dir)" } ?? "")
-            + (r.attempts > 1 ? " (frozen \(r.attempts) times: a listener had connections waiting to be accepted)" : "")
+            + (r.attempts > 1 ? " (frozen \(r.attempts) times: \(r.waitedFor.joined(separator: "; ")))" : "")
     }
 }

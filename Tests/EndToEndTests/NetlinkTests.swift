@@ -98,8 +98,80 @@ final class NetlinkTests: EndToEndCase {
         assertNoFailures(program)
     }
 
-    /// An event the program has not read yet cannot be put into a new
-    /// socket: refused, naming the socket, and the program reads it after.
+    /// An answer the program is about to read is let read: the dump
+    /// freezes the tree again once it is, and the program gets every
+    /// answer whole, before the dump and after the restore. Rounds take
+    /// turns: a dump of every link (a multipart answer still being made)
+    /// and lo alone (one message waiting in the queue), and the program is
+    /// dumped once in each, the first time left running.
+    func testAnAnswerBeingReadIsLetReadAndTheDumpTriesAgain() throws {
+        let program = try startPython("netlink-slow-reader", """
+            import socket, struct, time
+            req = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                whole = n % 2 == 1
+                # RTM_GETLINK: NLM_F_REQUEST | NLM_F_DUMP for every link, NLM_F_REQUEST for index 1
+                req.send(struct.pack("=IHHII", 32, 18, 0x301 if whole else 0x1, n, 0)
+                         + struct.pack("=BBHiII", 0, 0, 0, 0 if whole else 1, 0, 0))
+                print("asked", n, flush=True)
+                time.sleep(0.5)
+                count, done = 0, False
+                while not done:
+                    data = req.recv(65536)
+                    offset = 0
+                    while offset < len(data):
+                        length, kind, _, seq = struct.unpack_from("=IHHI", data, offset)
+                        if seq != n:
+                            print("FAIL answer", seq, "to request", n, flush=True)
+                        done = done or kind == 3 or not whole
+                        count += kind == 16
+                        offset += (length + 3) & ~3
+                print("tick", n, "links", count, flush=True)
+                time.sleep(0.1)
+            """)
+        /// Links counted in the answers to rounds of each kind.
+        func linkCounts(whole: Bool) -> [Int] {
+            program.log.lines().compactMap { line -> Int? in
+                let words = line.split(separator: " ")
+                guard words.count == 4, words[0] == "tick", let n = Int(words[1]), (n % 2 == 1) == whole else { return nil }
+                return Int(words[3])
+            }
+        }
+        try program.waitFor("tick", atLeast: 2)
+        let links = try XCTUnwrap(linkCounts(whole: true).last)
+        XCTAssertGreaterThanOrEqual(links, 1, "lo at least answers")
+        XCTAssertEqual(linkCounts(whole: false), [1], "lo alone")
+
+        var image = ""
+        var rounds: [Int] = []
+        for leaveRunning in [true, false] {
+            // Just asked: the answer waits unread for half a second.
+            try program.waitForMore("asked", 1, after: program.lineCount)
+            rounds.append(try XCTUnwrap(program.numbers("asked").last))
+            image = scratch.newPath("image")
+            let dump = try crtool(["dump", "-t", "\(program.pid)", "-D", image] + (leaveRunning ? ["--leave-running"] : []))
+            XCTAssertTrue(dump.succeeded, "\(dump)")
+            XCTAssertTrue(dump.stdout.contains("times: a netlink socket held an answer or event not yet read)"), "round \(rounds.last!): \(dump)")
+        }
+        XCTAssertEqual(rounds[1], rounds[0] + 1, "a round of each kind was dumped")
+        XCTAssertNotNil(try waitForExit(program.pid, timeout: 10), "the second dump killed the program")
+        try waitUntilFree(program.pid)
+        XCTAssertEqual(program.numbers("tick").last, rounds[1], "the answer asked for before the dump was read whole before it")
+
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 2, after: mark)
+        XCTAssertEqual(linkCounts(whole: true).last, links, "the restored socket is answered whole")
+        XCTAssertEqual(Set(linkCounts(whole: false)), [1])
+        assertNoFailures(program)
+    }
+
+    /// An event the program does not read cannot be put into a new socket:
+    /// after the dump's tries, refused, naming the socket, and the program
+    /// reads it after.
     func testUnreadNetlinkMessagesRefuseTheDump() throws {
         let go = scratch.newPath("go")
         let program = try startPython("netlink-unread", """
@@ -117,7 +189,7 @@ final class NetlinkTests: EndToEndCase {
         let fd = try XCTUnwrap(program.numbers("fd").first)
         try toggleLoopbackAddress()
         usleep(100_000)
-        try assertDumpRefused(program, mentioning: ["fd \(fd) is a netlink socket", "messages not yet read"])
+        try assertDumpRefused(program, mentioning: ["fd \(fd) is a netlink socket", "messages not yet read", "tried 40 times, for 2000 ms)"])
         XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
         try program.waitFor(line: "read True")
         assertNoFailures(program)

@@ -103,9 +103,11 @@ public struct DumpReport: Sendable {
     /// and its pid.
     public var heldByKeeper = 0
     public var keeperPid: Int32?
-    /// Freezes it took: more than one when a listener had connections
-    /// waiting to be accepted, which the program was let take first.
+    /// Freezes it took: more than one when the tree was let run to end
+    /// a passing state first (see PassingState).
     public var attempts = 1
+    /// What the tree was let run for between the freezes, each once.
+    public var waitedFor: [String] = []
     /// Pages unwritten since the parent image, taken from it.
     public var pagesInherited: UInt64 = 0
     /// Processes of the parent whose pages could not be taken from it.
@@ -122,10 +124,11 @@ public struct DumpReport: Sendable {
 /// lets every process go exactly as it was and removes the partial image.
 /// Runs on the tracer thread (see TracerThread).
 public enum Dumper {
-    /// How often a dump tries again while a listener's waiting
-    /// connections are being accepted, and how long the tree runs between.
-    static let attemptsForWaitingConnections = 40
-    static let pauseForWaitingConnections: useconds_t = 50_000
+    /// How often a dump tries again while the program ends a passing
+    /// state (accepts waiting connections, reads a netlink answer), and
+    /// how long the tree runs between.
+    static let attemptsForPassingStates = 40
+    static let pauseForPassingStates: useconds_t = 50_000
 
     public static func dump(_ options: DumpOptions) throws -> DumpReport {
         if options.holdExternal && options.leaveRunning {
@@ -140,20 +143,24 @@ public enum Dumper {
         let lock = options.tcpEstablished && options.networkLock ? NetworkLock.fresh(pid: options.pid) : nil
         if options.tcpEstablished || options.freezeCgroup != nil { DeathGuard.shared.start() }
         var attempt = 1
+        var waitedFor: [String] = []
         while true {
-            let last = attempt == attemptsForWaitingConnections
+            let last = attempt == attemptsForPassingStates
             do {
                 var report = try dumpOnce(options, lock: lock, keepingLockForAnotherTry: !last)
                 report.attempts = attempt
+                report.waitedFor = waitedFor
                 let statistics = DumpStatistics("dump", report, zeroPages: report.zeroPages, treeRanOn: report.leftRunning)
                 if let problem = statistics.kept(in: options.directory) { report.warnings.append(problem) }
                 return report
-            } catch let waiting as ConnectionsWaiting {
+            } catch let passing as PassingState {
                 guard !last else {
-                    throw CheckpointError("\(waiting.message) (tried \(attempt) times, for \(attempt * Int(pauseForWaitingConnections) / 1000) ms, while new connections were held back)")
+                    let held = passing.whileWaiting.map { ", \($0)" } ?? ""
+                    throw CheckpointError("\(passing.message) (tried \(attempt) times, for \(attempt * Int(pauseForPassingStates) / 1000) ms\(held))")
                 }
+                if !waitedFor.contains(passing.reason) { waitedFor.append(passing.reason) }
                 attempt += 1
-                usleep(pauseForWaitingConnections)
+                usleep(pauseForPassingStates)
             } catch {
                 // A later try that failed before it held anything (the
                 // tree exited meanwhile) leaves the table the first made.
@@ -402,7 +409,7 @@ public enum Dumper {
                 // Before the tree is let go, while its dead still wait for crtool.
                 error = EndedMidway.explaining(error, operation: "dump", pids: tree.processes.map(\.pid), outcome: EndedMidway.dumpOutcome)
                 for c in collected { try? c.inspector.close() }
-                unresumed = tcpRepair?.resume(keepingLock: error is ConnectionsWaiting && keepingLockForAnotherTry) ?? []
+                unresumed = tcpRepair?.resume(keepingLock: error is PassingState && keepingLockForAnotherTry) ?? []
                 tree.release()
             }
             image.discard()

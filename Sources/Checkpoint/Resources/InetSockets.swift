@@ -47,7 +47,7 @@ enum InetSockets: FileKind {
                     // Its new connections are held back: the program may
                     // take the waiting ones, and the dump try again.
                     throw table == nil ? CheckpointError(message + " (--hold-external keeps the listener, and them, open until the restore)")
-                        : ConnectionsWaiting(message: message) as Error
+                        : PassingState.connectionsWaiting(message) as Error
                 }
                 state.listening = true
                 state.networkLock = table

@@ -9,8 +9,9 @@ import Ptrace
 /// to the same port id, and planted in the process.
 ///
 /// Messages waiting to be read, or a multipart answer the kernel is still
-/// producing, cannot be put back into a new socket: the dump refuses
-/// them, naming the socket, rather than lose a reply or an event. Families
+/// producing, cannot be put back into a new socket: the dump lets the
+/// program read them and tries again, and refuses, naming the socket,
+/// only what stays unread rather than lose a reply or an event. Families
 /// whose kernel side keeps registrations by port id (netfilter queues and
 /// logs, the process connector) would come back deaf: refused, named. Of
 /// audit sockets, which most daemons hold to send their own records
@@ -61,10 +62,10 @@ enum NetlinkSockets: FileKind {
         // /proc lists bound sockets only; one never bound has asked for
         // nothing, so no answer can be on its way.
         if let row = try NetlinkTable.read(pid: p.pid).first(where: { $0.inode == p.inode }), row.dumpRunning {
-            throw CheckpointError("\(what) of \(name(ofFamily: family)) waiting for the rest of a multipart answer (a dump request is in progress); try again once the program has read it")
+            throw PassingState.netlinkAnswerUnread("\(what) of \(name(ofFamily: family)) waiting for the rest of a multipart answer (a dump request is in progress) that the program did not read")
         }
         if let length = try SocketQueue.firstMessageLength(fd) {
-            throw CheckpointError("\(what) of \(name(ofFamily: family)) with messages not yet read in its receive queue (the first of \(length) bytes); a new socket cannot be given them back, so try again once the program has read them")
+            throw PassingState.netlinkAnswerUnread("\(what) of \(name(ofFamily: family)) with messages not yet read in its receive queue (the first of \(length) bytes); a new socket cannot be given them back")
         }
         var state = NetlinkSocketState(type: try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_TYPE), family: family)
         if case .netlink(let port, _) = try Sockets.localAddress(fd), port != 0 { state.portID = port }
