@@ -43,6 +43,12 @@ public final class NetworkNamespace: @unchecked Sendable {
         return try NetworkNamespace(fd: fd, what: "a socket's network namespace")
     }
 
+    /// The one the device of tun queue `queue` (a descriptor of crtool's)
+    /// is in.
+    public static func of(tunQueue queue: Int32) throws -> NetworkNamespace {
+        try NetworkNamespace(fd: try TunDevice.deviceNamespace(of: queue), what: "a tun device's network namespace")
+    }
+
     /// The id of the one the calling thread is in.
     public static func currentID() throws -> UInt64 {
         var st = stat()

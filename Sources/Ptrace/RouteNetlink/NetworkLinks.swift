@@ -19,6 +19,8 @@ public struct NetworkLink: Equatable, Sendable {
     public var peerNamespaceID: Int32?
     /// The bridge or bond it is a port of.
     public var masterIndex: Int32?
+    /// For a tun or tap device: what its driver tells of it.
+    public var tun: TunLinkInfo?
 
     public var isUp: Bool { flags & UInt32(IFF_UP) != 0 }
 
@@ -87,9 +89,11 @@ extension RouteNetlinkSocket {
         let info = a[18].map { NetlinkAttributes($0, from: 0) } // IFLA_LINKINFO
         let index = Int32(bitPattern: body.le(UInt32.self, at: 4))
         let peer = a.int32(5) // IFLA_LINK
-        return NetworkLink(index: index, name: a.string(3) ?? "", flags: body.le(UInt32.self, at: 8), mtu: a.uint32(4) ?? 0,
-                           hardwareAddress: a[1] ?? [], kind: info?.string(1), peerIndex: peer == index ? nil : peer,
-                           peerNamespaceID: a.int32(37), masterIndex: a.int32(10))
+        var link = NetworkLink(index: index, name: a.string(3) ?? "", flags: body.le(UInt32.self, at: 8), mtu: a.uint32(4) ?? 0,
+                               hardwareAddress: a[1] ?? [], kind: info?.string(1), peerIndex: peer == index ? nil : peer,
+                               peerNamespaceID: a.int32(37), masterIndex: a.int32(10))
+        if link.kind == "tun", let data = info?[2] { link.tun = TunLinkInfo(NetlinkAttributes(data, from: 0)) } // IFLA_INFO_DATA
+        return link
     }
 
     /// The id this socket's namespace gives the namespace `fd` is open on,
@@ -122,6 +126,13 @@ extension RouteNetlinkSocket {
     public func setLink(_ index: Int32, up: Bool, master: Int32? = nil, what: String) throws {
         var body = Self.linkHeader(index: index, flags: up ? UInt32(IFF_UP) : 0, change: UInt32(IFF_UP))
         if let master { body += NetlinkAttributes.encode(10, UInt32(bitPattern: master)) }
+        try change(Self.newLink, body, what: what)
+    }
+
+    /// Gives a device its MAC address (when it has one) and MTU.
+    public func setLink(_ index: Int32, hardwareAddress: [UInt8]?, mtu: UInt32, what: String) throws {
+        var body = Self.linkHeader(index: index) + NetlinkAttributes.encode(4, mtu) // IFLA_MTU
+        if let hardwareAddress { body += NetlinkAttributes.encode(1, hardwareAddress) } // IFLA_ADDRESS
         try change(Self.newLink, body, what: what)
     }
 
