@@ -9,14 +9,17 @@ import Ptrace
 /// family with the same options, bound, then closed. Connections are left
 /// out (they take their address with TCP_REPAIR, beside a listener on the
 /// same port), and so are sockets crtool-keeper or a process outside the
-/// tree holds: those are taken back, not bound again.
+/// tree holds: those are taken back, not bound again. A socket of a
+/// network namespace of the tree's is made in one the restore makes (or
+/// is given), where its address is the namespace's own: it is not tried
+/// in crtool's.
 enum BoundAddresses {
     static func requireFree(_ processes: [ProcessImage]) throws {
         var tried: Set<Int> = []
         var taken: [String] = []
         for p in processes {
             for f in p.files {
-                guard let state = f.inetSocket, let local = state.local, f.heldOutside == nil, f.external != true,
+                guard let state = f.inetSocket, let local = state.local, f.networkNamespace == nil, f.heldOutside == nil, f.external != true,
                       state.connection == nil, state.connecting == nil, tried.insert(f.openFile).inserted else { continue }
                 let what = "fd \(f.fd) of pid \(p.pid)"
                 do {
