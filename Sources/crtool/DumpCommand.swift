@@ -21,8 +21,8 @@ struct DumpCommand: ParsableCommand {
         --tcp-established; eventfd, signalfd, timerfd, epoll, inotify, fanotify, POSIX message queues (with their messages); POSIX and interval timers; seccomp \
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
-        V objects), network namespaces holding a loopback device and veth pairs to crtool's (with the sockets made \
-        in them) or any network namespace left out with --external net[INODE]:KEY for the restore to be given one, mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
+        V objects), network namespaces holding a loopback device, veth pairs to crtool's and tun and tap devices (with the sockets \
+        and tun queues made in them) or any network namespace left out with --external net[INODE]:KEY for the restore to be given one, mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
         hold, and a root of their own entered with pivot_root, as containers have), cgroup and time namespaces, \
         and user namespaces one level below crtool's with the namespaces made inside them (unshare --user, \
         bwrap --unshare-user, runc's rootless spec) of the tree's own.

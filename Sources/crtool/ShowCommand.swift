@@ -65,6 +65,9 @@ struct ShowCommand: ParsableCommand {
                               + (v.outsideMaster.map { ", a port of \($0)" } ?? "")
                               + (v.outsideRoutes.map { ", routes \($0.map(\.text).joined(separator: "; "))" } ?? ""))
                     }
+                    for t in n.tuns ?? [] {
+                        print("    \(Self.deviceSummary(t.device, kind: t.isTap ? "tap" : "tun"))" + (t.persistent ? ", persistent" : ""))
+                    }
                     if let routes = n.routes {
                         print("    routes: " + routes.map(\.text).joined(separator: "; "))
                     }
@@ -181,8 +184,17 @@ struct ShowCommand: ParsableCommand {
         return map.map { "\($0.inside) \($0.outside) \($0.count)" }.joined(separator: "; ")
     }
 
-    static func deviceSummary(_ d: NetworkDeviceImage) -> String {
-        (["veth", d.name, d.hardwareAddress, "mtu \(d.mtu)", d.up ? "up" : "down"] + d.addresses.map(\.address)).joined(separator: " ")
+    static func deviceSummary(_ d: NetworkDeviceImage, kind: String = "veth") -> String {
+        ([kind, d.name] + (d.hardwareAddress.isEmpty ? [] : [d.hardwareAddress]) + ["mtu \(d.mtu)", d.up ? "up" : "down"]
+            + d.addresses.map(\.address)).joined(separator: " ")
+    }
+
+    /// "loopback device up, 127.0.0.1/8 ::1/128, 1 veth device, 2 tun or tap devices".
+    static func networkSummary(_ n: NamespaceImage) -> String {
+        let loopback = n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down"
+        let counts = [(n.veths?.count ?? 0, "veth device"), (n.tuns?.count ?? 0, "tun or tap device")].filter { $0.0 > 0 }
+            .map { count, noun in "\(count) \(noun)\(count == 1 ? "" : "s")" }
+        return "loopback device \(loopback), " + (counts.isEmpty ? "no other device" : counts.joined(separator: ", "))
     }
 
     /// What `show` says a saved namespace holds, or that it was left out.
@@ -196,8 +208,7 @@ struct ShowCommand: ParsableCommand {
                 "clocks at the dump monotonic \(String(format: "%.3f", Double(c.monotonic) / 1e9)) s, boottime \(String(format: "%.3f", Double(c.boottime) / 1e9)) s, which carry on from there"
             } ?? ""
             : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
-            : n.kind == .net ? "loopback device \(n.loopbackUp == true ? "up, " + (n.loopbackAddresses ?? []).joined(separator: " ") : "down")"
-                + (n.veths.map { ", \($0.count) veth device\($0.count == 1 ? "" : "s")" } ?? ", no other device")
+            : n.kind == .net ? Self.networkSummary(n)
             : n.sysvIPC.map { o in "System V objects made again: " + [
                 (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
                 (o.messageQueues.map(\.id), "message queue"),

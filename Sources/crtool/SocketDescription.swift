@@ -1,6 +1,7 @@
 import Checkpoint
+import Ptrace
 
-/// What `crtool show` says of a socket beyond its kind: enough to tell
+/// What `crtool show` says of a socket (or tun queue) beyond its kind: enough to tell
 /// which one of a process's sockets it is.
 enum SocketDescription {
     static func of(_ f: FileDescriptorImage) -> String? {
@@ -35,6 +36,10 @@ enum SocketDescription {
         }
         if let s = f.unixSocket {
             return unix(s)
+        }
+        if let s = f.tunFile {
+            guard let name = s.interface else { return "not attached to a device" }
+            return "a queue of the \(s.isTap ? "tap" : "tun") device \(name)" + (s.flags & TunDevice.persist != 0 ? " (persistent)" : "")
         }
         if let s = f.packetSocket {
             let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"

@@ -3,9 +3,8 @@ import XCTest
 
 /// crtool reopens files by path; a descriptor whose path leads elsewhere
 /// (a file something was mounted over), or to a device whose state is the
-/// open file's own (a tun interface), is refused at the dump, while the
-/// process runs on. The tun device used to come back blank, the interface
-/// gone.
+/// open file's own (a FUSE connection), is refused at the dump, while the
+/// process runs on, rather than come back blank.
 final class UnreachableFileTests: EndToEndCase {
     /// A file something was mounted over since it was opened: its path
     /// now leads to another file, or to none.
@@ -27,15 +26,15 @@ final class UnreachableFileTests: EndToEndCase {
         assertNoFailures(holder)
     }
 
-    func testTunDeviceIsRefused() throws {
-        let holder = try startPython("tun", """
+    func testAFUSEDeviceIsRefused() throws {
+        let holder = try startPython("fuse", """
             import os, time
-            fd = os.open("/dev/net/tun", os.O_RDWR)
+            fd = os.open("/dev/fuse", os.O_RDWR)
             print("ready", flush=True)
             while True:
                 time.sleep(1)
             """)
-        try assertDumpRefused(holder, mentioning: ["/dev/net/tun, a device whose open file holds a tun/tap interface"])
+        try assertDumpRefused(holder, mentioning: ["/dev/fuse, a device whose open file holds a FUSE file system"])
         assertNoFailures(holder)
     }
 

@@ -57,7 +57,8 @@ enum NamespaceDumper {
                             saved.append(namespace)
                             break
                         }
-                        var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree)
+                        var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree,
+                                                                        tunQueues: tunQueues(of: id, in: processes))
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
                         saved.append(namespace)
                         warnings += NetworkNamespaceDumper.names(of: id).map { name in
@@ -119,6 +120,18 @@ enum NamespaceDumper {
         }
     }
 
+    /// By device name, the descriptors of `processes` attached to each
+    /// tun device of network namespace `id`.
+    private static func tunQueues(of id: UInt64, in processes: [ProcessImage]) -> [String: [TunQueue]] {
+        var queues: [String: [TunQueue]] = [:]
+        for p in processes {
+            for f in p.files where f.networkNamespace == id {
+                if let name = f.tunFile?.interface { queues[name, default: []].append(TunQueue(pid: p.pid, fd: f.fd, openFile: f.openFile)) }
+            }
+        }
+        return queues
+    }
+
     /// A socket of a network namespace neither crtool's nor any process's
     /// of the tree (one made there, then passed out or kept by a process
     /// that left) would have nowhere to be made again.
@@ -127,7 +140,8 @@ enum NamespaceDumper {
         for p in processes {
             for f in p.files {
                 guard let id = f.networkNamespace, !known.contains(id) else { continue }
-                throw CheckpointError("pid \(p.pid) fd \(f.fd) is a socket of the network namespace net:[\(id)], which no process of the tree is in; crtool makes sockets again only in the tree's namespaces and its own")
+                let what = f.kind == .tun ? "a queue of a tun device" : "a socket"
+                throw CheckpointError("pid \(p.pid) fd \(f.fd) is \(what) of the network namespace net:[\(id)], which no process of the tree is in; crtool makes \(f.kind == .tun ? "them" : "sockets") again only in the tree's namespaces and its own")
             }
         }
     }

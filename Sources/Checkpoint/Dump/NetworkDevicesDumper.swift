@@ -6,8 +6,10 @@ import Ptrace
 /// namespace (what a container runtime or `ip link add ... netns` makes),
 /// with both ends' addresses, the bridge the outside end is a port of,
 /// and the routes of the namespace's main table the kernel did not make.
-/// Anything else (another kind of device, a veth into a third namespace,
-/// policy routing) is refused by name: the restore could not make it.
+/// Tun and tap devices whose queues are all files of the tree are saved
+/// with how the driver made them. Anything else (another kind of device,
+/// a veth into a third namespace, policy routing) is refused by name:
+/// the restore could not make it.
 enum NetworkDevicesDumper {
     /// What the namespace shows of itself, read from inside it.
     struct Inside {
@@ -42,7 +44,10 @@ enum NetworkDevicesDumper {
         }
     }
 
-    static func dump(_ extra: [String], id: UInt64, of pid: Int32, name: String) throws -> (veths: [VethImage], routes: [RouteImage]) {
+    /// `tunQueues`: by device name, the tree's descriptors attached to
+    /// each tun device of the namespace.
+    static func dump(_ extra: [String], id: UInt64, of pid: Int32, name: String,
+                     tunQueues: [String: [TunQueue]]) throws -> (veths: [VethImage], routes: [RouteImage], tuns: [TunDeviceImage]) {
         let crtools = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
         guard crtools >= 0 else { throw SystemError("open /proc/self/ns/net") }
         defer { close(crtools) }
@@ -52,11 +57,17 @@ enum NetworkDevicesDumper {
                           crtoolNamespaceID: extra.isEmpty ? nil : try socket.namespaceID(of: crtools))
         }
         var veths: [VethImage] = []
+        var tuns: [TunDeviceImage] = []
         var saved: [Int32: String] = [:]
-        let outside = extra.isEmpty ? nil : try Outside(tree: pid)
+        let outside = inside.links.contains { extra.contains($0.name) && $0.kind == "veth" } ? try Outside(tree: pid) : nil
         for deviceName in extra {
             guard let link = inside.links.first(where: { $0.name == deviceName }) else {
                 throw CheckpointError("the device \(deviceName) of the \(name) went while it was read")
+            }
+            if let tun = link.tun {
+                tuns.append(try tunDevice(link, tun, addresses: inside.addresses, queues: tunQueues[deviceName] ?? [], name: name))
+                saved[link.index] = link.name
+                continue
             }
             guard let outside, link.kind == "veth", link.peerNamespaceID == inside.crtoolNamespaceID, let peerIndex = link.peerIndex,
                   let peer = outside.links.first(where: { $0.index == peerIndex }), peer.kind == "veth",
@@ -85,7 +96,32 @@ enum NetworkDevicesDumper {
             }
             routes.append(try routeImage(route, devices: saved, where: "the \(name)"))
         }
-        return (veths, routes)
+        return (veths, routes, tuns)
+    }
+
+    /// A tun or tap device, when every queue attached to it is a file of
+    /// the tree's (`queues`): one held outside would be cut off
+    /// from the device made again, and a detached queue of a multi-queue
+    /// device is not told apart from a file never attached.
+    private static func tunDevice(_ link: NetworkLink, _ tun: TunLinkInfo, addresses: [InterfaceAddress], queues: [TunQueue],
+                                  name: String) throws -> TunDeviceImage {
+        // Descriptors that share an open file are one queue.
+        let held = Set(queues.map(\.openFile)).count
+        let what = "the \(tun.type == TunDevice.tap ? "tap" : "tun") device \(link.name) of the \(name)"
+        guard tun.detachedQueues == 0 else {
+            throw CheckpointError("\(what) has \(tun.detachedQueues) queue\(tun.detachedQueues == 1 ? "" : "s") detached (TUNSETQUEUE); crtool cannot tell a detached queue's file from one never attached")
+        }
+        // A device of one queue exists unattached only when persistent.
+        let attached = tun.attachedQueues.map(Int.init) ?? (tun.persistent ? held : 1)
+        guard attached == held else {
+            let tree = queues.isEmpty ? "" : " (\(queues.map { "pid \($0.pid) fd \($0.fd)" }.joined(separator: ", ")))"
+            throw CheckpointError("\(what) has \(attached) queue\(attached == 1 ? "" : "s") attached, \(held) of them files of the tree\(tree); a process outside the tree holds the others (checkpoint the tree that holds them all)")
+        }
+        guard tun.type == TunDevice.tun || tun.type == TunDevice.tap else {
+            throw CheckpointError("\(what) is of type \(tun.type), neither tun nor tap")
+        }
+        return TunDeviceImage(device: device(link, addresses: addresses), flags: tun.creationFlags, persistent: tun.persistent,
+                              owner: tun.owner, group: tun.group)
     }
 
     static func device(_ link: NetworkLink, addresses: [InterfaceAddress]) -> NetworkDeviceImage {
@@ -135,4 +171,12 @@ enum NetworkDevicesDumper {
             try? host.deleteLink(link.index, what: "remove \(v.outside.name)")
         }
     }
+}
+
+/// A descriptor of the tree's attached to a tun device, and the open
+/// file it shares with others.
+struct TunQueue {
+    var pid: Int32
+    var fd: Int32
+    var openFile: Int
 }

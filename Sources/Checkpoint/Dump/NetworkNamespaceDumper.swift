@@ -5,14 +5,17 @@ import Ptrace
 /// A network namespace of the tree's own, saved when crtool can make it
 /// again whole: it holds no device but its loopback (and those the kernel
 /// puts in every new namespace) and veth devices into crtool's namespace
-/// (NetworkDevicesDumper), the loopback has the addresses the
+/// (NetworkDevicesDumper) and tun and tap devices whose queues the tree
+/// holds, the loopback has the addresses the
 /// kernel gives it and no others, and no process outside the tree is in
 /// it (the restore would part them). What is saved is whether the
 /// loopback was up (its sysctls are NamespaceSysctlDumper's), the veth
 /// devices and the routes; the namespace's sockets are the processes'
 /// files. Firewall rules of its own are not saved.
 enum NetworkNamespaceDumper {
-    static func dump(id: UInt64, of pid: Int32, tree: Set<Int32>) throws -> NamespaceImage {
+    /// `tunQueues`: the tree's descriptors attached to each tun device of
+    /// the namespace, by its name.
+    static func dump(id: UInt64, of pid: Int32, tree: Set<Int32>, tunQueues: [String: [TunQueue]]) throws -> NamespaceImage {
         let name = "network namespace net:[\(id)] of pid \(pid)"
         let seen = try NamespaceEntry.run(in: .net, of: pid) { try LoopbackState.current() }
         let fresh = try FreshNetworkNamespace.state.get()
@@ -27,9 +30,10 @@ enum NetworkNamespaceDumper {
             throw CheckpointError("pid \(outsider) is in the \(name) too, and is not in the tree; a restore would leave it in the old namespace, apart from the tree (checkpoint the tree that holds both)")
         }
         var image = NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
-        let (veths, routes) = try NetworkDevicesDumper.dump(devices, id: id, of: pid, name: name)
+        let (veths, routes, tuns) = try NetworkDevicesDumper.dump(devices, id: id, of: pid, name: name, tunQueues: tunQueues)
         image.veths = veths.isEmpty ? nil : veths
         image.routes = routes.isEmpty ? nil : routes
+        image.tuns = tuns.isEmpty ? nil : tuns
         return image
     }
 

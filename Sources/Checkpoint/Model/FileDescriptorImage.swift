@@ -9,6 +9,7 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
         case pipe, fifo
         case eventfd, signalfd, timerfd, epoll, inotify, fanotify, pidfd, messageQueue
         case unixSocket, inetSocket, rawSocket, netlinkSocket, packetSocket
+        case tun
     }
     public var fd: Int32
     public var kind: Kind
@@ -64,12 +65,14 @@ public struct FileDescriptorImage: Codable, Equatable, Sendable {
     public var rawSocket: RawSocketState?
     public var netlinkSocket: NetlinkSocketState?
     public var packetSocket: PacketSocketState?
+    public var tunFile: TunFileState?
     /// A socket's owner when not root: who made it, as the kernel keeps
     /// it for stat, /proc/net's uid column and firewall owner matches.
     public var socketOwner: SocketOwner?
     /// A socket's network namespace when it is one of the tree's own
     /// (listed in namespaces.json), not crtool's: the socket belongs to
-    /// the namespace it was made in, which need not be its holder's.
+    /// the namespace it was made in, which need not be its holder's. For
+    /// a tun queue, its device's namespace.
     public var networkNamespace: UInt64?
 
     public init(fd: Int32, kind: Kind, path: String, flags: Int32, closeOnExec: Bool, position: Int64, device: UInt64? = nil) {

@@ -63,6 +63,8 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     /// has none.
     public var veths: [VethImage]?
     public var routes: [RouteImage]?
+    /// Its tun and tap devices; nil when it has none.
+    public var tuns: [TunDeviceImage]?
     /// A cgroup namespace's root in each hierarchy, as crtool's namespace
     /// names it: the cgroups its first process was in when it made it
     /// (unshare), which its processes see as "/". The restore makes it

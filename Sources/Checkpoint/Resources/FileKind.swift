@@ -103,6 +103,7 @@ enum FileKinds {
         MemfdFiles.self,
         DeletedFiles.self,
         PtyMasters.self,
+        TunFiles.self,
         PathFiles.self,
         Pipes.self,
         FIFOs.self,

@@ -76,7 +76,6 @@ enum PathFiles: FileKind {
     static func statefulDevice(_ device: UInt64) -> String? {
         let number = DeviceNumber(device)
         switch (number.major, number.minor) {
-        case (10, 200): return "a tun/tap interface"
         case (10, 229): return "a FUSE file system"
         case (10, 232): return "a virtual machine (KVM)"
         case (10, 223): return "an input device it made (uinput)"

@@ -81,6 +81,12 @@ enum ImageConsistency {
             if let bad = f.fanotify?.invalidField {
                 throw fail("files[\(i)].fanotify.\(bad.field)", bad.reason)
             }
+            if f.kind == .tun && f.tunFile == nil {
+                throw fail("files[\(i)].tunFile", "a tun descriptor without its queue's state")
+            }
+            if let bad = f.tunFile?.invalidField {
+                throw fail("files[\(i)].tunFile.\(bad.field)", bad.reason)
+            }
             if let bad = f.messageQueue?.invalidField {
                 throw fail("files[\(i)].messageQueue.\(bad.field)", bad.reason)
             }

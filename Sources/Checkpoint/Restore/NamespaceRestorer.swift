@@ -120,8 +120,8 @@ final class NamespaceRestorer {
                 if kind == .cgroup, let namespace { try cgroups.enterRoots(of: namespace, pid: process.pid) }
                 try inj.checked("a \(kind.title) of its own, as \(kind.rawValue):[\(id)] was", Syscall.unshare, kind.cloneFlag)
             }
-            // A veth's own sysctls once it is made, the others before anything is.
-            let made = Set((namespace?.veths ?? []).map(\.inside.name))
+            // A veth's or tun's own sysctls once it is made, the others before anything is.
+            let made = Set((namespace?.veths ?? []).map(\.inside.name) + (namespace?.tuns ?? []).map(\.device.name))
             let sysctls = (namespace?.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) != true }
             if !sysctls.isEmpty {
                 warnings += try Self.set(sysctls, of: kind, id: id, in: process.pid)
@@ -131,10 +131,9 @@ final class NamespaceRestorer {
             }
             if kind == .net, let namespace {
                 try Self.makeLoopback(namespace, in: process.pid)
-                outsideEnds += try VethMaker.make(namespace, in: process.pid)
                 let devices = (namespace.sysctls ?? [:]).filter { NamespaceSysctls.device(of: $0.key).map(made.contains) == true }
-                if !devices.isEmpty {
-                    warnings += try Self.set(devices, of: kind, id: id, in: process.pid)
+                outsideEnds += try VethMaker.make(namespace, in: process.pid) {
+                    if !devices.isEmpty { warnings += try Self.set(devices, of: kind, id: id, in: process.pid) }
                 }
                 networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
             }
@@ -329,8 +328,12 @@ final class NamespaceRestorer {
     private static func set(_ sysctls: [String: String], of kind: NamespaceKind, id: UInt64, in pid: Int32) throws -> [String] {
         try NamespaceEntry.run(in: kind, of: pid) {
             // "all" and "default" before each device's, as they pass their
-            // values on to the devices.
-            sysctls.keys.sorted().compactMap { path in
+            // values on to the devices; a device's stable_secret before its
+            // addr_gen_mode, which writing the secret sets to stable privacy.
+            sysctls.keys.sorted { a, b in
+                let secrets = (a.hasSuffix("/stable_secret"), b.hasSuffix("/stable_secret"))
+                return secrets.0 != secrets.1 ? secrets.0 : a < b
+            }.compactMap { path in
                 // `load` refused any other; the write is as root.
                 guard NamespaceSysctls.belongs(path, to: kind) else { return "the sysctl \(path) is not \(kind.title)'s: left alone" }
                 do {
@@ -480,7 +483,8 @@ final class NamespaceRestorer {
             throw ImageError(file: file, field: "[\(i)].externalKey", reason: "\(key.utf8.count) bytes is not a key --inherit-fd can give (1 to 4096, no NUL)")
         }
         let fields: [(String, Bool)] = [("loopbackUp", n.loopbackUp != nil), ("loopbackAddresses", n.loopbackAddresses != nil), ("sysctls", n.sysctls != nil),
-                                        ("veths", n.veths != nil), ("routes", n.routes != nil), ("owner", n.owner != nil)]
+                                        ("veths", n.veths != nil), ("routes", n.routes != nil), ("tuns", n.tuns != nil),
+                                        ("owner", n.owner != nil)]
         if let table = n.networkLock, !TCPConnectionImage.isTableName(table) {
             throw ImageError(file: file, field: "[\(i)].networkLock", reason: "\"\(table)\" is not a table name crtool makes")
         }

@@ -107,6 +107,7 @@ public enum Restorer {
         try MappedFiles.requireUnchanged(plan.processes, paths: plan.hostPaths)
         try OpenRegularFiles.requireIntact(plan.processes, paths: plan.hostPaths)
         try OpenPaths.requireReachable(plan, shellJob: shellJob)
+        try TunFiles.requireDevices(plan.processes)
         try TakenBack.requireHeld(plan.processes)
         let dropped = CPUCompatibility.droppedRegisterState(plan.processes, hostComponents: XSaveArea.hostComponents)
         let bridged = VDSOCompatibility.warnings(for: plan.vdsoBridge, mode: vdsoBridge)

@@ -2,7 +2,8 @@ import Foundation
 import Glibc
 import Ptrace
 
-/// Makes a restored network namespace's veth pairs again, from crtool's
+/// Makes a restored network namespace's veth pairs (and, inside it, its
+/// tun devices: TunDeviceMaker) again, from crtool's
 /// namespace: each pair is made with its inside end placed in the new
 /// namespace, both ends with the names, MAC addresses and MTUs they had;
 /// the outside end gets its addresses, becomes a port of its bridge again
@@ -43,8 +44,11 @@ enum VethMaker {
     /// The outside ends stay down, so that nothing reaches the namespace
     /// while its connections are made again in repair mode: the restore
     /// raises those that were up (`raise`) as it lets the tree go.
-    static func make(_ saved: NamespaceImage, in pid: Int32) throws -> [Raising] {
-        guard saved.veths != nil || saved.routes != nil else { return [] }
+    /// `beforeUp` runs once every device is there and before any is
+    /// given an address or set up (the devices' own sysctls, which the
+    /// kernel reads as a device comes up: addr_gen_mode, accept_dad).
+    static func make(_ saved: NamespaceImage, in pid: Int32, beforeUp: () throws -> Void) throws -> [Raising] {
+        guard saved.veths != nil || saved.routes != nil || saved.tuns != nil else { return [] }
         var raising: [Raising] = []
         let path = NamespaceKind.net.path(pid: pid)
         let target = open(path, O_RDONLY | O_CLOEXEC)
@@ -53,6 +57,8 @@ enum VethMaker {
         let host = try RouteNetlinkSocket()
         do {
             try makePairs(saved, in: target, through: host, made: &raising)
+            try NamespaceEntry.run(in: .net, of: pid) { try TunDeviceMaker.make(saved, through: try RouteNetlinkSocket()) }
+            try beforeUp()
             try NamespaceEntry.run(in: .net, of: pid) { try giveInsideEnds(saved) }
         } catch {
             remove(raising)
@@ -76,16 +82,16 @@ enum VethMaker {
         }
     }
 
-    /// From a thread inside the namespace: the inside ends' addresses and
-    /// state, then the namespace's routes.
+    /// From a thread inside the namespace: the inside ends' and the tun
+    /// devices' addresses and state, then the namespace's routes.
     private static func giveInsideEnds(_ saved: NamespaceImage) throws {
         let inside = try RouteNetlinkSocket()
         let links = try inside.links()
         let index: (String) -> Int32? = { name in links.first { $0.name == name }?.index }
-        for v in saved.veths ?? [] {
-            guard let i = index(v.inside.name) else { throw CheckpointError("the veth \(v.inside.name) made in net:[\(saved.id)] is not there") }
-            try addAddresses(of: v.inside, index: i, through: inside)
-            try inside.setLink(i, up: v.inside.up, what: "set \(v.inside.name) of net:[\(saved.id)] \(v.inside.up ? "up" : "down")")
+        for d in (saved.veths ?? []).map(\.inside) + (saved.tuns ?? []).map(\.device) {
+            guard let i = index(d.name) else { throw CheckpointError("the device \(d.name) made in net:[\(saved.id)] is not there") }
+            try addAddresses(of: d, index: i, through: inside)
+            try inside.setLink(i, up: d.up, what: "set \(d.name) of net:[\(saved.id)] \(d.up ? "up" : "down")")
         }
         try addRoutes(saved.routes ?? [], through: inside, deviceIndex: index)
     }

@@ -1,0 +1,170 @@
+import Checkpoint
+import Glibc
+import Ptrace
+import XCTest
+
+/// Tun and tap devices, as VPN clients, user-mode network stacks and
+/// virtual machine monitors hold them: devices of the tree's own network
+/// namespace come back with their queues, addresses, routes and settings
+/// and carry packets both ways; a persistent device of crtool's namespace
+/// is joined again by name; one that would go with the tree is refused.
+/// fixtures/namespaces/tun.py is the program.
+final class TunTests: EndToEndCase {
+    private let script = BuildProducts.packageRoot + "/fixtures/namespaces/tun.py"
+
+    /// `ip -d link`, `ip address` and `ip route` inside `pid`'s network
+    /// namespace, without what may differ between two makings of the same
+    /// devices: their indexes, the operational state (the kernel says
+    /// UNKNOWN for a tun device that never lost its carrier, UP for one
+    /// that did) and duplicate address detection still running.
+    private func networkView(of pid: Int32) throws -> String {
+        let result = try runCommand("/usr/bin/nsenter", ["--net=/proc/\(pid)/ns/net", "/bin/sh", "-c", "ip -d link; ip address; ip route"],
+                                    outputPrefix: scratch.newPath("ip"), timeout: 10)
+        guard result.succeeded else { throw HarnessError("ip inside pid \(pid): \(result)") }
+        return result.stdout.split(separator: "\n").map { line in
+            line.replacingOccurrences(of: #"^\d+: "#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #" state (UP|UNKNOWN) "#, with: " state - ", options: .regularExpression)
+                .replacingOccurrences(of: " tentative", with: "")
+        }.joined(separator: "\n")
+    }
+
+    private func lastState(_ program: Fixture) throws -> String {
+        try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }?.components(separatedBy: " state ").last)
+    }
+
+    func testTunAndTapDevicesOfItsNamespaceComeBackCarryingPackets() throws {
+        let python = try BuildProducts.requirePython3()
+        let program = try startProgram("tun", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 3)
+        let network = try networkView(of: program.pid)
+        XCTAssertTrue(network.contains("tun type tap pi off vnet_hdr off multi_queue numqueues 2 numdisabled 0 persist off"), network)
+        XCTAssertTrue(network.contains("persist on user 1234"), network)
+        let state = try lastState(program)
+        XCTAssertEqual(state, "crtun0/0x1001,crtap0/0x5002,crmq0/0x1102,crmq0/0x1102,crmq0/0x1102,errno77,1048576,12,02:00:00:77:00:01,1400,10.77.0.1,10.79.0.1")
+
+        let image = try checkpoint(program)
+        let show = try crtool(["show", image]).stdout
+        for text in ["4 tun or tap devices", "tun crtun0 mtu 1500 up 10.77.0.1/24", "tap crtap0 02:00:00:77:00:01 mtu 1400 up 10.79.0.1/24",
+                     "tun crpst0 mtu 1500 down, persistent", "a queue of the tap device crmq0", "not attached to a device"] {
+            XCTAssertTrue(show.contains(text), "show says \(text): \(show)")
+        }
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 3, after: mark)
+        XCTAssertEqual(try lastState(program), state, "every queue attached as it was, with its settings and its device's")
+        XCTAssertEqual(try networkView(of: program.pid), network, "the namespace's devices, addresses and routes")
+        assertNoFailures(program)
+
+        // Done twice: the restored devices give up their persistence again
+        // (a second dump would otherwise find it), and dump as the first did.
+        let again = try checkpoint(program)
+        let saved = try ImageDirectory.open(at: again).readJSON([NamespaceImage].self, from: NamespaceImage.listFile)
+        XCTAssertEqual(saved.first?.tuns?.map(\.persistent), [false, false, false, true], "crtun0, crtap0, crmq0, crpst0")
+        try restore(again, as: program)
+        try program.waitForMore("tick", 2, after: program.lineCount)
+        assertNoFailures(program)
+    }
+
+    /// A queue held by a process outside the tree, from outside the
+    /// namespace (as slirp4netns holds a container's tap): the device made
+    /// again would leave it on the old one. Refused, naming the device.
+    func testADeviceWithAQueueHeldOutsideTheTreeIsRefused() throws {
+        let python = try BuildProducts.requirePython3()
+        let program = try startProgram("tun-shared", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 1)
+        let outsider = try startPython("tun-outsider", """
+            import ctypes, fcntl, os, struct, sys, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            home = os.open("/proc/self/ns/net", os.O_RDONLY)
+            there = os.open("/proc/%s/ns/net" % sys.argv[1], os.O_RDONLY)
+            if libc.setns(there, 0x40000000) != 0:
+                print("FAIL: setns", ctypes.get_errno(), flush=True)
+                sys.exit(1)
+            queue = os.open("/dev/net/tun", os.O_RDWR)
+            fcntl.ioctl(queue, 0x400454CA, struct.pack("16sH22x", b"crmq0", 0x1102))
+            libc.setns(home, 0x40000000)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """, ["\(program.pid)"])
+        defer { try? stopTree(outsider.pid) }
+        try assertDumpRefused(program, mentioning: ["the tap device crmq0 of the network namespace", "has 3 queues attached, 2 of them files of the tree"])
+        try program.waitForMore("tick", 2, after: program.lineCount)
+        assertNoFailures(program)
+    }
+
+    /// A hostile namespaces.json or process file is refused by field.
+    func testAnImageWithBadTunStateIsRefusedByField() throws {
+        let python = try BuildProducts.requirePython3()
+        let program = try startProgram("tun-image", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 1)
+        let image = try checkpoint(program)
+        let process = URL(fileURLWithPath: try ImageFiles(directory: image, pid: program.pid).processFile()).lastPathComponent
+        for (file, edit, field) in [
+            (NamespaceImage.listFile, ("\"name\" : \"crtap0\"", "\"name\" : \"crtap0/x\""), "tuns[1].device.name"),
+            (NamespaceImage.listFile, ("\"hardwareAddress\" : \"\"", "\"hardwareAddress\" : \"02:00:00:00:00:01\""), "tuns[0].device.hardwareAddress"),
+            (NamespaceImage.listFile, ("\"flags\" : 4097", "\"flags\" : 4099"), "tuns[0].flags"),
+            (process, ("\"interface\" : \"crtun0\"", "\"interface\" : \"\""), "tunFile.interface"),
+            (process, ("\"flags\" : 20482", "\"flags\" : 20480"), "tunFile.flags"),
+            (process, ("\"virtioHeaderSize\" : 12", "\"virtioHeaderSize\" : 4"), "tunFile.virtioHeaderSize"),
+        ] {
+            let copy = try editedCopy(of: image, file: file, replacing: edit.0, with: edit.1)
+            try assertRestoreRefused(copy, pid: program.pid, mentioning: [file, field])
+        }
+        try restore(image, as: program)
+        try program.waitForMore("tick", 2, after: program.lineCount)
+        assertNoFailures(program)
+    }
+
+    /// A persistent device of crtool's namespace (`ip tuntap add`) stays
+    /// when the tree is killed, and the restored program is attached to it
+    /// again; one that is gone by then refuses the restore before anything
+    /// is made, naming it.
+    func testAPersistentDeviceOfCrtoolsNamespaceIsJoinedAgain() throws {
+        let python = try BuildProducts.requirePython3()
+        let name = "crtp\(getpid() % 10000)"
+        func ip(_ arguments: [String]) throws {
+            let result = try runCommand("/usr/sbin/ip", arguments, outputPrefix: scratch.newPath("ip"), timeout: 10)
+            guard result.succeeded else { throw HarnessError("ip \(arguments.joined(separator: " ")): \(result)") }
+        }
+        try ip(["tuntap", "add", name, "mode", "tun"])
+        defer { _ = try? runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10) }
+        let program = try startProgram("tun-attach", python, [script, "attach", name])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 2)
+        let state = try lastState(program)
+        XCTAssertEqual(state, "\(name)/0x1801", "attached, persistent, without packet information")
+
+        let image = try checkpoint(program)
+        XCTAssertNotEqual(NetworkInterface.index(ofName: name), 0, "the device outlives the tree")
+        try ip(["link", "del", name])
+        try assertRestoreRefused(image, pid: program.pid, mentioning: ["persistent tun device \(name)", "ip tuntap add \(name) mode tun"])
+        try ip(["tuntap", "add", name, "mode", "tap"])
+        try assertRestoreRefused(image, pid: program.pid, mentioning: ["\(name) is now a tap device"])
+        try ip(["link", "del", name])
+        try ip(["tuntap", "add", name, "mode", "tun"])
+        try restore(image, as: program)
+        try program.waitForMore("tick", 2, after: program.lineCount)
+        XCTAssertEqual(try lastState(program), state)
+        assertNoFailures(program)
+    }
+
+    /// A device of crtool's namespace that goes with the program's queue:
+    /// the restore would have to make it, its addresses and its routes on
+    /// the host. Refused, naming it and the way out; the program runs on.
+    func testADeviceOfCrtoolsNamespaceThatGoesWithTheTreeIsRefused() throws {
+        let python = try BuildProducts.requirePython3()
+        let name = "crtm\(getpid() % 10000)"
+        let program = try startProgram("tun-make", python, [script, "make", name])
+        defer { try? stopTree(program.pid) }
+        try program.waitFor("tick", atLeast: 1)
+        try assertDumpRefused(program, mentioning: ["a queue of the tun device \(name) of crtool's network namespace",
+                                                    "goes with the tree's last queue", "ip tuntap add \(name) mode tun"])
+        try program.waitForMore("tick", 2, after: program.lineCount)
+        XCTAssertNotEqual(NetworkInterface.index(ofName: name), 0, "the device is still there")
+        assertNoFailures(program)
+    }
+}
