@@ -39,7 +39,11 @@ enum SocketDescription {
         }
         if let s = f.tunFile {
             guard let name = s.interface else { return "not attached to a device" }
-            return "a queue of the \(s.isTap ? "tap" : "tun") device \(name)" + (s.flags & TunDevice.persist != 0 ? " (persistent)" : "")
+            let made = s.device.map { d in
+                ", made again with " + (d.device.addresses.isEmpty ? "no address" : d.device.addresses.map(\.address).joined(separator: " "))
+                    + (s.routes.map { ", routes " + $0.map(\.text).joined(separator: "; ") } ?? "")
+            } ?? ""
+            return "a queue of the \(s.isTap ? "tap" : "tun") device \(name)" + (s.flags & TunDevice.persist != 0 ? " (persistent)" : "") + made
         }
         if let s = f.packetSocket {
             let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"

@@ -7,7 +7,8 @@ import XCTest
 /// virtual machine monitors hold them: devices of the tree's own network
 /// namespace come back with their queues, addresses, routes and settings
 /// and carry packets both ways; a persistent device of crtool's namespace
-/// is joined again by name; one that would go with the tree is refused.
+/// is joined again by name; one that goes with the tree is made again
+/// there, with its addresses and routes.
 /// fixtures/namespaces/tun.py is the program.
 final class TunTests: EndToEndCase {
     private let script = BuildProducts.packageRoot + "/fixtures/namespaces/tun.py"
@@ -152,19 +153,67 @@ final class TunTests: EndToEndCase {
         assertNoFailures(program)
     }
 
-    /// A device of crtool's namespace that goes with the program's queue:
-    /// the restore would have to make it, its addresses and its routes on
-    /// the host. Refused, naming it and the way out; the program runs on.
-    func testADeviceOfCrtoolsNamespaceThatGoesWithTheTreeIsRefused() throws {
+    /// A device of crtool's namespace that goes with the program's queue,
+    /// as a VPN client's tun0 does: gone when the dump kills the program,
+    /// made again by the restore with its address and the route through
+    /// it, which carry the program's packets again; it goes again with
+    /// the restored program. A restore that finds the name taken is
+    /// refused before anything is made, and leaves that device alone.
+    func testADeviceOfCrtoolsNamespaceThatGoesWithTheTreeIsMadeAgain() throws {
         let python = try BuildProducts.requirePython3()
-        let name = "crtm\(getpid() % 10000)"
-        let program = try startProgram("tun-make", python, [script, "make", name])
-        defer { try? stopTree(program.pid) }
-        try program.waitFor("tick", atLeast: 1)
-        try assertDumpRefused(program, mentioning: ["a queue of the tun device \(name) of crtool's network namespace",
-                                                    "goes with the tree's last queue", "ip tuntap add \(name) mode tun"])
-        try program.waitForMore("tick", 2, after: program.lineCount)
-        XCTAssertNotEqual(NetworkInterface.index(ofName: name), 0, "the device is still there")
+        let tag = getpid() % 200 + 20
+        let name = "crtm\(tag)", net = "10.201.\(tag)", routed = "10.202.\(tag)"
+        func view() throws -> String {
+            // IPv4 only: the device's own sysctls are not saved, and its
+            // IPv6 link-local address, random for a tun device, differs.
+            let result = try runCommand("/bin/sh", ["-c", "ip -d link show \(name); ip -4 address show dev \(name); ip route show dev \(name)"],
+                                        outputPrefix: scratch.newPath("ip"), timeout: 10)
+            guard result.succeeded else { throw HarnessError("ip: \(result)") }
+            return result.stdout.split(separator: "\n").map { line in
+                line.replacingOccurrences(of: #"^\d+: "#, with: "", options: .regularExpression)
+                    .replacingOccurrences(of: #" state (UP|UNKNOWN) "#, with: " state - ", options: .regularExpression)
+            }.joined(separator: "\n")
+        }
+        let program = try startProgram("tun-make", python, [script, "make", name, net, routed])
+        defer {
+            try? stopTree(program.pid)
+            _ = try? runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10)
+        }
+        try program.waitFor("tick", atLeast: 2)
+        let before = try view()
+        XCTAssertTrue(before.contains("\(net).1/24") && before.contains("\(routed).0/24 via \(net).2"), before)
+        let state = try lastState(program)
+        XCTAssertEqual(state, "\(name)/0x1001", "attached, not persistent")
+
+        let image = try checkpoint(program)
+        XCTAssertEqual(NetworkInterface.index(ofName: name), 0, "the device went with the program")
+        let show = try crtool(["show", image]).stdout
+        XCTAssertTrue(show.contains("a queue of the tun device \(name), made again with \(net).1/24, routes \(routed).0/24 via \(net).2 dev \(name)"), show)
+
+        let process = URL(fileURLWithPath: try ImageFiles(directory: image, pid: program.pid).processFile()).lastPathComponent
+        for (edit, field) in [
+            (("\"gateway\" : \"\(net).2\"", "\"gateway\" : \"fd00::2\""), "tunFile.routes[0].gateway"),
+            (("\"mtu\" : 1500", "\"mtu\" : 20"), "tunFile.device.device.mtu"),
+            (("\"address\" : \"\(net).1/24\"", "\"address\" : \"\(net).1/40\""), "tunFile.device.device.addresses[0]"),
+        ] {
+            let copy = try editedCopy(of: image, file: process, replacing: edit.0, with: edit.1)
+            try assertRestoreRefused(copy, pid: program.pid, mentioning: [process, field])
+        }
+        XCTAssertEqual(NetworkInterface.index(ofName: name), 0, "refused before the device is made")
+
+        // Taken meanwhile by a device of another's.
+        let taken = try runCommand("/usr/sbin/ip", ["tuntap", "add", name, "mode", "tap"], outputPrefix: scratch.newPath("ip"), timeout: 10)
+        XCTAssertTrue(taken.succeeded, "\(taken)")
+        try assertRestoreRefused(image, pid: program.pid, mentioning: ["the tun device \(name), which fd 3 of pid \(program.pid) made, is already in"])
+        XCTAssertTrue(try view().contains("tun type tap"), "the other device is left alone")
+        _ = try runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10)
+
+        try restore(image, as: program)
+        try program.waitForMore("tick", 3, after: program.lineCount)
+        XCTAssertEqual(try lastState(program), state, "attached again, and not persistent again")
+        XCTAssertEqual(try view(), before, "the device, its address and its route")
         assertNoFailures(program)
+        try killAndReap(program.pid)
+        XCTAssertTrue(poll(timeout: 5) { NetworkInterface.index(ofName: name) == 0 }, "the device goes with the restored program")
     }
 }

@@ -228,6 +228,7 @@ public enum Dumper {
             try ExternalFiles.requireAllFound(options.externals, in: processes)
             try OpenFiles.assignOpenFiles(&processes)
             try EpollFiles.checkWatchesHeld(processes)
+            try HostTunDevices.save(&processes)
             let dumpedNamespaces = try NamespaceDumper.dump(processes, zombies: tree.zombies, tmpfsDataLimit: options.ghostLimit,
                                                              frozenClocks: frozenClocks, leftOut: options.externalNamespaces)
             var namespaces = dumpedNamespaces.saved

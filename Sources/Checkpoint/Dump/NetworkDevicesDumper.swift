@@ -103,7 +103,7 @@ enum NetworkDevicesDumper {
     /// the tree's (`queues`): one held outside would be cut off
     /// from the device made again, and a detached queue of a multi-queue
     /// device is not told apart from a file never attached.
-    private static func tunDevice(_ link: NetworkLink, _ tun: TunLinkInfo, addresses: [InterfaceAddress], queues: [TunQueue],
+    static func tunDevice(_ link: NetworkLink, _ tun: TunLinkInfo, addresses: [InterfaceAddress], queues: [TunQueue],
                                   name: String) throws -> TunDeviceImage {
         // Descriptors that share an open file are one queue.
         let held = Set(queues.map(\.openFile)).count

@@ -2,9 +2,10 @@ import Ptrace
 
 /// A descriptor of /dev/net/tun: one queue of a tun or tap device, or a
 /// file opened and not attached yet. The device itself is its network
-/// namespace's (`TunDeviceImage`) or, in crtool's, a persistent one that
-/// outlives the tree; the queue is made again by attaching a new file to
-/// it by name.
+/// namespace's (`TunDeviceImage`) or, in crtool's, either a persistent one
+/// that outlives the tree or one that goes with it, saved with the first
+/// of its queues (`device`, `routes`); the queue is made again by
+/// attaching a new file to it by name.
 public struct TunFileState: Codable, Equatable, Sendable {
     /// The device it is attached to; nil for a file not attached.
     public var interface: String?
@@ -14,6 +15,11 @@ public struct TunFileState: Codable, Equatable, Sendable {
     public var virtioHeaderSize: Int32?
     /// TUNGETSNDBUF, when not the unlimited one a device starts with.
     public var sendBuffer: Int32?
+    /// On the first queue of a device of crtool's namespace that goes
+    /// with the tree: the device, which the restore makes again there,
+    /// and the routes of crtool's main table through it.
+    public var device: TunDeviceImage?
+    public var routes: [RouteImage]?
 
     public init(interface: String? = nil, flags: UInt16 = 0, virtioHeaderSize: Int32? = nil, sendBuffer: Int32? = nil) {
         self.interface = interface

@@ -14,13 +14,16 @@ import Ptrace
 /// is given), where its address is the namespace's own: it is not tried
 /// in crtool's.
 enum BoundAddresses {
-    static func requireFree(_ processes: [ProcessImage]) throws {
+    /// `comingWith`: addresses of devices the restore makes itself
+    /// (HostTunDevices), not there yet and taken by nothing else.
+    static func requireFree(_ processes: [ProcessImage], comingWith: Set<String> = []) throws {
         var tried: Set<Int> = []
         var taken: [String] = []
         for p in processes {
             for f in p.files {
                 guard let state = f.inetSocket, let local = state.local, f.networkNamespace == nil, f.heldOutside == nil, f.external != true,
-                      state.connection == nil, state.connecting == nil, tried.insert(f.openFile).inserted else { continue }
+                      state.connection == nil, state.connecting == nil, !comingWith.contains(local.host),
+                      tried.insert(f.openFile).inserted else { continue }
                 let what = "fd \(f.fd) of pid \(p.pid)"
                 do {
                     try InetSockets.tryBind(state, at: local, what: what)

@@ -9,12 +9,12 @@ import Ptrace
 /// device's network namespace and attaches it by name.
 ///
 /// The device is the namespace's: one of a namespace of the tree's is
-/// saved and made again with it (NetworkDevicesDumper, TunDeviceMaker);
-/// one of crtool's namespace must outlive the tree (persistent, as
-/// `ip tuntap add` makes it), and is joined as it is found at the
-/// restore. A device of crtool's that goes with the tree's last queue is
-/// refused: the restore would have to make it, its addresses and routes
-/// in the host's namespace. Packets queued and not read yet are lost, as
+/// saved and made again with it (NetworkDevicesDumper, TunDeviceMaker).
+/// One of crtool's namespace that outlives the tree (persistent, as
+/// `ip tuntap add` makes it) is joined as it is found at the restore; one
+/// that goes with the tree's last queue (a VPN client's tun0) is saved
+/// with its addresses and routes on its first queue (HostTunDevices) and
+/// made again there. Packets queued and not read yet are lost, as
 /// on a wire; offloads set with TUNSETOFFLOAD are not saved, so a device
 /// made again sends packets without them.
 enum TunFiles: FileKind {
@@ -41,9 +41,6 @@ enum TunFiles: FileKind {
         if sendBuffer != TunDevice.defaultSendBuffer { state.sendBuffer = sendBuffer }
         if state.isTap, try TunDevice.filterLength(of: fd) > 0 {
             throw FileKinds.unsupported(p, what: "\(what), with a packet filter attached (TUNATTACHFILTER), which the kernel does not give back whole")
-        }
-        if context.networkNamespace == nil && interface.flags & TunDevice.persist == 0 {
-            throw CheckpointError("\(what) of crtool's network namespace: the device goes with the tree's last queue, and crtool makes tun devices again only in a network namespace of the tree's; make it persistent (ip tuntap add \(interface.name) mode \(state.isTap ? "tap" : "tun"), or TUNSETPERSIST) before the program attaches to it, or run the program in a network namespace of its own")
         }
         image.tunFile = state
     }
@@ -73,9 +70,10 @@ enum TunFiles: FileKind {
     /// Before any process is made: the persistent devices of crtool's
     /// namespace that queues attach to are there, of the same type.
     static func requireDevices(_ processes: [ProcessImage]) throws {
+        let made = Set(HostTunDevices.saved(in: processes).map(\.device.device.name))
         let wanted = processes.flatMap { p in
             p.files.compactMap { f -> (pid: Int32, fd: Int32, state: TunFileState, name: String)? in
-                guard f.networkNamespace == nil, let state = f.tunFile, let name = state.interface else { return nil }
+                guard f.networkNamespace == nil, let state = f.tunFile, let name = state.interface, !made.contains(name) else { return nil }
                 return (p.pid, f.fd, state, name)
             }
         }

@@ -87,6 +87,15 @@ enum ImageConsistency {
             if let bad = f.tunFile?.invalidField {
                 throw fail("files[\(i)].tunFile.\(bad.field)", bad.reason)
             }
+            if let state = f.tunFile, let device = state.device {
+                guard device.device.name == state.interface, f.networkNamespace == nil else {
+                    throw fail("files[\(i)].tunFile.device", "a device made with a queue is the one it is attached to, in crtool's namespace")
+                }
+                try NetworkDevicesCheck.checkTun(device, file: file, field: "files[\(i)].tunFile.device")
+                try NetworkDevicesCheck.checkRoutes(state.routes ?? [], through: device.device.name, file: file, field: "files[\(i)].tunFile.routes")
+            } else if f.tunFile?.routes != nil {
+                throw fail("files[\(i)].tunFile.routes", "routes without the device they go through")
+            }
             if let bad = f.messageQueue?.invalidField {
                 throw fail("files[\(i)].messageQueue.\(bad.field)", bad.reason)
             }

@@ -31,17 +31,29 @@ enum NetworkDevicesCheck {
         }
         for (j, t) in (n.tuns ?? []).enumerated() {
             let field = "[\(i)].tuns[\(j)]"
-            guard t.flags & ~TunDevice.knownFlags == 0, t.flags & TunDevice.persist == 0,
-                  (t.flags & (TunDevice.tun | TunDevice.tap)).nonzeroBitCount == 1 else {
-                throw ImageError(file: file, field: "\(field).flags", reason: "0x\(String(t.flags, radix: 16)) is not how a tun or a tap device is made")
-            }
-            try checkDevice(t.device, file: file, field: "\(field).device", hasMAC: t.isTap)
+            try checkTun(t, file: file, field: field)
             guard insideNames.insert(t.device.name).inserted else {
                 throw ImageError(file: file, field: "\(field).device.name", reason: "\(t.device.name) is named twice")
             }
         }
         for (k, route) in (n.routes ?? []).enumerated() {
             try checkRoute(route, devices: insideNames, file: file, field: "[\(i)].routes[\(k)]")
+        }
+    }
+
+    /// A tun or tap device of a namespace's, or of crtool's on a queue.
+    static func checkTun(_ t: TunDeviceImage, file: String, field: String) throws {
+        guard t.flags & ~TunDevice.knownFlags == 0, t.flags & TunDevice.persist == 0,
+              (t.flags & (TunDevice.tun | TunDevice.tap)).nonzeroBitCount == 1 else {
+            throw ImageError(file: file, field: "\(field).flags", reason: "0x\(String(t.flags, radix: 16)) is not how a tun or a tap device is made")
+        }
+        try checkDevice(t.device, file: file, field: "\(field).device", hasMAC: t.isTap)
+    }
+
+    /// The routes of crtool's namespace through a tun device it makes.
+    static func checkRoutes(_ routes: [RouteImage], through device: String, file: String, field: String) throws {
+        for (k, route) in routes.enumerated() {
+            try checkRoute(route, devices: [device], file: file, field: "\(field)[\(k)]")
         }
     }
 

@@ -115,15 +115,17 @@ public enum Restorer {
     }
 
     /// What the tree takes from the host that nothing else may hold: its
-    /// listeners' and UDP sockets' addresses, the names of its veth
-    /// devices' outside ends, and the hugetlb pool's pages
+    /// listeners' and UDP sockets' addresses (those of the tun devices it
+    /// makes there aside), the names of its veth devices' outside ends and
+    /// of those tun devices, and the hugetlb pool's pages
     /// (for the System V segments the restore makes, `sysvMissing`, among
     /// the rest). Checked once the image's ids are free, since an original
     /// still dying holds them too.
     /// A veth name still taken is waited for `seconds` (the restore's
     /// --pid-wait), as the ids are.
     static func requireRoomOnHost(_ plan: RestorePlan, sysvMissing: SysVIPCRestorer.Missing?, seconds: Double) throws {
-        try BoundAddresses.requireFree(plan.processes)
+        try HostTunDevices.requireRoom(plan.processes, seconds: seconds)
+        try BoundAddresses.requireFree(plan.processes, comingWith: HostTunDevices.addresses(in: plan.processes))
         try HugePagePool.requireEnough(plan, makingSegments: sysvMissing?.segments ?? [])
         try VethMaker.requireRoom(plan.namespaces, seconds: seconds)
     }
@@ -170,8 +172,10 @@ public enum Restorer {
         registry.courier = namespaces.users.courier
         let pidNamespaces = PidNamespaceMaker()
         var warnings = earlyWarnings
+        var hostTuns: [String] = []
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
+            hostTuns = try HostTunDevices.make(plan.processes)
             try cgroups.prepare(plan.processes, namespaces: plan.namespaces)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
                            warnings: &warnings)
@@ -305,6 +309,7 @@ public enum Restorer {
             cgroups.removeMade()
             sysvIPC.undo()
             VethMaker.remove(namespaces.outsideEnds)
+            HostTunDevices.remove(hostTuns)
             throw error
         }
     }

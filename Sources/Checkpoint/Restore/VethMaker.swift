@@ -120,14 +120,14 @@ enum VethMaker {
         VethEnd(name: d.name, hardwareAddress: NetworkLink.hardwareAddress(d.hardwareAddress) ?? [], mtu: d.mtu)
     }
 
-    private static func addAddresses(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket) throws {
+    static func addAddresses(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket) throws {
         for a in d.addresses {
             try socket.add(try a.interfaceAddress(index: index).get(), what: "add the address \(a.address) to \(d.name)")
         }
     }
 
     /// Routes without a gateway first: a gateway is reached through one.
-    private static func addRoutes(_ routes: [RouteImage], through socket: RouteNetlinkSocket, deviceIndex: (String) -> Int32?) throws {
+    static func addRoutes(_ routes: [RouteImage], through socket: RouteNetlinkSocket, deviceIndex: (String) -> Int32?) throws {
         for r in routes.filter({ $0.gateway == nil }) + routes.filter({ $0.gateway != nil }) {
             try socket.add(try r.route(deviceIndex: deviceIndex).get(), what: "add the route \(r.text)")
         }
