@@ -117,7 +117,7 @@ final class NetlinkTests: EndToEndCase {
                 req.send(struct.pack("=IHHII", 32, 18, 0x301 if whole else 0x1, n, 0)
                          + struct.pack("=BBHiII", 0, 0, 0, 0 if whole else 1, 0, 0))
                 print("asked", n, flush=True)
-                time.sleep(0.5)
+                time.sleep(1.0)
                 count, done = 0, False
                 while not done:
                     data = req.recv(65536)
@@ -148,7 +148,7 @@ final class NetlinkTests: EndToEndCase {
         var image = ""
         var rounds: [Int] = []
         for leaveRunning in [true, false] {
-            // Just asked: the answer waits unread for half a second.
+            // Just asked: the answer waits unread for a second, longer than crtool takes to start and freeze it.
             try program.waitForMore("asked", 1, after: program.lineCount)
             rounds.append(try XCTUnwrap(program.numbers("asked").last))
             image = scratch.newPath("image")
