@@ -58,7 +58,7 @@ enum NamespaceDumper {
                             break
                         }
                         var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree,
-                                                                        tunQueues: tunQueues(of: id, in: processes))
+                                                                        tunQueues: TunQueue.byDevice(in: processes, namespace: id))
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)
                         saved.append(namespace)
                         warnings += NetworkNamespaceDumper.names(of: id).map { name in
@@ -118,18 +118,6 @@ enum NamespaceDumper {
             guard let owner = n.owner, !users.contains(owner) else { continue }
             throw CheckpointError("\(n.kind.rawValue):[\(n.id)] belongs to user:[\(owner)], which no process of the tree is in; crtool makes a user namespace again only from the maps of a process in it")
         }
-    }
-
-    /// By device name, the descriptors of `processes` attached to each
-    /// tun device of network namespace `id`.
-    private static func tunQueues(of id: UInt64, in processes: [ProcessImage]) -> [String: [TunQueue]] {
-        var queues: [String: [TunQueue]] = [:]
-        for p in processes {
-            for f in p.files where f.networkNamespace == id {
-                if let name = f.tunFile?.interface { queues[name, default: []].append(TunQueue(pid: p.pid, fd: f.fd, openFile: f.openFile)) }
-            }
-        }
-        return queues
     }
 
     /// A socket of a network namespace neither crtool's nor any process's

@@ -104,7 +104,7 @@ enum NetworkDevicesDumper {
     /// from the device made again, and a detached queue of a multi-queue
     /// device is not told apart from a file never attached.
     static func tunDevice(_ link: NetworkLink, _ tun: TunLinkInfo, addresses: [InterfaceAddress], queues: [TunQueue],
-                                  name: String) throws -> TunDeviceImage {
+                          name: String) throws -> TunDeviceImage {
         // Descriptors that share an open file are one queue.
         let held = Set(queues.map(\.openFile)).count
         let what = "the \(tun.type == TunDevice.tap ? "tap" : "tun") device \(link.name) of the \(name)"
@@ -171,12 +171,4 @@ enum NetworkDevicesDumper {
             try? host.deleteLink(link.index, what: "remove \(v.outside.name)")
         }
     }
-}
-
-/// A descriptor of the tree's attached to a tun device, and the open
-/// file it shares with others.
-struct TunQueue {
-    var pid: Int32
-    var fd: Int32
-    var openFile: Int
 }

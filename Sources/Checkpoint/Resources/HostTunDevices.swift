@@ -14,14 +14,9 @@ enum HostTunDevices {
 
     /// At the dump, once the descriptors' open files are known.
     static func save(_ processes: inout [ProcessImage]) throws {
-        var queues: [String: [TunQueue]] = [:]
-        var first: [String: (process: Int, file: Int)] = [:]
-        for (i, p) in processes.enumerated() {
-            for (j, f) in p.files.enumerated() where f.networkNamespace == nil {
-                guard let state = f.tunFile, let name = state.interface, state.flags & TunDevice.persist == 0 else { continue }
-                queues[name, default: []].append(TunQueue(pid: p.pid, fd: f.fd, openFile: f.openFile))
-                if first[name] == nil { first[name] = (i, j) }
-            }
+        // A persistent device outlives the tree: TunFiles joins it.
+        let queues = TunQueue.byDevice(in: processes, namespace: nil).filter { _, held in
+            processes[held[0].process].files[held[0].file].tunFile!.flags & TunDevice.persist == 0
         }
         guard !queues.isEmpty else { return }
         let host = try RouteNetlinkSocket()
@@ -39,9 +34,9 @@ enum HostTunDevices {
                 }
                 through.append(try NetworkDevicesDumper.routeImage(route, devices: devices, where: "the \(place)"))
             }
-            let (i, j) = first[name]!
-            processes[i].files[j].tunFile?.device = device
-            processes[i].files[j].tunFile?.routes = through.isEmpty ? nil : through
+            let first = held[0]
+            processes[first.process].files[first.file].tunFile?.device = device
+            processes[first.process].files[first.file].tunFile?.routes = through.isEmpty ? nil : through
         }
     }
 
@@ -66,13 +61,8 @@ enum HostTunDevices {
     /// otherwise goes as its last queue is closed: waited for `seconds`.
     static func requireRoom(_ processes: [ProcessImage], seconds: Double) throws {
         let deadline = Date().addingTimeInterval(seconds)
-        for s in saved(in: processes) {
-            while NetworkInterface.index(ofName: s.device.device.name) != 0 {
-                guard Date() < deadline else {
-                    throw CheckpointError("the \(s.device.isTap ? "tap" : "tun") device \(s.device.device.name), which fd \(s.fd) of pid \(s.pid) made, is already in the \(place) (the dumped tree still running, or another device of that name); remove it or restore where it is free")
-                }
-                usleep(20_000)
-            }
+        for s in saved(in: processes) where !DeviceNames.waitUntilFree(s.device.device.name, until: deadline) {
+            throw CheckpointError("the \(s.device.isTap ? "tap" : "tun") device \(s.device.device.name), which fd \(s.fd) of pid \(s.pid) made, is already in the \(place) (the dumped tree still running, or another device of that name); remove it or restore where it is free")
         }
     }
 
@@ -89,8 +79,7 @@ enum HostTunDevices {
                 try TunDeviceMaker.make(s.device, what: "the \(s.device.isTap ? "tap" : "tun") device \(d.name) of the \(place)", through: host)
                 made.append(d.name)
                 let index = NetworkInterface.index(ofName: d.name)
-                try VethMaker.addAddresses(of: d, index: index, through: host)
-                try host.setLink(index, up: d.up, what: "set \(d.name) \(d.up ? "up" : "down")")
+                try VethMaker.giveAddressesAndState(of: d, index: index, through: host, place: "the \(place)")
                 try VethMaker.addRoutes(s.routes, through: host) { $0 == d.name ? index : nil }
             }
         } catch {

@@ -20,11 +20,8 @@ enum VethMaker {
         let deadline = Date().addingTimeInterval(seconds)
         for n in namespaces {
             for v in n.veths ?? [] {
-                while NetworkInterface.index(ofName: v.outside.name) != 0 {
-                    guard Date() < deadline else {
-                        throw CheckpointError("the device \(v.outside.name), the outside end of \(v.inside.name) of net:[\(n.id)], is already in crtool's network namespace (the dumped tree still running, or another device of that name); remove it or restore where it is free")
-                    }
-                    usleep(20_000)
+                guard DeviceNames.waitUntilFree(v.outside.name, until: deadline) else {
+                    throw CheckpointError("the device \(v.outside.name), the outside end of \(v.inside.name) of net:[\(n.id)], is already in crtool's network namespace (the dumped tree still running, or another device of that name); remove it or restore where it is free")
                 }
                 if let master = v.outsideMaster, NetworkInterface.index(ofName: master) == 0 {
                     throw CheckpointError("the bridge \(master), of which \(v.outside.name) was a port, is not in crtool's network namespace; make it first (ip link add \(master) type bridge)")
@@ -90,8 +87,7 @@ enum VethMaker {
         let index: (String) -> Int32? = { name in links.first { $0.name == name }?.index }
         for d in (saved.veths ?? []).map(\.inside) + (saved.tuns ?? []).map(\.device) {
             guard let i = index(d.name) else { throw CheckpointError("the device \(d.name) made in net:[\(saved.id)] is not there") }
-            try addAddresses(of: d, index: i, through: inside)
-            try inside.setLink(i, up: d.up, what: "set \(d.name) of net:[\(saved.id)] \(d.up ? "up" : "down")")
+            try giveAddressesAndState(of: d, index: i, through: inside, place: "net:[\(saved.id)]")
         }
         try addRoutes(saved.routes ?? [], through: inside, deviceIndex: index)
     }
@@ -120,7 +116,13 @@ enum VethMaker {
         VethEnd(name: d.name, hardwareAddress: NetworkLink.hardwareAddress(d.hardwareAddress) ?? [], mtu: d.mtu)
     }
 
-    static func addAddresses(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket) throws {
+    /// A device's addresses, then up or down as it was.
+    static func giveAddressesAndState(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket, place: String) throws {
+        try addAddresses(of: d, index: index, through: socket)
+        try socket.setLink(index, up: d.up, what: "set \(d.name) of \(place) \(d.up ? "up" : "down")")
+    }
+
+    private static func addAddresses(of d: NetworkDeviceImage, index: Int32, through socket: RouteNetlinkSocket) throws {
         for a in d.addresses {
             try socket.add(try a.interfaceAddress(index: index).get(), what: "add the address \(a.address) to \(d.name)")
         }
