@@ -13,15 +13,16 @@ import XCTest
 final class TunTests: EndToEndCase {
     private let script = BuildProducts.packageRoot + "/fixtures/namespaces/tun.py"
 
-    /// `ip -d link`, `ip address` and `ip route` inside `pid`'s network
-    /// namespace, without what may differ between two makings of the same
-    /// devices: their indexes, the operational state (the kernel says
+    /// What `commands` (ip's) print, run inside `pid`'s network namespace
+    /// or in crtool's, without what may differ between two makings of the
+    /// same devices: their indexes, the operational state (the kernel says
     /// UNKNOWN for a tun device that never lost its carrier, UP for one
     /// that did) and duplicate address detection still running.
-    private func networkView(of pid: Int32) throws -> String {
-        let result = try runCommand("/usr/bin/nsenter", ["--net=/proc/\(pid)/ns/net", "/bin/sh", "-c", "ip -d link; ip address; ip route"],
-                                    outputPrefix: scratch.newPath("ip"), timeout: 10)
-        guard result.succeeded else { throw HarnessError("ip inside pid \(pid): \(result)") }
+    private func ipView(_ commands: String, inNamespaceOf pid: Int32? = nil) throws -> String {
+        let shell = ["/bin/sh", "-c", commands]
+        let result = try pid.map { try runCommand("/usr/bin/nsenter", ["--net=/proc/\($0)/ns/net"] + shell, outputPrefix: scratch.newPath("ip"), timeout: 10) }
+            ?? runCommand(shell[0], Array(shell.dropFirst()), outputPrefix: scratch.newPath("ip"), timeout: 10)
+        guard result.succeeded else { throw HarnessError("\(commands): \(result)") }
         return result.stdout.split(separator: "\n").map { line in
             line.replacingOccurrences(of: #"^\d+: "#, with: "", options: .regularExpression)
                 .replacingOccurrences(of: #" state (UP|UNKNOWN) "#, with: " state - ", options: .regularExpression)
@@ -29,13 +30,36 @@ final class TunTests: EndToEndCase {
         }.joined(separator: "\n")
     }
 
+    /// `ip -d link`, `ip address` and `ip route` inside `pid`'s namespace.
+    private func networkView(of pid: Int32) throws -> String {
+        try ipView("ip -d link; ip address; ip route", inNamespaceOf: pid)
+    }
+
+    private func ip(_ arguments: [String]) throws {
+        let result = try runCommand("/usr/sbin/ip", arguments, outputPrefix: scratch.newPath("ip"), timeout: 10)
+        guard result.succeeded else { throw HarnessError("ip \(arguments.joined(separator: " ")): \(result)") }
+    }
+
+    /// A device of crtool's namespace a test made, gone or not.
+    private func removeDevice(_ name: String) {
+        _ = try? runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10)
+    }
+
+    /// The fixture in a network namespace of its own, making its devices
+    /// there, once it has ticked.
+    private func startInside(_ name: String) throws -> Fixture {
+        let python = try BuildProducts.requirePython3()
+        let program = try startProgram(name, "/usr/bin/unshare", ["--net", python, script, "inside"])
+        try program.waitFor("tick", atLeast: 1)
+        return program
+    }
+
     private func lastState(_ program: Fixture) throws -> String {
         try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }?.components(separatedBy: " state ").last)
     }
 
     func testTunAndTapDevicesOfItsNamespaceComeBackCarryingPackets() throws {
-        let python = try BuildProducts.requirePython3()
-        let program = try startProgram("tun", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        let program = try startInside("tun")
         defer { try? stopTree(program.pid) }
         try program.waitFor("tick", atLeast: 3)
         let network = try networkView(of: program.pid)
@@ -71,10 +95,8 @@ final class TunTests: EndToEndCase {
     /// namespace (as slirp4netns holds a container's tap): the device made
     /// again would leave it on the old one. Refused, naming the device.
     func testADeviceWithAQueueHeldOutsideTheTreeIsRefused() throws {
-        let python = try BuildProducts.requirePython3()
-        let program = try startProgram("tun-shared", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        let program = try startInside("tun-shared")
         defer { try? stopTree(program.pid) }
-        try program.waitFor("tick", atLeast: 1)
         let outsider = try startPython("tun-outsider", """
             import ctypes, fcntl, os, struct, sys, time
             libc = ctypes.CDLL(None, use_errno=True)
@@ -98,10 +120,8 @@ final class TunTests: EndToEndCase {
 
     /// A hostile namespaces.json or process file is refused by field.
     func testAnImageWithBadTunStateIsRefusedByField() throws {
-        let python = try BuildProducts.requirePython3()
-        let program = try startProgram("tun-image", "/usr/bin/unshare", ["--net", python, script, "inside"])
+        let program = try startInside("tun-image")
         defer { try? stopTree(program.pid) }
-        try program.waitFor("tick", atLeast: 1)
         let image = try checkpoint(program)
         let process = URL(fileURLWithPath: try ImageFiles(directory: image, pid: program.pid).processFile()).lastPathComponent
         for (file, edit, field) in [
@@ -127,12 +147,8 @@ final class TunTests: EndToEndCase {
     func testAPersistentDeviceOfCrtoolsNamespaceIsJoinedAgain() throws {
         let python = try BuildProducts.requirePython3()
         let name = "crtp\(getpid() % 10000)"
-        func ip(_ arguments: [String]) throws {
-            let result = try runCommand("/usr/sbin/ip", arguments, outputPrefix: scratch.newPath("ip"), timeout: 10)
-            guard result.succeeded else { throw HarnessError("ip \(arguments.joined(separator: " ")): \(result)") }
-        }
         try ip(["tuntap", "add", name, "mode", "tun"])
-        defer { _ = try? runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10) }
+        defer { removeDevice(name) }
         let program = try startProgram("tun-attach", python, [script, "attach", name])
         defer { try? stopTree(program.pid) }
         try program.waitFor("tick", atLeast: 2)
@@ -163,21 +179,13 @@ final class TunTests: EndToEndCase {
         let python = try BuildProducts.requirePython3()
         let tag = getpid() % 200 + 20
         let name = "crtm\(tag)", net = "10.201.\(tag)", routed = "10.202.\(tag)"
-        func view() throws -> String {
-            // IPv4 only: the device's own sysctls are not saved, and its
-            // IPv6 link-local address, random for a tun device, differs.
-            let result = try runCommand("/bin/sh", ["-c", "ip -d link show \(name); ip -4 address show dev \(name); ip route show dev \(name)"],
-                                        outputPrefix: scratch.newPath("ip"), timeout: 10)
-            guard result.succeeded else { throw HarnessError("ip: \(result)") }
-            return result.stdout.split(separator: "\n").map { line in
-                line.replacingOccurrences(of: #"^\d+: "#, with: "", options: .regularExpression)
-                    .replacingOccurrences(of: #" state (UP|UNKNOWN) "#, with: " state - ", options: .regularExpression)
-            }.joined(separator: "\n")
-        }
+        // IPv4 only: the device's own sysctls are not saved, and its IPv6
+        // link-local address, random for a tun device, differs.
+        let view = { try self.ipView("ip -d link show \(name); ip -4 address show dev \(name); ip route show dev \(name)") }
         let program = try startProgram("tun-make", python, [script, "make", name, net, routed])
         defer {
             try? stopTree(program.pid)
-            _ = try? runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10)
+            removeDevice(name)
         }
         try program.waitFor("tick", atLeast: 2)
         let before = try view()
@@ -202,11 +210,10 @@ final class TunTests: EndToEndCase {
         XCTAssertEqual(NetworkInterface.index(ofName: name), 0, "refused before the device is made")
 
         // Taken meanwhile by a device of another's.
-        let taken = try runCommand("/usr/sbin/ip", ["tuntap", "add", name, "mode", "tap"], outputPrefix: scratch.newPath("ip"), timeout: 10)
-        XCTAssertTrue(taken.succeeded, "\(taken)")
+        try ip(["tuntap", "add", name, "mode", "tap"])
         try assertRestoreRefused(image, pid: program.pid, mentioning: ["the tun device \(name), which fd 3 of pid \(program.pid) made, is already in"])
         XCTAssertTrue(try view().contains("tun type tap"), "the other device is left alone")
-        _ = try runCommand("/usr/sbin/ip", ["link", "del", name], outputPrefix: scratch.newPath("ip-del"), timeout: 10)
+        try ip(["link", "del", name])
 
         try restore(image, as: program)
         try program.waitForMore("tick", 3, after: program.lineCount)
