@@ -8,6 +8,10 @@ public enum TerminalOps {
     static let TIOCSWINSZ: UInt = 0x5414
     static let TIOCGPTN: UInt = 0x8004_5430
     static let TIOCSPTLCK: UInt = 0x4004_5431
+    static let TIOCGPTPEER: UInt = 0x5441
+    static let TIOCPKT: UInt = 0x5420
+    static let TIOCGPKT: UInt = 0x8004_5438
+    static let FIONREAD: UInt = 0x541B
 
     /// struct termios as the kernel keeps it (60 bytes with c_line and c_cc).
     public static func attributes(_ fd: Int32) throws -> [UInt8] {
@@ -66,5 +70,33 @@ public enum TerminalOps {
             if got > index { break }
         }
         throw SystemError("opening pseudo-terminal \(index) of \(ptmx), which is in use", errno: EBUSY)
+    }
+
+    /// Opens the slave of the pair `master` drives, as the kernel finds it
+    /// from the master: a path of crtool's may show another devpts, or none.
+    public static func openPeer(_ master: Int32, flags: Int32 = O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) throws -> Int32 {
+        let fd = ioctl(master, TIOCGPTPEER, flags)
+        if fd < 0 { throw SystemError("TIOCGPTPEER") }
+        return fd
+    }
+
+    /// Whether reads of the master `fd` start with a status byte (TIOCPKT).
+    public static func packetMode(_ fd: Int32) throws -> Bool {
+        var on: Int32 = 0
+        if ioctl(fd, TIOCGPKT, &on) != 0 { throw SystemError("TIOCGPKT") }
+        return on != 0
+    }
+
+    public static func setPacketMode(_ fd: Int32, _ on: Bool) throws {
+        var value: Int32 = on ? 1 : 0
+        if ioctl(fd, TIOCPKT, &value) != 0 { throw SystemError("TIOCPKT") }
+    }
+
+    /// Bytes a read of `fd` could return now: in canonical mode, those of
+    /// complete lines only.
+    public static func readableCount(_ fd: Int32) throws -> Int {
+        var count: Int32 = 0
+        if ioctl(fd, FIONREAD, &count) != 0 { throw SystemError("FIONREAD") }
+        return Int(count)
     }
 }
