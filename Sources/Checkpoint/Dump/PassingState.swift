@@ -22,4 +22,8 @@ struct PassingState: Error, CustomStringConvertible {
     static func netlinkAnswerUnread(_ message: String) -> PassingState {
         PassingState(message: message, reason: "a netlink socket held an answer or event not yet read")
     }
+
+    static func ptyUnread(_ message: String) -> PassingState {
+        PassingState(message: message, reason: "a pty held a full line discipline of bytes not yet read")
+    }
 }

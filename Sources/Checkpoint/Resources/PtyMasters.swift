@@ -22,10 +22,19 @@ enum PtyMasters: FileKind {
 
     static func collect(_ image: inout FileDescriptorImage, probe p: FileProbe, context: FileDumpContext) throws {
         let fd = try context.local(p.fd)
-        image.pty = PtyState(index: try TerminalOps.ptyIndex(fd),
+        let index = try TerminalOps.ptyIndex(fd)
+        let queues: PtyQueues
+        do {
+            queues = try PtyQueues.copy(master: fd)
+        } catch let full as PtyQueues.Full {
+            throw PassingState.ptyUnread("pid \(p.pid) fd \(p.fd) is the master of pty \(index), whose \(full.reader) has not read a full line discipline (\(PtyQueues.lineDisciplineSize) bytes) of what was written to it; more may wait in the kernel's buffers before it than crtool can be sure to put back")
+        }
+        image.pty = PtyState(index: index,
                              attributes: Data(try TerminalOps.attributes(fd)),
                              windowSize: Data(try TerminalOps.windowSize(fd)),
-                             devpts: try namespaceDevpts(of: p, master: fd))
+                             devpts: try namespaceDevpts(of: p, master: fd),
+                             queues: queues.isEmpty ? nil : queues,
+                             packetMode: try TerminalOps.packetMode(fd) ? true : nil)
     }
 
     /// The devpts instance crtool's /dev/pts is.
@@ -105,8 +114,29 @@ enum PtyMasters: FileKind {
                 if let problem = devptsProblem(f, of: p, namespaces: namespaces) {
                     throw ImageError(file: "process-\(p.pid).json", field: "files[fd \(f.fd)].pty.devpts", reason: problem)
                 }
+                if let queues = f.pty?.queues, let problem = queuesProblem(queues, attributes: f.pty!.attributes) {
+                    throw ImageError(file: "process-\(p.pid).json", field: "files[fd \(f.fd)].pty.queues.\(problem.field)", reason: problem.reason)
+                }
             }
         }
+    }
+
+    /// Why the saved queues cannot be what a pty held: each side's line
+    /// discipline holds at most PtyQueues.lineDisciplineSize bytes, and
+    /// only canonical mode has lines.
+    private static func queuesProblem(_ queues: PtyQueues, attributes: Data) -> (field: String, reason: String)? {
+        let most = PtyQueues.lineDisciplineSize
+        if queues.toMaster.count > most { return ("toMaster", "\(queues.toMaster.count) bytes, more than a pty holds (\(most))") }
+        let toSlave = queues.lines.reduce(queues.toSlave.count) { $0 + $1.count }
+        if toSlave > most { return ("lines", "\(toSlave) bytes with toSlave, more than a pty holds (\(most))") }
+        let localFlags = attributes.count >= 16 ? attributes[attributes.startIndex + 12] : 0
+        if !queues.lines.isEmpty, localFlags & UInt8(ICANON) == 0 {
+            return ("lines", "lines for a terminal not in canonical mode (attributes)")
+        }
+        if let i = queues.lines.firstIndex(where: { $0.dropLast().contains(UInt8(ascii: "\n")) }) {
+            return ("lines[\(i)]", "a newline inside a line")
+        }
+        return nil
     }
 
     /// Makes every master of crtool's /dev/pts before any process exists.
@@ -132,6 +162,12 @@ enum PtyMasters: FileKind {
                 registry.keep(master)
                 try TerminalOps.setAttributes(master, [UInt8](state.attributes))
                 try TerminalOps.setWindowSize(master, [UInt8](state.windowSize))
+                try state.queues?.put(master: master)
+                if state.packetMode == true { try TerminalOps.setPacketMode(master, true) }
+                // Every holder's descriptor is of this one open master.
+                if fcntl(master, F_SETFL, f.flags & O_NONBLOCK) != 0 {
+                    throw SystemError("setting the file flags of pty master \(state.index)", pid: p.pid)
+                }
                 registry.shared[key] = master
             }
         }
