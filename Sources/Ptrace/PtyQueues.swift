@@ -66,8 +66,14 @@ extension PtyQueues {
         if packet { try TerminalOps.setPacketMode(master, false) }
         defer { if packet { try? TerminalOps.setPacketMode(master, true) } }
         var queues = PtyQueues()
-        queues.toMaster = try PtyIO.drain(master, what: "the pty master")
-        (queues.lines, queues.toSlave) = try takeInput(peer, attributes)
+        do {
+            queues.toMaster = try PtyIO.drain(master, what: "the pty master")
+            (queues.lines, queues.toSlave) = try takeInput(peer, attributes)
+        } catch {
+            // What was taken before the failure goes back all the same.
+            try? queues.put(master: master, peer: peer, attributes: attributes)
+            throw error
+        }
         try queues.put(master: master, peer: peer, attributes: attributes)
         return queues
     }
