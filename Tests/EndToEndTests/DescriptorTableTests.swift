@@ -100,11 +100,9 @@ final class DescriptorTableTests: EndToEndCase {
     }
 
     private func table(of pid: Int32) throws -> [Int32: Entry] {
-        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init).sorted()
         var entries: [Int32: Entry] = [:]
         var seen: [Int32] = []
-        for fd in fds {
-            let link = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")
+        for (fd, link) in try ProcessTable.descriptorLinks(pid).sorted(by: { $0.key < $1.key }) {
             let file = link.hasPrefix("pipe:") || link.hasPrefix("socket:") ? String(link.prefix { $0 != ":" }) : link
             let info = try FdInfo.read(pid: pid, fd: fd)
             let first = try seen.first { try KernelCompare.sameFile(pid, $0, pid, fd) } ?? fd

@@ -18,13 +18,13 @@ final class OutsideListenerTests: EndToEndCase {
             """)
         let port = UInt16(try supervisor.waitFor("port", atLeast: 1))
         defer { try? stopTree(supervisor.pid, others: [child]) }
-        let listenerFD = try XCTUnwrap(socketDescriptors(of: supervisor.pid).first)
+        let listenerFD = try XCTUnwrap(ProcessTable.socketDescriptors(supervisor.pid).first)
 
         let first = try SocketClient(connectingTo: .inet(host: "127.0.0.1", port: port))
         try first.send("one\n")
         XCTAssertEqual(try first.receive(timeout: 10), "echo one from \(child)\n")
         try first.finishSending()
-        XCTAssertTrue(poll(timeout: 10, every: 0.02) { (try? self.socketDescriptors(of: child).count) == 1 },
+        XCTAssertTrue(poll(timeout: 10, every: 0.02) { (try? ProcessTable.socketDescriptors(child).count) == 1 },
                       "the program closed the connection and waits in accept")
 
         let dir = try scratch.newDirectory("image")
@@ -48,7 +48,7 @@ final class OutsideListenerTests: EndToEndCase {
         try third.send("three\n")
         XCTAssertEqual(try third.receive(timeout: 10), "echo three from \(child)\n")
 
-        let restoredFD = try XCTUnwrap(socketDescriptors(of: child).first)
+        let restoredFD = try XCTUnwrap(ProcessTable.socketDescriptors(child).first)
         XCTAssertTrue(try KernelCompare.sameFile(supervisor.pid, listenerFD, child, restoredFD), "one listener, held by both again")
     }
 
@@ -88,11 +88,5 @@ final class OutsideListenerTests: EndToEndCase {
                 time.sleep(1)
             """)
         return (supervisor, pid_t(try supervisor.waitFor("child", atLeast: 1)))
-    }
-
-    private func socketDescriptors(of pid: pid_t) throws -> [Int32] {
-        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init).sorted().filter {
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.hasPrefix("socket:") ?? false
-        }
     }
 }

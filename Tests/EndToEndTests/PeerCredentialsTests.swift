@@ -85,8 +85,7 @@ final class PeerCredentialsTests: EndToEndCase {
     /// SO_PEERCRED of each connected socket descriptor of `pid`, by number.
     private func socketPeers(of pid: pid_t) throws -> [Int32: PeerCredentials] {
         var peers: [Int32: PeerCredentials] = [:]
-        for fd in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init)
-        where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"))?.hasPrefix("socket:") ?? false {
+        for fd in try ProcessTable.socketDescriptors(pid) {
             let copy = try PidFD(pid: pid).duplicate(fd)
             defer { close(copy) }
             guard (try? Sockets.intOption(copy, level: SOL_SOCKET, name: SO_ACCEPTCONN)) == 0 else { continue }
