@@ -90,6 +90,44 @@ enum PtyIO {
         return try TerminalOps.readableCount(fd) >= PtyQueues.lineDisciplineSize
     }
 
+    /// Whether a write to `fd` would take a byte now: not while output is
+    /// stopped, nor while the other side's buffers are full.
+    static func isWritable(_ fd: Int32) throws -> Bool {
+        try wait(fd, for: POLLOUT, milliseconds: 0)
+    }
+
+    /// How a slave's output was stopped: by its stop character (a user's
+    /// ^S, which ^Q undoes) or by a program's TCOOFF (which only TCOON does).
+    enum OutputStop { case byCharacter, byProgram }
+
+    /// Starts the slave's stopped output, and says how it was stopped: the
+    /// kernel starts a ^S-stopped terminal whose IXON goes off, and only
+    /// TCOON starts one a program stopped.
+    static func startOutput(_ peer: Int32, _ attributes: TerminalAttributes) throws -> OutputStop {
+        var noFlowControl = attributes
+        noFlowControl.flowControl = false
+        try TerminalOps.setAttributes(peer, noFlowControl.bytes)
+        try TerminalOps.setAttributes(peer, attributes.bytes)
+        if try isWritable(peer) { return .byCharacter }
+        try TerminalOps.setOutputFlow(peer, running: true)
+        return .byProgram
+    }
+
+    /// Stops the slave's output again the way it was stopped.
+    static func stopOutput(_ stop: OutputStop, master: Int32, peer: Int32, attributes: TerminalAttributes) throws {
+        guard stop == .byCharacter, let character = attributes.stopCharacter else {
+            return try TerminalOps.setOutputFlow(peer, running: false)
+        }
+        try writeAll(master, Data([character]), what: "the pty master")
+        let deadline = Date().addingTimeInterval(settleTime)
+        while try isWritable(peer) {
+            guard deadline.timeIntervalSinceNow > 0 else {
+                throw SystemError("stopping the output of a pty again", errno: ETIMEDOUT)
+            }
+            usleep(1000)
+        }
+    }
+
     private static func wait(_ fd: Int32, for event: Int32, milliseconds: Int32) throws -> Bool {
         var wanted = pollfd(fd: fd, events: Int16(event), revents: 0)
         while true {

@@ -60,6 +60,11 @@ extension PtyQueues {
         let attributes = try TerminalAttributes(try TerminalOps.attributes(peer))
         if try PtyIO.disciplineIsFull(master) { throw Full(reader: "master") }
         if !attributes.canonical, try PtyIO.disciplineIsFull(peer) { throw Full(reader: "slave") }
+        // Output stopped (^S) would take neither the echo that shows the
+        // input was taken in nor the output for the master: it runs while
+        // they go back, and is stopped again after.
+        let stop = try !PtyIO.isWritable(peer) ? PtyIO.startOutput(peer, attributes) : nil
+        defer { if let stop { try? PtyIO.stopOutput(stop, master: master, peer: peer, attributes: attributes) } }
         // Status bytes would be mixed with the data read from the master;
         // a status the master's reader had not read yet is not kept.
         let packet = try TerminalOps.packetMode(master)

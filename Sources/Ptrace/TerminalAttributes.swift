@@ -55,6 +55,20 @@ struct TerminalAttributes {
         set { bytes[Self.controlCharacters + Int(VTIME)] = newValue }
     }
 
+    var flowControl: Bool {
+        get { flags(at: Self.inputFlags) & UInt32(IXON) != 0 }
+        set {
+            let value = flags(at: Self.inputFlags)
+            setFlags(newValue ? value | UInt32(IXON) : value & ~UInt32(IXON), at: Self.inputFlags)
+        }
+    }
+
+    /// The character that stops output, when IXON makes one do so.
+    var stopCharacter: UInt8? {
+        let character = bytes[Self.controlCharacters + Int(VSTOP)]
+        return flowControl && character != 0 ? character : nil
+    }
+
     var endOfFile: UInt8 {
         get { bytes[Self.controlCharacters + Int(VEOF)] }
         set { bytes[Self.controlCharacters + Int(VEOF)] = newValue }
@@ -63,9 +77,12 @@ struct TerminalAttributes {
     /// The same line speed and size with nothing that changes or acts on a
     /// byte: no input translation, no output processing, no local modes
     /// (signals, echo, canonical mode) and every special character off.
+    /// IXON stays as it is, with its start and stop characters off: the
+    /// kernel restarts output stopped by ^S when IXON goes off.
     var plain: TerminalAttributes {
         var copy = self
         copy.setFlags(0, at: Self.inputFlags)
+        copy.flowControl = flowControl
         copy.setFlags(0, at: Self.outputFlags)
         copy.setFlags(0, at: Self.localFlags)
         for i in 0..<Self.characterCount { copy.bytes[Self.controlCharacters + i] = 0 }

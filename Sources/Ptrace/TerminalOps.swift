@@ -12,6 +12,7 @@ public enum TerminalOps {
     static let TIOCPKT: UInt = 0x5420
     static let TIOCGPKT: UInt = 0x8004_5438
     static let FIONREAD: UInt = 0x541B
+    static let TCXONC: UInt = 0x540A
 
     /// struct termios as the kernel keeps it (60 bytes with c_line and c_cc).
     public static func attributes(_ fd: Int32) throws -> [UInt8] {
@@ -98,5 +99,10 @@ public enum TerminalOps {
         var count: Int32 = 0
         if ioctl(fd, FIONREAD, &count) != 0 { throw SystemError("FIONREAD") }
         return Int(count)
+    }
+
+    /// Starts (TCOON) or stops (TCOOFF) output of the terminal `fd`.
+    public static func setOutputFlow(_ fd: Int32, running: Bool) throws {
+        if ioctl(fd, TCXONC, running ? TCOON : TCOOFF) != 0 { throw SystemError(running ? "TCXONC TCOON" : "TCXONC TCOOFF") }
     }
 }

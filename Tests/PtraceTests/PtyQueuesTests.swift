@@ -159,6 +159,43 @@ final class PtyQueuesTests: XCTestCase {
         XCTAssertEqual(readBytes(other), bytes)
     }
 
+    /// Output stopped by ^S takes the echo and the output put back, and
+    /// is stopped again after, so that ^Q starts it as before; output a
+    /// program stopped is stopped again as a program does.
+    func testOutputStoppedByTheUserIsStoppedAgainAfterTheBytesGoBack() throws {
+        let (master, slave) = try pair()
+        send(slave, "out")
+        send(master, "\u{13}abc\n")
+        usleep(20000)
+        let queues = try PtyQueues.copy(master: master)
+        XCTAssertEqual(queues.lines, [Data("abc\n".utf8)])
+        XCTAssertEqual(queues.toMaster, Data("out".utf8))
+        XCTAssertEqual(write(slave, "x", 1), -1, "output is still stopped")
+        XCTAssertEqual(reads(slave), ["abc\n"])
+        send(master, "\u{11}")
+        usleep(20000)
+        XCTAssertEqual(write(slave, "y", 1), 1, "^Q starts it again")
+        setNonBlocking(master)
+        XCTAssertEqual(reads(master).joined(), "outy")
+
+        // Stopped by a program (TCOOFF): stopped so again, which ^Q does
+        // not undo and TCOON does.
+        let (other, otherSlave) = try pair()
+        send(otherSlave, "out")
+        XCTAssertEqual(tcflow(otherSlave, TCOOFF), 0)
+        send(other, "def\n")
+        usleep(20000)
+        XCTAssertEqual(try PtyQueues.copy(master: other).toMaster, Data("out".utf8))
+        send(other, "\u{11}")
+        usleep(20000)
+        XCTAssertEqual(write(otherSlave, "x", 1), -1, "output is still stopped")
+        XCTAssertEqual(tcflow(otherSlave, TCOON), 0)
+        XCTAssertEqual(write(otherSlave, "y", 1), 1)
+        XCTAssertEqual(reads(otherSlave), ["def\n"])
+        setNonBlocking(other)
+        XCTAssertEqual(reads(other).joined(), "outy")
+    }
+
     /// A master in packet mode stays in it, its reads starting with the
     /// data status byte.
     func testPacketModeIsLeftOn() throws {
