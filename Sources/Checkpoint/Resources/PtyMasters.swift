@@ -28,6 +28,8 @@ enum PtyMasters: FileKind {
             queues = try PtyQueues.copy(master: fd)
         } catch let full as PtyQueues.Full {
             throw PassingState.ptyUnread("pid \(p.pid) fd \(p.fd) is the master of pty \(index), whose \(full.reader) has not read a full line discipline (\(PtyQueues.lineDisciplineSize) bytes) of what was written to it; more may wait in the kernel's buffers before it than crtool can be sure to put back")
+        } catch {
+            throw CheckpointError("reading the bytes inside pty \(index), whose master is pid \(p.pid) fd \(p.fd): \(error)")
         }
         image.pty = PtyState(index: index,
                              attributes: Data(try TerminalOps.attributes(fd)),
@@ -162,7 +164,11 @@ enum PtyMasters: FileKind {
                 registry.keep(master)
                 try TerminalOps.setAttributes(master, [UInt8](state.attributes))
                 try TerminalOps.setWindowSize(master, [UInt8](state.windowSize))
-                try state.queues?.put(master: master)
+                do {
+                    try state.queues?.put(master: master)
+                } catch {
+                    throw CheckpointError("putting back the bytes inside pty \(state.index) for pid \(p.pid) fd \(f.fd): \(error)")
+                }
                 if state.packetMode == true { try TerminalOps.setPacketMode(master, true) }
                 // Every holder's descriptor is of this one open master.
                 if fcntl(master, F_SETFL, f.flags & O_NONBLOCK) != 0 {
