@@ -135,13 +135,18 @@ extension PtyQueues {
                 fill.endOfFile = mark
                 try TerminalOps.setAttributes(peer, fill.bytes)
                 var bytes = Data()
+                var marks = 0
                 for line in lines {
                     bytes.append(line)
-                    if line.last != UInt8(ascii: "\n") { bytes.append(mark) }
+                    if line.last != UInt8(ascii: "\n") {
+                        bytes.append(mark)
+                        marks += 1
+                    }
                 }
                 bytes.append(toSlave)
                 try PtyIO.writeAll(master, bytes, what: "the pty master")
-                _ = try PtyIO.take(master, count: bytes.count - bytes.filter { $0 == mark }.count, what: "the echo of the pty master")
+                // Every byte but the marks, which end lines unechoed.
+                _ = try PtyIO.take(master, count: bytes.count - marks, what: "the echo of the pty master")
             } else {
                 try TerminalOps.setAttributes(peer, fill.bytes)
                 try PtyIO.writeAll(master, toSlave, what: "the pty master")
@@ -156,6 +161,24 @@ extension PtyQueues {
             try PtyIO.writeAll(peer, toMaster, what: "the pty slave")
             try TerminalOps.setAttributes(peer, saved.bytes)
         }
+    }
+
+    /// Why these cannot be what a pty with `attributes` (struct termios)
+    /// held, by the field at fault, or nil: each side's line discipline
+    /// holds at most `lineDisciplineSize` bytes, and only canonical mode
+    /// has lines, each ended by its last byte at most.
+    public func problem(attributes: [UInt8]) -> (field: String, reason: String)? {
+        let most = Self.lineDisciplineSize
+        if toMaster.count > most { return ("toMaster", "\(toMaster.count) bytes, more than a pty holds (\(most))") }
+        let slaveBytes = lines.reduce(toSlave.count) { $0 + $1.count }
+        if slaveBytes > most { return ("lines", "\(slaveBytes) bytes with toSlave, more than a pty holds (\(most))") }
+        if !lines.isEmpty, (try? TerminalAttributes(attributes))?.canonical != true {
+            return ("lines", "lines for a terminal not in canonical mode (attributes)")
+        }
+        if let i = lines.firstIndex(where: { $0.dropLast().contains(UInt8(ascii: "\n")) }) {
+            return ("lines[\(i)]", "a newline inside a line")
+        }
+        return nil
     }
 
     /// A byte none of the slave's input holds, to end the lines an

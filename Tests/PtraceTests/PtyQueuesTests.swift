@@ -40,32 +40,29 @@ final class PtyQueuesTests: XCTestCase {
         XCTAssertEqual(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, bytes.count)
     }
 
-    /// Everything a non-blocking `fd` gives until it has nothing for 200 ms.
-    private func readBytes(_ fd: Int32) -> Data {
-        var got = Data()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            var wanted = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&wanted, 1, 200) > 0, wanted.revents & Int16(POLLIN) != 0 else { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            got.append(contentsOf: buffer[..<n])
-        }
-        return got
-    }
-
-    /// Each read a non-blocking `fd` gives until it has nothing, as text.
-    private func reads(_ fd: Int32) -> [String] {
-        var out: [String] = []
+    /// Each read a non-blocking `fd` gives until it has nothing for 100
+    /// ms (an empty one is a canonical end-of-file line).
+    private func chunks(_ fd: Int32) -> [Data] {
+        var out: [Data] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         for _ in 0..<100 {
             var wanted = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&wanted, 1, 100) > 0, wanted.revents & Int16(POLLIN) != 0 else { break }
             let n = read(fd, &buffer, buffer.count)
             if n < 0 { break }
-            out.append(String(decoding: buffer[..<n], as: UTF8.self))
+            out.append(Data(buffer[..<n]))
         }
         return out
+    }
+
+    /// Each read, as text.
+    private func reads(_ fd: Int32) -> [String] {
+        chunks(fd).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// All that the reads give, as bytes.
+    private func readBytes(_ fd: Int32) -> Data {
+        chunks(fd).reduce(Data(), +)
     }
 
     private func setNonBlocking(_ fd: Int32) {

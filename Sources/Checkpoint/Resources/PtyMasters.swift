@@ -116,29 +116,11 @@ enum PtyMasters: FileKind {
                 if let problem = devptsProblem(f, of: p, namespaces: namespaces) {
                     throw ImageError(file: "process-\(p.pid).json", field: "files[fd \(f.fd)].pty.devpts", reason: problem)
                 }
-                if let queues = f.pty?.queues, let problem = queuesProblem(queues, attributes: f.pty!.attributes) {
+                if let state = f.pty, let problem = state.queues?.problem(attributes: [UInt8](state.attributes)) {
                     throw ImageError(file: "process-\(p.pid).json", field: "files[fd \(f.fd)].pty.queues.\(problem.field)", reason: problem.reason)
                 }
             }
         }
-    }
-
-    /// Why the saved queues cannot be what a pty held: each side's line
-    /// discipline holds at most PtyQueues.lineDisciplineSize bytes, and
-    /// only canonical mode has lines.
-    private static func queuesProblem(_ queues: PtyQueues, attributes: Data) -> (field: String, reason: String)? {
-        let most = PtyQueues.lineDisciplineSize
-        if queues.toMaster.count > most { return ("toMaster", "\(queues.toMaster.count) bytes, more than a pty holds (\(most))") }
-        let toSlave = queues.lines.reduce(queues.toSlave.count) { $0 + $1.count }
-        if toSlave > most { return ("lines", "\(toSlave) bytes with toSlave, more than a pty holds (\(most))") }
-        let localFlags = attributes.count >= 16 ? attributes[attributes.startIndex + 12] : 0
-        if !queues.lines.isEmpty, localFlags & UInt8(ICANON) == 0 {
-            return ("lines", "lines for a terminal not in canonical mode (attributes)")
-        }
-        if let i = queues.lines.firstIndex(where: { $0.dropLast().contains(UInt8(ascii: "\n")) }) {
-            return ("lines[\(i)]", "a newline inside a line")
-        }
-        return nil
     }
 
     /// Makes every master of crtool's /dev/pts before any process exists.
