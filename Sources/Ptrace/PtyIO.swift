@@ -74,12 +74,8 @@ enum PtyIO {
 
     /// Waits until a read of `fd` could return `count` bytes.
     static func awaitReadable(_ fd: Int32, count: Int) throws {
-        let deadline = Date().addingTimeInterval(settleTime)
-        while try TerminalOps.readableCount(fd) < count {
-            guard deadline.timeIntervalSinceNow > 0 else {
-                throw SystemError("waiting for a pty slave to take in \(count) bytes: it took \(try TerminalOps.readableCount(fd))", errno: ETIMEDOUT)
-            }
-            usleep(1000)
+        try settle("waiting for a pty slave to take in \(count) bytes: it took \(try TerminalOps.readableCount(fd))") {
+            try TerminalOps.readableCount(fd) >= count
         }
     }
 
@@ -119,11 +115,15 @@ enum PtyIO {
             return try TerminalOps.setOutputFlow(peer, running: false)
         }
         try writeAll(master, Data([character]), what: "the pty master")
+        try settle("stopping the output of a pty again") { try !isWritable(peer) }
+    }
+
+    /// Waits, a millisecond at a time, until `done` holds, for at most
+    /// `settleTime`; then fails with `failure`.
+    private static func settle(_ failure: @autoclosure () throws -> String, until done: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(settleTime)
-        while try isWritable(peer) {
-            guard deadline.timeIntervalSinceNow > 0 else {
-                throw SystemError("stopping the output of a pty again", errno: ETIMEDOUT)
-            }
+        while try !done() {
+            guard deadline.timeIntervalSinceNow > 0 else { throw SystemError(try failure(), errno: ETIMEDOUT) }
             usleep(1000)
         }
     }
