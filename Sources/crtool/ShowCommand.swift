@@ -203,7 +203,7 @@ struct ShowCommand: ParsableCommand {
         return n.kind == .user ? "made by uid \(n.ownerUID ?? 0), uid_map \(Self.mapSummary(n.uidMap)), gid_map \(Self.mapSummary(n.gidMap)), setgroups \(n.setgroupsAllowed == false ? "denied" : "allowed")"
             : n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
             : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
-            : n.kind == .mnt ? Self.mountSummary(n.mounts ?? [])
+            : n.kind == .mnt ? Self.mountSummary(n)
             : n.kind == .time ? n.clocks.map { c in
                 "clocks at the dump monotonic \(String(format: "%.3f", Double(c.monotonic) / 1e9)) s, boottime \(String(format: "%.3f", Double(c.boottime) / 1e9)) s, which carry on from there"
             } ?? ""
@@ -217,9 +217,12 @@ struct ShowCommand: ParsableCommand {
             }.joined(separator: ", ") } ?? "made again empty"
     }
 
-    static func mountSummary(_ mounts: [SavedMount]) -> String {
+    static func mountSummary(_ n: NamespaceImage) -> String {
+        let mounts = n.mounts ?? []
         let count = { (origin: SavedMount.Origin) in mounts.filter { $0.origin == origin }.count }
-        return "\(mounts.count) mounts: \(count(.host)) of crtool's, \(count(.bind)) bound, \(count(.fresh)) made anew"
+        let copied = n.copiedFrom.map { "mnt:[\($0)]'s" } ?? "crtool's"
+        return (n.copiedFrom.map { "a copy of mnt:[\($0)], " } ?? "")
+            + "\(mounts.count) mounts: \(count(.host)) of \(copied), \(count(.bind)) bound, \(count(.fresh)) made anew"
     }
 
     static func describe(_ s: ThreadScheduling) -> String {

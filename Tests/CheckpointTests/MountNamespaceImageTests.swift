@@ -57,6 +57,63 @@ final class MountNamespaceImageTests: XCTestCase {
         XCTAssertEqual(MountedPath.lexical("/a/../b"), "/a/../b", ".. is left to the links before it")
     }
 
+    /// A namespace copied from another of the tree's has that one's
+    /// mounts as its `host` ones: its paths lie in crtool's as that
+    /// one's do.
+    func testAPathOfACopiedNamespaceIsFoundThroughTheOneItCopied() {
+        let root = SavedMount(mountPoint: "/", parent: nil, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/", flags: [], propagation: [])
+        var tmp = SavedMount(mountPoint: "/tmp", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/srv/tmp", flags: [], propagation: [])
+        tmp.bindSource = "/srv/tmp"
+        let shm = SavedMount(mountPoint: "/dev/shm", parent: 0, origin: .fresh, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        var first = NamespaceImage(kind: .mnt, id: 10)
+        first.mounts = [root, tmp, shm]
+        var data = SavedMount(mountPoint: "/data", parent: 0, origin: .bind, fsType: "ext4", source: "/dev/vda", root: "/srv/tmp/d", flags: [], propagation: [])
+        data.bindSource = "/tmp/d"
+        let own = SavedMount(mountPoint: "/tmp/own", parent: 1, origin: .fresh, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: [])
+        var copy = NamespaceImage(kind: .mnt, id: 11)
+        copy.copiedFrom = 10
+        copy.mounts = [root, SavedMount(mountPoint: "/tmp", parent: 0, origin: .host, fsType: "ext4", source: "/dev/vda", root: "/srv/tmp", flags: [], propagation: []),
+                       SavedMount(mountPoint: "/dev/shm", parent: 0, origin: .host, fsType: "tmpfs", source: "tmpfs", root: "/", flags: [], propagation: []),
+                       data, own]
+        let namespaces = [first, copy]
+        XCTAssertEqual(MountedPath.host("/tmp/a", inNamespace: 11, of: namespaces), "/srv/tmp/a", "through the first namespace's bind")
+        XCTAssertEqual(MountedPath.host("/data/f", inNamespace: 11, of: namespaces), "/srv/tmp/d/f", "a bind of a path of the first namespace")
+        XCTAssertNil(MountedPath.host("/dev/shm/x", inNamespace: 11, of: namespaces), "the first namespace's tmpfs")
+        XCTAssertNil(MountedPath.host("/tmp/own/x", inNamespace: 11, of: namespaces), "its own tmpfs")
+        XCTAssertEqual(MountedPath.host("/etc/hosts", inNamespace: 11, of: namespaces), "/etc/hosts")
+        XCTAssertNil(MountedPath.host("/etc/hosts", inNamespace: 12, of: namespaces), "a namespace not in the image")
+        var loop = copy
+        loop.copiedFrom = 11
+        XCTAssertNil(MountedPath.host("/etc/hosts", inNamespace: 11, of: [first, loop]), "a loop of copies ends")
+    }
+
+    /// A tmpfs two namespaces of the tree would each make anew is refused
+    /// at the dump: they would no longer share its files.
+    func testATmpfsTwoNamespacesWouldEachMakeIsRefused() throws {
+        let directory = NSTemporaryDirectory() + "crtool-made-once-\(getpid())"
+        XCTAssertEqual(mkdir(directory, 0o755), 0)
+        defer { rmdir(directory) }
+        let ours = try MountTable.parse("1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw")
+        let theirs = try MountTable.parse("""
+            1 0 8:1 / / rw,relatime - ext4 /dev/vda rw
+            2 1 0:99 / \(directory) rw,relatime - tmpfs shared rw
+            """)
+        var madeAnew: [String: String] = [:]
+        let first = try MountNamespaceDumper.saved(theirs, against: ours, namespace: "mnt:[10]", pid: getpid(), dataLimit: 1 << 20, madeAnew: &madeAnew)
+        XCTAssertEqual(first.map(\.origin), [.host, .fresh])
+        XCTAssertThrowsError(try MountNamespaceDumper.saved(theirs, against: ours, namespace: "mnt:[11]", pid: getpid(), dataLimit: 1 << 20,
+                                                             madeAnew: &madeAnew)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("the tmpfs at \(directory) in mnt:[11] is the tmpfs at \(directory) in mnt:[10] as well"), text)
+        }
+        // Another tmpfs is no conflict.
+        let other = try MountTable.parse("""
+            1 0 8:1 / / rw,relatime - ext4 /dev/vda rw
+            2 1 0:98 / \(directory) rw,relatime - tmpfs other rw
+            """)
+        XCTAssertNoThrow(try MountNamespaceDumper.saved(other, against: ours, namespace: "mnt:[12]", pid: getpid(), dataLimit: 1 << 20, madeAnew: &madeAnew))
+    }
+
     func testFlagsAreSetExactly() {
         let (set, clear) = MountAttributes.of(["ro", "nosuid", "relatime"])
         XCTAssertEqual(set, MountAttributes.readOnly | MountAttributes.noSuid)

@@ -3,15 +3,17 @@ import Glibc
 import Ptrace
 
 /// Saves a mount namespace of the tree's own as its mounts, each judged
-/// against crtool's own table: a namespace starts as a copy of the
-/// namespace it was made from, so a mount at the same place showing the
-/// same directory of the same device, on the mount the copy put under it,
-/// is crtool's (`host`); one showing a directory crtool reaches by a path
-/// of its own was bound there (`bind`), as are those showing a part of a
-/// mount made earlier in the namespace; a tmpfs, proc, sysfs, mqueue or
-/// cgroup2 of its own is made anew (`fresh`), with what a tmpfs held.
-/// Anything else (a disk mounted only in the namespace, a FUSE file
-/// system) has no way back and is refused, naming the mount.
+/// against the table of the namespace it was copied from, crtool's or
+/// another of the tree's (that of the parent of the first process in it:
+/// unshare copies the namespace its caller is in): a namespace starts as
+/// a copy, so a mount at the same place showing the same directory of the
+/// same device, on the mount the copy put under it, is the copy's
+/// (`host`); one showing a directory reached by a path there was bound
+/// (`bind`), as are those showing a part of a mount made earlier in the
+/// namespace; a tmpfs, proc, sysfs, mqueue or cgroup2 of its own is made
+/// anew (`fresh`), with what a tmpfs held. Anything else (a disk mounted
+/// only in the namespace, a FUSE file system) has no way back and is
+/// refused, naming the mount.
 enum MountNamespaceDumper {
     static let freshTypes: Set<String> = ["tmpfs", "ramfs", "proc", "sysfs", "mqueue", "cgroup2", "devpts"]
     /// How many entries a fresh tmpfs may hold.
@@ -20,17 +22,31 @@ enum MountNamespaceDumper {
     /// `dataLimit`: the most bytes of files one fresh tmpfs may hold, all
     /// of which the image carries (--ghost-limit). `heldPtys`: the ptys
     /// whose masters the tree holds, by the place of their devpts in the
-    /// namespace.
-    static func dump(id: UInt64, of pid: Int32, dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:]) throws -> [SavedMount] {
+    /// namespace. `copiedFrom`: the namespace of the tree's it is a copy
+    /// of, and a process in that one; nil for a copy of crtool's.
+    /// `madeAnew`: the file systems the tree's namespaces saved so far
+    /// make anew, by device, with where they are.
+    static func dump(id: UInt64, of pid: Int32, copiedFrom: (id: UInt64, pid: Int32)? = nil, dataLimit: UInt64,
+                     heldPtys: [String: Set<Int32>] = [:], madeAnew: inout [String: String]) throws -> [SavedMount] {
         let theirs = MountTable.parentsFirst(try MountTable.read(pid: pid))
-        let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
-        return try saved(theirs, against: ours, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit, heldPtys: heldPtys)
+        let base = copiedFrom.map { CopiedNamespace(name: "mnt:[\($0.id)]", root: "/proc/\($0.pid)/root") } ?? .crtools
+        let ours = MountTable.parentsFirst(try MountTable.read(pid: copiedFrom?.pid ?? getpid()))
+        return try saved(theirs, against: ours, of: base, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit, heldPtys: heldPtys,
+                         madeAnew: &madeAnew)
+    }
+
+    /// The namespace another was copied from: its name for messages, and
+    /// where crtool sees its files ("" for crtool's own).
+    struct CopiedNamespace {
+        static let crtools = CopiedNamespace(name: "crtool's namespace", root: "")
+        var name: String
+        var root: String
     }
 
     /// `pid`: a process in the namespace, through whose root crtool looks
-    /// at the namespace's files.
-    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], namespace: String, pid: Int32, dataLimit: UInt64,
-                      heldPtys: [String: Set<Int32>] = [:]) throws -> [SavedMount] {
+    /// at the namespace's files. `ours`: the mounts of `base`.
+    static func saved(_ theirs: [MountEntry], against ours: [MountEntry], of base: CopiedNamespace = .crtools, namespace: String, pid: Int32,
+                      dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:], madeAnew: inout [String: String]) throws -> [SavedMount] {
         var index: [Int: Int] = [:]
         var crtools: [Int: Int] = [:]
         var taken: Set<Int> = []
@@ -53,7 +69,7 @@ enum MountNamespaceDumper {
                 // add binds one at /run/netns/NAME): the host's, not the
                 // tree's, and left to the copy the restore makes.
                 if m.fsType == MountNamespaceDumper.namespaceFileSystem { continue }
-            } else if let source = crtoolsPath(to: m, among: ours, pid: pid, onTop: onTop) {
+            } else if let source = basePath(to: m, among: ours, of: base, pid: pid, onTop: onTop) {
                 mount.origin = .bind
                 mount.bindSource = source
             } else if let source = namespacePath(to: m, among: Array(theirs[..<i])) {
@@ -69,6 +85,7 @@ enum MountNamespaceDumper {
                         + "crtool would make them two file systems")
                 }
                 mount.origin = .fresh
+                try requireMadeOnce(m, in: namespace, madeAnew: &madeAnew)
                 mount.options = m.superOptions.filter { !["rw", "ro", "seclabel"].contains($0) }.joined(separator: ",")
                 mount.readOnlyFileSystem = m.superOptions.contains("ro")
                 if holdsFiles(m.fsType) {
@@ -82,12 +99,12 @@ enum MountNamespaceDumper {
                 if m.fsType == "devpts" { try requireNoOtherTerminals(in: m, held: heldPtys[m.mountPoint] ?? [], namespace: namespace, pid: pid) }
             } else {
                 throw CheckpointError("the mount at \(m.mountPoint) in \(namespace) (\(m.fsType) \(m.source)"
-                    + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of crtool's, crtool reaches no path of its own that shows it, "
+                    + "\(m.root == "/" ? "" : ", directory \(m.root)")) is not one of the mounts of \(base.name), no path of \(base.name) shows it, "
                     + "and a \(m.fsType) is not a file system crtool makes anew (it makes \(freshTypes.sorted().joined(separator: ", ")))")
             }
             guard i > 0 || mount.origin == .host || mount.origin == .bind || holdsFiles(m.fsType) else {
-                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither crtool's root, "
-                    + "a directory crtool reaches by a path of its own, nor a tmpfs of its own; crtool makes a mount namespace again only on one of those")
+                throw CheckpointError("the root of \(namespace) is \(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)"), neither the root of \(base.name), "
+                    + "a directory of \(base.name), nor a tmpfs of its own; crtool makes a mount namespace again only on one of those")
             }
             index[m.id] = saved.count
             saved.append(mount)
@@ -142,19 +159,19 @@ enum MountNamespaceDumper {
     /// tmpfs made anew, and a socket's file at the very path it was bound
     /// to, as bind(2) names the socket by it. Refused here rather than at
     /// the restore.
-    static func requireReachable(_ processes: [ProcessImage], mounts: [SavedMount]) throws {
+    static func requireReachable(_ processes: [ProcessImage], namespace id: UInt64, of namespaces: [NamespaceImage]) throws {
         for p in processes {
             for f in p.files {
                 var paths: [String] = []
                 if f.kind == .fifo || f.kind == .deletedFile { paths.append(f.path) }
                 paths += f.inotify?.watches.map(\.path) ?? []
                 paths += f.fanotify?.marks.filter { $0.object == .inode }.map(\.path) ?? []
-                for path in paths where path.hasPrefix("/") && MountedPath.host(path, in: mounts) == nil {
+                for path in paths where path.hasPrefix("/") && MountedPath.host(path, inNamespace: id, of: namespaces) == nil {
                     throw CheckpointError("pid \(p.pid) fd \(f.fd) needs \(path), in a file system its mount namespace has of its own; "
                         + "crtool makes or opens it from its own namespace, where that file system is not")
                 }
                 guard let bound = f.unixSocket?.socket.name?.resolvedPath, bound.hasPrefix("/") else { continue }
-                let reached = MountedPath.host(bound, in: mounts)
+                let reached = MountedPath.host(bound, inNamespace: id, of: namespaces)
                 guard reached.map(MountedPath.lexical) == MountedPath.lexical(bound) else {
                     throw CheckpointError("pid \(p.pid) fd \(f.fd) is a unix socket bound to \(bound), which its mount namespace has "
                         + (reached.map { "from \($0) of crtool's" } ?? "in a file system of its own")
@@ -164,17 +181,17 @@ enum MountNamespaceDumper {
         }
     }
 
-    /// A path of crtool's that shows what `m` shows: below one of crtool's
-    /// mounts of the same device whose directory holds `m`'s, and checked
-    /// to be that directory (not hidden by a mount, and, when `m` is on
-    /// top at its place, the very inode the namespace shows there).
-    private static func crtoolsPath(to m: MountEntry, among ours: [MountEntry], pid: Int32, onTop: Bool) -> String? {
+    /// A path of `base` that shows what `m` shows: below one of its
+    /// mounts (`ours`) of the same device whose directory holds `m`'s, and
+    /// checked to be that directory (not hidden by a mount, and, when `m`
+    /// is on top at its place, the very inode the namespace shows there).
+    private static func basePath(to m: MountEntry, among ours: [MountEntry], of base: CopiedNamespace, pid: Int32, onTop: Bool) -> String? {
         var shown = stat()
         let seen = onTop && stat("/proc/\(pid)/root\(m.mountPoint)", &shown) == 0
         for o in ours.reversed() where o.major == m.major && o.minor == m.minor && MountedPath.contains(o.root, m.root) {
             let path = MountedPath.join(o.mountPoint, MountedPath.remainder(of: m.root, below: o.root))
             var st = stat()
-            guard stat(path, &st) == 0 else { continue }
+            guard stat(base.root + path, &st) == 0 else { continue }
             let device = DeviceNumber(UInt64(st.st_dev))
             guard device.major == UInt64(m.major), device.minor == UInt64(m.minor) else { continue }
             guard !seen || (st.st_ino == shown.st_ino && st.st_dev == shown.st_dev) else { continue }
@@ -190,6 +207,23 @@ enum MountNamespaceDumper {
             return nil
         }
         return MountedPath.join(e.mountPoint, MountedPath.remainder(of: m.root, below: e.root))
+    }
+
+    /// A tmpfs, ramfs or devpts that another namespace of the tree makes
+    /// anew too (two namespaces copied from crtool's, a tmpfs reaching one
+    /// from the other by propagation) would come back as two file systems,
+    /// each with its own files or terminals. One a namespace has from the
+    /// one it was copied from is that one's, and not made again.
+    private static func requireMadeOnce(_ m: MountEntry, in namespace: String, madeAnew: inout [String: String]) throws {
+        guard holdsFiles(m.fsType) || m.fsType == "devpts" else { return }
+        let device = "\(m.major):\(m.minor)"
+        let here = "the \(m.fsType) at \(m.mountPoint) in \(namespace)"
+        if let other = madeAnew[device] {
+            throw CheckpointError("\(here) is \(other) as well; crtool makes a file system of a namespace's own again in each namespace "
+                + "that has it, and these two would no longer share their files. A namespace shares one with the namespace it was copied from "
+                + "when that is the mount namespace of its first process's parent")
+        }
+        madeAnew[device] = here
     }
 
     /// A devpts instance of the namespace's own (a container's /dev/pts) is

@@ -23,6 +23,7 @@ enum NamespaceDumper {
         let tree = Set(processes.map(\.pid))
         var saved: [NamespaceImage] = []
         var warnings: [String] = []
+        var madeAnew: [String: String] = [:]
         for p in processes {
             guard let membership = p.namespaces else { continue }
             for kind in NamespaceImage.savedKinds {
@@ -71,8 +72,14 @@ enum NamespaceDumper {
                     case .mnt:
                         let members = processes.filter { $0.namespaces?.mnt == id }
                         var namespace = NamespaceImage(kind: .mnt, id: id)
-                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, dataLimit: tmpfsDataLimit, heldPtys: PtyMasters.held(by: members).merging(ExternalFiles.terminals(of: members)) { $0.union($1) })
-                        try MountNamespaceDumper.requireReachable(members, mounts: namespace.mounts ?? [])
+                        // unshare copies the namespace its caller is in: the parent's, as the restore forks it.
+                        let parent = processes.first { $0.pid == p.ppid }
+                        namespace.copiedFrom = parent?.namespaces?.mnt.flatMap { $0 == id ? nil : $0 }
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, copiedFrom: namespace.copiedFrom.map { ($0, parent!.pid) },
+                                                                         dataLimit: tmpfsDataLimit,
+                                                                         heldPtys: PtyMasters.held(by: members).merging(ExternalFiles.terminals(of: members)) { $0.union($1) },
+                                                                         madeAnew: &madeAnew)
+                        try MountNamespaceDumper.requireReachable(members, namespace: id, of: saved + [namespace])
                         try MountNamespaceDumper.placeProcs(&namespace.mounts!, namespace: id, maker: p, processes: processes)
                         saved.append(namespace)
                     case .time:

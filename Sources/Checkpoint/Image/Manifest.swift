@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 6
+    public static let currentFormatVersion = 7
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -29,6 +29,11 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// made inside it (`NamespaceImage.owner`): a tool that reads only up
     /// to version 5 would make those in its own user namespace.
     public static let userNamespaceFormatVersion = 6
+    /// An image with a mount namespace copied from another of the tree's
+    /// (`NamespaceImage.copiedFrom`): a tool that reads only up to version
+    /// 6 would make it from its own and give it a second copy of each
+    /// file system the two shared.
+    public static let mountNamespaceCopyFormatVersion = 7
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

@@ -26,6 +26,22 @@ public enum MountedPath {
         return nil
     }
 
+    /// The same as `host(_:in:)` for a path of mount namespace `id` of
+    /// `namespaces`, followed through the namespaces it was copied from
+    /// (`NamespaceImage.copiedFrom`) to crtool's.
+    public static func host(_ path: String, inNamespace id: UInt64, of namespaces: [NamespaceImage]) -> String? {
+        var current: String? = path
+        var next: UInt64? = id
+        var steps = 0
+        while let id = next, let now = current {
+            guard steps <= namespaces.count, let n = namespaces.first(where: { $0.kind == .mnt && $0.id == id }) else { return nil }
+            current = host(now, in: n.mounts ?? [])
+            next = n.copiedFrom
+            steps += 1
+        }
+        return current
+    }
+
     /// The mount a path lies in: the deepest mount point above it, the
     /// last made of those at one place (the one on top).
     static func innermost(_ path: String, in mounts: [SavedMount]) -> Int? {

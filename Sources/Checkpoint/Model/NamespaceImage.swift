@@ -58,6 +58,13 @@ public struct NamespaceImage: Codable, Equatable, Sendable {
     public var sysctls: [String: String]?
     /// A mount namespace's mounts, each after the one it sits on.
     public var mounts: [SavedMount]?
+    /// The mount namespace of the tree's this one was copied from (unshare
+    /// -m by a process in it: a service's PrivateTmp= in a container, a
+    /// sandbox a program in a namespace of its own starts), so that a file
+    /// system the two share stays one; its mounts of `host` origin are
+    /// that namespace's, its bind sources paths there. Nil for a copy of
+    /// crtool's.
+    public var copiedFrom: UInt64?
     /// A network namespace's veth devices into crtool's namespace, and
     /// the routes of its main table the kernel did not make; nil when it
     /// has none.

@@ -73,9 +73,10 @@ public struct SavedMount: Codable, Equatable, Sendable {
 
     /// Each mount of `namespaces`' mount namespaces that binds a path of
     /// crtool's, the root's own included, by index of namespace and of
-    /// mount.
+    /// mount. A namespace copied from another of the tree's binds paths of
+    /// that one.
     public static func crtoolsBinds(in namespaces: [NamespaceImage]) -> [(namespace: Int, mount: Int)] {
-        namespaces.indices.filter { namespaces[$0].kind == .mnt }.flatMap { n in
+        namespaces.indices.filter { namespaces[$0].kind == .mnt && namespaces[$0].copiedFrom == nil }.flatMap { n in
             (namespaces[n].mounts ?? []).indices.filter { namespaces[n].mounts![$0].crtoolsSource != nil }.map { (n, $0) }
         }
     }

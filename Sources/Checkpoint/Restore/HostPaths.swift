@@ -6,17 +6,19 @@
 /// file of the host can be).
 struct HostPaths: Sendable {
     static let crtools = HostPaths(namespaces: [], processes: [])
-    private let mounts: [Int32: [SavedMount]]
+    private let namespaces: [NamespaceImage]
+    private let mountNamespaces: [Int32: UInt64]
 
     init(namespaces: [NamespaceImage], processes: [ProcessImage]) {
-        let byID = Dictionary(namespaces.compactMap { n in n.mounts.map { (n.id, $0) } }, uniquingKeysWith: { a, _ in a })
-        mounts = Dictionary(uniqueKeysWithValues: processes.compactMap { p in
-            p.namespaces?.mnt.flatMap { byID[$0] }.map { (p.pid, $0) }
+        self.namespaces = namespaces
+        let saved = Set(namespaces.filter { $0.kind == .mnt }.map(\.id))
+        mountNamespaces = Dictionary(uniqueKeysWithValues: processes.compactMap { p in
+            p.namespaces?.mnt.flatMap { saved.contains($0) ? (p.pid, $0) : nil }
         })
     }
 
     func of(_ path: String, pid: Int32) -> String? {
-        guard let mounts = mounts[pid], path.hasPrefix("/") else { return path }
-        return MountedPath.host(path, in: mounts)
+        guard let id = mountNamespaces[pid], path.hasPrefix("/") else { return path }
+        return MountedPath.host(path, inNamespace: id, of: namespaces)
     }
 }

@@ -2,7 +2,9 @@ import Glibc
 import Ptrace
 
 /// The check a restore makes before it creates any process: each saved
-/// mount namespace can be made from crtool's as it is now. The mounts it
+/// mount namespace copied from crtool's can be made from it as it is now
+/// (one copied from another of the tree's is checked against that one's
+/// copy as it is made). The mounts it
 /// shared with crtool's must still be there, on the same mounts, and the
 /// paths it had bound from crtool's namespace must still lead somewhere
 /// (systemd removes a service's PrivateTmp= directories when the service
@@ -12,7 +14,7 @@ enum MountNamespaceCheck {
         let saved = namespaces.filter { $0.kind == .mnt }
         guard !saved.isEmpty else { return }
         let ours = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
-        for n in saved {
+        for n in saved where n.copiedFrom == nil {
             let mounts = n.mounts ?? []
             _ = try MountNamespaceMaker.match(mounts, in: ours, namespace: "mnt:[\(n.id)]")
             for m in mounts {

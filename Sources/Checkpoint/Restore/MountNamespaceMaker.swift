@@ -2,7 +2,8 @@ import Glibc
 import Ptrace
 
 /// Makes a saved mount namespace's mounts in the namespace a restored
-/// process has just made with unshare, a copy of crtool's, by system calls
+/// process has just made with unshare, a copy of crtool's or of the
+/// tree's namespace it was copied from (`NamespaceImage.copiedFrom`), by system calls
 /// injected into that process: every mount becomes a slave first, so that
 /// nothing done here reaches crtool's namespace; the sources of bind
 /// mounts from crtool's namespace are taken (open_tree) while the copy
@@ -29,14 +30,15 @@ enum MountNamespaceMaker {
     /// Offsets in the scratch area: two paths and a struct mount_attr.
     private static let first = 0, second = 8192, third = 16384
 
-    /// `id`: the namespace's id at the dump, for messages.
-    static func make(_ mounts: [SavedMount], id: UInt64, in pid: Int32, with inj: RemoteSyscall) throws {
+    /// `id`: the namespace's id at the dump, and `copiedFrom` the one of
+    /// the tree's it is a copy of, for messages.
+    static func make(_ mounts: [SavedMount], id: UInt64, copiedFrom: UInt64? = nil, in pid: Int32, with inj: RemoteSyscall) throws {
         let what = "mnt:[\(id)]"
         try inj.checked("making every mount of the namespace made for \(what) a slave", Syscall.mount,
                         try inj.stage(string: "none", at: first), try inj.stage(string: "/", at: second), 0,
                         recursive | MountPropagationCall.slave, 0)
         let copied = MountTable.parentsFirst(try MountTable.read(pid: pid))
-        let kept = try match(mounts, in: copied, namespace: what)
+        let kept = try match(mounts, in: copied, namespace: what, copyOf: copiedFrom.map { "mnt:[\($0)] as restored" })
         // Where a mount of the namespace is made before it is the root: a
         // directory of crtool's it was bound from, or for a tmpfs of its
         // own an empty directory crtool makes for the while (the copy
@@ -180,10 +182,11 @@ enum MountNamespaceMaker {
         try inj.checked("entering the root of \(what)", Syscall.chdir, try inj.stage(string: "/", at: first))
     }
 
-    /// Each saved mount crtool's namespace gave, to the copy's mount it
-    /// is: at the same place, of the same file system and directory, on
-    /// the copy of the mount it sat on.
-    static func match(_ mounts: [SavedMount], in copied: [MountEntry], namespace: String) throws -> [Int: MountEntry] {
+    /// Each saved mount the namespace copied (crtool's, or the namespace
+    /// of the tree's `copyOf` names) gave, to the copy's mount it is: at the same place, of the
+    /// same file system and directory, on the copy of the mount it sat on.
+    static func match(_ mounts: [SavedMount], in copied: [MountEntry], namespace: String,
+                      copyOf: String? = nil) throws -> [Int: MountEntry] {
         var kept: [Int: MountEntry] = [:]
         var taken: Set<Int> = []
         for (i, m) in mounts.enumerated() where m.origin == .host {
@@ -191,8 +194,8 @@ enum MountNamespaceMaker {
                 !taken.contains(c.id) && c.mountPoint == m.mountPoint && c.fsType == m.fsType && c.source == m.source && c.root == m.root
                     && (m.parent.map { kept[$0]?.id == c.parentID } ?? (c.id == copied.first?.id))
             }) else {
-                throw CheckpointError("\(namespace) had crtool's mount at \(m.mountPoint) (\(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)")) "
-                    + "at the dump, and crtool's namespace has no such mount there now; mount it again as it was to restore")
+                throw CheckpointError("\(namespace) had \(copyOf.map { "the mount of \($0)" } ?? "crtool's mount") at \(m.mountPoint) (\(m.fsType) \(m.source)\(m.root == "/" ? "" : ", directory \(m.root)")) "
+                    + "at the dump, and \(copyOf ?? "crtool's namespace") has no such mount there now; mount it again as it was to restore")
             }
             taken.insert(c.id)
             kept[i] = c

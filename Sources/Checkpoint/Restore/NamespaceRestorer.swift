@@ -138,7 +138,7 @@ final class NamespaceRestorer {
                 networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
             }
             if kind == .mnt, let mounts = namespace?.mounts {
-                try MountNamespaceMaker.make(mounts, id: id, in: process.pid, with: inj)
+                try MountNamespaceMaker.make(mounts, id: id, copiedFrom: namespace?.copiedFrom, in: process.pid, with: inj)
                 if let owner = namespace?.owner {
                     // Its copy inside the user namespace, where the
                     // program can change its mounts as it could.
@@ -241,7 +241,7 @@ final class NamespaceRestorer {
     private func makeOutside(_ namespace: NamespaceImage, owner: UInt64, in maker: RemoteSyscall, with inj: RemoteSyscall) throws {
         let id = namespace.id
         try maker.checked("a mount namespace, as mnt:[\(id)] was", Syscall.unshare, NamespaceKind.mnt.cloneFlag)
-        try MountNamespaceMaker.make(namespace.mounts ?? [], id: id, in: maker.tracee.pid, with: maker)
+        try MountNamespaceMaker.make(namespace.mounts ?? [], id: id, copiedFrom: namespace.copiedFrom, in: maker.tracee.pid, with: maker)
         let path = try users.path(of: .mnt, id: id, from: maker)
         try Self.join(.mnt, path: path, courier: users.courier, with: inj,
                       what: "mnt:[\(id)], copied inside user:[\(owner)]")
@@ -398,6 +398,15 @@ final class NamespaceRestorer {
             }
             guard (n.kind == .mnt) == (n.mounts != nil) else {
                 throw ImageError(file: file, field: "[\(i)].mounts", reason: n.kind == .mnt ? "a mount namespace needs its mounts" : "only a mount namespace has mounts")
+            }
+            if let base = n.copiedFrom {
+                // Its first process unshares it in the namespace it was forked in, its parent's, made by then.
+                let first = processes.first { $0.namespaces?.mnt == n.id }
+                let parent = first.flatMap { f in processes.first { $0.pid == f.ppid } }
+                guard n.kind == .mnt, parent?.namespaces?.mnt == base else {
+                    throw ImageError(file: file, field: "[\(i)].copiedFrom", reason: n.kind != .mnt ? "only a mount namespace is copied from another"
+                        : "mnt:[\(base)] is not the mount namespace of the parent of mnt:[\(n.id)]'s first process, which the restore copies")
+                }
             }
             if let mounts = n.mounts {
                 try SavedMountCheck.check(mounts, file: file, field: "[\(i)].mounts")
