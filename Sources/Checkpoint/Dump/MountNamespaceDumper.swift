@@ -30,9 +30,10 @@ enum MountNamespaceDumper {
                      heldPtys: [String: Set<Int32>] = [:], madeAnew: inout [String: String]) throws -> [SavedMount] {
         let theirs = MountTable.parentsFirst(try MountTable.read(pid: pid))
         let base = copiedFrom.map { CopiedNamespace(name: "mnt:[\($0.id)]", root: "/proc/\($0.pid)/root") } ?? .crtools
-        let ours = MountTable.parentsFirst(try MountTable.read(pid: copiedFrom?.pid ?? getpid()))
-        return try saved(theirs, against: ours, of: base, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit, heldPtys: heldPtys,
-                         madeAnew: &madeAnew)
+        let crtools = MountTable.parentsFirst(try MountTable.read(pid: getpid()))
+        let ours = copiedFrom == nil ? crtools : MountTable.parentsFirst(try MountTable.read(pid: copiedFrom!.pid))
+        return try saved(theirs, against: ours, of: base, namespace: "mnt:[\(id)] of pid \(pid)", pid: pid, dataLimit: dataLimit,
+                         heldPtys: heldPtys, crtoolsGroups: Set(crtools.compactMap(\.peerGroup)), madeAnew: &madeAnew)
     }
 
     /// The namespace another was copied from: its name for messages, and
@@ -45,8 +46,11 @@ enum MountNamespaceDumper {
 
     /// `pid`: a process in the namespace, through whose root crtool looks
     /// at the namespace's files. `ours`: the mounts of `base`.
+    /// `crtoolsGroups`: the peer groups of crtool's mounts, of which a
+    /// slave is one again through the copy the restore makes.
     static func saved(_ theirs: [MountEntry], against ours: [MountEntry], of base: CopiedNamespace = .crtools, namespace: String, pid: Int32,
-                      dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:], madeAnew: inout [String: String]) throws -> [SavedMount] {
+                      dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:], crtoolsGroups: Set<UInt64> = [],
+                      madeAnew: inout [String: String]) throws -> [SavedMount] {
         var index: [Int: Int] = [:]
         var crtools: [Int: Int] = [:]
         var taken: Set<Int> = []
@@ -58,6 +62,8 @@ enum MountNamespaceDumper {
             }
             var mount = SavedMount(mountPoint: m.mountPoint, parent: parent, origin: .host, fsType: m.fsType, source: m.source, root: m.root,
                                    flags: m.ownFlags, propagation: m.propagationKinds.map(\.rawValue))
+            mount.peerGroup = m.peerGroup
+            mount.masterGroup = m.masterGroup.flatMap { crtoolsGroups.contains($0) ? nil : $0 }
             let onTop = !theirs[(i + 1)...].contains { $0.mountPoint == m.mountPoint }
             if let same = ours.first(where: { o in
                 !taken.contains(o.id) && o.mountPoint == m.mountPoint && o.major == m.major && o.minor == m.minor && o.root == m.root

@@ -6,7 +6,17 @@ extension MountEntry {
     /// The mount's own flags crtool sets again (MountFlag).
     var ownFlags: [String] { mountOptions.filter { MountFlag(rawValue: $0) != nil } }
 
-    /// Its kinds of propagation: a peer group's number is not kept.
+    /// The peer group it is in (shared:N) and the one it receives from
+    /// (master:N), by the kernel's numbers, which name a group across
+    /// every mount namespace.
+    var peerGroup: UInt64? { group(after: "shared:") }
+    var masterGroup: UInt64? { group(after: "master:") }
+
+    private func group(after prefix: String) -> UInt64? {
+        propagation.first { $0.hasPrefix(prefix) }.flatMap { UInt64($0.dropFirst(prefix.count)) }
+    }
+
+    /// Its kinds of propagation.
     var propagationKinds: [MountPropagation] {
         var kinds: [MountPropagation] = []
         if propagation.contains(where: { $0.hasPrefix("shared:") }) { kinds.append(.shared) }

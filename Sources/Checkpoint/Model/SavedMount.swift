@@ -43,6 +43,14 @@ public struct SavedMount: Codable, Equatable, Sendable {
     /// How mount events spread (MountPropagation raw values); empty for a
     /// private mount.
     public var propagation: [String]
+    /// The peer group a shared mount was in, and, for a slave, the group
+    /// it received from when that was a group of the tree's namespaces
+    /// alone (a slave of crtool's mounts is one again through the copy
+    /// the restore makes of them): the dump's numbers, which only tell
+    /// which mounts of the image were in one group. Nil in images made
+    /// before they were kept.
+    public var peerGroup: UInt64?
+    public var masterGroup: UInt64?
     /// What a fresh tmpfs or ramfs held, all of which the restore makes.
     public var entries: [SavedMountEntry]?
     /// A proc of a PID namespace of the tree other than that of the

@@ -11,8 +11,8 @@ import Ptrace
 /// are unmounted; then the saved mounts are made in order, each with its
 /// own flags (mount_setattr on the very mount, even one later hidden), a
 /// fresh tmpfs with what it held; last, each mount is given the
-/// propagation it had. Which peer group a shared mount was in is not
-/// kept: each shared mount made here starts a group of its own.
+/// propagation it had, in the peer group it was in and a slave of the
+/// group it was a slave of when those are the tree's (`MountPeerGroups`).
 ///
 /// A namespace whose root is a directory of crtool's bound there
 /// (pivot_root into it, as containers do) keeps none of crtool's mounts:
@@ -24,6 +24,8 @@ enum MountNamespaceMaker {
     private static let openTreeClone: UInt64 = 1
     private static let openTreeCloexec = UInt64(O_CLOEXEC)
     private static let moveMountFromEmptyPath: UInt64 = 0x4
+    private static let moveMountToEmptyPath: UInt64 = 0x40
+    private static let moveMountSetGroup: UInt64 = 0x100
     private static let atEmptyPath: UInt64 = 0x1000
     private static let detach: UInt64 = 2
     private static let recursive: UInt64 = 0x4000
@@ -31,8 +33,11 @@ enum MountNamespaceMaker {
     private static let first = 0, second = 8192, third = 16384
 
     /// `id`: the namespace's id at the dump, and `copiedFrom` the one of
-    /// the tree's it is a copy of, for messages.
-    static func make(_ mounts: [SavedMount], id: UInt64, copiedFrom: UInt64? = nil, in pid: Int32, with inj: RemoteSyscall) throws {
+    /// the tree's it is a copy of, for messages. `groups`: the peer groups
+    /// of the tree's mounts, and how a descriptor of crtool's reaches the
+    /// process.
+    static func make(_ mounts: [SavedMount], id: UInt64, copiedFrom: UInt64? = nil, in pid: Int32, with inj: RemoteSyscall,
+                     groups: (plan: MountPeerGroups, hand: (Int32) throws -> UInt64)? = nil) throws {
         let what = "mnt:[\(id)]"
         try inj.checked("making every mount of the namespace made for \(what) a slave", Syscall.mount,
                         try inj.stage(string: "none", at: first), try inj.stage(string: "/", at: second), 0,
@@ -84,7 +89,9 @@ enum MountNamespaceMaker {
         if let newRoot { try enterRoot(newRoot, of: what, with: inj) }
         for (i, m) in mounts.enumerated() where m.pidNamespace == nil {
             let wanted = Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))
-            if m.origin == .host {
+            let step = groups?.plan.step(for: i, of: id) ?? .asSaved
+            // A member of a group is held, for the members after it to join.
+            if m.origin == .host, step == .asSaved, m.peerGroup == nil || groups == nil {
                 let copy = kept[i]!
                 // The first call made every shared or slave mount of the copy a slave.
                 let isSlaveNow = !Set(copy.propagationKinds).isDisjoint(with: [.shared, .slave])
@@ -92,10 +99,53 @@ enum MountNamespaceMaker {
             }
             let fd = try madeFDs[i] ?? exact(m.mountPoint, with: inj)
             madeFDs[i] = fd
+            if let groups, try join(step, mount: m, fd: fd, namespace: id, held: madeFDs, groups: groups, with: inj) { continue }
             for call in MountPropagationCall.calls(for: wanted) {
                 try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
             }
         }
+    }
+
+    /// Puts mount `fd` in the group of the first source of `step` that can
+    /// be reached (one of this namespace, held in `held`, or another's,
+    /// opened by crtool and handed over), made private first as the kernel
+    /// asks, and then, for a slave, makes it a slave of that group, and,
+    /// for a shared slave, the first of a group of its own. False when
+    /// `step` has no source to reach: the mount is made as saved.
+    private static func join(_ step: MountPeerGroups.Step, mount m: SavedMount, fd: UInt64, namespace id: UInt64, held: [Int: UInt64],
+                             groups: (plan: MountPeerGroups, hand: (Int32) throws -> UInt64), with inj: RemoteSyscall) throws -> Bool {
+        let sources: [MountPeerGroups.Member]
+        switch step {
+        case .asSaved: return false
+        case .join(let s): sources = s
+        case .slave(let s, _): sources = s
+        }
+        for source in sources {
+            var from: UInt64
+            var handed = false
+            if source.namespace == id {
+                guard let fd = held[source.index] else { continue }
+                from = fd
+            } else {
+                guard let local = groups.plan.open(source) else { continue }
+                defer { close(local) }
+                from = try groups.hand(local)
+                handed = true
+            }
+            defer { if handed { _ = try? inj.call(Syscall.close, from) } }
+            let what = "the peer group of mount \(source.index) of mnt:[\(source.namespace)]"
+            try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.private, what: "making \(m.mountPoint) private to join \(what)", with: inj)
+            try inj.checked("putting \(m.mountPoint) in \(what)", Syscall.moveMount, from, try inj.stage(string: "", at: first), fd, try inj.stage(string: "", at: second),
+                            moveMountSetGroup | moveMountFromEmptyPath | moveMountToEmptyPath)
+            if case .slave(_, let shared) = step {
+                try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.slave, what: "making \(m.mountPoint) a slave of \(what)", with: inj)
+                if shared {
+                    try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.shared, what: "making \(m.mountPoint) shared", with: inj)
+                }
+            }
+            return true
+        }
+        return false
     }
 
     /// A proc left to a PID namespace's first process (`pidNamespace`),

@@ -41,6 +41,9 @@ final class NamespaceRestorer {
     private let cgroups: CgroupPlacement
     /// The tree's user namespaces, and the namespaces they own.
     let users: UserNamespaceMaker
+    /// The peer groups of the tree's mounts, made again as the mount
+    /// namespaces are.
+    private let peerGroups: MountPeerGroups
 
     /// crtool's descriptors given for the namespaces left out at the
     /// dump (`ExternalNamespaces`), by their ids there.
@@ -52,6 +55,7 @@ final class NamespaceRestorer {
         self.image = image
         self.cgroups = cgroups
         users = try UserNamespaceMaker(saved)
+        peerGroups = MountPeerGroups(saved)
     }
 
     /// The roots of the cgroup namespace `pid` made, if it made one: it
@@ -138,7 +142,11 @@ final class NamespaceRestorer {
                 networkNamespaces[id] = try NetworkNamespace(pid: process.pid)
             }
             if kind == .mnt, let mounts = namespace?.mounts {
-                try MountNamespaceMaker.make(mounts, id: id, copiedFrom: namespace?.copiedFrom, in: process.pid, with: inj)
+                let courier = users.courier
+                try MountNamespaceMaker.make(mounts, id: id, copiedFrom: namespace?.copiedFrom, in: process.pid, with: inj, groups: (peerGroups, { local in
+                    UInt64(try FileRestoreContext.install(local, through: FileRestoreContext.inheritedCrtoolPidFD, courier: courier, with: inj))
+                }))
+                peerGroups.made(id, by: process.pid)
                 if let owner = namespace?.owner {
                     // Its copy inside the user namespace, where the
                     // program can change its mounts as it could.
