@@ -52,7 +52,8 @@ enum MountNamespaceDumper {
                       dataLimit: UInt64, heldPtys: [String: Set<Int32>] = [:], crtoolsGroups: Set<UInt64> = [],
                       madeAnew: inout [String: String]) throws -> [SavedMount] {
         var index: [Int: Int] = [:]
-        var crtools: [Int: Int] = [:]
+        // Each mount the copy kept, to the mount of `base` it is.
+        var kept: [Int: Int] = [:]
         var taken: Set<Int> = []
         var saved: [SavedMount] = []
         for (i, m) in theirs.enumerated() {
@@ -67,10 +68,10 @@ enum MountNamespaceDumper {
             let onTop = !theirs[(i + 1)...].contains { $0.mountPoint == m.mountPoint }
             if let same = ours.first(where: { o in
                 !taken.contains(o.id) && o.mountPoint == m.mountPoint && o.major == m.major && o.minor == m.minor && o.root == m.root
-                    && o.fsType == m.fsType && (i == 0 ? o.id == ours.first?.id : crtools[m.parentID] == o.parentID)
+                    && o.fsType == m.fsType && (i == 0 ? o.id == ours.first?.id : kept[m.parentID] == o.parentID)
             }) {
                 taken.insert(same.id)
-                crtools[m.id] = same.id
+                kept[m.id] = same.id
                 // A name crtool's namespace gives a namespace (ip netns
                 // add binds one at /run/netns/NAME): the host's, not the
                 // tree's, and left to the copy the restore makes.
