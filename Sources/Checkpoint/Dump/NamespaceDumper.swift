@@ -73,9 +73,11 @@ enum NamespaceDumper {
                         let members = processes.filter { $0.namespaces?.mnt == id }
                         var namespace = NamespaceImage(kind: .mnt, id: id)
                         // unshare copies the namespace its caller is in: the parent's, as the restore forks it.
-                        let parent = processes.first { $0.pid == p.ppid }
-                        namespace.copiedFrom = parent?.namespaces?.mnt.flatMap { $0 == id ? nil : $0 }
-                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, copiedFrom: namespace.copiedFrom.map { ($0, parent!.pid) },
+                        let copiedFrom = processes.first { $0.pid == p.ppid }.flatMap { parent in
+                            parent.namespaces?.mnt.flatMap { $0 == id ? nil : (id: $0, pid: parent.pid) }
+                        }
+                        namespace.copiedFrom = copiedFrom?.id
+                        namespace.mounts = try MountNamespaceDumper.dump(id: id, of: p.pid, copiedFrom: copiedFrom,
                                                                          dataLimit: tmpfsDataLimit,
                                                                          heldPtys: PtyMasters.held(by: members).merging(ExternalFiles.terminals(of: members)) { $0.union($1) },
                                                                          madeAnew: &madeAnew)

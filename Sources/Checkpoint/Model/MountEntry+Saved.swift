@@ -19,8 +19,8 @@ extension MountEntry {
     /// Its kinds of propagation.
     var propagationKinds: [MountPropagation] {
         var kinds: [MountPropagation] = []
-        if propagation.contains(where: { $0.hasPrefix("shared:") }) { kinds.append(.shared) }
-        if propagation.contains(where: { $0.hasPrefix("master:") }) { kinds.append(.slave) }
+        if peerGroup != nil { kinds.append(.shared) }
+        if masterGroup != nil { kinds.append(.slave) }
         if propagation.contains("unbindable") { kinds.append(.unbindable) }
         return kinds
     }

@@ -100,9 +100,7 @@ enum MountNamespaceMaker {
             let fd = try madeFDs[i] ?? exact(m.mountPoint, with: inj)
             madeFDs[i] = fd
             if let groups, try join(step, mount: m, fd: fd, namespace: id, held: madeFDs, groups: groups, with: inj) { continue }
-            for call in MountPropagationCall.calls(for: wanted) {
-                try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
-            }
+            try setPropagation(m, on: fd, with: inj)
         }
     }
 
@@ -134,14 +132,12 @@ enum MountNamespaceMaker {
             }
             defer { if handed { _ = try? inj.call(Syscall.close, from) } }
             let what = "the peer group of mount \(source.index) of mnt:[\(source.namespace)]"
-            try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.private, what: "making \(m.mountPoint) private to join \(what)", with: inj)
+            try setPropagation(MountPropagationCall.private, on: fd, what: "making \(m.mountPoint) private to join \(what)", with: inj)
             try inj.checked("putting \(m.mountPoint) in \(what)", Syscall.moveMount, from, try inj.stage(string: "", at: first), fd, try inj.stage(string: "", at: second),
                             moveMountSetGroup | moveMountFromEmptyPath | moveMountToEmptyPath)
             if case .slave(_, let shared) = step {
-                try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.slave, what: "making \(m.mountPoint) a slave of \(what)", with: inj)
-                if shared {
-                    try setAttributes(on: fd, set: 0, clear: 0, propagation: MountPropagationCall.shared, what: "making \(m.mountPoint) shared", with: inj)
-                }
+                try setPropagation(MountPropagationCall.slave, on: fd, what: "making \(m.mountPoint) a slave of \(what)", with: inj)
+                if shared { try setPropagation(MountPropagationCall.shared, on: fd, what: "making \(m.mountPoint) shared", with: inj) }
             }
             return true
         }
@@ -159,8 +155,12 @@ enum MountNamespaceMaker {
 
     private static func setPropagation(_ m: SavedMount, on fd: UInt64, with inj: RemoteSyscall) throws {
         for call in MountPropagationCall.calls(for: Set(m.propagation.compactMap(MountPropagation.init(rawValue:)))) {
-            try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
+            try setPropagation(call, on: fd, what: "making \(m.mountPoint) \(MountPropagationCall.name(call))", with: inj)
         }
+    }
+
+    private static func setPropagation(_ call: UInt64, on fd: UInt64, what: String, with inj: RemoteSyscall) throws {
+        try setAttributes(on: fd, set: 0, clear: 0, propagation: call, what: what, with: inj)
     }
 
     /// A copy of the proc `m` made anew at its place by `inj`, detached
