@@ -3,7 +3,7 @@ import Glibc
 /// What the kernel tells about one packet socket through sock_diag
 /// (NETLINK_SOCK_DIAG, packet_diag), and nothing else does: the interface
 /// it is bound to, its version and flags, the memberships it added
-/// (promiscuous mode, multicast addresses), whether it has a ring and a
+/// (promiscuous mode, multicast addresses), the rings it set up and its
 /// fanout group. The kernel answers with every packet socket of crtool's
 /// network namespace; the one with the inode is kept.
 public struct PacketSocketDiag: Equatable, Sendable {
@@ -31,8 +31,10 @@ public struct PacketSocketDiag: Equatable, Sendable {
     /// PDI_RUNNING (1), AUXDATA (2), ORIGDEV (4), VNETHDR (8), LOSS (16).
     public var flags: UInt32 = 0
     public var memberships: [Membership] = []
-    /// A receive or send ring is set up (mapped by the program).
-    public var hasRing = false
+    /// The receive ring (PACKET_RX_RING) the program maps, if it set one up.
+    public var receiveRing: PacketRingGeometry?
+    /// The send ring (PACKET_TX_RING), likewise.
+    public var transmitRing: PacketRingGeometry?
     /// The fanout group and mode, when the socket joined one.
     public var fanout: UInt32?
 
@@ -113,8 +115,10 @@ public struct PacketSocketDiag: Equatable, Sendable {
                     return Membership(interfaceIndex: Int32(bitPattern: payload.le(UInt32.self, at: at)), count: payload.le(UInt32.self, at: at + 4),
                                       type: payload.le(UInt16.self, at: at + 8), address: Array(payload[(at + 12)..<(at + 12 + alen)]))
                 }
-            case 2, 3: // PACKET_DIAG_RX_RING, TX_RING
-                diag.hasRing = true
+            case 2: // PACKET_DIAG_RX_RING
+                diag.receiveRing = PacketRingGeometry(diag: payload)
+            case 3: // PACKET_DIAG_TX_RING
+                diag.transmitRing = PacketRingGeometry(diag: payload)
             case 4 where payload.count >= 4: // PACKET_DIAG_FANOUT
                 diag.fanout = payload.le(UInt32.self, at: 0)
             default:

@@ -47,7 +47,10 @@ enum SocketDescription {
         }
         if let s = f.packetSocket {
             let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"
-            return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)"
+            let ring = s.receiveRing.map { r in
+                ", a receive ring of \(r.geometry.blockCount) blocks of \(ByteCount.format(UInt64(r.geometry.blockSize))), \(r.blocksHeld) held by the program"
+            } ?? ""
+            return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)\(ring)"
         }
         return nil
     }

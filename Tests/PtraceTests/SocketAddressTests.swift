@@ -60,9 +60,29 @@ final class SocketAddressTests: XCTestCase {
         XCTAssertEqual(diag.interfaceIndex, lo)
         XCTAssertEqual(diag.memberships.map { [Int64($0.interfaceIndex), Int64($0.count), Int64($0.type), Int64($0.address.count)] },
                        [[Int64(lo), 1, 2, 0]], "one ALLMULTI membership on lo")
-        XCTAssertFalse(diag.hasRing)
+        XCTAssertNil(diag.receiveRing)
+        XCTAssertNil(diag.transmitRing)
         XCTAssertNil(diag.fanout)
         XCTAssertThrowsError(try PacketSocketDiag.query(inode: 1), "no packet socket has inode 1")
+    }
+
+    /// A TPACKET_V3 receive ring reads back from packet_diag as it was
+    /// asked for, and a mapping of it shows the kernel's first block open.
+    func testReceiveRingReadsBack() throws {
+        let fd = try Sockets.create(family: AF_PACKET, type: Int32(SOCK_RAW.rawValue), protocol: 0)
+        defer { close(fd) }
+        try Sockets.setIntOption(fd, level: 263, name: 10, 2) // PACKET_VERSION, TPACKET_V3
+        let asked = PacketRingGeometry(blockSize: 8192, blockCount: 3, frameSize: 2048, frameCount: 12, retireTimeout: 250)
+        try Sockets.setBytesOption(fd, level: 263, name: 5, asked.request)
+        let diag = try PacketSocketDiag.query(inode: try inode(of: fd))
+        XCTAssertEqual(diag.version, 2)
+        XCTAssertEqual(diag.receiveRing, asked)
+        XCTAssertNil(diag.transmitRing)
+        let ring = try PacketRingMapping(socket: fd, size: asked.size, writable: false, what: "the test's socket")
+        XCTAssertEqual(ring.word(at: 24), 1, "the kernel opened its first block with sequence number 1")
+        XCTAssertEqual(ring.word(at: 8192 + 24), 0, "and no other")
+        XCTAssertThrowsError(try PacketRingMapping(socket: fd, size: asked.size - 4096, writable: false, what: "the test's socket"),
+                             "the kernel maps a ring only whole")
     }
 
     /// A socket bound in this process reads back the same through getsockname.

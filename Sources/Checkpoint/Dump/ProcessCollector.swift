@@ -93,6 +93,7 @@ enum ProcessCollector {
         }
         let files = try OpenFiles.collect(pid: pid, system: system, ghostLimit: ghostLimit, mappedObjects: mappedObjects,
                                           tcpRepair: tcpRepair, keeper: keeper, externals: externals)
+        try PacketRings.requireHeld(vmas, files: files, pid: pid)
 
         let ins = try TaskInspector(frozen: frozen, maps: maps, memory: memory, status: status)
         try ins.open()
@@ -187,6 +188,13 @@ enum VMAClassifier {
         case "[vvar_vclock]": kind = .vvarVclock
         case "[vsyscall]": kind = .vsyscall
         case AioRingLayout.mapName where m.shared: kind = .aioRing
+        case _ where path.hasPrefix("socket:["):
+            // Only a packet socket's ring maps; the VMA is checked against
+            // the socket once the process's files are read.
+            var image = VMAImage(start: m.start, end: m.end, protection: m.protectionString, kind: .packetRing, offset: m.offset,
+                                 path: m.path, flags: m.flags, pagesStored: 0, sharedMemory: nil)
+            image.ringSocket = m.inode
+            return image
         case SharedMemoryImage.hugeAnonymousName + " (deleted)" where m.flags.contains("ht"):
             // MAP_HUGETLB | MAP_ANONYMOUS: private memory is saved page by
             // page like any (smaps counts none of it as resident), shared

@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 7
+    public static let currentFormatVersion = 8
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -34,6 +34,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// 6 would make it from its own and give it a second copy of each
     /// file system the two shared.
     public static let mountNamespaceCopyFormatVersion = 7
+    /// An image with a packet socket's receive ring (`PacketRingImage`):
+    /// a tool that reads only up to version 7 would make the socket
+    /// without it.
+    public static let packetRingFormatVersion = 8
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

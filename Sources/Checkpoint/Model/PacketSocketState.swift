@@ -1,4 +1,5 @@
 import Foundation
+import Ptrace
 
 /// The saved state of one packet socket (see Resources/PacketSockets.swift).
 public struct PacketSocketState: Codable, Equatable, Sendable {
@@ -20,6 +21,8 @@ public struct PacketSocketState: Codable, Equatable, Sendable {
     public var interface: String?
     public var memberships: [Membership] = []
     public var options: [SocketOptionValue] = []
+    /// The receive ring the program maps (TPACKET_V3), with what it held.
+    public var receiveRing: PacketRingImage?
 
     public init(type: Int32, protocolNumber: UInt16) {
         self.type = type

@@ -107,6 +107,20 @@ public enum VMAKind: String, Codable, Sendable {
     /// A Linux AIO context's completion ring (io_setup): made again by
     /// io_setup and moved here, never mapped from the image.
     case aioRing
+    /// A packet socket's receive ring (PACKET_RX_RING), as capture tools
+    /// map it: mapped again from the socket once the socket is made, its
+    /// bytes saved with the socket (`PacketRingImage`).
+    case packetRing
+
+    /// Kinds the restore makes otherwise than by mapping them with their
+    /// protection, so that the steps for memory (protections, advice,
+    /// locks) leave them alone.
+    public var isMadeApart: Bool {
+        switch self {
+        case .vdso, .vvar, .vvarVclock, .vsyscall, .aioRing, .packetRing: return true
+        case .anonymous, .sharedAnonymous, .privateFile, .sharedFile: return false
+        }
+    }
 }
 
 public struct VMAImage: Codable, Equatable, Sendable {
@@ -130,6 +144,10 @@ public struct VMAImage: Codable, Equatable, Sendable {
     public var sysvShm: Int32? = nil
     /// The AIO context whose completion ring this VMA is (kind aioRing).
     public var aioRing: AioRingImage? = nil
+    /// The packet socket whose ring this VMA maps (kind packetRing), by
+    /// its inode, as the socket's descriptor records it; `offset` is
+    /// where in the ring the VMA starts.
+    public var ringSocket: UInt64? = nil
     /// Memory from the hugetlb pool (MAP_HUGETLB): its page size in bytes.
     public var hugePageSize: UInt64? = nil
     /// A NUMA policy of the range's own (mbind); absent: the thread's.

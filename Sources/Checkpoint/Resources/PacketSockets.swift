@@ -8,10 +8,12 @@ import Ptrace
 /// (promiscuous mode, multicast addresses), its packet options and
 /// filter; packet_diag gives what getsockopt cannot, and the restore makes
 /// the socket again in crtool, bound to the interface of the same name.
-/// Frames waiting in its queue are not kept, as for UDP.
+/// Frames waiting in its queue are not kept, as for UDP; frames in a
+/// receive ring, which capture tools map into their memory, are
+/// (`PacketRings`).
 ///
-/// A ring (PACKET_RX_RING or TX_RING, which tcpdump and other capture
-/// tools map into their memory) and a fanout group are refused, named.
+/// A send ring (PACKET_TX_RING), a receive ring of TPACKET_V1 or V2 and
+/// a fanout group are refused, named.
 enum PacketSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.packetSocket
 
@@ -42,8 +44,11 @@ enum PacketSockets: FileKind {
         try SocketHolders.requireHeldOnlyInImage(p, what: "a packet socket", context: context)
         let what = "pid \(p.pid) fd \(p.fd) is a packet socket (socket:[\(p.inode)])"
         let diag = try PacketSocketDiag.query(inode: p.inode)
-        if diag.hasRing {
-            throw CheckpointError("\(what) with a ring (PACKET_RX_RING or PACKET_TX_RING) mapped into the process, as capture tools set up; crtool cannot checkpoint that yet")
+        if diag.transmitRing != nil {
+            throw CheckpointError("\(what) with a send ring (PACKET_TX_RING); crtool cannot checkpoint that yet")
+        }
+        if diag.receiveRing != nil && diag.version != 2 {
+            throw CheckpointError("\(what) with a TPACKET_V\(diag.version + 1) receive ring; crtool saves TPACKET_V3 rings (libpcap's) and cannot checkpoint this one yet")
         }
         if let fanout = diag.fanout {
             throw CheckpointError("\(what) in fanout group \(fanout & 0xffff); crtool cannot checkpoint fanout groups yet")
@@ -65,6 +70,9 @@ enum PacketSockets: FileKind {
             state.options.append(SocketOptionValue(name: copyThreshold.name, level: level, option: copyThreshold.option, value: Int32(bitPattern: diag.copyThreshold)))
         }
         if let filter = try SocketOptionSet.filter(of: fd, what: "pid \(p.pid) fd \(p.fd)") { state.options.append(filter) }
+        if let geometry = diag.receiveRing {
+            state.receiveRing = try PacketRings.read(fd, geometry: geometry, what: what)
+        }
         image.packetSocket = state
     }
 
@@ -91,6 +99,7 @@ enum PacketSockets: FileKind {
         }
         return try MadeSocket.finish(fd, flags: f.flags, what: what) {
             try SocketOptionSet.apply(state.options, to: fd)
+            if let ring = state.receiveRing { try PacketRings.make(ring, on: fd, what: what) }
             let interfaceIndex = try state.interface.map(index(of:)) ?? 0
             if state.protocolNumber != 0 || interfaceIndex != 0 {
                 let address = SocketAddress.packet(protocolNumber: state.protocolNumber, interfaceIndex: interfaceIndex)

@@ -175,6 +175,11 @@ final class AddressSpaceBuilder {
             switch vma.kind {
             case .vdso, .vvar, .vvarVclock, .vsyscall, .aioRing:
                 continue
+            case .packetRing:
+                // Held, inaccessible, until the socket exists and its ring
+                // is moved here (PacketRings.map).
+                batch.append(("holding \(at) for a packet ring", SyscallRequest(Syscall.mmap, vma.start, vma.size, 0, 0x10 | 0x02 | 0x20, UInt64.max, 0)))
+                continue
             case _ where vma.sysvShm != nil:
                 try mapBatch()
                 try SysVSharedMemoryAttacher.attach(vma, process: process, inj: inj)
@@ -355,7 +360,7 @@ final class AddressSpaceBuilder {
     /// Final protections, the madvise flags smaps showed, locks, and last
     /// the seal (mseal) of a sealed VMA, which forbids changing it after.
     func finishMappings() throws {
-        let mapped = process.vmas.filter { ![.vdso, .vvar, .vvarVclock, .vsyscall, .aioRing].contains($0.kind) }
+        let mapped = process.vmas.filter { !$0.kind.isMadeApart }
         let reprotected = mapped.filter { protectionForWriting($0) != $0.prot }
         _ = try inj.checkedAll(reprotected.map {
             ("mprotect at 0x\(String($0.start, radix: 16))", SyscallRequest(Syscall.mprotect, $0.start, $0.size, $0.prot))

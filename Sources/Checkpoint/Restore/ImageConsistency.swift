@@ -38,6 +38,11 @@ enum ImageConsistency {
                     throw fail("vmas[\(i)].aioRing.completed", "holds \(ring.completed.count) bytes, not the \(ring.completedCount) events from head to tail")
                 }
             }
+            if v.kind == .packetRing {
+                guard v.pagesStored == 0, PacketRings.socket(of: v, in: p.files) != nil else {
+                    throw fail("vmas[\(i)].ringSocket", "the ring mapped at 0x\(String(v.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
+                }
+            }
             lastEnd = v.end
         }
         for (i, m) in (p.mappedFiles ?? []).enumerated() {
@@ -68,6 +73,9 @@ enum ImageConsistency {
             }
             if let bad = f.heldOutside?.invalidField {
                 throw fail("files[\(i)].heldOutside.\(bad.field)", bad.reason)
+            }
+            if let bad = f.packetSocket?.receiveRing?.invalidField {
+                throw fail("files[\(i)].packetSocket.receiveRing.\(bad.field)", bad.reason)
             }
             if let bad = f.unixSocket?.journalStream?.invalidField {
                 throw fail("files[\(i)].unixSocket.journalStream.\(bad.field)", bad.reason)

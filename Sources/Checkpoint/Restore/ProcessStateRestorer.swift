@@ -75,6 +75,7 @@ enum ProcessStateRestorer {
         files.shellTerminal = shellTerminal
         files.credentials = process.credentials
         try OpenFiles.restore(process.files, context: files)
+        try PacketRings.map(process, with: inj)
         try FileLocks.restore(process.files, context: files)
         try lastTaken(files)
         try files.finish()
