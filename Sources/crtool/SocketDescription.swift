@@ -50,7 +50,8 @@ enum SocketDescription {
             let ring = s.receiveRing.map { r in
                 ", a receive ring of \(r.geometry.blockCount) blocks of \(ByteCount.format(UInt64(r.geometry.blockSize))), \(r.blocksHeld) held by the program"
             } ?? ""
-            return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)\(ring)"
+            let fanout = s.fanout.map { ", in fanout group \($0 & 0xffff) (mode \(($0 >> 16) & 0xff))" } ?? ""
+            return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)\(fanout)\(ring)"
         }
         return nil
     }

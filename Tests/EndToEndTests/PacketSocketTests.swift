@@ -68,6 +68,75 @@ final class PacketSocketTests: EndToEndCase {
         assertNoFailures(program)
     }
 
+    /// Two sockets of a fanout group that balances frames between them
+    /// (PACKET_FANOUT_LB, with the defragmenting flag) are in the group
+    /// again after the restore, with its mode and flags, and share the
+    /// frames again; a group steered by a BPF program is refused.
+    func testFanoutGroupComesBackAndSharesFrames() throws {
+        let program = try startPython("packet-fanout", """
+            import os, socket, struct, time
+            ETHERTYPE = 0x88B6
+            GROUP = 0x4242
+            def member():
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETHERTYPE))
+                s.bind(("lo", ETHERTYPE))
+                s.setsockopt(263, 18, struct.pack("I", GROUP | (1 | 0x8000) << 16))  # PACKET_FANOUT: LB, FLAG_DEFRAG
+                s.setblocking(False)
+                return s
+            a, b = member(), member()
+            out = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+            out.bind(("lo", ETHERTYPE))
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                for _ in range(10):
+                    out.sendto(b"frame", ("lo", ETHERTYPE, 0, 0, b"\\0" * 6))
+                seen = {a: 0, b: 0}
+                deadline = time.time() + 1                                  # frames sent before a dump are lost with their queue
+                while seen[a] + seen[b] < 10 and time.time() < deadline:
+                    for s in (a, b):
+                        try:
+                            while True:
+                                s.recv(100)
+                                seen[s] += 1
+                        except BlockingIOError:
+                            pass
+                    time.sleep(0.01)
+                groups = ",".join("%x" % (s.getsockopt(263, 18) & 0xffffffff) for s in (a, b))
+                print("tick", n, "groups", groups, "seen", seen[a], seen[b], flush=True)
+            """)
+        try program.waitFor("tick", atLeast: 2)
+        func last() throws -> [String] {
+            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
+        }
+        let before = try last()
+        XCTAssertEqual(before[3], "80014242,80014242", "both sockets are in the group, its mode and flag as asked: \(before)")
+        let image = try checkpoint(program)
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("packet ethertype 0x88b6 on lo, in fanout group 16962 (mode 1)"), "show names the group: \(show)")
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try program.waitForMore("tick", 3, after: mark)
+        let after = try last()
+        XCTAssertEqual(after[3], before[3], "the group, mode and flag after the restore: \(after)")
+        XCTAssertEqual([after[5], after[6]], ["5", "5"], "the group balances ten frames between its two sockets: \(after)")
+        assertNoFailures(program)
+
+        let steered = try startPython("packet-fanout-bpf", """
+            import socket, struct, time
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x88B7))
+            s.bind(("lo", 0x88B7))
+            s.setsockopt(263, 18, 0x4343 | 6 << 16)                          # PACKET_FANOUT_CBPF
+            print("fd", s.fileno(), flush=True)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """)
+        let fd = try XCTUnwrap(steered.numbers("fd").first)
+        try assertDumpRefused(steered, mentioning: ["fd \(fd) is a packet socket", "fanout group 17219", "BPF program"])
+    }
+
     func testPacketSocketWithARingIsRefused() throws {
         let program = try startPython("packet-ring", """
             import socket, struct, time

@@ -23,6 +23,9 @@ public struct PacketSocketState: Codable, Equatable, Sendable {
     public var options: [SocketOptionValue] = []
     /// The receive ring the program maps (TPACKET_V3), with what it held.
     public var receiveRing: PacketRingImage?
+    /// The fanout group it is in, as PACKET_FANOUT takes it: the group's
+    /// id in the low 16 bits, its mode and flags above.
+    public var fanout: UInt32?
 
     public init(type: Int32, protocolNumber: UInt16) {
         self.type = type

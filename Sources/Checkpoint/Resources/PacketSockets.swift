@@ -12,13 +12,18 @@ import Ptrace
 /// receive ring, which capture tools map into their memory, are
 /// (`PacketRings`).
 ///
-/// A send ring (PACKET_TX_RING), a receive ring of TPACKET_V1 or V2 and
-/// a fanout group are refused, named.
+/// A fanout group (capture programs that spread frames over threads, as
+/// suricata does) is joined again by its id once the socket is bound:
+/// the first member the restore makes makes the group. A send ring
+/// (PACKET_TX_RING), a receive ring of TPACKET_V1 or V2 and a group that
+/// steers frames with a BPF program, which cannot be read back, are
+/// refused, named.
 enum PacketSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.packetSocket
 
     static let level: Int32 = 263 // SOL_PACKET
     static let addMembership: Int32 = 1 // PACKET_ADD_MEMBERSHIP
+    static let fanoutOption: Int32 = 18 // PACKET_FANOUT
     static let copyThreshold = SocketOptionSet.Option(name: "PACKET_COPY_THRESH", level: level, option: 7)
 
     /// Set before the bind, PACKET_VERSION first: the others may depend on it.
@@ -50,9 +55,6 @@ enum PacketSockets: FileKind {
         if diag.receiveRing != nil && diag.version != 2 {
             throw CheckpointError("\(what) with a TPACKET_V\(diag.version + 1) receive ring; crtool saves TPACKET_V3 rings (libpcap's) and cannot checkpoint this one yet")
         }
-        if let fanout = diag.fanout {
-            throw CheckpointError("\(what) in fanout group \(fanout & 0xffff); crtool cannot checkpoint fanout groups yet")
-        }
         func interface(_ index: Int32) throws -> String {
             guard let name = NetworkInterface.name(ofIndex: index) else {
                 throw CheckpointError("\(what) on interface \(index), which has no name crtool can find")
@@ -70,10 +72,25 @@ enum PacketSockets: FileKind {
             state.options.append(SocketOptionValue(name: copyThreshold.name, level: level, option: copyThreshold.option, value: Int32(bitPattern: diag.copyThreshold)))
         }
         if let filter = try SocketOptionSet.filter(of: fd, what: "pid \(p.pid) fd \(p.fd)") { state.options.append(filter) }
+        if diag.fanout != nil {
+            state.fanout = try fanoutRequest(of: fd, what: what)
+        }
         if let geometry = diag.receiveRing {
             state.receiveRing = try PacketRings.read(fd, geometry: geometry, what: what)
         }
         image.packetSocket = state
+    }
+
+    /// The group the socket is in, as PACKET_FANOUT would make it:
+    /// getsockopt gives the flags above the mode (packet_diag leaves them
+    /// out), where setsockopt takes them in the mode's upper byte.
+    private static func fanoutRequest(of fd: Int32, what: String) throws -> UInt32 {
+        let value = UInt32(bitPattern: try Sockets.intOption(fd, level: level, name: fanoutOption))
+        let (id, mode, flags) = (value & 0xffff, (value >> 16) & 0xff, value >> 24)
+        if mode == 6 || mode == 7 { // PACKET_FANOUT_CBPF, PACKET_FANOUT_EBPF
+            throw CheckpointError("\(what) in fanout group \(id), which steers frames with a BPF program that cannot be read back; crtool cannot checkpoint that")
+        }
+        return id | (mode | flags << 8) << 16
     }
 
     static func open(_ f: FileDescriptorImage, context: FileRestoreContext) throws -> OpenedFile {
@@ -122,6 +139,15 @@ enum PacketSockets: FileKind {
                     } catch let e as SystemError {
                         throw CheckpointError("cannot give \(what) its membership of type \(m.type) on \(m.interface): \(e.errnoName)")
                     }
+                }
+            }
+            // A group takes only a bound socket.
+            if let fanout = state.fanout {
+                do {
+                    try Sockets.setIntOption(fd, level: level, name: fanoutOption, Int32(bitPattern: fanout))
+                } catch let e as SystemError {
+                    throw CheckpointError("cannot put \(what) in fanout group \(fanout & 0xffff) (mode \((fanout >> 16) & 0xff)): \(e.errnoName)"
+                        + (e.errno == EINVAL ? " (a group of that id with another mode exists here, or the socket is not bound)" : ""))
                 }
             }
         }
