@@ -81,12 +81,27 @@ final class PacketRingBlocksTests: XCTestCase {
         let saved = try PacketRingBlocks.save(ring([(1, 5, 5), (0, 0, 6), (0, 2, 3), (1, 2, 4)]), geometry: geometry)
         XCTAssertEqual(saved.nextBlock, 1)
         let placed = PacketRingBlocks.placements(saved)
-        XCTAssertEqual(placed.map(\.offset), [3 * 4096, 1 * 4096, 2 * 4096], "blocks 0, 2, 3 after the kernel's first, which is left alone")
+        XCTAssertEqual(placed.map(\.offset), [3 * 4096, 1 * 4096, 2 * 4096], "blocks 0, 2, 3 after the kernel's first, whose descriptor is left alone")
         XCTAssertEqual(placed[0].bytes.count, saved.blocks[0].count)
         XCTAssertEqual(placed[0].bytes[48 + 4 * 64 + 60], 4, "block 0's frames, at its new place")
         for p in placed {
             XCTAssertEqual(p.bytes.le(UInt64.self, at: PacketRingBlocks.sequenceOffset), 0, "the block at \(p.offset) is numbered below every block the kernel opens")
         }
+    }
+
+    func testTheProgramsPrivateAreaOfTheKernelsFirstBlockGoesBack() throws {
+        var bytes = ring([(1, 5, 5), (0, 0, 6), (0, 2, 3), (1, 2, 4)])
+        // 16 bytes of the program's own after each descriptor.
+        for i in 0..<4 {
+            bytes.replaceSubrange((i * 4096 + 16)..<(i * 4096 + 20), with: [UInt8].le(UInt32(64)))
+            bytes.replaceSubrange((i * 4096 + 48)..<(i * 4096 + 64), with: [UInt8](repeating: UInt8(0xa0 + i), count: 16))
+        }
+        let saved = try PacketRingBlocks.save(bytes, geometry: geometry)
+        XCTAssertEqual(saved.blocks[1].count, 64, "a free block keeps its descriptor and private area")
+        let placed = PacketRingBlocks.placements(saved)
+        XCTAssertEqual(placed.first?.offset, 48, "the private area of the kernel's first block, after the descriptor it made")
+        XCTAssertEqual(placed.first?.bytes, [UInt8](repeating: 0xa1, count: 16))
+        XCTAssertEqual(placed.count, 4)
     }
 
     func testAMappingIsMovedInPiecesThatWrapAroundTheTurnedRing() throws {

@@ -90,13 +90,16 @@ enum PacketRingBlocks {
     }
 
     /// Where each saved block goes in a ring the kernel has just made, by
-    /// offset: turned so that `nextBlock` is the first. The first is left
-    /// as the kernel made it. The others get sequence number 0, as blocks
-    /// not yet opened have: the kernel numbers blocks from 1 again, and
-    /// the block it fills must stay the one with the highest number.
+    /// offset: turned so that `nextBlock` is the first. Of the first only
+    /// the program's private area goes back: its descriptor is the one
+    /// the kernel opened it with. The others get sequence number 0, as
+    /// blocks not yet opened have: the kernel numbers blocks from 1 again,
+    /// and the block it fills must stay the one with the highest number.
     static func placements(_ image: PacketRingImage) -> [(offset: Int, bytes: [UInt8])] {
         let count = image.blocks.count
-        return image.blocks.indices.filter { $0 != image.nextBlock }.map { i in
+        let first = [UInt8](image.blocks[image.nextBlock].dropFirst(descriptorSize))
+        let privateArea = first.isEmpty ? [] : [(offset: descriptorSize, bytes: first)]
+        return privateArea + image.blocks.indices.filter { $0 != image.nextBlock }.map { i in
             var bytes = [UInt8](image.blocks[i])
             if bytes.count >= sequenceOffset + 8 {
                 bytes.replaceSubrange(sequenceOffset..<(sequenceOffset + 8), with: [UInt8](repeating: 0, count: 8))
