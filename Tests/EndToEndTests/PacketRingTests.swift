@@ -74,6 +74,13 @@ final class PacketRingTests: EndToEndCase {
         let held = try XCTUnwrap(show.stdout.range(of: #"(\d+) held by the program"#, options: .regularExpression).map { show.stdout[$0] })
         XCTAssertGreaterThanOrEqual(Int(held.prefix { $0.isNumber }) ?? 0, 4, "the blocks handed over and the one being filled are the program's: \(held)")
         XCTAssertEqual(try ImageDirectory.open(at: image).manifest.formatVersion, Manifest.packetRingFormatVersion)
+        // Hostile rings are refused before anything is made, by field.
+        let processFile = "process-\(program.pid).json"
+        for (from, to, field) in [("\"blockSize\" : 4096", "\"blockSize\" : 100", "packetSocket.receiveRing.geometry"),
+                                  ("\"ringSocket\" : ", "\"ringSocket\" : 9", ".ringSocket")] {
+            let hostile = try editedCopy(of: image, file: processFile, replacing: from, with: to)
+            try assertRestoreRefused(hostile, pid: program.pid, mentioning: [processFile, field])
+        }
 
         try restore(image, as: program)
         XCTAssertEqual(unlink(hold), 0)

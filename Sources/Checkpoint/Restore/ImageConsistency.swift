@@ -38,11 +38,6 @@ enum ImageConsistency {
                     throw fail("vmas[\(i)].aioRing.completed", "holds \(ring.completed.count) bytes, not the \(ring.completedCount) events from head to tail")
                 }
             }
-            if v.kind == .packetRing {
-                guard v.pagesStored == 0, PacketRings.socket(of: v, in: p.files) != nil else {
-                    throw fail("vmas[\(i)].ringSocket", "the ring mapped at 0x\(String(v.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
-                }
-            }
             lastEnd = v.end
         }
         for (i, m) in (p.mappedFiles ?? []).enumerated() {
@@ -111,6 +106,12 @@ enum ImageConsistency {
                 guard lock.hasValidRange else {
                     throw fail("files[\(i)].locks[\(j)]", "bytes \(lock.start)-\(lock.end.map(String.init) ?? "end") is not a range a lock can cover")
                 }
+            }
+        }
+        // After the files: a ring with a field out of bounds is named as such.
+        for (i, v) in p.vmas.enumerated() where v.kind == .packetRing {
+            guard v.pagesStored == 0, PacketRings.socket(of: v, in: p.files) != nil else {
+                throw fail("vmas[\(i)].ringSocket", "the ring mapped at 0x\(String(v.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
             }
         }
         for (i, c) in (p.cgroups ?? []).enumerated() where !c.hasPlainPath {
