@@ -64,10 +64,7 @@ final class NetlinkTests: EndToEndCase {
                 time.sleep(0.05)
             """)
         try program.waitFor("tick", atLeast: 2)
-        func last() throws -> [String] {
-            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
-        }
-        let before = try last()
+        let before = try program.lastWords("tick")
         XCTAssertGreaterThanOrEqual(Int(before[3]) ?? 0, 1, "the dump request answers with lo at least: \(before)")
         XCTAssertTrue(before[9].contains("[5,33]"), "joined groups 5 and 33: \(before)")
         let image = try checkpoint(program)
@@ -80,7 +77,7 @@ final class NetlinkTests: EndToEndCase {
         let mark = program.lineCount
         try restore(image, as: program)
         try program.waitForMore("tick", 2, after: mark)
-        let after = try last()
+        let after = try program.lastWords("tick")
         XCTAssertEqual(after[9], before[9], "port ids, groups, options and peers after the restore")
         XCTAssertEqual(after[3], before[3], "the restored request socket is answered")
         XCTAssertGreaterThan(Int(after[1]) ?? 0, Int(before[1]) ?? 0, "ticks go on")
@@ -92,7 +89,7 @@ final class NetlinkTests: EndToEndCase {
         var heard = events
         while heard < events + 2 && Date() < deadline {
             usleep(50_000)
-            heard = (try? last()).flatMap { Int($0[5]) } ?? heard
+            heard = (try? program.lastWords("tick")).flatMap { Int($0[5]) } ?? heard
         }
         XCTAssertGreaterThanOrEqual(heard, events + 2, "the restored listener hears the address added and removed")
         assertNoFailures(program)

@@ -47,10 +47,7 @@ final class PacketSocketTests: EndToEndCase {
                 print("tick", n, "seen", seen, "state", state, flush=True)
             """)
         try program.waitFor("tick", atLeast: 2)
-        func last() throws -> [String] {
-            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
-        }
-        let before = try last()
+        let before = try program.lastWords("tick")
         XCTAssertEqual(before[3], "1", "the frame is captured before the dump: \(before)")
         XCTAssertNotEqual(try loopbackFlags() & Self.promiscuous, 0, "the socket put lo in promiscuous mode")
 
@@ -61,7 +58,7 @@ final class PacketSocketTests: EndToEndCase {
         let mark = program.lineCount
         try restore(image, as: program)
         try program.waitForMore("tick", 3, after: mark)
-        let after = try last()
+        let after = try program.lastWords("tick")
         XCTAssertEqual(after[3], "1", "the frame is captured after the restore: \(after)")
         XCTAssertEqual(after[5], before[5], "interface, ethertype and options after the restore")
         XCTAssertNotEqual(try loopbackFlags() & Self.promiscuous, 0, "the membership is back")
@@ -107,10 +104,7 @@ final class PacketSocketTests: EndToEndCase {
                 print("tick", n, "groups", groups, "seen", seen[a], seen[b], flush=True)
             """)
         try program.waitFor("tick", atLeast: 2)
-        func last() throws -> [String] {
-            try XCTUnwrap(program.log.lines().last { $0.hasPrefix("tick ") }).split(separator: " ").map(String.init)
-        }
-        let before = try last()
+        let before = try program.lastWords("tick")
         XCTAssertEqual(before[3], "80014242,80014242", "both sockets are in the group, its mode and flag as asked: \(before)")
         let image = try checkpoint(program)
         let show = try crtool(["show", image])
@@ -118,7 +112,7 @@ final class PacketSocketTests: EndToEndCase {
         let mark = program.lineCount
         try restore(image, as: program)
         try program.waitForMore("tick", 3, after: mark)
-        let after = try last()
+        let after = try program.lastWords("tick")
         XCTAssertEqual(after[3], before[3], "the group, mode and flag after the restore: \(after)")
         XCTAssertEqual([after[5], after[6]], ["5", "5"], "the group balances ten frames between its two sockets: \(after)")
         assertNoFailures(program)

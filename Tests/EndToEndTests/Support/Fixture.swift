@@ -56,6 +56,15 @@ struct Fixture {
         return LogLines.numbers(in: Array(all[min(start, upper)..<upper]), after: prefix)
     }
 
+    /// The words of the last line "<prefix> …": a fixture that reports
+    /// its state on each tick, read as the test's latest view of it.
+    func lastWords(_ prefix: String) throws -> [String] {
+        guard let line = log.lines().last(where: { $0.hasPrefix(prefix + " ") }) else {
+            throw HarnessError("\(name) wrote no \"\(prefix) …\" line")
+        }
+        return line.split(separator: " ").map(String.init)
+    }
+
     func signal(_ signal: Int32) throws {
         guard Glibc.kill(pid, signal) == 0 else {
             throw HarnessError("kill(\(pid), \(signal)): \(errnoText())")
