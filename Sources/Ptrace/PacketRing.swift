@@ -77,12 +77,6 @@ public final class PacketRingMapping {
         }
     }
 
-    /// One 32-bit field the kernel may be changing, read once.
-    public func word(at offset: Int) -> UInt32 {
-        precondition(offset >= 0 && offset + 4 <= size && offset % 4 == 0)
-        return UInt32(littleEndian: (base + offset).assumingMemoryBound(to: UInt32.self).pointee)
-    }
-
     public func write(_ bytes: [UInt8], at offset: Int) {
         precondition(offset >= 0 && offset + bytes.count <= size)
         guard !bytes.isEmpty else { return }

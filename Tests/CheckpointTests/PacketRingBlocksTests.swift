@@ -105,17 +105,17 @@ final class PacketRingBlocksTests: XCTestCase {
     }
 
     func testAMappingIsMovedInPiecesThatWrapAroundTheTurnedRing() throws {
-        let saved = PacketRingImage(geometry: geometry, nextBlock: 1, blocks: Array(repeating: Data(count: 48), count: 4), blocksHeld: 0)
+        let saved = PacketRingImage(geometry: geometry, nextBlock: 1, blocks: Array(repeating: Data(count: 48), count: 4))
         let whole = PacketRingBlocks.pieces(offset: 0, length: 4 * 4096, of: saved)
         XCTAssertEqual(whole.map { [$0.source, $0.at, $0.length] }, [[3 * 4096, 0, 4096], [0, 4096, 3 * 4096]])
         let tail = PacketRingBlocks.pieces(offset: 2 * 4096, length: 2 * 4096, of: saved)
         XCTAssertEqual(tail.map { [$0.source, $0.at, $0.length] }, [[4096, 0, 2 * 4096]], "a part after the turn moves whole")
-        let unturned = PacketRingImage(geometry: geometry, nextBlock: 0, blocks: saved.blocks, blocksHeld: 0)
+        let unturned = PacketRingImage(geometry: geometry, nextBlock: 0, blocks: saved.blocks)
         XCTAssertEqual(PacketRingBlocks.pieces(offset: 4096, length: 3 * 4096, of: unturned).map { [$0.source, $0.at, $0.length] }, [[4096, 0, 3 * 4096]])
     }
 
     func testHostileRingsAreNamedByField() {
-        var ring = PacketRingImage(geometry: geometry, nextBlock: 0, blocks: Array(repeating: Data(count: 48), count: 4), blocksHeld: 1)
+        var ring = PacketRingImage(geometry: geometry, nextBlock: 0, blocks: Array(repeating: Data(count: 48), count: 4))
         XCTAssertNil(ring.invalidField)
         ring.nextBlock = 4
         XCTAssertEqual(ring.invalidField?.field, "nextBlock")

@@ -79,8 +79,8 @@ final class SocketAddressTests: XCTestCase {
         XCTAssertEqual(diag.receiveRing, asked)
         XCTAssertNil(diag.transmitRing)
         let ring = try PacketRingMapping(socket: fd, size: asked.size, writable: false, what: "the test's socket")
-        XCTAssertEqual(ring.word(at: 24), 1, "the kernel opened its first block with sequence number 1")
-        XCTAssertEqual(ring.word(at: 8192 + 24), 0, "and no other")
+        XCTAssertEqual(ring.read(24..<28).le(UInt32.self, at: 0), 1, "the kernel opened its first block with sequence number 1")
+        XCTAssertEqual(ring.read((8192 + 24)..<(8192 + 28)).le(UInt32.self, at: 0), 0, "and no other")
         XCTAssertThrowsError(try PacketRingMapping(socket: fd, size: asked.size - 4096, writable: false, what: "the test's socket"),
                              "the kernel maps a ring only whole")
     }

@@ -18,14 +18,11 @@ public struct PacketRingImage: Codable, Equatable, Sendable {
     /// others, its descriptor and the program's private area, all the
     /// program looks at there.
     public var blocks: [Data]
-    /// Blocks the program owns, the one the dump handed it included.
-    public var blocksHeld: Int
 
-    public init(geometry: PacketRingGeometry, nextBlock: Int, blocks: [Data], blocksHeld: Int) {
+    public init(geometry: PacketRingGeometry, nextBlock: Int, blocks: [Data]) {
         self.geometry = geometry
         self.nextBlock = nextBlock
         self.blocks = blocks
-        self.blocksHeld = blocksHeld
     }
 
     /// Rings larger than this are refused as hostile: a capture tool's
@@ -47,9 +44,6 @@ public struct PacketRingImage: Codable, Equatable, Sendable {
         }
         guard nextBlock >= 0, nextBlock < blocks.count else {
             return ("nextBlock", "\(nextBlock) is not a block of the ring")
-        }
-        guard blocksHeld >= 0, blocksHeld < blocks.count else {
-            return ("blocksHeld", "\(blocksHeld) blocks held of a ring of \(blocks.count)")
         }
         return nil
     }

@@ -57,14 +57,18 @@ enum PacketRingBlocks {
         if status(next) & userOwned != 0 {
             throw Refusal(reason: "its ring is full: the program has not read the frames of any block, and a restored kernel starts in a free one; dump again once it has read some")
         }
-        let held = blocks.indices.filter { status($0) & userOwned != 0 }
         let saved = blocks.indices.map { i -> Data in
             let block = blocks[i]
             let inUse = status(i) & userOwned != 0 ? Int(block.le(UInt32.self, at: lengthOffset))
                 : Int(block.le(UInt32.self, at: firstFrameOffset))
             return Data(block[0..<min(max(inUse, descriptorSize), size)])
         }
-        return PacketRingImage(geometry: geometry, nextBlock: next, blocks: saved, blocksHeld: held.count)
+        return PacketRingImage(geometry: geometry, nextBlock: next, blocks: saved)
+    }
+
+    /// Whether the program owns `block`, as saved.
+    static func isHeld(_ block: Data) -> Bool {
+        block.count >= statusOffset + 4 && [UInt8](block.prefix(statusOffset + 4)).le(UInt32.self, at: statusOffset) & userOwned != 0
     }
 
     /// `block` handed to the program as the kernel's timeout does it: the
@@ -122,4 +126,9 @@ enum PacketRingBlocks {
         if first < length { pieces.append((source: 0, at: first, length: length - first)) }
         return pieces
     }
+}
+
+extension PacketRingImage {
+    /// Blocks the program owns, the one the dump handed it included.
+    public var blocksHeld: Int { blocks.filter(PacketRingBlocks.isHeld).count }
 }

@@ -52,10 +52,7 @@ enum PacketRings {
     /// over the placeholder the address space holds for it.
     static func map(_ process: ProcessImage, with inj: RemoteSyscall) throws {
         for (i, vma) in process.vmas.enumerated() where vma.kind == .packetRing {
-            guard let (fd, ring) = socket(of: vma, in: process.files) else {
-                throw ImageError(file: "process-\(process.pid).json", field: "vmas[\(i)].ringSocket",
-                                 reason: "the ring mapped at 0x\(String(vma.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
-            }
+            guard let (fd, ring) = socket(of: vma, in: process.files) else { throw unheld(vma, index: i, in: process) }
             let size = UInt64(ring.geometry.size)
             let at = "0x\(String(vma.start, radix: 16))"
             let whole = UInt64(try inj.checked("mapping the ring of fd \(fd) for \(at)", Syscall.mmap, 0, size, vma.prot, 0x01, UInt64(fd), 0)) // MAP_SHARED
@@ -76,6 +73,13 @@ enum PacketRings {
         let size = UInt64(ring.geometry.size)
         guard vma.offset % 4096 == 0, vma.offset < size, vma.size <= size - vma.offset else { return nil }
         return (held.fd, ring)
+    }
+
+    /// What an image whose VMA `index` maps no ring `socket(of:in:)` finds
+    /// is refused with.
+    static func unheld(_ vma: VMAImage, index: Int, in process: ProcessImage) -> ImageError {
+        ImageError(file: "process-\(process.pid).json", field: "vmas[\(index)].ringSocket",
+                   reason: "the ring mapped at 0x\(String(vma.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
     }
 
     /// At the dump: every VMA that maps a socket must map, shared, the

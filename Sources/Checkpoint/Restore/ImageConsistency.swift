@@ -110,9 +110,7 @@ enum ImageConsistency {
         }
         // After the files: a ring with a field out of bounds is named as such.
         for (i, v) in p.vmas.enumerated() where v.kind == .packetRing {
-            guard v.pagesStored == 0, PacketRings.socket(of: v, in: p.files) != nil else {
-                throw fail("vmas[\(i)].ringSocket", "the ring mapped at 0x\(String(v.start, radix: 16)) is of no packet socket with a receive ring the process holds, or reaches past it")
-            }
+            guard v.pagesStored == 0, PacketRings.socket(of: v, in: p.files) != nil else { throw PacketRings.unheld(v, index: i, in: p) }
         }
         for (i, c) in (p.cgroups ?? []).enumerated() where !c.hasPlainPath {
             throw fail("cgroups[\(i)].path", "\"\(c.path)\" is not an absolute path without . or .. components")
