@@ -48,7 +48,9 @@ enum SocketDescription {
         if let s = f.packetSocket {
             let members = s.memberships.isEmpty ? "" : ", \(s.memberships.count) memberships"
             let ring = s.receiveRing.map { r in
-                ", a receive ring of \(r.geometry.blockCount) blocks of \(ByteCount.format(UInt64(r.geometry.blockSize))), \(r.blocksHeld) held by the program"
+                let shape = r.frameHeader.map { "\(r.geometry.frameCount) frames of \(ByteCount.format(UInt64(r.geometry.frameSize))) (TPACKET_\($0.rawValue.uppercased()))" }
+                    ?? "\(r.geometry.blockCount) blocks of \(ByteCount.format(UInt64(r.geometry.blockSize)))"
+                return ", a receive ring of \(shape), \(r.heldByProgram) held by the program"
             } ?? ""
             let fanout = s.fanout.map { ", in fanout group \($0 & 0xffff) (mode \(($0 >> 16) & 0xff))" } ?? ""
             return "packet ethertype 0x\(String(s.protocolNumber, radix: 16)) on \(s.interface ?? "every interface")\(members)\(fanout)\(ring)"

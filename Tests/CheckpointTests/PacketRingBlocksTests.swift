@@ -36,7 +36,7 @@ final class PacketRingBlocksTests: XCTestCase {
         // frames (the highest sequence number), blocks 0 and 3 given back.
         let saved = try PacketRingBlocks.save(ring([(0, 5, 5), (1, 4, 6), (0, 3, 7), (0, 2, 4)]), geometry: geometry)
         XCTAssertEqual(saved.nextBlock, 3)
-        XCTAssertEqual(saved.blocksHeld, 2)
+        XCTAssertEqual(saved.heldByProgram, 2)
         XCTAssertEqual(saved.blocks.map(\.count), [48, 48 + 4 * 64, 48 + 3 * 64, 48], "what the program owns is kept whole, of the rest the descriptor")
         let handed = [UInt8](saved.blocks[2])
         XCTAssertEqual(status(saved.blocks[2]), PacketRingBlocks.userOwned | PacketRingBlocks.closedByTimeout)
@@ -49,7 +49,7 @@ final class PacketRingBlocksTests: XCTestCase {
     func testAnEmptyBlockBeingFilledIsWhereTheKernelGoesOn() throws {
         let saved = try PacketRingBlocks.save(ring([(1, 5, 9), (0, 0, 10), (0, 2, 7), (1, 2, 8)]), geometry: geometry)
         XCTAssertEqual(saved.nextBlock, 1)
-        XCTAssertEqual(saved.blocksHeld, 2)
+        XCTAssertEqual(saved.heldByProgram, 2)
     }
 
     func testAKernelWaitingOnABlockTheProgramGaveBackGoesOnThere() throws {
@@ -57,7 +57,7 @@ final class PacketRingBlocksTests: XCTestCase {
         // for, has been given back since.
         let saved = try PacketRingBlocks.save(ring([(1, 5, 5), (1, 4, 6), (1, 3, 7), (0, 2, 4)]), geometry: geometry)
         XCTAssertEqual(saved.nextBlock, 3)
-        XCTAssertEqual(saved.blocksHeld, 3)
+        XCTAssertEqual(saved.heldByProgram, 3)
     }
 
     func testAFullRingIsRefused() {

@@ -3,9 +3,10 @@ import XCTest
 
 /// Packet sockets come back bound to the same interface and ethertype,
 /// with their options and memberships (lo's promiscuous mode goes with
-/// the socket and comes back with it), and capture frames again. A
-/// receive ring of TPACKET_V1, which crtool does not save (it saves
-/// libpcap's V3 rings, PacketRingTests), is refused by name.
+/// the socket and comes back with it), and capture frames again. What
+/// crtool cannot save is refused by name: a send ring, and a receive ring
+/// whose kernel writes next into the middle of a block (the rings crtool
+/// saves are PacketRingTests').
 final class PacketSocketTests: EndToEndCase {
     private static let promiscuous: UInt = 0x100 // IFF_PROMISC
 
@@ -131,17 +132,41 @@ final class PacketSocketTests: EndToEndCase {
         try assertDumpRefused(steered, mentioning: ["fd \(fd) is a packet socket", "fanout group 17219", "BPF program"])
     }
 
-    func testPacketSocketWithARingIsRefused() throws {
-        let program = try startPython("packet-ring", """
+    func testPacketSocketWithASendRingIsRefused() throws {
+        let program = try startPython("packet-tx-ring", """
             import socket, struct, time
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-            s.setsockopt(263, 5, struct.pack("IIII", 4096, 1, 2048, 2))    # PACKET_RX_RING
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            s.setsockopt(263, 13, struct.pack("IIII", 4096, 1, 2048, 2))    # PACKET_TX_RING
             print("fd", s.fileno(), flush=True)
             print("ready", flush=True)
             while True:
                 time.sleep(1)
             """)
         let fd = try XCTUnwrap(program.numbers("fd").first)
-        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket", "with a TPACKET_V1 receive ring"])
+        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket", "with a send ring (PACKET_TX_RING)"])
+    }
+
+    /// A ring of two slots to a block with one frame in it: a restored
+    /// ring could not have the kernel write next into the second slot.
+    func testARingWhoseKernelWritesNextInTheMiddleOfABlockIsRefused() throws {
+        let program = try startPython("packet-ring-pairs", """
+            import mmap, socket, struct, time
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            s.setsockopt(263, 10, 1)                                         # PACKET_VERSION, TPACKET_V2
+            s.setsockopt(263, 5, struct.pack("IIII", 4096, 2, 2048, 4))      # PACKET_RX_RING
+            ring = mmap.mmap(s.fileno(), 8192)
+            s.bind(("lo", 0x88B8))
+            out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            out.bind(("lo", 0x88B8))
+            out.send(bytes(12) + b"\\x88\\xb8" + b"frame".ljust(50, b"\\0"))
+            while not ring[0] & 1:                                           # TP_STATUS_USER
+                time.sleep(0.01)
+            print("fd", s.fileno(), flush=True)
+            print("ready", flush=True)
+            while True:
+                time.sleep(1)
+            """)
+        let fd = try XCTUnwrap(program.numbers("fd").first)
+        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket", "slot 1 of block 0", "cannot checkpoint that yet"])
     }
 }

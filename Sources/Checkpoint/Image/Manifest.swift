@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 8
+    public static let currentFormatVersion = 9
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -38,6 +38,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// a tool that reads only up to version 7 would make the socket
     /// without it.
     public static let packetRingFormatVersion = 8
+    /// An image with a receive ring of TPACKET_V1 or V2
+    /// (`PacketRingImage.frameHeader`): a tool that reads only up to
+    /// version 8 would take its frames for V3's blocks.
+    public static let packetFrameRingFormatVersion = 9
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

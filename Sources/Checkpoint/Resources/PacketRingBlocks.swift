@@ -129,6 +129,9 @@ enum PacketRingBlocks {
 }
 
 extension PacketRingImage {
-    /// Blocks the program owns, the one the dump handed it included.
-    public var blocksHeld: Int { blocks.filter(PacketRingBlocks.isHeld).count }
+    /// What the program owns: of V3, blocks, the one the dump handed it
+    /// included; of V1 and V2, frames.
+    public var heldByProgram: Int {
+        frameHeader.map { PacketRingFrames.held(in: self, header: $0) } ?? blocks.filter(PacketRingBlocks.isHeld).count
+    }
 }

@@ -2,12 +2,12 @@ import Foundation
 import Glibc
 import Ptrace
 
-/// The receive rings of packet sockets (PACKET_RX_RING, TPACKET_V3, as
-/// libpcap sets one up for tcpdump): read at the dump through a mapping
-/// of crtool's own, made again in the socket crtool makes before the
-/// socket is bound, and mapped into the process where it had them once
-/// its descriptors are made. The layout of the blocks is
-/// PacketRingBlocks'.
+/// The receive rings of packet sockets (PACKET_RX_RING, as libpcap sets
+/// one up for tcpdump): read at the dump through a mapping of crtool's
+/// own, made again in the socket crtool makes before the socket is bound,
+/// and mapped into the process where it had them once its descriptors are
+/// made. The layout of TPACKET_V3's blocks is PacketRingBlocks', that of
+/// V1's and V2's frames PacketRingFrames'.
 enum PacketRings {
     static let receiveRing: Int32 = 5 // PACKET_RX_RING
 
@@ -15,7 +15,7 @@ enum PacketRings {
     /// goes on filling it while the tree is frozen, so it is read until
     /// two reads a moment apart agree: a frame the kernel was writing at
     /// the first is then whole.
-    static func read(_ fd: Int32, geometry: PacketRingGeometry, what: String) throws -> PacketRingImage {
+    static func read(_ fd: Int32, geometry: PacketRingGeometry, frameHeader: PacketFrameHeader?, what: String) throws -> PacketRingImage {
         let mapping = try PacketRingMapping(socket: fd, size: geometry.size, writable: false, what: what)
         var ring = mapping.read(0..<mapping.size)
         for _ in 0..<20 {
@@ -25,6 +25,7 @@ enum PacketRings {
             ring = again
         }
         do {
+            if let header = frameHeader { return try PacketRingFrames.save(ring, geometry: geometry, header: header) }
             return try PacketRingBlocks.save(ring, geometry: geometry)
         } catch {
             throw CheckpointError("\(what): \(error.reason)")
@@ -33,7 +34,8 @@ enum PacketRings {
 
     /// Gives the socket crtool made (`fd`, not yet bound, so that no frame
     /// comes in meanwhile) its ring back, turned so that the kernel's
-    /// first block is the one it was to fill next.
+    /// first block is the one it was to write in next. PACKET_VERSION,
+    /// among the socket's options, is set by now.
     static func make(_ image: PacketRingImage, on fd: Int32, what: String) throws {
         let g = image.geometry
         do {
@@ -42,7 +44,8 @@ enum PacketRings {
             throw CheckpointError("cannot give \(what) its receive ring of \(g.blockCount) blocks of \(g.blockSize) bytes: \(e.errnoName)")
         }
         let mapping = try PacketRingMapping(socket: fd, size: g.size, writable: true, what: what)
-        for (offset, bytes) in PacketRingBlocks.placements(image) { mapping.write(bytes, at: offset) }
+        let placements = image.frameHeader == nil ? PacketRingBlocks.placements(image) : PacketRingFrames.placements(image)
+        for (offset, bytes) in placements { mapping.write(bytes, at: offset) }
     }
 
     /// Maps each ring the process mapped where it was, from the socket at

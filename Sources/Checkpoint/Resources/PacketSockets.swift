@@ -15,9 +15,8 @@ import Ptrace
 /// A fanout group (capture programs that spread frames over threads, as
 /// suricata does) is joined again by its id once the socket is bound:
 /// the first member the restore makes makes the group. A send ring
-/// (PACKET_TX_RING), a receive ring of TPACKET_V1 or V2 and a group that
-/// steers frames with a BPF program, which cannot be read back, are
-/// refused, named.
+/// (PACKET_TX_RING) and a group that steers frames with a BPF program,
+/// which cannot be read back, are refused, named.
 enum PacketSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.packetSocket
 
@@ -52,9 +51,6 @@ enum PacketSockets: FileKind {
         if diag.transmitRing != nil {
             throw CheckpointError("\(what) with a send ring (PACKET_TX_RING); crtool cannot checkpoint that yet")
         }
-        if diag.receiveRing != nil && diag.version != 2 {
-            throw CheckpointError("\(what) with a TPACKET_V\(diag.version + 1) receive ring; crtool saves TPACKET_V3 rings (libpcap's) and cannot checkpoint this one yet")
-        }
         func interface(_ index: Int32) throws -> String {
             guard let name = NetworkInterface.name(ofIndex: index) else {
                 throw CheckpointError("\(what) on interface \(index), which has no name crtool can find")
@@ -76,7 +72,7 @@ enum PacketSockets: FileKind {
             state.fanout = try fanoutRequest(of: fd, what: what)
         }
         if let geometry = diag.receiveRing {
-            state.receiveRing = try PacketRings.read(fd, geometry: geometry, what: what)
+            state.receiveRing = try PacketRings.read(fd, geometry: geometry, frameHeader: PacketFrameHeader(version: diag.version), what: what)
         }
         image.packetSocket = state
     }
