@@ -4,11 +4,13 @@ import Glibc
 import Ptrace
 import XCTest
 
-/// A capture program's TPACKET_V3 receive ring (fixtures/python/
-/// packetring.py) comes back with the frames it had not read, in blocks
-/// the kernel had handed it and in the block the kernel was filling, and
-/// the kernel goes on in the block after them: the program reads every
-/// frame once, in order, through two restores.
+/// A capture program's receive ring (fixtures/python/packetring.py) comes
+/// back with the frames it had not read, and the kernel goes on after
+/// them: the program reads every frame once, in order, through two
+/// restores. Of TPACKET_V3, those frames are in blocks the kernel had
+/// handed it and in the block the kernel was filling; of V2 and V1, each
+/// in a slot of its own, and a full ring comes back full, its kernel
+/// dropping frames until the program reads the oldest.
 final class PacketRingTests: EndToEndCase {
     private static let ethertype: UInt16 = 0x88B5
 
@@ -47,6 +49,82 @@ final class PacketRingTests: EndToEndCase {
         XCTAssertTrue(poll(timeout: 10, every: 0.01) { self.frames(program).contains(target) },
                       "the program does not read frame \(target): \(program.log.tail())")
         return next
+    }
+
+    /// Sends frames numbered `range`, five at a time, each five once the
+    /// program has read those before: a ring of 16 slots never fills.
+    private func sendRead(_ program: Fixture, _ range: ClosedRange<Int>) throws {
+        for first in stride(from: range.lowerBound, through: range.upperBound, by: 5) {
+            let last = min(first + 4, range.upperBound)
+            try send(first...last)
+            XCTAssertTrue(poll(timeout: 10, every: 0.01) { self.frames(program).last == last },
+                          "the program does not read frame \(last): \(program.log.tail())")
+        }
+    }
+
+    /// Holds the program (it reads nothing while `hold` exists), then
+    /// sends frames numbered `range`.
+    private func hold(_ hold: String, sending range: ClosedRange<Int>) throws {
+        XCTAssertTrue(FileManager.default.createFile(atPath: hold, contents: nil))
+        usleep(200_000)
+        try send(range)
+    }
+
+    private func startFrameRing(version: Int, hold: String) throws -> Fixture {
+        let python = try BuildProducts.requirePython3()
+        return try startProgram("packetring-v\(version)", python, [BuildProducts.packageRoot + "/fixtures/python/packetring.py", hold, "\(version)"],
+                                isReady: { $0 == "ready" })
+    }
+
+    func testV2RingFramesUnreadAtTheDumpAreReadOnceInOrder() throws {
+        let hold = scratch.newPath("hold")
+        let program = try startFrameRing(version: 2, hold: hold)
+        // Round the ring twice: the kernel's next slot is not its first.
+        try sendRead(program, 1...40)
+        try self.hold(hold, sending: 41...50)
+        usleep(100_000)
+        XCTAssertEqual(frames(program).last, 40, "the program reads nothing while held")
+
+        let image = try checkpoint(program)
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("packet ethertype 0x88b5 on lo, a receive ring of 16 frames of 4.0 KiB (TPACKET_V2), 10 held by the program"),
+                      "show names the ring and the frames the program had not read: \(show)")
+        XCTAssertEqual(try ImageDirectory.open(at: image).manifest.formatVersion, Manifest.packetFrameRingFormatVersion)
+        let processFile = "process-\(program.pid).json"
+        let hostile = try editedCopy(of: image, file: processFile, replacing: "\"frameCount\" : 16", with: "\"frameCount\" : 17")
+        try assertRestoreRefused(hostile, pid: program.pid, mentioning: [processFile, "packetSocket.receiveRing.geometry"])
+
+        try restore(image, as: program)
+        try send(51...53)
+        XCTAssertEqual(unlink(hold), 0)
+        XCTAssertTrue(poll(timeout: 10, every: 0.01) { self.frames(program).last == 53 }, "the program reads on: \(program.log.tail())")
+        // Dumped again with the restored kernel a few slots on.
+        let second = try checkpoint(program)
+        try restore(second, as: program)
+        try sendRead(program, 54...80)
+
+        XCTAssertEqual(frames(program), Array(1...80), "every frame read once, in order")
+        assertNoFailures(program)
+    }
+
+    func testAFullV1RingComesBackFullAndTheKernelWaitsForTheOldestFrame() throws {
+        let hold = scratch.newPath("hold")
+        let program = try startFrameRing(version: 1, hold: hold)
+        try sendRead(program, 1...10)
+        try self.hold(hold, sending: 11...26)
+
+        let image = try checkpoint(program)
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("a receive ring of 16 frames of 4.0 KiB (TPACKET_V1), 16 held by the program"), "the ring is full: \(show)")
+        try restore(image, as: program)
+        // No slot is free: the kernel drops these, as it did before.
+        try send(27...28)
+        XCTAssertEqual(unlink(hold), 0)
+        XCTAssertTrue(poll(timeout: 10, every: 0.01) { self.frames(program).last == 26 }, "the program reads what it held: \(program.log.tail())")
+        try sendRead(program, 29...50)
+
+        XCTAssertEqual(frames(program), Array(1...26) + Array(29...50), "every frame that found a slot read once, in order")
+        assertNoFailures(program)
     }
 
     func testRingFramesUnreadAtTheDumpAreReadOnceInOrder() throws {
