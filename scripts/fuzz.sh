@@ -4,7 +4,8 @@
 # System V IPC, eight threads in UTS, IPC, network, cgroup and time namespaces of their
 # own (the IPC one holding System V objects, the network one's loopback
 # up and a veth device into the host's, with an address and a route), a
-# dump on top of a pre-dump) are damaged one
+# dump on top of a pre-dump, a capture program's TPACKET_V2 receive ring
+# holding frames it has not read) are damaged one
 # file at a time and checked as `crtool restore --check-only` checks them.
 # A crash, a hang or a damaged file accepted without its checksums is a
 # failure: libFuzzer saves the input and this script exits 1, naming it;
@@ -27,12 +28,15 @@ mkdir -p "$work/images" "$work/data"
 launcher=()
 # Starts a workload in a session of its own with no inherited descriptors
 # (through the command in the array $launcher, when set) and waits until it has printed "ready" (or
-# a second has passed).
+# a second has passed). The workload is fixture-NAME, or with NAME.py one
+# of fixtures/python run by python3.
 start() {
     local name=$1; shift
+    local program=("$bin/fixture-$name")
+    [[ $name == *.py ]] && program=(python3 "fixtures/python/$name")
     (
         for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-        exec setsid "${launcher[@]}" "$bin/fixture-$name" "$@" >"$work/data/$name.log" 2>&1 </dev/null
+        exec setsid "${launcher[@]}" "${program[@]}" "$@" >"$work/data/$name.log" 2>&1 </dev/null
     ) &
     pid=$!
     disown "$pid"
@@ -64,8 +68,17 @@ start counter --heap-mib 1
 "$bin/crtool" pre-dump -q -t "$pid" -D "$work/images/counter-pre"
 sleep 0.2
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/counter" --prev-images-dir ../counter-pre
+# Held (it reads nothing while the file exists) with three frames in its
+# ring: process-PID.json has the ring and the VMA that maps it.
+touch "$work/data/hold"
+start packetring.py "$work/data/hold" 2
+python3 -c 'import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+s.bind(("lo", 0x88B5))
+for n in range(3): s.send(bytes(12) + b"\x88\xb5" + b"frame %d" % n + bytes(60))'
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/packetring"
 
-export CRTOOL_FUZZ_IMAGES="$work/images/tree:$work/images/sysvipc:$work/images/threads:$work/images/counter"
+export CRTOOL_FUZZ_IMAGES="$work/images/tree:$work/images/sysvipc:$work/images/threads:$work/images/counter:$work/images/packetring"
 "$bin/crtool-fuzz" --seeds "$work/seeds"
 largest=$(stat -c %s "$work"/seeds/* | sort -n | tail -n 1)
 mkdir -p "$work/corpus"
