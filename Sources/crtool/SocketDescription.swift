@@ -22,7 +22,8 @@ enum SocketDescription {
                     + (c.networkLock.map { ", packets held by nftables table \($0)" } ?? "")
             }
             let role = s.listening ? " listening" : s.remote.map { " to \($0.host):\($0.port)" } ?? ""
-            return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)"
+            let queued = s.queue.map { q in ", \(q.count) datagrams queued (\(q.reduce(0) { $0 + $1.payload.count }) bytes)" } ?? ""
+            return "\(s.transport.rawValue) \(s.family.rawValue) \(local)\(role)\(queued)"
                 + (s.networkLock.map { ", new connections held by nftables table \($0)" } ?? "")
         }
         if let s = f.rawSocket {

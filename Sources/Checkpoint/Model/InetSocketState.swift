@@ -17,6 +17,9 @@ public struct InetSocketState: Codable, Equatable, Sendable {
     public var options: [SocketOptionValue] = []
     /// Multicast groups a UDP socket has joined (absent: none).
     public var multicast: [MulticastMembership]?
+    /// The datagrams waiting in a UDP socket's queue, in order (absent:
+    /// none, or not kept).
+    public var queue: [QueuedDatagramImage]?
     /// An established TCP connection's sequence numbers, queues and
     /// agreed options (absent for every other socket).
     public var connection: TCPConnectionImage?

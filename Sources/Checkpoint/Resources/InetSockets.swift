@@ -12,8 +12,8 @@ import Ptrace
 /// socket of the program holds them), unless the network lock holds its
 /// new connections back: then the dump lets the program take them and
 /// tries again (Dumper). Connections still being made are carried over
-/// as well (TCPConnecting). Datagrams waiting in a UDP socket's queue are not kept: a
-/// network may drop them as well.
+/// as well (TCPConnecting). Datagrams waiting in a UDP socket's queue
+/// are sent to it again (UDPQueues).
 enum InetSockets: FileKind {
     static let kind = FileDescriptorImage.Kind.inetSocket
 
@@ -69,7 +69,10 @@ enum InetSockets: FileKind {
             state.remote = endpoint(remote)
         }
         if let filter = try SocketOptionSet.filter(of: fd, what: "pid \(p.pid) fd \(p.fd)") { state.options.append(filter) }
-        if !tcp { state.multicast = try MulticastGroups.read(fd, ipv6: domain == AF_INET6) }
+        if !tcp {
+            state.multicast = try MulticastGroups.read(fd, ipv6: domain == AF_INET6)
+            state.queue = try UDPQueues.read(fd, state: state, what: "pid \(p.pid) fd \(p.fd), a \(what)")
+        }
         image.inetSocket = state
     }
 
@@ -108,6 +111,9 @@ enum InetSockets: FileKind {
             if let local = state.local {
                 try bind(fd, to: try address(local), state: state, what: what)
             }
+            // Before the connect, which would take datagrams from its peer
+            // alone: some may have come from others before it connected.
+            if let queue = state.queue { try UDPQueues.putBack(queue, on: fd, state: state, what: what) }
             // The listener is back: the connections held since the dump may come.
             if let table = state.networkLock { NetworkLock.releaseWhenRestored(table, registry: context.registry) }
             if let groups = state.multicast {

@@ -57,6 +57,7 @@ enum ImageConsistency {
                 }
                 if let bad = socket.connecting?.invalidField { throw fail("files[\(i)].inetSocket.connecting.\(bad.field)", bad.reason) }
                 if let bad = socket.connection?.invalidField { throw fail("files[\(i)].inetSocket.connection.\(bad.field)", bad.reason) }
+                if let bad = socket.queue.flatMap(QueuedDatagramImage.invalidField) { throw fail("files[\(i)].inetSocket.\(bad.field)", bad.reason) }
                 let connection = socket.connection != nil ? "an established TCP connection"
                     : socket.connecting != nil ? "a TCP connection being made" : nil
                 if let connection, socket.local == nil || socket.transport != .tcp {
