@@ -1,4 +1,5 @@
 import Glibc
+import Ptrace
 import XCTest
 
 /// Daemons from Debian's packages that most hosts run, each restored and
@@ -77,7 +78,11 @@ final class DaemonScenarioTests: EndToEndCase {
         return (daemon, dir, port)
     }
 
-    func testDnsmasqAnswersFromItsConfigurationAfterTheRestore() throws {
+    /// dnsmasq answering for crtool.test on a port of its own, listening on
+    /// 127.0.0.1: with bind-interfaces its socket is bound there, without
+    /// it to every address, and it tells where each query was sent by
+    /// IP_PKTINFO.
+    private func startDnsmasq(bindsInterfaces: Bool) throws -> (daemon: Fixture, port: UInt16) {
         let dnsmasq = "/usr/sbin/dnsmasq"
         try requirePrograms(dnsmasq, from: "Debian's dnsmasq-base")
         let dir = try scratch.newDirectory("dnsmasq")
@@ -85,14 +90,23 @@ final class DaemonScenarioTests: EndToEndCase {
         try writeWholeFile(dir + "/config", Array("""
             port=\(port)
             listen-address=127.0.0.1
-            bind-interfaces
+            \(bindsInterfaces ? "bind-interfaces" : "")
             no-resolv
             no-hosts
             address=/crtool.test/10.1.2.3
             pid-file=\(dir)/dnsmasq.pid
 
             """.utf8))
-        let daemon = try startProgram("dnsmasq", dnsmasq, ["-k", "-C", dir + "/config", "-u", "root"], isReady: nil)
+        return (try startProgram("dnsmasq", dnsmasq, ["-k", "-C", dir + "/config", "-u", "root"], isReady: nil), port)
+    }
+
+    /// A query for crtool.test with `id`.
+    private func question(id: UInt16) -> [UInt8] {
+        [UInt8(id >> 8), UInt8(id & 0xff), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0] + [6] + Array("crtool".utf8) + [4] + Array("test".utf8) + [0, 0, 1, 0, 1]
+    }
+
+    func testDnsmasqAnswersFromItsConfigurationAfterTheRestore() throws {
+        let (daemon, port) = try startDnsmasq(bindsInterfaces: true)
         defer { try? stopTree(daemon.pid) }
         let query = try startPython("dns-query", """
             import socket, struct, sys, time
@@ -114,5 +128,44 @@ final class DaemonScenarioTests: EndToEndCase {
         try query.waitFor(line: "answer 10.1.2.3", timeout: 15)
         _ = try roundTrip(daemon)
         try query.waitFor(line: "answer 10.1.2.3", from: query.lineCount, timeout: 15)
+    }
+
+    /// Queries sent to dnsmasq stopped (^Z) wait in its socket's queue at
+    /// the dump; the restored dnsmasq answers each once, from the address
+    /// it was asked at.
+    func testDnsmasqAnswersTheQueriesQueuedAtTheDump() throws {
+        let (daemon, port) = try startDnsmasq(bindsInterfaces: false)
+        defer { try? stopTree(daemon.pid) }
+        let client = try Sockets.create(family: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
+        defer { close(client) }
+        try Sockets.bind(client, .inet4(address: [127, 0, 0, 1], port: 0))
+        XCTAssertEqual(Sockets.connect(client, .inet4(address: [127, 0, 0, 1], port: port)), 0)
+        func answers(_ count: Int) throws -> [UInt16] {
+            var ids: [UInt16] = []
+            for _ in 0..<count where Sockets.isReadable(client, within: 10_000) {
+                let answer = try Sockets.receive(client, count: 512)
+                XCTAssertEqual(Array(answer.suffix(4)), [10, 1, 2, 3], "an answer from the configuration")
+                ids.append(UInt16(answer[0]) << 8 | UInt16(answer[1]))
+            }
+            return ids
+        }
+        // Answered once it runs (until its socket is made, a query is
+        // refused, and the refusal read as an error).
+        XCTAssertTrue(poll(timeout: 15, every: 0.2) {
+            _ = Sockets.send(client, self.question(id: 1), flags: 0)
+            return Sockets.isReadable(client, within: 200) && (try? Sockets.receive(client, count: 512)) != nil
+        }, "dnsmasq never answered: \(daemon.stderrTail())")
+        while Sockets.isReadable(client, within: 300) { _ = try? Sockets.receive(client, count: 512) }
+
+        XCTAssertEqual(kill(daemon.pid, SIGSTOP), 0)
+        XCTAssertTrue(poll(timeout: 5) { ProcessTable.isStopped(daemon.pid) })
+        for id in UInt16(101)...103 { XCTAssertEqual(try Sockets.send(client, question(id: id), flags: 0).get(), question(id: id).count) }
+        let image = try checkpoint(daemon)
+        let show = try crtool(["show", image])
+        XCTAssertTrue(show.stdout.contains("0.0.0.0:\(port), 3 datagrams queued"), "show counts the queries: \(show)")
+        try restore(image, as: daemon)
+        XCTAssertEqual(kill(daemon.pid, SIGCONT), 0)
+        XCTAssertEqual(try answers(3), [101, 102, 103], "each query answered once, in order")
+        XCTAssertFalse(Sockets.isReadable(client, within: 300), "and no more")
     }
 }
