@@ -28,7 +28,8 @@ public enum UDPQueue {
     /// The socket's queued datagrams, in order. The destination comes from
     /// IP_PKTINFO (IPV6_RECVPKTINFO), turned on for the moment and put
     /// back as the process had it: the kernel reads it from each datagram's
-    /// header, so datagrams queued before it was on tell it too.
+    /// header, so datagrams queued before it was on tell it too. At most
+    /// `limit`, the first: those the program reads first.
     public static func peek(_ fd: Int32, ipv6: Bool, limit: Int = 1 << 16) throws -> [QueuedDatagram] {
         let (level, option) = ipv6 ? (Int32(IPPROTO_IPV6), Int32(49)) : (Int32(IPPROTO_IP), Int32(8)) // IPV6_RECVPKTINFO, IP_PKTINFO
         let old = try Sockets.intOption(fd, level: level, name: option)
@@ -36,16 +37,16 @@ public enum UDPQueue {
         defer { try? Sockets.setIntOption(fd, level: level, name: option, old) }
         return try SocketQueue.withPeekOffset(fd) {
             var out: [QueuedDatagram] = []
-            while let datagram = try peekOne(fd) {
+            // One buffer for all: a queue may hold thousands of datagrams.
+            var data = [UInt8](repeating: 0, count: QueuedDatagram.largestPayload + 1)
+            while out.count < limit, let datagram = try peekOne(fd, into: &data) {
                 out.append(datagram)
-                guard out.count <= limit else { throw SystemError("more than \(limit) queued datagrams", errno: EOVERFLOW) }
             }
             return out
         }
     }
 
-    private static func peekOne(_ fd: Int32) throws -> QueuedDatagram? {
-        var data = [UInt8](repeating: 0, count: QueuedDatagram.largestPayload + 1)
+    private static func peekOne(_ fd: Int32, into data: inout [UInt8]) throws -> QueuedDatagram? {
         var name = [UInt8](repeating: 0, count: 128)
         var control = [UInt8](repeating: 0, count: 256)
         var nameLength = 0, controlLength = 0

@@ -31,6 +31,7 @@ final class UDPQueueTests: XCTestCase {
         XCTAssertEqual(queue.map(\.payload), sent.map(\.payload))
         XCTAssertEqual(try Sockets.intOption(server, level: SOL_SOCKET, name: SO_PEEK_OFF), -1, "the peek offset is put back")
         XCTAssertEqual(try Sockets.intOption(server, level: Int32(IPPROTO_IP), name: 8), 0, "IP_PKTINFO is put back")
+        XCTAssertEqual(try UDPQueue.peek(server, ipv6: false, limit: 2).map(\.payload), Array(sent.map(\.payload).prefix(2)), "the first, up to the limit")
         XCTAssertEqual(try Sockets.receive(server, count: 100), Array("datagram 0".utf8), "nothing was taken")
     }
 

@@ -9,7 +9,9 @@ import Ptrace
 /// again from their senders' addresses through the loopback device, in
 /// order, so that the program reads each once, as it would have.
 ///
-/// Not kept: the queue of a socket bound to a device other than lo (the
+/// At most QueuedDatagramImage.mostQueued datagrams are kept, the first;
+/// the rest are dropped, as a network may drop them. Not kept: the queue
+/// of a socket bound to a device other than lo (the
 /// datagrams come in through lo, which it does not hear) or sharing its
 /// port with SO_REUSEPORT (the kernel would hand each to any socket of
 /// the group), and of one with an error waiting (a peek would take it
@@ -19,7 +21,7 @@ enum UDPQueues {
         guard state.transport == .udp, state.local != nil, keepsQueue(state), !UDPQueue.hasPendingError(fd) else { return nil }
         let queue: [QueuedDatagram]
         do {
-            queue = try UDPQueue.peek(fd, ipv6: state.family == .ipv6)
+            queue = try UDPQueue.peek(fd, ipv6: state.family == .ipv6, limit: QueuedDatagramImage.mostQueued)
         } catch let e as SystemError {
             throw CheckpointError("cannot read the datagrams queued on \(what): \(e)")
         }
