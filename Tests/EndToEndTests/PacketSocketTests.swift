@@ -118,38 +118,26 @@ final class PacketSocketTests: EndToEndCase {
         XCTAssertEqual([after[5], after[6]], ["5", "5"], "the group balances ten frames between its two sockets: \(after)")
         assertNoFailures(program)
 
-        let steered = try startPython("packet-fanout-bpf", """
+        try assertPacketSocketRefused("packet-fanout-bpf", setup: """
             import socket, struct, time
             s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x88B7))
             s.bind(("lo", 0x88B7))
             s.setsockopt(263, 18, 0x4343 | 6 << 16)                          # PACKET_FANOUT_CBPF
-            print("fd", s.fileno(), flush=True)
-            print("ready", flush=True)
-            while True:
-                time.sleep(1)
-            """)
-        let fd = try XCTUnwrap(steered.numbers("fd").first)
-        try assertDumpRefused(steered, mentioning: ["fd \(fd) is a packet socket", "fanout group 17219", "BPF program"])
+            """, mentioning: ["fanout group 17219", "BPF program"])
     }
 
     func testPacketSocketWithASendRingIsRefused() throws {
-        let program = try startPython("packet-tx-ring", """
+        try assertPacketSocketRefused("packet-tx-ring", setup: """
             import socket, struct, time
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             s.setsockopt(263, 13, struct.pack("IIII", 4096, 1, 2048, 2))    # PACKET_TX_RING
-            print("fd", s.fileno(), flush=True)
-            print("ready", flush=True)
-            while True:
-                time.sleep(1)
-            """)
-        let fd = try XCTUnwrap(program.numbers("fd").first)
-        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket", "with a send ring (PACKET_TX_RING)"])
+            """, mentioning: ["with a send ring (PACKET_TX_RING)"])
     }
 
     /// A ring of two slots to a block with one frame in it: a restored
     /// ring could not have the kernel write next into the second slot.
     func testARingWhoseKernelWritesNextInTheMiddleOfABlockIsRefused() throws {
-        let program = try startPython("packet-ring-pairs", """
+        try assertPacketSocketRefused("packet-ring-pairs", setup: """
             import mmap, socket, struct, time
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             s.setsockopt(263, 10, 1)                                         # PACKET_VERSION, TPACKET_V2
@@ -161,12 +149,21 @@ final class PacketSocketTests: EndToEndCase {
             out.send(bytes(12) + b"\\x88\\xb8" + b"frame".ljust(50, b"\\0"))
             while not ring[0] & 1:                                           # TP_STATUS_USER
                 time.sleep(0.01)
+            """, mentioning: ["slot 1 of block 0", "cannot checkpoint that yet"])
+    }
+
+    /// Runs `setup`, python that leaves a packet socket in `s`, and holds
+    /// the socket open: its dump must be refused, naming its fd and each
+    /// of `texts`.
+    private func assertPacketSocketRefused(_ name: String, setup: String, mentioning texts: [String]) throws {
+        let program = try startPython(name, setup + """
+
             print("fd", s.fileno(), flush=True)
             print("ready", flush=True)
             while True:
                 time.sleep(1)
             """)
         let fd = try XCTUnwrap(program.numbers("fd").first)
-        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket", "slot 1 of block 0", "cannot checkpoint that yet"])
+        try assertDumpRefused(program, mentioning: ["fd \(fd) is a packet socket"] + texts)
     }
 }
