@@ -37,28 +37,54 @@ enum RawIPPacket {
         return [0x60, 0, 0, 0] + be16(UInt16(length)) + [proto, 64] + from + to + transport
     }
 
-    /// Sends `bytes`, an IP packet, to its destination through a raw
-    /// socket that carries its own IP header; bound to `device` when one
-    /// is named, so that the packet can leave by no other. `what` names
-    /// the packet in errors.
-    static func send(_ bytes: [UInt8], scopeID: UInt32, device: String? = nil, what: String) throws {
-        let ipv4 = bytes[0] >> 4 == 4
-        let fd = try Sockets.create(family: ipv4 ? AF_INET : AF_INET6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW))
-        defer { close(fd) }
-        if let device {
-            try Sockets.setBytesOption(fd, level: SOL_SOCKET, name: SO_BINDTODEVICE, Array(device.utf8) + [0])
+    /// Raw sockets that carry their own IP header, one for each family,
+    /// each made when first needed and kept for the packets after it: a
+    /// UDP queue given back may be thousands of datagrams. Bound to
+    /// `device` when one is named, so that a packet can leave by no other.
+    final class Sender {
+        private let device: String?
+        private var sockets: [Int32: Int32] = [:]
+
+        init(device: String? = nil) {
+            self.device = device
         }
-        // Where the packet goes is in its header; the kernel wants the
-        // address again, without a port, and a link-local one's interface.
-        let target: SocketAddress = ipv4 ? .inet4(address: Array(bytes[16..<20]), port: 0)
-                                         : .inet6(address: Array(bytes[24..<40]), port: 0, flowInfo: 0, scopeID: scopeID)
-        let address = target.bytes
-        let n = bytes.withUnsafeBytes { packet in
-            address.withUnsafeBytes { raw in
-                sendto(fd, packet.baseAddress, packet.count, 0, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+
+        deinit {
+            sockets.values.forEach { close($0) }
+        }
+
+        private func socket(_ family: Int32) throws -> Int32 {
+            if let fd = sockets[family] { return fd }
+            let fd = try Sockets.create(family: family, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_RAW))
+            if let device {
+                do {
+                    try Sockets.setBytesOption(fd, level: SOL_SOCKET, name: SO_BINDTODEVICE, Array(device.utf8) + [0])
+                } catch {
+                    close(fd)
+                    throw error
+                }
             }
+            sockets[family] = fd
+            return fd
         }
-        if n != bytes.count { throw SystemError("sending \(what) through a raw socket") }
+
+        /// Sends `bytes`, an IP packet, to its destination; `what` names
+        /// the packet in errors.
+        func send(_ bytes: [UInt8], scopeID: UInt32, what: String) throws {
+            let ipv4 = bytes[0] >> 4 == 4
+            let fd = try socket(ipv4 ? AF_INET : AF_INET6)
+            // Where the packet goes is in its header; the kernel wants the
+            // address again, without a port, and a link-local one's interface.
+            let target: SocketAddress = ipv4 ? .inet4(address: Array(bytes[16..<20]), port: 0)
+                                             : .inet6(address: Array(bytes[24..<40]), port: 0, flowInfo: 0, scopeID: scopeID)
+            let address = target.bytes
+            let n = bytes.withUnsafeBytes { packet in
+                address.withUnsafeBytes { raw in
+                    sendto(fd, packet.baseAddress, packet.count, 0, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+                }
+            }
+            if n != bytes.count { throw SystemError("sending \(what) through a raw socket") }
+        }
     }
 
     /// The Internet checksum (RFC 1071) of `bytes`.

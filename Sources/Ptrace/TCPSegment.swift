@@ -42,7 +42,7 @@ public struct TCPSegment: Equatable, Sendable {
     public func send() throws {
         var scope: UInt32 = 0
         if case .inet6(_, _, _, let id) = destination { scope = id }
-        try RawIPPacket.send(try packet(), scopeID: scope, what: "a TCP segment from \(source) to \(destination)")
+        try RawIPPacket.Sender().send(try packet(), scopeID: scope, what: "a TCP segment from \(source) to \(destination)")
     }
 
     /// Sends the segment to the socket `fd` (crtool's copy of its

@@ -112,14 +112,21 @@ public enum UDPQueue {
         return RawIPPacket.packet(from: from, to: to, protocol: UInt8(IPPROTO_UDP), transport: udp + payload, checksumAt: 6)
     }
 
-    /// Sends `payload` from `source` to `destination` through the loopback
-    /// device, which keeps it on this host: the restored socket bound to
-    /// `destination` takes it as if its sender had sent it again.
-    public static func send(_ payload: [UInt8], from source: SocketAddress, to destination: SocketAddress) throws {
-        var scope: UInt32 = 0
-        if case .inet6(_, _, _, let id) = destination { scope = id }
-        try RawIPPacket.send(try packet(payload, from: source, to: destination), scopeID: scope, device: "lo",
-                             what: "a datagram from \(source) to \(destination)")
+    /// Sends datagrams through the loopback device, which keeps them on
+    /// this host: the restored socket bound to a datagram's destination
+    /// takes it as if its sender had sent it again. One raw socket a
+    /// family serves every datagram of a queue.
+    public final class Sender {
+        private let raw = RawIPPacket.Sender(device: "lo")
+
+        public init() {}
+
+        public func send(_ payload: [UInt8], from source: SocketAddress, to destination: SocketAddress) throws {
+            var scope: UInt32 = 0
+            if case .inet6(_, _, _, let id) = destination { scope = id }
+            try raw.send(try UDPQueue.packet(payload, from: source, to: destination), scopeID: scope,
+                         what: "a datagram from \(source) to \(destination)")
+        }
     }
 }
 

@@ -41,7 +41,7 @@ final class UDPQueueTests: XCTestCase {
             defer { close(server) }
             let to = try Sockets.localAddress(server)
             let from = try SocketAddress.inet(host: source, port: 4711)
-            try UDPQueue.send(Array("again".utf8), from: from, to: to)
+            try UDPQueue.Sender().send(Array("again".utf8), from: from, to: to)
             let queue = try UDPQueue.peek(server, ipv6: family == AF_INET6)
             XCTAssertEqual(queue.map(\.payload), [Array("again".utf8)], host)
             XCTAssertEqual(queue.first?.source.host, source)

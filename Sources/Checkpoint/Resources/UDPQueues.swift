@@ -46,11 +46,12 @@ enum UDPQueues {
         let buffer = try Sockets.intOption(fd, level: SOL_SOCKET, name: SO_RCVBUF)
         let needed = queue.reduce(0) { $0 + $1.payload.count + 2048 }
         if needed > Int(buffer) { try SocketOptionSet.setBuffer(fd, option: SO_RCVBUF, bytes: Int32(clamping: needed * 2)) }
+        let sender = UDPQueue.Sender()
         for (i, d) in queue.enumerated() {
             let source = try InetSockets.address(d.source)
             let target = try destination(of: d, from: source, state: state)
             do {
-                try UDPQueue.send([UInt8](d.payload), from: source, to: target)
+                try sender.send([UInt8](d.payload), from: source, to: target)
             } catch let e as SystemError {
                 throw CheckpointError("cannot give \(what) datagram \(i + 1) of the \(queue.count) queued at the dump, from \(source) to \(target): \(e)")
             }
