@@ -43,11 +43,8 @@ public struct PacketRingImage: Codable, Equatable, Sendable {
         guard g.blockSize >= 48, g.blockSize % 4096 == 0, g.blockCount > 0, g.size <= Self.largestRing else {
             return ("geometry", "\(g.blockCount) blocks of \(g.blockSize) bytes is not a ring crtool makes")
         }
-        if let header = frameHeader {
-            guard g.frameSize >= UInt32(header.size), g.frameSize <= g.blockSize,
-                  UInt64(g.frameCount) == UInt64(g.blockSize / g.frameSize) * UInt64(g.blockCount) else {
-                return ("geometry", "\(g.frameCount) frames of \(g.frameSize) bytes do not fill \(g.blockCount) blocks of \(g.blockSize) bytes")
-            }
+        if let header = frameHeader, !header.fitsSlots(of: g) {
+            return ("geometry", "\(g.frameCount) frames of \(g.frameSize) bytes do not fill \(g.blockCount) blocks of \(g.blockSize) bytes")
         }
         guard blocks.count == Int(g.blockCount) else {
             return ("blocks", "\(blocks.count) blocks for a ring of \(g.blockCount)")
@@ -75,6 +72,14 @@ public enum PacketFrameHeader: String, Codable, Sendable {
     var networkOffset: Int { self == .v1 ? 18 : 14 }
     /// Seconds, then microseconds (V1) or nanoseconds (V2).
     var timeOffset: Int { self == .v1 ? 20 : 16 }
+
+    /// Whether `g` gives each frame a slot this header fits in, as many
+    /// to a block as fit, and as many frames as the blocks hold, as the
+    /// kernel lays out a ring of V1 or V2.
+    public func fitsSlots(of g: PacketRingGeometry) -> Bool {
+        g.frameSize >= UInt32(size) && g.frameSize <= g.blockSize
+            && UInt64(g.frameCount) == UInt64(g.blockSize / g.frameSize) * UInt64(g.blockCount)
+    }
 
     /// By PACKET_VERSION's value, as packet_diag gives it; nil for V3.
     public init?(version: UInt32) {

@@ -91,10 +91,7 @@ enum PacketRingFrames {
 
         var framesPerBlock: Int { geometry.frameSize == 0 ? 0 : Int(geometry.blockSize / geometry.frameSize) }
 
-        var isSound: Bool {
-            Int(geometry.frameSize) >= header.size && framesPerBlock > 0
-                && Int(geometry.frameCount) == framesPerBlock * Int(geometry.blockCount)
-        }
+        var isSound: Bool { header.fitsSlots(of: geometry) }
 
         func offset(of slot: Int) -> Int {
             slot / framesPerBlock * Int(geometry.blockSize) + slot % framesPerBlock * Int(geometry.frameSize)
