@@ -88,8 +88,7 @@ extension RemoteSyscall {
             regs.rbx = address
             regs.r12 = UInt64(trip.count)
             try tracee.setRegisters(regs)
-            try tracee.resume()
-            let stop = try tracee.waitStop()
+            let stop = try resumeAfterStopsAskedBefore()
             let after = try tracee.registers()
             guard case .signalDelivery(let sig) = stop, sig == SIGTRAP, after.rip == runner + UInt64(Self.batchRunnerCode.count) else {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) at 0x\(String(after.rip, radix: 16)) while running \(trip.count) injected calls from 0x\(String(runner, radix: 16))")
@@ -101,6 +100,21 @@ extension RemoteSyscall {
             start += trip.count
         }
         return results
+    }
+
+    /// Resumes the tracee and returns its next stop that is not one asked
+    /// for before the resume: an interrupt sent while the thread was in
+    /// another stop (an exec event of a thread racing the freeze) stays
+    /// pending and reports as soon as the thread runs, before any
+    /// instruction does.
+    func resumeAfterStopsAskedBefore() throws -> Stop {
+        var foreign = 0
+        while true {
+            try tracee.resume()
+            let stop = try tracee.waitStop()
+            guard case .eventStop = stop, foreign < 16 else { return stop }
+            foreign += 1
+        }
     }
 
     /// A trip's table as the runner reads it: each call's number, six

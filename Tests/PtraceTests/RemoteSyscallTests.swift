@@ -241,6 +241,38 @@ final class RemoteSyscallTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1.9, "the whole sleep was served")
     }
 
+    /// An interrupt asked for while the thread is already stopped (as the
+    /// freeze does to a thread it finds at an exec event) reports once the
+    /// thread runs again: a batch that meets it first still runs, and
+    /// every call in it once.
+    func testBatchRunsPastAnInterruptAskedWhileStopped() throws {
+        let children = makeChildren()
+        let pid = try spawnSleeper(seconds: 2, into: children)
+        let page = self.page
+        let (results, mapped) = try withStopped(pid) { t -> ([Int64], Int) in
+            let remote = try RemoteSyscall(tracee: t, site: try SyscallSite.inVDSO(pid: pid, maps: try Maps.read(pid: pid)))
+            let area = try remote.checked("runner area", Syscall.mmap, 0, 65536, 7, UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+            try remote.installBatchRunner(at: area)
+            remote.scratch = area + 4096
+            remote.scratchSize = 65536 - 4096
+            try t.interrupt()
+            let base = try remote.checked("reserve", Syscall.mmap, 0, 4 * page, 0, UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+            try t.interrupt()
+            let results = try remote.callAll((0..<4).map { i in
+                SyscallRequest(Syscall.mmap, base + UInt64(i) * page, page, UInt64(i % 2 == 0 ? PROT_READ | PROT_WRITE : PROT_READ),
+                               UInt64(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), UInt64.max, 0)
+            } + [SyscallRequest(Syscall.getpid)])
+            let mapped = try Maps.read(pid: pid).filter { $0.start >= base && $0.end <= base + 4 * page }.count
+            try remote.finish()
+            try t.detach()
+            return (results.dropLast().map { $0 - results[0] } + [results.last!], mapped)
+        }
+        XCTAssertEqual(results, [0, Int64(page), 2 * Int64(page), 3 * Int64(page), Int64(pid)], "each call once, in order")
+        XCTAssertEqual(mapped, 4, "the four protections alternate: one VMA each")
+        let status = try XCTUnwrap(children.waitForExit(pid, timeout: 20), "sleep 2 did not end")
+        XCTAssertEqual(Stop(status: status), .exited(code: 0), "the sleeper runs on to its end")
+    }
+
     func testBusyChildRunsOnAfterInjectionAndDetach() throws {
         let children = makeChildren()
         let pid = try spawn("/bin/sh", ["-c", "while :; do :; done"], into: children)
