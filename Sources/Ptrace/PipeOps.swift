@@ -70,6 +70,24 @@ public enum PipeOps {
         return Array(out[0..<used])
     }
 
+    /// Reads what `fd` (non-blocking) holds now, read by read, at most
+    /// `limit` bytes each: a pipe hands out each of its packets (buffers
+    /// written in packet mode, O_DIRECT) by a read of its own.
+    public static func readEach(_ fd: Int32, limit: Int) throws -> [[UInt8]] {
+        var reads: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: limit)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, limit) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return reads }
+                throw SystemError("read of fd \(fd)")
+            }
+            if n == 0 { return reads }
+            reads.append(Array(buffer[0..<n]))
+        }
+    }
+
     /// Writes every byte or throws: a full non-blocking pipe is an error
     /// (EAGAIN), never a wait.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {

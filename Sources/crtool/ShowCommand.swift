@@ -154,7 +154,7 @@ struct ShowCommand: ParsableCommand {
                 for f in p.files {
                     let locks = (f.locks ?? []).map { "; \($0)" }.joined()
                     let given = f.external == true ? ", left out at the dump: restore --inherit-fd fd[N]:\(f.path) gives it one" : nil
-                    let detail = given ?? (SocketDescription.of(f) ?? PtyDescription.of(f)).map { ", \($0)" } ?? ""
+                    let detail = given ?? (SocketDescription.of(f) ?? PtyDescription.of(f) ?? PipeDescription.of(f)).map { ", \($0)" } ?? ""
                     let length = f.size.map { " of \($0) bytes" } ?? ""
                     print("  fd \(f.fd): \(f.kind.rawValue) \(f.path) pos \(f.position)\(length)\(detail)\(locks)")
                 }

@@ -1,4 +1,5 @@
 @testable import Checkpoint
+import Foundation
 import Glibc
 import Ptrace
 import XCTest
@@ -24,6 +25,37 @@ final class PipeContentTests: XCTestCase {
         XCTAssertEqual(copy, sent)
         XCTAssertEqual(try PipeOps.queuedBytes(pipe.read), sent.count)
         XCTAssertEqual(try PipeOps.readAvailable(pipe.read, limit: sent.count + 1), sent)
+    }
+
+    /// A pipe in packet mode is copied packet by packet, a long write cut
+    /// into pages as the kernel cut it, and keeps every packet.
+    func testPacketsAreCopiedOneByOneWithoutConsuming() throws {
+        let pipe = try PipeOps.create(flags: O_CLOEXEC | O_NONBLOCK | PipeState.packetModeFlag)
+        defer {
+            close(pipe.read)
+            close(pipe.write)
+        }
+        let sent = [[UInt8](repeating: 1, count: 10), [UInt8](repeating: 2, count: 5000), [3]]
+        for packet in sent { try PipeOps.writeAll(pipe.write, packet) }
+        let copy = try PipeContent.packets(pipe.read, capacity: try PipeOps.capacity(pipe.read), pid: getpid(), targetFD: pipe.read)
+        XCTAssertEqual(copy.map(\.count), [10, 4096, 904, 1])
+        XCTAssertEqual(Array(copy.joined()), Array(sent.joined()))
+        XCTAssertEqual(try PipeOps.readEach(pipe.read, limit: 65536).map(\.count), [10, 4096, 904, 1], "the pipe keeps its packets")
+    }
+
+    /// Packets read from an image must describe its bytes and fit its pipe.
+    func testHostilePacketsAreNamedByField() {
+        var state = PipeState(capacity: 8192, data: Data(count: 20))
+        state.packets = [10, 10]
+        XCTAssertNil(state.invalidPacketsField)
+        state.packets = [10, 0, 10]
+        XCTAssertEqual(state.invalidPacketsField?.field, "packets[1]")
+        state.packets = [5000]
+        XCTAssertEqual(state.invalidPacketsField?.field, "packets[0]")
+        state.packets = [10, 9]
+        XCTAssertEqual(state.invalidPacketsField?.field, "packets")
+        state.packets = [5, 5, 5, 5]
+        XCTAssertEqual(state.invalidPacketsField?.reason, "4 packets in a pipe of 8192 bytes, which holds at most 2")
     }
 
     func testEmptyPipeGivesNoBytes() throws {

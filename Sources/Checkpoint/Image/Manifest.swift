@@ -7,7 +7,7 @@ import Foundation
 public struct Manifest: Codable, Equatable, Sendable {
     /// Raised whenever a change would make older tools misread an image;
     /// images from a newer format are refused rather than half understood.
-    public static let currentFormatVersion = 9
+    public static let currentFormatVersion = 10
     /// What an image that stands alone is written as, so that tools that
     /// read only version 1 still restore it; an image on top of a parent,
     /// a pre-dump or an image whose writes are tracked is version 2, which
@@ -42,6 +42,11 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// (`PacketRingImage.frameHeader`): a tool that reads only up to
     /// version 8 would take its frames for V3's blocks.
     public static let packetFrameRingFormatVersion = 9
+    /// An image with a pipe in packet mode (O_DIRECT), or packets in a
+    /// pipe (`PipeState.packets`): a tool that reads only up to version 9
+    /// would make the pipe's descriptions without packet mode and put its
+    /// packets back as one run of bytes.
+    public static let packetPipeFormatVersion = 10
     public static let toolName = "crtool 0.1.0"
 
     public var formatVersion: Int

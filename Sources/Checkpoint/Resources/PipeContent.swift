@@ -8,6 +8,25 @@ import Ptrace
 enum PipeContent {
     /// `fd` is crtool's copy of a descriptor that can read the pipe.
     static func snapshot(_ fd: Int32, capacity: Int, pid: Int32, targetFD: Int32) throws -> [UInt8] {
+        Array(try copied(fd, capacity: capacity, pid: pid, targetFD: targetFD) { copy, queued in
+            [try PipeOps.readAvailable(copy, limit: queued)]
+        }.joined())
+    }
+
+    /// The pipe's bytes as its reader would get them read by read: each
+    /// read ends with a packet, so each is one packet, unless bytes
+    /// written outside packet mode came before it in the same read.
+    static func packets(_ fd: Int32, capacity: Int, pid: Int32, targetFD: Int32) throws -> [[UInt8]] {
+        try copied(fd, capacity: capacity, pid: pid, targetFD: targetFD) { copy, _ in
+            try PipeOps.readEach(copy, limit: 65536)
+        }
+    }
+
+    /// Reads a copy of what the pipe holds with `read`, which gets crtool's
+    /// pipe holding the copy and how many bytes it holds, and returns the
+    /// chunks it read (none for an empty pipe).
+    private static func copied(_ fd: Int32, capacity: Int, pid: Int32, targetFD: Int32,
+                               read: (Int32, Int) throws -> [[UInt8]]) throws -> [[UInt8]] {
         let queued = try PipeOps.queuedBytes(fd)
         guard queued > 0 else { return [] }
         let copy = try PipeOps.create(flags: O_CLOEXEC | O_NONBLOCK)
@@ -20,11 +39,12 @@ enum PipeContent {
         if try PipeOps.capacity(copy.write) < capacity {
             try PipeOps.setCapacity(copy.write, capacity)
         }
-        let copied = try PipeOps.tee(from: fd, to: copy.write, count: queued)
-        let bytes = try PipeOps.readAvailable(copy.read, limit: queued)
-        guard copied == queued, bytes.count == queued else {
-            throw CheckpointError("pid \(pid) fd \(targetFD): could copy only \(bytes.count) of the \(queued) bytes buffered in the pipe")
+        let teed = try PipeOps.tee(from: fd, to: copy.write, count: queued)
+        let chunks = try read(copy.read, queued)
+        let count = chunks.reduce(0) { $0 + $1.count }
+        guard teed == queued, count == queued else {
+            throw CheckpointError("pid \(pid) fd \(targetFD): could copy only \(count) of the \(queued) bytes buffered in the pipe")
         }
-        return bytes
+        return chunks
     }
 }

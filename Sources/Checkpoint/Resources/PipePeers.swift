@@ -17,9 +17,16 @@ enum PipePeers {
     /// Every descriptor of another process (not crtool, not `p.pid`) that
     /// refers to the same pipe or FIFO as `p`.
     static func holders(of p: FileProbe, in system: SystemDescriptors) -> [Holder] {
+        descriptors(of: p, in: system).filter { $0.pid != p.pid }
+    }
+
+    /// Every descriptor of a process other than crtool that refers to the
+    /// same pipe or FIFO as `p`, `p` and others of its process included.
+    static func descriptors(of p: FileProbe, in system: SystemDescriptors) -> [Holder] {
         let candidates = p.link.hasPrefix("pipe:") ? system.holders(of: p.link) : system.pathHolders().filter { isSameFIFO($0, as: p) }
-        return candidates.filter { $0.pid != p.pid }.map { entry in
-            let flags = (try? FdInfo.read(pid: entry.pid, fd: entry.fd))?.flags ?? Int32(O_RDWR)
+        return candidates.map { entry in
+            let flags = entry.pid == p.pid && entry.fd == p.fd ? p.info.flags
+                : (try? FdInfo.read(pid: entry.pid, fd: entry.fd))?.flags ?? Int32(O_RDWR)
             return Holder(pid: entry.pid, fd: entry.fd, flags: flags)
         }
     }
@@ -30,9 +37,10 @@ enum PipePeers {
         return UInt64(st.st_dev) == p.device && UInt64(st.st_ino) == p.inode && st.st_mode & S_IFMT == S_IFIFO
     }
 
-    /// Stops the dump when a process outside the image holds the pipe.
-    static func refuseOutsiders(_ p: FileProbe, what: String, in system: SystemDescriptors) throws {
-        guard let outsider = holders(of: p, in: system).first(where: { !system.inImage($0.pid) }) else { return }
+    /// Stops the dump when a process outside the image holds the pipe;
+    /// `descriptors` are the pipe's (`descriptors(of:in:)`).
+    static func refuseOutsiders(_ p: FileProbe, what: String, descriptors: [Holder], in system: SystemDescriptors) throws {
+        guard let outsider = descriptors.first(where: { $0.pid != p.pid && !system.inImage($0.pid) }) else { return }
         let command = (try? ProcStat.read(pid: outsider.pid)).map { " (\($0.command))" } ?? ""
         let mine = p.info.flags & O_ACCMODE
         let theirs = outsider.flags & O_ACCMODE

@@ -48,16 +48,27 @@ enum FIFOs: FileKind {
 
 /// What pipes and FIFOs share.
 enum PipeDescriptors {
-    static let packetMode: Int32 = 0o40000 // O_DIRECT on x86-64
+    static let packetMode = PipeState.packetModeFlag
 
     static func collect(_ p: FileProbe, what: String, context: FileDumpContext) throws -> PipeState {
-        if p.info.flags & packetMode != 0 {
-            throw FileKinds.unsupported(p, what: "\(what) in packet mode (O_DIRECT), whose message boundaries cannot be read without consuming them")
-        }
-        try PipePeers.refuseOutsiders(p, what: what, in: context.system)
+        let descriptors = PipePeers.descriptors(of: p, in: context.system)
+        try PipePeers.refuseOutsiders(p, what: what, descriptors: descriptors, in: context.system)
         let local = try context.local(p.fd)
         var state = PipeState(capacity: try PipeOps.capacity(local))
-        if p.info.flags & O_ACCMODE != O_WRONLY {
+        guard p.info.flags & O_ACCMODE != O_WRONLY else { return state }
+        // Packet mode is a description's (O_DIRECT): what it writes is
+        // packets, whoever reads them. The writers of what the pipe holds
+        // may be gone, so one description in packet mode is enough.
+        if p.info.flags & packetMode != 0 || descriptors.contains(where: { $0.flags & packetMode != 0 }) {
+            let packets = try PipeContent.packets(local, capacity: state.capacity, pid: p.pid, targetFD: p.fd)
+            if let mixed = packets.first(where: { $0.count > PipeState.largestPacket }) {
+                throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) in packet mode (O_DIRECT) that holds \(mixed.count) bytes a reader "
+                    + "would take at once, more than a packet, so bytes written outside packet mode lie among its packets; crtool cannot tell "
+                    + "where they end (dump again once the program has read them)")
+            }
+            state.data = Data(packets.joined())
+            state.packets = packets.map(\.count)
+        } else {
             state.data = Data(try PipeContent.snapshot(local, capacity: state.capacity, pid: p.pid, targetFD: p.fd))
         }
         return state

@@ -92,7 +92,21 @@ final class RestoredPipe {
     func fill(from f: FileDescriptorImage) throws {
         guard !filled, let data = f.pipe?.data else { return }
         filled = true
-        try PipeOps.writeAll(filler, [UInt8](data))
+        guard let packets = f.pipe?.packets else {
+            try PipeOps.writeAll(filler, [UInt8](data))
+            return
+        }
+        // Each write in packet mode, of a page at most, is one packet.
+        let flags = fcntl(filler, F_GETFL)
+        guard flags >= 0, fcntl(filler, F_SETFL, flags | PipeDescriptors.packetMode) == 0 else {
+            throw SystemError("putting the pipe of fd \(f.fd) in packet mode to give it its packets")
+        }
+        defer { _ = fcntl(filler, F_SETFL, flags) }
+        var start = data.startIndex
+        for length in packets {
+            try PipeOps.writeAll(filler, [UInt8](data[start..<start + length]))
+            start += length
+        }
     }
 
     /// A new open file description of the pipe with `f`'s access mode and
@@ -100,7 +114,8 @@ final class RestoredPipe {
     func openDescription(_ f: FileDescriptorImage, pid: Int32) throws -> Int32 {
         let mode = f.flags & O_ACCMODE
         let anchor = mode == Int32(O_WRONLY) ? writeAnchor : readAnchor
-        let statusFlags = f.flags & (O_NONBLOCK | O_APPEND)
+        // Packet mode is set after the open, which refuses O_DIRECT.
+        let statusFlags = f.flags & (O_NONBLOCK | O_APPEND | PipeDescriptors.packetMode)
         if anchorsAreEnds && mode != O_RDWR && f.flags & Self.largeFile == 0 && !anchorsGiven.contains(anchor) {
             anchorsGiven.insert(anchor)
             let fd = fcntl(anchor, F_DUPFD_CLOEXEC, 0)
@@ -112,8 +127,13 @@ final class RestoredPipe {
             }
             return fd
         }
-        let fd = open("/proc/self/fd/\(anchor)", mode | statusFlags | O_CLOEXEC)
+        let fd = open("/proc/self/fd/\(anchor)", mode | statusFlags & ~PipeDescriptors.packetMode | O_CLOEXEC)
         if fd < 0 { throw SystemError("reopening the pipe of fd \(f.fd) of pid \(pid)", pid: pid) }
+        if statusFlags & PipeDescriptors.packetMode != 0 && fcntl(fd, F_SETFL, statusFlags) != 0 {
+            let error = SystemError("putting the pipe of fd \(f.fd) of pid \(pid) in packet mode", pid: pid)
+            close(fd)
+            throw error
+        }
         return fd
     }
 

@@ -67,6 +67,9 @@ enum ImageConsistency {
             if f.external == true && f.path.isEmpty {
                 throw fail("files[\(i)].path", "a file left out at the dump (external) needs the name --inherit-fd gives it by")
             }
+            if let bad = f.pipe?.invalidPacketsField {
+                throw fail("files[\(i)].pipe.\(bad.field)", bad.reason)
+            }
             if let bad = f.heldOutside?.invalidField {
                 throw fail("files[\(i)].heldOutside.\(bad.field)", bad.reason)
             }
