@@ -68,6 +68,9 @@ start counter --heap-mib 1
 "$bin/crtool" pre-dump -q -t "$pid" -D "$work/images/counter-pre"
 sleep 0.2
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/counter" --prev-images-dir ../counter-pre
+# A pipe full of packets: process-PID.json has their lengths.
+start pipe --packet
+"$bin/crtool" dump -q -t "$pid" -D "$work/images/packetpipe"
 # Held (it reads nothing while the file exists) with three frames in its
 # ring: process-PID.json has the ring and the VMA that maps it.
 touch "$work/data/hold"
@@ -78,7 +81,7 @@ s.bind(("lo", 0x88B5))
 for n in range(3): s.send(bytes(12) + b"\x88\xb5" + b"frame %d" % n + bytes(60))'
 "$bin/crtool" dump -q -t "$pid" -D "$work/images/packetring"
 
-export CRTOOL_FUZZ_IMAGES="$work/images/tree:$work/images/sysvipc:$work/images/threads:$work/images/counter:$work/images/packetring"
+export CRTOOL_FUZZ_IMAGES="$work/images/tree:$work/images/sysvipc:$work/images/threads:$work/images/counter:$work/images/packetpipe:$work/images/packetring"
 "$bin/crtool-fuzz" --seeds "$work/seeds"
 largest=$(stat -c %s "$work"/seeds/* | sort -n | tail -n 1)
 mkdir -p "$work/corpus"

@@ -16,6 +16,13 @@ final class PipeTests: EndToEndCase {
         try assertCarriesOnAfterRoundTrip(pipe)
     }
 
+    /// A pipe in packet mode, full of packets: each comes back whole, so
+    /// each read still takes one (the fixture checks every read's size).
+    func testAFullPipeOfPacketsCarriesOnAfterRestore() throws {
+        let pipe = try startFixture("pipe", ["--packet"])
+        try assertCarriesOnAfterRoundTrip(pipe)
+    }
+
     /// The writer is a child process: the two ends are in two processes of
     /// the image, made once and joined again on restore.
     func testBufferedBytesOfAPipeBetweenTwoProcessesArriveOnceAfterRestore() throws {
