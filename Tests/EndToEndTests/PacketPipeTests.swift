@@ -67,16 +67,17 @@ final class PacketPipeTests: EndToEndCase {
         ])
     }
 
-    /// A reader in packet mode on a pipe a writer fills with bytes: a read
-    /// takes them across what would be packets, and crtool cannot tell
-    /// which bytes were packets. The dump is refused and the program runs
-    /// on with every byte.
+    /// A writer that wrote bytes and then went into packet mode: a read
+    /// takes the bytes and the packet after them at once, and crtool
+    /// cannot tell where the packet starts. The dump is refused and the
+    /// program runs on with every byte.
     func testBytesWrittenOutsidePacketModeAreRefused() throws {
         let program = try startPython("mixedpipe", """
             import fcntl, os, time
             r, w = os.pipe()
-            fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_DIRECT)
-            os.write(w, b"z" * 6000)
+            os.write(w, b"z" * 5990)
+            fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_DIRECT)
+            os.write(w, b"p" * 10)
             print("fd", r)
             print("ready", flush=True)
             time.sleep(600)
@@ -85,6 +86,38 @@ final class PacketPipeTests: EndToEndCase {
         let fd = try program.waitFor("fd", atLeast: 0)
         _ = try assertDumpRefused(program, mentioning: ["fd \(fd)", "packet mode (O_DIRECT)", "6000 bytes"])
         XCTAssertEqual(try queuedBytes(pid: program.pid, fd: fd), 6000, "the pipe keeps every byte")
+    }
+
+    /// Packet mode on a read end alone changes nothing: the writer writes
+    /// bytes, and they come back as bytes, read 50 at a time with none
+    /// dropped.
+    func testAReaderInPacketModeOfAWriterOfBytesKeepsTheBytes() throws {
+        let flag = scratch.newPath("go")
+        let program = try startPython("readerpipe", """
+            import fcntl, os, sys, time
+            r, w = os.pipe()
+            fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_DIRECT | os.O_NONBLOCK)
+            for letter in b"abc":
+                os.write(w, bytes([letter]) * 100)
+            print("ready", flush=True)
+            while not os.path.exists(sys.argv[1]):
+                time.sleep(0.05)
+            got = b""
+            try:
+                while True:
+                    got += os.read(r, 50)
+            except BlockingIOError:
+                pass
+            print("total", len(got), got == b"a" * 100 + b"b" * 100 + b"c" * 100, flush=True)
+            time.sleep(600)
+            """, [flag])
+        defer { try? stopTree(program.pid) }
+        let image = try checkpoint(program)
+        XCTAssertNil(try savedPackets(in: image, pid: program.pid), "saved as bytes")
+        let mark = program.lineCount
+        try restore(image, as: program)
+        try writeWholeFile(flag, [])
+        _ = try program.waitFor(line: "total 300 True", from: mark, timeout: 30)
     }
 
     /// An image whose packets do not fit the pipe is refused by field
@@ -99,12 +132,12 @@ final class PacketPipeTests: EndToEndCase {
     }
 
     /// Each packet's length, in order, of the first pipe of `pid` in the
-    /// image at `directory` that holds packets.
-    private func savedPackets(in directory: String, pid: pid_t) throws -> [Int] {
+    /// image at `directory` that holds packets (nil: none does).
+    private func savedPackets(in directory: String, pid: pid_t) throws -> [Int]? {
         let path = try ImageFiles(directory: directory, pid: pid).processFile()
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(XCTUnwrap(readWholeFile(path)))) as? [String: Any])
         let files = try XCTUnwrap(json["files"] as? [[String: Any]])
-        return try XCTUnwrap(files.lazy.compactMap { ($0["pipe"] as? [String: Any])?["packets"] as? [Int] }.first, "no pipe with packets")
+        return files.lazy.compactMap { ($0["pipe"] as? [String: Any])?["packets"] as? [Int] }.first
     }
 
     private func queuedBytes(pid: pid_t, fd: Int) throws -> Int {

@@ -57,9 +57,10 @@ enum PipeDescriptors {
         var state = PipeState(capacity: try PipeOps.capacity(local))
         guard p.info.flags & O_ACCMODE != O_WRONLY else { return state }
         // Packet mode is a description's (O_DIRECT): what it writes is
-        // packets, whoever reads them. The writers of what the pipe holds
-        // may be gone, so one description in packet mode is enough.
-        if p.info.flags & packetMode != 0 || descriptors.contains(where: { $0.flags & packetMode != 0 }) {
+        // packets, whoever reads them, so the writers say. With every
+        // writer gone, a reader in packet mode is all there is to go by.
+        let writers = descriptors.filter { $0.flags & O_ACCMODE != O_RDONLY }
+        if (writers.isEmpty ? descriptors : writers).contains(where: { $0.flags & packetMode != 0 }) {
             let packets = try PipeContent.packets(local, capacity: state.capacity, pid: p.pid, targetFD: p.fd)
             if let mixed = packets.first(where: { $0.count > PipeState.largestPacket }) {
                 throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) in packet mode (O_DIRECT) that holds \(mixed.count) bytes a reader "
