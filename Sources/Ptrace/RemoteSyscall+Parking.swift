@@ -93,14 +93,9 @@ extension RemoteSyscall {
         try borrow()
         var foreign = 0
         while true {
-            try tracee.resume()
-            let stop = try tracee.waitStop()
-            if case .eventStop = stop, foreign < 16 {
-                // A stop asked for before the trip (an interrupt, a group
-                // stop) reported first.
-                foreign += 1
-                continue
-            }
+            // A stop asked for before the trip (an interrupt, a group
+            // stop) may report first.
+            let stop = try resumeAfterStopsAskedBefore(counting: &foreign)
             guard case .signalDelivery(let sig) = stop, sig == place.endSignal else {
                 let at = (try? tracee.registers()).map { "0x" + String($0.rip, radix: 16) } ?? "an unknown address"
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) at \(at) while running \(trip.count) injected calls from 0x\(String(place.runner, radix: 16))")

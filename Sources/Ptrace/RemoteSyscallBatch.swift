@@ -88,7 +88,8 @@ extension RemoteSyscall {
             regs.rbx = address
             regs.r12 = UInt64(trip.count)
             try tracee.setRegisters(regs)
-            let stop = try resumeAfterStopsAskedBefore()
+            var foreign = 0
+            let stop = try resumeAfterStopsAskedBefore(counting: &foreign)
             let after = try tracee.registers()
             guard case .signalDelivery(let sig) = stop, sig == SIGTRAP, after.rip == runner + UInt64(Self.batchRunnerCode.count) else {
                 throw TraceError(pid: tracee.tid, "thread \(tracee.tid) \(stop) at 0x\(String(after.rip, radix: 16)) while running \(trip.count) injected calls from 0x\(String(runner, radix: 16))")
@@ -106,9 +107,9 @@ extension RemoteSyscall {
     /// for before the resume: an interrupt sent while the thread was in
     /// another stop (an exec event of a thread racing the freeze) stays
     /// pending and reports as soon as the thread runs, before any
-    /// instruction does.
-    func resumeAfterStopsAskedBefore() throws -> Stop {
-        var foreign = 0
+    /// instruction does. `foreign` counts the stops passed, up to 16 in
+    /// all, a count a caller may share with foreign stops of its own.
+    func resumeAfterStopsAskedBefore(counting foreign: inout Int) throws -> Stop {
         while true {
             try tracee.resume()
             let stop = try tracee.waitStop()
