@@ -351,7 +351,7 @@ public enum Dumper {
             try keeper?.commit()
             try trackerKeeper?.commit()
             try image.commit(Manifest(
-                formatVersion: processes.contains { $0.files.contains { $0.pipe?.packets != nil || $0.pipe != nil && $0.flags & PipeDescriptors.packetMode != 0 } } ? Manifest.packetPipeFormatVersion
+                formatVersion: processes.contains { $0.files.contains { $0.pipe?.packets != nil || $0.pipe != nil && $0.flags & PipeState.packetModeFlag != 0 } } ? Manifest.packetPipeFormatVersion
                     : processes.contains { $0.files.contains { $0.packetSocket?.receiveRing?.frameHeader != nil } } ? Manifest.packetFrameRingFormatVersion
                     : processes.contains { $0.files.contains { $0.packetSocket?.receiveRing != nil } } ? Manifest.packetRingFormatVersion
                     : namespaces.contains { $0.copiedFrom != nil } ? Manifest.mountNamespaceCopyFormatVersion

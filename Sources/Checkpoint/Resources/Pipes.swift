@@ -48,8 +48,6 @@ enum FIFOs: FileKind {
 
 /// What pipes and FIFOs share.
 enum PipeDescriptors {
-    static let packetMode = PipeState.packetModeFlag
-
     static func collect(_ p: FileProbe, what: String, context: FileDumpContext) throws -> PipeState {
         let descriptors = PipePeers.descriptors(of: p, in: context.system)
         try PipePeers.refuseOutsiders(p, what: what, descriptors: descriptors, in: context.system)
@@ -60,7 +58,7 @@ enum PipeDescriptors {
         // packets, whoever reads them, so the writers say. With every
         // writer gone, a reader in packet mode is all there is to go by.
         let writers = descriptors.filter { $0.flags & O_ACCMODE != O_RDONLY }
-        if (writers.isEmpty ? descriptors : writers).contains(where: { $0.flags & packetMode != 0 }) {
+        if (writers.isEmpty ? descriptors : writers).contains(where: { $0.flags & PipeState.packetModeFlag != 0 }) {
             let packets = try PipeContent.packets(local, capacity: state.capacity, pid: p.pid, targetFD: p.fd)
             if let mixed = packets.first(where: { $0.count > PipeState.largestPacket }) {
                 throw CheckpointError("pid \(p.pid) fd \(p.fd) is \(what) in packet mode (O_DIRECT) that holds \(mixed.count) bytes a reader "

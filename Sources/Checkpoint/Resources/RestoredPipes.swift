@@ -98,7 +98,7 @@ final class RestoredPipe {
         }
         // Each write in packet mode, of a page at most, is one packet.
         let flags = fcntl(filler, F_GETFL)
-        guard flags >= 0, fcntl(filler, F_SETFL, flags | PipeDescriptors.packetMode) == 0 else {
+        guard flags >= 0, fcntl(filler, F_SETFL, flags | PipeState.packetModeFlag) == 0 else {
             throw SystemError("putting the pipe of fd \(f.fd) in packet mode to give it its packets")
         }
         defer { _ = fcntl(filler, F_SETFL, flags) }
@@ -115,7 +115,7 @@ final class RestoredPipe {
         let mode = f.flags & O_ACCMODE
         let anchor = mode == Int32(O_WRONLY) ? writeAnchor : readAnchor
         // Packet mode is set after the open, which refuses O_DIRECT.
-        let statusFlags = f.flags & (O_NONBLOCK | O_APPEND | PipeDescriptors.packetMode)
+        let statusFlags = f.flags & (O_NONBLOCK | O_APPEND | PipeState.packetModeFlag)
         if anchorsAreEnds && mode != O_RDWR && f.flags & Self.largeFile == 0 && !anchorsGiven.contains(anchor) {
             anchorsGiven.insert(anchor)
             let fd = fcntl(anchor, F_DUPFD_CLOEXEC, 0)
@@ -127,9 +127,9 @@ final class RestoredPipe {
             }
             return fd
         }
-        let fd = open("/proc/self/fd/\(anchor)", mode | statusFlags & ~PipeDescriptors.packetMode | O_CLOEXEC)
+        let fd = open("/proc/self/fd/\(anchor)", mode | statusFlags & ~PipeState.packetModeFlag | O_CLOEXEC)
         if fd < 0 { throw SystemError("reopening the pipe of fd \(f.fd) of pid \(pid)", pid: pid) }
-        if statusFlags & PipeDescriptors.packetMode != 0 && fcntl(fd, F_SETFL, statusFlags) != 0 {
+        if statusFlags & PipeState.packetModeFlag != 0 && fcntl(fd, F_SETFL, statusFlags) != 0 {
             let error = SystemError("putting the pipe of fd \(f.fd) of pid \(pid) in packet mode", pid: pid)
             close(fd)
             throw error
