@@ -8,9 +8,9 @@ import Ptrace
 enum PipeContent {
     /// `fd` is crtool's copy of a descriptor that can read the pipe.
     static func snapshot(_ fd: Int32, capacity: Int, pid: Int32, targetFD: Int32) throws -> [UInt8] {
-        Array(try copied(fd, capacity: capacity, pid: pid, targetFD: targetFD) { copy, queued in
+        try copied(fd, capacity: capacity, pid: pid, targetFD: targetFD) { copy, queued in
             [try PipeOps.readAvailable(copy, limit: queued)]
-        }.joined())
+        }.first ?? []
     }
 
     /// The pipe's bytes as its reader would get them read by read: each
