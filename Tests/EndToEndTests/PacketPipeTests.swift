@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Ptrace
 import XCTest
 
 /// Pipes in packet mode (pipe2 with O_DIRECT): each write of a page at
@@ -140,12 +141,12 @@ final class PacketPipeTests: EndToEndCase {
         return files.lazy.compactMap { ($0["pipe"] as? [String: Any])?["packets"] as? [Int] }.first
     }
 
+    /// How many bytes the pipe at `fd` of `pid` holds, read through a
+    /// description of the test's own.
     private func queuedBytes(pid: pid_t, fd: Int) throws -> Int {
         let own = open("/proc/\(pid)/fd/\(fd)", O_RDONLY | O_NONBLOCK)
         guard own >= 0 else { throw HarnessError("cannot open fd \(fd) of pid \(pid)") }
         defer { close(own) }
-        var count: Int32 = 0
-        guard ioctl(own, UInt(FIONREAD), &count) == 0 else { throw HarnessError("FIONREAD failed") }
-        return Int(count)
+        return try PipeOps.queuedBytes(own)
     }
 }
