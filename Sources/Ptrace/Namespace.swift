@@ -76,14 +76,22 @@ public enum NamespaceKind: String, CaseIterable, Codable, Sendable {
 /// stays where it is.
 public enum NamespaceEntry {
     public static func run<T>(in kind: NamespaceKind, of pid: Int32, _ body: @escaping () throws -> T) throws -> T {
-        precondition([.uts, .ipc, .net, .cgroup].contains(kind), "setns moves the whole process for a \(kind.title)")
         let path = kind.path(pid: pid)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open \(path)", pid: pid) }
         defer { close(fd) }
+        return try run(in: kind, descriptor: fd, what: "the \(kind.title) of pid \(pid)", pid: pid, body)
+    }
+
+    /// As `run(in:of:)`, in the namespace crtool's descriptor `fd` is open
+    /// on (one a restore was given, which no process need be in yet);
+    /// `what` names it in errors.
+    public static func run<T>(in kind: NamespaceKind, descriptor fd: Int32, what: String, pid: Int32? = nil,
+                              _ body: @escaping () throws -> T) throws -> T {
+        precondition([.uts, .ipc, .net, .cgroup].contains(kind), "setns moves the whole process for a \(kind.title)")
         return try DedicatedThread.run(named: "crtool-\(kind.rawValue)-ns") {
             guard cr_syscall6(Int(Syscall.setns), UInt64(fd), kind.cloneFlag, 0, 0, 0, 0) == 0 else {
-                throw SystemError("setns into the \(kind.title) of pid \(pid)", pid: pid)
+                throw SystemError("setns into \(what)", pid: pid)
             }
             return try body()
         }
