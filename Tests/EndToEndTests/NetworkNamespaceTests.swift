@@ -91,7 +91,8 @@ final class NetworkNamespaceTests: EndToEndCase {
         defer { try? killAndReap(outsider) }
         let namespace = try NamespaceKind.net.id(pid: program.pid)
         XCTAssertTrue(poll(timeout: 10) { (try? NamespaceKind.net.id(pid: outsider)) == namespace })
-        try assertDumpRefused(program, mentioning: ["pid \(outsider) is in the network namespace net:[\(namespace)]", "not in the tree"],
+        try assertDumpRefused(program, mentioning: ["pid \(outsider) (sleep) is in the network namespace net:[\(namespace)]", "not in the tree",
+                                                    "--external net[\(namespace)]:KEY"],
                               namingAnFd: false)
     }
 

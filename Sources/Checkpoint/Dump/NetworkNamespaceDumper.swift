@@ -26,9 +26,7 @@ enum NetworkNamespaceDumper {
             let made = expected.isEmpty ? "none" : expected.joined(separator: ", ")
             throw CheckpointError("the loopback device of the \(name) has \(had); one made again \(seen.up ? "up" : "down") has \(made), and crtool saves no other addresses")
         }
-        if let outsider = try outsiders(of: id, tree: tree).first {
-            throw CheckpointError("pid \(outsider) is in the \(name) too, and is not in the tree; a restore would leave it in the old namespace, apart from the tree (checkpoint the tree that holds both)")
-        }
+        try NamespaceOutsiders.refuse(.net, id: id, of: pid, tree: tree)
         var image = NamespaceImage(kind: .net, id: id, loopbackUp: seen.up, loopbackAddresses: seen.addresses)
         let (veths, routes, tuns) = try NetworkDevicesDumper.dump(devices, id: id, of: pid, name: name, tunQueues: tunQueues)
         image.veths = veths.isEmpty ? nil : veths
@@ -47,15 +45,6 @@ enum NetworkNamespaceDumper {
         return names.sorted().filter { name in
             var st = stat()
             return stat("\(namesDirectory)/\(name)", &st) == 0 && UInt64(st.st_ino) == id
-        }
-    }
-
-    /// The processes in namespace `id` that are not of `tree` (crtool
-    /// aside, whose threads enter it to read it).
-    private static func outsiders(of id: UInt64, tree: Set<Int32>) throws -> [Int32] {
-        let me = getpid()
-        return try ProcDirectory.numbers("/proc").filter { pid in
-            pid != me && !tree.contains(pid) && (try? NamespaceKind.net.id(pid: pid)) == id
         }
     }
 }
