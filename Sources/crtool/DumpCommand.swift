@@ -22,7 +22,8 @@ struct DumpCommand: ParsableCommand {
         filters, capabilities, no_new_privs; PID namespaces, also one inside another, dumped from the outermost one's first \
         process or its parent (every process keeps its pid in each); UTS namespaces (with their names), IPC namespaces (with their System \
         V objects), network namespaces holding a loopback device, veth pairs to crtool's and tun and tap devices (with the sockets \
-        and tun queues made in them) or any network namespace left out with --external net[INODE]:KEY for the restore to be given one, mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
+        and tun queues made in them) or any network namespace left out with --external net[INODE]:KEY for the restore to be given one (as UTS and IPC namespaces a pod's \
+        containers share can be, uts[INODE]:KEY and ipc[INODE]:KEY), mount namespaces made from crtool's (with their bind mounts, flags and what their tmpfs mounts \
         hold, and a root of their own entered with pivot_root, as containers have), cgroup and time namespaces, \
         and user namespaces one level below crtool's with the namespaces made inside them (unshare --user, \
         bwrap --unshare-user, runc's rootless spec) of the tree's own.
@@ -57,7 +58,7 @@ struct DumpCommand: ParsableCommand {
 
     @OptionGroup var actionScripts: ActionScriptOptions
 
-    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Or mnt[MOUNTPOINT]:KEY, a file or directory bound into the tree's mount namespace (see --ext-mount-map). Or net[INODE]:KEY, a network namespace of the tree's (/proc/PID/ns/net names its inode) that its runtime made and will make again: nothing of it is saved, and restore --inherit-fd fd[N]:KEY gives the one to restore into. Repeatable.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Leave this file out of the image, for restore --inherit-fd to give the process another in its place: pipe:[INODE], socket:[INODE] or a path, as /proc/PID/fd names it (CRIU's name). For a pipe or socket shared with a process outside the tree that will not be there at the restore. Or mnt[MOUNTPOINT]:KEY, a file or directory bound into the tree's mount namespace (see --ext-mount-map). Or net[INODE]:KEY, a network namespace of the tree's (/proc/PID/ns/net names its inode) that its runtime made and will make again: nothing of it is saved, and restore --inherit-fd fd[N]:KEY gives the one to restore into. Or uts[INODE]:KEY or ipc[INODE]:KEY, a UTS or IPC namespace the tree shares with processes outside it (a pod's): its names and limits are not saved, an IPC namespace's System V objects are, and the restore enters the one given, taking the objects still there as they are. Repeatable.", valueName: "file"))
     var external: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Leave out the file or directory of this namespace's bound at MOUNTPOINT in the tree's mount namespace (a volume, a container's /etc/hosts): it is saved with KEY, and restore --ext-mount-map KEY:PATH must give its place. The same as --external mnt[MOUNTPOINT]:KEY. auto, and mnt[] with --external, are accepted and do nothing: every such bind is saved anyway. Repeatable (CRIU's name).", valueName: "MOUNTPOINT:KEY"))
@@ -134,7 +135,7 @@ struct DumpCommand: ParsableCommand {
                 options.externalMounts.append(leftOut)
             } else if let leftOut = ExternalNamespaces.LeftOut(text) {
                 guard ExternalNamespaces.kinds.contains(leftOut.kind) else {
-                    throw ValidationError("--external \(text): crtool leaves out only a network namespace (net[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
+                    throw ValidationError("--external \(text): crtool leaves out only network, UTS and IPC namespaces (net[INODE]:KEY, uts[INODE]:KEY, ipc[INODE]:KEY); a \(leftOut.kind.title) of the tree's is saved and made again")
                 }
                 options.externalNamespaces.append(leftOut)
             } else if NamespaceKind.allCases.contains(where: { text.hasPrefix($0.rawValue + "[") }) {

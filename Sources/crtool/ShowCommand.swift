@@ -199,7 +199,10 @@ struct ShowCommand: ParsableCommand {
 
     /// What `show` says a saved namespace holds, or that it was left out.
     static func summary(of n: NamespaceImage) -> String {
-        if let key = n.externalKey { return "left out at the dump: restore --inherit-fd fd[N]:\(key) gives the one to enter" }
+        if let key = n.externalKey {
+            let given = "left out at the dump: restore --inherit-fd fd[N]:\(key) gives the one to enter"
+            return n.sysvIPC.map { given + "; " + Self.sysvSummary($0, fate: "taken there as they are, or made again") } ?? given
+        }
         return n.kind == .user ? "made by uid \(n.ownerUID ?? 0), uid_map \(Self.mapSummary(n.uidMap)), gid_map \(Self.mapSummary(n.gidMap)), setgroups \(n.setgroupsAllowed == false ? "denied" : "allowed")"
             : n.kind == .pid ? "made again by forking its first process, each process with its pid in it"
             : n.kind == .uts ? "hostname \(n.hostname ?? ""), domainname \(n.domainname ?? "")"
@@ -209,12 +212,17 @@ struct ShowCommand: ParsableCommand {
             } ?? ""
             : n.kind == .cgroup ? "rooted at " + (n.cgroupRoots ?? []).map { "\($0.hierarchyName):\($0.path)" }.joined(separator: ", ")
             : n.kind == .net ? Self.networkSummary(n)
-            : n.sysvIPC.map { o in "System V objects made again: " + [
-                (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
-                (o.messageQueues.map(\.id), "message queue"),
-            ].filter { !$0.0.isEmpty }.map { ids, noun in
-                "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
-            }.joined(separator: ", ") } ?? "made again empty"
+            : n.sysvIPC.map { Self.sysvSummary($0, fate: "made again") } ?? "made again empty"
+    }
+
+    /// "System V objects made again: 1 shared memory segment (id 5), 2 message queues (id 0, 1)".
+    static func sysvSummary(_ o: SysVIPCImage, fate: String) -> String {
+        "System V objects \(fate): " + [
+            (o.sharedMemory.map(\.id), "shared memory segment"), (o.semaphoreSets.map(\.id), "semaphore set"),
+            (o.messageQueues.map(\.id), "message queue"),
+        ].filter { !$0.0.isEmpty }.map { ids, noun in
+            "\(ids.count) \(noun)\(ids.count == 1 ? "" : "s") (id \(ids.map(String.init).joined(separator: ", ")))"
+        }.joined(separator: ", ")
     }
 
     static func mountSummary(_ n: NamespaceImage) -> String {

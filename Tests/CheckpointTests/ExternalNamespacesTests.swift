@@ -21,7 +21,9 @@ final class ExternalNamespacesTests: XCTestCase {
         XCTAssertEqual(parsed?.kind, .net)
         XCTAssertEqual(parsed?.id, 4_026_532_245)
         XCTAssertEqual(parsed?.key, "extRootNetNS")
-        XCTAssertEqual(ExternalNamespaces.LeftOut("uts[7]:names")?.kind, .uts, "parsed, for the dump to refuse by kind")
+        XCTAssertEqual(ExternalNamespaces.LeftOut("uts[7]:names")?.kind, .uts)
+        XCTAssertEqual(ExternalNamespaces.LeftOut("pid[7]:pids")?.kind, .pid, "parsed, for the dump to refuse by kind")
+        XCTAssertEqual(ExternalNamespaces.kinds, [.net, .uts, .ipc])
         for text in ["pipe:[123]", "socket:[9]", "/dev/pts/0", "net[12]", "net[12]:", "net[x]:key", "tty[136:0]:key", "veth[eth0]:key", "net:[12]:key"] {
             XCTAssertNil(ExternalNamespaces.LeftOut(text), text)
         }
@@ -44,6 +46,17 @@ final class ExternalNamespacesTests: XCTestCase {
             (["fd[987]:runtime-net"], "crtool has no fd 987 open"),
         ] {
             XCTAssertThrowsError(try given(namespaces, inherited).get(), "\(inherited)") { error in
+                XCTAssertTrue("\(error)".contains(text), "\(error)")
+            }
+        }
+        var pod = NamespaceImage(kind: .uts, id: 13)
+        pod.externalKey = "pod-uts"
+        XCTAssertEqual(try given([pod], ["fd[\(uts)]:pod-uts"]).get(), [13: uts])
+        for (inherited, text) in [
+            ([], "uts:[13] was left out at the dump (--external uts[13]:pod-uts): give the restore the UTS namespace to put its processes in"),
+            (["fd[\(own)]:pod-uts"], "fd \(own) is not a UTS namespace (open one as /proc/PID/ns/uts)"),
+        ] {
+            XCTAssertThrowsError(try given([pod], inherited).get(), "\(inherited)") { error in
                 XCTAssertTrue("\(error)".contains(text), "\(error)")
             }
         }

@@ -75,12 +75,12 @@ final class ExternalNetworkNamespaceTests: EndToEndCase {
 
     /// A dump refuses a namespace to leave out that no process of the tree
     /// has of its own, and a kind it would have to make again.
-    func testANamespaceToLeaveOutMustBeTheTreesNetworkNamespace() throws {
+    func testANamespaceToLeaveOutMustBeTheTreesAndOfAKindLeftOut() throws {
         let sleeper = try startFixture("sleeper")
         defer { try? stopTree(sleeper.pid) }
         let own = try NamespaceKind.net.ownID()
         for (external, text) in [("net[\(own)]:mine", "--external net[\(own)]:mine: no process of the tree is in such a namespace of its own"),
-                                 ("uts[\(try NamespaceKind.uts.ownID())]:names", "crtool leaves out only a network namespace"),
+                                 ("pid[\(try NamespaceKind.pid.ownID())]:pids", "crtool leaves out only network, UTS and IPC namespaces"),
                                  ("net[\(own)]", "a namespace is left out as KIND[INODE]:KEY")] {
             let dir = try scratch.newDirectory("image")
             let refused = try crtool(["dump", "-t", "\(sleeper.pid)", "-D", dir, "--external", external])

@@ -10,7 +10,11 @@ import Ptrace
 /// it is rooted (CgroupNamespaceDumper); a time namespace with its clocks
 /// when the tree was frozen (TimeNamespaceDumper); a PID namespace by its id
 /// alone, once its processes are known to sit as the restore can make
-/// them (PidNamespaceLayout). Warns of what the
+/// them (PidNamespaceLayout). A network, UTS or IPC namespace left out
+/// with --external is saved by its key alone (`ExternalNamespaces`; an
+/// IPC one's System V objects still are, being the tree's); one of these
+/// kinds that a process outside the tree is in is refused otherwise
+/// (`NamespaceOutsiders`). Warns of what the
 /// restore will not make again (a network namespace's name).
 enum NamespaceDumper {
     /// `frozenClocks`: the host's clocks when the tree was frozen;
@@ -29,7 +33,14 @@ enum NamespaceDumper {
             for kind in NamespaceImage.savedKinds {
                 for id in membership.ids(of: kind) where !saved.contains(where: { $0.kind == kind && $0.id == id }) {
                     let owned = try owner(of: kind, id: id, in: p)
+                    let leftOutKey = ExternalNamespaces.key(of: kind, id: id, in: leftOut)
                     switch kind {
+                    case _ where leftOutKey != nil:
+                        // The runtime's: its names, limits, devices and other members are its own business.
+                        // An IPC namespace's System V objects are the tree's, read with the pages.
+                        var namespace = NamespaceImage(kind: kind, id: id)
+                        namespace.externalKey = leftOutKey
+                        saved.append(namespace)
                     case .user:
                         var namespace = NamespaceImage(kind: .user, id: id)
                         namespace.uidMap = try IDMap.read(pid: p.pid, file: "uid_map")
@@ -44,20 +55,15 @@ enum NamespaceDumper {
                         // It holds its processes, which carry their pids.
                         saved.append(NamespaceImage(kind: .pid, id: id))
                     case .uts:
+                        try NamespaceOutsiders.refuse(.uts, id: id, of: p.pid, tree: tree)
                         let names = try UTSNames.of(pid: p.pid)
                         saved.append(NamespaceImage(kind: .uts, id: id, hostname: names.hostname, domainname: names.domainname))
                     case .ipc:
+                        try NamespaceOutsiders.refuse(.ipc, id: id, of: p.pid, tree: tree)
                         var namespace = NamespaceImage(kind: .ipc, id: id)
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.ipc, of: p.pid)
                         saved.append(namespace)
                     case .net:
-                        if let key = ExternalNamespaces.key(of: .net, id: id, in: leftOut) {
-                            // The runtime's: its devices, settings and other members are its own business.
-                            var namespace = NamespaceImage(kind: .net, id: id)
-                            namespace.externalKey = key
-                            saved.append(namespace)
-                            break
-                        }
                         var namespace = try NetworkNamespaceDumper.dump(id: id, of: p.pid, tree: tree,
                                                                         tunQueues: TunQueue.byDevice(in: processes, namespace: id))
                         namespace.sysctls = try NamespaceSysctlDumper.differing(.net, of: p.pid)

@@ -7,12 +7,17 @@ import Ptrace
 /// container's network namespace (veth to a bridge, a tap of slirp4netns
 /// or pasta, addresses, routes, firewall rules), makes another for the
 /// restore and hands it over. crtool saves none of it; the tree's
-/// sockets are made in the one given.
+/// sockets are made in the one given. A pod's containers also share its
+/// UTS and IPC namespaces with one another: left out, the tree finds the
+/// pod's hostname and System V objects as they are now, and the objects
+/// it used are made again only where missing (`GivenIPCNamespaces`).
 public enum ExternalNamespaces {
     /// The kinds that can be left out: a network namespace holds nothing
     /// the processes must find as they left it but their sockets, which
-    /// are theirs. The others hold what crtool must make again.
-    public static let kinds: [NamespaceKind] = [.net]
+    /// are theirs; a UTS namespace holds names; an IPC namespace holds
+    /// System V objects that outlive their users, which crtool takes
+    /// where they still are. The others hold what crtool must make again.
+    public static let kinds: [NamespaceKind] = [.net, .uts, .ipc]
 
     /// One `--external KIND[INODE]:KEY`.
     public struct LeftOut: Equatable, Sendable {
@@ -69,7 +74,8 @@ public enum ExternalNamespaces {
                 continue
             }
             guard NamespaceKind.of(descriptor: g.fd) == n.kind else {
-                problems.append("--inherit-fd fd[\(g.fd)]:\(key): fd \(g.fd) is not a \(n.kind.title) (open one as /run/netns/NAME or /proc/PID/ns/\(n.kind.rawValue))")
+                let named = n.kind == .net ? "/run/netns/NAME or " : ""
+                problems.append("--inherit-fd fd[\(g.fd)]:\(key): fd \(g.fd) is not a \(n.kind.title) (open one as \(named)/proc/PID/ns/\(n.kind.rawValue))")
                 continue
             }
             given[n.id] = g.fd

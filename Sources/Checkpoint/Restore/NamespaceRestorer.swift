@@ -461,7 +461,7 @@ final class NamespaceRestorer {
             }
             for (field, value) in [("hostname", n.hostname), ("domainname", n.domainname)] {
                 guard let value else {
-                    if n.kind == .uts { throw ImageError(file: file, field: "[\(i)].\(field)", reason: "a UTS namespace needs its \(field)") }
+                    if n.kind == .uts, n.externalKey == nil { throw ImageError(file: file, field: "[\(i)].\(field)", reason: "a UTS namespace needs its \(field)") }
                     continue
                 }
                 guard n.kind == .uts else {
@@ -491,17 +491,18 @@ final class NamespaceRestorer {
     }
 
     /// A namespace left out at the dump holds its key and nothing the
-    /// restore would make: it is entered as given.
+    /// restore would make: it is entered as given. An IPC one may hold the
+    /// tree's System V objects, taken or made there (`GivenIPCNamespaces`).
     private static func checkLeftOut(_ n: NamespaceImage, key: String, file: String, index i: Int) throws {
         guard ExternalNamespaces.kinds.contains(n.kind) else {
-            throw ImageError(file: file, field: "[\(i)].externalKey", reason: "crtool leaves out only a network namespace, not a \(n.kind.title)")
+            throw ImageError(file: file, field: "[\(i)].externalKey", reason: "crtool leaves out only network, UTS and IPC namespaces, not a \(n.kind.title)")
         }
         guard !key.isEmpty, key.utf8.count <= 4096, !key.utf8.contains(0) else {
             throw ImageError(file: file, field: "[\(i)].externalKey", reason: "\(key.utf8.count) bytes is not a key --inherit-fd can give (1 to 4096, no NUL)")
         }
         let fields: [(String, Bool)] = [("loopbackUp", n.loopbackUp != nil), ("loopbackAddresses", n.loopbackAddresses != nil), ("sysctls", n.sysctls != nil),
                                         ("veths", n.veths != nil), ("routes", n.routes != nil), ("tuns", n.tuns != nil),
-                                        ("owner", n.owner != nil)]
+                                        ("hostname", n.hostname != nil), ("domainname", n.domainname != nil), ("owner", n.owner != nil)]
         if let table = n.networkLock, !TCPConnectionImage.isTableName(table) {
             throw ImageError(file: file, field: "[\(i)].networkLock", reason: "\"\(table)\" is not a table name crtool makes")
         }

@@ -41,6 +41,7 @@ extension Restorer {
         let (image, plan, warnings) = try verifiedPlan(directory, workers: workers, shellJob: shellJob, cpuChecks: cpuChecks,
                                                        vdsoBridge: vdsoBridge, inherited: inherited, relocation: relocation)
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
+        let givenIPC = try GivenIPCNamespaces(plan.namespaces, given: plan.givenNamespaces)
         if let stubPath { try requireStub(stubPath) }
         let cgroups = CgroupPlacement.here(given: plan.givenCgroups, mode: manageCgroups, saved: plan.cgroups)
         try cgroups.requireThawed(plan.processes)
@@ -49,7 +50,7 @@ extension Restorer {
         let takenIDs = plan.allIDs.filter { !PidAvailability.looksFree($0) }
         // Taken ids mean the original, or its pids' new owners, still run:
         // its ports and huge pages are its own, and the ids are the answer.
-        if takenIDs.isEmpty { try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: 0) }
+        if takenIDs.isEmpty { try requireRoomOnHost(plan, makingSegments: (sysvMissing?.segments ?? []) + givenIPC.segmentsToMake, seconds: 0) }
         return RestoreCheck(
             processes: plan.processes.count, zombies: plan.zombies.count,
             threads: plan.processes.reduce(0) { $0 + $1.threads.count },

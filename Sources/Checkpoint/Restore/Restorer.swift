@@ -118,15 +118,15 @@ public enum Restorer {
     /// listeners' and UDP sockets' addresses (those of the tun devices it
     /// makes there aside), the names of its veth devices' outside ends and
     /// of those tun devices, and the hugetlb pool's pages
-    /// (for the System V segments the restore makes, `sysvMissing`, among
-    /// the rest). Checked once the image's ids are free, since an original
+    /// (for the System V segments the restore makes, `makingSegments`,
+    /// among the rest). Checked once the image's ids are free, since an original
     /// still dying holds them too.
     /// A veth name still taken is waited for `seconds` (the restore's
     /// --pid-wait), as the ids are.
-    static func requireRoomOnHost(_ plan: RestorePlan, sysvMissing: SysVIPCRestorer.Missing?, seconds: Double) throws {
+    static func requireRoomOnHost(_ plan: RestorePlan, makingSegments: [SysVSharedMemoryImage], seconds: Double) throws {
         try HostTunDevices.requireRoom(plan.processes, seconds: seconds)
         try BoundAddresses.requireFree(plan.processes, comingWith: HostTunDevices.addresses(in: plan.processes))
-        try HugePagePool.requireEnough(plan, makingSegments: sysvMissing?.segments ?? [])
+        try HugePagePool.requireEnough(plan, makingSegments: makingSegments)
         try VethMaker.requireRoom(plan.namespaces, seconds: seconds)
     }
 
@@ -151,7 +151,8 @@ public enum Restorer {
         }
         phases.mark("wait for ids")
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
-        try requireRoomOnHost(plan, sysvMissing: sysvMissing, seconds: options.pidWaitSeconds)
+        let givenIPC = try GivenIPCNamespaces(plan.namespaces, given: plan.givenNamespaces)
+        try requireRoomOnHost(plan, makingSegments: (sysvMissing?.segments ?? []) + givenIPC.segmentsToMake, seconds: options.pidWaitSeconds)
         try requireStub(options.stubPath)
         let cgroups = CgroupPlacement.here(given: plan.givenCgroups, mode: options.manageCgroups, saved: plan.cgroups)
         try cgroups.requireThawed(plan.processes)
@@ -175,6 +176,7 @@ public enum Restorer {
         var hostTuns: [String] = []
         do {
             try Interrupted.check(Interrupted.restoreGivenUp)
+            try givenIPC.prepare(image: image)
             hostTuns = try HostTunDevices.make(plan.processes)
             try cgroups.prepare(plan.processes, namespaces: plan.namespaces)
             try createTree(plan, tree: tree, options: options, cgroups: cgroups, namespaces: namespaces, pidNamespaces: pidNamespaces,
@@ -222,6 +224,7 @@ public enum Restorer {
             }
             phases.mark("files and state")
             try sysvIPC.finish()
+            try givenIPC.finish()
             try namespaces.finishSysVIPC()
             for process in plan.processes {
                 let inj = tree.builders[process.pid]!.inj
@@ -308,6 +311,7 @@ public enum Restorer {
             tree.killAll(reaping: plan.processes.map(\.pid) + plan.zombies.map(\.pid))
             cgroups.removeMade()
             sysvIPC.undo()
+            givenIPC.undo()
             VethMaker.remove(namespaces.outsideEnds)
             HostTunDevices.remove(hostTuns)
             throw error
