@@ -206,6 +206,7 @@ struct RestoreCommand: ParsableCommand {
         let tree = treeCounts(processes: report.processes, zombies: report.zombies)
         return "restored pid \(report.pid) from \(directory): \(tree)\(report.threads) thread\(report.threads == 1 ? "" : "s"), "
             + "\(report.vmas) VMAs, wrote \(ByteCount.format(report.bytesWritten)) in \(String(format: "%.2f s", report.seconds))"
+            + (report.waitedForIDs >= 0.2 ? String(format: " (%.2f s of it waiting for the image's pids to be free)", report.waitedForIDs) : "")
             + (report.takenFromKeepers > 0
                 ? ", \(report.takenFromKeepers) shared outside taken back from crtool-keeper"
                     + (report.keepersEnded.isEmpty ? "" : " (pid \(report.keepersEnded.map(String.init).joined(separator: ", ")), ended)")

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import XCTest
 
@@ -57,7 +58,8 @@ final class RestoreConflictTests: EndToEndCase {
 
     /// The dumped process's parent, outside the image, never reaps it: its
     /// pid stays a zombie's, and the restore names the parent whose wait
-    /// is missing. Once the parent reaps it, the restore goes through.
+    /// is missing. Once the parent reaps it, the restore goes through; one
+    /// that waited for the parent says so in its summary.
     func testPidOfAZombieNobodyReapedNamesTheParent() throws {
         let parent = try startPython("parent", """
             import os, signal, sys, time
@@ -84,11 +86,23 @@ final class RestoreConflictTests: EndToEndCase {
         XCTAssertFalse(result.succeeded, "\(result)")
         XCTAssertTrue(result.stderr.contains("a zombie that its parent, pid \(parent.pid) (python3), has not reaped"), "\(result)")
 
-        try parent.signal(SIGUSR1)
-        XCTAssertTrue(poll(timeout: 5, every: 0.02) { ProcessTable.isFree(child) }, "the parent reaped it")
+        let parentPid = parent.pid
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { kill(parentPid, SIGUSR1) }
         let mark = parent.lineCount
-        XCTAssertTrue(try crtool(["restore", "-D", image, "-d"]).succeeded)
+        let restored = try crtool(["restore", "-D", image, "-d"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertTrue(restored.stdout.contains(" s of it waiting for the image's pids to be free)"), "\(restored)")
         try parent.waitForMore("tick", 3, after: mark)
+
+        // Restored at once: nothing is said of waiting. The restored
+        // child's parent is now this test, which reaps it.
+        let again = try scratch.newDirectory("image")
+        XCTAssertTrue(try crtool(["dump", "-t", "\(child)", "-D", again]).succeeded)
+        XCTAssertNotNil(try waitForExit(child, timeout: 10))
+        XCTAssertTrue(poll(timeout: 5, every: 0.02) { ProcessTable.isFree(child) }, "the child was reaped")
+        let quick = try crtool(["restore", "-D", again, "-d"])
+        XCTAssertTrue(quick.succeeded, "\(quick)")
+        XCTAssertFalse(quick.stdout.contains("waiting"), "\(quick)")
     }
     /// A file the process maps that is gone by the restore fails it,
     /// named with the address it was mapped at, before any process is made;

@@ -64,6 +64,11 @@ public struct RestoreReport: Sendable {
     public var warnings: [String]
     /// Wall time of each phase, in order, for --verbose.
     public var phases: [(name: String, seconds: Double)] = []
+    /// Of `seconds`, those spent waiting for the image's pids to be free:
+    /// a dumped process is a zombie until its parent reaps it, and a slow
+    /// parent (an init that reaps now and then) makes a quick restore
+    /// look slow.
+    public var waitedForIDs: Double = 0
     /// Descriptors taken back from crtool-keeper (dump --hold-external),
     /// and the keepers ended once they held nothing more.
     public var takenFromKeepers = 0
@@ -122,7 +127,7 @@ public enum Restorer {
     /// among the rest). Checked once the image's ids are free, since an original
     /// still dying holds them too.
     /// A veth name still taken is waited for `seconds` (the restore's
-    /// --pid-wait), as the ids are.
+    /// `pidWaitSeconds`), as the ids are.
     static func requireRoomOnHost(_ plan: RestorePlan, makingSegments: [SysVSharedMemoryImage], seconds: Double) throws {
         try HostTunDevices.requireRoom(plan.processes, seconds: seconds)
         try BoundAddresses.requireFree(plan.processes, comingWith: HostTunDevices.addresses(in: plan.processes))
@@ -146,9 +151,11 @@ public enum Restorer {
                                                            cpuChecks: options.cpuChecks, vdsoBridge: options.vdsoBridge, inherited: options.inherited,
                                                            relocation: options.relocation)
         phases.mark("verify")
+        let waitStarted = Date()
         for id in plan.allIDs {
             try PidAvailability.waitUntilFree(id, seconds: options.pidWaitSeconds, role: "id")
         }
+        let waitedForIDs = Date().timeIntervalSince(waitStarted)
         phases.mark("wait for ids")
         let sysvMissing = try plan.sysvIPC.map { try SysVIPCRestorer.missing($0) }
         let givenIPC = try GivenIPCNamespaces(plan.namespaces, given: plan.givenNamespaces)
@@ -295,7 +302,7 @@ public enum Restorer {
                                  threads: plan.processes.reduce(0) { $0 + $1.threads.count },
                                  vmas: plan.processes.reduce(0) { $0 + $1.vmas.count },
                                  bytesWritten: written, seconds: Date().timeIntervalSince(started), warnings: warnings,
-                                 phases: phases.phases,
+                                 phases: phases.phases, waitedForIDs: waitedForIDs,
                                  takenFromKeepers: plan.processes.reduce(0) { $0 + $1.files.filter { $0.heldOutside?.isKeeper == true && $0.external != true }.count },
                                  keepersEnded: keepers.ended, trackingEnded: trackingEnded)
         } catch {
