@@ -45,6 +45,9 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Give the restored processes crtool's descriptor N wherever the image has FILE: a file left out at the dump (dump --external), or any other to put in its place (a new pipe to read the output from, another log). FILE as crtool show names it: pipe:[INODE], socket:[INODE] or a path. Or the KEY of a network, UTS or IPC namespace left out at the dump (dump --external net[INODE]:KEY), N then open on the namespace to restore into (/run/netns/NAME, /proc/PID/ns/ipc). Repeatable (CRIU's name).", valueName: "fd[N]:FILE"))
     var inheritFd: [String] = []
 
+    @Option(name: .customLong("join-ns"), help: ArgumentHelp("Put the tree's root, and the processes that shared the namespace with it, in the NS namespace that exists here instead of making the image's again: a pod's, given by a pid in it or a path (/proc/PID/ns/NS, /run/netns/NAME). NS is net, uts or ipc; the namespace keeps its own hostname, limits and loopback, an IPC namespace's System V objects the tree used are taken there as they are or made where missing, and a network namespace that had veth or tun devices cannot be joined. Repeatable (CRIU's name).", valueName: "NS:PID|PATH"))
+    var joinNs: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("The container's root file system is at DIR here (another mount of its image, as a runtime restoring it under a new name makes): for a tree whose mount namespace was rooted at a directory of this namespace's bound in and entered with pivot_root, DIR takes that directory's place, and the files the tree maps and opens are looked for there (CRIU's name).", valueName: "DIR"))
     var root: String?
 
@@ -110,6 +113,13 @@ struct RestoreCommand: ParsableCommand {
                 throw ValidationError("--cgroup-root takes [CONTROLLER:]PATH, PATH absolute and without . or .., not \(text)")
             }
             return change
+        }
+        options.relocation.joinedNamespaces = try joinNs.map { text in
+            do {
+                return try JoinedNamespace.open(text)
+            } catch let e as CheckpointError {
+                throw ValidationError(e.message)
+            }
         }
         options.manageCgroups = try CgroupManagement.option(manageCgroups)
         if !checkOnly { options.actionScripts = actionScripts.scripts(imagesDirectory: directory) }

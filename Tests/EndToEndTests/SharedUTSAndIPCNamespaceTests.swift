@@ -60,7 +60,7 @@ final class SharedUTSAndIPCNamespaceTests: EndToEndCase {
         let uts = try NamespaceKind.uts.id(pid: holder.pid)
         let ipc = try NamespaceKind.ipc.id(pid: holder.pid)
         XCTAssertEqual(try NamespaceKind.ipc.id(pid: pod.pid), ipc)
-        XCTAssertEqual(try pod.lastWords("tick")[2], "podhost")
+        XCTAssertEqual(try pod.lastWords("tick").dropFirst(2).first, "podhost")
 
         try assertDumpRefused(pod, mentioning: ["pid \(holder.pid) (python3) is in the UTS namespace uts:[\(uts)] of pid \(pod.pid) too",
                                                 "--external uts[\(uts)]:KEY"], namingAnFd: false)
@@ -98,7 +98,7 @@ final class SharedUTSAndIPCNamespaceTests: EndToEndCase {
         XCTAssertEqual(try NamespaceKind.uts.id(pid: pod.pid), uts)
         XCTAssertEqual(try NamespaceKind.ipc.id(pid: pod.pid), ipc)
         try pod.waitForMore("tick", 3, after: mark)
-        XCTAssertEqual(Array(try pod.lastWords("tick")[2...]), ["podhost-renamed", "1"], "the host's name and the holder's count as they are now")
+        XCTAssertEqual(Array(try pod.lastWords("tick").dropFirst(2)), ["podhost-renamed", "1"], "the host's name and the holder's count as they are now")
         try holder.signal(SIGUSR1)
         let seen = try holder.waitFor("holder bumped 2") { $0.hasPrefix("holder bumped 2 sees ") }
         XCTAssertGreaterThan(Int(seen.line.split(separator: " ").last!)!, try XCTUnwrap(pod.numbers("tick", before: mark).last),
@@ -121,10 +121,59 @@ final class SharedUTSAndIPCNamespaceTests: EndToEndCase {
         try restore(again, pid: pod.pid, giving: fresh.pid)
         XCTAssertEqual(try NamespaceKind.ipc.id(pid: pod.pid), try NamespaceKind.ipc.id(pid: fresh.pid))
         try pod.waitForMore("tick", 3, after: mark)
-        XCTAssertEqual(Array(try pod.lastWords("tick")[2...]), ["fresh", "2"], "the segment made again holds the holder's count at the dump")
+        XCTAssertEqual(Array(try pod.lastWords("tick").dropFirst(2)), ["fresh", "2"], "the segment made again holds the holder's count at the dump")
         XCTAssertEqual(try segmentKeys(inIPCNamespaceOf: fresh.pid), ["5151"])
         XCTAssertEqual(try segmentKeys(inIPCNamespaceOf: holder.pid), ["5151"], "the holder's segment is its own again")
         assertSequence(pod, "tick")
+    }
+
+    /// An image dumped with namespaces of the tree's own, restored with
+    /// `--join-ns` into namespaces that exist (a pod made since): the
+    /// program finds the hostname of the one joined, and its segment made
+    /// there.
+    func testARestoreJoinsNamespacesThatExistInsteadOfMakingTheImages() throws {
+        let python = try BuildProducts.requirePython3()
+        let own = try startProgram("own", "/usr/bin/unshare", ["--uts", "--ipc", python, "-c", """
+            import ctypes, socket, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.shmat.restype = ctypes.c_void_p
+            socket.sethostname("mine")
+            shared = (ctypes.c_uint64 * 2).from_address(libc.shmat(libc.shmget(0x6161, 4096, 0o1600), None, 0))
+            print("ready", flush=True)
+            n = 0
+            while True:
+                n += 1
+                shared[0] = n
+                print("tick", n, socket.gethostname(), flush=True)
+                time.sleep(0.05)
+            """])
+        defer { try? stopTree(own.pid) }
+        try own.waitFor("tick", atLeast: 3)
+        let image = try checkpoint(own)
+        let pod = try startProgram("pod", "/usr/bin/unshare", ["--uts", "--ipc", python, "-c",
+                                                               "import socket, time; socket.sethostname('joined'); print('ready', flush=True); time.sleep(600)"])
+        defer { try? stopTree(pod.pid) }
+
+        try assertRestoreRefused(image, pid: own.pid, mentioning: ["--join-ns net:\(pod.pid): pid \(own.pid) was in crtool's network namespace at the dump"],
+                                 options: ["--join-ns", "net:\(pod.pid)"])
+        for (text, problem) in [("pid:\(pod.pid)", "crtool joins only net, uts, ipc namespaces"),
+                                ("uts:/proc/\(pod.pid)/ns/ipc", "/proc/\(pod.pid)/ns/ipc is not a UTS namespace"),
+                                ("uts:\(pod.pid),uid", "give the namespace as a pid or a path, with no further options")] {
+            let refused = try crtool(["restore", "-D", image, "-d", "--join-ns", text])
+            XCTAssertNotEqual(refused.status, .exited(0), "\(refused)")
+            XCTAssertTrue(refused.stderr.contains("--join-ns \(text): \(problem)"), "\(refused)")
+            XCTAssertFalse(ProcessTable.isAlive(own.pid), "\(refused)")
+        }
+
+        let mark = own.lineCount
+        let restored = try crtool(["restore", "-D", image, "-d", "--join-ns", "uts:\(pod.pid)", "--join-ns", "ipc:/proc/\(pod.pid)/ns/ipc"])
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertEqual(try NamespaceKind.uts.id(pid: own.pid), try NamespaceKind.uts.id(pid: pod.pid))
+        XCTAssertEqual(try NamespaceKind.ipc.id(pid: own.pid), try NamespaceKind.ipc.id(pid: pod.pid))
+        try own.waitForMore("tick", 3, after: mark)
+        XCTAssertEqual(try own.lastWords("tick").dropFirst(2).first, "joined", "the hostname of the namespace joined, not the image's")
+        XCTAssertEqual(try segmentKeys(inIPCNamespaceOf: pod.pid), ["6161"], "the segment made in the namespace joined")
+        assertSequence(own, "tick")
     }
 
     /// Restores `image` with the UTS and IPC namespaces of `pid` given.

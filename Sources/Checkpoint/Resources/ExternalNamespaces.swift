@@ -59,11 +59,13 @@ public enum ExternalNamespaces {
     /// namespace left out at the dump is given, and each descriptor given
     /// for one is open in crtool and is a namespace of that kind. Returns
     /// the descriptor given for each, by the namespace's id at the dump.
-    static func requireGiven(_ namespaces: [NamespaceImage], inherited: [ExternalFiles.Inherited]) throws -> [UInt64: Int32] {
-        var given: [UInt64: Int32] = [:]
+    /// `joined`: those `restore --join-ns` gave (`JoinedNamespace`).
+    static func requireGiven(_ namespaces: [NamespaceImage], inherited: [ExternalFiles.Inherited],
+                             joined: [UInt64: Int32] = [:]) throws -> [UInt64: Int32] {
+        var given = joined
         var problems: [String] = []
         for n in namespaces {
-            guard let key = n.externalKey else { continue }
+            guard let key = n.externalKey, joined[n.id] == nil else { continue }
             let name = "\(n.kind.rawValue):[\(n.id)]"
             guard let g = inherited.first(where: { $0.file == key }) else {
                 problems.append("\(name) was left out at the dump (--external \(n.kind.rawValue)[\(n.id)]:\(key)): give the restore the \(n.kind.title) to put its processes in with --inherit-fd fd[N]:\(key)")

@@ -1,16 +1,19 @@
 /// Where on this host a tree goes when not where it was: its cgroups
-/// (--cgroup-root), its root file system (--root) and what is bound into
+/// (--cgroup-root), its root file system (--root), what is bound into
 /// it (--ext-mount-map), as a runtime restoring a container under a new
-/// name gives it all three.
+/// name gives it all three, and the namespaces it joins (--join-ns).
 public struct Relocation: Equatable, Sendable {
     public var cgroupRoots: [CgroupRootChange] = []
     public var rootDirectory: String?
     public var mountSources: [MountSourceChange] = []
+    public var joinedNamespaces: [JoinedNamespace] = []
 
-    public init(cgroupRoots: [CgroupRootChange] = [], rootDirectory: String? = nil, mountSources: [MountSourceChange] = []) {
+    public init(cgroupRoots: [CgroupRootChange] = [], rootDirectory: String? = nil, mountSources: [MountSourceChange] = [],
+                joinedNamespaces: [JoinedNamespace] = []) {
         self.cgroupRoots = cgroupRoots
         self.rootDirectory = rootDirectory
         self.mountSources = mountSources
+        self.joinedNamespaces = joinedNamespaces
     }
 
     /// Moves what the plan names, before any check of it against this host.
@@ -20,5 +23,6 @@ public struct Relocation: Equatable, Sendable {
         }
         try RootDirectoryChange.apply(rootDirectory, to: &plan)
         try MountSourceChange.apply(mountSources, to: &plan)
+        plan.givenNamespaces = try JoinedNamespace.apply(joinedNamespaces, to: &plan)
     }
 }

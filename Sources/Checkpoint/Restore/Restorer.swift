@@ -103,7 +103,7 @@ public enum Restorer {
         var plan = try RestorePlan.load(image, workers: workers)
         try relocation.apply(to: &plan)
         plan.vdsoBridge = try VDSOCompatibility.plan(image.manifest, processes: plan.processes, mode: vdsoBridge)
-        plan.givenNamespaces = try ExternalNamespaces.requireGiven(plan.namespaces, inherited: inherited)
+        plan.givenNamespaces = try ExternalNamespaces.requireGiven(plan.namespaces, inherited: inherited, joined: plan.givenNamespaces)
         let files = ExternalNamespaces.forFiles(inherited, namespaces: plan.namespaces)
         try ExternalFiles.requireGiven(plan.processes, inherited: files)
         ExternalFiles.markGiven(&plan.processes, inherited: files)
