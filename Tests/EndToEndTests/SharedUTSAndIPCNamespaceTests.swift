@@ -111,9 +111,9 @@ final class SharedUTSAndIPCNamespaceTests: EndToEndCase {
                                                                    "import socket, time; socket.sethostname('fresh'); print('ready', flush=True); time.sleep(600)"])
         defer { try? stopTree(fresh.pid) }
         let again = try checkpoint(pod, options: leftOut)
-        let failing = try crtool(opening: "5</proc/\(fresh.pid)/ns/uts 6</proc/\(fresh.pid)/ns/ipc",
-                                 ["restore", "-D", again, "-d", "--inherit-fd", "fd[5]:pod-uts", "--inherit-fd", "fd[6]:pod-ipc",
-                                  "--action-script", "test \"$CRTOOLS_SCRIPT_ACTION\" != post-restore || exit 3"])
+        let giving = givingNamespaces(podNamespaces(of: fresh.pid))
+        let failing = try crtool(opening: giving.opening, ["restore", "-D", again, "-d"] + giving.arguments
+                                 + ["--action-script", "test \"$CRTOOLS_SCRIPT_ACTION\" != post-restore || exit 3"])
         XCTAssertEqual(failing.status, .exited(1), "\(failing)")
         XCTAssertEqual(try segmentKeys(inIPCNamespaceOf: fresh.pid), [], "the failed restore left the segment it made")
         try waitUntilFree(pod.pid)
@@ -176,13 +176,15 @@ final class SharedUTSAndIPCNamespaceTests: EndToEndCase {
         assertSequence(own, "tick")
     }
 
-    /// Restores `image` with the UTS and IPC namespaces of `pid` given.
+    /// The UTS and IPC namespaces of `holder`, for the keys the tests
+    /// leave them out with.
+    private func podNamespaces(of holder: pid_t) -> [(key: String, path: String)] {
+        [("pod-uts", "/proc/\(holder)/ns/uts"), ("pod-ipc", "/proc/\(holder)/ns/ipc")]
+    }
+
+    /// Restores `image` with the UTS and IPC namespaces of `holder` given.
     private func restore(_ image: String, pid: pid_t, giving holder: pid_t) throws {
-        try waitUntilFree(pid)
-        let restored = try crtool(opening: "5</proc/\(holder)/ns/uts 6</proc/\(holder)/ns/ipc",
-                                  ["restore", "-D", image, "-d", "--inherit-fd", "fd[5]:pod-uts", "--inherit-fd", "fd[6]:pod-ipc"])
-        XCTAssertTrue(restored.succeeded, "\(restored)")
-        XCTAssertTrue(ProcessTable.isAlive(pid), "\(restored)")
+        try restore(image, pid: pid, givingNamespaces: podNamespaces(of: holder))
     }
 
     /// The keys, in hexadecimal, of the segments in the IPC namespace of `pid`.

@@ -18,6 +18,24 @@ extension EndToEndCase {
                               outputPrefix: scratch.newPath("crtool-inherit"), timeout: 60)
     }
 
+    /// The redirections and --inherit-fd arguments that give a restore
+    /// the namespace at each `path` for its `key`, on fds from 3 up.
+    func givingNamespaces(_ given: [(key: String, path: String)]) -> (opening: String, arguments: [String]) {
+        let fds = given.indices.map { 3 + $0 }
+        return (zip(fds, given).map { "\($0)<\($1.path)" }.joined(separator: " "),
+                zip(fds, given).flatMap { ["--inherit-fd", "fd[\($0)]:\($1.key)"] })
+    }
+
+    /// Restores `image` detached, given the namespaces `given` names; the
+    /// root, `pid`, must run afterwards.
+    func restore(_ image: String, pid: pid_t, givingNamespaces given: [(key: String, path: String)]) throws {
+        try waitUntilFree(pid)
+        let giving = givingNamespaces(given)
+        let restored = try crtool(opening: giving.opening, ["restore", "-D", image, "-d"] + giving.arguments)
+        XCTAssertTrue(restored.succeeded, "\(restored)")
+        XCTAssertTrue(ProcessTable.isAlive(pid), "\(restored)")
+    }
+
     /// crtool as if installed without the restore stub: CRTOOL_STUB
     /// names /nonexistent/crtool-restore-stub.
     func crtoolWithoutStub(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {

@@ -34,12 +34,9 @@ extension EndToEndCase {
         }
     }
 
-    /// Restores `image` detached, crtool's fd 3 open on /run/netns/`name`
-    /// and given for `key`; the root, `pid`, must run afterwards.
+    /// Restores `image` detached, given /run/netns/`name` for `key`; the
+    /// root, `pid`, must run afterwards.
     func restore(_ image: String, pid: pid_t, givingNamespace name: String, for key: String) throws {
-        try waitUntilFree(pid)
-        let restored = try crtool(opening: "3</run/netns/\(name)", ["restore", "-D", image, "-d", "--inherit-fd", "fd[3]:\(key)"])
-        XCTAssertTrue(restored.succeeded, "\(restored)")
-        XCTAssertTrue(ProcessTable.isAlive(pid), "\(restored)")
+        try restore(image, pid: pid, givingNamespaces: [(key, "/run/netns/\(name)")])
     }
 }
